@@ -1,0 +1,3 @@
+from pirlib.cli import main
+
+raise SystemExit(main())

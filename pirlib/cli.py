@@ -1,0 +1,121 @@
+"""The `pir` command. Each subcommand is a thin call into pirlib; errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pirlib.config import Settings, describe, load_settings
+from pirlib.errors import PirError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the default prints the whole usage block first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _settings_epilog() -> str:
+    lines = ["settings (environment variable, or the lower-case key in pir.toml):"]
+    lines += [f"  {env:<28} {text}" for _, env, text in describe()]
+    return "\n".join(lines)
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import db
+
+    applied = db.init(settings)
+    what = ", ".join(applied) if applied else "schema already up to date"
+    print(f"initialised {settings.db} ({what})")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import sample
+
+    counts = sample.load_demo(settings, regenerate=args.regenerate)
+    summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+    print(f"loaded the sample data into {settings.db}: {summary}")
+    return 0
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib.jira_sync import sync
+
+    result = sync.run(settings, full=args.full)
+    print(result.summary())
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import serve
+
+    return serve.serve(settings, port=args.port, open_browser=args.open)
+
+
+def cmd_lab(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import serve
+
+    return serve.lab(settings, port=args.port)
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import export
+
+    written = export.to_parquet(settings, Path(args.parquet))
+    print(f"wrote {len(written)} Parquet files to {args.parquet}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pir",
+        description="pir: post-incident review workbench (Jira -> DuckDB, guided reviews, dashboards).",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, func: Callable[[Settings, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help, description=help)
+        command.set_defaults(func=func)
+        return command
+
+    add("init", cmd_init, "create the DuckDB file or apply pending migrations")
+    demo = add("demo", cmd_demo, "load the generated sample Jira site into the database (offline)")
+    demo.add_argument("--regenerate", action="store_true", help="rewrite data/sample/ before loading")
+    sync = add("sync", cmd_sync, "load incidents, timelines and actions from Jira (incremental)")
+    sync.add_argument("--full", action="store_true", help="re-read everything and flag issues deleted in Jira")
+    serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    serve.add_argument("--open", action="store_true", help="open a browser")
+    lab = add("lab", cmd_lab, "open JupyterLab on notebooks/")
+    lab.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    export = add("export", cmd_export, "export every table and view for analysts")
+    export.add_argument("--parquet", required=True, metavar="DIR", help="write one Parquet file per table here")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.func(settings, args)
+    except PirError as exc:
+        print(f"pir: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pir: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""Settings: environment variables ``PIR_*`` over ``pir.toml`` over the defaults below.
+
+Every key of ``pir.toml`` is the lower-case name of a setting (``db``, ``incident_jql``, ...); its
+environment variable is ``PIR_`` plus the upper-case name. Secrets (tokens, webhook URLs, passwords) are
+read from the environment or from a secrets file named by ``PIR_SECRETS_FILE`` that lives outside the
+repository; ``pir.toml`` refuses them so that they never end up in git.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pirlib.errors import ConfigError
+
+
+class Secret(str):
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}: expected a non-empty text value, got {value!r}; set it to a string")
+    return value.strip()
+
+
+def _url(key: str, value: Any) -> str:
+    text = _text(key, value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            f"{key}: {text!r} is not an http(s) URL; set it like https://yourcompany.atlassian.net"
+        )
+    return text.rstrip("/")
+
+
+def _secret_url(key: str, value: Any) -> Secret:
+    try:
+        return Secret(_url(key, value))
+    except ConfigError:
+        # Never echo the value: a webhook URL is a credential.
+        raise ConfigError(f"{key}: not an http(s) URL; set it to the full https://... address") from None
+
+
+def _secret(key: str, value: Any) -> Secret:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}: empty secret; set it to the token, or unset it")
+    return Secret(value.strip())
+
+
+def _path(key: str, value: Any) -> Path:
+    return Path(_text(key, value))
+
+
+def _number(minimum: float, *, integer: bool = False) -> Callable[[str, Any], float]:
+    def parse(key: str, value: Any) -> float:
+        try:
+            number = int(value) if integer else float(value)
+        except (TypeError, ValueError):
+            kind = "a whole number" if integer else "a number"
+            raise ConfigError(f"{key}: {value!r} is not {kind}; set it to {kind} >= {minimum:g}") from None
+        if isinstance(value, bool) or number < minimum:
+            raise ConfigError(f"{key}: {value!r} is out of range; set it to a number >= {minimum:g}")
+        return number
+
+    return parse
+
+
+def _hours(key: str, value: Any) -> float:
+    hours = _number(0)(key, value)
+    if hours == 0:
+        raise ConfigError(f"{key}: must be more than 0 hours; the runbook default is in `pir --help`")
+    return hours
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key}: {value!r} is not a boolean; set it to true or false")
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"{key}: expected a list like [\"Sev-0\", \"Sev-1\"], got {value!r}")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names:
+        raise ConfigError(f"{key}: the list is empty; give at least one value")
+    return names
+
+
+def _date(key: str, value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key}: {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _timezone(key: str, value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _text(key, value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {text!r}; use an IANA name like Europe/Berlin") from None
+    return text
+
+
+@dataclass(frozen=True)
+class _Spec:
+    parse: Callable[[str, Any], Any]
+    default: Any = None
+    secret: bool = False
+    help: str = ""
+
+
+_SPECS: dict[str, _Spec] = {
+    "db": _Spec(_path, Path("data/pir.duckdb"), help="DuckDB file"),
+    "jira_url": _Spec(_url, None, help="Jira base URL"),
+    "jira_email": _Spec(_text, None, help="Jira Cloud account e-mail (with jira_token)"),
+    "jira_token": _Spec(_secret, None, secret=True, help="Jira Cloud API token"),
+    "jira_pat": _Spec(_secret, None, secret=True, help="Jira Data Center personal access token"),
+    "jira_timezone": _Spec(_timezone, None, help="time zone JQL dates are read in (default: the Jira user's)"),
+    "incident_jql": _Spec(_text, "project = INC AND issuetype = Incident", help="JQL that finds incidents"),
+    "severity_field": _Spec(_text, "Severity", help="severity field: id or unique name"),
+    "failure_mode_field": _Spec(_text, "Failure Mode", help="failure mode field: id or unique name"),
+    "epic_link_field": _Spec(_text, "Epic Link", help="Data Center Epic Link field: id or unique name"),
+    "success_metric_field": _Spec(_text, "Success Metric", help="action success metric field"),
+    "verification_field": _Spec(_text, "Verification Method", help="action verification method field"),
+    "action_project": _Spec(_text, "INC", help="project key new action issues go to"),
+    "action_issue_type": _Spec(_text, "Task", help="issue type of new action issues"),
+    "review_severities": _Spec(_names, ("Sev-0", "Sev-1"), help="severities that require a review"),
+    "postmortem_label": _Spec(_text, "postmortem", help="label every action carries"),
+    "facilitator_hours": _Spec(_hours, 12.0, help="facilitator assigned within, hours after closure"),
+    "artifacts_hours": _Spec(_hours, 24.0, help="artifacts collected within, hours"),
+    "invites_hours": _Spec(_hours, 24.0, help="invite list prepared within, hours"),
+    "agenda_hours": _Spec(_hours, 24.0, help="agenda circulated within, hours"),
+    "publish_hours": _Spec(_hours, 48.0, help="postmortem published within, hours"),
+    "reminder_lead_days": _Spec(_number(0, integer=True), 2, help="days before due date to remind"),
+    "overdue_reminder_cap": _Spec(_number(0, integer=True), 5, help="daily overdue nudges per action"),
+    "slack_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook URL"),
+    "smtp_host": _Spec(_text, None, help="SMTP server for e-mail reminders"),
+    "smtp_port": _Spec(_number(1, integer=True), 25, help="SMTP port"),
+    "smtp_user": _Spec(_text, None, help="SMTP user"),
+    "smtp_password": _Spec(_secret, None, secret=True, help="SMTP password"),
+    "smtp_from": _Spec(_text, "pir@localhost", help="From address of reminder e-mails"),
+    "smtp_starttls": _Spec(_boolean, False, help="use STARTTLS"),
+    "sync_overlap_minutes": _Spec(_number(1, integer=True), 10, help="re-read window of incremental syncs"),
+    "db_lock_timeout": _Spec(_number(0), 30.0, help="seconds to wait for a DuckDB lock"),
+    "published_dir": _Spec(_path, Path("data/published"), help="where `pir publish` writes"),
+    "sample_dir": _Spec(_path, Path("data/sample"), help="generated sample Jira JSON"),
+    "today": _Spec(_date, None, help="pretend today is this date (demo, tests)"),
+}
+
+SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = _SPECS["db"].default
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_token: Secret | None = field(default=None, repr=False)
+    jira_pat: Secret | None = field(default=None, repr=False)
+    jira_timezone: str | None = None
+    incident_jql: str = _SPECS["incident_jql"].default
+    severity_field: str = "Severity"
+    failure_mode_field: str = "Failure Mode"
+    epic_link_field: str = "Epic Link"
+    success_metric_field: str = "Success Metric"
+    verification_field: str = "Verification Method"
+    action_project: str = "INC"
+    action_issue_type: str = "Task"
+    review_severities: tuple[str, ...] = ("Sev-0", "Sev-1")
+    postmortem_label: str = "postmortem"
+    facilitator_hours: float = 12.0
+    artifacts_hours: float = 24.0
+    invites_hours: float = 24.0
+    agenda_hours: float = 24.0
+    publish_hours: float = 48.0
+    reminder_lead_days: int = 2
+    overdue_reminder_cap: int = 5
+    slack_webhook: Secret | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: Secret | None = field(default=None, repr=False)
+    smtp_from: str = "pir@localhost"
+    smtp_starttls: bool = False
+    sync_overlap_minutes: int = 10
+    db_lock_timeout: float = 30.0
+    published_dir: Path = Path("data/published")
+    sample_dir: Path = Path("data/sample")
+    today: dt.date | None = None
+
+    @property
+    def stage_deadline_hours(self) -> dict[str, float]:
+        """The runbook's deadlines, hours after incident closure, in the order of the runbook."""
+        return {
+            "facilitator_assigned": self.facilitator_hours,
+            "artifacts_collected": self.artifacts_hours,
+            "invites_sent": self.invites_hours,
+            "agenda_circulated": self.agenda_hours,
+            "published": self.publish_hours,
+        }
+
+    def action_labels(self, incident_label: str | None) -> list[str]:
+        """Labels an action carries: the postmortem label plus the incident's own label."""
+        return [self.postmortem_label] + ([incident_label] if incident_label else [])
+
+    def current_date(self) -> dt.date:
+        return self.today or dt.datetime.now(dt.timezone.utc).date()
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(setting, environment variable, help with default) for every setting, for docs and --help."""
+    rows = []
+    for name, spec in _SPECS.items():
+        default = "" if spec.default is None else f" (default: {_show(spec.default)})"
+        rows.append((name, f"PIR_{name.upper()}", spec.help + default))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist; create it or unset the variable naming it") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def _check_keys(values: Mapping[str, Any], path: Path, allowed: frozenset[str] | set[str]) -> None:
+    for key in values:
+        if key not in allowed:
+            if key in SECRET_KEYS:
+                raise ConfigError(
+                    f"{path}: {key} is a secret and must not be in pir.toml; "
+                    f"set PIR_{key.upper()} or put it in the file named by PIR_SECRETS_FILE"
+                )
+            raise ConfigError(
+                f"{path}: unknown key {key!r}; remove it or use one of: {', '.join(sorted(allowed))}"
+            )
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_path: Path | str | None = None) -> Settings:
+    """Build the Settings from defaults, then ``pir.toml``, then a secrets file, then ``PIR_*`` variables.
+
+    ``pir.toml`` is read from ``config_path``, else ``PIR_CONFIG``, else ``./pir.toml`` when it exists.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, tuple[str, Any]] = {}
+
+    toml_path = Path(config_path or env.get("PIR_CONFIG") or "pir.toml")
+    if config_path or env.get("PIR_CONFIG") or toml_path.exists():
+        values = _read_toml(toml_path, "config file")
+        _check_keys(values, toml_path, set(_SPECS) - SECRET_KEYS)
+        raw.update({key: (f"{toml_path}: {key}", value) for key, value in values.items()})
+
+    if env.get("PIR_SECRETS_FILE"):
+        secrets_path = Path(env["PIR_SECRETS_FILE"])
+        values = _read_toml(secrets_path, "secrets file")
+        for key in values:
+            if key not in SECRET_KEYS:
+                raise ConfigError(
+                    f"{secrets_path}: {key!r} is not a secret; the secrets file takes only "
+                    f"{', '.join(sorted(SECRET_KEYS))} (put other settings in pir.toml)"
+                )
+        raw.update({key: (f"{secrets_path}: {key}", value) for key, value in values.items()})
+
+    known_env = {f"PIR_{name.upper()}": name for name in _SPECS}
+    for var, value in env.items():
+        if var in known_env and value != "":
+            raw[known_env[var]] = (var, value)
+
+    parsed = {name: _SPECS[name].parse(label, value) for name, (label, value) in raw.items()}
+    settings = Settings(**parsed)
+    if settings.jira_token and not settings.jira_email:
+        raise ConfigError("PIR_JIRA_TOKEN is set without PIR_JIRA_EMAIL; Cloud API tokens need the account e-mail")
+    return settings

@@ -1,0 +1,126 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pirlib.config import Settings, load_settings
+from pirlib.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_runbook_numbers(tmp_path):
+    settings = load_settings(env={}, config_path=write(tmp_path / "pir.toml", ""))
+    assert settings.facilitator_hours == 12
+    assert (settings.artifacts_hours, settings.invites_hours, settings.agenda_hours) == (24, 24, 24)
+    assert settings.publish_hours == 48
+    assert settings.reminder_lead_days == 2
+    assert settings.action_labels("stage31") == ["postmortem", "stage31"]
+    assert settings.incident_jql == "project = INC AND issuetype = Incident"
+    assert settings.db == Path("data/pir.duckdb")
+    assert settings.review_severities == ("Sev-0", "Sev-1")
+
+
+def test_environment_overrides_toml_which_overrides_defaults(tmp_path):
+    toml = write(tmp_path / "pir.toml", 'publish_hours = 36\nfacilitator_hours = 6\ndb = "x.duckdb"\n')
+    settings = load_settings(env={"PIR_PUBLISH_HOURS": "40"}, config_path=toml)
+    assert settings.publish_hours == 40  # env wins
+    assert settings.facilitator_hours == 6  # toml wins over default
+    assert settings.artifacts_hours == 24  # default
+    assert settings.db == Path("x.duckdb")
+
+
+def test_pir_config_variable_names_the_file(tmp_path):
+    toml = write(tmp_path / "elsewhere.toml", 'incident_jql = "project = OPS"\n')
+    assert load_settings(env={"PIR_CONFIG": str(toml)}).incident_jql == "project = OPS"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PIR_PUBLISH_HOURS": "-4"}, "PIR_PUBLISH_HOURS: '-4' is out of range"),
+        ({"PIR_FACILITATOR_HOURS": "soon"}, "PIR_FACILITATOR_HOURS: 'soon' is not a number"),
+        ({"PIR_JIRA_URL": "jira.example.com"}, "PIR_JIRA_URL: 'jira.example.com' is not an http(s) URL"),
+        ({"PIR_REMINDER_LEAD_DAYS": "1.5"}, "PIR_REMINDER_LEAD_DAYS: '1.5' is not a whole number"),
+        ({"PIR_TODAY": "26/11/2026"}, "PIR_TODAY: '26/11/2026' is not a date; use YYYY-MM-DD"),
+        ({"PIR_JIRA_TIMEZONE": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_bad_environment_values_name_the_key_and_the_fix(tmp_path, env, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env=env, config_path=write(tmp_path / "pir.toml", ""))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_toml_key_is_named_with_the_valid_ones(tmp_path):
+    toml = write(tmp_path / "pir.toml", "publish_hour = 48\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env={}, config_path=toml)
+    assert "unknown key 'publish_hour'" in str(err.value)
+    assert "publish_hours" in str(err.value)
+
+
+def test_negative_hours_in_toml(tmp_path):
+    toml = write(tmp_path / "pir.toml", "agenda_hours = -1\n")
+    with pytest.raises(ConfigError, match="agenda_hours: -1 is out of range"):
+        load_settings(env={}, config_path=toml)
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    toml = write(tmp_path / "pir.toml", "publish_hours = \n")
+    with pytest.raises(ConfigError, match="pir.toml: not valid TOML"):
+        load_settings(env={}, config_path=toml)
+
+
+def test_secrets_are_refused_in_pir_toml(tmp_path):
+    toml = write(tmp_path / "pir.toml", 'jira_token = "abcdefabcdef1234"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(env={}, config_path=toml)
+    assert "jira_token is a secret and must not be in pir.toml" in str(err.value)
+    assert "abcdefabcdef1234" not in str(err.value)
+
+
+def test_secrets_file_and_secret_never_shown(tmp_path):
+    secrets = write(tmp_path / "secrets.toml", 'jira_token = "tok-SECRET-123"\n')
+    settings = load_settings(
+        env={"PIR_SECRETS_FILE": str(secrets), "PIR_JIRA_EMAIL": "a@example.com"},
+        config_path=write(tmp_path / "pir.toml", ""),
+    )
+    assert settings.jira_token.reveal() == "tok-SECRET-123"
+    assert "tok-SECRET-123" not in repr(settings)
+    assert "tok-SECRET-123" not in repr(settings.jira_token)
+
+
+def test_secrets_file_takes_only_secrets(tmp_path):
+    secrets = write(tmp_path / "secrets.toml", 'db = "x"\n')
+    with pytest.raises(ConfigError, match="'db' is not a secret"):
+        load_settings(env={"PIR_SECRETS_FILE": str(secrets)}, config_path=write(tmp_path / "pir.toml", ""))
+
+
+def test_bad_webhook_url_is_not_echoed(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env={"PIR_SLACK_WEBHOOK": "hooks.slack/T0/B0/xyzSECRET"}, config_path=write(tmp_path / "p.toml", ""))
+    assert "xyzSECRET" not in str(err.value)
+
+
+def test_token_needs_email(tmp_path):
+    with pytest.raises(ConfigError, match="PIR_JIRA_EMAIL"):
+        load_settings(env={"PIR_JIRA_TOKEN": "t0ken"}, config_path=write(tmp_path / "pir.toml", ""))
+
+
+def test_list_and_date_settings(tmp_path):
+    settings = load_settings(
+        env={"PIR_REVIEW_SEVERITIES": "Sev-0, Sev-1, Sev-2", "PIR_TODAY": "2026-11-26"},
+        config_path=write(tmp_path / "pir.toml", ""),
+    )
+    assert settings.review_severities == ("Sev-0", "Sev-1", "Sev-2")
+    assert settings.current_date() == dt.date(2026, 11, 26)
+
+
+def test_settings_object_is_immutable():
+    with pytest.raises(Exception):
+        Settings().db = Path("elsewhere")  # type: ignore[misc]

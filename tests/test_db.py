@@ -1,0 +1,128 @@
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pirlib import db
+from pirlib.errors import DatabaseLockedError, PirError
+
+WORKER = Path(__file__).with_name("db_worker.py")
+
+DESIGN_TABLES = {
+    "incidents", "incident_events", "actions", "action_drafts", "reviews", "review_notes", "artifacts",
+    "attendees", "failure_modes", "reminders", "sync_runs", "schema_migrations",
+}
+DESIGN_VIEWS = {"v_action_status", "v_review_deadlines", "v_incident_durations", "v_failure_mode_recurrence"}
+
+
+def table_names(con: duckdb.DuckDBPyConnection, kind: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = ?", [kind]).fetchall()}
+
+
+def test_init_creates_every_table_and_view_once(settings):
+    assert db.init(settings) == [name for _, name, _ in db.migrations()]
+    assert db.init(settings) == []
+    with db.connect(settings, read_only=True) as con:
+        assert DESIGN_TABLES <= table_names(con, "BASE TABLE")
+        assert DESIGN_VIEWS <= table_names(con, "VIEW")
+        versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+    assert versions == [v for v, _, _ in db.migrations()]
+
+
+def test_migrations_apply_on_first_connect_of_an_existing_file(settings):
+    # A file made by an older pir: only the bookkeeping table, no migrations yet.
+    con = duckdb.connect(str(settings.db))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+    con.close()
+    with db.connect(settings) as con:
+        assert "incidents" in table_names(con, "BASE TABLE")
+    assert db.init(settings) == []
+
+
+def test_migration_files_are_numbered_and_unique():
+    numbers = [version for version, _, _ in db.migrations()]
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+
+
+def test_configured_deadlines_reach_the_views(settings):
+    settings = settings.replace(publish_hours=36.0, review_severities=("Sev-0",))
+    db.init(settings)
+    with db.connect(settings, read_only=True) as con:
+        hours = dict(con.execute("SELECT stage, hours FROM review_stage_deadlines").fetchall())
+        severities = [r[0] for r in con.execute("SELECT severity FROM review_severities").fetchall()]
+    assert hours["published"] == 36 and hours["facilitator_assigned"] == 12
+    assert severities == ["Sev-0"]
+
+
+def test_read_only_on_a_missing_file_says_how_to_create_it(settings):
+    with pytest.raises(PirError, match="run `pir init`"):
+        with db.connect(settings, read_only=True):
+            pass
+
+
+def test_upsert_replaces_by_key_and_dedupes_the_batch(settings):
+    import pandas as pd
+
+    frame = pd.DataFrame({"note_id": ["a", "b", "a"], "incident_id": ["i"] * 3,
+                          "segment": ["s"] * 3, "text": ["first", "b", "second"]})
+    with db.connect(settings) as con:
+        assert db.upsert_frame(con, "review_notes", frame, "note_id") == 2
+        db.upsert_frame(con, "review_notes", frame.iloc[[0]].assign(text="third"), "note_id")
+        rows = con.execute("SELECT note_id, text FROM review_notes ORDER BY 1").fetchall()
+    assert rows == [("a", "third"), ("b", "b")]
+
+
+def spawn(role: str, path: Path, seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKER), role, str(path), str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_waits_for_a_lock_then_proceeds(settings):
+    db.init(settings)
+    holder = spawn("holder", settings.db, 1.5)
+    assert holder.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    with db.connect(settings) as con:
+        con.execute("SELECT 1").fetchone()
+    waited = time.monotonic() - started
+    holder.wait(timeout=10)
+    assert 0.5 < waited < 10
+
+
+def test_gives_up_with_one_clear_line(settings):
+    db.init(settings)
+    holder = spawn("holder", settings.db, 6)
+    assert holder.stdout.readline().strip() == "holding"
+    try:
+        with pytest.raises(DatabaseLockedError) as err:
+            with db.connect(settings.replace(db_lock_timeout=1.0)):
+                pass
+        assert "stayed locked by another process for 1 s" in str(err.value)
+        assert "PIR_DB_LOCK_TIMEOUT" in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.slow
+def test_one_writer_and_several_readers_lose_nothing(settings):
+    db.init(settings)
+    seconds = 6
+    writer = spawn("writer", settings.db, seconds)
+    readers = [spawn("reader", settings.db, seconds) for _ in range(4)]
+    results = []
+    for proc in [writer, *readers]:
+        out, err = proc.communicate(timeout=seconds + 60)
+        assert proc.returncode == 0, err
+        results.append(int(out.strip()))
+    written, reads = results[0], results[1:]
+    print("writes, reads per reader:", results)
+    assert written > 20 and all(r > 20 for r in reads), results
+    with db.connect(settings, read_only=True) as con:
+        stored = con.execute("SELECT count(*), count(DISTINCT text) FROM review_notes").fetchone()
+    assert stored == (written, written)
