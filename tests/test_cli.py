@@ -1,0 +1,71 @@
+import re
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pirlib.cli import build_parser
+
+
+def run(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pirlib", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_top_level_help_lists_commands_and_settings():
+    result = run("--help")
+    assert result.returncode == 0
+    for name in subcommands():
+        assert name in result.stdout
+    assert "PIR_JIRA_URL" in result.stdout and "PIR_PUBLISH_HOURS" in result.stdout
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_every_subcommand_has_help(command):
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: pir " + command in result.stdout
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["init", "--bogus"], [], ["export"]])
+def test_usage_errors_are_one_line_and_nonzero(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert re.match(r"^pir( \w+)?: error: ", result.stderr)
+
+
+def test_bad_setting_is_one_line_error(tmp_path):
+    result = run("init", env={"PIR_DB": str(tmp_path / "x.duckdb"), "PIR_PUBLISH_HOURS": "-1"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "pir: error: PIR_PUBLISH_HOURS: '-1' is out of range; set it to a number >= 0"
+    )
+
+
+def test_init_then_export(tmp_path):
+    env = {"PIR_DB": str(tmp_path / "pir.duckdb")}
+    first = run("init", env=env, cwd=tmp_path)
+    assert first.returncode == 0 and "001_initial.sql" in first.stdout
+    again = run("init", env=env, cwd=tmp_path)
+    assert again.returncode == 0 and "already up to date" in again.stdout
+    out = tmp_path / "parquet"
+    exported = run("export", "--parquet", str(out), env=env, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    files = {p.name for p in out.iterdir()}
+    assert {"incidents.parquet", "actions.parquet", "v_action_status.parquet"} <= files
+    assert not any(name.endswith(".partial") for name in files)
+
+
+def test_export_without_a_database_says_how_to_make_one(tmp_path):
+    result = run("export", "--parquet", str(tmp_path / "o"), env={"PIR_DB": str(tmp_path / "none.duckdb")},
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert "run `pir init`" in result.stderr
