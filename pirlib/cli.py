@@ -37,9 +37,9 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import sample
+    from pirlib import demo
 
-    counts = sample.load_demo(settings, regenerate=args.regenerate)
+    counts = demo.load_demo(settings, regenerate=args.regenerate)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
     print(f"loaded the sample data into {settings.db}: {summary}")
     return 0
@@ -73,6 +73,18 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import timeline
+
+    counts = timeline.import_file(settings, args.kind, args.incident, Path(args.file), tz=args.tz)
+    print(
+        f"imported {args.kind} into {args.incident} from {args.file}: {counts['read']} events read, "
+        f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{counts['skipped']} skipped"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pir",
@@ -100,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8888, help="port (default 8888)")
     export = add("export", cmd_export, "export every table and view for analysts")
     export.add_argument("--parquet", required=True, metavar="DIR", help="write one Parquet file per table here")
+    imp = add("import", cmd_import, "add a chat transcript, alert history or change list to an incident's timeline")
+    imp.add_argument("kind", choices=["chat", "alerts", "changes"], help="what the file holds")
+    imp.add_argument("incident", metavar="INCIDENT", help="incident key (INC-123) or Jira issue id")
+    imp.add_argument("file", metavar="FILE", help="Slack export folder or JSON, .txt transcript, CSV or JSON")
+    imp.add_argument("--tz", default=None, help="time zone of times written without an offset (default UTC)")
     return parser
 
 

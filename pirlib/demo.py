@@ -1,0 +1,147 @@
+"""`pir demo`: load the generated sample Jira site into DuckDB, offline.
+
+The sample files are exactly what Jira's REST API returns, and they go through the same field
+resolution, transform and load as a live sync: the demo exercises the sync's code, not a shortcut.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.errors import InputError
+from pirlib.jira_sync.fields import resolve_fields
+from pirlib.jira_sync.load import load_batch, mark_deleted
+from pirlib.jira_sync.transform import transform
+
+__all__ = ["load_demo"]
+
+_SITE_FILES = ("serverInfo.json", "field.json", "issues.json")
+_REVIEW_COLUMNS = [
+    "facilitator", "facilitator_assigned_at", "artifacts_collected_at", "invites_sent_at",
+    "agenda_circulated_at", "meeting_at", "published_at", "doc_url", "regulatory_filed_at",
+]  # fmt: skip
+
+
+def load_demo(settings: Settings, regenerate: bool = False) -> dict[str, int]:
+    """Write the sample site if missing (or when asked), load it, and return the rows loaded per table.
+
+    Loading twice gives the same database: rows are keyed by Jira id, reviews by incident and failure modes
+    by name, and the demo keeps a single ``sync_runs`` row per sample folder.
+    """
+    sample_dir = Path(settings.sample_dir)
+    if regenerate or not all((sample_dir / name).exists() for name in _SITE_FILES):
+        from pirlib import sample
+
+        sample.write_sample(sample_dir)
+
+    started = pd.Timestamp.now(tz="UTC")
+    server = _read(sample_dir / "serverInfo.json")
+    catalogue = _read(sample_dir / "field.json")
+    issues = _read(sample_dir / "issues.json").get("issues", [])
+    reviews = _read_optional(sample_dir / "reviews.json")
+    failure_modes = _read_optional(sample_dir / "failure_modes.json")
+
+    fields = resolve_fields(catalogue, settings)
+    incidents = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") == "Incident"]
+    others = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") != "Incident"]
+    batch = transform(
+        incidents, others, fields,
+        base_url=server.get("baseUrl") or "https://jira.example.com", postmortem_label=settings.postmortem_label,
+    )  # fmt: skip
+
+    with db.connect(settings) as con:
+        written = load_batch(con, batch, synced_at=started)
+        # The demo reads the whole site, like `pir sync --full`: issues gone from a regenerated sample are
+        # flagged, as a full sync flags issues deleted in Jira.
+        deleted = mark_deleted(con, "incidents", set(batch.incidents["issue_id"]))
+        deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"]))
+        n_reviews = _load_reviews(con, reviews)
+        n_modes = _load_failure_modes(con, failure_modes)
+        _record_run(con, sample_dir, started, written, deleted)
+    return {
+        "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],
+        "reviews": n_reviews, "failure_modes": n_modes,
+    }  # fmt: skip
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} is missing; run `pir demo --regenerate` to write the sample site") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); run `pir demo --regenerate`") from None
+
+
+def _read_optional(path: Path) -> list[dict[str, Any]]:
+    return _read(path) if path.exists() else []
+
+
+def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
+    """Reviews are keyed by incident key in the sample; the table is keyed by the incident's Jira id."""
+    if not reviews:
+        return 0
+    frame = pd.DataFrame(reviews)
+    for column in _REVIEW_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame = frame[["incident_key", *_REVIEW_COLUMNS]].astype(object).where(frame.notna(), None)
+    con.register("_demo_reviews", frame)
+    try:
+        missing = con.execute(
+            "SELECT count(*) FROM _demo_reviews r LEFT JOIN incidents i ON i.key = r.incident_key"
+            " WHERE i.issue_id IS NULL"
+        ).fetchone()[0]
+        if missing:
+            raise InputError(f"reviews.json names {missing} incidents not in issues.json; run `pir demo --regenerate`")
+        columns = ", ".join(_REVIEW_COLUMNS)
+        casts = ", ".join(
+            f"CAST(r.{c} AS TIMESTAMPTZ)" if c.endswith("_at") else f"CAST(r.{c} AS VARCHAR)" for c in _REVIEW_COLUMNS
+        )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM reviews WHERE incident_id IN (SELECT i.issue_id FROM _demo_reviews r"
+                        " JOIN incidents i ON i.key = r.incident_key)")  # fmt: skip
+            con.execute(
+                f"INSERT INTO reviews (incident_id, {columns}, updated_at)"
+                f" SELECT i.issue_id, {casts}, now() FROM _demo_reviews r JOIN incidents i ON i.key = r.incident_key"
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_demo_reviews")
+    return len(frame)
+
+
+def _load_failure_modes(con: Any, modes: list[dict[str, Any]]) -> int:
+    if not modes:
+        return 0
+    frame = pd.DataFrame(modes)
+    for column in ("category", "description"):
+        if column not in frame:
+            frame[column] = None
+    db.upsert_frame(con, "failure_modes", frame[["mode", "category", "description"]], "mode")
+    return len(frame)
+
+
+def _record_run(con: Any, sample_dir: Path, started: pd.Timestamp, written: dict[str, int], deleted: int) -> None:
+    # One row per sample folder, so that a second demo load leaves the database as the first one did. The
+    # cursor stays empty: a later live sync must not take the sample's timestamps for its own progress.
+    run_id = f"demo:{sample_dir}"
+    con.execute("DELETE FROM sync_runs WHERE run_id = ?", [run_id])
+    con.execute(
+        "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
+        " issues_written, actions_written, events_written, deleted_marked, error)"
+        " VALUES (?, ?, ?, 'success', 'demo', ?, NULL, '{}', ?, ?, ?, ?, NULL)",
+        [run_id, started.to_pydatetime(), dt.datetime.now(dt.timezone.utc), str(sample_dir),
+         written["incidents"], written["actions"], written["events"], deleted],
+    )  # fmt: skip

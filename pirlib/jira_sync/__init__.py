@@ -1,0 +1,1 @@
+"""Jira -> DuckDB sync: fields (field ids), text (rich text), transform (JSON -> rows), load (upsert)."""

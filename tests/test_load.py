@@ -1,0 +1,158 @@
+"""load_batch / mark_deleted against a real DuckDB file: idempotent, id-keyed, curation-safe."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.jira_sync.load import load_batch, mark_deleted
+from pirlib.jira_sync.transform import transform
+from test_transform import FIELDS, site
+
+SYNCED = pd.Timestamp("2026-11-01 12:00", tz="UTC")
+
+
+def batch_of(incidents, others):
+    return transform(incidents, others, FIELDS, base_url="https://jira.example.com")
+
+
+def snapshot(con) -> dict[str, pd.DataFrame]:
+    tables = {"incidents": "issue_id", "actions": "issue_id", "incident_events": "event_id"}
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY {k}").df() for t, k in tables.items()}
+
+
+@pytest.fixture
+def loaded(settings: Settings):
+    incidents, others = site()
+    with db.connect(settings) as con:
+        counts = load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+    return settings, counts
+
+
+def test_first_load_writes_every_row(loaded) -> None:
+    settings, counts = loaded
+    assert counts == {"incidents": 2, "actions": 5, "events": 8, "linked": 0}
+    with db.connect(settings, read_only=True) as con:
+        row = con.execute(
+            "SELECT key, severity, started_at, mitigated_at, components, customer_impact, deleted, synced_at"
+            " FROM incidents WHERE issue_id = '100'"
+        ).fetchone()
+        assert row[0:2] == ("INC-440", "Sev-1")
+        assert str(row[2]) == "2025-09-05 13:38:12.418000+00:00" and str(row[3]) == "2025-09-05 19:02:40+00:00"
+        assert row[4:7] == (["payments-api", "ledger"], True, False)
+        assert row[7] == SYNCED.to_pydatetime()
+        assert con.execute("SELECT json_extract_string(raw, '$.key') FROM incidents WHERE issue_id = '100'").fetchone() == ("INC-440",)
+        assert con.execute("SELECT due_date FROM actions WHERE key = 'INC-442'").fetchone()[0].isoformat() == "2025-09-30"
+        assert con.execute("SELECT count(*) FROM incident_events WHERE NOT hidden AND NOT starred").fetchone() == (8,)
+
+
+def test_reloading_the_same_batch_leaves_identical_tables(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    with db.connect(settings) as con:
+        before = snapshot(con)
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        after = snapshot(con)
+    for table in before:
+        pd.testing.assert_frame_equal(before[table], after[table], obj=table)
+
+
+def test_a_moved_issue_updates_its_row(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    incidents[0]["key"] = "OPS-7"
+    incidents[0]["fields"]["project"] = {"key": "OPS"}
+    with db.connect(settings) as con:
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        rows = con.execute("SELECT issue_id, key, project_key, url FROM incidents WHERE issue_id = '100'").fetchall()
+        assert rows == [("100", "OPS-7", "OPS", "https://jira.example.com/browse/OPS-7")]
+        assert con.execute("SELECT count(*) FROM incidents").fetchone() == (2,)
+        # Its events and actions follow: they hang on the id, not the key.
+        assert con.execute("SELECT count(*) FROM incident_events WHERE incident_id = '100'").fetchone() == (8,)
+        assert con.execute("SELECT count(*) FROM actions WHERE incident_id = '100'").fetchone() == (2,)
+
+
+def test_curation_and_other_sources_survive_a_reload(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    with db.connect(settings) as con:
+        con.execute("UPDATE incident_events SET hidden = true WHERE event_id = 'jira:changelog:502:1'")
+        con.execute("UPDATE incident_events SET starred = true WHERE event_id = 'jira:comment:9001'")
+        con.execute(
+            "INSERT INTO incident_events (event_id, incident_id, occurred_at, source, kind, text, starred)"
+            " VALUES ('chat:C1:1', '100', '2025-09-05 13:50:00+00', 'chat', 'message', 'paging payments', true)"
+        )
+        # The comment was edited in Jira: the text changes, the star stays.
+        incidents[0]["fields"]["comment"]["comments"][0]["body"] = "Rolled back at 14:02"
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        rows = con.execute(
+            "SELECT event_id, hidden, starred, text FROM incident_events WHERE hidden OR starred ORDER BY event_id"
+        ).fetchall()
+        assert rows == [
+            ("chat:C1:1", False, True, "paging payments"),
+            ("jira:changelog:502:1", True, False, None),
+            ("jira:comment:9001", False, True, "Rolled back at 14:02"),
+        ]
+
+
+def test_a_comment_deleted_in_jira_goes_but_other_sources_stay(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    incidents[0]["fields"]["comment"]["comments"] = []
+    with db.connect(settings) as con:
+        con.execute(
+            "INSERT INTO incident_events (event_id, incident_id, occurred_at, source, kind)"
+            " VALUES ('alert:1', '100', '2025-09-05 13:40:00+00', 'alert', 'alert')"
+        )
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        ids = [r[0] for r in con.execute("SELECT event_id FROM incident_events ORDER BY event_id").fetchall()]
+    assert "jira:comment:9001" not in ids and "alert:1" in ids and len(ids) == 8
+
+
+def test_actions_of_a_later_batch_link_to_an_incident_through_its_epic(settings: Settings) -> None:
+    incidents, others = site()
+    epic_only = [o for o in others if o["key"] == "INC-441"]
+    late_action = copy.deepcopy(next(o for o in others if o["key"] == "INC-442"))
+    late_action.update(id="399", key="INC-460")
+    with db.connect(settings) as con:
+        load_batch(con, batch_of(incidents[:1], epic_only), synced_at=SYNCED)
+        # Incremental batch: only the new action changed, its incident and epic are not in it.
+        batch = batch_of([], [late_action])
+        assert batch.actions["incident_id"].isna().all()
+        counts = load_batch(con, batch, synced_at=SYNCED)
+        assert counts["linked"] == 1
+        assert con.execute("SELECT incident_id FROM actions WHERE issue_id = '399'").fetchone() == ("100",)
+
+
+def test_mark_deleted_flags_unseen_rows_and_a_reload_clears_the_flag(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    with db.connect(settings) as con:
+        assert mark_deleted(con, "incidents", {"100"}) == 1
+        assert mark_deleted(con, "incidents", {"100"}) == 0
+        assert mark_deleted(con, "actions", {"301", "302", "303", "304"}) == 1
+        assert con.execute("SELECT count(*) FROM v_incident_durations").fetchone() == (1,)
+        assert con.execute("SELECT issue_id FROM incidents WHERE deleted").fetchall() == [("200",)]
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        assert con.execute("SELECT count(*) FROM incidents WHERE deleted").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM actions WHERE deleted").fetchone() == (0,)
+
+
+def test_a_failing_load_writes_nothing(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    batch = batch_of(incidents, others)
+    batch.events.loc[0, "occurred_at"] = pd.NaT  # violates NOT NULL after the incidents were written
+    batch.incidents.loc[:, "summary"] = "changed"
+    with db.connect(settings) as con:
+        before = snapshot(con)
+        with pytest.raises(Exception):
+            load_batch(con, batch, synced_at=SYNCED)
+        after = snapshot(con)
+    for table in before:
+        pd.testing.assert_frame_equal(before[table], after[table], obj=table)
