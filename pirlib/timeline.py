@@ -1,0 +1,528 @@
+"""One timeline per incident: imports into ``incident_events``, curation, milestones and durations.
+
+- ``import_file`` parses a chat, alerts or changes file (``pirlib.sources``) and upserts its events. Event
+  ids are a hash of the incident, the source and the event's natural key, so importing a file twice adds
+  nothing and a corrected file updates its events in place. Parsing finishes before the database is opened:
+  a malformed file writes nothing.
+- Curation (hide, star, re-time, edit text) lives in ``event_curation``, which no sync or import writes;
+  ``v_timeline`` applies it. Setting a value back to ``None`` restores the source's value. Manual events are
+  ``incident_events`` rows with ``source='manual'``. ``incident_events.hidden/starred`` mirror the curation
+  (written in the same transaction) for analysts who read the table directly.
+- Milestones (started, detected, acknowledged, mitigated, resolved) are inferred from the visible, curated
+  events by the rules in ``infer_milestones``; each reports the rule that chose it. An override in
+  ``milestone_overrides`` wins and is kept; the inferred value is still reported beside it. Milestones out of
+  order are flagged, never reordered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.errors import InputError, PirError
+from pirlib.sources import parse_instant, zone
+from pirlib.sources.alerts import parse_alerts
+from pirlib.sources.changes import parse_changes
+from pirlib.sources.slack import parse_chat
+
+__all__ = [
+    "IMPORT_KINDS",
+    "MILESTONES",
+    "MilestoneReport",
+    "add_manual_event",
+    "compute_milestones",
+    "curate",
+    "durations",
+    "event_ids",
+    "import_file",
+    "infer_milestones",
+    "load_timeline",
+    "milestone_report",
+    "out_of_order",
+    "resolve_incident",
+    "set_milestone_override",
+]
+
+MILESTONES = ("started", "detected", "acknowledged", "mitigated", "resolved")
+IMPORT_KINDS: dict[str, Callable[..., pd.DataFrame]] = {
+    "chat": parse_chat,
+    "alerts": parse_alerts,
+    "changes": parse_changes,
+}
+# Columns an import writes. hidden/starred are curation and never written by an import.
+_IMPORT_COLUMNS = [
+    "event_id", "incident_id", "occurred_at", "source", "kind", "actor", "field", "from_value", "to_value",
+    "text", "origin",
+]  # fmt: skip
+_HUMAN_CHAT_KINDS = ("message", "thread_reply")
+_UNSET: Any = object()
+
+
+# ---------------------------------------------------------------------------------------------- imports
+
+
+def resolve_incident(con: duckdb.DuckDBPyConnection, incident: str) -> tuple[str, str]:
+    """(issue_id, key) of the incident named by its key (INC-123, any case) or its Jira issue id."""
+    text = str(incident).strip()
+    row = con.execute(
+        "SELECT issue_id, key FROM incidents WHERE issue_id = ? OR upper(key) = upper(?)"
+        " ORDER BY issue_id = ? DESC LIMIT 1",
+        [text, text, text],
+    ).fetchall()
+    if not row:
+        raise PirError(
+            f"unknown incident {text!r}: no incident has that key or id; check it, or run `pir sync` "
+            "(or `pir demo`) to load incidents first"
+        )
+    return str(row[0][0]), str(row[0][1])
+
+
+def event_ids(incident_id: str, sources: pd.Series, natural_keys: pd.Series) -> pd.Series:
+    """Stable ids ``<source>:<hash>``: the same event of the same incident always gets the same id."""
+    digests = [
+        hashlib.sha256(f"{incident_id}\x1f{s}\x1f{k}".encode()).hexdigest()[:24]
+        for s, k in zip(sources, natural_keys, strict=True)
+    ]
+    return pd.Series([f"{s}:{d}" for s, d in zip(sources, digests, strict=True)], index=sources.index, dtype="object")
+
+
+def to_event_rows(parsed: pd.DataFrame, incident_id: str) -> pd.DataFrame:
+    """A parser's frame as ``incident_events`` rows of one incident (pure)."""
+    rows = parsed.copy()
+    rows["incident_id"] = incident_id
+    rows["event_id"] = event_ids(incident_id, rows["source"], rows["natural_key"])
+    return rows[_IMPORT_COLUMNS]
+
+
+def import_file(
+    settings: Settings, kind: str, incident: str, path: Path | str, *, tz: str | None = None
+) -> dict[str, int]:
+    """Import one chat, alerts or changes file into the incident's timeline; return the counts.
+
+    Counts: ``read`` events in the file, ``added`` new, ``updated`` (same id, different content),
+    ``unchanged``, ``skipped`` (records the parser ignored on purpose, e.g. Slack channel joins).
+    """
+    if kind not in IMPORT_KINDS:
+        raise InputError(f"unknown import kind {kind!r}; use one of {', '.join(IMPORT_KINDS)}")
+    zone(tz)  # an unknown zone is an error even for formats that carry their own offsets
+    parsed = IMPORT_KINDS[kind](Path(path), tz=tz)
+    with db.connect(settings) as con:
+        incident_id, _ = resolve_incident(con, incident)
+        rows = to_event_rows(parsed, incident_id)
+        counts = _write_events(con, rows)
+    counts["read"] = len(parsed)
+    counts["skipped"] = int(parsed.attrs.get("skipped", 0))
+    return counts
+
+
+def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[str, int]:
+    rows = rows.drop_duplicates(subset=["event_id"], keep="last")
+    compared = [c for c in _IMPORT_COLUMNS if c != "event_id"]
+    differs = " OR ".join(f'e."{c}" IS DISTINCT FROM b."{c}"' for c in compared)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_import_batch", rows)
+        try:
+            added, updated = con.execute(
+                f"SELECT count(*) FILTER (WHERE e.event_id IS NULL),"
+                f" count(*) FILTER (WHERE e.event_id IS NOT NULL AND ({differs}))"
+                " FROM _import_batch AS b LEFT JOIN incident_events AS e ON e.event_id = b.event_id"
+            ).fetchall()[0]
+        finally:
+            con.unregister("_import_batch")
+        db.upsert_frame(con, "incident_events", rows, "event_id")
+        if len(rows):
+            _mirror_curation(con, str(rows["incident_id"].iloc[0]))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"added": int(added), "updated": int(updated), "unchanged": len(rows) - int(added) - int(updated)}
+
+
+def _mirror_curation(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
+    """Copy curated hidden/starred onto incident_events (a re-created row would otherwise show defaults)."""
+    con.execute(
+        "UPDATE incident_events AS e SET hidden = coalesce(c.hidden, false), starred = coalesce(c.starred, false)"
+        " FROM event_curation AS c"
+        " WHERE c.event_id = e.event_id AND c.incident_id = ?"
+        " AND (e.hidden IS DISTINCT FROM coalesce(c.hidden, false)"
+        "      OR e.starred IS DISTINCT FROM coalesce(c.starred, false))",
+        [incident_id],
+    )
+
+
+# --------------------------------------------------------------------------------------------- curation
+
+
+def _instant(value: dt.datetime | pd.Timestamp | str, what: str) -> dt.datetime:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    return parse_instant(value, zone("UTC"), what)
+
+
+def curate(
+    settings: Settings,
+    event_id: str,
+    *,
+    hidden: bool | None = _UNSET,
+    starred: bool | None = _UNSET,
+    occurred_at: dt.datetime | str | None = _UNSET,
+    text: str | None = _UNSET,
+    by: str | None = None,
+) -> None:
+    """Change the facilitator's view of one event; ``None`` reverts that aspect to the source's value.
+
+    Arguments left out keep their current curation. The row is removed once nothing is curated any more.
+    """
+    changes: dict[str, Any] = {}
+    if hidden is not _UNSET:
+        changes["hidden"] = None if hidden is None else bool(hidden)
+    if starred is not _UNSET:
+        changes["starred"] = None if starred is None else bool(starred)
+    if occurred_at is not _UNSET:
+        changes["occurred_at"] = None if occurred_at is None else _instant(occurred_at, f"new time of {event_id}")
+    if text is not _UNSET:
+        changes["text"] = text
+    if not changes:
+        return
+    with db.connect(settings) as con:
+        source = con.execute(
+            "SELECT incident_id, occurred_at, text FROM incident_events WHERE event_id = ?", [event_id]
+        ).fetchall()
+        if not source:
+            raise InputError(f"unknown event {event_id!r}; reload the timeline, it may have been removed in Jira")
+        source = source[0]
+        current = con.execute(
+            "SELECT hidden, starred, occurred_at, text, original_occurred_at, original_text"
+            " FROM event_curation WHERE event_id = ?",
+            [event_id],
+        ).fetchall()
+        current = current[0] if current else None
+        row = dict(zip(
+            ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
+            current or [None] * 6, strict=True,
+        ))  # fmt: skip
+        row.update(changes)
+        if "occurred_at" in changes:
+            row["original_occurred_at"] = source[1] if changes["occurred_at"] is not None else None
+        if "text" in changes:
+            row["original_text"] = source[2] if changes["text"] is not None else None
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if all(row[k] is None for k in ("hidden", "starred", "occurred_at", "text")):
+                con.execute("DELETE FROM event_curation WHERE event_id = ?", [event_id])
+            else:
+                frame = pd.DataFrame([{
+                    "event_id": event_id, "incident_id": source[0], **row, "updated_by": by,
+                    "updated_at": pd.Timestamp.now(tz="UTC"),
+                }])  # fmt: skip
+                for column in ("occurred_at", "original_occurred_at"):
+                    frame[column] = pd.to_datetime(frame[column], utc=True)
+                for column in ("hidden", "starred"):
+                    frame[column] = frame[column].astype("boolean")
+                for column in ("text", "original_text", "updated_by"):
+                    frame[column] = frame[column].astype("object")
+                db.upsert_frame(con, "event_curation", frame, "event_id")
+            con.execute(
+                "UPDATE incident_events SET hidden = ?, starred = ? WHERE event_id = ?",
+                [bool(row["hidden"]), bool(row["starred"]), event_id],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def add_manual_event(
+    settings: Settings,
+    incident: str,
+    occurred_at: dt.datetime | str,
+    text: str,
+    *,
+    kind: str = "note",
+    actor: str | None = None,
+) -> str:
+    """Add a facilitator's own event (``source='manual'``) to the incident's timeline; return its id."""
+    if not str(text).strip():
+        raise InputError("a manual event needs a text; say what happened")
+    at = _instant(occurred_at, "time of the manual event")
+    event_id = f"manual:{uuid.uuid4().hex}"
+    frame = pd.DataFrame([{
+        "event_id": event_id, "incident_id": None, "occurred_at": pd.Timestamp(at), "source": "manual",
+        "kind": kind, "actor": actor, "text": str(text), "origin": "added in pir",
+    }])  # fmt: skip
+    with db.connect(settings) as con:
+        frame["incident_id"] = resolve_incident(con, incident)[0]
+        db.upsert_frame(con, "incident_events", frame, "event_id")
+    return event_id
+
+
+def set_milestone_override(
+    settings: Settings,
+    incident: str,
+    milestone: str,
+    occurred_at: dt.datetime | str | None,
+    *,
+    note: str | None = None,
+    by: str | None = None,
+) -> None:
+    """Fix a milestone's time by hand (it wins over inference and is kept); ``None`` removes the override."""
+    if milestone not in MILESTONES:
+        raise InputError(f"unknown milestone {milestone!r}; use one of {', '.join(MILESTONES)}")
+    with db.connect(settings) as con:
+        incident_id, _ = resolve_incident(con, incident)
+        if occurred_at is None:
+            con.execute(
+                "DELETE FROM milestone_overrides WHERE incident_id = ? AND milestone = ?", [incident_id, milestone]
+            )
+            return
+        at = _instant(occurred_at, f"time of {milestone}")
+        frame = pd.DataFrame([{
+            "incident_id": incident_id, "milestone": milestone, "occurred_at": pd.Timestamp(at), "note": note,
+            "set_by": by, "set_at": pd.Timestamp.now(tz="UTC"),
+        }])  # fmt: skip
+        db.upsert_frame(con, "milestone_overrides", frame, ["incident_id", "milestone"])
+
+
+# ------------------------------------------------------------------------------------------- milestones
+
+
+def _first(frame: pd.DataFrame) -> pd.Series | None:
+    return None if frame.empty else frame.sort_values("occurred_at", kind="stable").iloc[0]
+
+
+def _describe(event: pd.Series) -> str:
+    text = next((str(v) for v in (event.get("text"), event.get("to_value")) if v is not None and not pd.isna(v)), "")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _all_clear(alerts: pd.DataFrame) -> pd.Series | None:
+    """The first alert event after which no alert that has fired is still firing."""
+    firing: set[str] = set()
+    for _, event in alerts.sort_values("occurred_at", kind="stable").iterrows():
+        name = str(event["field"])
+        if event["kind"] == "alert_firing":
+            firing.add(name)
+        elif event["kind"] == "alert_resolved" and name in firing:
+            firing.discard(name)
+            if not firing:
+                return event
+    return None
+
+
+def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.DataFrame:
+    """Milestones inferred from the visible events of one incident (pure); one row per milestone.
+
+    Columns: ``milestone``, ``occurred_at`` (NaT when nothing says), ``rule`` (which rule chose it, with the
+    event), ``event_id``. The rules, in order:
+
+    - started: the Jira "incident start" field; else the first alert firing; else the earliest event.
+    - detected: the earliest of the first alert firing, the first human chat message, the ticket's creation.
+    - acknowledged: the earliest of the first Jira status change into an acknowledging status (the sync marks
+      e.g. Investigating), the first alert acknowledged, the first human chat message after detection.
+    - mitigated: the first Jira status change into Mitigated; else the moment every alert that fired was
+      resolved again.
+    - resolved: Jira's resolution date; else the last status change into Resolved.
+    """
+    visible = events.loc[~events["hidden"].fillna(False).astype(bool)] if "hidden" in events else events
+    visible = visible.loc[visible["occurred_at"].notna()]
+    alerts = visible.loc[visible["source"] == "alert"]
+    firing = alerts.loc[alerts["kind"] == "alert_firing"]
+    human = visible.loc[(visible["source"] == "chat") & visible["kind"].isin(_HUMAN_CHAT_KINDS)]
+    marked = visible.loc[visible["source"] == "jira_changelog"]
+
+    def ts(value: Any) -> pd.Timestamp | None:
+        if value is None or pd.isna(value):
+            return None
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+    chosen: dict[str, tuple[pd.Timestamp | None, str | None, str | None]] = {}
+
+    def from_event(event: pd.Series, rule: str, *, quote: bool = True) -> tuple[pd.Timestamp, str, str]:
+        return ts(event["occurred_at"]), f"{rule}: {_describe(event)}" if quote else rule, str(event["event_id"])
+
+    # started
+    first_firing = _first(firing)
+    if ts(incident.get("started_at")) is not None:
+        chosen["started"] = (ts(incident["started_at"]), "Jira field: incident start", None)
+    elif first_firing is not None:
+        chosen["started"] = from_event(first_firing, "first alert firing")
+    elif not visible.empty:
+        chosen["started"] = from_event(_first(visible), "earliest event on the timeline")
+    # detected
+    candidates = []
+    if first_firing is not None:
+        candidates.append(from_event(first_firing, "first alert firing"))
+    first_human = _first(human)
+    if first_human is not None:
+        candidates.append(from_event(first_human, "first human message in chat"))
+    if ts(incident.get("created_at")) is not None:
+        candidates.append((ts(incident["created_at"]), "Jira ticket created", None))
+    if candidates:
+        chosen["detected"] = min(candidates, key=lambda c: c[0])
+    # acknowledged
+    candidates = []
+    ack_status = _first(marked.loc[marked["milestone"] == "acknowledged"])
+    if ack_status is not None:
+        candidates.append(from_event(ack_status, f"Jira status changed to {ack_status['to_value']}", quote=False))
+    ack_alert = _first(alerts.loc[alerts["kind"] == "alert_acknowledged"])
+    if ack_alert is not None:
+        candidates.append(from_event(ack_alert, "first alert acknowledged"))
+    detected_at = chosen.get("detected", (None,))[0]
+    if detected_at is not None:
+        reply = _first(human.loc[human["occurred_at"] > detected_at])
+        if reply is not None:
+            candidates.append(from_event(reply, "first human chat message after detection"))
+    if candidates:
+        chosen["acknowledged"] = min(candidates, key=lambda c: c[0])
+    # mitigated
+    mitigated = _first(marked.loc[marked["milestone"] == "mitigated"])
+    clear = _all_clear(alerts)
+    if mitigated is not None:
+        chosen["mitigated"] = from_event(mitigated, f"Jira status changed to {mitigated['to_value']}", quote=False)
+    elif clear is not None:
+        chosen["mitigated"] = from_event(clear, "every alert that fired was resolved again")
+    # resolved
+    resolutions = marked.loc[marked["milestone"] == "resolved"]
+    if ts(incident.get("resolved_at")) is not None:
+        chosen["resolved"] = (ts(incident["resolved_at"]), "Jira resolution date", None)
+    elif not resolutions.empty:
+        last = resolutions.sort_values("occurred_at", kind="stable").iloc[-1]
+        chosen["resolved"] = from_event(last, f"last Jira status change to {last['to_value']}", quote=False)
+
+    rows = [
+        {"milestone": m, "occurred_at": chosen.get(m, (None,))[0],
+         "rule": chosen.get(m, (None, None))[1], "event_id": chosen.get(m, (None, None, None))[2]}
+        for m in MILESTONES
+    ]  # fmt: skip
+    # object columns: a missing rule stays None (pandas would otherwise infer str and turn it into NaN)
+    frame = pd.DataFrame({
+        "milestone": pd.Series([r["milestone"] for r in rows], dtype=object),
+        "occurred_at": pd.to_datetime(pd.Series([r["occurred_at"] for r in rows], dtype=object), utc=True),
+        "rule": pd.Series([r["rule"] for r in rows], dtype=object),
+        "event_id": pd.Series([r["event_id"] for r in rows], dtype=object),
+    })  # fmt: skip
+    return frame
+
+
+def out_of_order(milestones: pd.DataFrame) -> pd.Series:
+    """Per milestone, a message when it falls before an earlier milestone of the sequence (None if in order)."""
+    times = dict(zip(milestones["milestone"], milestones["occurred_at"], strict=True))
+    flags = []
+    for n, name in enumerate(MILESTONES):
+        at = times.get(name)
+        problems = []
+        if at is not None and not pd.isna(at):
+            for earlier in MILESTONES[:n]:
+                before = times.get(earlier)
+                if before is not None and not pd.isna(before) and at < before:
+                    problems.append(f"{name} ({at:%Y-%m-%d %H:%M} UTC) is before {earlier} ({before:%Y-%m-%d %H:%M} UTC)")
+        flags.append("; ".join(problems) or None)
+    return pd.Series(flags, index=milestones.index, dtype="object")
+
+
+def durations(milestones: pd.DataFrame) -> dict[str, float | None]:
+    """TTD, TTA, TTM, TTR in minutes, as ``v_incident_durations`` counts them.
+
+    TTD = detected - started, TTA = acknowledged - detected, TTM = mitigated - started,
+    TTR = resolved - started. None when a milestone is missing; negative when the two are out of order.
+    """
+    times = dict(zip(milestones["milestone"], milestones["occurred_at"], strict=True))
+
+    def minutes(end: str, start: str) -> float | None:
+        a, b = times.get(end), times.get(start)
+        if a is None or b is None or pd.isna(a) or pd.isna(b):
+            return None
+        return (a - b).total_seconds() / 60.0
+
+    return {
+        "ttd_minutes": minutes("detected", "started"),
+        "tta_minutes": minutes("acknowledged", "detected"),
+        "ttm_minutes": minutes("mitigated", "started"),
+        "ttr_minutes": minutes("resolved", "started"),
+    }
+
+
+@dataclass
+class MilestoneReport:
+    """Milestones of one incident: the table (with rules and flags), durations, and the flags' messages."""
+
+    incident_id: str
+    key: str
+    table: pd.DataFrame
+    durations: dict[str, float | None]
+    flags: list[str] = field(default_factory=list)
+
+
+def compute_milestones(
+    events: pd.DataFrame, incident: Mapping[str, Any], overrides: pd.DataFrame | None = None
+) -> MilestoneReport:
+    """Inferred milestones with overrides applied, out-of-order flags and durations (pure).
+
+    Table columns: milestone, occurred_at, rule, event_id, overridden, note, inferred_at, inferred_rule,
+    out_of_order.
+    """
+    inferred = infer_milestones(events, incident)
+    table = inferred.rename(columns={"occurred_at": "inferred_at", "rule": "inferred_rule"})
+    table["occurred_at"], table["rule"] = table["inferred_at"], table["inferred_rule"]
+    table["overridden"], table["note"] = False, None
+    if overrides is not None and not overrides.empty:
+        by_name = overrides.set_index("milestone")
+        for n, name in table["milestone"].items():
+            if name in by_name.index:
+                override = by_name.loc[name]
+                table.loc[n, "occurred_at"] = pd.Timestamp(override["occurred_at"]).tz_convert("UTC")
+                table.loc[n, "rule"] = "manual override" + (f": {override['note']}" if override.get("note") else "")
+                table.loc[n, "overridden"], table.loc[n, "note"] = True, override.get("note")
+    table["out_of_order"] = out_of_order(table)
+    table = table[["milestone", "occurred_at", "rule", "event_id", "overridden", "note", "inferred_at",
+                   "inferred_rule", "out_of_order"]]  # fmt: skip
+    flags = [f for f in table["out_of_order"] if f]
+    return MilestoneReport(
+        str(incident.get("issue_id", "")), str(incident.get("key", "")), table, durations(table), flags
+    )
+
+
+# ------------------------------------------------------------------------------------------------ reads
+
+
+def load_timeline(settings: Settings, incident: str, *, read_only: bool = True) -> pd.DataFrame:
+    """Every event of the incident from ``v_timeline`` (curation applied, hidden ones included), in order."""
+    with db.connect(settings, read_only=read_only) as con:
+        incident_id, _ = resolve_incident(con, incident)
+        return _timeline(con, incident_id)
+
+
+def _timeline(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT * FROM v_timeline WHERE incident_id = ? ORDER BY occurred_at, event_id", [incident_id]
+    ).df()
+
+
+def milestone_report(settings: Settings, incident: str, *, read_only: bool = True) -> MilestoneReport:
+    """Milestones, durations and out-of-order flags of one incident, read from the database."""
+    with db.connect(settings, read_only=read_only) as con:
+        incident_id, _ = resolve_incident(con, incident)
+        events = _timeline(con, incident_id)
+        row = con.execute(
+            "SELECT issue_id, key, created_at, started_at, resolved_at FROM incidents WHERE issue_id = ?",
+            [incident_id],
+        ).df()
+        overrides = con.execute(
+            "SELECT milestone, occurred_at, note FROM milestone_overrides WHERE incident_id = ?", [incident_id]
+        ).df()
+    return compute_milestones(events, row.iloc[0].to_dict(), overrides)

@@ -1,0 +1,192 @@
+"""The incident timeline as a plotly figure: one lane per source, milestones, detection/mitigation spans.
+
+Built for big incidents: one WebGL trace per lane (never one per event), hover text prepared with vectorised
+string operations, milestones and spans as layout shapes. Every piece of event text is HTML-escaped before it
+reaches plotly, whose hover labels would otherwise render tags such as ``<a>`` or ``<b>`` typed in a chat.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pirlib.config import Settings
+
+__all__ = ["LANES", "hover_text", "incident_figure", "timeline_figure"]
+
+# Lane order top to bottom, with readable names; unknown sources follow in alphabetical order.
+LANES = {
+    "jira_changelog": "Jira changes",
+    "jira_comment": "Jira comments",
+    "chat": "Chat",
+    "alert": "Alerts",
+    "deploy": "Deploys",
+    "code": "Code",
+    "flag": "Feature flags",
+    "config": "Config",
+    "manual": "Manual",
+}
+_COLORS = {
+    "jira_changelog": "#1f77b4", "jira_comment": "#17becf", "chat": "#2ca02c", "alert": "#d62728",
+    "deploy": "#9467bd", "code": "#8c564b", "flag": "#e377c2", "config": "#7f7f7f", "manual": "#bcbd22",
+}  # fmt: skip
+_MILESTONE_COLORS = {
+    "started": "#d62728", "detected": "#ff7f0e", "acknowledged": "#bcbd22", "mitigated": "#1f77b4",
+    "resolved": "#2ca02c",
+}  # fmt: skip
+_WRAP = 100
+_LONG_LINE = re.compile(rf"([^\n]{{{_WRAP}}}\S*) ")
+
+
+def _escape_one(text: str) -> str:
+    text = html.escape(text, quote=False)
+    if len(text) > _WRAP:
+        # Long lines wrap at spaces (an entity has no space, so it is never cut).
+        text = _LONG_LINE.sub("\\1\n", text)
+    return text.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _escape(values: pd.Series) -> pd.Series:
+    """HTML-escape ``& < >`` and turn newlines into ``<br>``, one pass in plain Python (faster than
+    chained pandas string methods for this mix)."""
+    escaped = [
+        _escape_one(v) if isinstance(v, str) else "" if v is None or v is pd.NA or v != v else _escape_one(str(v))
+        for v in values.tolist()
+    ]
+    return pd.Series(escaped, index=values.index, dtype=object)
+
+
+def hover_text(events: pd.DataFrame) -> pd.Series:
+    """The hover label of each event: time, source/kind, actor, change, full text; all of it escaped."""
+    times = pd.to_datetime(events["occurred_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+    head = "<b>" + times + "</b> · " + _escape(events["source"]) + " / " + _escape(events["kind"])
+    actor = events["actor"].fillna("")
+    line = head + np.where(actor != "", "<br>" + _escape(actor), "")
+    if "field" in events:
+        change = events["field"].notna() & (events["from_value"].notna() | events["to_value"].notna())
+        change_text = (
+            _escape(events["field"]) + ": " + _escape(events["from_value"]) + " → " + _escape(events["to_value"])
+        )
+        line = line + np.where(change, "<br>" + change_text, "")
+    text = events["text"].fillna("")
+    line = line + np.where(text != "", "<br>" + _escape(text), "")
+    flags = []
+    for column, label in (("starred", "★ key moment"), ("hidden", "hidden"), ("retimed", "re-timed"),
+                          ("edited", "text edited")):  # fmt: skip
+        if column in events:
+            flags.append(np.where(events[column].fillna(False).astype(bool), f"<br><i>{label}</i>", ""))
+    for flag in flags:
+        line = line + flag
+    return pd.Series(line, index=events.index)
+
+
+def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].fillna(False).astype(bool).to_numpy()
+
+
+def _naive_utc(values: Any) -> pd.Series:
+    # plotly serialises naive datetimes as they are; converting once here keeps the axis in UTC.
+    return pd.to_datetime(values, utc=True).dt.tz_localize(None)
+
+
+def timeline_figure(
+    events: pd.DataFrame,
+    milestones: pd.DataFrame | None = None,
+    *,
+    title: str | None = None,
+    show_hidden: bool = False,
+) -> go.Figure:
+    """A plotly figure of ``v_timeline`` rows and (optionally) a milestone table from ``pirlib.timeline``.
+
+    Hidden events are left out unless ``show_hidden`` (then drawn faint). Starred events are stars.
+    """
+    frame = events
+    if "hidden" in frame and not show_hidden:
+        frame = frame.loc[~frame["hidden"].fillna(False).astype(bool)]
+    sources = list(pd.unique(frame["source"])) if len(frame) else []
+    order = [s for s in LANES if s in sources] + sorted(s for s in sources if s not in LANES)
+    # Everything per event is computed once over the whole frame; lanes then take slices of numpy arrays.
+    x = _naive_utc(frame["occurred_at"]).to_numpy()
+    hover = hover_text(frame).to_numpy(dtype=object)
+    lane_names = frame["source"].map(lambda s: LANES.get(s, s)).to_numpy(dtype=object)
+    hidden = _flag(frame, "hidden")
+    starred = _flag(frame, "starred")
+    ids = frame["event_id"].to_numpy(dtype=object)
+    source_values = frame["source"].to_numpy(dtype=object)
+    traces = []
+    for source in order:
+        mask = source_values == source
+        name = LANES.get(source, source)
+        traces.append(go.Scattergl(
+            x=x[mask], y=lane_names[mask], mode="markers", name=name,
+            hovertext=hover[mask], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[mask],
+            marker={"color": _COLORS.get(source, "#444444"), "size": 9,
+                    "opacity": np.where(hidden[mask], 0.25, 0.85), "line": {"width": 0}},
+        ))  # fmt: skip
+    if starred.any():
+        # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
+        traces.append(go.Scattergl(
+            x=x[starred], y=lane_names[starred], mode="markers", name="key moments",
+            hovertext=hover[starred], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[starred],
+            marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
+        ))  # fmt: skip
+    figure = go.Figure(data=traces)
+    shapes, annotations = _milestone_shapes(milestones)
+    figure.update_layout(
+        title=title,
+        height=160 + 48 * max(1, len(order)),
+        margin={"l": 120, "r": 20, "t": 70 if title else 50, "b": 40},
+        xaxis={"title": "time (UTC)", "type": "date"},
+        yaxis={"type": "category", "categoryorder": "array", "categoryarray": [LANES.get(s, s) for s in order][::-1],
+               "automargin": True},
+        hovermode="closest",
+        hoverlabel={"align": "left"},
+        showlegend=False,
+        shapes=shapes,
+        annotations=annotations,
+        template="plotly_white",
+    )  # fmt: skip
+    return figure
+
+
+def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if milestones is None or milestones.empty:
+        return [], []
+    times = {
+        row.milestone: pd.Timestamp(row.occurred_at).tz_convert("UTC").tz_localize(None)
+        for row in milestones.itertuples()
+        if row.occurred_at is not None and not pd.isna(row.occurred_at)
+    }
+    shapes: list[dict[str, Any]] = []
+    for start, end, color in (("started", "detected", "rgba(255,127,14,0.12)"),
+                              ("detected", "mitigated", "rgba(31,119,180,0.10)")):  # fmt: skip
+        if start in times and end in times and times[start] <= times[end]:
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": times[start], "x1": times[end],
+                           "y0": 0, "y1": 1, "fillcolor": color, "line": {"width": 0}, "layer": "below"})
+    annotations = []
+    flagged = dict(zip(milestones["milestone"], milestones.get("out_of_order", [None] * len(milestones)), strict=True))
+    for n, (name, at) in enumerate(times.items()):
+        bad = bool(flagged.get(name))
+        color = "#d62728" if bad else _MILESTONE_COLORS.get(name, "#444")
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
+                       "line": {"color": color, "width": 2, "dash": "solid" if not bad else "dot"}})
+        annotations.append({"x": at, "y": 1.0 + 0.06 * (n % 2), "xref": "x", "yref": "paper", "showarrow": False,
+                            "text": html.escape(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
+                            "yanchor": "bottom"})
+    return shapes, annotations
+
+
+def incident_figure(settings: Settings, incident: str, *, show_hidden: bool = False) -> go.Figure:
+    """The timeline figure of one incident, read from the database (curation and overrides applied)."""
+    from pirlib import timeline
+
+    events = timeline.load_timeline(settings, incident)
+    report = timeline.milestone_report(settings, incident)
+    return timeline_figure(events, report.table, title=f"{report.key} timeline", show_hidden=show_hidden)

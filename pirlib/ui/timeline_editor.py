@@ -1,0 +1,262 @@
+"""The facilitator's timeline editor (ipywidgets): filter, star, hide, re-time, edit, add, milestone overrides.
+
+Every button saves at once through ``pirlib.timeline`` (which opens a connection, writes and closes it) and
+then reloads from the database, so no state lives only in a widget and no connection stays open while the
+facilitator thinks. Embed it with ``TimelineEditor(settings, "INC-123").widget``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from pirlib import timeline
+from pirlib.config import Settings
+from pirlib.errors import PirError
+from pirlib.ui.timeline import LANES, timeline_figure
+
+__all__ = ["TimelineEditor"]
+
+_MAX_OPTIONS = 2000  # a Select with tens of thousands of rows makes the browser crawl; filter to narrow
+
+
+def _label(row: Any) -> str:
+    marks = ("★" if row.starred else " ") + ("⊘" if row.hidden else " ") + ("⏱" if row.retimed else " ")
+    text = " ".join(str(row.text or row.to_value or row.kind).split())
+    text = text if len(text) <= 90 else text[:87] + "..."
+    actor = f"{row.actor}: " if row.actor else ""
+    return f"{pd.Timestamp(row.occurred_at):%Y-%m-%d %H:%M:%S} {marks} [{LANES.get(row.source, row.source)}] {actor}{text}"
+
+
+class TimelineEditor:
+    """An editor for one incident's timeline; ``widget`` is the box to display."""
+
+    def __init__(self, settings: Settings, incident: str, *, render_figure: bool = True, user: str | None = None) -> None:
+        self.settings, self.incident, self.user = settings, incident, user
+        self.render_figure = render_figure
+        self.events = pd.DataFrame()
+        self.report: timeline.MilestoneReport | None = None
+        self.figure = None
+
+        self.sources = widgets.SelectMultiple(description="sources", rows=6)
+        self.show_hidden = widgets.Checkbox(description="show hidden", value=True, indent=False)
+        self.search = widgets.Text(placeholder="filter by text or person", description="find")
+        self.event_list = widgets.Select(rows=14, layout=widgets.Layout(width="100%"))
+        self.count = widgets.Label()
+        self.detail = widgets.HTML()
+        self.star_button = widgets.Button(description="star / unstar", icon="star")
+        self.hide_button = widgets.Button(description="hide / show", icon="eye-slash")
+        self.time_input = widgets.Text(description="time (UTC)", placeholder="2025-09-05 14:03:00")
+        self.retime_button = widgets.Button(description="re-time")
+        self.reset_time_button = widgets.Button(description="original time")
+        self.text_input = widgets.Textarea(description="text", layout=widgets.Layout(width="100%"))
+        self.save_text_button = widgets.Button(description="save text")
+        self.reset_text_button = widgets.Button(description="original text")
+        self.new_time = widgets.Text(description="time (UTC)", placeholder="2025-09-05 14:03:00")
+        self.new_text = widgets.Textarea(description="what", placeholder="what happened")
+        self.add_button = widgets.Button(description="add event", icon="plus")
+        self.status = widgets.HTML()
+        self.figure_output = widgets.Output()
+        self.milestone_inputs: dict[str, widgets.Text] = {}
+        self.milestone_set: dict[str, widgets.Button] = {}
+        self.milestone_clear: dict[str, widgets.Button] = {}
+        self.milestone_rules: dict[str, widgets.HTML] = {}
+        rows = []
+        for name in timeline.MILESTONES:
+            self.milestone_inputs[name] = widgets.Text(description=name, placeholder="YYYY-MM-DD HH:MM (UTC)")
+            self.milestone_set[name] = widgets.Button(description="override")
+            self.milestone_clear[name] = widgets.Button(description="use inferred")
+            self.milestone_rules[name] = widgets.HTML()
+            self.milestone_set[name].on_click(lambda _, n=name: self.set_milestone(n))
+            self.milestone_clear[name].on_click(lambda _, n=name: self.clear_milestone(n))
+            rows.append(widgets.HBox([self.milestone_inputs[name], self.milestone_set[name],
+                                      self.milestone_clear[name], self.milestone_rules[name]]))  # fmt: skip
+        self.durations = widgets.HTML()
+
+        self.sources.observe(lambda _: self._fill_list(), names="value")
+        self.show_hidden.observe(lambda _: self._refresh_view(), names="value")
+        self.search.observe(lambda _: self._fill_list(), names="value")
+        self.event_list.observe(lambda _: self._show_selected(), names="value")
+        self.star_button.on_click(lambda _: self.toggle_star())
+        self.hide_button.on_click(lambda _: self.toggle_hidden())
+        self.retime_button.on_click(lambda _: self.retime())
+        self.reset_time_button.on_click(lambda _: self.reset_time())
+        self.save_text_button.on_click(lambda _: self.save_text())
+        self.reset_text_button.on_click(lambda _: self.reset_text())
+        self.add_button.on_click(lambda _: self.add_event())
+
+        self.widget = widgets.VBox([
+            self.figure_output,
+            widgets.HBox([self.sources, widgets.VBox([self.search, self.show_hidden, self.count])]),
+            self.event_list, self.detail,
+            widgets.HBox([self.star_button, self.hide_button]),
+            widgets.HBox([self.time_input, self.retime_button, self.reset_time_button]),
+            widgets.HBox([self.text_input, widgets.VBox([self.save_text_button, self.reset_text_button])]),
+            widgets.HTML("<b>Add an event</b>"), widgets.HBox([self.new_time, self.new_text, self.add_button]),
+            widgets.HTML("<b>Milestones</b>"), *rows, self.durations, self.status,
+        ])  # fmt: skip
+        self.refresh()
+
+    # ------------------------------------------------------------------------------------------ loading
+
+    def refresh(self) -> None:
+        """Reload the events and milestones from the database and redraw everything."""
+        self.events = timeline.load_timeline(self.settings, self.incident)
+        self.report = timeline.milestone_report(self.settings, self.incident)
+        present = [s for s in LANES if s in set(self.events["source"])] + sorted(
+            set(self.events["source"]) - set(LANES)
+        )
+        chosen = [s for s in self.sources.value if s in present]
+        self.sources.options = [(LANES.get(s, s), s) for s in present]
+        self.sources.value = tuple(chosen)
+        self._refresh_view()
+        self._show_milestones()
+
+    def _visible(self) -> pd.DataFrame:
+        frame = self.events
+        if self.sources.value:
+            frame = frame.loc[frame["source"].isin(self.sources.value)]
+        if not self.show_hidden.value:
+            frame = frame.loc[~frame["hidden"].astype(bool)]
+        needle = self.search.value.strip().casefold()
+        if needle:
+            haystack = frame["text"].fillna("") + " " + frame["actor"].fillna("")
+            frame = frame.loc[haystack.str.casefold().str.contains(needle, regex=False)]
+        return frame
+
+    def _refresh_view(self) -> None:
+        self._fill_list()
+        visible = self._visible()
+        self.figure = timeline_figure(
+            visible, self.report.table if self.report else None,
+            title=f"{self.report.key if self.report else self.incident} timeline", show_hidden=self.show_hidden.value,
+        )  # fmt: skip
+        if self.render_figure:
+            from IPython.display import display
+
+            with self.figure_output:
+                self.figure_output.clear_output(wait=True)
+                display(self.figure)
+
+    def _fill_list(self) -> None:
+        selected = self.event_list.value
+        frame = self._visible()
+        shown = frame.head(_MAX_OPTIONS)
+        self.event_list.options = [(_label(row), row.event_id) for row in shown.itertuples()]
+        self.count.value = f"{len(shown)} of {len(frame)} events" + (" (filter to see more)" if len(frame) > len(shown) else "")
+        if selected in set(shown["event_id"]):
+            self.event_list.value = selected
+        self._show_selected()
+
+    def _selected(self) -> pd.Series | None:
+        if not self.event_list.value:
+            return None
+        match = self.events.loc[self.events["event_id"] == self.event_list.value]
+        return None if match.empty else match.iloc[0]
+
+    def _show_selected(self) -> None:
+        row = self._selected()
+        if row is None:
+            self.detail.value = ""
+            return
+        lines = [
+            f"<b>{html.escape(str(row['occurred_at']))}</b> · {html.escape(str(row['source']))} / {html.escape(str(row['kind']))}",
+            html.escape(str(row["actor"] or "")),
+            html.escape(str(row["text"] or "")).replace("\n", "<br>"),
+            f"<small>from {html.escape(str(row['origin'] or row['source']))}</small>",
+        ]
+        if row["retimed"]:
+            lines.append(f"<small>re-timed; source time {html.escape(str(row['source_occurred_at']))}</small>")
+        if row["edited"]:
+            lines.append(f"<small>text edited; source text: {html.escape(str(row['source_text'] or ''))}</small>")
+        self.detail.value = "<br>".join(x for x in lines if x)
+        self.time_input.value = pd.Timestamp(row["occurred_at"]).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
+        self.text_input.value = str(row["text"] or "")
+
+    def _show_milestones(self) -> None:
+        if self.report is None:
+            return
+        for row in self.report.table.itertuples():
+            has_time = row.occurred_at is not None and not pd.isna(row.occurred_at)
+            self.milestone_inputs[row.milestone].value = (
+                pd.Timestamp(row.occurred_at).strftime("%Y-%m-%d %H:%M:%S") if has_time else ""
+            )
+            rule = html.escape(str(row.rule or "no rule applies"))
+            if row.overridden:
+                inferred = "" if pd.isna(row.inferred_at) else f"{pd.Timestamp(row.inferred_at):%Y-%m-%d %H:%M}"
+                rule += f" <small>(inferred: {html.escape(inferred or 'nothing')})</small>"
+            if row.out_of_order:
+                rule = f"<span style='color:#c00'>⚠ {html.escape(row.out_of_order)}</span><br>" + rule
+            self.milestone_rules[row.milestone].value = rule
+        parts = [f"{k.split('_')[0].upper()}: {'—' if v is None else f'{v:.0f} min'}" for k, v in self.report.durations.items()]
+        self.durations.value = " · ".join(parts)
+
+    # ----------------------------------------------------------------------------------------- changes
+
+    def _save(self, change: Callable[[], Any], done: str) -> bool:
+        try:
+            change()
+        except PirError as exc:
+            self.status.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
+            return False
+        self.status.value = html.escape(done)
+        self.refresh()
+        return True
+
+    def _require_selection(self) -> pd.Series | None:
+        row = self._selected()
+        if row is None:
+            self.status.value = "select an event first"
+        return row
+
+    def toggle_star(self) -> None:
+        if (row := self._require_selection()) is not None:
+            new = None if row["starred"] else True
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], starred=new, by=self.user),
+                       "starred" if new else "unstarred")  # fmt: skip
+
+    def toggle_hidden(self) -> None:
+        if (row := self._require_selection()) is not None:
+            new = None if row["hidden"] else True
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], hidden=new, by=self.user),
+                       "hidden" if new else "shown again")  # fmt: skip
+
+    def retime(self) -> None:
+        if (row := self._require_selection()) is not None:
+            value = self.time_input.value
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], occurred_at=value, by=self.user),
+                       f"re-timed to {value} UTC")  # fmt: skip
+
+    def reset_time(self) -> None:
+        if (row := self._require_selection()) is not None:
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], occurred_at=None, by=self.user),
+                       "original time restored")  # fmt: skip
+
+    def save_text(self) -> None:
+        if (row := self._require_selection()) is not None:
+            value = self.text_input.value
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], text=value, by=self.user), "text saved")
+
+    def reset_text(self) -> None:
+        if (row := self._require_selection()) is not None:
+            self._save(lambda: timeline.curate(self.settings, row["event_id"], text=None, by=self.user),
+                       "original text restored")  # fmt: skip
+
+    def add_event(self) -> None:
+        when, what = self.new_time.value, self.new_text.value
+        if self._save(lambda: timeline.add_manual_event(self.settings, self.incident, when, what, actor=self.user),
+                      "event added"):  # fmt: skip
+            self.new_text.value = ""
+
+    def set_milestone(self, name: str) -> None:
+        value = self.milestone_inputs[name].value
+        self._save(lambda: timeline.set_milestone_override(self.settings, self.incident, name, value, by=self.user),
+                   f"{name} set to {value} UTC")  # fmt: skip
+
+    def clear_milestone(self, name: str) -> None:
+        self._save(lambda: timeline.set_milestone_override(self.settings, self.incident, name, None, by=self.user),
+                   f"{name} is inferred again")  # fmt: skip
