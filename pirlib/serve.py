@@ -1,0 +1,163 @@
+"""`pir serve` (Voila on dashboards/) and `pir lab` (JupyterLab on notebooks/), each as a child process.
+
+Decisions, and why:
+
+- Both bind to 127.0.0.1 only. Voila runs without a token: the dashboards are read-only views of the
+  local database, reachable only from this machine, and a token in every bookmarked URL buys nothing on
+  loopback. JupyterLab keeps Jupyter's default token, because Lab runs arbitrary code. Sharing the
+  dashboards with others means putting an authenticating reverse proxy in front; that is not done here.
+- The Voila settings live in ``pirlib/jupyter_share/voila.json`` (and nowhere else: a stray voila.json in
+  the working directory or the user's Jupyter config is not read): sources stripped, no tracebacks for
+  readers, an executor timeout a little above the slowest dashboard cell (Voila 0.5 can stall at
+  "Executing N of M"; voila#1395, #1428) and idle-kernel culling (a closed tab leaves its kernel running;
+  voila#1458).
+- Pages load nothing but from the pir server: the ``pir`` template (``pirlib/jupyter_share/voila/
+  templates/pir``, found through ``JUPYTER_PATH``) is Voila's lab template without its Font Awesome CDN
+  links, and figures use plotly's mimetype renderer, drawn by the jupyterlab-plotly extension that Voila
+  serves itself.
+- Kernels get the database through the environment: ``PIR_DB`` (absolute), plus ``PIR_CONFIG`` and
+  ``PIR_TODAY`` when set, because a kernel runs in dashboards/ and would not find ./pir.toml.
+- The server runs in its own session, so Ctrl-C (or SIGTERM) reaches only `pir`, which stops the server
+  with SIGTERM; Voila and Jupyter then shut their kernels down and exit 0, and so does `pir`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pirlib.config import Settings
+from pirlib.errors import PirError
+
+HOST = "127.0.0.1"
+SHARE_DIR = Path(__file__).resolve().parent / "jupyter_share"
+VOILA_TEMPLATE = "pir"
+STOP_GRACE_SECONDS = 30.0
+
+
+class _StopRequested(Exception):
+    pass
+
+
+def project_dir(name: str) -> Path:
+    """``./name`` when it exists, else ``name`` next to the pirlib package (an editable checkout)."""
+    for candidate in (Path.cwd() / name, Path(__file__).resolve().parent.parent / name):
+        if candidate.is_dir():
+            return candidate.resolve()
+    raise PirError(f"no {name}/ folder in {Path.cwd()}; run pir from the project folder")
+
+
+def kernel_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for the server and its kernels: pir settings made absolute, pir's Jupyter data."""
+    env = dict(os.environ if base is None else base)
+    env["PIR_DB"] = str(Path(settings.db).resolve())
+    if settings.today is not None:
+        env["PIR_TODAY"] = settings.today.isoformat()
+    config = env.get("PIR_CONFIG") or ("pir.toml" if Path("pir.toml").exists() else "")
+    if config:
+        env["PIR_CONFIG"] = str(Path(config).resolve())
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(SHARE_DIR), env.get("JUPYTER_PATH", "")) if p)
+    env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+    return env
+
+
+def voila_command(port: int, open_browser: bool = False, dashboards: Path | None = None) -> list[str]:
+    dashboards = dashboards or project_dir("dashboards")
+    return [
+        sys.executable, "-m", "voila", str(dashboards),
+        f"--Voila.ip={HOST}",
+        f"--Voila.port={port}",
+        "--Voila.port_retries=0",
+        f"--Voila.open_browser={open_browser}",
+        f"--Voila.config_file_paths={SHARE_DIR}",
+        f"--template={VOILA_TEMPLATE}",
+        "--strip_sources=True",
+    ]  # fmt: skip
+
+
+def lab_command(port: int, notebooks: Path | None = None) -> list[str]:
+    notebooks = notebooks or project_dir("notebooks")
+    return [
+        sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.ip={HOST}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={notebooks}",
+        # pir works offline: the extension manager would otherwise query PyPI when its panel opens.
+        "--LabApp.extension_manager=readonly",
+    ] + (["--ServerApp.allow_root=True"] if _running_as_root() else [])  # fmt: skip
+
+
+def _running_as_root() -> bool:
+    # Containers and CI often run as root, where Jupyter refuses to start unless told; Lab still binds to
+    # loopback and keeps its token.
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def serve(settings: Settings, port: int = 8866, open_browser: bool = False) -> int:
+    """Serve dashboards/ with Voila on 127.0.0.1:port until Ctrl-C; return the exit code."""
+    _check_port(port)
+    if not Path(settings.db).exists():
+        print(f"pir: {settings.db} does not exist yet; the dashboards will say so (run `pir demo`)", file=sys.stderr)
+    url = f"http://{HOST}:{port}/"
+    print(f"pir: serving the dashboards at {url} (Ctrl-C stops)", file=sys.stderr)
+    return _run(voila_command(port, open_browser), kernel_environment(settings))
+
+
+def lab(settings: Settings, port: int = 8888) -> int:
+    """Run JupyterLab on notebooks/ on 127.0.0.1:port (with Jupyter's token) until Ctrl-C."""
+    _check_port(port)
+    return _run(lab_command(port), kernel_environment(settings))
+
+
+def _check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise PirError(f"port {port} is out of range; pass --port with a number from 1 to 65535")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PirError(f"{HOST}:{port} is already in use; stop that server or pass another --port") from None
+            raise PirError(f"cannot listen on {HOST}:{port} ({exc.strerror}); pass another --port") from None
+
+
+def _run(command: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run the server; on Ctrl-C or SIGTERM stop it with SIGTERM and wait. Returns its exit code."""
+    process = subprocess.Popen(list(command), env=dict(env), start_new_session=True)
+    previous = _install_stop_handler()
+    try:
+        try:
+            return process.wait()
+        except (KeyboardInterrupt, _StopRequested):
+            print("pir: stopping the server", file=sys.stderr)
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            return 0 if code in (0, -signal.SIGTERM) else code
+    finally:
+        if process.poll() is None:  # an unexpected error in pir itself: never leave the server behind
+            process.kill()
+            process.wait()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _install_stop_handler():
+    def stop(signum, frame):
+        raise _StopRequested()
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: the caller handles stopping
+        return None
+

@@ -1,0 +1,204 @@
+"""Figure builders, the overview's queries and the dashboard helpers, on small frames and a fixture file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dashboard_fixture
+from pirlib import db, metrics
+from pirlib.config import Settings
+from pirlib.ui import dashboard, figures
+
+HOSTILE = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
+
+
+def months(*texts: str) -> list[pd.Timestamp]:
+    return [pd.Timestamp(t) for t in texts]
+
+
+def incident_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "month": months("2026-08-01", "2026-08-01", "2026-09-01", "2026-09-01"),
+            "severity": ["Sev-1", "Sev-0", None, HOSTILE],
+            "incidents": [2, 1, 1, 7],
+            "examples": [["INC-2 " + HOSTILE, "INC-1 ok"], ["INC-3 x"], ["INC-4 y"], ["INC-5 z"]],
+        }
+    )
+
+
+def all_text(fig) -> str:
+    """Every string plotly will draw: trace names, hover templates and custom data, titles."""
+    return json.dumps(fig.to_plotly_json(), default=str)
+
+
+def test_escape_text_turns_markup_into_entities():
+    assert figures.escape_text("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
+    assert figures.escape_text("plain ✓") == "plain ✓"
+    assert figures.escape_text(None) == "None"
+
+
+def test_incidents_figure_stacks_severities_in_runbook_order():
+    fig = figures.incidents_by_severity_month(incident_frame())
+    names = [trace.name for trace in fig.data]
+    assert names == ["Sev-0", "Sev-1", figures.escape_text(HOSTILE), figures.NO_SEVERITY]
+    assert fig.layout.barmode == "stack"
+    sev1 = fig.data[1]
+    assert list(sev1.y) == [2]
+    assert sev1.marker.color == figures.SEVERITY_COLORS["Sev-1"]
+
+
+def test_incidents_figure_escapes_jira_text_in_names_and_hover():
+    fig = figures.incidents_by_severity_month(incident_frame())
+    text = all_text(fig)
+    assert "<img" not in text and "<script" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in text
+    hover = fig.data[1].customdata[0]
+    assert hover == "<br>INC-2 &lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;alert(2)&lt;/script&gt;<br>INC-1 ok"
+
+
+def test_incident_hover_says_how_many_more_and_shortens_long_summaries():
+    frame = pd.DataFrame(
+        {"month": months("2026-08-01"), "severity": ["Sev-2"], "incidents": [9], "examples": [["INC-9 " + "x" * 200]]}
+    )
+    hover = figures.incidents_by_severity_month(frame).data[0].customdata[0]
+    assert hover.endswith("<br>… and 8 more")
+    assert len(hover.split("<br>")[1]) == figures.HOVER_TEXT_CHARS
+
+
+def test_incident_hover_takes_duckdb_lists_as_numpy_arrays_and_missing_examples():
+    frame = pd.DataFrame(
+        {
+            "month": months("2026-08-01", "2026-09-01"),
+            "severity": ["Sev-2", "Sev-2"],
+            "incidents": [2, 1],
+            "examples": [np.array(["INC-1 a <b>", "INC-2 b"], dtype=object), None],
+        }
+    )
+    hover = figures.incidents_by_severity_month(frame).data[0].customdata
+    assert list(hover) == ["<br>INC-1 a &lt;b&gt;<br>INC-2 b", ""]
+
+
+def test_action_figure_orders_states_and_counts_in_legend():
+    frame = pd.DataFrame(
+        {
+            "month": months("2026-08-01", "2026-08-01", "2026-09-01", "2026-09-01"),
+            "state": ["overdue", "done", "done", "open"],
+            "actions": [1, 2, 3, 4],
+        }
+    )
+    fig = figures.action_status_by_month(frame)
+    assert [trace.name for trace in fig.data] == ["done (5)", "open (4)", "overdue (1)"]
+    assert fig.data[0].marker.color == figures.ACTION_COLORS["done"]
+
+
+def test_figures_accept_empty_frames():
+    empty_incidents = incident_frame().iloc[0:0]
+    assert figures.incidents_by_severity_month(empty_incidents).data == ()
+    empty_actions = pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), "state": [], "actions": []})
+    assert figures.action_status_by_month(empty_actions).data == ()
+
+
+def test_mime_bundle_is_plotly_json_with_config_and_no_html():
+    bundle = figures.mime_bundle(figures.incidents_by_severity_month(incident_frame()))
+    assert set(bundle) == {figures.PLOTLY_MIMETYPE, "text/plain"}
+    payload = bundle[figures.PLOTLY_MIMETYPE]
+    assert payload["config"]["displaylogo"] is False
+    assert len(payload["data"]) == 4
+    json.dumps(bundle)  # serialisable as it is sent to the page
+
+
+@pytest.fixture
+def fixture_db(tmp_path) -> Settings:
+    return dashboard_fixture.build(tmp_path / "pir.duckdb")
+
+
+def test_incidents_by_severity_month_counts_and_leaves_out_deleted(fixture_db):
+    with db.connect(fixture_db, read_only=True) as con:
+        frame = metrics.incidents_by_severity_month(con)
+    assert frame["incidents"].sum() == 6  # seven rows, one deleted in Jira
+    august = frame[frame["month"] == pd.Timestamp("2026-08-01")].set_index("severity")["incidents"].to_dict()
+    assert august == {"Sev-0": 1, "Sev-1": 1}
+    october = frame[frame["month"] == pd.Timestamp("2026-10-01")]
+    assert october["severity"].isna().sum() == 1
+    xss = frame[frame["severity"] == "Sev-1"]["examples"].iloc[0]
+    assert xss[0] == "INC-2 " + dashboard_fixture.XSS_SUMMARY
+
+
+def test_action_status_counts_by_state(fixture_db):
+    with db.connect(fixture_db, read_only=True) as con:
+        frame = metrics.action_status_counts(con)
+    totals = frame.groupby("state")["actions"].sum().to_dict()
+    assert totals == {"done": 2, "overdue": 1, "open": 2}
+
+
+def test_last_sync_skips_failed_runs(fixture_db):
+    failed = pd.DataFrame(
+        {
+            "run_id": ["run-2"],
+            "started_at": [pd.Timestamp("2026-10-31 06:00", tz="UTC")],
+            "finished_at": [pd.Timestamp("2026-10-31 06:01", tz="UTC")],
+            "status": ["failed"],
+            "mode": ["incremental"],
+        }
+    )
+    with db.connect(fixture_db) as con:
+        db.upsert_frame(con, "sync_runs", failed, "run_id")
+        last = metrics.last_sync(con)
+    assert last["run_id"] == "run-1"
+
+
+def test_data_as_of_line():
+    finished = pd.Timestamp("2026-10-30 06:02", tz="UTC")
+    run = {"finished_at": finished, "source": "jira", "mode": "incremental"}
+    today = dt.date(2026, 11, 1)
+    assert dashboard.data_as_of(run, today) == "Data as of 2026-10-30 06:02 UTC (2 days ago, jira)."
+    assert "(today, jira)" in dashboard.data_as_of(run, dt.date(2026, 10, 30))
+    assert "(yesterday" in dashboard.data_as_of(run, dt.date(2026, 10, 31))
+    assert "no sync recorded" in dashboard.data_as_of(None, today)
+
+
+def test_load_overview_reads_everything_and_releases_the_file(fixture_db):
+    overview = dashboard.load_overview(fixture_db)
+    assert overview.has_data and overview.incidents == 6 and overview.actions == 5
+    assert "Data as of 2026-10-30 06:02 UTC (2 days ago, fixture)." in overview.header_html()
+    # The read-only connection is closed: a writer gets in at once.
+    with db.connect(fixture_db.replace(db_lock_timeout=0.5)) as con:
+        con.execute("DELETE FROM sync_runs")
+
+
+def test_load_overview_on_missing_and_empty_databases(tmp_path):
+    missing = dashboard.load_overview(Settings(db=tmp_path / "missing.duckdb"))
+    assert missing.problem == dashboard.EMPTY_MESSAGE
+    assert not (tmp_path / "missing.duckdb").exists()
+    empty = dashboard.load_overview(dashboard_fixture.build_empty(tmp_path / "empty.duckdb"))
+    assert empty.problem == dashboard.EMPTY_MESSAGE
+    assert "No data yet: run <code>pir demo</code> for the sample or <code>pir sync</code>" in empty.header_html()
+
+
+def test_table_html_escapes_every_cell():
+    frame = pd.DataFrame({"Summary": [HOSTILE, None], "Started": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT]})
+    html = dashboard.table_html(frame)
+    assert "<img" not in html and "<script" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in html
+    assert "<td>2026-08-03 10:00</td>" in html
+    assert "<td></td>" in html
+
+
+def test_shown_outputs_carry_no_raw_jira_markup(fixture_db, monkeypatch):
+    shown = []
+    monkeypatch.setattr(dashboard, "display", lambda obj, raw=False: shown.append(obj))
+    overview = dashboard.load_overview(fixture_db)
+    overview.show_header()
+    overview.show_incidents_by_severity()
+    overview.show_action_status()
+    overview.show_latest_incidents()
+    assert len(shown) == 4
+    rendered = json.dumps([item if isinstance(item, dict) else item.data for item in shown], default=str)
+    assert "<img" not in rendered and "<script" not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
