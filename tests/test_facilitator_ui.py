@@ -1,0 +1,185 @@
+"""The facilitator wizard driven in Python: set widget values, click buttons, read DuckDB back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import ipywidgets as widgets
+import nbformat
+import pytest
+
+import review_fixture as fx
+from pirlib import actions, db, review
+from pirlib.ui.facilitator import FacilitatorWizard
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return fx.build(tmp_path / "pir.duckdb")
+
+
+def html_of(widget) -> list[str]:
+    """The values of every HTML widget under ``widget``."""
+    found = [widget.value] if isinstance(widget, widgets.HTML) else []
+    for child in getattr(widget, "children", ()):
+        found += html_of(child)
+    return found
+
+
+def wizard(settings) -> FacilitatorWizard:
+    return FacilitatorWizard(settings, render_figures=False)
+
+
+def picked(settings) -> FacilitatorWizard:
+    w = wizard(settings)
+    w.steps["pick"].select.value = fx.STAGE31_ID
+    return w
+
+
+def test_pick_lists_candidates_with_clocks_and_escapes_jira_text(settings):
+    w = wizard(settings)
+    assert w.step == "pick" and w.incident_id is None
+    pick = w.steps["pick"]
+    assert [value for _, value in pick.select.options] == ["40001", fx.STAGE31_ID, "40006"]
+    assert "<script>" not in pick.table.value and "&lt;script&gt;" in pick.table.value
+    assert "Facilitator assigned: <b>done</b>" in pick.table.value
+    w.go("prepare")  # nothing picked: stays on Pick and says why
+    assert w.step == "pick" and "No incident picked yet" in w.message.widget.value
+    pick.select.value = "40001"
+    assert "&lt;img src=x" in w.header.value and "<img" not in w.header.value
+
+
+def test_progress_indicator_and_navigation(settings):
+    w = picked(settings)
+    assert w.step_buttons["pick"].description == "1 Pick ✓"
+    w.next.click()
+    assert w.step == "prepare" and "Step 2 of 6: Prepare" in w.position.value
+    assert w.step_buttons["prepare"].button_style == "primary"
+    w.step_buttons["wrap_up"].click()
+    assert w.step == "wrap_up" and "Still missing" in w.steps["wrap_up"].report.value
+    w.back.click()
+    assert w.step == "actions"
+    assert review.last_progress(settings) == (fx.STAGE31_ID, "actions")
+
+
+def test_prepare_saves_each_change_at_once(settings):
+    w = picked(settings)
+    w.go("prepare")
+    prep = w.steps["prepare"]
+    prep.facilitator.value = fx.COMMANDER
+    prep.assign.click()
+    assert "is the incident commander of INC-31" in prep.facilitator_message.widget.value
+    prep.facilitator.value = "Dana Roe"
+    prep.assign.click()
+    for kind in review.ARTIFACT_KINDS:
+        prep.artifact_boxes[kind].value = True
+    prep.artifact_locations["monitoring_snapshots"].value = "https://grafana.example/d/payments"
+    prep.invite_boxes["Mo Diaz"].value = False
+    prep.new_name.value, prep.new_role.value = "Quinn Park", "Product"
+    prep.add_person.click()
+    prep.send_invites.click()
+    prep.agenda.value = "# Edited agenda <b>not bold</b>"
+    prep.circulate.click()
+    facts = review.incident_facts(settings, fx.STAGE31_ID)
+    assert facts["facilitator"] == "Dana Roe"
+    assert all(facts[c] is not None for c in ("artifacts_collected_at", "invites_sent_at", "agenda_circulated_at"))
+    invitees = review.invite_list(settings, fx.STAGE31_ID).set_index("name")
+    assert not invitees.loc["Mo Diaz", "invited"] and invitees.loc["Quinn Park", "role"] == "Product"
+    assert review.agenda(settings, fx.STAGE31_ID) == "# Edited agenda <b>not bold</b>"
+    assert w.step_buttons["prepare"].description == "2 Prepare ✓"
+    # reopening shows what was saved
+    again = wizard(settings)
+    assert again.step == "prepare" and again.incident_id == fx.STAGE31_ID
+    prep2 = again.steps["prepare"]
+    assert all(box.value for box in prep2.artifact_boxes.values())
+    assert prep2.artifact_locations["monitoring_snapshots"].value == "https://grafana.example/d/payments"
+    assert prep2.facilitator.value == "Dana Roe" and not prep2.invite_boxes["Mo Diaz"].value
+    assert prep2.agenda.value.startswith("# Edited agenda")
+    assert "base64," in prep2.download.value
+
+
+def test_meeting_clocks_and_notes(settings):
+    w = picked(settings)
+    w.go("meeting")
+    meeting = w.steps["meeting"]
+    assert "Blameless" in meeting.widget.children[1].value
+    assert "00:00 / 05:00 (not started)" in meeting.clocks["welcome"].value
+    meeting.start("welcome")
+    assert meeting.ticker.playing and "(running)" in meeting.clocks["welcome"].value
+    with db.connect(settings) as con:  # pretend the segment began 7 minutes ago: the clock runs over
+        con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL 7 MINUTE")
+    meeting.times = review.segment_times(settings, fx.STAGE31_ID)
+    meeting.ticker.value = 1  # a tick from the browser redraws the clocks
+    assert "07:0" in meeting.clocks["welcome"].value and "#b00020" in meeting.clocks["welcome"].value
+    assert "Meeting: 07:0" in meeting.overall.value
+    meeting.inputs["went_wrong"].value = "Canary had no 5xx alert <script>x</script>"
+    meeting.add_buttons["went_wrong"].click()
+    assert "tag is missing" in meeting.messages["went_wrong"].widget.value
+    meeting.tags["went_wrong"].value = "detection_gap"
+    meeting.add_buttons["went_wrong"].click()
+    meeting.inputs["risk_review"].value = "Regulator notice due"
+    meeting.tags["risk_review"].value = "compliance"
+    meeting.add_buttons["risk_review"].click()
+    frame = review.notes(settings, fx.STAGE31_ID)
+    assert list(zip(frame["segment"], frame["tag"].fillna(""), frame["flag"].fillna(""))) == [
+        ("went_wrong", "detection_gap", ""), ("risk_review", "", "compliance")]  # fmt: skip
+    shown = json.dumps(html_of(meeting.widget))
+    assert "&lt;script&gt;x&lt;/script&gt;" in shown and "<script>x" not in shown
+
+
+def test_actions_autosave_and_explain_problems(settings):
+    w = picked(settings)
+    w.go("actions")
+    step = w.steps["actions"]
+    step.fields["summary"].value = "Look into the alerts"
+    draft_id = step.draft_id
+    assert draft_id is not None
+    assert "owner: required" in step.problems.value
+    assert "&#x27;look into&#x27; is vague" in step.problems.value
+    step.new.click()
+    assert step.draft_id is None and step.fields["summary"].value == ""
+    good = {"summary": "Add a canary alert on 5xx rate", "owner": "Sam Okafor", "action_type": "detect",
+            "success_metric": "alert within 2 min of 5xx > 1%", "verification_method": "game day"}  # fmt: skip
+    for name, value in good.items():
+        step.fields[name].value = value
+    step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
+    assert "✓ SMART" in step.problems.value
+    drafts = actions.list_drafts(settings, fx.STAGE31_ID)
+    assert len(drafts) == 2 and drafts.loc[1, "problems"] == [] and drafts.loc[0, "problems"]
+    step.edit(draft_id)
+    assert step.fields["summary"].value == "Look into the alerts"
+    step.fields["due_date"].value = fx.TODAY
+    assert "due date: 2025-09-06 is not in the future" in step.problems.value
+    assert actions.get_draft(settings, draft_id)["due_date"] == fx.TODAY
+    step.delete(draft_id)
+    assert len(actions.list_drafts(settings, fx.STAGE31_ID)) == 1
+
+
+def test_wrap_up_points_to_publish(settings):
+    w = picked(settings)
+    w.go("wrap_up")
+    text = "".join(html_of(w.steps["wrap_up"].widget))
+    assert "pir publish INC-31" in text and "Postmortem published" in text
+    assert "actions: no actions drafted" in text
+
+
+def test_timeline_step_embeds_the_editor(settings):
+    w = picked(settings)
+    w.go("timeline")
+    step = w.steps["timeline"]
+    assert step.editor is not None  # pirlib.ui.timeline_editor is there
+    step.import_button.click()
+    assert "no file chosen" in step.message.widget.value
+
+
+def test_notebook_is_thin_and_stripped():
+    notebook = nbformat.read(ROOT / "notebooks" / "facilitator_guide.ipynb", as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert 1 <= len(code) <= 2
+    for cell in code:
+        assert len(cell.source.splitlines()) <= 10 and "def " not in cell.source and "class " not in cell.source
+        assert cell.outputs == []
