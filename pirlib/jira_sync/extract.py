@@ -1,0 +1,391 @@
+"""Read incidents, their full timelines and their actions from Jira with as few requests as it takes.
+
+Two searches per run, each paged at whatever page size the server grants:
+
+1. incidents: ``(<PIR_INCIDENT_JQL>) [AND updated >= "<cursor>"] ORDER BY created ASC, key ASC`` with the
+   fields pir maps, ``comment`` and ``expand=changelog``;
+2. epics and actions: ``labels = "<postmortem>" AND NOT (<PIR_INCIDENT_JQL>) [AND updated >= ...]``
+   without changelog or comments (pir keeps no timeline for actions). ``NOT (...)`` keeps an incident
+   that carries the postmortem label from being read as an action.
+
+``ORDER BY created`` rather than ``updated``: an issue edited while we page would move to the end of an
+``updated`` ordering and shift every later issue back by one, so one would be skipped at a page boundary.
+
+Cloud pages ``/rest/api/3/search/jql`` with ``nextPageToken`` (no ``total``; v3 for ADF text), Data
+Center ``/rest/api/2/search`` with ``startAt``, reading the granted ``maxResults`` back from the response.
+
+An embedded changelog is capped (Cloud search: about 40 histories, issue GET: 100) and so are embedded
+comments (about 20). Only where ``total`` says an issue's list is cut short do we fetch more:
+
+- changelog, Cloud: ``/rest/api/3/issue/{id}/changelog`` (100 a page) from the start; the embedded part
+  is not reliably the oldest, so it is replaced, not appended to.
+- changelog, Data Center: ``/rest/api/2/issue/{id}?expand=changelog`` -- Data Center returns the whole
+  changelog there, and older versions have no ``/changelog`` endpoint at all. That is one request per
+  truncated issue, never more than paging would cost. If even that comes back short, we page
+  ``/issue/{id}/changelog`` where the server has it, and otherwise keep what we have and say so in the
+  run's warnings. When the comments are cut short as well, the same GET asks for them (DC returns all).
+- comments: ``/rest/api/{2|3}/issue/{id}/comment`` from ``startAt=0``, advancing by what came back.
+
+Per-issue requests use the issue id, which survives a move between projects; the key does not.
+Histories are sorted by (created, id), comments by (created, id), duplicates dropped by id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pirlib.config import Settings
+from pirlib.jira_sync.client import JiraClient, JiraNotFoundError
+from pirlib.jira_sync.fields import FieldMap
+
+__all__ = ["Extract", "Known", "extract", "jql_time", "incident_query", "action_query"]
+
+CLOUD_PAGE = 100  # what we ask for; the server may grant less
+DC_PAGE = 100
+CHANGELOG_PAGE = 100
+COMMENT_PAGE = 100
+# Follow-up requests (changelog/comment pages) run this many at a time: they are independent and small,
+# and a real Jira answers them in parallel. Low enough to stay well inside Jira's rate limits.
+DETAIL_WORKERS = 4
+
+_BASE_FIELDS = [
+    "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
+    "created", "updated", "resolutiondate", "duedate", "issuelinks", "parent",
+]  # fmt: skip
+_ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+.*$", re.IGNORECASE | re.DOTALL)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Extract:
+    """What one run read: issues with complete changelogs and comments merged in, ready for transform."""
+
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)
+    max_updated: dt.datetime | None = None
+    changelog_fetches: int = 0
+    comment_fetches: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def jql_time(moment: dt.datetime, zone: str) -> str:
+    """``"yyyy/MM/dd HH:mm"`` in the Jira user's time zone, floored to the minute (JQL's precision)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%Y/%m/%d %H:%M")
+
+
+def _strip_order_by(jql: str) -> str:
+    # Our own ORDER BY must come last; a user's ORDER BY inside the parentheses would be a syntax error.
+    return _ORDER_BY.sub("", jql.strip())
+
+
+def _window(since: dt.datetime | None, zone: str) -> str:
+    return f' AND updated >= "{jql_time(since, zone)}"' if since is not None else ""
+
+
+def incident_query(settings: Settings, since: dt.datetime | None, zone: str) -> str:
+    return f"({_strip_order_by(settings.incident_jql)}){_window(since, zone)} ORDER BY created ASC, key ASC"
+
+
+def action_query(settings: Settings, since: dt.datetime | None, zone: str) -> str:
+    label = settings.postmortem_label.replace('"', '\\"')
+    return (
+        f'labels = "{label}" AND NOT ({_strip_order_by(settings.incident_jql)}){_window(since, zone)}'
+        " ORDER BY created ASC, key ASC"
+    )
+
+
+def epic_query(labels: list[str], settings: Settings) -> str:
+    return f"issuetype = Epic AND {_labels_in(labels)} ORDER BY created ASC, key ASC"
+
+
+def incident_fields(fields: FieldMap) -> list[str]:
+    custom = [fields.severity, fields.failure_mode, fields.commander, fields.incident_start,
+              fields.customer_impact, fields.regulatory, fields.epic_link]  # fmt: skip
+    return _BASE_FIELDS + ["description", "comment"] + [f for f in custom if f]
+
+
+def action_fields(fields: FieldMap) -> list[str]:
+    custom = [fields.epic_link, fields.success_metric, fields.verification, fields.action_type, fields.team]
+    return _BASE_FIELDS + [f for f in custom if f]
+
+
+def search(
+    client: JiraClient,
+    jql: str,
+    fields: list[str],
+    *,
+    expand: str | None = None,
+    progress: Progress | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every issue the JQL finds, page by page, at the page size the server grants."""
+    params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields)}
+    if expand:
+        params["expand"] = expand
+    if client.cloud:
+        token: str | None = None
+        while True:
+            page = client.get("search/jql", {**params, "maxResults": CLOUD_PAGE,
+                                             **({"nextPageToken": token} if token else {})})
+            issues = page.get("issues") or []
+            yield from issues
+            if progress:
+                progress(len(issues))
+            token = page.get("nextPageToken")
+            # isLast is the documented stop; a missing token with isLast absent also ends it (older shape).
+            if page.get("isLast", token is None) or not token:
+                return
+    else:
+        start, size = 0, DC_PAGE
+        while True:
+            page = client.get("search", {**params, "startAt": start, "maxResults": size, "validateQuery": "strict"})
+            issues = page.get("issues") or []
+            yield from issues
+            if progress:
+                progress(len(issues))
+            start += len(issues)
+            # The server caps the page (50 on most sites) and says so in maxResults; ask for that from now on.
+            size = int(page.get("maxResults") or size) or size
+            total = page.get("total")
+            if not issues or (total is not None and start >= int(total)):
+                return
+
+
+def _updated(issue: dict[str, Any]) -> dt.datetime | None:
+    value = (issue.get("fields") or {}).get("updated")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+
+class _Details:
+    """Completes one issue's changelog and comments when the embedded lists are cut short."""
+
+    def __init__(self, client: JiraClient, result: Extract) -> None:
+        self.client = client
+        self.result = result
+        self.dc_changelog_endpoint: bool | None = None  # unknown until a DC server answers it
+
+    def complete(self, issue: dict[str, Any]) -> None:
+        fields = issue.setdefault("fields", {})
+        log = issue.get("changelog") or {}
+        histories = log.get("histories") or []
+        comment = fields.get("comment") if isinstance(fields.get("comment"), dict) else {}
+        comments = comment.get("comments") or []
+        log_short = int(log.get("total") or len(histories)) > len(histories)
+        comments_short = int(comment.get("total") or len(comments)) > len(comments)
+        if log_short:
+            histories, comments_done = self._changelog(issue, comments_short)
+            if comments_done is not None:
+                comments, comments_short = comments_done, False
+        if comments_short:
+            comments = self._comments(issue)
+        histories = _unique_sorted(histories)
+        issue["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
+                              "histories": histories}  # fmt: skip
+        if "comment" in fields or comments:
+            comments = _unique_sorted(comments)
+            fields["comment"] = {"startAt": 0, "maxResults": len(comments), "total": len(comments),
+                                 "comments": comments}  # fmt: skip
+
+    def _changelog(self, issue: dict[str, Any], want_comments: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        self.result.changelog_fetches += 1
+        ident = str(issue["id"])
+        if self.client.cloud:
+            return self._changelog_pages(ident), None
+        params = {"expand": "changelog", "fields": "comment" if want_comments else "updated"}
+        full = self.client.get(f"issue/{ident}", params)
+        log = full.get("changelog") or {}
+        histories = log.get("histories") or []
+        comments: list[dict[str, Any]] | None = None
+        comment = (full.get("fields") or {}).get("comment")
+        if want_comments and isinstance(comment, dict):
+            got = comment.get("comments") or []
+            if int(comment.get("total") or len(got)) <= len(got):
+                comments = got
+        if int(log.get("total") or len(histories)) > len(histories) and self.dc_changelog_endpoint is not False:
+            try:
+                histories = self._changelog_pages(ident)
+                self.dc_changelog_endpoint = True
+            except JiraNotFoundError:
+                self.dc_changelog_endpoint = False
+        if int(log.get("total") or 0) > len(histories):
+            self.result.warnings.append(
+                f"{issue.get('key')}: Jira returned {len(histories)} of {log.get('total')} changelog entries"
+            )
+        return histories, comments
+
+    def _changelog_pages(self, ident: str) -> list[dict[str, Any]]:
+        histories: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self.client.get(f"issue/{ident}/changelog", {"startAt": start, "maxResults": CHANGELOG_PAGE})
+            values = page.get("values") or page.get("histories") or []
+            histories.extend(values)
+            start += len(values)
+            total = page.get("total")
+            if not values or page.get("isLast") is True or (total is not None and start >= int(total)):
+                return histories
+
+    def _comments(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
+        self.result.comment_fetches += 1
+        comments: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self.client.get(f"issue/{issue['id']}/comment", {"startAt": start, "maxResults": COMMENT_PAGE})
+            got = page.get("comments") or []
+            comments.extend(got)
+            start += len(got)
+            total = page.get("total")
+            if not got or (total is not None and start >= int(total)):
+                return comments
+
+
+def _unique_sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_id: dict[str, dict[str, Any]] = {}
+    for item in items:
+        by_id[str(item.get("id"))] = item
+    # Ids are numeric strings; compare them as numbers so "10" sorts after "9".
+    return sorted(by_id.values(), key=lambda i: (str(i.get("created") or ""), _numeric(i.get("id"))))
+
+
+def _numeric(value: Any) -> tuple[int, str]:
+    text = str(value)
+    return (int(text), "") if text.isdigit() else (0, text)
+
+
+@dataclass
+class Known:
+    """What the database already holds, so that an incremental run skips what the overlap re-reads.
+
+    ``updated``: issue id -> ``updated_at`` of incidents and actions; ``epic_labels``: (label, epic key)
+    pairs of incidents whose epic is known. Without it every re-read issue is loaded again (harmless, but
+    a run with nothing changed would then also look up epics for the re-read incidents).
+    """
+
+    updated: dict[str, dt.datetime] = field(default_factory=dict)
+    epic_labels: set[tuple[str, str]] = field(default_factory=set)
+
+    def changed(self, issue: dict[str, Any]) -> bool:
+        seen = self.updated.get(str(issue.get("id")))
+        now = _updated(issue)
+        return seen is None or now is None or now > seen
+
+
+def extract(
+    client: JiraClient,
+    settings: Settings,
+    fields: FieldMap,
+    *,
+    since: dt.datetime | None,
+    zone: str,
+    known: Known | None = None,
+    progress: Progress | None = None,
+) -> Extract:
+    """Read what changed since ``since`` (everything when None) and complete every incident's timeline.
+
+    In an incremental run (``since`` and ``known`` given) issues the database already has at the same
+    ``updated`` are dropped, and the epic <-> incident context a label-only epic needs is fetched when
+    one side changed without the other: epics for changed incidents, incidents for changed epics.
+    """
+    result = Extract()
+    details = _Details(client, result)
+    label = settings.postmortem_label
+    incremental = since is not None and known is not None
+
+    incidents = list(search(client, incident_query(settings, since, zone), incident_fields(fields),
+                            expand="changelog", progress=progress))  # fmt: skip
+    others = list(search(client, action_query(settings, since, zone), action_fields(fields), progress=progress))
+    # The cursor comes from the windowed searches only, before anything is dropped or added.
+    stamps = [u for u in map(_updated, incidents + others) if u is not None]
+    result.max_updated = max(stamps) if stamps else None
+
+    if incremental:
+        assert known is not None
+        incidents = [i for i in incidents if known.changed(i)]
+        others = [o for o in others if _is_epic(o) or known.changed(o)]
+        have_ids = {str(i["id"]) for i in incidents}
+        # Epics that changed while their incident did not: re-read the incident so that it finds its epic,
+        # unless the database already links them.
+        epic_labels = sorted({
+            lab for o in others if _is_epic(o) for lab in _own_labels(o, label)
+            if not any((lab, o.get("key")) in known.epic_labels for lab in _own_labels(o, label))
+        })
+        for chunk in _chunks(epic_labels):
+            query = f"({_strip_order_by(settings.incident_jql)}) AND {_labels_in(chunk)} ORDER BY created ASC, key ASC"
+            for issue in search(client, query, incident_fields(fields), expand="changelog"):
+                if str(issue["id"]) not in have_ids:
+                    incidents.append(issue)
+                    have_ids.add(str(issue["id"]))
+        # Incidents that changed while their epic did not: fetch the epics of their own labels.
+        batch_epic_labels = {lab for o in others if _is_epic(o) for lab in _own_labels(o, label)}
+        wanted = sorted({
+            lab for i in incidents if not _has_linked_epic(i) for lab in _own_labels(i, label)
+            if lab not in batch_epic_labels
+        })
+        other_ids = {str(o["id"]) for o in others}
+        for chunk in _chunks(wanted):
+            for epic in search(client, epic_query(chunk, settings), action_fields(fields)):
+                if str(epic["id"]) not in other_ids:
+                    others.append(epic)
+                    other_ids.add(str(epic["id"]))
+
+    short = [i for i in incidents if _needs_details(i)]
+    with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
+        # list() re-raises the first failure; the other workers finish their current request and stop.
+        list(pool.map(details.complete, short))
+    for issue in incidents:
+        if not _needs_details(issue):
+            details.complete(issue)  # no requests: only normalises the lists
+    result.incidents = incidents
+    result.others = others
+    return result
+
+
+def _own_labels(issue: dict[str, Any], postmortem_label: str) -> list[str]:
+    return [lab for lab in (issue.get("fields") or {}).get("labels") or [] if lab != postmortem_label]
+
+
+def _has_linked_epic(issue: dict[str, Any]) -> bool:
+    for link in (issue.get("fields") or {}).get("issuelinks") or []:
+        for other in (link.get("outwardIssue"), link.get("inwardIssue")):
+            if other and _is_epic(other):
+                return True
+    return False
+
+
+def _labels_in(labels: list[str]) -> str:
+    return "labels in (" + ", ".join('"' + lab.replace('"', '\\"') + '"' for lab in labels) + ")"
+
+
+def _chunks(items: list[str], size: int = 100) -> Iterator[list[str]]:
+    # Keeps each JQL well below URL length limits.
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_epic(issue: dict[str, Any]) -> bool:
+    kind = (issue.get("fields") or {}).get("issuetype") or {}
+    return kind.get("name") == "Epic" or kind.get("hierarchyLevel") == 1
+
+
+def _needs_details(issue: dict[str, Any]) -> bool:
+    log = issue.get("changelog") or {}
+    histories = log.get("histories") or []
+    comment = (issue.get("fields") or {}).get("comment")
+    comments = (comment.get("comments") or []) if isinstance(comment, dict) else []
+    total_comments = int(comment.get("total") or len(comments)) if isinstance(comment, dict) else 0
+    return int(log.get("total") or len(histories)) > len(histories) or total_comments > len(comments)

@@ -1,0 +1,249 @@
+"""``pir sync``: Jira -> DuckDB, incremental by default, every run recorded in ``sync_runs``.
+
+A run costs three start-up requests (``serverInfo``, ``myself`` for the time zone JQL dates are read in,
+``field`` for the custom field ids), one search request per page per query, and follow-up requests only
+for issues whose embedded changelog or comments were cut short. A run with nothing changed is five
+requests.
+
+Incremental window: the cursor is the largest ``updated`` the last successful run saw (Jira's clock, not
+ours). The next run asks for ``updated >= cursor - sync_overlap_minutes``, formatted in the Jira user's
+time zone at minute precision: JQL reads dates in that zone and ignores seconds, and Cloud's search index
+lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmless: rows are upserted by
+Jira id and events by stable ids.
+
+Atomicity: everything is read first and written in one ``load_batch`` transaction; the new cursor is
+written (with ``mark_deleted`` on ``--full``) only after that commit. A run that fails anywhere leaves the
+cursor where it was, so the next run reads the same window again and ends in the database a run without
+faults gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.errors import PirError
+from pirlib.jira_sync import extract as extract_mod
+from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
+
+__all__ = ["SyncResult", "run", "last_cursor"]
+
+SOURCE = "jira"
+
+
+@dataclass
+class SyncResult:
+    """What one run did; ``summary()`` is the line ``pir sync`` prints."""
+
+    run_id: str
+    mode: str
+    status: str
+    deployment: str = ""
+    incidents: int = 0
+    actions: int = 0
+    events: int = 0
+    deleted: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    cursor: dt.datetime | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests.values())
+
+    def summary(self) -> str:
+        where = {"cloud": "Jira Cloud", "datacenter": "Jira Data Center"}.get(self.deployment, "Jira")
+        parts = [f"{self.incidents} incidents, {self.actions} actions, {self.events} events from {where}"]
+        extra = f"{self.mode}, {self.request_count} requests"
+        if self.retries:
+            extra += f" ({self.retries} retried)"
+        extra += f", {self.seconds:.1f} s"
+        if self.deleted:
+            extra += f", {self.deleted} flagged deleted"
+        if self.warnings:
+            extra += f", {len(self.warnings)} warnings"
+        cursor = f"; next sync reads changes since {self.cursor:%Y-%m-%d %H:%M} UTC" if self.cursor else ""
+        return f"synced {parts[0]} ({extra}){cursor}"
+
+
+def last_cursor(settings: Settings) -> dt.datetime | None:
+    """The cursor of the last successful run, or None (then the run reads everything)."""
+    with db.connect(settings) as con:
+        return _last_cursor(con)
+
+
+def _last_cursor(con: Any) -> dt.datetime | None:
+    row = con.execute(
+        "SELECT cursor FROM sync_runs WHERE source = ? AND status = 'success' AND cursor IS NOT NULL"
+        " ORDER BY finished_at DESC LIMIT 1",
+        [SOURCE],
+    ).fetchone()
+    if not row or row[0] is None:
+        return None
+    return _aware(row[0])
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _known(con: Any) -> extract_mod.Known:
+    """What the database holds, for an incremental run to skip what the overlap window re-reads."""
+    known = extract_mod.Known()
+    for table in ("incidents", "actions"):
+        for issue_id, updated in con.execute(
+            f"SELECT issue_id, updated_at FROM {table} WHERE NOT deleted AND updated_at IS NOT NULL"
+        ).fetchall():
+            known.updated[str(issue_id)] = _aware(updated)
+    known.epic_labels = {
+        (str(label), str(epic))
+        for label, epic in con.execute(
+            "SELECT unnest(labels), epic_key FROM incidents WHERE epic_key IS NOT NULL AND NOT deleted"
+        ).fetchall()
+    }
+    return known
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    # A bar on a person's terminal; nothing in CI logs or pipes.
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _secrets(settings: Settings) -> list[str]:
+    import base64
+
+    values = [s.reveal() for s in (settings.jira_token, settings.jira_pat) if s]
+    if settings.jira_token and settings.jira_email:
+        values.append(base64.b64encode(f"{settings.jira_email}:{settings.jira_token.reveal()}".encode()).decode())
+    return [v for v in values if v]
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def run(
+    settings: Settings,
+    full: bool = False,
+    *,
+    progress: bool | None = None,
+    retry: RetryPolicy | None = None,
+    on_client: Callable[[JiraClient], None] | None = None,
+) -> SyncResult:
+    """Sync incidents, timelines and actions from Jira into the database; raise PirError on failure.
+
+    ``full`` re-reads everything and flags incidents and actions Jira no longer has as deleted.
+    ``retry`` tunes the retry layer (tests use short delays); ``on_client`` sees the connected client.
+    """
+    from pirlib.jira_sync.fields import resolve_fields
+    from pirlib.jira_sync.load import load_batch, mark_deleted
+    from pirlib.jira_sync.transform import transform
+
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.monotonic()
+    result = SyncResult(run_id=uuid.uuid4().hex, mode="full" if full else "incremental", status="failed")
+    counter = RequestCounter()
+    secrets = _secrets(settings)
+    with db.connect(settings) as con:
+        previous = _last_cursor(con)
+        known = _known(con) if previous is not None and not full else None
+    bar = None
+    try:
+        client = connect(settings, policy=retry, counter=counter)
+        result.deployment = client.deployment
+        if on_client:
+            on_client(client)
+        me = client.get("myself", api="2")
+        zone = settings.jira_timezone or (me.get("timeZone") if isinstance(me, dict) else None) or "UTC"
+        fields = resolve_fields(client.get("field", api="2"), settings)
+        since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
+        if _show_progress(progress):
+            from tqdm import tqdm
+
+            bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
+        data = extract_mod.extract(
+            client, settings, fields, since=since, zone=zone, known=known,
+            progress=bar.update if bar is not None else None,
+        )
+        result.warnings = data.warnings
+        batch = transform(
+            data.incidents, data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label
+        )
+        cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
+        with db.connect(settings) as con:
+            counts = load_batch(con, batch, synced_at=started)
+            result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
+            # The cursor and the deletion flags commit together, after the data: a crash in between only
+            # means the next run reads this window again.
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if full:
+                    result.deleted = mark_deleted(con, "incidents", set(batch.incidents["issue_id"].astype(str)))
+                    result.deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"].astype(str)))
+                result.status = "success"
+                result.cursor = cursor
+                _record(con, result, started, counter, secrets)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                result.status = "failed"
+                raise
+    except PirError as exc:
+        result.error = _scrub(str(exc), secrets)
+        _record_failure(settings, result, started, counter, secrets)
+        raise
+    except Exception as exc:
+        # A bug or an unexpected library error: record it (without secrets) and let it surface as is.
+        result.error = _scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
+        _record_failure(settings, result, started, counter, secrets)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        result.seconds = time.monotonic() - clock
+        result.requests = counter.snapshot()
+        result.retries = counter.retries
+    return result
+
+
+def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]) -> None:
+    requests = counter.snapshot()
+    con.execute(
+        "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
+        " issues_written, actions_written, events_written, deleted_marked, error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.run_id, started, dt.datetime.now(dt.timezone.utc), result.status, result.mode, SOURCE,
+            result.cursor, _scrub(json.dumps(requests, sort_keys=True), secrets),
+            result.incidents, result.actions, result.events, result.deleted,
+            result.error,
+        ],
+    )
+
+
+def _record_failure(
+    settings: Settings, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]
+) -> None:
+    result.status = "failed"
+    result.cursor = None  # a failed run never moves the cursor
+    try:
+        with db.connect(settings) as con:
+            _record(con, result, started, counter, secrets)
+    except PirError:
+        pass  # the database itself is the problem (locked): the original error is the one to show

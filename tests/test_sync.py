@@ -1,0 +1,391 @@
+"""`pir sync` end to end: the real `jira` package against the fake Jira (both flavours) into a real DuckDB file.
+
+The site is the generated sample (``pirlib.sample.generate``), served by ``tests/fake_jira.py`` as Data
+Center or converted on the fly to Cloud (ADF, ``parent``, accountId-only users, ``/search/jql``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+from zoneinfo import ZoneInfo
+import pytest
+from fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira
+
+from pirlib import db, sample
+from pirlib.config import Secret, Settings
+from pirlib.errors import PirError
+from pirlib.jira_sync import client as jc
+from pirlib.jira_sync import extract, sync
+
+FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
+N_INCIDENTS = 40
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "jira-samples"
+# What a run with nothing changed may cost: serverInfo, myself, field and one search per query.
+STARTUP = {"GET /rest/api/2/serverInfo": 1, "GET /rest/api/2/myself": 1, "GET /rest/api/2/field": 1}
+
+
+@pytest.fixture(scope="module")
+def site() -> dict:
+    return sample.generate(31, N_INCIDENTS)
+
+
+@pytest.fixture(params=["datacenter", "cloud"])
+def server(request: pytest.FixtureRequest, site: dict):
+    with FakeJira(site, flavour=request.param) as fake:
+        yield fake
+
+
+def settings_for(server: FakeJira, path: Path, **changes: object) -> Settings:
+    creds = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
+    return Settings(db=path, jira_url=server.url, db_lock_timeout=20.0, **{**creds, **changes})
+
+
+def sync_run(settings: Settings, full: bool = False) -> sync.SyncResult:
+    return sync.run(settings, full=full, progress=False, retry=FAST)
+
+
+def search_name(server: FakeJira) -> str:
+    return "GET /rest/api/3/search/jql" if server.cloud else "GET /rest/api/2/search"
+
+
+def expected(site_issues: list[dict]) -> dict[str, int]:
+    incidents = [i for i in site_issues if i["fields"]["issuetype"]["name"] == "Incident"]
+    actions = [i for i in site_issues if i["fields"]["issuetype"]["name"] not in ("Incident", "Epic")
+               and "postmortem" in i["fields"]["labels"]]
+    events = sum(len(h["items"]) for i in incidents for h in i["changelog"]["histories"] if h["items"])
+    events += sum(len(i["fields"]["comment"]["comments"]) for i in incidents)
+    return {"incidents": len(incidents), "actions": len(actions), "events": events}
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    with db.connect(settings, read_only=True) as con:
+        return {
+            "incidents": con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchone()[0],
+            "actions": con.execute("SELECT count(*) FROM actions WHERE NOT deleted").fetchone()[0],
+            "events": con.execute("SELECT count(*) FROM incident_events").fetchone()[0],
+        }
+
+
+def dump(settings: Settings) -> dict[str, list]:
+    """Every Jira-fed table, ordered, without the per-run synced_at stamp: for 'same database' checks."""
+    out = {}
+    with db.connect(settings, read_only=True) as con:
+        for table, key in (("incidents", "issue_id"), ("actions", "issue_id"), ("incident_events", "event_id")):
+            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "synced_at"]
+            out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {key}").fetchall()
+    return out
+
+
+def runs(settings: Settings) -> list[tuple]:
+    with db.connect(settings, read_only=True) as con:
+        return con.execute(
+            "SELECT status, mode, cursor, requests, error, issues_written FROM sync_runs ORDER BY started_at"
+        ).fetchall()
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    result = sync_run(settings)
+    want = expected(site["issues"])
+    assert table_counts(settings) == want
+    assert (result.incidents, result.actions, result.events) == (want["incidents"], want["actions"], want["events"])
+    assert result.status == "success" and result.deployment == server.flavour
+    assert result.requests == dict(server.counts)  # our count and the server's agree
+    with db.connect(settings, read_only=True) as con:
+        # Every action found its incident; every reviewed incident its epic; text is plain on both flavours.
+        assert con.execute("SELECT count(*) FROM actions WHERE incident_id IS NULL").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM incidents WHERE epic_key IS NOT NULL").fetchone()[0] > 0
+        descriptions = [r[0] for r in con.execute("SELECT description FROM incidents").fetchall()]
+        assert all(d is None or not d.lstrip().startswith("{") for d in descriptions)
+        status, mode, cursor, requests, error, written = con.execute(
+            "SELECT status, mode, cursor, requests, error, issues_written FROM sync_runs").fetchone()
+    assert (status, mode, error, written) == ("success", "incremental", None, want["incidents"])
+    assert json.loads(requests) == result.requests
+    newest = max(sync.extract_mod._updated(i) for i in site["issues"])
+    assert cursor == newest
+    assert "synced" in result.summary() and "\n" not in result.summary()
+
+
+def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    before = dump(settings)
+    server.reset_counts()
+    result = sync_run(settings)
+    assert dict(server.counts) == {**STARTUP, search_name(server): 2}
+    assert result.request_count == 5 and (result.incidents, result.actions, result.events) == (0, 0, 0)
+    assert dump(settings) == before
+
+
+def test_changes_show_up_incrementally_with_complete_timelines(server: FakeJira, site: dict, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
+    server.update_issue(incident["key"], fields={"summary": "Checkout down (updated)"})
+    server.add_histories(incident["key"], 230)  # past every embedded cap: 40, 100
+    for n in range(45):  # past the embedded 20 comments
+        server.update_issue(incident["key"], comment=f"late note {n}")
+    server.reset_counts()
+    result = sync_run(settings)
+    stored = server.resolve(incident["key"])
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchone()[0] == (
+            "Checkout down (updated)"
+        )
+        events = dict(con.execute(
+            "SELECT source, count(*) FROM incident_events WHERE incident_id = ? GROUP BY source", [incident["id"]]
+        ).fetchall())
+        texts = {r[0] for r in con.execute(
+            "SELECT text FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'", [incident["id"]]
+        ).fetchall()}
+    assert events["jira_changelog"] == sum(len(h["items"]) for h in stored["changelog"]["histories"])
+    assert events["jira_comment"] == len(stored["fields"]["comment"]["comments"])
+    assert {f"late note {n}" for n in range(45)} <= texts
+    assert result.incidents == 1
+    # Only the truncated lists cost follow-up requests, at 100 a page.
+    if server.cloud:
+        assert server.counts["GET /rest/api/3/issue/{id}/changelog"] == -(-len(stored["changelog"]["histories"]) // 100)
+        assert server.counts["GET /rest/api/3/issue/{id}/comment"] == 1
+    else:
+        assert server.counts["GET /rest/api/2/issue/{id}"] == 1  # DC returns changelog and comments in one GET
+        assert "GET /rest/api/2/issue/{id}/comment" not in server.counts
+    assert table_counts(settings) == expected(server.live_issues())
+
+
+def jqls(server: FakeJira) -> list[str]:
+    """The JQL of every search the server answered, decoded."""
+    from urllib.parse import parse_qs
+
+    return [parse_qs(line.split("?", 1)[1]).get("jql", [""])[0] for line in server.log if "/search" in line]
+
+
+def test_the_window_is_written_in_the_jira_users_time_zone(server: FakeJira, tmp_path: Path):
+    import datetime as dt
+
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    start = sync.last_cursor(settings) - dt.timedelta(minutes=10)
+    server.reset_counts()
+    sync_run(settings)
+    window = f'updated >= "{start.astimezone(ZoneInfo(server.user_tz)):%Y/%m/%d %H:%M}"'
+    assert len(jqls(server)) == 2 and all(window in jql for jql in jqls(server))
+    # An explicit setting wins over the user's profile.
+    server.reset_counts()
+    sync_run(settings.replace(jira_timezone="Asia/Tokyo"))
+    tokyo = f'updated >= "{start.astimezone(ZoneInfo("Asia/Tokyo")):%Y/%m/%d %H:%M}"'
+    assert tokyo != window and all(tokyo in jql for jql in jqls(server))
+
+
+def test_a_key_move_keeps_the_row_and_its_timeline(server: FakeJira, site: dict, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident"
+                    and i["changelog"]["histories"])
+    with db.connect(settings, read_only=True) as con:
+        before = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[0]
+    # The incident query still finds it in its new project (the JQL is widened to follow it).
+    server.move_issue(incident["key"], "OPS-901")
+    moved = settings.replace(incident_jql="project in (INC, OPS) AND issuetype = Incident")
+    sync_run(moved)
+    with db.connect(settings, read_only=True) as con:
+        rows = con.execute("SELECT key, project_key FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchall()
+        after = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[0]
+        assert con.execute("SELECT count(*) FROM incidents WHERE key = ?", [incident["key"]]).fetchone()[0] == 0
+    assert rows == [("OPS-901", "OPS")]
+    assert after == before + 2  # the move's Key and project items; nothing duplicated
+    assert table_counts(settings)["incidents"] == expected(site["issues"])["incidents"]
+
+
+def test_full_sync_flags_deleted_issues_and_keeps_them(server: FakeJira, site: dict, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
+    action = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Task"
+                  and "postmortem" in i["fields"]["labels"])
+    server.delete_issue(incident["id"])
+    server.delete_issue(action["id"])
+    incremental = sync_run(settings)
+    assert incremental.deleted == 0  # an incremental run cannot see deletions
+    result = sync_run(settings, full=True)
+    assert result.deleted == 2 and result.mode == "full"
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT deleted FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchone() == (True,)
+        assert con.execute("SELECT deleted FROM actions WHERE issue_id = ?", [action["id"]]).fetchone() == (True,)
+        assert con.execute("SELECT count(*) FROM incidents WHERE deleted").fetchone()[0] == 1
+        assert con.execute("SELECT deleted_marked FROM sync_runs WHERE mode = 'full'").fetchone() == (2,)
+
+
+def test_an_epic_that_changed_alone_still_links_to_its_incident(server: FakeJira, site: dict, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    # An incident linked to its epic by label only: unlink it in the database and change only the epic.
+    epic = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Epic")
+    with duckdb.connect(str(settings.db)) as con:
+        con.execute("UPDATE incidents SET epic_key = NULL WHERE epic_key = ?", [epic["key"]])
+    server.update_issue(epic["key"], fields={"summary": "Follow-ups (renamed)"})
+    sync_run(settings)
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM incidents WHERE epic_key = ?", [epic["key"]]).fetchone()[0] == 1
+
+
+def test_cloud_search_lag_is_caught_by_the_overlap_window(site: dict, tmp_path: Path):
+    with FakeJira(site, flavour="cloud") as server:
+        settings = settings_for(server, tmp_path / "pir.duckdb")
+        sync_run(settings)
+        incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
+        server.update_issue(incident["key"], fields={"summary": "indexed late"}, lag=1)
+        sync_run(settings)  # /search/jql has not indexed the change yet
+        with db.connect(settings, read_only=True) as con:
+            query = "SELECT summary FROM incidents WHERE issue_id = ?"
+            assert con.execute(query, [incident["id"]]).fetchone()[0] != "indexed late"
+        sync_run(settings)
+        with db.connect(settings, read_only=True) as con:
+            assert con.execute(query, [incident["id"]]).fetchone()[0] == "indexed late"
+
+
+# --- faults --------------------------------------------------------------------------------------------
+
+# Each fault spoils one request; faults on one endpoint spoil consecutive attempts of the same request.
+FAULTS = [
+    ("serverInfo", "reset", {}),
+    ("myself", "503", {"retry_after": "0"}),
+    ("field", "500", {}),
+    ("search", "429", {"retry_after": "0"}),
+    ("search", "429", {"retry_after": "date:0"}),
+    ("search", "502", {}),
+    ("search", "504", {}),
+    ("search", "drop", {}),
+    ("search", "slow", {"delay": 1.0}),
+    ("issue/", "drop", {}),
+    ("issue/", "503", {}),
+]
+
+
+def test_every_fault_kind_is_retried_and_the_database_matches_a_clean_run(server: FakeJira, site: dict, tmp_path: Path):
+    # Truncated timelines so that follow-up endpoints exist to inject into.
+    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
+    server.add_histories(incident["key"], 150)
+    for n in range(25):
+        server.update_issue(incident["key"], comment=f"c{n}")
+    clean = settings_for(server, tmp_path / "clean.duckdb")
+    sync_run(clean)
+    faulty = settings_for(server, tmp_path / "faulty.duckdb")
+    injected = [server.add_fault(pattern, kind, **options) for pattern, kind, options in FAULTS]
+    patient = jc.RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
+    result = sync.run(faulty, progress=False, retry=patient)
+    assert [f.hits for f in injected] == [1] * len(FAULTS)
+    assert result.retries == len(FAULTS)
+    assert dump(faulty) == dump(clean)
+
+
+def test_a_run_that_fails_midway_keeps_the_cursor_and_a_rerun_completes_it(server: FakeJira, site: dict, tmp_path: Path):
+    clean = settings_for(server, tmp_path / "clean.duckdb")
+    faulty = settings_for(server, tmp_path / "faulty.duckdb")
+    sync_run(clean)
+    sync_run(faulty)
+    cursor = sync.last_cursor(faulty)
+    incidents = [i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident"]
+    for issue in incidents[:3]:
+        server.update_issue(issue["key"], fields={"summary": issue["fields"]["summary"] + " (edited)"})
+    server.add_histories(incidents[1]["key"], 120)
+    # The follow-up request for the long changelog fails for good: after the incident search succeeded.
+    server.add_fault(r"issue/\d+", "503", times=-1)
+    with pytest.raises(jc.JiraUnavailableError) as caught:
+        sync_run(faulty)
+    assert "\n" not in str(caught.value)
+    assert sync.last_cursor(faulty) == cursor
+    status, mode, failed_cursor, requests, error, _ = runs(faulty)[-1]
+    assert (status, failed_cursor) == ("failed", None) and "503" in error and json.loads(requests)
+    server.clear_faults()
+    sync_run(faulty)
+    sync_run(clean)
+    assert dump(faulty) == dump(clean)
+    assert sync.last_cursor(faulty) > cursor
+
+
+def test_bad_credentials_are_one_line_without_the_token(server: FakeJira, tmp_path: Path, monkeypatch, capsys):
+    from pirlib import cli
+
+    secret = "wrong-secret-Zq81x"
+    monkeypatch.setenv("PIR_DB", str(tmp_path / "pir.duckdb"))
+    monkeypatch.setenv("PIR_JIRA_URL", server.url)
+    if server.cloud:
+        monkeypatch.setenv("PIR_JIRA_EMAIL", "pir-bot@example.com")
+        monkeypatch.setenv("PIR_JIRA_TOKEN", secret)
+    else:
+        monkeypatch.setenv("PIR_JIRA_PAT", secret)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sync"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "401" in err and "PIR_JIRA_" in err
+    assert secret not in err
+    raw = (tmp_path / "pir.duckdb").read_bytes()
+    wal = tmp_path / "pir.duckdb.wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    for token in (secret, CLOUD_TOKEN, DC_PAT):
+        assert token.encode() not in raw
+    settings = Settings(db=tmp_path / "pir.duckdb")
+    (status, _, _, _, error, _), = runs(settings)
+    assert status == "failed" and "401" in error and secret not in error
+
+
+def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert sync._show_progress(None) is False
+    monkeypatch.delenv("CI")
+    assert sync._show_progress(None) is True
+    assert sync._show_progress(False) is False
+
+
+# --- realism samples ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/jira-samples is not beside this checkout")
+@pytest.mark.parametrize(
+    ("flavour", "sample_file", "keys"),
+    [
+        ("datacenter", "jira_ruby_server_v2/issue.json", None),
+        ("cloud", "atlassian_openapi_v3_examples/get_search_jql.json", "response_200"),
+    ],
+)
+def test_the_realism_samples_search_envelopes_parse(flavour: str, sample_file: str, keys: str | None, tmp_path: Path):
+    from pirlib.jira_sync.fields import FieldMap
+    from pirlib.jira_sync.transform import transform
+
+    envelope = json.loads((SAMPLES / sample_file).read_text())
+    envelope = envelope[keys] if keys else envelope
+    site = {"serverInfo": {}, "fields": [], "users": [], "issues": []}
+    with FakeJira(site, flavour=flavour) as server:
+        server.canned_search = envelope  # answer every search with the captured page
+        client = jc.connect(settings_for(server, tmp_path / "x.duckdb"), policy=FAST)
+        issues = list(extract.search(client, "project = X", ["summary"], expand="changelog"))
+    assert [i["key"] for i in issues] == [i["key"] for i in envelope["issues"]]
+    assert len(server.log) == 2  # serverInfo + one page: isLast / total end the paging
+    if flavour == "cloud":
+        return  # Atlassian's R2 example body is not realistic ("updated": 1); only its envelope counts here
+    batch = transform(issues, [], FieldMap(severity=None, failure_mode=None), base_url="https://jira.example.com")
+    assert list(batch.incidents["key"]) == [i["key"] for i in envelope["issues"]]
+    assert batch.incidents["created_at"].notna().all()
+
+
+def test_a_pat_and_a_token_together_pick_by_site(site: dict, tmp_path: Path):
+    # Both kinds configured: an atlassian.net URL would take the token; any other URL the PAT.
+    with FakeJira(site, flavour="datacenter") as server:
+        settings = settings_for(server, tmp_path / "pir.duckdb", jira_email="me@example.com",
+                                jira_token=Secret("unused-token"))
+        assert sync_run(settings).status == "success"
+
+
+def test_unknown_jql_fields_fail_with_the_setting_named(server: FakeJira, tmp_path: Path):
+    settings = settings_for(server, tmp_path / "pir.duckdb", incident_jql="project = = INC")
+    with pytest.raises(PirError, match="PIR_INCIDENT_JQL"):
+        sync_run(settings)
+    assert re.search("failed", runs(settings)[-1][0])
