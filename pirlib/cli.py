@@ -85,6 +85,19 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import review
+
+    report = review.quality_report(settings, args.incident)
+    for key, gaps in report:
+        print(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
+        for gap in gaps:
+            print(f"  - {gap}")
+    incomplete = sum(1 for _, gaps in report if gaps)
+    print(f"{len(report)} review{'s' if len(report) != 1 else ''} checked, {incomplete} with gaps")
+    return 3 if args.strict and incomplete else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pir",
@@ -110,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--open", action="store_true", help="open a browser")
     lab = add("lab", cmd_lab, "open JupyterLab on notebooks/")
     lab.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    check = add("check", cmd_check, "review quality: missing milestones, action owners and metrics, notes, stages")
+    check.add_argument("incident", nargs="?", metavar="INCIDENT", help="key or id (default: every open review)")
+    check.add_argument("--strict", action="store_true", help="exit 3 when any review has gaps")
     export = add("export", cmd_export, "export every table and view for analysts")
     export.add_argument("--parquet", required=True, metavar="DIR", help="write one Parquet file per table here")
     imp = add("import", cmd_import, "add a chat transcript, alert history or change list to an incident's timeline")

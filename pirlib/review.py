@@ -32,6 +32,7 @@ import pandas as pd
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.incidents import resolve_incident
 
 __all__ = [
     "ARTIFACT_KINDS", "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "RUNBOOK_ROLES", "SEGMENTS", "STAGES", "STEPS",
@@ -236,20 +237,10 @@ def candidates(settings: Settings, at: dt.datetime | None = None) -> list[Candid
 # ------------------------------------------------------------------------------------------ the incident
 
 
-def _incident_id(con: duckdb.DuckDBPyConnection, incident: str) -> str:
-    row = con.execute(
-        "SELECT issue_id FROM incidents WHERE issue_id = ? OR upper(key) = upper(?) ORDER BY issue_id = ? DESC",
-        [str(incident), str(incident), str(incident)],
-    ).fetchone()
-    if row is None:
-        raise InputError(f"unknown incident {incident!r}; pick one from the list (or run `pir sync` / `pir demo`)")
-    return str(row[0])
-
-
 def incident_facts(settings: Settings, incident: str) -> dict[str, Any]:
     """The incident row and its review row in one dict (review columns as in ``reviews``)."""
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         facts = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id]).df()
         review = con.execute("SELECT * EXCLUDE (incident_id) FROM reviews WHERE incident_id = ?", [incident_id]).df()
         events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
@@ -289,7 +280,7 @@ def assign_facilitator(settings: Settings, incident: str, name: str, at: dt.date
         raise InputError("facilitator: the name is empty; type the name of the person who will facilitate")
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         key, commander = con.execute(
             "SELECT key, commander FROM incidents WHERE issue_id = ?", [incident_id]
         ).fetchone()
@@ -319,7 +310,7 @@ def artifact_checklist(settings: Settings, incident: str) -> list[dict[str, Any]
     The ticket's location defaults to the incident's Jira link until the facilitator sets another.
     """
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         stored = con.execute(
             "SELECT kind, location, collected_at, collected_by FROM artifacts WHERE incident_id = ?", [incident_id]
         ).df()
@@ -358,7 +349,7 @@ def set_artifact(
         raise InputError(f"artifact kind {kind!r} is unknown; use one of {', '.join(ARTIFACT_KINDS)}")
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         artifact_id = _artifact_id(incident_id, kind)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -451,7 +442,7 @@ def _ensure_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
 def invite_list(settings: Settings, incident: str) -> pd.DataFrame:
     """The invite list (proposals stored on first read): name, role, origin, invited; people first, roles last."""
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         _ensure_attendees(con, incident_id)
         return con.execute(
             "SELECT name, role, origin, invited FROM attendees WHERE incident_id = ? "
@@ -467,7 +458,7 @@ def add_attendee(settings: Settings, incident: str, name: str, role: str | None 
         raise InputError("invitee name: empty; type the person's name before adding")
     role = (role or "").strip() or "participant"
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "INSERT INTO attendees (incident_id, name, role, origin, invited) VALUES (?, ?, ?, 'added by facilitator', "
             "true) ON CONFLICT (incident_id, name) DO UPDATE SET role = EXCLUDED.role, invited = true",
@@ -482,7 +473,7 @@ def add_attendee(settings: Settings, incident: str, name: str, role: str | None 
 
 def set_invited(settings: Settings, incident: str, name: str, invited: bool) -> None:
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "UPDATE attendees SET invited = ? WHERE incident_id = ? AND name = ?", [bool(invited), incident_id, name]
         )
@@ -492,7 +483,7 @@ def mark_invites_sent(settings: Settings, incident: str, at: dt.datetime | None 
     """Stamp ``invites_sent_at`` (the first time); at least one person must be invited."""
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         _ensure_attendees(con, incident_id)
         invited = con.execute(
             "SELECT count(*) FROM attendees WHERE incident_id = ? AND invited AND origin <> 'runbook role'",
@@ -553,7 +544,7 @@ def agenda(settings: Settings, incident: str) -> str:
 def save_agenda(settings: Settings, incident: str, text: str | None) -> None:
     """Keep the facilitator's edit of the agenda (empty text goes back to the draft)."""
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "INSERT INTO review_progress (incident_id, agenda_markdown, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_id) DO UPDATE SET agenda_markdown = EXCLUDED.agenda_markdown, "
@@ -580,7 +571,7 @@ def export_agenda(settings: Settings, incident: str, out_dir: Path | str | None 
 def mark_agenda_circulated(settings: Settings, incident: str, at: dt.datetime | None = None) -> None:
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         _touch_review(con, incident_id, at)
         con.execute(
             "UPDATE reviews SET agenda_circulated_at = coalesce(agenda_circulated_at, ?) WHERE incident_id = ?",
@@ -596,7 +587,7 @@ def save_progress(settings: Settings, incident: str, step: str) -> None:
     if step not in STEPS:
         raise InputError(f"step {step!r} is unknown; use one of {', '.join(STEPS)}")
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "INSERT INTO review_progress (incident_id, current_step, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_id) DO UPDATE SET current_step = EXCLUDED.current_step, "
@@ -630,7 +621,7 @@ def start_segment(settings: Settings, incident: str, segment: str, at: dt.dateti
     _check_segment(segment)
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
@@ -656,7 +647,7 @@ def end_segment(settings: Settings, incident: str, segment: str, at: dt.datetime
     _check_segment(segment)
     at = at or now(settings)
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "UPDATE meeting_segments SET ended_at = ? WHERE incident_id = ? AND segment = ? AND ended_at IS NULL",
             [at, incident_id, segment],
@@ -666,7 +657,7 @@ def end_segment(settings: Settings, incident: str, segment: str, at: dt.datetime
 def segment_times(settings: Settings, incident: str) -> dict[str, tuple[dt.datetime, dt.datetime | None]]:
     """{segment: (started_at, ended_at or None while it runs)} for the segments started so far."""
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         rows = con.execute(
             "SELECT segment, started_at, ended_at FROM meeting_segments WHERE incident_id = ?", [incident_id]
         ).fetchall()
@@ -722,7 +713,7 @@ def add_note(
     at = at or now(settings)
     note_id = uuid.uuid4().hex
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         con.execute(
             "INSERT INTO review_notes (note_id, incident_id, segment, category, tag, flag, text, author, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -739,7 +730,7 @@ def delete_note(settings: Settings, note_id: str) -> None:
 def notes(settings: Settings, incident: str) -> pd.DataFrame:
     """The incident's notes in meeting order, then by time."""
     with db.connect(settings) as con:
-        incident_id = _incident_id(con, incident)
+        incident_id = resolve_incident(con, incident)[0]
         frame = con.execute(
             "SELECT note_id, segment, category, tag, flag, text, author, created_at FROM review_notes "
             "WHERE incident_id = ? ORDER BY created_at, note_id",
@@ -806,3 +797,12 @@ def quality_check(settings: Settings, incident: str, at: dt.datetime | None = No
         if clock.stage != "published" and clock.state != "done":
             found.append(QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})"))
     return found
+
+
+def quality_report(settings: Settings, incident: str | None = None) -> list[tuple[str, list[QualityIssue]]]:
+    """(key, gaps) for one incident, or for every review not yet published (newest closure first)."""
+    if incident is not None:
+        with db.connect(settings, read_only=True) as con:
+            incident_id, key = resolve_incident(con, incident)
+        return [(key, quality_check(settings, incident_id))]
+    return [(c.key, quality_check(settings, c.issue_id)) for c in candidates(settings)]

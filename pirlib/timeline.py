@@ -30,6 +30,7 @@ import pandas as pd
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
+from pirlib.incidents import resolve_incident
 from pirlib.sources import parse_instant, zone
 from pirlib.sources.alerts import parse_alerts
 from pirlib.sources.changes import parse_changes
@@ -69,22 +70,6 @@ _UNSET: Any = object()
 
 
 # ---------------------------------------------------------------------------------------------- imports
-
-
-def resolve_incident(con: duckdb.DuckDBPyConnection, incident: str) -> tuple[str, str]:
-    """(issue_id, key) of the incident named by its key (INC-123, any case) or its Jira issue id."""
-    text = str(incident).strip()
-    row = con.execute(
-        "SELECT issue_id, key FROM incidents WHERE issue_id = ? OR upper(key) = upper(?)"
-        " ORDER BY issue_id = ? DESC LIMIT 1",
-        [text, text, text],
-    ).fetchall()
-    if not row:
-        raise PirError(
-            f"unknown incident {text!r}: no incident has that key or id; check it, or run `pir sync` "
-            "(or `pir demo`) to load incidents first"
-        )
-    return str(row[0][0]), str(row[0][1])
 
 
 def event_ids(incident_id: str, sources: pd.Series, natural_keys: pd.Series) -> pd.Series:

@@ -1,0 +1,57 @@
+"""`pir check`: the review-quality report over the sample database, through the real command."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pirlib import demo, review
+from pirlib.config import Settings
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("check")
+    settings = Settings(db=root / "pir.duckdb", sample_dir=root / "sample")
+    demo.load_demo(settings)
+    return settings
+
+
+def pir(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
+    env.update(PIR_DB=str(settings.db), PIR_TODAY="2026-11-01")
+    return subprocess.run([sys.executable, "-m", "pirlib", "check", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def stage31_key(settings: Settings) -> str:
+    return next(c.key for c in review.candidates(settings) if c.summary.startswith("Stage-31"))
+
+
+def test_check_one_incident_lists_its_gaps(sample_db):
+    key = stage31_key(sample_db)
+    result = pir(sample_db, key.lower())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{key}: ") and lines[0].endswith("gaps")
+    assert any("has no owner" in line for line in lines)
+    assert any("no notes for 'What went wrong'" in line for line in lines)
+    assert lines[-1] == "1 review checked, 1 with gaps"
+
+
+def test_check_every_open_review_and_strict_exit(sample_db):
+    result = pir(sample_db)
+    assert result.returncode == 0
+    open_reviews = len(review.candidates(sample_db))
+    assert result.stdout.splitlines()[-1] == f"{open_reviews} reviews checked, {open_reviews} with gaps"
+    assert pir(sample_db, "--strict").returncode == 3
+
+
+def test_check_unknown_incident_is_one_line(sample_db):
+    result = pir(sample_db, "INC-99999")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "pir: error: unknown incident 'INC-99999': no incident has that key or id; check it, or run `pir sync` "
+        "(or `pir demo`) to load incidents first"
+    ]
