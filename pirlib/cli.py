@@ -98,6 +98,33 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     return 3 if args.strict and incomplete else 0
 
 
+def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib.jira_sync import push
+
+    result = push.push(settings, args.incident)
+    for outcome in result.outcomes:
+        print(outcome.line())
+    print(result.summary())
+    if result.failed:
+        print(f"pir: error: {len(result.failed)} draft(s) failed; fix what Jira said and run `pir push` again",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import notify
+
+    result = notify.remind(settings, dry_run=args.dry_run, to=args.to)
+    for line in result.lines():
+        print(line)
+    if result.failed:
+        print(f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pir",
@@ -133,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("incident", metavar="INCIDENT", help="incident key (INC-123) or Jira issue id")
     imp.add_argument("file", metavar="FILE", help="Slack export folder or JSON, .txt transcript, CSV or JSON")
     imp.add_argument("--tz", default=None, help="time zone of times written without an offset (default UTC)")
+    push = add("push", cmd_push, "create Jira issues from the SMART action drafts (safe to re-run: never a duplicate)")
+    push.add_argument("incident", metavar="INCIDENT", nargs="?", help="incident key or id (default: every incident)")
+    remind = add("remind", cmd_remind, "remind owners of actions due soon or overdue (Slack webhook or e-mail)")
+    remind.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    remind.add_argument("--to", action="append", metavar="ADDRESS",
+                        help="e-mail recipient when reminders go by SMTP (repeatable; default PIR_SMTP_FROM)")
     return parser
 
 

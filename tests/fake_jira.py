@@ -21,6 +21,13 @@ From that it answers what real Jira answers, including what naive loaders get wr
 - Fault injection by request pattern: 429 with ``Retry-After`` in seconds or as an HTTP date, 503,
   500/502/504, a connection dropped mid-response or before it, a slow response; key moves, deletions.
 - Request counting by endpoint (``GET /rest/api/2/issue/{id}/comment``) and a request log.
+- Writes (what ``pir push`` uses): ``POST /issue`` with Jira's field validation and 400 bodies
+  (``{"errorMessages": [], "errors": {"labels": "Field 'labels' cannot be set. ..."}}``), ADF required on
+  v3 for rich text fields, ``parent`` on Cloud and the Epic Link field on DC, ``update.issuelinks`` and
+  ``properties`` in the create body; ``PUT /issue/{id}`` (fields, ``update.labels``); issue entity
+  properties; ``POST /issueLink``; ``/user/search`` (Cloud ``query=``, DC ``username=``). New issues can be
+  kept out of Cloud searches for a while (``create_lag``), as Cloud's index lags; ``reconcileIssues`` ids
+  are always found. The ``lost`` fault carries the request out and then drops the connection unanswered.
 """
 
 from __future__ import annotations
@@ -226,7 +233,8 @@ class Fault:
     """Answer requests matching ``pattern`` (a regex searched in ``"GET /rest/api/2/search?..."``) badly.
 
     kind: "429", "503", "500", "502", "504", "401", "drop" (headers and half the body, then close),
-    "reset" (close without answering), "slow" (sleep ``delay`` s, then answer normally).
+    "reset" (close without answering), "slow" (sleep ``delay`` s, then answer normally), "lost" (carry the
+    request out, e.g. create the issue, then close without answering).
     ``retry_after``: "2" (seconds) or "date:2" (an HTTP date 2 s ahead). ``skip`` lets that many matching
     requests through first (to fail midway); ``times`` is how many it spoils (-1: all).
     """
@@ -328,6 +336,16 @@ class FakeJira:
             "active": True,
             "timeZone": user_tz,
         }
+        # Writes: fields a create or edit may not set (Jira's "not on the appropriate screen"), how many
+        # searches a newly created issue stays invisible for (Cloud only), issue types and priorities.
+        self.unsettable: set[str] = set()
+        self.create_lag = 0
+        self.issue_types = {"Task": "10002", "Epic": "10000", "Bug": "10004", "Story": "10001", "Incident": "10100"}
+        self.priorities = ["Highest", "High", "Medium", "Low", "Lowest"]
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []  # ids of issues created through the API, in order
+        self._next_link = 800000
+        self.epic_name_id = next((f["id"] for f in self.fields if f.get("name") == "Epic Name"), None)
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.url = ""
@@ -492,6 +510,234 @@ class FakeJira:
     def live_issues(self) -> list[dict[str, Any]]:
         with self.lock:
             return [i for k, i in self.issues.items() if k not in self.deleted]
+
+    def issues_with_label(self, label: str) -> list[dict[str, Any]]:
+        """Live issues carrying ``label`` (what a test counts to prove there is no duplicate)."""
+        with self.lock:
+            return [i for i in self.live_issues() if label in (i["fields"].get("labels") or [])]
+
+    def projects(self) -> set[str]:
+        with self.lock:
+            return {str((i["fields"].get("project") or {}).get("key")) for i in self.issues.values()} | {"INC"}
+
+    def link(self, outward: dict[str, Any], inward: dict[str, Any], type_name: str = "Relates") -> None:
+        """Link two issues, stored on both sides as Jira returns them."""
+        self._next_link += 1
+        kind = {"id": "10003", "name": type_name, "inward": type_name.lower(), "outward": type_name.lower()}
+
+        def ref(issue: dict[str, Any]) -> dict[str, Any]:
+            f = issue["fields"]
+            return {"id": str(issue["id"]), "key": issue["key"], "fields": {
+                k: copy.deepcopy(f.get(k)) for k in ("summary", "status", "priority", "issuetype")}}
+
+        outward["fields"].setdefault("issuelinks", []).append(
+            {"id": str(self._next_link), "type": kind, "inwardIssue": ref(inward)})
+        inward["fields"].setdefault("issuelinks", []).append(
+            {"id": str(self._next_link), "type": kind, "outwardIssue": ref(outward)})
+        self._mutations += 1
+
+    def find_user(self, ref: Any) -> dict[str, Any] | None:
+        if not isinstance(ref, dict):
+            return None
+        for user in self.users:
+            if self.cloud and ref.get("accountId") and user.get("accountId") == ref["accountId"]:
+                return user
+            if not self.cloud and ref.get("name") and user.get("name") == ref["name"]:
+                return user
+        return None
+
+    # --- writes (what `pir push` sends) ------------------------------------------------------------------
+
+    _SYSTEM_SETTABLE = {"project", "issuetype", "summary", "description", "labels", "assignee", "reporter",
+                        "priority", "duedate", "parent", "components", "environment"}  # fmt: skip
+
+    def _settable(self) -> set[str]:
+        ids = {f["id"] for f in self.fields if str(f.get("id", "")).startswith("customfield_")}
+        if self.cloud and self.epic_link_id:
+            ids.discard(self.epic_link_id)  # Cloud sets the epic through `parent`
+        return (self._SYSTEM_SETTABLE | ids) - self.unsettable
+
+    def _rich_text_fields(self) -> set[str]:
+        return {"description", "environment", *self._textarea}
+
+    def validate_fields(self, fields: dict[str, Any], api: str, *, creating: bool) -> tuple[list[str], dict[str, str]]:
+        """Jira's checks on a create or edit: (errorMessages, errors by field), both empty when fine."""
+        messages: list[str] = []
+        errors: dict[str, str] = {}
+        settable = self._settable()
+        for name in fields:
+            if name not in settable:
+                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+        if creating:
+            project = fields.get("project") or {}
+            if str(project.get("key") or project.get("id") or "") not in self.projects():
+                errors["project"] = "valid project is required"
+            itype = fields.get("issuetype") or {}
+            names = {v: k for k, v in self.issue_types.items()}
+            if itype.get("name") not in self.issue_types and itype.get("id") not in names:
+                errors["issuetype"] = "valid issue type is required"
+            if not str(fields.get("summary") or "").strip():
+                errors["summary"] = "You must specify a summary of the issue."
+            type_name = itype.get("name") or names.get(itype.get("id"))
+            if type_name == "Epic" and not self.cloud and self.epic_name_id and not fields.get(self.epic_name_id):
+                errors[self.epic_name_id] = "Epic Name is required."
+        for label in fields.get("labels") or []:
+            if " " in str(label):
+                errors["labels"] = f"The label '{label}' contains spaces which is invalid."
+        if "priority" in fields and fields["priority"] is not None:
+            name = (fields["priority"] or {}).get("name")
+            if name not in self.priorities:
+                errors["priority"] = f"Priority name '{name}' is not valid"
+        if fields.get("assignee") is not None and self.find_user(fields["assignee"]) is None:
+            errors["assignee"] = ("Specified user does not exist or you do not have required permissions"
+                                  if self.cloud else f"User '{fields['assignee'].get('name')}' does not exist.")
+        if fields.get("duedate"):
+            try:
+                dt.date.fromisoformat(str(fields["duedate"]))
+            except ValueError:
+                errors["duedate"] = f"Error parsing date string: {fields['duedate']}"
+        for name in self._rich_text_fields() & set(fields):
+            value = fields[name]
+            if value is None:
+                continue
+            if api == "3" and not (isinstance(value, dict) and value.get("type") == "doc"):
+                errors[name] = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+            if api == "2" and not isinstance(value, str):
+                errors[name] = "Operation value must be a string"
+        if "parent" in fields:
+            parent = self.resolve(str((fields["parent"] or {}).get("key") or (fields["parent"] or {}).get("id")))
+            if parent is None:
+                errors["parent"] = "Could not find issue by id or key."
+        epic = fields.get(self.epic_link_id) if self.epic_link_id else None
+        if epic and not self.cloud:
+            target = self.resolve(str(epic))
+            if target is None or target["fields"]["issuetype"]["name"] != "Epic":
+                errors[self.epic_link_id] = f"The issue {epic} is not an epic."
+        return messages, errors
+
+    def _store_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Request field values -> the DC shape the store keeps (wiki text, Epic Link, full users)."""
+        out: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name in self._rich_text_fields() and isinstance(value, dict):
+                value = adf_to_wiki(value)
+            if name == "parent":
+                parent = self.resolve(str(value.get("key") or value.get("id")))
+                if parent is not None and parent["fields"]["issuetype"]["name"] == "Epic" and self.epic_link_id:
+                    out[self.epic_link_id] = parent["key"]
+                continue
+            if name == "assignee" and value is not None:
+                value = copy.deepcopy(self.find_user(value))
+            if name == "priority" and value is not None:
+                value = {"name": value["name"], "id": str(self.priorities.index(value["name"]) + 1)}
+            if name == "issuetype":
+                type_name = value.get("name") or {v: k for k, v in self.issue_types.items()}[value["id"]]
+                value = {"id": self.issue_types[type_name], "name": type_name, "subtask": False,
+                         "hierarchyLevel": 1 if type_name == "Epic" else 0}
+            if name == "project":
+                value = {"id": "10000", "key": value.get("key") or "INC", "name": value.get("key") or "INC"}
+            out[name] = value
+        return out
+
+    def api_create(self, body: dict[str, Any], api: str) -> tuple[int, Any]:
+        with self.lock:
+            fields = body.get("fields")
+            if not isinstance(fields, dict):
+                return 400, {"errorMessages": ["one of 'fields' or 'update' required"], "errors": {}}
+            messages, errors = self.validate_fields(fields, api, creating=True)
+            links = ((body.get("update") or {}).get("issuelinks") or [])
+            targets = []
+            for op in links:
+                add = op.get("add") or {}
+                ref = add.get("outwardIssue") or add.get("inwardIssue") or {}
+                target = self.resolve(str(ref.get("key") or ref.get("id")))
+                if "issuelinks" in self.unsettable:
+                    errors["issuelinks"] = "Field 'issuelinks' cannot be set. It is not on the appropriate screen, or unknown."
+                elif target is None:
+                    errors["issuelinks"] = f"Issue '{ref.get('key') or ref.get('id')}' does not exist."
+                targets.append((target, "outwardIssue" in add, (add.get("type") or {}).get("name", "Relates")))
+            if messages or errors:
+                return 400, {"errorMessages": messages, "errors": errors}
+            stored = self._store_fields(fields)
+            project = stored["project"]["key"]
+            number = 1 + max((int(k.rsplit("-", 1)[1]) for k in self.key_to_id if k.startswith(project + "-")), default=0)
+            now = self.now()
+            issue = {
+                "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+                "id": str(self._next_id), "key": f"{project}-{number}",
+                "fields": {
+                    "status": {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do", "id": 2}},
+                    "priority": {"name": "Medium", "id": "3"}, "labels": [], "components": [], "assignee": None,
+                    "reporter": copy.deepcopy(self.myself), "created": now, "updated": now, "resolutiondate": None,
+                    "duedate": None, "description": None, "issuelinks": [],
+                    "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
+                    **stored,
+                },
+                "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []},
+            }
+            self._next_id += 1
+            self.issues[issue["id"]] = issue
+            self.key_to_id[issue["key"]] = issue["id"]
+            self.created.append(issue["id"])
+            for target, outward, type_name in targets:
+                # "outwardIssue": the new issue is the inward side of the link, as in Jira's create body.
+                self.link(target, issue, type_name) if outward else self.link(issue, target, type_name)
+            for prop in body.get("properties") or []:
+                self.properties.setdefault(issue["id"], {})[prop["key"]] = copy.deepcopy(prop.get("value"))
+            self._touch(issue, self.create_lag if self.cloud else 0)
+            return 201, {"id": issue["id"], "key": issue["key"], "self": f"{self.url}/rest/api/{api}/issue/{issue['id']}"}
+
+    def api_edit(self, issue: dict[str, Any], body: dict[str, Any], api: str) -> tuple[int, Any]:
+        with self.lock:
+            fields = dict(body.get("fields") or {})
+            update = body.get("update") or {}
+            if not fields and not update:
+                return 400, {"errorMessages": ["one of 'fields' or 'update' required"], "errors": {}}
+            messages, errors = self.validate_fields({**fields, **{k: None for k in update if k != "labels"}}, api,
+                                                    creating=False)  # fmt: skip
+            if "labels" in update and "labels" in self.unsettable:
+                errors["labels"] = "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
+            if messages or errors:
+                return 400, {"errorMessages": messages, "errors": errors}
+            labels = list(issue["fields"].get("labels") or [])
+            for op in update.get("labels") or []:
+                if "add" in op and op["add"] not in labels:
+                    labels.append(op["add"])
+                if "remove" in op and op["remove"] in labels:
+                    labels.remove(op["remove"])
+            if "labels" in update:
+                fields["labels"] = labels
+            self.update_issue(issue["id"], fields=self._store_fields(fields))
+            return 204, None
+
+    def api_link(self, body: dict[str, Any]) -> tuple[int, Any]:
+        with self.lock:
+            inward = self.resolve(str((body.get("inwardIssue") or {}).get("key")))
+            outward = self.resolve(str((body.get("outwardIssue") or {}).get("key")))
+            if inward is None or outward is None:
+                return 404, {"errorMessages": ["Issue Does Not Exist"], "errors": {}}
+            self.link(outward, inward, (body.get("type") or {}).get("name", "Relates"))
+            self._touch(inward, 0)
+            self._touch(outward, 0)
+            return 201, None
+
+    def api_user_search(self, query: dict[str, list[str]], api: str) -> tuple[int, Any]:
+        # Cloud searches by `query` (display name or e-mail prefix); DC by `username` (name, display name
+        # or e-mail). Each returns users the way its flavour shows them.
+        wanted = ((query.get("query") if self.cloud else query.get("username")) or [""])[0].strip().lower()
+        if not wanted:
+            return 400, {"errorMessages": ["The query parameter 'query' is required" if self.cloud
+                                           else "The username query parameter was not provided"], "errors": {}}
+        found = []
+        for user in self.users:
+            names = [str(user.get(k) or "").lower() for k in ("displayName", "emailAddress", "name")]
+            if any(n.startswith(wanted) or any(w.startswith(wanted) for w in n.split()) for n in names if n):
+                found.append(self._convert(user, api) if self.cloud else copy.deepcopy(user))
+        return 200, found
+
+    def property(self, id_or_key: str, key: str) -> Any:
+        issue = self.resolve(id_or_key)
+        return None if issue is None else copy.deepcopy(self.properties.get(str(issue["id"]), {}).get(key))
 
     # --- JQL -------------------------------------------------------------------------------------------
 
@@ -790,6 +1036,39 @@ def wiki_to_adf(text: str, users: dict[str, Any] | None = None) -> dict[str, Any
     return {"type": "doc", "version": 1, "content": content}
 
 
+def adf_to_wiki(doc: dict[str, Any]) -> str:
+    """ADF sent in a v3 write -> the wiki text the store keeps (headings, paragraphs, lists, strong)."""
+
+    def inline(nodes: list[dict[str, Any]]) -> str:
+        out = []
+        for node in nodes:
+            if node.get("type") == "text":
+                text = node.get("text", "")
+                out.append(f"*{text}*" if any(m.get("type") == "strong" for m in node.get("marks") or []) else text)
+            elif node.get("type") == "hardBreak":
+                out.append("\n")
+            elif node.get("type") == "mention":
+                out.append((node.get("attrs") or {}).get("text", ""))
+        return "".join(out)
+
+    lines: list[str] = []
+    for block in doc.get("content") or []:
+        kind = block.get("type")
+        if kind == "heading":
+            lines.append(f"h{(block.get('attrs') or {}).get('level', 3)}. {inline(block.get('content') or [])}")
+        elif kind in ("bulletList", "orderedList"):
+            mark = "#" if kind == "orderedList" else "*"
+            for item in block.get("content") or []:
+                text = " ".join(inline(p.get("content") or []) for p in item.get("content") or [])
+                lines.append(f"{mark} {text}")
+        elif kind == "rule":
+            lines.append("----")
+        else:
+            lines.append(inline(block.get("content") or []))
+        lines.append("")
+    return "\n".join(lines).strip()
+
+
 # --------------------------------------------------------------------------------------------------------
 # HTTP
 
@@ -813,6 +1092,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
     def _handle(self, method: str) -> None:
         site = self.site
         parts = urlsplit(self.path)
@@ -821,13 +1103,16 @@ class _Handler(BaseHTTPRequestHandler):
             path = path[len(site.context_path):]
         query = {k: v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         body: dict[str, Any] = {}
+        self._json: Any = None
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             raw = self.rfile.read(length)
             try:
-                body = json.loads(raw or b"{}")
+                self._json = json.loads(raw or b"{}")
             except ValueError:
-                body = {}
+                self._json = None
+            # Search parameters may come in a POST body; entity property values may be any JSON.
+            body = self._json if isinstance(self._json, dict) else {}
         line = f"{method} {path}?{parts.query}"
         with site.lock:
             site.counts[_endpoint(method, path)] += 1
@@ -863,6 +1148,14 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self._route(method, path, query, body)
         except JqlError as exc:
             status, payload = 400, {"errorMessages": [str(exc)], "errors": {}}
+        if fault is not None and fault.kind == "lost":
+            # The work is done (an issue created, say) but the answer never arrives.
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         if fault is not None and fault.kind == "drop":
             data = json.dumps(payload).encode()
             self.send_response(status)
@@ -887,7 +1180,7 @@ class _Handler(BaseHTTPRequestHandler):
         return header == f"Bearer {DC_PAT}"
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -943,6 +1236,35 @@ class _Handler(BaseHTTPRequestHandler):
                 if not site.cloud:
                     return 404, {"message": "null for uri: " + path, "status-code": 404}
                 return self._search_cloud(q, qlist, api)
+            if rest == "issue" and method == "POST":
+                return site.api_create(body, api)
+            if rest == "issueLink" and method == "POST":
+                return site.api_link(body)
+            if rest == "user/search" and method == "GET":
+                return site.api_user_search(query, api)
+            m = re.match(r"^issue/([^/]+)/properties(?:/([^/]+))?$", rest)
+            if m:
+                issue = site.resolve(m.group(1))
+                if issue is None:
+                    return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+                props = site.properties.setdefault(str(issue["id"]), {})
+                if m.group(2) is None and method == "GET":
+                    return 200, {"keys": [{"self": f"{site.url}/rest/api/{api}/issue/{issue['id']}/properties/{k}", "key": k}
+                                          for k in sorted(props)]}
+                if method == "GET":
+                    if m.group(2) not in props:
+                        return 404, {"errorMessages": [f"The property with key '{m.group(2)}' does not exist."], "errors": {}}
+                    return 200, {"key": m.group(2), "value": copy.deepcopy(props[m.group(2)])}
+                if method == "PUT":
+                    existed = m.group(2) in props
+                    props[m.group(2)] = copy.deepcopy(self._json)
+                    return (200 if existed else 201), None
+            m = re.match(r"^issue/([^/]+)$", rest)
+            if m and method == "PUT":
+                issue = site.resolve(m.group(1))
+                if issue is None:
+                    return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+                return site.api_edit(issue, body, api)
             m = re.match(r"^issue/([^/]+)(?:/(changelog|comment))?$", rest)
             if m and method == "GET":
                 issue = site.resolve(m.group(1))
@@ -1003,9 +1325,11 @@ class _Handler(BaseHTTPRequestHandler):
         size = max(1, min(asked, site.cloud_search_page))
         hits = site.search(jql)
         visible = []
+        # reconcileIssues: ids the caller knows exist are read consistently, index lag or not.
+        reconcile = {str(x) for item in (qlist("reconcileIssues") or []) for x in str(item).split(",") if x}
         for issue in hits:
             ident = str(issue["id"])
-            if site.lag.get(ident, 0) > 0:
+            if site.lag.get(ident, 0) > 0 and ident not in reconcile:
                 site.lag[ident] -= 1  # the search index has not caught up with this change yet
                 continue
             visible.append(issue)

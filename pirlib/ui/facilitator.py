@@ -542,6 +542,12 @@ class ActionsStep(_Step):
         self.problems.add_class("pir-action-problems")
         self.message = _Message("pir-action-message")
         self.listing = widgets.VBox()
+        self.push_button = widgets.Button(description="Push to Jira", button_style="warning",
+                                          tooltip="create a Jira issue for each SMART draft (safe to press again)")
+        self.push_button.add_class("pir-push")
+        self.push_button.on_click(lambda _: self.push())
+        self.push_result = widgets.HTML()
+        self.push_result.add_class("pir-push-result")
         self.draft_id: str | None = None
         self._loading = False
 
@@ -556,10 +562,28 @@ class ActionsStep(_Step):
             _heading("5. Actions (runbook §3)"),
             widgets.HTML("<p>Each action needs an owner, a due date after today, a success metric and a "
                          "verification method. Drafts are saved as you type (leave a field to save it) and stay "
-                         "drafts here; pushing them to Jira (<code>pir push</code>) is a later step.</p>"),
+                         "drafts until you push them to Jira (the button below, or <code>pir push</code>); a draft "
+                         "that fails keeps what you typed and is pushed again next time.</p>"),
             self.new, *self.fields.values(), self.problems, self.message.widget,
-            _heading("Drafts", 4), self.listing,
+            _heading("Drafts", 4), self.listing, self.push_button, self.push_result,
         ]  # fmt: skip
+
+    def push(self) -> None:
+        """Push this incident's drafts; show each draft's state, key or Jira's error as text."""
+        from pirlib.jira_sync import push as push_mod
+
+        outcome: list[push_mod.PushResult] = []
+        self.push_button.disabled = True
+        try:
+            ok = self.message.run(lambda: outcome.append(push_mod.push(self.settings, self.incident)))
+        finally:
+            self.push_button.disabled = False
+        if ok and outcome:
+            result = outcome[0]
+            items = "".join(f"<li class='pir-push-{_e(o.state)}'>{_e(o.line())}</li>" for o in result.outcomes)
+            self.push_result.value = f"<div><b>{_e(result.summary())}</b><ul>{items}</ul></div>"
+        self._show()
+        self.wizard.refresh_progress()
 
     def _load(self, draft: dict[str, Any] | None) -> None:
         self._loading = True
@@ -624,8 +648,11 @@ class ActionsStep(_Step):
             due = draft["due_date"].date().isoformat() if not pd.isna(draft["due_date"]) else "no due date"
             owner = draft["owner"] if isinstance(draft["owner"], str) else "no owner"
             marker = "▶ " if draft["draft_id"] == self.draft_id else ""
+            pushed = f" {draft['pushed_key']}" if isinstance(draft.get("pushed_key"), str) else ""
+            error = f" — {draft['error']}" if isinstance(draft.get("error"), str) else ""
             label = widgets.HTML(f"<span class='pir-draft'>{marker}{_e(draft['summary'] or '(no summary)')} — "
-                                 f"{_e(owner)}, {_e(due)}, {_e(draft['state'])}: {_e(status)}</span>",
+                                 f"{_e(owner)}, {_e(due)}, {_e(draft['state'])}{_e(pushed)}: {_e(status)}"
+                                 f"{_e(error)}</span>",
                                  layout=widgets.Layout(width="70%"))  # fmt: skip
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft["draft_id"]: self.edit(d))

@@ -1,0 +1,324 @@
+"""``pir remind``: nudge action owners before a due date and while an action is overdue (runbook §3).
+
+Every open action (not done in Jira, not deleted) with a due date gets
+
+- ``due_soon`` when it is due in exactly ``reminder_lead_days`` days (default 2), once per due date;
+- ``overdue`` once a day while it is past due, at most ``overdue_reminder_cap`` times per due date.
+
+The incident being closed does not stop them: an action outlives its incident. Idempotency lives in the
+``reminders`` table, keyed (action_id, due_date, kind, sent_on): a ``sent`` row means done, so running twice
+sends nothing new, and a due date moved in Jira is a new key and earns a new reminder. Rows are claimed
+(``sending``) before anything is sent, so an overlapping run (cron plus a manual one) skips them; a claim
+older than ``_STALE`` (a run that died mid-send) is retried, preferring a rare duplicate to a lost
+reminder. A send that fails after bounded retries with backoff is recorded ``failed`` with the reason and
+retried by the next run (a ``due_soon`` one until the due date).
+
+Channels: the Slack incoming webhook (``PIR_SLACK_WEBHOOK``) when set, else e-mail over SMTP
+(``PIR_SMTP_HOST``). The webhook URL and the SMTP password are credentials: they never appear in a log
+line, an error, the database or a message. Posting uses ``urllib`` rather than ``requests``, whose
+``urllib3`` debug log prints request paths (the secret part of a webhook URL).
+
+Owner mention: the owner's Jira display name as ``@Name`` text; pir has no Jira -> Slack user mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import smtplib
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pandas as pd
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.errors import ConfigError
+
+__all__ = ["Reminder", "RemindResult", "due_reminders", "email_message", "remind", "slack_escape", "slack_payload"]
+
+LOG = logging.getLogger(__name__)
+_STALE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    action_id: str
+    key: str
+    summary: str
+    incident_key: str | None
+    incident_summary: str | None
+    owner: str | None
+    due_date: dt.date
+    kind: str  # due_soon, overdue
+    url: str | None
+    days: int  # days until due (due_soon) or past due (overdue)
+
+    def describe(self) -> str:
+        when = f"due in {self.days} day(s)" if self.kind == "due_soon" else f"{self.days} day(s) overdue"
+        return f"{self.key} {self.summary!r} ({self.owner or 'no owner'}): {when}, due {self.due_date.isoformat()}"
+
+
+@dataclass
+class RemindResult:
+    sent: list[Reminder] = field(default_factory=list)
+    failed: list[tuple[Reminder, str]] = field(default_factory=list)
+    planned: list[Reminder] = field(default_factory=list)  # dry run
+    channel: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"would send ({self.channel}): {r.describe()}" for r in self.planned]
+        out += [f"sent ({self.channel}): {r.describe()}" for r in self.sent]
+        out += [f"failed ({self.channel}): {r.describe()}: {error}" for r, error in self.failed]
+        out.append(f"{len(self.planned) or len(self.sent)} reminder(s) {'to send' if self.planned else 'sent'}, "
+                   f"{len(self.failed)} failed")  # fmt: skip
+        return out
+
+
+# ------------------------------------------------------------------------------------------ pure parts
+
+
+def due_reminders(
+    open_actions: pd.DataFrame, history: pd.DataFrame, today: dt.date, lead_days: int, cap: int,
+    now: dt.datetime | None = None,
+) -> list[Reminder]:
+    """The reminders to send today, given open actions and the ``reminders`` rows of their due dates."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    sent: set[tuple[str, dt.date, str]] = set()
+    sent_today: set[tuple[str, dt.date, str]] = set()
+    overdue_count: dict[tuple[str, dt.date], int] = {}
+    unsent_due_soon: set[tuple[str, dt.date]] = set()
+    busy: set[tuple[str, dt.date, str]] = set()
+    for row in history.to_dict("records"):
+        key = (str(row["action_id"]), _date(row["due_date"]), str(row["kind"]))
+        if row["status"] == "sent":
+            sent.add(key)
+            if _date(row["sent_on"]) == today:
+                sent_today.add(key)
+            if key[2] == "overdue":
+                overdue_count[key[:2]] = overdue_count.get(key[:2], 0) + 1
+        elif row["status"] == "sending" and _date(row["sent_on"]) == today and now - _utc(row["sent_at"]) < _STALE:
+            busy.add(key)
+        elif key[2] == "due_soon":
+            unsent_due_soon.add(key[:2])
+    out = []
+    for row in open_actions.to_dict("records"):
+        ident, due = str(row["issue_id"]), _date(row["due_date"])
+        days = (due - today).days
+        kind = None
+        if days == lead_days or (0 <= days < lead_days and (ident, due) in unsent_due_soon):
+            kind = "due_soon" if (ident, due, "due_soon") not in sent else None
+        elif days < 0 and (ident, due, "overdue") not in sent_today and overdue_count.get((ident, due), 0) < cap:
+            kind = "overdue"
+        if kind is None or (ident, due, kind) in busy:
+            continue
+        out.append(Reminder(ident, str(row["key"]), _s(row.get("summary")) or "", _s(row.get("incident_key")),
+                            _s(row.get("incident_summary")), _s(row.get("owner")), due, kind, _s(row.get("url")),
+                            abs(days)))  # fmt: skip
+    return sorted(out, key=lambda r: (r.due_date, r.key))
+
+
+def slack_escape(text: str | None) -> str:
+    """Slack's three control characters; anything else in Jira text is shown as typed."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(reminder: Reminder) -> dict[str, Any]:
+    """Incoming-webhook JSON: ``text`` (notifications, fallback) and ``blocks`` (the message)."""
+    r, e = reminder, slack_escape
+    when = (f"is due in {r.days} day(s), on {r.due_date.isoformat()}" if r.kind == "due_soon"
+            else f"is {r.days} day(s) overdue (was due {r.due_date.isoformat()})")  # fmt: skip
+    owner = f"@{e(r.owner)}" if r.owner else "no owner"
+    link = f"<{r.url}|{e(r.key)}>" if r.url else e(r.key)
+    incident = f"{e(r.incident_key)}: {e(r.incident_summary)}" if r.incident_key else "unknown incident"
+    title = "Action due soon" if r.kind == "due_soon" else "Action overdue"
+    return {
+        "text": f"{title}: {e(r.key)} {e(r.summary)} {when} ({owner})",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{link}* {e(r.summary)}\n{owner} — this action {when}."},
+             "fields": [
+                 {"type": "mrkdwn", "text": f"*Incident*\n{incident}"},
+                 {"type": "mrkdwn", "text": f"*Due date*\n{r.due_date.isoformat()}"},
+                 {"type": "mrkdwn", "text": f"*Owner*\n{owner}"},
+             ]},
+        ],
+    }  # fmt: skip
+
+
+def email_message(reminder: Reminder, sender: str, to: Sequence[str]) -> EmailMessage:
+    r = reminder
+    message = EmailMessage()
+    title = "due soon" if r.kind == "due_soon" else "overdue"
+    message["Subject"] = f"[pir] Action {title}: {r.key} {r.summary}"[:200]
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message.set_content(
+        f"{r.describe()}\n\nIncident: {r.incident_key or '?'} {r.incident_summary or ''}\n"
+        f"Owner: {r.owner or 'no owner'}\nDue date: {r.due_date.isoformat()}\nJira: {r.url or r.key}\n"
+    )
+    return message
+
+
+def _date(value: Any) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def _utc(value: Any) -> dt.datetime:
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+
+
+def _s(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+# ----------------------------------------------------------------------------------------------- I/O
+
+
+@dataclass(frozen=True)
+class Backoff:
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 20.0
+    timeout: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+# About 10 s of retries per reminder at most: long enough for a blip, short enough for a cron slot.
+DEFAULT_BACKOFF = Backoff()
+
+
+class SendError(Exception):
+    """A reminder could not be delivered; the message never contains the webhook URL or a password."""
+
+
+def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Callable[[float], None] = time.sleep) -> None:
+    """POST to a Slack incoming webhook; retry 429, 5xx and network failures with bounded backoff."""
+    data = json.dumps(payload).encode()
+    problem = ""
+    for attempt in range(1, backoff.attempts + 1):
+        request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=backoff.timeout) as response:  # noqa: S310 (http(s) only: config)
+                response.read()
+                return
+        except urllib.error.HTTPError as exc:
+            body = exc.read(200).decode("utf-8", "replace").strip()
+            problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
+            if exc.code != 429 and exc.code < 500:
+                raise SendError(f"the webhook refused the message ({problem}); check PIR_SLACK_WEBHOOK") from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"
+        if attempt < backoff.attempts:
+            delay = backoff.delay(attempt)
+            LOG.warning("Slack webhook: %s; retry %d of %d in %.2f s", problem, attempt, backoff.attempts - 1, delay)
+            sleep(delay)
+    raise SendError(f"the webhook failed {backoff.attempts} times (last: {problem}); retried on the next run")
+
+
+def send_email(settings: Settings, message: EmailMessage, backoff: Backoff) -> None:
+    problem = ""
+    for attempt in range(1, backoff.attempts + 1):
+        try:
+            with smtplib.SMTP(settings.smtp_host or "", settings.smtp_port, timeout=backoff.timeout) as smtp:
+                if settings.smtp_starttls:
+                    smtp.starttls()
+                if settings.smtp_user and settings.smtp_password:
+                    smtp.login(settings.smtp_user, settings.smtp_password.reveal())
+                smtp.send_message(message)
+                return
+        except smtplib.SMTPAuthenticationError:
+            raise SendError("the SMTP server rejected the login; check PIR_SMTP_USER and PIR_SMTP_PASSWORD") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            code = getattr(exc, "smtp_code", None)
+            problem = f"{type(exc).__name__}" + (f" {code}" if code else "")
+            if isinstance(code, int) and 500 <= code < 600:
+                raise SendError(f"the SMTP server refused the message ({problem})") from None
+        if attempt < backoff.attempts:
+            time.sleep(backoff.delay(attempt))
+    raise SendError(f"SMTP failed {backoff.attempts} times (last: {problem}); retried on the next run")
+
+
+_OPEN_ACTIONS = """
+    SELECT a.issue_id, a.key, a.summary, a.owner, a.due_date, a.url, i.key AS incident_key,
+           i.summary AS incident_summary
+    FROM actions AS a LEFT JOIN incidents AS i ON i.issue_id = a.incident_id
+    WHERE NOT a.deleted AND a.due_date IS NOT NULL AND coalesce(a.status_category, '') <> 'done'
+"""
+
+
+def remind(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    to: Sequence[str] | None = None,
+    backoff: Backoff | None = None,
+) -> RemindResult:
+    """Send today's reminders (or, with ``dry_run``, list them and write nothing)."""
+    backoff = backoff or DEFAULT_BACKOFF
+    if settings.slack_webhook:
+        channel = "slack"
+    elif settings.smtp_host:
+        channel = "email"
+    else:
+        raise ConfigError("no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST")
+    recipients = list(to or [settings.smtp_from])
+    today = settings.current_date()
+    result = RemindResult(channel=channel)
+    with db.connect(settings, read_only=dry_run) as con:
+        open_actions = con.execute(_OPEN_ACTIONS).df()
+        history = con.execute(
+            "SELECT r.* FROM reminders AS r JOIN actions AS a ON a.issue_id = r.action_id AND a.due_date = r.due_date"
+        ).df()
+        todo = due_reminders(open_actions, history, today, settings.reminder_lead_days, settings.overdue_reminder_cap)
+        if dry_run:
+            result.planned = todo
+            return result
+        _record(con, todo, today, channel, "sending", {})
+    errors: dict[str, str] = {}
+    for reminder in todo:
+        try:
+            if channel == "slack":
+                assert settings.slack_webhook is not None
+                post_webhook(settings.slack_webhook.reveal(), slack_payload(reminder), backoff)
+            else:
+                send_email(settings, email_message(reminder, settings.smtp_from, recipients), backoff)
+            result.sent.append(reminder)
+        except SendError as exc:
+            errors[reminder.action_id + reminder.kind] = str(exc)
+            result.failed.append((reminder, str(exc)))
+    with db.connect(settings) as con:
+        _record(con, result.sent, today, channel, "sent", {})
+        _record(con, [r for r, _ in result.failed], today, channel, "failed", errors)
+    return result
+
+
+def _record(con: Any, reminders: list[Reminder], today: dt.date, channel: str, status: str, errors: dict[str, str]) -> None:
+    if not reminders:
+        return
+    now = pd.Timestamp.now(tz="UTC")
+    frame = pd.DataFrame({
+        "action_id": [r.action_id for r in reminders],
+        "due_date": [r.due_date for r in reminders],
+        "kind": [r.kind for r in reminders],
+        "sent_on": [today] * len(reminders),
+        "channel": [channel] * len(reminders),
+        "status": [status] * len(reminders),
+        "error": [errors.get(r.action_id + r.kind) for r in reminders],
+        "sent_at": [now] * len(reminders),
+    })  # fmt: skip
+    db.upsert_frame(con, "reminders", frame, ["action_id", "due_date", "kind", "sent_on"])

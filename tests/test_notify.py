@@ -1,0 +1,253 @@
+"""`pir remind` against a real HTTP receiver (a Slack incoming webhook stand-in) and a real SMTP server,
+both on 127.0.0.1, over a real DuckDB file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import socketserver
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pirlib import cli, db, notify
+from pirlib.config import Secret, Settings
+
+TODAY = dt.date(2025, 10, 1)
+FAST = notify.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
+SECRET_PATH = "/services/T0000/B0000/s3cr3tW3bh00kT0ken"
+
+
+class Receiver:
+    """A Slack-webhook-like endpoint: records JSON bodies; answers ``fail`` 500s first, then "ok"."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.fail = 0
+        self.attempts = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.attempts += 1
+                if receiver.fail > 0:
+                    receiver.fail -= 1
+                    status, body = 500, b"internal_error"
+                else:
+                    receiver.bodies.append(json.loads(data))
+                    status, body = 200, b"ok"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{SECRET_PATH}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+class SmtpSink(socketserver.ThreadingTCPServer):
+    """Just enough SMTP (RFC 5321) to receive messages: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+        super().__init__(("127.0.0.1", 0), _SmtpHandler)
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        sink: SmtpSink = self.server  # type: ignore[assignment]
+        self.wfile.write(b"220 localhost ESMTP sink\r\n")
+        sender, rcpts = "", []
+        while line := self.rfile.readline():
+            verb = line.decode().strip().split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.wfile.write(b"250 localhost\r\n")
+            elif verb == "MAIL":
+                sender, rcpts = line.decode().strip()[10:], []
+                self.wfile.write(b"250 OK\r\n")
+            elif verb == "RCPT":
+                rcpts.append(line.decode().strip()[8:])
+                self.wfile.write(b"250 OK\r\n")
+            elif verb == "DATA":
+                self.wfile.write(b"354 go ahead\r\n")
+                data = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data.append(chunk.decode())
+                sink.messages.append((sender, rcpts, "".join(data)))
+                self.wfile.write(b"250 OK queued\r\n")
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 OK\r\n")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.httpd.shutdown()
+    r.httpd.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    threading.Thread(target=sink.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield sink
+    sink.shutdown()
+    sink.server_close()
+
+
+def seed(path: Path) -> Settings:
+    """Incidents (one closed) and actions around TODAY: which ones get what is the point of each test."""
+    settings = Settings(db=path, db_lock_timeout=20.0, today=TODAY)
+    day = dt.timedelta(days=1)
+    incidents = pd.DataFrame({
+        "issue_id": ["1", "2"], "key": ["INC-1", "INC-2"], "summary": ["Checkout <down> & out", "Login slow"],
+        "status": ["Investigating", "Closed"], "status_category": ["indeterminate", "done"],
+    })  # fmt: skip
+    actions = pd.DataFrame({
+        "issue_id": ["11", "12", "13", "14", "15"],
+        "key": ["INC-11", "INC-12", "INC-13", "INC-14", "INC-15"],
+        "incident_id": ["1", "1", "1", "1", "2"],
+        "summary": ["Add <alert> & page", "Fix retries", "Done already", "Later one", "Closed incident's action"],
+        "owner": ["User 1", "User 2", "User 3", "User 4", "User 5"],
+        "status_category": ["new", "indeterminate", "done", "new", "new"],
+        "due_date": [TODAY + 2 * day, TODAY - 3 * day, TODAY + 2 * day, TODAY + 5 * day, TODAY + 2 * day],
+        "url": [f"https://jira.example.com/browse/INC-{n}" for n in range(11, 16)],
+    })  # fmt: skip
+    with db.connect(settings) as con:
+        db.upsert_frame(con, "incidents", incidents, "issue_id")
+        db.upsert_frame(con, "actions", actions, "issue_id")
+    return settings
+
+
+def rows(settings: Settings) -> list[tuple]:
+    with db.connect(settings, read_only=True) as con:
+        return con.execute("SELECT action_id, due_date, kind, sent_on, channel, status, error FROM reminders"
+                           " ORDER BY action_id, sent_on, kind").fetchall()  # fmt: skip
+
+
+def keys(bodies: list[dict]) -> list[str]:
+    return sorted(b["text"].split(": ", 1)[1].split(" ", 1)[0] for b in bodies)
+
+
+def test_each_reminder_goes_out_exactly_once_over_repeated_runs(receiver: Receiver, tmp_path: Path):
+    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url), overdue_reminder_cap=2)
+    first = notify.remind(settings, backoff=FAST)
+    # due in 2 days: INC-11 and INC-15 (its incident is closed: reminders keep going); overdue: INC-12.
+    assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"] and not first.failed
+    assert notify.remind(settings, backoff=FAST).sent == [] and len(receiver.bodies) == 3
+    assert {r[5] for r in rows(settings)} == {"sent"} and len(rows(settings)) == 3
+    # Next day: only the daily overdue nudge; the day after, the cap (2) stops it.
+    tomorrow = settings.replace(today=TODAY + dt.timedelta(days=1))
+    assert [r.key for r in notify.remind(tomorrow, backoff=FAST).sent] == ["INC-12"]
+    assert notify.remind(tomorrow, backoff=FAST).sent == []
+    assert notify.remind(settings.replace(today=TODAY + dt.timedelta(days=2)), backoff=FAST).sent == []
+    assert len(receiver.bodies) == 4
+
+
+def test_a_moved_due_date_earns_a_new_reminder(receiver: Receiver, tmp_path: Path):
+    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
+    notify.remind(settings, backoff=FAST)
+    with db.connect(settings) as con:  # what the next sync writes after the owner moved it in Jira
+        con.execute("UPDATE actions SET due_date = ? WHERE key = 'INC-11'", [TODAY + dt.timedelta(days=9)])
+    assert notify.remind(settings, backoff=FAST).sent == []
+    later = settings.replace(today=TODAY + dt.timedelta(days=7))
+    assert [r.key for r in notify.remind(later, backoff=FAST).sent if r.kind == "due_soon"] == ["INC-11"]
+    assert [b for b in receiver.bodies if "INC-11" in b["text"]].__len__() == 2
+
+
+def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next_run(receiver: Receiver, tmp_path: Path):
+    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
+    receiver.fail = 1  # one 500, then fine: the retry inside the run delivers
+    assert len(notify.remind(settings, backoff=FAST).sent) == 3 and receiver.attempts == 4
+    fresh = seed(tmp_path / "other.duckdb").replace(slack_webhook=Secret(receiver.url))
+    receiver.fail, receiver.attempts = 100, 0
+    result = notify.remind(fresh, backoff=FAST)
+    assert len(result.failed) == 3 and receiver.attempts == 3 * FAST.attempts
+    failed = rows(fresh)
+    assert {r[5] for r in failed} == {"failed"}
+    assert all("HTTP 500: internal_error" in r[6] for r in failed)
+    receiver.fail = 0  # the webhook recovers: the next run (the next day, even) sends what failed
+    next_day = fresh.replace(today=TODAY + dt.timedelta(days=1))
+    assert sorted(r.key for r in notify.remind(next_day, backoff=FAST).sent) == ["INC-11", "INC-12", "INC-15"]
+    assert notify.remind(next_day, backoff=FAST).sent == []
+
+
+def test_a_dry_run_prints_and_writes_nothing(receiver: Receiver, tmp_path: Path, monkeypatch, capsys):
+    settings = seed(tmp_path / "pir.duckdb")
+    before = (tmp_path / "pir.duckdb").read_bytes()
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
+    assert cli.main(["remind", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("would send (slack)") == 3 and "INC-12" in out
+    assert receiver.attempts == 0 and rows(settings) == []
+    assert (tmp_path / "pir.duckdb").read_bytes() == before
+
+
+def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(receiver: Receiver, tmp_path: Path,
+                                                                           monkeypatch, capsys, caplog):  # fmt: skip
+    settings = seed(tmp_path / "pir.duckdb")
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
+    monkeypatch.setattr(notify, "DEFAULT_BACKOFF", FAST)  # the CLI's retries, with test-sized sleeps
+    receiver.fail = 100
+    caplog.set_level(logging.DEBUG)
+    assert cli.main(["remind"]) == 1
+    captured = capsys.readouterr()
+    assert "failed (slack)" in captured.out and "retried on the next run" in captured.err
+    with db.connect(settings, read_only=True) as con:
+        everything = json.dumps(con.execute("SELECT * FROM reminders").fetchall(), default=str)
+    for text in (captured.out, captured.err, caplog.text, everything):
+        assert "s3cr3tW3bh00kT0ken" not in text and "/services/" not in text
+    assert "retry 1 of 2" in caplog.text  # the backoff did run, and was logged without the URL
+
+
+def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: Path):
+    settings = seed(tmp_path / "pir.duckdb").replace(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
+                                                     smtp_from="pir@example.com")  # fmt: skip
+    result = notify.remind(settings, to=["sre-team@example.com"], backoff=FAST)
+    assert len(result.sent) == 3 and len(smtp.messages) == 3
+    sender, rcpts, data = smtp.messages[0]
+    assert "pir@example.com" in sender and rcpts == ["<sre-team@example.com>"]
+    assert "Subject: [pir] Action" in data and "Due date:" in data
+    assert notify.remind(settings, to=["sre-team@example.com"], backoff=FAST).sent == []
+    assert len(smtp.messages) == 3 and {r[4] for r in rows(settings)} == {"email"}
+
+
+def test_slack_payload_escapes_jira_text_and_carries_the_facts():
+    reminder = notify.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>",
+                               TODAY, "due_soon", "https://jira.example.com/browse/INC-11", 2)  # fmt: skip
+    payload = notify.slack_payload(reminder)
+    text = json.dumps(payload)
+    assert "<alert>" not in text and "&lt;alert&gt; &amp; page" in text and "@Ann &lt;admin&gt;" in text
+    assert "<https://jira.example.com/browse/INC-11|INC-11>" in text and "2025-10-01" in text
+    assert "INC-1: Checkout &lt;down&gt;" in text and payload["text"].startswith("Action due soon: INC-11")
+
+
+def test_due_reminders_respects_a_claim_by_a_concurrent_run():
+    open_actions = pd.DataFrame({"issue_id": ["11"], "key": ["INC-11"], "due_date": [TODAY + dt.timedelta(days=2)]})
+    now = dt.datetime(2025, 10, 1, 9, 0, tzinfo=dt.timezone.utc)
+    claim = pd.DataFrame({"action_id": ["11"], "due_date": [TODAY + dt.timedelta(days=2)], "kind": ["due_soon"],
+                          "sent_on": [TODAY], "status": ["sending"], "sent_at": [now - dt.timedelta(minutes=1)]})
+    assert notify.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []
+    stale = claim.assign(sent_at=[now - dt.timedelta(hours=1)])  # that run died mid-send: try again
+    assert [r.key for r in notify.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
