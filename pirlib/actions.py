@@ -64,7 +64,8 @@ def vague_verb(summary: str | None) -> str | None:
     return " ".join(match.group(1).lower().split()) if match else None
 
 
-def _text(value: Any) -> str:
+def clean_text(value: Any) -> str:
+    """A form or DataFrame value as stripped text; None and NaN/NA are the empty string."""
     if value is None:
         return ""
     try:
@@ -76,7 +77,7 @@ def _text(value: Any) -> str:
 
 
 def _as_date(value: Any) -> dt.date | None:
-    if value is None or _text(value) == "":
+    if value is None or clean_text(value) == "":
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -93,11 +94,11 @@ def _as_date(value: Any) -> dt.date | None:
 def validate(draft: Mapping[str, Any], today: dt.date) -> list[Problem]:
     """Every reason the draft is not a SMART action yet (empty when it is), each naming the field and fix."""
     problems: list[Problem] = []
-    summary = _text(draft.get("summary"))
-    metric = _text(draft.get("success_metric"))
+    summary = clean_text(draft.get("summary"))
+    metric = clean_text(draft.get("success_metric"))
     if not summary:
         problems.append(Problem("summary", "empty; say what will be done, e.g. 'Add an alert on checkout 5xx rate'"))
-    if not _text(draft.get("owner")):
+    if not clean_text(draft.get("owner")):
         problems.append(Problem("owner", "required; name the one person accountable for the action"))
     try:
         due = _as_date(draft.get("due_date"))
@@ -114,15 +115,15 @@ def validate(draft: Mapping[str, Any], today: dt.date) -> list[Problem]:
         problems.append(Problem(
             "success metric", "required; state the number that shows it worked, e.g. 'p99 latency < 300 ms for 7 days'"
         ))  # fmt: skip
-    if not _text(draft.get("verification_method")):
+    if not clean_text(draft.get("verification_method")):
         problems.append(Problem(
             "verification method", "required; say how the metric will be checked, e.g. 'game day on 2025-10-01'"
         ))  # fmt: skip
-    action_type = _text(draft.get("action_type"))
+    action_type = clean_text(draft.get("action_type"))
     if action_type not in ACTION_TYPES:
         shown = f"{action_type!r} is not a type" if action_type else "required"
         problems.append(Problem("type", f"{shown}; choose one of {', '.join(ACTION_TYPES)}"))
-    priority = _text(draft.get("priority"))
+    priority = clean_text(draft.get("priority"))
     if priority and priority not in PRIORITIES:
         problems.append(Problem("priority", f"{priority!r} is not a Jira priority; choose one of {', '.join(PRIORITIES)}"))
     verb = vague_verb(summary)
@@ -143,7 +144,7 @@ def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError(f"draft field {unknown[0]!r} is unknown; use one of {', '.join(EDITABLE_FIELDS)}")
     cleaned: dict[str, Any] = {}
     for name, value in fields.items():
-        cleaned[name] = _as_date(value) if name == "due_date" else (_text(value) or None)
+        cleaned[name] = _as_date(value) if name == "due_date" else (clean_text(value) or None)
     return cleaned
 
 

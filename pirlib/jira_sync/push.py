@@ -180,8 +180,8 @@ def _rich(text: str, api: str) -> Any:
 
 def _description(draft: Mapping[str, Any], sections: list[tuple[str, str]], incident_key: str, api: str) -> Any:
     blocks: list[tuple[str, str]] = []
-    if _text(draft.get("description")):
-        blocks.append(("paragraph", _text(draft.get("description"))))
+    if actions.clean_text(draft.get("description")):
+        blocks.append(("paragraph", actions.clean_text(draft.get("description"))))
     for heading, text in sections:
         blocks += [("heading", heading), ("paragraph", text)]
     blocks.append(("paragraph", f"Follow-up action of {incident_key}, drafted in its post-incident review (pir)."))
@@ -211,15 +211,15 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
     fields: dict[str, Any] = {
         "project": {"key": target.project},
         "issuetype": {"name": target.issue_type},
-        "summary": _text(draft.get("summary")),
+        "summary": actions.clean_text(draft.get("summary")),
         "labels": [*target.labels, marker_label(str(draft["draft_id"]))],
     }
     if assignee is not None:
         fields["assignee"] = assignee
-    if _text(draft.get("due_date")):
+    if actions.clean_text(draft.get("due_date")):
         fields["duedate"] = pd.Timestamp(draft["due_date"]).date().isoformat()
-    if _text(draft.get("priority")):
-        fields["priority"] = {"name": _text(draft.get("priority"))}
+    if actions.clean_text(draft.get("priority")):
+        fields["priority"] = {"name": actions.clean_text(draft.get("priority"))}
     if target.epic_key:
         if target.cloud:
             fields["parent"] = {"key": target.epic_key}
@@ -232,7 +232,7 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
         ("Action type", draft.get("action_type"), fm.action_type, True),
         ("Team", draft.get("team"), fm.team, True),
     ):
-        text = _text(value)
+        text = actions.clean_text(value)
         if not text:
             continue
         if field_id is None:
@@ -249,17 +249,6 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
         "properties": [{"key": MARKER_PROPERTY, "value": {"draftId": str(draft["draft_id"]),
                                                           "incidentKey": target.incident_key}}],
     }  # fmt: skip
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
 
 
 # ----------------------------------------------------------------------------------------------- I/O
@@ -401,7 +390,7 @@ class _Pusher:
         for draft in drafts:
             problems = actions.validate(draft, self.today)
             if problems:
-                self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, _text(draft["summary"]),
+                self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, actions.clean_text(draft["summary"]),
                                                         "skipped", error="; ".join(map(str, problems))))  # fmt: skip
             else:
                 ready.append(draft)
@@ -460,8 +449,8 @@ class _Pusher:
 
     def _epic(self, row: Mapping[str, Any], links: list[dict[str, Any]], label: str) -> str:
         """The incident's epic: known, linked, labelled, or created now (linked and labelled)."""
-        if _text(row.get("incident_epic")):
-            return _text(row["incident_epic"])
+        if actions.clean_text(row.get("incident_epic")):
+            return actions.clean_text(row["incident_epic"])
         incident_id, key = str(row["incident_id"]), str(row["incident_key"])
         found = self._linked_epic(links) or self._labelled_epic(label)
         if found is None:
@@ -486,7 +475,7 @@ class _Pusher:
 
     def _create_epic(self, row: Mapping[str, Any], label: str) -> str:
         key = str(row["incident_key"])
-        summary = f"{key} post-incident actions: {_text(row.get('incident_summary'))}"[:250]
+        summary = f"{key} post-incident actions: {actions.clean_text(row.get('incident_summary'))}"[:250]
         fields: dict[str, Any] = {
             "project": {"key": self.settings.action_project}, "issuetype": {"name": "Epic"}, "summary": summary,
             "labels": [self.settings.postmortem_label, label],
@@ -523,7 +512,7 @@ class _Pusher:
             if existing is not None:
                 self._pushed(draft, target, existing, found=True)
                 return
-            assignee, owner_id = self._assignee(_text(draft.get("owner")))
+            assignee, owner_id = self._assignee(actions.clean_text(draft.get("owner")))
             body = issue_body(draft, target, assignee)
             created = self._create(draft, body, target)
             if created is None:
@@ -535,7 +524,7 @@ class _Pusher:
     def _find(self, draft: Mapping[str, Any], links: list[dict[str, Any]], incident_key: str) -> dict[str, Any] | None:
         """The issue already made from this draft, if any: consistent reads first, then a search."""
         marker = marker_label(str(draft["draft_id"]))
-        summary = _text(draft.get("summary"))
+        summary = actions.clean_text(draft.get("summary"))
         candidates = [o for o in links if (o.get("fields") or {}).get("summary") == summary]
         for other in candidates:
             issue = self._read(str(other["id"]), "labels,summary")
@@ -607,12 +596,12 @@ class _Pusher:
                 f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in values)} WHERE draft_id = ?",
                 [*values.values(), str(draft["draft_id"])],
             )
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), target.incident_key, _text(draft["summary"]),
+        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), target.incident_key, actions.clean_text(draft["summary"]),
                                                 "pushed", key=key, issue_id=issue_id, found_existing=found))  # fmt: skip
 
     def _fail(self, draft: Mapping[str, Any], incident_key: str, error: str) -> None:
         _set_state(self.settings, str(draft["draft_id"]), "failed", error=error)
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, _text(draft["summary"]),
+        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, actions.clean_text(draft["summary"]),
                                                 "failed", error=error))  # fmt: skip
 
 
