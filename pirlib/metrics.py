@@ -7,7 +7,11 @@ Deleted Jira issues are left out everywhere (the views already exclude them).
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import duckdb
+import numpy as np
 import pandas as pd
 
 # How many incidents a bar's hover names: enough to recognise the month, few enough to stay readable.
@@ -93,3 +97,399 @@ def last_sync(con: duckdb.DuckDBPyConnection) -> dict | None:
     if row is None:
         return None
     return dict(zip(["run_id", "started_at", "finished_at", "status", "mode", "source"], row))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The four leadership dashboards. Each loads its rows once, in one short read-only connection (load_*),
+# and every number is then a pure function over those frames, so a filter change re-reads nothing and an
+# open dashboard holds no lock. "Today" comes from the settings (PIR_TODAY in tests), never from DuckDB's
+# current_date, so the views' own overdue / pending columns are recomputed here with it.
+# ---------------------------------------------------------------------------------------------------------
+
+DURATION_MEASURES = {"ttd_minutes": "TTD", "ttm_minutes": "TTM", "ttr_minutes": "TTR"}
+AGE_BUCKETS = ((0, 30, "0–30 days"), (31, 60, "31–60 days"), (61, 90, "61–90 days"), (91, None, "over 90 days"))
+MISSING_FIELDS = {
+    "missing_owner": "owner",
+    "missing_due_date": "due date",
+    "missing_success_metric": "success metric",
+    "missing_verification_method": "verification method",
+}
+RECURRENCE_DAYS = 90
+AT_RISK_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a reader narrowed a dashboard to; an empty tuple means every value."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    teams: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+
+
+def apply_filters(frame: pd.DataFrame, filters: Filters, date_column: str) -> pd.DataFrame:
+    """Rows of ``frame`` inside the filters: ``date_column`` (UTC) within start..end inclusive, and team,
+    service and severity among the chosen ones. A frame with a ``teams`` list column (incidents, reviews)
+    matches a team when any of its actions belongs to that team."""
+    keep = pd.Series(True, index=frame.index)
+    if filters.start or filters.end:
+        days = _utc(frame[date_column]).dt.date
+        if filters.start:
+            keep &= days.notna() & (days >= filters.start)
+        if filters.end:
+            keep &= days.notna() & (days <= filters.end)
+    if filters.services and "service" in frame:
+        keep &= frame["service"].isin(filters.services)
+    if filters.severities and "severity" in frame:
+        keep &= frame["severity"].isin(filters.severities)
+    if filters.teams:
+        if "team" in frame:
+            keep &= frame["team"].isin(filters.teams)
+        elif "teams" in frame:
+            wanted = set(filters.teams)
+            keep &= frame["teams"].map(lambda teams: _is_list(teams) and bool(wanted & set(teams)))
+    return frame[keep]
+
+
+def _is_list(value: object) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    series = pd.to_datetime(series, utc=True)
+    return series
+
+
+def filter_options(*frames: pd.DataFrame) -> dict[str, list[str]]:
+    """The values each filter offers, from the loaded frames: teams, services, severities (sorted)."""
+    found: dict[str, set[str]] = {"teams": set(), "services": set(), "severities": set()}
+    for frame in frames:
+        if "team" in frame:
+            found["teams"].update(frame["team"].dropna())
+        if "teams" in frame:
+            for teams in frame["teams"]:
+                if _is_list(teams):
+                    found["teams"].update(t for t in teams if t is not None)
+        if "service" in frame:
+            found["services"].update(frame["service"].dropna())
+        if "severity" in frame:
+            found["severities"].update(frame["severity"].dropna())
+    return {name: sorted(map(str, values)) for name, values in found.items()}
+
+
+def period_start(series: pd.Series, freq: str) -> pd.Series:
+    """The first day of the month ("M") or quarter ("Q") of each UTC timestamp, as naive Timestamps."""
+    naive = _utc(series).dt.tz_localize(None)
+    return naive.dt.to_period(freq).dt.start_time
+
+
+def choose_period(series: pd.Series) -> str:
+    """Months for up to 18 months of data, else quarters: enough periods to see a trend, few enough to read."""
+    times = _utc(series).dropna()
+    if times.empty:
+        return "M"
+    return "M" if (times.max() - times.min()).days <= 548 else "Q"
+
+
+def summarize(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
+    """Distribution of ``value`` per group: n, median, p90 (and p10, q1, q3 for box plots). Never a mean.
+
+    Rows with no value are left out of n. Groups come back sorted; an empty frame gives no rows.
+    """
+    columns = [*by, "n", "median", "p90", "p10", "q1", "q3", "min", "max"]
+    data = frame.dropna(subset=[value])
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = data.groupby(by, sort=True, dropna=False)[value]
+    out = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "median": grouped.median(),
+            "p90": grouped.quantile(0.9),
+            "p10": grouped.quantile(0.1),
+            "q1": grouped.quantile(0.25),
+            "q3": grouped.quantile(0.75),
+            "min": grouped.min(),
+            "max": grouped.max(),
+        }
+    ).reset_index()
+    return out[columns]
+
+
+# --- actions -------------------------------------------------------------------------------------------
+
+
+def load_actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every action (deleted ones excluded), one row each, with its incident's key, severity and service."""
+    return con.execute(
+        """
+        SELECT key, summary, owner, team, status, status_category, is_done, due_date, created_at, resolved_at,
+               url, incident_id, incident_key, incident_summary, severity, service,
+               missing_owner, missing_due_date, missing_success_metric, missing_verification_method
+        FROM v_action_status
+        """
+    ).df()
+
+
+def action_states(actions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """``actions`` plus: done_on_time, due (done, or its due date has passed), overdue, days_overdue,
+    age_days (open actions: days since created) and state (done / overdue / open), all as of ``today``."""
+    frame = actions.copy()
+    done = frame["is_done"].fillna(False).astype(bool)
+    due = pd.to_datetime(frame["due_date"]).dt.date
+    resolved = _utc(frame["resolved_at"]).dt.date
+    created = _utc(frame["created_at"]).dt.date
+    has_due = due.notna()
+    frame["done_on_time"] = done & has_due & resolved.notna() & (resolved <= due.where(has_due, dt.date.max))
+    past_due = has_due & (due.where(has_due, dt.date.max) < today)
+    frame["overdue"] = ~done & past_due
+    frame["due"] = has_due & (done | past_due)
+    frame["days_overdue"] = [(today - d).days if o else None for d, o in zip(due, frame["overdue"])]
+    frame["age_days"] = [(today - c).days if (not d and c is not None and not pd.isna(c)) else None
+                         for c, d in zip(created, done)]
+    frame["state"] = np.where(done, "done", np.where(frame["overdue"], "overdue", "open"))
+    return frame
+
+
+def completion_rates(states: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per value of ``by``: actions, done, open, overdue, completion_rate (done / actions) and on_time_rate
+    (done by the due date / actions that are done or past their due date; NaN when none is due yet).
+
+    ``states`` is ``action_states``. A missing ``by`` value is its own group, "(none)". Sorted by actions.
+    """
+    columns = [by, "actions", "done", "open", "overdue", "completion_rate", "on_time_rate"]
+    if states.empty:
+        return pd.DataFrame(columns=columns)
+    frame = states.assign(**{by: states[by].fillna("(none)").astype(str)})
+    grouped = frame.groupby(by, sort=False)
+    out = pd.DataFrame(
+        {
+            "actions": grouped.size(),
+            "done": grouped["is_done"].sum(),
+            "overdue": grouped["overdue"].sum(),
+            "done_on_time": grouped["done_on_time"].sum(),
+            "due": grouped["due"].sum(),
+        }
+    )
+    out["open"] = out["actions"] - out["done"]
+    out["completion_rate"] = out["done"] / out["actions"]
+    out["on_time_rate"] = (out["done_on_time"] / out["due"]).where(out["due"] > 0)
+    out = out.reset_index().sort_values(["actions", by], ascending=[False, True])
+    return out[columns].astype({"actions": "int64", "done": "int64", "open": "int64", "overdue": "int64"})
+
+
+def burn_up(actions: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+    """Cumulative actions created and done at the end of each period ("W" weeks, "M" months).
+
+    Columns: period (Timestamp, start of the period), created, done. Empty in, empty out.
+    """
+    created = _utc(actions["created_at"]).dropna()
+    if created.empty:
+        return pd.DataFrame(columns=["period", "created", "done"])
+    done_at = _utc(actions.loc[actions["is_done"].fillna(False).astype(bool), "resolved_at"]).dropna()
+    last = max(created.max(), done_at.max()) if len(done_at) else created.max()
+    periods = pd.period_range(created.min().tz_localize(None), last.tz_localize(None), freq=freq)
+
+    def cumulative(times: pd.Series) -> np.ndarray:
+        counts = times.dt.tz_localize(None).dt.to_period(freq).value_counts()
+        return counts.reindex(periods, fill_value=0).cumsum().to_numpy()
+
+    return pd.DataFrame({"period": periods.start_time, "created": cumulative(created), "done": cumulative(done_at)})
+
+
+def aging(states: pd.DataFrame) -> pd.DataFrame:
+    """Open actions by age bucket and whether they are overdue: bucket, overdue (bool), actions."""
+    open_actions = states[states["state"] != "done"].dropna(subset=["age_days"])
+    rows = []
+    for low, high, label in AGE_BUCKETS:
+        ages = open_actions["age_days"]
+        inside = open_actions[(ages >= low) & ((ages <= high) if high is not None else True)]
+        for overdue in (False, True):
+            rows.append((label, overdue, int((inside["overdue"] == overdue).sum())))
+    return pd.DataFrame(rows, columns=["bucket", "overdue", "actions"])
+
+
+def missing_fields(states: pd.DataFrame) -> pd.DataFrame:
+    """How many open actions lack each SMART field: field, open_actions_missing, open_actions."""
+    open_actions = states[states["state"] != "done"]
+    return pd.DataFrame(
+        [(label, int(open_actions[column].fillna(False).astype(bool).sum()), len(open_actions))
+         for column, label in MISSING_FIELDS.items()],
+        columns=["field", "missing", "open_actions"],
+    )  # fmt: skip
+
+
+def overdue_list(states: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """Overdue actions, most overdue first: key, url, summary, owner, team, due_date, days_overdue,
+    incident_key, severity."""
+    columns = ["key", "url", "summary", "owner", "team", "due_date", "days_overdue", "incident_key", "severity"]
+    rows = states[states["overdue"]].sort_values(["days_overdue", "key"], ascending=[False, True])
+    return rows[columns].head(limit) if limit else rows[columns]
+
+
+# --- reviews -------------------------------------------------------------------------------------------
+
+
+def load_review_stages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per (reviewed incident, runbook stage) from v_review_deadlines, plus the incident's teams."""
+    return con.execute(
+        """
+        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.closed_at, d.stage, d.stage_rank,
+               d.deadline_hours, d.due_at, d.done_at, t.teams
+        FROM v_review_deadlines AS d
+        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
+                   FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
+        ORDER BY d.closed_at, d.incident_id, d.stage_rank
+        """
+    ).df()
+
+
+def review_stage_states(stages: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``stages`` plus state (on_time / late / missed / pending) and hours_past_due, as of ``as_of`` (UTC):
+    the view's own columns use DuckDB's clock, which a demo or test with PIR_TODAY must not."""
+    frame = stages.copy()
+    as_of = _as_utc(as_of)
+    due = _utc(frame["due_at"])
+    done = _utc(frame["done_at"])
+    frame["state"] = np.select(
+        [done.notna() & (done <= due), done.notna(), due < as_of], ["on_time", "late", "missed"], "pending"
+    )
+    frame["hours_past_due"] = (done.fillna(as_of) - due).dt.total_seconds() / 3600.0
+    return frame
+
+
+def _as_utc(value: object) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def stage_compliance(states: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
+    """Per (period the incident closed, stage): decided (on time + late + missed), on_time and rate.
+
+    Pending stages are not decided yet and count nowhere. Columns: period, stage, stage_rank, decided,
+    on_time, rate.
+    """
+    columns = ["period", "stage", "stage_rank", "decided", "on_time", "rate"]
+    decided = states[states["state"] != "pending"]
+    if decided.empty:
+        return pd.DataFrame(columns=columns)
+    frame = decided.assign(period=period_start(decided["closed_at"], freq), on_time=decided["state"] == "on_time")
+    out = frame.groupby(["period", "stage", "stage_rank"]).agg(decided=("state", "size"), on_time=("on_time", "sum"))
+    out = out.reset_index().sort_values(["stage_rank", "period"])
+    out["rate"] = out["on_time"] / out["decided"]
+    return out[columns].astype({"decided": "int64", "on_time": "int64"})
+
+
+def lateness(states: pd.DataFrame) -> pd.DataFrame:
+    """Hours past the deadline of every late or missed stage, summarised per stage (n, median, p90, ...)."""
+    late = states[states["state"].isin(["late", "missed"])]
+    out = summarize(late, "hours_past_due", ["stage_rank", "stage"])
+    return out
+
+
+def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HOURS,
+            missed_within_days: int = 7) -> pd.DataFrame:
+    """Reviews at risk right now: stages not done that are due within ``hours`` or were missed in the
+    last ``missed_within_days`` days. Columns: key, summary, severity, service, stage, due_at,
+    hours_left (negative when missed). Soonest first."""
+    as_of = _as_utc(as_of)
+    due = _utc(states["due_at"])
+    open_stage = _utc(states["done_at"]).isna()
+    window = (due <= as_of + pd.Timedelta(hours=hours)) & (due >= as_of - pd.Timedelta(days=missed_within_days))
+    rows = states[open_stage & window].assign(hours_left=(due - as_of).dt.total_seconds() / 3600.0)
+    columns = ["key", "summary", "severity", "service", "stage", "due_at", "hours_left"]
+    return rows.sort_values(["due_at", "key", "stage_rank"])[columns]
+
+
+# --- incidents and failure modes ----------------------------------------------------------------------
+
+
+def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every incident (deleted excluded) with its durations in minutes (v_incident_durations), when it
+    happened (started, else created), its URL and the teams owning its actions."""
+    return con.execute(
+        """
+        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.failure_mode,
+               coalesce(d.started_at, i.created_at) AS occurred_at,
+               d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, i.url, t.teams
+        FROM v_incident_durations AS d
+        JOIN incidents AS i ON i.issue_id = d.incident_id
+        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
+                   FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
+        ORDER BY occurred_at, d.key
+        """
+    ).df()
+
+
+def counts_by(incidents: pd.DataFrame, rows: str, columns: str) -> pd.DataFrame:
+    """Incident counts per (rows, columns) value, missing values as "(none)": rows, columns, incidents."""
+    frame = incidents.assign(**{c: incidents[c].fillna("(none)").astype(str) for c in (rows, columns)})
+    out = frame.groupby([rows, columns]).size().rename("incidents").reset_index()
+    return out.astype({"incidents": "int64"})
+
+
+def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
+    """TTD, TTM and TTR per period as distributions: measure, period, n, median, p90, p10, q1, q3, ...
+
+    Negative durations (a milestone before the start: bad data) are left out rather than shown as zero.
+    """
+    if incidents.empty:
+        return summarize(pd.DataFrame({"measure": [], "period": [], "minutes": []}), "minutes", ["measure", "period"])
+    period = period_start(incidents["occurred_at"], freq)
+    long = pd.concat(
+        [pd.DataFrame({"measure": label, "period": period, "minutes": incidents[column]})
+         for column, label in DURATION_MEASURES.items()],
+        ignore_index=True,
+    )  # fmt: skip
+    long = long[long["minutes"] >= 0]
+    return summarize(long, "minutes", ["measure", "period"])
+
+
+def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each incident whose failure mode had happened on the same service before (v_failure_mode_recurrence),
+    with whether the earlier incident's actions were all done before this one started."""
+    return con.execute(
+        """
+        SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
+               r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_90_days,
+               r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done, i.url, t.teams
+        FROM v_failure_mode_recurrence AS r
+        JOIN incidents AS i ON i.issue_id = r.incident_id
+        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
+                   FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
+        ORDER BY r.occurred_at, r.key
+        """
+    ).df()
+
+
+def fix_outcome(recurrences: pd.DataFrame) -> pd.Series:
+    """Per recurrence: "fixes done" (every earlier action done before it came back), "fixes not done",
+    or "no actions" (the earlier incident had none)."""
+    previous = recurrences["previous_actions"].fillna(0)
+    fixed = recurrences["previous_fixes_done"].fillna(False).astype(bool)
+    return pd.Series(
+        np.where(previous == 0, "no actions", np.where(fixed, "fixes done", "fixes not done")),
+        index=recurrences.index,
+    )
+
+
+def recurrences_within(recurrences: pd.DataFrame, days: int = RECURRENCE_DAYS) -> pd.DataFrame:
+    """Recurrences within ``days`` of the previous incident on the same service, with ``outcome``."""
+    rows = recurrences[recurrences["days_since_previous"] <= days]
+    return rows.assign(outcome=fix_outcome(rows))
+
+
+def recurrence_summary(recurrences: pd.DataFrame) -> pd.DataFrame:
+    """Per failure mode: recurrences, and how many came back after fixes done / not done / no actions."""
+    columns = ["failure_mode", "recurrences", "fixes done", "fixes not done", "no actions"]
+    if recurrences.empty:
+        return pd.DataFrame(columns=columns)
+    table = pd.crosstab(recurrences["failure_mode"].fillna("(none)"), recurrences["outcome"])
+    for outcome in columns[2:]:
+        if outcome not in table:
+            table[outcome] = 0
+    table["recurrences"] = table[columns[2:]].sum(axis=1)
+    out = table.reset_index().sort_values(["recurrences", "failure_mode"], ascending=[False, True])
+    return out[columns]

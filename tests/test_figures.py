@@ -202,3 +202,78 @@ def test_shown_outputs_carry_no_raw_jira_markup(fixture_db, monkeypatch):
     rendered = json.dumps([item if isinstance(item, dict) else item.data for item in shown], default=str)
     assert "<img" not in rendered and "<script" not in rendered
     assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
+
+
+# --- leadership dashboards (issue 7) -------------------------------------------------------------------
+
+
+def test_dashboard_figures_escape_every_jira_label():
+    rates = pd.DataFrame({"team": [HOSTILE, "SRE"], "actions": [3, 1], "done": [1, 1], "open": [2, 0],
+                          "overdue": [1, 0], "completion_rate": [1 / 3, 1.0], "on_time_rate": [np.nan, 1.0]})
+    counts = pd.DataFrame({"failure_mode": [HOSTILE, "DNS"], "service": ["svc", HOSTILE], "incidents": [2, 1]})
+    specs = [
+        figures.completion_rate_bars(rates, "team", "by team"),
+        figures.heatmap(counts, "service", "failure_mode", "incidents", "modes"),
+        figures.stacked_bars(counts, "service", "failure_mode", "incidents", "bars"),
+    ]
+    for spec in specs:
+        text = json.dumps(spec)
+        assert "<img" not in text and "<script" not in text, text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert specs[0]["data"][1]["x"] == [1.0, None]  # no on-time rate is a gap, not 0 %
+
+
+def test_distribution_boxes_are_precomputed_with_median_p90_and_n():
+    summary = pd.DataFrame({"measure": ["TTD", "TTR"], "period": [pd.Timestamp("2026-07-01")] * 2, "n": [4, 4],
+                            "median": [5.0, 60.0], "p90": [9.0, 200.0], "p10": [1.0, 20.0], "q1": [2.0, 30.0],
+                            "q3": [7.0, 90.0], "min": [1.0, 10.0], "max": [10.0, 300.0]})  # fmt: skip
+    spec = figures.distribution_boxes(summary, "period", "Durations", "minutes", trace="measure", log=True)
+    boxes = [t for t in spec["data"] if t["type"] == "box"]
+    assert [b["name"] for b in boxes] == ["TTD", "TTR"]
+    assert boxes[1]["median"] == [60.0] and boxes[1]["upperfence"] == [200.0]
+    hover = [t for t in spec["data"] if t["type"] == "scatter"][1]
+    assert hover["customdata"] == [["60", "200", 4]] and "n=" in hover["hovertemplate"]
+    assert spec["layout"]["yaxis"]["type"] == "log"
+    bundle = figures.mime_bundle(spec)
+    assert bundle[figures.PLOTLY_MIMETYPE]["config"]["displaylogo"] is False
+
+
+def test_links_are_http_only_and_escaped():
+    assert dashboard.safe_url("javascript:alert(1)") is None
+    assert dashboard.safe_url("data:text/html,<b>") is None
+    assert dashboard.safe_url("//evil.example/x") is None
+    assert dashboard.link_html("<b>INC-1</b>", "javascript:alert(1)") == "&lt;b&gt;INC-1&lt;/b&gt;"
+    link = dashboard.link_html("INC-1 & <i>", 'https://jira.example.com/browse/INC-1?a=1&b="2"')
+    assert link.startswith('<a href="https://jira.example.com/browse/INC-1?a=1&amp;b=&quot;2&quot;"')
+    assert ">INC-1 &amp; &lt;i&gt;</a>" in link and 'rel="noopener noreferrer"' in link
+
+
+@pytest.mark.parametrize("name", sorted(dashboard.BOARDS))
+def test_every_board_renders_its_panels_and_keeps_jira_markup_out(fixture_db, name):
+    board = dashboard.load_board(name, fixture_db)
+    assert board.problem is None
+    everything = metrics.Filters()
+    contents = board.contents(everything)
+    assert len(contents) == len(dashboard.BOARDS[name].panels)
+    text = json.dumps(contents, default=str)
+    assert "<img" not in text and "<script" not in text and "<b>for</b>" not in text
+    narrowed = board.contents(metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 8, 1)))
+    assert len(narrowed) == len(contents)
+    # The file is free again: a writer gets in at once.
+    with db.connect(fixture_db.replace(db_lock_timeout=1.0)) as con:
+        con.execute("SELECT 1")
+
+
+def test_action_board_filter_changes_the_numbers(fixture_db):
+    board = dashboard.load_board("actions", fixture_db)
+    every, sev0 = board.contents(metrics.Filters()), board.contents(metrics.Filters(severities=("Sev-0",)))
+    assert every[0] != sev0[0]
+    assert "INC-102" in every[-1]  # the overdue list
+
+
+@pytest.mark.parametrize("name", sorted(dashboard.BOARDS))
+def test_boards_on_missing_and_empty_databases_say_how_to_load(tmp_path, name):
+    for settings in (Settings(db=tmp_path / "missing.duckdb"), dashboard_fixture.build_empty(tmp_path / "e.duckdb")):
+        board = dashboard.load_board(name, settings)
+        assert "No data yet" in board.header_html()
+    assert not (tmp_path / "missing.duckdb").exists()

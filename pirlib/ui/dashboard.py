@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -21,6 +23,7 @@ from pirlib import db, metrics
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.ui import figures
+from pirlib.ui.filters import FilterBar
 
 EMPTY_MESSAGE = "No data yet: run `pir demo` for the sample or `pir sync` against Jira"
 LATEST_COLUMNS = {"key": "Key", "severity": "Severity", "status": "Status", "started": "Started (UTC)", "summary": "Summary"}
@@ -148,3 +151,391 @@ def _message_html(text: str) -> str:
     parts = html.escape(text).split("`")
     body = "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
     return f'<p class="pir-message" style="font-size:1.2em">{body}</p>'
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Leadership dashboards (issue 7): actions, reviews, failure_modes, incidents. A notebook calls
+# ``board = load_board("actions")`` and ``board.show()``. Loading reads every row the board needs in one
+# read-only connection and closes it; then each panel is a pure function of (frames, filters) drawn into
+# its own ipywidgets.Output, so a filter change redraws every panel without touching the database.
+# ---------------------------------------------------------------------------------------------------------
+
+OVERDUE_ROWS = 50
+AT_RISK_STAGE_NAMES = figures.STAGE_LABELS
+
+
+@dataclass
+class BoardData:
+    """What a board's panels read: the loaded frames, "today", and the as-of instant for review clocks."""
+
+    today: dt.date
+    as_of: pd.Timestamp
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    title: str
+    loaders: tuple[str, ...]  # names of metrics.load_* functions, each giving one frame
+    date_column: dict[str, str]  # per frame: the column the date range filters on
+    panels: tuple[Callable[[BoardData, metrics.Filters], object], ...]
+
+
+class Board:
+    """One leadership dashboard: the data-as-of line, the filter bar, and a panel per Output widget."""
+
+    def __init__(self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None):
+        self.spec, self.data, self.last_sync, self.problem = spec, data, last_sync, problem
+        self.outputs: list = []
+        self.filter_bar: FilterBar | None = None
+
+    def header_html(self) -> str:
+        if self.problem or self.data is None:
+            return _message_html(self.problem or EMPTY_MESSAGE)
+        return f'<p class="pir-as-of">{html.escape(data_as_of(self.last_sync, self.data.today))}</p>'
+
+    def show(self) -> None:
+        """Display the header, the filters and every panel; filters then redraw the panels in place."""
+        import ipywidgets as widgets
+
+        display(HTML(self.header_html()))
+        if self.problem or self.data is None:
+            return
+        self.filter_bar = FilterBar(metrics.filter_options(*self.data.frames.values()))
+        self.outputs = [widgets.Output() for _ in self.spec.panels]
+        display(widgets.VBox([self.filter_bar.widget, *self.outputs]))
+        self.render(self.filter_bar.value)
+        self.filter_bar.on_change(self.render)
+
+    def filtered(self, filters: metrics.Filters) -> BoardData:
+        assert self.data is not None
+        frames = {
+            name: metrics.apply_filters(frame, filters, self.spec.date_column[name])
+            for name, frame in self.data.frames.items()
+        }
+        return BoardData(today=self.data.today, as_of=self.data.as_of, frames=frames)
+
+    def contents(self, filters: metrics.Filters) -> list[object]:
+        """What each panel shows for ``filters``: a plotly JSON dict, or an HTML string."""
+        data = self.filtered(filters)
+        return [panel(data, filters) for panel in self.spec.panels]
+
+    def render(self, filters: metrics.Filters) -> None:
+        for output, content in zip(self.outputs, self.contents(filters)):
+            output.clear_output(wait=True)
+            with output:
+                if isinstance(content, dict):
+                    show_figure(content)
+                else:
+                    display(HTML(str(content)))
+
+
+def load_board(name: str, settings: Settings | None = None) -> Board:
+    """Read what board ``name`` shows in one read-only connection, closed before returning."""
+    spec = BOARDS[name]
+    settings = settings or load_settings()
+    today = settings.current_date()
+    data = BoardData(today=today, as_of=_as_of(settings))
+    last, problem = None, None
+    try:
+        with db.connect(settings, read_only=True) as con:
+            if not _has_schema(con) or metrics.incident_count(con) == 0:
+                problem = EMPTY_MESSAGE
+            else:
+                data.frames = {loader: getattr(metrics, "load_" + loader)(con) for loader in spec.loaders}
+                last = metrics.last_sync(con)
+    except PirError as exc:
+        problem = EMPTY_MESSAGE if not settings.db.exists() else str(exc)
+    return Board(spec, None if problem else data, last, problem)
+
+
+def _as_of(settings: Settings) -> pd.Timestamp:
+    # The same clock as the facilitator guide: now, moved to settings.today when that is set.
+    real = pd.Timestamp.now(tz="UTC")
+    if settings.today is None:
+        return real
+    return real + (pd.Timestamp(settings.today) - pd.Timestamp(real.date()))
+
+
+# --- panels: (filtered data, filters) -> figure dict or HTML ---------------------------------------------
+
+
+def _none_html(what: str) -> str:
+    return _message_html(f"No {what} match these filters.")
+
+
+def _states(data: BoardData) -> pd.DataFrame:
+    return metrics.action_states(data.frames["actions"], data.today)
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.0%}"
+
+
+def actions_summary(data: BoardData, filters: metrics.Filters) -> str:
+    states = _states(data)
+    if states.empty:
+        return _none_html("actions")
+    total = metrics.completion_rates(states.assign(all="all"), "all").iloc[0]
+    return _kpis([
+        ("actions", f"{int(total['actions']):,}"), ("completed", _pct(total["completion_rate"])),
+        ("done on time", _pct(total["on_time_rate"])), ("open", f"{int(total['open']):,}"),
+        ("overdue", f"{int(total['overdue']):,}"),
+    ])  # fmt: skip
+
+
+def _rate_panel(by: str, label: str) -> Callable[[BoardData, metrics.Filters], object]:
+    def panel(data: BoardData, filters: metrics.Filters) -> object:
+        states = _states(data)
+        if states.empty:
+            return _none_html("actions")
+        return figures.completion_rate_bars(metrics.completion_rates(states, by), by, f"Completion and on-time rate by {label}")
+
+    panel.__name__ = f"rates_by_{by}"
+    return panel
+
+
+def actions_burn_up(data: BoardData, filters: metrics.Filters) -> object:
+    states = _states(data)
+    if states.empty:
+        return _none_html("actions")
+    freq = "W" if metrics.choose_period(states["created_at"]) == "M" else "M"
+    return figures.burn_up(metrics.burn_up(states, freq))
+
+
+def actions_aging(data: BoardData, filters: metrics.Filters) -> object:
+    return figures.aging_bars(metrics.aging(_states(data)))
+
+
+def actions_missing(data: BoardData, filters: metrics.Filters) -> object:
+    return figures.missing_field_bars(metrics.missing_fields(_states(data)))
+
+
+def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
+    overdue = metrics.overdue_list(_states(data))
+    if overdue.empty:
+        return "<h3>Overdue actions</h3>" + _message_html("No overdue actions match these filters.")
+    shown = overdue.head(OVERDUE_ROWS)
+    more = f" (the {OVERDUE_ROWS} most overdue of {len(overdue)})" if len(overdue) > OVERDUE_ROWS else f" ({len(overdue)})"
+    table = pd.DataFrame({
+        "Action": [link_html(k, u) for k, u in zip(shown["key"], shown["url"])],
+        "Summary": [html.escape(_cell_text(v)) for v in shown["summary"]],
+        "Owner": [html.escape(_cell_text(v)) for v in shown["owner"]],
+        "Team": [html.escape(_cell_text(v)) for v in shown["team"]],
+        "Due": [html.escape(_cell_text(v)) for v in shown["due_date"]],
+        "Days overdue": [str(int(v)) for v in shown["days_overdue"]],
+        "Incident": [html.escape(_cell_text(v)) for v in shown["incident_key"]],
+    })  # fmt: skip
+    return f"<h3>Overdue actions{html.escape(more)}</h3>" + markup_table_html(table)
+
+
+def _review_states(data: BoardData) -> pd.DataFrame:
+    return metrics.review_stage_states(data.frames["review_stages"], data.as_of)
+
+
+def reviews_summary(data: BoardData, filters: metrics.Filters) -> str:
+    states = _review_states(data)
+    if states.empty:
+        return _none_html("reviewed incidents (Sev-0/Sev-1, closed)")
+    decided = states[states["state"] != "pending"]
+    rate = (decided["state"] == "on_time").mean() if len(decided) else None
+    return _kpis([
+        ("reviewed incidents", f"{states['incident_id'].nunique():,}"), ("stages on time", _pct(rate)),
+        ("late", f"{int((states['state'] == 'late').sum()):,}"), ("missed", f"{int((states['state'] == 'missed').sum()):,}"),
+        ("pending", f"{int((states['state'] == 'pending').sum()):,}"),
+    ])  # fmt: skip
+
+
+def reviews_compliance(data: BoardData, filters: metrics.Filters) -> object:
+    states = _review_states(data)
+    if states.empty:
+        return _none_html("reviews")
+    return figures.compliance_lines(metrics.stage_compliance(states, metrics.choose_period(states["closed_at"])))
+
+
+def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
+    late = metrics.lateness(_review_states(data))
+    if late.empty:
+        return _message_html("No stage was late or missed under these filters.")
+    return figures.distribution_boxes(late, "stage", "Hours past the deadline, late or missed stages", "hours", log=True)
+
+
+def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
+    # "Right now" ignores the date range: a range that ends last year would otherwise hide today's risks.
+    assert data.frames is not None
+    rows = metrics.at_risk(_review_states(data), data.as_of)
+    title = f"<h3>Reviews at risk now: due within {metrics.AT_RISK_HOURS:g} h, or missed in the last 7 days ({len(rows)})</h3>"
+    if rows.empty:
+        return title + _message_html("Nothing at risk right now.")
+    table = pd.DataFrame({
+        "Incident": [html.escape(_cell_text(v)) for v in rows["key"]],
+        "Summary": [html.escape(_cell_text(v)) for v in rows["summary"]],
+        "Severity": [html.escape(_cell_text(v)) for v in rows["severity"]],
+        "Stage": [html.escape(AT_RISK_STAGE_NAMES.get(v, str(v))) for v in rows["stage"]],
+        "Due (UTC)": [html.escape(_cell_text(v)) for v in rows["due_at"]],
+        "Hours left": [f"{v:.1f}" if v >= 0 else f"missed {-v:.1f} h ago" for v in rows["hours_left"]],
+    })  # fmt: skip
+    return title + markup_table_html(table)
+
+
+def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return _none_html("incidents")
+    summary = metrics.summarize(
+        pd.concat([pd.DataFrame({"measure": label, "minutes": incidents[column]})
+                   for column, label in metrics.DURATION_MEASURES.items()]).query("minutes >= 0"),
+        "minutes", ["measure"],
+    )  # fmt: skip
+    items = [("incidents", f"{len(incidents):,}")]
+    for label in metrics.DURATION_MEASURES.values():
+        row = summary[summary["measure"] == label]
+        if not row.empty:
+            r = row.iloc[0]
+            items.append((f"{label}: median · P90 · n", f"{_minutes(r['median'])} · {_minutes(r['p90'])} · {int(r['n']):,}"))
+    return _kpis(items)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
+
+
+def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return _none_html("incidents")
+    counts = metrics.counts_by(incidents, "service", "severity")
+    order = figures.severity_order([None if s == "(none)" else s for s in counts["severity"].unique()])
+    counts = counts.assign(severity=counts["severity"].replace("(none)", figures.NO_SEVERITY))
+    return figures.stacked_bars(counts, "service", "severity", "incidents", "Incidents by service and severity", order=order)
+
+
+def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return _none_html("incidents")
+    freq = metrics.choose_period(incidents["occurred_at"])
+    summary = metrics.durations(incidents, freq)
+    word = "month" if freq == "M" else "quarter"
+    return figures.distribution_boxes(summary, "period", f"Time to detect, mitigate and resolve, by {word}",
+                                      "minutes", trace="measure", log=True)  # fmt: skip
+
+
+def modes_over_time(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return _none_html("incidents")
+    freq = metrics.choose_period(incidents["occurred_at"])
+    frame = incidents.assign(period=metrics.period_start(incidents["occurred_at"], freq))
+    counts = metrics.counts_by(frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d")), "failure_mode", "period")
+    word = "month" if freq == "M" else "quarter"
+    return figures.heatmap(counts, "period", "failure_mode", "incidents", f"Incidents by failure mode and {word}")
+
+
+def modes_by_service(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return _none_html("incidents")
+    counts = metrics.counts_by(incidents, "failure_mode", "service")
+    return figures.heatmap(counts, "service", "failure_mode", "incidents", "Incidents by failure mode and service")
+
+
+def _recurrences(data: BoardData) -> pd.DataFrame:
+    return metrics.recurrences_within(data.frames["recurrences"])
+
+
+def recurrence_outcomes(data: BoardData, filters: metrics.Filters) -> object:
+    recurrences = _recurrences(data)
+    if recurrences.empty:
+        return _message_html(f"No failure mode came back within {metrics.RECURRENCE_DAYS} days on the same service.")
+    long = recurrences.assign(failure_mode=recurrences["failure_mode"].fillna("(none)")).groupby(
+        ["failure_mode", "outcome"]).size().rename("recurrences").reset_index()
+    return figures.stacked_bars(
+        long, "failure_mode", "outcome", "recurrences",
+        f"Came back within {metrics.RECURRENCE_DAYS} days on the same service: were the earlier incident's actions done?",
+        colors=figures.OUTCOME_COLORS, order=list(figures.OUTCOME_COLORS),
+    )  # fmt: skip
+
+
+def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
+    rows = _recurrences(data).sort_values("occurred_at", ascending=False)
+    title = f"<h3>Recurrences within {metrics.RECURRENCE_DAYS} days ({len(rows)})</h3>"
+    if rows.empty:
+        return title + _none_html("recurrences")
+    shown = rows.head(OVERDUE_ROWS)
+    table = pd.DataFrame({
+        "Incident": [link_html(k, u) for k, u in zip(shown["key"], shown["url"])],
+        "Summary": [html.escape(_cell_text(v)) for v in shown["summary"]],
+        "Failure mode": [html.escape(_cell_text(v)) for v in shown["failure_mode"]],
+        "Service": [html.escape(_cell_text(v)) for v in shown["service"]],
+        "Earlier incident": [html.escape(_cell_text(v)) for v in shown["previous_key"]],
+        "Days between": [f"{v:.0f}" for v in shown["days_since_previous"]],
+        "Earlier actions done before": [f"{int(d or 0)} of {int(n or 0)}" for d, n in
+                                        zip(shown["previous_actions_done_before"].fillna(0), shown["previous_actions"].fillna(0))],
+        "Outcome": [html.escape(v) for v in shown["outcome"]],
+    })  # fmt: skip
+    return title + markup_table_html(table)
+
+
+BOARDS: dict[str, BoardSpec] = {
+    "actions": BoardSpec(
+        "Action completion", ("actions",), {"actions": "created_at"},
+        (actions_summary, _rate_panel("team", "team"), _rate_panel("owner", "owner"),
+         _rate_panel("severity", "incident severity"), _rate_panel("incident_key", "incident"),
+         actions_burn_up, actions_aging, actions_missing, actions_overdue),
+    ),  # fmt: skip
+    "reviews": BoardSpec(
+        "Review deadlines", ("review_stages",), {"review_stages": "closed_at"},
+        (reviews_summary, reviews_compliance, reviews_lateness, reviews_at_risk),
+    ),
+    "failure_modes": BoardSpec(
+        "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
+        (modes_over_time, modes_by_service, recurrence_outcomes, recurrence_table),
+    ),
+    "incidents": BoardSpec(
+        "Incidents", ("incidents",), {"incidents": "occurred_at"},
+        (incidents_summary, incidents_by_service, incidents_durations),
+    ),
+}
+
+
+# --- HTML helpers -------------------------------------------------------------------------------------
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else None: a javascript: or data: link never reaches a page."""
+    if not isinstance(url, str):
+        return None
+    parsed = urlparse(url.strip())
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+        return None
+    return url.strip()
+
+
+def link_html(text: object, url: object) -> str:
+    """An <a> with escaped text and an escaped http(s) href, or just the escaped text when the URL is unsafe."""
+    label = html.escape(_cell_text(text))
+    href = safe_url(url)
+    if href is None:
+        return label
+    return f'<a href="{html.escape(href, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+
+
+def markup_table_html(frame: pd.DataFrame) -> str:
+    """Like ``table_html``, for cells that are already safe HTML (escaped text, ``link_html``)."""
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in record) + "</tr>"
+                   for record in frame.itertuples(index=False))  # fmt: skip
+    return (
+        '<table class="pir-table" style="border-collapse:collapse;text-align:left">'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _kpis(items: list[tuple[str, str]]) -> str:
+    cells = "".join(
+        f'<div style="margin-right:2.5em"><div style="font-size:1.6em;font-weight:600">{html.escape(value)}</div>'
+        f'<div style="color:#555">{html.escape(label)}</div></div>'
+        for label, value in items
+    )
+    return f'<div class="pir-kpis" style="display:flex;flex-wrap:wrap;margin:8px 0 12px 0">{cells}</div>'

@@ -133,14 +133,207 @@ def action_status_by_month(frame: pd.DataFrame) -> go.Figure:
     )
 
 
-def mime_bundle(fig: go.Figure, config: dict | None = None) -> dict:
+def mime_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
     """The display bundle plotly's "plotly_mimetype" renderer would emit, built without ``fig.show()``.
 
     ``fig.show()`` imports plotly's renderer machinery, which imports nbformat and jsonschema: about 1.4 s
     of a dashboard's first render. The bundle is drawn by the jupyterlab-plotly extension that Voila and
-    JupyterLab serve themselves, so plotly.js never comes from a CDN nor is inlined into the page.
+    JupyterLab serve themselves, so plotly.js never comes from a CDN nor is inlined into the page. A dict
+    is taken as plotly JSON already (the dashboard builders below).
     """
-    figure = json.loads(pio.to_json(fig, validate=False))
+    if isinstance(fig, dict):
+        figure = {"data": fig.get("data", []), "layout": fig.get("layout", {})}
+        title = (figure["layout"].get("title") or {}).get("text") or "figure"
+    else:
+        figure = json.loads(pio.to_json(fig, validate=False))
+        title = fig.layout.title.text or "figure"
     figure["config"] = dict(PLOTLY_CONFIG if config is None else config)
-    title = fig.layout.title.text or "figure"
     return {PLOTLY_MIMETYPE: figure, "text/plain": f"<plotly figure: {title}>"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dashboard figures, built as plain plotly JSON (dicts). Building go.Figure objects validates every property
+# (about 0.1 s a figure), which a dashboard with eight figures pays on every render and every filter
+# change; the JSON is what the mimetype bundle carries anyway. Every category label (team, owner, service,
+# failure mode, severity, key) comes from Jira and goes through escape_text.
+# ---------------------------------------------------------------------------------------------------------
+
+Spec = dict
+STAGE_LABELS = {
+    "facilitator_assigned": "facilitator assigned",
+    "artifacts_collected": "artifacts collected",
+    "invites_sent": "invite list sent",
+    "agenda_circulated": "agenda circulated",
+    "published": "published",
+}
+STAGE_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")
+MEASURE_COLORS = {"TTD": "#4575b4", "TTM": "#fdae61", "TTR": "#d73027"}
+OUTCOME_COLORS = {"fixes done": "#1a9850", "fixes not done": "#d73027", "no actions": "#bdbdbd"}
+RATE_BARS = 20
+
+
+def _spec(data: list[dict], title: str, height: int = 420, **layout: object) -> Spec:
+    base = {
+        "title": {"text": title},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+        "height": height,
+        "hovermode": "closest",
+        "plot_bgcolor": "white",
+        "xaxis": {"gridcolor": "#eee"},
+        "yaxis": {"gridcolor": "#eee"},
+    }
+    for key, value in layout.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return {"data": data, "layout": base}
+
+
+def _labels(values: object) -> list[str]:
+    return [escape_text("(none)" if v is None or (not isinstance(v, str) and pd.isna(v)) else v) for v in values]
+
+
+def _dates(values: object) -> list[str]:
+    return [pd.Timestamp(v).strftime("%Y-%m-%d") for v in values]
+
+
+def _numbers(values: object, digits: int = 3) -> list[float | None]:
+    return [None if v is None or pd.isna(v) else round(float(v), digits) for v in values]
+
+
+def completion_rate_bars(rates: pd.DataFrame, by: str, title: str, limit: int = RATE_BARS) -> Spec:
+    """Horizontal bars: completion rate and on-time rate per group (the ``limit`` groups with most actions),
+    hover with the counts behind each rate. ``rates`` is ``metrics.completion_rates``."""
+    rows = rates.head(limit).iloc[::-1]
+    names = _labels(rows[by])
+    custom = [[int(a), int(d), int(o), int(v)] for a, d, o, v in
+              zip(rows["actions"], rows["done"], rows["open"], rows["overdue"])]  # fmt: skip
+    data = [
+        {"type": "bar", "orientation": "h", "name": "completed", "y": names,
+         "x": _numbers(rows["completion_rate"]), "marker": {"color": ACTION_COLORS["done"]}, "customdata": custom,
+         "hovertemplate": "%{y}: %{x:.0%} done (%{customdata[1]} of %{customdata[0]}), "
+                          "%{customdata[3]} overdue<extra></extra>"},
+        {"type": "bar", "orientation": "h", "name": "done on time", "y": names,
+         "x": _numbers(rows["on_time_rate"]), "marker": {"color": "#4575b4"}, "customdata": custom,
+         "hovertemplate": "%{y}: %{x:.0%} of due actions done by their due date<extra></extra>"},
+    ]  # fmt: skip
+    more = f" (top {limit} of {len(rates)} by actions)" if len(rates) > limit else ""
+    return _spec(data, title + more, height=max(260, 60 + 34 * len(rows)), barmode="group",
+                 xaxis={"tickformat": ".0%", "range": [0, 1]}, yaxis={"automargin": True},
+                 legend={"orientation": "h", "y": -0.15})  # fmt: skip
+
+
+def burn_up(frame: pd.DataFrame) -> Spec:
+    """Cumulative actions created vs done (``metrics.burn_up``); the gap between the lines is open work."""
+    x = _dates(frame["period"])
+    data = [
+        {"type": "scatter", "mode": "lines", "name": "created", "x": x, "y": [int(v) for v in frame["created"]],
+         "line": {"color": "#636363"}, "hovertemplate": "%{x}: %{y} created<extra></extra>"},
+        {"type": "scatter", "mode": "lines", "name": "done", "x": x, "y": [int(v) for v in frame["done"]],
+         "line": {"color": ACTION_COLORS["done"]}, "fill": "tozeroy",
+         "hovertemplate": "%{x}: %{y} done<extra></extra>"},
+    ]  # fmt: skip
+    return _spec(data, "Burn-up: actions created vs done (cumulative)", yaxis={"rangemode": "tozero", "title": {"text": "actions"}})
+
+
+def aging_bars(frame: pd.DataFrame) -> Spec:
+    """Open actions by age (days since created), split into overdue and not yet due (``metrics.aging``)."""
+    data = []
+    for overdue, name, color in ((False, "open, not overdue", ACTION_COLORS["open"]), (True, "overdue", ACTION_COLORS["overdue"])):
+        rows = frame[frame["overdue"] == overdue]
+        data.append({"type": "bar", "name": name, "x": list(rows["bucket"]), "y": [int(v) for v in rows["actions"]],
+                     "marker": {"color": color}, "hovertemplate": "%{x}: %{y} " + name + "<extra></extra>"})
+    return _spec(data, "Aging of open actions (days since created)", barmode="stack", yaxis={"title": {"text": "open actions"}})
+
+
+def missing_field_bars(frame: pd.DataFrame) -> Spec:
+    """Open actions missing each SMART field (``metrics.missing_fields``)."""
+    total = int(frame["open_actions"].max()) if not frame.empty else 0
+    data = [{"type": "bar", "x": list(frame["field"]), "y": [int(v) for v in frame["missing"]],
+             "marker": {"color": "#fc8d59"}, "text": [int(v) for v in frame["missing"]], "textposition": "auto",
+             "hovertemplate": "%{y} of " + str(total) + " open actions have no %{x}<extra></extra>"}]
+    return _spec(data, f"Open actions missing a field (of {total} open)", height=340, yaxis={"rangemode": "tozero"})
+
+
+def compliance_lines(frame: pd.DataFrame) -> Spec:
+    """Per-stage share of reviews that met the deadline, per period closed (``metrics.stage_compliance``)."""
+    data = []
+    for color, (stage, rows) in zip(STAGE_COLORS * 2, _by_stage(frame)):
+        label = STAGE_LABELS.get(stage, escape_text(stage))
+        data.append({"type": "scatter", "mode": "lines+markers", "name": label, "x": _dates(rows["period"]),
+                     "y": _numbers(rows["rate"]), "line": {"color": color},
+                     "customdata": [[int(o), int(d)] for o, d in zip(rows["on_time"], rows["decided"])],
+                     "hovertemplate": label + ", %{x|%b %Y}: %{y:.0%} on time (%{customdata[0]} of %{customdata[1]})<extra></extra>"})
+    return _spec(data, "Review stages done within their deadline, by month of closure",
+                 yaxis={"tickformat": ".0%", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.15})
+
+
+def _by_stage(frame: pd.DataFrame):
+    if frame.empty:
+        return []
+    return [(stage, rows) for (_, stage), rows in frame.groupby(["stage_rank", "stage"], sort=True)]
+
+
+def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, trace: str | None = None,
+                       log: bool = False) -> Spec:
+    """One box per group from precomputed quantiles (``metrics.summarize``): box q1–median–q3, whiskers
+    P10–P90, hover with median, P90 and n. Precomputed, so 50k rows cost the page nothing extra.
+    ``trace`` splits the boxes into coloured groups (TTD / TTM / TTR)."""
+    groups = [(None, summary)] if trace is None else list(summary.groupby(trace, sort=False))
+    data = []
+    for name, rows in groups:
+        xs = [STAGE_LABELS.get(v, escape_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
+              for v in rows[x]]  # fmt: skip
+        label = escape_text(name) if name is not None else unit
+        data.append({
+            "type": "box", "name": label, "x": xs, "q1": _numbers(rows["q1"]), "median": _numbers(rows["median"]),
+            "q3": _numbers(rows["q3"]), "lowerfence": _numbers(rows["p10"]), "upperfence": _numbers(rows["p90"]),
+            "marker": {"color": MEASURE_COLORS.get(str(name), "#4575b4")}, "hoverinfo": "skip",
+        })  # fmt: skip
+        data.append({
+            "type": "scatter", "mode": "markers", "name": label + " n", "x": xs, "y": _numbers(rows["median"]),
+            "showlegend": False, "marker": {"size": 1, "opacity": 0},
+            "customdata": [[_short(m), _short(p), int(n)] for m, p, n in zip(rows["median"], rows["p90"], rows["n"])],
+            "hovertemplate": label + " %{x}: median %{customdata[0]}, P90 %{customdata[1]} " + unit
+                             + ", n=%{customdata[2]}<extra></extra>",
+        })  # fmt: skip
+    layout: dict = {"boxmode": "group", "yaxis": {"title": {"text": unit}}, "legend": {"orientation": "h", "y": -0.15}}
+    if log:
+        layout["yaxis"]["type"] = "log"
+    return _spec(data, title + " (box: quartiles; whiskers: P10–P90)", **layout)
+
+
+def _short(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}"
+
+
+def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates: bool = False) -> Spec:
+    """A count heatmap: ``value`` per (x, y) from a long frame; blank where there is nothing."""
+    if counts.empty:
+        return _spec([], title)
+    table = counts.pivot_table(index=y, columns=x, values=value, aggfunc="sum", fill_value=0)
+    table = table.loc[table.sum(axis=1).sort_values().index]
+    columns = _dates(table.columns) if dates else _labels(table.columns)
+    z = [[int(v) if v else None for v in row] for row in table.to_numpy()]
+    data = [{"type": "heatmap", "x": columns, "y": _labels(table.index), "z": z, "colorscale": "YlOrRd",
+             "hoverongaps": False, "xgap": 1, "ygap": 1,
+             "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>"}]
+    return _spec(data, title, height=max(320, 90 + 26 * len(table)), yaxis={"automargin": True},
+                 xaxis={"automargin": True})
+
+
+def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: str,
+                 colors: dict[str, str] | None = None, order: list[str] | None = None) -> Spec:
+    """Stacked bars of ``value`` per ``x``, one colour per ``color`` value (severity, outcome, ...)."""
+    keys = order or sorted(counts[color].astype(str).unique()) if not counts.empty else []
+    totals = counts.groupby(x)[value].sum().sort_values(ascending=False) if not counts.empty else pd.Series(dtype=int)
+    xs = list(totals.index)
+    data = []
+    for key in keys:
+        rows = counts[counts[color].astype(str) == key].set_index(x)[value].reindex(xs)
+        label = escape_text(key)
+        data.append({"type": "bar", "name": label, "x": _labels(xs), "y": [None if pd.isna(v) else int(v) for v in rows],
+                     "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
+                     "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>"})
+    return _spec(data, title, barmode="stack", yaxis={"rangemode": "tozero"}, xaxis={"automargin": True})
