@@ -161,6 +161,8 @@ def test_data_as_of_line():
     assert "(today, jira)" in dashboard.data_as_of(run, dt.date(2026, 10, 30))
     assert "(yesterday" in dashboard.data_as_of(run, dt.date(2026, 10, 31))
     assert "no sync recorded" in dashboard.data_as_of(None, today)
+    demo = {"finished_at": finished, "source": "/home/me/pir/data/sample", "mode": "demo"}
+    assert dashboard.data_as_of(demo, today).endswith("(2 days ago, sample data from `pir demo`).")
 
 
 def test_load_overview_reads_everything_and_releases_the_file(fixture_db):

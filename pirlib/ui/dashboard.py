@@ -115,7 +115,8 @@ def data_as_of(last_sync: dict | None, today: dt.date) -> str:
         ago = "yesterday"
     else:
         ago = f"{days} days ago"
-    what = last_sync.get("source") or last_sync.get("mode")
+    # A demo's source is a local folder: say what it is rather than where it was on disk.
+    what = "sample data from `pir demo`" if last_sync.get("mode") == "demo" else (last_sync.get("source") or last_sync.get("mode"))
     detail = f"{ago}, {what}" if what else ago
     return f"Data as of {finished:%Y-%m-%d %H:%M} UTC ({detail})."
 
