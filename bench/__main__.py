@@ -15,7 +15,11 @@ def main(argv: list[str]) -> int:
     for script in scripts:
         print(f"== {script.stem}", flush=True)
         started = time.perf_counter()
-        runpy.run_path(str(script), run_name="__main__")
+        saved, sys.argv = sys.argv, [str(script)]  # each bench parses its own (default) options
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        finally:
+            sys.argv = saved
         print(f"   ({time.perf_counter() - started:.1f} s)\n", flush=True)
     return 0
 
