@@ -156,3 +156,20 @@ def test_a_failing_load_writes_nothing(loaded) -> None:
         after = snapshot(con)
     for table in before:
         pd.testing.assert_frame_equal(before[table], after[table], obj=table)
+
+
+def test_a_resync_restamps_unchanged_rows_and_rewrites_changed_ones(loaded) -> None:
+    settings, _ = loaded
+    incidents, others = site()
+    incidents[1]["fields"]["summary"] = "renamed in Jira"
+    later = SYNCED + pd.Timedelta(hours=1)
+    with db.connect(settings) as con:
+        before = snapshot(con)["incidents"].set_index("issue_id")
+        counts = load_batch(con, batch_of(incidents, others), synced_at=later)
+        after = snapshot(con)["incidents"].set_index("issue_id")
+        assert counts["incidents"] == 2
+        assert (after["synced_at"] == later.to_pydatetime()).all()
+        assert after.loc["200", "summary"] == "renamed in Jira"
+        unchanged = after.drop(columns=["synced_at"]).loc["100"]
+        pd.testing.assert_series_equal(unchanged, before.drop(columns=["synced_at"]).loc["100"])
+        assert con.execute("SELECT count(*) FROM actions WHERE synced_at = ?", [later.to_pydatetime()]).fetchone() == (5,)

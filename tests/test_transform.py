@@ -11,6 +11,7 @@ import pytest
 
 from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
+import pirlib.jira_sync.transform as transform_module
 from pirlib.jira_sync.transform import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, parse_time, transform
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "jira-samples"
@@ -293,3 +294,74 @@ def test_empty_batch() -> None:
     batch = transform([], [], FIELDS, base_url="https://x")
     assert batch.incidents.empty and batch.actions.empty and batch.events.empty
     assert list(batch.events.columns) == EVENT_COLUMNS
+
+
+# --- JSON text in, the same rows out ------------------------------------------------------------------
+
+
+def _same_batch(a, b) -> None:
+    for name in ("incidents", "actions", "events"):
+        left, right = getattr(a, name), getattr(b, name)
+        key = "event_id" if name == "events" else "issue_id"
+        left = left.sort_values(key).reset_index(drop=True)
+        right = right.sort_values(key).reset_index(drop=True)
+        if name == "incidents":  # the same JSON, possibly serialised with other spacing or key order
+            assert [json.loads(r) for r in left.pop("raw")] == [json.loads(r) for r in right.pop("raw")]
+        pd.testing.assert_frame_equal(left, right, obj=name)
+
+
+def test_json_text_gives_the_rows_that_dicts_give() -> None:
+    incidents, others = site()
+    from_dicts = run(incidents, others)
+    page = json.dumps({"startAt": 0, "maxResults": 50, "total": 2, "issues": incidents})
+    _same_batch(from_dicts, run(page, others))
+    _same_batch(from_dicts, run(page.encode(), others))
+    _same_batch(from_dicts, run("  " + json.dumps(incidents), others))
+    # A sync's pages, one text each.
+    _same_batch(from_dicts, run([json.dumps({"issues": [i]}) for i in incidents], others))
+
+
+def test_many_groups_on_threads_give_the_rows_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    incidents, others = site()
+    many = []
+    for n in range(40):
+        for incident in copy.deepcopy(incidents):
+            incident["id"] = f"{incident['id']}{n:02d}"
+            incident["key"] = f"{incident['key']}{n:02d}"
+            for h in (incident.get("changelog") or {}).get("histories", []):
+                h["id"] = f"{h['id']}{n:02d}"
+            many.append(incident)
+    pages = [json.dumps({"issues": many[n : n + 7]}) for n in range(0, len(many), 7)]
+    whole = run(pages, others)
+    monkeypatch.setattr(transform_module, "_GROUP_CHARS", 1)  # one group per page, on two threads
+    _same_batch(whole, run(pages, others))
+    assert len(whole.incidents) == 80 and len(whole.events) == 40 * 8
+
+
+def test_custom_field_shapes_read_like_select_values() -> None:
+    incidents, others = site()
+    incident = incidents[1]
+    incident["fields"].update(
+        customfield_10010=[{"value": "Sev-2"}, {"id": "x"}, "Sev-3"],  # multi-select: names joined
+        customfield_10011="Capacity",  # a plain text field
+        customfield_10023=[],  # an empty multi-user picker
+        customfield_10024=True,  # a boolean
+        customfield_10025={"value": "Not applicable"},  # "not ..." reads as false
+        customfield_10026="",  # an empty start falls back to created
+    )
+    row = run(incidents, others).incidents.set_index("key").loc["INC-500"]
+    assert row["severity"] == "Sev-2, Sev-3" and row["failure_mode"] == "Capacity"
+    assert pd.isna(row["commander"])
+    assert row["customer_impact"] == True and row["regulatory"] == False  # noqa: E712
+    assert row["started_at"] == row["created_at"]
+    incident["fields"].update(customfield_10010=4, customfield_10024={"value": "maybe"}, description={
+        "type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "ADF body"}]}]})
+    row = run(incidents, others).incidents.set_index("key").loc["INC-500"]
+    assert row["severity"] == "4" and pd.isna(row["customer_impact"]) and row["description"] == "ADF body"
+
+
+def test_text_that_is_not_json_is_one_clear_error() -> None:
+    with pytest.raises(InputError, match="not valid JSON"):
+        transform('{"issues": [{"id": "1",', [], FIELDS, base_url="https://x")
+    with pytest.raises(InputError, match="without an id"):
+        transform('[{"key": "INC-1", "fields": {}}]', [], FIELDS, base_url="https://x")

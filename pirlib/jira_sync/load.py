@@ -13,6 +13,7 @@ from typing import Literal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from pirlib.jira_sync.transform import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
@@ -38,8 +39,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.da
 
     con.execute("BEGIN TRANSACTION")
     try:
-        _replace(con, "incidents", incidents, "issue_id")
-        _replace(con, "actions", actions, "issue_id")
+        _replace(con, "incidents", incidents, "issue_id", stamp)
+        _replace(con, "actions", actions, "issue_id", stamp)
         _replace_events(con, incidents, events)
         linked = link_actions(con)
         con.execute("COMMIT")
@@ -89,16 +90,25 @@ def _unique(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return frame.drop_duplicates(subset=[key], keep="last")
 
 
-# Upserts are delete-then-insert by key inside the caller's transaction. Measured with DuckDB 2.0 on a
-# half-full database (bench/bench_load.py): INSERT ... ON CONFLICT DO UPDATE of 55k events took 1.4 s,
-# delete-then-insert 0.15 s; the gap grows with the batch. Columns a sync does not own are carried over
-# explicitly (events) or must not exist (incidents, actions: checked, so that a migration adding a curated
-# column to them fails a test instead of silently wiping it on every sync).
+# Upserts write only what changed, inside the caller's transaction. A re-sync sends mostly rows that are
+# stored already; deleting and re-inserting them costs the write of every byte again (``raw`` is most of
+# an incident) plus the primary key's index upkeep at COMMIT, which dominated bench/bench_load.py. So a row
+# whose values all match is only re-stamped (``synced_at``, ``deleted``), a changed row is deleted and
+# inserted again, a new row is inserted. (Measured with DuckDB 2.0 on a half-full database: INSERT ... ON
+# CONFLICT DO UPDATE of 55k events took 1.4 s, delete-then-insert 0.15 s; the gap grows with the batch.)
+# Columns a sync does not own are carried over explicitly (events) or must not exist (incidents, actions:
+# checked, so that a migration adding a curated column to them fails a test instead of silently wiping it
+# on every sync).
 _MANAGED = {"deleted", "synced_at"}
 _checked: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str) -> None:
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    # An Arrow table scans faster than a DataFrame, and pandas' Arrow-backed strings convert without a copy.
+    con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str, stamp: pd.Timestamp) -> None:
     if frame.empty:
         return
     columns = list(frame.columns)
@@ -110,11 +120,26 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, ke
             raise RuntimeError(f"{table} has columns the Jira load does not write: {unowned}; carry them over")
         _checked.add(signature)
     name = f"_batch_{table}"
+    data = [c for c in columns if c not in _MANAGED]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    con.register(name, frame)
+    # JSON columns compare as their stored text: a difference in formatting only costs a rewrite.
+    changed = " OR ".join(f't."{c}"::VARCHAR IS DISTINCT FROM b."{c}"::VARCHAR' if c == "raw"
+                          else f't."{c}" IS DISTINCT FROM b."{c}"' for c in data if c != key)  # fmt: skip
+    _register(con, name, frame)
     try:
-        con.execute(f'DELETE FROM {table} WHERE "{key}" IN (SELECT "{key}" FROM {name})')
-        con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name}")
+        con.execute(
+            f'DELETE FROM {table} WHERE "{key}" IN'
+            f' (SELECT t."{key}" FROM {table} AS t JOIN {name} AS b ON t."{key}" = b."{key}" WHERE {changed or "false"})'
+        )
+        con.execute(
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name}"
+            f' WHERE "{key}" NOT IN (SELECT "{key}" FROM {table})'
+        )
+        con.execute(
+            f"UPDATE {table} AS t SET synced_at = $stamp, deleted = false FROM {name} AS b"
+            f' WHERE t."{key}" = b."{key}" AND (t.deleted OR t.synced_at IS DISTINCT FROM $stamp)',
+            {"stamp": stamp.to_pydatetime()},
+        )
     finally:
         con.unregister(name)
 
@@ -136,8 +161,8 @@ def _replace_events(con: duckdb.DuckDBPyConnection, incidents: pd.DataFrame, eve
     column_list = ", ".join(f'"{c}"' for c in columns)
     changed = " OR ".join(f'e."{c}" IS DISTINCT FROM b."{c}"' for c in columns if c != "event_id")
     assignments = ", ".join(f'"{c}" = b."{c}"' for c in columns if c != "event_id")
-    con.register("_batch_incident_ids", incidents[["issue_id"]])
-    con.register("_batch_events", events)
+    _register(con, "_batch_incident_ids", incidents[["issue_id"]])
+    _register(con, "_batch_events", events)
     try:
         con.execute(
             f"DELETE FROM incident_events WHERE source IN ({_SOURCES_SQL})"
