@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     remind = add("remind", cmd_remind, "remind owners of actions due soon or overdue (Slack webhook or e-mail)")
     remind.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     remind.add_argument("--to", action="append", metavar="ADDRESS",
-                        help="e-mail recipient when reminders go by SMTP (repeatable; default PIR_SMTP_FROM)")
+                        help="by SMTP, where reminders go for actions whose owner has no e-mail in Jira "
+                        "(repeatable; default PIR_SMTP_FROM); owners with one get theirs directly")
     return parser
 
 

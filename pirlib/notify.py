@@ -57,6 +57,7 @@ class Reminder:
     incident_key: str | None
     incident_summary: str | None
     owner: str | None
+    owner_email: str | None
     due_date: dt.date
     kind: str  # due_soon, overdue
     url: str | None
@@ -121,7 +122,8 @@ def due_reminders(
         if kind is None or (ident, due, kind) in busy:
             continue
         out.append(Reminder(ident, str(row["key"]), _s(row.get("summary")) or "", _s(row.get("incident_key")),
-                            _s(row.get("incident_summary")), _s(row.get("owner")), due, kind, _s(row.get("url")),
+                            _s(row.get("incident_summary")), _s(row.get("owner")), _s(row.get("owner_email")),
+                            due, kind, _s(row.get("url")),
                             abs(days)))  # fmt: skip
     return sorted(out, key=lambda r: (r.due_date, r.key))
 
@@ -254,7 +256,7 @@ def send_email(settings: Settings, message: EmailMessage, backoff: Backoff) -> N
 
 
 _OPEN_ACTIONS = """
-    SELECT a.issue_id, a.key, a.summary, a.owner, a.due_date, a.url, i.key AS incident_key,
+    SELECT a.issue_id, a.key, a.summary, a.owner, a.owner_email, a.due_date, a.url, i.key AS incident_key,
            i.summary AS incident_summary
     FROM actions AS a LEFT JOIN incidents AS i ON i.issue_id = a.incident_id
     WHERE NOT a.deleted AND a.due_date IS NOT NULL AND coalesce(a.status_category, '') <> 'done'
@@ -276,7 +278,7 @@ def remind(
         channel = "email"
     else:
         raise ConfigError("no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST")
-    recipients = list(to or [settings.smtp_from])
+    fallback = list(to or [settings.smtp_from])
     today = settings.current_date()
     result = RemindResult(channel=channel)
     with db.connect(settings, read_only=dry_run) as con:
@@ -296,6 +298,8 @@ def remind(
                 assert settings.slack_webhook is not None
                 post_webhook(settings.slack_webhook.reveal(), slack_payload(reminder), backoff)
             else:
+                # The owner hears it; with no address in Jira (unowned, or hidden on Cloud) the fallback does.
+                recipients = [reminder.owner_email] if reminder.owner_email else fallback
                 send_email(settings, email_message(reminder, settings.smtp_from, recipients), backoff)
             result.sent.append(reminder)
         except SendError as exc:

@@ -4,6 +4,7 @@ both on 127.0.0.1, over a real DuckDB file."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import json
 import logging
 import socketserver
@@ -233,8 +234,20 @@ def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: 
     assert len(smtp.messages) == 3 and {r[4] for r in rows(settings)} == {"email"}
 
 
+def test_email_reminders_reach_the_owner_when_jira_has_their_address(smtp: SmtpSink, tmp_path: Path):
+    settings = seed(tmp_path / "pir.duckdb").replace(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
+                                                     smtp_from="pir@example.com")  # fmt: skip
+    with db.connect(settings) as con:
+        con.execute("UPDATE actions SET owner_email = 'user1@example.com' WHERE issue_id = '11'")
+    notify.remind(settings, to=["sre-team@example.com"], backoff=FAST)
+    by_action = {re.search(r"Subject: \[pir\] Action [a-z ]+: (INC-\d+)", data).group(1): rcpts
+                 for _, rcpts, data in smtp.messages}  # fmt: skip
+    assert by_action["INC-11"] == ["<user1@example.com>"]
+    assert by_action["INC-12"] == ["<sre-team@example.com>"]  # no address in Jira: the fallback hears it
+
+
 def test_slack_payload_escapes_jira_text_and_carries_the_facts():
-    reminder = notify.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>",
+    reminder = notify.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>", None,
                                TODAY, "due_soon", "https://jira.example.com/browse/INC-11", 2)  # fmt: skip
     payload = notify.slack_payload(reminder)
     text = json.dumps(payload)

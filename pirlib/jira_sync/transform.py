@@ -38,8 +38,8 @@ INCIDENT_COLUMNS = [
     "customer_impact", "regulatory", "url", "raw",
 ]  # fmt: skip
 ACTION_COLUMNS = [
-    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "team", "status",
-    "status_category", "priority", "due_date", "created_at", "updated_at", "resolved_at", "labels",
+    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
+    "status", "status_category", "priority", "due_date", "created_at", "updated_at", "resolved_at", "labels",
     "success_metric", "verification_method", "action_type", "url",
 ]  # fmt: skip
 # hidden and starred are the facilitator's curation and origin belongs to non-Jira sources: a sync never
@@ -603,6 +603,7 @@ def _action_rows(
         rows.append((
             str(issue["id"]), key, incident_id, epic_key, f.get("summary"),
             _name(assignee), _user_id(assignee),
+            assignee.get("emailAddress") if isinstance(assignee, dict) else None,
             _name(f.get(fm.team)) if fm.team else None,
             status.get("name"), (status.get("statusCategory") or {}).get("key"), _name(f.get("priority")),
             labels,
@@ -616,8 +617,9 @@ def _action_rows(
         resolved.append(f.get("resolutiondate"))
         due.append(f.get("duedate"))
     names = [
-        "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "team", "status",
-        "status_category", "priority", "labels", "success_metric", "verification_method", "action_type", "url",
+        "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
+        "status", "status_category", "priority", "labels", "success_metric", "verification_method",
+        "action_type", "url",
     ]  # fmt: skip
     frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
     frame["due_date"] = pd.Series(_dates(due), index=frame.index, dtype=object)
