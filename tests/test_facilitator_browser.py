@@ -97,6 +97,12 @@ def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # no
         wait_text(visit, "collected 2025-09-06")
         shot(visit, "2-prepare")
 
+        page.locator("button.pir-step-timeline").click()  # the timeline editor with its plotly figure
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1",
+                               timeout=60_000)  # fmt: skip
+        wait_text(visit, "events")
+        shot(visit, "3-timeline")
+
         page.locator("button.pir-step-meeting").click()
         page.wait_for_selector(".pir-note-went_wrong textarea")
         page.locator(".pir-note-went_wrong textarea").fill("Canary had no 5xx alert")
@@ -121,6 +127,7 @@ def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # no
         fill(visit, ".pir-action-summary input", "Look into the alerts")
         wait_text(visit, "'look into' is vague")
         shot(visit, "5-actions")
+        assert visit.console_errors == [] and visit.foreign_requests() == []
     finally:
         visit.close()
 
