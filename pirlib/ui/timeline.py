@@ -142,7 +142,7 @@ def timeline_figure(
     figure.update_layout(
         title=title,
         height=160 + 48 * max(1, len(order)),
-        margin={"l": 120, "r": 20, "t": 70 if title else 50, "b": 40},
+        margin={"l": 120, "r": 20, "t": 90 if title else 70, "b": 40},
         xaxis={"title": "time (UTC)", "type": "date"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": [LANES.get(s, s) for s in order][::-1],
                "automargin": True},
@@ -177,7 +177,7 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
         color = "#d62728" if bad else _MILESTONE_COLORS.get(name, "#444")
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                        "line": {"color": color, "width": 2, "dash": "solid" if not bad else "dot"}})
-        annotations.append({"x": at, "y": 1.0 + 0.06 * (n % 2), "xref": "x", "yref": "paper", "showarrow": False,
+        annotations.append({"x": at, "y": 1.0 + 0.06 * (n % 3), "xref": "x", "yref": "paper", "showarrow": False,
                             "text": html.escape(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
                             "yanchor": "bottom"})
     return shapes, annotations
