@@ -15,6 +15,14 @@ Decisions, and why:
   templates/pir``, found through ``JUPYTER_PATH``) is Voila's lab template without its Font Awesome CDN
   links, and figures use plotly's mimetype renderer, drawn by the jupyterlab-plotly extension that Voila
   serves itself.
+- Pages get kernels from a small pool of started kernels that have imported pirlib's dashboard code
+  (``pirlib.kernel_pool``; voila.json sets its size): the notebook still runs when the page is requested,
+  so the data is read then, not when the pool filled, and an idle pooled kernel holds no DuckDB connection.
+  Voila's own ``--preheat_kernel`` runs the notebook ahead of the request and is not used (see there).
+  The executor's kernel client waits for replies in short slices (``PromptKernelClient``): the
+  "Executing N of M" stall measured here is a reply the executor does not notice until its timeout.
+- Idle kernels (a closed tab; voila#1458) are culled after 120 s; a kernel with an open page is never
+  culled (``cull_connected: false``), so a dashboard left open keeps its filters working.
 - Kernels get the database through the environment: ``PIR_DB`` (absolute), plus ``PIR_CONFIG`` and
   ``PIR_TODAY`` when set, because a kernel runs in dashboards/ and would not find ./pir.toml.
 - The server runs in its own session, so Ctrl-C (or SIGTERM) reaches only `pir`, which stops the server
@@ -67,7 +75,10 @@ def kernel_environment(settings: Settings, base: Mapping[str, str] | None = None
     return env
 
 
-def voila_command(port: int, open_browser: bool = False, dashboards: Path | None = None) -> list[str]:
+def voila_command(
+    port: int, open_browser: bool = False, dashboards: Path | None = None, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The Voila command line; ``extra_args`` (``--Class.trait=value``) override voila.json, e.g. in tests."""
     dashboards = dashboards or project_dir("dashboards")
     return [
         sys.executable, "-m", "voila", str(dashboards),
@@ -78,6 +89,7 @@ def voila_command(port: int, open_browser: bool = False, dashboards: Path | None
         f"--Voila.config_file_paths={SHARE_DIR}",
         f"--template={VOILA_TEMPLATE}",
         "--strip_sources=True",
+        *extra_args,
     ]  # fmt: skip
 
 
@@ -100,14 +112,14 @@ def _running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def serve(settings: Settings, port: int = 8866, open_browser: bool = False) -> int:
+def serve(settings: Settings, port: int = 8866, open_browser: bool = False, extra_args: Sequence[str] = ()) -> int:
     """Serve dashboards/ with Voila on 127.0.0.1:port until Ctrl-C; return the exit code."""
     _check_port(port)
     if not Path(settings.db).exists():
         print(f"pir: {settings.db} does not exist yet; the dashboards will say so (run `pir demo`)", file=sys.stderr)
     url = f"http://{HOST}:{port}/"
     print(f"pir: serving the dashboards at {url} (Ctrl-C stops)", file=sys.stderr)
-    return _run(voila_command(port, open_browser), kernel_environment(settings))
+    return _run(voila_command(port, open_browser, extra_args=extra_args), kernel_environment(settings))
 
 
 def lab(settings: Settings, port: int = 8888) -> int:

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -45,6 +45,18 @@ EMPTY = "/voila/render/empty.ipynb"
 ERROR_MARKERS = ("Traceback", "There was an error when executing", "Error:", "Exception")
 
 
+def kernel_processes(server: subprocess.Popen) -> list:
+    """The kernels a `pir serve` process runs: its ipykernel descendants that are still alive."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(server.pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,17 +77,28 @@ def write_workdir(workdir: Path) -> None:
     nbformat.write(empty, workdir / "dashboards" / "empty.ipynb")
 
 
+# `pir serve` with Voila options added (``--Class.trait=value``): what serve.serve() does for the CLI.
+SERVE_WITH_ARGS = (
+    "import sys; from pirlib import serve; from pirlib.config import load_settings; "
+    "sys.exit(serve.serve(load_settings(), int(sys.argv[1]), extra_args=sys.argv[2:]))"
+)
+# url -> the running `pir serve` process, for tests that look at its kernels.
+SERVERS: dict[str, subprocess.Popen] = {}
+
+
 @contextlib.contextmanager
-def pir_serve(workdir: Path, database: Path) -> Iterator[str]:
+def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = ()) -> Iterator[str]:
     """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
     env.update(PIR_DB=str(database), PIR_TODAY=dashboard_fixture.TODAY)
     log = (workdir / f"serve-{port}.log").open("w")
-    process = subprocess.Popen(
-        [str(PIR), "serve", "--port", str(port)], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    command = [str(PIR), "serve", "--port", str(port)]
+    if voila_args:
+        command = [sys.executable, "-c", SERVE_WITH_ARGS, str(port), *voila_args]
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVERS[url] = process
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -90,6 +113,7 @@ def pir_serve(workdir: Path, database: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
+        SERVERS.pop(url, None)
         process.send_signal(signal.SIGTERM)
         try:
             code = process.wait(timeout=30)
@@ -103,7 +127,9 @@ def pir_serve(workdir: Path, database: Path) -> Iterator[str]:
         if "Kernel started" in output:
             assert "Kernel shutdown" in output, output
             culling = json.loads((serve.SHARE_DIR / "voila.json").read_text())["MappingKernelManager"]
-            assert f"Culling kernels with idle durations > {culling['cull_idle_timeout']} seconds" in output
+            timeout = next((a.split("=", 1)[1] for a in voila_args if a.startswith("--MappingKernelManager.cull_idle_timeout=")),
+                           culling["cull_idle_timeout"])  # fmt: skip
+            assert f"Culling kernels with idle durations > {timeout} seconds" in output
         assert not port_open(port), f"port {port} still answers after pir serve ended"
 
 
@@ -334,6 +360,13 @@ def test_voila_config_sets_timeout_and_culling():
     assert config["MappingKernelManager"]["cull_interval"] > 0
     assert config["VoilaConfiguration"]["template"] == serve.VOILA_TEMPLATE
     assert (serve.SHARE_DIR / "voila" / "templates" / serve.VOILA_TEMPLATE / "index.html.j2").exists()
+    # Closed tabs' kernels go within minutes; an open tab's kernel stays however long it is open.
+    assert 60 <= config["MappingKernelManager"]["cull_idle_timeout"] <= 300
+    assert config["MappingKernelManager"]["cull_connected"] is False
+    # Pages get pooled kernels that have imported pirlib, and every cell still runs at request time.
+    assert config["VoilaConfiguration"]["multi_kernel_manager_class"] == "pirlib.kernel_pool.PooledKernelManager"
+    assert config["VoilaConfiguration"].get("preheat_kernel", False) is False
+    assert config["KernelManager"]["client_factory"] == "pirlib.kernel_pool.PromptKernelClient"
 
 
 def test_pir_lab_serves_jupyterlab_on_loopback_and_stops_cleanly(tmp_path):

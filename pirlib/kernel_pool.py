@@ -1,0 +1,176 @@
+"""A kernel manager for `pir serve` that keeps a few kernels started, with pirlib already imported.
+
+Most of a dashboard's server-side time is a new kernel starting and importing pandas, DuckDB, plotly and
+ipywidgets (about 1 s of the 1.3 s), none of which depends on the data. So Voila gets kernels from a small
+pool of started kernels that have imported ``preload`` and nothing else; the notebook itself still runs
+when the page is requested, so the page shows the database as it is at that moment, and an idle pooled
+kernel holds no DuckDB connection (it has never opened one).
+
+Why not Voila's own ``--preheat_kernel``: it runs the whole notebook ahead of the request, so a pooled
+page shows the data as it was when the pool filled (measured: a row written after the pool filled is
+missing from the page). ``voila.utils.wait_for_request()`` before the loading cell avoids that, but the
+cell then waits for as long as the kernel sits in the pool, the executor timeout (which must stay, see
+DESIGN's known traps) interrupts it after 15 s, and the kernel dies (the helper stops the kernel's event
+loop on the interrupt): the page shows "An exception occurred at the server" and no figures. Here every
+cell runs at request time under the normal timeout, and only the imports are done ahead.
+
+``PromptKernelClient`` is the client Voila's executor gets: now and then (about one page load in five on a
+busy machine here) the executor's wait for a cell's reply does not wake up when the reply arrives, and the
+page stalls until the executor timeout fires (15 s; the "Executing N of M" stall of voila#1395, #1428).
+Its channels wait in short slices and look again, so a missed wake-up costs at most one slice.
+
+A kernel handed out is an ordinary kernel from then on: the idle culler sees it, and its idle clock starts
+at the hand-out, not when it entered the pool. Kernels waiting in the pool are never culled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.utils import ensure_async
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import ApiPath
+from jupyter_server._tz import utcnow
+from tornado.ioloop import IOLoop
+from traitlets import Float, Int, List, Type, Unicode
+
+POLL_SLICE_SECONDS = 0.25
+
+
+class PromptChannel(AsyncZMQSocketChannel):
+    """A channel whose ``get_msg`` polls in slices: a wake-up the event loop misses costs one slice."""
+
+    async def get_msg(self, timeout: float | None = None) -> dict:  # type: ignore[override]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE_SECONDS
+            if deadline is not None:
+                left = max(0.0, min(POLL_SLICE_SECONDS, deadline - time.monotonic()))
+            if await self.socket.poll(int(left * 1000)):
+                return await self._recv()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Empty
+
+
+class PromptKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(PromptChannel)
+    iopub_channel_class = Type(PromptChannel)
+
+
+class PooledKernelManager(AsyncMappingKernelManager):
+    pool_size = Int(1, config=True, help="Started kernels kept ready (per kernel name and folder); 0 turns pooling off.")
+    pool_path = Unicode("", config=True, help="The folder (API path) whose notebooks get pooled kernels.")
+    preload = List(Unicode(), ["pirlib.ui.dashboard"], config=True, help="Modules a pooled kernel imports.")
+    fill_delay = Float(
+        2.0, config=True,
+        help="Seconds after a hand-out before a replacement starts, so that it does not compete for the CPU "
+             "with the page being rendered.",
+    )  # fmt: skip
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._ready: list[str] = []  # pooled kernel ids, started and preloaded, oldest first
+        self._filling = 0
+        self._fill_tasks: set[asyncio.Task] = set()
+        self._started_pool = False
+        # Fill as soon as the server's event loop runs, so that the first page already finds a kernel.
+        IOLoop.current().add_callback(self.start_pool)
+
+    # --- the pool ------------------------------------------------------------------------------------
+
+    def _pool_key_matches(self, kernel_name: str | None, path: ApiPath | None) -> bool:
+        return (kernel_name or self.default_kernel_name) == self.default_kernel_name and (path or "") == self.pool_path
+
+    def _schedule_fill(self, delay: float) -> None:
+        missing = self.pool_size - len(self._ready) - self._filling
+        for _ in range(max(missing, 0)):
+            self._filling += 1
+            task = asyncio.ensure_future(self._fill_one(delay))
+            self._fill_tasks.add(task)
+            task.add_done_callback(self._fill_tasks.discard)
+
+    async def _fill_one(self, delay: float) -> None:
+        kernel_id = None
+        try:
+            await asyncio.sleep(delay)
+            kernel_id = await super().start_kernel(kernel_name=self.default_kernel_name, path=self.pool_path, env=dict(os.environ))
+            await self._preload(kernel_id)
+            self._ready.append(kernel_id)
+            self.log.info("Pooled kernel ready: %s (%d in the pool)", kernel_id, len(self._ready))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("Could not start a pooled kernel; pages start their own kernels meanwhile")
+            if kernel_id is not None and kernel_id in self:
+                await ensure_async(super().shutdown_kernel(kernel_id, now=True))
+        finally:
+            self._filling -= 1
+
+    async def _preload(self, kernel_id: str) -> None:
+        """Import ``preload`` in the kernel: silently (no output, no history) and wait until it is done."""
+        if not self.preload:
+            return
+        client = self.get_kernel(kernel_id).client()
+        client.start_channels()
+        try:
+            await ensure_async(client.wait_for_ready(timeout=60))
+            code = "\n".join(f"import {module}" for module in self.preload)
+            msg_id = client.execute(code, silent=True, store_history=False)
+            while True:
+                reply = await ensure_async(client.get_shell_msg(timeout=120))
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"preloading {self.preload} failed: {reply['content'].get('evalue')}")
+        finally:
+            client.stop_channels()
+
+    # --- the kernel manager interface ---------------------------------------------------------------
+
+    async def start_kernel(self, *, kernel_id: str | None = None, path: ApiPath | None = None, **kwargs) -> str:
+        if not self._started_pool:
+            self._started_pool = True
+            self._schedule_fill(0)
+        if kernel_id is None and self._pool_key_matches(kwargs.get("kernel_name"), path):
+            while self._ready:
+                pooled = self._ready.pop(0)
+                if pooled in self and await ensure_async(self.get_kernel(pooled).is_alive()):
+                    kernel = self.get_kernel(pooled)
+                    kernel.last_activity = utcnow()  # its idle clock starts now, not when it was pooled
+                    self.log.info("Using pooled kernel: %s", pooled)
+                    self._schedule_fill(self.fill_delay)
+                    return pooled
+            self._schedule_fill(self.fill_delay)
+        return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+
+    def start_pool(self) -> None:
+        """Fill the pool now (on the running event loop) instead of at the first page request."""
+        if not self._started_pool:
+            self._started_pool = True
+            self._schedule_fill(0)
+
+    async def cull_kernel_if_idle(self, kernel_id: str):
+        if kernel_id in self._ready:
+            if await ensure_async(self.get_kernel(kernel_id).is_alive()):
+                return None
+            self._ready.remove(kernel_id)  # died in the pool: let the culler clean it up, and replace it
+            self._schedule_fill(0)
+        return await super().cull_kernel_if_idle(kernel_id)
+
+    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False):
+        if kernel_id in self._ready:
+            self._ready.remove(kernel_id)
+        return await super().shutdown_kernel(kernel_id, now=now, restart=restart)
+
+    async def shutdown_all(self, now: bool = False):
+        # Kernels still starting are already registered, so the shutdown below reaches them too.
+        self.pool_size = 0
+        for task in list(self._fill_tasks):
+            task.cancel()
+        self._ready.clear()
+        return await super().shutdown_all(now=now)
