@@ -10,7 +10,9 @@ written.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -52,6 +54,23 @@ def events_frame(rows: Sequence[dict[str, Any]], skipped: int = 0) -> pd.DataFra
         frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
     frame.attrs["skipped"] = skipped
     return frame
+
+
+def csv_records(text: str, file_label: str) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """The lower-cased header of a CSV text and its rows as (``file: line N``, record) pairs.
+
+    A row with more fields than the header is an InputError: usually a value with an unquoted comma.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    records = []
+    for record in reader:
+        where = f"{file_label}: line {reader.line_num}"
+        if None in record:
+            raise InputError(f"{where}: more fields than the header has; quote values that contain commas")
+        records.append((where, record))
+    return header, records
 
 
 def load_json(path: Path) -> Any:

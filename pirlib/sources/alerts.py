@@ -23,9 +23,7 @@ monitoring system, ``field`` the alert name, ``from_value``/``to_value`` the sta
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pirlib.errors import InputError
-from pirlib.sources import events_frame, load_json, parse_instant, zone
+from pirlib.sources import csv_records, events_frame, load_json, parse_instant, zone
 
 __all__ = [
     "CSV_COLUMNS",
@@ -97,19 +95,14 @@ def parse_alerts(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
 def parse_alerts_csv(text: str, *, file_label: str, tz: str | None = None) -> pd.DataFrame:
     """Events of pir's alerts CSV (``at,source,name,state,severity,value,url``)."""
     tzinfo = zone(tz)
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    header, records = csv_records(text, file_label)
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
         raise InputError(
             f"{file_label}: line 1: the header lacks {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
         )
-    reader.fieldnames = header
     rows = []
-    for record in reader:
-        where = f"{file_label}: line {reader.line_num}"
-        if None in record:
-            raise InputError(f"{where}: more fields than the header has; quote values that contain commas")
+    for where, record in records:
         values = {k: (v or "").strip() for k, v in record.items()}
         if not any(values.values()):
             continue

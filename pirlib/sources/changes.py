@@ -19,15 +19,13 @@ config (config_change, configuration)   config             config_change
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pirlib.errors import InputError
-from pirlib.sources import events_frame, load_json, parse_instant, zone
+from pirlib.sources import csv_records, events_frame, load_json, parse_instant, zone
 
 __all__ = ["COLUMNS", "KINDS", "parse_changes", "parse_change_records"]
 
@@ -95,16 +93,8 @@ def parse_changes(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    header, records = csv_records(text, path.name)
     missing = [c for c in ("at", "kind") if c not in header]
     if missing or not ({"ref", "summary"} & set(header)):
         raise InputError(f"{path.name}: line 1: the header must be {','.join(COLUMNS)}; found {','.join(header)}")
-    reader.fieldnames = header
-    records = []
-    for record in reader:
-        where = f"{path.name}: line {reader.line_num}"
-        if None in record:
-            raise InputError(f"{where}: more fields than the header has; quote values that contain commas")
-        records.append((where, record))
     return parse_change_records(records, tz=tz)
