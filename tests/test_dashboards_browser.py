@@ -103,6 +103,8 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
         visit = Visit(browser, render(url).format(name), wait_for_plots=DASHBOARDS[name])
         try:
             cells = visit.page.locator("#rendered_cells")
+            if name == "actions":  # the overdue list is the last panel: drawn after the figures
+                visit.page.wait_for_selector(".pir-table", timeout=30_000)
             text = visit.text
             if name == "actions":  # the overdue list
                 assert "<img src=x onerror=alert(1)>" in text and "<script>alert('pir')</script>" in text
