@@ -46,10 +46,10 @@ def big_database(workdir: Path) -> Path:
     with db.connect(Settings(db=database)) as con:
         have = con.execute("SELECT count(*) FROM actions").fetchone()[0]
         if have < ACTIONS_WANTED:
+            missing = int(ACTIONS_WANTED - have)  # DuckDB's SAMPLE takes only a literal
             con.execute(
                 "INSERT INTO actions SELECT * REPLACE ('copy-' || issue_id AS issue_id, key || 'c' AS key) "
-                "FROM actions USING SAMPLE ? ROWS",
-                [ACTIONS_WANTED - have],
+                f"FROM actions USING SAMPLE {missing} ROWS"
             )
     return database
 
