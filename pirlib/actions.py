@@ -28,6 +28,7 @@ import pandas as pd
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.values import clean_text
 
 __all__ = [
     "ACTION_TYPES", "EDITABLE_FIELDS", "PRIORITIES", "Problem", "create_draft", "delete_draft", "get_draft",
@@ -62,18 +63,6 @@ def vague_verb(summary: str | None) -> str | None:
     """The vague verb that leads the summary or one of its clauses, if any (lower case)."""
     match = _VAGUE.search(summary or "")
     return " ".join(match.group(1).lower().split()) if match else None
-
-
-def clean_text(value: Any) -> str:
-    """A form or DataFrame value as stripped text; None and NaN/NA are the empty string."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
 
 
 def _as_date(value: Any) -> dt.date | None:

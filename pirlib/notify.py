@@ -42,6 +42,7 @@ import pandas as pd
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
+from pirlib.values import as_utc, clean_text
 
 __all__ = ["Reminder", "RemindResult", "due_reminders", "email_message", "remind", "slack_escape", "slack_payload"]
 
@@ -106,7 +107,7 @@ def due_reminders(
                 sent_today.add(key)
             if key[2] == "overdue":
                 overdue_count[key[:2]] = overdue_count.get(key[:2], 0) + 1
-        elif row["status"] == "sending" and _date(row["sent_on"]) == today and now - _utc(row["sent_at"]) < _STALE:
+        elif row["status"] == "sending" and _date(row["sent_on"]) == today and now - as_utc(row["sent_at"]) < _STALE:
             busy.add(key)
         elif key[2] == "due_soon":
             unsent_due_soon.add(key[:2])
@@ -121,9 +122,10 @@ def due_reminders(
             kind = "overdue"
         if kind is None or (ident, due, kind) in busy:
             continue
-        out.append(Reminder(ident, str(row["key"]), _s(row.get("summary")) or "", _s(row.get("incident_key")),
-                            _s(row.get("incident_summary")), _s(row.get("owner")), _s(row.get("owner_email")),
-                            due, kind, _s(row.get("url")),
+        text = {name: _optional(row.get(name)) for name in
+                ("summary", "incident_key", "incident_summary", "owner", "owner_email", "url")}  # fmt: skip
+        out.append(Reminder(ident, str(row["key"]), text["summary"] or "", text["incident_key"],
+                            text["incident_summary"], text["owner"], text["owner_email"], due, kind, text["url"],
                             abs(days)))  # fmt: skip
     return sorted(out, key=lambda r: (r.due_date, r.key))
 
@@ -174,15 +176,8 @@ def _date(value: Any) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _utc(value: Any) -> dt.datetime:
-    stamp = pd.Timestamp(value)
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
-
-
-def _s(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return str(value)
+def _optional(value: Any) -> str | None:
+    return clean_text(value) or None
 
 
 # ----------------------------------------------------------------------------------------------- I/O

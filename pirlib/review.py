@@ -33,6 +33,7 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
+from pirlib.values import as_utc
 
 __all__ = [
     "ARTIFACT_KINDS", "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "RUNBOOK_ROLES", "SEGMENTS", "STAGES", "STEPS",
@@ -118,16 +119,6 @@ def now(settings: Settings) -> dt.datetime:
     return real + (settings.today - real.date())
 
 
-def _utc(value: Any) -> dt.datetime | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
-        return None
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp):
-        return None
-    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
-    return stamp.to_pydatetime()
-
-
 @dataclass(frozen=True)
 class StageClock:
     """One runbook stage of one review. ``state``: done, on_time, due_soon or late."""
@@ -163,7 +154,7 @@ def _span(delta: dt.timedelta) -> str:
 def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Settings,
                  at: dt.datetime) -> list[StageClock]:  # fmt: skip
     """The runbook clock of one closed incident: every stage's deadline from closure and its state (pure)."""
-    closed = _utc(closed_at)
+    closed = as_utc(closed_at)
     if closed is None:
         raise ValueError("the incident is not closed: its deadlines count from closure (resolved_at)")
     review = review or {}
@@ -171,7 +162,7 @@ def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Set
     for stage, (label, column, hours_attr) in STAGES.items():
         hours = float(getattr(settings, hours_attr))
         due = closed + dt.timedelta(hours=hours)
-        done = _utc(review.get(column))
+        done = as_utc(review.get(column))
         remaining = due - (done or at)
         if done is not None:
             state = "done"
@@ -229,7 +220,7 @@ def candidates(settings: Settings, at: dt.datetime | None = None) -> list[Candid
         clocks = stage_clocks(row["resolved_at"], row, settings, at)
         found.append(Candidate(
             str(row["issue_id"]), str(row["key"]), str(row["summary"] or ""), str(row["severity"]),
-            row["service"], row["commander"], _utc(row["resolved_at"]), row["facilitator"], clocks,
+            row["service"], row["commander"], as_utc(row["resolved_at"]), row["facilitator"], clocks,
         ))  # fmt: skip
     return found
 
@@ -325,7 +316,7 @@ def artifact_checklist(settings: Settings, incident: str) -> list[dict[str, Any]
             location = url if kind == "ticket_timeline_chat" else None
         items.append({
             "kind": kind, "label": label, "location": location,
-            "collected_at": _utc(row.get("collected_at")),
+            "collected_at": as_utc(row.get("collected_at")),
             "collected_by": None if _missing(row.get("collected_by")) else row.get("collected_by"),
         })  # fmt: skip
     return items
@@ -501,13 +492,13 @@ def mark_invites_sent(settings: Settings, incident: str, at: dt.datetime | None 
 
 
 def _when(value: Any) -> str:
-    stamp = _utc(value)
+    stamp = as_utc(value)
     return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else "not recorded"
 
 
 def draft_agenda(facts: Mapping[str, Any]) -> str:
     """The runbook's six segments as a Markdown agenda with the incident's facts filled in (pure)."""
-    started, resolved = _utc(facts.get("started_at")), _utc(facts.get("resolved_at"))
+    started, resolved = as_utc(facts.get("started_at")), as_utc(facts.get("resolved_at"))
     duration = _span(resolved - started) if started and resolved else "not known"
     yes_no = {True: "yes", False: "no", None: "not recorded"}
     lines = [
@@ -661,7 +652,7 @@ def segment_times(settings: Settings, incident: str) -> dict[str, tuple[dt.datet
         rows = con.execute(
             "SELECT segment, started_at, ended_at FROM meeting_segments WHERE incident_id = ?", [incident_id]
         ).fetchall()
-    return {segment: (_utc(started), _utc(ended)) for segment, started, ended in rows}
+    return {segment: (as_utc(started), as_utc(ended)) for segment, started, ended in rows}
 
 
 def segment_elapsed(times: tuple[dt.datetime, dt.datetime | None] | None, at: dt.datetime) -> dt.timedelta:

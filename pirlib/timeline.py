@@ -29,7 +29,7 @@ import pandas as pd
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.errors import InputError, PirError
+from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 from pirlib.sources import parse_instant, zone
 from pirlib.sources.alerts import parse_alerts

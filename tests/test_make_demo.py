@@ -12,13 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from test_serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def not_listening(port: int, within: float = 30.0) -> bool:

@@ -246,7 +246,7 @@ def test_a_draft_that_is_not_smart_is_not_pushed(server: FakeJira, cfg: Settings
 
 
 def test_the_next_sync_reads_changes_made_in_jira_and_jira_wins(server: FakeJira, cfg: Settings):
-    draft_id = draft(cfg)
+    draft(cfg)
     [outcome] = run_push(cfg).outcomes
     server.update_issue(outcome.key, fields={
         "status": {"name": "Done", "statusCategory": {"key": "done", "name": "Done"}},

@@ -62,6 +62,7 @@ from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
 from pirlib.jira_sync.client import JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import FieldMap
+from pirlib.values import clean_text
 
 __all__ = [
     "MARKER_PROPERTY", "PushOutcome", "PushResult", "draft_status", "issue_body", "jira_error_text",
@@ -180,8 +181,8 @@ def _rich(text: str, api: str) -> Any:
 
 def _description(draft: Mapping[str, Any], sections: list[tuple[str, str]], incident_key: str, api: str) -> Any:
     blocks: list[tuple[str, str]] = []
-    if actions.clean_text(draft.get("description")):
-        blocks.append(("paragraph", actions.clean_text(draft.get("description"))))
+    if clean_text(draft.get("description")):
+        blocks.append(("paragraph", clean_text(draft.get("description"))))
     for heading, text in sections:
         blocks += [("heading", heading), ("paragraph", text)]
     blocks.append(("paragraph", f"Follow-up action of {incident_key}, drafted in its post-incident review (pir)."))
@@ -211,15 +212,15 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
     fields: dict[str, Any] = {
         "project": {"key": target.project},
         "issuetype": {"name": target.issue_type},
-        "summary": actions.clean_text(draft.get("summary")),
+        "summary": clean_text(draft.get("summary")),
         "labels": [*target.labels, marker_label(str(draft["draft_id"]))],
     }
     if assignee is not None:
         fields["assignee"] = assignee
-    if actions.clean_text(draft.get("due_date")):
+    if clean_text(draft.get("due_date")):
         fields["duedate"] = pd.Timestamp(draft["due_date"]).date().isoformat()
-    if actions.clean_text(draft.get("priority")):
-        fields["priority"] = {"name": actions.clean_text(draft.get("priority"))}
+    if clean_text(draft.get("priority")):
+        fields["priority"] = {"name": clean_text(draft.get("priority"))}
     if target.epic_key:
         if target.cloud:
             fields["parent"] = {"key": target.epic_key}
@@ -232,7 +233,7 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
         ("Action type", draft.get("action_type"), fm.action_type, True),
         ("Team", draft.get("team"), fm.team, True),
     ):
-        text = actions.clean_text(value)
+        text = clean_text(value)
         if not text:
             continue
         if field_id is None:
@@ -390,7 +391,7 @@ class _Pusher:
         for draft in drafts:
             problems = actions.validate(draft, self.today)
             if problems:
-                self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, actions.clean_text(draft["summary"]),
+                self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, clean_text(draft["summary"]),
                                                         "skipped", error="; ".join(map(str, problems))))  # fmt: skip
             else:
                 ready.append(draft)
@@ -449,9 +450,9 @@ class _Pusher:
 
     def _epic(self, row: Mapping[str, Any], links: list[dict[str, Any]], label: str) -> str:
         """The incident's epic: known, linked, labelled, or created now (linked and labelled)."""
-        if actions.clean_text(row.get("incident_epic")):
-            return actions.clean_text(row["incident_epic"])
-        incident_id, key = str(row["incident_id"]), str(row["incident_key"])
+        if clean_text(row.get("incident_epic")):
+            return clean_text(row["incident_epic"])
+        incident_id = str(row["incident_id"])
         found = self._linked_epic(links) or self._labelled_epic(label)
         if found is None:
             found = self._create_epic(row, label)
@@ -475,7 +476,7 @@ class _Pusher:
 
     def _create_epic(self, row: Mapping[str, Any], label: str) -> str:
         key = str(row["incident_key"])
-        summary = f"{key} post-incident actions: {actions.clean_text(row.get('incident_summary'))}"[:250]
+        summary = f"{key} post-incident actions: {clean_text(row.get('incident_summary'))}"[:250]
         fields: dict[str, Any] = {
             "project": {"key": self.settings.action_project}, "issuetype": {"name": "Epic"}, "summary": summary,
             "labels": [self.settings.postmortem_label, label],
@@ -512,7 +513,7 @@ class _Pusher:
             if existing is not None:
                 self._pushed(draft, target, existing, found=True)
                 return
-            assignee, owner_id = self._assignee(actions.clean_text(draft.get("owner")))
+            assignee, owner_id = self._assignee(clean_text(draft.get("owner")))
             body = issue_body(draft, target, assignee)
             created = self._create(draft, body, target)
             if created is None:
@@ -524,7 +525,7 @@ class _Pusher:
     def _find(self, draft: Mapping[str, Any], links: list[dict[str, Any]], incident_key: str) -> dict[str, Any] | None:
         """The issue already made from this draft, if any: consistent reads first, then a search."""
         marker = marker_label(str(draft["draft_id"]))
-        summary = actions.clean_text(draft.get("summary"))
+        summary = clean_text(draft.get("summary"))
         candidates = [o for o in links if (o.get("fields") or {}).get("summary") == summary]
         for other in candidates:
             issue = self._read(str(other["id"]), "labels,summary")
@@ -596,12 +597,12 @@ class _Pusher:
                 f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in values)} WHERE draft_id = ?",
                 [*values.values(), str(draft["draft_id"])],
             )
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), target.incident_key, actions.clean_text(draft["summary"]),
+        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), target.incident_key, clean_text(draft["summary"]),
                                                 "pushed", key=key, issue_id=issue_id, found_existing=found))  # fmt: skip
 
     def _fail(self, draft: Mapping[str, Any], incident_key: str, error: str) -> None:
         _set_state(self.settings, str(draft["draft_id"]), "failed", error=error)
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, actions.clean_text(draft["summary"]),
+        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, clean_text(draft["summary"]),
                                                 "failed", error=error))  # fmt: skip
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from pirlib import actions, review
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
+from pirlib.values import as_utc
 
 __all__ = ["FacilitatorWizard"]
 
@@ -44,7 +45,7 @@ def _e(value: Any) -> str:
 
 
 def _when(value: Any) -> str:
-    stamp = review._utc(value)
+    stamp = as_utc(value)
     return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else "—"
 
 

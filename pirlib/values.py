@@ -1,0 +1,31 @@
+"""Reading values that come out of DuckDB frames and widget forms, where None, NaN and NaT all mean "empty"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+
+def clean_text(value: Any) -> str:
+    """A form or DataFrame value as stripped text; None and NaN/NA are the empty string."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+def as_utc(value: Any) -> dt.datetime | None:
+    """A timestamp of any kind (naive ones read as UTC) as an aware UTC datetime; None for an empty value."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        return None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
