@@ -173,3 +173,33 @@ def test_a_resync_restamps_unchanged_rows_and_rewrites_changed_ones(loaded) -> N
         unchanged = after.drop(columns=["synced_at"]).loc["100"]
         pd.testing.assert_series_equal(unchanged, before.drop(columns=["synced_at"]).loc["100"])
         assert con.execute("SELECT count(*) FROM actions WHERE synced_at = ?", [later.to_pydatetime()]).fetchone() == (5,)
+
+
+def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(loaded) -> None:
+    from pirlib.jira_sync.load import load_batches
+    from pirlib.jira_sync.transform import Transformer
+
+    settings, counts = loaded
+    incidents, others = site()
+
+    def failing():
+        changed = copy.deepcopy(incidents)
+        for incident in changed:
+            incident["fields"]["summary"] = "changed by a run that then fails"
+        yield from Transformer(others, FIELDS, base_url="https://jira.example.com").batches([changed[:1]])
+        raise RuntimeError("Jira went away between two chunks")
+
+    with db.connect(settings) as con:
+        before = snapshot(con)
+        with pytest.raises(RuntimeError, match="between two chunks"):
+            load_batches(con, failing(), synced_at=SYNCED)
+        after = snapshot(con)
+        for table in before:
+            pd.testing.assert_frame_equal(before[table], after[table], obj=table)
+        # The same stream without the failure writes what one load_batch of everything writes.
+        transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
+        streamed = load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED)
+        assert {k: streamed[k] for k in ("incidents", "actions", "events")} == {
+            k: counts[k] for k in ("incidents", "actions", "events")}
+        for table, frame in snapshot(con).items():
+            pd.testing.assert_frame_equal(before[table], frame, obj=table)

@@ -113,6 +113,18 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
     assert "synced" in result.summary() and "\n" not in result.summary()
 
 
+def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
+    whole = settings_for(server, tmp_path / "whole.duckdb")
+    sync_run(whole, full=True)
+    import pirlib.jira_sync.transform as transform_module
+
+    monkeypatch.setattr(transform_module, "CHUNK_ISSUES", 7)  # the site's incidents in several chunks
+    chunked = settings_for(server, tmp_path / "chunked.duckdb")
+    result = sync_run(chunked, full=True)
+    assert result.status == "success"
+    assert dump(chunked) == dump(whole)
+
+
 def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira, tmp_path: Path):
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)

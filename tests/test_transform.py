@@ -365,3 +365,21 @@ def test_text_that_is_not_json_is_one_clear_error() -> None:
         transform('{"issues": [{"id": "1",', [], FIELDS, base_url="https://x")
     with pytest.raises(InputError, match="without an id"):
         transform('[{"key": "INC-1", "fields": {}}]', [], FIELDS, base_url="https://x")
+
+
+def test_chunked_transform_gives_the_rows_of_one_batch() -> None:
+    """Transformer.batches: incidents chunk by chunk, then actions that still find incidents of every chunk."""
+    incidents, others = site()
+    whole = run(incidents, others)
+    transformer = transform_module.Transformer(others, FIELDS, base_url="https://jira.example.com/")
+    parts = list(transformer.batches([incidents[:1], json.dumps(incidents[1:])]))
+    assert len(parts) == 3 and parts[-1].incidents.empty and all(p.actions.empty for p in parts[:-1])
+    joined = transform_module.Batch(
+        pd.concat([p.incidents for p in parts[:-1]], ignore_index=True), parts[-1].actions,
+        pd.concat([p.events for p in parts[:-1]], ignore_index=True),
+    )
+    _same_batch(whole, joined)
+    # Actions found incidents of both chunks (by epic and by the incident's links).
+    assert set(joined.actions["incident_id"].dropna()) == {parts[0].incidents["issue_id"][0], "200"}
+    assert transformer.incident_ids == set(whole.incidents["issue_id"])
+    assert transformer.action_ids == set(whole.actions["issue_id"])

@@ -9,6 +9,8 @@ sources (chat, alerts, manual) are never touched.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import duckdb
@@ -17,7 +19,7 @@ import pyarrow as pa
 
 from pirlib.jira_sync.transform import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
-__all__ = ["JIRA_SOURCES", "load_batch", "mark_deleted"]
+__all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
 
 JIRA_SOURCES = ("jira_changelog", "jira_comment")
 _SOURCES_SQL = ", ".join(f"'{s}'" for s in JIRA_SOURCES)
@@ -31,23 +33,49 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.da
     Afterwards every action still without an incident is linked through its epic, over the whole table,
     so an action synced before its incident (or in another batch) finds it.
     """
+    return load_batches(con, [batch], synced_at=synced_at)
+
+
+def load_batches(
+    con: duckdb.DuckDBPyConnection, batches: Iterable[Batch], *, synced_at: dt.datetime | pd.Timestamp
+) -> dict[str, int]:
+    """``load_batch`` over a stream of batches (``Transformer.batches``), all in one transaction.
+
+    The next batch is built on a worker thread while the current one is written: the transform (DuckDB
+    flattening and Python text conversion) and the upsert (DuckDB) overlap on two cores, and at most two
+    batches are in memory. A failure anywhere, in the stream or in a write, rolls everything back.
+    """
     stamp = pd.Timestamp(synced_at)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    incidents = _unique(batch.incidents[INCIDENT_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
-    actions = _unique(batch.actions[ACTION_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
-    events = _unique(batch.events[EVENT_COLUMNS], "event_id")
-
+    counts = {"incidents": 0, "actions": 0, "events": 0, "linked": 0}
+    stream = iter(batches)
     con.execute("BEGIN TRANSACTION")
     try:
-        _replace(con, "incidents", incidents, "issue_id", stamp)
-        _replace(con, "actions", actions, "issue_id", stamp)
-        _replace_events(con, incidents, events)
-        linked = link_actions(con)
+        with ThreadPoolExecutor(1, thread_name_prefix="pir-transform") as pool:
+            upcoming = pool.submit(next, stream, None)
+            try:
+                while (batch := upcoming.result()) is not None:
+                    upcoming = pool.submit(next, stream, None)
+                    for table, written in _upsert(con, batch, stamp).items():
+                        counts[table] += written
+            finally:
+                upcoming.cancel()
+        counts["linked"] = link_actions(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {"incidents": len(incidents), "actions": len(actions), "events": len(events), "linked": linked}
+    return counts
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, batch: Batch, stamp: pd.Timestamp) -> dict[str, int]:
+    incidents = _unique(batch.incidents[INCIDENT_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
+    actions = _unique(batch.actions[ACTION_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
+    events = _unique(batch.events[EVENT_COLUMNS], "event_id")
+    _replace(con, "incidents", incidents, "issue_id", stamp)
+    _replace(con, "actions", actions, "issue_id", stamp)
+    _replace_events(con, incidents, events)
+    return {"incidents": len(incidents), "actions": len(actions), "events": len(events)}
 
 
 def link_actions(con: duckdb.DuckDBPyConnection) -> int:

@@ -11,8 +11,9 @@ time zone at minute precision: JQL reads dates in that zone and ignores seconds,
 lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmless: rows are upserted by
 Jira id and events by stable ids.
 
-Atomicity: everything is read first and written in one ``load_batch`` transaction; the new cursor is
-written (with ``mark_deleted`` on ``--full``) only after that commit. A run that fails anywhere leaves the
+Atomicity: everything is read first and written in one ``load_batches`` transaction (transformed and
+written in chunks of ``CHUNK_ISSUES`` incidents, each chunk's transform overlapping the previous write);
+the new cursor is written (with ``mark_deleted`` on ``--full``) only after that commit. A run that fails anywhere leaves the
 cursor where it was, so the next run reads the same window again and ends in the database a run without
 faults gives.
 """
@@ -152,8 +153,8 @@ def run(
     ``retry`` tunes the retry layer (tests use short delays); ``on_client`` sees the connected client.
     """
     from pirlib.jira_sync.fields import resolve_fields
-    from pirlib.jira_sync.load import load_batch, mark_deleted
-    from pirlib.jira_sync.transform import transform
+    from pirlib.jira_sync.load import load_batches, mark_deleted
+    from pirlib.jira_sync.transform import CHUNK_ISSUES, Transformer
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
@@ -182,20 +183,19 @@ def run(
             progress=bar.update if bar is not None else None,
         )
         result.warnings = data.warnings
-        batch = transform(
-            data.incidents, data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label
-        )
+        transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
+        chunks = (data.incidents[n : n + CHUNK_ISSUES] for n in range(0, len(data.incidents), CHUNK_ISSUES))
         cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
         with db.connect(settings) as con:
-            counts = load_batch(con, batch, synced_at=started)
+            counts = load_batches(con, transformer.batches(chunks), synced_at=started)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
             con.execute("BEGIN TRANSACTION")
             try:
                 if full:
-                    result.deleted = mark_deleted(con, "incidents", set(batch.incidents["issue_id"].astype(str)))
-                    result.deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"].astype(str)))
+                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids)
+                    result.deleted += mark_deleted(con, "actions", transformer.action_ids)
                 result.status = "success"
                 result.cursor = cursor
                 _record(con, result, started, counter, secrets)

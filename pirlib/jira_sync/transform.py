@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["Batch", "INCIDENT_COLUMNS", "ACTION_COLUMNS", "EVENT_COLUMNS", "parse_time", "transform"]
+__all__ = ["Batch", "INCIDENT_COLUMNS", "ACTION_COLUMNS", "EVENT_COLUMNS", "CHUNK_ISSUES", "Transformer", "parse_time", "transform"]
 
 INCIDENT_COLUMNS = [
     "issue_id", "key", "project_key", "summary", "description", "severity", "failure_mode", "service",
@@ -170,51 +171,90 @@ def transform(
     are the epics and action candidates the sync read alongside. An action's ``incident_id`` stays None
     when its epic belongs to an incident outside this batch; ``load_batch`` links it up from the table.
     """
-    base_url = base_url.rstrip("/")
-    epics = [o for o in others if _is_epic((o.get("fields") or {}).get("issuetype"))]
-    epic_keys = {e.get("key") for e in epics}
-    epics_by_label: dict[str, str] = {}
-    for epic in epics:
-        for label in (epic.get("fields") or {}).get("labels") or []:
-            if label != postmortem_label:
-                epics_by_label.setdefault(label, epic["key"])
+    transformer = Transformer(others, fields, base_url=base_url, postmortem_label=postmortem_label)
+    batch = transformer.incidents(incidents)
+    batch.actions = transformer.actions().actions
+    return batch
 
-    texts = _texts_of(incidents)
-    groups = _groups(texts)
-    if len(groups) > 1 and _WORKERS > 1:
-        with ThreadPoolExecutor(_WORKERS) as pool:
-            parts = list(pool.map(lambda group: _flatten(group, fields, base_url), groups))
-    else:
-        parts = [_flatten(group, fields, base_url) for group in groups]
-    del texts, groups
-    incident_frame = _frame(pa.concat_tables([p[0] for p in parts]), INCIDENT_COLUMNS)
-    events = _frame(pa.concat_tables([p[1] for p in parts]), EVENT_COLUMNS)
-    links = [link for p in parts for link in p[2]]
-    del parts
 
-    # What needs Python: the epic an incident's actions sit under (labels and links), read per incident.
-    incident_ids = incident_frame["issue_id"].tolist()
-    epic_of_incident: dict[str, str] = {}
-    linked_to_incident: dict[str, str] = {}
-    epic_column: list[str | None] = [None] * len(incident_ids)
-    label_lists = incident_frame["labels"].tolist() if epics_by_label else None
-    for row, incident_id in enumerate(incident_ids):
-        linked = _linked_issues({"issuelinks": json.loads(links[row])}) if links[row] not in (None, "[]") else []
-        for other in linked:
-            linked_to_incident.setdefault(str(other.get("id")), incident_id)
-        labels = list(label_lists[row]) if label_lists is not None and label_lists[row] is not None else []
-        epic_key = _incident_epic({"issuelinks": [{"outwardIssue": o} for o in linked]}, labels, postmortem_label,
-                                  epic_keys, epics_by_label) if linked or labels else None  # fmt: skip
-        if epic_key:
-            epic_of_incident[epic_key] = incident_id
-            epic_column[row] = epic_key
-    incident_frame["epic_key"] = pd.Series(epic_column, index=incident_frame.index, dtype="str")
-    incident_by_key = dict(zip(incident_frame["key"].tolist(), incident_ids, strict=True))
-    actions = _action_rows(
-        set(incident_ids), incident_by_key, linked_to_incident, others, fields, base_url, postmortem_label,
-        epic_keys, epic_of_incident,
-    )  # fmt: skip
-    return Batch(incident_frame, actions, events)
+class Transformer:
+    """One sync's transform in parts: incidents (with their events) chunk by chunk, then the actions once.
+
+    A large sync is written in chunks so that only one chunk's rows are in memory at a time
+    (``batches``); the actions come last because finding an action's incident needs every incident's
+    epic and links, which each ``incidents`` call collects.
+    """
+
+    def __init__(self, others: list[dict[str, Any]], fields: FieldMap, *, base_url: str,
+                 postmortem_label: str = "postmortem") -> None:  # fmt: skip
+        self.others = others
+        self.fields = fields
+        self.base_url = base_url.rstrip("/")
+        self.postmortem_label = postmortem_label
+        epics = [o for o in others if _is_epic((o.get("fields") or {}).get("issuetype"))]
+        self.epic_keys = {e.get("key") for e in epics}
+        self.epics_by_label: dict[str, str] = {}
+        for epic in epics:
+            for label in (epic.get("fields") or {}).get("labels") or []:
+                if label != postmortem_label:
+                    self.epics_by_label.setdefault(label, epic["key"])
+        # What the actions need to know about every incident seen so far.
+        self.incident_ids: set[str] = set()
+        self.incident_by_key: dict[str | None, str] = {}
+        self.linked_to_incident: dict[str, str] = {}
+        self.epic_of_incident: dict[str, str] = {}
+        self.action_ids: set[str] = set()
+
+    def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
+        """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
+        for chunk in chunks:
+            yield self.incidents(chunk)
+        yield self.actions()
+
+    def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
+        """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
+        texts = _texts_of(incidents)
+        groups = _groups(texts)
+        fm, base_url = self.fields, self.base_url
+        if len(groups) > 1 and _WORKERS > 1:
+            with ThreadPoolExecutor(_WORKERS) as pool:
+                parts = list(pool.map(lambda group: _flatten(group, fm, base_url), groups))
+        else:
+            parts = [_flatten(group, fm, base_url) for group in groups]
+        del texts, groups
+        incident_frame = _frame(pa.concat_tables([p[0] for p in parts]), INCIDENT_COLUMNS)
+        events = _frame(pa.concat_tables([p[1] for p in parts]), EVENT_COLUMNS)
+        links = [link for p in parts for link in p[2]]
+        del parts
+
+        # What needs Python: the epic an incident's actions sit under (labels and links), read per incident.
+        incident_ids = incident_frame["issue_id"].tolist()
+        epic_column: list[str | None] = [None] * len(incident_ids)
+        label_lists = incident_frame["labels"].tolist() if self.epics_by_label else None
+        for row, incident_id in enumerate(incident_ids):
+            linked = _linked_issues({"issuelinks": json.loads(links[row])}) if links[row] not in (None, "[]") else []
+            for other in linked:
+                self.linked_to_incident.setdefault(str(other.get("id")), incident_id)
+            labels = list(label_lists[row]) if label_lists is not None and label_lists[row] is not None else []
+            epic_key = _incident_epic({"issuelinks": [{"outwardIssue": o} for o in linked]}, labels,
+                                      self.postmortem_label, self.epic_keys, self.epics_by_label) if linked or labels else None  # fmt: skip
+            if epic_key:
+                self.epic_of_incident[epic_key] = incident_id
+                epic_column[row] = epic_key
+        incident_frame["epic_key"] = pd.Series(epic_column, index=incident_frame.index, dtype="str")
+        self.incident_ids.update(incident_ids)
+        self.incident_by_key.update(zip(incident_frame["key"].tolist(), incident_ids, strict=True))
+        return Batch(incident_frame, pd.DataFrame(columns=ACTION_COLUMNS), events)
+
+    def actions(self) -> Batch:
+        """Action rows of ``others``, linked to the incidents every ``incidents`` call has seen."""
+        actions = _action_rows(
+            self.incident_ids, self.incident_by_key, self.linked_to_incident, self.others, self.fields,
+            self.base_url, self.postmortem_label, self.epic_keys, self.epic_of_incident,
+        )  # fmt: skip
+        self.action_ids = set(actions["issue_id"].astype(str))
+        empty = Batch.empty()
+        return Batch(empty.incidents, actions, empty.events)
 
 
 def _incident_epic(
@@ -294,6 +334,10 @@ _CUSTOM = ("severity", "failure_mode", "commander", "customer_impact", "regulato
 _GROUP_CHARS = 24_000_000
 # Groups are flattened on this many threads, each in its own cursor (DuckDB releases the GIL while it works).
 _WORKERS = 2
+# Incidents per chunk of a large sync (``Transformer.batches``): each chunk's events (about 11 per incident
+# in a typical site) are then at least one DuckDB row group (122,880 rows), which DuckDB writes straight
+# into the database file instead of through the write-ahead log and a checkpoint.
+CHUNK_ISSUES = 25_000
 
 
 _IS_ARRAY = re.compile(r"\s*\[")
