@@ -53,6 +53,25 @@ def test_wiki_markup_becomes_plain_text() -> None:
     )
 
 
+def test_less_common_wiki_markup() -> None:
+    wiki = (
+        "bq. Paged at 02:14\n\n\n\n"
+        "{color:red}-old plan-{color} ??Runbook 4?? +new+ ^2^ ~x~ {panel:title=Note}kept{panel}\n"
+        "  h3. Indented heading\n"
+        "see [https://status.example.com] or [mailto:oncall@example.com]\r"
+        "- dash item\n"
+        "a-b and 3 - 2 stay; {{a*b*c}}"
+    )
+    assert to_text(wiki) == (
+        "Paged at 02:14\n\n"
+        "old plan Runbook 4 new 2 x kept\n"
+        "Indented heading\n"
+        "see https://status.example.com or mailto:oncall@example.com\n"
+        "- dash item\n"
+        "a-b and 3 - 2 stay; a*b*c"
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     ["<script>alert(1)</script>", "<b>bold?</b> &amp; <img src=x onerror=alert(1)>", "naïve café 🚨 — ok"],

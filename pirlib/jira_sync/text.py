@@ -44,7 +44,8 @@ _WIKI_MARKUP = re.compile(
 )
 # {{monospace}} is not a {code} macro: the opening brace must not be doubled.
 _CODE_BLOCK = re.compile(r"(?<!\{)\{(code|noformat)(?::[^}]*)?\}(?!\})(.*?)\{\1\}", re.S | re.I)
-_BLOCK_MACRO = re.compile(r"\{(code|noformat|quote|panel)(?::[^}]*)?\}", re.IGNORECASE)
+# Opening and closing tags of block macros and colour, dropped (their content stays).
+_MACRO_TAG = re.compile(r"\{(?:code|noformat|quote|panel|color)(?::[^}]*)?\}", re.IGNORECASE)
 _HEADING = re.compile(r"^[ \t]*h[1-6]\.[ \t]*", re.MULTILINE)
 _BLOCKQUOTE = re.compile(r"^[ \t]*bq\.[ \t]*", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^[ \t]*([*#-]+)[ \t]+(?=\S)", re.MULTILINE)
@@ -53,7 +54,6 @@ _LINK = re.compile(r"\[([^\[\]|\n]*)\|([^\[\]\n]+)\]")
 _BARE_LINK = re.compile(r"\[((?:https?|mailto|file):[^\[\]\s]+)\]")
 _MENTION = re.compile(r"\[~(?:accountid:)?([^\[\]\n]+)\]")
 _MONOSPACE = re.compile(r"\{\{(.+?)\}\}")
-_COLOR = re.compile(r"\{color(?::[^}]*)?\}", re.IGNORECASE)
 _EFFECTS = [
     ("*", re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")),  # *bold*
     ("_", re.compile(r"(?<![\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])")),  # _italic_
@@ -68,38 +68,55 @@ _EFFECTS = [
 def _wiki_to_text(text: str) -> str:
     if not _WIKI_MARKUP.search(text):
         return text.strip()
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # Code and noformat bodies are kept verbatim: markup characters inside them are literal.
-    out = []
-    for number, piece in enumerate(_CODE_BLOCK.split(text)):
-        # split() with two groups yields: text, macro name, body, text, macro name, body, ...
-        if number % 3 == 2:
-            out.append(piece.strip("\n"))
-        elif number % 3 == 0:
-            out.append(_wiki_inline(piece))
-    return re.sub(r"\n{3,}", "\n\n", "".join(out)).strip()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "{" in text and _CODE_BLOCK.search(text):
+        # Code and noformat bodies are kept verbatim: markup characters inside them are literal.
+        out = []
+        for number, piece in enumerate(_CODE_BLOCK.split(text)):
+            # split() with two groups yields: text, macro name, body, text, macro name, body, ...
+            if number % 3 == 2:
+                out.append(piece.strip("\n"))
+            elif number % 3 == 0:
+                out.append(_wiki_inline(piece))
+        text = "".join(out)
+    else:
+        text = _wiki_inline(text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Line-start markup (headings, quotes, tables, lists): one search decides whether those rewrites run.
+_LINE_MARKUP = re.compile(r"^[ \t]*(?:h[1-6]\.|bq\.|\||[*#-]+[ \t])", re.MULTILINE)
 
 
 def _wiki_inline(text: str) -> str:
-    # Each rewrite runs only when its marker character occurs: most texts use one or two kinds of markup.
+    # Each rewrite runs only when its marker occurs: most texts use one or two kinds of markup.
     if "{" in text:
-        text = _MONOSPACE.sub(r"\1", text)
-        text = _BLOCK_MACRO.sub("", text)
-        text = _COLOR.sub("", text)
-    if "." in text:
+        text = _MONOSPACE.sub(_first, text)
+        text = _MACRO_TAG.sub("", text)
+    if _LINE_MARKUP.search(text):
         text = _HEADING.sub("", text)
         text = _BLOCKQUOTE.sub("", text)
-    if "|" in text:
-        text = _TABLE_ROW.sub(lambda m: " | ".join(c.strip() for c in re.split(r"\|\|?", m.group(1))), text)
-    text = _LIST_ITEM.sub(lambda m: "  " * (len(m.group(1)) - 1) + "- ", text)
+        if "|" in text:
+            text = _TABLE_ROW.sub(lambda m: " | ".join(c.strip() for c in re.split(r"\|\|?", m.group(1))), text)
+        text = _LIST_ITEM.sub(lambda m: "  " * (len(m.group(1)) - 1) + "- ", text)
     if "[" in text:
-        text = _MENTION.sub(r"@\1", text)
+        if "[~" in text:
+            text = _MENTION.sub(lambda m: "@" + m.group(1), text)
         text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2), text)
-        text = _BARE_LINK.sub(r"\1", text)
+        if "[" in text:
+            text = _BARE_LINK.sub(_first, text)
     for marker, effect in _EFFECTS:
         if marker in text:
-            text = effect.sub(r"\1", text)
+            text = effect.sub(_first, text)
     return text
+
+
+def _first(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 # --- v3 Atlassian Document Format -----------------------------------------------------------------------
