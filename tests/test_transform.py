@@ -383,3 +383,15 @@ def test_chunked_transform_gives_the_rows_of_one_batch() -> None:
     assert set(joined.actions["incident_id"].dropna()) == {parts[0].incidents["issue_id"][0], "200"}
     assert transformer.incident_ids == set(whole.incidents["issue_id"])
     assert transformer.action_ids == set(whole.actions["issue_id"])
+
+
+def test_raw_is_the_issue_as_jira_sent_it_without_the_changelog() -> None:
+    incidents, others = site()
+    incident = copy.deepcopy(incidents[0])
+    incident["names"] = {"customfield_10010": "Severity"}  # an expanded top-level part is kept too
+    incident["id"] = int(incident["id"])  # a number where Jira sends a string reads the same
+    for given in ([incident], json.dumps({"issues": [incident]})):
+        batch = run(given, others)
+        want = {k: v for k, v in incident.items() if k != "changelog"}
+        assert json.loads(batch.incidents["raw"][0]) == want
+        assert batch.incidents["issue_id"][0] == str(incident["id"])

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib.errors import InputError
+from pirlib.errors import InputError, PirError
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.text import to_text
 
@@ -326,6 +326,10 @@ CREATE MACRO ts(x) AS try_cast(nullif(x, '') AS TIMESTAMPTZ);
     true=", ".join(f"'{word}'" for word in sorted(_TRUE)), false=", ".join(f"'{word}'" for word in sorted(_FALSE))
 )
 
+# The top-level keys of Jira's issue bean that ``raw`` keeps (all but the changelog), in Jira's order.
+_TOP_LEVEL = ("expand", "id", "self", "key", "fields", "renderedFields", "properties", "names", "schema",
+              "transitions", "operations", "editmeta", "versionedRepresentations", "fieldsToInclude")  # fmt: skip
+
 _CUSTOM = ("severity", "failure_mode", "commander", "customer_impact", "regulatory", "incident_start")
 
 
@@ -406,23 +410,31 @@ class _Flattener:
                 self.custom[name] = f"json_extract(raws.raw, {_sql_string('$.fields.' + json.dumps(field_id))})"
             else:
                 self.custom[name] = None
-        issue = {
-            "id": "VARCHAR", "key": "VARCHAR", "fields": structure,
-            "changelog": {"histories": [_HISTORY], "values": [_HISTORY]},
-        }  # fmt: skip
+        # Each issue is parsed once from the page: its top-level values as JSON (kept for ``raw``), the
+        # changelog typed; then only ``fields`` is parsed again, into its typed struct.
+        top = {key: "JSON" for key in _TOP_LEVEL} | {"changelog": {"histories": [_HISTORY], "values": [_HISTORY]}}
+        raw_parts = ", ".join(f"{_sql_string(json.dumps(key) + ':')} || i.{_quoted(key)}" for key in _TOP_LEVEL)
         # Each text is a JSON array of issues or a search page {"issues": [...]}.
         arrays = [_IS_ARRAY.match(text) is not None for text in texts]
         self.con.register("texts", pa.table({"t": pa.array(texts, pa.large_string()), "is_array": arrays}))
         try:
-            # One statement per step: DuckDB runs each faster than the three fused (measured).
             self.con.execute(
-                "CREATE TEMP TABLE split AS SELECT unnest(from_json(t, '[\"JSON\"]')) AS j FROM texts WHERE is_array"
-                " UNION ALL SELECT unnest(from_json(t, '{\"issues\": [\"JSON\"]}').issues) FROM texts WHERE NOT is_array"
+                f"CREATE TEMP TABLE top AS SELECT unnest(from_json(t, {_sql_string(json.dumps([top]))})) AS i"
+                " FROM texts WHERE is_array"
+                f" UNION ALL SELECT unnest(from_json(t, {_sql_string(json.dumps({'issues': [top]}))}).issues)"
+                " FROM texts WHERE NOT is_array"
             )
-            self.con.execute(f"CREATE TEMP TABLE issues AS SELECT from_json(j, {_sql_string(json.dumps(issue))}) AS i FROM split")
-            # The changelog is stored as events already and is most of an issue's size.
-            self.con.execute("CREATE TEMP TABLE raws AS SELECT json_merge_patch(j, '{\"changelog\": null}')::VARCHAR AS raw FROM split")
-            self.con.execute("DROP TABLE split")
+            self.con.execute(
+                "CREATE TEMP TABLE issues AS SELECT {'id': i.id->>'$', 'key': i.key->>'$',"
+                f" 'fields': from_json(i.fields, {_sql_string(json.dumps(structure))}), 'changelog': i.changelog}} AS i"
+                " FROM top"
+            )
+            # ``raw`` is the issue without its changelog (stored as events already, and most of its size).
+            self.con.execute(f"CREATE TEMP TABLE raws AS SELECT '{{' || concat_ws(',', {raw_parts}) || '}}' AS raw FROM top")
+            self.con.execute("DROP TABLE top")
+        except duckdb.OutOfMemoryException as exc:
+            raise PirError(f"out of memory while reading the Jira issues ({str(exc).splitlines()[0]}); "
+                           "free some memory and run again") from None  # fmt: skip
         except duckdb.Error as exc:
             raise InputError(f"the Jira issues are not valid JSON ({str(exc).splitlines()[0]})") from None
         finally:
@@ -604,6 +616,10 @@ def _texts(types: list[str | None], values: list[str | None]) -> list[str | None
         else:
             out.append(to_text(json.loads(value)))
     return out
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_string(value: str) -> str:
