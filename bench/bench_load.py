@@ -205,7 +205,7 @@ def run_once(settings: Settings, empty_settings: Settings, args: argparse.Namesp
             con.execute(f"SET checkpoint_threshold = '{args.checkpoint_threshold}'")
         t = clock()
         transformer = Transformer([], FIELDS, base_url=BASE_URL)
-        counts = load_batches(con, transformer.batches(inputs), synced_at=synced)
+        counts = load_batches(con, transformer.batches(inputs), synced_at=synced, commit_every=args.chunk)
         # Data still in the write-ahead log is written at the next checkpoint: both sides pay for theirs.
         con.execute("CHECKPOINT")
         add("load", t)
@@ -253,7 +253,7 @@ def main() -> int:
             # Half-full database: the first half of the issues, loaded before timing starts.
             with db.connect(settings) as con:
                 transformer = Transformer([], FIELDS, base_url=BASE_URL)
-                load_batches(con, transformer.batches(chunks(0, half, args)), synced_at=synced)
+                load_batches(con, transformer.batches(chunks(0, half, args)), synced_at=synced, commit_every=args.chunk)
                 con.execute("CHECKPOINT")
             gc.collect()
             result = run_once(settings, empty_settings, args, synced)

@@ -203,3 +203,34 @@ def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(l
             k: counts[k] for k in ("incidents", "actions", "events")}
         for table, frame in snapshot(con).items():
             pd.testing.assert_frame_equal(before[table], frame, obj=table)
+
+
+def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settings: Settings) -> None:
+    from pirlib.jira_sync.load import load_batches
+    from pirlib.jira_sync.transform import Transformer
+
+    incidents, others = site()
+
+    def failing():
+        stream = Transformer(others, FIELDS, base_url="https://jira.example.com").batches([incidents[:1], incidents[1:]])
+        yield next(stream)
+        yield next(stream)
+        raise RuntimeError("a bad page after two chunks")
+
+    with db.connect(settings) as con:
+        with pytest.raises(RuntimeError, match="bad page"):
+            load_batches(con, failing(), synced_at=SYNCED, commit_every=1)
+        # The first chunk was committed before the second was written; the second was rolled back.
+        kept = con.execute("SELECT issue_id FROM incidents").fetchall()
+        assert kept == [(incidents[0]["id"],)]
+        assert con.execute("SELECT count(DISTINCT incident_id) FROM incident_events").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+        # A rerun writes what a single load of everything writes.
+        transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
+        load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
+        rerun = snapshot(con)
+    with db.connect(Settings(db=settings.db.with_name("once.duckdb"))) as con:
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        once = snapshot(con)
+    for table in once:
+        pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)

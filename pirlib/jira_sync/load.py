@@ -37,18 +37,28 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.da
 
 
 def load_batches(
-    con: duckdb.DuckDBPyConnection, batches: Iterable[Batch], *, synced_at: dt.datetime | pd.Timestamp
+    con: duckdb.DuckDBPyConnection,
+    batches: Iterable[Batch],
+    *,
+    synced_at: dt.datetime | pd.Timestamp,
+    commit_every: int | None = None,
 ) -> dict[str, int]:
-    """``load_batch`` over a stream of batches (``Transformer.batches``), all in one transaction.
+    """``load_batch`` over a stream of batches (``Transformer.batches``), in one transaction by default.
 
     The next batch is built on a worker thread while the current one is written: the transform (DuckDB
     flattening and Python text conversion) and the upsert (DuckDB) overlap on two cores, and at most two
-    batches are in memory. A failure anywhere, in the stream or in a write, rolls everything back.
+    batches are in memory. A failure anywhere, in the stream or in a write, rolls the open transaction
+    back. With ``commit_every``, the transaction is committed before a batch once it holds that many
+    incidents: DuckDB keeps a transaction's writes in memory until it commits (measured: 100k incidents
+    with 1.1M events in one transaction peaked 350-400 MB above committing every 25k). A failure then
+    keeps the chunks committed before it; they are whole incidents with their full timelines, and a rerun
+    writes the same rows again.
     """
     stamp = pd.Timestamp(synced_at)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     counts = {"incidents": 0, "actions": 0, "events": 0, "linked": 0}
     stream = iter(batches)
+    pending = 0
     con.execute("BEGIN TRANSACTION")
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="pir-transform") as pool:
@@ -56,8 +66,13 @@ def load_batches(
             try:
                 while (batch := upcoming.result()) is not None:
                     upcoming = pool.submit(next, stream, None)
+                    if commit_every and pending >= commit_every:
+                        con.execute("COMMIT")
+                        con.execute("BEGIN TRANSACTION")
+                        pending = 0
                     for table, written in _upsert(con, batch, stamp).items():
                         counts[table] += written
+                    pending += len(batch.incidents)
             finally:
                 upcoming.cancel()
         counts["linked"] = link_actions(con)

@@ -11,11 +11,13 @@ time zone at minute precision: JQL reads dates in that zone and ignores seconds,
 lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmless: rows are upserted by
 Jira id and events by stable ids.
 
-Atomicity: everything is read first and written in one ``load_batches`` transaction (transformed and
-written in chunks of ``CHUNK_ISSUES`` incidents, each chunk's transform overlapping the previous write);
-the new cursor is written (with ``mark_deleted`` on ``--full``) only after that commit. A run that fails anywhere leaves the
-cursor where it was, so the next run reads the same window again and ends in the database a run without
-faults gives.
+Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
+(``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
+which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
+``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full
+timelines, so that memory stays bounded. The new cursor is written (with ``mark_deleted`` on ``--full``)
+only after the last commit. A run that fails anywhere leaves the cursor where it was, so the next run
+reads the same window again and ends in the database a run without faults gives.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def run(
         chunks = (data.incidents[n : n + CHUNK_ISSUES] for n in range(0, len(data.incidents), CHUNK_ISSUES))
         cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
         with db.connect(settings) as con:
-            counts = load_batches(con, transformer.batches(chunks), synced_at=started)
+            counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=CHUNK_ISSUES)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
