@@ -2,9 +2,10 @@
 
 Most of a dashboard's server-side time is a new kernel starting and importing pandas, DuckDB, plotly and
 ipywidgets (about 1 s of the 1.3 s), none of which depends on the data. So Voila gets kernels from a small
-pool of started kernels that have imported ``preload`` and nothing else; the notebook itself still runs
-when the page is requested, so the page shows the database as it is at that moment, and an idle pooled
-kernel holds no DuckDB connection (it has never opened one).
+pool of started kernels that have imported ``preload`` (and run its ``warm_up()``, which reads no data)
+and nothing else; the notebook itself still runs when the page is requested, so the page shows the
+database as it is at that moment, and an idle pooled kernel holds no DuckDB connection (it has never
+opened one).
 
 Why not Voila's own ``--preheat_kernel``: it runs the whole notebook ahead of the request, so a pooled
 page shows the data as it was when the pool filled (measured: a row written after the pool filled is
@@ -65,19 +66,29 @@ class PromptKernelClient(AsyncKernelClient):
 class PooledKernelManager(AsyncMappingKernelManager):
     pool_size = Int(1, config=True, help="Started kernels kept ready (per kernel name and folder); 0 turns pooling off.")
     pool_path = Unicode("", config=True, help="The folder (API path) whose notebooks get pooled kernels.")
-    preload = List(Unicode(), ["pirlib.ui.dashboard"], config=True, help="Modules a pooled kernel imports.")
+    preload = List(
+        Unicode(), ["pirlib.ui.dashboard"], config=True,
+        help="Modules a pooled kernel imports; a module's warm_up(), if it has one, is called after the import.",
+    )  # fmt: skip
     fill_delay = Float(
         2.0, config=True,
         help="Seconds after a hand-out before a replacement starts, so that it does not compete for the CPU "
              "with the page being rendered.",
+    )  # fmt: skip
+    closed_page_timeout = Float(
+        15.0, config=True,
+        help="Seconds after the last connection to a page's kernel closed (its tab was closed or reloaded) "
+             "before that kernel is shut down, unless a connection comes back meanwhile; 0 leaves such kernels "
+             "to the idle culler.",
     )  # fmt: skip
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._ready: list[str] = []  # pooled kernel ids, started and preloaded, oldest first
         self._filling = 0
-        self._fill_tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()  # pool fills and closed-page shutdowns in progress
         self._started_pool = False
+        self._closing: dict[str, asyncio.TimerHandle] = {}  # kernel id -> its pending shutdown (page closed)
         # Fill as soon as the server's event loop runs, so that the first page already finds a kernel.
         IOLoop.current().add_callback(self.start_pool)
 
@@ -91,8 +102,8 @@ class PooledKernelManager(AsyncMappingKernelManager):
         for _ in range(max(missing, 0)):
             self._filling += 1
             task = asyncio.ensure_future(self._fill_one(delay))
-            self._fill_tasks.add(task)
-            task.add_done_callback(self._fill_tasks.discard)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _fill_one(self, delay: float) -> None:
         kernel_id = None
@@ -112,14 +123,23 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._filling -= 1
 
     async def _preload(self, kernel_id: str) -> None:
-        """Import ``preload`` in the kernel: silently (no output, no history) and wait until it is done."""
+        """Import ``preload`` (and warm it up) in the kernel: silently (no output, no history); wait until done."""
         if not self.preload:
             return
         client = self.get_kernel(kernel_id).client()
         client.start_channels()
         try:
             await ensure_async(client.wait_for_ready(timeout=60))
-            code = "\n".join(f"import {module}" for module in self.preload)
+            # Import each module, then call its warm_up() if it has one (first-use costs that do not
+            # depend on the data, e.g. plotly's validators); names stay out of the user namespace.
+            code = (
+                "def _pir_preload(names):\n"
+                "    import importlib\n"
+                "    for name in names:\n"
+                "        getattr(importlib.import_module(name), 'warm_up', lambda: None)()\n"
+                f"_pir_preload({list(self.preload)!r})\n"
+                "del _pir_preload\n"
+            )
             msg_id = client.execute(code, silent=True, store_history=False)
             while True:
                 reply = await ensure_async(client.get_shell_msg(timeout=120))
@@ -165,12 +185,55 @@ class PooledKernelManager(AsyncMappingKernelManager):
     async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False):
         if kernel_id in self._ready:
             self._ready.remove(kernel_id)
+        if not restart:
+            self._cancel_closing(kernel_id)
         return await super().shutdown_kernel(kernel_id, now=now, restart=restart)
 
     async def shutdown_all(self, now: bool = False):
         # Kernels still starting are already registered, so the shutdown below reaches them too.
         self.pool_size = 0
-        for task in list(self._fill_tasks):
+        for task in list(self._tasks):
             task.cancel()
+        for kernel_id in list(self._closing):
+            self._cancel_closing(kernel_id)
         self._ready.clear()
         return await super().shutdown_all(now=now)
+
+    # --- kernels of closed pages ---------------------------------------------------------------------
+    # A Voila page's kernel serves that page only (a reload gets a new kernel), and its websocket closes with
+    # the tab; Voila does not shut the kernel down then (voila#1458). The idle culler would, but only after
+    # cull_idle_timeout, so a burst of views would pile up kernels for that long. Here a kernel whose last
+    # connection closed is shut down closed_page_timeout later, unless a connection comes back first (a
+    # page whose network dropped for a moment reconnects). A page still being rendered has not connected
+    # yet and is not affected; neither are pooled kernels, which no page has connected to.
+
+    def notify_connect(self, kernel_id: str) -> None:
+        super().notify_connect(kernel_id)
+        self._cancel_closing(kernel_id)
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        super().notify_disconnect(kernel_id)
+        if self.closed_page_timeout > 0 and self._kernel_connections.get(kernel_id) == 0 and kernel_id not in self._closing:
+            self._closing[kernel_id] = asyncio.get_running_loop().call_later(
+                self.closed_page_timeout, self._start_shutting_down, kernel_id
+            )
+
+    def _cancel_closing(self, kernel_id: str) -> None:
+        handle = self._closing.pop(kernel_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _start_shutting_down(self, kernel_id: str) -> None:
+        task = asyncio.ensure_future(self._shut_down_closed_page(kernel_id))
+        self._tasks.add(task)  # a reference until it is done (the loop keeps only a weak one)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _shut_down_closed_page(self, kernel_id: str) -> None:
+        self._closing.pop(kernel_id, None)
+        if kernel_id not in self or self._kernel_connections.get(kernel_id, 0) > 0:
+            return
+        self.log.info("Shutting down kernel %s: its page closed %g s ago", kernel_id, self.closed_page_timeout)
+        try:
+            await ensure_async(self.shutdown_kernel(kernel_id))
+        except Exception:  # already gone (culled, or the server is stopping): nothing left to do
+            self.log.debug("Kernel %s was already shut down", kernel_id, exc_info=True)

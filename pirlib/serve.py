@@ -13,15 +13,21 @@ Decisions, and why:
   voila#1458).
 - Pages load nothing but from the pir server: the ``pir`` template (``pirlib/jupyter_share/voila/
   templates/pir``, found through ``JUPYTER_PATH``) is Voila's lab template without its Font Awesome CDN
-  links, and figures use plotly's mimetype renderer, drawn by the jupyterlab-plotly extension that Voila
-  serves itself.
+  links. Dashboard figures are drawn by that template with plotly.js's "cartesian" bundle, which it serves
+  from its own ``static/`` folder (a copy of the npm package plotly.js-cartesian-dist-min, the same
+  plotly.js version as the plotly package's; MIT). A dashboard page starts evaluating it while the server
+  still runs the notebook, and it is a third of the full plotly.js: on a first render here that is most of
+  a second less than jupyterlab-plotly's renderer, which evaluates the full plotly.js only once the page's
+  outputs are rendered (see ``pirlib.ui.figures.html_bundle``).
 - Pages get kernels from a small pool of started kernels that have imported pirlib's dashboard code
   (``pirlib.kernel_pool``; voila.json sets its size): the notebook still runs when the page is requested,
   so the data is read then, not when the pool filled, and an idle pooled kernel holds no DuckDB connection.
   Voila's own ``--preheat_kernel`` runs the notebook ahead of the request and is not used (see there).
   The executor's kernel client waits for replies in short slices (``PromptKernelClient``): the
   "Executing N of M" stall measured here is a reply the executor does not notice until its timeout.
-- Idle kernels (a closed tab; voila#1458) are culled after 120 s; a kernel with an open page is never
+- A closed tab's kernel (voila#1458) is shut down 15 s after the page's connection closed
+  (``PooledKernelManager.closed_page_timeout``), so a burst of views does not leave a kernel per view
+  running; idle kernels that never connected are culled after 120 s; a kernel with an open page is never
   culled (``cull_connected: false``), so a dashboard left open keeps its filters working.
 - Kernels get the database through the environment: ``PIR_DB`` (absolute), plus ``PIR_CONFIG`` and
   ``PIR_TODAY`` when set, because a kernel runs in dashboards/ and would not find ./pir.toml.

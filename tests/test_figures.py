@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,44 @@ def test_mime_bundle_is_plotly_json_with_config_and_no_html():
     assert payload["config"]["displaylogo"] is False
     assert len(payload["data"]) == 4
     json.dumps(bundle)  # serialisable as it is sent to the page
+
+
+def test_html_bundle_keeps_jira_text_inside_one_escaped_attribute():
+    spec = figures.completion_rate_bars(
+        pd.DataFrame({"team": ['x" onmouseover="alert(1)', HOSTILE], "actions": [2, 1], "done": [1, 1], "open": [1, 0],
+                      "overdue": [0, 0], "completion_rate": [0.5, 1.0], "on_time_rate": [1.0, 1.0]}),
+        "team", "by team <b>",
+    )  # fmt: skip
+    bundle = figures.html_bundle(spec)
+    assert set(bundle) == {"text/html", "text/plain"}
+    markup = bundle["text/html"]
+
+    class Elements(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            self.found.append((tag, dict(attrs)))
+
+    parser = Elements()
+    parser.found = []
+    parser.feed(markup)
+    assert [tag for tag, _ in parser.found] == ["div"]  # one empty div: no element came out of the JSON
+    attrs = parser.found[0][1]
+    assert set(attrs) == {"class", "style", "data-figure"} and attrs["class"] == "pir-plot"
+    figure = json.loads(attrs["data-figure"])
+    assert figure == figures.mime_bundle(spec)[figures.PLOTLY_MIMETYPE]
+    assert figure["data"][0]["y"][0] == "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;alert(2)&lt;/script&gt;"
+    assert "<img" not in markup and "<script" not in markup and 'onmouseover="' not in markup
+
+
+def test_html_bundle_refuses_a_trace_type_the_page_cannot_draw():
+    with pytest.raises(ValueError, match="scattergeo"):
+        figures.html_bundle({"data": [{"type": "scattergeo", "lat": [1], "lon": [2]}], "layout": {}})
+
+
+def test_overview_figures_fit_the_page_bundle_and_have_a_height():
+    for fig in (figures.incidents_by_severity_month(incident_frame()),
+                figures.action_status_by_month(pd.DataFrame({"month": months("2026-08-01"), "state": ["done"],
+                                                             "actions": [1]}))):  # fmt: skip
+        assert 'style="height:420px"' in figures.html_bundle(fig)["text/html"]
 
 
 @pytest.fixture
@@ -259,6 +298,9 @@ def test_every_board_renders_its_panels_and_keeps_jira_markup_out(fixture_db, na
     assert len(contents) == len(dashboard.BOARDS[name].panels)
     text = json.dumps(contents, default=str)
     assert "<img" not in text and "<script" not in text and "<b>for</b>" not in text
+    for content in contents:  # every figure can be drawn by the page's plotly.js bundle
+        if isinstance(content, dict):
+            figures.html_bundle(content)
     narrowed = board.contents(metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 8, 1)))
     assert len(narrowed) == len(contents)
     # The file is free again: a writer gets in at once.

@@ -214,6 +214,7 @@ def test_overview_renders_offline_with_figures_and_escaped_text(browser, fixture
         assert "Data as of 2026-10-30 06:02 UTC" in text
         assert "Incidents by severity and month" in text
         assert visit.page.locator(".js-plotly-plot").count() == 2
+        assert any(urlparse(u).path == "/voila/static/plotly-cartesian.min.js" for u in visit.requests)
         # Hostile Jira text is on the page as the characters themselves, and none of it ran or parsed.
         assert "<img src=x onerror=alert(1)>" in text
         assert "<script>alert('pir')</script>" in text
@@ -363,10 +364,27 @@ def test_voila_config_sets_timeout_and_culling():
     # Closed tabs' kernels go within minutes; an open tab's kernel stays however long it is open.
     assert 60 <= config["MappingKernelManager"]["cull_idle_timeout"] <= 300
     assert config["MappingKernelManager"]["cull_connected"] is False
+    # ... and a closed tab's kernel goes sooner still: seconds after its page's connection closed.
+    assert 0 < config["PooledKernelManager"]["closed_page_timeout"] <= 30
     # Pages get pooled kernels that have imported pirlib, and every cell still runs at request time.
     assert config["VoilaConfiguration"]["multi_kernel_manager_class"] == "pirlib.kernel_pool.PooledKernelManager"
     assert config["VoilaConfiguration"].get("preheat_kernel", False) is False
     assert config["KernelManager"]["client_factory"] == "pirlib.kernel_pool.PromptKernelClient"
+
+
+def test_dashboards_draw_with_the_plotly_bundle_the_template_serves():
+    import plotly.offline
+
+    static = serve.SHARE_DIR / "voila" / "templates" / serve.VOILA_TEMPLATE / "static"
+    bundle = static / "plotly-cartesian.min.js"
+    # The same plotly.js as the plotly package's, so the figures it builds are what this bundle draws.
+    assert f"plotly.js (cartesian - minified) v{plotly.offline.get_plotlyjs_version()}" in bundle.read_text()[:300]
+    assert (static / "plotly-cartesian.LICENSE").exists()
+    template = (static.parent / "index.html.j2").read_text()
+    assert "voila/static/plotly-cartesian.min.js" in template
+    # Every dashboard asks the template for it (the empty baseline notebook of the render-time test does not).
+    for path in sorted((ROOT / "dashboards").glob("*.ipynb")):
+        assert nbformat.read(path, 4).metadata.get("pir", {}).get("plotly") is True, path.name
 
 
 def test_pir_lab_serves_jupyterlab_on_loopback_and_stops_cleanly(tmp_path):

@@ -121,9 +121,20 @@ def data_as_of(last_sync: dict | None, today: dt.date) -> str:
     return f"Data as of {finished:%Y-%m-%d %H:%M} UTC ({detail})."
 
 
-def show_figure(fig: go.Figure) -> None:
-    """Display a figure as plotly's mimetype bundle (see ``figures.mime_bundle``)."""
-    display(figures.mime_bundle(fig), raw=True)
+def warm_up() -> None:
+    """Pay the first-use costs that do not depend on the data, before any page asks: plotly's lazily
+    imported validators and its "plotly_white" template, which the overview's figures need (about 0.2 s of
+    a fresh kernel's first overview). ``pirlib.kernel_pool`` calls this in each pooled kernel after importing
+    this module. Reads no database and displays nothing."""
+    month = pd.Timestamp("2026-01-01")
+    incidents = pd.DataFrame({"month": [month], "severity": ["Sev-1"], "incidents": [1], "examples": [["INC-1 x"]]})
+    figures.html_bundle(figures.incidents_by_severity_month(incidents))
+    figures.html_bundle(figures.action_status_by_month(pd.DataFrame({"month": [month], "state": ["done"], "actions": [1]})))
+
+
+def show_figure(fig: go.Figure | dict) -> None:
+    """Display a figure for the `pir serve` page template to draw (see ``figures.html_bundle``)."""
+    display(figures.html_bundle(fig), raw=True)
 
 
 def table_html(frame: pd.DataFrame) -> str:
@@ -172,6 +183,14 @@ class BoardData:
     today: dt.date
     as_of: pd.Timestamp
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Frames derived from ``frames`` that several panels read (action states, review stage states), computed
+    # once per render instead of once per panel. The metrics functions never modify their input.
+    derived: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def derive(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        if name not in self.derived:
+            self.derived[name] = compute()
+        return self.derived[name]
 
 
 @dataclass(frozen=True)
@@ -266,7 +285,7 @@ def _none_html(what: str) -> str:
 
 
 def _states(data: BoardData) -> pd.DataFrame:
-    return metrics.action_states(data.frames["actions"], data.today)
+    return data.derive("action_states", lambda: metrics.action_states(data.frames["actions"], data.today))
 
 
 def _pct(value: float) -> str:
@@ -331,7 +350,7 @@ def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
 
 
 def _review_states(data: BoardData) -> pd.DataFrame:
-    return metrics.review_stage_states(data.frames["review_stages"], data.as_of)
+    return data.derive("review_states", lambda: metrics.review_stage_states(data.frames["review_stages"], data.as_of))
 
 
 def reviews_summary(data: BoardData, filters: metrics.Filters) -> str:
@@ -442,7 +461,7 @@ def modes_by_service(data: BoardData, filters: metrics.Filters) -> object:
 
 
 def _recurrences(data: BoardData) -> pd.DataFrame:
-    return metrics.recurrences_within(data.frames["recurrences"])
+    return data.derive("recurrences", lambda: metrics.recurrences_within(data.frames["recurrences"]))
 
 
 def recurrence_outcomes(data: BoardData, filters: metrics.Filters) -> object:

@@ -7,6 +7,7 @@ any text that came from Jira passes through ``escape_text`` before it reaches a 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -29,6 +30,10 @@ ACTION_COLORS = {"done": "#1a9850", "open": "#91bfdb", "overdue": "#d73027"}
 HOVER_TEXT_CHARS = 70
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+# The trace types of plotly.js's "cartesian" bundle, the one `pir serve` pages load (see ``html_bundle``):
+# a dashboard figure may use these and no others.
+PAGE_TRACE_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+                              "image", "pie", "scatter", "scatterternary", "violin"})  # fmt: skip
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -149,6 +154,29 @@ def mime_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
         title = fig.layout.title.text or "figure"
     figure["config"] = dict(PLOTLY_CONFIG if config is None else config)
     return {PLOTLY_MIMETYPE: figure, "text/plain": f"<plotly figure: {title}>"}
+
+
+def html_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
+    """The figure as an empty ``<div class="pir-plot">`` holding its plotly JSON in ``data-figure``.
+
+    For pages served by `pir serve`: its page template draws every such div with a plotly.js that the page
+    starts loading and evaluating while the server still runs the notebook (see
+    ``pirlib/jupyter_share/voila/templates/pir/index.html.j2``), instead of after the page's outputs are
+    rendered, as the jupyterlab-plotly renderer of ``mime_bundle`` does. The JSON goes into an attribute,
+    escaped, so no Jira text ever becomes markup or script on the page; plotly then draws the labels, which
+    ``escape_text`` has already made safe for plotly's own HTML subset.
+    """
+    figure = mime_bundle(fig, config)
+    payload = figure[PLOTLY_MIMETYPE]
+    missing = {trace.get("type", "scatter") for trace in payload["data"]} - PAGE_TRACE_TYPES
+    if missing:
+        raise ValueError(f"trace types {sorted(missing)} are not in the page's plotly.js bundle")
+    height = payload["layout"].get("height") or 360
+    data = html.escape(json.dumps(payload, separators=(",", ":"), allow_nan=False), quote=True)
+    return {
+        "text/html": f'<div class="pir-plot" style="height:{int(height)}px" data-figure="{data}"></div>',
+        "text/plain": figure["text/plain"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
