@@ -212,15 +212,26 @@ def _replace_events(con: duckdb.DuckDBPyConnection, incidents: pd.DataFrame, eve
             " AND incident_id IN (SELECT issue_id FROM _batch_incident_ids)"
             " AND event_id NOT IN (SELECT event_id FROM _batch_events)"
         )
-        if changed:
+        # One join with the table tells new rows from changed ones (most of a re-sync is neither).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _event_state AS SELECT b.event_id, e.event_id IS NULL AS is_new,"
+            f" coalesce(e.source IN ({_SOURCES_SQL}) AND ({changed or 'false'}), false) AS is_changed"
+            " FROM _batch_events AS b LEFT JOIN incident_events AS e ON e.event_id = b.event_id"
+        )
+        new, rewritten = con.execute(
+            "SELECT count(*) FILTER (is_new), count(*) FILTER (is_changed) FROM _event_state"
+        ).fetchall()[0]
+        if rewritten:
             con.execute(
                 f"UPDATE incident_events AS e SET {assignments} FROM _batch_events AS b"
-                f" WHERE e.event_id = b.event_id AND e.source IN ({_SOURCES_SQL}) AND ({changed})"
+                " WHERE e.event_id = b.event_id AND b.event_id IN (SELECT event_id FROM _event_state WHERE is_changed)"
             )
-        con.execute(
-            f"INSERT INTO incident_events ({column_list}) SELECT {column_list} FROM _batch_events"
-            " WHERE event_id NOT IN (SELECT event_id FROM incident_events)"
-        )
+        if new:
+            con.execute(
+                f"INSERT INTO incident_events ({column_list}) SELECT {column_list} FROM _batch_events"
+                " WHERE event_id IN (SELECT event_id FROM _event_state WHERE is_new)"
+            )
+        con.execute("DROP TABLE _event_state")
     finally:
         con.unregister("_batch_incident_ids")
         con.unregister("_batch_events")
