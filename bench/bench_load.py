@@ -1,22 +1,23 @@
 """Load benchmark (issue 3): 100k Jira issues with 1M changelog items, JSON -> rows -> upsert into DuckDB.
 
 The input is synthetic Jira JSON made here (Data Center shape: wiki text, Epic Link, users with names),
-in search pages of ``--page`` issues as a sync receives them, ``--chunk`` issues per load. The database starts half full: the first
-half of the issues (and their events) are already loaded, so half of the upsert updates and half inserts.
-Timed in the same run, on the same rows:
+in search pages of ``--page`` issues as a sync receives them, made before the clock starts. The database
+starts half full: the first half of the issues (and their events) are already loaded, so half of the
+upsert finds its rows unchanged and half inserts. Timed in the same run, on the same rows:
 
 - ``plain``: ``INSERT INTO t SELECT * FROM arrow_table`` of the already-flattened rows into empty tables;
-- ``load``: ``transform`` of each page's JSON text (``--input text``, the default; ``--input dicts`` times
-  ``json.loads`` + ``transform`` of the dicts instead, as a sync that holds parsed pages does) +
-  ``load_batch`` over the half-full database.
+- ``load``: what ``pir sync`` does with what it read: ``Transformer.batches`` over chunks of ``--chunk``
+  issues (the page JSON text with ``--input text``, the default; parsed dicts with ``--input dicts``)
+  streamed into ``load_batches`` (each chunk's transform overlapping the previous chunk's upsert,
+  committing every chunk).
 
 Targets: load <= 10 s, load <= 6 x plain, peak extra memory <= 1 GB. Run: ``python bench/bench_load.py``
 (``--issues 10000`` for a quick look). Other sessions share this machine: every figure is printed with the
 load average and the process CPU time next to the wall time, and ``--repeat`` runs the timed part again.
 
-The default chunk is 25,000 issues (275k events): DuckDB writes an insert of at least a row group (122,880
-rows) straight into the database file, while smaller ones go through the write-ahead log and are written
-again by the checkpoint that follows; 5,000-issue chunks made the upsert about 1.5 x slower.
+The default chunk is ``CHUNK_ISSUES`` (25,000 issues, 275k events): DuckDB writes an insert of at least a
+row group (122,880 rows) straight into the database file, while smaller ones go through the write-ahead log
+and are written again by the checkpoint that follows; 5,000-issue chunks made the upsert about 1.5 x slower.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.jira_sync.fields import FieldMap  # noqa: E402
 from pirlib.jira_sync.load import load_batches  # noqa: E402
-from pirlib.jira_sync.transform import Batch, Transformer, transform  # noqa: E402
+from pirlib.jira_sync.transform import CHUNK_ISSUES, Batch, Transformer, transform  # noqa: E402
 
 FIELDS = FieldMap(
     severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
@@ -127,7 +128,7 @@ def pages(first: int, count: int, page: int, items_per_issue: int) -> Iterator[s
 
 
 def chunks(first: int, count: int, args: argparse.Namespace) -> Iterator[list[str]]:
-    """The pages of each ``--chunk`` issues: what one ``load_batch`` call gets."""
+    """The pages of each ``--chunk`` issues: one chunk of a sync."""
     for start in range(first, first + count, args.chunk):
         yield list(pages(start, min(args.chunk, first + count - start), args.page, args.items))
 
@@ -235,7 +236,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--issues", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=10, help="changelog items per issue")
-    parser.add_argument("--chunk", type=int, default=25_000, help="issues per transform + load_batch call")
+    parser.add_argument("--chunk", type=int, default=CHUNK_ISSUES, help="issues per chunk (transform + upsert)")
     parser.add_argument("--page", type=int, default=1_000, help="issues per search page (JSON text)")
     parser.add_argument("--input", choices=["text", "dicts"], default="text", help="what transform is given")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs, each over a fresh half-full database")
