@@ -253,6 +253,10 @@ def action_states(actions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
     return frame
 
 
+# The columns of ``v_action_status`` rows that ``completion_rates`` sums.
+RATE_COLUMNS = ("is_done", "overdue", "done_on_time", "due")
+
+
 def completion_rates(states: pd.DataFrame, by: str) -> pd.DataFrame:
     """Per value of ``by``: actions, done, open, overdue, completion_rate (done / actions) and on_time_rate
     (done by the due date / actions that are done or past their due date; NaN when none is due yet).
@@ -262,7 +266,8 @@ def completion_rates(states: pd.DataFrame, by: str) -> pd.DataFrame:
     columns = [by, "actions", "done", "open", "overdue", "completion_rate", "on_time_rate"]
     if states.empty:
         return pd.DataFrame(columns=columns)
-    frame = states.assign(**{by: states[by].fillna("(none)").astype(str)})
+    # Only the columns summed below: assigning to all of ``states`` would copy every column (a frame per call).
+    frame = states[list(RATE_COLUMNS)].assign(**{by: states[by].fillna("(none)").astype(str)})
     grouped = frame.groupby(by, sort=False)
     out = pd.DataFrame(
         {
