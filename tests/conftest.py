@@ -1,4 +1,4 @@
-"""Shared fixtures: a real DuckDB file per test and settings that point at it."""
+"""Shared fixtures: a real DuckDB file per test and settings that point at it; a headless browser."""
 
 from __future__ import annotations
 
@@ -12,3 +12,17 @@ from pirlib.config import Settings
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(db=tmp_path / "pir.duckdb", sample_dir=tmp_path / "sample", db_lock_timeout=20.0)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium through Playwright, with the closed-network flags of test_serve."""
+    from test_serve import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -20,7 +20,7 @@ import pytest
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.demo import load_demo
-from test_serve import ARTIFACTS, Visit, assert_clean, browser, pir_serve, write_workdir  # noqa: F401
+from test_serve import ARTIFACTS, Visit, assert_clean, pir_serve, write_workdir
 
 WORKER = Path(__file__).resolve().parent / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"

@@ -20,7 +20,7 @@ import pytest
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
 from pirlib.demo import load_demo
-from test_serve import SERVERS, Visit, assert_clean, browser, kernel_processes, pir_serve, write_workdir  # noqa: F401
+from test_serve import SERVERS, Visit, assert_clean, kernel_processes, pir_serve, write_workdir
 
 LOADS = 50
 # A first render takes 2-6 s here; a stall is the executor timeout (15 s) or forever.

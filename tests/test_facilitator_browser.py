@@ -17,7 +17,7 @@ import pytest
 
 import review_fixture as fx
 from pirlib import actions, review, serve
-from test_serve import ARTIFACTS, ROOT, Visit, browser, free_port  # noqa: F401  (browser is a fixture)
+from test_serve import ARTIFACTS, ROOT, Visit, free_port
 
 PAGE = "/voila/render/facilitator_guide.ipynb"
 

@@ -134,17 +134,6 @@ def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = ()) -> 
 
 
 @pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def fixture_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     workdir = tmp_path_factory.mktemp("serve")
     write_workdir(workdir)
