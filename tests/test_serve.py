@@ -159,11 +159,12 @@ class Visit:
         started = time.perf_counter()
         self.page.goto(url, wait_until="domcontentloaded", timeout=60_000)
         self.page.wait_for_selector("#rendered_cells", state="visible", timeout=60_000)
-        if wait_for_plots:
+        if wait_for_plots:  # that many figures drawn (each figure has two or three .main-svg layers)
             self.page.wait_for_function(
-                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {wait_for_plots}",
-                timeout=30_000,
-            )
+                "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".filter(p => p.querySelector('.main-svg')).length >= n",
+                arg=wait_for_plots, timeout=30_000,
+            )  # fmt: skip
         self.seconds = time.perf_counter() - started
 
     def _dialog(self, dialog) -> None:
