@@ -30,7 +30,7 @@ from pirlib.demo import load_demo  # noqa: E402
 
 RUNS = int(os.environ.get("PIR_BENCH_RUNS", "3"))
 PAUSE = float(os.environ.get("PIR_BENCH_PAUSE", "2"))
-PLOTS = {"empty": 0, "overview": 2, "actions": 7, "reviews": 2, "failure_modes": 3, "incidents": 2}
+PLOTS = {"empty": 0, **serving.FIGURES}
 ACTIONS_WANTED = 50_000
 
 

@@ -19,13 +19,11 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.demo import load_demo
-from test_serve import ARTIFACTS, Visit, assert_clean, pir_serve, write_workdir
+from test_serve import ARTIFACTS, FIGURES, Visit, assert_clean, demo_workdir, pir_serve
 
 WORKER = Path(__file__).resolve().parent / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
 # dashboard: how many plotly figures it draws on the demo database
-DASHBOARDS = {"actions": 7, "reviews": 2, "failure_modes": 3, "incidents": 2}
 
 
 def hostile_rows(database: Path) -> None:
@@ -43,10 +41,7 @@ def hostile_rows(database: Path) -> None:
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("boards")
-    write_workdir(workdir)
-    database = workdir / "pir.duckdb"
-    load_demo(Settings(db=database, sample_dir=workdir / "sample"))
+    workdir, database = demo_workdir(tmp_path_factory, "boards")
     hostile_rows(database)
     with pir_serve(workdir, database) as url:
         yield url, database
@@ -57,10 +52,10 @@ def render(url: str) -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+@pytest.mark.parametrize("name", sorted(set(FIGURES) - {"overview"}))  # the leadership boards
 def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, name):
     url, _ = demo_server
-    visit = Visit(browser, render(url).format(name), wait_for_plots=DASHBOARDS[name])
+    visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
     try:
         ARTIFACTS.mkdir(exist_ok=True)
         visit.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
@@ -75,7 +70,7 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
 @pytest.mark.browser
 def test_filter_change_redraws_the_figures(browser, demo_server):
     url, _ = demo_server
-    visit = Visit(browser, render(url).format("actions"), wait_for_plots=DASHBOARDS["actions"])
+    visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
     try:
         kpis = visit.page.locator(".pir-kpis").first.inner_text()
         bars = visit.page.locator(".js-plotly-plot").first.locator("g.trace.bars path").count()
@@ -100,7 +95,7 @@ def test_filter_change_redraws_the_figures(browser, demo_server):
 def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_server):
     url, _ = demo_server
     for name in ("actions", "failure_modes"):
-        visit = Visit(browser, render(url).format(name), wait_for_plots=DASHBOARDS[name])
+        visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
         try:
             cells = visit.page.locator("#rendered_cells")
             if name == "actions":  # the overdue list is the last panel: drawn after the figures
@@ -146,7 +141,7 @@ def test_five_dashboards_refreshing_while_a_writer_saves_notes(browser, demo_ser
         while time.monotonic() < deadline:
             visits = []
             for name in names:  # five sessions open at once, each then refreshed
-                visits.append(Visit(browser, render(url).format(name), wait_for_plots=DASHBOARDS[name]))
+                visits.append(Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name]))
             for visit in visits:
                 try:
                     assert_clean(visit)

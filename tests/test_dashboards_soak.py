@@ -19,8 +19,7 @@ import pytest
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
-from pirlib.demo import load_demo
-from test_serve import SERVERS, Visit, assert_clean, kernel_processes, pir_serve, write_workdir
+from test_serve import FIGURES, SERVERS, Visit, assert_clean, assert_filter_redraws, demo_workdir, kernel_processes, pir_serve
 
 LOADS = 50
 # A first render takes 2-6 s here; a stall is the executor timeout (15 s) or forever.
@@ -28,7 +27,6 @@ LOAD_BOUND_SECONDS = 12.0
 CULL_IDLE_SECONDS = 4
 CULL_INTERVAL_SECONDS = 1
 POOL_SIZE = 2
-PAGES = {"overview": 2, "actions": 7, "reviews": 2, "failure_modes": 3, "incidents": 2}
 VOILA_ARGS = (
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
     f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
@@ -38,10 +36,7 @@ VOILA_ARGS = (
 
 @pytest.fixture(scope="module")
 def soak_server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("soak")
-    write_workdir(workdir)
-    database = workdir / "pir.duckdb"
-    load_demo(Settings(db=database, sample_dir=workdir / "sample"))
+    workdir, database = demo_workdir(tmp_path_factory, "soak")
     with pir_serve(workdir, database, voila_args=VOILA_ARGS) as url:
         yield url, database, SERVERS[url]
 
@@ -81,7 +76,7 @@ def test_pooled_kernel_reads_the_data_when_the_page_is_requested(browser, soak_s
         before = con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchone()[0]
         con.execute("INSERT INTO incidents SELECT * REPLACE ('8888001' AS issue_id, 'INC-FRESH' AS key) "
                     "FROM incidents WHERE NOT deleted ORDER BY key LIMIT 1")  # fmt: skip
-    visit = Visit(browser, f"{url}/voila/render/overview.ipynb", wait_for_plots=PAGES["overview"])
+    visit = Visit(browser, f"{url}/voila/render/overview.ipynb", wait_for_plots=FIGURES["overview"])
     try:
         assert_clean(visit)
         assert f"{before + 1} incidents" in visit.text
@@ -98,15 +93,15 @@ def test_pooled_kernel_reads_the_data_when_the_page_is_requested(browser, soak_s
 def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak_server):
     url, _, server = soak_server
     wait_for_pool(url)
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=PAGES["actions"])  # a tab left open
+    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"])  # a tab left open
     seconds, problems, counts = [], [], []
-    names = list(PAGES)
+    names = list(FIGURES)
     try:
         for i in range(LOADS):
             name = names[i % len(names)]
             started = time.perf_counter()
             try:
-                visit = Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PAGES[name])
+                visit = Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name])
             except Exception as exc:  # a Playwright timeout: the page never finished
                 problems.append(f"load {i} {name}: did not finish: {str(exc)[:200]}")
                 continue
@@ -129,12 +124,7 @@ def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak
         assert after <= POOL_SIZE + 1, f"{after} kernels still running after culling"
         assert max(counts) < LOADS / 2, counts
         # The open tab outlived many cull intervals and still works: a filter change redraws its figures.
-        kpis = kept.page.locator(".pir-kpis").first.inner_text()
-        kept.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
-        kept.page.wait_for_function(
-            "old => { const k = document.querySelector('.pir-kpis'); return k && k.innerText !== old; }", arg=kpis,
-            timeout=20_000,
-        )  # fmt: skip
+        assert_filter_redraws(kept)
         assert_clean(kept)
     finally:
         kept.close()
@@ -155,10 +145,7 @@ CLOSED_PAGE_SECONDS = 2
 
 @pytest.fixture(scope="module")
 def closing_server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("closing")
-    write_workdir(workdir)
-    database = workdir / "pir.duckdb"
-    load_demo(Settings(db=database, sample_dir=workdir / "sample"))
+    workdir, database = demo_workdir(tmp_path_factory, "closing")
     voila_args = (
         "--MappingKernelManager.cull_idle_timeout=600",
         f"--PooledKernelManager.closed_page_timeout={CLOSED_PAGE_SECONDS}",
@@ -173,9 +160,9 @@ def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_
     url, server = closing_server
     wait_for_pool(url)
     boards = ["actions", "reviews", "failure_modes", "incidents"]  # their figures need the page's kernel connection
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=PAGES["actions"])
+    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"])
     try:
-        closed = [Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PAGES[name]) for name in boards]
+        closed = [Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name]) for name in boards]
         for visit in closed:
             assert_clean(visit)
         assert len(kernel_processes(server)) >= len(boards) + 1
@@ -187,12 +174,7 @@ def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_
         assert server_log(url).count("its page closed") >= len(boards)
         # The open tab has outlived the closed-page timeout several times over and still works.
         time.sleep(CLOSED_PAGE_SECONDS)
-        kpis = kept.page.locator(".pir-kpis").first.inner_text()
-        kept.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
-        kept.page.wait_for_function(
-            "old => { const k = document.querySelector('.pir-kpis'); return k && k.innerText !== old; }", arg=kpis,
-            timeout=20_000,
-        )  # fmt: skip
+        assert_filter_redraws(kept)
         assert_clean(kept)
     finally:
         kept.close()

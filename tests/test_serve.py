@@ -30,6 +30,7 @@ import pytest
 import dashboard_fixture
 from pirlib import db, serve
 from pirlib.config import Settings
+from pirlib.demo import load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -67,6 +68,29 @@ def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+# Plotly figures each dashboard draws on the demo data (browser tests and bench/bench_dashboards.py wait for them).
+FIGURES = {"overview": 2, "actions": 7, "reviews": 2, "failure_modes": 3, "incidents": 2}
+
+
+def demo_workdir(tmp_path_factory, name: str) -> tuple[Path, Path]:
+    """A `pir serve` working directory with the demo database loaded: (workdir, database)."""
+    workdir = tmp_path_factory.mktemp(name)
+    write_workdir(workdir)
+    database = workdir / "pir.duckdb"
+    load_demo(Settings(db=database, sample_dir=workdir / "sample"))
+    return workdir, database
+
+
+def assert_filter_redraws(visit: "Visit") -> None:
+    """Choosing a team in the first filter changes the board's summary numbers (a kernel round trip)."""
+    kpis = visit.page.locator(".pir-kpis").first.inner_text()
+    visit.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
+    visit.page.wait_for_function(
+        "old => { const k = document.querySelector('.pir-kpis'); return k && k.innerText !== old; }", arg=kpis,
+        timeout=20_000,
+    )  # fmt: skip
 
 
 def write_workdir(workdir: Path) -> None:
@@ -279,10 +303,9 @@ def test_first_render_time_against_an_empty_notebook(browser, fixture_server):
 
 @pytest.mark.browser
 def test_overview_on_the_demo_database(browser, tmp_path):
-    demo = pytest.importorskip("pirlib.demo", reason="pirlib/demo.py has not landed yet")
     write_workdir(tmp_path)
     database = tmp_path / "pir.duckdb"
-    demo.load_demo(Settings(db=database, sample_dir=tmp_path / "sample"))
+    load_demo(Settings(db=database, sample_dir=tmp_path / "sample"))
     with pir_serve(tmp_path, database) as url:
         timings = {}
         for name, path, plots in (("empty", EMPTY, 0), ("overview", OVERVIEW, 2)):
