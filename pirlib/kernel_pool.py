@@ -20,13 +20,19 @@ busy machine here) the executor's wait for a cell's reply does not wake up when 
 page stalls until the executor timeout fires (15 s; the "Executing N of M" stall of voila#1395, #1428).
 Its channels wait in short slices and look again, so a missed wake-up costs at most one slice.
 
-A kernel handed out is an ordinary kernel from then on: the idle culler sees it, and its idle clock starts
-at the hand-out, not when it entered the pool. Kernels waiting in the pool are never culled.
+A kernel handed out is an ordinary kernel from then on, with one exception: until its page has connected
+to it (the page's widgets live in the kernel, so a board whose kernel is gone never draws), the idle
+culler leaves it alone for up to ``page_connect_timeout``. After Voila has run the notebook, the browser
+still loads and evaluates the page's scripts before it connects, and on a busy machine that can take
+longer than a short ``cull_idle_timeout``: the kernel was culled under the page, which then showed its
+header and nothing else (the soak test's 4 s timeout did that once in CI). Kernels starting or waiting in
+the pool are never culled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from queue import Empty
@@ -75,6 +81,11 @@ class PooledKernelManager(AsyncMappingKernelManager):
         help="Seconds after a hand-out before a replacement starts, so that it does not compete for the CPU "
              "with the page being rendered.",
     )  # fmt: skip
+    page_connect_timeout = Float(
+        60.0, config=True,
+        help="Seconds after a kernel is given to a page request during which the idle culler spares it while "
+             "the page has not connected yet (it is still loading its scripts).",
+    )  # fmt: skip
     closed_page_timeout = Float(
         15.0, config=True,
         help="Seconds after the last connection to a page's kernel closed (its tab was closed or reloaded) "
@@ -89,6 +100,8 @@ class PooledKernelManager(AsyncMappingKernelManager):
         self._tasks: set[asyncio.Task] = set()  # pool fills and closed-page shutdowns in progress
         self._started_pool = False
         self._closing: dict[str, asyncio.TimerHandle] = {}  # kernel id -> its pending shutdown (page closed)
+        self._filling_ids: set[str] = set()  # started for the pool, still importing
+        self._unconnected: dict[str, float] = {}  # kernel id -> monotonic hand-out time, until its page connects
         # Fill as soon as the server's event loop runs, so that the first page already finds a kernel.
         IOLoop.current().add_callback(self.start_pool)
 
@@ -110,6 +123,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         try:
             await asyncio.sleep(delay)
             kernel_id = await super().start_kernel(kernel_name=self.default_kernel_name, path=self.pool_path, env=dict(os.environ))
+            self._filling_ids.add(kernel_id)
             await self._preload(kernel_id)
             self._ready.append(kernel_id)
             self.log.info("Pooled kernel ready: %s (%d in the pool)", kernel_id, len(self._ready))
@@ -121,6 +135,8 @@ class PooledKernelManager(AsyncMappingKernelManager):
                 await ensure_async(super().shutdown_kernel(kernel_id, now=True))
         finally:
             self._filling -= 1
+            if kernel_id is not None:
+                self._filling_ids.discard(kernel_id)
 
     async def _preload(self, kernel_id: str) -> None:
         """Import ``preload`` (and warm it up) in the kernel: silently (no output, no history); wait until done."""
@@ -164,9 +180,13 @@ class PooledKernelManager(AsyncMappingKernelManager):
                     kernel.last_activity = utcnow()  # its idle clock starts now, not when it was pooled
                     self.log.info("Using pooled kernel: %s", pooled)
                     self._schedule_fill(self.fill_delay)
+                    self._unconnected[pooled] = time.monotonic()
                     return pooled
             self._schedule_fill(self.fill_delay)
-        return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        started = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        if kernel_id is None:  # a new kernel for a page (an existing id is a restart, already connected)
+            self._unconnected[started] = time.monotonic()
+        return started
 
     def start_pool(self) -> None:
         """Fill the pool now (on the running event loop) instead of at the first page request."""
@@ -175,9 +195,12 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._schedule_fill(0)
 
     async def cull_kernel_if_idle(self, kernel_id: str):
+        spared = kernel_id in self._filling_ids or kernel_id in self._ready or (
+            time.monotonic() - self._unconnected.get(kernel_id, -math.inf) < self.page_connect_timeout
+        )  # fmt: skip
+        if spared and await ensure_async(self.get_kernel(kernel_id).is_alive()):
+            return None
         if kernel_id in self._ready:
-            if await ensure_async(self.get_kernel(kernel_id).is_alive()):
-                return None
             self._ready.remove(kernel_id)  # died in the pool: let the culler clean it up, and replace it
             self._schedule_fill(0)
         return await super().cull_kernel_if_idle(kernel_id)
@@ -187,6 +210,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._ready.remove(kernel_id)
         if not restart:
             self._cancel_closing(kernel_id)
+            self._unconnected.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, now=now, restart=restart)
 
     async def shutdown_all(self, now: bool = False):
@@ -210,6 +234,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
     def notify_connect(self, kernel_id: str) -> None:
         super().notify_connect(kernel_id)
         self._cancel_closing(kernel_id)
+        self._unconnected.pop(kernel_id, None)
 
     def notify_disconnect(self, kernel_id: str) -> None:
         super().notify_disconnect(kernel_id)

@@ -89,6 +89,29 @@ def test_pooled_kernel_reads_the_data_when_the_page_is_requested(browser, soak_s
 
 
 @pytest.mark.browser
+def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
+    """The board's widgets live in the page's kernel: a page that takes longer than the idle-cull timeout to
+    load its scripts (a busy machine) must still find its kernel when it connects, and draw every figure."""
+    url, _, _ = soak_server
+    wait_for_pool(url)
+    late_seconds = CULL_IDLE_SECONDS + 3 * CULL_INTERVAL_SECONDS
+
+    def late_widget_manager(page) -> None:
+        def handle(route) -> None:
+            time.sleep(late_seconds)  # the page cannot connect to its kernel before this script arrives
+            route.continue_()
+
+        page.route("**/@voila-dashboards/widgets-manager8/static/remoteEntry.*.js", handle)
+
+    visit = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], prepare=late_widget_manager)
+    try:
+        assert visit.seconds > late_seconds  # the delay did hold the page back
+        assert_clean(visit)
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
 @pytest.mark.slow
 def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak_server):
     url, _, server = soak_server

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -170,7 +170,9 @@ def fixture_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
 class Visit:
     """One page load in a fresh browser context, with everything the page asked for and complained about."""
 
-    def __init__(self, browser, url: str, wait_for_plots: int = 0):
+    def __init__(self, browser, url: str, wait_for_plots: int = 0, prepare: Callable[[object], None] | None = None):
+        """Load ``url``; ``prepare(page)`` runs first (routes, init scripts). A page that does not finish raises
+        an AssertionError saying how far it got (figures, widgets, console errors, the start of its text)."""
         self.requests: list[str] = []
         self.console_errors: list[str] = []
         self.dialogs: list[str] = []
@@ -180,16 +182,37 @@ class Visit:
         self.page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
         self.page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
         self.page.on("dialog", self._dialog)
+        if prepare is not None:
+            prepare(self.page)
         started = time.perf_counter()
-        self.page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-        self.page.wait_for_selector("#rendered_cells", state="visible", timeout=60_000)
-        if wait_for_plots:  # that many figures drawn (each figure has two or three .main-svg layers)
-            self.page.wait_for_function(
-                "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                ".filter(p => p.querySelector('.main-svg')).length >= n",
-                arg=wait_for_plots, timeout=30_000,
-            )  # fmt: skip
+        try:
+            self.page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+            self.page.wait_for_selector("#rendered_cells", state="visible", timeout=60_000)
+            if wait_for_plots:  # that many figures drawn (each figure has two or three .main-svg layers)
+                self.page.wait_for_function(
+                    "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                    ".filter(p => p.querySelector('.main-svg')).length >= n",
+                    arg=wait_for_plots, timeout=30_000,
+                )  # fmt: skip
+        except Exception as exc:
+            raise AssertionError(f"{url} did not finish in {time.perf_counter() - started:.0f} s: {str(exc)[:200]}\n"
+                                 f"{self.state()}") from None  # fmt: skip
         self.seconds = time.perf_counter() - started
+
+    def state(self) -> str:
+        """How far the page got: figures and widgets on it, its console errors, the start of its text."""
+        try:
+            counts = self.page.evaluate(
+                "() => ({figures: document.querySelectorAll('div.pir-plot').length,"
+                " drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,"
+                " widgets: document.querySelectorAll('.jupyter-widgets').length,"
+                " tables: document.querySelectorAll('.pir-table').length, plotly: !!window.Plotly})"
+            )  # fmt: skip
+            text = self.text[:800]
+        except Exception as exc:  # the page itself is gone
+            counts, text = f"(page unreadable: {exc})", ""
+        errors = "\n".join(self.console_errors)[:1500]
+        return f"page: {counts}\nconsole errors:\n{errors}\ntext:\n{text}"
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)
