@@ -19,7 +19,7 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
-from test_serve import ARTIFACTS, FIGURES, Visit, assert_clean, demo_workdir, pir_serve
+from test_serve import ARTIFACTS, FIGURES, Visit, assert_clean, assert_filter_redraws, demo_workdir, pir_serve
 
 WORKER = Path(__file__).resolve().parent / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
@@ -68,17 +68,38 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
 
 
 @pytest.mark.browser
+def test_rates_figure_switches_grouping_with_its_buttons(browser, demo_server):
+    """Completion and on-time rates by team, owner, severity and incident are one figure with a button per
+    grouping: a click shows that grouping's bars and title, and the figure's box grows with its rows."""
+    url, _ = demo_server
+    visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
+    try:
+        rates = visit.page.locator(".js-plotly-plot").first
+        assert "rate by team" in rates.locator(".gtitle").text_content()
+        height = rates.bounding_box()["height"]
+        rates.locator(".updatemenu-button", has_text="by owner").click()
+        visit.page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('rate by owner')", timeout=10_000
+        )
+        # 20 owners (the top 20 of the demo's 40) against 9 teams: taller, and the box below moved down with it.
+        visit.page.wait_for_function(f"() => document.querySelector('.pir-plot').getBoundingClientRect().height > {height} + 200", timeout=10_000)
+        assert rates.locator("g.trace.bars path").count() == 2 * 20
+        rates.locator(".updatemenu-button", has_text="by incident severity").click()
+        visit.page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('rate by incident severity')", timeout=10_000
+        )
+        assert_clean(visit)
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
 def test_filter_change_redraws_the_figures(browser, demo_server):
     url, _ = demo_server
     visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
     try:
-        kpis = visit.page.locator(".pir-kpis").first.inner_text()
         bars = visit.page.locator(".js-plotly-plot").first.locator("g.trace.bars path").count()
-        visit.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
-        visit.page.wait_for_function(
-            "old => { const k = document.querySelector('.pir-kpis'); return k && k.innerText !== old; }", arg=kpis,
-            timeout=20_000,
-        )  # fmt: skip
+        assert_filter_redraws(visit)  # chooses the team SRE
         # One team left: the team figure is redrawn with two bars (its two rates) instead of two per team.
         visit.page.wait_for_function(
             "old => { const p = document.querySelector('.js-plotly-plot');"

@@ -321,3 +321,24 @@ def test_boards_on_missing_and_empty_databases_say_how_to_load(tmp_path, name):
         board = dashboard.load_board(name, settings)
         assert "No data yet" in board.header_html()
     assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_completion_rate_choice_is_one_figure_with_a_button_per_grouping():
+    teams = pd.DataFrame({"team": [HOSTILE, "SRE"], "actions": [3, 1], "done": [1, 1], "open": [2, 0],
+                          "overdue": [1, 0], "completion_rate": [1 / 3, 1.0], "on_time_rate": [0.5, 1.0]})  # fmt: skip
+    owners = teams.rename(columns={"team": "owner"}).head(1)
+    spec = figures.completion_rate_choice([
+        ("by team", figures.completion_rate_bars(teams, "team", "Rates by team")),
+        ("by <owner>", figures.completion_rate_bars(owners, "owner", "Rates by owner")),
+    ])  # fmt: skip
+    assert [trace["visible"] for trace in spec["data"]] == [True, True, False, False]  # the first grouping shows
+    assert spec["layout"]["title"]["text"] == "Rates by team"
+    (menu,) = spec["layout"]["updatemenus"]
+    assert [b["label"] for b in menu["buttons"]] == ["by team", "by &lt;owner&gt;"]
+    owner_button = menu["buttons"][1]
+    assert owner_button["args"][0] == {"visible": [False, False, True, True]}
+    assert owner_button["args"][1]["title.text"] == "Rates by owner"
+    assert owner_button["args"][1]["height"] == figures.completion_rate_bars(owners, "owner", "x")["layout"]["height"]
+    assert spec["data"][2]["y"] == spec["data"][0]["y"][1:]  # the owner bars are the owner frame's (one row)
+    text = json.dumps(spec)
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text

@@ -169,7 +169,7 @@ def _message_html(text: str) -> str:
 # Leadership dashboards (issue 7): actions, reviews, failure_modes, incidents. A notebook calls
 # ``board = load_board("actions")`` and ``board.show()``. Loading reads every row the board needs in one
 # read-only connection and closes it; then each panel is a pure function of (frames, filters) drawn into
-# its own ipywidgets.Output, so a filter change redraws every panel without touching the database.
+# one ipywidgets.Output, so a filter change redraws every panel without touching the database.
 # ---------------------------------------------------------------------------------------------------------
 
 OVERDUE_ROWS = 50
@@ -202,11 +202,11 @@ class BoardSpec:
 
 
 class Board:
-    """One leadership dashboard: the data-as-of line, the filter bar, and a panel per Output widget."""
+    """One leadership dashboard: the data-as-of line, the filter bar, and its panels in an Output widget."""
 
     def __init__(self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None):
         self.spec, self.data, self.last_sync, self.problem = spec, data, last_sync, problem
-        self.outputs: list = []
+        self.output = None  # the ipywidgets.Output the panels are redrawn into after a filter change
         self.filter_bar: FilterBar | None = None
 
     def header_html(self) -> str:
@@ -222,8 +222,10 @@ class Board:
         if self.problem or self.data is None:
             return
         self.filter_bar = FilterBar(metrics.filter_options(*self.data.frames.values()))
-        self.outputs = [widgets.Output() for _ in self.spec.panels]
-        display(widgets.VBox([self.filter_bar.widget, *self.outputs]))
+        # One Output for all panels, not one per panel: a page builds every widget model from the kernel
+        # before it shows any, and a filter change redraws every panel anyway (21 models, was 37).
+        self.output = widgets.Output()
+        display(widgets.VBox([self.filter_bar.widget, self.output]))
         self.render(self.filter_bar.value)
         self.filter_bar.on_change(self.render)
 
@@ -241,9 +243,10 @@ class Board:
         return [panel(data, filters) for panel in self.spec.panels]
 
     def render(self, filters: metrics.Filters) -> None:
-        for output, content in zip(self.outputs, self.contents(filters)):
-            output.clear_output(wait=True)
-            with output:
+        contents = self.contents(filters)  # before clearing: the old panels stay until the new ones are ready
+        self.output.clear_output(wait=True)
+        with self.output:
+            for content in contents:
                 if isinstance(content, dict):
                     show_figure(content)
                 else:
@@ -304,15 +307,18 @@ def actions_summary(data: BoardData, filters: metrics.Filters) -> str:
     ])  # fmt: skip
 
 
-def _rate_panel(by: str, label: str) -> Callable[[BoardData, metrics.Filters], object]:
-    def panel(data: BoardData, filters: metrics.Filters) -> object:
-        states = _states(data)
-        if states.empty:
-            return _none_html("actions")
-        return figures.completion_rate_bars(metrics.completion_rates(states, by), by, f"Completion and on-time rate by {label}")
+RATE_GROUPINGS = (("team", "team"), ("owner", "owner"), ("severity", "incident severity"), ("incident_key", "incident"))
 
-    panel.__name__ = f"rates_by_{by}"
-    return panel
+
+def actions_rates(data: BoardData, filters: metrics.Filters) -> object:
+    """Completion and on-time rate by team, owner, severity and incident: one figure, a button per grouping."""
+    states = _states(data)
+    if states.empty:
+        return _none_html("actions")
+    return figures.completion_rate_choice([
+        (f"by {label}", figures.completion_rate_bars(metrics.completion_rates(states, by), by, f"Completion and on-time rate by {label}"))
+        for by, label in RATE_GROUPINGS
+    ])  # fmt: skip
 
 
 def actions_burn_up(data: BoardData, filters: metrics.Filters) -> object:
@@ -500,9 +506,7 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
 BOARDS: dict[str, BoardSpec] = {
     "actions": BoardSpec(
         "Action completion", ("actions",), {"actions": "created_at"},
-        (actions_summary, _rate_panel("team", "team"), _rate_panel("owner", "owner"),
-         _rate_panel("severity", "incident severity"), _rate_panel("incident_key", "incident"),
-         actions_burn_up, actions_aging, actions_missing, actions_overdue),
+        (actions_summary, actions_rates, actions_burn_up, actions_aging, actions_missing, actions_overdue),
     ),  # fmt: skip
     "reviews": BoardSpec(
         "Review deadlines", ("review_stages",), {"review_stages": "closed_at"},
