@@ -298,9 +298,11 @@ def test_every_board_renders_its_panels_and_keeps_jira_markup_out(fixture_db, na
     assert len(contents) == len(dashboard.BOARDS[name].panels)
     text = json.dumps(contents, default=str)
     assert "<img" not in text and "<script" not in text and "<b>for</b>" not in text
-    for content in contents:  # every figure can be drawn by the page's plotly.js bundle
-        if isinstance(content, dict):
-            figures.html_bundle(content)
+    # What the page gets: one block, a plotly div per figure (checked against the page's bundle), no markup
+    # from Jira.
+    page = board.panels_html(everything)
+    assert page.count('<div class="pir-plot"') == sum(isinstance(content, dict) for content in contents) > 0
+    assert "<img" not in page and "<script" not in page and "<b>for</b>" not in page
     narrowed = board.contents(metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 8, 1)))
     assert len(narrowed) == len(contents)
     # The file is free again: a writer gets in at once.

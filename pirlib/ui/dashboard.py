@@ -242,15 +242,17 @@ class Board:
         data = self.filtered(filters)
         return [panel(data, filters) for panel in self.spec.panels]
 
+    def panels_html(self, filters: metrics.Filters) -> str:
+        """Every panel for ``filters`` as one block of HTML, figures as ``figures.html_bundle`` divs."""
+        parts = (figures.html_bundle(c)["text/html"] if isinstance(c, dict) else str(c) for c in self.contents(filters))
+        return f'<div class="pir-panels">{"".join(parts)}</div>'
+
     def render(self, filters: metrics.Filters) -> None:
-        contents = self.contents(filters)  # before clearing: the old panels stay until the new ones are ready
+        # One output for all panels: each output is a message the page's server relays into the widget.
+        panels = HTML(self.panels_html(filters))  # built before clearing: the old panels stay until then
         self.output.clear_output(wait=True)
         with self.output:
-            for content in contents:
-                if isinstance(content, dict):
-                    show_figure(content)
-                else:
-                    display(HTML(str(content)))
+            display(panels)
 
 
 def load_board(name: str, settings: Settings | None = None) -> Board:
