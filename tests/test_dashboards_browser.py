@@ -119,9 +119,7 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
         visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
         try:
             cells = visit.page.locator("#rendered_cells")
-            if name == "actions":  # the overdue list is the last panel: drawn after the figures
-                visit.page.wait_for_selector(".pir-table", timeout=30_000)
-            text = visit.text
+            text = visit.text  # the overdue list arrives with the figures (one output)
             if name == "actions":  # the overdue list
                 assert "<img src=x onerror=alert(1)>" in text and "<script>alert('pir')</script>" in text
             else:  # a heatmap's axis label, drawn by plotly as the characters themselves
@@ -139,12 +137,6 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
                 assert "INC-XSS-A" in text and len(hrefs) > 0
             assert visit.dialogs == []
             assert_clean(visit)
-        except BaseException:
-            # CI saw the overdue table not appear once in 30 s (not reproduced since): keep the evidence.
-            ARTIFACTS.mkdir(exist_ok=True)
-            visit.page.screenshot(path=str(ARTIFACTS / f"xss-{name}-failed.png"), full_page=True)
-            print(f"{name}: console errors {visit.console_errors}; page text:\n{visit.text[:3000]}")
-            raise
         finally:
             visit.close()
 
