@@ -68,9 +68,10 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
 
 
 @pytest.mark.browser
-def test_rates_figure_switches_grouping_with_its_buttons(browser, demo_server):
+def test_figures_with_buttons_switch_views(browser, demo_server):
     """Completion and on-time rates by team, owner, severity and incident are one figure with a button per
-    grouping: a click shows that grouping's bars and title, and the figure's box grows with its rows."""
+    grouping: a click shows that grouping's bars and title, and the figure's box grows with its rows. The
+    failure-mode heatmaps by period and by service are one figure the same way."""
     url, _ = demo_server
     visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
     try:
@@ -88,6 +89,19 @@ def test_rates_figure_switches_grouping_with_its_buttons(browser, demo_server):
         visit.page.wait_for_function(
             "() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('rate by incident severity')", timeout=10_000
         )
+        assert_clean(visit)
+    finally:
+        visit.close()
+    # The failure-mode heatmap: by period (a date axis), then by service (names on a category axis).
+    visit = Visit(browser, render(url).format("failure_modes"), wait_for_plots=FIGURES["failure_modes"])
+    try:
+        heatmap = visit.page.locator(".js-plotly-plot").first
+        assert "Oct 2025" in heatmap.locator(".xtick").all_text_contents()
+        heatmap.locator(".updatemenu-button", has_text="by service").click()
+        visit.page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick')).some(t => t.textContent === 'checkout-web')",
+            timeout=10_000,
+        )  # fmt: skip
         assert_clean(visit)
     finally:
         visit.close()

@@ -325,11 +325,11 @@ def test_boards_on_missing_and_empty_databases_say_how_to_load(tmp_path, name):
     assert not (tmp_path / "missing.duckdb").exists()
 
 
-def test_completion_rate_choice_is_one_figure_with_a_button_per_grouping():
+def test_choice_is_one_figure_with_a_button_per_view():
     teams = pd.DataFrame({"team": [HOSTILE, "SRE"], "actions": [3, 1], "done": [1, 1], "open": [2, 0],
                           "overdue": [1, 0], "completion_rate": [1 / 3, 1.0], "on_time_rate": [0.5, 1.0]})  # fmt: skip
     owners = teams.rename(columns={"team": "owner"}).head(1)
-    spec = figures.completion_rate_choice([
+    spec = figures.choice([
         ("by team", figures.completion_rate_bars(teams, "team", "Rates by team")),
         ("by <owner>", figures.completion_rate_bars(owners, "owner", "Rates by owner")),
     ])  # fmt: skip
@@ -344,3 +344,16 @@ def test_completion_rate_choice_is_one_figure_with_a_button_per_grouping():
     assert spec["data"][2]["y"] == spec["data"][0]["y"][1:]  # the owner bars are the owner frame's (one row)
     text = json.dumps(spec)
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_choice_of_heatmaps_switches_the_axis_type_with_the_view():
+    by_period = pd.DataFrame({"period": ["2026-01-01", "2026-04-01"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]})
+    by_service = pd.DataFrame({"service": ["2026-01-01-api", "svc"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]})
+    spec = figures.choice([
+        ("by quarter", figures.heatmap(by_period, "period", "failure_mode", "incidents", "by quarter", dates=True)),
+        ("by service", figures.heatmap(by_service, "service", "failure_mode", "incidents", "by service")),
+    ])  # fmt: skip
+    assert spec["layout"]["xaxis"]["type"] == "date"
+    quarter, service = (button["args"][1] for button in spec["layout"]["updatemenus"][0]["buttons"])
+    assert quarter["xaxis.type"] == "date" and service["xaxis.type"] == "category"  # not guessed from the values
+    assert quarter["yaxis.type"] == service["yaxis.type"] == "category"

@@ -71,7 +71,7 @@ def port_open(port: int) -> bool:
 
 
 # Plotly figures each dashboard draws on the demo data (browser tests and bench/bench_dashboards.py wait for them).
-FIGURES = {"overview": 2, "actions": 4, "reviews": 2, "failure_modes": 3, "incidents": 2}
+FIGURES = {"overview": 2, "actions": 4, "reviews": 2, "failure_modes": 2, "incidents": 2}
 
 
 def demo_workdir(tmp_path_factory, name: str) -> tuple[Path, Path]:

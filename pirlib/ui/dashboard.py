@@ -313,11 +313,11 @@ RATE_GROUPINGS = (("team", "team"), ("owner", "owner"), ("severity", "incident s
 
 
 def actions_rates(data: BoardData, filters: metrics.Filters) -> object:
-    """Completion and on-time rate by team, owner, severity and incident: one figure, a button per grouping."""
+    """Completion and on-time rate by team, owner, severity and incident: one figure, a button for each."""
     states = _states(data)
     if states.empty:
         return _none_html("actions")
-    return figures.completion_rate_choice([
+    return figures.choice([
         (f"by {label}", figures.completion_rate_bars(metrics.completion_rates(states, by), by, f"Completion and on-time rate by {label}"))
         for by, label in RATE_GROUPINGS
     ])  # fmt: skip
@@ -449,23 +449,20 @@ def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
                                       "minutes", trace="measure", log=True)  # fmt: skip
 
 
-def modes_over_time(data: BoardData, filters: metrics.Filters) -> object:
+def modes_heatmaps(data: BoardData, filters: metrics.Filters) -> object:
+    """Incidents by failure mode and period, and by failure mode and service: one figure, a button for each."""
     incidents = data.frames["incidents"]
     if incidents.empty:
         return _none_html("incidents")
     freq = metrics.choose_period(incidents["occurred_at"])
     frame = incidents.assign(period=metrics.period_start(incidents["occurred_at"], freq))
-    counts = metrics.counts_by(frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d")), "failure_mode", "period")
+    by_period = metrics.counts_by(frame, "failure_mode", "period")
     word = "month" if freq == "M" else "quarter"
-    return figures.heatmap(counts, "period", "failure_mode", "incidents", f"Incidents by failure mode and {word}")
-
-
-def modes_by_service(data: BoardData, filters: metrics.Filters) -> object:
-    incidents = data.frames["incidents"]
-    if incidents.empty:
-        return _none_html("incidents")
-    counts = metrics.counts_by(incidents, "failure_mode", "service")
-    return figures.heatmap(counts, "service", "failure_mode", "incidents", "Incidents by failure mode and service")
+    by_service = metrics.counts_by(incidents, "failure_mode", "service")
+    return figures.choice([
+        (f"by {word}", figures.heatmap(by_period, "period", "failure_mode", "incidents", f"Incidents by failure mode and {word}", dates=True)),
+        ("by service", figures.heatmap(by_service, "service", "failure_mode", "incidents", "Incidents by failure mode and service")),
+    ])  # fmt: skip
 
 
 def _recurrences(data: BoardData) -> pd.DataFrame:
@@ -516,7 +513,7 @@ BOARDS: dict[str, BoardSpec] = {
     ),
     "failure_modes": BoardSpec(
         "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
-        (modes_over_time, modes_by_service, recurrence_outcomes, recurrence_table),
+        (modes_heatmaps, recurrence_outcomes, recurrence_table),
     ),
     "incidents": BoardSpec(
         "Incidents", ("incidents",), {"incidents": "occurred_at"},

@@ -252,26 +252,28 @@ def completion_rate_bars(rates: pd.DataFrame, by: str, title: str, limit: int = 
                  legend={"orientation": "h", "y": -0.15})  # fmt: skip
 
 
-def completion_rate_choice(groupings: list[tuple[str, Spec]]) -> Spec:
-    """One figure for several ``completion_rate_bars`` (label, spec) with buttons that switch between them.
+def choice(views: list[tuple[str, Spec]]) -> Spec:
+    """One figure showing one of several figures (label, spec) at a time, with a button per figure.
 
-    Leadership reads the rates by team, owner, severity and incident; as one figure with a button per
-    grouping (switched in the browser, no kernel round trip) instead of four, a page draws one figure where
-    it drew four (plotly skips the hidden traces), and the board is four charts shorter to scroll.
+    The buttons switch in the browser (no kernel round trip), and a page draws one figure where it would
+    draw several: plotly skips hidden traces. Used for the completion rates by team, owner, severity and
+    incident (``completion_rate_bars``) and for the failure-mode heatmaps by period and by service.
     """
-    data, buttons, first = [], [], groupings[0][1]["layout"]
+    data, buttons, first = [], [], views[0][1]["layout"]
     spans = []
-    for label, spec in groupings:
+    for label, spec in views:
         spans.append((len(data), len(data) + len(spec["data"])))
         data.extend(spec["data"])
-    for i, (label, spec) in enumerate(groupings):
+    for i, (label, spec) in enumerate(views):
         visible = [spans[i][0] <= n < spans[i][1] for n in range(len(data))]
         layout = spec["layout"]
-        buttons.append({"label": escape_text(label), "method": "update",
-                        "args": [{"visible": visible}, {"title.text": layout["title"]["text"], "height": layout["height"]}]})  # fmt: skip
+        relayout = {"title.text": layout["title"]["text"], "height": layout["height"]}
+        # An axis typed by its view (dates by period, categories by service) keeps that type when switched to.
+        relayout.update({f"{axis}.type": layout[axis]["type"] for axis in ("xaxis", "yaxis") if "type" in layout.get(axis, {})})
+        buttons.append({"label": escape_text(label), "method": "update", "args": [{"visible": visible}, relayout]})
     for n, trace in enumerate(data):
         trace["visible"] = spans[0][0] <= n < spans[0][1]
-    # The title at the top of the figure, the buttons under it, just above the bars.
+    # The title at the top of the figure, the buttons under it, just above the plot.
     menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True, "active": 0,
             "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 10}}  # fmt: skip
     title = {**first["title"], "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
@@ -373,8 +375,9 @@ def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates:
     data = [{"type": "heatmap", "x": columns, "y": _labels(table.index), "z": z, "colorscale": "YlOrRd",
              "hoverongaps": False, "xgap": 1, "ygap": 1,
              "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>"}]
-    return _spec(data, title, height=max(320, 90 + 26 * len(table)), yaxis={"automargin": True},
-                 xaxis={"automargin": True})
+    # Typed, not guessed from the values: the view of a figures.choice shown first would fix the type.
+    return _spec(data, title, height=max(320, 90 + 26 * len(table)), yaxis={"automargin": True, "type": "category"},
+                 xaxis={"automargin": True, "type": "date" if dates else "category"})
 
 
 def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: str,
