@@ -57,30 +57,44 @@ def big_database(workdir: Path) -> Path:
     return database
 
 
+class PageProblem(Exception):
+    """A load that did not finish or showed an error: the bench reports it and fails."""
+
+
 def load(browser, url: str, name: str) -> float:
     time.sleep(PAUSE)
-    visit = serving.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name])
+    try:
+        visit = serving.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name])
+    except AssertionError as exc:  # did not finish: Visit says how far it got
+        raise PageProblem(f"{name}: {str(exc)[:1500]}") from None
     try:
         serving.assert_clean(visit)
         return visit.seconds
+    except AssertionError as exc:
+        raise PageProblem(f"{name}: {str(exc)[:1500]}") from None
     finally:
         visit.close()
 
 
-def measure(browser, database: Path, workdir: Path) -> dict[str, list[tuple[float, float]]]:
-    """Per dashboard, RUNS pairs (empty notebook, dashboard) loaded one right after the other."""
+def measure(browser, database: Path, workdir: Path, problems: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Per dashboard, RUNS pairs (empty notebook, dashboard) loaded one right after the other; a load that
+    fails goes to ``problems`` instead."""
     serving.write_workdir(workdir)
     pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in PLOTS if name != "empty"}
     with serving.pir_serve(workdir, database) as url:
         load(browser, url, "empty")  # the server's first page pays one-off costs; not counted
         for _ in range(RUNS):
             for name in pairs:
-                pairs[name].append((load(browser, url, "empty"), load(browser, url, name)))
+                try:
+                    pairs[name].append((load(browser, url, "empty"), load(browser, url, name)))
+                except PageProblem as exc:  # report it, count it, and go on measuring
+                    problems.append(str(exc))
+                    print(f"   PROBLEM {exc}", flush=True)
     return pairs
 
 
 def main() -> int:
-    failed = False
+    failed, problems = False, []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp_path = Path(tmp)
         browser = playwright.chromium.launch(executable_path=serving.CHROMIUM, args=serving.CHROMIUM_ARGS)
@@ -91,17 +105,23 @@ def main() -> int:
             databases.append(("10k", big_database(tmp_path), 3.0))
         for label, database, goal in databases:
             start = os.getloadavg()[0]
-            pairs = measure(browser, database, tmp_path / label)
+            pairs = measure(browser, database, tmp_path / label, problems)
             empties = [empty for runs in pairs.values() for empty, _ in runs]
             print(f"   {label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} loads); "
                   f"goal {goal}x; load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
             for name, runs in pairs.items():
+                if not runs:
+                    failed = True
+                    print(f"   {label}: {name:14s} no load finished cleanly  FAIL")
+                    continue
                 ratio = statistics.median(board / empty for empty, board in runs)
                 failed |= ratio > goal
                 print(f"   {label}: {name:14s} {statistics.median(b for _, b in runs):5.2f} s  {ratio:4.2f}x  "
                       f"{'PASS' if ratio <= goal else 'FAIL'}  (pairs: {' '.join(f'{b / e:.2f}' for e, b in runs)})")  # fmt: skip
         browser.close()
-    return 1 if failed else 0
+    if problems:
+        print(f"   {len(problems)} page load(s) failed: FAIL")
+    return 1 if failed or problems else 0
 
 
 if __name__ == "__main__":
