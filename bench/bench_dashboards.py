@@ -63,17 +63,15 @@ class PageProblem(Exception):
 
 def load(browser, url: str, name: str) -> float:
     time.sleep(PAUSE)
-    try:
+    try:  # Visit raises when the page does not finish (saying how far it got), assert_clean when it shows an error
         visit = serving.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name])
-    except AssertionError as exc:  # did not finish: Visit says how far it got
-        raise PageProblem(f"{name}: {str(exc)[:1500]}") from None
-    try:
-        serving.assert_clean(visit)
-        return visit.seconds
+        try:
+            serving.assert_clean(visit)
+            return visit.seconds
+        finally:
+            visit.close()
     except AssertionError as exc:
         raise PageProblem(f"{name}: {str(exc)[:1500]}") from None
-    finally:
-        visit.close()
 
 
 def measure(browser, database: Path, workdir: Path, problems: list[str]) -> dict[str, list[tuple[float, float]]]:

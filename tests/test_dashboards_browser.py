@@ -8,10 +8,12 @@ Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -51,20 +53,27 @@ def render(url: str) -> str:
     return f"{url}/voila/render/{{}}.ipynb"
 
 
+@contextlib.contextmanager
+def board(browser, url: str, name: str) -> Iterator[Visit]:
+    """Dashboard ``name`` loaded with all its figures drawn, in its own browser context, closed after."""
+    visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
+    try:
+        yield visit
+    finally:
+        visit.close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("name", sorted(set(FIGURES) - {"overview"}))  # the leadership boards
 def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, name):
     url, _ = demo_server
-    visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
-    try:
+    with board(browser, url, name) as visit:
         ARTIFACTS.mkdir(exist_ok=True)
         visit.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
         assert_clean(visit)
         assert "Data as of" in visit.text
         assert visit.page.locator(".pir-filters select").count() == 3
         assert "load_board" not in visit.text  # sources stripped
-    finally:
-        visit.close()
 
 
 @pytest.mark.browser
@@ -73,45 +82,36 @@ def test_figures_with_buttons_switch_views(browser, demo_server):
     grouping: a click shows that grouping's bars and title, and the figure's box grows with its rows. The
     failure-mode heatmaps by period and by service are one figure the same way."""
     url, _ = demo_server
-    visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
-    try:
+
+    def choose(visit: Visit, plot, label: str, shown: str) -> None:
+        """Click the figure's button ``label``, then wait until the JavaScript condition ``shown`` holds."""
+        plot.locator(".updatemenu-button", has_text=label).click()
+        visit.page.wait_for_function(f"() => {shown}", timeout=10_000)
+
+    title = "document.querySelector('.js-plotly-plot .gtitle').textContent"
+    with board(browser, url, "actions") as visit:
         rates = visit.page.locator(".js-plotly-plot").first
         assert "rate by team" in rates.locator(".gtitle").text_content()
         height = rates.bounding_box()["height"]
-        rates.locator(".updatemenu-button", has_text="by owner").click()
-        visit.page.wait_for_function(
-            "() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('rate by owner')", timeout=10_000
-        )
+        choose(visit, rates, "by owner", f"{title}.includes('rate by owner')")
         # 20 owners (the top 20 of the demo's 40) against 9 teams: taller, and the box below moved down with it.
         visit.page.wait_for_function(f"() => document.querySelector('.pir-plot').getBoundingClientRect().height > {height} + 200", timeout=10_000)
         assert rates.locator("g.trace.bars path").count() == 2 * 20
-        rates.locator(".updatemenu-button", has_text="by incident severity").click()
-        visit.page.wait_for_function(
-            "() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('rate by incident severity')", timeout=10_000
-        )
+        choose(visit, rates, "by incident severity", f"{title}.includes('rate by incident severity')")
         assert_clean(visit)
-    finally:
-        visit.close()
     # The failure-mode heatmap: by period (a date axis), then by service (names on a category axis).
-    visit = Visit(browser, render(url).format("failure_modes"), wait_for_plots=FIGURES["failure_modes"])
-    try:
+    with board(browser, url, "failure_modes") as visit:
         heatmap = visit.page.locator(".js-plotly-plot").first
         assert "Oct 2025" in heatmap.locator(".xtick").all_text_contents()
-        heatmap.locator(".updatemenu-button", has_text="by service").click()
-        visit.page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick')).some(t => t.textContent === 'checkout-web')",
-            timeout=10_000,
-        )  # fmt: skip
+        choose(visit, heatmap, "by service",
+               "Array.from(document.querySelectorAll('.js-plotly-plot .xtick')).some(t => t.textContent === 'checkout-web')")
         assert_clean(visit)
-    finally:
-        visit.close()
 
 
 @pytest.mark.browser
 def test_filter_change_redraws_the_figures(browser, demo_server):
     url, _ = demo_server
-    visit = Visit(browser, render(url).format("actions"), wait_for_plots=FIGURES["actions"])
-    try:
+    with board(browser, url, "actions") as visit:
         bars = visit.page.locator(".js-plotly-plot").first.locator("g.trace.bars path").count()
         assert_filter_redraws(visit)  # chooses the team SRE
         # One team left: the team figure is redrawn with two bars (its two rates) instead of two per team.
@@ -122,16 +122,13 @@ def test_filter_change_redraws_the_figures(browser, demo_server):
         )  # fmt: skip
         visit.page.screenshot(path=str(ARTIFACTS / "dashboard-actions-filtered.png"), full_page=True)
         assert_clean(visit)
-    finally:
-        visit.close()
 
 
 @pytest.mark.browser
 def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_server):
     url, _ = demo_server
     for name in ("actions", "failure_modes"):
-        visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
-        try:
+        with board(browser, url, name) as visit:
             cells = visit.page.locator("#rendered_cells")
             text = visit.text  # the overdue list arrives with the figures (one output)
             if name == "actions":  # the overdue list
@@ -151,8 +148,6 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
                 assert "INC-XSS-A" in text and len(hrefs) > 0
             assert visit.dialogs == []
             assert_clean(visit)
-        finally:
-            visit.close()
 
 
 @pytest.mark.browser

@@ -259,20 +259,17 @@ def choice(views: list[tuple[str, Spec]]) -> Spec:
     draw several: plotly skips hidden traces. Used for the completion rates by team, owner, severity and
     incident (``completion_rate_bars``) and for the failure-mode heatmaps by period and by service.
     """
-    data, buttons, first = [], [], views[0][1]["layout"]
-    spans = []
-    for label, spec in views:
-        spans.append((len(data), len(data) + len(spec["data"])))
-        data.extend(spec["data"])
+    # Which view each trace belongs to; the first view's traces show.
+    owner = [i for i, (_, spec) in enumerate(views) for _ in spec["data"]]
+    data = [{**trace, "visible": i == 0} for i, (_, spec) in enumerate(views) for trace in spec["data"]]
+    buttons, first = [], views[0][1]["layout"]
     for i, (label, spec) in enumerate(views):
-        visible = [spans[i][0] <= n < spans[i][1] for n in range(len(data))]
+        visible = [view == i for view in owner]
         layout = spec["layout"]
         relayout = {"title.text": layout["title"]["text"], "height": layout["height"]}
         # An axis typed by its view (dates by period, categories by service) keeps that type when switched to.
         relayout.update({f"{axis}.type": layout[axis]["type"] for axis in ("xaxis", "yaxis") if "type" in layout.get(axis, {})})
         buttons.append({"label": escape_text(label), "method": "update", "args": [{"visible": visible}, relayout]})
-    for n, trace in enumerate(data):
-        trace["visible"] = spans[0][0] <= n < spans[0][1]
     # The title at the top of the figure, the buttons under it, just above the plot.
     menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True, "active": 0,
             "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 10}}  # fmt: skip
