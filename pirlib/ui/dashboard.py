@@ -248,11 +248,12 @@ class Board:
         return f'<div class="pir-panels">{"".join(parts)}</div>'
 
     def render(self, filters: metrics.Filters) -> None:
-        # One output for all panels: each output is a message the page's server relays into the widget.
-        panels = HTML(self.panels_html(filters))  # built before clearing: the old panels stay until then
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(panels)
+        # The Output's state is set in the kernel, not captured from a display: Voila's executor mirrors
+        # captured outputs into the widget by messages to the kernel, and CI saw the last one lost
+        # (a board with its filters and no panels).
+        panels = self.panels_html(filters)
+        self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"text/html": panels, "text/plain": "(dashboard panels)"}},)  # fmt: skip
 
 
 def load_board(name: str, settings: Settings | None = None) -> Board:
