@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo test bench venv chromium clean
+.PHONY: demo test bench venv chromium clean plotly-bundle
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ test: venv chromium
 
 bench: venv
 	$(BIN)/python -m bench
+
+# Rebuild the plotly.js bundle that dashboard pages load (committed; needs node and npm, not run by test or demo).
+plotly-bundle:
+	cd tools/plotly && npm ci --no-audit --no-fund && node build.js
 
 clean:
 	rm -rf $(VENV) data/pir.duckdb data/pir.duckdb.wal data/sample data/published tests/artifacts

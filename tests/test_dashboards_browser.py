@@ -21,7 +21,7 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
-from test_serve import ARTIFACTS, FIGURES, Visit, assert_clean, assert_filter_redraws, demo_workdir, pir_serve
+from test_serve import ARTIFACTS, FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws, demo_workdir, pir_serve
 
 WORKER = Path(__file__).resolve().parent / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
@@ -55,8 +55,9 @@ def render(url: str) -> str:
 
 @contextlib.contextmanager
 def board(browser, url: str, name: str) -> Iterator[Visit]:
-    """Dashboard ``name`` loaded with all its figures drawn, in its own browser context, closed after."""
-    visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name])
+    """Dashboard ``name`` loaded with all its figures drawn and its filters there, in its own browser context,
+    closed after."""
+    visit = Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name], wait_for=FILTERS)
     try:
         yield visit
     finally:
@@ -163,7 +164,7 @@ def test_five_dashboards_refreshing_while_a_writer_saves_notes(browser, demo_ser
         while time.monotonic() < deadline:
             visits = []
             for name in names:  # five sessions open at once, each then refreshed
-                visits.append(Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name]))
+                visits.append(Visit(browser, render(url).format(name), wait_for_plots=FIGURES[name], wait_for=FILTERS))
             for visit in visits:
                 try:
                     assert_clean(visit)

@@ -19,7 +19,7 @@ import pytest
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
-from test_serve import FIGURES, SERVERS, Visit, assert_clean, assert_filter_redraws, demo_workdir, kernel_processes, pir_serve
+from test_serve import FIGURES, SERVERS, Visit, assert_clean, assert_filter_redraws, controls, demo_workdir, kernel_processes, pir_serve
 
 LOADS = 50
 # A first render takes 2-6 s here; a stall is the executor timeout (15 s) or forever.
@@ -103,9 +103,10 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
 
         page.route("**/@voila-dashboards/widgets-manager8/static/remoteEntry.*.js", handle)
 
-    visit = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], prepare=late_widget_manager)
+    visit = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], prepare=late_widget_manager,
+                  wait_for=controls("actions"))
     try:
-        assert visit.seconds > late_seconds  # the delay did hold the page back
+        assert visit.ready_seconds > late_seconds  # the delay did hold the page back
         assert_clean(visit)
     finally:
         visit.close()
@@ -116,7 +117,7 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
 def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak_server):
     url, _, server = soak_server
     wait_for_pool(url)
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"])  # a tab left open
+    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions"))  # a tab left open
     seconds, problems, counts = [], [], []
     names = list(FIGURES)
     try:
@@ -124,14 +125,14 @@ def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak
             name = names[i % len(names)]
             started = time.perf_counter()
             try:
-                visit = Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name])
+                visit = Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name))
             except Exception as exc:  # a Playwright timeout: the page never finished
                 problems.append(f"load {i} {name}: did not finish: {str(exc)[:200]}")
                 continue
             try:
-                seconds.append(visit.seconds)
-                if visit.seconds > LOAD_BOUND_SECONDS:
-                    problems.append(f"load {i} {name}: {visit.seconds:.1f} s (stalled?)")
+                seconds.append(visit.ready_seconds)
+                if visit.ready_seconds > LOAD_BOUND_SECONDS:
+                    problems.append(f"load {i} {name}: {visit.ready_seconds:.1f} s (stalled?)")
                 assert_clean(visit)
                 if name == "actions":  # the overdue list comes with the figures, never without them
                     assert visit.page.locator(".pir-table").count() == 1, visit.state()
@@ -185,9 +186,9 @@ def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_
     url, server = closing_server
     wait_for_pool(url)
     boards = ["actions", "reviews", "failure_modes", "incidents"]  # their figures need the page's kernel connection
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"])
+    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions"))
     try:
-        closed = [Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name]) for name in boards]
+        closed = [Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name)) for name in boards]
         for visit in closed:
             assert_clean(visit)
         assert len(kernel_processes(server)) >= len(boards) + 1

@@ -29,6 +29,7 @@ import pytest
 
 import dashboard_fixture
 from pirlib import db, serve
+from pirlib.ui import figures
 from pirlib.config import Settings
 from pirlib.demo import load_demo
 
@@ -72,6 +73,14 @@ def port_open(port: int) -> bool:
 
 # Plotly figures each dashboard draws on the demo data (browser tests and bench/bench_dashboards.py wait for them).
 FIGURES = {"overview": 2, "actions": 4, "reviews": 2, "failure_modes": 2, "incidents": 2}
+# A leadership board draws its figures before its filter bar's widgets arrive from the kernel; this is there
+# once they have (the overview has no filters).
+FILTERS = ".pir-filters select"
+
+
+def controls(name: str) -> str | None:
+    """What shows that dashboard ``name`` is fully loaded besides its figures: its filters, if it has any."""
+    return None if name in ("overview", "empty") else FILTERS
 
 
 def demo_workdir(tmp_path_factory, name: str) -> tuple[Path, Path]:
@@ -87,6 +96,7 @@ def assert_filter_redraws(visit: "Visit") -> None:
     """Choosing a team in the first filter changes the board's summary numbers (a kernel round trip), and
     the redrawn panels replace the old ones: one set on screen."""
     shown = "Array.from(document.querySelectorAll('.pir-kpis')).filter(k => k.offsetParent !== null)"
+    visit.page.wait_for_selector(FILTERS, timeout=30_000)
     kpis = visit.page.evaluate(f"() => {shown}.map(k => k.innerText)")
     assert len(kpis) == 1, kpis
     visit.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
@@ -94,6 +104,8 @@ def assert_filter_redraws(visit: "Visit") -> None:
         f"old => {{ const k = {shown}; return k.length === 1 && k[0].innerText !== old; }}", arg=kpis[0],
         timeout=20_000,
     )  # fmt: skip
+    # The first render (plain HTML in the page) is gone, not just hidden: its figures are purged.
+    assert visit.page.evaluate("() => Array.from(document.querySelectorAll('.pir-panels')).map(p => p.className)") == ["pir-panels"]
 
 
 def write_workdir(workdir: Path) -> None:
@@ -173,9 +185,11 @@ def fixture_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
 class Visit:
     """One page load in a fresh browser context, with everything the page asked for and complained about."""
 
-    def __init__(self, browser, url: str, wait_for_plots: int = 0, prepare: Callable[[object], None] | None = None):
-        """Load ``url``; ``prepare(page)`` runs first (routes, init scripts). A page that does not finish raises
-        an AssertionError saying how far it got (figures, widgets, console errors, the start of its text)."""
+    def __init__(self, browser, url: str, wait_for_plots: int = 0, prepare: Callable[[object], None] | None = None,
+                 wait_for: str | None = None):  # fmt: skip
+        """Load ``url`` until ``wait_for_plots`` figures are drawn (``seconds``), then until ``wait_for`` is on the
+        page (``ready_seconds``); ``prepare(page)`` runs first (routes, init scripts). A page that does not
+        finish raises an AssertionError saying how far it got (figures, widgets, console errors, its text)."""
         self.requests: list[str] = []
         self.console_errors: list[str] = []
         self.dialogs: list[str] = []
@@ -197,10 +211,13 @@ class Visit:
                     ".filter(p => p.querySelector('.main-svg')).length >= n",
                     arg=wait_for_plots, timeout=30_000,
                 )  # fmt: skip
+            self.seconds = time.perf_counter() - started
+            if wait_for:
+                self.page.wait_for_selector(wait_for, timeout=30_000)
         except Exception as exc:
             raise AssertionError(f"{url} did not finish in {time.perf_counter() - started:.0f} s: {str(exc)[:200]}\n"
                                  f"{self.state()}") from None  # fmt: skip
-        self.seconds = time.perf_counter() - started
+        self.ready_seconds = time.perf_counter() - started
 
     def state(self) -> str:
         """How far the page got: figures and widgets on it, its console errors, the start of its text."""
@@ -254,7 +271,7 @@ def test_overview_renders_offline_with_figures_and_escaped_text(browser, fixture
         assert "Data as of 2026-10-30 06:02 UTC" in text
         assert "Incidents by severity and month" in text
         assert visit.page.locator(".js-plotly-plot").count() == 2
-        assert any(urlparse(u).path == "/voila/static/plotly-cartesian.min.js" for u in visit.requests)
+        assert any(urlparse(u).path == "/voila/static/plotly-pir.min.js" for u in visit.requests)
         # Hostile Jira text is on the page as the characters themselves, and none of it ran or parsed.
         assert "<img src=x onerror=alert(1)>" in text
         assert "<script>alert('pir')</script>" in text
@@ -415,12 +432,16 @@ def test_dashboards_draw_with_the_plotly_bundle_the_template_serves():
     import plotly.offline
 
     static = serve.SHARE_DIR / "voila" / "templates" / serve.VOILA_TEMPLATE / "static"
-    bundle = static / "plotly-cartesian.min.js"
-    # The same plotly.js as the plotly package's, so the figures it builds are what this bundle draws.
-    assert f"plotly.js (cartesian - minified) v{plotly.offline.get_plotlyjs_version()}" in bundle.read_text()[:300]
-    assert (static / "plotly-cartesian.LICENSE").exists()
+    bundle = (static / "plotly-pir.min.js").read_text()
+    # The same plotly.js as the plotly package's, so the figures it builds are what this bundle draws, and
+    # with the trace types figures.html_bundle allows (tools/plotly/entry.js registers them).
+    assert f"plotly.js (pir: bar, box, heatmap, scatter - minified) v{plotly.offline.get_plotlyjs_version()}" in bundle[:300]
+    assert figures.PAGE_TRACE_TYPES == {"bar", "box", "heatmap", "scatter"}
+    # Chromium compiles it off the page's main thread while streaming it in (the hint must open the file).
+    assert bundle.startswith("//# allFunctionsCalledOnLoad\n")
+    assert (static / "plotly-pir.LICENSE").exists()
     template = (static.parent / "index.html.j2").read_text()
-    assert "voila/static/plotly-cartesian.min.js" in template
+    assert "voila/static/plotly-pir.min.js" in template
     # Every dashboard asks the template for it (the empty baseline notebook of the render-time test does not).
     for path in sorted((ROOT / "dashboards").glob("*.ipynb")):
         assert nbformat.read(path, 4).metadata.get("pir", {}).get("plotly") is True, path.name

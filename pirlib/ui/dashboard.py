@@ -215,7 +215,13 @@ class Board:
         return f'<p class="pir-as-of">{html.escape(data_as_of(self.last_sync, self.data.today))}</p>'
 
     def show(self) -> None:
-        """Display the header, the filters and every panel; filters then redraw the panels in place."""
+        """Display the header, the filters and every panel; filters then redraw the panels in place.
+
+        The first render is plain HTML in the page (``panels_html(first=True)``), after the filter bar and
+        its still empty Output: the page draws it as soon as its scripts start, while the widgets are
+        still being built from the kernel, which is most of a second later on a first visit. The first
+        filter change draws into the Output, and the page template removes the first render then.
+        """
         import ipywidgets as widgets
 
         display(HTML(self.header_html()))
@@ -226,7 +232,7 @@ class Board:
         # before it shows any, and a filter change redraws every panel anyway (21 models, was 37).
         self.output = widgets.Output()
         display(widgets.VBox([self.filter_bar.widget, self.output]))
-        self.render(self.filter_bar.value)
+        display(HTML(self.panels_html(self.filter_bar.value, first=True)))
         self.filter_bar.on_change(self.render)
 
     def filtered(self, filters: metrics.Filters) -> BoardData:
@@ -242,12 +248,14 @@ class Board:
         data = self.filtered(filters)
         return [panel(data, filters) for panel in self.spec.panels]
 
-    def panels_html(self, filters: metrics.Filters) -> str:
-        """Every panel for ``filters`` as one block of HTML, figures as ``figures.html_bundle`` divs."""
+    def panels_html(self, filters: metrics.Filters, *, first: bool = False) -> str:
+        """Every panel for ``filters`` as one block of HTML, figures as ``figures.html_bundle`` divs;
+        ``first`` marks the page's first render (class ``pir-first``), which a later render replaces."""
         parts = (figures.html_bundle(c)["text/html"] if isinstance(c, dict) else str(c) for c in self.contents(filters))
-        return f'<div class="pir-panels">{"".join(parts)}</div>'
+        return f'<div class="pir-panels{" pir-first" if first else ""}">{"".join(parts)}</div>'
 
     def render(self, filters: metrics.Filters) -> None:
+        """Draw every panel for ``filters`` into the Output (after a filter change)."""
         # The Output's state is set in the kernel, not captured from a display: Voila's executor mirrors
         # captured outputs into the widget by messages to the kernel, and CI saw the last one lost
         # (a board with its filters and no panels).

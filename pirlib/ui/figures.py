@@ -30,10 +30,9 @@ ACTION_COLORS = {"done": "#1a9850", "open": "#91bfdb", "overdue": "#d73027"}
 HOVER_TEXT_CHARS = 70
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
-# The trace types of plotly.js's "cartesian" bundle, the one `pir serve` pages load (see ``html_bundle``):
+# The trace types of the plotly.js bundle `pir serve` pages load (tools/plotly/entry.js, see ``html_bundle``):
 # a dashboard figure may use these and no others.
-PAGE_TRACE_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
-                              "image", "pie", "scatter", "scatterternary", "violin"})  # fmt: skip
+PAGE_TRACE_TYPES = frozenset({"bar", "box", "heatmap", "scatter"})
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
