@@ -6,10 +6,10 @@ starts half full: the first half of the issues (and their events) are already lo
 upsert finds its rows unchanged and half inserts. Timed in the same run, on the same rows:
 
 - ``plain``: ``INSERT INTO t SELECT * FROM arrow_table`` of the already-flattened rows into empty tables;
-- ``load``: what ``pir sync`` does with what it read: ``Transformer.batches`` over chunks of ``--chunk``
-  issues (the page JSON text with ``--input text``, the default; parsed dicts with ``--input dicts``)
-  streamed into ``load_batches`` (each chunk's transform overlapping the previous chunk's upsert,
-  committing every chunk).
+- ``load``: what ``pir sync`` does with what it read: ``Transformer.batches`` over the chunks ``pir sync``
+  makes (``plan_chunks``: ``--chunk`` issues each, the last chunk's worth in two halves; the page JSON
+  text with ``--input text``, the default; parsed dicts with ``--input dicts``) streamed into
+  ``load_batches`` (each chunk's transform overlapping the previous chunk's upsert and commit).
 
 Targets: load <= 10 s, load <= 6 x plain, peak extra memory <= 1 GB. Run: ``python bench/bench_load.py``
 (``--issues 10000`` for a quick look). Other sessions share this machine: every figure is printed with the
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import random
@@ -43,7 +44,7 @@ from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.jira_sync.fields import FieldMap  # noqa: E402
 from pirlib.jira_sync.load import load_batches  # noqa: E402
-from pirlib.jira_sync.transform import CHUNK_ISSUES, Batch, Transformer, transform  # noqa: E402
+from pirlib.jira_sync.transform import CHUNK_ISSUES, Batch, Transformer, plan_chunks, transform  # noqa: E402
 
 FIELDS = FieldMap(
     severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
@@ -122,15 +123,18 @@ def make_issue(number: int, items_per_issue: int, rng: random.Random) -> dict:
 def pages(first: int, count: int, page: int, items_per_issue: int) -> Iterator[str]:
     """JSON text of search pages of ``page`` issues, made lazily so the input never sits in memory at once."""
     for start in range(first, first + count, page):
-        rng = random.Random(start)
-        issues = [make_issue(n, items_per_issue, rng) for n in range(start, min(start + page, first + count))]
+        # Each issue's random parts come from its own number, so an issue is the same whichever page or
+        # chunk it lands in (the half-full database and the timed run cut the issues differently).
+        issues = [make_issue(n, items_per_issue, random.Random(n)) for n in range(start, min(start + page, first + count))]
         yield json.dumps({"startAt": start, "total": first + count, "issues": issues})
 
 
-def chunks(first: int, count: int, args: argparse.Namespace) -> Iterator[list[str]]:
-    """The pages of each ``--chunk`` issues: one chunk of a sync."""
-    for start in range(first, first + count, args.chunk):
-        yield list(pages(start, min(args.chunk, first + count - start), args.page, args.items))
+def chunks(first: int, count: int, args: argparse.Namespace) -> tuple[Iterator[list[str]], int | None]:
+    """The pages of each chunk of a sync of ``count`` issues (``plan_chunks`` with ``--chunk``), and the
+    ``commit_every`` that commits after each."""
+    sizes, commit_every = plan_chunks(count, args.chunk)
+    starts = itertools.accumulate(sizes, initial=first)
+    return (list(pages(start, size, args.page, args.items)) for start, size in zip(starts, sizes)), commit_every
 
 
 def rss_mb() -> float:
@@ -195,7 +199,8 @@ def run_once(settings: Settings, empty_settings: Settings, args: argparse.Namesp
         cpu[name] += now[1] - since[1]
         return now
 
-    inputs = list(chunks(0, args.issues, args))
+    stream, commit_every = chunks(0, args.issues, args)
+    inputs = list(stream)
     if args.input == "dicts":
         inputs = [[issue for text in texts for issue in json.loads(text)["issues"]] for texts in inputs]
     gc.collect()
@@ -206,7 +211,7 @@ def run_once(settings: Settings, empty_settings: Settings, args: argparse.Namesp
             con.execute(f"SET checkpoint_threshold = '{args.checkpoint_threshold}'")
         t = clock()
         transformer = Transformer([], FIELDS, base_url=BASE_URL)
-        counts = load_batches(con, transformer.batches(inputs), synced_at=synced, commit_every=args.chunk)
+        counts = load_batches(con, transformer.batches(inputs), synced_at=synced, commit_every=commit_every)
         # Data still in the write-ahead log is written at the next checkpoint: both sides pay for theirs.
         con.execute("CHECKPOINT")
         add("load", t)
@@ -254,7 +259,8 @@ def main() -> int:
             # Half-full database: the first half of the issues, loaded before timing starts.
             with db.connect(settings) as con:
                 transformer = Transformer([], FIELDS, base_url=BASE_URL)
-                load_batches(con, transformer.batches(chunks(0, half, args)), synced_at=synced, commit_every=args.chunk)
+                stream, commit_every = chunks(0, half, args)
+                load_batches(con, transformer.batches(stream), synced_at=synced, commit_every=commit_every)
                 con.execute("CHECKPOINT")
             gc.collect()
             result = run_once(settings, empty_settings, args, synced)

@@ -214,13 +214,16 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
     def failing():
         stream = Transformer(others, FIELDS, base_url="https://jira.example.com").batches([incidents[:1], incidents[1:]])
         yield next(stream)
-        yield next(stream)
-        raise RuntimeError("a bad page after two chunks")
+        raise RuntimeError("a bad page after one chunk")
 
     with db.connect(settings) as con:
+        # Not yet a whole commit's worth when the stream fails: the open transaction is rolled back.
+        with pytest.raises(RuntimeError, match="bad page"):
+            load_batches(con, failing(), synced_at=SYNCED, commit_every=2)
+        assert con.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
         with pytest.raises(RuntimeError, match="bad page"):
             load_batches(con, failing(), synced_at=SYNCED, commit_every=1)
-        # The first chunk was committed before the second was written; the second was rolled back.
+        # The first chunk was committed as soon as it was written; nothing after it was.
         kept = con.execute("SELECT issue_id FROM incidents").fetchall()
         assert kept == [(incidents[0]["id"],)]
         assert con.execute("SELECT count(DISTINCT incident_id) FROM incident_events").fetchone() == (1,)
@@ -234,3 +237,19 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
         once = snapshot(con)
     for table in once:
         pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
+
+
+def test_plan_chunks_splits_the_last_chunks_worth_in_halves() -> None:
+    from pirlib.jira_sync.transform import plan_chunks
+
+    assert plan_chunks(0, 10) == ([], None)
+    assert plan_chunks(10, 10) == ([10], None)  # one chunk: one transaction with the actions
+    assert plan_chunks(11, 10) == ([6, 5], 5)
+    assert plan_chunks(40, 10) == ([10, 10, 10, 5, 5], 5)
+    assert plan_chunks(44, 10) == ([10, 10, 10, 7, 7], 7)
+    assert plan_chunks(46, 10) == ([10, 10, 10, 10, 3, 3], 3)
+    for count in range(1, 200):
+        sizes, commit_every = plan_chunks(count, 10)
+        assert sum(sizes) == count and max(sizes) <= 10
+        # every chunk holds at least commit_every incidents, so each is committed as soon as it is written
+        assert commit_every is None or min(sizes) == commit_every

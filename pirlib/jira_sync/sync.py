@@ -12,7 +12,7 @@ lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmles
 Jira id and events by stable ids.
 
 Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
-(``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
+(``plan_chunks``, ``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
 which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
 ``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full
 timelines, so that memory stays bounded. The new cursor is written (with ``mark_deleted`` on ``--full``)
@@ -23,6 +23,7 @@ reads the same window again and ends in the database a run without faults gives.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import sys
@@ -156,7 +157,7 @@ def run(
     """
     from pirlib.jira_sync.fields import resolve_fields
     from pirlib.jira_sync.load import load_batches, mark_deleted
-    from pirlib.jira_sync.transform import CHUNK_ISSUES, Transformer
+    from pirlib.jira_sync.transform import Transformer, plan_chunks
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
@@ -186,10 +187,12 @@ def run(
         )
         result.warnings = data.warnings
         transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
-        chunks = (data.incidents[n : n + CHUNK_ISSUES] for n in range(0, len(data.incidents), CHUNK_ISSUES))
+        sizes, commit_every = plan_chunks(len(data.incidents))
+        starts = itertools.accumulate(sizes, initial=0)
+        chunks = (data.incidents[start : start + size] for start, size in zip(starts, sizes))
         cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
         with db.connect(settings) as con:
-            counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=CHUNK_ISSUES)
+            counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
