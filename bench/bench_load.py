@@ -16,8 +16,9 @@ Targets: load <= 10 s, load <= 6 x plain, peak extra memory <= 1 GB. Run: ``pyth
 load average and the process CPU time next to the wall time, and ``--repeat`` runs the timed part again.
 
 The default chunk is ``CHUNK_ISSUES`` (25,000 issues, 275k events): DuckDB writes an insert of at least a
-row group (122,880 rows) straight into the database file, while smaller ones go through the write-ahead log
-and are written again by the checkpoint that follows; 5,000-issue chunks made the upsert about 1.5 x slower.
+row group (``pirlib.db.ROW_GROUP_SIZE`` rows in what pir writes) straight into the database file, while
+smaller ones go through the write-ahead log and are written again by the checkpoint that follows. Both
+sides open their database through ``pirlib.db.connect``, so both write row groups of that size.
 """
 
 from __future__ import annotations

@@ -127,3 +127,15 @@ def test_one_writer_and_several_readers_lose_nothing(settings):
     with db.connect(settings, read_only=True) as con:
         stored = con.execute("SELECT count(*), count(DISTINCT text) FROM review_notes").fetchone()
     assert stored == (written, written)
+
+
+def test_pir_writes_small_row_groups_under_the_files_own_name(settings) -> None:
+    with db.connect(settings) as con:
+        assert con.execute("SELECT current_database()").fetchone() == (settings.db.stem,)
+        con.execute("CREATE TABLE rows_test AS SELECT range AS i FROM range(40000)")
+        con.execute("CHECKPOINT")
+        # 40,000 rows are one row group at DuckDB's default size (122,880) and three at pir's.
+        (groups,) = con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('rows_test')").fetchone()
+        assert groups == -(-40000 // db.ROW_GROUP_SIZE) == 3
+    with duckdb.connect(str(settings.db), read_only=True) as con:  # an analyst's plain open sees the same tables
+        assert con.execute("SELECT count(*) FROM rows_test").fetchone() == (40000,)

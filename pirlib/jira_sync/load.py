@@ -90,7 +90,7 @@ def load_batches(
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     """Write what the write-ahead log holds into the database file now, while the next batch is built.
 
-    Incident rows go through the log (a chunk's incidents are fewer than a DuckDB row group), and DuckDB
+    Rows of a chunk smaller than a row group (``db.ROW_GROUP_SIZE``) go through the log, and DuckDB
     checkpoints at the first commit after the log passes ``checkpoint_threshold``. Left to itself that
     was the last commit of a large load, writing two chunks' incidents with nothing left to overlap
     (bench/bench_load.py: 1.7 s of a 10.8 s load). Another connection's open transaction makes DuckDB

@@ -340,9 +340,9 @@ _CUSTOM = ("severity", "failure_mode", "commander", "customer_impact", "regulato
 _GROUP_CHARS = 24_000_000
 # Groups are flattened on this many threads, each in its own cursor (DuckDB releases the GIL while it works).
 _WORKERS = 2
-# Incidents per chunk of a large sync (``Transformer.batches``): each chunk's events (about 11 per incident
-# in a typical site) are then at least one DuckDB row group (122,880 rows), which DuckDB writes straight
-# into the database file instead of through the write-ahead log and a checkpoint.
+# Incidents per chunk of a large sync (``Transformer.batches``): a chunk's incidents and its events (about
+# 11 per incident in a typical site) are then each at least a row group (``db.ROW_GROUP_SIZE``), which
+# DuckDB writes straight into the database file instead of through the write-ahead log and a checkpoint.
 CHUNK_ISSUES = 25_000
 
 
