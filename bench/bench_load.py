@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import json
 import os
 import random
@@ -133,9 +132,8 @@ def pages(first: int, count: int, page: int, items_per_issue: int) -> Iterator[s
 def chunks(first: int, count: int, args: argparse.Namespace) -> tuple[Iterator[list[str]], int | None]:
     """The pages of each chunk of a sync of ``count`` issues (``plan_chunks`` with ``--chunk``), and the
     ``commit_every`` that commits after each."""
-    sizes, commit_every = plan_chunks(count, args.chunk)
-    starts = itertools.accumulate(sizes, initial=first)
-    return (list(pages(start, size, args.page, args.items)) for start, size in zip(starts, sizes)), commit_every
+    spans, commit_every = plan_chunks(count, args.chunk)
+    return (list(pages(first + start, size, args.page, args.items)) for start, size in spans), commit_every
 
 
 def rss_mb() -> float:

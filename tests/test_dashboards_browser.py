@@ -73,7 +73,7 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
         visit.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
         assert_clean(visit)
         assert "Data as of" in visit.text
-        assert visit.page.locator(".pir-filters select").count() == 3
+        assert visit.page.locator(FILTERS).count() == 3
         assert "load_board" not in visit.text  # sources stripped
 
 

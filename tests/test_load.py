@@ -242,14 +242,21 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
 def test_plan_chunks_splits_the_last_chunks_worth_in_halves() -> None:
     from pirlib.jira_sync.transform import plan_chunks
 
-    assert plan_chunks(0, 10) == ([], None)
-    assert plan_chunks(10, 10) == ([10], None)  # one chunk: one transaction with the actions
-    assert plan_chunks(11, 10) == ([6, 5], 5)
-    assert plan_chunks(40, 10) == ([10, 10, 10, 5, 5], 5)
-    assert plan_chunks(44, 10) == ([10, 10, 10, 7, 7], 7)
-    assert plan_chunks(46, 10) == ([10, 10, 10, 10, 3, 3], 3)
+    def sizes_of(count: int) -> tuple[list[int], int | None]:
+        spans, commit_every = plan_chunks(count, 10)
+        return [size for _, size in spans], commit_every
+
+    assert sizes_of(0) == ([], None)
+    assert sizes_of(10) == ([10], None)  # one chunk: one transaction with the actions
+    assert sizes_of(11) == ([6, 5], 5)
+    assert sizes_of(40) == ([10, 10, 10, 5, 5], 5)
+    assert sizes_of(44) == ([10, 10, 10, 7, 7], 7)
+    assert sizes_of(46) == ([10, 10, 10, 10, 3, 3], 3)
     for count in range(1, 200):
-        sizes, commit_every = plan_chunks(count, 10)
+        spans, commit_every = plan_chunks(count, 10)
+        sizes = [size for _, size in spans]
         assert sum(sizes) == count and max(sizes) <= 10
+        # the chunks follow each other without gaps or overlaps
+        assert [start for start, _ in spans] == [sum(sizes[:n]) for n in range(len(sizes))]
         # every chunk holds at least commit_every incidents, so each is committed as soon as it is written
         assert commit_every is None or min(sizes) == commit_every

@@ -99,7 +99,7 @@ def assert_filter_redraws(visit: "Visit") -> None:
     visit.page.wait_for_selector(FILTERS, timeout=30_000)
     kpis = visit.page.evaluate(f"() => {shown}.map(k => k.innerText)")
     assert len(kpis) == 1, kpis
-    visit.page.locator(".pir-filters select").nth(0).select_option(label="SRE")
+    visit.page.locator(FILTERS).nth(0).select_option(label="SRE")
     visit.page.wait_for_function(
         f"old => {{ const k = {shown}; return k.length === 1 && k[0].innerText !== old; }}", arg=kpis[0],
         timeout=20_000,

@@ -23,7 +23,6 @@ reads the same window again and ends in the database a run without faults gives.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import os
 import sys
@@ -187,9 +186,8 @@ def run(
         )
         result.warnings = data.warnings
         transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
-        sizes, commit_every = plan_chunks(len(data.incidents))
-        starts = itertools.accumulate(sizes, initial=0)
-        chunks = (data.incidents[start : start + size] for start, size in zip(starts, sizes))
+        spans, commit_every = plan_chunks(len(data.incidents))
+        chunks = (data.incidents[start : start + size] for start, size in spans)
         cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
         with db.connect(settings) as con:
             counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)

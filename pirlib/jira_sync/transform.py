@@ -14,6 +14,7 @@ plain dict code.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -346,8 +347,8 @@ _WORKERS = 2
 CHUNK_ISSUES = 25_000
 
 
-def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[int], int | None]:
-    """How many of ``count`` incidents each chunk of a load takes, and the ``commit_every`` for
+def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[tuple[int, int]], int | None]:
+    """The (start, size) of each chunk of a load of ``count`` incidents, and the ``commit_every`` for
     ``load.load_batches`` that commits after each of them (None: one chunk, one transaction).
 
     Chunks take ``chunk`` (default ``CHUNK_ISSUES``) incidents, except that the last chunk's worth is split
@@ -356,14 +357,14 @@ def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[int], int | 
     """
     chunk = chunk or CHUNK_ISSUES
     if count <= chunk:
-        return [count] if count else [], None
+        return [(0, count)] if count else [], None
     sizes = []
     while count > chunk + chunk // 2:
         sizes.append(chunk)
         count -= chunk
     half = count // 2
     sizes += [count - half, half]
-    return sizes, min(sizes)
+    return list(zip(itertools.accumulate(sizes, initial=0), sizes)), min(sizes)
 
 
 _IS_ARRAY = re.compile(r"\s*\[")
