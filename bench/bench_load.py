@@ -44,7 +44,9 @@ from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.jira_sync.fields import FieldMap  # noqa: E402
 from pirlib.jira_sync.load import load_batches  # noqa: E402
-from pirlib.jira_sync.transform import CHUNK_ISSUES, Batch, Transformer, plan_chunks, transform  # noqa: E402
+from pirlib.jira_sync.rows import Batch  # noqa: E402
+from pirlib.jira_sync.sync import CHUNK_ISSUES, plan_chunks  # noqa: E402
+from pirlib.jira_sync.transform import Transformer, transform  # noqa: E402
 
 FIELDS = FieldMap(
     severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",

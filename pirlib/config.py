@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pirlib.errors import ConfigError
 
@@ -117,8 +118,6 @@ def _date(key: str, value: Any) -> dt.date:
 
 
 def _timezone(key: str, value: Any) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     text = _text(key, value)
     try:
         ZoneInfo(text)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pirlib import db
+from pirlib import db, sample
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.jira_sync.fields import resolve_fields
@@ -37,8 +37,6 @@ def load_demo(settings: Settings, regenerate: bool = False) -> dict[str, int]:
     """
     sample_dir = Path(settings.sample_dir)
     if regenerate or not all((sample_dir / name).exists() for name in _SITE_FILES):
-        from pirlib import sample
-
         sample.write_sample(sample_dir)
 
     started = pd.Timestamp.now(tz="UTC")

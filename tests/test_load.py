@@ -9,8 +9,9 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.jira_sync.load import load_batch, mark_deleted
-from pirlib.jira_sync.transform import transform
+from pirlib.jira_sync.load import load_batch, load_batches, mark_deleted
+from pirlib.jira_sync.sync import plan_chunks
+from pirlib.jira_sync.transform import Transformer, transform
 from test_transform import FIELDS, site
 
 SYNCED = pd.Timestamp("2026-11-01 12:00", tz="UTC")
@@ -176,8 +177,6 @@ def test_a_resync_restamps_unchanged_rows_and_rewrites_changed_ones(loaded) -> N
 
 
 def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(loaded) -> None:
-    from pirlib.jira_sync.load import load_batches
-    from pirlib.jira_sync.transform import Transformer
 
     settings, counts = loaded
     incidents, others = site()
@@ -206,8 +205,6 @@ def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(l
 
 
 def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settings: Settings) -> None:
-    from pirlib.jira_sync.load import load_batches
-    from pirlib.jira_sync.transform import Transformer
 
     incidents, others = site()
 
@@ -240,8 +237,6 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
 
 
 def test_plan_chunks_splits_the_last_chunks_worth_in_halves() -> None:
-    from pirlib.jira_sync.transform import plan_chunks
-
     def sizes_of(count: int) -> tuple[list[int], int | None]:
         spans, commit_every = plan_chunks(count, 10)
         return [size for _, size in spans], commit_every

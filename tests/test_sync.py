@@ -20,6 +20,8 @@ from pirlib.config import Secret, Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import extract, sync
+from pirlib.jira_sync.fields import FieldMap
+from pirlib.jira_sync.transform import transform
 
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
 N_INCIDENTS = 40
@@ -116,9 +118,7 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
 def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
     whole = settings_for(server, tmp_path / "whole.duckdb")
     sync_run(whole, full=True)
-    import pirlib.jira_sync.transform as transform_module
-
-    monkeypatch.setattr(transform_module, "CHUNK_ISSUES", 7)  # the site's incidents in several chunks
+    monkeypatch.setattr(sync, "CHUNK_ISSUES", 7)  # the site's incidents in several chunks
     chunked = settings_for(server, tmp_path / "chunked.duckdb")
     result = sync_run(chunked, full=True)
     assert result.status == "success"
@@ -369,9 +369,6 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
     ],
 )
 def test_the_realism_samples_search_envelopes_parse(flavour: str, sample_file: str, keys: str | None, tmp_path: Path):
-    from pirlib.jira_sync.fields import FieldMap
-    from pirlib.jira_sync.transform import transform
-
     envelope = json.loads((SAMPLES / sample_file).read_text())
     envelope = envelope[keys] if keys else envelope
     site = {"serverInfo": {}, "fields": [], "users": [], "issues": []}

@@ -10,10 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pirlib import db, timeline
+from pirlib import db, sample, timeline
 from pirlib.cli import main
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
+from pirlib.jira_sync.fields import resolve_fields
+from pirlib.jira_sync.load import load_batch
+from pirlib.jira_sync.rows import ACTION_COLUMNS, INCIDENT_COLUMNS, Batch
+from pirlib.jira_sync.transform import transform
+from pirlib.ui.timeline import timeline_figure
+from pirlib.ui.timeline_editor import TimelineEditor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 UTC = "UTC"
@@ -55,9 +61,6 @@ def jira_rows(text: str = "Investigating now") -> pd.DataFrame:
 
 def sync_jira(settings: Settings, text: str = "Investigating now") -> None:
     """Write Jira rows the way the sync does: its own upsert, guarded to Jira sources, in one batch."""
-    from pirlib.jira_sync.load import load_batch
-    from pirlib.jira_sync.transform import ACTION_COLUMNS, INCIDENT_COLUMNS, Batch
-
     incidents = pd.DataFrame(columns=INCIDENT_COLUMNS)
     batch = Batch(incidents, pd.DataFrame(columns=ACTION_COLUMNS), jira_rows(text))
     with db.connect(settings) as con:
@@ -273,8 +276,6 @@ def big_incident(n: int = 5000) -> pd.DataFrame:
 
 
 def test_figure_of_5000_events_builds_in_under_a_second() -> None:
-    from pirlib.ui.timeline import timeline_figure
-
     events = big_incident()
     milestones = pd.DataFrame({
         "milestone": list(timeline.MILESTONES),
@@ -301,8 +302,6 @@ def test_figure_of_5000_events_builds_in_under_a_second() -> None:
 
 
 def test_editor_callbacks_write_to_the_database(settings: Settings, incident: str) -> None:
-    from pirlib.ui.timeline_editor import TimelineEditor
-
     load_everything(settings, incident)
     editor = TimelineEditor(settings, incident, render_figure=False, user="facilitator")
     assert editor.figure is not None and len(editor.event_list.options) == 13
@@ -345,11 +344,6 @@ def test_editor_callbacks_write_to_the_database(settings: Settings, incident: st
 
 
 def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path: Path) -> None:
-    from pirlib import sample
-    from pirlib.jira_sync.fields import resolve_fields
-    from pirlib.jira_sync.load import load_batch
-    from pirlib.jira_sync.transform import transform
-
     sample.write_sample(tmp_path / "sample")
     issues = json.loads((tmp_path / "sample" / "issues.json").read_text())["issues"]
     catalogue = json.loads((tmp_path / "sample" / "field.json").read_text())

@@ -11,8 +11,9 @@ import pytest
 
 from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
-import pirlib.jira_sync.transform as transform_module
-from pirlib.jira_sync.transform import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, parse_time, transform
+from pirlib.jira_sync import flatten
+from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
+from pirlib.jira_sync.transform import Transformer, transform
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "jira-samples"
 FIELDS = FieldMap(
@@ -333,7 +334,7 @@ def test_many_groups_on_threads_give_the_rows_of_one(monkeypatch: pytest.MonkeyP
             many.append(incident)
     pages = [json.dumps({"issues": many[n : n + 7]}) for n in range(0, len(many), 7)]
     whole = run(pages, others)
-    monkeypatch.setattr(transform_module, "_GROUP_CHARS", 1)  # one group per page, on two threads
+    monkeypatch.setattr(flatten, "_GROUP_CHARS", 1)  # one group per page, on two threads
     _same_batch(whole, run(pages, others))
     assert len(whole.incidents) == 80 and len(whole.events) == 40 * 8
 
@@ -371,10 +372,10 @@ def test_chunked_transform_gives_the_rows_of_one_batch() -> None:
     """Transformer.batches: incidents chunk by chunk, then actions that still find incidents of every chunk."""
     incidents, others = site()
     whole = run(incidents, others)
-    transformer = transform_module.Transformer(others, FIELDS, base_url="https://jira.example.com/")
+    transformer = Transformer(others, FIELDS, base_url="https://jira.example.com/")
     parts = list(transformer.batches([incidents[:1], json.dumps(incidents[1:])]))
     assert len(parts) == 3 and parts[-1].incidents.empty and all(p.actions.empty for p in parts[:-1])
-    joined = transform_module.Batch(
+    joined = Batch(
         pd.concat([p.incidents for p in parts[:-1]], ignore_index=True), parts[-1].actions,
         pd.concat([p.events for p in parts[:-1]], ignore_index=True),
     )

@@ -18,6 +18,7 @@ so a create is never sent twice by this layer.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import logging
@@ -32,6 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from jira import JIRA
+from jira.exceptions import JIRAError
 from requests.adapters import HTTPAdapter
 
 from pirlib.config import Settings
@@ -137,9 +140,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such
-        import datetime as _dt
-
-        when = when.replace(tzinfo=_dt.timezone.utc)
+        when = when.replace(tzinfo=dt.timezone.utc)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -281,8 +282,6 @@ class JiraClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None, *, api: str | None = None) -> Any:
         """GET ``/rest/api/{api}/{path}`` through the jira package's session and our retry layer; JSON back."""
-        from jira.exceptions import JIRAError
-
         url = self.url(path, api)
         try:
             response = self.jira._session.get(url, params=params)
@@ -359,8 +358,6 @@ def connect(
         raise ConfigError(
             "PIR_JIRA_URL is not set; set it to the Jira base URL, e.g. https://yourcompany.atlassian.net"
         )
-    from jira import JIRA
-
     policy = policy or RetryPolicy()
     counter = counter or RequestCounter()
     kind, auth, hint = _credentials(settings)

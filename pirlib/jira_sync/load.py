@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib.jira_sync.transform import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
+from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
 

@@ -56,12 +56,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from jira.exceptions import JIRAError
 
 from pirlib import actions, db
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
 from pirlib.jira_sync.client import JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect
-from pirlib.jira_sync.fields import FieldMap
+from pirlib.jira_sync.extract import action_fields
+from pirlib.jira_sync.fields import FieldMap, resolve_fields
+from pirlib.jira_sync.load import load_batch
+from pirlib.jira_sync.rows import Batch
+from pirlib.jira_sync.transform import transform
 from pirlib.values import clean_text
 
 __all__ = [
@@ -278,8 +283,6 @@ class _Jira:
         self.api = client.api_version
 
     def send(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        from jira.exceptions import JIRAError
-
         url = self.client.url(path)
         try:
             response = self.client.jira._session.request(method, url, data=json.dumps(body))
@@ -367,8 +370,6 @@ def push(
 
 class _Pusher:
     def __init__(self, settings: Settings, client: JiraClient, result: PushResult) -> None:
-        from pirlib.jira_sync.fields import resolve_fields
-
         self.settings = settings
         self.client = client
         self.jira = _Jira(client)
@@ -571,10 +572,6 @@ class _Pusher:
 
     def _pushed(self, draft: Mapping[str, Any], target: Target, issue: Mapping[str, Any], *, found: bool,
                 owner_id: str | None = None) -> None:  # fmt: skip
-        from pirlib.jira_sync.extract import action_fields
-        from pirlib.jira_sync.load import load_batch
-        from pirlib.jira_sync.transform import Batch, transform
-
         issue_id, key = str(issue["id"]), str(issue["key"])
         frame = None
         try:

@@ -1,96 +1,28 @@
 """Jira issue JSON -> the rows of ``incidents``, ``actions`` and ``incident_events``.
 
-Pure functions over what Jira's REST API returns (Data Center v2 and Cloud v3 alike); no I/O. The HTTP
-side merges paged changelogs and comments into each incident before calling ``transform``, and the demo
-feeds the generated sample site through the same function, so both paths produce the same rows.
-
-A full sync flattens about a million changelog items. Walking them as Python dicts (and building those
-dicts with ``json.loads``) was most of a large load, so incidents and their events are flattened in an
-in-memory DuckDB from the JSON text (given as text, or encoded once from dicts): each issue is parsed once
-into a typed struct, changelog items are unnested in SQL, and only rich text (descriptions and comment
-bodies, wiki markup or ADF) comes back to Python for ``to_text``. Action candidates are few and keep the
-plain dict code.
+No I/O: what Jira's REST API returns (Data Center v2 and Cloud v3 alike) in, frames out. The HTTP side merges
+paged changelogs and comments into each incident before calling ``transform``, and the demo feeds the
+generated sample site through the same function, so both paths produce the same rows. Incidents and their
+events are flattened in an in-memory DuckDB (``flatten``); action candidates are few and keep the plain dict
+code here.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
-import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib.errors import InputError, PirError
+from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
+from pirlib.jira_sync.flatten import flatten
+from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["Batch", "INCIDENT_COLUMNS", "ACTION_COLUMNS", "EVENT_COLUMNS", "CHUNK_ISSUES", "Transformer", "parse_time", "plan_chunks", "transform"]
-
-INCIDENT_COLUMNS = [
-    "issue_id", "key", "project_key", "summary", "description", "severity", "failure_mode", "service",
-    "status", "status_category", "priority", "components", "labels", "commander", "assignee", "reporter",
-    "created_at", "updated_at", "resolved_at", "started_at", "detected_at", "mitigated_at", "epic_key",
-    "customer_impact", "regulatory", "url", "raw",
-]  # fmt: skip
-ACTION_COLUMNS = [
-    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
-    "status", "status_category", "priority", "due_date", "created_at", "updated_at", "resolved_at", "labels",
-    "success_metric", "verification_method", "action_type", "url",
-]  # fmt: skip
-# hidden and starred are the facilitator's curation and origin belongs to non-Jira sources: a sync never
-# writes them.
-EVENT_COLUMNS = [
-    "event_id", "incident_id", "occurred_at", "source", "kind", "actor", "field", "from_value", "to_value",
-    "text", "milestone",
-]  # fmt: skip
-
-# Status names (case-insensitive) whose transitions mark a milestone of the incident's timeline.
-MILESTONES = {"investigating": "acknowledged", "mitigated": "mitigated", "resolved": "resolved"}
-_KIND_BY_FIELD = {
-    "status": "status_change",
-    "severity": "severity_change",
-    "assignee": "assignee_change",
-    "priority": "priority_change",
-}
-
-
-@dataclass
-class Batch:
-    """Rows for one load: each frame has exactly the columns ``load_batch`` writes; times are UTC."""
-
-    incidents: pd.DataFrame
-    actions: pd.DataFrame
-    events: pd.DataFrame
-
-    @classmethod
-    def empty(cls) -> Batch:
-        return cls(
-            pd.DataFrame(columns=INCIDENT_COLUMNS), pd.DataFrame(columns=ACTION_COLUMNS),
-            pd.DataFrame(columns=EVENT_COLUMNS),
-        )  # fmt: skip
-
-
-def parse_time(value: str | None) -> pd.Timestamp | None:
-    """A Jira timestamp (``2022-06-09T16:29:31.871-0700``, ``+0000``, ``Z``, ``+02:00``) as a UTC Timestamp."""
-    if value is None or value == "":
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"{value!r} is not a Jira timestamp; expected ISO 8601 like 2022-06-09T16:29:31.871-0700") from None
-    if stamp is pd.NaT:
-        return None
-    if stamp.tzinfo is None:
-        # Jira always sends an offset; a bare time is a date-only field or a hand-made payload: read as UTC.
-        return stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC")
+__all__ = ["Transformer", "transform"]
 
 
 def _times(values: list[str | None], what: str) -> pd.Series:
@@ -148,9 +80,6 @@ def _is_epic(issue_type: Any) -> bool:
 def _linked_issues(fields: dict[str, Any]) -> list[dict[str, Any]]:
     links = fields.get("issuelinks") or []
     return [other for link in links for other in (link.get("outwardIssue"), link.get("inwardIssue")) if other]
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
 # --- transform --------------------------------------------------------------------------------------------
@@ -214,19 +143,10 @@ class Transformer:
 
     def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
         """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
-        texts = _texts_of(incidents)
-        groups = _groups(texts)
-        fm, base_url = self.fields, self.base_url
-        if len(groups) > 1 and _WORKERS > 1:
-            with ThreadPoolExecutor(_WORKERS) as pool:
-                parts = list(pool.map(lambda group: _flatten(group, fm, base_url), groups))
-        else:
-            parts = [_flatten(group, fm, base_url) for group in groups]
-        del texts, groups
-        incident_frame = _frame(pa.concat_tables([p[0] for p in parts]), INCIDENT_COLUMNS)
-        events = _frame(pa.concat_tables([p[1] for p in parts]), EVENT_COLUMNS)
-        links = [link for p in parts for link in p[2]]
-        del parts
+        incident_table, event_table, links = flatten(incidents, self.fields, self.base_url)
+        incident_frame = _frame(incident_table, INCIDENT_COLUMNS)
+        events = _frame(event_table, EVENT_COLUMNS)
+        del incident_table, event_table
 
         # What needs Python: the epic an incident's actions sit under (labels and links), read per incident.
         incident_ids = incident_frame["issue_id"].tolist()
@@ -275,348 +195,6 @@ def _incident_epic(
     return None
 
 
-# --- flattening in DuckDB ----------------------------------------------------------------------------------
-#
-# A full sync flattens about a million changelog items. Python spends more time building the dicts of
-# that JSON (json.loads) and walking them than DuckDB needs to parse the text and unnest it in C++, so the
-# incidents and their events are flattened in an in-memory DuckDB: every issue is parsed once into a typed
-# struct (fields whose shape varies per site stay small JSON values), and only rich text (descriptions,
-# comment bodies: wiki markup or ADF) comes back to Python for ``to_text``.
-
-_USER = {"displayName": "VARCHAR"}
-_ITEM = {"field": "VARCHAR", "fieldId": "VARCHAR", "fromString": "VARCHAR", "toString": "VARCHAR"}
-_HISTORY = {"id": "VARCHAR", "created": "VARCHAR", "author": _USER, "items": [_ITEM]}
-_COMMENT = [{"id": "VARCHAR", "created": "VARCHAR", "author": _USER, "body": "JSON"}]
-# Standard fields read by the incident rows; custom fields are added per site as JSON (see _Flattener).
-_FIELDS = {
-    "summary": "VARCHAR", "description": "JSON", "project": {"key": "VARCHAR"},
-    "status": {"name": "VARCHAR", "statusCategory": {"key": "VARCHAR"}}, "priority": "JSON",
-    "components": [{"name": "VARCHAR"}], "labels": ["VARCHAR"], "assignee": "JSON", "reporter": "JSON",
-    "created": "VARCHAR", "updated": "VARCHAR", "resolutiondate": "VARCHAR", "issuelinks": "JSON",
-    "comment": "JSON",
-}  # fmt: skip
-
-# _name() of a JSON value whose shape differs per site: a string, an option or user object, a number or
-# a list of those.
-# Values of a yes/no select read as true / false (compared trimmed and lower-cased; "not ..." is false).
-# jflag binds the name to a lambda's parameter so that it is worked out once, not once per comparison (a
-# macro's argument is substituted, and evaluated, wherever it occurs): 2.3x faster.
-_TRUE = {"yes", "true", "y", "required", "1"}
-_FALSE = {"no", "false", "n", "not required", "none", "0", "not-required"}
-_MACROS = r"""
-CREATE MACRO jname1(x) AS CASE json_type(x)
-    WHEN 'VARCHAR' THEN x->>'$'
-    WHEN 'OBJECT' THEN coalesce(
-        CASE WHEN json_type(x, '$.value') = 'VARCHAR' THEN x->>'$.value' END,
-        CASE WHEN json_type(x, '$.displayName') = 'VARCHAR' THEN x->>'$.displayName' END,
-        CASE WHEN json_type(x, '$.name') = 'VARCHAR' THEN x->>'$.name' END,
-        CASE WHEN json_type(x, '$.title') = 'VARCHAR' THEN x->>'$.title' END)
-    WHEN 'BOOLEAN' THEN CASE WHEN x::VARCHAR = 'true' THEN 'True' ELSE 'False' END
-    WHEN 'NULL' THEN NULL
-    WHEN 'ARRAY' THEN NULL
-    ELSE x->>'$' END;
-CREATE MACRO jname(x) AS CASE WHEN json_type(x) = 'ARRAY'
-    THEN nullif(array_to_string(list_filter(list_transform(from_json(x, '["JSON"]'), lambda e: jname1(e)),
-                                            lambda e: e IS NOT NULL AND e <> ''), ', '), '')
-    ELSE jname1(x) END;
-CREATE MACRO jflag(x) AS CASE
-    WHEN json_type(x) = 'BOOLEAN' THEN x::VARCHAR = 'true'
-    ELSE list_transform([lower(trim(jname(x)))], lambda s: CASE
-        WHEN s IN ({true}) THEN true WHEN s IN ({false}) OR starts_with(s, 'not ') THEN false END)[1]
-    END;
-CREATE MACRO ts(x) AS try_cast(nullif(x, '') AS TIMESTAMPTZ);
-""".format(
-    true=", ".join(f"'{word}'" for word in sorted(_TRUE)), false=", ".join(f"'{word}'" for word in sorted(_FALSE))
-)
-
-# The top-level keys of Jira's issue bean that ``raw`` keeps (all but the changelog), in Jira's order.
-_TOP_LEVEL = ("expand", "id", "self", "key", "fields", "renderedFields", "properties", "names", "schema",
-              "transitions", "operations", "editmeta", "versionedRepresentations", "fieldsToInclude")  # fmt: skip
-
-_CUSTOM = ("severity", "failure_mode", "commander", "customer_impact", "regulatory", "incident_start")
-
-
-# Texts of about this size are flattened together: big enough that per-query overhead vanishes, small
-# enough that DuckDB's working copy of them stays a few hundred MB.
-_GROUP_CHARS = 24_000_000
-# Groups are flattened on this many threads, each in its own cursor (DuckDB releases the GIL while it works).
-_WORKERS = 2
-# Incidents per chunk of a large sync (``Transformer.batches``): a chunk's incidents and its events (about
-# 11 per incident in a typical site) are then each at least a row group (``db.ROW_GROUP_SIZE``), which
-# DuckDB writes straight into the database file instead of through the write-ahead log and a checkpoint.
-CHUNK_ISSUES = 25_000
-
-
-def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[tuple[int, int]], int | None]:
-    """The (start, size) of each chunk of a load of ``count`` incidents, and the ``commit_every`` for
-    ``load.load_batches`` that commits after each of them (None: one chunk, one transaction).
-
-    Chunks take ``chunk`` (default ``CHUNK_ISSUES``) incidents, except that the last chunk's worth is split
-    into two halves: the last chunk's write and commit have no transform left to overlap, so a smaller one
-    waits less (bench/bench_load.py: 100k incidents in 25k chunks spent 2.1 s writing the last one).
-    """
-    chunk = chunk or CHUNK_ISSUES
-    if count <= chunk:
-        return [(0, count)] if count else [], None
-    sizes = []
-    while count > chunk + chunk // 2:
-        sizes.append(chunk)
-        count -= chunk
-    half = count // 2
-    sizes += [count - half, half]
-    return list(zip(itertools.accumulate(sizes, initial=0), sizes)), min(sizes)
-
-
-_IS_ARRAY = re.compile(r"\s*\[")
-
-
-def _groups(texts: list[str]) -> list[list[str]]:
-    groups: list[list[str]] = [[]]
-    size = 0
-    for text in texts:
-        if size >= _GROUP_CHARS:
-            groups.append([])
-            size = 0
-        groups[-1].append(text)
-        size += len(text)
-    return groups
-
-
-_database_lock = threading.Lock()
-_database_connection: duckdb.DuckDBPyConnection | None = None
-
-
-def _database() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB for flattening; each flattening works in its own cursor's temp tables.
-
-    Kept for the life of the process: a fresh database per batch spent a good part of its time on first
-    touching the memory it allocates.
-    """
-    global _database_connection
-    with _database_lock:
-        if _database_connection is None:
-            con = duckdb.connect(":memory:")
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(_MACROS)
-            _database_connection = con
-        return _database_connection
-
-
-def _flatten(texts: list[str], fm: FieldMap, base_url: str) -> tuple[pa.Table, pa.Table, list[str | None]]:
-    with _Flattener(texts, fm) as flat:
-        incidents, links = flat.incidents(base_url)
-        return incidents, flat.events(), links
-
-
-class _Flattener:
-    """An in-memory DuckDB holding a group of incident JSON texts, parsed once; closed on exit."""
-
-    def __init__(self, texts: list[str], fm: FieldMap) -> None:
-        self.fm = fm
-        self.con = _database().cursor()
-        try:
-            self._load(texts)
-        except BaseException:
-            self.con.close()
-            raise
-
-    def _load(self, texts: list[str]) -> None:
-        fm = self.fm
-        structure = dict(_FIELDS)
-        self.custom: dict[str, str | None] = {}
-        for name in _CUSTOM:
-            field_id = getattr(fm, name)
-            if field_id and structure.get(field_id, "JSON") == "JSON":
-                structure[field_id] = "JSON"
-                self.custom[name] = f'i.fields."{field_id.replace(chr(34), "")}"'
-            elif field_id:  # a custom field that is a standard field read with a fixed shape: read it as JSON
-                self.custom[name] = f"json_extract(raws.raw, {_sql_string('$.fields.' + json.dumps(field_id))})"
-            else:
-                self.custom[name] = None
-        # Each issue is parsed once from the page: its top-level values as JSON (kept for ``raw``), the
-        # changelog typed; then only ``fields`` is parsed again, into its typed struct.
-        top = {key: "JSON" for key in _TOP_LEVEL} | {"changelog": {"histories": [_HISTORY], "values": [_HISTORY]}}
-        raw_parts = ", ".join(f"{_sql_string(json.dumps(key) + ':')} || i.{_quoted(key)}" for key in _TOP_LEVEL)
-        # Each text is a JSON array of issues or a search page {"issues": [...]}.
-        arrays = [_IS_ARRAY.match(text) is not None for text in texts]
-        self.con.register("texts", pa.table({"t": pa.array(texts, pa.large_string()), "is_array": arrays}))
-        try:
-            self.con.execute(
-                f"CREATE TEMP TABLE top AS SELECT unnest(from_json(t, {_sql_string(json.dumps([top]))})) AS i"
-                " FROM texts WHERE is_array"
-                f" UNION ALL SELECT unnest(from_json(t, {_sql_string(json.dumps({'issues': [top]}))}).issues)"
-                " FROM texts WHERE NOT is_array"
-            )
-            self.con.execute(
-                "CREATE TEMP TABLE issues AS SELECT {'id': i.id->>'$', 'key': i.key->>'$',"
-                f" 'fields': from_json(i.fields, {_sql_string(json.dumps(structure))})}} AS i"
-                " FROM top"
-            )
-            # ``raw`` is the issue without its changelog (stored as events already, and most of its size).
-            self.con.execute(f"CREATE TEMP TABLE raws AS SELECT '{{' || concat_ws(',', {raw_parts}) || '}}' AS raw FROM top")
-            # ``top`` stays until the changelog is read from it (``_changelog``): copying the changelog into
-            # ``issues`` took a fifth of the time of flattening.
-        except duckdb.OutOfMemoryException as exc:
-            raise PirError(f"out of memory while reading the Jira issues ({str(exc).splitlines()[0]}); "
-                           "free some memory and run again") from None  # fmt: skip
-        except duckdb.Error as exc:
-            raise InputError(f"the Jira issues are not valid JSON ({str(exc).splitlines()[0]})") from None
-        finally:
-            self.con.unregister("texts")
-        missing = self.con.execute("SELECT count(*) FROM issues WHERE i.id IS NULL").fetchall()[0][0]
-        if missing:
-            raise InputError(f"{missing} Jira issue(s) without an id; every issue from Jira's REST API has one")
-
-    def __enter__(self) -> _Flattener:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
-
-    def _table(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_arrow_table()
-
-    def _check_times(self, table: str, pairs: list[tuple[str, str, str]]) -> None:
-        """Raise InputError naming the first text in ``table`` that is not a timestamp."""
-        for text_column, time_column, what in pairs:
-            (bad,) = self.con.execute(
-                f"SELECT min({text_column}) FROM {table}"
-                f" WHERE {time_column} IS NULL AND {text_column} IS NOT NULL AND {text_column} <> ''"
-            ).fetchall()[0]
-            if bad is not None:
-                parse_time(bad)  # raises InputError naming the value
-                raise InputError(f"{what}: {bad!r} could not be read as a timestamp; expected ISO 8601")
-
-    def incidents(self, base_url: str) -> tuple[pa.Table, list[str | None]]:
-        c = self.custom
-        start = "i.fields.created"
-        if c["incident_start"]:
-            start = f"coalesce(nullif({c['incident_start']}->>'$', ''), i.fields.created)"
-
-        def name(column: str | None) -> str:
-            return f"jname({column})" if column else "NULL::VARCHAR"
-
-        def flag(column: str | None) -> str:
-            return f"jflag({column})" if column else "NULL::BOOLEAN"
-
-        self.con.execute(f"""
-            CREATE TEMP TABLE incident_rows AS SELECT
-                row_number() OVER () AS position,
-                i.id AS issue_id, i.key AS key,
-                coalesce(i.fields.project.key, regexp_extract(i.key, '^(.*)-[^-]*$', 1)) AS project_key,
-                i.fields.summary AS summary,
-                json_type(i.fields.description) AS description_type,
-                CASE WHEN json_type(i.fields.description) = 'VARCHAR' THEN i.fields.description->>'$'
-                     ELSE i.fields.description::VARCHAR END AS description_json,
-                {name(c['severity'])} AS severity, {name(c['failure_mode'])} AS failure_mode,
-                list_filter(list_transform(i.fields.components, lambda x: x.name), lambda x: x IS NOT NULL) AS components,
-                i.fields.status.name AS status, i.fields.status.statusCategory.key AS status_category,
-                jname(i.fields.priority) AS priority,
-                coalesce(i.fields.labels, []::VARCHAR[]) AS labels,
-                {name(c['commander'])} AS commander,
-                jname(i.fields.assignee) AS assignee, jname(i.fields.reporter) AS reporter,
-                i.fields.created AS created_text, i.fields.updated AS updated_text,
-                i.fields.resolutiondate AS resolved_text, {start} AS started_text,
-                ts(i.fields.created) AS created_at, ts(i.fields.updated) AS updated_at,
-                ts(i.fields.resolutiondate) AS resolved_at, ts({start}) AS started_at,
-                {flag(c['customer_impact'])} AS customer_impact, {flag(c['regulatory'])} AS regulatory,
-                i.fields.issuelinks::VARCHAR AS links,
-                raws.raw
-            FROM issues POSITIONAL JOIN raws
-        """)  # fmt: skip
-        self._check_times("incident_rows", [
-            ("created_text", "created_at", "incident created"), ("updated_text", "updated_at", "incident updated"),
-            ("resolved_text", "resolved_at", "incident resolutiondate"), ("started_text", "started_at", "incident start"),
-        ])  # fmt: skip
-        self._changelog()
-        table = self._table(f"""
-            SELECT r.issue_id, r.key, r.project_key, r.summary, r.severity, r.failure_mode,
-                r.components[1] AS service, r.status, r.status_category, r.priority, r.components, r.labels,
-                r.commander, r.assignee, r.reporter, r.created_at, r.updated_at, r.resolved_at, r.started_at,
-                r.created_at AS detected_at, m.mitigated_at, r.customer_impact, r.regulatory,
-                {_sql_string(base_url + '/browse/')} || r.key AS url, r.raw, r.description_type, r.description_json,
-                r.links
-            FROM incident_rows AS r
-            LEFT JOIN (SELECT incident_id, min(occurred_at) AS mitigated_at FROM changelog
-                       WHERE milestone = 'mitigated' GROUP BY incident_id) AS m ON m.incident_id = r.issue_id
-            ORDER BY r.position
-        """)  # fmt: skip
-        descriptions = _texts(table.column("description_type").to_pylist(), table.column("description_json").to_pylist())
-        links = table.column("links").to_pylist()
-        table = table.drop_columns(["description_type", "description_json", "links"])
-        table = table.append_column("description", pa.array(descriptions, pa.string()))
-        return table, links
-
-    def _changelog(self) -> None:
-        kinds = " ".join(f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in _KIND_BY_FIELD.items())
-        milestones = " ".join(f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in MILESTONES.items())
-        severity = f"item.fieldId = {_sql_string(self.fm.severity)}" if self.fm.severity else "false"
-        self.con.execute(f"""
-            CREATE TEMP TABLE changelog AS
-            WITH histories AS (
-                SELECT i.id->>'$' AS incident_id, unnest(CASE WHEN len(i.changelog.histories) > 0
-                    THEN i.changelog.histories ELSE i.changelog."values" END) AS h
-                FROM top
-            ), items AS (
-                SELECT incident_id, h.id AS history_id, h.created AS created_text, h.author.displayName AS actor,
-                    unnest(h.items) AS item, unnest(range(len(h.items))) AS position
-                FROM histories
-            ), kinds AS (
-                SELECT *, CASE WHEN {severity} THEN 'severity_change'
-                    ELSE CASE lower(item.field) {kinds} ELSE 'field_change' END END AS kind
-                FROM items
-            )
-            SELECT 'jira:changelog:' || history_id || ':' || position AS event_id, incident_id,
-                ts(created_text) AS occurred_at, created_text, actor, kind,
-                item.field AS field, item.fromString AS from_value, item.toString AS to_value,
-                CASE WHEN kind = 'status_change' THEN CASE lower(item.toString) {milestones} END END AS milestone
-            FROM kinds
-        """)  # fmt: skip
-        self.con.execute("DROP TABLE top")
-        self._check_times("changelog", [("created_text", "occurred_at", "changelog created")])
-
-    def events(self) -> pa.Table:
-        self.con.execute(f"""
-            CREATE TEMP TABLE comments AS
-            WITH c AS (
-                SELECT i.id AS incident_id, unnest(from_json(CASE json_type(i.fields.comment)
-                    WHEN 'ARRAY' THEN i.fields.comment WHEN 'OBJECT' THEN i.fields.comment->'comments' END,
-                    {_sql_string(json.dumps(_COMMENT))})) AS c
-                FROM issues
-            )
-            SELECT 'jira:comment:' || c.id AS event_id, incident_id, c.created AS created_text,
-                ts(c.created) AS occurred_at, c.author.displayName AS actor, json_type(c.body) AS body_type,
-                CASE WHEN json_type(c.body) = 'VARCHAR' THEN c.body->>'$' ELSE c.body::VARCHAR END AS body
-            FROM c
-        """)  # fmt: skip
-        self._check_times("comments", [("created_text", "occurred_at", "comment created")])
-        comments = self._table("SELECT body_type, body FROM comments")
-        texts = _texts(comments.column("body_type").to_pylist(), comments.column("body").to_pylist())
-        self.con.register("comment_texts", pa.table({"text": pa.array(texts, pa.string())}))
-        try:
-            return self._table(
-                "SELECT event_id, incident_id, occurred_at, 'jira_changelog' AS source, kind, actor, field,"
-                " from_value, to_value, NULL::VARCHAR AS text, milestone FROM changelog"
-                " UNION ALL BY NAME"
-                " SELECT event_id, incident_id, occurred_at, 'jira_comment' AS source, 'comment' AS kind, actor,"
-                " NULL::VARCHAR AS field, NULL::VARCHAR AS from_value, NULL::VARCHAR AS to_value, t.text,"
-                " NULL::VARCHAR AS milestone"
-                " FROM comments POSITIONAL JOIN comment_texts AS t"
-            ).select(EVENT_COLUMNS)
-        finally:
-            self.con.unregister("comment_texts")
-
-
-def _texts_of(incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> list[str]:
-    """The incidents as JSON texts: Jira's own text as it came, parsed dicts encoded again in slices."""
-    if isinstance(incidents, (str, bytes, bytearray)):
-        incidents = [incidents]  # type: ignore[list-item]
-    if incidents and isinstance(incidents[0], (str, bytes, bytearray)):
-        return [t.decode("utf-8") if isinstance(t, (bytes, bytearray)) else t for t in incidents]  # type: ignore[union-attr]
-    step = 2_000
-    return [_ENCODER.encode(incidents[n : n + step]) for n in range(0, len(incidents), step)] or ["[]"]
-
-
 def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
     frame = table.to_pandas()
     for column in ("customer_impact", "regulatory"):
@@ -629,26 +207,6 @@ def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
         frame["epic_key"] = pd.Series(None, index=frame.index, dtype="str")
     return frame[columns]
 
-
-def _texts(types: list[str | None], values: list[str | None]) -> list[str | None]:
-    """Plain text of rich-text JSON values: strings are wiki markup, objects ADF (``to_text`` on each)."""
-    out: list[str | None] = []
-    for kind, value in zip(types, values, strict=True):
-        if value is None or kind is None or kind == "NULL":
-            out.append(None)
-        elif kind == "VARCHAR":
-            out.append(to_text(value))
-        else:
-            out.append(to_text(json.loads(value)))
-    return out
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _action_rows(
