@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -122,5 +123,5 @@ def test_list_and_date_settings(tmp_path):
 
 
 def test_settings_object_is_immutable():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().db = Path("elsewhere")  # type: ignore[misc]

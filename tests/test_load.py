@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -152,7 +153,8 @@ def test_a_failing_load_writes_nothing(loaded) -> None:
     batch.incidents.loc[:, "summary"] = "changed"
     with db.connect(settings) as con:
         before = snapshot(con)
-        with pytest.raises(Exception):
+        # The constraint's own error, not the "transaction is aborted" of a statement after it.
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed: incident_events.occurred_at"):
             load_batch(con, batch, synced_at=SYNCED)
         after = snapshot(con)
     for table in before:

@@ -141,7 +141,7 @@ def mark_deleted(
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
         ).fetchone()
     finally:
-        con.unregister("_seen_ids")
+        _unregister(con, "_seen_ids")
     return int(count)
 
 
@@ -168,6 +168,16 @@ _checked: set[tuple[str, tuple[str, ...]]] = set()
 def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     # An Arrow table scans faster than a DataFrame, and pandas' Arrow-backed strings convert without a copy.
     con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop registered frames, also after a failed statement: DuckDB then refuses every statement until the
+    rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
+    for name in names:
+        try:
+            con.unregister(name)
+        except duckdb.TransactionException:
+            pass
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str, stamp: pd.Timestamp) -> None:
@@ -203,7 +213,7 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, ke
             {"stamp": stamp.to_pydatetime()},
         )
     finally:
-        con.unregister(name)
+        _unregister(con, name)
 
 
 def _replace_events(con: duckdb.DuckDBPyConnection, incidents: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -252,5 +262,4 @@ def _replace_events(con: duckdb.DuckDBPyConnection, incidents: pd.DataFrame, eve
             )
         con.execute("DROP TABLE _event_state")
     finally:
-        con.unregister("_batch_incident_ids")
-        con.unregister("_batch_events")
+        _unregister(con, "_batch_incident_ids", "_batch_events")
