@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo test bench venv chromium clean plotly-bundle
+.PHONY: demo test test-fast bench venv chromium clean plotly-bundle
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ chromium:
 
 test: venv chromium
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# Everything but the browser tests and the ones marked slow: no chromium needed.
+test-fast: venv
+	$(BIN)/pytest -q -p no:cacheprovider -m "not browser and not slow"
 
 bench: venv
 	$(BIN)/python -m bench

@@ -28,14 +28,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-import test_serve as serving  # noqa: E402
+from support import browser as browsing  # noqa: E402
+from support import serving  # noqa: E402
 from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.demo import load_demo  # noqa: E402
 
 RUNS = int(os.environ.get("PIR_BENCH_RUNS", "3"))
 PAUSE = float(os.environ.get("PIR_BENCH_PAUSE", "2"))
-PLOTS = {"empty": 0, **serving.FIGURES}
+PLOTS = {"empty": 0, **browsing.FIGURES}
 ACTIONS_WANTED = 50_000
 
 
@@ -67,10 +68,10 @@ def load(browser, url: str, name: str) -> tuple[float, float]:
     """Seconds until the figures are drawn, and until the filters are there too."""
     time.sleep(PAUSE)
     try:  # Visit raises when the page does not finish (saying how far it got), assert_clean when it shows an error
-        visit = serving.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name],
-                              wait_for=serving.controls(name))  # fmt: skip
+        visit = browsing.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name],
+                              wait_for=browsing.controls(name))  # fmt: skip
         try:
-            serving.assert_clean(visit)
+            browsing.assert_clean(visit)
             return visit.seconds, visit.ready_seconds
         finally:
             visit.close()
@@ -103,7 +104,7 @@ def main() -> int:
     failed, problems = False, []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp_path = Path(tmp)
-        browser = playwright.chromium.launch(executable_path=serving.CHROMIUM, args=serving.CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
         sample_db = tmp_path / "demo.duckdb"
         load_demo(Settings(db=sample_db, sample_dir=tmp_path / "sample"))
         databases = [("sample", sample_db, 1.5)]

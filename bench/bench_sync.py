@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import fake_jira  # noqa: E402
-from fake_jira import FakeJira  # noqa: E402
+from support import fake_jira  # noqa: E402
+from support.fake_jira import FakeJira  # noqa: E402
 
 from pirlib import sample  # noqa: E402
 from pirlib.config import Secret, Settings  # noqa: E402

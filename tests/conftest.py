@@ -1,12 +1,17 @@
-"""Shared fixtures: a real DuckDB file per test and settings that point at it; a headless browser."""
+"""Shared fixtures: a real DuckDB file per test and settings that point at it; a headless browser.
+
+Shared helpers that are not fixtures (servers the tests start, page visits, fixture data) are in support/.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from pirlib.config import Settings
+from support.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture
@@ -16,12 +21,22 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's headless chromium through Playwright, with the closed-network flags of test_serve."""
-    from test_serve import CHROMIUM, CHROMIUM_ARGS
+    """Debian's headless chromium through Playwright, with the closed-network flags.
 
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+    Where it is missing the browser tests are skipped on a developer's machine (``make test-fast`` does not
+    need it) but fail in CI (``CI=true``), so that a broken install can never pass as a green run.
+    """
+    missing = None
+    try:
+        from playwright import sync_api  # optional on a developer's machine: see above
+    except ImportError:
+        missing = "playwright is not installed: run `make venv`"
+    if missing is None and not Path(CHROMIUM).exists():
+        missing = f"{CHROMIUM} is not installed: sudo apt-get install chromium"
+    if missing is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs the browser tests: {missing}", pytrace=False)
+        pytest.skip(missing)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

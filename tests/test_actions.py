@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-import review_fixture as fx
+from support import review_fixture as fx
 from pirlib import actions, db
 from pirlib.errors import InputError
 

@@ -11,7 +11,7 @@ import email.utils
 import time
 
 import pytest
-from fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, tiny_site
+from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, tiny_site
 
 from pirlib.config import Secret, Settings
 from pirlib.jira_sync import client as jc

@@ -21,9 +21,10 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
-from test_serve import ARTIFACTS, FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws, demo_workdir, pir_serve
+from support.browser import FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws
+from support.serving import ARTIFACTS, demo_workdir, pir_serve
 
-WORKER = Path(__file__).resolve().parent / "db_worker.py"
+WORKER = Path(__file__).resolve().parent / "support" / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
 # dashboard: how many plotly figures it draws on the demo database
 

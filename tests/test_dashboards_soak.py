@@ -19,7 +19,8 @@ import pytest
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
-from test_serve import FIGURES, SERVERS, Visit, assert_clean, assert_filter_redraws, controls, demo_workdir, kernel_processes, pir_serve
+from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
+from support.serving import SERVERS, demo_workdir, kernel_processes, pir_serve
 
 LOADS = 50
 # A first render takes 2-6 s here; a stall is the executor timeout (15 s) or forever.

@@ -9,7 +9,7 @@ import pytest
 from pirlib import db
 from pirlib.errors import DatabaseLockedError, PirError
 
-WORKER = Path(__file__).with_name("db_worker.py")
+WORKER = Path(__file__).parent / "support" / "db_worker.py"
 
 DESIGN_TABLES = {
     "incidents", "incident_events", "actions", "action_drafts", "reviews", "review_notes", "artifacts",

@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 
-import review_fixture as fx
+from support import review_fixture as fx
 from pirlib import actions, review, serve
-from test_serve import ARTIFACTS, ROOT, Visit, free_port
+from support.browser import Visit
+from support.serving import ARTIFACTS, ROOT, free_port
 
 PAGE = "/voila/render/facilitator_guide.ipynb"
 

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 import nbformat
 import pytest
 
-import review_fixture as fx
+from support import review_fixture as fx
 from pirlib import actions, db, review
 from pirlib.ui.facilitator import FacilitatorWizard
 

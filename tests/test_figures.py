@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dashboard_fixture
+from support import dashboard_fixture
 from pirlib import db, metrics
 from pirlib.config import Settings
 from pirlib.ui import dashboard, figures

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from test_serve import free_port
+from support.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dashboard_fixture
+from support import dashboard_fixture
 from pirlib import db, metrics
 
 TODAY = dt.date(2026, 11, 1)

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import dashboard_fixture
+from support import dashboard_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""environment.yml (conda) and pyproject.toml (pip) must name the same packages with the same bounds."""
+"""Packaging: environment.yml (conda) mirrors pyproject.toml (pip), and package-data ships exactly the data files."""
 
 import re
 import tomllib
@@ -25,3 +25,17 @@ def test_environment_yml_mirrors_pyproject():
                 conda_side[name] = bound
     assert conda_side == pip_side
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
+
+
+def test_package_data_globs_match_exactly_the_data_files():
+    """Every package-data glob matches a file, and every file in pirlib/ that is not Python is shipped."""
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["pirlib"]
+    package = ROOT / "pirlib"
+    shipped: set[Path] = set()
+    for pattern in globs:
+        matched = {p for p in package.glob(pattern) if p.is_file()}
+        assert matched, f"package-data glob {pattern!r} matches no file: remove it"
+        shipped |= matched
+    data_files = {p for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+                  and "__pycache__" not in p.parts}  # fmt: skip
+    assert sorted(map(str, data_files - shipped)) == []

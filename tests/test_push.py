@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_jira import FakeJira, tiny_site
+from support.fake_jira import FakeJira, tiny_site
 
 from pirlib import actions, db
 from pirlib.config import Secret, Settings

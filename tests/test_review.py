@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-import review_fixture as fx
+from support import review_fixture as fx
 from pirlib import actions, db, review
 from pirlib.config import Settings
 from pirlib.errors import InputError

@@ -7,169 +7,33 @@ measured render times go to tests/artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import nbformat
 import pytest
 
-import dashboard_fixture
 from pirlib import db, serve
-from pirlib.ui import figures
 from pirlib.config import Settings
 from pirlib.demo import load_demo
+from pirlib.ui import figures
+from support import dashboard_fixture
+from support.browser import Visit, assert_clean
+from support.serving import ARTIFACTS, PIR, ROOT, free_port, pir_serve, port_open, write_workdir
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-PIR = Path(sys.executable).parent / "pir"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 OVERVIEW = "/voila/render/overview.ipynb"
 EMPTY = "/voila/render/empty.ipynb"
-# Text that must never appear on a rendered dashboard.
-ERROR_MARKERS = ("Traceback", "There was an error when executing", "Error:", "Exception")
-
-
-def kernel_processes(server: subprocess.Popen) -> list:
-    """The kernels a `pir serve` process runs: its ipykernel descendants that are still alive."""
-    import psutil
-
-    found = []
-    for child in psutil.Process(server.pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(child.cmdline()):
-                found.append(child)
-    return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-# Plotly figures each dashboard draws on the demo data (browser tests and bench/bench_dashboards.py wait for them).
-FIGURES = {"overview": 2, "actions": 4, "reviews": 2, "failure_modes": 2, "incidents": 2}
-# A leadership board draws its figures before its filter bar's widgets arrive from the kernel; this is there
-# once they have (the overview has no filters).
-FILTERS = ".pir-filters select"
-
-
-def controls(name: str) -> str | None:
-    """What shows that dashboard ``name`` is fully loaded besides its figures: its filters, if it has any."""
-    return None if name in ("overview", "empty") else FILTERS
-
-
-def demo_workdir(tmp_path_factory, name: str) -> tuple[Path, Path]:
-    """A `pir serve` working directory with the demo database loaded: (workdir, database)."""
-    workdir = tmp_path_factory.mktemp(name)
-    write_workdir(workdir)
-    database = workdir / "pir.duckdb"
-    load_demo(Settings(db=database, sample_dir=workdir / "sample"))
-    return workdir, database
-
-
-def assert_filter_redraws(visit: "Visit") -> None:
-    """Choosing a team in the first filter changes the board's summary numbers (a kernel round trip), and
-    the redrawn panels replace the old ones: one set on screen."""
-    shown = "Array.from(document.querySelectorAll('.pir-kpis')).filter(k => k.offsetParent !== null)"
-    visit.page.wait_for_selector(FILTERS, timeout=30_000)
-    kpis = visit.page.evaluate(f"() => {shown}.map(k => k.innerText)")
-    assert len(kpis) == 1, kpis
-    visit.page.locator(FILTERS).nth(0).select_option(label="SRE")
-    visit.page.wait_for_function(
-        f"old => {{ const k = {shown}; return k.length === 1 && k[0].innerText !== old; }}", arg=kpis[0],
-        timeout=20_000,
-    )  # fmt: skip
-    # The first render (plain HTML in the page) is gone, not just hidden: its figures are purged.
-    assert visit.page.evaluate("() => Array.from(document.querySelectorAll('.pir-panels')).map(p => p.className)") == ["pir-panels"]
-
-
-def write_workdir(workdir: Path) -> None:
-    """dashboards/ as shipped, plus empty.ipynb: one code cell, the baseline for render time."""
-    shutil.copytree(ROOT / "dashboards", workdir / "dashboards")
-    empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
-    empty.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(empty, workdir / "dashboards" / "empty.ipynb")
-
-
-# `pir serve` with Voila options added (``--Class.trait=value``): what serve.serve() does for the CLI.
-SERVE_WITH_ARGS = (
-    "import sys; from pirlib import serve; from pirlib.config import load_settings; "
-    "sys.exit(serve.serve(load_settings(), int(sys.argv[1]), extra_args=sys.argv[2:]))"
-)
-# url -> the running `pir serve` process, for tests that look at its kernels.
-SERVERS: dict[str, subprocess.Popen] = {}
-
-
-@contextlib.contextmanager
-def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = ()) -> Iterator[str]:
-    """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update(PIR_DB=str(database), PIR_TODAY=dashboard_fixture.TODAY)
-    log = (workdir / f"serve-{port}.log").open("w")
-    command = [str(PIR), "serve", "--port", str(port)]
-    if voila_args:
-        command = [sys.executable, "-c", SERVE_WITH_ARGS, str(port), *voila_args]
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    SERVERS[url] = process
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (workdir / f"serve-{port}.log").read_text()
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "pir serve did not answer within 60 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        SERVERS.pop(url, None)
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        finally:
-            log.close()
-        output = (workdir / f"serve-{port}.log").read_text()
-        assert code == 0, output
-        if "Kernel started" in output:
-            assert "Kernel shutdown" in output, output
-            culling = json.loads((serve.SHARE_DIR / "voila.json").read_text())["MappingKernelManager"]
-            timeout = next((a.split("=", 1)[1] for a in voila_args if a.startswith("--MappingKernelManager.cull_idle_timeout=")),
-                           culling["cull_idle_timeout"])  # fmt: skip
-            assert f"Culling kernels with idle durations > {timeout} seconds" in output
-        assert not port_open(port), f"port {port} still answers after pir serve ended"
 
 
 @pytest.fixture(scope="module")
@@ -180,82 +44,6 @@ def fixture_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     dashboard_fixture.build(database)
     with pir_serve(workdir, database) as url:
         yield url, database
-
-
-class Visit:
-    """One page load in a fresh browser context, with everything the page asked for and complained about."""
-
-    def __init__(self, browser, url: str, wait_for_plots: int = 0, prepare: Callable[[object], None] | None = None,
-                 wait_for: str | None = None):  # fmt: skip
-        """Load ``url`` until ``wait_for_plots`` figures are drawn (``seconds``), then until ``wait_for`` is on the
-        page (``ready_seconds``); ``prepare(page)`` runs first (routes, init scripts). A page that does not
-        finish raises an AssertionError saying how far it got (figures, widgets, console errors, its text)."""
-        self.requests: list[str] = []
-        self.console_errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        self.page = self.context.new_page()
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
-        self.page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
-        self.page.on("dialog", self._dialog)
-        if prepare is not None:
-            prepare(self.page)
-        started = time.perf_counter()
-        try:
-            self.page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-            self.page.wait_for_selector("#rendered_cells", state="visible", timeout=60_000)
-            if wait_for_plots:  # that many figures drawn (each figure has two or three .main-svg layers)
-                self.page.wait_for_function(
-                    "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                    ".filter(p => p.querySelector('.main-svg')).length >= n",
-                    arg=wait_for_plots, timeout=30_000,
-                )  # fmt: skip
-            self.seconds = time.perf_counter() - started
-            if wait_for:
-                self.page.wait_for_selector(wait_for, timeout=30_000)
-        except Exception as exc:
-            raise AssertionError(f"{url} did not finish in {time.perf_counter() - started:.0f} s: {str(exc)[:200]}\n"
-                                 f"{self.state()}") from None  # fmt: skip
-        self.ready_seconds = time.perf_counter() - started
-
-    def state(self) -> str:
-        """How far the page got: figures and widgets on it, its console errors, the start of its text."""
-        try:
-            counts = self.page.evaluate(
-                "() => ({figures: document.querySelectorAll('div.pir-plot').length,"
-                " drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,"
-                " widgets: document.querySelectorAll('.jupyter-widgets').length,"
-                " tables: document.querySelectorAll('.pir-table').length, plotly: !!window.Plotly})"
-            )  # fmt: skip
-            text = self.text[:800]
-        except Exception as exc:  # the page itself is gone
-            counts, text = f"(page unreadable: {exc})", ""
-        errors = "\n".join(self.console_errors)[:1500]
-        return f"page: {counts}\nconsole errors:\n{errors}\ntext:\n{text}"
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    @property
-    def text(self) -> str:
-        return self.page.inner_text("body")
-
-    def foreign_requests(self) -> list[str]:
-        return [u for u in self.requests if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname != "127.0.0.1"]
-
-    def close(self) -> None:
-        self.context.close()
-
-
-def assert_clean(visit: Visit) -> None:
-    text = visit.text
-    for marker in ERROR_MARKERS:
-        assert marker not in text, f"{marker!r} on the page:\n{text[:2000]}"
-    assert visit.console_errors == []
-    assert visit.foreign_requests() == []
-    assert visit.dialogs == []
 
 
 @pytest.mark.browser

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 from zoneinfo import ZoneInfo
 import pytest
-from fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira
+from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira
 
 from pirlib import db, sample
 from pirlib.config import Secret, Settings
