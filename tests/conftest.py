@@ -26,3 +26,11 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pir demo` loaded once per session into a DuckDB file; copy it before writing (publish_fixture)."""
+    from publish_fixture import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo"))

@@ -13,7 +13,6 @@ import datetime as dt
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,6 +23,7 @@ from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.ui import figures
 from pirlib.ui.filters import FilterBar
+from pirlib.values import safe_url
 
 EMPTY_MESSAGE = "No data yet: run `pir demo` for the sample or `pir sync` against Jira"
 LATEST_COLUMNS = {"key": "Key", "severity": "Severity", "status": "Status", "started": "Started (UTC)", "summary": "Summary"}
@@ -532,16 +532,6 @@ BOARDS: dict[str, BoardSpec] = {
 
 
 # --- HTML helpers -------------------------------------------------------------------------------------
-
-
-def safe_url(url: object) -> str | None:
-    """``url`` when it is an absolute http(s) URL, else None: a javascript: or data: link never reaches a page."""
-    if not isinstance(url, str):
-        return None
-    parsed = urlparse(url.strip())
-    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
-        return None
-    return url.strip()
 
 
 def link_html(text: object, url: object) -> str:
