@@ -194,6 +194,7 @@ _SPECS: dict[str, _Spec] = {
     "confluence_space": _Spec(_text, None, help="space key postmortems are published in"),
     "confluence_parent": _Spec(_text, "Reliability > Incidents", help="title path of the parent page"),
     "status_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook of #fixit-status"),
+    "status_cc": _Spec(_names, None, help="executive stakeholders cc'd on the status summary (e.g. @cto)"),
     "customer_email_template": _Spec(_path, Path("docs/support/templates/post_incident_email.md"),
                                      help="customer follow-up e-mail template"),
     "customer_email_to": _Spec(_names, None, help="addresses the customer follow-up e-mail goes to"),
@@ -249,6 +250,7 @@ class Settings:
     confluence_space: str | None = None
     confluence_parent: str = "Reliability > Incidents"
     status_webhook: Secret | None = field(default=None, repr=False)
+    status_cc: tuple[str, ...] | None = None
     customer_email_template: Path = Path("docs/support/templates/post_incident_email.md")
     customer_email_to: tuple[str, ...] | None = None
     roadmap_path: Path = Path("docs/performance/reliability-roadmap.md")

@@ -7,7 +7,7 @@ fact. Rendering is pure: the same data and ``at`` give the same bytes.
 Templates are Jinja2 files in ``pirlib/publish/templates/``; a team overrides any of them by putting a file of
 the same name in the folder named by ``PIR_PUBLISH_TEMPLATES``. Escaping is the environment's, not the
 template's: HTML and Confluence storage format (XHTML) autoescape every value, and the Markdown environment
-escapes every value for Markdown (``markdown_escape``) unless it is a ``MarkdownText`` built here.
+escapes every value for Markdown (``markdown_escape``) unless it is a ``Formatted`` built here.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import markupsafe
 import pandas as pd
 
 from pirlib.errors import PirError
+from pirlib.notify import slack_escape
 from pirlib.review import NOTE_FLAGS, NOTE_TAGS, SEGMENT_BY_NAME
 from pirlib.timeline import MILESTONES, milestones_of
 from pirlib.values import as_utc, clean_text, safe_url
 
-__all__ = ["FORMATS", "MarkdownText", "markdown_escape", "postmortem_data", "render", "render_template",
+__all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
            "template_environment"]
 
 # format -> (template, file suffix)
@@ -154,8 +155,9 @@ def _event_text(event: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- escaping
 
 
-class MarkdownText(str):
-    """Markdown the renderer built itself from escaped parts: the Markdown environment outputs it as is."""
+class Formatted(str):
+    """Text already in the output's syntax, built here from escaped parts (a Markdown or Slack link): the
+    Markdown and Slack environments output it as is."""
 
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
@@ -169,7 +171,7 @@ def markdown_escape(value: Any) -> str:
     a block marker at the start; line breaks become spaces, since a line break in a list item or a table
     cell would end it. ``(`` and ``!`` need no escape once ``[`` and ``]`` have one.
     """
-    if isinstance(value, MarkdownText):
+    if isinstance(value, Formatted):
         return value
     text = " ".join(_strip_controls(clean_text(value)).split())
     text = _MD_INLINE.sub(r"\\\1", text)
@@ -180,12 +182,12 @@ def markdown_escape(value: Any) -> str:
 _URL_SAFE = ":/?#@!$&*+,;=%~"
 
 
-def _markdown_link(text: Any, url: Any) -> MarkdownText:
+def _markdown_link(text: Any, url: Any) -> Formatted:
     href = safe_url(url)
     label = markdown_escape(text)
     if href is None:
-        return MarkdownText(label)
-    return MarkdownText(f"[{label}](<{quote(href, safe=_URL_SAFE)}>)")
+        return Formatted(label)
+    return Formatted(f"[{label}](<{quote(href, safe=_URL_SAFE)}>)")
 
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -222,40 +224,52 @@ def _html_finalize(value: Any) -> Any:
     return value if isinstance(value, markupsafe.Markup) else _strip_controls(str(value))
 
 
-def _markdown_finalize(value: Any) -> str:
-    return "" if value is None else markdown_escape(value)
+def _escaping_finalize(escape: Callable[[str], str]) -> Callable[[Any], str]:
+    def finalize(value: Any) -> str:
+        if value is None:
+            return ""
+        return value if isinstance(value, Formatted) else escape(_strip_controls(str(value)))
+
+    return finalize
 
 
-def _text_finalize(value: Any) -> str:
-    return "" if value is None else _strip_controls(str(value))
+def _slack_link(text: Any, url: Any) -> Formatted:
+    href = safe_url(url)
+    label = slack_escape(_strip_controls(clean_text(text)))
+    # Slack's link syntax ends at '|' and '>': an URL carrying one would cut the link short.
+    return Formatted(f"<{quote(href, safe=_URL_SAFE.replace('|', ''))}|{label}>" if href else label)
 
 
 # Block tags take their own line and leave no blank one; a missing variable is an error, not an empty string.
 _WHITESPACE: dict[str, Any] = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
                                "undefined": jinja2.StrictUndefined}  # fmt: skip
 
+# kind -> (autoescape, finalize, link builder): how each output escapes the values a template prints.
+_KINDS: dict[str, tuple[bool, Callable[[Any], Any], Callable[[Any, Any], Any] | None]] = {
+    "html": (True, _html_finalize, None),
+    "confluence": (True, _html_finalize, None),
+    "md": (False, _escaping_finalize(markdown_escape), _markdown_link),
+    "slack": (False, _escaping_finalize(slack_escape), _slack_link),
+    "text": (False, _escaping_finalize(str), None),
+}
+
 
 def template_environment(kind: str, override_dir: Path | None = None) -> jinja2.Environment:
-    """The Jinja2 environment of ``kind`` (``html``, ``confluence``, ``md`` or ``text``), overrides first.
+    """The Jinja2 environment of ``kind`` (see ``_KINDS``), the team's override folder searched first.
 
-    ``html``/``confluence`` autoescape (Markup); ``md`` escapes every value for Markdown; ``text`` (the
-    plain-text e-mail and the Slack summary, which escape their own way) only drops control characters.
+    ``html``/``confluence`` autoescape (Markup); ``md`` and ``slack`` escape every printed value for
+    Markdown or Slack mrkdwn, except what ``link()`` builds; ``text`` (the plain-text e-mail) only drops
+    control characters.
     """
-    folders = [str(override_dir)] if override_dir else []
-    loader = jinja2.FileSystemLoader([*folders, str(TEMPLATES)])
-    if kind in ("html", "confluence"):
-        env = jinja2.Environment(loader=loader, autoescape=True, finalize=_html_finalize,
-                                 **_WHITESPACE)  # fmt: skip
-    elif kind == "md":
-        env = jinja2.Environment(loader=loader, autoescape=False, finalize=_markdown_finalize,
-                                 **_WHITESPACE)  # fmt: skip
-        env.globals["link"] = _markdown_link
-    elif kind == "text":
-        env = jinja2.Environment(loader=loader, autoescape=False, finalize=_text_finalize, **_WHITESPACE)  # fmt: skip
-    else:
+    if kind not in _KINDS:
         raise ValueError(f"unknown template kind {kind!r}")
-    filters: dict[str, Callable[..., Any]] = {"when": _when, "minutes": _minutes, "yes_no": _yes_no}
-    env.filters.update(filters)
+    autoescape, finalize, link = _KINDS[kind]
+    folders = [str(override_dir)] if override_dir else []
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([*folders, str(TEMPLATES)]), autoescape=autoescape,
+                             finalize=finalize, **_WHITESPACE)  # fmt: skip
+    if link is not None:
+        env.globals["link"] = link
+    env.filters.update({"when": _when, "minutes": _minutes, "yes_no": _yes_no})
     env.globals["milestone_names"] = MILESTONES
     return env
 
