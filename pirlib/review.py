@@ -236,7 +236,7 @@ def incident_facts(settings: Settings, incident: str) -> dict[str, Any]:
         review = con.execute("SELECT * EXCLUDE (incident_id) FROM reviews WHERE incident_id = ?", [incident_id]).df()
         events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
     out = {k: (None if _missing(v) else v) for k, v in facts.iloc[0].to_dict().items()}
-    for column in ["facilitator", *_REVIEW_COLUMNS, "meeting_at", "doc_url"]:
+    for column in ["facilitator", *_REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]:
         value = review.iloc[0][column] if not review.empty else None
         out[column] = None if _missing(value) else value
     out["event_count"] = int(events[0]) if events else 0
