@@ -14,6 +14,7 @@ import pytest
 import publish_fixture as fx
 from fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
 from pirlib import cli, db, metrics
+from pirlib.ui import dashboard
 from pirlib.config import Secret
 from pirlib.errors import PirError
 from pirlib.notify import Backoff
@@ -239,3 +240,27 @@ def test_cli_publish_regulator_filed_and_errors(settings, tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("pir: error: unknown incident 'INC-999999'")
     assert err[1].startswith("pir: error: --doc-url 'javascript:alert(1)' is not an http(s) URL")
+
+
+def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_recorded(settings):
+    key = fx.stage31_key(settings)
+
+    def panel() -> str:
+        board = dashboard.load_board("reviews", settings)
+        return next(c for c in board.contents(metrics.Filters()) if isinstance(c, str) and "Regulator filings" in c)
+
+    before = panel()
+    assert f"<td>{key}</td>" in before and "Regulator filings open (" in before
+    pipeline.publish(settings, key, doc_url="https://wiki.example.com/pm", at=AT, backoff=FAST)
+    assert f"<td>{key}</td>" in panel()  # publishing does not close the compliance item
+    with db.connect(settings) as con:
+        incident_id = con.execute("SELECT issue_id FROM incidents WHERE key = ?", [key]).fetchone()[0]
+        pipeline.record_regulator_filing(con, incident_id, AT)
+    assert f"<td>{key}</td>" not in panel()
+    with db.connect(settings) as con:
+        pipeline.record_regulator_filing(con, incident_id, None)  # --undo
+    assert f"<td>{key}</td>" in panel()
+    with db.connect(settings) as con:
+        other = con.execute("SELECT issue_id FROM incidents WHERE NOT regulatory LIMIT 1").fetchone()[0]
+        with pytest.raises(PirError, match="is not flagged for regulatory reporting"):
+            pipeline.record_regulator_filing(con, other, AT)

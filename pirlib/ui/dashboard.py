@@ -415,6 +415,24 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
     return title + markup_table_html(table)
 
 
+def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
+    """Runbook §4.4: each regulatory incident's compliance item, open until the regulator filing is recorded."""
+    items = data.frames["regulatory_followups"]
+    still_open = items[items["state"] == "open"]
+    title = (f"<h3>Regulator filings open ({len(still_open)} of {len(items)} regulatory incidents; "
+             "record one with <code>pir regulator-filed INCIDENT</code>)</h3>")  # fmt: skip
+    if still_open.empty:
+        return title + _message_html("Every regulatory incident's filing is recorded.")
+    table = pd.DataFrame({
+        "Incident": [html.escape(_cell_text(v)) for v in still_open["key"]],
+        "Summary": [html.escape(_cell_text(v)) for v in still_open["summary"]],
+        "Severity": [html.escape(_cell_text(v)) for v in still_open["severity"]],
+        "Closed (UTC)": [html.escape(_cell_text(v)) for v in still_open["closed_at"]],
+        "Postmortem published (UTC)": [html.escape(_cell_text(v)) for v in still_open["published_at"]],
+    })  # fmt: skip
+    return title + markup_table_html(table)
+
+
 def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
     incidents = data.frames["incidents"]
     if incidents.empty:
@@ -517,8 +535,9 @@ BOARDS: dict[str, BoardSpec] = {
         (actions_summary, actions_rates, actions_burn_up, actions_aging, actions_missing, actions_overdue),
     ),  # fmt: skip
     "reviews": BoardSpec(
-        "Review deadlines", ("review_stages",), {"review_stages": "closed_at"},
-        (reviews_summary, reviews_compliance, reviews_lateness, reviews_at_risk),
+        "Review deadlines", ("review_stages", "regulatory_followups"),
+        {"review_stages": "closed_at", "regulatory_followups": "closed_at"},
+        (reviews_summary, reviews_compliance, reviews_lateness, reviews_at_risk, reviews_regulatory),
     ),
     "failure_modes": BoardSpec(
         "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
