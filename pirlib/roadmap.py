@@ -27,7 +27,7 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.files import write_atomic
 from pirlib.publish.render import render_template
-from pirlib.values import clean_text, safe_url
+from pirlib.values import clean_text, is_missing, safe_url
 
 __all__ = ["DEFAULT_RUNBOOK_MAP", "EXERCISES", "roadmap_data", "runbooks_for", "write_roadmap"]
 
@@ -110,7 +110,7 @@ def _state(row: dict[str, Any], today: dt.date) -> str:
     if row["is_done"]:
         return "done late" if row["done_late"] else "done"
     due = row["due_date"]
-    if due is not None and not pd.isna(due) and pd.Timestamp(due).date() < today:
+    if not is_missing(due) and pd.Timestamp(due).date() < today:
         return "overdue"
     return "open"
 
@@ -128,7 +128,7 @@ def _groups(actions: pd.DataFrame, today: dt.date) -> list[dict[str, Any]]:
             "key": row["key"], "url": safe_url(row["url"]), "summary": clean_text(row["summary"]),
             "incident_key": row["incident_key"], "owner": clean_text(row["owner"]) or None,
             "status": clean_text(row["status"]) or None, "state": state,
-            "due_date": None if due is None or pd.isna(due) else pd.Timestamp(due).date().isoformat(),
+            "due_date": None if is_missing(due) else pd.Timestamp(due).date().isoformat(),
         })  # fmt: skip
     return groups
 

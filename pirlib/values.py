@@ -21,6 +21,16 @@ def clean_text(value: Any) -> str:
     return str(value).strip()
 
 
+def is_missing(value: Any) -> bool:
+    """None, NaN, NA or NaT; a list or array (a DuckDB list column) is a value, even when empty."""
+    if isinstance(value, (list, tuple, dict)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array: pd.isna answers element-wise
+        return False
+
+
 def as_utc(value: Any) -> dt.datetime | None:
     """A timestamp of any kind (naive ones read as UTC) as an aware UTC datetime; None for an empty value."""
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):

@@ -8,6 +8,9 @@ import pytest
 
 from pirlib.config import Settings
 
+# The webhook receiver and SMTP sink fixtures (``receiver``, ``smtp``) for every test file.
+pytest_plugins = ("support.receivers",)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -10,11 +10,10 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from pirlib import cli, db, notify
 from pirlib.config import Secret, Settings
-from support.receivers import SECRET_PATH, Receiver, SmtpSink, receiver, smtp  # noqa: F401 (fixtures)
+from support.receivers import Receiver, SmtpSink
 
 TODAY = dt.date(2025, 10, 1)
 FAST = notify.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)

@@ -19,7 +19,6 @@ from pirlib.config import Secret
 from pirlib.errors import PirError
 from pirlib.notify import Backoff
 from pirlib.publish import messages, pipeline
-from support.receivers import Receiver, SmtpSink, receiver, smtp  # noqa: F401 (fixtures)
 
 FAST = Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
 AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=dt.timezone.utc)

@@ -28,7 +28,7 @@ from pirlib.errors import PirError
 from pirlib.notify import slack_escape
 from pirlib.review import NOTE_FLAGS, NOTE_TAGS, SEGMENT_BY_NAME
 from pirlib.timeline import MILESTONES, milestones_of
-from pirlib.values import as_utc, clean_text, safe_url
+from pirlib.values import as_utc, clean_text, is_missing, safe_url
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
            "template_environment"]
@@ -53,7 +53,7 @@ def _text(value: Any) -> str | None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if _empty(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{k: (None if is_missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _paragraphs(value: Any) -> list[str]:
@@ -62,15 +62,6 @@ def _paragraphs(value: Any) -> list[str]:
 
 def _names(value: Any) -> list[str]:
     return [] if value is None else [str(v) for v in value]
-
-
-def _empty(value: Any) -> bool:
-    if isinstance(value, (list, tuple, dict)) or hasattr(value, "__len__") and not isinstance(value, str):
-        return False
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime) -> dict[str, Any]:
