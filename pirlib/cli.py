@@ -207,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--format", action="append", choices=["md", "html", "confluence"],
                          help="file format to write (repeatable; default all three)")
     publish.add_argument("--out", metavar="DIR", help="folder for the files (default PIR_PUBLISHED_DIR)")
-    publish.add_argument("--confluence", action="store_true",
-                         help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT")
-    publish.add_argument("--doc-url", metavar="URL", help="record a postmortem published elsewhere at URL")
+    where = publish.add_mutually_exclusive_group()
+    where.add_argument("--confluence", action="store_true",
+                       help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT")
+    where.add_argument("--doc-url", metavar="URL", help="record a postmortem published elsewhere at URL")
     filed = add("regulator-filed", cmd_regulator_filed,
                 "record that Compliance filed the regulator report (closes the compliance item)")
     filed.add_argument("incident", metavar="INCIDENT", help="incident key or id")

@@ -99,6 +99,8 @@ def publish(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}; use one of {', '.join(FORMATS)}")
+    if to_confluence and doc_url is not None:
+        raise InputError("give either --confluence (pir publishes the page) or --doc-url (it is published elsewhere)")
     if doc_url is not None and safe_url(doc_url) is None:
         raise InputError(f"--doc-url {doc_url!r} is not an http(s) URL; give the published page's address")
     at = as_utc(at) or now(settings)
