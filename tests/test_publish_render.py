@@ -17,7 +17,7 @@ import publish_fixture as fx
 from pirlib import db
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
-from pirlib.publish import render
+from pirlib.publish import messages, render
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -35,11 +35,24 @@ def stage31(demo_db, tmp_path):
 def test_stage31_matches_the_golden_file(stage31, fmt):
     _, data = stage31
     text = render.render(data, fmt)
-    golden = GOLDEN / f"stage31-postmortem{render.FORMATS[fmt][1]}"
+    matches_golden(text, f"stage31-postmortem{render.FORMATS[fmt][1]}")
+    assert render.render(data, fmt) == text  # deterministic
+
+
+def matches_golden(text: str, name: str) -> None:
+    golden = GOLDEN / name
     if os.environ.get("PIR_UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
-    assert render.render(data, fmt) == text  # deterministic
+
+
+def test_the_status_summary_and_the_customer_email_match_their_golden_files(stage31):
+    settings, data = stage31
+    data = {**data, "review": {**data["review"], "doc_url": "https://wiki.example.com/pages/31"}}
+    matches_golden(messages.status_summary(data, settings.replace(status_cc=("@cto",)))["text"] + "\n",
+                   "stage31-status-summary.txt")  # fmt: skip
+    mail = messages.customer_email(data, settings, ["support@example.com"])
+    matches_golden(f"Subject: {mail['Subject']}\n\n{mail.get_content()}", "stage31-customer-email.txt")
 
 
 def test_the_dataset_has_every_section(stage31):
