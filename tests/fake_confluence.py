@@ -12,7 +12,8 @@ Cloud does under ``/wiki`` (Data Center serves the same API without the prefix: 
 - ``PUT /rest/api/content/{id}``: ``version.number`` must be the current one + 1 (409 otherwise).
 - Auth: Basic (e-mail + API token) or Bearer (PAT); anything else is 401.
 - Fault injection: ``fail[(method, path_prefix)] = status`` answers that status (401, 403, 404, 500) to
-  matching requests. Every request is logged in ``requests`` as ``(method, path)``.
+  matching requests; ``flaky[(method, path_prefix)] = [429, 503]`` answers those once each, in order, then
+  serves normally. Every request is logged in ``requests`` as ``(method, path)``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FakeConfluence:
         self.pages: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail: dict[tuple[str, str], int] = {}
+        self.flaky: dict[tuple[str, str], list[int]] = {}
         self._next_id = 1000
         self._lock = threading.Lock()
         fake = self
@@ -95,6 +97,9 @@ class FakeConfluence:
         for (fail_method, prefix), status in self.fail.items():
             if fail_method == method and parts.path.startswith(self.context + prefix):
                 return self._send(handler, status, {"statusCode": status, "message": "injected"})
+        for (flaky_method, prefix), statuses in self.flaky.items():
+            if flaky_method == method and parts.path.startswith(self.context + prefix) and statuses:
+                return self._send(handler, statuses.pop(0), {"statusCode": 429, "message": "Rate limited"})
         if not self._authorised(handler.headers.get("Authorization", "")):
             return self._send(handler, 401, {"statusCode": 401, "message": "Unauthorized"})
         api = self.context + "/rest/api/content"

@@ -116,6 +116,20 @@ def test_a_refusal_is_one_line_and_nothing_is_recorded_or_written(settings, wiki
     assert not settings.published_dir.exists() and not wiki.pages_titled(f"Postmortem {fx.stage31_key(settings)}")
 
 
+def test_reads_are_retried_on_rate_limits_and_server_errors(settings, wiki):
+    wiki.flaky[("GET", "/rest/api/content")] = [429, 503]
+    three = Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
+    result = pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=three)
+    assert result.page.created and result.page.requests == 6
+
+
+def test_a_failed_write_is_not_retried(settings, wiki):
+    wiki.flaky[("POST", "/rest/api/content")] = [503]
+    with pytest.raises(PirError, match="Confluence answered HTTP 503 while creating 'Postmortem"):
+        pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=FAST)
+    assert [m for m, _ in wiki.requests].count("POST") == 1 and review_row(settings) == (None, None)
+
+
 def test_a_refused_create_records_nothing(settings, wiki):
     wiki.fail[("POST", "/rest/api/content")] = 403
     with pytest.raises(PirError, match="HTTP 403"):

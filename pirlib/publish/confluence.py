@@ -17,10 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import time
+
 import requests
 
 from pirlib.config import Settings
 from pirlib.errors import ConfigError, PirError
+from pirlib.notify import DEFAULT_BACKOFF, Backoff
 
 __all__ = ["ConfluenceClient", "PageResult", "parent_path", "publish_page"]
 
@@ -47,7 +50,8 @@ def parent_path(text: str) -> list[str]:
 class ConfluenceClient:
     """The few content calls pir makes, with one clear error line for every refusal."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: requests.Session | None = None,
+                 backoff: Backoff = DEFAULT_BACKOFF) -> None:  # fmt: skip
         if not settings.confluence_url:
             raise ConfigError(
                 "PIR_CONFLUENCE_URL is not set; set it to your Confluence (Cloud: https://yourcompany.atlassian.net/wiki)"
@@ -69,19 +73,26 @@ class ConfluenceClient:
                 "PIR_CONFLUENCE_PAT (Data Center), in the environment or the PIR_SECRETS_FILE"
             )
         self.requests = 0
+        self.backoff = backoff
 
     # ---------------------------------------------------------------------------------------- transport
 
     def _call(self, method: str, path: str = "", *, params: dict[str, str] | None = None,
               json: dict[str, Any] | None = None, what: str, missing_ok: bool = False) -> requests.Response | None:  # fmt: skip
-        self.requests += 1
-        try:
-            response = self.session.request(method, self.api + path, params=params, json=json, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise PirError(
-                f"cannot reach Confluence at {self.settings.confluence_url} ({type(exc).__name__}); "
-                "check PIR_CONFLUENCE_URL and the network"
-            ) from None
+        for attempt in range(1, self.backoff.attempts + 1):
+            self.requests += 1
+            try:
+                response = self.session.request(method, self.api + path, params=params, json=json, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise PirError(
+                    f"cannot reach Confluence at {self.settings.confluence_url} ({type(exc).__name__}); "
+                    "check PIR_CONFLUENCE_URL and the network"
+                ) from None
+            # Reads are retried on rate limits and server errors; a write is not (it may have happened).
+            if method != "GET" or (response.status_code != 429 and response.status_code < 500):
+                break
+            if attempt < self.backoff.attempts:
+                time.sleep(_retry_after(response) or self.backoff.delay(attempt))
         if response.status_code == 401:
             raise PirError(
                 f"Confluence refused the credentials (HTTP 401) while {what}; check PIR_CONFLUENCE_EMAIL and "
@@ -147,6 +158,14 @@ class ConfluenceClient:
         return _body(self._call("PUT", f"/{page['id']}", json=payload, what=f"updating '{title}' (page {page['id']})"))
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """Confluence's Retry-After in seconds (capped at a minute), when it sent one as a number."""
+    try:
+        return min(60.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
 def _body(response: requests.Response | None) -> dict[str, Any]:
     assert response is not None  # only a call with missing_ok answers None
     return response.json()
@@ -167,9 +186,9 @@ def _result(page: dict[str, Any], created: bool, client: ConfluenceClient) -> Pa
 
 
 def publish_page(settings: Settings, title: str, body: str, known_page_id: str | None = None,
-                 session: requests.Session | None = None) -> PageResult:  # fmt: skip
+                 backoff: Backoff = DEFAULT_BACKOFF) -> PageResult:  # fmt: skip
     """Create the page, or update it (next version) when pir published it before or a page has its title."""
-    client = ConfluenceClient(settings, session)
+    client = ConfluenceClient(settings, backoff=backoff)
     if known_page_id:
         page = client.page(known_page_id)
         if page is not None:

@@ -121,7 +121,8 @@ def publish(
     if to_confluence:
         body = documents.get("confluence") or render(data, "confluence", settings.publish_templates)
         known = sent_before.get("confluence", {}).get("page_id")
-        result.page = confluence.publish_page(settings, page_title(data), body, known or None)
+        result.page = confluence.publish_page(settings, page_title(data), body, known or None,
+                                              backoff or notify.DEFAULT_BACKOFF)  # fmt: skip
         doc_url = result.page.url
     for fmt, text in documents.items():
         result.files.append(write_atomic(folder / f"{key}-postmortem{FORMATS[fmt][1]}", text))
