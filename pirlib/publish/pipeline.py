@@ -52,6 +52,7 @@ class PublishResult:
     doc_url: str | None = None
     published_at: dt.datetime | None = None
     late_by: dt.timedelta | None = None  # past the publish deadline at the first publish
+    deadline_hours: float = 48.0
     sent: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -65,7 +66,8 @@ class PublishResult:
             out.append(f"{self.key}: preview only, not recorded as published (use --confluence or --doc-url)")
         else:
             when = f"{self.published_at:%Y-%m-%d %H:%M} UTC"
-            late = f", late by {_hours(self.late_by)} (runbook: within the deadline)" if self.late_by else ", on time"
+            late = (f", late by {_hours(self.late_by)} (due {self.deadline_hours:g} h after closure)" if self.late_by
+                    else ", on time")  # fmt: skip
             out.append(f"{self.key}: published {when}{late}; doc {self.doc_url}")
         return out
 
@@ -115,7 +117,7 @@ def publish(
             raise InputError(f"{key} is not resolved yet; publish its postmortem once the incident is closed")
         sent_before = _publications(con, incident_id)
         data = postmortem_data(con, incident_id, at)
-    result = PublishResult(key)
+    result = PublishResult(key, deadline_hours=settings.publish_hours)
     documents = {fmt: render(data, fmt, settings.publish_templates) for fmt in formats}
 
     if to_confluence:

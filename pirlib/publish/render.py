@@ -26,8 +26,8 @@ import pandas as pd
 
 from pirlib.errors import PirError
 from pirlib.notify import slack_escape
-from pirlib.review import NOTE_FLAGS, NOTE_TAGS, SEGMENT_BY_NAME
-from pirlib.timeline import MILESTONES, milestones_of
+from pirlib.review import NOTE_FLAGS, NOTE_TAGS
+from pirlib.timeline import milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
@@ -104,7 +104,6 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     for note in notes:
         note["tag_label"] = NOTE_TAGS.get(note["tag"] or "")
         note["flag_label"] = NOTE_FLAGS.get(note["flag"] or "")
-        note["segment_title"] = SEGMENT_BY_NAME[note["segment"]].title if note["segment"] in SEGMENT_BY_NAME else None
         by_category.setdefault(note["category"] or "note", []).append(note)
     return {
         "generated_at": as_utc(at),
@@ -261,7 +260,6 @@ def template_environment(kind: str, override_dir: Path | None = None) -> jinja2.
     if link is not None:
         env.globals["link"] = link
     env.filters.update({"when": _when, "minutes": _minutes, "yes_no": _yes_no})
-    env.globals["milestone_names"] = MILESTONES
     return env
 
 
