@@ -109,8 +109,8 @@ def publish(
     folder = Path(out_dir or settings.published_dir)
     with db.connect(settings, read_only=True) as con:
         incident_id, key = resolve_incident(con, incident)
-        resolved_at, published_before, review_row = con.execute(
-            "SELECT i.resolved_at, r.published_at, r.incident_id FROM incidents AS i "
+        resolved_at, published_before = con.execute(
+            "SELECT i.resolved_at, r.published_at FROM incidents AS i "
             "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
         ).fetchone()  # fmt: skip
         if resolved_at is None:
@@ -141,8 +141,8 @@ def publish(
     with db.connect(settings) as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            if review_row is None:
-                con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?)", [incident_id, at])
+            con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        [incident_id, at])  # fmt: skip
             con.execute(
                 "UPDATE reviews SET published_at = coalesce(published_at, ?), doc_url = ?, updated_at = ? "
                 "WHERE incident_id = ?", [published_at, doc_url, at, incident_id])  # fmt: skip
