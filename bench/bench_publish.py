@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_confluence import EMAIL, TOKEN, FakeConfluence  # noqa: E402
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence  # noqa: E402
 from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.demo import load_demo  # noqa: E402

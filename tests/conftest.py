@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pirlib.config import Settings
-
-# The webhook receiver and SMTP sink fixtures (``receiver``, ``smtp``) for every test file.
-pytest_plugins = ("support.receivers",)
+from support.publish_fixture import build_demo
+from support.receivers import Receiver, SmtpSink
 
 
 @pytest.fixture
@@ -34,6 +34,20 @@ def browser():
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pir demo` loaded once per session into a DuckDB file; copy it before writing (publish_fixture)."""
-    from publish_fixture import build_demo
-
     return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A Slack incoming-webhook stand-in on 127.0.0.1."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """An SMTP server on 127.0.0.1 that keeps what it receives."""
+    sink = SmtpSink()
+    yield sink
+    sink.close()

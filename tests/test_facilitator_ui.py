@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import review_fixture as fx
-from fake_confluence import EMAIL, TOKEN, FakeConfluence
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 from pirlib import actions, db, review
 from pirlib.config import Secret
 from pirlib.ui.facilitator import FacilitatorWizard

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import publish_fixture as fx
-from fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
+from support import publish_fixture as fx
+from support.fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
 from pirlib import cli, db, metrics
 from pirlib.ui import dashboard
 from pirlib.config import Secret

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import publish_fixture as fx
+from support import publish_fixture as fx
 from pirlib import db
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-import publish_fixture as fx
+from support import publish_fixture as fx
 from pirlib import cli, db, roadmap
 from pirlib.config import Settings
 

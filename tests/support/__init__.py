@@ -1,1 +1,2 @@
-"""Test helpers shared by several test files."""
+"""Code the tests share that is not a fixture: the servers they start (a Jira-compatible one, `pir serve`),
+headless-browser page visits, and the fixture databases. Tests import it as ``support.<module>``."""

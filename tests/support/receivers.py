@@ -1,7 +1,7 @@
 """Real receivers on 127.0.0.1 for what pir sends: a Slack incoming-webhook stand-in and an SMTP sink.
 
-Used by the reminder tests and the publishing tests; the fixtures ``receiver`` and ``smtp`` start one per
-test and stop it after.
+Used by the reminder tests and the publishing tests, through the fixtures ``receiver`` and ``smtp`` in
+conftest.py (one per test, stopped after it).
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 
 SECRET_PATH = "/services/T0000/B0000/s3cr3tW3bh00kT0ken"
 
@@ -48,6 +46,10 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{SECRET_PATH}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
 
 class SmtpSink(socketserver.ThreadingTCPServer):
     """Just enough SMTP (RFC 5321) to receive messages: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
@@ -58,6 +60,11 @@ class SmtpSink(socketserver.ThreadingTCPServer):
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
         super().__init__(("127.0.0.1", 0), _SmtpHandler)
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
@@ -87,20 +94,3 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 return
             else:
                 self.wfile.write(b"250 OK\r\n")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.httpd.shutdown()
-    r.httpd.server_close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    threading.Thread(target=sink.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield sink
-    sink.shutdown()
-    sink.server_close()
