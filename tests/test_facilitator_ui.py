@@ -11,10 +11,10 @@ import nbformat
 import pytest
 
 import review_fixture as fx
-from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 from pirlib import actions, db, review
 from pirlib.config import Secret
 from pirlib.ui.facilitator import FacilitatorWizard
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 ROOT = Path(__file__).resolve().parent.parent
 
