@@ -50,8 +50,7 @@ def parent_path(text: str) -> list[str]:
 class ConfluenceClient:
     """The few content calls pir makes, with one clear error line for every refusal."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None,
-                 backoff: Backoff = DEFAULT_BACKOFF) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, backoff: Backoff = DEFAULT_BACKOFF) -> None:
         if not settings.confluence_url:
             raise ConfigError(
                 "PIR_CONFLUENCE_URL is not set; set it to your Confluence (Cloud: https://yourcompany.atlassian.net/wiki)"
@@ -62,7 +61,7 @@ class ConfluenceClient:
         self.space = settings.confluence_space
         self.parent = settings.confluence_parent
         self.api = settings.confluence_url.rstrip("/") + "/rest/api/content"
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         if settings.confluence_pat:
             self.session.headers["Authorization"] = f"Bearer {settings.confluence_pat.reveal()}"
         elif settings.confluence_email and settings.confluence_token:
