@@ -125,6 +125,40 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib.publish import pipeline
+
+    result = pipeline.publish(settings, args.incident, formats=args.format or list(pipeline.FORMATS),
+                              out_dir=args.out, to_confluence=args.confluence, doc_url=args.doc_url)  # fmt: skip
+    for line in result.lines():
+        print(line)
+    for failure in result.failures:
+        print(f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)", file=sys.stderr)
+    return EXIT_ERROR if result.failures else 0
+
+
+def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import db
+    from pirlib.incidents import resolve_incident
+    from pirlib.publish import pipeline
+    from pirlib.review import now
+
+    with db.connect(settings) as con:
+        incident_id, key = resolve_incident(con, args.incident)
+        pipeline.record_regulator_filing(con, incident_id, None if args.undo else now(settings))
+    print(f"{key}: regulator filing " + ("cleared: the compliance item is open again" if args.undo else "recorded"))
+    return 0
+
+
+def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import roadmap
+
+    path, counts = roadmap.write_roadmap(settings, args.out)
+    print(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
+          f"{counts['exercises']} exercises")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pir",
@@ -167,6 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
     remind.add_argument("--to", action="append", metavar="ADDRESS",
                         help="by SMTP, where reminders go for actions whose owner has no e-mail in Jira "
                         "(repeatable; default PIR_SMTP_FROM); owners with one get theirs directly")
+    publish = add("publish", cmd_publish, "render the postmortem (Markdown, HTML, Confluence storage format) and "
+                  "publish it with its status summary and customer e-mail")
+    publish.add_argument("incident", metavar="INCIDENT", help="incident key or id")
+    publish.add_argument("--format", action="append", choices=["md", "html", "confluence"],
+                         help="file format to write (repeatable; default all three)")
+    publish.add_argument("--out", metavar="DIR", help="folder for the files (default PIR_PUBLISHED_DIR)")
+    where = publish.add_mutually_exclusive_group()
+    where.add_argument("--confluence", action="store_true",
+                       help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT")
+    where.add_argument("--doc-url", metavar="URL", help="record a postmortem published elsewhere at URL")
+    filed = add("regulator-filed", cmd_regulator_filed,
+                "record that Compliance filed the regulator report (closes the compliance item)")
+    filed.add_argument("incident", metavar="INCIDENT", help="incident key or id")
+    filed.add_argument("--undo", action="store_true", help="clear a filing recorded by mistake")
+    roadmap = add("roadmap", cmd_roadmap, "write the reliability roadmap: actions by failure mode and service, "
+                  "runbook updates, game-day exercises")
+    roadmap.add_argument("--out", metavar="FILE", help="where to write (default PIR_ROADMAP_PATH)")
     return parser
 
 

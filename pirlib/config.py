@@ -117,6 +117,20 @@ def _date(key: str, value: Any) -> dt.date:
         raise ConfigError(f"{key}: {value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _runbook_map(key: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Failure mode or category -> runbooks: a TOML table, or ``"change=deployment+incident; data=payments"``.
+
+    Kept as pairs, not a dict, so that Settings stays hashable."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(";") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"{key}: expected 'mode=runbook+runbook; mode=runbook', got {value!r}")
+        value = {mode.strip(): books.split("+") for mode, books in pairs}
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f"{key}: expected a table like {{ change = [\"deployment\"] }}, got {value!r}")
+    return tuple((str(mode).strip(), _names(f"{key}.{mode}", books)) for mode, books in value.items())
+
+
 def _timezone(key: str, value: Any) -> str:
     text = _text(key, value)
     try:
@@ -170,6 +184,21 @@ _SPECS: dict[str, _Spec] = {
     "published_dir": _Spec(_path, Path("data/published"), help="where `pir publish` writes"),
     "sample_dir": _Spec(_path, Path("data/sample"), help="generated sample Jira JSON"),
     "today": _Spec(_date, None, help="pretend today is this date (demo, tests)"),
+    # publishing (runbook §4) and the roadmap (§5)
+    "publish_templates": _Spec(_path, None, help="folder of templates that override pir's postmortem templates"),
+    "confluence_url": _Spec(_url, None, help="Confluence base URL (Cloud: https://yourcompany.atlassian.net/wiki)"),
+    "confluence_email": _Spec(_text, None, help="Confluence Cloud account e-mail (with confluence_token)"),
+    "confluence_token": _Spec(_secret, None, secret=True, help="Confluence Cloud API token"),
+    "confluence_pat": _Spec(_secret, None, secret=True, help="Confluence Data Center personal access token"),
+    "confluence_space": _Spec(_text, None, help="space key postmortems are published in"),
+    "confluence_parent": _Spec(_text, "Reliability > Incidents", help="title path of the parent page"),
+    "status_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook of #fixit-status"),
+    "status_cc": _Spec(_names, None, help="executive stakeholders cc'd on the status summary (e.g. @cto)"),
+    "customer_email_template": _Spec(_path, Path("docs/support/templates/post_incident_email.md"),
+                                     help="customer follow-up e-mail template"),
+    "customer_email_to": _Spec(_names, None, help="addresses the customer follow-up e-mail goes to"),
+    "roadmap_path": _Spec(_path, Path("docs/performance/reliability-roadmap.md"), help="where `pir roadmap` writes"),
+    "runbook_map": _Spec(_runbook_map, None, help="failure mode or category -> runbooks it touches"),
 }
 
 SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
@@ -212,6 +241,19 @@ class Settings:
     published_dir: Path = Path("data/published")
     sample_dir: Path = Path("data/sample")
     today: dt.date | None = None
+    publish_templates: Path | None = None
+    confluence_url: str | None = None
+    confluence_email: str | None = None
+    confluence_token: Secret | None = field(default=None, repr=False)
+    confluence_pat: Secret | None = field(default=None, repr=False)
+    confluence_space: str | None = None
+    confluence_parent: str = "Reliability > Incidents"
+    status_webhook: Secret | None = field(default=None, repr=False)
+    status_cc: tuple[str, ...] | None = None
+    customer_email_template: Path = Path("docs/support/templates/post_incident_email.md")
+    customer_email_to: tuple[str, ...] | None = None
+    roadmap_path: Path = Path("docs/performance/reliability-roadmap.md")
+    runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @property
     def stage_deadline_hours(self) -> dict[str, float]:
@@ -309,4 +351,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | str 
     settings = Settings(**parsed)
     if settings.jira_token and not settings.jira_email:
         raise ConfigError("PIR_JIRA_TOKEN is set without PIR_JIRA_EMAIL; Cloud API tokens need the account e-mail")
+    if settings.confluence_token and not settings.confluence_email:
+        raise ConfigError(
+            "PIR_CONFLUENCE_TOKEN is set without PIR_CONFLUENCE_EMAIL; Cloud API tokens need the account e-mail"
+        )
     return settings

@@ -351,6 +351,14 @@ def load_review_stages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def load_regulatory_followups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Regulatory incidents and their regulator filing (runbook §4.4): open until ``regulatory_filed_at``."""
+    return con.execute(
+        "SELECT incident_id, key, summary, severity, service, closed_at, published_at, regulatory_filed_at, state "
+        "FROM v_regulatory_followups ORDER BY state = 'filed', closed_at DESC NULLS FIRST, key"
+    ).df()
+
+
 def review_stage_states(stages: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """``stages`` plus state (on_time / late / missed / pending) and hours_past_due, as of ``as_of`` (UTC):
     the view's own columns use DuckDB's clock, which a demo or test with PIR_TODAY must not."""

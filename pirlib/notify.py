@@ -202,8 +202,11 @@ class SendError(Exception):
     """A reminder could not be delivered; the message never contains the webhook URL or a password."""
 
 
-def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Callable[[float], None] = time.sleep) -> None:
-    """POST to a Slack incoming webhook; retry 429, 5xx and network failures with bounded backoff."""
+def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
+                 setting: str = "PIR_SLACK_WEBHOOK") -> None:  # fmt: skip
+    """POST to a Slack incoming webhook; retry 429, 5xx and network failures with bounded backoff.
+
+    ``setting`` names the variable that holds the URL, for the error line."""
     data = json.dumps(payload).encode()
     problem = ""
     for attempt in range(1, backoff.attempts + 1):
@@ -216,7 +219,7 @@ def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Cal
             body = exc.read(200).decode("utf-8", "replace").strip()
             problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
             if exc.code != 429 and exc.code < 500:
-                raise SendError(f"the webhook refused the message ({problem}); check PIR_SLACK_WEBHOOK") from None
+                raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
         except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"

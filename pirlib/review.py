@@ -33,7 +33,7 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
-from pirlib.values import as_utc
+from pirlib.values import as_utc, is_missing
 
 __all__ = [
     "ARTIFACT_KINDS", "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "RUNBOOK_ROLES", "SEGMENTS", "STAGES", "STEPS",
@@ -235,21 +235,12 @@ def incident_facts(settings: Settings, incident: str) -> dict[str, Any]:
         facts = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id]).df()
         review = con.execute("SELECT * EXCLUDE (incident_id) FROM reviews WHERE incident_id = ?", [incident_id]).df()
         events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
-    out = {k: (None if _missing(v) else v) for k, v in facts.iloc[0].to_dict().items()}
-    for column in ["facilitator", *_REVIEW_COLUMNS, "meeting_at", "doc_url"]:
+    out = {k: (None if is_missing(v) else v) for k, v in facts.iloc[0].to_dict().items()}
+    for column in ["facilitator", *_REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]:
         value = review.iloc[0][column] if not review.empty else None
-        out[column] = None if _missing(value) else value
+        out[column] = None if is_missing(value) else value
     out["event_count"] = int(events[0]) if events else 0
     return out
-
-
-def _missing(value: Any) -> bool:
-    if isinstance(value, (list, tuple, dict)):
-        return False
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _touch_review(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime) -> None:
@@ -311,13 +302,13 @@ def artifact_checklist(settings: Settings, incident: str) -> list[dict[str, Any]
     for kind, label in ARTIFACT_KINDS.items():
         row = by_kind.get(kind, {})
         if kind in by_kind:
-            location = None if _missing(row["location"]) else row["location"]
+            location = None if is_missing(row["location"]) else row["location"]
         else:
             location = url if kind == "ticket_timeline_chat" else None
         items.append({
             "kind": kind, "label": label, "location": location,
             "collected_at": as_utc(row.get("collected_at")),
-            "collected_by": None if _missing(row.get("collected_by")) else row.get("collected_by"),
+            "collected_by": None if is_missing(row.get("collected_by")) else row.get("collected_by"),
         })  # fmt: skip
     return items
 
@@ -777,7 +768,7 @@ def quality_check(settings: Settings, incident: str, at: dt.datetime | None = No
     for row in actions.to_dict("records"):
         gaps = [what for what, column in (("owner", "owner"), ("success metric", "success_metric"),
                                           ("verification method", "verification_method"))
-                if not str(row[column] or "").strip() or _missing(row[column])]  # fmt: skip
+                if not str(row[column] or "").strip() or is_missing(row[column])]  # fmt: skip
         if gaps:
             found.append(QualityIssue("actions", f"{row['kind']} '{row['summary']}' has no {' and no '.join(gaps)}"))
     for segment in SEGMENTS:

@@ -49,6 +49,7 @@ __all__ = [
     "infer_milestones",
     "load_timeline",
     "milestone_report",
+    "milestones_of",
     "out_of_order",
     "resolve_incident",
     "set_milestone_override",
@@ -501,13 +502,16 @@ def _timeline(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
 def milestone_report(settings: Settings, incident: str, *, read_only: bool = True) -> MilestoneReport:
     """Milestones, durations and out-of-order flags of one incident, read from the database."""
     with db.connect(settings, read_only=read_only) as con:
-        incident_id, _ = resolve_incident(con, incident)
-        events = _timeline(con, incident_id)
-        row = con.execute(
-            "SELECT issue_id, key, created_at, started_at, resolved_at FROM incidents WHERE issue_id = ?",
-            [incident_id],
-        ).df()
-        overrides = con.execute(
-            "SELECT milestone, occurred_at, note FROM milestone_overrides WHERE incident_id = ?", [incident_id]
-        ).df()
+        return milestones_of(con, resolve_incident(con, incident)[0])
+
+
+def milestones_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> MilestoneReport:
+    """Milestones, durations and out-of-order flags of one incident, read through an open connection."""
+    events = _timeline(con, incident_id)
+    row = con.execute(
+        "SELECT issue_id, key, created_at, started_at, resolved_at FROM incidents WHERE issue_id = ?", [incident_id]
+    ).df()
+    overrides = con.execute(
+        "SELECT milestone, occurred_at, note FROM milestone_overrides WHERE incident_id = ?", [incident_id]
+    ).df()
     return compute_milestones(events, row.iloc[0].to_dict(), overrides)

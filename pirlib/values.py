@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 
@@ -20,6 +21,16 @@ def clean_text(value: Any) -> str:
     return str(value).strip()
 
 
+def is_missing(value: Any) -> bool:
+    """None, NaN, NA or NaT; a list or array (a DuckDB list column) is a value, even when empty."""
+    if isinstance(value, (list, tuple, dict)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array: pd.isna answers element-wise
+        return False
+
+
 def as_utc(value: Any) -> dt.datetime | None:
     """A timestamp of any kind (naive ones read as UTC) as an aware UTC datetime; None for an empty value."""
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
@@ -29,3 +40,13 @@ def as_utc(value: Any) -> dt.datetime | None:
         return None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime()
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else None: a javascript: or data: link never reaches a page."""
+    if not isinstance(url, str):
+        return None
+    parsed = urlparse(url.strip())
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+        return None
+    return url.strip()

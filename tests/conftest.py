@@ -6,12 +6,15 @@ Shared helpers that are not fixtures (servers the tests start, page visits, fixt
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pirlib.config import Settings
 from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.publish_fixture import build_demo
+from support.receivers import Receiver, SmtpSink
 
 
 @pytest.fixture
@@ -41,3 +44,25 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pir demo` loaded once per session into a DuckDB file; copy it before writing (publish_fixture)."""
+    return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A Slack incoming-webhook stand-in on 127.0.0.1."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """An SMTP server on 127.0.0.1 that keeps what it receives."""
+    sink = SmtpSink()
+    yield sink
+    sink.close()

@@ -125,3 +125,22 @@ def test_list_and_date_settings(tmp_path):
 def test_settings_object_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().db = Path("elsewhere")  # type: ignore[misc]
+
+
+def test_publishing_secrets_stay_out_of_pir_toml_and_the_runbook_map_parses(tmp_path):
+    for key in ("confluence_token", "confluence_pat", "status_webhook"):
+        with pytest.raises(ConfigError, match=f"{key} is a secret and must not be in pir.toml"):
+            load_settings(env={}, config_path=write(tmp_path / "pir.toml", f'{key} = "x"\n'))
+    secrets = write(tmp_path / "secrets.toml", 'confluence_token = "t0ken"\n')
+    settings = load_settings(env={"PIR_SECRETS_FILE": str(secrets), "PIR_CONFLUENCE_EMAIL": "bot@example.com"},
+                             config_path=write(tmp_path / "pir.toml", 'runbook_map = { change = ["deployment"] }\n'))
+    assert settings.confluence_token.reveal() == "t0ken" and "t0ken" not in repr(settings)
+    assert settings.runbook_map == (("change", ("deployment",)),)
+    assert settings.confluence_parent == "Reliability > Incidents"
+    env = {"PIR_RUNBOOK_MAP": "change=deployment+incident; Data corruption=payments"}
+    assert load_settings(env=env, config_path=write(tmp_path / "pir.toml", "")).runbook_map == (
+        ("change", ("deployment", "incident")), ("Data corruption", ("payments",)))
+    with pytest.raises(ConfigError, match="PIR_RUNBOOK_MAP: expected 'mode=runbook"):
+        load_settings(env={"PIR_RUNBOOK_MAP": "change"}, config_path=tmp_path / "pir.toml")
+    with pytest.raises(ConfigError, match="PIR_CONFLUENCE_TOKEN is set without PIR_CONFLUENCE_EMAIL"):
+        load_settings(env={"PIR_CONFLUENCE_TOKEN": "t"}, config_path=tmp_path / "pir.toml")

@@ -12,7 +12,9 @@ import pytest
 
 from support import review_fixture as fx
 from pirlib import actions, db, review
+from pirlib.config import Secret
 from pirlib.ui.facilitator import FacilitatorWizard
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,6 +167,61 @@ def test_wrap_up_points_to_publish(settings):
     text = "".join(html_of(w.steps["wrap_up"].widget))
     assert "pir publish INC-31" in text and "Postmortem published" in text
     assert "actions: no actions drafted" in text
+    assert "Confluence is not configured" in text
+
+
+@pytest.fixture
+def wiki():
+    server = FakeConfluence()
+    server.add_page("REL", "Incidents", server.add_page("REL", "Reliability"))
+    yield server
+    server.close()
+
+
+def test_wrap_up_publish_button_creates_then_updates_the_page(settings, wiki):
+    settings = settings.replace(confluence_url=wiki.url, confluence_space="REL", confluence_email=EMAIL,
+                                confluence_token=Secret(TOKEN))  # fmt: skip
+    w = picked(settings)
+    w.go("wrap_up")
+    panel = w.steps["wrap_up"].publishing
+    assert panel.button.description == "Publish" and panel.doc_url not in w.steps["wrap_up"].widget.children
+    panel.button.click()
+    page = next(p for p in wiki.pages.values() if p["title"].startswith("Postmortem INC-31"))
+    url = f"{wiki.url}/spaces/REL/pages/{page['id']}"
+    assert f'<a href="{url}"' in panel.result.value and "INC-31-postmortem.md" in panel.result.value
+    assert "Confluence page created" in panel.result.value and panel.message.widget.value == ""
+    assert panel.button.description == "Publish again (update)"
+    assert review.incident_facts(settings, fx.STAGE31_ID)["doc_url"] == url
+    panel.button.click()
+    assert [p["version"] for p in wiki.pages.values() if p["title"] == page["title"]] == [2]
+    assert "updated (version 2)" in panel.result.value
+    wiki.fail[("PUT", "/rest/api/content")] = 403
+    panel.button.click()
+    assert "HTTP 403" in panel.message.widget.value and "ask a space admin" in panel.message.widget.value
+
+
+def test_wrap_up_records_the_regulator_filing(settings):
+    w = picked(settings)
+    w.go("wrap_up")
+    panel = w.steps["wrap_up"].publishing
+    assert "Regulator filing (runbook §4.4): <b style='color:#b00020'>open</b>" in panel.filing.value
+    panel.filed.click()
+    assert "filed 2025-09-06" in panel.filing.value and panel.filed.disabled
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT state FROM v_regulatory_followups WHERE key = 'INC-31'").fetchone() == ("filed",)
+
+
+def test_wrap_up_without_confluence_records_a_page_published_elsewhere(settings):
+    w = picked(settings)
+    w.go("wrap_up")
+    panel = w.steps["wrap_up"].publishing
+    panel.doc_url.value = "javascript:alert(1)"
+    panel.button.click()
+    assert "is not an http(s) URL" in panel.message.widget.value
+    panel.doc_url.value = "https://notion.example.com/pm-31"
+    panel.button.click()
+    assert review.incident_facts(settings, fx.STAGE31_ID)["doc_url"] == "https://notion.example.com/pm-31"
+    assert "INC-31-customer-email.eml" in panel.result.value
 
 
 def test_timeline_step_embeds_the_editor(settings):

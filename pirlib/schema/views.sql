@@ -129,3 +129,19 @@ SELECT
     p.previous_actions > 0 AND p.previous_actions = p.previous_actions_done_before AS previous_fixes_done
 FROM ordered AS o
 JOIN previous_actions AS p ON p.incident_id = o.incident_id;
+
+-- Runbook §4.4: a regulatory incident's compliance item stays open until the regulator filing is recorded.
+CREATE OR REPLACE VIEW v_regulatory_followups AS
+SELECT
+    i.issue_id AS incident_id,
+    i.key,
+    i.summary,
+    i.severity,
+    i.service,
+    i.resolved_at AS closed_at,
+    r.published_at,
+    r.regulatory_filed_at,
+    CASE WHEN r.regulatory_filed_at IS NULL THEN 'open' ELSE 'filed' END AS state
+FROM incidents AS i
+LEFT JOIN reviews AS r ON r.incident_id = i.issue_id
+WHERE NOT i.deleted AND i.regulatory;

@@ -13,7 +13,6 @@ import datetime as dt
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,6 +23,7 @@ from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.ui import figures
 from pirlib.ui.filters import FilterBar
+from pirlib.values import safe_url
 
 EMPTY_MESSAGE = "No data yet: run `pir demo` for the sample or `pir sync` against Jira"
 LATEST_COLUMNS = {"key": "Key", "severity": "Severity", "status": "Status", "started": "Started (UTC)", "summary": "Summary"}
@@ -415,6 +415,24 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
     return title + markup_table_html(table)
 
 
+def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
+    """Runbook §4.4: each regulatory incident's compliance item, open until the regulator filing is recorded."""
+    items = data.frames["regulatory_followups"]
+    still_open = items[items["state"] == "open"]
+    title = (f"<h3>Regulator filings open ({len(still_open)} of {len(items)} regulatory incidents; "
+             "record one with <code>pir regulator-filed INCIDENT</code>)</h3>")  # fmt: skip
+    if still_open.empty:
+        return title + _message_html("Every regulatory incident's filing is recorded.")
+    table = pd.DataFrame({
+        "Incident": [html.escape(_cell_text(v)) for v in still_open["key"]],
+        "Summary": [html.escape(_cell_text(v)) for v in still_open["summary"]],
+        "Severity": [html.escape(_cell_text(v)) for v in still_open["severity"]],
+        "Closed (UTC)": [html.escape(_cell_text(v)) for v in still_open["closed_at"]],
+        "Postmortem published (UTC)": [html.escape(_cell_text(v)) for v in still_open["published_at"]],
+    })  # fmt: skip
+    return title + markup_table_html(table)
+
+
 def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
     incidents = data.frames["incidents"]
     if incidents.empty:
@@ -517,8 +535,9 @@ BOARDS: dict[str, BoardSpec] = {
         (actions_summary, actions_rates, actions_burn_up, actions_aging, actions_missing, actions_overdue),
     ),  # fmt: skip
     "reviews": BoardSpec(
-        "Review deadlines", ("review_stages",), {"review_stages": "closed_at"},
-        (reviews_summary, reviews_compliance, reviews_lateness, reviews_at_risk),
+        "Review deadlines", ("review_stages", "regulatory_followups"),
+        {"review_stages": "closed_at", "regulatory_followups": "closed_at"},
+        (reviews_summary, reviews_compliance, reviews_lateness, reviews_at_risk, reviews_regulatory),
     ),
     "failure_modes": BoardSpec(
         "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
@@ -532,16 +551,6 @@ BOARDS: dict[str, BoardSpec] = {
 
 
 # --- HTML helpers -------------------------------------------------------------------------------------
-
-
-def safe_url(url: object) -> str | None:
-    """``url`` when it is an absolute http(s) URL, else None: a javascript: or data: link never reaches a page."""
-    if not isinstance(url, str):
-        return None
-    parsed = urlparse(url.strip())
-    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
-        return None
-    return url.strip()
 
 
 def link_html(text: object, url: object) -> str:

@@ -26,10 +26,11 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from pirlib import actions, review
+from pirlib import actions, db, review
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
-from pirlib.values import as_utc
+from pirlib.publish import pipeline
+from pirlib.values import as_utc, safe_url
 
 __all__ = ["FacilitatorWizard"]
 
@@ -664,7 +665,7 @@ class ActionsStep(_Step):
 
 
 class WrapUpStep(_Step):
-    """The review-quality check of this incident and the way on to publishing."""
+    """The review-quality check of this incident, the Publish button (runbook §4) and the regulator filing."""
 
     def __init__(self, wizard: FacilitatorWizard) -> None:
         super().__init__(wizard)
@@ -672,21 +673,80 @@ class WrapUpStep(_Step):
         self.report.add_class("pir-quality")
         self.check = widgets.Button(description="Check again")
         self.check.on_click(lambda _: self.refresh())
+        self.publishing = PublishPanel(self)
 
     def refresh(self) -> None:
         issues = review.quality_check(self.settings, self.incident)
         facts = review.incident_facts(self.settings, self.incident)
-        clocks = review.stage_clocks(facts["resolved_at"], facts, self.settings, review.now(self.settings))
-        publish = next(c for c in clocks if c.stage == "published")
         self.report.value = (
             "<div style='color:#b36b00'><b>Still missing:</b><ul>" + "".join(f"<li>{_e(i)}</li>" for i in issues)
             + "</ul></div>" if issues else "<div style='color:#1b7f3b'>✓ Nothing missing: the review is complete.</div>"
         )  # fmt: skip
-        self.widget.children = [
-            _heading("6. Wrap-up"), self.report, self.check,
-            widgets.HTML(f"<p>Next: publish the postmortem (runbook §4) — {_badge(publish)} — with "
-                         f"<code>pir publish {_e(facts['key'])}</code>.</p>"),
-        ]  # fmt: skip
+        self.widget.children = [_heading("6. Wrap-up"), self.report, self.check, *self.publishing.children(facts)]
+
+
+class PublishPanel:
+    """Publish (Confluence when configured, else a page published elsewhere), what was written, the filing."""
+
+    def __init__(self, step: WrapUpStep) -> None:
+        self.step = step
+        self.settings = step.settings
+        self.confluence = bool(self.settings.confluence_url and self.settings.confluence_space)
+        self.status = widgets.HTML()
+        self.status.add_class("pir-publish-status")
+        self.doc_url = widgets.Text(description="Page URL", placeholder="https://… of the postmortem page",
+                                    layout=_WIDE)  # fmt: skip
+        self.button = widgets.Button(description="Publish", button_style="primary", icon="upload")
+        self.button.add_class("pir-publish")
+        self.button.on_click(lambda _: self.publish())
+        self.result = widgets.HTML()
+        self.result.add_class("pir-publish-result")
+        self.message = _Message("pir-publish-message")
+        self.filed = widgets.Button(description="Record regulator filing")
+        self.filed.add_class("pir-regulator-filed")
+        self.filed.on_click(lambda _: self.record_filing())
+        self.filing = widgets.HTML()
+
+    def children(self, facts: dict[str, Any]) -> list[widgets.Widget]:
+        clocks = review.stage_clocks(facts["resolved_at"], facts, self.settings, review.now(self.settings))
+        publish = next(c for c in clocks if c.stage == "published")
+        where = (f"Confluence space {_e(self.settings.confluence_space)} under {_e(self.settings.confluence_parent)}"
+                 if self.confluence else "Confluence is not configured (PIR_CONFLUENCE_URL, PIR_CONFLUENCE_SPACE): "
+                 "publish the files by hand and give the page's URL")  # fmt: skip
+        again = " Publishing again updates the page." if facts.get("published_at") else ""
+        self.status.value = (f"<p>Publish the postmortem (runbook §4) — {_badge(publish)} — to {where}, with "
+                             f"<code>pir publish {_e(facts['key'])}</code> or this button.{again}</p>")  # fmt: skip
+        self.button.description = "Publish again (update)" if facts.get("published_at") else "Publish"
+        rows = [self.status] + ([] if self.confluence else [self.doc_url]) + [self.button, self.message.widget, self.result]
+        if facts.get("regulatory"):
+            filed = facts.get("regulatory_filed_at")
+            self.filing.value = (f"<p>Regulator filing (runbook §4.4): <b>filed {_when(filed)}</b></p>" if filed else
+                                 "<p>Regulator filing (runbook §4.4): <b style='color:#b00020'>open</b> — Compliance "
+                                 "files the update in the regulator portal, then record it here.</p>")  # fmt: skip
+            self.filed.disabled = filed is not None
+            rows += [self.filing, self.filed]
+        return rows
+
+    def publish(self) -> None:
+        done: list[pipeline.PublishResult] = []
+        url = self.doc_url.value.strip() or None
+        if self.message.run(lambda: done.append(pipeline.publish(
+                self.settings, self.step.incident, to_confluence=self.confluence, doc_url=url))):  # fmt: skip
+            result = done[0]
+            link = safe_url(result.doc_url)
+            page = f'<p>Page: <a href="{_e(link)}" target="_blank">{_e(link)}</a></p>' if link else ""
+            lines = "".join(f"<li>{_e(line)}</li>" for line in result.lines())
+            problems = "".join(f"<li style='color:#b00020'>{_e(f)}</li>" for f in result.failures)
+            self.result.value = f"{page}<ul>{lines}{problems}</ul>"
+            self.step.refresh()
+
+    def record_filing(self) -> None:
+        def record() -> None:
+            with db.connect(self.settings) as con:
+                pipeline.record_regulator_filing(con, self.step.incident, review.now(self.settings))
+
+        if self.message.run(record, "Regulator filing recorded: the compliance item is closed."):
+            self.step.refresh()
 
 
 # ------------------------------------------------------------------------------------------------ wizard

@@ -1,0 +1,77 @@
+"""`pir publish` on the Stage-31 sample (issue 12), against `pir init` on the same database as the baseline.
+
+`pir demo` loads the sample into a temporary folder; then each command runs as its own process, as a user
+runs it: `pir init` (process start, imports, opening the database: the floor any command pays), `pir publish
+KEY` (the three files), and `pir publish KEY --confluence` against the Confluence-compatible test server on
+127.0.0.1 (the first run creates the page, later ones update it). Prints the median of RUNS runs of each,
+the ratio to the baseline, and the Confluence requests of the create and of an update.
+Run: ``python bench/bench_publish.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence  # noqa: E402
+from pirlib import db  # noqa: E402
+from pirlib.config import Settings  # noqa: E402
+from pirlib.demo import load_demo  # noqa: E402
+
+PIR = [sys.executable, "-m", "pirlib"]
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        settings = Settings(db=work / "pir.duckdb", sample_dir=work / "sample")
+        load_demo(settings)
+        with db.connect(settings, read_only=True) as con:
+            key = con.execute("SELECT key FROM incidents WHERE list_contains(labels, 'stage31')").fetchone()[0]
+        wiki = FakeConfluence()
+        wiki.add_page("REL", "Incidents", wiki.add_page("REL", "Reliability"))
+        env = {**os.environ, "PIR_DB": str(settings.db), "PIR_TODAY": "2025-09-07", "PIR_CONFLUENCE_URL": wiki.url,
+               "PIR_CONFLUENCE_SPACE": "REL", "PIR_CONFLUENCE_EMAIL": EMAIL, "PIR_CONFLUENCE_TOKEN": TOKEN}  # fmt: skip
+        try:
+            times: dict[str, list[float]] = {"baseline: pir init": [], f"pir publish {key}": [],
+                                             f"pir publish {key} --confluence": []}  # fmt: skip
+            requests_per_run = []
+            for _ in range(args.runs):
+                times["baseline: pir init"].append(timed(PIR + ["init"], env, work))
+                times[f"pir publish {key}"].append(timed(PIR + ["publish", key, "--out", "out"], env, work))
+                before = len(wiki.requests)
+                times[f"pir publish {key} --confluence"].append(
+                    timed(PIR + ["publish", key, "--out", "out", "--confluence"], env, work))
+                requests_per_run.append(len(wiki.requests) - before)
+        finally:
+            wiki.close()
+        baseline = statistics.median(times["baseline: pir init"])
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"{name:<45} median {median:6.3f} s  ({median / baseline:4.2f}x baseline; {len(values)} runs)")
+        print(f"Confluence requests: create {requests_per_run[0]}, update {sorted(set(requests_per_run[1:]))}")
+        sizes = {p.name: p.stat().st_size for p in sorted((work / "out").glob(f"{key}-postmortem*"))}
+        print("files: " + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The runbook's Stage-31 incident as `pir demo` loads it, with a review on top, for the publishing tests.
+
+The demo database is built once per test session (about 5 s) and copied for each test. The review content
+(notes, starred events, attendees) is written through pirlib's own review functions at fixed times, so the
+rendered documents are deterministic; one note is hostile, to prove every format escapes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from pirlib import db, demo, review, timeline
+from pirlib.config import Settings
+
+UTC = dt.timezone.utc
+TODAY = dt.date(2025, 9, 7)
+RENDERED_AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=UTC)
+HOSTILE = "<script>alert('x')</script> **bold** [click](javascript:alert(1)) | pipe & <b>tag</b> `tick` # heading"
+
+
+def build_demo(folder: Path) -> Path:
+    """`pir demo` into ``folder``; return the database file."""
+    settings = Settings(db=folder / "pir.duckdb", sample_dir=folder / "sample", db_lock_timeout=20.0)
+    demo.load_demo(settings)
+    return settings.db
+
+
+def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings:
+    """A copy of the demo database in ``folder`` with a review of Stage-31 written into it."""
+    target = folder / "pir.duckdb"
+    shutil.copyfile(demo_db, target)
+    settings = Settings(db=target, sample_dir=folder / "sample", published_dir=folder / "published",
+                        today=TODAY, db_lock_timeout=20.0).replace(**changes)  # fmt: skip
+    incident = stage31_key(settings)
+    at = dt.datetime(2025, 9, 6, 15, 0, tzinfo=UTC)
+    review.add_note(settings, incident, "went_well", "Rollback finished in 6 minutes once it was started.",
+                    author="Alex Chen", at=at)  # fmt: skip
+    review.add_note(settings, incident, "went_wrong", "The canary looked only at latency, not at 5xx.",
+                    tag="detection_gap", author="Alex Chen", at=at + dt.timedelta(minutes=1))  # fmt: skip
+    review.add_note(settings, incident, "went_wrong", HOSTILE, tag="tooling_limit", author="Alex Chen",
+                    at=at + dt.timedelta(minutes=2))  # fmt: skip
+    review.add_note(settings, incident, "risk_review", "Card payments failed for EU customers: regulator report.",
+                    flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
+    events = timeline.load_timeline(settings, incident, read_only=False)
+    for event_id in events["event_id"].iloc[[0, 3, 7]]:
+        timeline.curate(settings, event_id, starred=True, by="Alex Chen")
+    review.add_attendee(settings, incident, "Dana Roe", "Compliance")
+    review.invite_list(settings, incident)
+    return settings
+
+
+def stage31_key(settings: Settings) -> str:
+    with db.connect(settings, read_only=True) as con:
+        return con.execute("SELECT key FROM incidents WHERE list_contains(labels, 'stage31')").fetchone()[0]

@@ -1,0 +1,130 @@
+"""The postmortem of the Stage-31 sample in every format: golden files, hostile text, template overrides.
+
+Regenerate the golden files after an intended change with ``PIR_UPDATE_GOLDEN=1 pytest tests/test_publish_render.py``
+and read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from support import publish_fixture as fx
+from pirlib import db
+from pirlib.errors import PirError
+from pirlib.incidents import resolve_incident
+from pirlib.publish import messages, render
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture
+def stage31(demo_db, tmp_path):
+    settings = fx.stage31_settings(demo_db, tmp_path)
+    with db.connect(settings, read_only=True) as con:
+        incident_id = resolve_incident(con, fx.stage31_key(settings))[0]
+        data = render.postmortem_data(con, incident_id, fx.RENDERED_AT)
+    return settings, data
+
+
+@pytest.mark.parametrize("fmt", list(render.FORMATS))
+def test_stage31_matches_the_golden_file(stage31, fmt):
+    _, data = stage31
+    text = render.render(data, fmt)
+    matches_golden(text, f"stage31-postmortem{render.FORMATS[fmt][1]}")
+    assert render.render(data, fmt) == text  # deterministic
+
+
+def matches_golden(text: str, name: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("PIR_UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_the_status_summary_and_the_customer_email_match_their_golden_files(stage31):
+    settings, data = stage31
+    data = {**data, "review": {**data["review"], "doc_url": "https://wiki.example.com/pages/31"}}
+    matches_golden(messages.status_summary(data, settings.replace(status_cc=("@cto",)))["text"] + "\n",
+                   "stage31-status-summary.txt")  # fmt: skip
+    mail = messages.customer_email(data, settings, ["support@example.com"])
+    matches_golden(f"Subject: {mail['Subject']}\n\n{mail.get_content()}", "stage31-customer-email.txt")
+
+
+def test_the_dataset_has_every_section(stage31):
+    _, data = stage31
+    assert data["incident"]["summary"].startswith("Stage-31: payments-api 5xx spike")
+    assert len(data["timeline"]) == 3 and len(data["went_well"]) == 1 and len(data["went_wrong"]) == 2
+    assert [n["flag_label"] for n in data["risks"]] == ["Compliance"]
+    assert len(data["actions"]) == 8 and all(a["url"].startswith("https://") for a in data["actions"])
+    assert {"Dana Roe"} <= {p["name"] for p in data["attendees"]}
+    assert "Compliance" not in {p["name"] for p in data["attendees"]}  # the role's placeholder is not a person
+    assert [d["name"] for d in data["durations"]][0] == "Time to detect"
+
+
+def test_hostile_text_is_literal_in_markdown(stage31):
+    _, data = stage31
+    text = render.render(data, "md")
+    line = next(line for line in text.splitlines() if "alert('x')" in line)
+    assert "<script>" not in text and "\\<script\\>" in line
+    assert "\\*\\*bold\\*\\*" in line and "\\[click\\](javascript:alert(1))" in line
+    assert "\\| pipe \\& \\<b\\>tag\\</b\\> \\`tick\\` # heading" in line
+
+
+@pytest.mark.parametrize("value, escaped", [
+    ("# not a heading", "\\# not a heading"), ("1. not a list", "1\\. not a list"), ("- item", "\\- item"),
+    ("> quote", "\\> quote"), ("a\n\n# b", "a # b"), ("2025) x", "2025\\) x"), ("x_y*z", "x\\_y\\*z"), ("a\\b", "a\\\\b"),
+    ("&amp;", "\\&amp;"), ("<!-- c -->", "\\<!-- c --\\>"), ("~~s~~", "\\~\\~s\\~\\~"), (None, ""),
+    ("bell\x07", "bell"),
+])  # fmt: skip
+def test_markdown_escape(value, escaped):
+    assert render.markdown_escape(value) == escaped
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.hrefs += [v for k, v in attrs if k == "href"]
+
+
+def test_hostile_text_is_text_in_html(stage31):
+    _, data = stage31
+    text = render.render(data, "html")
+    parser = _Collect()
+    parser.feed(text)
+    assert "script" not in parser.tags and "b" not in parser.tags
+    assert all(h.startswith("https://") for h in parser.hrefs)
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
+
+
+def test_confluence_storage_format_is_well_formed_xhtml_with_the_hostile_text_as_text(stage31):
+    _, data = stage31
+    data["actions"][0]["status"] = "</ac:parameter><ac:structured-macro ac:name=\"html\">"
+    text = render.render(data, "confluence")
+    namespaces = 'xmlns:ac="http://atlassian.com/content" xmlns:ri="http://atlassian.com/resource/identifier"'
+    root = ET.fromstring(f"<root {namespaces}>{text}</root>")
+    macros = [m.get("{http://atlassian.com/content}name") for m in root.iter("{http://atlassian.com/content}structured-macro")]
+    assert set(macros) == {"status"}  # the hostile status stayed a parameter's text
+    assert any("<script>alert('x')</script>" in "".join(li.itertext()) for li in root.iter("li"))
+    assert "script" not in {el.tag for el in root.iter()}
+
+
+def test_a_team_template_overrides_pirs_and_is_still_escaped(stage31, tmp_path):
+    _, data = stage31
+    overrides = tmp_path / "templates"
+    overrides.mkdir()
+    (overrides / "postmortem.md.j2").write_text("Our postmortem for {{ incident.key }}: {{ went_wrong[1].text }}\n")
+    text = render.render(data, "md", overrides)
+    assert text.startswith(f"Our postmortem for {data['incident']['key']}: \\<script\\>")
+    (overrides / "postmortem.md.j2").write_text("{% for x in %}")
+    with pytest.raises(PirError, match=r"templates/postmortem.md.j2, line 1: .*; fix the template"):
+        render.render(data, "md", overrides)
