@@ -56,8 +56,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if is_missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _paragraphs(value: Any) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", clean_text(value)) if p.strip()]
+def _paragraphs(value: Any) -> list[list[str]]:
+    """Paragraphs (split at blank lines) of a text, each as its lines: a description's headings and list
+    items are lines of their own, which every format must keep apart."""
+    paragraphs = (p for p in re.split(r"\n\s*\n", clean_text(value)) if p.strip())
+    return [[line.strip() for line in p.splitlines() if line.strip()] for p in paragraphs]
 
 
 def _names(value: Any) -> list[str]:
