@@ -44,7 +44,7 @@ FALLBACK_RUNBOOKS = ("incident",)
 EXERCISES = {
     "Certificate expiry": "Game day: let a staging certificate of {service} run to expiry; the expiry alert must fire days ahead",
     "DNS misconfiguration": "Chaos exercise: point a staging DNS record of {service} at the wrong target; time the detection",
-    "Feature flag misfire": "Game day: enable a {service} flag for the wrong audience in staging; time detection and the kill switch",
+    "Feature flag misfire": "Game day: in staging, enable a feature flag of {service} for the wrong audience; time detection and the kill switch",
     "Cache stampede": "Chaos exercise: flush the cache in front of {service} under load; check request coalescing",
     "Rate limiting": "Load test {service} against its upstream rate limits; check backoff and the alerts",
     "change": "Game day: ship a deliberately faulty canary of {service} and time detection and rollback",
