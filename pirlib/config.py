@@ -171,6 +171,8 @@ _SPECS: dict[str, _Spec] = {
     "published_dir": _Spec(_path, Path("data/published"), help="where `pir publish` writes"),
     "sample_dir": _Spec(_path, Path("data/sample"), help="generated sample Jira JSON"),
     "today": _Spec(_date, None, help="pretend today is this date (demo, tests)"),
+    "failure_mode_taxonomy": _Spec(_path, None, help="team failure-mode taxonomy YAML (default: pir's own)"),
+    "recurrence_window_days": _Spec(_number(1, integer=True), 90, help="a mode recurs within this many days"),
 }
 
 SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
@@ -213,6 +215,8 @@ class Settings:
     published_dir: Path = Path("data/published")
     sample_dir: Path = Path("data/sample")
     today: dt.date | None = None
+    failure_mode_taxonomy: Path | None = None
+    recurrence_window_days: int = 90
 
     @property
     def stage_deadline_hours(self) -> dict[str, float]:

@@ -114,7 +114,6 @@ MISSING_FIELDS = {
     "missing_success_metric": "success metric",
     "missing_verification_method": "verification method",
 }
-RECURRENCE_DAYS = 90
 AT_RISK_HOURS = 24.0
 
 
@@ -413,14 +412,16 @@ def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HO
 
 def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every incident (deleted excluded) with its durations in minutes (v_incident_durations), when it
-    happened (started, else created), its URL and the teams owning its actions."""
+    happened (started, else created), its failure mode as classified (v_incident_failure_modes), its URL
+    and the teams owning its actions."""
     return con.execute(
         """
-        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.failure_mode,
+        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, m.failure_mode,
                coalesce(d.started_at, i.created_at) AS occurred_at,
                d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, i.url, t.teams
         FROM v_incident_durations AS d
         JOIN incidents AS i ON i.issue_id = d.incident_id
+        LEFT JOIN v_incident_failure_modes AS m USING (incident_id)
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
         ORDER BY occurred_at, d.key
@@ -458,8 +459,10 @@ def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
         SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
-               r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_90_days,
-               r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done, i.url, t.teams
+               r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_window, r.window_days,
+               r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done,
+               r.previous_prevent_detect, r.previous_prevent_detect_done_before, r.prevent_detect_done_before,
+               i.url, t.teams
         FROM v_failure_mode_recurrence AS r
         JOIN incidents AS i ON i.issue_id = r.incident_id
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
@@ -480,9 +483,10 @@ def fix_outcome(recurrences: pd.DataFrame) -> pd.Series:
     )
 
 
-def recurrences_within(recurrences: pd.DataFrame, days: int = RECURRENCE_DAYS) -> pd.DataFrame:
-    """Recurrences within ``days`` of the previous incident on the same service, with ``outcome``."""
-    rows = recurrences[recurrences["days_since_previous"] <= days]
+def recurrences_within(recurrences: pd.DataFrame) -> pd.DataFrame:
+    """Recurrences within the configured window (``within_window``, setting ``recurrence_window_days``) of
+    the previous incident of the same mode on the same service, with ``outcome``."""
+    rows = recurrences[recurrences["within_window"].fillna(False).astype(bool)]
     return rows.assign(outcome=fix_outcome(rows))
 
 

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 from pirlib import db, metrics
+from pirlib.failure_modes import recurrence
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.ui import figures
@@ -478,22 +479,41 @@ def _recurrences(data: BoardData) -> pd.DataFrame:
     return data.derive("recurrences", lambda: metrics.recurrences_within(data.frames["recurrences"]))
 
 
+def _window_words(data: BoardData) -> str:
+    return recurrence.effectiveness(_recurrences(data)).window_words
+
+
+def repeats_after_actions(data: BoardData, filters: metrics.Filters) -> str:
+    """The board's headline: repeats after completed prevent/detect actions, with n and the gap's spread."""
+    summary = recurrence.effectiveness(_recurrences(data))
+    n = summary.recurrences
+    share = f" ({summary.after_completed_actions / n:.0%})" if n else ""
+    gap = (f"median {summary.days_median:.0f}, P90 {summary.days_p90:.0f} (n = {n})"
+           if summary.days_median is not None else f"— (n = {n})")  # fmt: skip
+    return _kpis([
+        (f"repeats after completed prevent/detect actions, {summary.window_words} (n = {n} recurrences)",
+         f"{summary.after_completed_actions} of {n}{share}"),
+        ("repeats whose earlier incident had no prevent/detect action", str(summary.without_prevent_detect)),
+        ("days between an incident and its repeat", gap),
+    ])  # fmt: skip
+
+
 def recurrence_outcomes(data: BoardData, filters: metrics.Filters) -> object:
     recurrences = _recurrences(data)
     if recurrences.empty:
-        return _message_html(f"No failure mode came back within {metrics.RECURRENCE_DAYS} days on the same service.")
+        return _message_html(f"No failure mode came back {_window_words(data)} on the same service.")
     long = recurrences.assign(failure_mode=recurrences["failure_mode"].fillna("(none)")).groupby(
         ["failure_mode", "outcome"]).size().rename("recurrences").reset_index()
     return figures.stacked_bars(
         long, "failure_mode", "outcome", "recurrences",
-        f"Came back within {metrics.RECURRENCE_DAYS} days on the same service: were the earlier incident's actions done?",
+        f"Came back {_window_words(data)} on the same service: were the earlier incident's actions done?",
         colors=figures.OUTCOME_COLORS, order=list(figures.OUTCOME_COLORS),
     )  # fmt: skip
 
 
 def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     rows = _recurrences(data).sort_values("occurred_at", ascending=False)
-    title = f"<h3>Recurrences within {metrics.RECURRENCE_DAYS} days ({len(rows)})</h3>"
+    title = f"<h3>Recurrences {_window_words(data)} ({len(rows)})</h3>"
     if rows.empty:
         return title + _none_html("recurrences")
     shown = rows.head(OVERDUE_ROWS)
@@ -506,6 +526,9 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
         "Days between": [f"{v:.0f}" for v in shown["days_since_previous"]],
         "Earlier actions done before": [f"{int(d or 0)} of {int(n or 0)}" for d, n in
                                         zip(shown["previous_actions_done_before"].fillna(0), shown["previous_actions"].fillna(0))],
+        "Prevent/detect done before": [f"{int(d or 0)} of {int(n or 0)}" for d, n in
+                                   zip(shown["previous_prevent_detect_done_before"].fillna(0),
+                                       shown["previous_prevent_detect"].fillna(0))],
         "Outcome": [html.escape(v) for v in shown["outcome"]],
     })  # fmt: skip
     return title + markup_table_html(table)
@@ -522,7 +545,7 @@ BOARDS: dict[str, BoardSpec] = {
     ),
     "failure_modes": BoardSpec(
         "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
-        (modes_heatmaps, recurrence_outcomes, recurrence_table),
+        (repeats_after_actions, modes_heatmaps, recurrence_outcomes, recurrence_table),
     ),
     "incidents": BoardSpec(
         "Incidents", ("incidents",), {"incidents": "occurred_at"},
