@@ -14,6 +14,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pirlib.failure_modes import similar
+
 # How many incidents a bar's hover names: enough to recognise the month, few enough to stay readable.
 HOVER_EXAMPLES = 5
 
@@ -451,6 +453,27 @@ def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
     )  # fmt: skip
     long = long[long["minutes"] >= 0]
     return summarize(long, "minutes", ["measure", "period"])
+
+
+SIMILAR_LATEST, SIMILAR_K = 30, 3
+
+
+def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The SIMILAR_K earlier incidents most like each of the SIMILAR_LATEST latest incidents (``pir similar``),
+    with the later incident's key, summary, url, severity, service, teams and time (``occurred_at``, which the
+    filters read)."""
+    latest = con.execute(
+        "SELECT issue_id FROM incidents WHERE NOT deleted ORDER BY coalesce(started_at, created_at) DESC, issue_id"
+        f" LIMIT {SIMILAR_LATEST}"
+    ).fetchall()
+    found = similar.similar_to_many(con, [row[0] for row in latest], SIMILAR_K)
+    queries = load_incidents(con)[["incident_id", "summary", "url", "severity", "service", "teams", "occurred_at"]]
+    queries = queries.rename(columns=lambda c: "query_" + c if c != "incident_id" else "query_id")
+    out = found.merge(queries, on="query_id", how="inner")
+    # The board's filters read the later incident's service, severity, teams and time.
+    return out.assign(similar_service=out["service"], service=out["query_service"], severity=out["query_severity"],
+                      teams=out["query_teams"], occurred_at=out["query_occurred_at"],
+                      similar_occurred_at=out["occurred_at"])  # fmt: skip
 
 
 def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

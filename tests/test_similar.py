@@ -3,13 +3,13 @@ reason in words; on the sample the planted recurring pair ranks first."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from test_failure_modes import add_incidents, at
 
-from pirlib import cli, db, demo, sample
+from pirlib import cli, db, demo, metrics, sample
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
+from pirlib.ui import dashboard
 
 
 def crafted(con) -> None:
@@ -94,6 +94,18 @@ def test_many_queries_share_one_pass(settings):
     with db.connect(settings) as con:
         crafted(con)
         many = similar.similar_to_many(con, ["q", "text_only"], k=2)
-    assert isinstance(many, pd.DataFrame)
     assert list(many.groupby("query_key")["key"].apply(list).items()) == [
         ("INC-q", ["INC-same_all", "INC-text_only"]), ("INC-text_only", ["INC-via_notes", "INC-service_only"])]
+
+
+def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(settings):
+    with db.connect(settings) as con:
+        crafted(con)
+        con.execute("UPDATE incidents SET summary = summary || ' <script>x</script>' WHERE issue_id = 'same_all'")
+    board = dashboard.load_board("incidents", settings)
+    panel = board.contents(metrics.Filters())[-1]
+    assert "Has this happened before?" in panel and "<h4>INC-q " in panel
+    assert "same service and mode; shared terms: " in panel
+    assert "<script>" not in panel and "&lt;script&gt;x&lt;/script&gt;" in panel
+    only_web = board.contents(metrics.Filters(services=("web",)))[-1]  # the later incident's service
+    assert "<h4>INC-q " not in only_web and "<h4>INC-text_only " in only_web

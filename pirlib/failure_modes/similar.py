@@ -1,6 +1,7 @@
 """Similar past incidents: BM25 over each incident's text, computed in DuckDB SQL, plus service and mode.
 
-An incident's text is its summary, description, Jira comments and the review's notes. Words are lower-cased
+An incident's text is its summary (counted twice: it names the failure in the fewest words), description,
+Jira comments and the review's notes. Words are lower-cased
 runs of letters and digits of at least three characters, without English stop words and bare numbers.
 BM25 (k1 = 1.2, b = 0.75) scores every earlier incident against the query's words and is divided by the
 query's score against itself, so ``text_score`` lies in 0..1 whatever the corpus. The ranking score is
@@ -35,9 +36,12 @@ STOP_WORDS = sorted({
 })  # fmt: skip
 
 _SQL = f"""
-WITH docs AS (
+WITH modes AS MATERIALIZED (
+    SELECT incident_id, service, failure_mode, mode_source FROM v_incident_failure_modes
+),
+docs AS (
     SELECT i.issue_id, coalesce(i.started_at, i.created_at) AS occurred_at,
-           concat_ws(' ', i.summary, i.description, c.body, n.body) AS body
+           concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body
     FROM incidents AS i
     LEFT JOIN (SELECT incident_id, string_agg(text, ' ') AS body FROM incident_events
                WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
@@ -89,8 +93,8 @@ candidates AS (
                AS same_mode
     FROM queries AS q
     JOIN docs AS d ON d.occurred_at < q.occurred_at
-    JOIN v_incident_failure_modes AS mq ON mq.incident_id = q.query_id
-    JOIN v_incident_failure_modes AS m ON m.incident_id = d.issue_id
+    JOIN modes AS mq ON mq.incident_id = q.query_id
+    JOIN modes AS m ON m.incident_id = d.issue_id
     LEFT JOIN text AS t ON t.query_id = q.query_id AND t.issue_id = d.issue_id
 ),
 ranked AS (
@@ -105,7 +109,7 @@ SELECT r.query_id, qi.key AS query_key, i.issue_id AS incident_id, i.key, i.summ
 FROM ranked AS r
 JOIN incidents AS i ON i.issue_id = r.issue_id
 JOIN incidents AS qi ON qi.issue_id = r.query_id
-JOIN v_incident_failure_modes AS m ON m.incident_id = r.issue_id
+JOIN modes AS m ON m.incident_id = r.issue_id
 ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 

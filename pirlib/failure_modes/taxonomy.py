@@ -128,9 +128,7 @@ def _mode(source: str, n: int, item: Any) -> Mode:
     rules = []
     for kind, key in _YAML_KEYS.items():
         for pattern in _strings(source, f"{where}: {key}", item.get(key)):
-            if kind == "summary":
-                _check_regex(source, where, pattern)
-            rules.append((kind, pattern))
+            rules.append((kind, normalise_phrase(source, where, pattern) if kind == "summary" else pattern))
     text = {key: item.get(key) for key in ("category", "description")}
     for key, value in text.items():
         if value is not None and not isinstance(value, str):
@@ -139,15 +137,17 @@ def _mode(source: str, n: int, item: Any) -> Mode:
                 _strings(source, f"{where}: aliases", item.get("aliases")), tuple(rules))  # fmt: skip
 
 
-def _check_regex(source: str, where: str, pattern: str) -> None:
-    """The view matches with DuckDB's RE2, which lacks some of Python's syntax: ask DuckDB itself."""
-    try:
-        re.compile(pattern)
-        duckdb.execute("SELECT regexp_matches('', ?, 'i')", [pattern]).fetchone()
-    except (re.error, duckdb.Error) as exc:
-        message = str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: {where}: summary pattern {pattern!r} is not a valid regular expression "
-                          f"({message}); fix or quote it")  # fmt: skip
+_PHRASE = re.compile(r"[^\W_]+(?: [^\W_]+)*\*?")
+
+
+def normalise_phrase(source: str, where: str, phrase: str) -> str:
+    """A summary rule as the view matches it: lower-case words separated by single spaces, an optional
+    trailing ``*`` (the last word may go on). Punctuation is ignored on both sides."""
+    words = re.sub(r"[^\w*]+|_", " ", phrase.lower()).strip()
+    if not _PHRASE.fullmatch(words):
+        raise ConfigError(f"{source}: {where}: summary phrase {phrase!r} must be words (a trailing * allowed "
+                          "for longer words); write it like `rate limit*`")  # fmt: skip
+    return words
 
 
 def _check_unique(source: str, modes: tuple[Mode, ...]) -> None:

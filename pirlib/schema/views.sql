@@ -97,7 +97,9 @@ WHERE NOT deleted;
 -- summary > the taxonomy's fallback. The rules are the taxonomy file's, written by `pir init`.
 CREATE OR REPLACE VIEW v_incident_failure_modes AS
 WITH live AS (
-    SELECT issue_id, key, service, summary, labels, components, nullif(trim(failure_mode), '') AS field_value
+    SELECT issue_id, key, service, labels, components, nullif(trim(failure_mode), '') AS field_value,
+           -- the summary's words between single spaces, so that a phrase rule matches whole words only
+           ' ' || trim(regexp_replace(lower(coalesce(summary, '')), '[^\p{L}\p{N}]+', ' ', 'g')) || ' ' AS words
     FROM incidents
     WHERE NOT deleted
 ),
@@ -115,7 +117,7 @@ by_rule AS (
     JOIN failure_mode_rules AS r ON CASE r.kind
         WHEN 'label' THEN list_contains(list_transform(coalesce(l.labels, []), lambda x: lower(x)), lower(r.pattern))
         WHEN 'component' THEN list_contains(list_transform(coalesce(l.components, []), lambda x: lower(x)), lower(r.pattern))
-        ELSE regexp_matches(coalesce(l.summary, ''), r.pattern, 'i')
+        ELSE contains(l.words, ' ' || CASE WHEN suffix(r.pattern, '*') THEN rtrim(r.pattern, '*') ELSE r.pattern || ' ' END)
     END
     GROUP BY l.issue_id
 ),
@@ -138,7 +140,7 @@ SELECT
         WHEN n.mode IS NOT NULL AND lower(n.mode) = lower(l.field_value) THEN 'Failure Mode field'
         WHEN n.mode IS NOT NULL THEN 'Failure Mode field "' || l.field_value || '" (an alias of ' || n.mode || ')'
         WHEN l.field_value IS NOT NULL THEN 'Failure Mode field (a value the taxonomy does not list)'
-        WHEN b.kind = 'summary' THEN 'summary matches /' || b.pattern || '/'
+        WHEN b.kind = 'summary' THEN 'summary has "' || b.pattern || '"'
         WHEN b.mode IS NOT NULL THEN b.kind || ' "' || b.pattern || '"'
         WHEN f.mode IS NOT NULL THEN 'no field, label, component or summary rule matched'
     END AS mode_rule,

@@ -534,6 +534,43 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     return title + markup_table_html(table)
 
 
+SIMILAR_SHOWN = 5  # latest incidents (after filters) whose similar past incidents the incidents board lists
+
+
+def similar_table_html(similar: pd.DataFrame) -> str:
+    """Similar past incidents as a table: incident (linked), score, when, service, mode, summary, reason."""
+    table = pd.DataFrame({
+        "Earlier incident": [link_html(k, u) for k, u in zip(similar["key"], similar["url"])],
+        "Score": [f"{v:.2f}" for v in similar["score"]],
+        "Started": [html.escape(f"{pd.Timestamp(v):%Y-%m-%d}") for v in similar["occurred_at"]],
+        "Service": [html.escape(_cell_text(v)) for v in similar["service"]],
+        "Failure mode": [html.escape(_cell_text(v)) for v in similar["failure_mode"]],
+        "Summary": [html.escape(_cell_text(v)) for v in similar["summary"]],
+        "Why": [html.escape(_cell_text(v)) for v in similar["reason"]],
+    })  # fmt: skip
+    return markup_table_html(table)
+
+
+def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
+    # load_similar gives the filter columns the later incident's values; the table shows the earlier one's.
+    return similar.assign(service=similar["similar_service"], occurred_at=similar["similar_occurred_at"])
+
+
+def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
+    """For the latest incidents in the filters: the earlier incidents most like each (``pir similar``)."""
+    similar = data.frames["similar"]
+    title = "<h3>Has this happened before? Similar earlier incidents of the latest incidents</h3>"
+    if similar.empty:
+        return title + _none_html("incidents with similar earlier ones")
+    latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
+    blocks = [
+        f"<h4>{link_html(row['query_key'], row['query_url'])} {html.escape(_cell_text(row['query_summary']))}</h4>"
+        + similar_table_html(_earlier(similar[similar["query_id"] == row["query_id"]]))
+        for row in latest.to_dict("records")
+    ]
+    return title + "".join(blocks)
+
+
 BOARDS: dict[str, BoardSpec] = {
     "actions": BoardSpec(
         "Action completion", ("actions",), {"actions": "created_at"},
@@ -548,8 +585,8 @@ BOARDS: dict[str, BoardSpec] = {
         (repeats_after_actions, modes_heatmaps, recurrence_outcomes, recurrence_table),
     ),
     "incidents": BoardSpec(
-        "Incidents", ("incidents",), {"incidents": "occurred_at"},
-        (incidents_summary, incidents_by_service, incidents_durations),
+        "Incidents", ("incidents", "similar"), {"incidents": "occurred_at", "similar": "occurred_at"},
+        (incidents_summary, incidents_by_service, incidents_durations, incidents_similar),
     ),
 }
 
