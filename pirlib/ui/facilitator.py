@@ -29,6 +29,7 @@ import pandas as pd
 from pirlib import actions, review
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
+from pirlib.ui.failure_mode_panel import RecapPanel
 from pirlib.values import as_utc
 
 __all__ = ["FacilitatorWizard"]
@@ -414,6 +415,7 @@ class MeetingStep(_Step):
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, _Message] = {}
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
+        self.recap: RecapPanel | None = None
 
     def refresh(self) -> None:
         self.times = review.segment_times(self.settings, self.incident)
@@ -460,9 +462,13 @@ class MeetingStep(_Step):
             delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
             rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{_e(marks)} {_e(note['text'])}</span>"),
                                       delete]))  # fmt: skip
+        extra_panels = []
+        if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
+            self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
+            extra_panels.append(self.recap.widget)
         return widgets.VBox([
             widgets.HTML(f"<h4>{number}. {_e(segment.title)} ({segment.minutes} min)</h4><p>{_e(segment.purpose)}</p>"),
-            widgets.HBox([start, end, self.clocks[name]]), *rows,
+            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
             widgets.HBox([text, *extra, add]), self.messages[name].widget,
         ])  # fmt: skip
 
