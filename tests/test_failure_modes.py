@@ -119,6 +119,12 @@ def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path):
             ("2024.1", str(tmp_path / "taxonomy.yaml"))]
         assert con.execute("SELECT mode FROM failure_mode_taxonomy WHERE is_fallback").fetchall() == [("Unclassified",)]
         assert con.execute("SELECT days FROM recurrence_window").fetchall() == [(30,)]
+        stored = con.execute("SELECT rowid, mode FROM failure_mode_taxonomy ORDER BY rowid").fetchall()
+    with db.connect(configured, auto_migrate=False) as con:
+        db.migrate(con, configured)  # unchanged: not rewritten
+        assert con.execute("SELECT rowid, mode FROM failure_mode_taxonomy ORDER BY rowid").fetchall() == stored
+        db.migrate(con, configured.replace(failure_mode_taxonomy=None))  # another file: replaced
+        assert taxonomy.modes(con)[-1] == "Unknown"
 
 
 # --- classification ----------------------------------------------------------------------------------------

@@ -164,9 +164,14 @@ def _check_unique(source: str, modes: tuple[Mode, ...]) -> None:
 
 
 def store(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
-    """Replace the stored taxonomy and rules with ``taxonomy`` (inside the caller's transaction)."""
+    """Replace the stored taxonomy and rules with ``taxonomy`` (inside the caller's transaction); a table
+    that already holds exactly these rows is left alone, so that a process start writes nothing."""
     for table, frame in (("failure_mode_taxonomy", taxonomy.modes_frame()),
                          ("failure_mode_rules", taxonomy.rules_frame())):  # fmt: skip
+        order = frame.columns[0]  # position, rule_rank
+        stored = con.execute(f"SELECT {', '.join(frame.columns)} FROM {table} ORDER BY {order}").fetchall()
+        if stored == [tuple(row) for row in frame.itertuples(index=False)]:
+            continue
         name = f"_stored_{table}"
         con.register(name, frame)
         try:

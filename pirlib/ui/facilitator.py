@@ -464,7 +464,10 @@ class MeetingStep(_Step):
                                       delete]))  # fmt: skip
         extra_panels = []
         if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
-            self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
+            if self.recap is None or self.recap.incident_id != self.incident:
+                self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
+            else:  # a note was added or the step reopened: the similar list stands, the mode is reread
+                self.recap.refresh(with_similar=False)
             extra_panels.append(self.recap.widget)
         return widgets.VBox([
             widgets.HTML(f"<h4>{number}. {_e(segment.title)} ({segment.minutes} min)</h4><p>{_e(segment.purpose)}</p>"),

@@ -36,16 +36,20 @@ class RecapPanel:
                                     self.similar])  # fmt: skip
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, *, with_similar: bool = True) -> None:
+        """Redraw from the database; ``with_similar=False`` keeps the similar list (a full BM25 pass over
+        every incident's text) and redraws only the mode, for a redraw while the meeting goes on."""
         with db.connect(self.settings, read_only=True) as con:
             row = manual.current(con, self.incident_id)
             modes = taxonomy.modes(con)
-            found = similar.similar(con, self.incident_id, SIMILAR_K)
+            found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
         self.mode.value = (f"<p>Failure mode: <b>{html.escape(str(row['failure_mode'] or '—'))}</b> "
                            f"<span style='color:#555'>({html.escape(str(row['mode_rule'] or ''))})</span></p>")  # fmt: skip
         self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
         self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
         self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
+        if found is None:
+            return
         title = "<h4>Has this happened before? The most similar earlier incidents</h4>"
         self.similar.value = title + (similar_table_html(found) if not found.empty
                                       else "<p>No earlier incident shares its service, mode or words.</p>")
@@ -60,6 +64,6 @@ class RecapPanel:
         except PirError as exc:
             self.message.value = f'<span class="pir-error" style="color:#b00020">{html.escape(str(exc))}</span>'
             return
-        self.refresh()
+        self.refresh(with_similar=False)
         saved = f"saved: {self.picker.value}" if self.picker.value else "manual mode cleared: field or rules decide"
         self.message.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.escape(saved)}</span>'
