@@ -45,8 +45,9 @@ def at(day: int) -> dt.datetime:
 
 
 def add_incidents(con, rows: list[dict]) -> None:
-    frame = pd.DataFrame([{"labels": [], "components": [], "failure_mode": None, "summary": "", "service": "api",
-                           "deleted": False, **row, "key": f"INC-{row['issue_id']}"} for row in rows])
+    defaults = {"labels": [], "components": [], "failure_mode": None, "summary": "", "service": "api",
+                "severity": "Sev-1", "deleted": False}
+    frame = pd.DataFrame([{**defaults, **row, "key": f"INC-{row['issue_id']}"} for row in rows])
     frame["created_at"] = frame["started_at"] = [at(row.get("day", 0)) for row in rows]
     db.upsert_frame(con, "incidents", frame.drop(columns=[c for c in ("day",) if c in frame]), "issue_id")
 

@@ -559,7 +559,8 @@ def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
 def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
     """For the latest incidents in the filters: the earlier incidents most like each (``pir similar``)."""
     similar = data.frames["similar"]
-    title = "<h3>Has this happened before? Similar earlier incidents of the latest incidents</h3>"
+    title = (f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
+             "incidents that require a review</h3>")
     if similar.empty:
         return title + _none_html("incidents with similar earlier ones")
     latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
