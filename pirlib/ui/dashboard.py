@@ -20,9 +20,9 @@ import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 from pirlib import db, metrics
-from pirlib.failure_modes import recurrence
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
+from pirlib.failure_modes import recurrence
 from pirlib.ui import figures
 from pirlib.ui.filters import FilterBar
 
