@@ -33,6 +33,10 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     applied = db.init(settings)
     what = ", ".join(applied) if applied else "schema already up to date"
     print(f"initialised {settings.db} ({what})")
+    with db.connect(settings, read_only=True) as con:
+        source, version, modes = con.execute(
+            "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
+    print(f"failure-mode taxonomy: {source} (version {version}, {modes} modes)")
     return 0
 
 

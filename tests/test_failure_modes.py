@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_jira import FakeJira
-from test_sync import settings_for, sync_run
+from test_sync import FakeJira, settings_for, sync_run
 
 from pirlib import cli, db, metrics, sample
 from pirlib.config import Settings
@@ -111,9 +110,13 @@ def test_pir_init_refuses_a_bad_team_file_and_writes_nothing(tmp_path, monkeypat
     assert "missing.yaml does not exist" in capsys.readouterr().err
 
 
-def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path):
+def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path, monkeypatch, capsys):
     configured = team_settings(settings, tmp_path).replace(recurrence_window_days=30)
-    db.init(configured)
+    monkeypatch.setenv("PIR_DB", str(configured.db))
+    monkeypatch.setenv("PIR_FAILURE_MODE_TAXONOMY", str(configured.failure_mode_taxonomy))
+    monkeypatch.setenv("PIR_RECURRENCE_WINDOW_DAYS", "30")
+    assert cli.main(["init"]) == 0
+    assert f"failure-mode taxonomy: {tmp_path / 'taxonomy.yaml'} (version 2024.1, 3 modes)" in capsys.readouterr().out
     with db.connect(configured, read_only=True) as con:
         assert taxonomy.modes(con) == ["Bad deploy", "Network", "Unclassified"]
         assert con.execute("SELECT DISTINCT taxonomy_version, source FROM failure_mode_taxonomy").fetchall() == [
