@@ -36,7 +36,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     with db.connect(settings, read_only=True) as con:
         source, version, modes = con.execute(
             "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
-    print(f"failure-mode taxonomy: {source} (version {version}, {modes} modes)")
+    print(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     return 0
 
 

@@ -116,7 +116,7 @@ def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path, monkey
     monkeypatch.setenv("PIR_FAILURE_MODE_TAXONOMY", str(configured.failure_mode_taxonomy))
     monkeypatch.setenv("PIR_RECURRENCE_WINDOW_DAYS", "30")
     assert cli.main(["init"]) == 0
-    assert f"failure-mode taxonomy: {tmp_path / 'taxonomy.yaml'} (version 2024.1, 3 modes)" in capsys.readouterr().out
+    assert f"failure-mode taxonomy version 2024.1, 3 modes, from {tmp_path / 'taxonomy.yaml'}" in capsys.readouterr().out
     with db.connect(configured, read_only=True) as con:
         assert taxonomy.modes(con) == ["Bad deploy", "Network", "Unclassified"]
         assert con.execute("SELECT DISTINCT taxonomy_version, source FROM failure_mode_taxonomy").fetchall() == [
