@@ -33,6 +33,10 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     applied = db.init(settings)
     what = ", ".join(applied) if applied else "schema already up to date"
     print(f"initialised {settings.db} ({what})")
+    with db.connect(settings, read_only=True) as con:
+        source, version, modes = con.execute(
+            "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
+    print(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     return 0
 
 
@@ -157,6 +161,32 @@ def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
     print(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
           f"{counts['exercises']} exercises")
     return 0
+def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import db
+    from pirlib.failure_modes import similar
+
+    with db.connect(settings, read_only=True) as con:
+        query = similar.resolve(con, args.incident)
+        found = similar.similar(con, query, args.k)
+        key, summary = con.execute("SELECT key, summary FROM incidents WHERE issue_id = ?", [query]).fetchone()
+    print(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
+          else f"{_plain(key)}: no similar earlier incident")  # fmt: skip
+    for row in found.to_dict("records"):
+        print(f"{row['score']:.2f}  {_plain(row['key'])}  {row['occurred_at']:%Y-%m-%d}  {_plain(row['service'])}  "
+              f"{_plain(row['failure_mode'])}  {_plain(row['summary'])}")
+        print(f"      {_plain(row['reason'])}")
+    return 0
+
+
+def _plain(value: object) -> str:
+    """Jira text for a terminal: control characters (escape sequences included) shown as '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(value or "-"))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     roadmap = add("roadmap", cmd_roadmap, "write the reliability roadmap: actions by failure mode and service, "
                   "runbook updates, game-day exercises")
     roadmap.add_argument("--out", metavar="FILE", help="where to write (default PIR_ROADMAP_PATH)")
+    similar = add("similar", cmd_similar, "the earlier incidents most similar to one (text, service, failure mode)")
+    similar.add_argument("incident", metavar="INCIDENT", help="incident key (INC-123) or Jira issue id")
+    similar.add_argument("-k", type=_positive, default=5, help="how many to list (default 5)")
     return parser
 
 

@@ -199,6 +199,8 @@ _SPECS: dict[str, _Spec] = {
     "customer_email_to": _Spec(_names, None, help="addresses the customer follow-up e-mail goes to"),
     "roadmap_path": _Spec(_path, Path("docs/performance/reliability-roadmap.md"), help="where `pir roadmap` writes"),
     "runbook_map": _Spec(_runbook_map, None, help="failure mode or category -> runbooks it touches"),
+    "failure_mode_taxonomy": _Spec(_path, None, help="team failure-mode taxonomy YAML (default: pir's own)"),
+    "recurrence_window_days": _Spec(_number(1, integer=True), 90, help="a mode recurs within this many days"),
 }
 
 SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
@@ -254,6 +256,8 @@ class Settings:
     customer_email_to: tuple[str, ...] | None = None
     roadmap_path: Path = Path("docs/performance/reliability-roadmap.md")
     runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    failure_mode_taxonomy: Path | None = None
+    recurrence_window_days: int = 90
 
     @property
     def stage_deadline_hours(self) -> dict[str, float]:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
+from pirlib.failure_modes import taxonomy
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -51,9 +52,10 @@ def views_sql() -> str:
 def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> list[str]:
     """Apply the migrations this file lacks, each in its own transaction; return the names applied.
 
-    Views are recreated every time (they hold no data), and the runbook deadlines are written from the
-    settings so that the views use the configured numbers.
+    Views are recreated every time (they hold no data), and the runbook deadlines, the recurrence window
+    and the failure-mode taxonomy are written from the settings so that the views use what is configured.
     """
+    modes = taxonomy.load(settings.failure_mode_taxonomy if settings else None)  # a bad file fails before any write
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -89,6 +91,8 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
             "INSERT INTO review_severities SELECT unnest(?) ON CONFLICT DO NOTHING",
             [list(settings.review_severities)],
         )
+        con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [settings.recurrence_window_days] * 2)
+    taxonomy.store(con, modes)
     con.execute("COMMIT")
     return applied
 

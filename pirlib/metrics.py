@@ -14,6 +14,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pirlib.failure_modes import similar
+
 # How many incidents a bar's hover names: enough to recognise the month, few enough to stay readable.
 HOVER_EXAMPLES = 5
 
@@ -114,7 +116,6 @@ MISSING_FIELDS = {
     "missing_success_metric": "success metric",
     "missing_verification_method": "verification method",
 }
-RECURRENCE_DAYS = 90
 AT_RISK_HOURS = 24.0
 
 
@@ -421,14 +422,16 @@ def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HO
 
 def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every incident (deleted excluded) with its durations in minutes (v_incident_durations), when it
-    happened (started, else created), its URL and the teams owning its actions."""
+    happened (started, else created), its failure mode as classified (v_incident_failure_modes), its URL
+    and the teams owning its actions."""
     return con.execute(
         """
-        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.failure_mode,
+        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, m.failure_mode,
                coalesce(d.started_at, i.created_at) AS occurred_at,
                d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, i.url, t.teams
         FROM v_incident_durations AS d
         JOIN incidents AS i ON i.issue_id = d.incident_id
+        LEFT JOIN v_incident_failure_modes AS m USING (incident_id)
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
         ORDER BY occurred_at, d.key
@@ -460,14 +463,39 @@ def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
     return summarize(long, "minutes", ["measure", "period"])
 
 
+# Each query costs a BM25 pass (measured on 10k incidents: 0.7 s for 1, 2.9 s for 30), so the board asks
+# for the latest few incidents that need a review, not for every incident in its filters.
+SIMILAR_LATEST, SIMILAR_K = 10, 3
+
+
+def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The SIMILAR_K earlier incidents most like each of the SIMILAR_LATEST latest incidents whose severity
+    requires a review (``pir similar``), with the later incident's key, summary, url, severity, service,
+    teams and time (``occurred_at``, which the filters read)."""
+    latest = con.execute(
+        "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+        f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {SIMILAR_LATEST}"
+    ).fetchall()
+    found = similar.similar_to_many(con, [row[0] for row in latest], SIMILAR_K)
+    queries = load_incidents(con)[["incident_id", "summary", "url", "severity", "service", "teams", "occurred_at"]]
+    queries = queries.rename(columns=lambda c: "query_" + c if c != "incident_id" else "query_id")
+    out = found.merge(queries, on="query_id", how="inner")
+    # The board's filters read the later incident's service, severity, teams and time.
+    return out.assign(similar_service=out["service"], service=out["query_service"], severity=out["query_severity"],
+                      teams=out["query_teams"], occurred_at=out["query_occurred_at"],
+                      similar_occurred_at=out["occurred_at"])  # fmt: skip
+
+
 def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each incident whose failure mode had happened on the same service before (v_failure_mode_recurrence),
     with whether the earlier incident's actions were all done before this one started."""
     return con.execute(
         """
         SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
-               r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_90_days,
-               r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done, i.url, t.teams
+               r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_window, r.window_days,
+               r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done,
+               r.previous_prevent_detect, r.previous_prevent_detect_done_before, r.prevent_detect_done_before,
+               i.url, t.teams
         FROM v_failure_mode_recurrence AS r
         JOIN incidents AS i ON i.issue_id = r.incident_id
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
@@ -488,9 +516,10 @@ def fix_outcome(recurrences: pd.DataFrame) -> pd.Series:
     )
 
 
-def recurrences_within(recurrences: pd.DataFrame, days: int = RECURRENCE_DAYS) -> pd.DataFrame:
-    """Recurrences within ``days`` of the previous incident on the same service, with ``outcome``."""
-    rows = recurrences[recurrences["days_since_previous"] <= days]
+def recurrences_within(recurrences: pd.DataFrame) -> pd.DataFrame:
+    """Recurrences within the configured window (``within_window``, setting ``recurrence_window_days``) of
+    the previous incident of the same mode on the same service, with ``outcome``."""
+    rows = recurrences[recurrences["within_window"].fillna(False).astype(bool)]
     return rows.assign(outcome=fix_outcome(rows))
 
 

@@ -458,8 +458,15 @@ def _description(rng: random.Random, inc: _Issue) -> str:
             f"* Error rate peaked at {rng.uniform(2, 60):.1f} %\n"
             f"h3. Links\n* [Grafana dashboard|https://grafana.example.com/d/{a['service']}/overview]\n"
             f"* [Runbook|https://wiki.example.com/display/OPS/{a['service']}]\n"
-            f"{{code}}\nERROR {a['service']} request failed: upstream returned 503 ({a['version']})\n{{code}}")
+            f"{{code}}\nERROR {a['service']} request failed: upstream returned 503 ({a['version']})\n{{code}}"
+            + (f"\nh3. Root cause\n{a['root_cause']}" if a.get("root_cause") else ""))
 
+
+# The root cause both incidents of one planted recurrence describe: `pir similar` must rank the first of
+# them top for the second (tests/test_similar.py finds the pair by RECURRING_ROOT_CAUSE_MARKER).
+RECURRING_ROOT_CAUSE_MARKER = "session-store sidecar"
+RECURRING_ROOT_CAUSE = ("*{s}* pods lost their connections to the " + RECURRING_ROOT_CAUSE_MARKER + " when its"
+                        " keepalive pool was capped at 64 by the mesh defaults; retries piled up behind it.")
 
 COMMENTS = [
     "Paged the on-call. Looking at [the dashboard|https://grafana.example.com/d/{s}/overview].",
@@ -624,8 +631,11 @@ def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int) -> tuple
     incidents = _plan_incidents(random.Random(rng.getrandbits(64)), users, n)
     _finish_incident_times(incidents)
     sub = random.Random(rng.getrandbits(64))
-    recurrences = {anchor.seq: (again.attrs["started"], fixed)
-                   for anchor, again, fixed in _add_recurrences(sub, incidents)}
+    pairs = _add_recurrences(sub, incidents)
+    recurrences = {anchor.seq: (again.attrs["started"], fixed) for anchor, again, fixed in pairs}
+    for planted in pairs[:1]:  # one recurrence whose two write-ups name the same root cause (`pir similar`)
+        for inc in planted[:2]:
+            inc.attrs["root_cause"] = RECURRING_ROOT_CAUSE.format(s=inc.attrs["service"])
     _decorate(sub, incidents)
     # One Sev-2 flaps for three days: more changelog entries than Jira embeds in one response.
     calm = [i for i in incidents if i.attrs["severity"] == "Sev-2" and i.attrs["resolved"]]

@@ -60,7 +60,7 @@ def test_init_then_export(tmp_path):
     exported = run("export", "--parquet", str(out), env=env, cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     files = {p.name for p in out.iterdir()}
-    assert {"incidents.parquet", "actions.parquet", "v_action_status.parquet"} <= files
+    assert {"incidents", "incident_events", "actions.parquet", "v_action_status.parquet"} <= files
     assert not any(name.endswith(".partial") for name in files)
 
 

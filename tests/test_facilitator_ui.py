@@ -240,3 +240,27 @@ def test_notebook_is_thin_and_stripped():
     for cell in code:
         assert len(cell.source.splitlines()) <= 10 and "def " not in cell.source and "class " not in cell.source
         assert cell.outputs == []
+
+
+def test_recap_shows_and_sets_the_failure_mode_and_lists_similar_incidents(settings):
+    w = picked(settings)
+    w.user = "Alex Chen"
+    w.go("meeting")
+    recap = w.steps["meeting"].recap
+    assert 'Failure mode: <b>Bad deploy</b>' in recap.mode.value and 'summary has &quot;rollout&quot;' in recap.mode.value
+    assert "INC-42" in recap.similar.value and "INC-40" not in recap.similar.value  # earlier incidents only
+    assert "same service (payments-api)" in recap.similar.value
+    recap.picker.value = "Config change"
+    recap.note.value = "the rollout only carried a config push"
+    recap.save.click()
+    assert "saved: Config change" in recap.message.value
+    assert "Failure mode: <b>Config change</b>" in recap.mode.value and "set by Alex Chen" in recap.mode.value
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT mode, note, set_by FROM failure_mode_overrides").fetchall() == [
+            ("Config change", "the rollout only carried a config push", "Alex Chen")]
+    reopened = wizard(settings)  # a new session resumes with the saved mode selected
+    reopened.go("meeting")
+    assert reopened.steps["meeting"].recap.picker.value == "Config change"
+    recap.picker.value = ""
+    recap.save.click()
+    assert "manual mode cleared" in recap.message.value and "<b>Bad deploy</b>" in recap.mode.value

@@ -162,7 +162,7 @@ def test_durations_per_period_drop_negative_values():
 
 def test_recurrence_outcomes_and_summary():
     frame = pd.DataFrame({
-        "failure_mode": ["DNS", "DNS", "Cache", "Cache"], "days_since_previous": [10.0, 80.0, 120.0, 5.0],
+        "failure_mode": ["DNS", "DNS", "Cache", "Cache"], "within_window": [True, True, False, True],
         "previous_actions": [2, 1, 1, 0], "previous_fixes_done": [True, False, True, None],
     })  # fmt: skip
     within = metrics.recurrences_within(frame)

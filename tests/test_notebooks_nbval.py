@@ -1,5 +1,5 @@
 """Every notebook runs top to bottom under nbval: the dashboards against a fixture, an empty and the demo
-database, the facilitator guide against the demo database.
+database, the facilitator guide and the analyst examples against the demo database.
 
 The same check by hand (what `make test` runs through this file):
 
@@ -47,7 +47,7 @@ def assert_passed(result: subprocess.CompletedProcess, notebooks: list[Path] = D
 
 def test_there_are_dashboards_and_the_guide():
     assert "overview.ipynb" in [p.name for p in DASHBOARDS]
-    assert "facilitator_guide.ipynb" in [p.name for p in GUIDES]
+    assert {"facilitator_guide.ipynb", "analyst_examples.ipynb"} <= {p.name for p in GUIDES}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS + GUIDES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -90,7 +90,18 @@ def test_facilitator_guide_runs_on_the_demo_database(tmp_path):
     database = tmp_path / "pir.duckdb"
     demo.load_demo(Settings(db=database, sample_dir=tmp_path / "sample"))
     # The day after Stage-31 closed: its review clock is running, as for a facilitator starting on it.
-    assert_passed(run_nbval(database, tmp_path, "notebooks", today="2025-09-06"), GUIDES)
+    guide = ROOT / "notebooks" / "facilitator_guide.ipynb"
+    assert_passed(run_nbval(database, tmp_path, "notebooks/facilitator_guide.ipynb", today="2025-09-06"), [guide])
+
+
+def test_analyst_examples_run_on_the_demo_database(tmp_path):
+    from pirlib import demo
+    from pirlib.config import Settings
+
+    database = tmp_path / "pir.duckdb"
+    demo.load_demo(Settings(db=database, sample_dir=tmp_path / "sample"))
+    analyst = ROOT / "notebooks" / "analyst_examples.ipynb"
+    assert_passed(run_nbval(database, tmp_path, "notebooks/analyst_examples.ipynb", today="2026-11-01"), [analyst])
 
 
 def test_nbval_fails_when_a_cell_raises(tmp_path):

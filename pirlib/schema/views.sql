@@ -93,28 +93,101 @@ SELECT
 FROM incidents
 WHERE NOT deleted;
 
+-- Each incident's failure mode and the rule that set it (007): manual > Jira field > label > component >
+-- summary > the taxonomy's fallback. The rules are the taxonomy file's, written by `pir init`.
+CREATE OR REPLACE VIEW v_incident_failure_modes AS
+WITH live AS (
+    SELECT issue_id, key, service, labels, components, nullif(trim(failure_mode), '') AS field_value,
+           -- the summary's words between single spaces, so that a phrase rule matches whole words only
+           ' ' || trim(regexp_replace(lower(coalesce(summary, '')), '[^\p{L}\p{N}]+', ' ', 'g')) || ' ' AS words
+    FROM incidents
+    WHERE NOT deleted
+),
+names AS (
+    SELECT mode, lower(trim(unnest(list_prepend(mode, coalesce(aliases, []::VARCHAR[]))))) AS name
+    FROM failure_mode_taxonomy
+),
+by_rule AS (
+    SELECT
+        l.issue_id,
+        arg_min(r.mode, r.rule_rank) AS mode,
+        arg_min(r.kind, r.rule_rank) AS kind,
+        arg_min(r.pattern, r.rule_rank) AS pattern
+    FROM live AS l
+    JOIN failure_mode_rules AS r ON CASE r.kind
+        WHEN 'label' THEN list_contains(list_transform(coalesce(l.labels, []), lambda x: lower(x)), lower(r.pattern))
+        WHEN 'component' THEN list_contains(list_transform(coalesce(l.components, []), lambda x: lower(x)), lower(r.pattern))
+        ELSE contains(l.words, ' ' || CASE WHEN suffix(r.pattern, '*') THEN rtrim(r.pattern, '*') ELSE r.pattern || ' ' END)
+    END
+    GROUP BY l.issue_id
+),
+fallback AS (
+    SELECT mode FROM failure_mode_taxonomy WHERE is_fallback LIMIT 1
+)
+SELECT
+    l.issue_id AS incident_id,
+    l.key,
+    l.service,
+    coalesce(o.mode, n.mode, l.field_value, b.mode, f.mode) AS failure_mode,
+    CASE
+        WHEN o.mode IS NOT NULL THEN 'manual'
+        WHEN l.field_value IS NOT NULL THEN 'field'
+        WHEN b.mode IS NOT NULL THEN b.kind
+        WHEN f.mode IS NOT NULL THEN 'fallback'
+    END AS mode_source,
+    CASE
+        WHEN o.mode IS NOT NULL THEN 'set by ' || coalesce(o.set_by, 'the facilitator') || ' in the review'
+        WHEN n.mode IS NOT NULL AND lower(n.mode) = lower(l.field_value) THEN 'Failure Mode field'
+        WHEN n.mode IS NOT NULL THEN 'Failure Mode field "' || l.field_value || '" (an alias of ' || n.mode || ')'
+        WHEN l.field_value IS NOT NULL THEN 'Failure Mode field (a value the taxonomy does not list)'
+        WHEN b.kind = 'summary' THEN 'summary has "' || b.pattern || '"'
+        WHEN b.mode IS NOT NULL THEN b.kind || ' "' || b.pattern || '"'
+        WHEN f.mode IS NOT NULL THEN 'no field, label, component or summary rule matched'
+    END AS mode_rule,
+    t.category,
+    l.field_value,
+    o.mode AS manual_mode,
+    o.note AS manual_note,
+    o.set_by AS manual_set_by,
+    o.set_at AS manual_set_at
+FROM live AS l
+LEFT JOIN failure_mode_overrides AS o ON o.incident_id = l.issue_id
+LEFT JOIN names AS n ON n.name = lower(l.field_value)
+LEFT JOIN by_rule AS b ON b.issue_id = l.issue_id
+LEFT JOIN fallback AS f ON true
+LEFT JOIN failure_mode_taxonomy AS t
+    ON t.mode = coalesce(o.mode, n.mode, l.field_value, b.mode, f.mode);
+
+-- Per incident whose (service, mode) happened before: the previous one, the gap, whether it falls in the
+-- recurrence window (table recurrence_window), and whether the earlier incident's actions, and its
+-- prevent/detect actions in particular, were done before this one started. Modes from the taxonomy's
+-- fallback ("no rule matched") are left out: an unclassified incident does not recur.
 CREATE OR REPLACE VIEW v_failure_mode_recurrence AS
 WITH ordered AS (
     SELECT
-        issue_id AS incident_id,
-        key,
-        service,
-        failure_mode,
-        severity,
-        coalesce(started_at, created_at) AS occurred_at,
-        lag(issue_id) OVER w AS previous_incident_id,
-        lag(key) OVER w AS previous_key,
-        lag(coalesce(started_at, created_at)) OVER w AS previous_occurred_at
-    FROM incidents
-    WHERE NOT deleted AND failure_mode IS NOT NULL
-    WINDOW w AS (PARTITION BY service, failure_mode ORDER BY coalesce(started_at, created_at), issue_id)
+        i.issue_id AS incident_id,
+        i.key,
+        i.service,
+        m.failure_mode,
+        i.severity,
+        coalesce(i.started_at, i.created_at) AS occurred_at,
+        lag(i.issue_id) OVER w AS previous_incident_id,
+        lag(i.key) OVER w AS previous_key,
+        lag(coalesce(i.started_at, i.created_at)) OVER w AS previous_occurred_at
+    FROM incidents AS i
+    JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id
+    WHERE NOT i.deleted AND m.failure_mode IS NOT NULL AND m.mode_source <> 'fallback'
+    WINDOW w AS (PARTITION BY i.service, m.failure_mode ORDER BY coalesce(i.started_at, i.created_at), i.issue_id)
 ),
 previous_actions AS (
     SELECT
         o.incident_id,
         count(a.issue_id) AS previous_actions,
         count(a.issue_id) FILTER (WHERE a.status_category = 'done' AND a.resolved_at <= o.occurred_at)
-            AS previous_actions_done_before
+            AS previous_actions_done_before,
+        count(a.issue_id) FILTER (WHERE a.action_type IN ('prevent', 'detect')) AS previous_prevent_detect,
+        count(a.issue_id) FILTER (WHERE a.action_type IN ('prevent', 'detect') AND a.status_category = 'done'
+                                  AND a.resolved_at <= o.occurred_at) AS previous_prevent_detect_done_before
     FROM ordered AS o
     LEFT JOIN actions AS a ON a.incident_id = o.previous_incident_id AND NOT a.deleted
     WHERE o.previous_incident_id IS NOT NULL
@@ -124,11 +197,50 @@ SELECT
     o.*,
     date_diff('second', o.previous_occurred_at, o.occurred_at) / 86400.0 AS days_since_previous,
     date_diff('second', o.previous_occurred_at, o.occurred_at) <= 90 * 86400 AS within_90_days,
+    w.days AS window_days,
+    date_diff('second', o.previous_occurred_at, o.occurred_at) <= w.days * 86400 AS within_window,
     p.previous_actions,
     p.previous_actions_done_before,
-    p.previous_actions > 0 AND p.previous_actions = p.previous_actions_done_before AS previous_fixes_done
+    p.previous_actions > 0 AND p.previous_actions = p.previous_actions_done_before AS previous_fixes_done,
+    p.previous_prevent_detect,
+    p.previous_prevent_detect_done_before,
+    p.previous_prevent_detect > 0 AND p.previous_prevent_detect = p.previous_prevent_detect_done_before
+        AS prevent_detect_done_before
 FROM ordered AS o
-JOIN previous_actions AS p ON p.incident_id = o.incident_id;
+JOIN previous_actions AS p ON p.incident_id = o.incident_id
+CROSS JOIN (SELECT max(days) AS days FROM recurrence_window) AS w;
+
+-- Per (service, failure mode): how often it happened, how often it came back within the window, and how
+-- many of those repeats came after the earlier incident's prevent/detect actions were all done.
+CREATE OR REPLACE VIEW v_failure_mode_effectiveness AS
+WITH incidents_per_pair AS (
+    SELECT i.service, m.failure_mode, count(*) AS incidents,
+           min(coalesce(i.started_at, i.created_at)) AS first_at,
+           max(coalesce(i.started_at, i.created_at)) AS last_at
+    FROM incidents AS i
+    JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id
+    WHERE NOT i.deleted AND m.mode_source <> 'fallback'
+    GROUP BY ALL
+),
+repeats AS (
+    SELECT service, failure_mode,
+           count(*) FILTER (WHERE within_window) AS recurrences,
+           count(*) FILTER (WHERE within_window AND prevent_detect_done_before) AS repeats_after_completed_actions,
+           count(*) FILTER (WHERE within_window AND previous_prevent_detect = 0) AS repeats_without_prevent_detect,
+           median(days_since_previous) FILTER (WHERE within_window) AS median_days_between,
+           quantile_cont(days_since_previous, 0.9) FILTER (WHERE within_window) AS p90_days_between
+    FROM v_failure_mode_recurrence
+    GROUP BY ALL
+)
+SELECT
+    p.service, p.failure_mode, p.incidents, p.first_at, p.last_at,
+    coalesce(r.recurrences, 0) AS recurrences,
+    coalesce(r.repeats_after_completed_actions, 0) AS repeats_after_completed_actions,
+    coalesce(r.repeats_without_prevent_detect, 0) AS repeats_without_prevent_detect,
+    r.median_days_between,
+    r.p90_days_between
+FROM incidents_per_pair AS p
+LEFT JOIN repeats AS r USING (service, failure_mode);
 
 -- Runbook §4.4: a regulatory incident's compliance item stays open until the regulator filing is recorded.
 CREATE OR REPLACE VIEW v_regulatory_followups AS

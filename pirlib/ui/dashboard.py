@@ -21,6 +21,7 @@ from IPython.display import HTML, display
 from pirlib import db, metrics
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
+from pirlib.failure_modes import recurrence
 from pirlib.ui import figures
 from pirlib.ui.filters import FilterBar
 from pirlib.values import safe_url
@@ -496,22 +497,41 @@ def _recurrences(data: BoardData) -> pd.DataFrame:
     return data.derive("recurrences", lambda: metrics.recurrences_within(data.frames["recurrences"]))
 
 
+def _window_words(data: BoardData) -> str:
+    return recurrence.effectiveness(_recurrences(data)).window_words
+
+
+def repeats_after_actions(data: BoardData, filters: metrics.Filters) -> str:
+    """The board's headline: repeats after completed prevent/detect actions, with n and the gap's spread."""
+    summary = recurrence.effectiveness(_recurrences(data))
+    n = summary.recurrences
+    share = f" ({summary.after_completed_actions / n:.0%})" if n else ""
+    gap = (f"median {summary.days_median:.0f}, P90 {summary.days_p90:.0f} (n = {n})"
+           if summary.days_median is not None else f"— (n = {n})")  # fmt: skip
+    return _kpis([
+        (f"repeats after completed prevent/detect actions, {summary.window_words} (n = {n} recurrences)",
+         f"{summary.after_completed_actions} of {n}{share}"),
+        ("repeats whose earlier incident had no prevent/detect action", str(summary.without_prevent_detect)),
+        ("days between an incident and its repeat", gap),
+    ])  # fmt: skip
+
+
 def recurrence_outcomes(data: BoardData, filters: metrics.Filters) -> object:
     recurrences = _recurrences(data)
     if recurrences.empty:
-        return _message_html(f"No failure mode came back within {metrics.RECURRENCE_DAYS} days on the same service.")
+        return _message_html(f"No failure mode came back {_window_words(data)} on the same service.")
     long = recurrences.assign(failure_mode=recurrences["failure_mode"].fillna("(none)")).groupby(
         ["failure_mode", "outcome"]).size().rename("recurrences").reset_index()
     return figures.stacked_bars(
         long, "failure_mode", "outcome", "recurrences",
-        f"Came back within {metrics.RECURRENCE_DAYS} days on the same service: were the earlier incident's actions done?",
+        f"Came back {_window_words(data)} on the same service: were the earlier incident's actions done?",
         colors=figures.OUTCOME_COLORS, order=list(figures.OUTCOME_COLORS),
     )  # fmt: skip
 
 
 def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     rows = _recurrences(data).sort_values("occurred_at", ascending=False)
-    title = f"<h3>Recurrences within {metrics.RECURRENCE_DAYS} days ({len(rows)})</h3>"
+    title = f"<h3>Recurrences {_window_words(data)} ({len(rows)})</h3>"
     if rows.empty:
         return title + _none_html("recurrences")
     shown = rows.head(OVERDUE_ROWS)
@@ -524,9 +544,50 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
         "Days between": [f"{v:.0f}" for v in shown["days_since_previous"]],
         "Earlier actions done before": [f"{int(d or 0)} of {int(n or 0)}" for d, n in
                                         zip(shown["previous_actions_done_before"].fillna(0), shown["previous_actions"].fillna(0))],
+        "Prevent/detect done before": [f"{int(d or 0)} of {int(n or 0)}" for d, n in
+                                   zip(shown["previous_prevent_detect_done_before"].fillna(0),
+                                       shown["previous_prevent_detect"].fillna(0))],
         "Outcome": [html.escape(v) for v in shown["outcome"]],
     })  # fmt: skip
     return title + markup_table_html(table)
+
+
+SIMILAR_SHOWN = 5  # latest incidents (after filters) whose similar past incidents the incidents board lists
+
+
+def similar_table_html(similar: pd.DataFrame) -> str:
+    """Similar past incidents as a table: incident (linked), score, when, service, mode, summary, reason."""
+    table = pd.DataFrame({
+        "Earlier incident": [link_html(k, u) for k, u in zip(similar["key"], similar["url"])],
+        "Score": [f"{v:.2f}" for v in similar["score"]],
+        "Started": [html.escape(f"{pd.Timestamp(v):%Y-%m-%d}") for v in similar["occurred_at"]],
+        "Service": [html.escape(_cell_text(v)) for v in similar["service"]],
+        "Failure mode": [html.escape(_cell_text(v)) for v in similar["failure_mode"]],
+        "Summary": [html.escape(_cell_text(v)) for v in similar["summary"]],
+        "Why": [html.escape(_cell_text(v)) for v in similar["reason"]],
+    })  # fmt: skip
+    return markup_table_html(table)
+
+
+def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
+    # load_similar gives the filter columns the later incident's values; the table shows the earlier one's.
+    return similar.assign(service=similar["similar_service"], occurred_at=similar["similar_occurred_at"])
+
+
+def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
+    """For the latest incidents in the filters: the earlier incidents most like each (``pir similar``)."""
+    similar = data.frames["similar"]
+    title = (f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
+             "incidents that require a review</h3>")
+    if similar.empty:
+        return title + _none_html("incidents with similar earlier ones")
+    latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
+    blocks = [
+        f"<h4>{link_html(row['query_key'], row['query_url'])} {html.escape(_cell_text(row['query_summary']))}</h4>"
+        + similar_table_html(_earlier(similar[similar["query_id"] == row["query_id"]]))
+        for row in latest.to_dict("records")
+    ]
+    return title + "".join(blocks)
 
 
 BOARDS: dict[str, BoardSpec] = {
@@ -541,11 +602,11 @@ BOARDS: dict[str, BoardSpec] = {
     ),
     "failure_modes": BoardSpec(
         "Recurring failure modes", ("incidents", "recurrences"), {"incidents": "occurred_at", "recurrences": "occurred_at"},
-        (modes_heatmaps, recurrence_outcomes, recurrence_table),
+        (repeats_after_actions, modes_heatmaps, recurrence_outcomes, recurrence_table),
     ),
     "incidents": BoardSpec(
-        "Incidents", ("incidents",), {"incidents": "occurred_at"},
-        (incidents_summary, incidents_by_service, incidents_durations),
+        "Incidents", ("incidents", "similar"), {"incidents": "occurred_at", "similar": "occurred_at"},
+        (incidents_summary, incidents_by_service, incidents_durations, incidents_similar),
     ),
 }
 

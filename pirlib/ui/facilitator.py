@@ -30,6 +30,7 @@ from pirlib import actions, db, review
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.publish import pipeline
+from pirlib.ui.failure_mode_panel import RecapPanel
 from pirlib.values import as_utc, safe_url
 
 __all__ = ["FacilitatorWizard"]
@@ -415,6 +416,7 @@ class MeetingStep(_Step):
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, _Message] = {}
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
+        self.recap: RecapPanel | None = None
 
     def refresh(self) -> None:
         self.times = review.segment_times(self.settings, self.incident)
@@ -461,9 +463,16 @@ class MeetingStep(_Step):
             delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
             rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{_e(marks)} {_e(note['text'])}</span>"),
                                       delete]))  # fmt: skip
+        extra_panels = []
+        if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
+            if self.recap is None or self.recap.incident_id != self.incident:
+                self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
+            else:  # a note was added or the step reopened: the similar list stands, the mode is reread
+                self.recap.refresh(with_similar=False)
+            extra_panels.append(self.recap.widget)
         return widgets.VBox([
             widgets.HTML(f"<h4>{number}. {_e(segment.title)} ({segment.minutes} min)</h4><p>{_e(segment.purpose)}</p>"),
-            widgets.HBox([start, end, self.clocks[name]]), *rows,
+            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
             widgets.HBox([text, *extra, add]), self.messages[name].widget,
         ])  # fmt: skip
 

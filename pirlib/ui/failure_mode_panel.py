@@ -1,0 +1,69 @@
+"""The guide's recap panel (runbook §2, Recap): the incident's failure mode and the rule that set it, a
+picker to set or correct it (saved at once to ``failure_mode_overrides``, which no sync touches), and the
+earlier incidents most like this one (``pir similar``)."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.errors import PirError
+from pirlib.failure_modes import manual, similar, taxonomy
+from pirlib.ui.dashboard import similar_table_html
+
+AS_CLASSIFIED = "(as classified: field or rules)"
+SIMILAR_K = 5
+
+
+class RecapPanel:
+    def __init__(self, settings: Settings, incident_id: str, user: str | None = None) -> None:
+        self.settings, self.incident_id, self.user = settings, incident_id, user
+        self.mode = widgets.HTML()
+        self.mode.add_class("pir-failure-mode")
+        self.picker = widgets.Dropdown(description="Failure mode", style={"description_width": "initial"})
+        self.picker.add_class("pir-failure-mode-picker")
+        self.note = widgets.Text(placeholder="why (optional)", layout=widgets.Layout(width="40%"))
+        self.save = widgets.Button(description="Save mode")
+        self.save.add_class("pir-failure-mode-save")
+        self.save.on_click(lambda _: self.save_mode())
+        self.message = widgets.HTML()
+        self.similar = widgets.HTML()
+        self.similar.add_class("pir-similar")
+        self.widget = widgets.VBox([self.mode, widgets.HBox([self.picker, self.note, self.save]), self.message,
+                                    self.similar])  # fmt: skip
+        self.refresh()
+
+    def refresh(self, *, with_similar: bool = True) -> None:
+        """Redraw from the database; ``with_similar=False`` keeps the similar list (a full BM25 pass over
+        every incident's text) and redraws only the mode, for a redraw while the meeting goes on."""
+        with db.connect(self.settings, read_only=True) as con:
+            row = manual.current(con, self.incident_id)
+            modes = taxonomy.modes(con)
+            found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
+        self.mode.value = (f"<p>Failure mode: <b>{html.escape(str(row['failure_mode'] or '—'))}</b> "
+                           f"<span style='color:#555'>({html.escape(str(row['mode_rule'] or ''))})</span></p>")  # fmt: skip
+        self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
+        self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
+        self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
+        if found is None:
+            return
+        title = "<h4>Has this happened before? The most similar earlier incidents</h4>"
+        self.similar.value = title + (similar_table_html(found) if not found.empty
+                                      else "<p>No earlier incident shares its service, mode or words.</p>")
+
+    def save_mode(self) -> None:
+        try:
+            with db.connect(self.settings) as con:
+                if self.picker.value:
+                    manual.set_mode(con, self.incident_id, self.picker.value, set_by=self.user, note=self.note.value)
+                else:
+                    manual.clear_mode(con, self.incident_id)
+        except PirError as exc:
+            self.message.value = f'<span class="pir-error" style="color:#b00020">{html.escape(str(exc))}</span>'
+            return
+        self.refresh(with_similar=False)
+        saved = f"saved: {self.picker.value}" if self.picker.value else "manual mode cleared: field or rules decide"
+        self.message.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.escape(saved)}</span>'
