@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 
 from support import review_fixture as fx
-from pirlib import actions, db
+from pirlib import db
+from pirlib.review import actions
+from pirlib.review.session import ReviewSession, open_review
 from pirlib.errors import InputError
 
 TODAY = dt.date(2025, 9, 6)
@@ -94,37 +96,42 @@ def settings(tmp_path):
     return fx.build(tmp_path / "pir.duckdb")
 
 
-def test_draft_crud_keeps_invalid_drafts_and_lists_their_problems(settings):
-    good = actions.create_draft(settings, fx.STAGE31_ID, **GOOD)
-    bad = actions.create_draft(settings, fx.STAGE31_ID, summary="Look into it", owner="")
-    listed = actions.list_drafts(settings, fx.STAGE31_ID)
+@pytest.fixture
+def s(settings) -> ReviewSession:
+    with open_review(settings, fx.STAGE31_ID) as session:
+        yield session
+
+
+def test_draft_crud_keeps_invalid_drafts_and_lists_their_problems(s):
+    good = actions.create_draft(s, **GOOD)
+    bad = actions.create_draft(s, summary="Look into it", owner="")
+    listed = actions.list_drafts(s)
     assert list(listed["draft_id"]) == [good, bad]
     assert listed.loc[0, "problems"] == [] and listed.loc[0, "state"] == "draft"
     assert "owner" in fields(listed.loc[1, "problems"])
-    actions.update_draft(settings, bad, owner="Lee Park", due_date="2025-09-20")
-    draft = actions.get_draft(settings, bad)
+    actions.update_draft(s.con, bad, owner="Lee Park", due_date="2025-09-20")
+    draft = actions.get_draft(s.con, bad)
     assert draft["owner"] == "Lee Park" and draft["due_date"] == dt.date(2025, 9, 20)
     assert draft["success_metric"] is None
-    actions.delete_draft(settings, bad)
-    assert actions.get_draft(settings, bad) is None
-    assert len(actions.list_drafts(settings, fx.STAGE31_ID)) == 1
+    actions.delete_draft(s.con, bad)
+    assert actions.get_draft(s.con, bad) is None
+    assert len(actions.list_drafts(s)) == 1
 
 
-def test_pushed_drafts_are_not_edited_here(settings):
-    draft_id = actions.create_draft(settings, fx.STAGE31_ID, **GOOD)
-    with db.connect(settings) as con:
-        con.execute("UPDATE action_drafts SET state = 'pushed', pushed_key = 'INC-900' WHERE draft_id = ?", [draft_id])
+def test_pushed_drafts_are_not_edited_here(s):
+    draft_id = actions.create_draft(s, **GOOD)
+    s.con.execute("UPDATE action_drafts SET state = 'pushed', pushed_key = 'INC-900' WHERE draft_id = ?", [draft_id])
     with pytest.raises(InputError, match="^draft is pushed as INC-900; edit the action in Jira instead"):
-        actions.update_draft(settings, draft_id, owner="Someone")
+        actions.update_draft(s.con, draft_id, owner="Someone")
     with pytest.raises(InputError, match="cannot be deleted here"):
-        actions.delete_draft(settings, draft_id)
+        actions.delete_draft(s.con, draft_id)
 
 
-def test_bad_input_writes_nothing(settings):
+def test_bad_input_writes_nothing(settings, s):
     with pytest.raises(InputError, match="^due date: 'soon' is not a date; use YYYY-MM-DD"):
-        actions.create_draft(settings, fx.STAGE31_ID, summary="x", due_date="soon")
+        actions.create_draft(s, summary="x", due_date="soon")
     with pytest.raises(InputError, match="draft field 'colour' is unknown"):
-        actions.create_draft(settings, fx.STAGE31_ID, colour="red")
-    with pytest.raises(InputError, match="incident 'nope' is unknown"):
-        actions.create_draft(settings, "nope", summary="x")
-    assert actions.list_drafts(settings, fx.STAGE31_ID).empty
+        actions.create_draft(s, colour="red")
+    with pytest.raises(InputError, match="^unknown incident 'nope'"):  # no draft without an incident
+        ReviewSession.resolve(s.con, settings, "nope")
+    assert actions.list_drafts(s).empty

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from pirlib import demo, review
+from pirlib import cli, db, demo
+from pirlib.review.clock import candidates
 from pirlib.config import Settings
 
 
@@ -25,8 +26,13 @@ def pir(settings: Settings, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+def open_reviews(settings: Settings) -> list:
+    with db.connect(settings, read_only=True) as con:
+        return candidates(con, settings)
+
+
 def stage31_key(settings: Settings) -> str:
-    return next(c.key for c in review.candidates(settings) if c.summary.startswith("Stage-31"))
+    return next(c.key for c in open_reviews(settings) if c.summary.startswith("Stage-31"))
 
 
 def test_check_one_incident_lists_its_gaps(sample_db):
@@ -43,8 +49,9 @@ def test_check_one_incident_lists_its_gaps(sample_db):
 def test_check_every_open_review_and_strict_exit(sample_db):
     result = pir(sample_db)
     assert result.returncode == 0
-    open_reviews = len(review.candidates(sample_db))
-    assert result.stdout.splitlines()[-1] == f"{open_reviews} reviews checked, {open_reviews} with gaps"
+    count = len(open_reviews(sample_db))
+    assert count > 1
+    assert result.stdout.splitlines()[-1] == f"{count} reviews checked, {count} with gaps"
     assert pir(sample_db, "--strict").returncode == 3
 
 
@@ -55,3 +62,25 @@ def test_check_unknown_incident_is_one_line(sample_db):
         "pir: error: unknown incident 'INC-99999': no incident has that key or id; check it, or run `pir sync` "
         "(or `pir demo`) to load incidents first"
     ]
+
+
+@pytest.mark.parametrize("one_incident", [False, True], ids=["every-open-review", "one-incident"])
+def test_check_opens_one_connection_per_run(sample_db, monkeypatch, capsys, one_incident):
+    for name in [n for n in os.environ if n.startswith("PIR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIR_DB", str(sample_db.db))
+    monkeypatch.setenv("PIR_TODAY", "2026-11-01")
+    opened = []
+    real_open = db._open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(db, "_open", counting_open)
+    args = [stage31_key(sample_db)] if one_incident else []
+    expected = "1 review checked" if one_incident else f"{len(open_reviews(sample_db))} reviews checked"
+    opened.clear()  # the lookups above do not count
+    assert cli.main(["check", *args]) == 0
+    assert len(opened) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith(expected)

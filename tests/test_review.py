@@ -1,4 +1,5 @@
-"""pirlib.review against a real DuckDB file: the runbook clock, preparation stamps, meeting and notes."""
+"""pirlib.review's stage modules against a real DuckDB file: the runbook clock, preparation stamps, meeting and
+notes, progress and the wrap-up check; each test works through one open connection, as a wizard step does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pandas as pd
 import pytest
 
 from support import review_fixture as fx
-from pirlib import actions, db, review
+from pirlib import db
+from pirlib.review import actions, clock, meeting, prepare, progress, wrap_up
+from pirlib.review.session import ReviewSession
 from pirlib.config import Settings
 from pirlib.errors import InputError
 
@@ -21,9 +24,15 @@ def settings(tmp_path) -> Settings:
     return fx.build(tmp_path / "pir.duckdb")
 
 
-def _review_row(settings: Settings, incident_id: str = fx.STAGE31_ID) -> dict:
+@pytest.fixture
+def s(settings) -> ReviewSession:
+    """INC-31's session on a connection open for the whole test."""
     with db.connect(settings) as con:
-        return con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df().iloc[0].to_dict()
+        yield ReviewSession.resolve(con, settings, fx.STAGE31_KEY)
+
+
+def _review_row(con, incident_id: str = fx.STAGE31_ID) -> dict:
+    return con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df().iloc[0].to_dict()
 
 
 # ----------------------------------------------------------------------------------------- the clock
@@ -32,7 +41,7 @@ def _review_row(settings: Settings, incident_id: str = fx.STAGE31_ID) -> dict:
 def test_stage_clocks_count_from_closure_with_configured_hours():
     settings = Settings(facilitator_hours=6)
     at = CLOSED + dt.timedelta(hours=5)
-    clocks = {c.stage: c for c in review.stage_clocks(CLOSED, {}, settings, at)}
+    clocks = {c.stage: c for c in clock.stage_clocks(CLOSED, {}, settings, at)}
     assert clocks["facilitator_assigned"].due_at == CLOSED + dt.timedelta(hours=6)
     assert clocks["facilitator_assigned"].state == "due_soon"  # 1 h of 6 left: under a quarter
     assert clocks["artifacts_collected"].state == "on_time"
@@ -43,17 +52,17 @@ def test_stage_clocks_count_from_closure_with_configured_hours():
 def test_stage_clock_states_late_done_and_done_late():
     review_row = {"facilitator_assigned_at": CLOSED + dt.timedelta(hours=13),
                   "artifacts_collected_at": CLOSED + dt.timedelta(hours=2)}  # fmt: skip
-    clocks = {c.stage: c for c in review.stage_clocks(CLOSED, review_row, Settings(), CLOSED + dt.timedelta(hours=30))}
+    clocks = {c.stage: c for c in clock.stage_clocks(CLOSED, review_row, Settings(), CLOSED + dt.timedelta(hours=30))}
     assert clocks["facilitator_assigned"].state == "done" and clocks["facilitator_assigned"].done_late
     assert clocks["artifacts_collected"].state == "done" and not clocks["artifacts_collected"].done_late
     assert clocks["invites_sent"].state == "late"
     assert clocks["invites_sent"].describe() == "late by 6 h 00 min"
     assert clocks["published"].state == "on_time"  # 18 h of 48 left: more than a quarter
-    assert review.stage_clocks(CLOSED, {}, Settings(), CLOSED + dt.timedelta(hours=37))[4].state == "due_soon"
+    assert clock.stage_clocks(CLOSED, {}, Settings(), CLOSED + dt.timedelta(hours=37))[4].state == "due_soon"
 
 
-def test_candidates_are_closed_unpublished_review_severities_newest_first(settings):
-    found = review.candidates(settings, at=CLOSED + dt.timedelta(hours=3))
+def test_candidates_are_closed_unpublished_review_severities_newest_first(settings, s):
+    found = clock.candidates(s.con, settings, at=CLOSED + dt.timedelta(hours=3))
     assert [c.key for c in found] == ["INC-40", fx.STAGE31_KEY, "INC-45"]
     stage31 = found[1]
     assert stage31.facilitator == fx.FACILITATOR
@@ -65,139 +74,139 @@ def test_candidates_are_closed_unpublished_review_severities_newest_first(settin
 
 
 def test_now_moves_to_pir_today_but_keeps_the_time_running():
-    moved = review.now(Settings(today=dt.date(2025, 9, 6)))
+    moved = clock.now(Settings(today=dt.date(2025, 9, 6)))
     assert moved.date() == dt.date(2025, 9, 6) and moved.tzinfo is not None
-    assert abs((review.now(Settings()) - dt.datetime.now(UTC)).total_seconds()) < 5
+    assert abs((clock.now(Settings()) - dt.datetime.now(UTC)).total_seconds()) < 5
 
 
 # ---------------------------------------------------------------------------------------- preparation
 
 
-def test_assign_facilitator_refuses_the_commander(settings):
+def test_assign_facilitator_refuses_the_commander(settings, s):
     with pytest.raises(InputError, match=r"^facilitator: Priya Raman is the incident commander of INC-31;"):
-        review.assign_facilitator(settings, fx.STAGE31_KEY, "  priya   RAMAN ")
-    assert _review_row(settings)["facilitator"] == fx.FACILITATOR  # unchanged
+        prepare.assign_facilitator(s, "  priya   RAMAN ")
+    assert _review_row(s.con)["facilitator"] == fx.FACILITATOR  # unchanged
 
 
-def test_assign_facilitator_stamps_once(settings):
+def test_assign_facilitator_stamps_once(settings, s):
+    inc40 = ReviewSession.resolve(s.con, settings, "INC-40")
     first = CLOSED + dt.timedelta(hours=2)
-    review.assign_facilitator(settings, "INC-40", "Dana Roe", at=first)
-    review.assign_facilitator(settings, "INC-40", "Eli Moss", at=first + dt.timedelta(hours=20))
-    row = _review_row(settings, "40001")
+    prepare.assign_facilitator(inc40, "Dana Roe", at=first)
+    prepare.assign_facilitator(inc40, "Eli Moss", at=first + dt.timedelta(hours=20))
+    row = _review_row(s.con, "40001")
     assert row["facilitator"] == "Eli Moss"
     assert row["facilitator_assigned_at"] == pd.Timestamp(first)
     with pytest.raises(InputError, match="^facilitator: the name is empty"):
-        review.assign_facilitator(settings, "INC-40", "   ")
+        prepare.assign_facilitator(inc40, "   ")
 
 
-def test_artifacts_collected_when_all_four_kinds_are(settings):
-    items = review.artifact_checklist(settings, fx.STAGE31_KEY)
-    assert [i["kind"] for i in items] == list(review.ARTIFACT_KINDS)
+def test_artifacts_collected_when_all_four_kinds_are(settings, s):
+    items = prepare.artifact_checklist(s)
+    assert [i["kind"] for i in items] == list(prepare.ARTIFACT_KINDS)
     assert items[0]["location"] == "https://jira.example.com/browse/INC-31"
     times = [CLOSED + dt.timedelta(hours=h) for h in (1, 2, 3, 4)]
-    for kind, at in zip(review.ARTIFACT_KINDS, times):
-        assert pd.isna(_review_row(settings)["artifacts_collected_at"])
-        review.set_artifact(settings, fx.STAGE31_KEY, kind, collected=True, by="Alex Chen", at=at)
-    assert _review_row(settings)["artifacts_collected_at"] == pd.Timestamp(times[-1])
-    review.set_artifact(settings, fx.STAGE31_KEY, "monitoring_snapshots", location="grafana.example/d/1")
-    review.set_artifact(settings, fx.STAGE31_KEY, "customer_communications", collected=False)
-    assert pd.isna(_review_row(settings)["artifacts_collected_at"])
-    items = {i["kind"]: i for i in review.artifact_checklist(settings, fx.STAGE31_KEY)}
+    for kind, at in zip(prepare.ARTIFACT_KINDS, times):
+        assert pd.isna(_review_row(s.con)["artifacts_collected_at"])
+        prepare.set_artifact(s, kind, collected=True, by="Alex Chen", at=at)
+    assert _review_row(s.con)["artifacts_collected_at"] == pd.Timestamp(times[-1])
+    prepare.set_artifact(s, "monitoring_snapshots", location="grafana.example/d/1")
+    prepare.set_artifact(s, "customer_communications", collected=False)
+    assert pd.isna(_review_row(s.con)["artifacts_collected_at"])
+    items = {i["kind"]: i for i in prepare.artifact_checklist(s)}
     assert items["monitoring_snapshots"]["location"] == "grafana.example/d/1"
     assert items["monitoring_snapshots"]["collected_by"] == "Alex Chen"
     assert items["customer_communications"]["collected_at"] is None
     with pytest.raises(InputError, match="artifact kind 'logs' is unknown"):
-        review.set_artifact(settings, fx.STAGE31_KEY, "logs", collected=True)
+        prepare.set_artifact(s, "logs", collected=True)
 
 
-def test_invite_list_proposes_people_and_runbook_roles_and_is_editable(settings):
-    invitees = review.invite_list(settings, fx.STAGE31_KEY)
+def test_invite_list_proposes_people_and_runbook_roles_and_is_editable(settings, s):
+    invitees = prepare.invite_list(s)
     people = dict(zip(invitees["name"], invitees["origin"]))
     assert people[fx.COMMANDER] == "incident commander"
     assert people["Sam Okafor"] == "Jira assignee" and people["Jordan Nunez"] == "Jira reporter"
     assert people["Lee Park"] == "Jira commenter" and people["Mo Diaz"] == "chat participant"
-    assert {n for n, o in people.items() if o == "runbook role"} == set(review.RUNBOOK_ROLES)
-    review.set_invited(settings, fx.STAGE31_KEY, "Mo Diaz", False)
-    review.add_attendee(settings, fx.STAGE31_KEY, "Rita QA-Lead", "QA")
-    invitees = review.invite_list(settings, fx.STAGE31_KEY).set_index("name")
+    assert {n for n, o in people.items() if o == "runbook role"} == set(prepare.RUNBOOK_ROLES)
+    prepare.set_invited(s, "Mo Diaz", False)
+    prepare.add_attendee(s, "Rita QA-Lead", "QA")
+    invitees = prepare.invite_list(s).set_index("name")
     assert not invitees.loc["Mo Diaz", "invited"]  # stays removed: the proposal does not bring them back
     assert "QA" not in invitees.index and invitees.loc["Rita QA-Lead", "role"] == "QA"
     with pytest.raises(InputError, match="^invitee name: empty"):
-        review.add_attendee(settings, fx.STAGE31_KEY, " ", "QA")
+        prepare.add_attendee(s, " ", "QA")
 
 
-def test_invites_and_agenda_stamp_their_times(settings):
+def test_invites_and_agenda_stamp_their_times(settings, s):
     at = CLOSED + dt.timedelta(hours=8)
-    review.mark_invites_sent(settings, fx.STAGE31_KEY, at=at)
-    review.mark_agenda_circulated(settings, fx.STAGE31_KEY, at=at)
-    review.mark_agenda_circulated(settings, fx.STAGE31_KEY, at=at + dt.timedelta(hours=1))
-    row = _review_row(settings)
+    prepare.mark_invites_sent(s, at=at)
+    prepare.mark_agenda_circulated(s, at=at)
+    prepare.mark_agenda_circulated(s, at=at + dt.timedelta(hours=1))
+    row = _review_row(s.con)
     assert row["invites_sent_at"] == pd.Timestamp(at) and row["agenda_circulated_at"] == pd.Timestamp(at)
-    with db.connect(settings) as con:  # the deadline view reads the same stamps
-        states = dict(con.execute("SELECT stage, state FROM v_review_deadlines WHERE incident_id = ?",
-                                  [fx.STAGE31_ID]).fetchall())  # fmt: skip
+    states = dict(s.con.execute(  # the deadline view reads the same stamps
+        "SELECT stage, state FROM v_review_deadlines WHERE incident_id = ?", [fx.STAGE31_ID]).fetchall())
     assert states["invites_sent"] == "on_time" and states["facilitator_assigned"] == "on_time"
 
 
-def test_invites_need_someone_invited(settings):
-    for name in review.invite_list(settings, fx.STAGE31_KEY)["name"]:
-        review.set_invited(settings, fx.STAGE31_KEY, name, False)
+def test_invites_need_someone_invited(settings, s):
+    for name in prepare.invite_list(s)["name"]:
+        prepare.set_invited(s, name, False)
     with pytest.raises(InputError, match="^invite list: nobody is invited yet"):
-        review.mark_invites_sent(settings, fx.STAGE31_KEY)
+        prepare.mark_invites_sent(s)
 
 
-def test_agenda_draft_has_facts_and_segments_and_edits_persist(settings, tmp_path):
-    text = review.agenda(settings, fx.STAGE31_KEY)
+def test_agenda_draft_has_facts_and_segments_and_edits_persist(settings, s, tmp_path):
+    text = prepare.agenda(s)
     assert text.startswith(f"# Post-incident review: {fx.STAGE31_KEY} {fx.STAGE31_SUMMARY}")
     assert "Incident commander: Priya Raman; facilitator: Alex Chen" in text
     assert "resolved 2025-09-06 01:12 UTC (duration 11 h 34 min)" in text
     assert "4. **What went wrong (20 min)**" in text and "## Agenda (60 minutes)" in text
-    review.save_agenda(settings, fx.STAGE31_KEY, "# My agenda\n")
-    assert review.agenda(settings, fx.STAGE31_KEY) == "# My agenda"
-    path = review.export_agenda(settings, fx.STAGE31_KEY, tmp_path / "out")
+    prepare.save_agenda(s, "# My agenda\n")
+    assert prepare.agenda(s) == "# My agenda"
+    path = prepare.export_agenda(s, tmp_path / "out")
     assert path.name == "INC-31-agenda.md" and path.read_text() == "# My agenda"
-    assert review.reset_agenda(settings, fx.STAGE31_KEY) == text
+    assert prepare.reset_agenda(s) == text
 
 
-def test_progress_resumes_last_unpublished_review(settings):
-    assert review.last_progress(settings) is None
-    review.save_progress(settings, fx.STAGE31_KEY, "meeting")
-    assert review.last_progress(settings) == (fx.STAGE31_ID, "meeting")
+def test_progress_resumes_last_unpublished_review(settings, s):
+    assert progress.last_progress(s.con) is None
+    progress.save_progress(s, "meeting")
+    assert progress.last_progress(s.con) == (fx.STAGE31_ID, "meeting")
     with pytest.raises(InputError, match="step 'lunch' is unknown"):
-        review.save_progress(settings, fx.STAGE31_KEY, "lunch")
+        progress.save_progress(s, "lunch")
 
 
 # --------------------------------------------------------------------------------------------- meeting
 
 
-def test_segments_run_one_at_a_time_and_stamp_the_meeting(settings):
+def test_segments_run_one_at_a_time_and_stamp_the_meeting(settings, s):
     t0 = CLOSED + dt.timedelta(hours=20)
-    review.start_segment(settings, fx.STAGE31_KEY, "welcome", at=t0)
-    review.start_segment(settings, fx.STAGE31_KEY, "recap", at=t0 + dt.timedelta(minutes=6))
-    times = review.segment_times(settings, fx.STAGE31_KEY)
+    meeting.start_segment(s, "welcome", at=t0)
+    meeting.start_segment(s, "recap", at=t0 + dt.timedelta(minutes=6))
+    times = meeting.segment_times(s)
     assert times["welcome"] == (t0, t0 + dt.timedelta(minutes=6))  # starting recap ended welcome
     assert times["recap"][1] is None
     later = t0 + dt.timedelta(minutes=10)
-    assert review.segment_elapsed(times["recap"], later) == dt.timedelta(minutes=4)
-    assert review.meeting_elapsed(times, later) == dt.timedelta(minutes=10)
-    review.end_segment(settings, fx.STAGE31_KEY, "recap", at=later)
-    times = review.segment_times(settings, fx.STAGE31_KEY)
-    assert review.meeting_elapsed(times, later + dt.timedelta(hours=1)) == dt.timedelta(minutes=10)
-    assert _review_row(settings)["meeting_at"] == pd.Timestamp(t0)
-    assert sum(s.minutes for s in review.SEGMENTS) == 60
-    assert [s.minutes for s in review.SEGMENTS] == [5, 10, 10, 20, 10, 5]
+    assert meeting.segment_elapsed(times["recap"], later) == dt.timedelta(minutes=4)
+    assert meeting.meeting_elapsed(times, later) == dt.timedelta(minutes=10)
+    meeting.end_segment(s, "recap", at=later)
+    times = meeting.segment_times(s)
+    assert meeting.meeting_elapsed(times, later + dt.timedelta(hours=1)) == dt.timedelta(minutes=10)
+    assert _review_row(s.con)["meeting_at"] == pd.Timestamp(t0)
+    assert sum(s.minutes for s in meeting.SEGMENTS) == 60
+    assert [s.minutes for s in meeting.SEGMENTS] == [5, 10, 10, 20, 10, 5]
 
 
-def test_notes_are_rows_with_category_tag_and_flag(settings):
-    review.add_note(settings, fx.STAGE31_KEY, "went_wrong", "Canary had no 5xx alert", tag="detection_gap")
-    review.add_note(settings, fx.STAGE31_KEY, "risk_review", "PCI notice due", flag="compliance")
-    note_id = review.add_note(settings, fx.STAGE31_KEY, "went_well", "Rollback took 4 min")
-    frame = review.notes(settings, fx.STAGE31_KEY)
+def test_notes_are_rows_with_category_tag_and_flag(settings, s):
+    meeting.add_note(s, "went_wrong", "Canary had no 5xx alert", tag="detection_gap")
+    meeting.add_note(s, "risk_review", "PCI notice due", flag="compliance")
+    note_id = meeting.add_note(s, "went_well", "Rollback took 4 min")
+    frame = meeting.notes(s)
     assert list(frame["segment"]) == ["went_well", "went_wrong", "risk_review"]
     assert list(frame["category"]) == ["well", "wrong", "risk"]
     assert frame.loc[1, "tag"] == "detection_gap" and frame.loc[2, "flag"] == "compliance"
-    review.delete_note(settings, note_id)
-    assert len(review.notes(settings, fx.STAGE31_KEY)) == 2
+    meeting.delete_note(s.con, note_id)
+    assert len(meeting.notes(s)) == 2
 
 
 @pytest.mark.parametrize(
@@ -210,34 +219,33 @@ def test_notes_are_rows_with_category_tag_and_flag(settings):
         ("coffee", "x", {}, "segment 'coffee' is unknown"),
     ],
 )
-def test_bad_notes_are_refused_with_one_line(settings, segment, text, extra, message):
+def test_bad_notes_are_refused_with_one_line(settings, s, segment, text, extra, message):
     with pytest.raises(InputError, match=message):
-        review.add_note(settings, fx.STAGE31_KEY, segment, text, **extra)
-    assert review.notes(settings, fx.STAGE31_KEY).empty
+        meeting.add_note(s, segment, text, **extra)
+    assert meeting.notes(s).empty
 
 
 # --------------------------------------------------------------------------------------------- wrap-up
 
 
-def test_quality_check_names_what_is_missing(settings):
+def test_quality_check_names_what_is_missing(settings, s):
     at = CLOSED + dt.timedelta(hours=30)
-    issues = [str(i) for i in review.quality_check(settings, fx.STAGE31_KEY, at=at)]
+    issues = [str(i) for i in wrap_up.quality_check(s, at=at)]
     assert "actions: no actions drafted; draft at least one in the Actions step" in issues
     assert sum(i.startswith("notes: no notes for") for i in issues) == 6
     assert any(i.startswith("preparation: artifacts collected: not done (late by") for i in issues)
-    actions.create_draft(settings, fx.STAGE31_ID, summary="Add 5xx canary alert", success_metric="alert < 2 min")
-    for segment in review.SEGMENTS:
-        review.add_note(settings, fx.STAGE31_KEY, segment.name, "said",
+    actions.create_draft(s, summary="Add 5xx canary alert", success_metric="alert < 2 min")
+    for segment in meeting.SEGMENTS:
+        meeting.add_note(s, segment.name, "said",
                         tag="tooling_limit" if segment.name == "went_wrong" else None)  # fmt: skip
-    issues = [str(i) for i in review.quality_check(settings, fx.STAGE31_KEY, at=at)]
+    issues = [str(i) for i in wrap_up.quality_check(s, at=at)]
     assert "actions: draft 'Add 5xx canary alert' has no owner and no verification method" in issues
     assert not any(i.startswith("notes:") for i in issues)
 
 
-def test_quality_check_reports_missing_milestones(settings):
-    with db.connect(settings) as con:
-        con.execute("UPDATE incidents SET started_at = NULL WHERE issue_id = ?", [fx.STAGE31_ID])
-        con.execute("DELETE FROM incident_events WHERE incident_id = ?", [fx.STAGE31_ID])
-    issues = [str(i) for i in review.quality_check(settings, fx.STAGE31_KEY)]
+def test_quality_check_reports_missing_milestones(settings, s):
+    s.con.execute("UPDATE incidents SET started_at = NULL WHERE issue_id = ?", [fx.STAGE31_ID])
+    s.con.execute("DELETE FROM incident_events WHERE incident_id = ?", [fx.STAGE31_ID])
+    issues = [str(i) for i in wrap_up.quality_check(s)]
     assert "milestones: started is missing; set it in the Timeline step" in issues
     assert "milestones: resolved is missing; set it in the Timeline step" not in issues

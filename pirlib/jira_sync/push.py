@@ -36,7 +36,7 @@ Decisions where the issue was silent:
 - An incident without an epic gets one: pir creates it (labels ``postmortem`` + the incident label,
   linked to the incident, Epic Name on Data Center when the site has that field). An incident without a
   label of its own first gets one, its key in lower case (``inc-1042``), as docs/jira-setup.md asks.
-- Drafts that are not SMART yet (``pirlib.actions.validate``) are not pushed; they are reported as
+- Drafts that are not SMART yet (``pirlib.review.actions.validate``) are not pushed; they are reported as
   skipped with their problems and stay drafts.
 - An owner must match exactly one active Jira user by display name, e-mail or user name (case-insensitive).
 - Only one ``pir push`` runs at a time per database (a lock file next to it), so two facilitators pressing
@@ -58,7 +58,7 @@ from typing import Any
 import pandas as pd
 from jira.exceptions import JIRAError
 
-from pirlib import actions, db
+from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
 from pirlib.jira_sync.client import JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect
@@ -67,6 +67,7 @@ from pirlib.jira_sync.fields import FieldMap, resolve_fields
 from pirlib.jira_sync.load import load_batch
 from pirlib.jira_sync.rows import Batch
 from pirlib.jira_sync.transform import transform
+from pirlib.review import actions
 from pirlib.values import clean_text
 
 __all__ = [

@@ -36,7 +36,7 @@ from pirlib.files import write_atomic
 from pirlib.incidents import resolve_incident
 from pirlib.publish import confluence, messages
 from pirlib.publish.render import FORMATS, postmortem_data, render
-from pirlib.review import now, stage_clocks
+from pirlib.review.clock import now, stage_clocks
 from pirlib.values import as_utc, safe_url
 
 __all__ = ["PublishResult", "publish", "record_regulator_filing"]

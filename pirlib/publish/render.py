@@ -26,7 +26,7 @@ import pandas as pd
 
 from pirlib.errors import PirError
 from pirlib.notify import slack_escape
-from pirlib.review import NOTE_FLAGS, NOTE_TAGS
+from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
 from pirlib.timeline import milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url
 

@@ -11,7 +11,9 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from pirlib import db, demo, review, timeline
+from pirlib import db, demo, timeline
+from pirlib.review import meeting, prepare
+from pirlib.review.session import open_review
 from pirlib.config import Settings
 
 UTC = dt.timezone.utc
@@ -35,19 +37,21 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
                         today=TODAY, db_lock_timeout=20.0).replace(**changes)  # fmt: skip
     incident = stage31_key(settings)
     at = dt.datetime(2025, 9, 6, 15, 0, tzinfo=UTC)
-    review.add_note(settings, incident, "went_well", "Rollback finished in 6 minutes once it was started.",
-                    author="Alex Chen", at=at)  # fmt: skip
-    review.add_note(settings, incident, "went_wrong", "The canary looked only at latency, not at 5xx.",
-                    tag="detection_gap", author="Alex Chen", at=at + dt.timedelta(minutes=1))  # fmt: skip
-    review.add_note(settings, incident, "went_wrong", HOSTILE, tag="tooling_limit", author="Alex Chen",
-                    at=at + dt.timedelta(minutes=2))  # fmt: skip
-    review.add_note(settings, incident, "risk_review", "Card payments failed for EU customers: regulator report.",
-                    flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
+    with open_review(settings, incident) as s:
+        meeting.add_note(s, "went_well", "Rollback finished in 6 minutes once it was started.",
+                         author="Alex Chen", at=at)  # fmt: skip
+        meeting.add_note(s, "went_wrong", "The canary looked only at latency, not at 5xx.",
+                         tag="detection_gap", author="Alex Chen", at=at + dt.timedelta(minutes=1))  # fmt: skip
+        meeting.add_note(s, "went_wrong", HOSTILE, tag="tooling_limit", author="Alex Chen",
+                         at=at + dt.timedelta(minutes=2))  # fmt: skip
+        meeting.add_note(s, "risk_review", "Card payments failed for EU customers: regulator report.",
+                         flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
     events = timeline.load_timeline(settings, incident, read_only=False)
     for event_id in events["event_id"].iloc[[0, 3, 7]]:
         timeline.curate(settings, event_id, starred=True, by="Alex Chen")
-    review.add_attendee(settings, incident, "Dana Roe", "Compliance")
-    review.invite_list(settings, incident)
+    with open_review(settings, incident) as s:
+        prepare.add_attendee(s, "Dana Roe", "Compliance")
+        prepare.invite_list(s)
     return settings
 
 

@@ -1,7 +1,8 @@
 """SMART action drafts (runbook §3): validation that explains itself, and drafts kept in ``action_drafts``.
 
 A draft is saved as it is typed, valid or not, so nothing lives only in a form; ``validate`` says what
-still keeps it from being a SMART action. Pushing drafts to Jira is ``pirlib.jira_sync.push``'s work: it
+still keeps it from being a SMART action. Drafts of one incident take its ``ReviewSession``; a draft named
+by its id takes the connection. Pushing drafts to Jira is ``pirlib.jira_sync.push``'s work: it
 changes ``state`` from ``draft``; a draft that is ``pushing`` or ``pushed`` is no longer edited here.
 
 Decisions where the runbook is silent:
@@ -23,11 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pandas as pd
 
-from pirlib import db
-from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.review.session import ReviewSession
 from pirlib.values import clean_text
 
 __all__ = [
@@ -137,51 +138,45 @@ def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def create_draft(settings: Settings, incident_id: str, **fields: Any) -> str:
-    """Store a new draft for the incident; return its id."""
+def create_draft(session: ReviewSession, **fields: Any) -> str:
+    """Store a new draft for the session's incident; return its id."""
     cleaned = _clean(fields)
     draft_id = uuid.uuid4().hex
     at = dt.datetime.now(dt.timezone.utc)
     columns = ["draft_id", "incident_id", "state", "created_at", "updated_at", *cleaned]
-    values = [draft_id, incident_id, "draft", at, at, *cleaned.values()]
-    with db.connect(settings) as con:
-        if not con.execute("SELECT 1 FROM incidents WHERE issue_id = ?", [incident_id]).fetchone():
-            raise InputError(f"incident {incident_id!r} is unknown; pick an incident before drafting actions")
-        con.execute(
-            f"INSERT INTO action_drafts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values
-        )
+    values = [draft_id, session.incident_id, "draft", at, at, *cleaned.values()]
+    session.con.execute(
+        f"INSERT INTO action_drafts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values
+    )
     return draft_id
 
 
-def update_draft(settings: Settings, draft_id: str, **fields: Any) -> None:
+def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -> None:
     """Change fields of a draft that has not been pushed."""
     cleaned = _clean(fields)
     if not cleaned:
         return
-    with db.connect(settings) as con:
-        row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
-        if row is None:
-            raise InputError(f"draft {draft_id} no longer exists; start a new draft")
-        if row[0] not in _EDITABLE_STATES:
-            raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; edit the action in Jira instead")
-        assignments = ", ".join(f"{name} = ?" for name in cleaned)
-        con.execute(
-            f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
-            [*cleaned.values(), dt.datetime.now(dt.timezone.utc), draft_id],
-        )
+    row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
+    if row is None:
+        raise InputError(f"draft {draft_id} no longer exists; start a new draft")
+    if row[0] not in _EDITABLE_STATES:
+        raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; edit the action in Jira instead")
+    assignments = ", ".join(f"{name} = ?" for name in cleaned)
+    con.execute(
+        f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
+        [*cleaned.values(), dt.datetime.now(dt.timezone.utc), draft_id],
+    )
 
 
-def delete_draft(settings: Settings, draft_id: str) -> None:
-    with db.connect(settings) as con:
-        row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
-        if row and row[0] not in _EDITABLE_STATES:
-            raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; it cannot be deleted here")
-        con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
+def delete_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
+    row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
+    if row and row[0] not in _EDITABLE_STATES:
+        raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; it cannot be deleted here")
+    con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
 
 
-def get_draft(settings: Settings, draft_id: str) -> dict[str, Any] | None:
-    with db.connect(settings) as con:
-        frame = con.execute("SELECT * FROM action_drafts WHERE draft_id = ?", [draft_id]).df()
+def get_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, Any] | None:
+    frame = con.execute("SELECT * FROM action_drafts WHERE draft_id = ?", [draft_id]).df()
     if frame.empty:
         return None
     row = frame.iloc[0].to_dict()
@@ -189,12 +184,11 @@ def get_draft(settings: Settings, draft_id: str) -> dict[str, Any] | None:
     return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
 
 
-def list_drafts(settings: Settings, incident_id: str) -> pd.DataFrame:
+def list_drafts(session: ReviewSession) -> pd.DataFrame:
     """The incident's drafts, oldest first, with ``problems`` (a list of Problem) as of today."""
-    with db.connect(settings) as con:
-        frame = con.execute(
-            "SELECT * FROM action_drafts WHERE incident_id = ? ORDER BY created_at, draft_id", [incident_id]
-        ).df()
-    today = settings.current_date()
+    frame = session.con.execute(
+        "SELECT * FROM action_drafts WHERE incident_id = ? ORDER BY created_at, draft_id", [session.incident_id]
+    ).df()
+    today = session.settings.current_date()
     frame["problems"] = [validate(row, today) for row in frame.to_dict("records")]
     return frame

@@ -1,0 +1,147 @@
+"""The runbook's clock (§1, §4): "now", the stages with their deadlines from closure, and the candidates.
+
+Decisions where the runbook is silent:
+
+- "Now" is the real clock, moved to ``Settings.today`` when that is set (``PIR_TODAY``): the date is the
+  pretended one, the time of day and the passing seconds are real, so meeting clocks still run.
+- A stage is *due soon* when less than a quarter of its window is left (3 h of 12, 6 h of 24, 12 h of 48).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from pirlib.config import Settings
+from pirlib.values import as_utc
+
+__all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
+           "span", "stage_clocks"]  # fmt: skip
+
+UTC = dt.timezone.utc
+
+# Runbook §1 and §4: each stage, the `reviews` column that records it, and the Settings attribute of its hours.
+STAGES = {
+    "facilitator_assigned": ("Facilitator assigned", "facilitator_assigned_at", "facilitator_hours"),
+    "artifacts_collected": ("Artifacts collected", "artifacts_collected_at", "artifacts_hours"),
+    "invites_sent": ("Invite list prepared", "invites_sent_at", "invites_hours"),
+    "agenda_circulated": ("Agenda circulated", "agenda_circulated_at", "agenda_hours"),
+    "published": ("Postmortem published", "published_at", "publish_hours"),
+}
+DUE_SOON_SHARE = 0.25
+REVIEW_COLUMNS = [column for _, column, _ in STAGES.values()]
+
+
+def now(settings: Settings) -> dt.datetime:
+    """The current instant in UTC, shifted to ``settings.today`` when that is set (see module notes)."""
+    real = dt.datetime.now(UTC)
+    if settings.today is None:
+        return real
+    return real + (settings.today - real.date())
+
+
+@dataclass(frozen=True)
+class StageClock:
+    """One runbook stage of one review. ``state``: done, on_time, due_soon or late."""
+
+    stage: str
+    label: str
+    hours: float
+    due_at: dt.datetime
+    done_at: dt.datetime | None
+    state: str
+    remaining: dt.timedelta  # until the deadline; negative once past it (for a done stage: at completion)
+
+    @property
+    def done_late(self) -> bool:
+        return self.done_at is not None and self.done_at > self.due_at
+
+    def describe(self) -> str:
+        """A short reading for people, e.g. 'late by 3 h 10 min' or 'due in 5 h 02 min'."""
+        if self.state == "done":
+            return f"done {self.done_at:%Y-%m-%d %H:%M} UTC" + (" (late)" if self.done_late else "")
+        if self.remaining < dt.timedelta(0):
+            return f"late by {span(-self.remaining)}"
+        return f"due in {span(self.remaining)}"
+
+
+def span(delta: dt.timedelta) -> str:
+    """A duration for people: '1 d 2 h 05 min', '3 h 00 min'."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return (f"{days} d " if days else "") + f"{hours} h {mins:02d} min"
+
+
+def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Settings,
+                 at: dt.datetime) -> list[StageClock]:  # fmt: skip
+    """The runbook clock of one closed incident: every stage's deadline from closure and its state (pure)."""
+    closed = as_utc(closed_at)
+    if closed is None:
+        raise ValueError("the incident is not closed: its deadlines count from closure (resolved_at)")
+    review = review or {}
+    clocks = []
+    for stage, (label, column, hours_attr) in STAGES.items():
+        hours = float(getattr(settings, hours_attr))
+        due = closed + dt.timedelta(hours=hours)
+        done = as_utc(review.get(column))
+        remaining = due - (done or at)
+        if done is not None:
+            state = "done"
+        elif remaining < dt.timedelta(0):
+            state = "late"
+        elif remaining < dt.timedelta(hours=hours * DUE_SOON_SHARE):
+            state = "due_soon"
+        else:
+            state = "on_time"
+        clocks.append(StageClock(stage, label, hours, due, done, state, remaining))
+    return clocks
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A Sev-0/Sev-1 incident that is closed and whose postmortem is not published yet."""
+
+    issue_id: str
+    key: str
+    summary: str
+    severity: str
+    service: str | None
+    commander: str | None
+    closed_at: dt.datetime
+    facilitator: str | None
+    clocks: list[StageClock]
+
+    def label(self) -> str:
+        """One line of plain text (for a dropdown): key, severity, summary, closure and the next deadline."""
+        pending = [c for c in self.clocks if c.state != "done"]
+        worst = next((c for c in pending if c.state == "late"), pending[0] if pending else None)
+        clock = f"{worst.label}: {worst.describe()}" if worst else "all stages done"
+        summary = self.summary if len(self.summary) <= 70 else self.summary[:67] + "..."
+        return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
+
+
+def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None) -> list[Candidate]:
+    """Closed, not yet published incidents of the review severities, newest closure first, with clocks."""
+    at = at or now(settings)
+    rows = con.execute(
+        "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, "
+        "r.facilitator, " + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + " "
+        "FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+        "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
+        "AND i.severity IN (SELECT unnest(?)) "
+        "ORDER BY i.resolved_at DESC, i.key",
+        [list(settings.review_severities)],
+    ).df()
+    found = []
+    for row in rows.to_dict("records"):
+        clocks = stage_clocks(row["resolved_at"], row, settings, at)
+        found.append(Candidate(
+            str(row["issue_id"]), str(row["key"]), str(row["summary"] or ""), str(row["severity"]),
+            row["service"], row["commander"], as_utc(row["resolved_at"]), row["facilitator"], clocks,
+        ))  # fmt: skip
+    return found

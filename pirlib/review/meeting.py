@@ -1,0 +1,184 @@
+"""Runbook §2, the meeting: six timed segments, the ground rules, and the notes taken in each segment.
+
+The meeting clocks need no thread: starting a segment stores its start time, and whoever shows the
+clocks computes them from the stored times (``segment_elapsed``, ``meeting_elapsed``).
+
+Decisions where the runbook is silent: notes in "what went wrong" need a tag; risk review notes may carry
+a compliance or security flag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from pirlib.errors import InputError
+from pirlib.review.session import ReviewSession, touch_review
+from pirlib.values import as_utc
+
+__all__ = [
+    "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note", "delete_note",
+    "end_segment", "meeting_elapsed", "notes", "segment_elapsed", "segment_times", "start_segment",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    title: str
+    minutes: int
+    purpose: str
+    category: str  # the review_notes.category its notes get
+
+
+SEGMENTS = (
+    Segment("welcome", "Welcome & objectives", 5, "Set ground rules (blameless, action-oriented).", "note"),
+    Segment("recap", "Recap", 10, "IC walks through incident summary and timeline.", "note"),
+    Segment("went_well", "What went well", 10, "Identify resilience strengths.", "well"),
+    Segment("went_wrong", "What went wrong", 20, "Discuss detection gaps, process breakdowns, tooling limits.",
+            "wrong"),
+    Segment("actions", "Action items", 10, "Assign SMART actions with owners and due dates.", "note"),
+    Segment("risk_review", "Risk review", 5, "Compliance & security flag follow-ups.", "risk"),
+)  # fmt: skip
+SEGMENT_BY_NAME = {s.name: s for s in SEGMENTS}
+
+GROUND_RULES = (
+    "Blameless: we look at systems and decisions, not at people; nobody is at fault for an incident.",
+    "Assume everyone acted with the best information they had at the time.",
+    "Action-oriented: every problem we name should end in an owned, measurable action or a conscious no.",
+    "One conversation at a time; the facilitator keeps the clock and parks side topics.",
+)
+
+NOTE_TAGS = {"detection_gap": "Detection gap", "process_breakdown": "Process breakdown",
+             "tooling_limit": "Tooling limit"}  # fmt: skip
+NOTE_FLAGS = {"compliance": "Compliance", "security": "Security"}
+
+
+# ------------------------------------------------------------------------------------------- segments
+
+
+def _check_segment(segment: str) -> None:
+    if segment not in SEGMENT_BY_NAME:
+        raise InputError(f"segment {segment!r} is unknown; use one of {', '.join(SEGMENT_BY_NAME)}")
+
+
+def start_segment(session: ReviewSession, segment: str, at: dt.datetime | None = None) -> None:
+    """Start (or restart) a segment's clock; end whichever other segment is running; stamp ``meeting_at``."""
+    _check_segment(segment)
+    at = at or session.now()
+    con, incident_id = session.con, session.incident_id
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "UPDATE meeting_segments SET ended_at = ? WHERE incident_id = ? AND ended_at IS NULL AND segment <> ?",
+            [at, incident_id, segment],
+        )
+        con.execute(
+            "INSERT INTO meeting_segments (incident_id, segment, started_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (incident_id, segment) DO UPDATE SET started_at = EXCLUDED.started_at, ended_at = NULL",
+            [incident_id, segment, at],
+        )
+        touch_review(session, at)
+        con.execute(
+            "UPDATE reviews SET meeting_at = coalesce(meeting_at, ?) WHERE incident_id = ?", [at, incident_id]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def end_segment(session: ReviewSession, segment: str, at: dt.datetime | None = None) -> None:
+    _check_segment(segment)
+    at = at or session.now()
+    con, incident_id = session.con, session.incident_id
+    con.execute(
+        "UPDATE meeting_segments SET ended_at = ? WHERE incident_id = ? AND segment = ? AND ended_at IS NULL",
+        [at, incident_id, segment],
+    )
+
+
+def segment_times(session: ReviewSession) -> dict[str, tuple[dt.datetime, dt.datetime | None]]:
+    """{segment: (started_at, ended_at or None while it runs)} for the segments started so far."""
+    con, incident_id = session.con, session.incident_id
+    rows = con.execute(
+        "SELECT segment, started_at, ended_at FROM meeting_segments WHERE incident_id = ?", [incident_id]
+    ).fetchall()
+    return {segment: (as_utc(started), as_utc(ended)) for segment, started, ended in rows}
+
+
+def segment_elapsed(times: tuple[dt.datetime, dt.datetime | None] | None, at: dt.datetime) -> dt.timedelta:
+    if not times:
+        return dt.timedelta(0)
+    started, ended = times
+    return max(dt.timedelta(0), (ended or at) - started)
+
+
+def meeting_elapsed(times: Mapping[str, tuple[dt.datetime, dt.datetime | None]], at: dt.datetime) -> dt.timedelta:
+    """Wall time from the first segment's start to now (or to the last end when no segment is running)."""
+    if not times:
+        return dt.timedelta(0)
+    first = min(started for started, _ in times.values())
+    running = any(ended is None for _, ended in times.values())
+    last = at if running else max(ended for _, ended in times.values())
+    return max(dt.timedelta(0), last - first)
+
+
+# ------------------------------------------------------------------------------------------------ notes
+
+
+def add_note(
+    session: ReviewSession,
+    segment: str,
+    text: str,
+    *,
+    tag: str | None = None,
+    flag: str | None = None,
+    author: str | None = None,
+    at: dt.datetime | None = None,
+) -> str:
+    """Save one meeting note; return its id. A "what went wrong" note needs a tag (see NOTE_TAGS)."""
+    _check_segment(segment)
+    text = (text or "").strip()
+    title = SEGMENT_BY_NAME[segment].title
+    if not text:
+        raise InputError(f"{title} note: the text is empty; type the note, then add it")
+    tag, flag = tag or None, flag or None
+    if segment == "went_wrong" and tag not in NOTE_TAGS:
+        raise InputError(
+            f"{title} note: tag is missing; choose {', '.join(NOTE_TAGS.values())} for what went wrong"
+        )
+    if segment != "went_wrong" and tag:
+        raise InputError(f"{title} note: tags are for what went wrong only; clear the tag")
+    if flag and (segment != "risk_review" or flag not in NOTE_FLAGS):
+        raise InputError(f"{title} note: flag {flag!r} is not allowed; flag risk review notes as compliance or security")
+    at = at or session.now()
+    note_id = uuid.uuid4().hex
+    con, incident_id = session.con, session.incident_id
+    con.execute(
+        "INSERT INTO review_notes (note_id, incident_id, segment, category, tag, flag, text, author, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [note_id, incident_id, segment, SEGMENT_BY_NAME[segment].category, tag, flag, text, author, at, at],
+    )
+    return note_id
+
+
+def delete_note(con: duckdb.DuckDBPyConnection, note_id: str) -> None:
+    con.execute("DELETE FROM review_notes WHERE note_id = ?", [note_id])
+
+
+def notes(session: ReviewSession) -> pd.DataFrame:
+    """The incident's notes in meeting order, then by time."""
+    con, incident_id = session.con, session.incident_id
+    frame = con.execute(
+        "SELECT note_id, segment, category, tag, flag, text, author, created_at FROM review_notes "
+        "WHERE incident_id = ? ORDER BY created_at, note_id",
+        [incident_id],
+    ).df()
+    order = {s.name: n for n, s in enumerate(SEGMENTS)}
+    return frame.sort_values("segment", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)

@@ -1,0 +1,73 @@
+"""The unit a review step works in: one open connection and the incident, resolved once.
+
+``open_review(settings, "INC-123")`` is for the edges (a CLI command, a wizard step): it opens the
+database for one unit of work, resolves the incident as people name it (key in any case, or Jira id) and
+closes the connection afterwards. Everything below the edge takes the ``ReviewSession`` it is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from pirlib import db
+from pirlib.config import Settings
+from pirlib.incidents import resolve_incident
+from pirlib.review.clock import REVIEW_COLUMNS, now
+from pirlib.values import is_missing
+
+__all__ = ["ReviewSession", "incident_facts", "open_review", "touch_review"]
+
+
+@dataclass(frozen=True)
+class ReviewSession:
+    """An open connection, the settings in force and the incident being reviewed (id and key)."""
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    incident_id: str
+    key: str
+
+    @classmethod
+    def resolve(cls, con: duckdb.DuckDBPyConnection, settings: Settings, incident: str) -> ReviewSession:
+        """The session of the incident named by key or id; an unknown one raises InputError."""
+        incident_id, key = resolve_incident(con, incident)
+        return cls(con, settings, incident_id, key)
+
+    def now(self) -> dt.datetime:
+        return now(self.settings)
+
+
+@contextmanager
+def open_review(settings: Settings, incident: str, *, read_only: bool = False) -> Iterator[ReviewSession]:
+    """Open the database for one unit of work on one incident (for the edges: commands, wizard steps)."""
+    with db.connect(settings, read_only=read_only) as con:
+        yield ReviewSession.resolve(con, settings, incident)
+
+
+def incident_facts(session: ReviewSession) -> dict[str, Any]:
+    """The incident row and its review row in one dict (review columns as in ``reviews``)."""
+    con, incident_id = session.con, session.incident_id
+    facts = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id]).df()
+    review = con.execute("SELECT * EXCLUDE (incident_id) FROM reviews WHERE incident_id = ?", [incident_id]).df()
+    events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
+    out = {k: (None if is_missing(v) else v) for k, v in facts.iloc[0].to_dict().items()}
+    for column in ["facilitator", *REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]:
+        value = review.iloc[0][column] if not review.empty else None
+        out[column] = None if is_missing(value) else value
+    out["event_count"] = int(events[0]) if events else 0
+    return out
+
+
+def touch_review(session: ReviewSession, at: dt.datetime) -> None:
+    """Make sure the incident has its ``reviews`` row and stamp ``updated_at``."""
+    session.con.execute(
+        "INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
+        "updated_at = EXCLUDED.updated_at",
+        [session.incident_id, at],
+    )
