@@ -16,7 +16,9 @@ import urllib.request
 import pytest
 
 from support import review_fixture as fx
-from pirlib import actions, review, serve
+from pirlib import serve
+from pirlib.review import actions
+from pirlib.review.session import incident_facts
 from support.browser import Visit
 from support.serving import ARTIFACTS, ROOT, free_port
 
@@ -131,7 +133,7 @@ def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # no
     finally:
         visit.close()
 
-    drafts = actions.list_drafts(settings, fx.STAGE31_ID)
+    drafts = fx.in_review(settings, actions.list_drafts)
     assert len(drafts) == 2 and drafts.loc[0, "problems"] == [] and drafts.loc[1, "problems"]
 
     visit = open_guide(browser, url)  # reload: the guide resumes on Actions with everything there
@@ -149,5 +151,5 @@ def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # no
         assert visit.console_errors == [] and visit.foreign_requests() == []
     finally:
         visit.close()
-    facts = review.incident_facts(settings, fx.STAGE31_ID)
+    facts = fx.in_review(settings, incident_facts)
     assert facts["facilitator"] == "Dana Roe"

@@ -11,9 +11,11 @@ import nbformat
 import pytest
 
 from support import review_fixture as fx
-from pirlib import actions, db, review
+from pirlib import db
 from pirlib.config import Secret
-from pirlib.ui.facilitator import FacilitatorWizard
+from pirlib.review import actions, meeting as review_meeting, prepare, progress
+from pirlib.review.session import incident_facts
+from pirlib.ui.facilitator.wizard import FacilitatorWizard
 from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +67,7 @@ def test_progress_indicator_and_navigation(settings):
     assert w.step == "wrap_up" and "Still missing" in w.steps["wrap_up"].report.value
     w.back.click()
     assert w.step == "actions"
-    assert review.last_progress(settings) == (fx.STAGE31_ID, "actions")
+    assert fx.in_review(settings, fx.with_con(progress.last_progress)) == (fx.STAGE31_ID, "actions")
 
 
 def test_prepare_saves_each_change_at_once(settings):
@@ -77,7 +79,7 @@ def test_prepare_saves_each_change_at_once(settings):
     assert "is the incident commander of INC-31" in prep.facilitator_message.widget.value
     prep.facilitator.value = "Dana Roe"
     prep.assign.click()
-    for kind in review.ARTIFACT_KINDS:
+    for kind in prepare.ARTIFACT_KINDS:
         prep.artifact_boxes[kind].value = True
     prep.artifact_locations["monitoring_snapshots"].value = "https://grafana.example/d/payments"
     prep.invite_boxes["Mo Diaz"].value = False
@@ -86,12 +88,12 @@ def test_prepare_saves_each_change_at_once(settings):
     prep.send_invites.click()
     prep.agenda.value = "# Edited agenda <b>not bold</b>"
     prep.circulate.click()
-    facts = review.incident_facts(settings, fx.STAGE31_ID)
+    facts = fx.in_review(settings, incident_facts)
     assert facts["facilitator"] == "Dana Roe"
     assert all(facts[c] is not None for c in ("artifacts_collected_at", "invites_sent_at", "agenda_circulated_at"))
-    invitees = review.invite_list(settings, fx.STAGE31_ID).set_index("name")
+    invitees = fx.in_review(settings, prepare.invite_list).set_index("name")
     assert not invitees.loc["Mo Diaz", "invited"] and invitees.loc["Quinn Park", "role"] == "Product"
-    assert review.agenda(settings, fx.STAGE31_ID) == "# Edited agenda <b>not bold</b>"
+    assert fx.in_review(settings, prepare.agenda) == "# Edited agenda <b>not bold</b>"
     assert w.step_buttons["prepare"].description == "2 Prepare ✓"
     # reopening shows what was saved
     again = wizard(settings)
@@ -114,7 +116,7 @@ def test_meeting_clocks_and_notes(settings):
     assert meeting.ticker.playing and "(running)" in meeting.clocks["welcome"].value
     with db.connect(settings) as con:  # pretend the segment began 7 minutes ago: the clock runs over
         con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL 7 MINUTE")
-    meeting.times = review.segment_times(settings, fx.STAGE31_ID)
+    meeting.times = fx.in_review(settings, review_meeting.segment_times)
     meeting.ticker.value = 1  # a tick from the browser redraws the clocks
     assert "07:0" in meeting.clocks["welcome"].value and "#b00020" in meeting.clocks["welcome"].value
     assert "Meeting: 07:0" in meeting.overall.value
@@ -126,7 +128,7 @@ def test_meeting_clocks_and_notes(settings):
     meeting.inputs["risk_review"].value = "Regulator notice due"
     meeting.tags["risk_review"].value = "compliance"
     meeting.add_buttons["risk_review"].click()
-    frame = review.notes(settings, fx.STAGE31_ID)
+    frame = fx.in_review(settings, review_meeting.notes)
     assert list(zip(frame["segment"], frame["tag"].fillna(""), frame["flag"].fillna(""))) == [
         ("went_wrong", "detection_gap", ""), ("risk_review", "", "compliance")]  # fmt: skip
     shown = json.dumps(html_of(meeting.widget))
@@ -150,15 +152,15 @@ def test_actions_autosave_and_explain_problems(settings):
         step.fields[name].value = value
     step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
     assert "✓ SMART" in step.problems.value
-    drafts = actions.list_drafts(settings, fx.STAGE31_ID)
+    drafts = fx.in_review(settings, actions.list_drafts)
     assert len(drafts) == 2 and drafts.loc[1, "problems"] == [] and drafts.loc[0, "problems"]
     step.edit(draft_id)
     assert step.fields["summary"].value == "Look into the alerts"
     step.fields["due_date"].value = fx.TODAY
     assert "due date: 2025-09-06 is not in the future" in step.problems.value
-    assert actions.get_draft(settings, draft_id)["due_date"] == fx.TODAY
+    assert fx.in_review(settings, fx.with_con(actions.get_draft, draft_id))["due_date"] == fx.TODAY
     step.delete(draft_id)
-    assert len(actions.list_drafts(settings, fx.STAGE31_ID)) == 1
+    assert len(fx.in_review(settings, actions.list_drafts)) == 1
 
 
 def test_wrap_up_points_to_publish(settings):
@@ -191,7 +193,7 @@ def test_wrap_up_publish_button_creates_then_updates_the_page(settings, wiki):
     assert f'<a href="{url}"' in panel.result.value and "INC-31-postmortem.md" in panel.result.value
     assert "Confluence page created" in panel.result.value and panel.message.widget.value == ""
     assert panel.button.description == "Publish again (update)"
-    assert review.incident_facts(settings, fx.STAGE31_ID)["doc_url"] == url
+    assert fx.in_review(settings, incident_facts)["doc_url"] == url
     panel.button.click()
     assert [p["version"] for p in wiki.pages.values() if p["title"] == page["title"]] == [2]
     assert "updated (version 2)" in panel.result.value
@@ -220,7 +222,7 @@ def test_wrap_up_without_confluence_records_a_page_published_elsewhere(settings)
     assert "is not an http(s) URL" in panel.message.widget.value
     panel.doc_url.value = "https://notion.example.com/pm-31"
     panel.button.click()
-    assert review.incident_facts(settings, fx.STAGE31_ID)["doc_url"] == "https://notion.example.com/pm-31"
+    assert fx.in_review(settings, incident_facts)["doc_url"] == "https://notion.example.com/pm-31"
     assert "INC-31-customer-email.eml" in panel.result.value
 
 

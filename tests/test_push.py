@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from support.fake_jira import FakeJira, tiny_site
 
-from pirlib import actions, db
+from pirlib import db
 from pirlib.config import Secret, Settings
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import push, sync
+from pirlib.review import actions
+from pirlib.review.session import open_review
+from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
 TODAY = dt.date(2025, 10, 1)
@@ -58,7 +61,8 @@ def draft(settings: Settings, key: str = "INC-1", **changes: object) -> str:
         "action_type": "detect", "priority": "High", "success_metric": "5xx alert fires within 2 min",
         "verification_method": "game day on 2025-10-15", "description": "Checkout failed silently for 40 min.",
     }
-    return actions.create_draft(settings, incident_id(settings, key), **{**fields, **changes})
+    with open_review(settings, key) as session:
+        return actions.create_draft(session, **{**fields, **changes})
 
 
 def run_push(settings: Settings, incident: str | None = "INC-1") -> push.PushResult:
@@ -74,7 +78,8 @@ def posts(server: FakeJira) -> int:
 
 
 def draft_row(settings: Settings, draft_id: str) -> dict:
-    row = actions.get_draft(settings, draft_id)
+    with db.connect(settings) as con:
+        row = actions.get_draft(con, draft_id)
     assert row is not None
     return row
 
@@ -229,7 +234,8 @@ def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: Fake
     assert states == {bad: "failed", good: "pushed"}
     error = draft_row(cfg, bad)["error"]
     assert "owner 'Nobody Here' is not a Jira user" in error and "\n" not in error
-    actions.update_draft(cfg, bad, owner="User 3")  # a failed draft stays editable
+    with db.connect(cfg) as con:
+        actions.update_draft(con, bad, owner="User 3")  # a failed draft stays editable
     assert [o.state for o in run_push(cfg).outcomes] == ["pushed"]
     assert marked(server, bad)[0]["fields"]["assignee"]["name"] == "user3"
 
@@ -288,8 +294,6 @@ def test_pick_user_wants_exactly_one_active_match():
 
 
 def test_the_guides_push_button_pushes_and_shows_jiras_words_as_text(server: FakeJira, cfg: Settings):
-    from pirlib.ui.facilitator import FacilitatorWizard
-
     good = draft(cfg, summary="Add <b>bold</b> alert & page")
     bad = draft(cfg, summary="Add a canary for checkout deploys")
     server.unsettable.add("priority")

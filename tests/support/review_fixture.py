@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from collections.abc import Callable
+from typing import Any
+
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.review.session import ReviewSession, open_review
 
 TODAY = dt.date(2025, 9, 6)
 STAGE31_ID = "31031"
@@ -79,3 +83,15 @@ def build(path: Path) -> Settings:
         })  # fmt: skip
         db.upsert_frame(con, "reviews", reviews, "incident_id")
     return settings
+
+
+def in_review(settings: Settings, action: Callable[..., Any], *args: Any, incident: str = STAGE31_ID,
+              **kwargs: Any) -> Any:  # fmt: skip
+    """``action(session, *args, **kwargs)`` in one short connection, the way a wizard step runs it."""
+    with open_review(settings, incident) as session:
+        return action(session, *args, **kwargs)
+
+
+def with_con(action: Callable[..., Any], *args: Any) -> Callable[[ReviewSession], Any]:
+    """A function of the session that calls ``action(session.con, *args)`` (for lookups by row id)."""
+    return lambda session: action(session.con, *args)

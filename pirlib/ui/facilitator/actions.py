@@ -1,0 +1,169 @@
+"""Step 5, Actions (runbook §3): SMART action drafts, saved as they are typed, with the problems that remain,
+and the push to Jira (the logic is ``pirlib.review.actions`` and ``pirlib.jira_sync.push``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from pirlib.jira_sync import push
+from pirlib.review import actions, prepare
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, heading
+
+if TYPE_CHECKING:  # the wizard imports every step
+    from pirlib.ui.facilitator.wizard import FacilitatorWizard
+
+
+class ActionsStep(Step):
+    """Runbook §3: SMART action drafts, saved as they are typed, with the problems that remain."""
+
+    def __init__(self, wizard: FacilitatorWizard) -> None:
+        super().__init__(wizard)
+        text = {"continuous_update": False, "layout": WIDE}
+        self.fields: dict[str, widgets.Widget] = {
+            "summary": widgets.Text(description="Summary", placeholder="what will be done", **text),
+            "owner": widgets.Combobox(description="Owner", placeholder="one accountable person", ensure_option=False,
+                                      continuous_update=False),
+            "due_date": widgets.DatePicker(description="Due date"),
+            "priority": widgets.Dropdown(description="Priority", options=[("—", "")] + [(p, p) for p in actions.PRIORITIES]),
+            "action_type": widgets.Dropdown(description="Type", options=[("— choose —", "")] + [(t, t) for t in actions.ACTION_TYPES]),
+            "success_metric": widgets.Textarea(description="Success metric", placeholder="the number that shows it worked",
+                                               rows=2, **text),
+            "verification_method": widgets.Textarea(description="Verification", placeholder="how the metric is checked",
+                                                    rows=2, **text),
+        }  # fmt: skip
+        for name, field in self.fields.items():
+            field.add_class(f"pir-action-{name}")
+            field.style = {"description_width": "110px"}
+            field.observe(lambda change, name=name: self._edited(name, change["new"]), "value")
+        self.new = widgets.Button(description="New draft", button_style="primary")
+        self.new.add_class("pir-new-draft")
+        self.new.on_click(lambda _: self.new_draft())
+        self.problems = widgets.HTML()
+        self.problems.add_class("pir-action-problems")
+        self.message = Message("pir-action-message")
+        self.listing = widgets.VBox()
+        self.push_button = widgets.Button(description="Push to Jira", button_style="warning",
+                                          tooltip="create a Jira issue for each SMART draft (safe to press again)")
+        self.push_button.add_class("pir-push")
+        self.push_button.on_click(lambda _: self.push())
+        self.push_result = widgets.HTML()
+        self.push_result.add_class("pir-push-result")
+        self.draft_id: str | None = None
+        self._loading = False
+
+    def refresh(self) -> None:
+        with self.session() as s:
+            invitees = prepare.invite_list(s)
+            draft = actions.get_draft(s.con, self.draft_id) if self.draft_id else None
+            drafts = actions.list_drafts(s)
+        self.fields["owner"].options = [n for n in invitees["name"] if n not in prepare.RUNBOOK_ROLES]
+        if draft is None:
+            self.draft_id = None
+        self._load(draft)
+        self._show(drafts)
+        self.widget.children = [
+            heading("5. Actions (runbook §3)"),
+            widgets.HTML("<p>Each action needs an owner, a due date after today, a success metric and a "
+                         "verification method. Drafts are saved as you type (leave a field to save it) and stay "
+                         "drafts until you push them to Jira (the button below, or <code>pir push</code>); a draft "
+                         "that fails keeps what you typed and is pushed again next time.</p>"),
+            self.new, *self.fields.values(), self.problems, self.message.widget,
+            heading("Drafts", 4), self.listing, self.push_button, self.push_result,
+        ]  # fmt: skip
+
+    def push(self) -> None:
+        """Push this incident's drafts; show each draft's state, key or Jira's error as text."""
+        outcome: list[push.PushResult] = []
+        self.push_button.disabled = True
+        try:  # push.push is an edge of its own: it holds no connection while it waits on Jira
+            ok = self.message.run(lambda: outcome.append(push.push(self.settings, self.incident)))
+        finally:
+            self.push_button.disabled = False
+        if ok and outcome:
+            result = outcome[0]
+            items = "".join(f"<li class='pir-push-{_e(o.state)}'>{_e(o.line())}</li>" for o in result.outcomes)
+            self.push_result.value = f"<div><b>{_e(result.summary())}</b><ul>{items}</ul></div>"
+        self._show()
+        self.wizard.refresh_progress()
+
+    def _load(self, draft: dict[str, Any] | None) -> None:
+        self._loading = True
+        try:
+            for name, field in self.fields.items():
+                value = (draft or {}).get(name)
+                if isinstance(field, widgets.DatePicker):
+                    field.value = value
+                else:
+                    field.value = value or ""
+        finally:
+            self._loading = False
+
+    def new_draft(self) -> None:
+        self.draft_id = None
+        self._load(None)
+        self.message.clear()
+        self._show()
+
+    def edit(self, draft_id: str) -> None:
+        self.draft_id = draft_id
+        with self.session() as s:
+            self._load(actions.get_draft(s.con, draft_id))
+        self._show()
+
+    def delete(self, draft_id: str) -> None:
+        if self.message.run(lambda: self.call(lambda s: actions.delete_draft(s.con, draft_id)), "draft deleted"):
+            if draft_id == self.draft_id:
+                self.new_draft()
+            self._show()
+            self.wizard.refresh_progress()
+
+    def _edited(self, name: str, value: Any) -> None:
+        if self._loading:
+            return
+
+        def save() -> None:
+            with self.session() as s:
+                if self.draft_id is None:
+                    values = {n: f.value for n, f in self.fields.items()}
+                    self.draft_id = actions.create_draft(s, **values)
+                else:
+                    actions.update_draft(s.con, self.draft_id, **{name: value})
+
+        if self.message.run(save, "draft saved"):
+            self._show()
+            self.wizard.refresh_progress()
+
+    def _show(self, drafts: pd.DataFrame | None = None) -> None:
+        if drafts is None:
+            drafts = self.call(actions.list_drafts)
+        current = drafts.loc[drafts["draft_id"] == self.draft_id]
+        if self.draft_id is None or current.empty:
+            self.problems.value = "<p>New draft: start typing; it is saved when you leave a field.</p>"
+        else:
+            problems = current.iloc[0]["problems"]
+            self.problems.value = (
+                "<div class='pir-problems' style='color:#b00020'><b>Not SMART yet:</b><ul>"
+                + "".join(f"<li>{_e(p)}</li>" for p in problems) + "</ul></div>"
+                if problems else "<div class='pir-smart-ok' style='color:#1b7f3b'>✓ SMART: this draft is complete.</div>"
+            )  # fmt: skip
+        rows = []
+        for draft in drafts.to_dict("records"):
+            status = "✓ SMART" if not draft["problems"] else f"✗ {len(draft['problems'])} problem(s)"
+            due = draft["due_date"].date().isoformat() if not pd.isna(draft["due_date"]) else "no due date"
+            owner = draft["owner"] if isinstance(draft["owner"], str) else "no owner"
+            marker = "▶ " if draft["draft_id"] == self.draft_id else ""
+            pushed = f" {draft['pushed_key']}" if isinstance(draft.get("pushed_key"), str) else ""
+            error = f" — {draft['error']}" if isinstance(draft.get("error"), str) else ""
+            label = widgets.HTML(f"<span class='pir-draft'>{marker}{_e(draft['summary'] or '(no summary)')} — "
+                                 f"{_e(owner)}, {_e(due)}, {_e(draft['state'])}{_e(pushed)}: {_e(status)}"
+                                 f"{_e(error)}</span>",
+                                 layout=widgets.Layout(width="70%"))  # fmt: skip
+            edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
+            edit.on_click(lambda _, d=draft["draft_id"]: self.edit(d))
+            delete = widgets.Button(description="Delete", layout=widgets.Layout(width="70px"))
+            delete.on_click(lambda _, d=draft["draft_id"]: self.delete(d))
+            rows.append(widgets.HBox([label, edit, delete]))
+        self.listing.children = rows or [widgets.HTML("<p>No drafts yet.</p>")]

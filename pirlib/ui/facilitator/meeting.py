@@ -1,0 +1,159 @@
+"""Step 4, Meeting (runbook §2): six timed segments, the ground rules, and notes per segment saved as
+review_notes rows (the logic is ``pirlib.review.meeting``).
+
+The clocks need no thread: starting a segment stores its start time, and an ipywidgets ``Play`` ticking once
+a second in the browser asks the kernel to redraw the clocks from those stored times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+import pandas as pd
+
+from pirlib.review import meeting
+from pirlib.review.clock import now
+from pirlib.ui.facilitator.recap import RecapPanel
+from pirlib.ui.facilitator.widgets import Message, Step, _e, clock_text, heading
+
+if TYPE_CHECKING:  # the wizard imports every step
+    from pirlib.ui.facilitator.wizard import FacilitatorWizard
+
+
+class MeetingStep(Step):
+    """Runbook §2: six timed segments, ground rules, and notes per segment saved as review_notes rows."""
+
+    def __init__(self, wizard: FacilitatorWizard) -> None:
+        super().__init__(wizard)
+        self.ticker = widgets.Play(interval=1000, min=0, max=10**7, step=1, show_repeat=False,
+                                   description="clock")  # fmt: skip
+        self.ticker.observe(lambda _: self.update_clocks(), "value")
+        self.refresh_clocks = widgets.Button(description="Refresh clocks")
+        self.refresh_clocks.on_click(lambda _: self.update_clocks())
+        self.overall = widgets.HTML()
+        self.overall.add_class("pir-meeting-clock")
+        self.clocks: dict[str, widgets.HTML] = {}
+        self.inputs: dict[str, widgets.Textarea] = {}
+        self.tags: dict[str, widgets.Dropdown] = {}
+        self.add_buttons: dict[str, widgets.Button] = {}
+        self.messages: dict[str, Message] = {}
+        self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
+        self.recap: RecapPanel | None = None
+
+    def refresh(self) -> None:
+        with self.session() as s:
+            self.times = meeting.segment_times(s)
+            all_notes = meeting.notes(s)
+        rules = "".join(f"<li>{_e(rule)}</li>" for rule in meeting.GROUND_RULES)
+        sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
+        self.widget.children = [
+            heading("4. Meeting (runbook §2, 60 minutes)"),
+            widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
+            widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
+        ]
+        self.ticker.playing = any(ended is None for _, ended in self.times.values())
+        self.update_clocks()
+
+    def _segment_box(self, number: int, segment: meeting.Segment, all_notes: pd.DataFrame) -> widgets.VBox:
+        name = segment.name
+        start = widgets.Button(description="Start segment")
+        start.add_class(f"pir-start-{name}")
+        start.on_click(lambda _, name=name: self.start(name))
+        end = widgets.Button(description="End segment")
+        end.on_click(lambda _, name=name: self.end(name))
+        self.clocks[name] = widgets.HTML()
+        text = widgets.Textarea(placeholder=self._prompt(segment), rows=2, layout=widgets.Layout(width="60%"))
+        text.add_class(f"pir-note-{name}")
+        self.inputs[name] = text
+        extra: list[widgets.Widget] = []
+        if name == "went_wrong":
+            self.tags[name] = widgets.Dropdown(options=[("— tag —", "")] + [(v, k) for k, v in meeting.NOTE_TAGS.items()])
+        elif name == "risk_review":
+            self.tags[name] = widgets.Dropdown(options=[("no flag", "")] + [(v, k) for k, v in meeting.NOTE_FLAGS.items()])
+        if name in self.tags:
+            self.tags[name].add_class(f"pir-note-tag-{name}")
+            extra.append(self.tags[name])
+        add = widgets.Button(description="Add note")
+        add.add_class(f"pir-add-note-{name}")
+        add.on_click(lambda _, name=name: self.add_note(name))
+        self.add_buttons[name] = add
+        self.messages[name] = Message(f"pir-note-message-{name}")
+        rows = []
+        for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
+            marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
+                             for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
+            delete = widgets.Button(description="Delete", layout=widgets.Layout(width="80px"))
+            delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
+            rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{_e(marks)} {_e(note['text'])}</span>"),
+                                      delete]))  # fmt: skip
+        extra_panels = []
+        if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
+            if self.recap is None or self.recap.incident_id != self.incident:
+                self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
+            else:  # a note was added or the step reopened: the similar list stands, the mode is reread
+                self.recap.refresh(with_similar=False)
+            extra_panels.append(self.recap.widget)
+        return widgets.VBox([
+            widgets.HTML(f"<h4>{number}. {_e(segment.title)} ({segment.minutes} min)</h4><p>{_e(segment.purpose)}</p>"),
+            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
+            widgets.HBox([text, *extra, add]), self.messages[name].widget,
+        ])  # fmt: skip
+
+    @staticmethod
+    def _prompt(segment: meeting.Segment) -> str:
+        return {"went_well": "a resilience strength", "went_wrong": "a detection gap, process breakdown or tooling limit",
+                "risk_review": "a compliance or security follow-up"}.get(segment.name, "a note")  # fmt: skip
+
+    def update_clocks(self) -> None:
+        at = now(self.settings)
+        for segment in meeting.SEGMENTS:
+            times = self.times.get(segment.name)
+            elapsed = meeting.segment_elapsed(times, at)
+            over = elapsed > dt.timedelta(minutes=segment.minutes)
+            state = "not started" if not times else ("running" if times[1] is None else "ended")
+            color = "#b00020" if over else "#333"
+            if segment.name in self.clocks:
+                self.clocks[segment.name].value = (
+                    f"<span class='pir-segment-clock' style='color:{color}'>{clock_text(elapsed)} / "
+                    f"{segment.minutes:02d}:00 ({state})</span>")  # fmt: skip
+        total = meeting.meeting_elapsed(self.times, at)
+        planned = sum(s.minutes for s in meeting.SEGMENTS)
+        self.overall.value = f"<b>Meeting: {clock_text(total)} of {planned:02d}:00</b>"
+
+    def _change_segment(self, change: Callable[..., None], segment: str) -> bool:
+        """Start or end a segment and reread the stored times, in one connection."""
+
+        def run() -> None:
+            with self.session() as s:
+                change(s, segment)
+                self.times = meeting.segment_times(s)
+
+        return self.messages[segment].run(run)
+
+    def start(self, segment: str) -> None:
+        if self._change_segment(meeting.start_segment, segment):
+            self.ticker.playing = True
+            self.update_clocks()
+
+    def end(self, segment: str) -> None:
+        if self._change_segment(meeting.end_segment, segment):
+            self.ticker.playing = any(ended is None for _, ended in self.times.values())
+            self.update_clocks()
+
+    def add_note(self, segment: str) -> None:
+        tag = self.tags[segment].value if segment in self.tags else None
+        text = self.inputs[segment].value
+        kwargs = {"flag": tag} if segment == "risk_review" else {"tag": tag}
+        if self.messages[segment].run(lambda: self.call(meeting.add_note, segment, text, author=self.wizard.user,
+                                                        **kwargs)):  # fmt: skip
+            self.refresh()
+            self.messages[segment].ok("note saved")
+            self.wizard.refresh_progress()
+
+    def delete_note(self, note_id: str) -> None:
+        with self.session() as s:
+            meeting.delete_note(s.con, note_id)
+        self.refresh()

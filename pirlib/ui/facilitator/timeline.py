@@ -1,0 +1,65 @@
+"""Step 3, Timeline: the timeline editor (``pirlib.ui.timeline_editor``) plus imports of chat, alerts and changes
+files (the logic is ``pirlib.timeline``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+from pirlib import timeline
+from pirlib.errors import PirError
+from pirlib.ui.facilitator.widgets import Message, Step, heading
+from pirlib.ui.timeline_editor import TimelineEditor
+
+if TYPE_CHECKING:  # the wizard imports every step
+    from pirlib.ui.facilitator.wizard import FacilitatorWizard
+
+
+class TimelineStep(Step):
+    """The timeline editor plus imports of chat, alerts and changes files."""
+
+    def __init__(self, wizard: FacilitatorWizard) -> None:
+        super().__init__(wizard)
+        self.kind = widgets.Dropdown(options=[("Chat (Slack export JSON or .txt)", "chat"),
+                                              ("Alerts (CSV, CloudWatch, Grafana)", "alerts"),
+                                              ("Changes (deploys, flags, config)", "changes")],
+                                     description="Import")  # fmt: skip
+        self.upload = widgets.FileUpload(multiple=False, description="Choose file")
+        self.path = widgets.Text(placeholder="or a file or folder on this machine", layout=widgets.Layout(width="40%"))
+        self.import_button = widgets.Button(description="Import")
+        self.import_button.on_click(lambda _: self.import_file())
+        self.message = Message("pir-import-message")
+        self.editor: TimelineEditor | None = None
+
+    def refresh(self) -> None:
+        self.editor = TimelineEditor(self.settings, self.incident, render_figure=self.wizard.render_figures,
+                                     user=self.wizard.user)  # fmt: skip
+        self.widget.children = [
+            heading("3. Timeline"),
+            widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
+            self.editor.widget,
+        ]
+
+    def import_file(self) -> None:
+        def run() -> None:
+            if self.upload.value:
+                item = self.upload.value[0]
+                folder = Path(tempfile.mkdtemp(prefix="pir-import-"))
+                path = folder / Path(item["name"]).name
+                path.write_bytes(bytes(item["content"]))
+            elif self.path.value.strip():
+                path = Path(self.path.value.strip()).expanduser()
+            else:
+                raise PirError("import: no file chosen; choose a file or type a path, then import")
+            counts = timeline.import_file(self.settings, self.kind.value, self.incident, path)
+            self.message.ok(f"imported {path.name}: {counts.get('added', 0)} added, "
+                            f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged")  # fmt: skip
+
+        if self.message.run(run, None):
+            text = self.message.widget.value
+            self.upload.value = ()
+            self.refresh()
+            self.message.widget.value = text

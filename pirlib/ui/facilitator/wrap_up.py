@@ -1,0 +1,105 @@
+"""Step 6, Wrap-up: the review-quality check of this incident (``pirlib.review.wrap_up``), the Publish button
+(runbook §4, ``pirlib.publish.pipeline``) and the regulator filing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from pirlib import db
+from pirlib.publish import pipeline
+from pirlib.review.clock import now, stage_clocks
+from pirlib.review.session import incident_facts
+from pirlib.review.wrap_up import quality_check
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, badge, heading, when
+from pirlib.values import safe_url
+
+if TYPE_CHECKING:  # the wizard imports every step
+    from pirlib.ui.facilitator.wizard import FacilitatorWizard
+
+
+class WrapUpStep(Step):
+    """The review-quality check of this incident, the Publish button (runbook §4) and the regulator filing."""
+
+    def __init__(self, wizard: FacilitatorWizard) -> None:
+        super().__init__(wizard)
+        self.report = widgets.HTML()
+        self.report.add_class("pir-quality")
+        self.check = widgets.Button(description="Check again")
+        self.check.on_click(lambda _: self.refresh())
+        self.publishing = PublishPanel(self)
+
+    def refresh(self) -> None:
+        with self.session() as s:
+            issues = quality_check(s)
+            facts = incident_facts(s)
+        self.report.value = (
+            "<div style='color:#b36b00'><b>Still missing:</b><ul>" + "".join(f"<li>{_e(i)}</li>" for i in issues)
+            + "</ul></div>" if issues else "<div style='color:#1b7f3b'>✓ Nothing missing: the review is complete.</div>"
+        )  # fmt: skip
+        self.widget.children = [heading("6. Wrap-up"), self.report, self.check, *self.publishing.children(facts)]
+
+
+class PublishPanel:
+    """Publish (Confluence when configured, else a page published elsewhere), what was written, the filing."""
+
+    def __init__(self, step: WrapUpStep) -> None:
+        self.step = step
+        self.settings = step.settings
+        self.confluence = bool(self.settings.confluence_url and self.settings.confluence_space)
+        self.status = widgets.HTML()
+        self.status.add_class("pir-publish-status")
+        self.doc_url = widgets.Text(description="Page URL", placeholder="https://… of the postmortem page",
+                                    layout=WIDE)  # fmt: skip
+        self.button = widgets.Button(description="Publish", button_style="primary", icon="upload")
+        self.button.add_class("pir-publish")
+        self.button.on_click(lambda _: self.publish())
+        self.result = widgets.HTML()
+        self.result.add_class("pir-publish-result")
+        self.message = Message("pir-publish-message")
+        self.filed = widgets.Button(description="Record regulator filing")
+        self.filed.add_class("pir-regulator-filed")
+        self.filed.on_click(lambda _: self.record_filing())
+        self.filing = widgets.HTML()
+
+    def children(self, facts: dict[str, Any]) -> list[widgets.Widget]:
+        clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
+        publish = next(c for c in clocks if c.stage == "published")
+        where = (f"Confluence space {_e(self.settings.confluence_space)} under {_e(self.settings.confluence_parent)}"
+                 if self.confluence else "Confluence is not configured (PIR_CONFLUENCE_URL, PIR_CONFLUENCE_SPACE): "
+                 "publish the files by hand and give the page's URL")  # fmt: skip
+        again = " Publishing again updates the page." if facts.get("published_at") else ""
+        self.status.value = (f"<p>Publish the postmortem (runbook §4) — {badge(publish)} — to {where}, with "
+                             f"<code>pir publish {_e(facts['key'])}</code> or this button.{again}</p>")  # fmt: skip
+        self.button.description = "Publish again (update)" if facts.get("published_at") else "Publish"
+        rows = [self.status] + ([] if self.confluence else [self.doc_url]) + [self.button, self.message.widget, self.result]
+        if facts.get("regulatory"):
+            filed = facts.get("regulatory_filed_at")
+            self.filing.value = (f"<p>Regulator filing (runbook §4.4): <b>filed {when(filed)}</b></p>" if filed else
+                                 "<p>Regulator filing (runbook §4.4): <b style='color:#b00020'>open</b> — Compliance "
+                                 "files the update in the regulator portal, then record it here.</p>")  # fmt: skip
+            self.filed.disabled = filed is not None
+            rows += [self.filing, self.filed]
+        return rows
+
+    def publish(self) -> None:
+        done: list[pipeline.PublishResult] = []
+        url = self.doc_url.value.strip() or None
+        if self.message.run(lambda: done.append(pipeline.publish(
+                self.settings, self.step.incident, to_confluence=self.confluence, doc_url=url))):  # fmt: skip
+            result = done[0]
+            link = safe_url(result.doc_url)
+            page = f'<p>Page: <a href="{_e(link)}" target="_blank">{_e(link)}</a></p>' if link else ""
+            lines = "".join(f"<li>{_e(line)}</li>" for line in result.lines())
+            problems = "".join(f"<li style='color:#b00020'>{_e(f)}</li>" for f in result.failures)
+            self.result.value = f"{page}<ul>{lines}{problems}</ul>"
+            self.step.refresh()
+
+    def record_filing(self) -> None:
+        def record() -> None:
+            with db.connect(self.settings) as con:
+                pipeline.record_regulator_filing(con, self.step.incident, now(self.settings))
+
+        if self.message.run(record, "Regulator filing recorded: the compliance item is closed."):
+            self.step.refresh()
