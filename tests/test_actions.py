@@ -7,10 +7,9 @@ import datetime as dt
 import pytest
 
 from support import review_fixture as fx
-from pirlib import db
+from pirlib.errors import InputError
 from pirlib.review import actions
 from pirlib.review.session import ReviewSession, open_review
-from pirlib.errors import InputError
 
 TODAY = dt.date(2025, 9, 6)
 GOOD = {

@@ -1,6 +1,6 @@
 """`pir push` end to end: drafts -> the real `jira` package -> the fake Jira (both flavours) -> back via sync.
 
-Each test syncs a small site into a real DuckDB file, drafts SMART actions through ``pirlib.actions`` and
+Each test syncs a small site into a real DuckDB file, drafts SMART actions through ``pirlib.review.actions`` and
 pushes them. Duplicates are counted in the fake's store by the draft's marker label.
 """
 

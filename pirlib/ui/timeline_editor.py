@@ -13,6 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
+from IPython.display import display
 
 from pirlib import timeline
 from pirlib.config import Settings
@@ -136,8 +137,6 @@ class TimelineEditor:
             title=f"{self.report.key if self.report else self.incident} timeline", show_hidden=self.show_hidden.value,
         )  # fmt: skip
         if self.render_figure:
-            from IPython.display import display
-
             with self.figure_output:
                 self.figure_output.clear_output(wait=True)
                 display(self.figure)
