@@ -83,9 +83,10 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import timeline
+    from pirlib import db, timeline
 
-    counts = timeline.import_file(settings, args.kind, args.incident, Path(args.file), tz=args.tz)
+    with db.connect(settings) as con:
+        counts = timeline.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
     print(
         f"imported {args.kind} into {args.incident} from {args.file}: {counts['read']} events read, "
         f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "

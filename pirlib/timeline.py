@@ -2,7 +2,7 @@
 
 - ``import_file`` parses a chat, alerts or changes file (``pirlib.sources``) and upserts its events. Event
   ids are a hash of the incident, the source and the event's natural key, so importing a file twice adds
-  nothing and a corrected file updates its events in place. Parsing finishes before the database is opened:
+  nothing and a corrected file updates its events in place. Parsing finishes before anything is written:
   a malformed file writes nothing.
 - Curation (hide, star, re-time, edit text) lives in ``event_curation``, which no sync or import writes;
   ``v_timeline`` applies it. Setting a value back to ``None`` restores the source's value. Manual events are
@@ -28,7 +28,6 @@ import duckdb
 import pandas as pd
 
 from pirlib import db
-from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 from pirlib.sources import parse_instant, zone
@@ -91,7 +90,7 @@ def to_event_rows(parsed: pd.DataFrame, incident_id: str) -> pd.DataFrame:
 
 
 def import_file(
-    settings: Settings, kind: str, incident: str, path: Path | str, *, tz: str | None = None
+    con: duckdb.DuckDBPyConnection, kind: str, incident: str, path: Path | str, *, tz: str | None = None
 ) -> dict[str, int]:
     """Import one chat, alerts or changes file into the incident's timeline; return the counts.
 
@@ -102,10 +101,8 @@ def import_file(
         raise InputError(f"unknown import kind {kind!r}; use one of {', '.join(IMPORT_KINDS)}")
     zone(tz)  # an unknown zone is an error even for formats that carry their own offsets
     parsed = IMPORT_KINDS[kind](Path(path), tz=tz)
-    with db.connect(settings) as con:
-        incident_id, _ = resolve_incident(con, incident)
-        rows = to_event_rows(parsed, incident_id)
-        counts = _write_events(con, rows)
+    incident_id, _ = resolve_incident(con, incident)
+    counts = _write_events(con, to_event_rows(parsed, incident_id))
     counts["read"] = len(parsed)
     counts["skipped"] = int(parsed.attrs.get("skipped", 0))
     return counts
@@ -160,7 +157,7 @@ def _instant(value: dt.datetime | pd.Timestamp | str, what: str) -> dt.datetime:
 
 
 def curate(
-    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
     event_id: str,
     *,
     hidden: bool | None = _UNSET,
@@ -184,56 +181,55 @@ def curate(
         changes["text"] = text
     if not changes:
         return
-    with db.connect(settings) as con:
-        source = con.execute(
-            "SELECT incident_id, occurred_at, text FROM incident_events WHERE event_id = ?", [event_id]
-        ).fetchall()
-        if not source:
-            raise InputError(f"unknown event {event_id!r}; reload the timeline, it may have been removed in Jira")
-        source = source[0]
-        current = con.execute(
-            "SELECT hidden, starred, occurred_at, text, original_occurred_at, original_text"
-            " FROM event_curation WHERE event_id = ?",
-            [event_id],
-        ).fetchall()
-        current = current[0] if current else None
-        row = dict(zip(
-            ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
-            current or [None] * 6, strict=True,
-        ))  # fmt: skip
-        row.update(changes)
-        if "occurred_at" in changes:
-            row["original_occurred_at"] = source[1] if changes["occurred_at"] is not None else None
-        if "text" in changes:
-            row["original_text"] = source[2] if changes["text"] is not None else None
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if all(row[k] is None for k in ("hidden", "starred", "occurred_at", "text")):
-                con.execute("DELETE FROM event_curation WHERE event_id = ?", [event_id])
-            else:
-                frame = pd.DataFrame([{
-                    "event_id": event_id, "incident_id": source[0], **row, "updated_by": by,
-                    "updated_at": pd.Timestamp.now(tz="UTC"),
-                }])  # fmt: skip
-                for column in ("occurred_at", "original_occurred_at"):
-                    frame[column] = pd.to_datetime(frame[column], utc=True)
-                for column in ("hidden", "starred"):
-                    frame[column] = frame[column].astype("boolean")
-                for column in ("text", "original_text", "updated_by"):
-                    frame[column] = frame[column].astype("object")
-                db.upsert_frame(con, "event_curation", frame, "event_id")
-            con.execute(
-                "UPDATE incident_events SET hidden = ?, starred = ? WHERE event_id = ?",
-                [bool(row["hidden"]), bool(row["starred"]), event_id],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    source = con.execute(
+        "SELECT incident_id, occurred_at, text FROM incident_events WHERE event_id = ?", [event_id]
+    ).fetchall()
+    if not source:
+        raise InputError(f"unknown event {event_id!r}; reload the timeline, it may have been removed in Jira")
+    source = source[0]
+    current = con.execute(
+        "SELECT hidden, starred, occurred_at, text, original_occurred_at, original_text"
+        " FROM event_curation WHERE event_id = ?",
+        [event_id],
+    ).fetchall()
+    current = current[0] if current else None
+    row = dict(zip(
+        ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
+        current or [None] * 6, strict=True,
+    ))  # fmt: skip
+    row.update(changes)
+    if "occurred_at" in changes:
+        row["original_occurred_at"] = source[1] if changes["occurred_at"] is not None else None
+    if "text" in changes:
+        row["original_text"] = source[2] if changes["text"] is not None else None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if all(row[k] is None for k in ("hidden", "starred", "occurred_at", "text")):
+            con.execute("DELETE FROM event_curation WHERE event_id = ?", [event_id])
+        else:
+            frame = pd.DataFrame([{
+                "event_id": event_id, "incident_id": source[0], **row, "updated_by": by,
+                "updated_at": pd.Timestamp.now(tz="UTC"),
+            }])  # fmt: skip
+            for column in ("occurred_at", "original_occurred_at"):
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+            for column in ("hidden", "starred"):
+                frame[column] = frame[column].astype("boolean")
+            for column in ("text", "original_text", "updated_by"):
+                frame[column] = frame[column].astype("object")
+            db.upsert_frame(con, "event_curation", frame, "event_id")
+        con.execute(
+            "UPDATE incident_events SET hidden = ?, starred = ? WHERE event_id = ?",
+            [bool(row["hidden"]), bool(row["starred"]), event_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def add_manual_event(
-    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
     incident: str,
     occurred_at: dt.datetime | str,
     text: str,
@@ -250,14 +246,13 @@ def add_manual_event(
         "event_id": event_id, "incident_id": None, "occurred_at": pd.Timestamp(at), "source": "manual",
         "kind": kind, "actor": actor, "text": str(text), "origin": "added in pir",
     }])  # fmt: skip
-    with db.connect(settings) as con:
-        frame["incident_id"] = resolve_incident(con, incident)[0]
-        db.upsert_frame(con, "incident_events", frame, "event_id")
+    frame["incident_id"] = resolve_incident(con, incident)[0]
+    db.upsert_frame(con, "incident_events", frame, "event_id")
     return event_id
 
 
 def set_milestone_override(
-    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
     incident: str,
     milestone: str,
     occurred_at: dt.datetime | str | None,
@@ -268,19 +263,18 @@ def set_milestone_override(
     """Fix a milestone's time by hand (it wins over inference and is kept); ``None`` removes the override."""
     if milestone not in MILESTONES:
         raise InputError(f"unknown milestone {milestone!r}; use one of {', '.join(MILESTONES)}")
-    with db.connect(settings) as con:
-        incident_id, _ = resolve_incident(con, incident)
-        if occurred_at is None:
-            con.execute(
-                "DELETE FROM milestone_overrides WHERE incident_id = ? AND milestone = ?", [incident_id, milestone]
-            )
-            return
-        at = _instant(occurred_at, f"time of {milestone}")
-        frame = pd.DataFrame([{
-            "incident_id": incident_id, "milestone": milestone, "occurred_at": pd.Timestamp(at), "note": note,
-            "set_by": by, "set_at": pd.Timestamp.now(tz="UTC"),
-        }])  # fmt: skip
-        db.upsert_frame(con, "milestone_overrides", frame, ["incident_id", "milestone"])
+    incident_id, _ = resolve_incident(con, incident)
+    if occurred_at is None:
+        con.execute(
+            "DELETE FROM milestone_overrides WHERE incident_id = ? AND milestone = ?", [incident_id, milestone]
+        )
+        return
+    at = _instant(occurred_at, f"time of {milestone}")
+    frame = pd.DataFrame([{
+        "incident_id": incident_id, "milestone": milestone, "occurred_at": pd.Timestamp(at), "note": note,
+        "set_by": by, "set_at": pd.Timestamp.now(tz="UTC"),
+    }])  # fmt: skip
+    db.upsert_frame(con, "milestone_overrides", frame, ["incident_id", "milestone"])
 
 
 # ------------------------------------------------------------------------------------------- milestones
@@ -486,11 +480,10 @@ def compute_milestones(
 # ------------------------------------------------------------------------------------------------ reads
 
 
-def load_timeline(settings: Settings, incident: str, *, read_only: bool = True) -> pd.DataFrame:
+def load_timeline(con: duckdb.DuckDBPyConnection, incident: str) -> pd.DataFrame:
     """Every event of the incident from ``v_timeline`` (curation applied, hidden ones included), in order."""
-    with db.connect(settings, read_only=read_only) as con:
-        incident_id, _ = resolve_incident(con, incident)
-        return _timeline(con, incident_id)
+    incident_id, _ = resolve_incident(con, incident)
+    return _timeline(con, incident_id)
 
 
 def _timeline(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
@@ -499,10 +492,9 @@ def _timeline(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
     ).df()
 
 
-def milestone_report(settings: Settings, incident: str, *, read_only: bool = True) -> MilestoneReport:
-    """Milestones, durations and out-of-order flags of one incident, read from the database."""
-    with db.connect(settings, read_only=read_only) as con:
-        return milestones_of(con, resolve_incident(con, incident)[0])
+def milestone_report(con: duckdb.DuckDBPyConnection, incident: str) -> MilestoneReport:
+    """Milestones, durations and out-of-order flags of the incident named by key or id."""
+    return milestones_of(con, resolve_incident(con, incident)[0])
 
 
 def milestones_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> MilestoneReport:

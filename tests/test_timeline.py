@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,12 @@ def sync_jira(settings: Settings, text: str = "Investigating now") -> None:
         load_batch(con, batch, synced_at=pd.Timestamp.now(tz=UTC))
 
 
+def in_db(settings: Settings, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``action(con, *args, **kwargs)`` in one short connection, as a command or a wizard step runs it."""
+    with db.connect(settings) as con:
+        return action(con, *args, **kwargs)
+
+
 def count_events(settings: Settings) -> int:
     with db.connect(settings) as con:
         return con.execute("SELECT count(*) FROM incident_events").fetchall()[0][0]
@@ -76,11 +84,11 @@ def count_events(settings: Settings) -> int:
 
 
 def test_import_is_idempotent_and_keeps_the_origin(settings: Settings, incident: str) -> None:
-    first = timeline.import_file(settings, "chat", incident, FIXTURES / "slack_export")
+    first = in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
     assert first == {"added": 5, "updated": 0, "unchanged": 0, "read": 5, "skipped": 2}
-    again = timeline.import_file(settings, "chat", "inc-42", FIXTURES / "slack_export")  # key in any case
+    again = in_db(settings, timeline.import_file, "chat", "inc-42", FIXTURES / "slack_export")  # key in any case
     assert again == {"added": 0, "updated": 0, "unchanged": 5, "read": 5, "skipped": 2}
-    by_id = timeline.import_file(settings, "chat", "10042", FIXTURES / "slack_export" / "inc-42")
+    by_id = in_db(settings, timeline.import_file, "chat", "10042", FIXTURES / "slack_export" / "inc-42")
     assert by_id["added"] == 0
     with db.connect(settings) as con:
         rows = con.execute("SELECT event_id, origin, source FROM incident_events ORDER BY occurred_at").fetchall()
@@ -90,23 +98,23 @@ def test_import_is_idempotent_and_keeps_the_origin(settings: Settings, incident:
 
 
 def test_same_file_in_another_incident_gets_its_own_events(settings: Settings, incident: str) -> None:
-    timeline.import_file(settings, "alerts", "INC-42", FIXTURES / "alerts.csv")
-    timeline.import_file(settings, "alerts", "INC-43", FIXTURES / "alerts.csv")
+    in_db(settings, timeline.import_file, "alerts", "INC-42", FIXTURES / "alerts.csv")
+    in_db(settings, timeline.import_file, "alerts", "INC-43", FIXTURES / "alerts.csv")
     assert count_events(settings) == 8
 
 
 def test_a_corrected_file_updates_in_place(settings: Settings, incident: str, tmp_path: Path) -> None:
     path = tmp_path / "changes.csv"
     path.write_text("at,kind,ref,author,summary,url\n2025-10-26T00:20:00Z,deploy,v1,Ann,Deploy v1,\n")
-    timeline.import_file(settings, "changes", incident, path)
+    in_db(settings, timeline.import_file, "changes", incident, path)
     path.write_text("at,kind,ref,author,summary,url\n2025-10-26T00:20:00Z,deploy,v1,Ann,Deploy v1 to prod,\n")
-    assert timeline.import_file(settings, "changes", incident, path)["updated"] == 1
-    events = timeline.load_timeline(settings, incident)
+    assert in_db(settings, timeline.import_file, "changes", incident, path)["updated"] == 1
+    events = in_db(settings, timeline.load_timeline, incident)
     assert list(events["text"]) == ["Deploy v1 to prod"]
 
 
 def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> None:
-    timeline.import_file(settings, "chat", incident, FIXTURES / "transcript_dst.txt", tz="Europe/Berlin")
+    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "transcript_dst.txt", tz="Europe/Berlin")
     with db.connect(settings) as con:
         stored = con.execute(
             "SELECT strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM incident_events ORDER BY occurred_at"
@@ -123,13 +131,13 @@ def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> N
 )  # fmt: skip
 def test_a_malformed_file_writes_nothing(settings: Settings, incident: str, kind: str, name: str) -> None:
     with pytest.raises(InputError, match=name):
-        timeline.import_file(settings, kind, incident, FIXTURES / name)
+        in_db(settings, timeline.import_file, kind, incident, FIXTURES / name)
     assert count_events(settings) == 0
 
 
 def test_unknown_incident_is_one_clear_error(settings: Settings, incident: str) -> None:
     with pytest.raises(PirError, match="unknown incident 'INC-9'"):
-        timeline.import_file(settings, "alerts", "INC-9", FIXTURES / "alerts.csv")
+        in_db(settings, timeline.import_file, "alerts", "INC-9", FIXTURES / "alerts.csv")
     assert count_events(settings) == 0
 
 
@@ -149,14 +157,14 @@ def test_cli_import(settings: Settings, incident: str, monkeypatch: pytest.Monke
 
 
 def load_everything(settings: Settings, incident: str) -> None:
-    timeline.import_file(settings, "alerts", incident, FIXTURES / "alerts.csv")
-    timeline.import_file(settings, "chat", incident, FIXTURES / "slack_export")
+    in_db(settings, timeline.import_file, "alerts", incident, FIXTURES / "alerts.csv")
+    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
     sync_jira(settings)
 
 
 def test_milestones_are_inferred_with_their_rules(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    report = timeline.milestone_report(settings, incident)
+    report = in_db(settings, timeline.milestone_report, incident)
     table = report.table.set_index("milestone")
     assert table.loc["started", "occurred_at"] == ts("2025-10-25 23:58")
     assert table.loc["started", "rule"].startswith("first alert firing: grafana: payments HighErrorRate")
@@ -190,17 +198,17 @@ def test_pure_inference_rules_without_jira() -> None:
 
 def test_hiding_an_event_changes_the_inference(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    events = timeline.load_timeline(settings, incident)
+    events = in_db(settings, timeline.load_timeline, incident)
     grafana = events.loc[(events["actor"] == "grafana") & (events["kind"] == "alert_firing"), "event_id"].item()
-    timeline.curate(settings, grafana, hidden=True)
-    detected = timeline.milestone_report(settings, incident).table.set_index("milestone").loc["detected"]
+    in_db(settings, timeline.curate, grafana, hidden=True)
+    detected = in_db(settings, timeline.milestone_report, incident).table.set_index("milestone").loc["detected"]
     assert detected["occurred_at"] == ts("2025-10-26 00:02:10")  # the New Relic alert is first now
 
 
 def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    timeline.set_milestone_override(settings, incident, "mitigated", "2025-10-25 23:00", note="per IC")
-    report = timeline.milestone_report(settings, incident)
+    in_db(settings, timeline.set_milestone_override, incident, "mitigated", "2025-10-25 23:00", note="per IC")
+    report = in_db(settings, timeline.milestone_report, incident)
     row = report.table.set_index("milestone").loc["mitigated"]
     assert row["occurred_at"] == ts("2025-10-25 23:00") and row["overridden"]
     assert row["rule"] == "manual override: per IC"
@@ -209,12 +217,12 @@ def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, i
     assert report.durations["ttm_minutes"] == pytest.approx(-58.0)
     # an import and a sync later the override is still there
     load_everything(settings, incident)
-    assert timeline.milestone_report(settings, incident).table.set_index("milestone").loc["mitigated", "overridden"]
-    timeline.set_milestone_override(settings, incident, "mitigated", None)
-    report = timeline.milestone_report(settings, incident)
+    assert in_db(settings, timeline.milestone_report, incident).table.set_index("milestone").loc["mitigated", "overridden"]
+    in_db(settings, timeline.set_milestone_override, incident, "mitigated", None)
+    report = in_db(settings, timeline.milestone_report, incident)
     assert report.flags == [] and not report.table.set_index("milestone").loc["mitigated", "overridden"]
     with pytest.raises(InputError, match="unknown milestone 'fixed'"):
-        timeline.set_milestone_override(settings, incident, "fixed", "2025-10-25 23:00")
+        in_db(settings, timeline.set_milestone_override, incident, "fixed", "2025-10-25 23:00")
 
 
 # ----------------------------------------------------------------------------------------------- curation
@@ -222,16 +230,16 @@ def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, i
 
 def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    events = timeline.load_timeline(settings, incident)
+    events = in_db(settings, timeline.load_timeline, incident)
     chat_id = events.loc[events["source"] == "chat", "event_id"].iloc[0]
-    timeline.curate(settings, chat_id, starred=True, occurred_at="2025-10-26T00:39:00Z", text="Ann declares SEV1")
-    timeline.curate(settings, "jira:comment:77", hidden=True, text="cleaned comment")
-    manual = timeline.add_manual_event(settings, incident, "2025-10-26 01:15", "Status page updated", actor="Cy")
+    in_db(settings, timeline.curate, chat_id, starred=True, occurred_at="2025-10-26T00:39:00Z", text="Ann declares SEV1")
+    in_db(settings, timeline.curate, "jira:comment:77", hidden=True, text="cleaned comment")
+    manual = in_db(settings, timeline.add_manual_event, incident, "2025-10-26 01:15", "Status page updated", actor="Cy")
 
-    timeline.import_file(settings, "chat", incident, FIXTURES / "slack_export")
+    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
     sync_jira(settings, text="Investigating now (edited in Jira)")
 
-    view = timeline.load_timeline(settings, incident).set_index("event_id")
+    view = in_db(settings, timeline.load_timeline, incident).set_index("event_id")
     assert view.loc[chat_id, "starred"] and view.loc[chat_id, "retimed"] and view.loc[chat_id, "edited"]
     assert view.loc[chat_id, "occurred_at"] == ts("2025-10-26 00:39")
     assert view.loc[chat_id, "text"] == "Ann declares SEV1"
@@ -243,9 +251,9 @@ def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Setti
             "SELECT event_id, hidden OR starred FROM incident_events WHERE hidden OR starred").fetchall())
     assert mirrored == {chat_id: True, "jira:comment:77": True}
 
-    timeline.curate(settings, chat_id, starred=None, occurred_at=None, text=None)
-    timeline.curate(settings, "jira:comment:77", hidden=None, text=None)
-    view = timeline.load_timeline(settings, incident).set_index("event_id")
+    in_db(settings, timeline.curate, chat_id, starred=None, occurred_at=None, text=None)
+    in_db(settings, timeline.curate, "jira:comment:77", hidden=None, text=None)
+    view = in_db(settings, timeline.load_timeline, incident).set_index("event_id")
     assert not view.loc[chat_id, "starred"] and not view.loc[chat_id, "retimed"]
     assert view.loc[chat_id, "occurred_at"] == ts("2025-10-26 00:40:00.0002")
     assert view.loc["jira:comment:77", "text"] == "Investigating now (edited in Jira)"
@@ -256,7 +264,7 @@ def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Setti
 
 def test_curating_an_unknown_event_is_an_error(settings: Settings, incident: str) -> None:
     with pytest.raises(InputError, match="unknown event 'chat:nope'"):
-        timeline.curate(settings, "chat:nope", starred=True)
+        in_db(settings, timeline.curate, "chat:nope", starred=True)
 
 
 # ------------------------------------------------------------------------------------------------- figure
@@ -353,9 +361,9 @@ def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path:
     with db.connect(settings) as con:
         load_batch(con, batch, synced_at=pd.Timestamp.now(tz=UTC))
     stage31 = next(i for i in incidents if "stage31" in i["fields"]["labels"])["key"]
-    timeline.import_file(settings, "chat", stage31, tmp_path / "sample" / "chat" / stage31)
-    timeline.import_file(settings, "alerts", stage31, tmp_path / "sample" / "alerts" / f"{stage31}.csv")
-    report = timeline.milestone_report(settings, stage31)
+    in_db(settings, timeline.import_file, "chat", stage31, tmp_path / "sample" / "chat" / stage31)
+    in_db(settings, timeline.import_file, "alerts", stage31, tmp_path / "sample" / "alerts" / f"{stage31}.csv")
+    report = in_db(settings, timeline.milestone_report, stage31)
     table = report.table.set_index("milestone")
     assert table.loc["mitigated", "occurred_at"] == ts("2025-09-05 19:02:40")
     assert table.loc["mitigated", "rule"].startswith("Jira status changed to Mitigated")
@@ -364,7 +372,7 @@ def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path:
     assert table["occurred_at"].notna().all() and report.flags == []
     # every sample incident with a timeline gets milestones that are in order or flagged, never silently wrong
     for key in sorted(p.name for p in (tmp_path / "sample" / "chat").iterdir()):
-        timeline.import_file(settings, "alerts", key, tmp_path / "sample" / "alerts" / f"{key}.csv")
-        table = timeline.milestone_report(settings, key).table
+        in_db(settings, timeline.import_file, "alerts", key, tmp_path / "sample" / "alerts" / f"{key}.csv")
+        table = in_db(settings, timeline.milestone_report, key).table
         times = table["occurred_at"].dropna()
         assert times.is_monotonic_increasing or table["out_of_order"].notna().any()

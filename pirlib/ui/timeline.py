@@ -185,8 +185,9 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
 
 def incident_figure(settings: Settings, incident: str, *, show_hidden: bool = False) -> go.Figure:
     """The timeline figure of one incident, read from the database (curation and overrides applied)."""
-    from pirlib import timeline
+    from pirlib import db, timeline
 
-    events = timeline.load_timeline(settings, incident)
-    report = timeline.milestone_report(settings, incident)
+    with db.connect(settings, read_only=True) as con:
+        events = timeline.load_timeline(con, incident)
+        report = timeline.milestone_report(con, incident)
     return timeline_figure(events, report.table, title=f"{report.key} timeline", show_hidden=show_hidden)

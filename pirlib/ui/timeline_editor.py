@@ -11,11 +11,12 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
-from pirlib import timeline
+from pirlib import db, timeline
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.ui.timeline import LANES, timeline_figure
@@ -106,8 +107,9 @@ class TimelineEditor:
 
     def refresh(self) -> None:
         """Reload the events and milestones from the database and redraw everything."""
-        self.events = timeline.load_timeline(self.settings, self.incident)
-        self.report = timeline.milestone_report(self.settings, self.incident)
+        with db.connect(self.settings, read_only=True) as con:
+            self.events = timeline.load_timeline(con, self.incident)
+            self.report = timeline.milestone_report(con, self.incident)
         present = [s for s in LANES if s in set(self.events["source"])] + sorted(
             set(self.events["source"]) - set(LANES)
         )
@@ -196,9 +198,11 @@ class TimelineEditor:
 
     # ----------------------------------------------------------------------------------------- changes
 
-    def _save(self, change: Callable[[], Any], done: str) -> bool:
+    def _save(self, change: Callable[[duckdb.DuckDBPyConnection], Any], done: str) -> bool:
+        """Write one change in its own connection, closed before the editor rereads and redraws."""
         try:
-            change()
+            with db.connect(self.settings) as con:
+                change(con)
         except PirError as exc:
             self.status.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
             return False
@@ -215,47 +219,47 @@ class TimelineEditor:
     def toggle_star(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["starred"] else True
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], starred=new, by=self.user),
+            self._save(lambda con: timeline.curate(con, row["event_id"], starred=new, by=self.user),
                        "starred" if new else "unstarred")  # fmt: skip
 
     def toggle_hidden(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["hidden"] else True
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], hidden=new, by=self.user),
+            self._save(lambda con: timeline.curate(con, row["event_id"], hidden=new, by=self.user),
                        "hidden" if new else "shown again")  # fmt: skip
 
     def retime(self) -> None:
         if (row := self._require_selection()) is not None:
             value = self.time_input.value
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], occurred_at=value, by=self.user),
+            self._save(lambda con: timeline.curate(con, row["event_id"], occurred_at=value, by=self.user),
                        f"re-timed to {value} UTC")  # fmt: skip
 
     def reset_time(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], occurred_at=None, by=self.user),
+            self._save(lambda con: timeline.curate(con, row["event_id"], occurred_at=None, by=self.user),
                        "original time restored")  # fmt: skip
 
     def save_text(self) -> None:
         if (row := self._require_selection()) is not None:
             value = self.text_input.value
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], text=value, by=self.user), "text saved")
+            self._save(lambda con: timeline.curate(con, row["event_id"], text=value, by=self.user), "text saved")
 
     def reset_text(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda: timeline.curate(self.settings, row["event_id"], text=None, by=self.user),
+            self._save(lambda con: timeline.curate(con, row["event_id"], text=None, by=self.user),
                        "original text restored")  # fmt: skip
 
     def add_event(self) -> None:
         when, what = self.new_time.value, self.new_text.value
-        if self._save(lambda: timeline.add_manual_event(self.settings, self.incident, when, what, actor=self.user),
+        if self._save(lambda con: timeline.add_manual_event(con, self.incident, when, what, actor=self.user),
                       "event added"):  # fmt: skip
             self.new_text.value = ""
 
     def set_milestone(self, name: str) -> None:
         value = self.milestone_inputs[name].value
-        self._save(lambda: timeline.set_milestone_override(self.settings, self.incident, name, value, by=self.user),
+        self._save(lambda con: timeline.set_milestone_override(con, self.incident, name, value, by=self.user),
                    f"{name} set to {value} UTC")  # fmt: skip
 
     def clear_milestone(self, name: str) -> None:
-        self._save(lambda: timeline.set_milestone_override(self.settings, self.incident, name, None, by=self.user),
+        self._save(lambda con: timeline.set_milestone_override(con, self.incident, name, None, by=self.user),
                    f"{name} is inferred again")  # fmt: skip

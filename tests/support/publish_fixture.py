@@ -46,10 +46,9 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
                          at=at + dt.timedelta(minutes=2))  # fmt: skip
         meeting.add_note(s, "risk_review", "Card payments failed for EU customers: regulator report.",
                          flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
-    events = timeline.load_timeline(settings, incident, read_only=False)
-    for event_id in events["event_id"].iloc[[0, 3, 7]]:
-        timeline.curate(settings, event_id, starred=True, by="Alex Chen")
-    with open_review(settings, incident) as s:
+        events = timeline.load_timeline(s.con, incident)
+        for event_id in events["event_id"].iloc[[0, 3, 7]]:
+            timeline.curate(s.con, event_id, starred=True, by="Alex Chen")
         prepare.add_attendee(s, "Dana Roe", "Compliance")
         prepare.invite_list(s)
     return settings

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from pirlib import timeline
+from pirlib import db, timeline
 from pirlib.errors import PirError
 from pirlib.ui.facilitator.widgets import Message, Step, heading
 from pirlib.ui.timeline_editor import TimelineEditor
@@ -54,7 +54,8 @@ class TimelineStep(Step):
                 path = Path(self.path.value.strip()).expanduser()
             else:
                 raise PirError("import: no file chosen; choose a file or type a path, then import")
-            counts = timeline.import_file(self.settings, self.kind.value, self.incident, path)
+            with db.connect(self.settings) as con:
+                counts = timeline.import_file(con, self.kind.value, self.incident, path)
             self.message.ok(f"imported {path.name}: {counts.get('added', 0)} added, "
                             f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged")  # fmt: skip
 
