@@ -99,7 +99,9 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db
     from pirlib.review.wrap_up import quality_report
 
-    with db.connect(settings) as con:  # one connection for the whole report, however many reviews it checks
+    # One connection for the whole report, however many reviews it checks; read-write so that pending
+    # migrations apply, but a check never creates the database.
+    with db.connect(settings, create=False) as con:
         report = quality_report(con, settings, args.incident)
     for key, gaps in report:
         print(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))

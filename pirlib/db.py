@@ -207,15 +207,17 @@ def connect(
     read_only: bool = False,
     path: Path | str | None = None,
     auto_migrate: bool = True,
+    create: bool = True,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the pir database for one unit of work and close it afterwards.
 
-    A read-write open creates the file and applies pending migrations the first time this process sees
-    it. A read-only open of a file that does not exist yet raises a PirError that says how to create it.
+    A read-write open creates the file (unless ``create`` is False) and applies pending migrations the first
+    time this process sees it. A read-only open, or one with ``create=False``, of a file that does not exist
+    yet raises a PirError that says how to create it.
     """
     settings = settings or load_settings()
     db_path = Path(path or settings.db)
-    if read_only and not db_path.exists():
+    if (read_only or not create) and not db_path.exists():
         raise PirError(f"{db_path} does not exist yet; run `pir init` (or `pir demo` for sample data)")
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,16 @@ def test_check_unknown_incident_is_one_line(sample_db):
     ]
 
 
+def test_check_never_creates_the_database(tmp_path):
+    missing = Settings(db=tmp_path / "nothing" / "pir.duckdb")
+    result = pir(missing, "INC-1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"pir: error: {missing.db} does not exist yet; run `pir init` (or `pir demo` for sample data)"
+    ]
+    assert not missing.db.exists() and not missing.db.parent.exists()
+
+
 @pytest.mark.parametrize("one_incident", [False, True], ids=["every-open-review", "one-incident"])
 def test_check_opens_one_connection_per_run(sample_db, monkeypatch, capsys, one_incident):
     for name in [n for n in os.environ if n.startswith("PIR_")]:
