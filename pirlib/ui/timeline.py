@@ -1,7 +1,7 @@
 """The incident timeline as a plotly figure: one lane per source, milestones, detection/mitigation spans.
 
 Built for big incidents: one WebGL trace per lane (never one per event), hover text prepared with vectorised
-string operations, milestones and spans as layout shapes. Every piece of event text is HTML-escaped before it
+string operations, milestones and spans as layout shapes. Every piece of event text is escaped (``html.lines``) before it
 reaches plotly, whose hover labels would otherwise render tags such as ``<a>`` or ``<b>`` typed in a chat.
 """
 

@@ -40,6 +40,10 @@ def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
     return figures.distribution_boxes(late, "stage", "Hours past the deadline, late or missed stages", "hours", log=True)
 
 
+def _incident_columns(rows: pd.DataFrame) -> dict[str, list]:
+    return {"Incident": rows["key"].tolist(), "Summary": rows["summary"].tolist(), "Severity": rows["severity"].tolist()}
+
+
 def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
     # "Right now" ignores the date range: a range that ends last year would otherwise hide today's risks.
     rows = metrics.at_risk(_review_states(data), data.as_of)
@@ -47,9 +51,7 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
     if rows.empty:
         return title + html.message("Nothing at risk right now.")
     table = pd.DataFrame({
-        "Incident": rows["key"].tolist(),
-        "Summary": rows["summary"].tolist(),
-        "Severity": rows["severity"].tolist(),
+        **_incident_columns(rows),
         "Stage": [figures.STAGE_LABELS.get(v, str(v)) for v in rows["stage"]],
         "Due (UTC)": rows["due_at"].tolist(),
         "Hours left": [f"{v:.1f}" if v >= 0 else f"missed {-v:.1f} h ago" for v in rows["hours_left"]],
@@ -66,9 +68,7 @@ def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
     if still_open.empty:
         return title + html.message("Every regulatory incident's filing is recorded.")
     table = pd.DataFrame({
-        "Incident": still_open["key"].tolist(),
-        "Summary": still_open["summary"].tolist(),
-        "Severity": still_open["severity"].tolist(),
+        **_incident_columns(still_open),
         "Closed (UTC)": still_open["closed_at"].tolist(),
         "Postmortem published (UTC)": still_open["published_at"].tolist(),
     })  # fmt: skip
