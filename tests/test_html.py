@@ -14,7 +14,7 @@ import pytest
 
 from support import dashboard_fixture
 from pirlib import db, metrics
-from pirlib.ui import boards, html
+from pirlib.ui import boards, html, timeline
 
 SCRIPT = "<script>alert('pir')</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -229,3 +229,19 @@ def test_boards_link_only_http_urls_and_keep_them_whole(hostile_db, name, linked
         recurrences = metrics.recurrences_within(board.data.frames["recurrences"])
         assert len(links) == (recurrences["key"] != "INC-2").sum() > 0
         assert "INC-2" in parsed.text
+
+
+def test_timeline_hover_text_keeps_hostile_event_text_as_text():
+    events = pd.DataFrame({
+        "occurred_at": pd.to_datetime(["2026-08-03 10:00", "2026-08-03 10:05", "2026-08-03 10:09"], utc=True),
+        "source": ["chat", "jira_changelog", IMG], "kind": ["message", "change", SCRIPT],
+        "actor": [DOUBLE_QUOTE_BREAKOUT, None, SINGLE_QUOTE_BREAKOUT],
+        "field": [None, "summary", None], "from_value": [None, ENTITIES, None], "to_value": [None, SCRIPT, None],
+        "text": [NEWLINES, None, IMG], "starred": [True, False, False],
+    })  # fmt: skip
+    hover = timeline.hover_text(events)
+    for label in hover:
+        assert Parsed(label).tags <= {"b", "br", "i"}, label
+    assert hover[0].endswith("<br>first line<br>second &lt;i&gt;line&lt;/i&gt;<br>third<br><i>★ key moment</i>")
+    assert f"<br>summary: {html.plotly_text(ENTITIES)} → {html.plotly_text(SCRIPT)}" in hover[1]
+    assert IMG in stdlib_html.unescape(hover[2]) and SCRIPT in stdlib_html.unescape(hover[2])
