@@ -23,7 +23,7 @@ import pandas as pd
 
 from pirlib.values import safe_url
 
-__all__ = ["cell", "cell_text", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
+__all__ = ["cell", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
 
 TABLE_STYLE = "border-collapse:collapse;text-align:left"
 WRAP = 100  # hover lines longer than this wrap at the next space
@@ -40,8 +40,8 @@ def text(value: object) -> str:
     return "" if value is None else _stdlib_html.escape(str(value), quote=True)
 
 
-def cell_text(value: object) -> str:
-    """How a table shows ``value``, unescaped: None/NaN/NaT empty, timestamps to the minute (as stored, UTC)."""
+def _cell_text(value: object) -> str:
+    # Unescaped; only ``cell`` hands it out.
     if _missing(value):
         return ""
     if isinstance(value, (pd.Timestamp, dt.datetime)):
@@ -50,8 +50,8 @@ def cell_text(value: object) -> str:
 
 
 def cell(value: object) -> str:
-    """``cell_text(value)``, escaped: what a table cell or a heading built from a frame value holds."""
-    return text(cell_text(value))
+    """``value`` as a table shows it, escaped: None/NaN/NaT empty, timestamps to the minute (as stored, UTC)."""
+    return text(_cell_text(value))
 
 
 def link(label: object, url: object) -> str:
