@@ -73,7 +73,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
     pool_size = Int(1, config=True, help="Started kernels kept ready (per kernel name and folder); 0 turns pooling off.")
     pool_path = Unicode("", config=True, help="The folder (API path) whose notebooks get pooled kernels.")
     preload = List(
-        Unicode(), ["pirlib.ui.dashboard"], config=True,
+        Unicode(), ["pirlib.ui.boards"], config=True,
         help="Modules a pooled kernel imports; a module's warm_up(), if it has one, is called after the import.",
     )  # fmt: skip
     fill_delay = Float(

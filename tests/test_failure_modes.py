@@ -14,7 +14,7 @@ from pirlib import cli, db, metrics, sample
 from pirlib.config import Settings
 from pirlib.errors import ConfigError, InputError
 from pirlib.failure_modes import manual, taxonomy
-from pirlib.ui import dashboard
+from pirlib.ui import boards
 
 UTC = dt.timezone.utc
 TEAM_TAXONOMY = """\
@@ -271,7 +271,7 @@ def test_recurrence_and_effectiveness_on_crafted_data(settings, tmp_path):
         ("web", "Bad deploy", 1, 0, 0, 0, None),
     ]
     # The failure-modes board's headline reads the same rows.
-    board = dashboard.load_board("failure_modes", configured)
+    board = boards.load_board("failure_modes", configured)
     headline = board.contents(metrics.Filters())[0]
     assert "1 of 2 (50%)" in headline and "within 30 days (n = 2 recurrences)" in headline
     assert "median 15, P90 19 (n = 2)" in headline

@@ -1,4 +1,4 @@
-"""Figure builders, the overview's queries and the dashboard helpers, on small frames and a fixture file."""
+"""Figure builders, the overview's queries and the boards, on small frames and a fixture file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from support import dashboard_fixture
 from pirlib import db, metrics
 from pirlib.config import Settings
-from pirlib.ui import dashboard, figures
+from pirlib.ui import boards, figures, html
+from pirlib.ui.boards import board as board_module
 
 HOSTILE = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
 
@@ -38,16 +39,10 @@ def all_text(fig) -> str:
     return json.dumps(fig.to_plotly_json(), default=str)
 
 
-def test_escape_text_turns_markup_into_entities():
-    assert figures.escape_text("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
-    assert figures.escape_text("plain ✓") == "plain ✓"
-    assert figures.escape_text(None) == "None"
-
-
 def test_incidents_figure_stacks_severities_in_runbook_order():
     fig = figures.incidents_by_severity_month(incident_frame())
     names = [trace.name for trace in fig.data]
-    assert names == ["Sev-0", "Sev-1", figures.escape_text(HOSTILE), figures.NO_SEVERITY]
+    assert names == ["Sev-0", "Sev-1", html.plotly_text(HOSTILE), figures.NO_SEVERITY]
     assert fig.layout.barmode == "stack"
     sev1 = fig.data[1]
     assert list(sev1.y) == [2]
@@ -196,53 +191,63 @@ def test_data_as_of_line():
     finished = pd.Timestamp("2026-10-30 06:02", tz="UTC")
     run = {"finished_at": finished, "source": "jira", "mode": "incremental"}
     today = dt.date(2026, 11, 1)
-    assert dashboard.data_as_of(run, today) == "Data as of 2026-10-30 06:02 UTC (2 days ago, jira)."
-    assert "(today, jira)" in dashboard.data_as_of(run, dt.date(2026, 10, 30))
-    assert "(yesterday" in dashboard.data_as_of(run, dt.date(2026, 10, 31))
-    assert "no sync recorded" in dashboard.data_as_of(None, today)
+    assert boards.data_as_of(run, today) == "Data as of 2026-10-30 06:02 UTC (2 days ago, jira)."
+    assert "(today, jira)" in boards.data_as_of(run, dt.date(2026, 10, 30))
+    assert "(yesterday" in boards.data_as_of(run, dt.date(2026, 10, 31))
+    assert "no sync recorded" in boards.data_as_of(None, today)
     demo = {"finished_at": finished, "source": "/home/me/pir/data/sample", "mode": "demo"}
-    assert dashboard.data_as_of(demo, today).endswith("(2 days ago, sample data from `pir demo`).")
+    assert boards.data_as_of(demo, today).endswith("(2 days ago, sample data from `pir demo`).")
 
 
 def test_load_overview_reads_everything_and_releases_the_file(fixture_db):
-    overview = dashboard.load_overview(fixture_db)
-    assert overview.has_data and overview.incidents == 6 and overview.actions == 5
-    assert "Data as of 2026-10-30 06:02 UTC (2 days ago, fixture)." in overview.header_html()
+    overview = boards.load_board("overview", fixture_db)
+    assert overview.problem is None and not overview.spec.has_filters
+    assert overview.data.frames["totals"].to_dict("records") == [{"incidents": 6, "actions": 5}]
+    assert "6 incidents, 5 actions. Data as of 2026-10-30 06:02 UTC (2 days ago, fixture)." in overview.header_html()
     # The read-only connection is closed: a writer gets in at once.
     with db.connect(fixture_db.replace(db_lock_timeout=0.5)) as con:
         con.execute("DELETE FROM sync_runs")
 
 
 def test_load_overview_on_missing_and_empty_databases(tmp_path):
-    missing = dashboard.load_overview(Settings(db=tmp_path / "missing.duckdb"))
-    assert missing.problem == dashboard.EMPTY_MESSAGE
+    missing = boards.load_board("overview", Settings(db=tmp_path / "missing.duckdb"))
+    assert missing.problem == boards.EMPTY_MESSAGE
     assert not (tmp_path / "missing.duckdb").exists()
-    empty = dashboard.load_overview(dashboard_fixture.build_empty(tmp_path / "empty.duckdb"))
-    assert empty.problem == dashboard.EMPTY_MESSAGE
+    empty = boards.load_board("overview", dashboard_fixture.build_empty(tmp_path / "empty.duckdb"))
+    assert empty.problem == boards.EMPTY_MESSAGE
     assert "No data yet: run <code>pir demo</code> for the sample or <code>pir sync</code>" in empty.header_html()
 
 
-def test_table_html_escapes_every_cell():
+def test_table_escapes_every_cell():
     frame = pd.DataFrame({"Summary": [HOSTILE, None], "Started": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT]})
-    html = dashboard.table_html(frame)
-    assert "<img" not in html and "<script" not in html
-    assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in html
-    assert "<td>2026-08-03 10:00</td>" in html
-    assert "<td></td>" in html
+    table = html.table(frame)
+    assert "<img" not in table and "<script" not in table
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in table
+    assert "<td>2026-08-03 10:00</td>" in table
+    assert "<td></td>" in table
 
 
-def test_shown_outputs_carry_no_raw_jira_markup(fixture_db, monkeypatch):
+def test_overview_shows_its_header_and_panels_without_raw_jira_markup(fixture_db, monkeypatch):
     shown = []
-    monkeypatch.setattr(dashboard, "display", lambda obj, raw=False: shown.append(obj))
-    overview = dashboard.load_overview(fixture_db)
-    overview.show_header()
-    overview.show_incidents_by_severity()
-    overview.show_action_status()
-    overview.show_latest_incidents()
-    assert len(shown) == 4
-    rendered = json.dumps([item if isinstance(item, dict) else item.data for item in shown], default=str)
+    monkeypatch.setattr(board_module, "display", lambda obj, raw=False: shown.append(obj))
+    overview = boards.load_board("overview", fixture_db)
+    overview.show()
+    assert len(shown) == 2  # the as-of line, then every panel in one block (no filter bar, no widgets)
+    header, panels = (item.data for item in shown)
+    assert header.startswith('<p class="pir-as-of">6 incidents, 5 actions. Data as of')
+    assert panels.startswith('<div class="pir-panels">') and panels.count('<div class="pir-plot"') == 2
+    assert "<h3>Latest incidents</h3>" in panels and "<th>Started (UTC)</th>" in panels
+    rendered = json.dumps([header, panels])
     assert "<img" not in rendered and "<script" not in rendered
     assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
+
+
+def test_overview_without_actions_says_so(fixture_db):
+    with db.connect(fixture_db) as con:
+        con.execute("DELETE FROM actions")
+    contents = boards.load_board("overview", fixture_db).contents(metrics.Filters())
+    assert "No actions yet: actions appear once reviews create them in Jira" in contents[1]
+    assert sum(board_module.is_figure(content) for content in contents) == 1
 
 
 # --- leadership dashboards (issue 7) -------------------------------------------------------------------
@@ -279,29 +284,19 @@ def test_distribution_boxes_are_precomputed_with_median_p90_and_n():
     assert bundle[figures.PLOTLY_MIMETYPE]["config"]["displaylogo"] is False
 
 
-def test_links_are_http_only_and_escaped():
-    assert dashboard.safe_url("javascript:alert(1)") is None
-    assert dashboard.safe_url("data:text/html,<b>") is None
-    assert dashboard.safe_url("//evil.example/x") is None
-    assert dashboard.link_html("<b>INC-1</b>", "javascript:alert(1)") == "&lt;b&gt;INC-1&lt;/b&gt;"
-    link = dashboard.link_html("INC-1 & <i>", 'https://jira.example.com/browse/INC-1?a=1&b="2"')
-    assert link.startswith('<a href="https://jira.example.com/browse/INC-1?a=1&amp;b=&quot;2&quot;"')
-    assert ">INC-1 &amp; &lt;i&gt;</a>" in link and 'rel="noopener noreferrer"' in link
-
-
-@pytest.mark.parametrize("name", sorted(dashboard.BOARDS))
+@pytest.mark.parametrize("name", sorted(boards.BOARDS))
 def test_every_board_renders_its_panels_and_keeps_jira_markup_out(fixture_db, name):
-    board = dashboard.load_board(name, fixture_db)
+    board = boards.load_board(name, fixture_db)
     assert board.problem is None
     everything = metrics.Filters()
     contents = board.contents(everything)
-    assert len(contents) == len(dashboard.BOARDS[name].panels)
-    text = json.dumps(contents, default=str)
+    assert len(contents) == len(boards.BOARDS[name].panels)
+    text = json.dumps([c if isinstance(c, (dict, str)) else c.to_plotly_json() for c in contents], default=str)
     assert "<img" not in text and "<script" not in text and "<b>for</b>" not in text
     # What the page gets: one block, a plotly div per figure (checked against the page's bundle), no markup
     # from Jira.
     page = board.panels_html(everything)
-    assert page.count('<div class="pir-plot"') == sum(isinstance(content, dict) for content in contents) > 0
+    assert page.count('<div class="pir-plot"') == sum(board_module.is_figure(content) for content in contents) > 0
     assert "<img" not in page and "<script" not in page and "<b>for</b>" not in page
     narrowed = board.contents(metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 8, 1)))
     assert len(narrowed) == len(contents)
@@ -311,16 +306,16 @@ def test_every_board_renders_its_panels_and_keeps_jira_markup_out(fixture_db, na
 
 
 def test_action_board_filter_changes_the_numbers(fixture_db):
-    board = dashboard.load_board("actions", fixture_db)
+    board = boards.load_board("actions", fixture_db)
     every, sev0 = board.contents(metrics.Filters()), board.contents(metrics.Filters(severities=("Sev-0",)))
     assert every[0] != sev0[0]
     assert "INC-102" in every[-1]  # the overdue list
 
 
-@pytest.mark.parametrize("name", sorted(dashboard.BOARDS))
+@pytest.mark.parametrize("name", sorted(boards.BOARDS))
 def test_boards_on_missing_and_empty_databases_say_how_to_load(tmp_path, name):
     for settings in (Settings(db=tmp_path / "missing.duckdb"), dashboard_fixture.build_empty(tmp_path / "e.duckdb")):
-        board = dashboard.load_board(name, settings)
+        board = boards.load_board(name, settings)
         assert "No data yet" in board.header_html()
     assert not (tmp_path / "missing.duckdb").exists()
 

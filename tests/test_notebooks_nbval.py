@@ -108,7 +108,7 @@ def test_nbval_fails_when_a_cell_raises(tmp_path):
     """The check can fail: a dashboard cell that raises makes the same nbval run exit non-zero."""
     broken = tmp_path / "dashboards"
     broken.mkdir()
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from pirlib.ui import dashboard\n1 / 0")])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from pirlib.ui import boards\n1 / 0")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, broken / "broken.ipynb")
     result = subprocess.run(

@@ -14,7 +14,7 @@ import pytest
 from support import publish_fixture as fx
 from support.fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
 from pirlib import cli, db, metrics
-from pirlib.ui import dashboard
+from pirlib.ui import boards
 from pirlib.config import Secret
 from pirlib.errors import PirError
 from pirlib.notify import Backoff
@@ -259,7 +259,7 @@ def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_re
     key = fx.stage31_key(settings)
 
     def panel() -> str:
-        board = dashboard.load_board("reviews", settings)
+        board = boards.load_board("reviews", settings)
         return next(c for c in board.contents(metrics.Filters()) if isinstance(c, str) and "Regulator filings" in c)
 
     before = panel()

@@ -69,7 +69,7 @@ def test_overview_renders_offline_with_figures_and_escaped_text(browser, fixture
         assert visit.page.locator("#rendered_cells script:text('alert')").count() == 0
         assert visit.dialogs == []
         # The source code is stripped: readers see output, not Python.
-        assert "load_overview" not in text
+        assert "load_board" not in text
         # No lock held while the page stays open: a writer gets in (a read-only holder would block it).
         with db.connect(Settings(db=database, db_lock_timeout=2.0)) as con:
             con.execute("UPDATE incidents SET status = status WHERE issue_id = '1001'")

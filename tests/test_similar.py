@@ -9,7 +9,7 @@ from test_failure_modes import add_incidents, at
 from pirlib import cli, db, demo, metrics, sample
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
-from pirlib.ui import dashboard
+from pirlib.ui import boards
 
 
 def crafted(con) -> None:
@@ -102,7 +102,7 @@ def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(se
     with db.connect(settings) as con:
         crafted(con)
         con.execute("UPDATE incidents SET summary = summary || ' <script>x</script>' WHERE issue_id = 'same_all'")
-    board = dashboard.load_board("incidents", settings)
+    board = boards.load_board("incidents", settings)
     panel = board.contents(metrics.Filters())[-1]
     assert "Has this happened before?" in panel and "<h4>INC-q " in panel
     assert "same service and mode; shared terms: " in panel

@@ -1,13 +1,12 @@
 """Plotly figure builders for the dashboards. Pure functions: a frame from pirlib.metrics in, a figure out.
 
 Plotly draws labels, legend entries and hover text as a small HTML subset (<b>, <br>, <a href>, ...), so
-any text that came from Jira passes through ``escape_text`` before it reaches a figure: a summary like
+any text that came from Jira passes through ``html.plotly_text`` before it reaches a figure: a summary like
 ``<img src=x onerror=...>`` then shows as those characters instead of markup.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -15,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from pirlib.ui import html
 
 SEVERITY_ORDER = ("Sev-0", "Sev-1", "Sev-2", "Sev-3", "Sev-4")
 SEVERITY_COLORS = {
@@ -33,14 +34,6 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 # The trace types of the plotly.js bundle `pir serve` pages load (tools/plotly/entry.js, see ``html_bundle``):
 # a dashboard figure may use these and no others.
 PAGE_TRACE_TYPES = frozenset({"bar", "box", "heatmap", "scatter"})
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-
-
-def escape_text(value: object) -> str:
-    """Text for a plotly label or hover: '&', '<' and '>' as entities, so plotly renders no markup."""
-    return str(value).translate(_ESCAPES)
-
 
 def _shorten(text: str, limit: int = HOVER_TEXT_CHARS) -> str:
     text = re.sub(r"\s+", " ", text).strip()
@@ -90,7 +83,7 @@ def incidents_by_severity_month(frame: pd.DataFrame) -> go.Figure:
         fig.add_bar(
             x=rows["month"],
             y=rows["incidents"],
-            name=escape_text(severity),
+            name=html.plotly_text(severity),
             marker_color=SEVERITY_COLORS.get(severity, "#969696"),
             xperiod="M1",
             xperiodalignment="middle",
@@ -104,7 +97,7 @@ def _examples_hover(examples: object, count: int) -> str:
     # DuckDB lists arrive as numpy arrays, lists when built by hand, None/NaN when missing.
     if not isinstance(examples, (list, tuple, np.ndarray)):
         return ""
-    lines = [escape_text(_shorten(str(text))) for text in list(examples)]
+    lines = [html.plotly_text(_shorten(str(text))) for text in list(examples)]
     more = count - len(lines)
     if more > 0:
         lines.append(f"… and {more} more")
@@ -125,11 +118,11 @@ def action_status_by_month(frame: pd.DataFrame) -> go.Figure:
         fig.add_bar(
             x=rows["month"],
             y=rows["actions"],
-            name=f"{escape_text(state)} ({int(totals.get(state, 0))})",
+            name=f"{html.plotly_text(state)} ({int(totals.get(state, 0))})",
             marker_color=ACTION_COLORS.get(state, "#969696"),
             xperiod="M1",
             xperiodalignment="middle",
-            customdata=[escape_text(state)] * len(rows),
+            customdata=[html.plotly_text(state)] * len(rows),
             hovertemplate="%{customdata}, created %{x|%b %Y}: %{y} actions<extra></extra>",
         )
     return _layout(
@@ -163,7 +156,7 @@ def html_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
     ``pirlib/jupyter_share/voila/templates/pir/index.html.j2``), instead of after the page's outputs are
     rendered, as the jupyterlab-plotly renderer of ``mime_bundle`` does. The JSON goes into an attribute,
     escaped, so no Jira text ever becomes markup or script on the page; plotly then draws the labels, which
-    ``escape_text`` has already made safe for plotly's own HTML subset.
+    ``html.plotly_text`` has already made safe for plotly's own HTML subset.
     """
     figure = mime_bundle(fig, config)
     payload = figure[PLOTLY_MIMETYPE]
@@ -171,7 +164,7 @@ def html_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
     if missing:
         raise ValueError(f"trace types {sorted(missing)} are not in the page's plotly.js bundle")
     height = payload["layout"].get("height") or 360
-    data = html.escape(json.dumps(payload, separators=(",", ":"), allow_nan=False), quote=True)
+    data = html.text(json.dumps(payload, separators=(",", ":"), allow_nan=False))
     return {
         "text/html": f'<div class="pir-plot" style="height:{int(height)}px" data-figure="{data}"></div>',
         "text/plain": figure["text/plain"],
@@ -182,7 +175,7 @@ def html_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
 # Dashboard figures, built as plain plotly JSON (dicts). Building go.Figure objects validates every property
 # (about 0.1 s a figure), which a dashboard with eight figures pays on every render and every filter
 # change; the JSON is what the mimetype bundle carries anyway. Every category label (team, owner, service,
-# failure mode, severity, key) comes from Jira and goes through escape_text.
+# failure mode, severity, key) comes from Jira and goes through html.plotly_text.
 # ---------------------------------------------------------------------------------------------------------
 
 Spec = dict
@@ -218,7 +211,7 @@ def _spec(data: list[dict], title: str, height: int = 420, **layout: object) -> 
 
 
 def _labels(values: object) -> list[str]:
-    return [escape_text("(none)" if v is None or (not isinstance(v, str) and pd.isna(v)) else v) for v in values]
+    return [html.plotly_text("(none)" if v is None or (not isinstance(v, str) and pd.isna(v)) else v) for v in values]
 
 
 def _dates(values: object) -> list[str]:
@@ -268,7 +261,7 @@ def choice(views: list[tuple[str, Spec]]) -> Spec:
         relayout = {"title.text": layout["title"]["text"], "height": layout["height"]}
         # An axis typed by its view (dates by period, categories by service) keeps that type when switched to.
         relayout.update({f"{axis}.type": layout[axis]["type"] for axis in ("xaxis", "yaxis") if "type" in layout.get(axis, {})})
-        buttons.append({"label": escape_text(label), "method": "update", "args": [{"visible": visible}, relayout]})
+        buttons.append({"label": html.plotly_text(label), "method": "update", "args": [{"visible": visible}, relayout]})
     # The title at the top of the figure, the buttons under it, just above the plot.
     menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True, "active": 0,
             "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 10}}  # fmt: skip
@@ -312,7 +305,7 @@ def compliance_lines(frame: pd.DataFrame) -> Spec:
     """Per-stage share of reviews that met the deadline, per period closed (``metrics.stage_compliance``)."""
     data = []
     for color, (stage, rows) in zip(STAGE_COLORS * 2, _by_stage(frame)):
-        label = STAGE_LABELS.get(stage, escape_text(stage))
+        label = STAGE_LABELS.get(stage, html.plotly_text(stage))
         data.append({"type": "scatter", "mode": "lines+markers", "name": label, "x": _dates(rows["period"]),
                      "y": _numbers(rows["rate"]), "line": {"color": color},
                      "customdata": [[int(o), int(d)] for o, d in zip(rows["on_time"], rows["decided"])],
@@ -335,9 +328,9 @@ def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, tra
     groups = [(None, summary)] if trace is None else list(summary.groupby(trace, sort=False))
     data = []
     for name, rows in groups:
-        xs = [STAGE_LABELS.get(v, escape_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
+        xs = [STAGE_LABELS.get(v, html.plotly_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
               for v in rows[x]]  # fmt: skip
-        label = escape_text(name) if name is not None else unit
+        label = html.plotly_text(name) if name is not None else unit
         data.append({
             "type": "box", "name": label, "x": xs, "q1": _numbers(rows["q1"]), "median": _numbers(rows["median"]),
             "q3": _numbers(rows["q3"]), "lowerfence": _numbers(rows["p10"]), "upperfence": _numbers(rows["p90"]),
@@ -385,7 +378,7 @@ def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: st
     data = []
     for key in keys:
         rows = counts[counts[color].astype(str) == key].set_index(x)[value].reindex(xs)
-        label = escape_text(key)
+        label = html.plotly_text(key)
         data.append({"type": "bar", "name": label, "x": _labels(xs), "y": [None if pd.isna(v) else int(v) for v in rows],
                      "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
                      "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>"})

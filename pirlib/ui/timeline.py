@@ -1,14 +1,12 @@
 """The incident timeline as a plotly figure: one lane per source, milestones, detection/mitigation spans.
 
 Built for big incidents: one WebGL trace per lane (never one per event), hover text prepared with vectorised
-string operations, milestones and spans as layout shapes. Every piece of event text is HTML-escaped before it
+string operations, milestones and spans as layout shapes. Every piece of event text is escaped (``html.lines``) before it
 reaches plotly, whose hover labels would otherwise render tags such as ``<a>`` or ``<b>`` typed in a chat.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
 import numpy as np
@@ -16,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pirlib.config import Settings
+from pirlib.ui import html
 
 __all__ = ["LANES", "hover_text", "incident_figure", "timeline_figure"]
 
@@ -39,42 +38,20 @@ _MILESTONE_COLORS = {
     "started": "#d62728", "detected": "#ff7f0e", "acknowledged": "#bcbd22", "mitigated": "#1f77b4",
     "resolved": "#2ca02c",
 }  # fmt: skip
-_WRAP = 100
-_LONG_LINE = re.compile(rf"([^\n]{{{_WRAP}}}\S*) ")
-
-
-def _escape_one(text: str) -> str:
-    text = html.escape(text, quote=False)
-    if len(text) > _WRAP:
-        # Long lines wrap at spaces (an entity has no space, so it is never cut).
-        text = _LONG_LINE.sub("\\1\n", text)
-    return text.replace("\r\n", "\n").replace("\n", "<br>")
-
-
-def _escape(values: pd.Series) -> pd.Series:
-    """HTML-escape ``& < >`` and turn newlines into ``<br>``, one pass in plain Python (faster than
-    chained pandas string methods for this mix)."""
-    escaped = [
-        _escape_one(v) if isinstance(v, str) else "" if v is None or v is pd.NA or v != v else _escape_one(str(v))
-        for v in values.tolist()
-    ]
-    return pd.Series(escaped, index=values.index, dtype=object)
-
-
 def hover_text(events: pd.DataFrame) -> pd.Series:
     """The hover label of each event: time, source/kind, actor, change, full text; all of it escaped."""
     times = pd.to_datetime(events["occurred_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-    head = "<b>" + times + "</b> · " + _escape(events["source"]) + " / " + _escape(events["kind"])
+    head = "<b>" + times + "</b> · " + html.lines(events["source"]) + " / " + html.lines(events["kind"])
     actor = events["actor"].fillna("")
-    line = head + np.where(actor != "", "<br>" + _escape(actor), "")
+    line = head + np.where(actor != "", "<br>" + html.lines(actor), "")
     if "field" in events:
         change = events["field"].notna() & (events["from_value"].notna() | events["to_value"].notna())
         change_text = (
-            _escape(events["field"]) + ": " + _escape(events["from_value"]) + " → " + _escape(events["to_value"])
+            html.lines(events["field"]) + ": " + html.lines(events["from_value"]) + " → " + html.lines(events["to_value"])
         )
         line = line + np.where(change, "<br>" + change_text, "")
     text = events["text"].fillna("")
-    line = line + np.where(text != "", "<br>" + _escape(text), "")
+    line = line + np.where(text != "", "<br>" + html.lines(text), "")
     flags = []
     for column, label in (("starred", "★ key moment"), ("hidden", "hidden"), ("retimed", "re-timed"),
                           ("edited", "text edited")):  # fmt: skip
@@ -178,7 +155,7 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                        "line": {"color": color, "width": 2, "dash": "solid" if not bad else "dot"}})
         annotations.append({"x": at, "y": 1.0 + 0.06 * (n % 3), "xref": "x", "yref": "paper", "showarrow": False,
-                            "text": html.escape(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
+                            "text": html.plotly_text(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
                             "yanchor": "bottom"})
     return shapes, annotations
 

@@ -7,7 +7,6 @@ facilitator thinks. Embed it with ``TimelineEditor(settings, "INC-123").widget``
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from IPython.display import display
 from pirlib import db, timeline
 from pirlib.config import Settings
 from pirlib.errors import PirError
+from pirlib.ui import html
 from pirlib.ui.timeline import LANES, timeline_figure
 
 __all__ = ["TimelineEditor"]
@@ -165,15 +165,15 @@ class TimelineEditor:
             self.detail.value = ""
             return
         lines = [
-            f"<b>{html.escape(str(row['occurred_at']))}</b> · {html.escape(str(row['source']))} / {html.escape(str(row['kind']))}",
-            html.escape(str(row["actor"] or "")),
-            html.escape(str(row["text"] or "")).replace("\n", "<br>"),
-            f"<small>from {html.escape(str(row['origin'] or row['source']))}</small>",
+            f"<b>{html.text(row['occurred_at'])}</b> · {html.text(row['source'])} / {html.text(row['kind'])}",
+            html.text(row["actor"] or ""),
+            html.text(row["text"] or "").replace("\n", "<br>"),
+            f"<small>from {html.text(row['origin'] or row['source'])}</small>",
         ]
         if row["retimed"]:
-            lines.append(f"<small>re-timed; source time {html.escape(str(row['source_occurred_at']))}</small>")
+            lines.append(f"<small>re-timed; source time {html.text(row['source_occurred_at'])}</small>")
         if row["edited"]:
-            lines.append(f"<small>text edited; source text: {html.escape(str(row['source_text'] or ''))}</small>")
+            lines.append(f"<small>text edited; source text: {html.text(row['source_text'] or '')}</small>")
         self.detail.value = "<br>".join(x for x in lines if x)
         self.time_input.value = pd.Timestamp(row["occurred_at"]).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
         self.text_input.value = str(row["text"] or "")
@@ -186,12 +186,12 @@ class TimelineEditor:
             self.milestone_inputs[row.milestone].value = (
                 pd.Timestamp(row.occurred_at).strftime("%Y-%m-%d %H:%M:%S") if has_time else ""
             )
-            rule = html.escape(str(row.rule or "no rule applies"))
+            rule = html.text(row.rule or "no rule applies")
             if row.overridden:
                 inferred = "" if pd.isna(row.inferred_at) else f"{pd.Timestamp(row.inferred_at):%Y-%m-%d %H:%M}"
-                rule += f" <small>(inferred: {html.escape(inferred or 'nothing')})</small>"
+                rule += f" <small>(inferred: {html.text(inferred or 'nothing')})</small>"
             if row.out_of_order:
-                rule = f"<span style='color:#c00'>⚠ {html.escape(row.out_of_order)}</span><br>" + rule
+                rule = f"<span style='color:#c00'>⚠ {html.text(row.out_of_order)}</span><br>" + rule
             self.milestone_rules[row.milestone].value = rule
         parts = [f"{k.split('_')[0].upper()}: {'—' if v is None else f'{v:.0f} min'}" for k, v in self.report.durations.items()]
         self.durations.value = " · ".join(parts)
@@ -204,9 +204,9 @@ class TimelineEditor:
             with db.connect(self.settings) as con:
                 change(con)
         except PirError as exc:
-            self.status.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
+            self.status.value = f"<span style='color:#c00'>{html.text(exc)}</span>"
             return False
-        self.status.value = html.escape(done)
+        self.status.value = html.text(done)
         self.refresh()
         return True
 

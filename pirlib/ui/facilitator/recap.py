@@ -12,7 +12,7 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.failure_modes import manual, similar, taxonomy
-from pirlib.ui.dashboard import similar_table_html
+from pirlib.ui.boards.incidents import similar_table_html
 
 AS_CLASSIFIED = "(as classified: field or rules)"
 SIMILAR_K = 5

@@ -1,0 +1,78 @@
+"""The actions board (runbook §5): are the actions from our reviews getting done, and on time?"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pirlib import metrics
+from pirlib.ui import figures, html
+from pirlib.ui.boards.board import TABLE_ROWS, BoardData, BoardSpec, none_html, percent
+
+RATE_GROUPINGS = (("team", "team"), ("owner", "owner"), ("severity", "incident severity"), ("incident_key", "incident"))
+
+
+def _states(data: BoardData) -> pd.DataFrame:
+    return data.derive("action_states", lambda: metrics.action_states(data.frames["actions"], data.today))
+
+
+def actions_summary(data: BoardData, filters: metrics.Filters) -> str:
+    states = _states(data)
+    if states.empty:
+        return none_html("actions")
+    total = metrics.completion_rates(states.assign(all="all"), "all").iloc[0]
+    return html.kpis([
+        ("actions", f"{int(total['actions']):,}"), ("completed", percent(total["completion_rate"])),
+        ("done on time", percent(total["on_time_rate"])), ("open", f"{int(total['open']):,}"),
+        ("overdue", f"{int(total['overdue']):,}"),
+    ])  # fmt: skip
+
+
+def actions_rates(data: BoardData, filters: metrics.Filters) -> object:
+    """Completion and on-time rate by team, owner, severity and incident: one figure, a button for each."""
+    states = _states(data)
+    if states.empty:
+        return none_html("actions")
+    return figures.choice([
+        (f"by {label}", figures.completion_rate_bars(metrics.completion_rates(states, by), by, f"Completion and on-time rate by {label}"))
+        for by, label in RATE_GROUPINGS
+    ])  # fmt: skip
+
+
+def actions_burn_up(data: BoardData, filters: metrics.Filters) -> object:
+    states = _states(data)
+    if states.empty:
+        return none_html("actions")
+    freq = "W" if metrics.choose_period(states["created_at"]) == "M" else "M"
+    return figures.burn_up(metrics.burn_up(states, freq))
+
+
+def actions_aging(data: BoardData, filters: metrics.Filters) -> object:
+    return figures.aging_bars(metrics.aging(_states(data)))
+
+
+def actions_missing(data: BoardData, filters: metrics.Filters) -> object:
+    return figures.missing_field_bars(metrics.missing_fields(_states(data)))
+
+
+def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
+    overdue = metrics.overdue_list(_states(data))
+    if overdue.empty:
+        return "<h3>Overdue actions</h3>" + html.message("No overdue actions match these filters.")
+    shown = overdue.head(TABLE_ROWS)
+    more = f" (the {TABLE_ROWS} most overdue of {len(overdue)})" if len(overdue) > TABLE_ROWS else f" ({len(overdue)})"
+    table = pd.DataFrame({
+        "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
+        "Summary": shown["summary"].tolist(),
+        "Owner": shown["owner"].tolist(),
+        "Team": shown["team"].tolist(),
+        "Due": shown["due_date"].tolist(),
+        "Days overdue": [str(int(v)) for v in shown["days_overdue"]],
+        "Incident": shown["incident_key"].tolist(),
+    })  # fmt: skip
+    return f"<h3>Overdue actions{html.text(more)}</h3>" + html.table(table, html_columns={"Action"})
+
+
+SPEC = BoardSpec(
+    "Action completion", {"actions": metrics.load_actions}, {"actions": "created_at"},
+    (actions_summary, actions_rates, actions_burn_up, actions_aging, actions_missing, actions_overdue),
+)  # fmt: skip

@@ -1,0 +1,97 @@
+"""The incidents board: how many, where, how long to detect, mitigate and resolve, and has this happened before?"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pirlib import metrics
+from pirlib.ui import figures, html
+from pirlib.ui.boards.board import BoardData, BoardSpec, none_html
+
+SIMILAR_SHOWN = 5  # latest incidents (after filters) whose similar past incidents the incidents board lists
+
+
+def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return none_html("incidents")
+    summary = metrics.summarize(
+        pd.concat([pd.DataFrame({"measure": label, "minutes": incidents[column]})
+                   for column, label in metrics.DURATION_MEASURES.items()]).query("minutes >= 0"),
+        "minutes", ["measure"],
+    )  # fmt: skip
+    items = [("incidents", f"{len(incidents):,}")]
+    for label in metrics.DURATION_MEASURES.values():
+        row = summary[summary["measure"] == label]
+        if not row.empty:
+            r = row.iloc[0]
+            items.append((f"{label}: median · P90 · n", f"{_minutes(r['median'])} · {_minutes(r['p90'])} · {int(r['n']):,}"))
+    return html.kpis(items)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
+
+
+def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return none_html("incidents")
+    counts = metrics.counts_by(incidents, "service", "severity")
+    order = figures.severity_order([None if s == "(none)" else s for s in counts["severity"].unique()])
+    counts = counts.assign(severity=counts["severity"].replace("(none)", figures.NO_SEVERITY))
+    return figures.stacked_bars(counts, "service", "severity", "incidents", "Incidents by service and severity", order=order)
+
+
+def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
+    incidents = data.frames["incidents"]
+    if incidents.empty:
+        return none_html("incidents")
+    freq = metrics.choose_period(incidents["occurred_at"])
+    summary = metrics.durations(incidents, freq)
+    word = "month" if freq == "M" else "quarter"
+    return figures.distribution_boxes(summary, "period", f"Time to detect, mitigate and resolve, by {word}",
+                                      "minutes", trace="measure", log=True)  # fmt: skip
+
+
+def similar_table_html(similar: pd.DataFrame) -> str:
+    """Similar past incidents as a table: incident (linked), score, when, service, mode, summary, reason.
+    Also the guide's failure-mode panel's list (``pirlib.ui.failure_mode_panel``)."""
+    table = pd.DataFrame({
+        "Earlier incident": [html.link(k, u) for k, u in zip(similar["key"], similar["url"])],
+        "Score": [f"{v:.2f}" for v in similar["score"]],
+        "Started": [f"{pd.Timestamp(v):%Y-%m-%d}" for v in similar["occurred_at"]],
+        "Service": similar["service"].tolist(),
+        "Failure mode": similar["failure_mode"].tolist(),
+        "Summary": similar["summary"].tolist(),
+        "Why": similar["reason"].tolist(),
+    })  # fmt: skip
+    return html.table(table, html_columns={"Earlier incident"})
+
+
+def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
+    # load_similar gives the filter columns the later incident's values; the table shows the earlier one's.
+    return similar.assign(service=similar["similar_service"], occurred_at=similar["similar_occurred_at"])
+
+
+def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
+    """For the latest incidents in the filters: the earlier incidents most like each (``pir similar``)."""
+    similar = data.frames["similar"]
+    title = (f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
+             "incidents that require a review</h3>")
+    if similar.empty:
+        return title + none_html("incidents with similar earlier ones")
+    latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
+    blocks = [
+        f"<h4>{html.link(row['query_key'], row['query_url'])} {html.cell(row['query_summary'])}</h4>"
+        + similar_table_html(_earlier(similar[similar["query_id"] == row["query_id"]]))
+        for row in latest.to_dict("records")
+    ]
+    return title + "".join(blocks)
+
+
+SPEC = BoardSpec(
+    "Incidents", {"incidents": metrics.load_incidents, "similar": metrics.load_similar},
+    {"incidents": "occurred_at", "similar": "occurred_at"},
+    (incidents_summary, incidents_by_service, incidents_durations, incidents_similar),
+)

@@ -1,0 +1,118 @@
+"""The one place that turns text into HTML: escaping, links, tables and messages, for every board, figure
+and the timeline.
+
+Jira and chat text is data, never markup. Two escapings exist, on purpose:
+
+- ``text``/``cell``/``lines`` are for HTML that a browser parses (a page, a table cell, an attribute):
+  ``& < > " '`` become entities (``lines`` leaves quotes alone: it feeds plotly hover labels).
+- ``plotly_text`` is for plotly labels, legends and hover text, which plotly draws as its own small HTML
+  subset: only ``& < >`` become entities, because plotly shows ``&quot;`` and ``&#x27;`` literally.
+
+Everything here returns a ``str`` that is safe to concatenate into HTML; a function named ``*_html`` in a
+board builds only from these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as _stdlib_html
+import re
+from collections.abc import Collection, Iterable
+
+import pandas as pd
+
+from pirlib.values import safe_url
+
+__all__ = ["cell", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
+
+TABLE_STYLE = "border-collapse:collapse;text-align:left"
+WRAP = 100  # hover lines longer than this wrap at the next space
+_LONG_LINE = re.compile(rf"([^\n]{{{WRAP}}}\S*) ")
+_PLOTLY_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, (list, tuple, str)) and bool(pd.isna(value)))
+
+
+def text(value: object) -> str:
+    """``value`` as HTML text, safe in element content and in a quoted attribute; None is empty."""
+    return "" if value is None else _stdlib_html.escape(str(value), quote=True)
+
+
+def _cell_text(value: object) -> str:
+    # Unescaped; only ``cell`` hands it out.
+    if _missing(value):
+        return ""
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def cell(value: object) -> str:
+    """``value`` as a table shows it, escaped: None/NaN/NaT empty, timestamps to the minute (as stored, UTC)."""
+    return text(_cell_text(value))
+
+
+def link(label: object, url: object) -> str:
+    """An ``<a>`` opening ``url`` in a new tab with the escaped ``label``; just the escaped label when ``url`` is
+    not a plain http(s) URL (``values.safe_url``: no ``javascript:``, ``data:`` or protocol-relative links)."""
+    shown = cell(label)
+    href = safe_url(url)
+    if href is None:
+        return shown
+    return f'<a href="{text(href)}" target="_blank" rel="noopener noreferrer">{shown}</a>'
+
+
+def table(frame: pd.DataFrame, html_columns: Collection[str] = ()) -> str:
+    """``frame`` as a ``pir-table``: headers and cells escaped (``cell``), except the cells of ``html_columns``,
+    which the caller built from this module (``link``) and which go in as they are."""
+    head = "".join(f"<th>{text(column)}</th>" for column in frame.columns)
+    trusted = [column in html_columns for column in frame.columns]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{value if markup else cell(value)}</td>" for value, markup in zip(record, trusted)) + "</tr>"
+        for record in frame.itertuples(index=False)
+    )
+    return f'<table class="pir-table" style="{TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _line(value: str) -> str:
+    value = _stdlib_html.escape(value, quote=False)
+    if len(value) > WRAP:
+        # Long lines wrap at spaces (an entity has no space, so it is never cut).
+        value = _LONG_LINE.sub("\\1\n", value)
+    return value.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def lines(values: pd.Series) -> pd.Series:
+    """Each value with ``& < >`` escaped, newlines as ``<br>`` and lines over ``WRAP`` characters wrapped at a
+    space; None/NaN empty. For plotly hover text built over a whole frame at once: one pass in plain Python,
+    faster than chained pandas string methods for this mix (bench/bench_timeline.py)."""
+    escaped = [
+        _line(v) if isinstance(v, str) else "" if v is None or v is pd.NA or v != v else _line(str(v))
+        for v in values.tolist()
+    ]
+    return pd.Series(escaped, index=values.index, dtype=object)
+
+
+def plotly_text(value: object) -> str:
+    """Text for a plotly label, legend entry, button or hover: only ``& < >`` as entities, so plotly draws no
+    markup and shows quotes as quotes."""
+    return str(value).translate(_PLOTLY_ESCAPES)
+
+
+def message(words: str) -> str:
+    """A one-line notice (no data, nothing matches); backticked words become ``<code>``, after escaping."""
+    parts = text(words).split("`")
+    body = "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+    return f'<p class="pir-message" style="font-size:1.2em">{body}</p>'
+
+
+def kpis(items: Iterable[tuple[str, str]]) -> str:
+    """A row of headline numbers: each (label, value) as a big value over its label, both escaped."""
+    cells = "".join(
+        f'<div style="margin-right:2.5em"><div style="font-size:1.6em;font-weight:600">{text(value)}</div>'
+        f'<div style="color:#555">{text(label)}</div></div>'
+        for label, value in items
+    )
+    return f'<div class="pir-kpis" style="display:flex;flex-wrap:wrap;margin:8px 0 12px 0">{cells}</div>'
