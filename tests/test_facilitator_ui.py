@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -266,3 +267,45 @@ def test_recap_shows_and_sets_the_failure_mode_and_lists_similar_incidents(setti
     recap.picker.value = ""
     recap.save.click()
     assert "manual mode cleared" in recap.message.value and "<b>Bad deploy</b>" in recap.mode.value
+
+
+HOSTILE = "<script>alert('pir')</script> <img src=x onerror=alert(1)> \"' onmouseover=alert(2) x='"
+ACTIVE_TAGS = {"script", "img", "iframe", "object", "embed", "svg", "style", "link", "meta", "form", "input"}
+
+
+def test_every_step_of_the_guide_keeps_hostile_text_as_text(settings):
+    """Hostile text in every place a person or Jira can put it, through every step's HTML."""
+    with db.connect(settings) as con:
+        con.execute("UPDATE incidents SET commander = ?, service = ?, description = ? WHERE issue_id = '40001'",
+                    [HOSTILE, HOSTILE, HOSTILE])  # fmt: skip
+        con.execute("UPDATE incident_events SET incident_id = '40001', text = ?, actor = ?", [HOSTILE, HOSTILE])
+    fx.in_review(settings, prepare.assign_facilitator, "Kim <b>Lee</b>", incident="40001")
+    fx.in_review(settings, prepare.add_attendee, HOSTILE, role=HOSTILE, incident="40001")
+    fx.in_review(settings, prepare.set_artifact, "monitoring_snapshots", collected=True, location=HOSTILE,
+                 by=HOSTILE, incident="40001")  # fmt: skip
+    for segment in ("welcome", "went_well", "risk_review"):
+        fx.in_review(settings, review_meeting.add_note, segment, HOSTILE, author=HOSTILE, incident="40001")
+    fx.in_review(settings, actions.create_draft, summary=HOSTILE, owner=HOSTILE, success_metric=HOSTILE,
+                 verification_method=HOSTILE, incident="40001")  # fmt: skip
+
+    class Elements(HTMLParser):
+        def __init__(self, markup: str):
+            super().__init__(convert_charrefs=True)
+            self.found: list[tuple[str, dict]] = []
+            self.feed(markup)
+
+        def handle_starttag(self, tag, attrs):
+            self.found.append((tag, dict(attrs)))
+
+    w = wizard(settings)
+    w.steps["pick"].select.value = "40001"
+    for step in ("pick", "prepare", "timeline", "meeting", "actions", "wrap_up"):
+        w.go(step)
+        assert w.step == step
+        shown = "".join(html_of(w.widget))
+        assert "alert(" in shown, step  # the hostile text is on screen...
+        for tag, attrs in Elements(shown).found:  # ...as text only
+            assert tag not in ACTIVE_TAGS, (step, tag, attrs)
+            assert not [name for name in attrs if name.startswith("on")], (step, tag, attrs)
+            href = attrs.get("href")
+            assert href is None or href.startswith(("https://", "http://", "data:text/markdown")), (step, href)

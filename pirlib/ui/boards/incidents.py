@@ -56,7 +56,7 @@ def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
 
 def similar_table_html(similar: pd.DataFrame) -> str:
     """Similar past incidents as a table: incident (linked), score, when, service, mode, summary, reason.
-    Also the guide's failure-mode panel's list (``pirlib.ui.failure_mode_panel``)."""
+    Also the guide's failure-mode panel's list (``pirlib.ui.facilitator.recap``)."""
     table = pd.DataFrame({
         "Earlier incident": [html.link(k, u) for k, u in zip(similar["key"], similar["url"])],
         "Score": [f"{v:.2f}" for v in similar["score"]],

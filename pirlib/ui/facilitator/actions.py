@@ -10,7 +10,8 @@ import pandas as pd
 
 from pirlib.jira_sync import push
 from pirlib.review import actions, prepare
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, heading
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, heading
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -84,8 +85,8 @@ class ActionsStep(Step):
             self.push_button.disabled = False
         if ok and outcome:
             result = outcome[0]
-            items = "".join(f"<li class='pir-push-{_e(o.state)}'>{_e(o.line())}</li>" for o in result.outcomes)
-            self.push_result.value = f"<div><b>{_e(result.summary())}</b><ul>{items}</ul></div>"
+            items = "".join(f"<li class='pir-push-{html.text(o.state)}'>{html.text(o.line())}</li>" for o in result.outcomes)
+            self.push_result.value = f"<div><b>{html.text(result.summary())}</b><ul>{items}</ul></div>"
         self._show()
         self.wizard.refresh_progress()
 
@@ -146,7 +147,7 @@ class ActionsStep(Step):
             problems = current.iloc[0]["problems"]
             self.problems.value = (
                 "<div class='pir-problems' style='color:#b00020'><b>Not SMART yet:</b><ul>"
-                + "".join(f"<li>{_e(p)}</li>" for p in problems) + "</ul></div>"
+                + "".join(f"<li>{html.text(p)}</li>" for p in problems) + "</ul></div>"
                 if problems else "<div class='pir-smart-ok' style='color:#1b7f3b'>✓ SMART: this draft is complete.</div>"
             )  # fmt: skip
         rows = []
@@ -157,9 +158,9 @@ class ActionsStep(Step):
             marker = "▶ " if draft["draft_id"] == self.draft_id else ""
             pushed = f" {draft['pushed_key']}" if isinstance(draft.get("pushed_key"), str) else ""
             error = f" — {draft['error']}" if isinstance(draft.get("error"), str) else ""
-            label = widgets.HTML(f"<span class='pir-draft'>{marker}{_e(draft['summary'] or '(no summary)')} — "
-                                 f"{_e(owner)}, {_e(due)}, {_e(draft['state'])}{_e(pushed)}: {_e(status)}"
-                                 f"{_e(error)}</span>",
+            label = widgets.HTML(f"<span class='pir-draft'>{marker}{html.text(draft['summary'] or '(no summary)')} — "
+                                 f"{html.text(owner)}, {html.text(due)}, {html.text(draft['state'])}{html.text(pushed)}: {html.text(status)}"
+                                 f"{html.text(error)}</span>",
                                  layout=widgets.Layout(width="70%"))  # fmt: skip
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft["draft_id"]: self.edit(d))

@@ -17,7 +17,8 @@ import pandas as pd
 from pirlib.review import meeting
 from pirlib.review.clock import now
 from pirlib.ui.facilitator.recap import RecapPanel
-from pirlib.ui.facilitator.widgets import Message, Step, _e, clock_text, heading
+from pirlib.ui.facilitator.widgets import Message, Step, clock_text, heading
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -47,7 +48,7 @@ class MeetingStep(Step):
         with self.session() as s:
             self.times = meeting.segment_times(s)
             all_notes = meeting.notes(s)
-        rules = "".join(f"<li>{_e(rule)}</li>" for rule in meeting.GROUND_RULES)
+        rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
         sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
         self.widget.children = [
             heading("4. Meeting (runbook §2, 60 minutes)"),
@@ -87,7 +88,7 @@ class MeetingStep(Step):
                              for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
             delete = widgets.Button(description="Delete", layout=widgets.Layout(width="80px"))
             delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
-            rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{_e(marks)} {_e(note['text'])}</span>"),
+            rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
                                       delete]))  # fmt: skip
         extra_panels = []
         if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
@@ -97,7 +98,7 @@ class MeetingStep(Step):
                 self.recap.refresh(with_similar=False)
             extra_panels.append(self.recap.widget)
         return widgets.VBox([
-            widgets.HTML(f"<h4>{number}. {_e(segment.title)} ({segment.minutes} min)</h4><p>{_e(segment.purpose)}</p>"),
+            widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
             *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
             widgets.HBox([text, *extra, add]), self.messages[name].widget,
         ])  # fmt: skip

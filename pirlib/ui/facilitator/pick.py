@@ -9,7 +9,8 @@ import ipywidgets as widgets
 
 from pirlib import db
 from pirlib.review.clock import candidates
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, badge, heading, when
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -38,7 +39,7 @@ class PickStep(Step):
         finally:
             self._loading = False
         rows = "".join(
-            f"<tr><td>{_e(c.key)}</td><td>{_e(c.severity)}</td><td>{_e(c.summary)}</td>"
+            f"<tr><td>{html.text(c.key)}</td><td>{html.text(c.severity)}</td><td>{html.text(c.summary)}</td>"
             f"<td>{when(c.closed_at)}</td><td>{'<br>'.join(badge(k) for k in c.clocks)}</td></tr>"
             for c in found
         )

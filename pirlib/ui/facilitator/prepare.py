@@ -14,7 +14,8 @@ import pandas as pd
 from pirlib.review import prepare
 from pirlib.review.clock import now, stage_clocks
 from pirlib.review.session import incident_facts
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, badge, heading, when
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -79,8 +80,8 @@ class PrepareStep(Step):
         self.widget.children = [
             heading("2. Prepare (runbook §1)"), self.clocks,
             heading("Facilitator", 4),
-            widgets.HTML(f"<p>Not the incident commander ({_e(facts.get('commander') or 'not recorded')}). "
-                         f"Currently: <b class='pir-current-facilitator'>{_e(facts.get('facilitator') or 'nobody')}"
+            widgets.HTML(f"<p>Not the incident commander ({html.text(facts.get('commander') or 'not recorded')}). "
+                         f"Currently: <b class='pir-current-facilitator'>{html.text(facts.get('facilitator') or 'nobody')}"
                          "</b></p>"),
             widgets.HBox([self.facilitator, self.assign]), self.facilitator_message.widget,
             heading("Artifacts checklist", 4), self._artifacts_box(artifacts), self.artifact_message.widget,
@@ -189,5 +190,5 @@ class PrepareStep(Step):
     def _update_download(self) -> None:
         data = base64.b64encode(self.agenda.value.encode("utf-8")).decode("ascii")
         key = self.wizard.incident_key or "incident"
-        self.download.value = (f'<a class="pir-agenda-download" download="{_e(key)}-agenda.md" '
+        self.download.value = (f'<a class="pir-agenda-download" download="{html.text(key)}-agenda.md" '
                                f'href="data:text/markdown;charset=utf-8;base64,{data}">Download agenda (Markdown)</a>')

@@ -4,7 +4,6 @@ earlier incidents most like this one (``pir similar``)."""
 
 from __future__ import annotations
 
-import html
 
 import ipywidgets as widgets
 
@@ -13,6 +12,7 @@ from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.failure_modes import manual, similar, taxonomy
 from pirlib.ui.boards.incidents import similar_table_html
+from pirlib.ui import html
 
 AS_CLASSIFIED = "(as classified: field or rules)"
 SIMILAR_K = 5
@@ -43,8 +43,8 @@ class RecapPanel:
             row = manual.current(con, self.incident_id)
             modes = taxonomy.modes(con)
             found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
-        self.mode.value = (f"<p>Failure mode: <b>{html.escape(str(row['failure_mode'] or '—'))}</b> "
-                           f"<span style='color:#555'>({html.escape(str(row['mode_rule'] or ''))})</span></p>")  # fmt: skip
+        self.mode.value = (f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
+                           f"<span style='color:#555'>({html.text(row['mode_rule'] or '')})</span></p>")  # fmt: skip
         self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
         self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
         self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
@@ -62,8 +62,8 @@ class RecapPanel:
                 else:
                     manual.clear_mode(con, self.incident_id)
         except PirError as exc:
-            self.message.value = f'<span class="pir-error" style="color:#b00020">{html.escape(str(exc))}</span>'
+            self.message.value = f'<span class="pir-error" style="color:#b00020">{html.text(exc)}</span>'
             return
         self.refresh(with_similar=False)
         saved = f"saved: {self.picker.value}" if self.picker.value else "manual mode cleared: field or rules decide"
-        self.message.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.escape(saved)}</span>'
+        self.message.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.text(saved)}</span>'

@@ -1,13 +1,12 @@
-"""What the guide's steps share: the escaping helper, clock badges, headings, the message line, the step base.
+"""What the guide's steps share: clock badges, headings, the message line, the step base.
 
-Text from Jira and from people is shown as text: HTML widgets get ``_e``-escaped values only, and widget
-descriptions and dropdown labels are plain text.
+Text from Jira and from people is shown as text: HTML widgets get values escaped by ``pirlib.ui.html``
+only, and widget descriptions and dropdown labels are plain text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from pirlib.errors import PirError
 from pirlib.review.clock import StageClock
 from pirlib.review.session import ReviewSession, open_review
 from pirlib.values import as_utc
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step, and every step takes the wizard
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -27,10 +27,6 @@ _STATE_STYLE = {
     "late": ("#b00020", "late"),
 }  # fmt: skip
 WIDE = widgets.Layout(width="95%")
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def when(value: Any) -> str:
@@ -43,8 +39,8 @@ def badge(clock: StageClock) -> str:
     if clock.state == "done" and clock.done_late:
         color, word = _STATE_STYLE["late"][0], "done late"
     return (f'<span class="pir-clock pir-clock-{clock.state}" style="color:{color}" '
-            f'title="{_e(clock.label)}: due {when(clock.due_at)}">{_e(clock.label)}: <b>{_e(word)}</b> '
-            f"({_e(clock.describe())})</span>")  # fmt: skip
+            f'title="{html.text(clock.label)}: due {when(clock.due_at)}">{html.text(clock.label)}: <b>{html.text(word)}</b> '
+            f"({html.text(clock.describe())})</span>")  # fmt: skip
 
 
 def clock_text(delta: dt.timedelta) -> str:
@@ -53,7 +49,7 @@ def clock_text(delta: dt.timedelta) -> str:
 
 
 def heading(text: str, level: int = 3) -> widgets.HTML:
-    return widgets.HTML(f"<h{level}>{_e(text)}</h{level}>")
+    return widgets.HTML(f"<h{level}>{html.text(text)}</h{level}>")
 
 
 class Message:
@@ -64,10 +60,10 @@ class Message:
         self.widget.add_class(css)
 
     def error(self, text: str) -> None:
-        self.widget.value = f'<span class="pir-error" style="color:#b00020">{_e(text)}</span>'
+        self.widget.value = f'<span class="pir-error" style="color:#b00020">{html.text(text)}</span>'
 
     def ok(self, text: str) -> None:
-        self.widget.value = f'<span class="pir-ok" style="color:#1b7f3b">{_e(text)}</span>'
+        self.widget.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.text(text)}</span>'
 
     def clear(self) -> None:
         self.widget.value = ""

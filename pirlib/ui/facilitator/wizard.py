@@ -23,8 +23,9 @@ from pirlib.ui.facilitator.meeting import MeetingStep
 from pirlib.ui.facilitator.pick import PickStep
 from pirlib.ui.facilitator.prepare import PrepareStep
 from pirlib.ui.facilitator.timeline import TimelineStep
-from pirlib.ui.facilitator.widgets import Message, Step, _e
+from pirlib.ui.facilitator.widgets import Message, Step
 from pirlib.ui.facilitator.wrap_up import WrapUpStep
+from pirlib.ui import html
 
 __all__ = ["FacilitatorWizard"]
 
@@ -82,8 +83,8 @@ class FacilitatorWizard:
             facts = incident_facts(s)
             save_progress(s, step)
         self.incident_id, self.incident_key = s.incident_id, s.key
-        self.header.value = (f"<h2 class='pir-incident'>{_e(facts['key'])} · {_e(facts.get('severity'))} · "
-                             f"{_e(facts.get('summary'))}</h2>")  # fmt: skip
+        self.header.value = (f"<h2 class='pir-incident'>{html.text(facts['key'])} · {html.text(facts.get('severity'))} · "
+                             f"{html.text(facts.get('summary'))}</h2>")  # fmt: skip
         self.step = step
         if show:
             self.refresh_progress()
@@ -138,4 +139,4 @@ class FacilitatorWizard:
             button.description = f"{n} {STEPS[key]}" + (" ✓" if key in done else "")
             button.button_style = "primary" if key == self.step else ("success" if key in done else "")
         self.position.value = (f"<p class='pir-position'>Step {keys.index(self.step) + 1} of {len(keys)}: "
-                               f"{_e(STEPS[self.step])} · {len(done)} of {len(keys)} done</p>")  # fmt: skip
+                               f"{html.text(STEPS[self.step])} · {len(done)} of {len(keys)} done</p>")  # fmt: skip

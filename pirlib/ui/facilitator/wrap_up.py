@@ -12,8 +12,9 @@ from pirlib.publish import pipeline
 from pirlib.review.clock import now, stage_clocks
 from pirlib.review.session import incident_facts
 from pirlib.review.wrap_up import quality_check
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, _e, badge, heading, when
+from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
 from pirlib.values import safe_url
+from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -35,7 +36,7 @@ class WrapUpStep(Step):
             issues = quality_check(s)
             facts = incident_facts(s)
         self.report.value = (
-            "<div style='color:#b36b00'><b>Still missing:</b><ul>" + "".join(f"<li>{_e(i)}</li>" for i in issues)
+            "<div style='color:#b36b00'><b>Still missing:</b><ul>" + "".join(f"<li>{html.text(i)}</li>" for i in issues)
             + "</ul></div>" if issues else "<div style='color:#1b7f3b'>✓ Nothing missing: the review is complete.</div>"
         )  # fmt: skip
         self.widget.children = [heading("6. Wrap-up"), self.report, self.check, *self.publishing.children(facts)]
@@ -66,12 +67,12 @@ class PublishPanel:
     def children(self, facts: dict[str, Any]) -> list[widgets.Widget]:
         clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
         publish = next(c for c in clocks if c.stage == "published")
-        where = (f"Confluence space {_e(self.settings.confluence_space)} under {_e(self.settings.confluence_parent)}"
+        where = (f"Confluence space {html.text(self.settings.confluence_space)} under {html.text(self.settings.confluence_parent)}"
                  if self.confluence else "Confluence is not configured (PIR_CONFLUENCE_URL, PIR_CONFLUENCE_SPACE): "
                  "publish the files by hand and give the page's URL")  # fmt: skip
         again = " Publishing again updates the page." if facts.get("published_at") else ""
         self.status.value = (f"<p>Publish the postmortem (runbook §4) — {badge(publish)} — to {where}, with "
-                             f"<code>pir publish {_e(facts['key'])}</code> or this button.{again}</p>")  # fmt: skip
+                             f"<code>pir publish {html.text(facts['key'])}</code> or this button.{again}</p>")  # fmt: skip
         self.button.description = "Publish again (update)" if facts.get("published_at") else "Publish"
         rows = [self.status] + ([] if self.confluence else [self.doc_url]) + [self.button, self.message.widget, self.result]
         if facts.get("regulatory"):
@@ -89,10 +90,9 @@ class PublishPanel:
         if self.message.run(lambda: done.append(pipeline.publish(
                 self.settings, self.step.incident, to_confluence=self.confluence, doc_url=url))):  # fmt: skip
             result = done[0]
-            link = safe_url(result.doc_url)
-            page = f'<p>Page: <a href="{_e(link)}" target="_blank">{_e(link)}</a></p>' if link else ""
-            lines = "".join(f"<li>{_e(line)}</li>" for line in result.lines())
-            problems = "".join(f"<li style='color:#b00020'>{_e(f)}</li>" for f in result.failures)
+            page = f"<p>Page: {html.link(result.doc_url, result.doc_url)}</p>" if safe_url(result.doc_url) else ""
+            lines = "".join(f"<li>{html.text(line)}</li>" for line in result.lines())
+            problems = "".join(f"<li style='color:#b00020'>{html.text(f)}</li>" for f in result.failures)
             self.result.value = f"{page}<ul>{lines}{problems}</ul>"
             self.step.refresh()
 
