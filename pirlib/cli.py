@@ -75,9 +75,10 @@ def cmd_lab(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import export
+    from pirlib import db, export
 
-    written = export.to_parquet(settings, Path(args.parquet))
+    with db.connect(settings, read_only=True) as con:
+        written = export.to_parquet(con, Path(args.parquet))
     print(f"wrote {len(written)} Parquet files to {args.parquet}")
     return 0
 
@@ -165,12 +166,15 @@ def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import roadmap
+    from pirlib import db, roadmap
 
-    path, counts = roadmap.write_roadmap(settings, args.out)
+    with db.connect(settings, read_only=True) as con:
+        path, counts = roadmap.write_roadmap(con, settings, args.out)
     print(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
           f"{counts['exercises']} exercises")
     return 0
+
+
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db
     from pirlib.failure_modes import similar

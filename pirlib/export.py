@@ -11,8 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pirlib import db
-from pirlib.config import Settings
+import duckdb
 
 # Tables written Hive-partitioned, and the column whose UTC year/month is the partition.
 PARTITIONED = {"incidents": "created_at", "incident_events": "occurred_at"}
@@ -22,7 +21,7 @@ def _quoted(path: Path) -> str:
     return path.as_posix().replace("'", "''")
 
 
-def to_parquet(settings: Settings, out_dir: Path) -> list[Path]:
+def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
     """Write every table and view to ``out_dir``; return the files and partitioned folders written.
 
     Each file or folder is written under a temporary name and renamed into place, so a reader never sees
@@ -30,23 +29,22 @@ def to_parquet(settings: Settings, out_dir: Path) -> list[Path]:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with db.connect(settings, read_only=True) as con:
-        names = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables"
-                " WHERE table_schema = 'main' ORDER BY table_name"
-            ).fetchall()
-        ]
-        for name in names:
-            if name in PARTITIONED:
-                written.append(_write_partitioned(con, name, PARTITIONED[name], out_dir))
-                continue
-            target = out_dir / f"{name}.parquet"
-            partial = target.with_suffix(".parquet.partial")
-            con.execute(f"COPY (SELECT * FROM \"{name}\") TO '{_quoted(partial)}' (FORMAT parquet)")
-            partial.replace(target)
-            written.append(target)
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+    ]
+    for name in names:
+        if name in PARTITIONED:
+            written.append(_write_partitioned(con, name, PARTITIONED[name], out_dir))
+            continue
+        target = out_dir / f"{name}.parquet"
+        partial = target.with_suffix(".parquet.partial")
+        con.execute(f"COPY (SELECT * FROM \"{name}\") TO '{_quoted(partial)}' (FORMAT parquet)")
+        partial.replace(target)
+        written.append(target)
     return written
 
 

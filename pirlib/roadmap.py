@@ -23,7 +23,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pirlib import db
 from pirlib.config import Settings
 from pirlib.files import write_atomic
 from pirlib.publish.render import render_template
@@ -145,11 +144,10 @@ def _runbooks(reviewed: pd.DataFrame, mapping: dict[str, tuple[str, ...]]) -> li
     ]  # fmt: skip
 
 
-def write_roadmap(settings: Settings, out: Path | str | None = None) -> tuple[Path, dict[str, int]]:
+def write_roadmap(con: duckdb.DuckDBPyConnection, settings: Settings,
+                  out: Path | str | None = None) -> tuple[Path, dict[str, int]]:  # fmt: skip
     """Regenerate the roadmap file; return its path and what it holds (actions, runbooks, exercises)."""
-    today = settings.current_date()
-    with db.connect(settings, read_only=True) as con:
-        data = roadmap_data(con, settings, today)
+    data = roadmap_data(con, settings, settings.current_date())
     text = render_template("md", "roadmap.md.j2", data, settings.publish_templates)
     path = write_atomic(Path(out or settings.roadmap_path), text)
     return path, {"actions": data["action_count"], "runbooks": len(data["runbooks"]), "exercises": len(data["exercises"])}

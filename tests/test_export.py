@@ -11,8 +11,9 @@ def test_hive_partitioned_export_reads_back_row_for_row(settings, tmp_path):
     out = tmp_path / "parquet"
     (out / "incidents.parquet").parent.mkdir(parents=True)
     (out / "incidents.parquet").write_bytes(b"an older export's single file")
-    export.to_parquet(settings, out)
-    export.to_parquet(settings, out)  # a second export replaces the folders whole
+    with db.connect(settings, read_only=True) as con:
+        export.to_parquet(con, out)
+        export.to_parquet(con, out)  # a second export replaces the folders whole
     assert not (out / "incidents.parquet").exists() and not list(out.glob(".*"))
     months = sorted(p.relative_to(out / "incidents").as_posix() for p in (out / "incidents").glob("*/*"))
     assert "year=2025/month=9" in months and all(m.startswith(("year=2024/", "year=2025/", "year=2026/")) for m in months)

@@ -8,6 +8,12 @@ from pirlib import cli, db, roadmap
 from pirlib.config import Settings
 
 
+def write_roadmap(settings: Settings):
+    """``roadmap.write_roadmap`` in one read-only connection, as `pir roadmap` runs it."""
+    with db.connect(settings, read_only=True) as con:
+        return roadmap.write_roadmap(con, settings)
+
+
 def demo_settings(demo_db, tmp_path, **changes) -> Settings:
     return Settings(db=demo_db, today=fx.TODAY, roadmap_path=tmp_path / "docs/performance/reliability-roadmap.md",
                     db_lock_timeout=20.0).replace(**changes)  # fmt: skip
@@ -15,9 +21,9 @@ def demo_settings(demo_db, tmp_path, **changes) -> Settings:
 
 def test_regenerating_is_byte_identical_and_has_every_section(demo_db, tmp_path):
     settings = demo_settings(demo_db, tmp_path)
-    path, counts = roadmap.write_roadmap(settings)
+    path, counts = write_roadmap(settings)
     first = path.read_bytes()
-    assert roadmap.write_roadmap(settings)[0].read_bytes() == first
+    assert write_roadmap(settings)[0].read_bytes() == first
     text = first.decode()
     with db.connect(settings, read_only=True) as con:
         actions = con.execute("SELECT count(*) FROM v_action_status").fetchone()[0]
@@ -35,7 +41,7 @@ def test_regenerating_is_byte_identical_and_has_every_section(demo_db, tmp_path)
 
 
 def test_open_actions_come_before_done_ones_with_their_state(demo_db, tmp_path):
-    text = roadmap.write_roadmap(demo_settings(demo_db, tmp_path))[0].read_text()
+    text = write_roadmap(demo_settings(demo_db, tmp_path))[0].read_text()
     section = text.split("\n#### payments-api:")[1].split("\n####")[0]
     states = [line.rsplit("(", 1)[1].split(")")[0] for line in section.splitlines() if line.startswith("| [INC-")]
     done_from = next(n for n, s in enumerate(states) if s.startswith("done"))
@@ -45,7 +51,7 @@ def test_open_actions_come_before_done_ones_with_their_state(demo_db, tmp_path):
 def test_the_runbook_mapping_is_configurable(demo_db, tmp_path):
     settings = demo_settings(demo_db, tmp_path, runbook_map=(("Bad deploy", ("deployment", "payments")),
                                                              ("capacity", ("capacity-planning",))))  # fmt: skip
-    text = roadmap.write_roadmap(settings)[0].read_text()
+    text = write_roadmap(settings)[0].read_text()
     payments = text.split("**payments** runbook")[1].split("- [ ]")[0]
     assert "Bad deploy:" in payments and "**capacity-planning** runbook" in text
     assert "**disputes** runbook" not in text  # unmapped modes fall back to the incident runbook only
@@ -59,7 +65,7 @@ def test_hostile_action_text_is_escaped(demo_db, tmp_path):
     with db.connect(settings) as con:
         first = con.execute("SELECT issue_id FROM actions ORDER BY key LIMIT 1").fetchone()[0]
         con.execute("UPDATE actions SET summary = ? WHERE issue_id = ?", ["<img src=x onerror=alert(1)> | *x*", first])
-    text = roadmap.write_roadmap(settings)[0].read_text()
+    text = write_roadmap(settings)[0].read_text()
     assert "<img" not in text.replace("\\<", "") and "\\<img src=x onerror=alert(1)\\> \\| \\*x\\*" in text
 
 
