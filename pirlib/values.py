@@ -50,3 +50,9 @@ def safe_url(url: object) -> str | None:
     if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
         return None
     return url.strip()
+
+
+def utc_minute(value: Any, missing: str = "—") -> str:
+    """An instant as people read it in pir's pages and documents, ``2025-09-05 13:38 UTC``; ``missing`` if none."""
+    stamp = as_utc(value)
+    return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else missing

@@ -28,7 +28,7 @@ from pirlib.errors import PirError
 from pirlib.notify import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
 from pirlib.timeline import milestones_of
-from pirlib.values import as_utc, clean_text, is_missing, safe_url
+from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
            "template_environment"]
@@ -194,11 +194,6 @@ def _strip_controls(text: str) -> str:
 # --------------------------------------------------------------------------------------------- templates
 
 
-def _when(value: Any) -> str:
-    stamp = as_utc(value)
-    return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else "—"
-
-
 def _minutes(value: float | None) -> str:
     if value is None:
         return "—"
@@ -262,7 +257,7 @@ def template_environment(kind: str, override_dir: Path | None = None) -> jinja2.
                              finalize=finalize, **_WHITESPACE)  # fmt: skip
     if link is not None:
         env.globals["link"] = link
-    env.filters.update({"when": _when, "minutes": _minutes, "yes_no": _yes_no})
+    env.filters.update({"when": utc_minute, "minutes": _minutes, "yes_no": _yes_no})
     return env
 
 

@@ -27,7 +27,7 @@ from pirlib.files import write_atomic
 from pirlib.review.clock import span
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
 from pirlib.review.session import ReviewSession, incident_facts, touch_review
-from pirlib.values import as_utc, is_missing
+from pirlib.values import as_utc, is_missing, utc_minute
 
 __all__ = [
     "ARTIFACT_KINDS", "RUNBOOK_ROLES", "add_attendee", "agenda", "artifact_checklist", "assign_facilitator",
@@ -271,9 +271,8 @@ def mark_invites_sent(session: ReviewSession, at: dt.datetime | None = None) -> 
 # ----------------------------------------------------------------------------------------------- agenda
 
 
-def _when(value: Any) -> str:
-    stamp = as_utc(value)
-    return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else "not recorded"
+def _when_recorded(value: Any) -> str:
+    return utc_minute(value, missing="not recorded")
 
 
 def draft_agenda(facts: Mapping[str, Any]) -> str:
@@ -287,8 +286,8 @@ def draft_agenda(facts: Mapping[str, Any]) -> str:
         f"- Severity: {facts.get('severity') or 'not set'}; service: {facts.get('service') or 'not set'}",
         f"- Incident commander: {facts.get('commander') or 'not recorded'}; "
         f"facilitator: {facts.get('facilitator') or 'to be assigned'}",
-        f"- Started {_when(facts.get('started_at'))}; detected {_when(facts.get('detected_at'))}; "
-        f"mitigated {_when(facts.get('mitigated_at'))}; resolved {_when(facts.get('resolved_at'))} "
+        f"- Started {_when_recorded(facts.get('started_at'))}; detected {_when_recorded(facts.get('detected_at'))}; "
+        f"mitigated {_when_recorded(facts.get('mitigated_at'))}; resolved {_when_recorded(facts.get('resolved_at'))} "
         f"(duration {duration})",
         f"- Customer impact: {yes_no.get(facts.get('customer_impact'), 'not recorded')}; "
         f"regulatory reporting: {yes_no.get(facts.get('regulatory'), 'not recorded')}",

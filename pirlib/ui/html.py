@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 
 import pandas as pd
 
-from pirlib.values import safe_url
+from pirlib.values import is_missing, safe_url
 
 __all__ = ["cell", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
 
@@ -31,10 +31,6 @@ _LONG_LINE = re.compile(rf"([^\n]{{{WRAP}}}\S*) ")
 _PLOTLY_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, (list, tuple, str)) and bool(pd.isna(value)))
-
-
 def text(value: object) -> str:
     """``value`` as HTML text, safe in element content and in a quoted attribute; None is empty."""
     return "" if value is None else _stdlib_html.escape(str(value), quote=True)
@@ -42,7 +38,7 @@ def text(value: object) -> str:
 
 def _cell_text(value: object) -> str:
     # Unescaped; only ``cell`` hands it out.
-    if _missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"

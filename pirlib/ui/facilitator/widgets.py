@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from pirlib.errors import PirError
 from pirlib.review.clock import StageClock
 from pirlib.review.session import ReviewSession, open_review
-from pirlib.values import as_utc
+from pirlib.values import utc_minute
 from pirlib.ui import html
 
 if TYPE_CHECKING:  # the wizard imports every step, and every step takes the wizard
@@ -29,9 +29,7 @@ _STATE_STYLE = {
 WIDE = widgets.Layout(width="95%")
 
 
-def when(value: Any) -> str:
-    stamp = as_utc(value)
-    return f"{stamp:%Y-%m-%d %H:%M} UTC" if stamp else "—"
+when = utc_minute  # the steps' name for it
 
 
 def badge(clock: StageClock) -> str:
