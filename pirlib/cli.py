@@ -35,6 +35,12 @@ def _settings_epilog() -> str:
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db
 
+    report = []
+    if settings.jira_url:  # offline without Jira; with it, a field problem shows before anything is written
+        from pirlib.jira_sync.client import connect
+        from pirlib.jira_sync.fields import check_site
+
+        report = check_site(connect(settings), settings)
     applied = db.init(settings)
     what = ", ".join(applied) if applied else "schema already up to date"
     print(f"initialised {settings.db} ({what})")
@@ -42,6 +48,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         source, version, modes = con.execute(
             "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
     print(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
+    for line in report:
+        print(line)
     return 0
 
 
@@ -58,6 +66,8 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib.jira_sync import sync
 
     result = sync.run(settings, full=args.full)
+    for line in result.field_report:
+        print(line)
     print(result.summary())
     return 0
 

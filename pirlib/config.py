@@ -131,6 +131,28 @@ def _runbook_map(key: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...
     return tuple((str(mode).strip(), _names(f"{key}.{mode}", books)) for mode, books in value.items())
 
 
+def _field_or_none(key: str, value: Any) -> str:
+    """A field id or name, or "" for "this site has none" (only the failure-mode field may be absent)."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return _text(key, value)
+
+
+def _value_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """Jira value -> pir value: a TOML table, or ``"Highest=Sev-0; High=Sev-1"``; kept as pairs (hashable)."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(";") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"{key}: expected 'Jira value=level; Jira value=level', got {value!r}")
+        value = dict(pairs)
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f"{key}: expected a table like {{ Highest = \"Sev-0\", High = \"Sev-1\" }}, got {value!r}")
+    mapped = tuple((str(k).strip(), _text(f"{key}.{k}", v)) for k, v in value.items())
+    if any(not k for k, _ in mapped):
+        raise ConfigError(f"{key}: a Jira value is empty; write it like Highest=Sev-0")
+    return mapped
+
+
 def _timezone(key: str, value: Any) -> str:
     text = _text(key, value)
     try:
@@ -157,7 +179,10 @@ _SPECS: dict[str, _Spec] = {
     "jira_timezone": _Spec(_timezone, None, help="time zone JQL dates are read in (default: the Jira user's)"),
     "incident_jql": _Spec(_text, "project = INC AND issuetype = Incident", help="JQL that finds incidents"),
     "severity_field": _Spec(_text, "Severity", help="severity field: id or unique name"),
-    "failure_mode_field": _Spec(_text, "Failure Mode", help="failure mode field: id or unique name"),
+    "failure_mode_field": _Spec(_field_or_none, None, help="failure mode field: id or unique name; empty: the "
+                                "site has none (default: the field named 'Failure Mode' when the site has one)"),
+    "severity_map": _Spec(_value_map, None, help="severity field values -> severity levels, e.g. "
+                          "'Highest=Sev-0; High=Sev-1' (needed when PIR_SEVERITY_FIELD=priority)"),
     "epic_link_field": _Spec(_text, "Epic Link", help="Data Center Epic Link field: id or unique name"),
     "success_metric_field": _Spec(_text, "Success Metric", help="action success metric field"),
     "verification_field": _Spec(_text, "Verification Method", help="action verification method field"),
@@ -216,7 +241,8 @@ class Settings:
     jira_timezone: str | None = None
     incident_jql: str = _SPECS["incident_jql"].default
     severity_field: str = "Severity"
-    failure_mode_field: str = "Failure Mode"
+    failure_mode_field: str | None = None  # None: "Failure Mode" if the site has it; "": none
+    severity_map: tuple[tuple[str, str], ...] | None = None
     epic_link_field: str = "Epic Link"
     success_metric_field: str = "Success Metric"
     verification_field: str = "Verification Method"
@@ -348,7 +374,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | str 
 
     known_env = {f"PIR_{name.upper()}": name for name in _SPECS}
     for var, value in env.items():
-        if var in known_env and value != "":
+        # An empty variable counts as unset, except for the failure-mode field, where it says "none".
+        if var in known_env and (value != "" or var == "PIR_FAILURE_MODE_FIELD"):
             raw[known_env[var]] = (var, value)
 
     parsed = {name: _SPECS[name].parse(label, value) for name, (label, value) in raw.items()}

@@ -99,10 +99,15 @@ def test_epic_link_id_differs_per_site_and_is_found_by_name() -> None:
     assert all(found.values())  # every one of the 14 sites has exactly one "Epic Link"
 
 
-def test_missing_required_field_names_the_setting_and_close_candidates() -> None:
+def test_missing_configured_field_names_the_setting_and_close_candidates() -> None:
     site = [f for f in SITE if f["name"] != "Failure Mode"] + [_field("customfield_10099", "Failure Modes")]
     with pytest.raises(ConfigError, match=r"^PIR_FAILURE_MODE_FIELD: no field named 'Failure Mode'.*'Failure Modes' \(customfield_10099\)"):
-        resolve_fields(site, Settings())
+        resolve_fields(site, Settings(failure_mode_field="Failure Mode"))
+    # Not configured: the default name is optional, the taxonomy's rules classify instead.
+    assert resolve_fields(site, Settings()).failure_mode is None
+    no_severity = [f for f in SITE if f["name"] != "Severity"]
+    with pytest.raises(ConfigError, match=r"^PIR_SEVERITY_FIELD: no field named 'Severity'"):
+        resolve_fields(no_severity, Settings())
 
 
 def test_an_id_the_site_does_not_have_is_an_error() -> None:

@@ -142,6 +142,15 @@ def _database() -> duckdb.DuckDBPyConnection:
         return _database_connection
 
 
+def _severity_level(value: str, fm: FieldMap) -> str:
+    """SQL for a severity field's value as the runbook's level (``FieldMap.severity_values``), else as is."""
+    if not fm.severity_values:
+        return value
+    cases = " ".join(f"WHEN {_sql_string(jira.strip().lower())} THEN {_sql_string(level)}"
+                     for jira, level in fm.severity_values)
+    return f"coalesce(CASE lower(trim({value})) {cases} END, {value})"
+
+
 def _flatten_group(texts: list[str], fm: FieldMap, base_url: str) -> tuple[pa.Table, pa.Table, list[str | None]]:
     with _Flattener(texts, fm) as flat:
         incidents, links = flat.incidents(base_url)
@@ -248,7 +257,7 @@ class _Flattener:
                 json_type(i.fields.description) AS description_type,
                 CASE WHEN json_type(i.fields.description) = 'VARCHAR' THEN i.fields.description->>'$'
                      ELSE i.fields.description::VARCHAR END AS description_json,
-                {name(c['severity'])} AS severity, {name(c['failure_mode'])} AS failure_mode,
+                {_severity_level(name(c['severity']), self.fm)} AS severity, {name(c['failure_mode'])} AS failure_mode,
                 list_filter(list_transform(i.fields.components, lambda x: x.name), lambda x: x IS NOT NULL) AS components,
                 i.fields.status.name AS status, i.fields.status.statusCategory.key AS status_category,
                 jname(i.fields.priority) AS priority,
@@ -291,6 +300,9 @@ class _Flattener:
         kinds = " ".join(f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in KIND_BY_FIELD.items())
         milestones = " ".join(f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in MILESTONES.items())
         severity = f"item.fieldId = {_sql_string(self.fm.severity)}" if self.fm.severity else "false"
+        if self.fm.severity == "priority":
+            # Data Center's changelog items may lack fieldId; a system field's item names it in `field`.
+            severity = "coalesce(item.fieldId, lower(item.field)) = 'priority'"
         self.con.execute(f"""
             CREATE TEMP TABLE changelog AS
             WITH histories AS (
@@ -308,7 +320,11 @@ class _Flattener:
             )
             SELECT 'jira:changelog:' || history_id || ':' || position AS event_id, incident_id,
                 ts(created_text) AS occurred_at, created_text, actor, kind,
-                item.field AS field, item.fromString AS from_value, item.toString AS to_value,
+                item.field AS field,
+                CASE WHEN kind = 'severity_change' THEN {_severity_level('item.fromString', self.fm)}
+                     ELSE item.fromString END AS from_value,
+                CASE WHEN kind = 'severity_change' THEN {_severity_level('item.toString', self.fm)}
+                     ELSE item.toString END AS to_value,
                 CASE WHEN kind = 'status_change' THEN CASE lower(item.toString) {milestones} END END AS milestone
             FROM kinds
         """)  # fmt: skip

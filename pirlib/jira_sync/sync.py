@@ -41,7 +41,7 @@ from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
-from pirlib.jira_sync.fields import resolve_fields
+from pirlib.jira_sync.fields import describe, resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer
 
@@ -94,6 +94,8 @@ class SyncResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # The site's fields found and not found, and what classifies without a failure-mode field (printed once).
+    field_report: list[str] = field(default_factory=list)
 
     @property
     def request_count(self) -> int:
@@ -201,7 +203,9 @@ def run(
             on_client(client)
         me = client.get("myself", api="2")
         zone = settings.jira_timezone or (me.get("timeZone") if isinstance(me, dict) else None) or "UTC"
-        fields = resolve_fields(client.get("field", api="2"), settings)
+        catalogue = client.get("field", api="2")
+        fields = resolve_fields(catalogue, settings)
+        result.field_report = describe(catalogue, fields)
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)

@@ -44,6 +44,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -1470,3 +1471,35 @@ def tiny_site(
                                                          "fields": {"issuetype": {"name": "Epic"}}}}]
         issues += [inc, epic, action]
     return {"serverInfo": {}, "fields": fields, "users": users, "issues": issues}
+
+
+# Real sites' field catalogues (tests/fixtures/jira/field_catalogues/README.md): the sample site served with
+# one of them, to sync against catalogues shaped like the ones teams really have.
+FIELD_CATALOGUES = Path(__file__).resolve().parents[1] / "fixtures" / "jira" / "field_catalogues" / "msr2022_sites.json"
+# What each site variant takes: the real catalogue, the sample's fields it lacks, and the real fields kept
+# although the sample has a field of the same name.
+CATALOGUE_VARIANTS = {
+    "no_failure_mode": ("Spring", ("Failure Mode",), ()),
+    "two_severities": ("JFrog", (), ("Severity",)),
+    "priority_severity": ("Mojang", ("Severity", "Failure Mode"), ()),
+}
+
+
+def with_field_catalogue(site: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The sample ``site`` with a real site's ``/field`` catalogue (``CATALOGUE_VARIANTS``): the real site's
+    fields plus the sample's custom fields (the team's incident fields), less those the variant drops,
+    whose values and changelog items are removed from every issue as well."""
+    real_site, dropped, duplicates = CATALOGUE_VARIANTS[variant]
+    real = json.loads(FIELD_CATALOGUES.read_text(encoding="utf-8"))[real_site]
+    custom = [f for f in site["fields"] if str(f.get("id", "")).startswith("customfield_")]
+    gone = {f["id"] for f in custom if f.get("name") in dropped}
+    added = [f for f in custom if f["id"] not in gone]
+    taken = {f["name"] for f in added} - set(duplicates)
+    catalogue = [f for f in real if f.get("name") not in taken] + added
+    issues = copy.deepcopy(site["issues"])
+    for issue in issues:
+        for field_id in gone:
+            issue["fields"].pop(field_id, None)
+        for history in (issue.get("changelog") or {}).get("histories") or []:
+            history["items"] = [i for i in history["items"] if i.get("fieldId") not in gone and i.get("field") not in dropped]
+    return {**site, "fields": catalogue, "issues": issues}
