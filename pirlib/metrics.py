@@ -422,16 +422,15 @@ def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HO
 
 def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every incident (deleted excluded) with its durations in minutes (v_incident_durations), when it
-    happened (started, else created), its failure mode as classified (v_incident_failure_modes), its URL
-    and the teams owning its actions."""
+    happened (started, else created), its failure mode as classified (v_incident_durations takes it from
+    v_incident_failure_modes), its URL and the teams owning its actions."""
     return con.execute(
         """
-        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, m.failure_mode,
+        SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.failure_mode,
                coalesce(d.started_at, i.created_at) AS occurred_at,
                d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, i.url, t.teams
         FROM v_incident_durations AS d
         JOIN incidents AS i ON i.issue_id = d.incident_id
-        LEFT JOIN v_incident_failure_modes AS m USING (incident_id)
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
         ORDER BY occurred_at, d.key

@@ -30,9 +30,10 @@ from pirlib.values import clean_text, is_missing, safe_url
 
 __all__ = ["DEFAULT_RUNBOOK_MAP", "EXERCISES", "roadmap_data", "runbooks_for", "write_roadmap"]
 
+# Keys are modes or categories of pir's default taxonomy (pirlib/failure_modes/taxonomy.yaml), the one
+# vocabulary every surface uses; a team with its own taxonomy maps its modes with ``runbook_map``.
 DEFAULT_RUNBOOK_MAP: dict[str, tuple[str, ...]] = {
     "change": ("deployment", "incident"),
-    "config": ("deployment", "incident"),
     "capacity": ("incident",),
     "dependency": ("incident",),
     "infrastructure": ("incident",),
@@ -41,13 +42,12 @@ DEFAULT_RUNBOOK_MAP: dict[str, tuple[str, ...]] = {
 FALLBACK_RUNBOOKS = ("incident",)
 # By failure mode first, then by category (as the runbook map).
 EXERCISES = {
-    "Certificate expiry": "Game day: let a staging certificate of {service} run to expiry; the expiry alert must fire days ahead",
-    "DNS misconfiguration": "Chaos exercise: point a staging DNS record of {service} at the wrong target; time the detection",
-    "Feature flag misfire": "Game day: in staging, enable a feature flag of {service} for the wrong audience; time detection and the kill switch",
-    "Cache stampede": "Chaos exercise: flush the cache in front of {service} under load; check request coalescing",
-    "Rate limiting": "Load test {service} against its upstream rate limits; check backoff and the alerts",
+    "Expired certificate or secret": "Game day: let a staging certificate of {service} run to expiry; the expiry alert must fire days ahead",
+    "Network": "Chaos exercise: point a staging DNS record of {service} at the wrong target; time the detection",
+    "Config change": "Chaos exercise: push an invalid configuration or a feature flag for the wrong audience to {service} in staging; validation, an alert or the kill switch must stop it",
+    "Third party": "Load test {service} against its providers' rate limits and an outage of one; check backoff, fallbacks and the alerts",
+    "Human procedure": "Game day: a dry run of {service}'s manual runbook steps by someone who has not done them",
     "change": "Game day: ship a deliberately faulty canary of {service} and time detection and rollback",
-    "config": "Chaos exercise: push an invalid configuration to {service} in staging; validation or an alert must stop it",
     "capacity": "Load test {service} to saturation; check autoscaling, load shedding and the alerts",
     "dependency": "Chaos exercise: cut {service} off from its failing dependency; check fallbacks and alerts",
     "infrastructure": "Game day: fail over the database behind {service} during working hours",
@@ -66,27 +66,29 @@ def runbooks_for(mode: str | None, category: str | None, mapping: dict[str, tupl
 def roadmap_data(con: duckdb.DuckDBPyConnection, settings: Settings, today: dt.date) -> dict[str, Any]:
     """The roadmap's three parts as plain values, read through an open connection."""
     mapping = dict(settings.runbook_map) if settings.runbook_map else DEFAULT_RUNBOOK_MAP
+    # Every mode here is v_incident_failure_modes' (the facilitator's, else the taxonomy's) and every
+    # category the taxonomy's, so that the three parts speak one vocabulary.
     actions = con.execute(
         """
         SELECT a.key, a.summary, a.owner, a.status, a.status_category, a.due_date, a.url, a.is_done,
-               a.done_late, a.incident_key, coalesce(i.failure_mode, $none) AS failure_mode,
-               coalesce(i.service, $noservice) AS service
-        FROM v_action_status AS a LEFT JOIN incidents AS i ON i.issue_id = a.incident_id
+               a.done_late, a.incident_key, coalesce(m.failure_mode, $none) AS failure_mode,
+               coalesce(a.service, $noservice) AS service
+        FROM v_action_status AS a LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = a.incident_id
         ORDER BY failure_mode = $none, failure_mode, service, a.is_done, a.due_date NULLS LAST, a.key
         """, {"none": NO_MODE, "noservice": NO_SERVICE}).df()  # fmt: skip
     reviewed = con.execute(
         """
-        SELECT i.key, i.failure_mode, f.category
-        FROM incidents AS i LEFT JOIN failure_modes AS f ON f.mode = i.failure_mode
-        WHERE NOT i.deleted AND i.failure_mode IS NOT NULL AND i.resolved_at IS NOT NULL
+        SELECT i.key, m.failure_mode, m.category
+        FROM incidents AS i JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id
+        WHERE NOT i.deleted AND m.mode_source <> 'fallback' AND i.resolved_at IS NOT NULL
           AND i.severity IN (SELECT unnest($severities))
         ORDER BY coalesce(i.started_at, i.created_at) DESC, i.key
         """, {"severities": list(settings.review_severities)}).df()  # fmt: skip
     recurred = con.execute(
         """
-        SELECT r.failure_mode, r.service, f.category, count(*) + 1 AS occurrences,
+        SELECT r.failure_mode, r.service, t.category, count(*) + 1 AS occurrences,
                max(r.occurred_at) AS last_at, arg_max(r.key, r.occurred_at) AS last_key
-        FROM v_failure_mode_recurrence AS r LEFT JOIN failure_modes AS f ON f.mode = r.failure_mode
+        FROM v_failure_mode_recurrence AS r LEFT JOIN failure_mode_taxonomy AS t ON t.mode = r.failure_mode
         GROUP BY ALL ORDER BY occurrences DESC, last_at DESC, r.failure_mode, r.service
         """).df()  # fmt: skip
     return {

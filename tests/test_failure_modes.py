@@ -141,7 +141,7 @@ def test_classification_precedence_and_the_rule_that_set_each_mode(settings, tmp
             # the field wins over a label and a summary that point elsewhere
             {"issue_id": "1", "failure_mode": "Network", "labels": ["rollback"], "summary": "deploy broke it"},
             {"issue_id": "2", "failure_mode": " bad RELEASE "},  # an alias, case and spaces ignored
-            {"issue_id": "3", "failure_mode": "Cosmic rays"},  # not in the taxonomy: kept as Jira has it
+            {"issue_id": "3", "failure_mode": "Cosmic rays"},  # not in the taxonomy: the rules decide
             # no field: label before component before summary, whatever the mode order in the file
             {"issue_id": "4", "labels": ["DNS"], "components": ["edge-proxy"], "summary": "after deploy"},
             {"issue_id": "5", "components": ["Edge-Proxy"], "summary": "after deploy"},
@@ -153,9 +153,13 @@ def test_classification_precedence_and_the_rule_that_set_each_mode(settings, tmp
             {"issue_id": "10", "failure_mode": "Network", "deleted": True},
         ])
         got = modes_of(con)
+        says = dict(con.execute("SELECT incident_id, jira_says FROM v_incident_failure_modes").fetchall())
+    # Jira's value shows only where it differs from the mode, and only as "Jira says ...".
+    assert says["1"] is None and says["4"] is None
+    assert says["2"] == 'Jira says "bad RELEASE"' and says["3"] == 'Jira says "Cosmic rays"'
     assert got["1"] == ("Network", "field", "Failure Mode field")
     assert got["2"] == ("Bad deploy", "field", 'Failure Mode field "bad RELEASE" (an alias of Bad deploy)')
-    assert got["3"] == ("Cosmic rays", "field", "Failure Mode field (a value the taxonomy does not list)")
+    assert got["3"] == ("Unclassified", "fallback", "no field, label, component or summary rule matched")
     assert got["4"] == ("Network", "label", 'label "dns"')
     assert got["5"] == ("Network", "component", 'component "edge-proxy"')
     assert got["6"] == ("Unclassified", "fallback", "no field, label, component or summary rule matched")
@@ -175,10 +179,14 @@ def test_sample_modes_come_from_the_field_with_aliases_mapped(settings):
         mapped = dict(con.execute(
             "SELECT DISTINCT field_value, failure_mode FROM v_incident_failure_modes WHERE field_value <> failure_mode"
         ).fetchall())
-    assert sources == {"field": 264}
+        modes = taxonomy.modes(con)
+    assert sources == {"field": 264}  # every one of the sample's 12 values is a mode or an alias
     assert mapped == {"Capacity exhaustion": "Capacity", "Dependency outage": "Dependency failure",
                       "Certificate expiry": "Expired certificate or secret", "DNS misconfiguration": "Network",
-                      "Rate limiting": "Third party"}  # fmt: skip
+                      "Rate limiting": "Third party", "Database failover": "Dependency failure",
+                      "Cache stampede": "Capacity", "Feature flag misfire": "Config change",
+                      "Queue backlog": "Capacity"}  # fmt: skip
+    assert set(sample.MODES) <= set(mapped) | set(modes)
 
 
 # --- the manual mode -----------------------------------------------------------------------------------------

@@ -69,7 +69,11 @@ def _names(value: Any) -> list[str]:
 
 def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime) -> dict[str, Any]:
     """Everything the postmortem and its messages say about one incident, as plain values (``at``: "now")."""
-    incident = _records(con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id]).df())[0]
+    # The mode as classified (the facilitator's, else the taxonomy's), never Jira's raw field value.
+    incident = _records(con.execute(
+        "SELECT i.* EXCLUDE (raw, failure_mode), m.failure_mode, m.jira_says FROM incidents AS i"
+        " LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id WHERE i.issue_id = ?",
+        [incident_id]).df())[0]  # fmt: skip
     review = _records(con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df())
     review = review[0] if review else {}
     report = milestones_of(con, incident_id)
@@ -115,7 +119,8 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
             "description": _text(incident.get("description")),
             "description_paragraphs": _paragraphs(incident.get("description")), "severity": _text(incident.get("severity")),
             "service": _text(incident.get("service")), "components": _names(incident.get("components")),
-            "failure_mode": _text(incident.get("failure_mode")), "status": _text(incident.get("status")),
+            "failure_mode": _text(incident.get("failure_mode")), "jira_says": _text(incident.get("jira_says")),
+            "status": _text(incident.get("status")),
             "commander": _text(incident.get("commander")), "customer_impact": bool(incident.get("customer_impact")),
             "regulatory": bool(incident.get("regulatory")), "url": safe_url(incident.get("url")),
         },

@@ -75,26 +75,10 @@ SELECT
     date_diff('second', due_at, coalesce(done_at, now())) / 3600.0 AS hours_past_due
 FROM stages;
 
-CREATE OR REPLACE VIEW v_incident_durations AS
-SELECT
-    issue_id AS incident_id,
-    key,
-    summary,
-    severity,
-    service,
-    failure_mode,
-    started_at,
-    detected_at,
-    mitigated_at,
-    resolved_at,
-    date_diff('second', started_at, detected_at) / 60.0 AS ttd_minutes,
-    date_diff('second', started_at, mitigated_at) / 60.0 AS ttm_minutes,
-    date_diff('second', started_at, resolved_at) / 60.0 AS ttr_minutes
-FROM incidents
-WHERE NOT deleted;
-
--- Each incident's failure mode and the rule that set it (007): manual > Jira field > label > component >
--- summary > the taxonomy's fallback. The rules are the taxonomy file's, written by `pir init`.
+-- Each incident's failure mode and the rule that set it (007): manual > Jira field (when it names a taxonomy
+-- mode or alias) > label > component > summary > the taxonomy's fallback. The rules are the taxonomy file's,
+-- written by `pir init`. `failure_mode` is always a mode of the taxonomy or the facilitator's choice, so that
+-- every surface speaks one vocabulary; Jira's own value, where it differs, is only `jira_says`.
 CREATE OR REPLACE VIEW v_incident_failure_modes AS
 WITH live AS (
     SELECT issue_id, key, service, labels, components, nullif(trim(failure_mode), '') AS field_value,
@@ -123,40 +107,66 @@ by_rule AS (
 ),
 fallback AS (
     SELECT mode FROM failure_mode_taxonomy WHERE is_fallback LIMIT 1
+),
+resolved AS (
+    SELECT l.*, o.mode AS manual_mode, o.note AS manual_note, o.set_by AS manual_set_by, o.set_at AS manual_set_at,
+           n.mode AS field_mode, b.mode AS rule_mode, b.kind AS rule_kind, b.pattern AS rule_pattern,
+           f.mode AS fallback_mode, coalesce(o.mode, n.mode, b.mode, f.mode) AS failure_mode
+    FROM live AS l
+    LEFT JOIN failure_mode_overrides AS o ON o.incident_id = l.issue_id
+    LEFT JOIN names AS n ON n.name = lower(l.field_value)
+    LEFT JOIN by_rule AS b ON b.issue_id = l.issue_id
+    LEFT JOIN fallback AS f ON true
 )
 SELECT
-    l.issue_id AS incident_id,
-    l.key,
-    l.service,
-    coalesce(o.mode, n.mode, l.field_value, b.mode, f.mode) AS failure_mode,
+    r.issue_id AS incident_id,
+    r.key,
+    r.service,
+    r.failure_mode,
     CASE
-        WHEN o.mode IS NOT NULL THEN 'manual'
-        WHEN l.field_value IS NOT NULL THEN 'field'
-        WHEN b.mode IS NOT NULL THEN b.kind
-        WHEN f.mode IS NOT NULL THEN 'fallback'
+        WHEN r.manual_mode IS NOT NULL THEN 'manual'
+        WHEN r.field_mode IS NOT NULL THEN 'field'
+        WHEN r.rule_mode IS NOT NULL THEN r.rule_kind
+        WHEN r.fallback_mode IS NOT NULL THEN 'fallback'
     END AS mode_source,
     CASE
-        WHEN o.mode IS NOT NULL THEN 'set by ' || coalesce(o.set_by, 'the facilitator') || ' in the review'
-        WHEN n.mode IS NOT NULL AND lower(n.mode) = lower(l.field_value) THEN 'Failure Mode field'
-        WHEN n.mode IS NOT NULL THEN 'Failure Mode field "' || l.field_value || '" (an alias of ' || n.mode || ')'
-        WHEN l.field_value IS NOT NULL THEN 'Failure Mode field (a value the taxonomy does not list)'
-        WHEN b.kind = 'summary' THEN 'summary has "' || b.pattern || '"'
-        WHEN b.mode IS NOT NULL THEN b.kind || ' "' || b.pattern || '"'
-        WHEN f.mode IS NOT NULL THEN 'no field, label, component or summary rule matched'
+        WHEN r.manual_mode IS NOT NULL THEN 'set by ' || coalesce(r.manual_set_by, 'the facilitator') || ' in the review'
+        WHEN r.field_mode IS NOT NULL AND lower(r.field_mode) = lower(r.field_value) THEN 'Failure Mode field'
+        WHEN r.field_mode IS NOT NULL THEN 'Failure Mode field "' || r.field_value || '" (an alias of ' || r.field_mode || ')'
+        WHEN r.rule_kind = 'summary' THEN 'summary has "' || r.rule_pattern || '"'
+        WHEN r.rule_mode IS NOT NULL THEN r.rule_kind || ' "' || r.rule_pattern || '"'
+        WHEN r.fallback_mode IS NOT NULL THEN 'no field, label, component or summary rule matched'
     END AS mode_rule,
     t.category,
-    l.field_value,
-    o.mode AS manual_mode,
-    o.note AS manual_note,
-    o.set_by AS manual_set_by,
-    o.set_at AS manual_set_at
-FROM live AS l
-LEFT JOIN failure_mode_overrides AS o ON o.incident_id = l.issue_id
-LEFT JOIN names AS n ON n.name = lower(l.field_value)
-LEFT JOIN by_rule AS b ON b.issue_id = l.issue_id
-LEFT JOIN fallback AS f ON true
-LEFT JOIN failure_mode_taxonomy AS t
-    ON t.mode = coalesce(o.mode, n.mode, l.field_value, b.mode, f.mode);
+    r.field_value,
+    CASE WHEN r.field_value IS NOT NULL AND lower(r.field_value) IS DISTINCT FROM lower(r.failure_mode)
+         THEN 'Jira says "' || r.field_value || '"' END AS jira_says,
+    r.manual_mode,
+    r.manual_note,
+    r.manual_set_by,
+    r.manual_set_at
+FROM resolved AS r
+LEFT JOIN failure_mode_taxonomy AS t ON t.mode = r.failure_mode;
+
+-- failure_mode as classified (v_incident_failure_modes), like every other surface.
+CREATE OR REPLACE VIEW v_incident_durations AS
+SELECT
+    i.issue_id AS incident_id,
+    i.key,
+    i.summary,
+    i.severity,
+    i.service,
+    m.failure_mode,
+    i.started_at,
+    i.detected_at,
+    i.mitigated_at,
+    i.resolved_at,
+    date_diff('second', i.started_at, i.detected_at) / 60.0 AS ttd_minutes,
+    date_diff('second', i.started_at, i.mitigated_at) / 60.0 AS ttm_minutes,
+    date_diff('second', i.started_at, i.resolved_at) / 60.0 AS ttr_minutes
+FROM incidents AS i
+LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id
+WHERE NOT i.deleted;
 
 -- Per incident whose (service, mode) happened before: the previous one, the gap, whether it falls in the
 -- recurrence window (table recurrence_window), and whether the earlier incident's actions, and its

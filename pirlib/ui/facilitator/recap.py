@@ -13,6 +13,7 @@ from pirlib.errors import PirError
 from pirlib.failure_modes import manual, similar, taxonomy
 from pirlib.ui.boards.incidents import similar_table_html
 from pirlib.ui import html
+from pirlib.values import is_missing
 
 AS_CLASSIFIED = "(as classified: field or rules)"
 SIMILAR_K = 5
@@ -43,8 +44,9 @@ class RecapPanel:
             row = manual.current(con, self.incident_id)
             modes = taxonomy.modes(con)
             found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
+        says = "" if is_missing(row["jira_says"]) else f"; {row['jira_says']}"
         self.mode.value = (f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
-                           f"<span style='color:#555'>({html.text(row['mode_rule'] or '')})</span></p>")  # fmt: skip
+                           f"<span style='color:#555'>({html.text((row['mode_rule'] or '') + says)})</span></p>")  # fmt: skip
         self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
         self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
         self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
