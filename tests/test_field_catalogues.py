@@ -4,6 +4,7 @@ field_catalogues) by the fake Jira, as Data Center and as Cloud, and synced with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def _run(settings: Settings) -> sync.SyncResult:
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], *args: str) -> int:
-    for var in [v for v in __import__("os").environ if v.startswith("PIR_")]:
+    for var in [v for v in os.environ if v.startswith("PIR_")]:
         monkeypatch.delenv(var)
     for var, value in env.items():
         monkeypatch.setenv(var, value)
@@ -155,3 +156,14 @@ def test_init_without_jira_stays_offline_and_reports_no_fields(
     assert _cli(monkeypatch, tmp_path, {"PIR_DB": str(tmp_path / "pir.duckdb")}, "init") == 0
     out = capsys.readouterr().out
     assert "initialised" in out and "Jira fields" not in out and "failure mode:" not in out
+
+
+def test_init_with_jira_stops_on_a_field_problem_before_writing(
+    site: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    with FakeJira(with_field_catalogue(site, "two_severities")) as server:
+        assert _cli(monkeypatch, tmp_path, _env(server, tmp_path / "pir.duckdb"), "init") == 1
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("pir: error: PIR_SEVERITY_FIELD: 2 fields are named 'Severity'")
+    assert len(out.err.splitlines()) == 1
+    assert not (tmp_path / "pir.duckdb").exists()

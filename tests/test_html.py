@@ -180,8 +180,10 @@ def test_message_and_kpis_show_their_text_as_text(value):
 def hostile_db(tmp_path):
     settings = dashboard_fixture.build(tmp_path / "pir.duckdb")
     with db.connect(settings) as con:
+        # The hostile Jira "Failure Mode" value is never a mode (the taxonomy does not list it); the label
+        # classifies every incident alike, so that they recur on the boards.
         con.execute(
-            "UPDATE incidents SET service = ?, failure_mode = ?, commander = ?, "
+            "UPDATE incidents SET service = ?, failure_mode = ?, commander = ?, labels = ['network'], "
             "url = CASE key WHEN 'INC-2' THEN 'javascript:alert(1)' ELSE 'https://jira.example.com/browse/' || key || '?q=\"x\"&y=<z>' END",
             [DOUBLE_QUOTE_BREAKOUT, IMG, SCRIPT],
         )  # fmt: skip

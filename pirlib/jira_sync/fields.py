@@ -18,10 +18,13 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
+
+if TYPE_CHECKING:  # the client imports the `jira` package, which a demo load does not need
+    from pirlib.jira_sync.client import JiraClient
 
 __all__ = ["DEFAULT_FAILURE_MODE_FIELD", "FieldMap", "check_site", "describe", "resolve_fields"]
 
@@ -69,7 +72,7 @@ SETTING_FOR = {
 _REQUIRED = ("severity",)
 # The failure-mode field looked up when the setting is not given; a site without it still syncs.
 DEFAULT_FAILURE_MODE_FIELD = "Failure Mode"
-# What each field unlocks, for the report `pir init` and `pir sync` print (docs/jira-setup.md says the same).
+# Each field's name in the report `pir init` and `pir sync` print (docs/jira-setup.md says what each unlocks).
 LABELS = {
     "severity": "severity", "failure_mode": "failure mode", "epic_link": "epic link",
     "success_metric": "success metric", "verification": "verification method", "action_type": "action type",
@@ -203,7 +206,7 @@ def _suggest(catalogue: Iterable[dict[str, Any]], wanted: str) -> str:
     return "; close matches: " + ", ".join(shown)
 
 
-def check_site(client: Any, settings: Settings) -> list[str]:
+def check_site(client: JiraClient, settings: Settings) -> list[str]:
     """Read the site's field catalogue through a connected ``JiraClient``, resolve the fields as a sync
     would (the same ConfigError on a bad setting) and return ``describe``'s lines, for ``pir init``."""
     catalogue = client.get("field", api="2")
