@@ -22,7 +22,7 @@ CHARTS = {"bar": px.bar, "line": px.line, "scatter": px.scatter}
 
 def run(sql: str, settings: Settings | None = None) -> pd.DataFrame:
     """The result of ``sql`` as a frame, read in one read-only connection that is closed at once."""
-    settings = settings or load_settings()
+    settings = settings or load_settings(require_project=True)
     with db.connect(settings, read_only=True) as con:
         con.execute("SET VARIABLE today = ?", [settings.current_date()])
         return con.execute(sql).df()

@@ -188,11 +188,12 @@ def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db
     from pirlib.failure_modes import similar
+    from pirlib.incidents import resolve_incident
 
     with db.connect(settings, read_only=True) as con:
-        query = similar.resolve(con, args.incident)
+        query, key = resolve_incident(con, args.incident)
         found = similar.similar(con, query, args.k)
-        key, summary = con.execute("SELECT key, summary FROM incidents WHERE issue_id = ?", [query]).fetchone()
+        summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [query]).fetchone()[0]
     print(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
           else f"{_plain(key)}: no similar earlier incident")  # fmt: skip
     for row in found.to_dict("records"):

@@ -4,6 +4,12 @@ Every key of ``pir.toml`` is the lower-case name of a setting (``db``, ``inciden
 environment variable is ``PIR_`` plus the upper-case name. Secrets (tokens, webhook URLs, passwords) are
 read from the environment or from a secrets file named by ``PIR_SECRETS_FILE`` that lives outside the
 repository; ``pir.toml`` refuses them so that they never end up in git.
+
+The project folder: ``PIR_HOME`` when set, else the nearest folder at or above the working directory that
+holds ``pir.toml`` or ``data/pir.duckdb``, else the working directory. ``pir.toml`` is read from it, and
+every relative path setting (``db``, ``published_dir``, ``sample_dir``, ``roadmap_path``, ...) resolves
+against it, never against a Jupyter kernel's working directory (the notebook's folder). ``pir lab`` and
+``pir serve`` pass it to their kernels as ``PIR_HOME``.
 """
 
 from __future__ import annotations
@@ -229,6 +235,9 @@ _SPECS: dict[str, _Spec] = {
 }
 
 SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
+PATH_KEYS = tuple(name for name, spec in _SPECS.items() if spec.parse is _path)
+# What makes a folder a pir project when no PIR_HOME says where it is.
+PROJECT_MARKERS = ("pir.toml", "data/pir.duckdb")
 
 
 @dataclass(frozen=True)
@@ -284,6 +293,8 @@ class Settings:
     runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     failure_mode_taxonomy: Path | None = None
     recurrence_window_days: int = 90
+    # The project folder relative paths were resolved against (None: built directly, paths as given).
+    home: Path | None = None
 
     @property
     def stage_deadline_hours(self) -> dict[str, float]:
@@ -313,7 +324,32 @@ def describe() -> list[tuple[str, str, str]]:
     for name, spec in _SPECS.items():
         default = "" if spec.default is None else f" (default: {_show(spec.default)})"
         rows.append((name, f"PIR_{name.upper()}", spec.help + default))
+    rows.append(("home", "PIR_HOME", "project folder relative paths resolve against (default: the nearest folder "
+                 "at or above the working directory holding pir.toml or data/pir.duckdb, else the working directory)"))
     return rows
+
+
+def find_project(env: Mapping[str, str] | None = None, start: Path | None = None) -> Path | None:
+    """The project folder: ``PIR_HOME``, else the nearest folder at or above ``start`` (the working
+    directory) holding one of ``PROJECT_MARKERS``; None when there is none."""
+    env = os.environ if env is None else env
+    if env.get("PIR_HOME"):
+        home = Path(env["PIR_HOME"]).expanduser()
+        if not home.is_dir():
+            raise ConfigError(f"PIR_HOME: {home} is not a folder; set it to the pir project folder, or unset it")
+        return home.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def _no_project(start: Path) -> ConfigError:
+    return ConfigError(
+        f"no pir project in {start} or a folder above it (no pir.toml or data/pir.duckdb); start from the "
+        "project folder (`pir lab`, `pir serve`), or set PIR_HOME to it"
+    )
 
 
 def _show(value: Any) -> str:
@@ -347,15 +383,25 @@ def _check_keys(values: Mapping[str, Any], path: Path, allowed: frozenset[str] |
             )
 
 
-def load_settings(env: Mapping[str, str] | None = None, config_path: Path | str | None = None) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, config_path: Path | str | None = None, *, require_project: bool = False
+) -> Settings:
     """Build the Settings from defaults, then ``pir.toml``, then a secrets file, then ``PIR_*`` variables.
 
-    ``pir.toml`` is read from ``config_path``, else ``PIR_CONFIG``, else ``./pir.toml`` when it exists.
+    ``pir.toml`` is read from ``config_path``, else ``PIR_CONFIG``, else the project folder's ``pir.toml``
+    when it exists; relative paths resolve against the project folder (module notes). Without a project
+    folder the working directory is one, unless ``require_project`` (a notebook, whose working directory is
+    never meant as one) and no ``PIR_DB`` names the database: then ConfigError.
     """
     env = os.environ if env is None else env
     raw: dict[str, tuple[str, Any]] = {}
+    home = find_project(env)
+    if home is None:
+        if require_project and not env.get("PIR_DB"):  # a database named outright is a project enough
+            raise _no_project(Path.cwd())
+        home = Path.cwd().resolve()
 
-    toml_path = Path(config_path or env.get("PIR_CONFIG") or "pir.toml")
+    toml_path = Path(config_path or env.get("PIR_CONFIG") or home / "pir.toml")
     if config_path or env.get("PIR_CONFIG") or toml_path.exists():
         values = _read_toml(toml_path, "config file")
         _check_keys(values, toml_path, set(_SPECS) - SECRET_KEYS)
@@ -380,6 +426,10 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | str 
 
     parsed = {name: _SPECS[name].parse(label, value) for name, (label, value) in raw.items()}
     settings = Settings(**parsed)
+    settings = settings.replace(home=home, **{
+        name: home / getattr(settings, name) for name in PATH_KEYS
+        if getattr(settings, name) is not None and not getattr(settings, name).is_absolute()
+    })  # fmt: skip
     if settings.jira_token and not settings.jira_email:
         raise ConfigError("PIR_JIRA_TOKEN is set without PIR_JIRA_EMAIL; Cloud API tokens need the account e-mail")
     if settings.confluence_token and not settings.confluence_email:

@@ -11,7 +11,7 @@ Why not Voila's own ``--preheat_kernel``: it runs the whole notebook ahead of th
 page shows the data as it was when the pool filled (measured: a row written after the pool filled is
 missing from the page). ``voila.utils.wait_for_request()`` before the loading cell avoids that, but the
 cell then waits for as long as the kernel sits in the pool, the executor timeout (which must stay, see
-DESIGN's known traps) interrupts it after 15 s, and the kernel dies (the helper stops the kernel's event
+docs/jupyter.md, Known traps) interrupts it after 15 s, and the kernel dies (the helper stops the kernel's event
 loop on the interrupt): the page shows "An exception occurred at the server" and no figures. Here every
 cell runs at request time under the normal timeout, and only the imports are done ahead.
 

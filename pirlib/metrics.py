@@ -412,7 +412,10 @@ def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HO
     due = _utc(states["due_at"])
     open_stage = _utc(states["done_at"]).isna()
     window = (due <= as_of + pd.Timedelta(hours=hours)) & (due >= as_of - pd.Timedelta(days=missed_within_days))
-    rows = states[open_stage & window].assign(hours_left=(due - as_of).dt.total_seconds() / 3600.0)
+    rows = states[open_stage & window]
+    # From the selected rows' own due_at: a Series of all states assigned to an empty selection would bring
+    # every row of states back as a row of NaN (pandas 3 adopts the Series' index).
+    rows = rows.assign(hours_left=(_utc(rows["due_at"]) - as_of).dt.total_seconds() / 3600.0)
     columns = ["key", "summary", "severity", "service", "stage", "due_at", "hours_left"]
     return rows.sort_values(["due_at", "key", "stage_rank"])[columns]
 

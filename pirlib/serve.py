@@ -30,8 +30,10 @@ Decisions, and why:
   (``PooledKernelManager.closed_page_timeout``), so a burst of views does not leave a kernel per view
   running; idle kernels that never connected are culled after 120 s; a kernel with an open page is never
   culled (``cull_connected: false``), so a dashboard left open keeps its filters working.
-- Kernels get the database through the environment: ``PIR_DB`` (absolute), plus ``PIR_CONFIG`` and
-  ``PIR_TODAY`` when set, because a kernel runs in dashboards/ and would not find ./pir.toml.
+- Kernels get the project through the environment: ``PIR_HOME`` (the project folder, absolute), ``PIR_DB``
+  (absolute), plus ``PIR_CONFIG`` and ``PIR_TODAY`` when set, because a kernel runs in dashboards/ or
+  notebooks/ and must resolve pir.toml, the database and every output folder against the project, not there
+  (docs/jupyter.md).
 - The server runs in its own session, so Ctrl-C (or SIGTERM) reaches only `pir`, which stops the server
   with SIGTERM; Voila and Jupyter then shut their kernels down and exit 0, and so does `pir`.
 """
@@ -71,12 +73,13 @@ def project_dir(name: str) -> Path:
 def kernel_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for the server and its kernels: pir settings made absolute, pir's Jupyter data."""
     env = dict(os.environ if base is None else base)
+    if settings.home is not None:
+        env["PIR_HOME"] = str(settings.home)
     env["PIR_DB"] = str(Path(settings.db).resolve())
     if settings.today is not None:
         env["PIR_TODAY"] = settings.today.isoformat()
-    config = env.get("PIR_CONFIG") or ("pir.toml" if Path("pir.toml").exists() else "")
-    if config:
-        env["PIR_CONFIG"] = str(Path(config).resolve())
+    if env.get("PIR_CONFIG"):
+        env["PIR_CONFIG"] = str(Path(env["PIR_CONFIG"]).resolve())
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(SHARE_DIR), env.get("JUPYTER_PATH", "")) if p)
     env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     return env

@@ -13,7 +13,8 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_are_the_runbook_numbers(tmp_path):
+def test_defaults_are_the_runbook_numbers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     settings = load_settings(env={}, config_path=write(tmp_path / "pir.toml", ""))
     assert settings.facilitator_hours == 12
     assert (settings.artifacts_hours, settings.invites_hours, settings.agenda_hours) == (24, 24, 24)
@@ -21,17 +22,18 @@ def test_defaults_are_the_runbook_numbers(tmp_path):
     assert settings.reminder_lead_days == 2
     assert settings.action_labels("stage31") == ["postmortem", "stage31"]
     assert settings.incident_jql == "project = INC AND issuetype = Incident"
-    assert settings.db == Path("data/pir.duckdb")
+    assert settings.db == tmp_path / "data" / "pir.duckdb"  # relative to the project folder
     assert settings.review_severities == ("Sev-0", "Sev-1")
 
 
-def test_environment_overrides_toml_which_overrides_defaults(tmp_path):
+def test_environment_overrides_toml_which_overrides_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     toml = write(tmp_path / "pir.toml", 'publish_hours = 36\nfacilitator_hours = 6\ndb = "x.duckdb"\n')
     settings = load_settings(env={"PIR_PUBLISH_HOURS": "40"}, config_path=toml)
     assert settings.publish_hours == 40  # env wins
     assert settings.facilitator_hours == 6  # toml wins over default
     assert settings.artifacts_hours == 24  # default
-    assert settings.db == Path("x.duckdb")
+    assert settings.db == tmp_path / "x.duckdb"
 
 
 def test_pir_config_variable_names_the_file(tmp_path):

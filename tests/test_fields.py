@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
 from pirlib.jira_sync.fields import FieldMap, resolve_fields
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "jira-samples"
-
-
-def _sample(path: str):
-    file = SAMPLES / path
-    if not file.exists():
-        pytest.skip(f"realism sample {file} is not on this machine")
-    return json.loads(file.read_text(encoding="utf-8"))
+from support.jira_samples import jira_sample
 
 
 def _field(fid: str, name: str, custom: str | None = "select") -> dict:
@@ -58,14 +47,14 @@ def test_ids_and_case_insensitive_names_are_accepted() -> None:
 
 
 def test_optional_fields_are_none_when_the_site_lacks_them() -> None:
-    cloud = _sample("airbyte_source_jira_cloud_v3/issue_fields.json") + SITE[2:4]
+    cloud = jira_sample("airbyte_source_jira_cloud_v3/issue_fields.json") + SITE[2:4]
     fields = resolve_fields(cloud, Settings())
     assert fields.epic_link is None and fields.team is None and fields.commander is None
     assert fields.severity == "customfield_10010"
 
 
 def test_apache_has_six_severity_fields_and_the_error_lists_them() -> None:
-    apache = _sample("public_jira_dataset_msr2022/apache_rest_api_2_field.json")
+    apache = jira_sample("public_jira_dataset_msr2022/apache_rest_api_2_field.json")
     severities = sorted(f["id"] for f in apache if f["name"] == "Severity")
     assert len(severities) == 6  # the task said seven; the catalogue holds six
     with pytest.raises(ConfigError) as caught:
@@ -79,7 +68,7 @@ def test_apache_has_six_severity_fields_and_the_error_lists_them() -> None:
 
 
 def test_apache_resolves_once_the_id_is_given() -> None:
-    apache = _sample("public_jira_dataset_msr2022/apache_rest_api_2_field.json")
+    apache = jira_sample("public_jira_dataset_msr2022/apache_rest_api_2_field.json")
     fields = resolve_fields(apache, Settings(severity_field="customfield_12311036", failure_mode_field="Flags"))
     assert fields.severity == "customfield_12311036"
     assert fields.failure_mode == "customfield_12310250"
@@ -87,7 +76,7 @@ def test_apache_resolves_once_the_id_is_given() -> None:
 
 
 def test_epic_link_id_differs_per_site_and_is_found_by_name() -> None:
-    sites = _sample("public_jira_dataset_msr2022/jira_field_information.json")
+    sites = jira_sample("public_jira_dataset_msr2022/jira_field_information.json")
     found = {}
     for site, catalogue in sites.items():
         some_field = next(f["id"] for f in catalogue if str(f["id"]).startswith("customfield_"))

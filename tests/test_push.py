@@ -7,11 +7,11 @@ pushes them. Duplicates are counted in the fake's store by the draft's marker la
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
 from support.fake_jira import FakeJira, tiny_site
+from support.jira_samples import jira_sample
 
 from pirlib import db
 from pirlib.config import Secret, Settings
@@ -23,7 +23,6 @@ from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
 TODAY = dt.date(2025, 10, 1)
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "jira-samples"
 POST_ISSUE = r"^POST /rest/api/\d/issue\?"
 
 
@@ -272,12 +271,12 @@ def test_the_next_sync_reads_changes_made_in_jira_and_jira_wins(server: FakeJira
 
 
 def test_jira_error_text_reads_real_error_bodies():
-    cloud_v2 = json.loads((SAMPLES / "atlassian_python_api_cloud_v2" / "issue_POST.json").read_text())
+    cloud_v2 = jira_sample("atlassian_python_api_cloud_v2/issue_POST.json")
     body = next(iter(cloud_v2.values()))
     assert push.jira_error_text(body) == "labels: Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
-    v3 = json.loads((SAMPLES / "atlassian_openapi_v3_examples" / "post_issue.json").read_text())
+    v3 = jira_sample("atlassian_openapi_v3_examples/post_issue.json")
     assert push.jira_error_text(v3["response_400"]) == "Field 'priority' is required"
-    server = json.loads((SAMPLES / "jira_ruby_server_v2" / "issue_10002.invalid.put.json").read_text())
+    server = jira_sample("jira_ruby_server_v2/issue_10002.invalid.put.json")
     assert push.jira_error_text(server) == "invalid: Field 'invalid' is not valid for this operation."
     assert push.jira_error_text(None, 502) == "Jira answered HTTP 502 without an error message"
 

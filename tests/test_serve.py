@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from pirlib import db, serve
-from pirlib.config import Settings
+from pirlib.config import Settings, load_settings
 from pirlib.demo import load_demo
 from pirlib.ui import figures
 from support import dashboard_fixture
@@ -188,10 +188,13 @@ def test_port_in_use_is_one_clear_error(tmp_path):
 def test_kernel_environment_passes_absolute_settings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pir.toml").write_text('db = "x.duckdb"\n')
-    env = serve.kernel_environment(Settings(db=Path("data/pir.duckdb"), today=dt.date(2026, 11, 1)), base={})
-    assert env["PIR_DB"] == str(tmp_path / "data" / "pir.duckdb")
+    settings = load_settings(env={"PIR_TODAY": "2026-11-01"})
+    env = serve.kernel_environment(settings, base={})
+    assert env["PIR_HOME"] == str(tmp_path)  # a kernel in dashboards/ finds pir.toml and data/ there
+    assert env["PIR_DB"] == str(tmp_path / "x.duckdb")
     assert env["PIR_TODAY"] == "2026-11-01"
-    assert env["PIR_CONFIG"] == str(tmp_path / "pir.toml")
+    assert "PIR_CONFIG" not in env
+    assert load_settings(env=env) == settings
     assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(serve.SHARE_DIR)
     command = serve.voila_command(8866, dashboards=tmp_path)
     assert "--Voila.ip=127.0.0.1" in command and "--strip_sources=True" in command

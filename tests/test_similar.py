@@ -60,7 +60,7 @@ def test_k_limits_and_bad_input_is_one_line(settings):
         crafted(con)
         assert list(similar.similar(con, "q", k=1)["key"]) == ["INC-same_all"]  # by Jira id too
         assert similar.similar(con, "INC-nothing").empty  # the first incident has nothing before it
-        with pytest.raises(InputError, match="'INC-404' is not in the database"):
+        with pytest.raises(InputError, match="^unknown incident 'INC-404': no incident has that key or id"):
             similar.similar(con, "INC-404")
         with pytest.raises(InputError, match="at least 1"):
             similar.similar(con, "INC-q", k=0)
@@ -87,7 +87,7 @@ def test_the_planted_recurring_pair_ranks_first_on_the_sample(settings, capsys, 
     assert out[0].startswith(f"earlier incidents most like {again} (") and len(out) == 7
     assert f"  {first}  " in out[1] and out[2].strip().startswith("same service and mode; shared terms: ")
     assert cli.main(["similar", "INC-0"]) == 1
-    assert capsys.readouterr().err.startswith("pir: error: incident 'INC-0' is not in the database")
+    assert capsys.readouterr().err.startswith("pir: error: unknown incident 'INC-0': no incident has that key or id")
 
 
 def test_many_queries_share_one_pass(settings):

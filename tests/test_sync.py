@@ -14,6 +14,7 @@ import duckdb
 from zoneinfo import ZoneInfo
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira
+from support.jira_samples import jira_sample
 
 from pirlib import db, sample
 from pirlib.config import Secret, Settings
@@ -25,7 +26,6 @@ from pirlib.jira_sync.transform import transform
 
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
 N_INCIDENTS = 40
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "jira-samples"
 # What a run with nothing changed may cost: serverInfo, myself, field and one search per query.
 STARTUP = {"GET /rest/api/2/serverInfo": 1, "GET /rest/api/2/myself": 1, "GET /rest/api/2/field": 1}
 
@@ -360,7 +360,6 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
 # --- realism samples ------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/jira-samples is not beside this checkout")
 @pytest.mark.parametrize(
     ("flavour", "sample_file", "keys"),
     [
@@ -369,7 +368,7 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
     ],
 )
 def test_the_realism_samples_search_envelopes_parse(flavour: str, sample_file: str, keys: str | None, tmp_path: Path):
-    envelope = json.loads((SAMPLES / sample_file).read_text())
+    envelope = jira_sample(sample_file)
     envelope = envelope[keys] if keys else envelope
     site = {"serverInfo": {}, "fields": [], "users": [], "issues": []}
     with FakeJira(site, flavour=flavour) as server:

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from pirlib.jira_sync.text import to_text
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "jira-samples"
-
-
-def _sample(path: str) -> dict:
-    file = SAMPLES / path
-    if not file.exists():
-        pytest.skip(f"realism sample {file} is not on this machine")
-    return json.loads(file.read_text(encoding="utf-8"))
+from support.jira_samples import jira_sample
 
 
 def test_none_stays_none_and_plain_text_is_kept() -> None:
@@ -154,15 +143,15 @@ def test_adf_document_becomes_readable_text() -> None:
 
 
 def test_real_cloud_payloads_give_their_text() -> None:
-    issue = _sample("airbyte_source_jira_cloud_v3/issues.json")["issues"][0]
+    issue = jira_sample("airbyte_source_jira_cloud_v3/issues.json")["issues"][0]
     assert to_text(issue["fields"]["description"]) == "Test issue"
-    comments = _sample("airbyte_source_jira_cloud_v3/issue_comments.json")["comments"]
+    comments = jira_sample("airbyte_source_jira_cloud_v3/issue_comments.json")["comments"]
     assert [to_text(c["body"]) for c in comments][0] == "Closed"
     assert to_text(comments[1]["body"]).startswith("Lorem ipsum dolor sit amet")
-    example = _sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey.json")["response_200"]
+    example = jira_sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey.json")["response_200"]
     assert to_text(example["fields"]["description"]) == "Main order flow broken"
 
 
 def test_real_server_wiki_string() -> None:
-    issue = _sample("atlassian_python_api_cloud_v2/issue_FOO-123_GET_fields_all.json")["fields=*all"]
+    issue = jira_sample("atlassian_python_api_cloud_v2/issue_FOO-123_GET_fields_all.json")["fields=*all"]
     assert to_text(issue["fields"]["description"]) == "Some Issue Description"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,8 +13,8 @@ from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync import flatten
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
 from pirlib.jira_sync.transform import Transformer, transform
+from support.jira_samples import jira_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "jira-samples"
 FIELDS = FieldMap(
     severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
     success_metric="customfield_10020", verification="customfield_10021", action_type="customfield_10022",
@@ -24,12 +23,6 @@ FIELDS = FieldMap(
 )
 NO_FIELDS = FieldMap(severity=None, failure_mode=None)
 
-
-def _sample(path: str):
-    file = SAMPLES / path
-    if not file.exists():
-        pytest.skip(f"realism sample {file} is not on this machine")
-    return json.loads(file.read_text(encoding="utf-8"))
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -234,7 +227,7 @@ def test_actions_found_by_epic_link_parent_and_direct_link() -> None:
 
 
 def test_jira_ruby_server_search_page() -> None:
-    page = _sample("jira_ruby_server_v2/issue.json")
+    page = jira_sample("jira_ruby_server_v2/issue.json")
     batch = transform(page["issues"], [], NO_FIELDS, base_url="http://localhost:2990/jira")
     assert len(batch.incidents) == page["total"] == 11
     row = batch.incidents.set_index("key").loc["SAMPLEPROJECT-13"]
@@ -246,8 +239,8 @@ def test_jira_ruby_server_search_page() -> None:
 
 
 def test_jira_ruby_issue_with_components_and_comments() -> None:
-    single = _sample("jira_ruby_server_v2/issue_10002.json")
-    single["fields"]["comment"] = _sample("jira_ruby_server_v2/issue_10002_comment.json")
+    single = jira_sample("jira_ruby_server_v2/issue_10002.json")
+    single["fields"]["comment"] = jira_sample("jira_ruby_server_v2/issue_10002_comment.json")
     batch = transform([single], [], NO_FIELDS, base_url="http://localhost:2990/jira")
     row = batch.incidents.iloc[0]
     assert row["service"] == "Jamflam" and list(row["components"]) == ["Jamflam", "Jammy"]
@@ -257,8 +250,8 @@ def test_jira_ruby_issue_with_components_and_comments() -> None:
 
 
 def test_cloud_v3_epic_with_adf_and_offsets() -> None:
-    cloud = _sample("airbyte_source_jira_cloud_v3/issues.json")["issues"][0]
-    cloud["fields"]["comment"]["comments"] = _sample("airbyte_source_jira_cloud_v3/issue_comments.json")["comments"]
+    cloud = jira_sample("airbyte_source_jira_cloud_v3/issues.json")["issues"][0]
+    cloud["fields"]["comment"]["comments"] = jira_sample("airbyte_source_jira_cloud_v3/issue_comments.json")["comments"]
     batch = transform([cloud], [], NO_FIELDS, base_url="https://airbyteio.atlassian.net")
     row = batch.incidents.iloc[0]
     assert row["description"] == "Test issue"
@@ -271,8 +264,8 @@ def test_cloud_v3_epic_with_adf_and_offsets() -> None:
 
 
 def test_cloud_changelog_page_shape_is_read() -> None:
-    page = _sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey_changelog.json")["response_200"]
-    example = _sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey.json")["response_200"]
+    page = jira_sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey_changelog.json")["response_200"]
+    example = jira_sample("atlassian_openapi_v3_examples/get_issue_issueIdOrKey.json")["response_200"]
     example["fields"].update(created="2021-01-17T12:34:00.000+0000", updated="2021-01-18T23:45:00.000+0000")
     example["changelog"] = {"histories": page["values"]}
     batch = transform([example], [], NO_FIELDS, base_url="https://your-domain.atlassian.net")

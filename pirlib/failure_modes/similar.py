@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from pirlib.errors import InputError
+from pirlib.incidents import resolve_incident
 
 TEXT_WEIGHT, SERVICE_WEIGHT, MODE_WEIGHT = 0.6, 0.25, 0.15
 BM25_K1, BM25_B = 1.2, 0.75
@@ -130,17 +131,6 @@ ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 
 
-def resolve(con: duckdb.DuckDBPyConnection, incident: str) -> str:
-    """The issue id of ``incident`` (a key like INC-12 or a Jira id), or one InputError line."""
-    found = con.execute(
-        "SELECT issue_id FROM incidents WHERE NOT deleted AND (key = ? OR issue_id = ?) ORDER BY key = ? DESC LIMIT 1",
-        [incident, incident, incident],
-    ).fetchone()
-    if found is None:
-        raise InputError(f"incident {incident!r} is not in the database; give a key like INC-12, or run `pir sync`")
-    return found[0]
-
-
 def reason(row: pd.Series | dict) -> str:
     """Why an incident is similar, in words: "same service and mode; shared terms: a, b"."""
     parts = []
@@ -170,4 +160,4 @@ def similar(con: duckdb.DuckDBPyConnection, incident: str, k: int = 5) -> pd.Dat
     """The ``k`` earlier incidents most similar to ``incident`` (key or id), best first: incident_id, key,
     summary, service, severity, failure_mode, occurred_at, score, text_score, same_service, same_mode,
     shared_terms, url, reason."""
-    return similar_to_many(con, [resolve(con, incident)], k).drop(columns=["query_id", "query_key"])
+    return similar_to_many(con, [resolve_incident(con, incident)[0]], k).drop(columns=["query_id", "query_key"])

@@ -61,6 +61,7 @@ from jira.exceptions import JIRAError
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
+from pirlib.incidents import resolve_incident
 from pirlib.jira_sync.client import JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.extract import action_fields
 from pirlib.jira_sync.fields import FieldMap, resolve_fields
@@ -317,14 +318,8 @@ def _load_drafts(settings: Settings, incident: str | None) -> pd.DataFrame:
         params: list[Any] = list(_PUSHABLE)
         where = "d.state IN (?, ?, ?)"
         if incident:
-            found = con.execute(
-                "SELECT issue_id FROM incidents WHERE (issue_id = ? OR upper(key) = upper(?)) AND NOT deleted",
-                [incident, incident],
-            ).fetchone()
-            if found is None:
-                raise InputError(f"incident {incident!r} is not in the database; give its key (INC-123) or run `pir sync`")
             where += " AND d.incident_id = ?"
-            params.append(found[0])
+            params.append(resolve_incident(con, incident)[0])
         return con.execute(
             "SELECT d.*, i.key AS incident_key, i.summary AS incident_summary, i.labels AS incident_labels,"
             " i.epic_key AS incident_epic FROM action_drafts AS d JOIN incidents AS i ON i.issue_id = d.incident_id"

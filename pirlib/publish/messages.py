@@ -40,7 +40,7 @@ def customer_email_template(settings: Settings) -> Path:
     path = Path(settings.customer_email_template)
     if path.is_file():
         return path
-    if path == DEFAULT_EMAIL_TEMPLATE:
+    if path in (DEFAULT_EMAIL_TEMPLATE, (settings.home or Path()) / DEFAULT_EMAIL_TEMPLATE):
         return PACKAGED_EMAIL_TEMPLATE
     raise ConfigError(f"customer_email_template: {path} does not exist; create it or point the setting at the template")
 

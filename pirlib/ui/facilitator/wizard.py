@@ -14,6 +14,7 @@ from IPython.display import display
 
 from pirlib import db
 from pirlib.config import Settings, load_settings
+from pirlib.errors import PirError
 from pirlib.review import actions, meeting
 from pirlib.review.progress import STEPS, last_progress, save_progress
 from pirlib.review.session import incident_facts, open_review
@@ -27,7 +28,7 @@ from pirlib.ui.facilitator.widgets import Message, Step
 from pirlib.ui.facilitator.wrap_up import WrapUpStep
 from pirlib.ui import html
 
-__all__ = ["FacilitatorWizard"]
+__all__ = ["FacilitatorWizard", "guide"]
 
 
 class FacilitatorWizard:
@@ -140,3 +141,17 @@ class FacilitatorWizard:
             button.button_style = "primary" if key == self.step else ("success" if key in done else "")
         self.position.value = (f"<p class='pir-position'>Step {keys.index(self.step) + 1} of {len(keys)}: "
                                f"{html.text(STEPS[self.step])} · {len(done)} of {len(keys)} done</p>")  # fmt: skip
+
+
+def guide(settings: Settings | None = None, **options: object) -> widgets.Widget:
+    """What the guide notebook shows: the wizard of the project the notebook belongs to, or one error line.
+
+    Without ``settings`` the project must be found (``PIR_HOME``, or a pir.toml or data/pir.duckdb at or
+    above the kernel's folder): a guide opened from an unrelated folder says so instead of creating an empty
+    database there."""
+    try:
+        return FacilitatorWizard(settings or load_settings(require_project=True), **options).widget  # type: ignore[arg-type]
+    except PirError as exc:
+        message = widgets.HTML(f'<p class="pir-error" style="color:#b00020">pir: error: {html.text(str(exc))}</p>')
+        message.add_class("pir-guide-error")
+        return message
