@@ -1,6 +1,6 @@
 """Sites shaped like real ones: no "Failure Mode" field, two fields named "Severity", severity as the system
-``priority``. The sample site is served with a real site's field catalogue (tests/fixtures/jira/
-field_catalogues) by the fake Jira, as Data Center and as Cloud, and synced with the real `jira` package."""
+``priority``. The sample site is served with a real site's field catalogue (Spring, JFrog or Mojang from
+tests/fixtures/jira/public_jira_dataset_msr2022) by the fake Jira, as Data Center and as Cloud, and synced with the real `jira` package."""
 
 from __future__ import annotations
 

@@ -44,10 +44,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from support.jira_samples import jira_sample
 
 CLOUD_EMAIL = "pir-bot@example.com"
 CLOUD_TOKEN = "cloud-api-token-3f9a1c0e"
@@ -1473,11 +1474,11 @@ def tiny_site(
     return {"serverInfo": {}, "fields": fields, "users": users, "issues": issues}
 
 
-# Real sites' field catalogues (tests/fixtures/jira/field_catalogues/README.md): the sample site served with
-# one of them, to sync against catalogues shaped like the ones teams really have.
-FIELD_CATALOGUES = Path(__file__).resolve().parents[1] / "fixtures" / "jira" / "field_catalogues" / "msr2022_sites.json"
-# What each site variant takes: the real catalogue, the sample's fields it lacks, and the real fields kept
-# although the sample has a field of the same name.
+# Real sites' field catalogues (tests/fixtures/jira/README.md, public_jira_dataset_msr2022): the sample site
+# served with one of them, to sync against catalogues shaped like the ones teams really have. What each site
+# variant takes: the real catalogue (Spring: no Severity, no Failure Mode, as on most sites; JFrog: a Severity
+# select of its own, customfield_10061, beside the team's; Mojang: severity in the system field priority), the
+# sample's fields it lacks, and the real fields kept although the sample has a field of the same name.
 CATALOGUE_VARIANTS = {
     "no_failure_mode": ("Spring", ("Failure Mode",), ()),
     "two_severities": ("JFrog", (), ("Severity",)),
@@ -1490,7 +1491,7 @@ def with_field_catalogue(site: dict[str, Any], variant: str) -> dict[str, Any]:
     fields plus the sample's custom fields (the team's incident fields), less those the variant drops,
     whose values and changelog items are removed from every issue as well."""
     real_site, dropped, duplicates = CATALOGUE_VARIANTS[variant]
-    real = json.loads(FIELD_CATALOGUES.read_text(encoding="utf-8"))[real_site]
+    real = jira_sample("public_jira_dataset_msr2022/jira_field_information.json")[real_site]
     custom = [f for f in site["fields"] if str(f.get("id", "")).startswith("customfield_")]
     gone = {f["id"] for f in custom if f.get("name") in dropped}
     added = [f for f in custom if f["id"] not in gone]
