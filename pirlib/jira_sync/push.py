@@ -67,6 +67,7 @@ from pirlib.jira_sync.fields import FieldMap, resolve_fields
 from pirlib.jira_sync.load import load_batch
 from pirlib.jira_sync.rows import Batch
 from pirlib.jira_sync.transform import transform
+from pirlib.redact import redact
 from pirlib.review import actions
 from pirlib.values import clean_text
 
@@ -364,6 +365,9 @@ def push(
             pusher = _Pusher(settings, client, result)
             for _, group in drafts.groupby("incident_id", sort=False):
                 pusher.push_incident(group.to_dict("records"))
+        except PirError as exc:
+            exc.args = (redact(exc, settings),)  # made from Jira's answer, which may quote the request
+            raise
         finally:
             result.requests = counter.snapshot()
     return result
@@ -599,6 +603,7 @@ class _Pusher:
                                                 "pushed", key=key, issue_id=issue_id, found_existing=found))  # fmt: skip
 
     def _fail(self, draft: Mapping[str, Any], incident_key: str, error: str) -> None:
+        error = redact(error, self.settings)
         _set_state(self.settings, str(draft["draft_id"]), "failed", error=error)
         self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, clean_text(draft["summary"]),
                                                 "failed", error=error))  # fmt: skip

@@ -22,7 +22,6 @@ reads the same window again and ends in the database a run without faults gives.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import itertools
 import json
@@ -44,6 +43,7 @@ from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, con
 from pirlib.jira_sync.fields import resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer
+from pirlib.redact import redact
 
 __all__ = ["CHUNK_ISSUES", "SyncResult", "last_cursor", "plan_chunks", "run"]
 
@@ -159,19 +159,6 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = [s.reveal() for s in (settings.jira_token, settings.jira_pat) if s]
-    if settings.jira_token and settings.jira_email:
-        values.append(base64.b64encode(f"{settings.jira_email}:{settings.jira_token.reveal()}".encode()).decode())
-    return [v for v in values if v]
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 def run(
     settings: Settings,
     full: bool = False,
@@ -189,7 +176,6 @@ def run(
     clock = time.monotonic()
     result = SyncResult(run_id=uuid.uuid4().hex, mode="full" if full else "incremental", status="failed")
     counter = RequestCounter()
-    secrets = _secrets(settings)
     with db.connect(settings) as con:
         previous = _last_cursor(con)
         known = _known(con) if previous is not None and not full else None
@@ -226,20 +212,21 @@ def run(
                     result.deleted += mark_deleted(con, "actions", transformer.action_ids)
                 result.status = "success"
                 result.cursor = cursor
-                _record(con, result, started, counter, secrets)
+                _record(con, result, started, counter, settings)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 result.status = "failed"
                 raise
     except PirError as exc:
-        result.error = _scrub(str(exc), secrets)
-        _record_failure(settings, result, started, counter, secrets)
+        result.error = redact(exc, settings)
+        exc.args = (result.error,)  # the line `pir sync` prints is made from Jira's answer too
+        _record_failure(settings, result, started, counter)
         raise
     except Exception as exc:
         # A bug or an unexpected library error: record it (without secrets) and let it surface as is.
-        result.error = _scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
-        _record_failure(settings, result, started, counter, secrets)
+        result.error = redact(f"{type(exc).__name__}: {exc}", settings)[:1000]
+        _record_failure(settings, result, started, counter)
         raise
     finally:
         if bar is not None:
@@ -250,7 +237,7 @@ def run(
     return result
 
 
-def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]) -> None:
+def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, settings: Settings) -> None:
     requests = counter.snapshot()
     con.execute(
         "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
@@ -258,20 +245,18 @@ def _record(con: Any, result: SyncResult, started: dt.datetime, counter: Request
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.run_id, started, dt.datetime.now(dt.timezone.utc), result.status, result.mode, SOURCE,
-            result.cursor, _scrub(json.dumps(requests, sort_keys=True), secrets),
+            result.cursor, redact(json.dumps(requests, sort_keys=True), settings),
             result.incidents, result.actions, result.events, result.deleted,
             result.error,
         ],
     )
 
 
-def _record_failure(
-    settings: Settings, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]
-) -> None:
+def _record_failure(settings: Settings, result: SyncResult, started: dt.datetime, counter: RequestCounter) -> None:
     result.status = "failed"
     result.cursor = None  # a failed run never moves the cursor
     try:
         with db.connect(settings) as con:
-            _record(con, result, started, counter, secrets)
+            _record(con, result, started, counter, settings)
     except PirError:
         pass  # the database itself is the problem (locked): the original error is the one to show
