@@ -236,7 +236,8 @@ class Fault:
     "reset" (close without answering), "slow" (sleep ``delay`` s, then answer normally), "lost" (carry the
     request out, e.g. create the issue, then close without answering).
     ``retry_after``: "2" (seconds) or "date:2" (an HTTP date 2 s ahead). ``skip`` lets that many matching
-    requests through first (to fail midway); ``times`` is how many it spoils (-1: all).
+    requests through first (to fail midway); ``times`` is how many it spoils (-1: all). ``carry_out``: a
+    status fault answers after the request was carried out (a proxy's 502/503 after Jira created the issue).
     """
 
     pattern: str
@@ -246,6 +247,7 @@ class Fault:
     delay: float = 0.0
     skip: int = 0
     hits: int = 0
+    carry_out: bool = False
 
     def take(self, line: str) -> bool:
         if self.times == 0 or not re.search(self.pattern, line):
@@ -1131,6 +1133,8 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         if fault is not None and fault.kind in ("429", "500", "502", "503", "504", "401"):
+            if fault.carry_out:
+                self._route(method, path, query, body)
             headers = {}
             if fault.retry_after:
                 if fault.retry_after.startswith("date:"):
