@@ -265,6 +265,12 @@ class Fault:
 # The site
 
 
+_SYSTEM_FIELDS = frozenset({
+    "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
+    "created", "updated", "resolutiondate", "duedate", "issuelinks", "description", "comment",
+})
+
+
 def _endpoint(method: str, path: str) -> str:
     parts = path.split("/")
     folded = [
@@ -341,6 +347,9 @@ class FakeJira:
         # Writes: fields a create or edit may not set (Jira's "not on the appropriate screen"), how many
         # searches a newly created issue stays invisible for (Cloud only), issue types and priorities.
         self.unsettable: set[str] = set()
+        # Fields left out of every issue in answers: hidden in the field configuration, or cut by a proxy
+        # ("changelog": the expanded changelog).
+        self.hidden_fields: set[str] = set()
         self.create_lag = 0
         self.issue_types = {"Task": "10002", "Epic": "10000", "Bug": "10004", "Story": "10001", "Incident": "10100"}
         self.priorities = ["Highest", "High", "Medium", "Low", "Lowest"]
@@ -873,7 +882,7 @@ class FakeJira:
                     "maxResults": len(shown), "total": len(comments), "startAt": 0,
                 }
             out["fields"] = self._convert_fields(chosen, api)
-        if "changelog" in expand:
+        if "changelog" in expand and "changelog" not in self.hidden_fields:
             histories = (issue.get("changelog") or {}).get("histories") or []
             # A truncated embedded changelog keeps the newest histories: a client that appends pages
             # after the embedded ones, instead of re-reading from the start, gets a wrong timeline.
@@ -883,6 +892,17 @@ class FakeJira:
         return out
 
     def _choose_fields(self, stored: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
+        chosen = self._choose_stored_fields(stored, wanted)
+        for name in {x.strip() for item in wanted for x in item.split(",")} & _SYSTEM_FIELDS:
+            # Jira sends an asked-for system field without a value as null (comments as an empty page);
+            # a field hidden in the field configuration (``hidden_fields``) it leaves out.
+            if name not in chosen and not (name == "parent" and self.cloud):
+                chosen[name] = {"comments": [], "startAt": 0, "maxResults": 0, "total": 0} if name == "comment" else None
+        for name in self.hidden_fields:
+            chosen.pop(name, None)
+        return chosen
+
+    def _choose_stored_fields(self, stored: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
         names = set()
         for item in wanted:
             names.update(x.strip() for x in item.split(",") if x.strip())
