@@ -7,6 +7,7 @@ Center or converted on the fly to Cloud (ADF, ``parent``, accountId-only users, 
 from __future__ import annotations
 
 import json
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -405,7 +406,7 @@ def test_unknown_jql_fields_fail_with_the_setting_named(server: FakeJira, tmp_pa
 # --- malformed answers (issue 17) -----------------------------------------------------------------------
 
 
-def table_counts(settings: Settings) -> tuple:
+def damage_counts(settings: Settings) -> tuple:
     with db.connect(settings, read_only=True) as con:
         return con.execute(
             "SELECT (SELECT count(*) FROM incident_events), (SELECT count(*) FROM actions WHERE deleted),"
@@ -418,7 +419,7 @@ def test_an_answer_missing_a_field_pir_asked_for_fails_the_run_and_writes_nothin
                                                                                  hidden: str, monkeypatch, capsys):  # fmt: skip
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)
-    events, deleted, blank, _ = table_counts(settings)
+    events, deleted, blank, _ = damage_counts(settings)
     assert events > 0 and deleted == 0 and blank == 0
     server.hidden_fields = {hidden}
     for name, value in (("PIR_DB", str(settings.db)), ("PIR_JIRA_URL", server.url)):
@@ -430,7 +431,7 @@ def test_an_answer_missing_a_field_pir_asked_for_fails_the_run_and_writes_nothin
     assert err.count("\n") == 1 and err.startswith("pir: error: Jira's answer is malformed: ")
     assert re.search(r"[A-Z]+-\d+ (lacks|has no)", err) and (f"'{hidden}'" in err or f"no {hidden}" in err)
     assert "nothing was written" in err and "run `pir sync` again" in err
-    assert table_counts(settings)[:3] == (events, 0, 0)
+    assert damage_counts(settings)[:3] == (events, 0, 0)
     assert runs(settings)[-1][0] == "failed"
 
 
@@ -453,3 +454,56 @@ def test_a_field_jira_sends_as_null_is_not_missing(server: FakeJira, tmp_path: P
         issue["fields"].pop("duedate", None)
         issue["fields"].pop("resolutiondate", None)
     assert sync_run(settings).status == "success"
+
+
+def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(server: FakeJira, tmp_path: Path,
+                                                                              monkeypatch):  # fmt: skip
+    from support.fake_jira import format_jira_time
+
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    incidents = [i for i in server.live_issues() if i["fields"]["issuetype"]["name"] == "Incident"]
+    early, late = incidents[0], incidents[-1]
+    start = dt.datetime.now(dt.timezone.utc)
+    real_extract = sync.extract_mod.extract
+
+    def long_run(*args, **kwargs):
+        # A run held up by Retry-After waits: the last page, read an hour in, has a change made then; the
+        # first page, read at the start, missed a change made half an hour in.
+        server.update_issue(late["id"], fields={"summary": "changed late"})
+        late["fields"]["updated"] = format_jira_time(start + dt.timedelta(minutes=60), server.tz)
+        data = real_extract(*args, **kwargs)
+        server.update_issue(early["id"], fields={"summary": "changed while the run read later pages"})
+        early["fields"]["updated"] = format_jira_time(start + dt.timedelta(minutes=30), server.tz)
+        return data
+
+    monkeypatch.setattr(sync.extract_mod, "extract", long_run)
+    result = sync_run(settings)
+    assert result.cursor <= start + dt.timedelta(minutes=1)  # not the late page's hour
+    monkeypatch.setattr(sync.extract_mod, "extract", real_extract)
+    sync_run(settings)
+    with db.connect(settings, read_only=True) as con:
+        summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [str(early["id"])]).fetchone()[0]
+    assert summary == "changed while the run read later pages"
+
+
+def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira, tmp_path: Path, monkeypatch):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    incident = next(i for i in server.live_issues() if i["fields"]["issuetype"]["name"] == "Incident")
+    real_extract = sync.extract_mod.extract
+
+    def slow_run(*args, **kwargs):
+        data = real_extract(*args, **kwargs)  # this run has read the old values ...
+        server.update_issue(incident["id"], fields={"summary": "newer"}, comment="a newer comment")
+        monkeypatch.setattr(sync.extract_mod, "extract", real_extract)
+        sync_run(settings, full=True)  # ... when another run reads and writes the newer ones
+        return data
+
+    monkeypatch.setattr(sync.extract_mod, "extract", slow_run)
+    sync_run(settings, full=True)
+    with db.connect(settings, read_only=True) as con:
+        summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [str(incident["id"])]).fetchone()[0]
+        comments = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'"
+                               " AND text LIKE '%a newer comment%'", [str(incident["id"])]).fetchone()[0]  # fmt: skip
+    assert summary == "newer" and comments == 1

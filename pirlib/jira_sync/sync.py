@@ -9,7 +9,13 @@ Incremental window: the cursor is the largest ``updated`` the last successful ru
 ours). The next run asks for ``updated >= cursor - sync_overlap_minutes``, formatted in the Jira user's
 time zone at minute precision: JQL reads dates in that zone and ignores seconds, and Cloud's search index
 lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmless: rows are upserted by
-Jira id and events by stable ids.
+Jira id and events by stable ids. The cursor never passes the moment the run started reading (Jira's
+``serverTime``): a run that outlasts the overlap (``Retry-After`` waits of up to 300 s each) sees changes
+on late pages but not those made meanwhile to pages it already read, and the next run must read those.
+
+Two runs at once (cron and a person): the load keeps a stored row whose ``updated`` is newer than the
+run's (``load.py``), and ``--full`` flags as deleted only rows no later run has written, so the slower
+run never puts old values back.
 
 Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
 (``plan_chunks``, ``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
@@ -131,6 +137,20 @@ def _last_cursor(con: Any) -> dt.datetime | None:
     return _aware(row[0])
 
 
+def _server_time(info: dict[str, Any]) -> dt.datetime | None:
+    """Jira's clock when the run began (``serverInfo.serverTime``), or None when it did not say."""
+    value = info.get("serverTime")
+    if not isinstance(value, str):
+        return None
+    for parse in (lambda v: dt.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%f%z"),
+                  lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00"))):  # fmt: skip
+        try:
+            return _aware(parse(value))
+        except ValueError:
+            continue
+    return None
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
@@ -183,6 +203,7 @@ def run(
     try:
         client = connect(settings, policy=retry, counter=counter)
         result.deployment = client.deployment
+        read_from = _server_time(client.server_info) or started
         if on_client:
             on_client(client)
         me = client.get("myself", api="2")
@@ -199,7 +220,8 @@ def run(
         transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
         spans, commit_every = plan_chunks(len(data.incidents))
         chunks = (data.incidents[start : start + size] for start, size in spans)
-        cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
+        newest = min(data.max_updated, read_from) if data.max_updated is not None else None
+        cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
         with db.connect(settings) as con:
             counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
@@ -208,8 +230,8 @@ def run(
             con.execute("BEGIN TRANSACTION")
             try:
                 if full:
-                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids)
-                    result.deleted += mark_deleted(con, "actions", transformer.action_ids)
+                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
+                    result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
                 result.status = "success"
                 result.cursor = cursor
                 _record(con, result, started, counter, settings)
