@@ -11,11 +11,17 @@ sends nothing new, and a due date moved in Jira is a new key and earns a new rem
 (``sending``) before anything is sent, so an overlapping run (cron plus a manual one) skips them; a claim
 older than ``_STALE`` (a run that died mid-send) is retried, preferring a rare duplicate to a lost
 reminder. A send that fails after bounded retries with backoff is recorded ``failed`` with the reason and
-retried by the next run (a ``due_soon`` one until the due date).
+retried by the next run (a ``due_soon`` one until the due date). After ``FAILURES_BEFORE_STOP``
+failures in a row the channel is taken to be down and the run stops sending: the rest are recorded
+``failed`` ("not tried"), stay due and go out on the next run, so a Slack or SMTP outage costs a few
+backoffs, not one per reminder (80 reminders against a dead webhook: about 7 minutes before).
+
+``--dry-run`` needs no channel: it lists what would go out (it is how to try reminders before setting one up).
 
 Channels: the Slack incoming webhook (``PIR_SLACK_WEBHOOK``) when set, else e-mail over SMTP
 (``PIR_SMTP_HOST``). The webhook URL and the SMTP password are credentials: they never appear in a log
-line, an error, the database or a message. Posting uses ``urllib`` rather than ``requests``, whose
+line, an error, the database or a message: every error text made from a response passes ``redact``
+(a webhook's error page may echo its URL). Posting uses ``urllib`` rather than ``requests``, whose
 ``urllib3`` debug log prints request paths (the secret part of a webhook URL).
 
 Owner mention: the owner's Jira display name as ``@Name`` text; pir has no Jira -> Slack user mapping.
@@ -42,12 +48,17 @@ import pandas as pd
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
+from pirlib.redact import redact
 from pirlib.values import as_utc, clean_text
 
 __all__ = ["Reminder", "RemindResult", "due_reminders", "email_message", "remind", "slack_escape", "slack_payload"]
 
 LOG = logging.getLogger(__name__)
 _STALE = dt.timedelta(minutes=10)
+# Consecutive failed reminders after which a run stops using the channel (each failure already spent its
+# bounded retries, about 5-10 s): enough to tell an outage from one refused message.
+FAILURES_BEFORE_STOP = 3
+NO_CHANNEL = "no channel set"
 
 
 @dataclass(frozen=True)
@@ -75,11 +86,16 @@ class RemindResult:
     failed: list[tuple[Reminder, str]] = field(default_factory=list)
     planned: list[Reminder] = field(default_factory=list)  # dry run
     channel: str = ""
+    stopped: str | None = None  # why the run stopped sending before the end
 
     def lines(self) -> list[str]:
         out = [f"would send ({self.channel}): {r.describe()}" for r in self.planned]
+        if self.planned and self.channel == NO_CHANNEL:
+            out.append("to send them, set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST")
         out += [f"sent ({self.channel}): {r.describe()}" for r in self.sent]
         out += [f"failed ({self.channel}): {r.describe()}: {error}" for r, error in self.failed]
+        if self.stopped:
+            out.append(self.stopped)
         out.append(f"{len(self.planned) or len(self.sent)} reminder(s) {'to send' if self.planned else 'sent'}, "
                    f"{len(self.failed)} failed")  # fmt: skip
         return out
@@ -216,7 +232,9 @@ def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Cal
                 response.read()
                 return
         except urllib.error.HTTPError as exc:
-            body = exc.read(200).decode("utf-8", "replace").strip()
+            # Error pages echo the request (URL, path): the webhook URL is the credential. Redact the whole
+            # body before shortening it, so that no cut-off piece of the URL escapes the match.
+            body = redact(exc.read(65536).decode("utf-8", "replace").strip(), extra=[url])[:200]
             problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
             if exc.code != 429 and exc.code < 500:
                 raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
@@ -274,8 +292,11 @@ def remind(
         channel = "slack"
     elif settings.smtp_host:
         channel = "email"
+    elif dry_run:
+        channel = NO_CHANNEL
     else:
-        raise ConfigError("no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST")
+        raise ConfigError("no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST "
+                          "(`pir remind --dry-run` lists what would go out without one)")
     fallback = list(to or [settings.smtp_from])
     today = settings.current_date()
     result = RemindResult(channel=channel)
@@ -290,7 +311,17 @@ def remind(
             return result
         _record(con, todo, today, channel, "sending", {})
     errors: dict[str, str] = {}
-    for reminder in todo:
+    in_a_row = 0
+    for n, reminder in enumerate(todo):
+        if in_a_row >= FAILURES_BEFORE_STOP:
+            rest = todo[n:]
+            why = f"not tried: {channel} failed {in_a_row} times in a row; retried on the next run"
+            for skipped in rest:
+                errors[skipped.action_id + skipped.kind] = why
+                result.failed.append((skipped, why))
+            result.stopped = (f"stopped after {in_a_row} failed reminders in a row ({channel} looks down): "
+                              f"{len(rest)} not tried, they stay due and go out on the next run")
+            break
         try:
             if channel == "slack":
                 assert settings.slack_webhook is not None
@@ -300,9 +331,12 @@ def remind(
                 recipients = [reminder.owner_email] if reminder.owner_email else fallback
                 send_email(settings, email_message(reminder, settings.smtp_from, recipients), backoff)
             result.sent.append(reminder)
+            in_a_row = 0
         except SendError as exc:
-            errors[reminder.action_id + reminder.kind] = str(exc)
-            result.failed.append((reminder, str(exc)))
+            error = redact(exc, settings)
+            errors[reminder.action_id + reminder.kind] = error
+            result.failed.append((reminder, error))
+            in_a_row += 1
     with db.connect(settings) as con:
         _record(con, result.sent, today, channel, "sent", {})
         _record(con, [r for r, _ in result.failed], today, channel, "failed", errors)

@@ -170,3 +170,82 @@ def test_due_reminders_respects_a_claim_by_a_concurrent_run():
     assert notify.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []
     stale = claim.assign(sent_at=[now - dt.timedelta(hours=1)])  # that run died mid-send: try again
     assert [r.key for r in notify.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
+
+
+def test_a_dry_run_needs_no_channel(tmp_path: Path, monkeypatch, capsys):
+    settings = seed(tmp_path / "pir.duckdb")
+    before = (tmp_path / "pir.duckdb").read_bytes()
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    for name in ("PIR_SLACK_WEBHOOK", "PIR_SMTP_HOST", "PIR_SECRETS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["remind", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(f"would send ({notify.NO_CHANNEL})") == 3 and "set PIR_SLACK_WEBHOOK" in out
+    assert rows(settings) == [] and (tmp_path / "pir.duckdb").read_bytes() == before
+    # Without --dry-run a missing channel is still one line naming the settings (and the dry run).
+    assert cli.main(["remind"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pir: error: no reminder channel") and "--dry-run" in err and err.count("\n") == 1
+
+
+def many_due(settings: Settings, count: int) -> Settings:
+    """``count`` more open actions due in two days, so that a run has that many reminders to send."""
+    frame = pd.DataFrame({
+        "issue_id": [str(100 + n) for n in range(count)], "key": [f"INC-{100 + n}" for n in range(count)],
+        "incident_id": ["1"] * count, "summary": [f"Action {n}" for n in range(count)],
+        "owner": ["User 1"] * count, "status_category": ["new"] * count,
+        "due_date": [TODAY + dt.timedelta(days=2)] * count,
+    })  # fmt: skip
+    with db.connect(settings) as con:
+        db.upsert_frame(con, "actions", frame, "issue_id")
+    return settings
+
+
+def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_next_run(receiver: Receiver,
+                                                                                      tmp_path: Path):  # fmt: skip
+    settings = many_due(seed(tmp_path / "pir.duckdb"), 20).replace(slack_webhook=Secret(receiver.url))
+    receiver.fail = 10_000
+    result = notify.remind(settings, backoff=FAST)
+    tried = notify.FAILURES_BEFORE_STOP
+    assert receiver.attempts == tried * FAST.attempts  # not 23 x 3
+    assert len(result.failed) == 23 and result.sent == []
+    assert sum("not tried" in error for _, error in result.failed) == 23 - tried
+    assert result.stopped and "20 not tried" in result.stopped and result.stopped in result.lines()
+    assert {r[5] for r in rows(settings)} == {"failed"} and len(rows(settings)) == 23
+    receiver.fail = 0  # back up: every one of them goes out on the next run, once
+    assert len(notify.remind(settings, backoff=FAST).sent) == 23 and len(receiver.bodies) == 23
+    assert notify.remind(settings, backoff=FAST).sent == []
+
+
+def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(tmp_path: Path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = many_due(seed(tmp_path / "pir.duckdb"), 10).replace(smtp_host="127.0.0.1", smtp_port=port)
+    result = notify.remind(settings, backoff=FAST)
+    assert len(result.failed) == 13 and result.stopped
+    assert sum("not tried" not in error for _, error in result.failed) == notify.FAILURES_BEFORE_STOP
+
+
+def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(receiver: Receiver, tmp_path: Path, monkeypatch,
+                                                                capsys, caplog):  # fmt: skip
+    settings = seed(tmp_path / "pir.duckdb")
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
+    monkeypatch.setattr(notify, "DEFAULT_BACKOFF", FAST)
+    receiver.fail, receiver.echo = 100, True
+    caplog.set_level(logging.DEBUG)
+    for status in (500, 404):  # retried, and refused at once
+        receiver.status = status
+        assert cli.main(["remind"]) == 1
+    captured = capsys.readouterr()
+    assert "no_service: ***" in captured.out  # the gateway's words are kept, the URL is not
+    with db.connect(settings, read_only=True) as con:
+        errors = json.dumps(con.execute("SELECT error FROM reminders").fetchall())
+    assert "no_service: ***" in errors
+    for text in (captured.out, captured.err, caplog.text, errors):
+        assert "s3cr3tW3bh00kT0ken" not in text and "services" not in text, text

@@ -277,3 +277,27 @@ def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_re
         other = con.execute("SELECT issue_id FROM incidents WHERE NOT regulatory LIMIT 1").fetchone()[0]
         with pytest.raises(PirError, match="is not flagged for regulatory reporting"):
             pipeline.record_regulator_filing(con, other, AT)
+
+
+def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(settings, wiki, receiver, tmp_path,
+                                                                              monkeypatch, capsys):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    for name, value in (("PIR_DB", str(settings.db)), ("PIR_TODAY", "2025-09-07"),
+                        ("PIR_CONFLUENCE_URL", settings.confluence_url), ("PIR_CONFLUENCE_SPACE", "REL"),
+                        ("PIR_CONFLUENCE_EMAIL", EMAIL), ("PIR_CONFLUENCE_TOKEN", TOKEN),
+                        ("PIR_STATUS_WEBHOOK", receiver.url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("pirlib.notify.DEFAULT_BACKOFF", FAST)
+    receiver.fail, receiver.echo, receiver.status = 100, True, 404  # the status webhook's error page quotes its URL
+    key = fx.stage31_key(settings)
+    assert cli.main(["publish", key, "--format", "md", "--out", "out", "--confluence"]) == 1
+    first = capsys.readouterr()
+    assert "status summary not posted" in first.err and "no_service: ***" in first.err
+    wiki.fail[("PUT", "/rest/api/content")], wiki.echo_auth = 500, True  # the update's gateway quotes the auth
+    assert cli.main(["publish", key, "--format", "md", "--out", "out", "--confluence"]) == 1
+    second = capsys.readouterr()
+    assert "Confluence answered HTTP 500" in second.err and "Authorization: Basic ***" in second.err
+    import base64
+    basic = base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+    for text in (first.out, first.err, second.out, second.err):
+        assert "s3cr3tW3bh00kT0ken" not in text and "services" not in text and basic not in text and TOKEN not in text

@@ -308,3 +308,47 @@ def test_the_guides_push_button_pushes_and_shows_jiras_words_as_text(server: Fak
     keys = [draft_row(cfg, d)["pushed_key"] for d in (good, bad)]
     assert all(keys) and all(k in step.push_result.value for k in keys)
     assert all(k in " ".join(row.children[0].value for row in step.listing.children) for k in keys)
+
+
+# --- ambiguous creates (issue 17) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["503", "502"])
+def test_a_proxy_error_after_jira_created_the_issue_is_looked_up_not_resent(server: FakeJira, cfg: Settings, status):
+    draft_id = draft(cfg)
+    server.create_lag = 10
+    fault = server.add_fault(POST_ISSUE, status, carry_out=True, retry_after="0")
+    server.reset_counts()
+    [outcome] = run_push(cfg).outcomes
+    assert fault.hits == 1 and posts(server) == 1  # no resend: the lookup found it first
+    assert (outcome.state, outcome.found_existing) == ("pushed", True)
+    assert len(marked(server, draft_id)) == 1
+
+
+def test_a_drop_during_the_answer_to_an_unlinked_create_finds_and_links_the_issue(server: FakeJira, cfg: Settings):
+    draft_id = draft(cfg)
+    server.unsettable.add("issuelinks")  # the create screen has no Linked Issues: create, then link
+    server.create_lag = 2  # Cloud's index shows the new issue after a couple of searches (seconds)
+    server.add_fault(POST_ISSUE, "drop", skip=1)  # the first POST is refused (issuelinks), the second drops
+    [outcome] = run_push(cfg).outcomes
+    assert outcome.state == "pushed", outcome
+    [issue] = marked(server, draft_id)
+    assert issue["key"] in [l.get("inwardIssue", {}).get("key") for l in server.resolve("INC-1")["fields"]["issuelinks"]]
+    server.clear_faults()
+    assert run_push(cfg).outcomes == [] and len(marked(server, draft_id)) == 1
+
+
+def test_an_unconfirmed_create_is_not_resent_and_the_next_push_finds_it(server: FakeJira, cfg: Settings):
+    if not server.cloud:
+        pytest.skip("Data Center's search is consistent: the first push finds the issue (test above)")
+    draft_id = draft(cfg)
+    server.unsettable.add("issuelinks")
+    server.create_lag = 50  # the index stays behind for the whole run
+    server.add_fault(POST_ISSUE, "lost", skip=1)
+    server.reset_counts()
+    [outcome] = run_push(cfg).outcomes
+    assert outcome.state == "failed" and "did not confirm" in outcome.error and "run `pir push` again" in outcome.error
+    assert posts(server) == 2 and len(marked(server, draft_id)) == 1  # the refused one and the lost one
+    server.lag.clear()  # minutes later the index has caught up
+    [again] = run_push(cfg).outcomes
+    assert (again.state, again.found_existing) == ("pushed", True) and len(marked(server, draft_id)) == 1

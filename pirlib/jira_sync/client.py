@@ -82,6 +82,9 @@ class RetryPolicy:
     max_retry_after: float = 300.0  # a Retry-After longer than this fails at once rather than hang the run
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    # Resend a POST after 429/503 here. ``pir push`` turns it off: a proxy's 503 may follow a create that
+    # happened, so push looks for the issue before every resend (push.py) instead.
+    resend_posts: bool = True
 
     def backoff(self, attempt: int) -> float:
         """Sleep before retry number ``attempt`` (1-based): exponential, capped, with full jitter in [½, 1]."""
@@ -207,7 +210,9 @@ class _RetryingAdapter(HTTPAdapter):
                 status = response.status_code
                 if status in (401, 403):
                     raise self._auth_error(status, endpoint, response)
-                if status not in RETRY_STATUSES or (not idempotent and status not in _SAFE_FOR_POST):
+                if status not in RETRY_STATUSES or (
+                    not idempotent and (status not in _SAFE_FOR_POST or not self.policy.resend_posts)
+                ):
                     return response
                 last_problem = f"HTTP {status}"
                 if status in (429, 503):

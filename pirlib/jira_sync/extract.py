@@ -28,6 +28,16 @@ comments (about 20). Only where ``total`` says an issue's list is cut short do w
 
 Per-issue requests use the issue id, which survives a move between projects; the key does not.
 Histories are sorted by (created, id), comments by (created, id), duplicates dropped by id.
+
+Every answer is checked before anything is written (``check_issue``, ``_listed``): a transform would
+read a missing ``comment`` or changelog as "no comments", a missing ``labels`` as "not an action any more"
+and a missing ``status`` as blank, and the load would then delete those events, flag those actions
+deleted or blank those statuses. What "missing" means: a field pir asked for that is absent from an issue
+in the answer (Jira sends asked-for fields that have no value as null; it leaves out a field hidden in the
+project's field configuration, and a proxy may cut answers), or a value of the wrong shape. Left out of
+the check are custom fields (absent where they are outside their context) and ``parent`` and
+``issuelinks`` (absent on issues without a parent, and on sites with issue linking switched off). Such an
+answer fails the run with one line naming the issue, the field and the fix; nothing is written.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pirlib.config import Settings
-from pirlib.jira_sync.client import JiraClient, JiraNotFoundError
+from pirlib.jira_sync.client import JiraClient, JiraError, JiraNotFoundError
 from pirlib.jira_sync.fields import FieldMap
 
 __all__ = ["Extract", "Known", "extract", "jql_time", "incident_query", "action_query"]
@@ -61,6 +71,64 @@ _BASE_FIELDS = [
 _ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+.*$", re.IGNORECASE | re.DOTALL)
 
 Progress = Callable[[int], None]
+
+# Fields pir asks for that Jira may legitimately leave out of an issue (see the module notes).
+_MAY_BE_ABSENT = frozenset({"parent", "issuelinks"})
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "summary": (str,), "status": (dict,), "labels": (list,), "issuetype": (dict,), "project": (dict,),
+    "created": (str,), "updated": (str,), "comment": (dict,), "components": (list,),
+}  # fmt: skip
+# Fields that are never null on a real issue: a null there is as malformed as a missing one.
+_NEVER_NULL = frozenset({"summary", "status", "labels", "issuetype", "project", "created", "updated", "comment"})
+
+
+def _malformed(what: str, fix: str = "") -> JiraError:
+    return JiraError(
+        f"Jira's answer is malformed: {what}; nothing was written. "
+        + (fix or "Check for a proxy between pir and Jira that alters answers, then run `pir sync` again")
+    )
+
+
+def check_issue(issue: Any, fields: list[str], *, changelog: bool) -> None:
+    """Raise a JiraError naming the issue and the fix unless ``issue`` carries every field pir asked for."""
+    if not isinstance(issue, dict) or not isinstance(issue.get("id"), (str, int)) or str(issue.get("id")) == "":
+        raise _malformed(f"an issue in a search answer has no id ({str(issue)[:80]!r})")
+    key = issue.get("key")
+    if not isinstance(key, str) or not key:
+        raise _malformed(f"issue id {issue['id']} has no key")
+    values = issue.get("fields")
+    if not isinstance(values, dict):
+        raise _malformed(f"{key} has no fields")
+    for name in fields:
+        if name in _MAY_BE_ABSENT or name.startswith("customfield_"):
+            continue
+        if name not in values:
+            raise _malformed(
+                f"{key} lacks the field {name!r} that pir asked for",
+                f"Jira leaves out fields hidden in a project's field configuration: make {name!r} visible for "
+                f"{key.rsplit('-', 1)[0]}'s issues (or check a proxy between pir and Jira), then run `pir sync` again",
+            )
+        value = values[name]
+        if value is None and name not in _NEVER_NULL:
+            continue
+        if not isinstance(value, _SHAPES.get(name, (object,))) or value is None:
+            raise _malformed(f"{key}'s field {name!r} is {type(value).__name__}, not what Jira sends")
+    if isinstance(values.get("comment"), dict):
+        _listed(values["comment"], "comments", f"{key}'s comments")
+    if changelog:
+        log = issue.get("changelog")
+        if not isinstance(log, dict):
+            raise _malformed(f"{key} has no changelog, which pir asked for (expand=changelog)")
+        _listed(log, "histories", f"{key}'s changelog")
+
+
+def _listed(page: Any, name: str, what: str, *alternatives: str) -> list[Any]:
+    """``page[name]`` (or the first alternative present), which must be a list."""
+    if isinstance(page, dict):
+        for option in (name, *alternatives):
+            if isinstance(page.get(option), list):
+                return page[option]
+    raise _malformed(f"{what}: the answer has no list {name!r}")
 
 
 @dataclass
@@ -134,7 +202,7 @@ def search(
         while True:
             page = client.get("search/jql", {**params, "maxResults": CLOUD_PAGE,
                                              **({"nextPageToken": token} if token else {})})
-            issues = page.get("issues") or []
+            issues = _checked(page, fields, expand)
             yield from issues
             if progress:
                 progress(len(issues))
@@ -146,7 +214,7 @@ def search(
         start, size = 0, DC_PAGE
         while True:
             page = client.get("search", {**params, "startAt": start, "maxResults": size, "validateQuery": "strict"})
-            issues = page.get("issues") or []
+            issues = _checked(page, fields, expand)
             yield from issues
             if progress:
                 progress(len(issues))
@@ -156,6 +224,13 @@ def search(
             total = page.get("total")
             if not issues or (total is not None and start >= int(total)):
                 return
+
+
+def _checked(page: Any, fields: list[str], expand: str | None) -> list[dict[str, Any]]:
+    issues = _listed(page, "issues", "a search page")
+    for issue in issues:
+        check_issue(issue, fields, changelog=bool(expand and "changelog" in expand))
+    return issues
 
 
 def _updated(issue: dict[str, Any]) -> dt.datetime | None:
@@ -208,8 +283,8 @@ class _Details:
             return self._changelog_pages(ident), None
         params = {"expand": "changelog", "fields": "comment" if want_comments else "updated"}
         full = self.client.get(f"issue/{ident}", params)
-        log = full.get("changelog") or {}
-        histories = log.get("histories") or []
+        log = full.get("changelog") if isinstance(full, dict) else None
+        histories = _listed(log, "histories", f"{issue.get('key')}'s changelog")
         comments: list[dict[str, Any]] | None = None
         comment = (full.get("fields") or {}).get("comment")
         if want_comments and isinstance(comment, dict):
@@ -233,7 +308,7 @@ class _Details:
         start = 0
         while True:
             page = self.client.get(f"issue/{ident}/changelog", {"startAt": start, "maxResults": CHANGELOG_PAGE})
-            values = page.get("values") or page.get("histories") or []
+            values = _listed(page, "values", f"a changelog page of issue {ident}", "histories")
             histories.extend(values)
             start += len(values)
             total = page.get("total")
@@ -246,7 +321,7 @@ class _Details:
         start = 0
         while True:
             page = self.client.get(f"issue/{issue['id']}/comment", {"startAt": start, "maxResults": COMMENT_PAGE})
-            got = page.get("comments") or []
+            got = _listed(page, "comments", f"a comment page of {issue.get('key')}")
             comments.extend(got)
             start += len(got)
             total = page.get("total")

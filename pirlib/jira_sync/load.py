@@ -106,10 +106,34 @@ def _upsert(con: duckdb.DuckDBPyConnection, batch: Batch, stamp: pd.Timestamp) -
     incidents = _unique(batch.incidents[INCIDENT_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
     actions = _unique(batch.actions[ACTION_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
     events = _unique(batch.events[EVENT_COLUMNS], "event_id")
+    # Two runs at once: the one that read Jira earlier may write last. A stored row that Jira updated later
+    # than the batch's copy stays, and so do that incident's events.
+    stale = _stored_newer(con, "incidents", incidents)
+    if stale:
+        incidents = incidents[~incidents["issue_id"].isin(stale)]
+        events = events[~events["incident_id"].isin(stale)]
+    stale_actions = _stored_newer(con, "actions", actions)
+    if stale_actions:
+        actions = actions[~actions["issue_id"].isin(stale_actions)]
     _replace(con, "incidents", incidents, "issue_id", stamp)
     _replace(con, "actions", actions, "issue_id", stamp)
     _replace_events(con, incidents, events)
     return {"incidents": len(incidents), "actions": len(actions), "events": len(events)}
+
+
+def _stored_newer(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> set[str]:
+    """Ids of ``frame`` whose stored row has a later Jira ``updated_at`` than the frame's."""
+    if frame.empty:
+        return set()
+    _register(con, "_batch_updated", frame[["issue_id", "updated_at"]])
+    try:
+        rows = con.execute(
+            f"SELECT t.issue_id FROM {table} AS t JOIN _batch_updated AS b ON t.issue_id = b.issue_id"
+            " WHERE t.updated_at > b.updated_at"
+        ).fetchall()
+    finally:
+        _unregister(con, "_batch_updated")
+    return {str(row[0]) for row in rows}
 
 
 def link_actions(con: duckdb.DuckDBPyConnection) -> int:
@@ -128,9 +152,13 @@ def link_actions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def mark_deleted(
-    con: duckdb.DuckDBPyConnection, kind: Literal["incidents", "actions"], seen_ids: set[str]
+    con: duckdb.DuckDBPyConnection, kind: Literal["incidents", "actions"], seen_ids: set[str],
+    synced_before: dt.datetime | None = None,
 ) -> int:
-    """Flag rows of ``kind`` that a full sync did not see as deleted (kept for history, hidden by views)."""
+    """Flag rows of ``kind`` that a full sync did not see as deleted (kept for history, hidden by views).
+
+    ``synced_before``: the run's start; a row written after it (by a run or push that started later and saw
+    an issue this run's reads missed) is not this run's to flag."""
     if kind not in ("incidents", "actions"):
         raise ValueError(f"mark_deleted: kind must be 'incidents' or 'actions', not {kind!r}")
     seen = pd.DataFrame({"issue_id": pd.Series(sorted(seen_ids), dtype="str")})
@@ -139,6 +167,8 @@ def mark_deleted(
         (count,) = con.execute(
             f"UPDATE {kind} SET deleted = true"
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
+            " AND ($before IS NULL OR synced_at IS NULL OR synced_at <= $before)",
+            {"before": synced_before},
         ).fetchone()
     finally:
         _unregister(con, "_seen_ids")

@@ -17,9 +17,15 @@ property ``pir.draft`` for tools), and before creating we look for it:
 2. a JQL search for the marker label; on Cloud, whose search index lags, with ``reconcileIssues`` = the
    ids of the linked issues, so those are read consistently.
 
-Our retry layer (``client.py``) resends a POST only after 429/503 or a refused connection, and the
-``jira`` package's own retries are off; after a lost answer we re-read the incident and find the issue
-instead of sending the create again.
+A create is never resent blindly: the retry layer (``client.py``) resends it only after a refused
+connection (nothing reached Jira), and every other outcome that leaves open whether Jira created the issue
+(the connection dropped during the answer, a timeout, 429, 5xx from Jira or a proxy, a 2xx that cannot be
+read) is followed by a lookup of the marker; only when the issue is not there is the create sent again,
+after the backoff (or ``Retry-After``). On Cloud the lookup also searches, and that index lags: after an
+ambiguous create it searches a few times with backoff before it concludes "not created". When even then
+nothing is found the draft fails with a line that says so; the next push looks again before creating.
+An issue found by its marker but not linked to the incident (a site whose create screen has no Linked
+Issues) is linked then.
 
 States: ``draft`` -> ``pushing`` (set before the first request about the draft, so a crash leaves a draft
 that the next push checks for before creating) -> ``pushed`` (key and id) or ``failed`` (Jira's own error
@@ -46,10 +52,12 @@ Decisions where the issue was silent:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,12 +70,15 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
 from pirlib.incidents import resolve_incident
-from pirlib.jira_sync.client import JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect
+from pirlib.jira_sync.client import (
+    JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect, parse_retry_after,
+)  # fmt: skip
 from pirlib.jira_sync.extract import action_fields
 from pirlib.jira_sync.fields import FieldMap, resolve_fields
 from pirlib.jira_sync.load import load_batch
 from pirlib.jira_sync.rows import Batch
 from pirlib.jira_sync.transform import transform
+from pirlib.redact import redact
 from pirlib.review import actions
 from pirlib.values import clean_text
 
@@ -80,6 +91,16 @@ MARKER_PROPERTY = "pir.draft"
 EPIC_PROPERTY = "pir.epic"
 LINK_TYPE = "Relates"
 _PUSHABLE = ("draft", "failed", "pushing")
+
+
+# Searches for a marker right after an ambiguous create on Cloud, whose index lags by seconds.
+_SETTLE_SEARCHES = 4
+
+
+def _looks_like_ours(linked: Mapping[str, Any], summary: str) -> bool:
+    """A linked issue worth reading for the marker: same summary, compared as Jira normalises it."""
+    theirs = " ".join(str((linked.get("fields") or {}).get("summary") or "").split())
+    return not theirs or theirs.casefold() == " ".join(summary.split()).casefold()
 
 
 def marker_label(draft_id: str) -> str:
@@ -283,14 +304,18 @@ class _Jira:
     def __init__(self, client: JiraClient) -> None:
         self.client = client
         self.api = client.api_version
+        self.retry_after: float | None = None  # of the last answer, when it asked to wait
 
     def send(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         url = self.client.url(path)
+        self.retry_after = None
         try:
             response = self.client.jira._session.request(method, url, data=json.dumps(body))
         except JIRAError as exc:
             response = getattr(exc, "response", None)
             status = getattr(exc, "status_code", None) or (response.status_code if response is not None else None)
+            if response is not None:
+                self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             try:
                 payload = response.json() if response is not None else None
             except ValueError:
@@ -350,22 +375,29 @@ def push(
     if drafts.empty:
         return result
     counter = RequestCounter()
+    policy = dataclasses.replace(retry or RetryPolicy(), resend_posts=False)  # push decides on resends
     with _one_push_at_a_time(settings):
         drafts = _load_drafts(settings, incident)  # another push may have finished while we waited
-        client = connect(settings, policy=retry, counter=counter)
+        client = connect(settings, policy=policy, counter=counter)
         if on_client:
             on_client(client)
         try:
-            pusher = _Pusher(settings, client, result)
+            pusher = _Pusher(settings, client, result, policy)
             for _, group in drafts.groupby("incident_id", sort=False):
                 pusher.push_incident(group.to_dict("records"))
+        except PirError as exc:
+            exc.args = (redact(exc, settings),)  # made from Jira's answer, which may quote the request
+            raise
         finally:
             result.requests = counter.snapshot()
     return result
 
 
 class _Pusher:
-    def __init__(self, settings: Settings, client: JiraClient, result: PushResult) -> None:
+    def __init__(self, settings: Settings, client: JiraClient, result: PushResult, policy: RetryPolicy,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        self.policy = policy
+        self.sleep = sleep
         self.settings = settings
         self.client = client
         self.jira = _Jira(client)
@@ -486,16 +518,13 @@ class _Pusher:
             "update": {"issuelinks": [{"add": {"type": {"name": LINK_TYPE}, "outwardIssue": {"key": key}}}]},
             "properties": [{"key": EPIC_PROPERTY, "value": {"incidentKey": key}}],
         }
-        try:
-            status, answer = self.jira.send("POST", "issue", body)
-        except JiraUnavailableError as exc:
-            # The answer was lost: the epic may exist. The incident's links are a consistent read.
+        def lookup(settle: bool) -> dict[str, Any] | None:
+            # The epic is linked to the incident in its own create: the incident's links are a consistent read.
             found = self._linked_epic(self._links(self._read(str(row["incident_id"]), "issuelinks")))
-            if found:
-                self.result.epics_created.append(found)
-                return found
-            raise _DraftFailed(f"creating the epic: {exc}") from None
-        if status != 201 or not isinstance(answer, dict):
+            return {"key": found} if found else None
+
+        status, answer, _ = self._post_issue(body, lookup, f"the epic of {key}")
+        if status != 201 or not isinstance(answer, dict) or "key" not in answer:
             raise _DraftFailed(f"could not create the epic for {key}: {jira_error_text(answer, status)}")
         self.result.epics_created.append(str(answer["key"]))
         return str(answer["key"])
@@ -512,25 +541,76 @@ class _Pusher:
                 return
             assignee, owner_id = self._assignee(clean_text(draft.get("owner")))
             body = issue_body(draft, target, assignee)
-            created = self._create(draft, body, target)
-            if created is None:
-                return
-            self._pushed(draft, target, created, found=False, owner_id=owner_id)
+            created, found = self._create(draft, body, target)
+            self._pushed(draft, target, created, found=found, owner_id=owner_id)
         except _DraftFailed as exc:
             self._fail(draft, target.incident_key, str(exc))
 
-    def _find(self, draft: Mapping[str, Any], links: list[dict[str, Any]], incident_key: str) -> dict[str, Any] | None:
-        """The issue already made from this draft, if any: consistent reads first, then a search."""
+    def _find(self, draft: Mapping[str, Any], links: list[dict[str, Any]], incident_key: str,
+              settle: bool = False) -> dict[str, Any] | None:  # fmt: skip
+        """The issue already made from this draft, if any: consistent reads first, then a search.
+
+        ``settle``: right after an ambiguous create, search Cloud's lagging index a few times with backoff.
+        An issue found only by the search is not linked to the incident yet: it is linked here."""
         marker = marker_label(str(draft["draft_id"]))
-        summary = clean_text(draft.get("summary"))
-        candidates = [o for o in links if (o.get("fields") or {}).get("summary") == summary]
-        for other in candidates:
+        linked_ids = {str(o.get("id")) for o in links}
+        for other in links:  # every linked issue: Jira may have trimmed or changed the summary
+            if not _looks_like_ours(other, clean_text(draft.get("summary"))):
+                continue
             issue = self._read(str(other["id"]), "labels,summary")
             if marker in ((issue.get("fields") or {}).get("labels") or []):
                 return issue
-        reconcile = [str(o.get("id")) for o in links if o.get("id")]
-        hits = self.jira.search(f'labels = "{marker}"', "labels,summary", reconcile)
-        return hits[0] if hits else None
+        reconcile = [i for i in linked_ids if i and i != "None"]
+        searches = _SETTLE_SEARCHES if settle and self.client.cloud else 1
+        for attempt in range(1, searches + 1):
+            hits = self.jira.search(f'labels = "{marker}"', "labels,summary", reconcile)
+            if hits:
+                if str(hits[0].get("id")) not in linked_ids:
+                    self._link(str(hits[0]["key"]), incident_key)
+                return hits[0]
+            if attempt < searches:
+                self.sleep(self.policy.backoff(attempt))
+        return None
+
+    def _link(self, key: str, incident_key: str) -> None:
+        status, body = self.jira.send("POST", "issueLink", {"type": {"name": LINK_TYPE}, "inwardIssue": {"key": key},
+                                                            "outwardIssue": {"key": incident_key}})  # fmt: skip
+        if status >= 300:
+            raise _DraftFailed(f"{key} was created but could not be linked to {incident_key}: "
+                               f"{jira_error_text(body, status)}")  # fmt: skip
+
+    def _post_issue(self, body: dict[str, Any], lookup: Callable[[bool], dict[str, Any] | None],
+                    what: str, conclusive: bool = True) -> tuple[int, Any, bool]:  # fmt: skip
+        """POST /issue until Jira answers for sure: (status, answer, found_existing).
+
+        After every answer that leaves open whether Jira created the issue, ``lookup`` looks for it first;
+        only when it is not there is the create sent again. ``conclusive`` False (an unlinked create on
+        Cloud: only the lagging search can find it) resends only after a 429, which Jira answers before
+        doing anything."""
+        problem = ""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                status, answer = self.jira.send("POST", "issue", body)
+            except JiraUnavailableError as exc:
+                status, answer, problem = 0, None, str(exc).split(" and is not safe")[0]
+            else:
+                if status == 201 and isinstance(answer, dict) and answer.get("key") and answer.get("id"):
+                    return status, answer, False
+                if 400 <= status < 500 and status != 429:
+                    return status, answer, False  # Jira refused it: nothing was created
+                problem = f"HTTP {status}" if status >= 300 else f"HTTP {status} with an unreadable answer"
+            found = lookup(True)
+            if found is not None:
+                return 201, found, True
+            if not conclusive and status != 429:
+                break
+            if attempt < self.policy.max_attempts:
+                wait = self.jira.retry_after
+                if wait is not None and wait > self.policy.max_retry_after:
+                    break
+                self.sleep(self.policy.backoff(attempt) if wait is None else wait)
+        raise _DraftFailed(f"creating {what}: Jira did not confirm it ({problem}) and pir did not find it by its "
+                           "marker; run `pir push` again later: it looks for the issue before creating")
 
     def _assignee(self, owner: str) -> tuple[dict[str, Any] | None, str | None]:
         if not owner:
@@ -544,27 +624,23 @@ class _Pusher:
             return {"accountId": user["accountId"]}, str(user["accountId"])
         return {"name": user["name"]}, str(user["name"])
 
-    def _create(self, draft: Mapping[str, Any], body: dict[str, Any], target: Target) -> dict[str, Any] | None:
-        try:
-            status, answer = self.jira.send("POST", "issue", body)
-        except JiraUnavailableError as exc:
-            # Jira may have created it and the answer was lost: look again (the incident read is consistent).
-            links = self._links(self._read(target.incident_key, "issuelinks"))
-            found = self._find(draft, links, target.incident_key)
-            if found is not None:
-                return found
-            raise _DraftFailed(f"{exc} (pir checked: the issue was not created; push again)") from None
+    def _create(self, draft: Mapping[str, Any], body: dict[str, Any], target: Target) -> tuple[dict[str, Any], bool]:
+        """The issue made from ``body`` and whether an earlier attempt had made it already."""
+        def lookup(settle: bool) -> dict[str, Any] | None:
+            links = self._links(self._read(target.incident_key, "issuelinks"))  # a consistent read
+            return self._find(draft, links, target.incident_key, settle=settle)
+
+        what = f"the issue of draft {clean_text(draft.get('summary'))!r}"
+        status, answer, found = self._post_issue(body, lookup, what)
         if status == 400 and isinstance(answer, dict) and set((answer.get("errors") or {})) == {"issuelinks"}:
             # This site's create screen has no "Linked Issues": create, then link with its own request.
             unlinked = {k: v for k, v in body.items() if k != "update"}
-            status, answer = self.jira.send("POST", "issue", unlinked)
-            if status == 201 and isinstance(answer, dict):
-                self.jira.send("POST", "issueLink", {"type": {"name": LINK_TYPE},
-                                                     "inwardIssue": {"key": answer["key"]},
-                                                     "outwardIssue": {"key": target.incident_key}})  # fmt: skip
+            status, answer, found = self._post_issue(unlinked, lookup, what, conclusive=not self.client.cloud)
+            if status == 201 and not found:
+                self._link(str(answer["key"]), target.incident_key)
         if status != 201 or not isinstance(answer, dict) or "key" not in answer:
             raise _DraftFailed(jira_error_text(answer, status))
-        return answer
+        return answer, found
 
     def _pushed(self, draft: Mapping[str, Any], target: Target, issue: Mapping[str, Any], *, found: bool,
                 owner_id: str | None = None) -> None:  # fmt: skip
@@ -594,6 +670,7 @@ class _Pusher:
                                                 "pushed", key=key, issue_id=issue_id, found_existing=found))  # fmt: skip
 
     def _fail(self, draft: Mapping[str, Any], incident_key: str, error: str) -> None:
+        error = redact(error, self.settings)
         _set_state(self.settings, str(draft["draft_id"]), "failed", error=error)
         self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, clean_text(draft["summary"]),
                                                 "failed", error=error))  # fmt: skip

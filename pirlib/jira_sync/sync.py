@@ -9,7 +9,13 @@ Incremental window: the cursor is the largest ``updated`` the last successful ru
 ours). The next run asks for ``updated >= cursor - sync_overlap_minutes``, formatted in the Jira user's
 time zone at minute precision: JQL reads dates in that zone and ignores seconds, and Cloud's search index
 lags behind writes, so the overlap re-reads a few minutes. Re-reading is harmless: rows are upserted by
-Jira id and events by stable ids.
+Jira id and events by stable ids. The cursor never passes the moment the run started reading (Jira's
+``serverTime``): a run that outlasts the overlap (``Retry-After`` waits of up to 300 s each) sees changes
+on late pages but not those made meanwhile to pages it already read, and the next run must read those.
+
+Two runs at once (cron and a person): the load keeps a stored row whose ``updated`` is newer than the
+run's (``load.py``), and ``--full`` flags as deleted only rows no later run has written, so the slower
+run never puts old values back.
 
 Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
 (``plan_chunks``, ``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
@@ -22,7 +28,6 @@ reads the same window again and ends in the database a run without faults gives.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import itertools
 import json
@@ -44,6 +49,7 @@ from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, con
 from pirlib.jira_sync.fields import describe, resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer
+from pirlib.redact import redact
 
 __all__ = ["CHUNK_ISSUES", "SyncResult", "last_cursor", "plan_chunks", "run"]
 
@@ -133,6 +139,20 @@ def _last_cursor(con: Any) -> dt.datetime | None:
     return _aware(row[0])
 
 
+def _server_time(info: dict[str, Any]) -> dt.datetime | None:
+    """Jira's clock when the run began (``serverInfo.serverTime``), or None when it did not say."""
+    value = info.get("serverTime")
+    if not isinstance(value, str):
+        return None
+    for parse in (lambda v: dt.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%f%z"),
+                  lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00"))):  # fmt: skip
+        try:
+            return _aware(parse(value))
+        except ValueError:
+            continue
+    return None
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
@@ -161,19 +181,6 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = [s.reveal() for s in (settings.jira_token, settings.jira_pat) if s]
-    if settings.jira_token and settings.jira_email:
-        values.append(base64.b64encode(f"{settings.jira_email}:{settings.jira_token.reveal()}".encode()).decode())
-    return [v for v in values if v]
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 def run(
     settings: Settings,
     full: bool = False,
@@ -191,7 +198,6 @@ def run(
     clock = time.monotonic()
     result = SyncResult(run_id=uuid.uuid4().hex, mode="full" if full else "incremental", status="failed")
     counter = RequestCounter()
-    secrets = _secrets(settings)
     with db.connect(settings) as con:
         previous = _last_cursor(con)
         known = _known(con) if previous is not None and not full else None
@@ -199,6 +205,7 @@ def run(
     try:
         client = connect(settings, policy=retry, counter=counter)
         result.deployment = client.deployment
+        read_from = _server_time(client.server_info) or started
         if on_client:
             on_client(client)
         me = client.get("myself", api="2")
@@ -217,7 +224,8 @@ def run(
         transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
         spans, commit_every = plan_chunks(len(data.incidents))
         chunks = (data.incidents[start : start + size] for start, size in spans)
-        cursor = max(c for c in (previous, data.max_updated) if c is not None) if (previous or data.max_updated) else None
+        newest = min(data.max_updated, read_from) if data.max_updated is not None else None
+        cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
         with db.connect(settings) as con:
             counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
@@ -226,24 +234,25 @@ def run(
             con.execute("BEGIN TRANSACTION")
             try:
                 if full:
-                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids)
-                    result.deleted += mark_deleted(con, "actions", transformer.action_ids)
+                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
+                    result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
                 result.status = "success"
                 result.cursor = cursor
-                _record(con, result, started, counter, secrets)
+                _record(con, result, started, counter, settings)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 result.status = "failed"
                 raise
     except PirError as exc:
-        result.error = _scrub(str(exc), secrets)
-        _record_failure(settings, result, started, counter, secrets)
+        result.error = redact(exc, settings)
+        exc.args = (result.error,)  # the line `pir sync` prints is made from Jira's answer too
+        _record_failure(settings, result, started, counter)
         raise
     except Exception as exc:
         # A bug or an unexpected library error: record it (without secrets) and let it surface as is.
-        result.error = _scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
-        _record_failure(settings, result, started, counter, secrets)
+        result.error = redact(f"{type(exc).__name__}: {exc}", settings)[:1000]
+        _record_failure(settings, result, started, counter)
         raise
     finally:
         if bar is not None:
@@ -254,7 +263,7 @@ def run(
     return result
 
 
-def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]) -> None:
+def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, settings: Settings) -> None:
     requests = counter.snapshot()
     con.execute(
         "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
@@ -262,20 +271,18 @@ def _record(con: Any, result: SyncResult, started: dt.datetime, counter: Request
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.run_id, started, dt.datetime.now(dt.timezone.utc), result.status, result.mode, SOURCE,
-            result.cursor, _scrub(json.dumps(requests, sort_keys=True), secrets),
+            result.cursor, redact(json.dumps(requests, sort_keys=True), settings),
             result.incidents, result.actions, result.events, result.deleted,
             result.error,
         ],
     )
 
 
-def _record_failure(
-    settings: Settings, result: SyncResult, started: dt.datetime, counter: RequestCounter, secrets: list[str]
-) -> None:
+def _record_failure(settings: Settings, result: SyncResult, started: dt.datetime, counter: RequestCounter) -> None:
     result.status = "failed"
     result.cursor = None  # a failed run never moves the cursor
     try:
         with db.connect(settings) as con:
-            _record(con, result, started, counter, secrets)
+            _record(con, result, started, counter, settings)
     except PirError:
         pass  # the database itself is the problem (locked): the original error is the one to show

@@ -24,6 +24,7 @@ import requests
 from pirlib.config import Settings
 from pirlib.errors import ConfigError, PirError
 from pirlib.notify import DEFAULT_BACKOFF, Backoff
+from pirlib.redact import redact
 
 __all__ = ["ConfluenceClient", "PageResult", "parent_path", "publish_page"]
 
@@ -110,7 +111,9 @@ class ConfluenceClient:
                 "and PIR_CONFLUENCE_URL (Cloud URLs end in /wiki)"
             )
         if response.status_code >= 400:
-            raise PirError(f"Confluence answered HTTP {response.status_code} while {what}: {_message(response)}")
+            # A gateway's error page may quote the request and its Authorization header back.
+            raise PirError(f"Confluence answered HTTP {response.status_code} while {what}: "
+                           f"{redact(_message(response), self.settings)}")
         return response
 
     # -------------------------------------------------------------------------------------------- calls

@@ -36,6 +36,7 @@ from pirlib.files import write_atomic
 from pirlib.incidents import resolve_incident
 from pirlib.publish import confluence, messages
 from pirlib.publish.render import FORMATS, postmortem_data, render
+from pirlib.redact import redact
 from pirlib.review.clock import now, stage_clocks
 from pirlib.values import as_utc, safe_url
 
@@ -179,7 +180,7 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
                 sent["status_summary"] = "webhook"
                 result.sent.append("posted the summary to the status channel (PIR_STATUS_WEBHOOK)")
             except notify.SendError as exc:
-                result.failures.append(f"status summary not posted: {exc}")
+                result.failures.append(f"status summary not posted: {redact(exc, settings)}")
         else:
             path = write_atomic(folder / f"{key}-status-summary.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             result.files.append(path)
@@ -195,7 +196,7 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
                 sent["customer_email"] = ", ".join(recipients)
                 result.sent.append(f"sent the customer e-mail to {', '.join(recipients)}")
             except notify.SendError as exc:
-                result.failures.append(f"customer e-mail not sent: {exc}")
+                result.failures.append(f"customer e-mail not sent: {redact(exc, settings)}")
         else:
             result.sent.append("customer e-mail not sent (set PIR_SMTP_HOST and PIR_CUSTOMER_EMAIL_TO): "
                                f"saved as {path}")  # fmt: skip

@@ -40,6 +40,7 @@ class FakeConfluence:
         self.requests: list[tuple[str, str]] = []
         self.fail: dict[tuple[str, str], int] = {}
         self.flaky: dict[tuple[str, str], list[int]] = {}
+        self.echo_auth = False  # failures quote the Authorization header back, as some gateways do
         self._next_id = 1000
         self._lock = threading.Lock()
         fake = self
@@ -96,7 +97,8 @@ class FakeConfluence:
         self.requests.append((method, parts.path))
         for (fail_method, prefix), status in self.fail.items():
             if fail_method == method and parts.path.startswith(self.context + prefix):
-                return self._send(handler, status, {"statusCode": status, "message": "injected"})
+                echo = f" (request had Authorization: {handler.headers.get('Authorization')})" if self.echo_auth else ""
+                return self._send(handler, status, {"statusCode": status, "message": "injected" + echo})
         for (flaky_method, prefix), statuses in self.flaky.items():
             if flaky_method == method and parts.path.startswith(self.context + prefix) and statuses:
                 return self._send(handler, statuses.pop(0), {"statusCode": 429, "message": "Rate limited"})

@@ -238,7 +238,8 @@ class Fault:
     "reset" (close without answering), "slow" (sleep ``delay`` s, then answer normally), "lost" (carry the
     request out, e.g. create the issue, then close without answering).
     ``retry_after``: "2" (seconds) or "date:2" (an HTTP date 2 s ahead). ``skip`` lets that many matching
-    requests through first (to fail midway); ``times`` is how many it spoils (-1: all).
+    requests through first (to fail midway); ``times`` is how many it spoils (-1: all). ``carry_out``: a
+    status fault answers after the request was carried out (a proxy's 502/503 after Jira created the issue).
     """
 
     pattern: str
@@ -248,6 +249,7 @@ class Fault:
     delay: float = 0.0
     skip: int = 0
     hits: int = 0
+    carry_out: bool = False
 
     def take(self, line: str) -> bool:
         if self.times == 0 or not re.search(self.pattern, line):
@@ -263,6 +265,12 @@ class Fault:
 
 # --------------------------------------------------------------------------------------------------------
 # The site
+
+
+_SYSTEM_FIELDS = frozenset({
+    "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
+    "created", "updated", "resolutiondate", "duedate", "issuelinks", "description", "comment",
+})
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -341,6 +349,9 @@ class FakeJira:
         # Writes: fields a create or edit may not set (Jira's "not on the appropriate screen"), how many
         # searches a newly created issue stays invisible for (Cloud only), issue types and priorities.
         self.unsettable: set[str] = set()
+        # Fields left out of every issue in answers: hidden in the field configuration, or cut by a proxy
+        # ("changelog": the expanded changelog).
+        self.hidden_fields: set[str] = set()
         self.create_lag = 0
         self.issue_types = {"Task": "10002", "Epic": "10000", "Bug": "10004", "Story": "10001", "Incident": "10100"}
         self.priorities = ["Highest", "High", "Medium", "Low", "Lowest"]
@@ -873,7 +884,7 @@ class FakeJira:
                     "maxResults": len(shown), "total": len(comments), "startAt": 0,
                 }
             out["fields"] = self._convert_fields(chosen, api)
-        if "changelog" in expand:
+        if "changelog" in expand and "changelog" not in self.hidden_fields:
             histories = (issue.get("changelog") or {}).get("histories") or []
             # A truncated embedded changelog keeps the newest histories: a client that appends pages
             # after the embedded ones, instead of re-reading from the start, gets a wrong timeline.
@@ -883,6 +894,17 @@ class FakeJira:
         return out
 
     def _choose_fields(self, stored: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
+        chosen = self._choose_stored_fields(stored, wanted)
+        for name in {x.strip() for item in wanted for x in item.split(",")} & _SYSTEM_FIELDS:
+            # Jira sends an asked-for system field without a value as null (comments as an empty page);
+            # a field hidden in the field configuration (``hidden_fields``) it leaves out.
+            if name not in chosen and not (name == "parent" and self.cloud):
+                chosen[name] = {"comments": [], "startAt": 0, "maxResults": 0, "total": 0} if name == "comment" else None
+        for name in self.hidden_fields:
+            chosen.pop(name, None)
+        return chosen
+
+    def _choose_stored_fields(self, stored: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
         names = set()
         for item in wanted:
             names.update(x.strip() for x in item.split(",") if x.strip())
@@ -1133,6 +1155,8 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         if fault is not None and fault.kind in ("429", "500", "502", "503", "504", "401"):
+            if fault.carry_out:
+                self._route(method, path, query, body)
             headers = {}
             if fault.retry_after:
                 if fault.retry_after.startswith("date:"):

@@ -10,17 +10,23 @@ import json
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 
 SECRET_PATH = "/services/T0000/B0000/s3cr3tW3bh00kT0ken"
 
 
 class Receiver:
-    """A Slack-webhook-like endpoint: records JSON bodies; answers ``fail`` 500s first, then "ok"."""
+    """A Slack-webhook-like endpoint: records JSON bodies; answers ``fail`` 500s first, then "ok".
+
+    ``status`` and ``echo`` shape the failures: a 4xx refusal, and an error page that quotes the request's
+    URL (as real gateways and Slack's "no_service" pages do), percent-encoded too."""
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
         self.fail = 0
+        self.status = 500
+        self.echo = False
         self.attempts = 0
         receiver = self
 
@@ -33,7 +39,10 @@ class Receiver:
                 receiver.attempts += 1
                 if receiver.fail > 0:
                     receiver.fail -= 1
-                    status, body = 500, b"internal_error"
+                    status, body = receiver.status, b"internal_error"
+                    if receiver.echo:
+                        url = f"http://{self.headers.get('Host')}{self.path}"
+                        body = f"no_service: {url} (path {self.path}, {quote(url, safe='')})".encode()
                 else:
                     receiver.bodies.append(json.loads(data))
                     status, body = 200, b"ok"
