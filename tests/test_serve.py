@@ -7,7 +7,6 @@ measured render times go to tests/artifacts/.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal

@@ -68,7 +68,7 @@ from jira.exceptions import JIRAError
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.errors import InputError, PirError
+from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.jira_sync.client import (
     JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect, parse_retry_after,
