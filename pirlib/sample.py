@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pirlib.files import write_atomic
+
 DEFAULT_SEED = 31
 BASE_URL = "https://jira.example.com"
 UTC = dt.timezone.utc
@@ -1046,9 +1048,7 @@ def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264
     out_dir = Path(out_dir)
     _remove_stale(out_dir, set(files))
     for path, text in sorted(files.items()):
-        target = out_dir / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", newline="\n")
+        write_atomic(out_dir / path, text)
     return result
 
 

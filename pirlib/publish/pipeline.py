@@ -32,7 +32,7 @@ import pandas as pd
 from pirlib import db, notify
 from pirlib.config import Settings
 from pirlib.errors import InputError
-from pirlib.files import write_atomic
+from pirlib.files import output_folder, write_atomic
 from pirlib.incidents import resolve_incident
 from pirlib.publish import confluence, messages
 from pirlib.publish.render import FORMATS, postmortem_data, render
@@ -119,6 +119,7 @@ def publish(
         data = postmortem_data(con, incident_id, at)
     result = PublishResult(key, deadline_hours=settings.publish_hours)
     documents = {fmt: render(data, fmt, settings.publish_templates) for fmt in formats}
+    output_folder(folder, create=False)  # a folder pir cannot write fails here, before a page is published
 
     if to_confluence:
         body = documents.get("confluence") or render(data, "confluence", settings.publish_templates)
