@@ -66,16 +66,34 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
     for version, name, sql in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
+    with transaction(con):
+        _refresh(con, settings, modes)
+    return applied
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN, then COMMIT, or ROLLBACK on an error and re-raise that error.
+
+    A COMMIT that fails (a full disk) has already ended the transaction; the ROLLBACK after it would fail
+    with "no transaction is active" and hide the error that says what happened.
+    """
     con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, settings: Settings | None, modes: taxonomy.Taxonomy) -> None:
+    """Views, and the settings the views read, as configured now."""
     con.execute(views_sql())
     if settings is not None:
         frame = pd.DataFrame(
@@ -94,8 +112,6 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
         )
         con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [settings.recurrence_window_days] * 2)
     taxonomy.store(con, modes)
-    con.execute("COMMIT")
-    return applied
 
 
 def _is_lock_error(exc: Exception) -> bool:

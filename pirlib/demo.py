@@ -119,18 +119,13 @@ def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
         casts = ", ".join(
             f"CAST(r.{c} AS TIMESTAMPTZ)" if c.endswith("_at") else f"CAST(r.{c} AS VARCHAR)" for c in _REVIEW_COLUMNS
         )
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with db.transaction(con):
             con.execute("DELETE FROM reviews WHERE incident_id IN (SELECT i.issue_id FROM _demo_reviews r"
                         " JOIN incidents i ON i.key = r.incident_key)")  # fmt: skip
             con.execute(
                 f"INSERT INTO reviews (incident_id, {columns}, updated_at)"
                 f" SELECT i.issue_id, {casts}, now() FROM _demo_reviews r JOIN incidents i ON i.key = r.incident_key"
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.unregister("_demo_reviews")
     return len(frame)

@@ -48,6 +48,7 @@ def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
     so a failure (a full disk, no permission) leaves the previous export as it was and no partial file; a
     partitioned folder replaces the previous export's whole.
     """
+    created = not out_dir.exists()
     out_dir = output_folder(out_dir)
     stage = out_dir / STAGING
     shutil.rmtree(stage, ignore_errors=True)
@@ -59,6 +60,19 @@ def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
         ).fetchall()
     ]
     try:
+        tables = _write_all(con, names, stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)  # the folder this export made, and nothing else yet
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    files = sorted(p for t in tables for p in ([t] if t.is_file() else t.rglob("*.parquet")))
+    return Export(out_dir, tables, files)
+
+
+def _write_all(con: duckdb.DuckDBPyConnection, names: list[str], stage: Path, out_dir: Path) -> list[Path]:
+    try:
         stage.mkdir()
         for name in names:
             if name in PARTITIONED:
@@ -69,17 +83,15 @@ def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
                 )
             else:
                 con.execute(f"COPY (SELECT * FROM \"{name}\") TO '{_quoted(stage / name)}.parquet' (FORMAT parquet)")
-        tables = [_move_into_place(stage, out_dir, name) for name in names]
+        return [_move_into_place(stage, out_dir, name) for name in names]
     except duckdb.Error as exc:
         detail = str(exc).strip().splitlines()[0]
+        if str(out_dir.absolute()) not in detail and str(out_dir) not in detail:
+            raise  # about the database, not the folder: db.connect names the file and the fix
         fix = fix_for_message(detail) or f"{detail}; check the folder and run the export again"
         raise PirError(f"cannot write the export into {out_dir}: {fix}") from None
     except OSError as exc:
         raise os_error(exc, out_dir, "cannot write the export into") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    files = sorted(p for t in tables for p in ([t] if t.is_file() else t.rglob("*.parquet")))
-    return Export(out_dir, tables, files)
 
 
 def _move_into_place(stage: Path, out_dir: Path, name: str) -> Path:

@@ -58,11 +58,11 @@ def write_atomic(path: Path | str, content: str | bytes) -> Path:
     if target.is_dir():
         # os.replace would only say "Is a directory" after the data was written to a temporary file.
         raise os_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(target)))
+    output_folder(target.parent)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise os_error(exc, target.parent, "cannot write into") from None
+        raise os_error(exc, target) from None
     try:
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; a published file is for others to read
         with os.fdopen(handle, "wb") as stream:
@@ -88,8 +88,8 @@ def output_folder(path: Path | str, *, create: bool = True) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise PirError(f"cannot write into {folder}: {existing} is a file, not a folder; give a folder "
-                       "(or move the file away)")  # fmt: skip
+        what = "it is" if existing == folder else f"{existing} is"
+        raise PirError(f"cannot write into {folder}: {what} a file, not a folder; give a folder (or move the file away)")
     try:
         if create:
             folder.mkdir(parents=True, exist_ok=True)

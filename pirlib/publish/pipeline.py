@@ -140,8 +140,7 @@ def publish(
     data = {**data, "review": {**data["review"], "doc_url": doc_url, "published_at": published_at}}
     sent = _send_messages(settings, data, folder, sent_before, result, backoff or notify.DEFAULT_BACKOFF)
     with db.connect(settings) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with db.transaction(con):
             con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                         [incident_id, at])  # fmt: skip
             con.execute(
@@ -160,10 +159,6 @@ def publish(
                     "page_id = EXCLUDED.page_id, version = EXCLUDED.version, last_at = EXCLUDED.last_at"
                 )
                 con.unregister("_publications")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return result
 
 
