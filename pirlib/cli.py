@@ -164,8 +164,10 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if sql_shell.interactive(sys.stdin):
         _echo(f"pir sql: {settings.db}, read-only; end statements with ';', `.help` for commands, Ctrl-D to leave")
-        return sql_shell.shell(settings, sql_shell.prompt_lines(), sys.stdout, sys.stderr, fmt=fmt,
-                               terminal=terminal, stop_on_error=False)  # fmt: skip
+        # At a prompt an error was shown where it happened and the session went on: leaving it is a success.
+        sql_shell.shell(settings, sql_shell.prompt_lines(), sys.stdout, sys.stderr, fmt=fmt, terminal=terminal,
+                        stop_on_error=False)  # fmt: skip
+        return 0
     return sql_shell.shell(settings, sql_shell.stdin_lines(sys.stdin), sys.stdout, sys.stderr, fmt=fmt,
                            terminal=terminal)  # fmt: skip
 

@@ -22,7 +22,7 @@ from support.sandbox import (
     assert_one_error_line, namespaces_available, read_only, run_pir, run_pir_mounted,
 )  # fmt: skip
 
-ALERTS_CSV = "at,system,alert,state,detail\n2025-09-05T14:03:00Z,grafana,High latency,alerting,p99 above 2s\n"
+ALERTS_CSV = "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,High latency,alerting,critical,2.4,\n"
 
 
 @pytest.fixture
