@@ -13,6 +13,7 @@ not drive the terminal); CSV and JSON sent to a file or a pipe keep the values a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -49,14 +50,21 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
+@contextlib.contextmanager
+def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database read-only for one unit of analyst work, with ``getvariable('today')`` set."""
+    with db.connect(settings, read_only=True) as con:
+        con.execute("SET VARIABLE today = ?", [settings.current_date()])
+        yield con
+
+
 def run(settings: Settings, sql: str) -> Result:
     """The result of ``sql`` (the last statement's, when there are several) in one read-only connection.
 
     A statement that would write, or any SQL error, is an InputError with DuckDB's first line.
     """
     try:
-        with db.connect(settings, read_only=True) as con:
-            con.execute("SET VARIABLE today = ?", [settings.current_date()])
+        with connect(settings) as con:
             cursor = con.execute(sql)
             if cursor.description is None:
                 return Result([], [])
