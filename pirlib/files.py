@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from pirlib.errors import InputError, PirError
@@ -53,28 +54,41 @@ def write_atomic(path: Path | str, content: str | bytes) -> Path:
     The missing folders above ``path`` are created. A failure (no permission, a full disk, a folder where
     the file should be) leaves no temporary file and the previous ``path`` as it was, and is a PirError.
     """
-    target = Path(path)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if target.is_dir():
-        # os.replace would only say "Is a directory" after the data was written to a temporary file.
-        raise os_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(target)))
-    output_folder(target.parent)
+    return write_all({Path(path): content})[0]
+
+
+def write_all(contents: Mapping[Path, str | bytes]) -> list[Path]:
+    """``write_atomic`` for several files that belong together: all are written, or none is changed.
+
+    Every file is written to its temporary first; the renames come only when all of them are on disk, so a
+    full disk halfway leaves the previous files, not a new one beside an old one.
+    """
+    targets = {Path(path): content.encode("utf-8") if isinstance(content, str) else content
+               for path, content in contents.items()}  # fmt: skip
+    for target in targets:
+        if target.is_dir():
+            # os.replace would only say "Is a directory" after the data was written to a temporary file.
+            raise os_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(target)))
+    for folder in dict.fromkeys(target.parent for target in targets):
+        output_folder(folder)
+    temporaries: list[str] = []
+    target = next(iter(targets), Path("."))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise os_error(exc, target) from None
-    try:
-        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a published file is for others to read
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, target)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise os_error(exc, target) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for target, data in targets.items():
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            temporaries.append(temporary)
+            os.chmod(temporary, 0o644)  # mkstemp makes 0600; a published file is for others to read
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        for target, temporary in zip(targets, temporaries, strict=True):
+            os.replace(temporary, target)
+    except BaseException as exc:
+        for temporary in temporaries:
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise os_error(exc, target) from None
         raise
-    return target
+    return list(targets)
 
 
 def output_folder(path: Path | str, *, create: bool = True) -> Path:

@@ -28,7 +28,7 @@ import duckdb
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.errors import InputError
+from pirlib.errors import InputError, PirError
 from pirlib.terminal import terminal_text
 
 FORMATS = ("table", "csv", "json")
@@ -173,10 +173,10 @@ def shell(settings: Settings, lines: Iterator[str], out: TextIO, err: TextIO, *,
                     out.write("".join(f"{name:<8} {what}\n" for name, what in DOT_COMMANDS.items()))
                     continue
                 if command != ".tables":
-                    raise InputError(f"unknown command {terminal_text(command)}; use one of {', '.join(DOT_COMMANDS)}")
+                    raise InputError(f"unknown command {command}; use one of {', '.join(DOT_COMMANDS)}")
                 text = _TABLES_SQL
             out.write(render(run(settings, text), fmt, terminal=terminal))
-        except InputError as exc:
+        except PirError as exc:  # a bad statement, or the file locked or damaged: said, and the prompt goes on
             err.write(f"pir: error: {terminal_text(str(exc))}\n")
             status = 1
             if stop_on_error:

@@ -32,7 +32,7 @@ import pandas as pd
 from pirlib import db, notify
 from pirlib.config import Settings
 from pirlib.errors import InputError
-from pirlib.files import output_folder, write_atomic
+from pirlib.files import output_folder, write_all, write_atomic
 from pirlib.incidents import resolve_incident
 from pirlib.publish import confluence, messages
 from pirlib.publish.render import FORMATS, postmortem_data, render
@@ -127,8 +127,7 @@ def publish(
         result.page = confluence.publish_page(settings, page_title(data), body, known or None,
                                               backoff or notify.DEFAULT_BACKOFF)  # fmt: skip
         doc_url = result.page.url
-    for fmt, text in documents.items():
-        result.files.append(write_atomic(folder / f"{key}-postmortem{FORMATS[fmt][1]}", text))
+    result.files += write_all({folder / f"{key}-postmortem{FORMATS[fmt][1]}": text for fmt, text in documents.items()})
     if doc_url is None:
         return result
 

@@ -35,9 +35,13 @@ def namespaces_available() -> bool:
 
 
 def run_pir_mounted(mounts: Sequence[str], *args: str, env: dict[str, str] | None = None,
-                    cwd: Path | None = None) -> subprocess.CompletedProcess:  # fmt: skip
-    """`pir ARGS` after ``mounts`` (``mount`` argument strings) in a private mount namespace that ends with it."""
-    script = " && ".join([*(f"mount {m}" for m in mounts), 'exec "$@"'])
+                    cwd: Path | None = None, list_after: Path | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """`pir ARGS` after ``mounts`` (``mount`` argument strings) in a private mount namespace that ends with it.
+
+    ``list_after``: a folder whose files (``find``, relative, one a line) are printed to stdout after the
+    command, while the mounts still exist; the command's exit status is kept."""
+    listing = f'; status=$?; echo "-- files:"; cd {list_after} && find . -mindepth 1; exit $status' if list_after else ""
+    script = " && ".join([*(f"mount {m}" for m in mounts), f'"$@"{listing}' if listing else 'exec "$@"'])
     return subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", sys.executable, "-m", "pirlib", *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
                           timeout=180)  # fmt: skip
