@@ -166,10 +166,13 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, projec
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare -rm (user and mount namespaces)")
-def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, project, key):
+@pytest.mark.parametrize("lock_files", [(), ("pir.duckdb.gate", "pir.duckdb.turn")], ids=["no lock files", "lock files"])
+def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, project, key, lock_files):
     folder = tmp_path / "readonly"
     folder.mkdir()
-    shutil.copyfile(project["PIR_DB"], folder / "pir.duckdb")  # no lock files beside it, and none can be made
+    shutil.copyfile(project["PIR_DB"], folder / "pir.duckdb")
+    for name in lock_files:  # left by the owner's pir: opened read-only, as for a database of another user
+        (folder / name).touch()
     env = {**project, "PIR_DB": str(folder / "pir.duckdb")}
     query = run_pir_mounted(read_only(folder), "sql", "SELECT count(*) AS n FROM incidents", env=env)
     assert query.returncode == 0 and "264" in query.stdout, query.stderr
@@ -180,7 +183,7 @@ def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, proj
     (tmp_path / "alerts.csv").write_text(ALERTS_CSV)
     written = run_pir_mounted(read_only(folder), "import", "alerts", key, str(tmp_path / "alerts.csv"), env=env)
     assert_one_error_line(written, str(folder / "pir.duckdb"), "read-only file system")
-    assert sorted(p.name for p in folder.iterdir()) == ["pir.duckdb"]
+    assert sorted(p.name for p in folder.iterdir()) == ["pir.duckdb", *lock_files]
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare -rm (user and mount namespaces)")
