@@ -79,7 +79,7 @@ def _refuse_synced_data(con: Any, path: Path) -> None:
     if synced:
         incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
         raise InputError(
-            f"{path} holds {incidents} incidents synced from Jira ({synced} sync runs) and the sample would "
+            f"{path} holds {incidents} incidents synced from Jira ({synced} sync run{'s' if synced != 1 else ''}) and the sample would "
             f"overwrite them; load it into its own file (PIR_DB={path.with_name('demo.duckdb')} pir demo) "
             "or run `pir demo --force`"
         )
