@@ -2,8 +2,7 @@
 in a short read-only connection, and chart its result with plotly.
 
 Queries read "today" as ``getvariable('today')``: pir sets it from the settings (``PIR_TODAY``, else the
-real date), so a notebook run for a given day gives that day's answers. In the duckdb CLI, run
-``SET VARIABLE today = current_date;`` first.
+real date), so a notebook run for a given day gives that day's answers; `pir sql` sets it the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 import pandas as pd
 import plotly.express as px
 
-from pirlib import db
+from pirlib import sql_shell
 from pirlib.config import Settings, load_settings
 from pirlib.errors import InputError
 
@@ -23,8 +22,7 @@ CHARTS = {"bar": px.bar, "line": px.line, "scatter": px.scatter}
 def run(sql: str, settings: Settings | None = None) -> pd.DataFrame:
     """The result of ``sql`` as a frame, read in one read-only connection that is closed at once."""
     settings = settings or load_settings(require_project=True)
-    with db.connect(settings, read_only=True) as con:
-        con.execute("SET VARIABLE today = ?", [settings.current_date()])
+    with sql_shell.connect(settings) as con:
         return con.execute(sql).df()
 
 

@@ -8,12 +8,14 @@ Each ``cmd_*`` imports what it runs inside the function: importing every subcomm
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pirlib.config import Settings, describe, load_settings
 from pirlib.errors import PirError
+from pirlib.terminal import terminal_text
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -23,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the default prints the whole usage block first)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_USAGE, f"pir: error: {terminal_text(message)} (see `{self.prog} --help`)\n")
 
 
 def _settings_epilog() -> str:
@@ -43,22 +45,22 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         report = check_site(connect(settings), settings)
     applied = db.init(settings)
     what = ", ".join(applied) if applied else "schema already up to date"
-    print(f"initialised {settings.db} ({what})")
+    _echo(f"initialised {settings.db} ({what})")
     with db.connect(settings, read_only=True) as con:
         source, version, modes = con.execute(
             "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
-    print(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
+    _echo(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     for line in report:
-        print(line)
+        _echo(line)
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import demo
 
-    counts = demo.load_demo(settings, regenerate=args.regenerate)
+    counts = demo.load_demo(settings, regenerate=args.regenerate, force=args.force)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
-    print(f"loaded the sample data into {settings.db}: {summary}")
+    _echo(f"loaded the sample data into {settings.db}: {summary}")
     return 0
 
 
@@ -67,8 +69,8 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
     result = sync.run(settings, full=args.full)
     for line in result.field_report:
-        print(line)
-    print(result.summary())
+        _echo(line)
+    _echo(result.summary())
     return 0
 
 
@@ -89,16 +91,16 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
     with db.connect(settings, read_only=True) as con:
         written = export.to_parquet(con, Path(args.parquet))
-    print(f"wrote {len(written)} Parquet files to {args.parquet}")
+    _echo(written.summary())
     return 0
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db, timeline
 
-    with db.connect(settings) as con:
+    with db.connect(settings, create=False) as con:  # an import needs an incident, so a database
         counts = timeline.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
-    print(
+    _echo(
         f"imported {args.kind} into {args.incident} from {args.file}: {counts['read']} events read, "
         f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
         f"{counts['skipped']} skipped"
@@ -115,11 +117,11 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     with db.connect(settings, create=False) as con:
         report = quality_report(con, settings, args.incident)
     for key, gaps in report:
-        print(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
+        _echo(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
         for gap in gaps:
-            print(f"  - {gap}")
+            _echo(f"  - {gap}")
     incomplete = sum(1 for _, gaps in report if gaps)
-    print(f"{len(report)} review{'s' if len(report) != 1 else ''} checked, {incomplete} with gaps")
+    _echo(f"{len(report)} review{'s' if len(report) != 1 else ''} checked, {incomplete} with gaps")
     return 3 if args.strict and incomplete else 0
 
 
@@ -128,11 +130,11 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
 
     result = push.push(settings, args.incident)
     for outcome in result.outcomes:
-        print(outcome.line())
-    print(result.summary())
+        _echo(outcome.line())
+    _echo(result.summary())
     if result.failed:
-        print(f"pir: error: {len(result.failed)} draft(s) failed; fix what Jira said and run `pir push` again",
-              file=sys.stderr)
+        _echo(f"pir: error: {len(result.failed)} draft(s) failed; fix what Jira said and run `pir push` again",
+              err=True)
         return EXIT_ERROR
     return 0
 
@@ -142,10 +144,10 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
 
     result = notify.remind(settings, dry_run=args.dry_run, to=args.to)
     for line in result.lines():
-        print(line)
+        _echo(line)
     if result.failed:
-        print(f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
-              file=sys.stderr)
+        _echo(f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
+              err=True)
         return EXIT_ERROR
     return 0
 
@@ -156,10 +158,28 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     result = pipeline.publish(settings, args.incident, formats=args.format or list(pipeline.FORMATS),
                               out_dir=args.out, to_confluence=args.confluence, doc_url=args.doc_url)  # fmt: skip
     for line in result.lines():
-        print(line)
+        _echo(line)
     for failure in result.failures:
-        print(f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)", file=sys.stderr)
+        _echo(f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)", err=True)
     return EXIT_ERROR if result.failures else 0
+
+
+def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import sql_shell
+
+    fmt = "csv" if args.csv else "json" if args.json else "table"
+    terminal = sys.stdout.isatty()
+    if args.query is not None:
+        sys.stdout.write(sql_shell.render(sql_shell.run(settings, args.query), fmt, terminal=terminal))
+        return 0
+    if sql_shell.interactive(sys.stdin):
+        _echo(f"pir sql: {settings.db}, read-only; end statements with ';', `.help` for commands, Ctrl-D to leave")
+        # At a prompt an error was shown where it happened and the session went on: leaving it is a success.
+        sql_shell.shell(settings, sql_shell.prompt_lines(), sys.stdout, sys.stderr, fmt=fmt, terminal=terminal,
+                        stop_on_error=False)  # fmt: skip
+        return 0
+    return sql_shell.shell(settings, sql_shell.stdin_lines(sys.stdin), sys.stdout, sys.stderr, fmt=fmt,
+                           terminal=terminal)  # fmt: skip
 
 
 def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
@@ -171,7 +191,7 @@ def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
     with db.connect(settings) as con:
         incident_id, key = resolve_incident(con, args.incident)
         pipeline.record_regulator_filing(con, incident_id, None if args.undo else now(settings))
-    print(f"{key}: regulator filing " + ("cleared: the compliance item is open again" if args.undo else "recorded"))
+    _echo(f"{key}: regulator filing " + ("cleared: the compliance item is open again" if args.undo else "recorded"))
     return 0
 
 
@@ -180,7 +200,7 @@ def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
 
     with db.connect(settings, read_only=True) as con:
         path, counts = roadmap.write_roadmap(con, settings, args.out)
-    print(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
+    _echo(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
           f"{counts['exercises']} exercises")
     return 0
 
@@ -194,18 +214,23 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
         query, key = resolve_incident(con, args.incident)
         found = similar.similar(con, query, args.k)
         summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [query]).fetchone()[0]
-    print(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
+    _echo(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
           else f"{_plain(key)}: no similar earlier incident")  # fmt: skip
     for row in found.to_dict("records"):
-        print(f"{row['score']:.2f}  {_plain(row['key'])}  {row['occurred_at']:%Y-%m-%d}  {_plain(row['service'])}  "
+        _echo(f"{row['score']:.2f}  {_plain(row['key'])}  {row['occurred_at']:%Y-%m-%d}  {_plain(row['service'])}  "
               f"{_plain(row['failure_mode'])}  {_plain(row['summary'])}")
-        print(f"      {_plain(row['reason'])}")
+        _echo(f"      {_plain(row['reason'])}")
     return 0
 
 
 def _plain(value: object) -> str:
-    """Jira text for a terminal: control characters (escape sequences included) shown as '?'."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(value or "-"))
+    """A field of Jira text in a line: '-' when empty (control characters go when the line is printed)."""
+    return str(value or "-")
+
+
+def _echo(line: str, *, err: bool = False) -> None:
+    """Print one line of a command's output; every command prints through here (see pirlib.terminal)."""
+    print(terminal_text(line), file=sys.stderr if err else sys.stdout)
 
 
 def _positive(text: str) -> int:
@@ -232,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("init", cmd_init, "create the DuckDB file or apply pending migrations")
     demo = add("demo", cmd_demo, "load the generated sample Jira site into the database (offline)")
     demo.add_argument("--regenerate", action="store_true", help="rewrite data/sample/ before loading")
+    demo.add_argument("--force", action="store_true",
+                      help="load the sample even into a database that holds incidents synced from Jira")
     sync = add("sync", cmd_sync, "load incidents, timelines and actions from Jira (incremental)")
     sync.add_argument("--full", action="store_true", help="re-read everything and flag issues deleted in Jira")
     serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
@@ -266,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--confluence", action="store_true",
                        help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT")
     where.add_argument("--doc-url", metavar="URL", help="record a postmortem published elsewhere at URL")
+    sql = add("sql", cmd_sql, "query the database read-only: a query given, SQL piped in, or a prompt")
+    sql.add_argument("query", nargs="?", metavar="QUERY", help="SQL to run (default: read SQL from stdin, "
+                     "or a prompt with history at a terminal)")
+    sql_format = sql.add_mutually_exclusive_group()
+    sql_format.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql_format.add_argument("--json", action="store_true", help="print a JSON array of rows instead of a table")
     filed = add("regulator-filed", cmd_regulator_filed,
                 "record that Compliance filed the regulator report (closes the compliance item)")
     filed.add_argument("incident", metavar="INCIDENT", help="incident key or id")
@@ -286,10 +319,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         return args.func(settings, args)
     except PirError as exc:
-        print(f"pir: error: {exc}", file=sys.stderr)
+        _echo(f"pir: error: {exc}", err=True)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader of the output went away (`pir sql ... | head`): nothing left to say, and no traceback
+        # from the interpreter flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except OSError as exc:
+        # A file error no command anticipated is still one line that names the path.
+        from pirlib.files import os_error
+
+        _echo(f"pir: error: {os_error(exc, doing='cannot use')}", err=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("pir: interrupted", file=sys.stderr)
+        _echo("pir: interrupted", err=True)
         return 130
 
 

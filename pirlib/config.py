@@ -25,7 +25,8 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pirlib.errors import ConfigError
+from pirlib.errors import ConfigError, PirError
+from pirlib.files import read_text
 
 
 class Secret(str):
@@ -362,10 +363,13 @@ def _show(value: Any) -> str:
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist; create it or unset the variable naming it") from None
+        text = read_text(path, what)
+    except PirError as exc:
+        if not path.exists():
+            raise ConfigError(f"{what} {path} does not exist; create it or unset the variable naming it") from None
+        raise ConfigError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
 

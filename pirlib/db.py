@@ -24,6 +24,7 @@ import pandas as pd
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
 from pirlib.failure_modes import taxonomy
+from pirlib.files import fix_for_message, os_error
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -65,16 +66,34 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
     for version, name, sql in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
+    with transaction(con):
+        _refresh(con, settings, modes)
+    return applied
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN, then COMMIT, or ROLLBACK on an error and re-raise that error.
+
+    A COMMIT that fails (a full disk) has already ended the transaction; the ROLLBACK after it would fail
+    with "no transaction is active" and hide the error that says what happened.
+    """
     con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, settings: Settings | None, modes: taxonomy.Taxonomy) -> None:
+    """Views, and the settings the views read, as configured now."""
     con.execute(views_sql())
     if settings is not None:
         frame = pd.DataFrame(
@@ -93,8 +112,6 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
         )
         con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [settings.recurrence_window_days] * 2)
     taxonomy.store(con, modes)
-    con.execute("COMMIT")
-    return applied
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -114,8 +131,29 @@ def _backoff(deadline: float, delay: float) -> float:
     return min(delay * 2, 0.05)
 
 
-def _flock(path: Path, operation: int, deadline: float, db_path: Path, timeout: float) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+def _lock_file(path: Path, read_only: bool, db_path: Path) -> int | None:
+    """An open descriptor of a lock file; None when a reader can neither create nor open one.
+
+    A reader of a database in a read-only folder, or in one owned by another user, still reads: it opens
+    an existing lock file read-only (flock does not need write access), and without one it skips pir's
+    queue and relies on DuckDB's own lock. A writer that cannot create the lock file cannot write the
+    database either, which is the error it gets.
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        if not read_only:
+            raise os_error(exc, db_path, "cannot write the database") from None
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+def _flock(path: Path, operation: int, deadline: float, db_path: Path, timeout: float) -> int | None:
+    fd = _lock_file(path, operation == fcntl.LOCK_SH, db_path)
+    if fd is None:
+        return None
     delay = 0.005
     while True:
         try:
@@ -140,22 +178,24 @@ def _turn(db_path: Path, read_only: bool, deadline: float, timeout: float) -> It
     turn = db_path.with_name(db_path.name + ".turn")
     if read_only:
         gate_fd = _flock(gate, fcntl.LOCK_SH, deadline, db_path, timeout)
-        os.close(gate_fd)  # only to wait while a writer is queued
-        fd = _flock(turn, fcntl.LOCK_SH, deadline, db_path, timeout)
-        held = [fd]
+        if gate_fd is not None:
+            os.close(gate_fd)  # only to wait while a writer is queued
+        held = [_flock(turn, fcntl.LOCK_SH, deadline, db_path, timeout)]
     else:
         gate_fd = _flock(gate, fcntl.LOCK_EX, deadline, db_path, timeout)
         try:
             fd = _flock(turn, fcntl.LOCK_EX, deadline, db_path, timeout)
         except BaseException:
-            os.close(gate_fd)
+            if gate_fd is not None:
+                os.close(gate_fd)
             raise
         held = [fd, gate_fd]
     try:
         yield
     finally:
         for fd in held:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
 
 
 # Rows per DuckDB row group in what pir writes (DuckDB's default is 122,880). pir's tables are small next to
@@ -178,7 +218,7 @@ def _open(path: Path, read_only: bool, deadline: float, timeout: float) -> duckd
             return _open_for_writing(path)
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
-                raise
+                raise _unreadable(path, exc) from None
             if time.monotonic() >= deadline:
                 raise _locked_out(path, timeout) from None
             delay = _backoff(deadline, delay)
@@ -200,6 +240,37 @@ def _open_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# DuckDB errors that are about the file rather than the statement: found in a query's error, they mean the
+# database is damaged (a block that fails its checksum, a file cut short), not that the SQL is wrong.
+_DAMAGE_MARKERS = ("Corrupt database", "checksum", "Could not read enough bytes", "not a valid DuckDB database",
+                   "invalidated because of a previous fatal error")
+
+
+def _unreadable(path: Path, exc: Exception) -> PirError:
+    """One line for a database file DuckDB cannot open or write: the file, what is wrong, the fix."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    fix = fix_for_message(detail)
+    if fix:
+        return PirError(f"cannot use the database {path}: {fix}")
+    return PirError(
+        f"{path} is not a pir database DuckDB can read ({detail}); restore it from a backup, or move it "
+        "away and run `pir init` and `pir sync` (or `pir demo`) to make a new one"
+    )
+
+
+def _is_damage(path: Path, exc: Exception) -> bool:
+    # An IOException about another file (a COPY target, a CSV a query reads) is the statement's problem.
+    text = str(exc)
+    return (isinstance(exc, duckdb.FatalException) or any(marker in text for marker in _DAMAGE_MARKERS)
+            or any(str(name) in text for name in {path.absolute(), path.resolve()}))  # fmt: skip
+
+
+def _remove_new_file(path: Path) -> None:
+    """Remove a database this connection created and could not finish: a half-made file is no database."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def connect(
     settings: Settings | None = None,
@@ -217,14 +288,25 @@ def connect(
     """
     settings = settings or load_settings()
     db_path = Path(path or settings.db)
+    if db_path.is_dir():
+        raise PirError(f"the database {db_path} is a folder; set PIR_DB to a file such as {db_path / 'pir.duckdb'}")
     if (read_only or not create) and not db_path.exists():
         raise PirError(f"{db_path} does not exist yet; run `pir init` (or `pir demo` for sample data)")
     if not read_only:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, db_path.parent, "cannot create the database's folder") from None
     timeout = settings.db_lock_timeout
     deadline = time.monotonic() + timeout
     with _turn(db_path, read_only, deadline, timeout):
-        con = _open(db_path, read_only, deadline, timeout)
+        new_file = not read_only and not db_path.exists()
+        try:
+            con = _open(db_path, read_only, deadline, timeout)
+        except BaseException:
+            if new_file:
+                _remove_new_file(db_path)
+            raise
         try:
             con.execute("SET TimeZone = 'UTC'")
             resolved = db_path.resolve()
@@ -232,6 +314,18 @@ def connect(
                 migrate(con, settings)
                 _migrated.add(resolved)
             yield con
+        except duckdb.Error as exc:
+            con.close()
+            if new_file:
+                _remove_new_file(db_path)
+            if _is_damage(db_path, exc):
+                raise _unreadable(db_path, exc) from None
+            raise
+        except BaseException:
+            con.close()
+            if new_file:
+                _remove_new_file(db_path)
+            raise
         finally:
             con.close()
 

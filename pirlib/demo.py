@@ -16,6 +16,7 @@ import pandas as pd
 from pirlib import db, sample
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.files import output_folder
 from pirlib.jira_sync.fields import resolve_fields
 from pirlib.jira_sync.load import load_batch, mark_deleted
 from pirlib.jira_sync.transform import transform
@@ -29,15 +30,17 @@ _REVIEW_COLUMNS = [
 ]  # fmt: skip
 
 
-def load_demo(settings: Settings, regenerate: bool = False) -> dict[str, int]:
+def load_demo(settings: Settings, regenerate: bool = False, force: bool = False) -> dict[str, int]:
     """Write the sample site if missing (or when asked), load it, and return the rows loaded per table.
 
     Loading twice gives the same database: rows are keyed by Jira id, reviews by incident and failure modes
-    by name, and the demo keeps a single ``sync_runs`` row per sample folder.
+    by name, and the demo keeps a single ``sync_runs`` row per sample folder. A database that holds what a
+    `pir sync` wrote is refused unless ``force``: the sample's issue ids are Jira ids, and loading it would
+    overwrite the synced incidents that share them.
     """
     sample_dir = Path(settings.sample_dir)
-    if regenerate or not all((sample_dir / name).exists() for name in _SITE_FILES):
-        sample.write_sample(sample_dir)
+    if regenerate or not all((sample_dir / name).is_file() for name in _SITE_FILES):
+        sample.write_sample(output_folder(sample_dir))
 
     started = pd.Timestamp.now(tz="UTC")
     server = _read(sample_dir / "serverInfo.json")
@@ -55,6 +58,8 @@ def load_demo(settings: Settings, regenerate: bool = False) -> dict[str, int]:
     )  # fmt: skip
 
     with db.connect(settings) as con:
+        if not force:
+            _refuse_synced_data(con, Path(settings.db))
         written = load_batch(con, batch, synced_at=started)
         # The demo reads the whole site, like `pir sync --full`: issues gone from a regenerated sample are
         # flagged, as a full sync flags issues deleted in Jira.
@@ -67,6 +72,17 @@ def load_demo(settings: Settings, regenerate: bool = False) -> dict[str, int]:
         "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],
         "reviews": n_reviews, "failure_modes": n_modes,
     }  # fmt: skip
+
+
+def _refuse_synced_data(con: Any, path: Path) -> None:
+    synced = con.execute("SELECT count(*) FROM sync_runs WHERE mode <> 'demo'").fetchone()[0]
+    if synced:
+        incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        raise InputError(
+            f"{path} holds {incidents} incidents synced from Jira ({synced} sync run{'s' if synced != 1 else ''}) and the sample would "
+            f"overwrite them; load it into its own file (PIR_DB={path.with_name('demo.duckdb')} pir demo) "
+            "or run `pir demo --force`"
+        )
 
 
 def _read(path: Path) -> Any:
@@ -103,18 +119,13 @@ def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
         casts = ", ".join(
             f"CAST(r.{c} AS TIMESTAMPTZ)" if c.endswith("_at") else f"CAST(r.{c} AS VARCHAR)" for c in _REVIEW_COLUMNS
         )
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with db.transaction(con):
             con.execute("DELETE FROM reviews WHERE incident_id IN (SELECT i.issue_id FROM _demo_reviews r"
                         " JOIN incidents i ON i.key = r.incident_key)")  # fmt: skip
             con.execute(
                 f"INSERT INTO reviews (incident_id, {columns}, updated_at)"
                 f" SELECT i.issue_id, {casts}, now() FROM _demo_reviews r JOIN incidents i ON i.key = r.incident_key"
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.unregister("_demo_reviews")
     return len(frame)

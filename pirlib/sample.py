@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pirlib.files import write_all
+
 DEFAULT_SEED = 31
 BASE_URL = "https://jira.example.com"
 UTC = dt.timezone.utc
@@ -1044,20 +1046,22 @@ def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264
     files["manifest.json"] = _dump({"seed": seed, "n_incidents": n_incidents, "counts": result,
                                     "files": sorted([*files, "manifest.json"])})
     out_dir = Path(out_dir)
-    _remove_stale(out_dir, set(files))
-    for path, text in sorted(files.items()):
-        target = out_dir / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", newline="\n")
+    previous = _listed_files(out_dir)
+    write_all({out_dir / path: text for path, text in sorted(files.items())})
+    _remove_stale(out_dir, previous, set(files))
     return result
 
 
-def _remove_stale(out_dir: Path, keep: set[str]) -> None:
-    """Delete files an earlier run listed in its manifest and this run does not write (another seed's chats)."""
+def _listed_files(out_dir: Path) -> list[str]:
+    """The files an earlier run listed in its manifest; none when there is no manifest of ours."""
     try:
-        previous = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+        return list(json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))["files"])
     except (OSError, ValueError, KeyError, TypeError):
-        return  # no manifest of ours: touch nothing
+        return []
+
+
+def _remove_stale(out_dir: Path, previous: list[str], keep: set[str]) -> None:
+    """Delete files an earlier run listed and this run does not write (another seed's chats)."""
     for name in previous:
         path = out_dir / name
         if name in keep or ".." in Path(name).parts or not path.is_file():

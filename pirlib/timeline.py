@@ -112,8 +112,7 @@ def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[st
     rows = rows.drop_duplicates(subset=["event_id"], keep="last")
     compared = [c for c in _IMPORT_COLUMNS if c != "event_id"]
     differs = " OR ".join(f'e."{c}" IS DISTINCT FROM b."{c}"' for c in compared)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with db.transaction(con):
         con.register("_import_batch", rows)
         try:
             added, updated = con.execute(
@@ -126,10 +125,6 @@ def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[st
         db.upsert_frame(con, "incident_events", rows, "event_id")
         if len(rows):
             _mirror_curation(con, str(rows["incident_id"].iloc[0]))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {"added": int(added), "updated": int(updated), "unchanged": len(rows) - int(added) - int(updated)}
 
 

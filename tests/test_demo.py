@@ -62,3 +62,26 @@ def test_demo_loads_the_sample_twice_to_the_same_database(settings: Settings) ->
     assert second == first
     with db.connect(settings, read_only=True) as con:
         assert _tables(con) == before
+
+
+def test_demo_refuses_a_database_with_synced_incidents_unless_forced(tmp_path: Path, demo_db: Path) -> None:
+    import shutil
+
+    from pirlib.errors import InputError
+    from support.sandbox import assert_one_error_line, run_pir
+
+    shutil.copyfile(demo_db, tmp_path / "pir.duckdb")
+    settings = Settings(db=tmp_path / "pir.duckdb", sample_dir=demo_db.parent / "sample")
+    with db.connect(settings) as con:  # what a `pir sync` against a real site leaves
+        con.execute("INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source)"
+                    " VALUES ('r1', now(), now(), 'success', 'incremental', 'https://jira.example.com')")  # fmt: skip
+        con.execute("UPDATE incidents SET summary = 'as synced from Jira'")
+    with pytest.raises(InputError, match=r"holds 264 incidents synced from Jira .*`pir demo --force`"):
+        load_demo(settings)
+    result = run_pir("demo", env={"PIR_DB": str(settings.db), "PIR_SAMPLE_DIR": str(settings.sample_dir)})
+    assert_one_error_line(result, str(settings.db), "PIR_DB=", "--force")
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM incidents WHERE summary <> 'as synced from Jira'").fetchone() == (0,)
+    load_demo(settings, force=True)
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM incidents WHERE summary = 'as synced from Jira'").fetchone() == (0,)

@@ -34,3 +34,16 @@ def test_hive_partitioned_export_reads_back_row_for_row(settings, tmp_path):
             assert wrong == 0
         assert con.execute("SELECT (SELECT count(*) FROM actions) = (SELECT count(*) FROM read_parquet(?))",
                            [str(out / "actions.parquet")]).fetchone() == (True,)  # fmt: skip
+
+
+def test_the_summary_counts_the_files_on_disk_and_the_tables(settings, tmp_path):
+    demo.load_demo(settings)
+    out = tmp_path / "parquet"
+    with db.connect(settings, read_only=True) as con:
+        written = export.to_parquet(con, out)
+        names = {row[0] for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}  # fmt: skip
+    on_disk = sorted(out.rglob("*.parquet"))
+    assert written.files == on_disk and len(on_disk) > len(names)  # the partitions are files too
+    assert {t.name.removesuffix(".parquet") for t in written.tables} == names
+    assert written.summary().startswith(f"wrote {len(on_disk)} Parquet files for {len(names)} tables and views to ")

@@ -32,7 +32,7 @@ import pandas as pd
 from pirlib import db, notify
 from pirlib.config import Settings
 from pirlib.errors import InputError
-from pirlib.files import write_atomic
+from pirlib.files import output_folder, write_all, write_atomic
 from pirlib.incidents import resolve_incident
 from pirlib.publish import confluence, messages
 from pirlib.publish.render import FORMATS, postmortem_data, render
@@ -120,6 +120,7 @@ def publish(
         data = postmortem_data(con, incident_id, at)
     result = PublishResult(key, deadline_hours=settings.publish_hours)
     documents = {fmt: render(data, fmt, settings.publish_templates) for fmt in formats}
+    output_folder(folder, create=False)  # a folder pir cannot write fails here, before a page is published
 
     if to_confluence:
         body = documents.get("confluence") or render(data, "confluence", settings.publish_templates)
@@ -127,8 +128,7 @@ def publish(
         result.page = confluence.publish_page(settings, page_title(data), body, known or None,
                                               backoff or notify.DEFAULT_BACKOFF)  # fmt: skip
         doc_url = result.page.url
-    for fmt, text in documents.items():
-        result.files.append(write_atomic(folder / f"{key}-postmortem{FORMATS[fmt][1]}", text))
+    result.files += write_all({folder / f"{key}-postmortem{FORMATS[fmt][1]}": text for fmt, text in documents.items()})
     if doc_url is None:
         return result
 
@@ -140,8 +140,7 @@ def publish(
     data = {**data, "review": {**data["review"], "doc_url": doc_url, "published_at": published_at}}
     sent = _send_messages(settings, data, folder, sent_before, result, backoff or notify.DEFAULT_BACKOFF)
     with db.connect(settings) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with db.transaction(con):
             con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                         [incident_id, at])  # fmt: skip
             con.execute(
@@ -160,10 +159,6 @@ def publish(
                     "page_id = EXCLUDED.page_id, version = EXCLUDED.version, last_at = EXCLUDED.last_at"
                 )
                 con.unregister("_publications")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return result
 
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from pirlib.errors import InputError
+from pirlib.files import read_text
 
 __all__ = [
     "SOURCE_COLUMNS",
@@ -75,12 +76,7 @@ def csv_records(text: str, file_label: str) -> tuple[list[str], list[tuple[str, 
 
 def load_json(path: Path) -> Any:
     """Parse a JSON file; a syntax error names the file, the line and the column."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); export the file as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    text = read_text(path, "JSON file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

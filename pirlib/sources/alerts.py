@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pirlib.errors import InputError
+from pirlib.files import input_file, read_text
 from pirlib.sources import csv_records, events_frame, load_json, parse_instant, zone
 
 __all__ = [
@@ -72,15 +73,9 @@ def _event(at: dt.datetime, system: str, name: str, previous: str | None, state:
 
 def parse_alerts(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
     """Events of an alerts file in any of the formats in the module docstring."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = input_file(path, "alerts file")
     if path.suffix.lower() == ".csv":
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
-        return parse_alerts_csv(text, file_label=path.name, tz=tz)
+        return parse_alerts_csv(read_text(path, "CSV"), file_label=path.name, tz=tz)
     data = load_json(path)
     if isinstance(data, dict) and "AlarmHistoryItems" in data:
         return parse_cloudwatch(data, file_label=path.name)

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from pirlib.errors import InputError
+from pirlib.files import input_file, read_text
 from pirlib.sources import csv_records, events_frame, load_json, parse_instant, zone
 
 __all__ = ["COLUMNS", "KINDS", "parse_changes", "parse_change_records"]
@@ -74,9 +75,7 @@ def parse_change_records(records: list[tuple[str, dict[str, Any]]], *, tz: str |
 
 def parse_changes(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
     """Events of a changes CSV or JSON file (format in the module docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = input_file(path, "changes file")
     if path.suffix.lower() == ".json":
         data = load_json(path)
         if isinstance(data, dict) and isinstance(data.get("changes"), list):
@@ -89,11 +88,7 @@ def parse_changes(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
                 raise InputError(f"{path.name}: change {n}: expected an object with {', '.join(COLUMNS)}")
             records.append((f"{path.name}: change {n}", item))
         return parse_change_records(records, tz=tz)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
-    header, records = csv_records(text, path.name)
+    header, records = csv_records(read_text(path, "CSV"), path.name)
     missing = [c for c in ("at", "kind") if c not in header]
     if missing or not ({"ref", "summary"} & set(header)):
         raise InputError(f"{path.name}: line 1: the header must be {','.join(COLUMNS)}; found {','.join(header)}")

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from pirlib.errors import InputError
+from pirlib.files import input_file, read_text
 from pirlib.sources import events_frame, load_json, parse_local, zone
 
 __all__ = ["parse_chat", "parse_slack_messages", "parse_transcript", "readable"]
@@ -196,9 +197,7 @@ def parse_chat(path: Path | str, *, tz: str | None = None, channel: str | None =
     ``tz`` applies to a plain-text transcript only (Slack times are absolute). ``channel`` picks one channel
     of a multi-channel export; by default every channel in it is read.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
+    path = input_file(path, "chat export or transcript", folder_ok=True)
     if path.is_file() and path.suffix.lower() in (".txt", ".log", ".text"):
         return parse_transcript(path, tz=tz)
     if path.is_file():
@@ -238,10 +237,7 @@ def parse_transcript(path: Path | str, *, tz: str | None = None) -> pd.DataFrame
     """
     path = Path(path)
     tzinfo = zone(tz)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the transcript as UTF-8") from None
+    lines = read_text(path, "transcript").splitlines()
     rows: list[dict[str, Any]] = []
     seen: Counter[str] = Counter()
     previous: dt.datetime | None = None
