@@ -20,7 +20,7 @@ from pirlib.config import Settings
 from pirlib.values import as_utc
 
 __all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
-           "span", "stage_clocks"]  # fmt: skip
+           "review_clocks", "span", "stage_clocks"]  # fmt: skip
 
 UTC = dt.timezone.utc
 
@@ -125,14 +125,30 @@ class Candidate:
         return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
 
 
+# Incidents with their review's stage columns: the candidates, and the clocks of any set of incidents.
+_REVIEW_ROWS = (
+    "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
+    + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS)
+    + " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+)
+
+
+def review_clocks(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
+                  at: dt.datetime) -> dict[str, list[StageClock]]:  # fmt: skip
+    """Per incident, its stage clocks at ``at``; none for an incident not closed yet. One query for all."""
+    rows = con.execute(_REVIEW_ROWS + "WHERE i.issue_id IN (SELECT unnest(?))", [list(incident_ids)]).df()
+    found: dict[str, list[StageClock]] = dict.fromkeys(incident_ids, [])
+    for row in rows.to_dict("records"):
+        if as_utc(row["resolved_at"]) is not None:
+            found[str(row["issue_id"])] = stage_clocks(row["resolved_at"], row, settings, at)
+    return found
+
+
 def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None) -> list[Candidate]:
     """Closed, not yet published incidents of the review severities, newest closure first, with clocks."""
     at = at or now(settings)
     rows = con.execute(
-        "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, "
-        "r.facilitator, " + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + " "
-        "FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-        "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
+        _REVIEW_ROWS + "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
         "AND i.severity IN (SELECT unnest(?)) "
         "ORDER BY i.resolved_at DESC, i.key",
         [list(settings.review_severities)],
