@@ -29,7 +29,7 @@ import pandas as pd
 
 from pirlib.errors import InputError
 from pirlib.review.session import ReviewSession
-from pirlib.values import clean_text
+from pirlib.values import BLANK_TEXT, clean_text
 
 __all__ = [
     "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "PRIORITIES", "OpenActions", "Problem", "create_draft",
@@ -214,23 +214,30 @@ class OpenActions:
 def open_actions(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, OpenActions]:
     """Per incident, its open actions and those without an owner, success metric or verification method.
 
-    One query for all incidents; drafts first, then Jira actions, each in the order they were stored.
+    Two queries for all incidents (how many, and which lack something: drafts first, then Jira actions, each
+    in the order they were stored), so only the actions that lack something leave the database. Blank is
+    what ``clean_text`` calls blank.
     """
-    rows = con.execute(
-        "SELECT incident_id, what, summary, " + ", ".join(c for _, c in ACCOUNTABILITY_FIELDS) + " FROM ("
+    blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for _, column in ACCOUNTABILITY_FIELDS]
+    open_sql = (
+        "WITH open AS ("
         "SELECT incident_id, 0 AS part, rowid AS stored, 'draft' AS what, coalesce(summary, '(no summary)') AS summary, "
         "owner, success_metric, verification_method FROM action_drafts "
         "WHERE state <> 'pushed' AND incident_id IN (SELECT unnest($ids)) "
         "UNION ALL SELECT incident_id, 1, rowid, 'Jira ' || key, coalesce(summary, key), owner, success_metric, "
-        "verification_method FROM actions WHERE NOT deleted AND incident_id IN (SELECT unnest($ids))"
-        ") ORDER BY incident_id, part, stored",
-        {"ids": list(incident_ids)},
+        "verification_method FROM actions WHERE NOT deleted AND incident_id IN (SELECT unnest($ids))) "
+    )
+    counts = con.execute(open_sql + "SELECT incident_id, count(*) FROM open GROUP BY incident_id",
+                         {"ids": list(incident_ids)}).fetchall()  # fmt: skip
+    lacking = con.execute(
+        open_sql + f"SELECT incident_id, what, summary, {', '.join(blanks)} FROM open "
+        f"WHERE {' OR '.join(blanks)} ORDER BY incident_id, part, stored",
+        {"ids": list(incident_ids), "blank": BLANK_TEXT},
     ).fetchall()
-    counts = dict.fromkeys(incident_ids, 0)
-    lacking: dict[str, list[tuple[str, str, list[str]]]] = {incident_id: [] for incident_id in incident_ids}
-    for incident_id, what, summary, *values in rows:
-        counts[incident_id] += 1
-        missing = [label for (label, _), value in zip(ACCOUNTABILITY_FIELDS, values, strict=True) if not clean_text(value)]
-        if missing:
-            lacking[incident_id].append((what, summary, missing))
-    return {incident_id: OpenActions(counts[incident_id], lacking[incident_id]) for incident_id in incident_ids}
+    found = {incident_id: OpenActions(0, []) for incident_id in incident_ids}
+    for incident_id, count in counts:
+        found[incident_id] = OpenActions(count, [])
+    labels = [label for label, _ in ACCOUNTABILITY_FIELDS]
+    for incident_id, what, summary, *blank in lacking:
+        found[incident_id].lacking.append((what, summary, [label for label, b in zip(labels, blank) if b]))
+    return found

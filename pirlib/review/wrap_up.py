@@ -16,10 +16,10 @@ import duckdb
 
 from pirlib.config import Settings
 from pirlib.review.actions import open_actions
-from pirlib.review.clock import candidates, now, review_clocks
-from pirlib.review.meeting import segments_without_notes
+from pirlib.review.clock import now, open_reviews, review_clocks
+from pirlib.review.meeting import SEGMENTS, segments_without_notes
 from pirlib.review.session import ReviewSession
-from pirlib.timeline import missing_milestones
+from pirlib.timeline import MILESTONES, missing_milestones
 
 __all__ = ["QualityIssue", "quality_check", "quality_report", "review_gaps"]
 
@@ -33,6 +33,12 @@ class QualityIssue:
         return f"{self.area}: {self.message}"
 
 
+# The same words for every review, made once: a check of thousands of reviews repeats them tens of thousands of times.
+_MISSING_MILESTONE = {m: QualityIssue("milestones", f"{m} is missing; set it in the Timeline step") for m in MILESTONES}
+_NO_ACTIONS = QualityIssue("actions", "no actions drafted; draft at least one in the Actions step")
+_NO_NOTES = {s.name: QualityIssue("notes", f"no notes for '{s.title}'; add them in the Meeting step") for s in SEGMENTS}
+
+
 def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
                 at: dt.datetime) -> dict[str, list[QualityIssue]]:  # fmt: skip
     """What each of the reviews still lacks: milestones, action owners and metrics, notes, stages (as of ``at``)."""
@@ -42,14 +48,12 @@ def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids
     clocks = review_clocks(con, settings, incident_ids, at)
     report = {}
     for incident_id in incident_ids:
-        found = [QualityIssue("milestones", f"{m} is missing; set it in the Timeline step")
-                 for m in milestones[incident_id]]  # fmt: skip
+        found = [_MISSING_MILESTONE[m] for m in milestones[incident_id]]
         if not actions[incident_id].count:
-            found.append(QualityIssue("actions", "no actions drafted; draft at least one in the Actions step"))
+            found.append(_NO_ACTIONS)
         found += [QualityIssue("actions", f"{what} '{summary}' has no {' and no '.join(missing)}")
                   for what, summary, missing in actions[incident_id].lacking]  # fmt: skip
-        found += [QualityIssue("notes", f"no notes for '{segment.title}'; add them in the Meeting step")
-                  for segment in segments[incident_id]]  # fmt: skip
+        found += [_NO_NOTES[segment.name] for segment in segments[incident_id]]
         found += [QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})")
                   for clock in clocks[incident_id] if clock.stage != "published" and clock.state != "done"]  # fmt: skip
         report[incident_id] = found
@@ -69,6 +73,6 @@ def quality_report(con: duckdb.DuckDBPyConnection, settings: Settings,
         session = ReviewSession.resolve(con, settings, incident)
         subjects = [(session.incident_id, session.key)]
     else:
-        subjects = [(c.issue_id, c.key) for c in candidates(con, settings, at)]
+        subjects = open_reviews(con, settings)
     gaps = review_gaps(con, settings, [incident_id for incident_id, _ in subjects], at)
     return [(key, gaps[incident_id]) for incident_id, key in subjects]
