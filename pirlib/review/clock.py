@@ -125,13 +125,9 @@ class Candidate:
         return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
 
 
-# Incidents with their review's stage columns, and which of them are open reviews (the candidates).
-_REVIEW_ROWS = (
-    "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
-    + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS)
-    + " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-)
+# The open reviews (the candidates): closed incidents of the review severities not published yet, newest first.
 _OPEN_REVIEWS = (
+    " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
     "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
     "AND i.severity IN (SELECT unnest(?)) ORDER BY i.resolved_at DESC, i.key"
 )
@@ -158,15 +154,18 @@ def review_clocks(con: duckdb.DuckDBPyConnection, settings: Settings, incident_i
 
 def open_reviews(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[str, str]]:
     """(issue id, key) of the candidates, in their order, without their clocks."""
-    rows = con.execute("SELECT issue_id, key FROM (" + _REVIEW_ROWS + _OPEN_REVIEWS + ")",
-                       [list(settings.review_severities)]).fetchall()  # fmt: skip
+    rows = con.execute("SELECT i.issue_id, i.key" + _OPEN_REVIEWS, [list(settings.review_severities)]).fetchall()
     return [(str(issue_id), str(key)) for issue_id, key in rows]
 
 
 def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None) -> list[Candidate]:
     """Closed, not yet published incidents of the review severities, newest closure first, with clocks."""
     at = at or now(settings)
-    rows = con.execute(_REVIEW_ROWS + _OPEN_REVIEWS, [list(settings.review_severities)]).df()
+    rows = con.execute(
+        "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
+        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + _OPEN_REVIEWS,
+        [list(settings.review_severities)],
+    ).df()
     found = []
     for row in rows.to_dict("records"):
         clocks = stage_clocks(row["resolved_at"], row, settings, at)
