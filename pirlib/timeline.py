@@ -49,6 +49,7 @@ __all__ = [
     "load_timeline",
     "milestone_report",
     "milestones_of",
+    "missing_milestones",
     "out_of_order",
     "resolve_incident",
     "set_milestone_override",
@@ -470,6 +471,89 @@ def compute_milestones(
     return MilestoneReport(
         str(incident.get("issue_id", "")), str(incident.get("key", "")), table, durations(table), flags
     )
+
+
+# The rules of ``infer_milestones`` (and ``compute_milestones``' overrides) reduced to "is there one?", over
+# many incidents in one query, for the review-quality check: inferring every milestone of thousands of
+# reviews one by one costs a query and a pandas pass each. A milestone is found when it is overridden, or:
+# started: the Jira field, or any visible event; detected: the first alert firing, a human chat message, or
+# the ticket's creation; acknowledged: a status marked acknowledged, an alert acknowledged, or a human message
+# after detection (detection as inferred); mitigated: a status marked mitigated, or an alert resolved that
+# leaves none firing; resolved: Jira's resolution date, or a status marked resolved. Alerts are taken in
+# timeline order (time, then event id), as ``_all_clear`` reads them. tests/test_timeline.py holds both to
+# the same answers.
+_MISSING_MILESTONES_SQL = """
+WITH subject AS (
+    SELECT i.issue_id AS incident_id, i.created_at, i.started_at, i.resolved_at
+    FROM incidents AS i WHERE i.issue_id IN (SELECT unnest($ids))
+),
+visible AS (
+    SELECT t.incident_id, t.event_id, t.occurred_at, t.source, t.kind, t.field, t.milestone,
+           t.source = 'chat' AND t.kind IN ('message', 'thread_reply') AS human
+    FROM v_timeline AS t
+    WHERE t.incident_id IN (SELECT incident_id FROM subject)
+      AND NOT coalesce(t.hidden, false) AND t.occurred_at IS NOT NULL
+),
+alert_steps AS (  -- per alert event: was its alert firing before it, and how many fire after it
+    SELECT incident_id, event_id, occurred_at, kind,
+           coalesce(lag(kind = 'alert_firing') OVER (PARTITION BY incident_id, field ORDER BY occurred_at, event_id),
+                    false) AS was_firing,
+           kind = 'alert_firing' AS is_firing
+    FROM visible WHERE source = 'alert' AND kind IN ('alert_firing', 'alert_resolved')
+),
+all_clear AS (
+    SELECT DISTINCT incident_id FROM (
+        SELECT incident_id, kind, was_firing,
+               sum(CAST(is_firing AS INTEGER) - CAST(was_firing AS INTEGER)) OVER (
+                   PARTITION BY incident_id ORDER BY occurred_at, event_id ROWS UNBOUNDED PRECEDING) AS firing_after
+        FROM alert_steps
+    ) WHERE kind = 'alert_resolved' AND was_firing AND firing_after = 0
+),
+found AS (
+    SELECT incident_id,
+           min(occurred_at) FILTER (WHERE source = 'alert' AND kind = 'alert_firing') AS first_firing,
+           min(occurred_at) FILTER (WHERE human) AS first_human,
+           max(occurred_at) FILTER (WHERE human) AS last_human,
+           bool_or(source = 'jira_changelog' AND milestone = 'acknowledged'
+                   OR source = 'alert' AND kind = 'alert_acknowledged') AS acknowledged,
+           bool_or(source = 'jira_changelog' AND milestone = 'mitigated') AS mitigated,
+           bool_or(source = 'jira_changelog' AND milestone = 'resolved') AS resolved
+    FROM visible GROUP BY incident_id
+),
+inferred AS (
+    SELECT s.incident_id,
+           s.started_at IS NOT NULL OR f.incident_id IS NOT NULL AS started,
+           least(f.first_firing, f.first_human, s.created_at) AS detected_at,
+           coalesce(f.acknowledged, false) AS acknowledged_by_event,
+           f.last_human,
+           coalesce(f.mitigated, false) OR c.incident_id IS NOT NULL AS mitigated,
+           s.resolved_at IS NOT NULL OR coalesce(f.resolved, false) AS resolved
+    FROM subject AS s
+    LEFT JOIN found AS f ON f.incident_id = s.incident_id
+    LEFT JOIN all_clear AS c ON c.incident_id = s.incident_id
+),
+missing AS (
+    SELECT incident_id, name, rank FROM inferred, LATERAL (VALUES
+        (1, 'started', NOT started),
+        (2, 'detected', detected_at IS NULL),
+        (3, 'acknowledged', NOT acknowledged_by_event AND NOT coalesce(last_human > detected_at, false)),
+        (4, 'mitigated', NOT mitigated),
+        (5, 'resolved', NOT resolved)
+    ) AS m(rank, name, absent)
+    WHERE absent
+)
+SELECT m.incident_id, m.name FROM missing AS m
+WHERE NOT EXISTS (SELECT 1 FROM milestone_overrides AS o WHERE o.incident_id = m.incident_id AND o.milestone = m.name)
+ORDER BY m.incident_id, m.rank
+"""
+
+
+def missing_milestones(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, list[str]]:
+    """Per incident, the milestones neither inferred nor overridden (in ``MILESTONES`` order); set-based."""
+    found: dict[str, list[str]] = {incident_id: [] for incident_id in incident_ids}
+    for incident_id, name in con.execute(_MISSING_MILESTONES_SQL, {"ids": list(incident_ids)}).fetchall():
+        found[incident_id].append(name)
+    return found
 
 
 # ------------------------------------------------------------------------------------------------ reads

@@ -9,6 +9,13 @@ from urllib.parse import urlparse
 import pandas as pd
 
 
+# Text that clean_text makes empty, as an RE2 pattern for DuckDB's regexp_full_match: nothing but the
+# characters str.strip() removes (str.isspace), so that a query and clean_text call the same text blank.
+BLANK_TEXT = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000")) + "]*"  # fmt: skip
+
+
 def clean_text(value: Any) -> str:
     """A form or DataFrame value as stripped text; None and NaN/NA are the empty string."""
     if value is None:
@@ -35,6 +42,8 @@ def as_utc(value: Any) -> dt.datetime | None:
     """A timestamp of any kind (naive ones read as UTC) as an aware UTC datetime; None for an empty value."""
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
+    if type(value) is dt.datetime:  # DuckDB's fetchall gives these: no pandas round trip (a check reads 100k)
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
     stamp = pd.Timestamp(value)
     if pd.isna(stamp):
         return None

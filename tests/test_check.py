@@ -1,14 +1,18 @@
 """`pir check`: the review-quality report over the sample database, through the real command."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
 
-from pirlib import cli, db, demo
-from pirlib.review.clock import candidates
+from pirlib import cli, db, demo, timeline
 from pirlib.config import Settings
+from pirlib.review import actions, meeting, wrap_up
+from pirlib.review.clock import candidates
+from pirlib.review.session import ReviewSession
+from pirlib.review.wrap_up import quality_report
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +98,65 @@ def test_check_opens_one_connection_per_run(sample_db, monkeypatch, capsys, one_
     assert cli.main(["check", *args]) == 0
     assert len(opened) == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith(expected)
+
+
+@pytest.fixture(scope="module")
+def backlog_db(tmp_path_factory):
+    """The demo with every review unpublished (53 open, not 5), and drafts, notes, an override, hidden events
+    and deleted actions on some of them, so that each kind of gap is both present and absent somewhere."""
+    root = tmp_path_factory.mktemp("backlog")
+    settings = Settings(db=root / "pir.duckdb", sample_dir=root / "sample", today=dt.date(2026, 11, 1))
+    demo.load_demo(settings)
+    with db.connect(settings) as con:
+        con.execute("UPDATE reviews SET published_at = NULL")
+        reviews = candidates(con, settings)
+        for n, review in enumerate(reviews[:12]):
+            session = ReviewSession(con, settings, review.issue_id, review.key)
+            actions.create_draft(session, summary=f"Add alert {n}", owner="Ann Lee" if n % 2 else None,
+                                 success_metric=None if n % 3 else "page < 2 min")  # fmt: skip
+            for segment in meeting.SEGMENTS[: n % 7]:
+                meeting.add_note(session, segment.name, "said", tag="tooling_limit" if segment.name == "went_wrong" else None)
+        con.execute("UPDATE incident_events SET hidden = true WHERE incident_id = ?", [reviews[1].issue_id])
+        con.execute("UPDATE incidents SET started_at = NULL WHERE issue_id IN (?, ?)", [reviews[1].issue_id, reviews[2].issue_id])
+        timeline.set_milestone_override(con, reviews[2].key, "started", "2026-10-30T10:00:00Z")
+        con.execute("UPDATE actions SET deleted = true WHERE incident_id = ?", [reviews[-1].issue_id])
+    return settings
+
+
+class CountingConnection:
+    """A connection that counts the statements run through it."""
+
+    def __init__(self, con):
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args):
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_checking_every_review_takes_a_fixed_number_of_queries(sample_db, backlog_db):
+    counted = {}
+    for label, settings in (("5 open", sample_db), ("53 open", backlog_db)):
+        with db.connect(settings, read_only=True) as con:
+            counting = CountingConnection(con)
+            report = quality_report(counting, settings)
+            counted[label] = (len(report), len(counting.statements))
+    assert counted["5 open"][0] == 5 and counted["53 open"][0] == 53
+    assert counted["5 open"][1] == counted["53 open"][1] <= 6, counted
+
+
+def test_every_review_checks_as_it_does_alone(backlog_db, monkeypatch):
+    frozen = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(wrap_up, "now", lambda settings: frozen)
+    with db.connect(backlog_db, read_only=True) as con:
+        report = quality_report(con, backlog_db)
+        alone = [quality_report(con, backlog_db, key)[0] for key, _ in report]
+    assert report == alone
+    gaps = [str(gap) for _, found in report for gap in found]
+    for kind in ("milestones: started is missing", "' has no owner", "actions: no actions drafted",
+                 "notes: no notes for 'What went wrong'", "preparation: "):  # fmt: skip
+        assert 0 < sum(1 for _, found in report if any(kind in str(g) for g in found)) < len(report), kind
+    assert len(gaps) > 53

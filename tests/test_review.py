@@ -249,3 +249,22 @@ def test_quality_check_reports_missing_milestones(settings, s):
     issues = [str(i) for i in wrap_up.quality_check(s)]
     assert "milestones: started is missing; set it in the Timeline step" in issues
     assert "milestones: resolved is missing; set it in the Timeline step" not in issues
+
+
+def test_open_actions_call_blank_what_clean_text_calls_blank(settings, s):
+    """Jira text is not cleaned on the way in: an owner of odd spaces is no owner, in SQL as in Python."""
+    import sys
+
+    from pirlib.values import clean_text
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    owners = [None, "", *spaces, " \u3000\t", "\u200b", "\ufeff", "\u180e", " a ", "\u00a0Ann\u00a0"]
+    for n, owner in enumerate(owners):
+        s.con.execute(
+            "INSERT INTO action_drafts (draft_id, incident_id, summary, owner, success_metric, verification_method, "
+            "state) VALUES (?, ?, ?, ?, 'p99 < 300 ms', 'game day', 'draft')", [f"d{n}", fx.STAGE31_ID, f"a{n}", owner])
+    found = actions.open_actions(s.con, [fx.STAGE31_ID])[fx.STAGE31_ID]
+    assert found.count == len(owners)
+    lacking = {summary for _, summary, missing in found.lacking if missing == ["owner"]}
+    assert lacking == {f"a{n}" for n, owner in enumerate(owners) if not clean_text(owner)}
+    assert len(lacking) == len(spaces) + 3

@@ -376,3 +376,67 @@ def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path:
         table = in_db(settings, timeline.milestone_report, key).table
         times = table["occurred_at"].dropna()
         assert times.is_monotonic_increasing or table["out_of_order"].notna().any()
+
+
+# ------------------------------------------------------------------- missing milestones, set-based
+
+
+def random_timelines(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Incidents, events, curation and overrides drawn so that every rule of ``infer_milestones`` is hit,
+    with tied times, shared alert names, hidden and re-timed events, and missing incident fields."""
+    rng = np.random.default_rng(seed)
+    base = ts("2025-10-01 00:00")
+    at = [base + pd.Timedelta(minutes=int(m)) for m in range(5)]  # few instants: many ties
+    kinds = {"alert": ["alert_firing", "alert_resolved", "alert_acknowledged"],
+             "chat": ["message", "thread_reply", "channel_join"], "jira_changelog": ["status_change"],
+             "jira_comment": ["comment"], "manual": ["note"]}  # fmt: skip
+    incidents, events, curation, overrides = [], [], [], []
+    for n_incident in range(n):
+        incident_id = f"9{n_incident:04d}"
+
+        def maybe() -> pd.Timestamp | None:
+            return at[int(rng.integers(len(at)))] if rng.random() < 0.3 else None
+
+        incidents.append((incident_id, f"RND-{n_incident}", maybe(), maybe(), maybe()))
+        for n_event in range(int(rng.integers(0, 9))):
+            source = str(rng.choice(list(kinds), p=[0.4, 0.25, 0.2, 0.1, 0.05]))
+            event_id = f"{source}:{rng.integers(100)}:{incident_id}:{n_event}"
+            milestone = str(rng.choice(["acknowledged", "mitigated", "resolved"])) if rng.random() < 0.3 else None
+            events.append((event_id, incident_id, at[int(rng.integers(len(at)))], source,
+                           str(rng.choice(kinds[source])), str(rng.choice(["cpu", "5xx"])) if rng.random() < 0.9
+                           else None, milestone if source == "jira_changelog" else None, bool(rng.random() < 0.15)))
+            if rng.random() < 0.15:
+                curation.append((event_id, incident_id, at[int(rng.integers(len(at)))] if rng.random() < 0.7 else None,
+                                 bool(rng.random() < 0.5) if rng.random() < 0.5 else None))  # fmt: skip
+        for milestone in timeline.MILESTONES:
+            if rng.random() < 0.1:
+                overrides.append((incident_id, milestone, at[int(rng.integers(len(at)))]))
+    return (pd.DataFrame(incidents, columns=["issue_id", "key", "created_at", "started_at", "resolved_at"]),
+            pd.DataFrame(events, columns=["event_id", "incident_id", "occurred_at", "source", "kind", "field",
+                                          "milestone", "hidden"]),
+            pd.DataFrame(curation, columns=["event_id", "incident_id", "occurred_at", "hidden"]),
+            pd.DataFrame(overrides, columns=["incident_id", "milestone", "occurred_at"]))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_missing_milestones_agrees_with_the_inference_of_each_incident(settings: Settings, seed: int) -> None:
+    frames = dict(zip(["incidents", "incident_events", "event_curation", "milestone_overrides"],
+                      random_timelines(seed, 150), strict=True))  # fmt: skip
+    with db.connect(settings) as con:
+        for table, frame in frames.items():
+            for column in frame.columns:
+                if column.endswith("_at"):
+                    frame[column] = pd.to_datetime(frame[column], utc=True)
+            con.register("_frame", frame)
+            con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _frame")
+            con.unregister("_frame")
+        ids = list(frames["incidents"]["issue_id"])
+        found = timeline.missing_milestones(con, ids)
+        expected = {}
+        for incident_id in ids:
+            table = timeline.milestones_of(con, incident_id).table
+            expected[incident_id] = [m for m, at in zip(table["milestone"], table["occurred_at"]) if pd.isna(at)]
+    assert found == expected
+    # the draw is worth something only if it leaves every milestone both found and missing somewhere
+    for milestone in timeline.MILESTONES:
+        assert 0 < sum(milestone in gaps for gaps in expected.values()) < len(ids), milestone

@@ -29,11 +29,11 @@ import pandas as pd
 
 from pirlib.errors import InputError
 from pirlib.review.session import ReviewSession
-from pirlib.values import clean_text
+from pirlib.values import BLANK_TEXT, clean_text
 
 __all__ = [
-    "ACTION_TYPES", "EDITABLE_FIELDS", "PRIORITIES", "Problem", "create_draft", "delete_draft", "get_draft",
-    "list_drafts", "update_draft", "validate", "vague_verb",
+    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "PRIORITIES", "OpenActions", "Problem", "create_draft",
+    "delete_draft", "get_draft", "list_drafts", "open_actions", "update_draft", "validate", "vague_verb",
 ]  # fmt: skip
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
@@ -41,6 +41,9 @@ PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 EDITABLE_FIELDS = ("summary", "description", "owner", "team", "priority", "due_date", "action_type",
                    "success_metric", "verification_method")  # fmt: skip
 _EDITABLE_STATES = ("draft", "failed")
+# What the review-quality check asks of every open action, draft or Jira issue: (label, column).
+ACCOUNTABILITY_FIELDS = (("owner", "owner"), ("success metric", "success_metric"),
+                         ("verification method", "verification_method"))  # fmt: skip
 
 VAGUE_VERBS = ("investigate", "look into", "look at", "explore", "consider", "check", "think about",
                "research", "evaluate")  # fmt: skip
@@ -192,3 +195,49 @@ def list_drafts(session: ReviewSession) -> pd.DataFrame:
     today = session.settings.current_date()
     frame["problems"] = [validate(row, today) for row in frame.to_dict("records")]
     return frame
+
+
+# ------------------------------------------------------------------------------- the review-quality check
+
+
+@dataclass(frozen=True)
+class OpenActions:
+    """A review's actions (drafts not pushed, and Jira actions): how many, and those lacking a field.
+
+    ``lacking`` holds (what, summary, missing labels): what is ``draft`` or ``Jira KEY``.
+    """
+
+    count: int
+    lacking: list[tuple[str, str, list[str]]]
+
+
+def open_actions(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, OpenActions]:
+    """Per incident, its open actions and those without an owner, success metric or verification method.
+
+    Two queries for all incidents (how many, and which lack something: drafts first, then Jira actions, each
+    in the order they were stored), so only the actions that lack something leave the database. Blank is
+    what ``clean_text`` calls blank.
+    """
+    blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for _, column in ACCOUNTABILITY_FIELDS]
+    open_sql = (
+        "WITH open AS ("
+        "SELECT incident_id, 0 AS part, rowid AS stored, 'draft' AS what, coalesce(summary, '(no summary)') AS summary, "
+        "owner, success_metric, verification_method FROM action_drafts "
+        "WHERE state <> 'pushed' AND incident_id IN (SELECT unnest($ids)) "
+        "UNION ALL SELECT incident_id, 1, rowid, 'Jira ' || key, coalesce(summary, key), owner, success_metric, "
+        "verification_method FROM actions WHERE NOT deleted AND incident_id IN (SELECT unnest($ids))) "
+    )
+    counts = con.execute(open_sql + "SELECT incident_id, count(*) FROM open GROUP BY incident_id",
+                         {"ids": list(incident_ids)}).fetchall()  # fmt: skip
+    lacking = con.execute(
+        open_sql + f"SELECT incident_id, what, summary, {', '.join(blanks)} FROM open "
+        f"WHERE {' OR '.join(blanks)} ORDER BY incident_id, part, stored",
+        {"ids": list(incident_ids), "blank": BLANK_TEXT},
+    ).fetchall()
+    found = {incident_id: OpenActions(0, []) for incident_id in incident_ids}
+    for incident_id, count in counts:
+        found[incident_id] = OpenActions(count, [])
+    labels = [label for label, _ in ACCOUNTABILITY_FIELDS]
+    for incident_id, what, summary, *blank in lacking:
+        found[incident_id].lacking.append((what, summary, [label for label, b in zip(labels, blank) if b]))
+    return found

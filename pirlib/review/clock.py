@@ -20,7 +20,7 @@ from pirlib.config import Settings
 from pirlib.values import as_utc
 
 __all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
-           "span", "stage_clocks"]  # fmt: skip
+           "open_reviews", "review_clocks", "span", "stage_clocks"]  # fmt: skip
 
 UTC = dt.timezone.utc
 
@@ -125,16 +125,45 @@ class Candidate:
         return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
 
 
+# The open reviews (the candidates): closed incidents of the review severities not published yet, newest first.
+_OPEN_REVIEWS = (
+    " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+    "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
+    "AND i.severity IN (SELECT unnest(?)) ORDER BY i.resolved_at DESC, i.key"
+)
+
+
+def review_clocks(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
+                  at: dt.datetime) -> dict[str, list[StageClock]]:  # fmt: skip
+    """Per incident, its stage clocks at ``at``; none for an incident not closed yet. One query for all."""
+    # Plain tuples of naive UTC times: a frame's to_dict, or a TIMESTAMPTZ turned into a zoned datetime, costs
+    # several times what the clocks themselves do (as_utc reads a naive time as UTC).
+    rows = con.execute(
+        "SELECT i.issue_id, timezone('UTC', i.resolved_at), "
+        + ", ".join(f"timezone('UTC', r.{c})" for c in REVIEW_COLUMNS)
+        + " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+        "WHERE i.issue_id IN (SELECT unnest(?))",
+        [list(incident_ids)],
+    ).fetchall()
+    found: dict[str, list[StageClock]] = dict.fromkeys(incident_ids, [])
+    for issue_id, resolved_at, *done in rows:
+        if resolved_at is not None:
+            found[issue_id] = stage_clocks(resolved_at, dict(zip(REVIEW_COLUMNS, done, strict=True)), settings, at)
+    return found
+
+
+def open_reviews(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[str, str]]:
+    """(issue id, key) of the candidates, in their order, without their clocks."""
+    rows = con.execute("SELECT i.issue_id, i.key" + _OPEN_REVIEWS, [list(settings.review_severities)]).fetchall()
+    return [(str(issue_id), str(key)) for issue_id, key in rows]
+
+
 def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None) -> list[Candidate]:
     """Closed, not yet published incidents of the review severities, newest closure first, with clocks."""
     at = at or now(settings)
     rows = con.execute(
-        "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, "
-        "r.facilitator, " + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + " "
-        "FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-        "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
-        "AND i.severity IN (SELECT unnest(?)) "
-        "ORDER BY i.resolved_at DESC, i.key",
+        "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
+        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + _OPEN_REVIEWS,
         [list(settings.review_severities)],
     ).df()
     found = []

@@ -23,7 +23,8 @@ from pirlib.values import as_utc
 
 __all__ = [
     "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note", "delete_note",
-    "end_segment", "meeting_elapsed", "notes", "segment_elapsed", "segment_times", "start_segment",
+    "end_segment", "meeting_elapsed", "notes", "segment_elapsed", "segment_times", "segments_without_notes",
+    "start_segment",
 ]  # fmt: skip
 
 
@@ -182,3 +183,12 @@ def notes(session: ReviewSession) -> pd.DataFrame:
     ).df()
     order = {s.name: n for n, s in enumerate(SEGMENTS)}
     return frame.sort_values("segment", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def segments_without_notes(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, list[Segment]]:
+    """Per incident, the segments (in meeting order) nobody has taken a note in yet; one query for all."""
+    noted = set(con.execute(
+        "SELECT DISTINCT incident_id, segment FROM review_notes WHERE incident_id IN (SELECT unnest(?))",
+        [list(incident_ids)],
+    ).fetchall())  # fmt: skip
+    return {incident_id: [s for s in SEGMENTS if (incident_id, s.name) not in noted] for incident_id in incident_ids}

@@ -2,6 +2,9 @@
 
 Missing milestones (as the timeline computes them, overrides included), actions without an owner, a
 success metric or a verification method, segments without notes, and preparation stages not done.
+Each stage module answers its own question for many reviews in one query (``timeline.missing_milestones``,
+``actions.open_actions``, ``meeting.segments_without_notes``, ``clock.review_clocks``), so checking every
+open review costs a handful of queries, however many there are; one review is the same check on a set of one.
 """
 
 from __future__ import annotations
@@ -10,16 +13,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
-import pandas as pd
 
 from pirlib.config import Settings
-from pirlib.review.clock import candidates, stage_clocks
-from pirlib.review.meeting import SEGMENTS
-from pirlib.review.session import ReviewSession, incident_facts
-from pirlib.timeline import milestones_of
-from pirlib.values import is_missing
+from pirlib.review.actions import open_actions
+from pirlib.review.clock import now, open_reviews, review_clocks
+from pirlib.review.meeting import SEGMENTS, segments_without_notes
+from pirlib.review.session import ReviewSession
+from pirlib.timeline import MILESTONES, missing_milestones
 
-__all__ = ["QualityIssue", "quality_check", "quality_report"]
+__all__ = ["QualityIssue", "quality_check", "quality_report", "review_gaps"]
 
 
 @dataclass(frozen=True)
@@ -31,48 +33,46 @@ class QualityIssue:
         return f"{self.area}: {self.message}"
 
 
-def _missing_milestones(session: ReviewSession) -> list[str]:
-    table = milestones_of(session.con, session.incident_id).table
-    return [str(m) for m, at in zip(table["milestone"], table["occurred_at"]) if pd.isna(at)]
+# The same words for every review, made once: a check of thousands of reviews repeats them tens of thousands of times.
+_MISSING_MILESTONE = {m: QualityIssue("milestones", f"{m} is missing; set it in the Timeline step") for m in MILESTONES}
+_NO_ACTIONS = QualityIssue("actions", "no actions drafted; draft at least one in the Actions step")
+_NO_NOTES = {s.name: QualityIssue("notes", f"no notes for '{s.title}'; add them in the Meeting step") for s in SEGMENTS}
+
+
+def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
+                at: dt.datetime) -> dict[str, list[QualityIssue]]:  # fmt: skip
+    """What each of the reviews still lacks: milestones, action owners and metrics, notes, stages (as of ``at``)."""
+    milestones = missing_milestones(con, incident_ids)
+    actions = open_actions(con, incident_ids)
+    segments = segments_without_notes(con, incident_ids)
+    clocks = review_clocks(con, settings, incident_ids, at)
+    report = {}
+    for incident_id in incident_ids:
+        found = [_MISSING_MILESTONE[m] for m in milestones[incident_id]]
+        if not actions[incident_id].count:
+            found.append(_NO_ACTIONS)
+        found += [QualityIssue("actions", f"{what} '{summary}' has no {' and no '.join(missing)}")
+                  for what, summary, missing in actions[incident_id].lacking]  # fmt: skip
+        found += [_NO_NOTES[segment.name] for segment in segments[incident_id]]
+        found += [QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})")
+                  for clock in clocks[incident_id] if clock.stage != "published" and clock.state != "done"]  # fmt: skip
+        report[incident_id] = found
+    return report
 
 
 def quality_check(session: ReviewSession, at: dt.datetime | None = None) -> list[QualityIssue]:
     """What the review still lacks: milestones, action owners and metrics, notes per segment, stages."""
-    con, incident_id = session.con, session.incident_id
-    facts = incident_facts(session)
-    found = [QualityIssue("milestones", f"{m} is missing; set it in the Timeline step")
-             for m in _missing_milestones(session)]  # fmt: skip
-    actions = con.execute(
-        "SELECT 'draft' AS kind, coalesce(summary, '(no summary)') AS summary, owner, success_metric, "
-        "verification_method FROM action_drafts WHERE incident_id = $id AND state <> 'pushed' "
-        "UNION ALL SELECT 'Jira ' || key, coalesce(summary, key), owner, success_metric, verification_method "
-        "FROM actions WHERE incident_id = $id AND NOT deleted",
-        {"id": incident_id},
-    ).df()
-    segments = {r[0] for r in con.execute(
-        "SELECT DISTINCT segment FROM review_notes WHERE incident_id = ?", [incident_id]).fetchall()}  # fmt: skip
-    if actions.empty:
-        found.append(QualityIssue("actions", "no actions drafted; draft at least one in the Actions step"))
-    for row in actions.to_dict("records"):
-        gaps = [what for what, column in (("owner", "owner"), ("success metric", "success_metric"),
-                                          ("verification method", "verification_method"))
-                if not str(row[column] or "").strip() or is_missing(row[column])]  # fmt: skip
-        if gaps:
-            found.append(QualityIssue("actions", f"{row['kind']} '{row['summary']}' has no {' and no '.join(gaps)}"))
-    for segment in SEGMENTS:
-        if segment.name not in segments:
-            found.append(QualityIssue("notes", f"no notes for '{segment.title}'; add them in the Meeting step"))
-    clocks = stage_clocks(facts["resolved_at"], facts, session.settings, at or session.now()) if facts.get("resolved_at") else []
-    for clock in clocks:
-        if clock.stage != "published" and clock.state != "done":
-            found.append(QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})"))
-    return found
+    return review_gaps(session.con, session.settings, [session.incident_id], at or session.now())[session.incident_id]
 
 
 def quality_report(con: duckdb.DuckDBPyConnection, settings: Settings,
                    incident: str | None = None) -> list[tuple[str, list[QualityIssue]]]:  # fmt: skip
     """(key, gaps) for one incident, or for every review not yet published (newest closure first)."""
+    at = now(settings)
     if incident is not None:
         session = ReviewSession.resolve(con, settings, incident)
-        return [(session.key, quality_check(session))]
-    return [(c.key, quality_check(ReviewSession(con, settings, c.issue_id, c.key))) for c in candidates(con, settings)]
+        subjects = [(session.incident_id, session.key)]
+    else:
+        subjects = open_reviews(con, settings)
+    gaps = review_gaps(con, settings, [incident_id for incident_id, _ in subjects], at)
+    return [(key, gaps[incident_id]) for incident_id, key in subjects]
