@@ -198,8 +198,7 @@ def curate(
         row["original_occurred_at"] = source[1] if changes["occurred_at"] is not None else None
     if "text" in changes:
         row["original_text"] = source[2] if changes["text"] is not None else None
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with db.transaction(con):
         if all(row[k] is None for k in ("hidden", "starred", "occurred_at", "text")):
             con.execute("DELETE FROM event_curation WHERE event_id = ?", [event_id])
         else:
@@ -218,10 +217,6 @@ def curate(
             "UPDATE incident_events SET hidden = ?, starred = ? WHERE event_id = ?",
             [bool(row["hidden"]), bool(row["starred"]), event_id],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def add_manual_event(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from pirlib.db import transaction
 from pirlib.errors import InputError
 from pirlib.review.session import ReviewSession, touch_review
 from pirlib.values import as_utc
@@ -73,8 +74,7 @@ def start_segment(session: ReviewSession, segment: str, at: dt.datetime | None =
     _check_segment(segment)
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "UPDATE meeting_segments SET ended_at = ? WHERE incident_id = ? AND ended_at IS NULL AND segment <> ?",
             [at, incident_id, segment],
@@ -88,10 +88,6 @@ def start_segment(session: ReviewSession, segment: str, at: dt.datetime | None =
         con.execute(
             "UPDATE reviews SET meeting_at = coalesce(meeting_at, ?) WHERE incident_id = ?", [at, incident_id]
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def end_segment(session: ReviewSession, segment: str, at: dt.datetime | None = None) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pirlib.db import transaction
 from pirlib.errors import InputError
 from pirlib.files import write_atomic
 from pirlib.review.clock import span
@@ -126,8 +127,7 @@ def set_artifact(
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
     artifact_id = _artifact_id(incident_id, kind)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         exists = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", [artifact_id]).fetchone()
         if not exists:
             url = con.execute("SELECT url FROM incidents WHERE issue_id = ?", [incident_id]).fetchone()[0]
@@ -156,10 +156,6 @@ def set_artifact(
             "WHERE incident_id = ?",
             [len(ARTIFACT_KINDS), incident_id, list(ARTIFACT_KINDS), incident_id],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 # ------------------------------------------------------------------------------------------- attendees
