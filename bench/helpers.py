@@ -247,16 +247,16 @@ class BigDatabase:
     peak_mb: float  # the highest peak RSS of the generation and of the copying, each in its own process
 
 
-def big_database(target: Path, n_incidents: int, *, base: int = 10_000) -> BigDatabase:
+def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of: Path | None = None) -> BigDatabase:
     """A database of ``n_incidents`` (a multiple of ``base``): ``base`` generated, the rest copies of those made
     inside DuckDB, so its peak memory is that of generating ``base`` whatever ``n_incidents`` is.
-    ``PIR_BENCH_BIG=/path/to/base.duckdb`` starts from a generated database of ``base`` incidents (it is
-    copied, never changed)."""
+    ``copy_of`` (a database of ``base`` incidents this run made) or else ``PIR_BENCH_BIG=/path/to/base.duckdb``
+    (a generated one kept from an earlier run) is copied instead of generating (never changed)."""
     if n_incidents % base:
         raise ValueError(f"{n_incidents} incidents is not a multiple of the generated {base}")
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    given = os.environ.get("PIR_BENCH_BIG")
+    given = copy_of or os.environ.get("PIR_BENCH_BIG")
     if given and given != "skip":
         shutil.copyfile(given, target)
         peak = 0.0

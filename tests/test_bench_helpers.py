@@ -104,6 +104,7 @@ def test_fake_jira_serves_from_its_own_process() -> None:
     assert process.poll() is not None  # the site stops with the context
 
 
+@pytest.mark.slow
 def test_big_database_copies_a_generated_site_inside_duckdb(tmp_path: Path) -> None:
     made = helpers.big_database(tmp_path / "big.duckdb", 600, base=200)
     assert made.incidents == 600 and made.peak_mb > 0
