@@ -115,10 +115,7 @@ class Verdict:
     goal: Goal
     measured: float
     floor: float
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.floor
+    ratio: float
 
     @property
     def passed(self) -> bool:
@@ -148,7 +145,16 @@ class Goal:
         base = floor.median if isinstance(floor, Timing) else float(floor)
         if base <= 0:
             raise ValueError(f"{self.name}: the floor {self.floor!r} measured {base}, not a positive number")
-        return Verdict(self, value, base)
+        return Verdict(self, value, base, value / base)
+
+    def judge_pairs(self, pairs: Iterable[tuple[float, float]]) -> Verdict:
+        """The verdict on (floor, measured) pairs each timed one right after the other: the median of their
+        ratios, which follows a load that changes between pairs better than the ratio of the two medians."""
+        pairs = list(pairs)
+        if not pairs or min(floor for floor, _ in pairs) <= 0:
+            raise ValueError(f"{self.name}: no pairs, or a floor {self.floor!r} that is not a positive number")
+        return Verdict(self, statistics.median(m for _, m in pairs), statistics.median(f for f, _ in pairs),
+                       statistics.median(m / f for f, m in pairs))  # fmt: skip
 
 
 class Report:
@@ -166,7 +172,9 @@ class Report:
         self.note(str(timing))
 
     def check(self, goal: Goal, measured: float | Timing, floor: float | Timing) -> Verdict:
-        verdict = goal.judge(measured, floor)
+        return self.add(goal.judge(measured, floor))
+
+    def add(self, verdict: Verdict) -> Verdict:
         self.verdicts.append(verdict)
         self.note(verdict.line())
         return verdict
@@ -273,8 +281,3 @@ def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of:
     with db.connect(Settings(db=target), read_only=True) as con:
         count = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
     return BigDatabase(target, count, time.perf_counter() - started, peak)
-
-
-def median_ratio(pairs: Iterable[tuple[float, float]]) -> float:
-    """The median of measured / floor over pairs taken one right after the other."""
-    return statistics.median(measured / floor for floor, measured in pairs)

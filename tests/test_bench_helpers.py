@@ -52,6 +52,14 @@ def test_goal_fails_above_its_limit_and_passes_at_it() -> None:
     assert goal.judge(0.2, 1.0).line().startswith("PASS check: 0.200 s = 0.20x import floor (1.000 s)")
 
 
+def test_goal_on_pairs_takes_the_median_of_the_ratios() -> None:
+    # A load burst doubles both sides of the last pair: the pairs' ratios stay 2, 2, 2.
+    verdict = helpers.Goal("board", 1.5, "empty notebook").judge_pairs([(1.0, 2.0), (1.5, 3.0), (4.0, 8.0)])
+    assert verdict.ratio == 2.0 and (verdict.floor, verdict.measured) == (1.5, 3.0) and not verdict.passed
+    with pytest.raises(ValueError):
+        helpers.Goal("board", 1.5, "empty notebook").judge_pairs([])
+
+
 def test_goal_in_other_units() -> None:
     line = helpers.Goal("requests", 1.1, "the minimum", unit="requests").judge(1_250, 1_000).line()
     assert line.startswith("FAIL requests: 1,250 requests = 1.25x the minimum (1,000 requests)")
@@ -115,3 +123,13 @@ def test_big_database_copies_a_generated_site_inside_duckdb(tmp_path: Path) -> N
                               "(SELECT incident_id FROM incidents)").fetchone()[0]  # fmt: skip
     assert keys == distinct == 600
     assert events[0] == events[1] and events[0] % 3 == 0 and orphans == 0
+
+
+def test_make_bench_exits_1_iff_a_bench_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+
+    (tmp_path / "bench_good.py").write_text("raise SystemExit(0)\n")
+    (tmp_path / "bench_missed.py").write_text("raise SystemExit(1)\n")
+    assert main(["bench_good"], tmp_path) == 0
+    assert main([], tmp_path) == 1
+    assert "FAIL bench_missed" in capsys.readouterr().out
