@@ -253,6 +253,7 @@ class BigDatabase:
     incidents: int
     seconds: float
     peak_mb: float  # the highest peak RSS of the generation and of the copying, each in its own process
+    made: str  # "generated" or where the base database was copied from
 
 
 def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of: Path | None = None) -> BigDatabase:
@@ -267,9 +268,9 @@ def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of:
     given = copy_of or os.environ.get("PIR_BENCH_BIG")
     if given and given != "skip":
         shutil.copyfile(given, target)
-        peak = 0.0
+        peak, made = 0.0, f"copied from {given}"
     else:
-        peak = generate_database(target, base)
+        peak, made = generate_database(target, base), "generated"
     if n_incidents > base:
         code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[3]); "
                 "from bench.helpers import replicate; replicate(Path(sys.argv[1]), int(sys.argv[2]))")  # fmt: skip
@@ -280,4 +281,4 @@ def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of:
 
     with db.connect(Settings(db=target), read_only=True) as con:
         count = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
-    return BigDatabase(target, count, time.perf_counter() - started, peak)
+    return BigDatabase(target, count, time.perf_counter() - started, peak, made)

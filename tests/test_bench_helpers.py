@@ -115,7 +115,7 @@ def test_fake_jira_serves_from_its_own_process() -> None:
 @pytest.mark.slow
 def test_big_database_copies_a_generated_site_inside_duckdb(tmp_path: Path) -> None:
     made = helpers.big_database(tmp_path / "big.duckdb", 600, base=200)
-    assert made.incidents == 600 and made.peak_mb > 0
+    assert made.incidents == 600 and made.peak_mb > 0 and made.made == "generated"
     with duckdb.connect(str(made.path), read_only=True) as con:
         keys, distinct = con.execute("SELECT count(key), count(DISTINCT key) FROM incidents").fetchone()
         events = con.execute("SELECT count(*), count(DISTINCT event_id) FROM incident_events").fetchone()
