@@ -28,6 +28,7 @@ From that it answers what real Jira answers, including what naive loaders get wr
   properties; ``POST /issueLink``; ``/user/search`` (Cloud ``query=``, DC ``username=``). New issues can be
   kept out of Cloud searches for a while (``create_lag``), as Cloud's index lags; ``reconcileIssues`` ids
   are always found. The ``lost`` fault carries the request out and then drops the connection unanswered.
+- ``FakeJiraProcess`` serves a site from a child process, for benchmarks that time the client's process.
 """
 
 from __future__ import annotations
