@@ -6,7 +6,7 @@ kind of work, timed in the same run and interleaved with it, does not: a burst o
 So every goal is a ``Goal`` (a limit on measured / floor), judged on the medians of ``Timing``s.
 
 Environment: ``PIR_BENCH_RUNS`` (runs per timing; each bench has its default), ``PIR_BENCH_QUICK=1`` (smaller
-sizes and fewer runs, for development: the verdicts still print, but only full runs set or check goals).
+sizes and fewer runs, for development: its verdicts judge small sizes against limits set at the full ones).
 """
 
 from __future__ import annotations
