@@ -3,7 +3,7 @@
 Floor: `python -c 'import duckdb, pandas'`, the least any pir command costs, timed in the same run with the
 same interpreter. Each round times the floor, then `pir check` on 10k, then on 50k, as whole processes;
 the figures are medians over RUNS rounds (default 5), so a burst of other work on this shared machine
-lands on both sides. Goal: `pir check` at 50k within 2 s, that is within GOAL_RATIO times the floor
+lands on both sides. Goal: `pir check` at 50k within 2 s, that is within GOAL_RATIO times the floor "import floor"
 (the floor was 0.44 s in the run that set the goal: 2 s / 0.44 s = 4.5); the bench exits 1 when it is missed.
 
 The databases are a backlog: a generated site (pirlib.sample) loaded as `pir demo` loads it, then every
@@ -13,62 +13,26 @@ site is generated in a child process (about 45 s and 3.5 GB at its peak); the 50
 plus four copies of each of its incidents with their events, actions and review rows under new ids and
 keys, made by INSERT ... SELECT inside DuckDB, so memory stays that of the 10k generation whatever the size.
 Set PIR_BENCH_BIG=/path/to/10k.duckdb to start from a generated 10k database instead (it is copied, never
-changed).
+changed). The generation and the copying are ``bench.helpers.big_database`` and ``replicate``; the generation's
+peak RSS is printed. ``PIR_BENCH_QUICK=1``: 1k and 5k incidents, one round.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import helpers  # noqa: E402
 from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 
-RUNS = int(os.environ.get("PIR_BENCH_RUNS", "5"))
-GOAL_SECONDS = 2.0
+RUNS = helpers.runs(5)
 GOAL_RATIO = 4.5
-COPIES = 5  # 50k = the 10k site and four copies of it
-KEY_STRIDE = 1_000_000  # copy c of INC-123 is INC-<c * KEY_STRIDE + 123>: above every generated number
-FLOOR = [sys.executable, "-c", "import duckdb, pandas"]
-# Columns holding an incident's or issue's id, and its Jira key, in the tables copied per incident.
-ID_COLUMNS = ("issue_id", "incident_id", "event_id", "draft_id", "note_id", "artifact_id", "pushed_issue_id")
-KEY_COLUMNS = ("key", "epic_key", "pushed_key")
-
-
-def generate_10k(target: Path) -> None:
-    """Generate and load the 10k site into ``target`` in a child process, so its memory is given back."""
-    code = ("import sys; from pathlib import Path; from pirlib import sample; from pirlib.config import Settings; "
-            "from pirlib.demo import load_demo; out = Path(sys.argv[1]); "
-            "sample.write_sample(out.parent / 'sample10k', n_incidents=10_000); "
-            "load_demo(Settings(db=out, sample_dir=out.parent / 'sample10k'))")  # fmt: skip
-    subprocess.run([sys.executable, "-c", code, str(target)], check=True)
-    shutil.rmtree(target.parent / "sample10k")
-
-
-def replicate(path: Path, copies: int) -> None:
-    """Add ``copies - 1`` copies of every incident, with what hangs off it, under new ids and keys."""
-    with db.connect(Settings(db=path)) as con:
-        tables = [name for (name,) in con.execute(
-            "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'incident_id' AND NOT internal "
-            "AND table_name IN (SELECT table_name FROM duckdb_tables()) UNION SELECT 'incidents'").fetchall()]  # fmt: skip
-        for table in tables:
-            columns = {name for (name,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}  # fmt: skip
-            for copy in range(1, copies):
-                replaced = [f"'c{copy}-' || {c} AS {c}" for c in ID_COLUMNS if c in columns] + [
-                    f"split_part({c}, '-', 1) || '-' || CAST(CAST(split_part({c}, '-', 2) AS BIGINT) "
-                    f"+ {copy * KEY_STRIDE} AS VARCHAR) AS {c}" for c in KEY_COLUMNS if c in columns]  # fmt: skip
-                original = "incident_id" if "incident_id" in columns else "issue_id"
-                con.execute(f"INSERT INTO {table} SELECT * REPLACE ({', '.join(replaced)}) FROM {table} "
-                            f"WHERE NOT starts_with({original}, 'c')")  # fmt: skip
+SIZES = {"10k": helpers.size(10_000, 1_000), "50k": helpers.size(50_000, 5_000)}
 
 
 def backlog(path: Path) -> int:
@@ -78,55 +42,35 @@ def backlog(path: Path) -> int:
         return con.execute("SELECT count(*) FROM incidents").fetchone()[0]
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    started = time.perf_counter()
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - started, out
-
-
 def main() -> int:
+    report = helpers.Report()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         small, big = workdir / "10k" / "pir.duckdb", workdir / "50k" / "pir.duckdb"
-        small.parent.mkdir()
-        big.parent.mkdir()
-        started = time.perf_counter()
-        if os.environ.get("PIR_BENCH_BIG"):
-            shutil.copyfile(os.environ["PIR_BENCH_BIG"], small)
-        else:
-            generate_10k(small)
-        shutil.copyfile(small, big)
-        replicate(big, COPIES)
+        made = helpers.big_database(small, SIZES["10k"], base=SIZES["10k"])
+        copied = helpers.big_database(big, SIZES["50k"], base=SIZES["10k"], copy_of=small)
         sizes = {"10k": backlog(small), "50k": backlog(big)}
-        print(f"   databases ready in {time.perf_counter() - started:.0f} s: "
-              + ", ".join(f"{label} = {n:,} incidents" for label, n in sizes.items()), flush=True)  # fmt: skip
+        report.note(f"databases ready: 10k {made.made} in {made.seconds:.0f} s (peak RSS {made.peak_mb:,.0f} MB), "
+                    f"50k made from it in {copied.seconds:.0f} s (peak RSS of the copying {copied.peak_mb:,.0f} MB): "
+                    + ", ".join(f"{label} = {n:,} incidents" for label, n in sizes.items()))  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-        commands = {label: ([sys.executable, "-m", "pirlib", "check"], {**env, "PIR_DB": str(path)})
-                    for label, path in (("10k", small), ("50k", big))}  # fmt: skip
-        for command, command_env in commands.values():  # warm the page cache; not counted
-            timed(command, command_env)
-        floors: list[float] = []
-        times: dict[str, list[float]] = {label: [] for label in commands}
         checked: dict[str, str] = {}
-        for _ in range(RUNS):
-            floors.append(timed(FLOOR)[0])
-            for label, (command, command_env) in commands.items():
-                seconds, out = timed(command, command_env)
-                times[label].append(seconds)
-                checked[label] = out.splitlines()[-1]
-    floor = statistics.median(floors)
-    print(f"   floor `python -c 'import duckdb, pandas'`: {floor:.2f} s (median of {RUNS})")
-    ratios = {}
-    for label, runs in times.items():
-        seconds = statistics.median(runs)
-        ratios[label] = seconds / floor
-        print(f"   pir check {label}: {seconds:.2f} s = {ratios[label]:.1f}x floor "
-              f"(median of {RUNS}, min {min(runs):.2f} s); {checked[label]}")
-    ok = ratios["50k"] <= GOAL_RATIO
-    print(f"   goal 50k <= {GOAL_RATIO}x floor ({GOAL_SECONDS:g} s at the floor where it was set; "
-          f"{GOAL_RATIO * floor:.2f} s here): {'PASS' if ok else 'FAIL'} at {ratios['50k']:.1f}x, "
-          f"{statistics.median(times['50k']):.2f} s")  # fmt: skip
-    return 0 if ok else 1
+
+        def check(label: str, path: Path) -> None:
+            checked[label] = helpers.run_process([sys.executable, "-m", "pirlib", "check"],
+                                                 {**env, "PIR_DB": str(path)}).splitlines()[-1]  # fmt: skip
+
+        # One warm-up round fills the page cache; then each round times the floor, 10k and 50k in turn.
+        timings = helpers.interleaved({
+            "import floor": lambda: helpers.run_process(helpers.import_floor()),
+            "pir check 10k": lambda: check("10k", small), "pir check 50k": lambda: check("50k", big),
+        }, RUNS, warmup=1)  # fmt: skip
+    for timing in timings.values():
+        report.timing(timing)
+    report.note(f"10k: {checked['10k']}")
+    report.note(f"50k: {checked['50k']}")
+    report.check(helpers.Goal("pir check 50k", GOAL_RATIO, "import floor"), timings["pir check 50k"], timings["import floor"])
+    return report.exit_code()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ Each dashboard load follows a load of the empty notebook on the same server, and
 over RUNS such pairs of dashboard / empty (goal: 1.5x sample, 3x 10k): other work on this shared machine
 comes and goes over seconds, and a pair sees the same conditions on both sides, which the median of all
 empty loads against the median of all loads of a board did not. Exits 1 when a board misses its goal.
-Set PIR_BENCH_BIG=/path/to/big.duckdb to reuse a generated database (generation takes about a minute), or
-PIR_BENCH_BIG=skip to measure the sample only. Loads are PIR_BENCH_PAUSE seconds apart (default 2), as a
+The 10k database is ``bench.helpers.big_database`` (PIR_BENCH_BIG=/path/to/10k.duckdb copies a generated one
+instead of generating, about a minute; PIR_BENCH_BIG=skip measures the sample only); each goal is a
+``bench.helpers.Goal`` judged on the pairs. ``PIR_BENCH_QUICK=1``: one pair per board, 1k incidents and 5k
+actions instead of 10k and 50k. Loads are PIR_BENCH_PAUSE seconds apart (default 2), as a
 reader's are: `pir serve` hands pages started kernels from a small pool and refills it after each load,
 and the empty notebook gets its kernel from the same pool.
 """
@@ -25,31 +27,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from support import browser as browsing  # noqa: E402
 from support import serving  # noqa: E402
+
+from bench import helpers  # noqa: E402
 from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.demo import load_demo  # noqa: E402
 
-RUNS = int(os.environ.get("PIR_BENCH_RUNS", "3"))
+RUNS = helpers.runs(3)
 PAUSE = float(os.environ.get("PIR_BENCH_PAUSE", "2"))
 PLOTS = {"empty": 0, **browsing.FIGURES}
-ACTIONS_WANTED = 50_000
+BIG_INCIDENTS = helpers.size(10_000, 1_000)
+ACTIONS_WANTED = helpers.size(50_000, 5_000)
 
 
 def big_database(workdir: Path) -> Path:
-    given = os.environ.get("PIR_BENCH_BIG")
-    if given:
-        return Path(given)
-    from pirlib import sample
-
-    database = workdir / "big.duckdb"
-    sample.write_sample(workdir / "sample10k", n_incidents=10_000)
-    load_demo(Settings(db=database, sample_dir=workdir / "sample10k"))
-    with db.connect(Settings(db=database)) as con:
+    """The 10k-incident database, its actions topped up to ACTIONS_WANTED by copying rows under new ids."""
+    made = helpers.big_database(workdir / "big.duckdb", BIG_INCIDENTS, base=BIG_INCIDENTS)
+    with db.connect(Settings(db=made.path)) as con:
         have = con.execute("SELECT count(*) FROM actions").fetchone()[0]
         if have < ACTIONS_WANTED:
             missing = int(ACTIONS_WANTED - have)  # DuckDB's SAMPLE takes only a literal
@@ -57,7 +57,7 @@ def big_database(workdir: Path) -> Path:
                 "INSERT INTO actions SELECT * REPLACE ('copy-' || issue_id AS issue_id, key || 'c' AS key) "
                 f"FROM actions USING SAMPLE {missing} ROWS"
             )
-    return database
+    return made.path
 
 
 class PageProblem(Exception):
@@ -101,7 +101,7 @@ def measure(browser, database: Path, workdir: Path, problems: list[str]) -> dict
 
 
 def main() -> int:
-    failed, problems = False, []
+    report = helpers.Report()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp_path = Path(tmp)
         browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
@@ -112,26 +112,25 @@ def main() -> int:
             databases.append(("10k", big_database(tmp_path), 3.0))
         for label, database, goal in databases:
             start = os.getloadavg()[0]
+            problems: list[str] = []
             pairs = measure(browser, database, tmp_path / label, problems)
+            for problem in problems:
+                report.problem(f"{label}: {problem}")
             empties = [empty for runs in pairs.values() for empty, _, _ in runs]
-            print(f"   {label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} loads); "
-                  f"goal {goal}x; load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
+            if empties:
+                report.note(f"{label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} "
+                            f"loads); load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
             for name, runs in pairs.items():
                 if not runs:
-                    failed = True
-                    print(f"   {label}: {name:14s} no load finished cleanly  FAIL")
+                    report.problem(f"{label}: {name}: no load finished cleanly")
                     continue
-                ratio = statistics.median(board / empty for empty, board, _ in runs)
+                report.add(helpers.Goal(f"{label}: {name} drawn", goal, "empty notebook (median of pairs)")
+                           .judge_pairs((empty, board) for empty, board, _ in runs))  # fmt: skip
                 ready = statistics.median(filters / empty for empty, _, filters in runs)
-                failed |= ratio > goal
-                print(f"   {label}: {name:14s} {statistics.median(b for _, b, _ in runs):5.2f} s  {ratio:4.2f}x  "
-                      f"{'PASS' if ratio <= goal else 'FAIL'}  (pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}); "
-                      f"filters {statistics.median(f for _, _, f in runs):.2f} s {ready:.2f}x")  # fmt: skip
+                report.note(f"   pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}; filters there "
+                            f"{statistics.median(f for _, _, f in runs):.2f} s, {ready:.2f}x (no goal)")  # fmt: skip
         browser.close()
-    if problems:
-        print(f"   {len(problems)} page load(s) failed: FAIL")
-    return 1 if failed or problems else 0
-
+    return report.exit_code()
 
 if __name__ == "__main__":
     sys.exit(main())

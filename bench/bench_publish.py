@@ -4,25 +4,27 @@
 runs it: `pir init` (process start, imports, opening the database: the floor any command pays), `pir publish
 KEY` (the three files), and `pir publish KEY --confluence` against the Confluence-compatible test server on
 127.0.0.1 (the first run creates the page, later ones update it). Prints the median of RUNS runs of each,
-the ratio to the baseline, and the Confluence requests of the create and of an update.
-Run: ``python bench/bench_publish.py [--runs N]``.
+the ratio to the baseline, and the Confluence requests of the create and of an update. The three commands
+run one after the other in each round (``bench.helpers.interleaved``), so the baseline sees the same load.
+It sets no goal (issue 12 set none): it prints, and exits 0 unless a command fails.
+Run: ``python bench/bench_publish.py [--runs N]`` (``PIR_BENCH_QUICK=1``: one run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from support.fake_confluence import EMAIL, TOKEN, FakeConfluence  # noqa: E402
+
+from bench import helpers  # noqa: E402
 from pirlib import db  # noqa: E402
 from pirlib.config import Settings  # noqa: E402
 from pirlib.demo import load_demo  # noqa: E402
@@ -30,15 +32,9 @@ from pirlib.demo import load_demo  # noqa: E402
 PIR = [sys.executable, "-m", "pirlib"]
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=helpers.runs(5))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -50,26 +46,27 @@ def main() -> int:
         wiki.add_page("REL", "Incidents", wiki.add_page("REL", "Reliability"))
         env = {**os.environ, "PIR_DB": str(settings.db), "PIR_TODAY": "2025-09-07", "PIR_CONFLUENCE_URL": wiki.url,
                "PIR_CONFLUENCE_SPACE": "REL", "PIR_CONFLUENCE_EMAIL": EMAIL, "PIR_CONFLUENCE_TOKEN": TOKEN}  # fmt: skip
+        requests_per_run = []
+
+        def to_confluence() -> None:
+            before = len(wiki.requests)
+            helpers.run_process(PIR + ["publish", key, "--out", "out", "--confluence"], env, work)
+            requests_per_run.append(len(wiki.requests) - before)
+
         try:
-            times: dict[str, list[float]] = {"baseline: pir init": [], f"pir publish {key}": [],
-                                             f"pir publish {key} --confluence": []}  # fmt: skip
-            requests_per_run = []
-            for _ in range(args.runs):
-                times["baseline: pir init"].append(timed(PIR + ["init"], env, work))
-                times[f"pir publish {key}"].append(timed(PIR + ["publish", key, "--out", "out"], env, work))
-                before = len(wiki.requests)
-                times[f"pir publish {key} --confluence"].append(
-                    timed(PIR + ["publish", key, "--out", "out", "--confluence"], env, work))
-                requests_per_run.append(len(wiki.requests) - before)
+            times = helpers.interleaved({
+                "baseline: pir init": lambda: helpers.run_process(PIR + ["init"], env, work),
+                f"pir publish {key}": lambda: helpers.run_process(PIR + ["publish", key, "--out", "out"], env, work),
+                f"pir publish {key} --confluence": to_confluence,
+            }, args.runs)  # fmt: skip
         finally:
             wiki.close()
-        baseline = statistics.median(times["baseline: pir init"])
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(f"{name:<45} median {median:6.3f} s  ({median / baseline:4.2f}x baseline; {len(values)} runs)")
-        print(f"Confluence requests: create {requests_per_run[0]}, update {sorted(set(requests_per_run[1:]))}")
+        baseline = times["baseline: pir init"]
+        for timing in times.values():
+            print(f"   {timing} = {timing.median / baseline.median:.2f}x baseline")
+        print(f"   Confluence requests: create {requests_per_run[0]}, update {sorted(set(requests_per_run[1:]))}")
         sizes = {p.name: p.stat().st_size for p in sorted((work / "out").glob(f"{key}-postmortem*"))}
-        print("files: " + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()))
+        print("   files: " + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()))
     return 0
 
 

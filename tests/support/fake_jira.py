@@ -28,6 +28,7 @@ From that it answers what real Jira answers, including what naive loaders get wr
   properties; ``POST /issueLink``; ``/user/search`` (Cloud ``query=``, DC ``username=``). New issues can be
   kept out of Cloud searches for a while (``create_lag``), as Cloud's index lags; ``reconcileIssues`` ids
   are always found. The ``lost`` fault carries the request out and then drops the connection unanswered.
+- ``FakeJiraProcess`` serves a site from a child process, for benchmarks that time the client's process.
 """
 
 from __future__ import annotations
@@ -1528,3 +1529,72 @@ def with_field_catalogue(site: dict[str, Any], variant: str) -> dict[str, Any]:
         for history in (issue.get("changelog") or {}).get("histories") or []:
             history["items"] = [i for i in history["items"] if i.get("fieldId") not in gone and i.get("field") not in dropped]
     return {**site, "fields": catalogue, "issues": issues}
+
+
+# --- a site in its own process ---------------------------------------------------------------------------------
+# A bench timing a sync must not count the fake's own work (JSON rendering, JQL, its threads) against the
+# sync, nor have the two share one interpreter lock: the bench starts the site in a child process instead.
+
+
+class FakeJiraProcess:
+    """A ``FakeJira`` served by a child process on a free loopback port, for as long as the context lasts.
+
+    ``factory`` ("module:function", importable with this process's ``sys.path``) is called in the child with
+    ``kwargs`` (JSON) and returns an unstarted ``FakeJira`` and a JSON-able dict of facts about its site that
+    the parent may need (``info``: counts, keys), computed in the child where the site is."""
+
+    def __init__(self, factory: str, **kwargs: Any) -> None:
+        self.factory = factory
+        self.kwargs = kwargs
+        self.url = ""
+        self.info: dict[str, Any] = {}
+        self._credentials: dict[str, str] = {}
+        self.process: Any = None
+
+    def credentials(self) -> dict[str, str]:
+        return dict(self._credentials)
+
+    def __enter__(self) -> FakeJiraProcess:
+        import os
+        import subprocess
+        import sys
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+        code = "from support.fake_jira import serve_factory; import sys; serve_factory(sys.argv[1], sys.argv[2])"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, self.factory, json.dumps(self.kwargs)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            raise RuntimeError(f"the fake Jira process ({self.factory}) exited with {self.process.returncode}")
+        started = json.loads(line)
+        self.url, self._credentials, self.info = started["url"], started["credentials"], started["info"]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import subprocess
+
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.close()  # the child serves until its stdin closes
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        self.process = None
+
+
+def serve_factory(factory: str, kwargs_json: str) -> None:
+    """The child's side of ``FakeJiraProcess``: build the site, start it, announce it, serve until stdin closes."""
+    import importlib
+    import sys
+
+    module, _, name = factory.partition(":")
+    server, info = getattr(importlib.import_module(module), name)(**json.loads(kwargs_json))
+    with server:
+        print(json.dumps({"url": server.url, "credentials": server.credentials(), "info": info}), flush=True)
+        sys.stdin.read()
