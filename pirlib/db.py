@@ -23,7 +23,7 @@ import pandas as pd
 
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
-from pirlib.failure_modes import taxonomy
+from pirlib.failure_modes import similar, taxonomy
 from pirlib.files import fix_for_message, os_error
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -70,6 +70,9 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
         applied.append(name)
+        if name == "008_similar_index.sql":  # an existing database's incidents are counted once, now
+            with transaction(con):
+                similar.refresh_index(con)
     with transaction(con):
         _refresh(con, settings, modes)
     return applied

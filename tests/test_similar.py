@@ -36,6 +36,7 @@ def crafted(con) -> None:
                 " ('c1', 'via_notes', ?, 'jira_comment', 'comment', 'gateway canary again')", [at(10)])
     con.execute("INSERT INTO review_notes (note_id, incident_id, segment, text) VALUES"
                 " ('n1', 'via_notes', 'went_wrong', 'checkout timeouts were missed')")
+    similar.refresh_index(con)  # as a sync does after writing incidents, comments and notes
 
 
 def test_ranking_on_crafted_incidents(settings):
@@ -102,6 +103,7 @@ def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(se
     with db.connect(settings) as con:
         crafted(con)
         con.execute("UPDATE incidents SET summary = summary || ' <script>x</script>' WHERE issue_id = 'same_all'")
+        similar.refresh_index(con, ["same_all"])
     board = boards.load_board("incidents", settings)
     panel = board.contents(metrics.Filters())[-1]
     assert "Has this happened before?" in panel and "<h4>INC-q " in panel

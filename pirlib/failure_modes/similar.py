@@ -11,11 +11,16 @@ itself on those words, so ``text_score`` lies in 0..1 whatever the corpus. The r
 so a shared service or mode lifts an incident, but text decides between incidents that share both. Only
 incidents that started (else were created) before the query are candidates: "has this happened before?".
 Ties go to the more recent incident. No extension and no network model: plain SQL over the pir file.
+
+The words are counted once, when an incident's text changes, into the index tables similar_documents and
+similar_terms (``refresh_index``, called by a sync, the demo load and a review note's write); a query reads
+the counts and works out idf and the average length from them, so the scores equal a full pass over the
+text while a view no longer tokenises every incident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import duckdb
 import pandas as pd
@@ -40,31 +45,48 @@ STOP_WORDS = sorted({
     "while", "where", "here", "being", "both", "does", "doing", "during", "until", "because", "through",
 })  # fmt: skip
 
+# Markup in stored text is not evidence that two incidents are alike: an HTML tag (also one escaped as
+# &lt;b&gt;), its attributes and a character entity (&amp;, &nbsp;, &#39;) become spaces before words are
+# counted, so "amp", "lt", "nbsp" or "script" from markup never make two incidents look similar.
+_UNESCAPE_LT = r"&(?:amp;)*lt;"
+_UNESCAPE_GT = r"&(?:amp;)*gt;"
+_TAG = r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"
+_ENTITY = r"&(?:amp;)*(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);"
+_WORDS = (
+    f"regexp_extract_all(lower(regexp_replace(regexp_replace(regexp_replace(regexp_replace(body, "
+    f"'{_UNESCAPE_LT}', '<', 'gi'), '{_UNESCAPE_GT}', '>', 'gi'), '{_TAG}', ' ', 'g'), '{_ENTITY}', ' ', 'g')), "
+    "'[\\p{L}\\p{N}]+')"
+)
+
+# The text of the incidents in scope ($all, else the ids in $ids) that are not deleted, and its fingerprint
+# (comments and notes in a fixed order, so that unchanged text keeps its fingerprint).
+_DOCS_SQL = """
+SELECT i.issue_id AS incident_id, concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body,
+       hash(concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body)) AS fingerprint
+FROM incidents AS i
+LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY occurred_at, event_id) AS body FROM incident_events
+           WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
+    ON c.incident_id = i.issue_id
+LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY note_id) AS body FROM review_notes GROUP BY incident_id) AS n
+    ON n.incident_id = i.issue_id
+WHERE NOT i.deleted AND ($all OR i.issue_id IN (SELECT unnest($ids)))
+"""
+
+_TERMS_SQL = f"""
+WITH words AS (SELECT incident_id, unnest({_WORDS}) AS term FROM _similar_changed)
+SELECT incident_id, term, count(*)::INTEGER AS tf FROM words
+WHERE length(term) >= 3 AND NOT regexp_full_match(term, '[0-9]+') AND term <> ALL ($stop_words)
+GROUP BY ALL
+"""
+
 _SQL = f"""
 WITH modes AS MATERIALIZED (
     SELECT incident_id, service, failure_mode, mode_source FROM v_incident_failure_modes
 ),
-docs AS (
-    SELECT i.issue_id, coalesce(i.started_at, i.created_at) AS occurred_at,
-           concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body
-    FROM incidents AS i
-    LEFT JOIN (SELECT incident_id, string_agg(text, ' ') AS body FROM incident_events
-               WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
-        ON c.incident_id = i.issue_id
-    LEFT JOIN (SELECT incident_id, string_agg(text, ' ') AS body FROM review_notes GROUP BY incident_id) AS n
-        ON n.incident_id = i.issue_id
-    WHERE NOT i.deleted
-),
-words AS (
-    SELECT issue_id, unnest(regexp_extract_all(lower(body), '[\\p{{L}}\\p{{N}}]+')) AS term FROM docs
-),
-terms AS (
-    SELECT issue_id, term FROM words
-    WHERE length(term) >= 3 AND NOT regexp_full_match(term, '[0-9]+') AND term <> ALL ($stop_words)
-),
-lengths AS (SELECT issue_id, count(*) AS len FROM terms GROUP BY issue_id),
+docs AS (SELECT issue_id, coalesce(started_at, created_at) AS occurred_at FROM incidents WHERE NOT deleted),
+lengths AS (SELECT incident_id AS issue_id, length AS len FROM similar_documents WHERE length > 0),
 corpus AS (SELECT count(*) AS n_docs, avg(len) AS avg_len FROM lengths),
-tf AS (SELECT issue_id, term, count(*) AS tf FROM terms GROUP BY ALL),
+tf AS (SELECT incident_id AS issue_id, term, tf FROM similar_terms),
 queries AS (SELECT d.issue_id AS query_id, d.occurred_at FROM docs AS d WHERE d.issue_id IN (SELECT unnest($ids))),
 query_words AS (SELECT t.issue_id AS query_id, t.term, t.tf FROM tf AS t JOIN queries AS q ON q.query_id = t.issue_id),
 idf AS (
@@ -131,6 +153,46 @@ ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 
 
+def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+    """Bring the index (similar_documents, similar_terms) up to date with the incidents' text; return how
+    many incidents were re-counted.
+
+    ``incident_ids`` limits the work to those incidents (a review note added, an incremental sync's batch);
+    None checks every incident, which also drops the deleted ones. Only an incident whose text changed
+    (its fingerprint differs) or that is new is re-counted. The caller holds the transaction, so the index
+    commits with the change that moved it.
+    """
+    ids = None if incident_ids is None else sorted(set(incident_ids))
+    scope = {"all": ids is None, "ids": ids or []}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _similar_docs AS {_DOCS_SQL}", scope)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _similar_changed AS SELECT d.incident_id, d.body, d.fingerprint"
+            " FROM _similar_docs AS d LEFT JOIN similar_documents AS s USING (incident_id)"
+            " WHERE s.fingerprint IS DISTINCT FROM d.fingerprint"
+        )
+        # Index rows to drop: those re-counted now, and those of incidents in scope that are gone or deleted.
+        stale = (
+            "SELECT incident_id FROM _similar_changed UNION SELECT s.incident_id FROM similar_documents AS s"
+            " WHERE ($all OR s.incident_id IN (SELECT unnest($ids)))"
+            " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
+        )
+        con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
+        con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope)
+        con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
+        con.execute(
+            "INSERT INTO similar_documents (incident_id, length, fingerprint)"
+            " SELECT c.incident_id, coalesce(t.length, 0), c.fingerprint FROM _similar_changed AS c"
+            " LEFT JOIN (SELECT incident_id, sum(tf)::INTEGER AS length FROM similar_terms"
+            "            WHERE incident_id IN (SELECT incident_id FROM _similar_changed) GROUP BY incident_id) AS t"
+            " USING (incident_id)"
+        )
+        return con.execute("SELECT count(*) FROM _similar_changed").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE IF EXISTS _similar_docs")
+        con.execute("DROP TABLE IF EXISTS _similar_changed")
+
+
 def reason(row: pd.Series | dict) -> str:
     """Why an incident is similar, in words: "same service and mode; shared terms: a, b"."""
     parts = []
@@ -151,7 +213,7 @@ def similar_to_many(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str],
     query_id and query_key), best first within each query."""
     if k < 1:
         raise InputError(f"-k {k}: ask for at least 1 similar incident")
-    frame = con.execute(_SQL, {"ids": list(incident_ids), "k": k, "stop_words": STOP_WORDS}).df()
+    frame = con.execute(_SQL, {"ids": list(incident_ids), "k": k}).df()
     frame["reason"] = [reason(row) for row in frame.to_dict("records")] if not frame.empty else []
     return frame
 
