@@ -70,11 +70,11 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
         applied.append(name)
-        if name == "008_similar_index.sql":  # an existing database's incidents are counted once, now
-            with transaction(con):
-                similar.refresh_index(con)
     with transaction(con):
         _refresh(con, settings, modes)
+    if "008_similar_index.sql" in applied:  # an existing database's incidents are counted once, now (reads the views)
+        with transaction(con):
+            similar.refresh(con)
     return applied
 
 

@@ -69,7 +69,7 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False)
         n_reviews = _load_reviews(con, reviews)
         n_modes = _load_failure_modes(con, failure_modes)
         with db.transaction(con):
-            similar.refresh_index(con)
+            similar.refresh(con)
         _record_run(con, sample_dir, started, written, deleted)
     return {
         "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],

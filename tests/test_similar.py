@@ -18,7 +18,7 @@ from pirlib.jira_sync import sync
 from pirlib.review import meeting
 from pirlib.review.session import ReviewSession
 from pirlib.errors import InputError
-from pirlib.failure_modes import similar
+from pirlib.failure_modes import manual, similar
 from pirlib.ui import boards
 
 
@@ -274,8 +274,8 @@ def test_pir_init_fills_the_index_of_a_database_from_before_it(settings):
     with db.connect(settings) as con:
         crafted(con)
         expected = answers(similar.similar(con, "INC-q", k=10))
-        con.execute("DROP TABLE similar_terms")
-        con.execute("DROP TABLE similar_documents")
+        for table in ("similar_terms", "similar_documents", "similar_answers", "similar_answers_state"):
+            con.execute(f"DROP TABLE {table}")
         con.execute("DELETE FROM schema_migrations WHERE name = '008_similar_index.sql'")
     db._migrated.clear()
     assert "008_similar_index.sql" in db.init(settings)
@@ -309,3 +309,34 @@ def test_the_index_follows_a_sync(tmp_path, flavour):
         with db.connect(settings) as con:
             assert_index_is_current(con)
             assert con.execute("SELECT count(*) FROM similar_documents WHERE incident_id = ?", [third["id"]]).fetchone() == (0,)
+
+
+def test_the_kept_board_answers_hold_only_while_their_inputs_do(settings):
+    demo.load_demo(settings)
+    with db.connect(settings) as con:
+        latest = similar.latest_queries(con)
+        kept = con.execute("SELECT queries, k FROM similar_answers_state").fetchone()
+        assert sorted(kept[0]) == sorted(latest) and kept[1] == similar.ANSWERS_K
+
+        def board_equals_full_pass() -> None:
+            many = similar.similar_to_many(con, latest, 3)
+            for query in latest:
+                assert_same(answers(many[many["query_id"] == query]), full_pass(con, query, 3))
+
+        board_equals_full_pass()  # from the kept answers
+        # A manual mode on an earlier incident that is listed changes same_mode: the kept answers no longer hold.
+        listed = con.execute("SELECT similar_id, failure_mode FROM similar_answers WHERE same_mode LIMIT 1").fetchone()
+        other = con.execute("SELECT mode FROM failure_mode_taxonomy WHERE mode <> ? AND NOT is_fallback LIMIT 1",
+                            [listed[1]]).fetchone()[0]  # fmt: skip
+        manual.set_mode(con, listed[0], other, set_by="test")
+        assert similar._kept_answers(con, latest, 3) is None
+        board_equals_full_pass()
+        manual.clear_mode(con, listed[0])
+        assert similar._kept_answers(con, latest, 3) is not None  # the inputs are as they were again
+        # A review note is text: it clears the kept answers; the next sync (refresh) works them out again.
+        meeting.add_note(ReviewSession.resolve(con, settings, latest[0]), "went_well", "quokka zanzibar canary")
+        assert con.execute("SELECT count(*) FROM similar_answers_state").fetchone() == (0,)
+        board_equals_full_pass()
+        similar.refresh(con, [])
+        assert similar._kept_answers(con, latest, 3) is not None
+        board_equals_full_pass()

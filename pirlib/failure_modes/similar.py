@@ -35,6 +35,9 @@ SHARED_TERMS = 5
 # common words left out add little to any score but are in most incidents, which made 30 queries over
 # 10k incidents take 8 s.
 QUERY_TERMS = 32
+# The incidents board's questions: the LATEST latest incidents that require a review, ANSWERS_K answers
+# each kept (the board shows 3, the guide's recap 5; a shorter list is the top of a longer one).
+LATEST, ANSWERS_K = 10, 5
 STOP_WORDS = sorted({
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
     "out", "has", "have", "its", "let", "may", "new", "now", "old", "see", "two", "way", "who", "did", "get",
@@ -178,7 +181,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | 
             " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
         )
         con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
-        con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope)
+        stale_dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope).fetchone()[0]
         con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
         con.execute(
             "INSERT INTO similar_documents (incident_id, length, fingerprint)"
@@ -187,10 +190,67 @@ def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | 
             "            WHERE incident_id IN (SELECT incident_id FROM _similar_changed) GROUP BY incident_id) AS t"
             " USING (incident_id)"
         )
-        return con.execute("SELECT count(*) FROM _similar_changed").fetchone()[0]
+        changed = con.execute("SELECT count(*) FROM _similar_changed").fetchone()[0]
+        if changed or stale_dropped:  # every score read the corpus: the kept answers no longer hold
+            con.execute("DELETE FROM similar_answers")
+            con.execute("DELETE FROM similar_answers_state")
+        return changed
     finally:
         con.execute("DROP TABLE IF EXISTS _similar_docs")
         con.execute("DROP TABLE IF EXISTS _similar_changed")
+
+
+_MODES_FINGERPRINT = """
+SELECT hash(concat_ws('|',
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_overrides AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_taxonomy AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_rules AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_modes AS x)))
+"""
+
+
+def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The LATEST latest incidents (not deleted) whose severity requires a review: the board's questions."""
+    return [row[0] for row in con.execute(
+        "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+        f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {LATEST}").fetchall()]  # fmt: skip
+
+
+def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+    """After a sync or demo load wrote ``incident_ids`` (None: the whole site): re-count their text
+    (``refresh_index``) and work out the board's answers again, since a sync also moves what the answers
+    read besides text (services, modes, start times, which incidents are latest). Returns the re-counted."""
+    changed = refresh_index(con, incident_ids)
+    queries = latest_queries(con)
+    con.execute("DELETE FROM similar_answers")
+    con.execute("DELETE FROM similar_answers_state")
+    con.execute(
+        "INSERT INTO similar_answers SELECT query_id, row_number() OVER (PARTITION BY query_id ORDER BY score DESC,"
+        " occurred_at DESC, incident_id), incident_id, failure_mode, score, text_score, same_service, same_mode,"
+        f" shared_terms FROM ({_SQL})", {"ids": queries, "k": ANSWERS_K})  # fmt: skip
+    con.execute("INSERT INTO similar_answers_state VALUES (?, ?, (" + _MODES_FINGERPRINT + "), now())",
+                [queries, ANSWERS_K])  # fmt: skip
+    return changed
+
+
+def _kept_answers(con: duckdb.DuckDBPyConnection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
+    """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
+    state = con.execute("SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state").fetchone()
+    if state is None or k > state[1] or state[2] != state[3] or not set(incident_ids) <= set(state[0]):
+        return None
+    return con.execute(
+        """
+        SELECT a.query_id, qi.key AS query_key, i.issue_id AS incident_id, i.key, i.summary, i.service, i.severity,
+               a.failure_mode, coalesce(i.started_at, i.created_at) AS occurred_at, a.score, a.text_score,
+               a.same_service, a.same_mode, a.shared_terms, i.url
+        FROM similar_answers AS a
+        JOIN incidents AS i ON i.issue_id = a.similar_id
+        JOIN incidents AS qi ON qi.issue_id = a.query_id
+        WHERE a.query_id IN (SELECT unnest($ids)) AND a.rank <= $k
+        ORDER BY a.query_id, a.rank
+        """,
+        {"ids": incident_ids, "k": k},
+    ).df()
 
 
 def reason(row: pd.Series | dict) -> str:
@@ -213,7 +273,10 @@ def similar_to_many(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str],
     query_id and query_key), best first within each query."""
     if k < 1:
         raise InputError(f"-k {k}: ask for at least 1 similar incident")
-    frame = con.execute(_SQL, {"ids": list(incident_ids), "k": k}).df()
+    ids = list(incident_ids)
+    frame = _kept_answers(con, ids, k)
+    if frame is None:
+        frame = con.execute(_SQL, {"ids": ids, "k": k}).df()
     frame["reason"] = [reason(row) for row in frame.to_dict("records")] if not frame.empty else []
     return frame
 

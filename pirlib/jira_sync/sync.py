@@ -238,7 +238,7 @@ def run(
                     result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
                     result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
                 # The similar-incidents index commits with the run; an incremental run re-counts its incidents only.
-                similar.refresh_index(con, None if full else transformer.incident_ids)
+                similar.refresh(con, None if full else transformer.incident_ids)
                 result.status = "success"
                 result.cursor = cursor
                 _record(con, result, started, counter, settings)

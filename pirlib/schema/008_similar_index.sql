@@ -15,3 +15,28 @@ CREATE TABLE similar_terms (
     term        VARCHAR NOT NULL,
     tf          INTEGER NOT NULL
 );
+
+-- The answers the incidents board asks for (the latest incidents that require a review), worked out at the
+-- end of each sync and demo load from the index: a board view reads them instead of scoring. They hold
+-- while the index and the failure-mode inputs are as they were (similar_answers_state); a review note
+-- clears them and a changed manual mode or taxonomy fails the fingerprint, and the board then scores live
+-- until the next sync.
+CREATE TABLE similar_answers (
+    query_id     VARCHAR NOT NULL,
+    rank         INTEGER NOT NULL,
+    similar_id   VARCHAR NOT NULL,
+    failure_mode VARCHAR,
+    score        DOUBLE NOT NULL,
+    text_score   DOUBLE NOT NULL,
+    same_service BOOLEAN NOT NULL,
+    same_mode    BOOLEAN NOT NULL,
+    shared_terms VARCHAR[] NOT NULL,
+    PRIMARY KEY (query_id, rank)
+);
+
+CREATE TABLE similar_answers_state (
+    queries           VARCHAR[] NOT NULL,
+    k                 INTEGER NOT NULL,
+    modes_fingerprint UBIGINT NOT NULL,
+    computed_at       TIMESTAMPTZ NOT NULL
+);
