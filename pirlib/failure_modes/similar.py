@@ -220,8 +220,11 @@ def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None =
     """After a sync or demo load wrote ``incident_ids`` (None: the whole site): re-count their text
     (``refresh_index``) and work out the board's answers again, since a sync also moves what the answers
     read besides text (services, modes, start times, which incidents are latest). Returns the re-counted."""
-    changed = refresh_index(con, incident_ids)
+    ids = None if incident_ids is None else list(incident_ids)
+    changed = refresh_index(con, ids)
     queries = latest_queries(con)
+    if ids == [] and _kept_answers(con, queries, ANSWERS_K) is not None:
+        return 0  # a sync that read nothing (the usual cron run) leaves answers that still hold
     con.execute("DELETE FROM similar_answers")
     con.execute("DELETE FROM similar_answers_state")
     con.execute(
