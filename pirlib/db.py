@@ -23,7 +23,7 @@ import pandas as pd
 
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
-from pirlib.failure_modes import taxonomy
+from pirlib.failure_modes import similar, taxonomy
 from pirlib.files import fix_for_message, os_error
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -72,6 +72,9 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
         applied.append(name)
     with transaction(con):
         _refresh(con, settings, modes)
+    if "008_similar_index.sql" in applied:  # an existing database's incidents are counted once, now (reads the views)
+        with transaction(con):
+            similar.refresh(con)
     return applied
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from pirlib import db, sample
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.failure_modes import similar
 from pirlib.files import output_folder
 from pirlib.jira_sync.fields import resolve_fields
 from pirlib.jira_sync.load import load_batch, mark_deleted
@@ -67,6 +68,8 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False)
         deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"]))
         n_reviews = _load_reviews(con, reviews)
         n_modes = _load_failure_modes(con, failure_modes)
+        with db.transaction(con):
+            similar.refresh(con)
         _record_run(con, sample_dir, started, written, deleted)
     return {
         "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],

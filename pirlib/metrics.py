@@ -428,14 +428,13 @@ def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     happened (started, else created), its failure mode as classified (v_incident_durations takes it from
     v_incident_failure_modes), its URL and the teams owning its actions."""
     return con.execute(
-        """
+        f"""
         SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.failure_mode,
                coalesce(d.started_at, i.created_at) AS occurred_at,
                d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, i.url, t.teams
         FROM v_incident_durations AS d
         JOIN incidents AS i ON i.issue_id = d.incident_id
-        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
-                   FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
+        LEFT JOIN {_TEAMS.format(where="")} AS t USING (incident_id)
         ORDER BY occurred_at, d.key
         """
     ).df()
@@ -467,20 +466,24 @@ def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
 
 # Each query costs a BM25 pass (measured on 10k incidents: 0.7 s for 1, 2.9 s for 30), so the board asks
 # for the latest few incidents that need a review, not for every incident in its filters.
-SIMILAR_LATEST, SIMILAR_K = 10, 3
+SIMILAR_LATEST, SIMILAR_K = similar.LATEST, 3
+# The teams owning each incident's actions ({where} narrows the incidents).
+_TEAMS = ("(SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams"
+          " FROM v_action_status {where} GROUP BY incident_id)")  # fmt: skip
 
 
 def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The SIMILAR_K earlier incidents most like each of the SIMILAR_LATEST latest incidents whose severity
     requires a review (``pir similar``), with the later incident's key, summary, url, severity, service,
     teams and time (``occurred_at``, which the filters read)."""
-    latest = con.execute(
-        "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
-        f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {SIMILAR_LATEST}"
-    ).fetchall()
-    found = similar.similar_to_many(con, [row[0] for row in latest], SIMILAR_K)
-    queries = load_incidents(con)[["incident_id", "summary", "url", "severity", "service", "teams", "occurred_at"]]
-    queries = queries.rename(columns=lambda c: "query_" + c if c != "incident_id" else "query_id")
+    latest = similar.latest_queries(con)
+    found = similar.similar_to_many(con, latest, SIMILAR_K)
+    # Only the latest incidents' own columns: load_incidents reads every incident's mode and durations.
+    queries = con.execute(
+        "SELECT i.issue_id AS query_id, i.summary AS query_summary, i.url AS query_url, i.severity AS query_severity,"
+        " i.service AS query_service, t.teams AS query_teams, coalesce(i.started_at, i.created_at) AS query_occurred_at"
+        f" FROM incidents AS i LEFT JOIN {_TEAMS.format(where='WHERE incident_id IN (SELECT unnest($ids))')} AS t"
+        " ON t.incident_id = i.issue_id WHERE i.issue_id IN (SELECT unnest($ids))", {"ids": latest}).df()  # fmt: skip
     out = found.merge(queries, on="query_id", how="inner")
     # The board's filters read the later incident's service, severity, teams and time.
     return out.assign(similar_service=out["service"], service=out["query_service"], severity=out["query_severity"],

@@ -140,8 +140,12 @@ PEOPLE = [  # (display name, username, time zone, team)
     ("Hiroshi Sato", "hsato", "Asia/Tokyo", "Messaging"),
     ("Ruth Abebe", "rabebe", "UTC", "Payments"), ("Pat Legacy", "plegacy", "UTC", "SRE"),
 ]
-STRANGE_TEXT = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "naïve café 🚨",
-                "日本語のテキスト", "R&amp;D &lt;b&gt;tools&lt;/b&gt; &amp; more"]
+# Text a real site has that pages and terminals must show as typed: non-ASCII, and characters HTML escapes
+# (& < > quotes). Hostile strings (<script>, onerror, pre-escaped entities) belong in the tests' own
+# fixtures, not in the demo leaders see. Five of them: the list's length steers the generator's random
+# draws, which the rest of the sample depends on.
+STRANGE_TEXT = ["p99 > 2 s & rising", "naïve café 🚨", "日本語のテキスト", "R&D tools & more",
+                "O'Brien's \"quick\" fix <5 min"]
 ACTION_SUMMARIES = {
     "prevent": ["Add canary analysis gate to the {s} deploy pipeline", "Validate {s} config schema before push",
                 "Automate certificate rotation for {s}", "Load-test {s} at 3x peak before each quarter"],
@@ -339,7 +343,7 @@ def _add_recurrences(rng: random.Random, incidents: list[_Issue]) -> list[tuple[
 
 
 def _decorate(rng: random.Random, incidents: list[_Issue]) -> None:
-    """HTML-looking and non-ASCII text in some summaries: pir must show it as text, never render it."""
+    """Non-ASCII text and characters HTML escapes in some summaries: pir must show them as typed."""
     plain = [i for i in incidents if not i.attrs.get("stage31")]
     for n, inc in enumerate(rng.sample(plain, min(len(plain), max(len(STRANGE_TEXT), len(plain) // 30)))):
         inc.summary += " — " + STRANGE_TEXT[n % len(STRANGE_TEXT)]
@@ -899,7 +903,7 @@ SLACK_TEXTS = [
     "<@{c}> you are IC, I'll take comms", "Rolling back {s} to the previous release",
     "Cross-posting to <#{r}|incident-room>", "Error rate still climbing :fire:",
     "Traffic looks normal again, keeping an eye on it", "Customer support sees tickets from EU",
-    "naïve café 🚨 — the banner shows <script>alert(1)</script> verbatim, escaping works",
+    "naïve café 🚨 — the banner says \"retry in <5 min\" & the queue drains",
     "Can someone check <https://console.aws.example.com/cloudwatch|CloudWatch>?", "Mitigated. Writing up.",
 ]
 

@@ -21,6 +21,7 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.failure_modes import similar
 from support.browser import FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws
 from support.serving import ARTIFACTS, demo_workdir, pir_serve
 
@@ -40,6 +41,7 @@ def hostile_rows(database: Path) -> None:
                                owner="Eve <img src=x onerror=alert(2)>", due_date=pd.Timestamp("2024-01-01").date(),
                                url="javascript:alert(3)")  # fmt: skip
         db.upsert_frame(con, "actions", action, "issue_id")
+        similar.refresh(con, ["9999001"])  # as a sync that wrote it: the incidents board's lists see it
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,22 @@ reason in words; on the sample the planted recurring pair ranks first."""
 
 from __future__ import annotations
 
+import collections
+import math
+import re
+
 import pytest
+from support.fake_jira import FakeJira
 from test_failure_modes import add_incidents, at
+from test_sync import FAST
 
 from pirlib import cli, db, demo, metrics, sample
+from pirlib.config import Secret, Settings
+from pirlib.jira_sync import sync
+from pirlib.review import meeting
+from pirlib.review.session import ReviewSession
 from pirlib.errors import InputError
-from pirlib.failure_modes import similar
+from pirlib.failure_modes import manual, similar
 from pirlib.ui import boards
 
 
@@ -36,6 +46,7 @@ def crafted(con) -> None:
                 " ('c1', 'via_notes', ?, 'jira_comment', 'comment', 'gateway canary again')", [at(10)])
     con.execute("INSERT INTO review_notes (note_id, incident_id, segment, text) VALUES"
                 " ('n1', 'via_notes', 'went_wrong', 'checkout timeouts were missed')")
+    similar.refresh_index(con)  # as a sync does after writing incidents, comments and notes
 
 
 def test_ranking_on_crafted_incidents(settings):
@@ -102,6 +113,7 @@ def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(se
     with db.connect(settings) as con:
         crafted(con)
         con.execute("UPDATE incidents SET summary = summary || ' <script>x</script>' WHERE issue_id = 'same_all'")
+        similar.refresh_index(con, ["same_all"])
     board = boards.load_board("incidents", settings)
     panel = board.contents(metrics.Filters())[-1]
     assert "Has this happened before?" in panel and "<h4>INC-q " in panel
@@ -109,3 +121,222 @@ def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(se
     assert "<script>" not in panel and "&lt;script&gt;x&lt;/script&gt;" in panel
     only_web = board.contents(metrics.Filters(services=("web",)))[-1]  # the later incident's service
     assert "<h4>INC-q " not in only_web and "<h4>INC-text_only " in only_web
+
+
+# --- the index: same answers as a full pass over the text, and it follows the text ------------------------
+
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_ENTITY = re.compile(r"&(?:amp;)*(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
+
+
+def words(text: str) -> list[str]:
+    """The tokeniser written again in Python: markup out, lower case, 3+ letters or digits, no stop words."""
+    text = re.sub(r"&(?:amp;)*gt;", ">", re.sub(r"&(?:amp;)*lt;", "<", text, flags=re.I), flags=re.I)
+    text = _ENTITY.sub(" ", _TAG.sub(" ", text))
+    return [w for w in re.findall(r"[^\W_]+", text.lower())
+            if len(w) >= 3 and not re.fullmatch(r"[0-9]+", w) and w not in similar.STOP_WORDS]
+
+
+def full_pass(con, query_id: str, k: int) -> list[tuple[str, float, list[str]]]:
+    """BM25 as the module's docstring defines it, over every incident's text read afresh: (key, score,
+    shared terms) best first. The oracle the index-backed SQL must equal."""
+    rows = con.execute(
+        "SELECT i.issue_id, i.key, coalesce(i.started_at, i.created_at), i.summary, i.description, m.service,"
+        " m.failure_mode, m.mode_source FROM incidents i JOIN v_incident_failure_modes m ON m.incident_id = i.issue_id"
+        " WHERE NOT i.deleted").fetchall()  # fmt: skip
+    extra = collections.defaultdict(list)
+    for incident, text in con.execute(
+        "SELECT incident_id, text FROM incident_events WHERE source = 'jira_comment' AND text IS NOT NULL"
+        " UNION ALL SELECT incident_id, text FROM review_notes").fetchall():  # fmt: skip
+        extra[incident].append(text)
+    tf = {r[0]: collections.Counter(words(" ".join(filter(None, [r[3], r[3], r[4], *extra[r[0]]])))) for r in rows}
+    lengths = {i: sum(c.values()) for i, c in tf.items() if c}
+    n, avg = len(lengths), sum(lengths.values()) / len(lengths)
+    df = collections.Counter(t for c in tf.values() for t in c)
+    idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    info = {r[0]: r for r in rows}
+    q = info[query_id]
+    terms = sorted(tf[query_id], key=lambda t: (-idf[t] * tf[query_id][t], t))[: similar.QUERY_TERMS]
+
+    def weights(doc: str) -> dict[str, float]:
+        c = tf[doc]
+        return {t: idf[t] * c[t] * 2.2 / (c[t] + 1.2 * (0.25 + 0.75 * lengths[doc] / avg)) for t in terms if t in c}
+
+    best = sum(weights(query_id).values())
+    ranked = []
+    for doc, r in info.items():
+        if doc == query_id or not r[2] < q[2]:
+            continue
+        w = weights(doc)
+        text = min(1.0, sum(w.values()) / best) if w else 0.0
+        same_service = q[5] is not None and q[5] == r[5]
+        same_mode = q[6] is not None and q[6] == r[6] and r[7] != "fallback"
+        if text > 0 or same_service or same_mode:
+            score = 0.6 * text + 0.25 * same_service + 0.15 * same_mode
+            shared = sorted(w, key=lambda t: (-w[t], t))[: similar.SHARED_TERMS]
+            ranked.append((-score, -r[2].timestamp(), doc, r[1], score, shared))
+    return [(key, score, shared) for *_, key, score, shared in sorted(ranked)[:k]]
+
+
+def answers(found) -> list[tuple[str, float, list[str]]]:
+    return [(r["key"], r["score"], list(r["shared_terms"])) for r in found.to_dict("records")]
+
+
+def assert_same(got, want) -> None:
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert [g[1] for g in got] == pytest.approx([w[1] for w in want], abs=1e-9)
+    assert [g[2] for g in got] == [w[2] for w in want]
+
+
+def index_rows(con) -> tuple[list, list]:
+    return (con.execute("SELECT incident_id, length, fingerprint FROM similar_documents ORDER BY ALL").fetchall(),
+            con.execute("SELECT incident_id, term, tf FROM similar_terms ORDER BY ALL").fetchall())  # fmt: skip
+
+
+def assert_index_is_current(con) -> None:
+    """The index as kept equals one built from nothing now."""
+    kept = index_rows(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM similar_terms")
+        con.execute("DELETE FROM similar_documents")
+        similar.refresh_index(con)
+        rebuilt = index_rows(con)
+    finally:
+        con.execute("ROLLBACK")
+    assert kept == rebuilt and rebuilt[0]
+
+
+def test_the_index_gives_the_answers_of_a_full_pass_on_the_demo(settings, capsys, monkeypatch):
+    demo.load_demo(settings)
+    with db.connect(settings) as con:
+        latest = [r[0] for r in con.execute(
+            "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+            " ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT 10").fetchall()]  # fmt: skip
+        planted = con.execute("SELECT issue_id FROM incidents WHERE contains(description, ?) ORDER BY started_at DESC",
+                              [sample.RECURRING_ROOT_CAUSE_MARKER]).fetchone()[0]  # fmt: skip
+        inc253 = con.execute("SELECT issue_id FROM incidents WHERE key = 'INC-253'").fetchone()[0]
+        many = similar.similar_to_many(con, latest, 3)  # the incidents board's query
+        for query in latest:
+            assert_same(answers(many[many["query_id"] == query]), full_pass(con, query, 3))
+        for query in (planted, inc253):  # `pir similar` and the guide's recap panel
+            assert_same(answers(similar.similar(con, query, 5)), full_pass(con, query, 5))
+        assert_index_is_current(con)
+
+
+def test_markup_and_entities_are_not_shared_terms(settings):
+    with db.connect(settings) as con:
+        add_incidents(con, [
+            {"issue_id": "q", "day": 50, "service": "api", "summary": "R&amp;D &lt;b&gt;tools&lt;/b&gt; &amp; more",
+             "description": "<p>Ledger&nbsp;drift</p> <script>x</script> &#39;"},
+            {"issue_id": "markup", "day": 40, "service": "web",
+             "summary": "&amp; &lt;b&gt; <b>bold</b> &nbsp; &lt;script&gt;", "description": "<p></p> &#39; &quot;"},
+            {"issue_id": "words", "day": 30, "service": "web", "summary": "ledger drift in tools"},
+        ])  # fmt: skip
+        similar.refresh_index(con)
+        terms = {t for (t,) in con.execute("SELECT DISTINCT term FROM similar_terms").fetchall()}
+        found = similar.similar(con, "INC-q", k=5)
+    assert not terms & {"amp", "nbsp", "quot", "script"} and "bold" in terms and {"ledger", "drift", "tools"} <= terms
+    # Only real words count: the incident made of markup shares nothing with the query.
+    assert list(found["key"]) == ["INC-words"] and set(found.iloc[0]["shared_terms"]) == {"ledger", "drift", "tools"}
+
+
+def test_pir_similar_prints_the_demo_as_text_without_entities(settings, capsys, monkeypatch):
+    demo.load_demo(settings)
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    with db.connect(settings, read_only=True) as con:
+        keys = [k for (k,) in con.execute("SELECT key FROM incidents ORDER BY key").fetchall()]
+    assert "INC-253" in keys
+    assert cli.main(["similar", "INC-253"]) == 0
+    out = capsys.readouterr().out
+    assert "INC-251" in out and "&amp;" not in out and "&lt;" not in out
+    with db.connect(settings, read_only=True) as con:
+        summaries = " ".join(s for (s,) in con.execute("SELECT summary FROM incidents").fetchall())
+    assert "R&D tools & more" in summaries and not re.search(r"&(amp|lt|gt|quot);|<script|onerror", summaries)
+
+
+def test_the_index_follows_review_notes(settings):
+    with db.connect(settings) as con:
+        crafted(con)
+        before = answers(similar.similar(con, "INC-q", k=10))
+        session = ReviewSession.resolve(con, settings, "INC-nothing")
+        note = meeting.add_note(session, "went_well", "gateway canary drained checkout timeouts")
+        assert_index_is_current(con)
+        after = answers(similar.similar(con, "INC-q", k=10))
+        assert "INC-nothing" not in [a[0] for a in before] and "INC-nothing" in [a[0] for a in after]
+        assert_same(after, full_pass(con, "q", 10))
+        meeting.delete_note(con, note)
+        assert_index_is_current(con)
+        assert_same(answers(similar.similar(con, "INC-q", k=10)), before)
+
+
+def test_pir_init_fills_the_index_of_a_database_from_before_it(settings):
+    with db.connect(settings) as con:
+        crafted(con)
+        expected = answers(similar.similar(con, "INC-q", k=10))
+        for table in ("similar_terms", "similar_documents", "similar_answers", "similar_answers_state"):
+            con.execute(f"DROP TABLE {table}")
+        con.execute("DELETE FROM schema_migrations WHERE name = '008_similar_index.sql'")
+    db._migrated.clear()
+    assert "008_similar_index.sql" in db.init(settings)
+    with db.connect(settings, read_only=True) as con:
+        assert_same(answers(similar.similar(con, "INC-q", k=10)), expected)
+        assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == 7  # every incident not deleted
+
+
+@pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
+def test_the_index_follows_a_sync(tmp_path, flavour):
+    site = sample.generate(31, 20)
+    with FakeJira(site, flavour=flavour) as server:
+        creds = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
+        settings = Settings(db=tmp_path / "pir.duckdb", jira_url=server.url, db_lock_timeout=20.0, **creds)
+        run = lambda full=False: sync.run(settings, full=full, progress=False, retry=FAST)  # noqa: E731
+        run()
+        incidents = [i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident"]
+        first, second, third = incidents[0], incidents[1], incidents[2]
+        server.update_issue(first["key"], fields={"summary": "Zanzibar quokka outage"})
+        server.update_issue(second["key"], comment="the zanzibar quokka came back")
+        run()
+        with db.connect(settings) as con:
+            assert_index_is_current(con)
+            terms = con.execute("SELECT incident_id FROM similar_terms WHERE term = 'quokka' ORDER BY ALL").fetchall()
+            assert terms == sorted([(first["id"],), (second["id"],)])
+            later = max((first, second), key=lambda i: con.execute(
+                "SELECT coalesce(started_at, created_at) FROM incidents WHERE issue_id = ?", [i["id"]]).fetchone()[0])
+            assert_same(answers(similar.similar(con, later["id"], 10)), full_pass(con, later["id"], 10))
+        server.delete_issue(third["id"])
+        run(full=True)
+        with db.connect(settings) as con:
+            assert_index_is_current(con)
+            assert con.execute("SELECT count(*) FROM similar_documents WHERE incident_id = ?", [third["id"]]).fetchone() == (0,)
+
+
+def test_the_kept_board_answers_hold_only_while_their_inputs_do(settings):
+    demo.load_demo(settings)
+    with db.connect(settings) as con:
+        latest = similar.latest_queries(con)
+        kept = con.execute("SELECT queries, k FROM similar_answers_state").fetchone()
+        assert sorted(kept[0]) == sorted(latest) and kept[1] == similar.ANSWERS_K
+
+        def board_equals_full_pass() -> None:
+            many = similar.similar_to_many(con, latest, 3)
+            for query in latest:
+                assert_same(answers(many[many["query_id"] == query]), full_pass(con, query, 3))
+
+        board_equals_full_pass()  # from the kept answers
+        # A manual mode on an earlier incident that is listed changes same_mode: the kept answers no longer hold.
+        listed = con.execute("SELECT similar_id, failure_mode FROM similar_answers WHERE same_mode LIMIT 1").fetchone()
+        other = con.execute("SELECT mode FROM failure_mode_taxonomy WHERE mode <> ? AND NOT is_fallback LIMIT 1",
+                            [listed[1]]).fetchone()[0]  # fmt: skip
+        manual.set_mode(con, listed[0], other, set_by="test")
+        assert similar._kept_answers(con, latest, 3) is None
+        board_equals_full_pass()
+        manual.clear_mode(con, listed[0])
+        assert similar._kept_answers(con, latest, 3) is not None  # the inputs are as they were again
+        # A review note is text: it clears the kept answers; the next sync (refresh) works them out again.
+        meeting.add_note(ReviewSession.resolve(con, settings, latest[0]), "went_well", "quokka zanzibar canary")
+        assert con.execute("SELECT count(*) FROM similar_answers_state").fetchone() == (0,)
+        board_equals_full_pass()
+        similar.refresh(con, [])
+        assert similar._kept_answers(con, latest, 3) is not None
+        board_equals_full_pass()

@@ -11,11 +11,16 @@ itself on those words, so ``text_score`` lies in 0..1 whatever the corpus. The r
 so a shared service or mode lifts an incident, but text decides between incidents that share both. Only
 incidents that started (else were created) before the query are candidates: "has this happened before?".
 Ties go to the more recent incident. No extension and no network model: plain SQL over the pir file.
+
+The words are counted once, when an incident's text changes, into the index tables similar_documents and
+similar_terms (``refresh_index``, called by a sync, the demo load and a review note's write); a query reads
+the counts and works out idf and the average length from them, so the scores equal a full pass over the
+text while a view no longer tokenises every incident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import duckdb
 import pandas as pd
@@ -30,6 +35,9 @@ SHARED_TERMS = 5
 # common words left out add little to any score but are in most incidents, which made 30 queries over
 # 10k incidents take 8 s.
 QUERY_TERMS = 32
+# The incidents board's questions: the LATEST latest incidents that require a review, ANSWERS_K answers
+# each kept (the board shows 3, the guide's recap 5; a shorter list is the top of a longer one).
+LATEST, ANSWERS_K = 10, 5
 STOP_WORDS = sorted({
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
     "out", "has", "have", "its", "let", "may", "new", "now", "old", "see", "two", "way", "who", "did", "get",
@@ -40,31 +48,48 @@ STOP_WORDS = sorted({
     "while", "where", "here", "being", "both", "does", "doing", "during", "until", "because", "through",
 })  # fmt: skip
 
+# Markup in stored text is not evidence that two incidents are alike: an HTML tag (also one escaped as
+# &lt;b&gt;), its attributes and a character entity (&amp;, &nbsp;, &#39;) become spaces before words are
+# counted, so "amp", "lt", "nbsp" or "script" from markup never make two incidents look similar.
+_UNESCAPE_LT = r"&(?:amp;)*lt;"
+_UNESCAPE_GT = r"&(?:amp;)*gt;"
+_TAG = r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"
+_ENTITY = r"&(?:amp;)*(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);"
+_WORDS = (
+    f"regexp_extract_all(lower(regexp_replace(regexp_replace(regexp_replace(regexp_replace(body, "
+    f"'{_UNESCAPE_LT}', '<', 'gi'), '{_UNESCAPE_GT}', '>', 'gi'), '{_TAG}', ' ', 'g'), '{_ENTITY}', ' ', 'g')), "
+    "'[\\p{L}\\p{N}]+')"
+)
+
+# The text of the incidents in scope ($all, else the ids in $ids) that are not deleted, and its fingerprint
+# (comments and notes in a fixed order, so that unchanged text keeps its fingerprint).
+_DOCS_SQL = """
+SELECT i.issue_id AS incident_id, concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body,
+       hash(concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body)) AS fingerprint
+FROM incidents AS i
+LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY occurred_at, event_id) AS body FROM incident_events
+           WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
+    ON c.incident_id = i.issue_id
+LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY note_id) AS body FROM review_notes GROUP BY incident_id) AS n
+    ON n.incident_id = i.issue_id
+WHERE NOT i.deleted AND ($all OR i.issue_id IN (SELECT unnest($ids)))
+"""
+
+_TERMS_SQL = f"""
+WITH words AS (SELECT incident_id, unnest({_WORDS}) AS term FROM _similar_changed)
+SELECT incident_id, term, count(*)::INTEGER AS tf FROM words
+WHERE length(term) >= 3 AND NOT regexp_full_match(term, '[0-9]+') AND term <> ALL ($stop_words)
+GROUP BY ALL
+"""
+
 _SQL = f"""
 WITH modes AS MATERIALIZED (
     SELECT incident_id, service, failure_mode, mode_source FROM v_incident_failure_modes
 ),
-docs AS (
-    SELECT i.issue_id, coalesce(i.started_at, i.created_at) AS occurred_at,
-           concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body
-    FROM incidents AS i
-    LEFT JOIN (SELECT incident_id, string_agg(text, ' ') AS body FROM incident_events
-               WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
-        ON c.incident_id = i.issue_id
-    LEFT JOIN (SELECT incident_id, string_agg(text, ' ') AS body FROM review_notes GROUP BY incident_id) AS n
-        ON n.incident_id = i.issue_id
-    WHERE NOT i.deleted
-),
-words AS (
-    SELECT issue_id, unnest(regexp_extract_all(lower(body), '[\\p{{L}}\\p{{N}}]+')) AS term FROM docs
-),
-terms AS (
-    SELECT issue_id, term FROM words
-    WHERE length(term) >= 3 AND NOT regexp_full_match(term, '[0-9]+') AND term <> ALL ($stop_words)
-),
-lengths AS (SELECT issue_id, count(*) AS len FROM terms GROUP BY issue_id),
+docs AS (SELECT issue_id, coalesce(started_at, created_at) AS occurred_at FROM incidents WHERE NOT deleted),
+lengths AS (SELECT incident_id AS issue_id, length AS len FROM similar_documents WHERE length > 0),
 corpus AS (SELECT count(*) AS n_docs, avg(len) AS avg_len FROM lengths),
-tf AS (SELECT issue_id, term, count(*) AS tf FROM terms GROUP BY ALL),
+tf AS (SELECT incident_id AS issue_id, term, tf FROM similar_terms),
 queries AS (SELECT d.issue_id AS query_id, d.occurred_at FROM docs AS d WHERE d.issue_id IN (SELECT unnest($ids))),
 query_words AS (SELECT t.issue_id AS query_id, t.term, t.tf FROM tf AS t JOIN queries AS q ON q.query_id = t.issue_id),
 idf AS (
@@ -131,6 +156,106 @@ ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 
 
+def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+    """Bring the index (similar_documents, similar_terms) up to date with the incidents' text; return how
+    many incidents were re-counted.
+
+    ``incident_ids`` limits the work to those incidents (a review note added, an incremental sync's batch);
+    None checks every incident, which also drops the deleted ones. Only an incident whose text changed
+    (its fingerprint differs) or that is new is re-counted. The caller holds the transaction, so the index
+    commits with the change that moved it.
+    """
+    ids = None if incident_ids is None else sorted(set(incident_ids))
+    scope = {"all": ids is None, "ids": ids or []}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _similar_docs AS {_DOCS_SQL}", scope)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _similar_changed AS SELECT d.incident_id, d.body, d.fingerprint"
+            " FROM _similar_docs AS d LEFT JOIN similar_documents AS s USING (incident_id)"
+            " WHERE s.fingerprint IS DISTINCT FROM d.fingerprint"
+        )
+        # Index rows to drop: those re-counted now, and those of incidents in scope that are gone or deleted.
+        stale = (
+            "SELECT incident_id FROM _similar_changed UNION SELECT s.incident_id FROM similar_documents AS s"
+            " WHERE ($all OR s.incident_id IN (SELECT unnest($ids)))"
+            " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
+        )
+        con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
+        stale_dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope).fetchone()[0]
+        con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
+        con.execute(
+            "INSERT INTO similar_documents (incident_id, length, fingerprint)"
+            " SELECT c.incident_id, coalesce(t.length, 0), c.fingerprint FROM _similar_changed AS c"
+            " LEFT JOIN (SELECT incident_id, sum(tf)::INTEGER AS length FROM similar_terms"
+            "            WHERE incident_id IN (SELECT incident_id FROM _similar_changed) GROUP BY incident_id) AS t"
+            " USING (incident_id)"
+        )
+        changed = con.execute("SELECT count(*) FROM _similar_changed").fetchone()[0]
+        if changed or stale_dropped:  # every score read the corpus: the kept answers no longer hold
+            con.execute("DELETE FROM similar_answers")
+            con.execute("DELETE FROM similar_answers_state")
+        return changed
+    finally:
+        con.execute("DROP TABLE IF EXISTS _similar_docs")
+        con.execute("DROP TABLE IF EXISTS _similar_changed")
+
+
+_MODES_FINGERPRINT = """
+SELECT hash(concat_ws('|',
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_overrides AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_taxonomy AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_rules AS x),
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_modes AS x)))
+"""
+
+
+def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The LATEST latest incidents (not deleted) whose severity requires a review: the board's questions."""
+    return [row[0] for row in con.execute(
+        "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+        f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {LATEST}").fetchall()]  # fmt: skip
+
+
+def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+    """After a sync or demo load wrote ``incident_ids`` (None: the whole site): re-count their text
+    (``refresh_index``) and work out the board's answers again, since a sync also moves what the answers
+    read besides text (services, modes, start times, which incidents are latest). Returns the re-counted."""
+    ids = None if incident_ids is None else list(incident_ids)
+    changed = refresh_index(con, ids)
+    queries = latest_queries(con)
+    if ids == [] and _kept_answers(con, queries, ANSWERS_K) is not None:
+        return 0  # a sync that read nothing (the usual cron run) leaves answers that still hold
+    con.execute("DELETE FROM similar_answers")
+    con.execute("DELETE FROM similar_answers_state")
+    con.execute(
+        "INSERT INTO similar_answers SELECT query_id, row_number() OVER (PARTITION BY query_id ORDER BY score DESC,"
+        " occurred_at DESC, incident_id), incident_id, failure_mode, score, text_score, same_service, same_mode,"
+        f" shared_terms FROM ({_SQL})", {"ids": queries, "k": ANSWERS_K})  # fmt: skip
+    con.execute("INSERT INTO similar_answers_state VALUES (?, ?, (" + _MODES_FINGERPRINT + "), now())",
+                [queries, ANSWERS_K])  # fmt: skip
+    return changed
+
+
+def _kept_answers(con: duckdb.DuckDBPyConnection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
+    """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
+    state = con.execute("SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state").fetchone()
+    if state is None or k > state[1] or state[2] != state[3] or not set(incident_ids) <= set(state[0]):
+        return None
+    return con.execute(
+        """
+        SELECT a.query_id, qi.key AS query_key, i.issue_id AS incident_id, i.key, i.summary, i.service, i.severity,
+               a.failure_mode, coalesce(i.started_at, i.created_at) AS occurred_at, a.score, a.text_score,
+               a.same_service, a.same_mode, a.shared_terms, i.url
+        FROM similar_answers AS a
+        JOIN incidents AS i ON i.issue_id = a.similar_id
+        JOIN incidents AS qi ON qi.issue_id = a.query_id
+        WHERE a.query_id IN (SELECT unnest($ids)) AND a.rank <= $k
+        ORDER BY a.query_id, a.rank
+        """,
+        {"ids": incident_ids, "k": k},
+    ).df()
+
+
 def reason(row: pd.Series | dict) -> str:
     """Why an incident is similar, in words: "same service and mode; shared terms: a, b"."""
     parts = []
@@ -151,7 +276,10 @@ def similar_to_many(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str],
     query_id and query_key), best first within each query."""
     if k < 1:
         raise InputError(f"-k {k}: ask for at least 1 similar incident")
-    frame = con.execute(_SQL, {"ids": list(incident_ids), "k": k, "stop_words": STOP_WORDS}).df()
+    ids = list(incident_ids)
+    frame = _kept_answers(con, ids, k)
+    if frame is None:
+        frame = con.execute(_SQL, {"ids": ids, "k": k}).df()
     frame["reason"] = [reason(row) for row in frame.to_dict("records")] if not frame.empty else []
     return frame
 

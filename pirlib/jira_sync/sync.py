@@ -44,6 +44,7 @@ from tqdm import tqdm
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import PirError
+from pirlib.failure_modes import similar
 from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import describe, resolve_fields
@@ -236,6 +237,8 @@ def run(
                 if full:
                     result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
                     result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
+                # The similar-incidents index commits with the run; an incremental run re-counts its incidents only.
+                similar.refresh(con, None if full else transformer.incident_ids)
                 result.status = "success"
                 result.cursor = cursor
                 _record(con, result, started, counter, settings)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from pirlib.db import transaction
+from pirlib import db
 from pirlib.errors import InputError
+from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, touch_review
 from pirlib.values import as_utc
 
@@ -74,7 +75,7 @@ def start_segment(session: ReviewSession, segment: str, at: dt.datetime | None =
     _check_segment(segment)
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
-    with transaction(con):
+    with db.transaction(con):
         con.execute(
             "UPDATE meeting_segments SET ended_at = ? WHERE incident_id = ? AND ended_at IS NULL AND segment <> ?",
             [at, incident_id, segment],
@@ -157,16 +158,20 @@ def add_note(
     at = at or session.now()
     note_id = uuid.uuid4().hex
     con, incident_id = session.con, session.incident_id
-    con.execute(
-        "INSERT INTO review_notes (note_id, incident_id, segment, category, tag, flag, text, author, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [note_id, incident_id, segment, SEGMENT_BY_NAME[segment].category, tag, flag, text, author, at, at],
-    )
+    with db.transaction(con):  # notes are text `pir similar` scores: the index follows them
+        con.execute(
+            "INSERT INTO review_notes (note_id, incident_id, segment, category, tag, flag, text, author, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [note_id, incident_id, segment, SEGMENT_BY_NAME[segment].category, tag, flag, text, author, at, at],
+        )
+        similar.refresh_index(con, [incident_id])
     return note_id
 
 
 def delete_note(con: duckdb.DuckDBPyConnection, note_id: str) -> None:
-    con.execute("DELETE FROM review_notes WHERE note_id = ?", [note_id])
+    with db.transaction(con):
+        gone = con.execute("DELETE FROM review_notes WHERE note_id = ? RETURNING incident_id", [note_id]).fetchall()
+        similar.refresh_index(con, [row[0] for row in gone])
 
 
 def notes(session: ReviewSession) -> pd.DataFrame:

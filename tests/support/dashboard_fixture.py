@@ -12,6 +12,7 @@ import pandas as pd
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.failure_modes import similar
 
 XSS_SUMMARY = "Checkout down <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
 TODAY = "2026-11-01"
@@ -90,6 +91,7 @@ def build(path: Path) -> Settings:
         db.upsert_frame(con, "incidents", incidents_frame(), "issue_id")
         db.upsert_frame(con, "actions", actions_frame(), "issue_id")
         db.upsert_frame(con, "sync_runs", sync_runs_frame(), "run_id")
+        similar.refresh(con)  # what a sync does after writing incidents
     return settings
 
 

@@ -38,8 +38,9 @@ class RecapPanel:
         self.refresh()
 
     def refresh(self, *, with_similar: bool = True) -> None:
-        """Redraw from the database; ``with_similar=False`` keeps the similar list (a full BM25 pass over
-        every incident's text) and redraws only the mode, for a redraw while the meeting goes on."""
+        """Redraw from the database; ``with_similar=False`` keeps the similar list (BM25 over the whole
+        index unless the incident is one the sync answered ahead) and redraws only the mode, for a redraw
+        while the meeting goes on."""
         with db.connect(self.settings, read_only=True) as con:
             row = manual.current(con, self.incident_id)
             modes = taxonomy.modes(con)
