@@ -48,6 +48,7 @@ from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import describe, resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
+from pirlib.jira_sync.spool import Spool
 from pirlib.jira_sync.transform import Transformer
 from pirlib.redact import redact
 
@@ -202,6 +203,7 @@ def run(
         previous = _last_cursor(con)
         known = _known(con) if previous is not None and not full else None
     bar = None
+    spool: Spool | None = None
     try:
         client = connect(settings, policy=retry, counter=counter)
         result.deployment = client.deployment
@@ -216,18 +218,19 @@ def run(
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
+        transformer = Transformer([], fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
         data = extract_mod.extract(
             client, settings, fields, since=since, zone=zone, known=known,
-            progress=bar.update if bar is not None else None,
+            progress=bar.update if bar is not None else None, on_others=transformer.add_others,
         )
+        # Everything is read before the database is opened, so that no one waits on it while Jira answers.
+        spool = Spool(settings.db.parent, data.chunks)
         result.warnings = data.warnings
-        transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
-        spans, commit_every = plan_chunks(len(data.incidents))
-        chunks = (data.incidents[start : start + size] for start, size in spans)
         newest = min(data.max_updated, read_from) if data.max_updated is not None else None
         cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
+        commit_every = CHUNK_ISSUES if data.incidents > CHUNK_ISSUES else None
         with db.connect(settings) as con:
-            counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)
+            counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
@@ -257,6 +260,8 @@ def run(
     finally:
         if bar is not None:
             bar.close()
+        if spool is not None:
+            spool.close()
         result.seconds = time.monotonic() - clock
         result.requests = counter.snapshot()
         result.retries = counter.retries

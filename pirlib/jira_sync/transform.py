@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -117,23 +118,33 @@ class Transformer:
 
     def __init__(self, others: list[dict[str, Any]], fields: FieldMap, *, base_url: str,
                  postmortem_label: str = "postmortem") -> None:  # fmt: skip
-        self.others = others
         self.fields = fields
         self.base_url = base_url.rstrip("/")
         self.postmortem_label = postmortem_label
-        epics = [o for o in others if _is_epic((o.get("fields") or {}).get("issuetype"))]
-        self.epic_keys = {e.get("key") for e in epics}
+        self.epic_keys: set[str | None] = set()
         self.epics_by_label: dict[str, str] = {}
-        for epic in epics:
-            for label in (epic.get("fields") or {}).get("labels") or []:
-                if label != postmortem_label:
-                    self.epics_by_label.setdefault(label, epic["key"])
+        # Each action candidate as the few values its row and its incident need (``add_others``).
+        self.candidates: list[_Candidate] = []
         # What the actions need to know about every incident seen so far.
         self.incident_ids: set[str] = set()
         self.incident_by_key: dict[str | None, str] = {}
         self.linked_to_incident: dict[str, str] = {}
         self.epic_of_incident: dict[str, str] = {}
         self.action_ids: set[str] = set()
+        self.add_others(others)
+
+    def add_others(self, others: list[dict[str, Any]]) -> None:
+        """Take in epics and action candidates (a sync hands them over page by page, before the incidents
+        that need them); only the values their rows need are kept, not the issues."""
+        for issue in others:
+            f = issue.get("fields") or {}
+            if _is_epic(f.get("issuetype")):
+                self.epic_keys.add(issue.get("key"))
+                for label in f.get("labels") or []:
+                    if label != self.postmortem_label:
+                        self.epics_by_label.setdefault(label, issue["key"])
+            elif self.postmortem_label in (f.get("labels") or []):
+                self.candidates.append(_candidate(issue, self.fields, self.base_url))
 
     def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
@@ -168,10 +179,10 @@ class Transformer:
         return Batch(incident_frame, pd.DataFrame(columns=ACTION_COLUMNS), events)
 
     def actions(self) -> Batch:
-        """Action rows of ``others``, linked to the incidents every ``incidents`` call has seen."""
+        """Action rows of the candidates, linked to the incidents every ``incidents`` call has seen."""
         actions = _action_rows(
-            self.incident_ids, self.incident_by_key, self.linked_to_incident, self.others, self.fields,
-            self.base_url, self.postmortem_label, self.epic_keys, self.epic_of_incident,
+            self.candidates, self.incident_ids, self.incident_by_key, self.linked_to_incident, self.epic_keys,
+            self.epic_of_incident,
         )  # fmt: skip
         self.action_ids = set(actions["issue_id"].astype(str))
         empty = Batch.empty()
@@ -209,81 +220,99 @@ def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
 
 
 
+_ACTION_NAMES = [
+    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
+    "status", "status_category", "priority", "labels", "success_metric", "verification_method",
+    "action_type", "url",
+]  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """An action candidate's row values, and what finds its epic and incident once every issue is read."""
+
+    row: list[Any]  # _ACTION_NAMES, with incident_id and epic_key still to fill in
+    times: tuple[Any, Any, Any, Any]  # created, updated, resolutiondate, duedate as Jira sent them
+    epic_link: str | None  # Data Center's Epic Link field
+    parent: str | None  # Cloud's parent, when it may be the epic
+    parent_is_epic: bool  # the parent's type says epic, or the payload leaves the type out
+    linked: list[tuple[str | None, str]]  # (key, id) of the issues the action links to
+
+
+def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> _Candidate:
+    f = issue.get("fields") or {}
+    status = f.get("status") or {}
+    assignee = f.get("assignee")
+    key = issue.get("key")
+    row = [
+        str(issue["id"]), key, None, None, f.get("summary"),
+        _name(assignee), _user_id(assignee),
+        assignee.get("emailAddress") if isinstance(assignee, dict) else None,
+        _name(f.get(fm.team)) if fm.team else None,
+        status.get("name"), (status.get("statusCategory") or {}).get("key"), _name(f.get("priority")),
+        list(f.get("labels") or []),
+        to_text(f.get(fm.success_metric)) if fm.success_metric else None,
+        to_text(f.get(fm.verification)) if fm.verification else None,
+        _name(f.get(fm.action_type)) if fm.action_type else None,
+        f"{base_url}/browse/{key}",
+    ]  # fmt: skip
+    epic_link = None
+    if fm.epic_link:
+        value = f.get(fm.epic_link)
+        if isinstance(value, str) and value:
+            epic_link = value
+        elif isinstance(value, dict) and value.get("key"):
+            epic_link = value["key"]
+    parent = f.get("parent")
+    parent_key, parent_is_epic = None, False
+    if isinstance(parent, dict) and parent.get("key"):
+        parent_key = parent["key"]
+        issue_type = (parent.get("fields") or {}).get("issuetype")
+        # A sub-task's parent is its task, not an epic; when the payload omits the type, trust it.
+        parent_is_epic = issue_type is None or _is_epic(issue_type)
+    linked = [(other.get("key"), str(other.get("id"))) for other in _linked_issues(f)]
+    times = (f.get("created"), f.get("updated"), f.get("resolutiondate"), f.get("duedate"))
+    return _Candidate(row, times, epic_link, parent_key, parent_is_epic, linked)
+
+
 def _action_rows(
+    candidates: list[_Candidate],
     incident_ids: set[str],
     incident_by_key: dict[str | None, str],
     linked_to_incident: dict[str, str],
-    others: list[dict[str, Any]],
-    fm: FieldMap,
-    base_url: str,
-    postmortem_label: str,
     epic_keys: set[str | None],
     epic_of_incident: dict[str, str],
 ) -> pd.DataFrame:
     # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
     # holds the incidents' side, the action's own links are read below.
-
     rows = []
     created, updated, resolved, due = [], [], [], []
-    for issue in others:
-        f = issue.get("fields") or {}
-        labels = list(f.get("labels") or [])
-        if postmortem_label not in labels or _is_epic(f.get("issuetype")) or str(issue["id"]) in incident_ids:
+    for candidate in candidates:
+        issue_id = candidate.row[0]
+        if issue_id in incident_ids:
             continue
-        epic_key = _action_epic(f, fm, epic_keys)
+        epic_key = candidate.epic_link
+        if epic_key is None and candidate.parent and (candidate.parent_is_epic or candidate.parent in epic_keys):
+            epic_key = candidate.parent
         incident_id = epic_of_incident.get(epic_key) if epic_key else None
         if incident_id is None:
-            incident_id = linked_to_incident.get(str(issue["id"]))
+            incident_id = linked_to_incident.get(issue_id)
         if incident_id is None:
-            for other in _linked_issues(f):
-                found = incident_by_key.get(other.get("key"))
-                if found or str(other.get("id")) in incident_ids:
-                    incident_id = found or str(other.get("id"))
+            for key, other_id in candidate.linked:
+                found = incident_by_key.get(key)
+                if found or other_id in incident_ids:
+                    incident_id = found or other_id
                     break
-        status = f.get("status") or {}
-        assignee = f.get("assignee")
-        key = issue.get("key")
-        rows.append((
-            str(issue["id"]), key, incident_id, epic_key, f.get("summary"),
-            _name(assignee), _user_id(assignee),
-            assignee.get("emailAddress") if isinstance(assignee, dict) else None,
-            _name(f.get(fm.team)) if fm.team else None,
-            status.get("name"), (status.get("statusCategory") or {}).get("key"), _name(f.get("priority")),
-            labels,
-            to_text(f.get(fm.success_metric)) if fm.success_metric else None,
-            to_text(f.get(fm.verification)) if fm.verification else None,
-            _name(f.get(fm.action_type)) if fm.action_type else None,
-            f"{base_url}/browse/{key}",
-        ))  # fmt: skip
-        created.append(f.get("created"))
-        updated.append(f.get("updated"))
-        resolved.append(f.get("resolutiondate"))
-        due.append(f.get("duedate"))
-    names = [
-        "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
-        "status", "status_category", "priority", "labels", "success_metric", "verification_method",
-        "action_type", "url",
-    ]  # fmt: skip
-    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+        row = list(candidate.row)
+        row[2], row[3] = incident_id, epic_key
+        rows.append(row)
+        created.append(candidate.times[0])
+        updated.append(candidate.times[1])
+        resolved.append(candidate.times[2])
+        due.append(candidate.times[3])
+    frame = pd.DataFrame.from_records(rows, columns=_ACTION_NAMES) if rows else pd.DataFrame(columns=_ACTION_NAMES)
     frame["due_date"] = pd.Series(_dates(due), index=frame.index, dtype=object)
     frame["created_at"] = _times(created, "action created")
     frame["updated_at"] = _times(updated, "action updated")
     frame["resolved_at"] = _times(resolved, "action resolutiondate")
     return frame[ACTION_COLUMNS]
-
-
-def _action_epic(f: dict[str, Any], fm: FieldMap, epic_keys: set[str | None]) -> str | None:
-    """The epic an action sits under: Data Center's Epic Link field, else Cloud's ``parent``."""
-    if fm.epic_link:
-        value = f.get(fm.epic_link)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and value.get("key"):
-            return value["key"]
-    parent = f.get("parent")
-    if isinstance(parent, dict) and parent.get("key"):
-        issue_type = (parent.get("fields") or {}).get("issuetype")
-        # A sub-task's parent is its task, not an epic; when the payload omits the type, trust it.
-        if issue_type is None or _is_epic(issue_type) or parent["key"] in epic_keys:
-            return parent["key"]
-    return None
