@@ -65,12 +65,12 @@ COMMENT_PAGE = 100
 # Follow-up requests (changelog/comment pages) run this many at a time: they are independent and small,
 # and a real Jira answers them in parallel. Low enough to stay well inside Jira's rate limits.
 DETAIL_WORKERS = 4
-# A chunk of incidents (``Extract.chunks``) closes at this many incidents or this many characters of JSON,
+# A chunk of incidents (``Extract.chunks``) closes at this many incidents or this many bytes of JSON,
 # whichever comes first. Measured with bench/bench_sync_memory.py: a chunk's JSON text costs about its size
 # again in DuckDB while it is flattened and a few times its size as rows; two chunks are in flight at once
 # (one written while the next is built).
 READ_CHUNK_ISSUES = 2_000
-READ_CHUNK_CHARS = 32_000_000
+READ_CHUNK_BYTES = 8_000_000
 
 _BASE_FIELDS = [
     "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
@@ -144,13 +144,13 @@ class Extract:
     """What one run reads: the epics and action candidates at once, the incidents as a stream of chunks.
 
     ``chunks`` yields each chunk of incidents, with complete changelogs and comments merged in, as one JSON
-    array text (what ``transform`` reads fastest, and a fraction of the memory of the parsed dicts). The
+    array in UTF-8 (what ``transform`` reads fastest, and a fraction of the memory of the parsed dicts). The
     search pages behind a chunk are read only when the chunk is asked for, so a run holds one chunk and
     the page being read, whatever the site's size. ``max_updated`` and ``warnings`` are complete once
     ``chunks`` is exhausted.
     """
 
-    chunks: Iterator[str] = field(default_factory=lambda: iter(()))
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
     incidents: int = 0  # in the chunks so far
     max_updated: dt.datetime | None = None
     changelog_fetches: int = 0
@@ -206,15 +206,15 @@ def action_fields(fields: FieldMap) -> list[str]:
     return _BASE_FIELDS + [f for f in custom if f]
 
 
-def search(
+def search_pages(
     client: JiraClient,
     jql: str,
     fields: list[str],
     *,
     expand: str | None = None,
     progress: Progress | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every issue the JQL finds, page by page, at the page size the server grants."""
+) -> Iterator[list[dict[str, Any]]]:
+    """The pages of issues the JQL finds, each checked, at the page size the server grants."""
     params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields)}
     if expand:
         params["expand"] = expand
@@ -224,7 +224,7 @@ def search(
             page = client.get("search/jql", {**params, "maxResults": CLOUD_PAGE,
                                              **({"nextPageToken": token} if token else {})})
             issues = _checked(page, fields, expand)
-            yield from issues
+            yield issues
             if progress:
                 progress(len(issues))
             token = page.get("nextPageToken")
@@ -236,7 +236,7 @@ def search(
         while True:
             page = client.get("search", {**params, "startAt": start, "maxResults": size, "validateQuery": "strict"})
             issues = _checked(page, fields, expand)
-            yield from issues
+            yield issues
             if progress:
                 progress(len(issues))
             start += len(issues)
@@ -245,6 +245,19 @@ def search(
             total = page.get("total")
             if not issues or (total is not None and start >= int(total)):
                 return
+
+
+def search(
+    client: JiraClient,
+    jql: str,
+    fields: list[str],
+    *,
+    expand: str | None = None,
+    progress: Progress | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every issue the JQL finds (``search_pages`` one by one)."""
+    for page in search_pages(client, jql, fields, expand=expand, progress=progress):
+        yield from page
 
 
 def _checked(page: Any, fields: list[str], expand: str | None) -> list[dict[str, Any]]:
@@ -392,13 +405,13 @@ def extract(
     progress: Progress | None = None,
     on_others: Callable[[list[dict[str, Any]]], None],
     chunk_issues: int | None = None,
-    chunk_chars: int | None = None,
+    chunk_bytes: int | None = None,
 ) -> Extract:
     """Read what changed since ``since`` (everything when None) and complete every incident's timeline.
 
     The epics and action candidates are read first, page by page into ``on_others`` (the transform keeps
     only what an action row needs of them); the incidents come as ``Extract.chunks`` of at most
-    ``chunk_issues`` incidents or ``chunk_chars`` characters of JSON, whichever is reached first (a few
+    ``chunk_issues`` incidents or ``chunk_bytes`` bytes of JSON, whichever is reached first (a few
     incidents with huge changelogs make a short chunk). Epics an incremental chunk needs reach
     ``on_others`` before the chunk is yielded.
 
@@ -408,13 +421,13 @@ def extract(
     """
     result = Extract()
     chunk_issues = chunk_issues or READ_CHUNK_ISSUES
-    chunk_chars = chunk_chars or READ_CHUNK_CHARS
+    chunk_bytes = chunk_bytes or READ_CHUNK_BYTES
     label = settings.postmortem_label
     incremental = since is not None and known is not None
     other_ids: set[str] = set()
     changed_epic_labels: set[str] = set()  # own labels of the epics this run read
     relink_labels: set[str] = set()  # ... of those the database does not link to an incident yet
-    for page in _pages(search(client, action_query(settings, since, zone), action_fields(fields), progress=progress)):
+    for page in search_pages(client, action_query(settings, since, zone), action_fields(fields), progress=progress):
         result.saw(page)
         if incremental:
             assert known is not None
@@ -432,7 +445,7 @@ def extract(
     def incident_pages() -> Iterator[list[dict[str, Any]]]:
         have_ids: set[str] = set()
         query = incident_query(settings, since, zone)
-        for page in _pages(search(client, query, incident_fields(fields), expand="changelog", progress=progress)):
+        for page in search_pages(client, query, incident_fields(fields), expand="changelog", progress=progress):
             result.saw(page)
             if incremental:
                 assert known is not None
@@ -442,7 +455,7 @@ def extract(
         # Epics that changed while their incident did not: re-read the incident so that it finds its epic.
         for labels in _chunks(sorted(relink_labels)):
             query = f"({_strip_order_by(settings.incident_jql)}) AND {_labels_in(labels)} ORDER BY created ASC, key ASC"
-            for page in _pages(search(client, query, incident_fields(fields), expand="changelog")):
+            for page in search_pages(client, query, incident_fields(fields), expand="changelog"):
                 page = [i for i in page if str(i["id"]) not in have_ids]
                 have_ids.update(str(i["id"]) for i in page)
                 yield page
@@ -460,20 +473,20 @@ def extract(
             if epics:
                 on_others(epics)
 
-    def chunks() -> Iterator[str]:
+    def chunks() -> Iterator[bytes]:
         details = _Details(client, result)
         asked: set[str] = set()  # labels whose epics were fetched already
         wanted: set[str] = set()  # ... and those this chunk's incidents need before it is handed on
-        texts: list[str] = []
+        texts: list[bytes] = []  # UTF-8: a str with one non-ASCII character takes 2-4 bytes for every character
         size = 0
 
-        def chunk() -> str:
+        def chunk() -> bytes:
             nonlocal texts, size
             if wanted:
                 fetch_epics(wanted)
                 asked.update(wanted)
                 wanted.clear()
-            text = "[" + ",".join(texts) + "]"
+            text = b"[" + b",".join(texts) + b"]"
             result.incidents += len(texts)
             texts, size = [], 0
             return text
@@ -483,9 +496,9 @@ def extract(
                 if incremental:
                     wanted.update(labels_without_epic(incidents) - asked)
                 for issue in incidents:
-                    texts.append(to_json(issue))
+                    texts.append(to_json(issue).encode("utf-8"))
                     size += len(texts[-1])
-                    if len(texts) >= chunk_issues or size >= chunk_chars:
+                    if len(texts) >= chunk_issues or size >= chunk_bytes:
                         yield chunk()
                 del incidents
         if texts or wanted:
@@ -495,32 +508,20 @@ def extract(
     return result
 
 
-def _pages(issues: Iterator[dict[str, Any]], size: int = max(CLOUD_PAGE, DC_PAGE)) -> Iterator[list[dict[str, Any]]]:
-    """Issues of a search grouped as they arrive, so that each group is checked and handed on together."""
-    page: list[dict[str, Any]] = []
-    for issue in issues:
-        page.append(issue)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
 def _completed(
     pages: Iterator[list[dict[str, Any]]], details: _Details, pool: ThreadPoolExecutor
 ) -> Iterator[list[dict[str, Any]]]:
     """Each page with every incident's timeline complete, in order.
 
     A page's follow-up requests run on the pool while the next search page is read; at most two pages wait
-    for theirs, so the follow-ups overlap the search without holding more than a few pages.
+    for theirs, so the follow-ups overlap the search without holding more than two pages.
     """
     waiting: deque[tuple[list[dict[str, Any]], list[bool], list[Future[None]]]] = deque()
     for page in pages:
         short = [_needs_details(i) for i in page]
         futures = [pool.submit(details.complete, i) for i, s in zip(page, short, strict=True) if s]
         waiting.append((page, short, futures))
-        while waiting and (len(waiting) > 2 or all(f.done() for f in waiting[0][2])):
+        while waiting and (len(waiting) > 1 or all(f.done() for f in waiting[0][2])):
             yield _finish(details, *waiting.popleft())
     while waiting:
         yield _finish(details, *waiting.popleft())

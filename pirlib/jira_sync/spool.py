@@ -23,7 +23,7 @@ __all__ = ["Spool"]
 class Spool:
     """Every chunk of ``chunks``, written to a temporary file in ``folder`` now, read back by ``chunks()``."""
 
-    def __init__(self, folder: Path, chunks: Iterable[str]) -> None:
+    def __init__(self, folder: Path, chunks: Iterable[bytes]) -> None:
         doing = "cannot keep the issues read from Jira in"
         try:
             self._file = tempfile.TemporaryFile(dir=folder, prefix=".pir-sync-")
@@ -32,9 +32,8 @@ class Spool:
         self._sizes: list[int] = []
         try:
             for chunk in chunks:
-                data = chunk.encode("utf-8")
-                self._file.write(data)
-                self._sizes.append(len(data))
+                self._file.write(chunk)
+                self._sizes.append(len(chunk))
             self._file.flush()
         except OSError as exc:
             self.close()
@@ -48,6 +47,11 @@ class Spool:
         self._file.seek(0)
         for size in self._sizes:
             yield self._file.read(size)
+
+    @property
+    def count(self) -> int:
+        """How many chunks it holds."""
+        return len(self._sizes)
 
     def close(self) -> None:
         self._file.close()

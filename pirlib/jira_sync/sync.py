@@ -228,7 +228,7 @@ def run(
         result.warnings = data.warnings
         newest = min(data.max_updated, read_from) if data.max_updated is not None else None
         cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
-        commit_every = CHUNK_ISSUES if data.incidents > CHUNK_ISSUES else None
+        commit_every = 1 if spool.count > 1 else None
         with db.connect(settings) as con:
             counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]

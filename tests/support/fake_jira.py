@@ -1528,3 +1528,45 @@ def with_field_catalogue(site: dict[str, Any], variant: str) -> dict[str, Any]:
         for history in (issue.get("changelog") or {}).get("histories") or []:
             history["items"] = [i for i in history["items"] if i.get("fieldId") not in gone and i.get("field") not in dropped]
     return {**site, "fields": catalogue, "issues": issues}
+
+
+def _serve_child(build: Any, args: tuple[Any, ...], ready: Any, stop: Any) -> None:
+    with build(*args) as server:
+        ready.put((server.url, server.credentials()))
+        stop.wait()
+
+
+class FakeJiraProcess:
+    """The FakeJira that ``build(*args)`` makes, served from a child process, so that what the site and its
+    answers cost in memory does not count against the process under test (``url``, ``credentials()``).
+
+    ``build`` must be importable by name (a module-level function): the child is spawned, not forked.
+    """
+
+    def __init__(self, build: Any, *args: Any, timeout: float = 1800) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._ready, self._stop = context.Queue(), context.Event()
+        self._process = context.Process(target=_serve_child, args=(build, args, self._ready, self._stop), daemon=True)
+        self._timeout = timeout
+        self.url = ""
+        self._credentials: dict[str, str] = {}
+
+    def __enter__(self) -> FakeJiraProcess:
+        self._process.start()
+        try:
+            self.url, self._credentials = self._ready.get(timeout=self._timeout)
+        except BaseException:
+            self._process.kill()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.kill()
+
+    def credentials(self) -> dict[str, str]:
+        return dict(self._credentials)
