@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -23,7 +22,10 @@ from pirlib.jira_sync.flatten import flatten
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["Transformer", "transform"]
+__all__ = ["ACTION_SLICE", "Transformer", "transform"]
+
+# Action rows per batch of a sync's load (``Transformer.action_batches``).
+ACTION_SLICE = 20_000
 
 
 def _times(values: list[str | None], what: str) -> pd.Series:
@@ -123,8 +125,9 @@ class Transformer:
         self.postmortem_label = postmortem_label
         self.epic_keys: set[str | None] = set()
         self.epics_by_label: dict[str, str] = {}
-        # Each action candidate as the few values its row and its incident need (``add_others``).
-        self.candidates: list[_Candidate] = []
+        # The action candidates' row values, a table per page (``add_others``): columnar, so that a site's
+        # hundreds of thousands of actions cost tens of MB, not the dicts Jira sent.
+        self.candidates: list[pa.Table] = []
         # What the actions need to know about every incident seen so far.
         self.incident_ids: set[str] = set()
         self.incident_by_key: dict[str | None, str] = {}
@@ -143,14 +146,17 @@ class Transformer:
                 for label in f.get("labels") or []:
                     if label != self.postmortem_label:
                         self.epics_by_label.setdefault(label, issue["key"])
-            elif self.postmortem_label in (f.get("labels") or []):
-                self.candidates.append(_candidate(issue, self.fields, self.base_url))
+        rows = [_candidate(issue, self.fields, self.base_url) for issue in others
+                if not _is_epic((issue.get("fields") or {}).get("issuetype"))
+                and self.postmortem_label in ((issue.get("fields") or {}).get("labels") or [])]  # fmt: skip
+        if rows:
+            self.candidates.append(pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
 
     def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
         for chunk in chunks:
             yield self.incidents(chunk)
-        yield self.actions()
+        yield from self.action_batches()
 
     def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
         """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
@@ -180,13 +186,23 @@ class Transformer:
 
     def actions(self) -> Batch:
         """Action rows of the candidates, linked to the incidents every ``incidents`` call has seen."""
-        actions = _action_rows(
+        (batch,) = self.action_batches(slice_rows=None)
+        return batch
+
+    def action_batches(self, slice_rows: int | None = ACTION_SLICE) -> Iterator[Batch]:
+        """``actions`` in batches of ``slice_rows`` rows (None: one), so that a site's actions are never
+        all rows of Python objects at once."""
+        table, incident_ids, epic_keys = _action_links(
             self.candidates, self.incident_ids, self.incident_by_key, self.linked_to_incident, self.epic_keys,
             self.epic_of_incident,
         )  # fmt: skip
-        self.action_ids = set(actions["issue_id"].astype(str))
+        self.action_ids = set(table.column("issue_id").to_pylist())
         empty = Batch.empty()
-        return Batch(empty.incidents, actions, empty.events)
+        step = slice_rows or max(len(table), 1)
+        for start in range(0, max(len(table), 1), step):
+            frame = _action_frame(table.slice(start, step), incident_ids[start : start + step],
+                                  epic_keys[start : start + step])  # fmt: skip
+            yield Batch(empty.incidents, frame, empty.events)
 
 
 def _incident_epic(
@@ -227,35 +243,22 @@ _ACTION_NAMES = [
 ]  # fmt: skip
 
 
-@dataclass(slots=True)
-class _Candidate:
-    """An action candidate's row values, and what finds its epic and incident once every issue is read."""
+# An action candidate: its row (``_ACTION_NAMES``; incident_id and epic_key are found in ``_action_rows``),
+# Jira's timestamps as sent, and what finds its epic and incident once every issue is read: Data Center's
+# Epic Link, Cloud's parent (``parent_is_epic``: the parent's type says epic, or the payload leaves it out)
+# and the (key, id) of the issues it links to.
+_CANDIDATE_SCHEMA = pa.schema(
+    [(name, pa.list_(pa.string()) if name == "labels" else pa.string()) for name in _ACTION_NAMES]
+    + [(name, pa.string()) for name in ("created", "updated", "resolutiondate", "duedate", "epic_link", "parent")]
+    + [("parent_is_epic", pa.bool_()), ("linked_keys", pa.list_(pa.string())), ("linked_ids", pa.list_(pa.string()))]
+)
 
-    row: list[Any]  # _ACTION_NAMES, with incident_id and epic_key still to fill in
-    times: tuple[Any, Any, Any, Any]  # created, updated, resolutiondate, duedate as Jira sent them
-    epic_link: str | None  # Data Center's Epic Link field
-    parent: str | None  # Cloud's parent, when it may be the epic
-    parent_is_epic: bool  # the parent's type says epic, or the payload leaves the type out
-    linked: list[tuple[str | None, str]]  # (key, id) of the issues the action links to
 
-
-def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> _Candidate:
+def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> dict[str, Any]:
     f = issue.get("fields") or {}
     status = f.get("status") or {}
     assignee = f.get("assignee")
     key = issue.get("key")
-    row = [
-        str(issue["id"]), key, None, None, f.get("summary"),
-        _name(assignee), _user_id(assignee),
-        assignee.get("emailAddress") if isinstance(assignee, dict) else None,
-        _name(f.get(fm.team)) if fm.team else None,
-        status.get("name"), (status.get("statusCategory") or {}).get("key"), _name(f.get("priority")),
-        list(f.get("labels") or []),
-        to_text(f.get(fm.success_metric)) if fm.success_metric else None,
-        to_text(f.get(fm.verification)) if fm.verification else None,
-        _name(f.get(fm.action_type)) if fm.action_type else None,
-        f"{base_url}/browse/{key}",
-    ]  # fmt: skip
     epic_link = None
     if fm.epic_link:
         value = f.get(fm.epic_link)
@@ -270,49 +273,69 @@ def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> _Candidate
         issue_type = (parent.get("fields") or {}).get("issuetype")
         # A sub-task's parent is its task, not an epic; when the payload omits the type, trust it.
         parent_is_epic = issue_type is None or _is_epic(issue_type)
-    linked = [(other.get("key"), str(other.get("id"))) for other in _linked_issues(f)]
-    times = (f.get("created"), f.get("updated"), f.get("resolutiondate"), f.get("duedate"))
-    return _Candidate(row, times, epic_link, parent_key, parent_is_epic, linked)
+    linked = _linked_issues(f)
+    return {
+        "issue_id": str(issue["id"]), "key": key, "incident_id": None, "epic_key": None,
+        "summary": f.get("summary"), "owner": _name(assignee), "owner_id": _user_id(assignee),
+        "owner_email": assignee.get("emailAddress") if isinstance(assignee, dict) else None,
+        "team": _name(f.get(fm.team)) if fm.team else None,
+        "status": status.get("name"), "status_category": (status.get("statusCategory") or {}).get("key"),
+        "priority": _name(f.get("priority")), "labels": list(f.get("labels") or []),
+        "success_metric": to_text(f.get(fm.success_metric)) if fm.success_metric else None,
+        "verification_method": to_text(f.get(fm.verification)) if fm.verification else None,
+        "action_type": _name(f.get(fm.action_type)) if fm.action_type else None,
+        "url": f"{base_url}/browse/{key}",
+        "created": f.get("created"), "updated": f.get("updated"), "resolutiondate": f.get("resolutiondate"),
+        "duedate": f.get("duedate"), "epic_link": epic_link, "parent": parent_key, "parent_is_epic": parent_is_epic,
+        "linked_keys": [other.get("key") for other in linked], "linked_ids": [str(other.get("id")) for other in linked],
+    }  # fmt: skip
 
 
-def _action_rows(
-    candidates: list[_Candidate],
+def _action_links(
+    candidates: list[pa.Table],
     incident_ids: set[str],
     incident_by_key: dict[str | None, str],
     linked_to_incident: dict[str, str],
     epic_keys: set[str | None],
     epic_of_incident: dict[str, str],
-) -> pd.DataFrame:
+) -> tuple[pa.Table, list[str | None], list[str | None]]:
+    """The candidates that are actions, and each one's incident and epic."""
     # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
     # holds the incidents' side, the action's own links are read below.
-    rows = []
-    created, updated, resolved, due = [], [], [], []
-    for candidate in candidates:
-        issue_id = candidate.row[0]
+    table = pa.concat_tables(candidates) if candidates else _CANDIDATE_SCHEMA.empty_table()
+    column = {name: table.column(name).to_pylist() for name in
+              ("issue_id", "epic_link", "parent", "parent_is_epic", "linked_keys", "linked_ids")}  # fmt: skip
+    keep, incident_column, epic_column = [], [], []
+    for row, issue_id in enumerate(column["issue_id"]):
         if issue_id in incident_ids:
             continue
-        epic_key = candidate.epic_link
-        if epic_key is None and candidate.parent and (candidate.parent_is_epic or candidate.parent in epic_keys):
-            epic_key = candidate.parent
+        epic_key, parent = column["epic_link"][row], column["parent"][row]
+        if epic_key is None and parent and (column["parent_is_epic"][row] or parent in epic_keys):
+            epic_key = parent
         incident_id = epic_of_incident.get(epic_key) if epic_key else None
         if incident_id is None:
             incident_id = linked_to_incident.get(issue_id)
         if incident_id is None:
-            for key, other_id in candidate.linked:
+            for key, other_id in zip(column["linked_keys"][row], column["linked_ids"][row], strict=True):
                 found = incident_by_key.get(key)
                 if found or other_id in incident_ids:
                     incident_id = found or other_id
                     break
-        row = list(candidate.row)
-        row[2], row[3] = incident_id, epic_key
-        rows.append(row)
-        created.append(candidate.times[0])
-        updated.append(candidate.times[1])
-        resolved.append(candidate.times[2])
-        due.append(candidate.times[3])
-    frame = pd.DataFrame.from_records(rows, columns=_ACTION_NAMES) if rows else pd.DataFrame(columns=_ACTION_NAMES)
-    frame["due_date"] = pd.Series(_dates(due), index=frame.index, dtype=object)
-    frame["created_at"] = _times(created, "action created")
-    frame["updated_at"] = _times(updated, "action updated")
-    frame["resolved_at"] = _times(resolved, "action resolutiondate")
+        keep.append(row)
+        incident_column.append(incident_id)
+        epic_column.append(epic_key)
+    if len(keep) < len(table):
+        table = table.take(pa.array(keep, pa.int64()))
+    return table, incident_column, epic_column
+
+
+def _action_frame(table: pa.Table, incident_ids: list[str | None], epic_keys: list[str | None]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _ACTION_NAMES},
+                         columns=_ACTION_NAMES)  # fmt: skip
+    frame["incident_id"] = pd.Series(incident_ids, index=frame.index, dtype=object)
+    frame["epic_key"] = pd.Series(epic_keys, index=frame.index, dtype=object)
+    frame["due_date"] = pd.Series(_dates(table.column("duedate").to_pylist()), index=frame.index, dtype=object)
+    frame["created_at"] = _times(table.column("created").to_pylist(), "action created")
+    frame["updated_at"] = _times(table.column("updated").to_pylist(), "action updated")
+    frame["resolved_at"] = _times(table.column("resolutiondate").to_pylist(), "action resolutiondate")
     return frame[ACTION_COLUMNS]
