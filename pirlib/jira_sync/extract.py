@@ -2,11 +2,13 @@
 
 Two searches per run, each paged at whatever page size the server grants:
 
-1. incidents: ``(<PIR_INCIDENT_JQL>) [AND updated >= "<cursor>"] ORDER BY created ASC, key ASC`` with the
-   fields pir maps, ``comment`` and ``expand=changelog``;
-2. epics and actions: ``labels = "<postmortem>" AND NOT (<PIR_INCIDENT_JQL>) [AND updated >= ...]``
+1. epics and actions: ``labels = "<postmortem>" AND NOT (<PIR_INCIDENT_JQL>) [AND updated >= ...]``
    without changelog or comments (pir keeps no timeline for actions). ``NOT (...)`` keeps an incident
-   that carries the postmortem label from being read as an action.
+   that carries the postmortem label from being read as an action. Read first and handed on page by page
+   (``on_others``): the transform keeps only their row values, and an incident chunk needs the epics.
+2. incidents: ``(<PIR_INCIDENT_JQL>) [AND updated >= "<cursor>"] ORDER BY created ASC, key ASC`` with the
+   fields pir maps, ``comment`` and ``expand=changelog``, streamed: page by page, timelines completed, and
+   handed on in chunks of JSON text (``Extract.chunks``), so that a run never holds the whole site.
 
 ``ORDER BY created`` rather than ``updated``: an issue edited while we page would move to the end of an
 ``updated`` ordering and shift every later issue back by one, so one would be skipped at a page boundary.

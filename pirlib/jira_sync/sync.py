@@ -17,13 +17,18 @@ Two runs at once (cron and a person): the load keeps a stored row whose ``update
 run's (``load.py``), and ``--full`` flags as deleted only rows no later run has written, so the slower
 run never puts old values back.
 
-Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
-(``plan_chunks``, ``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
-which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
-``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full
-timelines, so that memory stays bounded. The new cursor is written (with ``mark_deleted`` on ``--full``)
-only after the last commit. A run that fails anywhere leaves the cursor where it was, so the next run
-reads the same window again and ends in the database a run without faults gives.
+Memory and atomicity: the read streams (``extract``): epics and actions first, kept as their row values,
+then the incidents in chunks of at most ``extract.READ_CHUNK_ISSUES`` incidents or ``READ_CHUNK_BYTES`` of
+JSON, each parked in a spool file next to the database (``spool.py``) as soon as its timelines are complete.
+So a run holds a couple of search pages and one chunk, whatever the site's size, and the database is not
+opened until everything is read: a failure while reading (a malformed answer, Jira gone) writes nothing at
+all. The load then reads the chunks back one at a time (``load_batches``: each chunk's transform overlaps
+the previous chunk's write). A run of one chunk, which is every incremental run in practice, is one
+transaction with its actions; a larger one (a first or ``--full`` sync of a big site) commits chunk by
+chunk, each chunk whole incidents with their full timelines, the actions with the last. The new cursor is
+written (with ``mark_deleted`` on ``--full``) only after the last commit. A run that fails anywhere leaves
+the cursor where it was, so the next run reads the same window again and ends in the database a run
+without faults gives.
 """
 
 from __future__ import annotations
@@ -56,10 +61,10 @@ __all__ = ["CHUNK_ISSUES", "SyncResult", "last_cursor", "plan_chunks", "run"]
 
 SOURCE = "jira"
 
-# Incidents per chunk of a large run (``Transformer.batches``, ``load.load_batches``): a chunk's incidents
-# and its events (about 11 per incident in a typical site) are then each at least a row group
-# (``db.ROW_GROUP_SIZE``), which DuckDB writes straight into the database file instead of through the
-# write-ahead log and a checkpoint.
+# Incidents per chunk of a load that ``plan_chunks`` splits (bench/bench_load.py: a chunk's incidents and
+# its events, about 11 per incident in a typical site, are then each at least a row group,
+# ``db.ROW_GROUP_SIZE``, which DuckDB writes straight into the database file instead of through the
+# write-ahead log). A sync's chunks are bounded by memory instead (``extract.READ_CHUNK_ISSUES``).
 CHUNK_ISSUES = 25_000
 
 
