@@ -589,3 +589,34 @@ def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira,
         comments = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'"
                                " AND text LIKE '%a newer comment%'", [str(incident["id"])]).fetchone()[0]  # fmt: skip
     assert summary == "newer" and comments == 1
+
+
+def test_a_full_disk_for_the_spool_is_one_line_and_writes_nothing(server: FakeJira, tmp_path: Path, monkeypatch):
+    import errno
+    import tempfile
+
+    from pirlib.jira_sync import spool
+
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    before = dump(settings)
+    server.update_issue(next(iter(server.live_issues()))["id"], fields={"summary": "edited"})
+
+    real_temporary_file = tempfile.TemporaryFile
+
+    class FullDisk:
+        def __init__(self, *args, **kwargs):
+            self.file = real_temporary_file(*args, **kwargs)
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str):
+            return getattr(self.file, name)
+
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", FullDisk)
+    with pytest.raises(PirError) as caught:
+        sync_run(settings)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"cannot keep the issues read from Jira in {tmp_path}")
+    assert dump(settings) == before and runs(settings)[-1][0] == "failed"
