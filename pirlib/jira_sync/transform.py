@@ -190,19 +190,20 @@ class Transformer:
         return batch
 
     def action_batches(self, slice_rows: int | None = ACTION_SLICE) -> Iterator[Batch]:
-        """``actions`` in batches of ``slice_rows`` rows (None: one), so that a site's actions are never
-        all rows of Python objects at once."""
-        table, incident_ids, epic_keys = _action_links(
-            self.candidates, self.incident_ids, self.incident_by_key, self.linked_to_incident, self.epic_keys,
-            self.epic_of_incident,
-        )  # fmt: skip
-        self.action_ids = set(table.column("issue_id").to_pylist())
+        """``actions`` in batches of ``slice_rows`` candidates (None: one), each linked and built on its
+        own, so that a site's actions are never all rows of Python objects at once."""
+        table = pa.concat_tables(self.candidates) if self.candidates else _CANDIDATE_SCHEMA.empty_table()
+        self.action_ids = set()
         empty = Batch.empty()
         step = slice_rows or max(len(table), 1)
         for start in range(0, max(len(table), 1), step):
-            frame = _action_frame(table.slice(start, step), incident_ids[start : start + step],
-                                  epic_keys[start : start + step])  # fmt: skip
-            yield Batch(empty.incidents, frame, empty.events)
+            part, incident_ids, epic_keys = _action_links(
+                table.slice(start, step), self.incident_ids, self.incident_by_key, self.linked_to_incident,
+                self.epic_keys, self.epic_of_incident,
+            )  # fmt: skip
+            self.action_ids.update(part.column("issue_id").to_pylist())
+            if len(part) or start == 0:
+                yield Batch(empty.incidents, _action_frame(part, incident_ids, epic_keys), empty.events)
 
 
 def _incident_epic(
@@ -292,7 +293,7 @@ def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> dict[str, 
 
 
 def _action_links(
-    candidates: list[pa.Table],
+    table: pa.Table,
     incident_ids: set[str],
     incident_by_key: dict[str | None, str],
     linked_to_incident: dict[str, str],
@@ -302,7 +303,6 @@ def _action_links(
     """The candidates that are actions, and each one's incident and epic."""
     # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
     # holds the incidents' side, the action's own links are read below.
-    table = pa.concat_tables(candidates) if candidates else _CANDIDATE_SCHEMA.empty_table()
     column = {name: table.column(name).to_pylist() for name in
               ("issue_id", "epic_link", "parent", "parent_is_epic", "linked_keys", "linked_ids")}  # fmt: skip
     keep, incident_column, epic_column = [], [], []
