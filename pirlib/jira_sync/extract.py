@@ -426,7 +426,7 @@ def extract(
     chunk_bytes = chunk_bytes or READ_CHUNK_BYTES
     label = settings.postmortem_label
     incremental = since is not None and known is not None
-    other_ids: set[str] = set()
+    other_ids: set[str] = set()  # incremental runs only: epics fetched for incidents are not read twice
     changed_epic_labels: set[str] = set()  # own labels of the epics this run read
     relink_labels: set[str] = set()  # ... of those the database does not link to an incident yet
     for page in search_pages(client, action_query(settings, since, zone), action_fields(fields), progress=progress):
@@ -434,9 +434,9 @@ def extract(
         if incremental:
             assert known is not None
             page = [o for o in page if _is_epic(o) or known.changed(o)]
-        for other in page:
+        for other in page if incremental else ():
             other_ids.add(str(other["id"]))
-            if incremental and _is_epic(other):
+            if _is_epic(other):
                 own = _own_labels(other, label)
                 changed_epic_labels.update(own)
                 if not any((lab, other.get("key")) in known.epic_labels for lab in own):  # type: ignore[union-attr]
