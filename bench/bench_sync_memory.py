@@ -7,7 +7,7 @@ generated site (``pirlib.sample``, with the same lengthened histories as bench_s
 
 Measured here (Data Center, peak RSS of the process, about 170 MB of it imports before the sync): before
 the streaming sync 841 MB at 2,000 incidents (Cloud 1,021 MB) and 2.6 GB at 10,000; with it 509 MB at
-2,000 (Cloud 522 MB) and MEASURE_10K at 10,000.
+2,000 (Cloud 522 MB), 677 MB at 10,000 and 746 MB at 20,000 (100,000 not measured: generating the site takes too long here).
 
 Run: ``.venv/bin/python bench/bench_sync_memory.py [--incidents 2000] [--flavour datacenter|cloud]``.
 Prints one line per run; exits non-zero when the peak is above ``--limit-mb`` (default 1024).
