@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import datetime as dt
 import re
+import tracemalloc
 from pathlib import Path
 
 import duckdb
 from zoneinfo import ZoneInfo
 import pytest
-from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira
+from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
 from support.jira_samples import jira_sample
 
 from pirlib import cli, db, sample
@@ -23,7 +24,7 @@ from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import extract, sync
 from pirlib.jira_sync.fields import FieldMap
-from pirlib.jira_sync.transform import transform
+from pirlib.jira_sync.transform import Transformer, transform
 
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
 N_INCIDENTS = 40
@@ -119,11 +120,96 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
 def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
     whole = settings_for(server, tmp_path / "whole.duckdb")
     sync_run(whole, full=True)
-    monkeypatch.setattr(sync, "CHUNK_ISSUES", 7)  # the site's incidents in several chunks
+    monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 7)  # the site's incidents in several chunks
     chunked = settings_for(server, tmp_path / "chunked.duckdb")
     result = sync_run(chunked, full=True)
     assert result.status == "success"
     assert dump(chunked) == dump(whole)
+
+
+def long_timelines(flavour: str) -> FakeJira:
+    """A site of 120 incidents with 300 changelog entries each, two issues to a search page."""
+    fake = FakeJira(sample.generate(31, 120), flavour=flavour, dc_search_page=2, cloud_search_page=2)
+    for issue in fake.live_issues():
+        if issue["fields"]["issuetype"]["name"] == "Incident":
+            fake.add_histories(issue["id"], 300)
+    return fake
+
+
+def long_timelines_site(flavour: str) -> tuple[FakeJira, dict]:
+    """``long_timelines`` as a ``FakeJiraProcess`` factory."""
+    return long_timelines(flavour), {}
+
+
+@pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
+def test_a_first_sync_holds_a_chunk_of_the_site_not_the_site(flavour: str, tmp_path: Path, monkeypatch):
+    # The site is served from its own process: only what the sync allocates is traced.
+    site_json = sum(len(json.dumps(i)) for i in long_timelines(flavour).live_issues()
+                    if i["fields"]["issuetype"]["name"] == "Incident")  # fmt: skip
+    monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 4)
+    with FakeJiraProcess("test_sync:long_timelines_site", flavour=flavour) as server:
+        settings = settings_for(server, tmp_path / "pir.duckdb")
+        tracemalloc.start()
+        try:
+            result = sync_run(settings)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.incidents == 120 and result.events > 120 * 300
+    # Holding the site's issues as parsed JSON costs several times its text (measured: 64 MB for 5 MB).
+    assert peak < site_json / 2, f"peak {peak / 1e6:.1f} MB for a site of {site_json / 1e6:.1f} MB of JSON"
+
+
+def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
+    clean = settings_for(server, tmp_path / "clean.duckdb")
+    sync_run(clean)
+    monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 4)
+    sizes: list[int] = []
+    real_incidents = Transformer.incidents
+
+    def incidents(self: Transformer, chunk):
+        batch = real_incidents(self, chunk)
+        sizes.append(len(batch.incidents))
+        if len(sizes) == 4:
+            raise RuntimeError("the disk went away while the fourth chunk was written")
+        return batch
+
+    monkeypatch.setattr(Transformer, "incidents", incidents)
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    with pytest.raises(RuntimeError, match="fourth chunk"):
+        sync_run(settings)
+    assert sizes == [4, 4, 4, 4]
+    # The three chunks written before stay, whole incidents with their timelines; the cursor did not move.
+    assert sync.last_cursor(settings) is None
+    with db.connect(settings, read_only=True) as con:
+        kept = {r[0] for r in con.execute("SELECT issue_id FROM incidents").fetchall()}
+        events = con.execute("SELECT count(*) FROM incident_events").fetchone()[0]
+    with db.connect(clean, read_only=True) as con:
+        first = [r[0] for r in con.execute("SELECT issue_id FROM incidents ORDER BY created_at, key LIMIT 12").fetchall()]
+        want = con.execute("SELECT count(*) FROM incident_events WHERE incident_id IN (SELECT unnest(?))",
+                           [first]).fetchone()[0]  # fmt: skip
+    assert kept == set(first) and events == want
+    monkeypatch.setattr(Transformer, "incidents", real_incidents)
+    sync_run(settings)
+    assert dump(settings) == dump(clean)
+
+
+def test_a_read_that_fails_late_writes_nothing(server: FakeJira, site: dict, tmp_path: Path, monkeypatch):
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    before = dump(settings)
+    server.dc_search_page = server.cloud_search_page = 4
+    monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 4)
+    for issue in server.live_issues():
+        server.update_issue(issue["id"], fields={"summary": issue["fields"]["summary"] + " (edited)"})
+    server.reset_counts()
+    sync_run(settings_for(server, tmp_path / "counting.duckdb"))
+    pages = server.counts[search_name(server)]
+    # The incidents are read last: the last two pages fail for good, after eight chunks were read.
+    server.add_fault("search", "503", times=-1, skip=pages - 2)
+    with pytest.raises(jc.JiraUnavailableError):
+        sync_run(settings)
+    assert dump(settings) == before
 
 
 def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira, tmp_path: Path):
@@ -472,6 +558,7 @@ def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(se
         server.update_issue(late["id"], fields={"summary": "changed late"})
         late["fields"]["updated"] = format_jira_time(start + dt.timedelta(minutes=60), server.tz)
         data = real_extract(*args, **kwargs)
+        data.chunks = iter(list(data.chunks))  # every page read
         server.update_issue(early["id"], fields={"summary": "changed while the run read later pages"})
         early["fields"]["updated"] = format_jira_time(start + dt.timedelta(minutes=30), server.tz)
         return data
@@ -493,7 +580,8 @@ def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira,
     real_extract = sync.extract_mod.extract
 
     def slow_run(*args, **kwargs):
-        data = real_extract(*args, **kwargs)  # this run has read the old values ...
+        data = real_extract(*args, **kwargs)
+        data.chunks = iter(list(data.chunks))  # this run has read the old values ...
         server.update_issue(incident["id"], fields={"summary": "newer"}, comment="a newer comment")
         monkeypatch.setattr(sync.extract_mod, "extract", real_extract)
         sync_run(settings, full=True)  # ... when another run reads and writes the newer ones
@@ -506,3 +594,34 @@ def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira,
         comments = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'"
                                " AND text LIKE '%a newer comment%'", [str(incident["id"])]).fetchone()[0]  # fmt: skip
     assert summary == "newer" and comments == 1
+
+
+def test_a_full_disk_for_the_spool_is_one_line_and_writes_nothing(server: FakeJira, tmp_path: Path, monkeypatch):
+    import errno
+    import tempfile
+
+    from pirlib.jira_sync import spool
+
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    before = dump(settings)
+    server.update_issue(next(iter(server.live_issues()))["id"], fields={"summary": "edited"})
+
+    real_temporary_file = tempfile.TemporaryFile
+
+    class FullDisk:
+        def __init__(self, *args, **kwargs):
+            self.file = real_temporary_file(*args, **kwargs)
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str):
+            return getattr(self.file, name)
+
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", FullDisk)
+    with pytest.raises(PirError) as caught:
+        sync_run(settings)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"cannot keep the issues read from Jira in {tmp_path}")
+    assert dump(settings) == before and runs(settings)[-1][0] == "failed"

@@ -389,3 +389,14 @@ def test_raw_is_the_issue_as_jira_sent_it_without_the_changelog() -> None:
         want = {k: v for k, v in incident.items() if k != "changelog"}
         assert json.loads(batch.incidents["raw"][0]) == want
         assert batch.incidents["issue_id"][0] == str(incident["id"])
+
+
+def test_action_batches_slice_the_rows_of_one_actions_batch() -> None:
+    incidents, others = site()
+    transformer = Transformer(others, FIELDS, base_url="https://jira.example.com/")
+    transformer.incidents(incidents)
+    whole = transformer.actions().actions
+    slices = list(transformer.action_batches(slice_rows=1))
+    assert len(whole) > 1 and len(slices) == len(whole) and all(len(b.actions) == 1 for b in slices)
+    joined = pd.concat([b.actions for b in slices], ignore_index=True)
+    pd.testing.assert_frame_equal(joined, whole)

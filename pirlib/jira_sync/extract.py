@@ -2,11 +2,13 @@
 
 Two searches per run, each paged at whatever page size the server grants:
 
-1. incidents: ``(<PIR_INCIDENT_JQL>) [AND updated >= "<cursor>"] ORDER BY created ASC, key ASC`` with the
-   fields pir maps, ``comment`` and ``expand=changelog``;
-2. epics and actions: ``labels = "<postmortem>" AND NOT (<PIR_INCIDENT_JQL>) [AND updated >= ...]``
+1. epics and actions: ``labels = "<postmortem>" AND NOT (<PIR_INCIDENT_JQL>) [AND updated >= ...]``
    without changelog or comments (pir keeps no timeline for actions). ``NOT (...)`` keeps an incident
-   that carries the postmortem label from being read as an action.
+   that carries the postmortem label from being read as an action. Read first and handed on page by page
+   (``on_others``): the transform keeps only their row values, and an incident chunk needs the epics.
+2. incidents: ``(<PIR_INCIDENT_JQL>) [AND updated >= "<cursor>"] ORDER BY created ASC, key ASC`` with the
+   fields pir maps, ``comment`` and ``expand=changelog``, streamed: page by page, timelines completed, and
+   handed on in chunks of JSON text (``Extract.chunks``), so that a run never holds the whole site.
 
 ``ORDER BY created`` rather than ``updated``: an issue edited while we page would move to the end of an
 ``updated`` ordering and shift every later issue back by one, so one would be skipped at a page boundary.
@@ -44,8 +46,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +56,7 @@ from zoneinfo import ZoneInfo
 from pirlib.config import Settings
 from pirlib.jira_sync.client import JiraClient, JiraError, JiraNotFoundError
 from pirlib.jira_sync.fields import FieldMap
+from pirlib.jira_sync.flatten import to_json
 
 __all__ = ["Extract", "Known", "extract", "jql_time", "incident_query", "action_query"]
 
@@ -63,6 +67,12 @@ COMMENT_PAGE = 100
 # Follow-up requests (changelog/comment pages) run this many at a time: they are independent and small,
 # and a real Jira answers them in parallel. Low enough to stay well inside Jira's rate limits.
 DETAIL_WORKERS = 4
+# A chunk of incidents (``Extract.chunks``) closes at this many incidents or this many bytes of JSON,
+# whichever comes first. Measured with bench/bench_sync_memory.py: a chunk's JSON text costs about its size
+# again in DuckDB while it is flattened and a few times its size as rows; two chunks are in flight at once
+# (one written while the next is built).
+READ_CHUNK_ISSUES = 2_000
+READ_CHUNK_BYTES = 8_000_000
 
 _BASE_FIELDS = [
     "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
@@ -133,14 +143,27 @@ def _listed(page: Any, name: str, what: str, *alternatives: str) -> list[Any]:
 
 @dataclass
 class Extract:
-    """What one run read: issues with complete changelogs and comments merged in, ready for transform."""
+    """What one run reads: the epics and action candidates at once, the incidents as a stream of chunks.
 
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-    others: list[dict[str, Any]] = field(default_factory=list)
+    ``chunks`` yields each chunk of incidents, with complete changelogs and comments merged in, as one JSON
+    array in UTF-8 (what ``transform`` reads fastest, and a fraction of the memory of the parsed dicts). The
+    search pages behind a chunk are read only when the chunk is asked for, so a run holds one chunk and
+    the page being read, whatever the site's size. ``max_updated`` and ``warnings`` are complete once
+    ``chunks`` is exhausted.
+    """
+
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
+    incidents: int = 0  # in the chunks so far
     max_updated: dt.datetime | None = None
     changelog_fetches: int = 0
     comment_fetches: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def saw(self, issues: list[dict[str, Any]]) -> None:
+        """Move ``max_updated`` over issues of the windowed searches (the cursor comes from those only)."""
+        stamps = [u for u in map(_updated, issues) if u is not None]
+        if stamps and (self.max_updated is None or max(stamps) > self.max_updated):
+            self.max_updated = max(stamps)
 
 
 def jql_time(moment: dt.datetime, zone: str) -> str:
@@ -185,15 +208,15 @@ def action_fields(fields: FieldMap) -> list[str]:
     return _BASE_FIELDS + [f for f in custom if f]
 
 
-def search(
+def search_pages(
     client: JiraClient,
     jql: str,
     fields: list[str],
     *,
     expand: str | None = None,
     progress: Progress | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every issue the JQL finds, page by page, at the page size the server grants."""
+) -> Iterator[list[dict[str, Any]]]:
+    """The pages of issues the JQL finds, each checked, at the page size the server grants."""
     params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields)}
     if expand:
         params["expand"] = expand
@@ -203,7 +226,7 @@ def search(
             page = client.get("search/jql", {**params, "maxResults": CLOUD_PAGE,
                                              **({"nextPageToken": token} if token else {})})
             issues = _checked(page, fields, expand)
-            yield from issues
+            yield issues
             if progress:
                 progress(len(issues))
             token = page.get("nextPageToken")
@@ -215,7 +238,7 @@ def search(
         while True:
             page = client.get("search", {**params, "startAt": start, "maxResults": size, "validateQuery": "strict"})
             issues = _checked(page, fields, expand)
-            yield from issues
+            yield issues
             if progress:
                 progress(len(issues))
             start += len(issues)
@@ -224,6 +247,19 @@ def search(
             total = page.get("total")
             if not issues or (total is not None and start >= int(total)):
                 return
+
+
+def search(
+    client: JiraClient,
+    jql: str,
+    fields: list[str],
+    *,
+    expand: str | None = None,
+    progress: Progress | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every issue the JQL finds (``search_pages`` one by one)."""
+    for page in search_pages(client, jql, fields, expand=expand, progress=progress):
+        yield from page
 
 
 def _checked(page: Any, fields: list[str], expand: str | None) -> list[dict[str, Any]]:
@@ -369,65 +405,143 @@ def extract(
     zone: str,
     known: Known | None = None,
     progress: Progress | None = None,
+    on_others: Callable[[list[dict[str, Any]]], None],
+    chunk_issues: int | None = None,
+    chunk_bytes: int | None = None,
 ) -> Extract:
     """Read what changed since ``since`` (everything when None) and complete every incident's timeline.
+
+    The epics and action candidates are read first, page by page into ``on_others`` (the transform keeps
+    only what an action row needs of them); the incidents come as ``Extract.chunks`` of at most
+    ``chunk_issues`` incidents or ``chunk_bytes`` bytes of JSON, whichever is reached first (a few
+    incidents with huge changelogs make a short chunk). Epics an incremental chunk needs reach
+    ``on_others`` before the chunk is yielded.
 
     In an incremental run (``since`` and ``known`` given) issues the database already has at the same
     ``updated`` are dropped, and the epic <-> incident context a label-only epic needs is fetched when
     one side changed without the other: epics for changed incidents, incidents for changed epics.
     """
     result = Extract()
-    details = _Details(client, result)
+    chunk_issues = chunk_issues or READ_CHUNK_ISSUES
+    chunk_bytes = chunk_bytes or READ_CHUNK_BYTES
     label = settings.postmortem_label
     incremental = since is not None and known is not None
+    other_ids: set[str] = set()  # incremental runs only: epics fetched for incidents are not read twice
+    changed_epic_labels: set[str] = set()  # own labels of the epics this run read
+    relink_labels: set[str] = set()  # ... of those the database does not link to an incident yet
+    for page in search_pages(client, action_query(settings, since, zone), action_fields(fields), progress=progress):
+        result.saw(page)
+        if incremental:
+            assert known is not None
+            page = [o for o in page if _is_epic(o) or known.changed(o)]
+        for other in page if incremental else ():
+            other_ids.add(str(other["id"]))
+            if _is_epic(other):
+                own = _own_labels(other, label)
+                changed_epic_labels.update(own)
+                if not any((lab, other.get("key")) in known.epic_labels for lab in own):  # type: ignore[union-attr]
+                    relink_labels.update(own)
+        on_others(page)
+        del page
 
-    incidents = list(search(client, incident_query(settings, since, zone), incident_fields(fields),
-                            expand="changelog", progress=progress))  # fmt: skip
-    others = list(search(client, action_query(settings, since, zone), action_fields(fields), progress=progress))
-    # The cursor comes from the windowed searches only, before anything is dropped or added.
-    stamps = [u for u in map(_updated, incidents + others) if u is not None]
-    result.max_updated = max(stamps) if stamps else None
+    def incident_pages() -> Iterator[list[dict[str, Any]]]:
+        have_ids: set[str] = set()
+        query = incident_query(settings, since, zone)
+        for page in search_pages(client, query, incident_fields(fields), expand="changelog", progress=progress):
+            result.saw(page)
+            if incremental:
+                assert known is not None
+                page = [i for i in page if known.changed(i)]
+                have_ids.update(str(i["id"]) for i in page)
+            yield page
+        # Epics that changed while their incident did not: re-read the incident so that it finds its epic.
+        for labels in _chunks(sorted(relink_labels)):
+            query = f"({_strip_order_by(settings.incident_jql)}) AND {_labels_in(labels)} ORDER BY created ASC, key ASC"
+            for page in search_pages(client, query, incident_fields(fields), expand="changelog"):
+                page = [i for i in page if str(i["id"]) not in have_ids]
+                have_ids.update(str(i["id"]) for i in page)
+                yield page
 
-    if incremental:
-        assert known is not None
-        incidents = [i for i in incidents if known.changed(i)]
-        others = [o for o in others if _is_epic(o) or known.changed(o)]
-        have_ids = {str(i["id"]) for i in incidents}
-        # Epics that changed while their incident did not: re-read the incident so that it finds its epic,
-        # unless the database already links them.
-        epic_labels = sorted({
-            lab for o in others if _is_epic(o) for lab in _own_labels(o, label)
-            if not any((lab, o.get("key")) in known.epic_labels for lab in _own_labels(o, label))
-        })
-        for chunk in _chunks(epic_labels):
-            query = f"({_strip_order_by(settings.incident_jql)}) AND {_labels_in(chunk)} ORDER BY created ASC, key ASC"
-            for issue in search(client, query, incident_fields(fields), expand="changelog"):
-                if str(issue["id"]) not in have_ids:
-                    incidents.append(issue)
-                    have_ids.add(str(issue["id"]))
-        # Incidents that changed while their epic did not: fetch the epics of their own labels.
-        batch_epic_labels = {lab for o in others if _is_epic(o) for lab in _own_labels(o, label)}
-        wanted = sorted({
-            lab for i in incidents if not _has_linked_epic(i) for lab in _own_labels(i, label)
-            if lab not in batch_epic_labels
-        })
-        other_ids = {str(o["id"]) for o in others}
-        for chunk in _chunks(wanted):
-            for epic in search(client, epic_query(chunk, settings), action_fields(fields)):
-                if str(epic["id"]) not in other_ids:
-                    others.append(epic)
-                    other_ids.add(str(epic["id"]))
+    def labels_without_epic(incidents: list[dict[str, Any]]) -> set[str]:
+        # Incidents that changed while their epic did not: their own labels' epics are fetched.
+        return {lab for i in incidents if not _has_linked_epic(i) for lab in _own_labels(i, label)
+                if lab not in changed_epic_labels}  # fmt: skip
 
-    short = [i for i in incidents if _needs_details(i)]
-    with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
-        # list() re-raises the first failure; the other workers finish their current request and stop.
-        list(pool.map(details.complete, short))
-    for issue in incidents:
-        if not _needs_details(issue):
-            details.complete(issue)  # no requests: only normalises the lists
-    result.incidents = incidents
-    result.others = others
+    def fetch_epics(labels: set[str]) -> None:
+        for group in _chunks(sorted(labels)):
+            epics = [e for e in search(client, epic_query(group, settings), action_fields(fields))
+                     if str(e["id"]) not in other_ids]  # fmt: skip
+            other_ids.update(str(e["id"]) for e in epics)
+            if epics:
+                on_others(epics)
+
+    def chunks() -> Iterator[bytes]:
+        details = _Details(client, result)
+        asked: set[str] = set()  # labels whose epics were fetched already
+        wanted: set[str] = set()  # ... and those this chunk's incidents need before it is handed on
+        texts: list[bytes] = []  # UTF-8: a str with one non-ASCII character takes 2-4 bytes for every character
+        size = 0
+
+        def chunk() -> bytes:
+            nonlocal texts, size
+            if wanted:
+                fetch_epics(wanted)
+                asked.update(wanted)
+                wanted.clear()
+            text = b"[" + b",".join(texts) + b"]"
+            result.incidents += len(texts)
+            texts, size = [], 0
+            return text
+
+        with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
+            for incidents in _completed(incident_pages(), details, pool):
+                if incremental:
+                    wanted.update(labels_without_epic(incidents) - asked)
+                for issue in incidents:
+                    texts.append(to_json(issue).encode("utf-8"))
+                    size += len(texts[-1])
+                    if len(texts) >= chunk_issues or size >= chunk_bytes:
+                        yield chunk()
+                del incidents
+        if texts or wanted:
+            yield chunk()
+
+    result.chunks = chunks()
     return result
+
+
+def _completed(
+    pages: Iterator[list[dict[str, Any]]], details: _Details, pool: ThreadPoolExecutor
+) -> Iterator[list[dict[str, Any]]]:
+    """Each page with every incident's timeline complete, in order.
+
+    A page's follow-up requests run on the pool while the next search page is read; at most two pages wait
+    for theirs, so the follow-ups overlap the search without holding more than two pages.
+    """
+    waiting: deque[tuple[list[dict[str, Any]], list[bool], list[Future[None]]]] = deque()
+    for page in pages:
+        short = [_needs_details(i) for i in page]
+        futures = [pool.submit(details.complete, i) for i, s in zip(page, short, strict=True) if s]
+        waiting.append((page, short, futures))
+        while waiting and (len(waiting) > 1 or all(f.done() for f in waiting[0][2])):
+            yield _finish(details, *waiting.popleft())
+    while waiting:
+        yield _finish(details, *waiting.popleft())
+
+
+def _finish(details: _Details, page: list[dict[str, Any]], short: list[bool],
+            futures: list[Future[None]]) -> list[dict[str, Any]]:  # fmt: skip
+    try:
+        for future in futures:
+            future.result()  # re-raises the first failure
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    for issue, was_short in zip(page, short, strict=True):
+        if not was_short:
+            details.complete(issue)  # no requests: only normalises the lists
+    return page
 
 
 def _own_labels(issue: dict[str, Any], postmortem_label: str) -> list[str]:

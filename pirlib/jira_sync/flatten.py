@@ -23,9 +23,14 @@ from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.rows import EVENT_COLUMNS, KIND_BY_FIELD, MILESTONES, parse_time
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["flatten"]
+__all__ = ["flatten", "to_json"]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text of parsed Jira JSON, as ``flatten`` reads it."""
+    return _ENCODER.encode(value)
 
 _USER = {"displayName": "VARCHAR"}
 _ITEM = {"field": "VARCHAR", "fieldId": "VARCHAR", "fromString": "VARCHAR", "toString": "VARCHAR"}

@@ -17,13 +17,18 @@ Two runs at once (cron and a person): the load keeps a stored row whose ``update
 run's (``load.py``), and ``--full`` flags as deleted only rows no later run has written, so the slower
 run never puts old values back.
 
-Atomicity: everything is read first, then transformed and written in chunks of ``CHUNK_ISSUES`` incidents
-(``plan_chunks``, ``load_batches``: each chunk's transform overlaps the previous chunk's write). A run of up to one chunk,
-which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
-``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full
-timelines, so that memory stays bounded. The new cursor is written (with ``mark_deleted`` on ``--full``)
-only after the last commit. A run that fails anywhere leaves the cursor where it was, so the next run
-reads the same window again and ends in the database a run without faults gives.
+Memory and atomicity: the read streams (``extract``): epics and actions first, kept as their row values,
+then the incidents in chunks of at most ``extract.READ_CHUNK_ISSUES`` incidents or ``READ_CHUNK_BYTES`` of
+JSON, each parked in a spool file next to the database (``spool.py``) as soon as its timelines are complete.
+So a run holds a couple of search pages and one chunk, whatever the site's size, and the database is not
+opened until everything is read: a failure while reading (a malformed answer, Jira gone) writes nothing at
+all. The load then reads the chunks back one at a time (``load_batches``: each chunk's transform overlaps
+the previous chunk's write). A run of one chunk, which is every incremental run in practice, is one
+transaction with its actions; a larger one (a first or ``--full`` sync of a big site) commits chunk by
+chunk, each chunk whole incidents with their full timelines, the actions with the last. The new cursor is
+written (with ``mark_deleted`` on ``--full``) only after the last commit. A run that fails anywhere leaves
+the cursor where it was, so the next run reads the same window again and ends in the database a run
+without faults gives.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import describe, resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
+from pirlib.jira_sync.spool import Spool
 from pirlib.jira_sync.transform import Transformer
 from pirlib.redact import redact
 
@@ -56,10 +62,10 @@ __all__ = ["CHUNK_ISSUES", "SyncResult", "last_cursor", "plan_chunks", "run"]
 
 SOURCE = "jira"
 
-# Incidents per chunk of a large run (``Transformer.batches``, ``load.load_batches``): a chunk's incidents
-# and its events (about 11 per incident in a typical site) are then each at least a row group
-# (``db.ROW_GROUP_SIZE``), which DuckDB writes straight into the database file instead of through the
-# write-ahead log and a checkpoint.
+# Incidents per chunk of a load that ``plan_chunks`` splits (bench/bench_load.py: a chunk's incidents and
+# its events, about 11 per incident in a typical site, are then each at least a row group,
+# ``db.ROW_GROUP_SIZE``, which DuckDB writes straight into the database file instead of through the
+# write-ahead log). A sync's chunks are bounded by memory instead (``extract.READ_CHUNK_ISSUES``).
 CHUNK_ISSUES = 25_000
 
 
@@ -203,6 +209,7 @@ def run(
         previous = _last_cursor(con)
         known = _known(con) if previous is not None and not full else None
     bar = None
+    spool: Spool | None = None
     try:
         client = connect(settings, policy=retry, counter=counter)
         result.deployment = client.deployment
@@ -217,18 +224,19 @@ def run(
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
+        transformer = Transformer([], fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
         data = extract_mod.extract(
             client, settings, fields, since=since, zone=zone, known=known,
-            progress=bar.update if bar is not None else None,
+            progress=bar.update if bar is not None else None, on_others=transformer.add_others,
         )
+        # Everything is read before the database is opened, so that no one waits on it while Jira answers.
+        spool = Spool(settings.db.parent, data.chunks)
         result.warnings = data.warnings
-        transformer = Transformer(data.others, fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
-        spans, commit_every = plan_chunks(len(data.incidents))
-        chunks = (data.incidents[start : start + size] for start, size in spans)
         newest = min(data.max_updated, read_from) if data.max_updated is not None else None
         cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
+        commit_every = 1 if spool.count > 1 else None
         with db.connect(settings) as con:
-            counts = load_batches(con, transformer.batches(chunks), synced_at=started, commit_every=commit_every)
+            counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started, commit_every=commit_every)
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
@@ -260,6 +268,8 @@ def run(
     finally:
         if bar is not None:
             bar.close()
+        if spool is not None:
+            spool.close()
         result.seconds = time.monotonic() - clock
         result.requests = counter.snapshot()
         result.retries = counter.retries

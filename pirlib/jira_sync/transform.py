@@ -22,7 +22,10 @@ from pirlib.jira_sync.flatten import flatten
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["Transformer", "transform"]
+__all__ = ["ACTION_SLICE", "Transformer", "transform"]
+
+# Action rows per batch of a sync's load (``Transformer.action_batches``).
+ACTION_SLICE = 20_000
 
 
 def _times(values: list[str | None], what: str) -> pd.Series:
@@ -117,29 +120,43 @@ class Transformer:
 
     def __init__(self, others: list[dict[str, Any]], fields: FieldMap, *, base_url: str,
                  postmortem_label: str = "postmortem") -> None:  # fmt: skip
-        self.others = others
         self.fields = fields
         self.base_url = base_url.rstrip("/")
         self.postmortem_label = postmortem_label
-        epics = [o for o in others if _is_epic((o.get("fields") or {}).get("issuetype"))]
-        self.epic_keys = {e.get("key") for e in epics}
+        self.epic_keys: set[str | None] = set()
         self.epics_by_label: dict[str, str] = {}
-        for epic in epics:
-            for label in (epic.get("fields") or {}).get("labels") or []:
-                if label != postmortem_label:
-                    self.epics_by_label.setdefault(label, epic["key"])
+        # The action candidates' row values, a table per page (``add_others``): columnar, so that a site's
+        # hundreds of thousands of actions cost tens of MB, not the dicts Jira sent.
+        self.candidates: list[pa.Table] = []
         # What the actions need to know about every incident seen so far.
         self.incident_ids: set[str] = set()
         self.incident_by_key: dict[str | None, str] = {}
         self.linked_to_incident: dict[str, str] = {}
         self.epic_of_incident: dict[str, str] = {}
         self.action_ids: set[str] = set()
+        self.add_others(others)
+
+    def add_others(self, others: list[dict[str, Any]]) -> None:
+        """Take in epics and action candidates (a sync hands them over page by page, before the incidents
+        that need them); only the values their rows need are kept, not the issues."""
+        for issue in others:
+            f = issue.get("fields") or {}
+            if _is_epic(f.get("issuetype")):
+                self.epic_keys.add(issue.get("key"))
+                for label in f.get("labels") or []:
+                    if label != self.postmortem_label:
+                        self.epics_by_label.setdefault(label, issue["key"])
+        rows = [_candidate(issue, self.fields, self.base_url) for issue in others
+                if not _is_epic((issue.get("fields") or {}).get("issuetype"))
+                and self.postmortem_label in ((issue.get("fields") or {}).get("labels") or [])]  # fmt: skip
+        if rows:
+            self.candidates.append(pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
 
     def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
         for chunk in chunks:
             yield self.incidents(chunk)
-        yield self.actions()
+        yield from self.action_batches()
 
     def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
         """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
@@ -168,14 +185,25 @@ class Transformer:
         return Batch(incident_frame, pd.DataFrame(columns=ACTION_COLUMNS), events)
 
     def actions(self) -> Batch:
-        """Action rows of ``others``, linked to the incidents every ``incidents`` call has seen."""
-        actions = _action_rows(
-            self.incident_ids, self.incident_by_key, self.linked_to_incident, self.others, self.fields,
-            self.base_url, self.postmortem_label, self.epic_keys, self.epic_of_incident,
-        )  # fmt: skip
-        self.action_ids = set(actions["issue_id"].astype(str))
+        """Action rows of the candidates, linked to the incidents every ``incidents`` call has seen."""
+        (batch,) = self.action_batches(slice_rows=None)
+        return batch
+
+    def action_batches(self, slice_rows: int | None = ACTION_SLICE) -> Iterator[Batch]:
+        """``actions`` in batches of ``slice_rows`` candidates (None: one), each linked and built on its
+        own, so that a site's actions are never all rows of Python objects at once."""
+        table = pa.concat_tables(self.candidates) if self.candidates else _CANDIDATE_SCHEMA.empty_table()
+        self.action_ids = set()
         empty = Batch.empty()
-        return Batch(empty.incidents, actions, empty.events)
+        step = slice_rows or max(len(table), 1)
+        for start in range(0, max(len(table), 1), step):
+            part, incident_ids, epic_keys = _action_links(
+                table.slice(start, step), self.incident_ids, self.incident_by_key, self.linked_to_incident,
+                self.epic_keys, self.epic_of_incident,
+            )  # fmt: skip
+            self.action_ids.update(part.column("issue_id").to_pylist())
+            if len(part) or start == 0:
+                yield Batch(empty.incidents, _action_frame(part, incident_ids, epic_keys), empty.events)
 
 
 def _incident_epic(
@@ -209,81 +237,105 @@ def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
 
 
 
-def _action_rows(
-    incident_ids: set[str],
-    incident_by_key: dict[str | None, str],
-    linked_to_incident: dict[str, str],
-    others: list[dict[str, Any]],
-    fm: FieldMap,
-    base_url: str,
-    postmortem_label: str,
-    epic_keys: set[str | None],
-    epic_of_incident: dict[str, str],
-) -> pd.DataFrame:
-    # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
-    # holds the incidents' side, the action's own links are read below.
-
-    rows = []
-    created, updated, resolved, due = [], [], [], []
-    for issue in others:
-        f = issue.get("fields") or {}
-        labels = list(f.get("labels") or [])
-        if postmortem_label not in labels or _is_epic(f.get("issuetype")) or str(issue["id"]) in incident_ids:
-            continue
-        epic_key = _action_epic(f, fm, epic_keys)
-        incident_id = epic_of_incident.get(epic_key) if epic_key else None
-        if incident_id is None:
-            incident_id = linked_to_incident.get(str(issue["id"]))
-        if incident_id is None:
-            for other in _linked_issues(f):
-                found = incident_by_key.get(other.get("key"))
-                if found or str(other.get("id")) in incident_ids:
-                    incident_id = found or str(other.get("id"))
-                    break
-        status = f.get("status") or {}
-        assignee = f.get("assignee")
-        key = issue.get("key")
-        rows.append((
-            str(issue["id"]), key, incident_id, epic_key, f.get("summary"),
-            _name(assignee), _user_id(assignee),
-            assignee.get("emailAddress") if isinstance(assignee, dict) else None,
-            _name(f.get(fm.team)) if fm.team else None,
-            status.get("name"), (status.get("statusCategory") or {}).get("key"), _name(f.get("priority")),
-            labels,
-            to_text(f.get(fm.success_metric)) if fm.success_metric else None,
-            to_text(f.get(fm.verification)) if fm.verification else None,
-            _name(f.get(fm.action_type)) if fm.action_type else None,
-            f"{base_url}/browse/{key}",
-        ))  # fmt: skip
-        created.append(f.get("created"))
-        updated.append(f.get("updated"))
-        resolved.append(f.get("resolutiondate"))
-        due.append(f.get("duedate"))
-    names = [
-        "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
-        "status", "status_category", "priority", "labels", "success_metric", "verification_method",
-        "action_type", "url",
-    ]  # fmt: skip
-    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
-    frame["due_date"] = pd.Series(_dates(due), index=frame.index, dtype=object)
-    frame["created_at"] = _times(created, "action created")
-    frame["updated_at"] = _times(updated, "action updated")
-    frame["resolved_at"] = _times(resolved, "action resolutiondate")
-    return frame[ACTION_COLUMNS]
+_ACTION_NAMES = [
+    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
+    "status", "status_category", "priority", "labels", "success_metric", "verification_method",
+    "action_type", "url",
+]  # fmt: skip
 
 
-def _action_epic(f: dict[str, Any], fm: FieldMap, epic_keys: set[str | None]) -> str | None:
-    """The epic an action sits under: Data Center's Epic Link field, else Cloud's ``parent``."""
+# An action candidate: its row (``_ACTION_NAMES``; incident_id and epic_key are found in ``_action_rows``),
+# Jira's timestamps as sent, and what finds its epic and incident once every issue is read: Data Center's
+# Epic Link, Cloud's parent (``parent_is_epic``: the parent's type says epic, or the payload leaves it out)
+# and the (key, id) of the issues it links to.
+_CANDIDATE_SCHEMA = pa.schema(
+    [(name, pa.list_(pa.string()) if name == "labels" else pa.string()) for name in _ACTION_NAMES]
+    + [(name, pa.string()) for name in ("created", "updated", "resolutiondate", "duedate", "epic_link", "parent")]
+    + [("parent_is_epic", pa.bool_()), ("linked_keys", pa.list_(pa.string())), ("linked_ids", pa.list_(pa.string()))]
+)
+
+
+def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> dict[str, Any]:
+    f = issue.get("fields") or {}
+    status = f.get("status") or {}
+    assignee = f.get("assignee")
+    key = issue.get("key")
+    epic_link = None
     if fm.epic_link:
         value = f.get(fm.epic_link)
         if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and value.get("key"):
-            return value["key"]
+            epic_link = value
+        elif isinstance(value, dict) and value.get("key"):
+            epic_link = value["key"]
     parent = f.get("parent")
+    parent_key, parent_is_epic = None, False
     if isinstance(parent, dict) and parent.get("key"):
+        parent_key = parent["key"]
         issue_type = (parent.get("fields") or {}).get("issuetype")
         # A sub-task's parent is its task, not an epic; when the payload omits the type, trust it.
-        if issue_type is None or _is_epic(issue_type) or parent["key"] in epic_keys:
-            return parent["key"]
-    return None
+        parent_is_epic = issue_type is None or _is_epic(issue_type)
+    linked = _linked_issues(f)
+    return {
+        "issue_id": str(issue["id"]), "key": key, "incident_id": None, "epic_key": None,
+        "summary": f.get("summary"), "owner": _name(assignee), "owner_id": _user_id(assignee),
+        "owner_email": assignee.get("emailAddress") if isinstance(assignee, dict) else None,
+        "team": _name(f.get(fm.team)) if fm.team else None,
+        "status": status.get("name"), "status_category": (status.get("statusCategory") or {}).get("key"),
+        "priority": _name(f.get("priority")), "labels": list(f.get("labels") or []),
+        "success_metric": to_text(f.get(fm.success_metric)) if fm.success_metric else None,
+        "verification_method": to_text(f.get(fm.verification)) if fm.verification else None,
+        "action_type": _name(f.get(fm.action_type)) if fm.action_type else None,
+        "url": f"{base_url}/browse/{key}",
+        "created": f.get("created"), "updated": f.get("updated"), "resolutiondate": f.get("resolutiondate"),
+        "duedate": f.get("duedate"), "epic_link": epic_link, "parent": parent_key, "parent_is_epic": parent_is_epic,
+        "linked_keys": [other.get("key") for other in linked], "linked_ids": [str(other.get("id")) for other in linked],
+    }  # fmt: skip
+
+
+def _action_links(
+    table: pa.Table,
+    incident_ids: set[str],
+    incident_by_key: dict[str | None, str],
+    linked_to_incident: dict[str, str],
+    epic_keys: set[str | None],
+    epic_of_incident: dict[str, str],
+) -> tuple[pa.Table, list[str | None], list[str | None]]:
+    """The candidates that are actions, and each one's incident and epic."""
+    # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
+    # holds the incidents' side, the action's own links are read below.
+    column = {name: table.column(name).to_pylist() for name in
+              ("issue_id", "epic_link", "parent", "parent_is_epic", "linked_keys", "linked_ids")}  # fmt: skip
+    keep, incident_column, epic_column = [], [], []
+    for row, issue_id in enumerate(column["issue_id"]):
+        if issue_id in incident_ids:
+            continue
+        epic_key, parent = column["epic_link"][row], column["parent"][row]
+        if epic_key is None and parent and (column["parent_is_epic"][row] or parent in epic_keys):
+            epic_key = parent
+        incident_id = epic_of_incident.get(epic_key) if epic_key else None
+        if incident_id is None:
+            incident_id = linked_to_incident.get(issue_id)
+        if incident_id is None:
+            for key, other_id in zip(column["linked_keys"][row], column["linked_ids"][row], strict=True):
+                found = incident_by_key.get(key)
+                if found or other_id in incident_ids:
+                    incident_id = found or other_id
+                    break
+        keep.append(row)
+        incident_column.append(incident_id)
+        epic_column.append(epic_key)
+    if len(keep) < len(table):
+        table = table.take(pa.array(keep, pa.int64()))
+    return table, incident_column, epic_column
+
+
+def _action_frame(table: pa.Table, incident_ids: list[str | None], epic_keys: list[str | None]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _ACTION_NAMES},
+                         columns=_ACTION_NAMES)  # fmt: skip
+    frame["incident_id"] = pd.Series(incident_ids, index=frame.index, dtype=object)
+    frame["epic_key"] = pd.Series(epic_keys, index=frame.index, dtype=object)
+    frame["due_date"] = pd.Series(_dates(table.column("duedate").to_pylist()), index=frame.index, dtype=object)
+    frame["created_at"] = _times(table.column("created").to_pylist(), "action created")
+    frame["updated_at"] = _times(table.column("updated").to_pylist(), "action updated")
+    frame["resolved_at"] = _times(table.column("resolutiondate").to_pylist(), "action resolutiondate")
+    return frame[ACTION_COLUMNS]
