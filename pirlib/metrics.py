@@ -166,17 +166,17 @@ def _utc(series: pd.Series) -> pd.Series:
 def filter_options(*frames: pd.DataFrame) -> dict[str, list[str]]:
     """The values each filter offers, from the loaded frames: teams, services, severities (sorted)."""
     found: dict[str, set[str]] = {"teams": set(), "services": set(), "severities": set()}
+    # Distinct values first (unique, explode): a board at 50k incidents has 50k rows and a dozen values.
     for frame in frames:
         if "team" in frame:
-            found["teams"].update(frame["team"].dropna())
+            found["teams"].update(frame["team"].dropna().unique())
         if "teams" in frame:
-            for teams in frame["teams"]:
-                if _is_list(teams):
-                    found["teams"].update(t for t in teams if t is not None)
+            lists = frame["teams"][[_is_list(teams) for teams in frame["teams"]]]
+            found["teams"].update(lists.explode().dropna().unique())
         if "service" in frame:
-            found["services"].update(frame["service"].dropna())
+            found["services"].update(frame["service"].dropna().unique())
         if "severity" in frame:
-            found["severities"].update(frame["severity"].dropna())
+            found["severities"].update(frame["severity"].dropna().unique())
     return {name: sorted(map(str, values)) for name, values in found.items()}
 
 
