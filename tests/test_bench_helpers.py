@@ -14,7 +14,7 @@ from pirlib import sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ sits beside pirlib/, outside the package
 
-from bench import helpers  # noqa: E402
+from bench import bench_load, helpers  # noqa: E402
 
 
 def test_timing_reports_median_min_and_max() -> None:
@@ -133,3 +133,24 @@ def test_make_bench_exits_1_iff_a_bench_fails(tmp_path: Path, capsys: pytest.Cap
     assert main(["bench_good"], tmp_path) == 0
     assert main([], tmp_path) == 1
     assert "FAIL bench_missed" in capsys.readouterr().out
+
+
+def test_plan_chunks_splits_the_last_chunks_worth_in_halves() -> None:
+    def sizes_of(count: int) -> tuple[list[int], int | None]:
+        spans, commit_every = bench_load.plan_chunks(count, 10)
+        return [size for _, size in spans], commit_every
+
+    assert sizes_of(0) == ([], None)
+    assert sizes_of(10) == ([10], None)  # one chunk: one transaction with the actions
+    assert sizes_of(11) == ([6, 5], 5)
+    assert sizes_of(40) == ([10, 10, 10, 5, 5], 5)
+    assert sizes_of(44) == ([10, 10, 10, 7, 7], 7)
+    assert sizes_of(46) == ([10, 10, 10, 10, 3, 3], 3)
+    for count in range(1, 200):
+        spans, commit_every = bench_load.plan_chunks(count, 10)
+        sizes = [size for _, size in spans]
+        assert sum(sizes) == count and max(sizes) <= 10
+        # the chunks follow each other without gaps or overlaps
+        assert [start for start, _ in spans] == [sum(sizes[:n]) for n in range(len(sizes))]
+        # every chunk holds at least commit_every incidents, so each is committed as soon as it is written
+        assert commit_every is None or min(sizes) == commit_every

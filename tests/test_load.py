@@ -11,7 +11,6 @@ import pytest
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.jira_sync.load import load_batch, load_batches, mark_deleted
-from pirlib.jira_sync.sync import plan_chunks
 from pirlib.jira_sync.transform import Transformer, transform
 from test_transform import FIELDS, site
 
@@ -236,24 +235,3 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
         once = snapshot(con)
     for table in once:
         pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
-
-
-def test_plan_chunks_splits_the_last_chunks_worth_in_halves() -> None:
-    def sizes_of(count: int) -> tuple[list[int], int | None]:
-        spans, commit_every = plan_chunks(count, 10)
-        return [size for _, size in spans], commit_every
-
-    assert sizes_of(0) == ([], None)
-    assert sizes_of(10) == ([10], None)  # one chunk: one transaction with the actions
-    assert sizes_of(11) == ([6, 5], 5)
-    assert sizes_of(40) == ([10, 10, 10, 5, 5], 5)
-    assert sizes_of(44) == ([10, 10, 10, 7, 7], 7)
-    assert sizes_of(46) == ([10, 10, 10, 10, 3, 3], 3)
-    for count in range(1, 200):
-        spans, commit_every = plan_chunks(count, 10)
-        sizes = [size for _, size in spans]
-        assert sum(sizes) == count and max(sizes) <= 10
-        # the chunks follow each other without gaps or overlaps
-        assert [start for start, _ in spans] == [sum(sizes[:n]) for n in range(len(sizes))]
-        # every chunk holds at least commit_every incidents, so each is committed as soon as it is written
-        assert commit_every is None or min(sizes) == commit_every

@@ -34,7 +34,6 @@ without faults gives.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import os
 import sys
@@ -58,36 +57,9 @@ from pirlib.jira_sync.spool import Spool
 from pirlib.jira_sync.transform import Transformer
 from pirlib.redact import redact
 
-__all__ = ["CHUNK_ISSUES", "SyncResult", "last_cursor", "plan_chunks", "run"]
+__all__ = ["SyncResult", "last_cursor", "run"]
 
 SOURCE = "jira"
-
-# Incidents per chunk of a load that ``plan_chunks`` splits (bench/bench_load.py: a chunk's incidents and
-# its events, about 11 per incident in a typical site, are then each at least a row group,
-# ``db.ROW_GROUP_SIZE``, which DuckDB writes straight into the database file instead of through the
-# write-ahead log). A sync's chunks are bounded by memory instead (``extract.READ_CHUNK_ISSUES``).
-CHUNK_ISSUES = 25_000
-
-
-def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[tuple[int, int]], int | None]:
-    """The (start, size) of each chunk of a load of ``count`` incidents, and the ``commit_every`` for
-    ``load.load_batches`` that commits after each of them (None: one chunk, one transaction).
-
-    Chunks take ``chunk`` (default ``CHUNK_ISSUES``) incidents, except that the last chunk's worth is split
-    into two halves: the last chunk's write and commit have no transform left to overlap, so a smaller one
-    waits less (bench/bench_load.py: 100k incidents in 25k chunks spent 2.1 s writing the last one).
-    """
-    chunk = chunk or CHUNK_ISSUES
-    if count <= chunk:
-        return [(0, count)] if count else [], None
-    sizes = []
-    while count > chunk + chunk // 2:
-        sizes.append(chunk)
-        count -= chunk
-    half = count // 2
-    sizes += [count - half, half]
-    return list(zip(itertools.accumulate(sizes, initial=0), sizes)), min(sizes)
-
 
 @dataclass
 class SyncResult:
