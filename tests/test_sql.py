@@ -104,7 +104,10 @@ def _read_until(fd: int, text: str, timeout: float = 60.0) -> str:
 def test_the_prompt_takes_multi_line_statements_keeps_history_and_holds_no_lock(env, tmp_path):
     main, secondary = os.openpty()
     shell = subprocess.Popen([sys.executable, "-m", "pirlib", "sql"], stdin=secondary, stdout=secondary,
-                             stderr=secondary, env={**os.environ, **env, "TERM": "xterm"}, close_fds=True)  # fmt: skip
+                             stderr=secondary, env={**os.environ, **env, "TERM": "xterm"}, close_fds=True,
+                             # its own session, as a terminal's shell starts it: in the test's process group a
+                             # terminal call on the pty could stop it (SIGTTOU) and the prompt never came
+                             start_new_session=True)  # fmt: skip
     os.close(secondary)
     try:
         _read_until(main, "pir> ")
