@@ -269,8 +269,8 @@ def _checked(page: Any, fields: list[str], expand: str | None) -> list[dict[str,
     return issues
 
 
-def _updated(issue: dict[str, Any]) -> dt.datetime | None:
-    value = (issue.get("fields") or {}).get("updated")
+def jira_time(value: Any) -> dt.datetime | None:
+    """A Jira timestamp (``2022-06-09T16:29:31.871-0700``, or ISO with ``Z``), or None when it is not one."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -280,6 +280,10 @@ def _updated(issue: dict[str, Any]) -> dt.datetime | None:
             return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
+
+
+def _updated(issue: dict[str, Any]) -> dt.datetime | None:
+    return jira_time((issue.get("fields") or {}).get("updated"))
 
 
 class _Details:

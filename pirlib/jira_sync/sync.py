@@ -120,16 +120,8 @@ def _last_cursor(con: Any) -> dt.datetime | None:
 
 def _server_time(info: dict[str, Any]) -> dt.datetime | None:
     """Jira's clock when the run began (``serverInfo.serverTime``), or None when it did not say."""
-    value = info.get("serverTime")
-    if not isinstance(value, str):
-        return None
-    for parse in (lambda v: dt.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%f%z"),
-                  lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00"))):  # fmt: skip
-        try:
-            return _aware(parse(value))
-        except ValueError:
-            continue
-    return None
+    value = extract_mod.jira_time(info.get("serverTime"))
+    return _aware(value) if value is not None else None
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
