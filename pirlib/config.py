@@ -124,15 +124,20 @@ def _date(key: str, value: Any) -> dt.date:
         raise ConfigError(f"{key}: {value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _pairs(key: str, text: str, shape: str) -> list[tuple[str, str]]:
+    """``"a=b; c=d"`` as [(a, b), (c, d)], keys stripped; one error line naming ``shape`` otherwise."""
+    pairs = [item.split("=", 1) for item in text.split(";") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ConfigError(f"{key}: expected '{shape}', got {text!r}")
+    return [(name.strip(), value) for name, value in pairs]
+
+
 def _runbook_map(key: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Failure mode or category -> runbooks: a TOML table, or ``"change=deployment+incident; data=payments"``.
 
     Kept as pairs, not a dict, so that Settings stays hashable."""
     if isinstance(value, str):
-        pairs = [item.split("=", 1) for item in value.split(";") if item.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            raise ConfigError(f"{key}: expected 'mode=runbook+runbook; mode=runbook', got {value!r}")
-        value = {mode.strip(): books.split("+") for mode, books in pairs}
+        value = {mode: books.split("+") for mode, books in _pairs(key, value, "mode=runbook+runbook; mode=runbook")}
     if not isinstance(value, Mapping) or not value:
         raise ConfigError(f"{key}: expected a table like {{ change = [\"deployment\"] }}, got {value!r}")
     return tuple((str(mode).strip(), _names(f"{key}.{mode}", books)) for mode, books in value.items())
@@ -148,10 +153,7 @@ def _field_or_none(key: str, value: Any) -> str:
 def _value_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     """Jira value -> pir value: a TOML table, or ``"Highest=Sev-0; High=Sev-1"``; kept as pairs (hashable)."""
     if isinstance(value, str):
-        pairs = [item.split("=", 1) for item in value.split(";") if item.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            raise ConfigError(f"{key}: expected 'Jira value=level; Jira value=level', got {value!r}")
-        value = dict(pairs)
+        value = dict(_pairs(key, value, "Jira value=level; Jira value=level"))
     if not isinstance(value, Mapping) or not value:
         raise ConfigError(f"{key}: expected a table like {{ Highest = \"Sev-0\", High = \"Sev-1\" }}, got {value!r}")
     mapped = tuple((str(k).strip(), _text(f"{key}.{k}", v)) for k, v in value.items())
