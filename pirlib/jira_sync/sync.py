@@ -204,19 +204,17 @@ def run(
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
-            con.execute("BEGIN TRANSACTION")
             try:
-                if full:
-                    result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
-                    result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
-                # The similar-incidents index commits with the run; an incremental run re-counts its incidents only.
-                similar.refresh(con, None if full else transformer.incident_ids)
-                result.status = "success"
-                result.cursor = cursor
-                _record(con, result, started, counter, settings)
-                con.execute("COMMIT")
+                with db.transaction(con):  # a failed COMMIT (a full disk) is reported as itself
+                    if full:
+                        result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
+                        result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
+                    # The similar-incidents index commits with the run; an incremental run re-counts its incidents.
+                    similar.refresh(con, None if full else transformer.incident_ids)
+                    result.status = "success"
+                    result.cursor = cursor
+                    _record(con, result, started, counter, settings)
             except BaseException:
-                con.execute("ROLLBACK")
                 result.status = "failed"
                 raise
     except PirError as exc:
