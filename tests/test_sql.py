@@ -90,15 +90,37 @@ def test_text_for_a_terminal_loses_its_escape_sequences_but_files_keep_the_value
     assert json.loads(render(result, "json"))[0]["summary"] == hostile  # JSON escapes it itself
 
 
-def _read_until(fd: int, text: str, timeout: float = 60.0) -> str:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text.encode() not in seen:
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise AssertionError(f"no {text!r} in {seen.decode(errors='replace')[-2000:]!r}")
-        seen += os.read(fd, 65536)
-    return seen.decode(errors="replace")
+class _Terminal:
+    """Reads a pty up to a marker and keeps what came after it: the output of one statement and the next prompt
+    often arrive in one read, and a reader that dropped the rest waited 60 s for a prompt it had already seen."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def read_until(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        marker = text.encode()
+        while marker not in self.pending:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"no {text!r} in {self.pending.decode(errors='replace')[-2000:]!r}")
+            self.pending += os.read(self.fd, 65536)
+        end = self.pending.index(marker) + len(marker)
+        seen, self.pending = self.pending[:end], self.pending[end:]
+        return seen.decode(errors="replace")
+
+
+def test_the_reader_keeps_what_came_after_the_marker():
+    main, secondary = os.openpty()
+    try:
+        os.write(secondary, b"(1 row)\npir> ")
+        terminal = _Terminal(main)
+        assert terminal.read_until("(1 row)").endswith("(1 row)")
+        assert terminal.read_until("pir> ", timeout=1).strip() == "pir>"
+    finally:
+        os.close(main)
+        os.close(secondary)
 
 
 def test_the_prompt_takes_multi_line_statements_keeps_history_and_holds_no_lock(env, tmp_path):
@@ -109,15 +131,16 @@ def test_the_prompt_takes_multi_line_statements_keeps_history_and_holds_no_lock(
                              # terminal call on the pty could stop it (SIGTTOU) and the prompt never came
                              start_new_session=True)  # fmt: skip
     os.close(secondary)
+    terminal = _Terminal(main)
     try:
-        _read_until(main, "pir> ")
+        terminal.read_until("pir> ")
         os.write(main, b"SELECT count(*) AS first_count\n")
-        _read_until(main, "...> ")
+        terminal.read_until("...> ")
         os.write(main, b"FROM incidents;\n")
-        assert "264" in _read_until(main, "(1 row)")
-        _read_until(main, "pir> ")
+        assert "264" in terminal.read_until("(1 row)")
+        terminal.read_until("pir> ")
         os.write(main, b"DELETE FROM incidents;\n")
-        assert "pir sql only reads" in _read_until(main, "pir> ")  # an error does not end the session
+        assert "pir sql only reads" in terminal.read_until("pir> ")  # an error does not end the session
         # The prompt waits for the analyst: a writer gets the database at once.
         (tmp_path / "alerts.csv").write_text(
             "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,Latency,alerting,critical,2.4,\n")
