@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pirlib import db, notify
+from pirlib import db, durations, notify
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.files import output_folder, write_all, write_atomic
@@ -67,14 +67,10 @@ class PublishResult:
             out.append(f"{self.key}: preview only, not recorded as published (use --confluence or --doc-url)")
         else:
             when = f"{self.published_at:%Y-%m-%d %H:%M} UTC"
-            late = (f", late by {_hours(self.late_by)} (due {self.deadline_hours:g} h after closure)" if self.late_by
+            late = (f", late by {durations.span(self.late_by)} (due {self.deadline_hours:g} h after closure)" if self.late_by
                     else ", on time")  # fmt: skip
             out.append(f"{self.key}: published {when}{late}; doc {self.doc_url}")
         return out
-
-
-def _hours(delta: dt.timedelta | None) -> str:
-    return f"{(delta or dt.timedelta(0)).total_seconds() / 3600:.1f} h"
 
 
 def page_title(data: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ import jinja2
 import markupsafe
 import pandas as pd
 
+from pirlib import durations
 from pirlib.errors import PirError
 from pirlib.notify import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
@@ -199,14 +200,6 @@ def _strip_controls(text: str) -> str:
 # --------------------------------------------------------------------------------------------- templates
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    sign, minutes = ("−" if value < 0 else ""), int(round(abs(value)))
-    hours, rest = divmod(minutes, 60)
-    return sign + (f"{hours} h {rest:02d} min" if hours else f"{rest} min")
-
-
 def _yes_no(value: Any) -> str:
     return "yes" if value else "no"
 
@@ -262,7 +255,7 @@ def template_environment(kind: str, override_dir: Path | None = None) -> jinja2.
                              finalize=finalize, **_WHITESPACE)  # fmt: skip
     if link is not None:
         env.globals["link"] = link
-    env.filters.update({"when": utc_minute, "minutes": _minutes, "yes_no": _yes_no})
+    env.filters.update({"when": utc_minute, "minutes": durations.minutes, "yes_no": _yes_no})
     return env
 
 

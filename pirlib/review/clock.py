@@ -16,11 +16,12 @@ from typing import Any
 
 import duckdb
 
+from pirlib import durations
 from pirlib.config import Settings
 from pirlib.values import as_utc
 
 __all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
-           "open_reviews", "review_clocks", "span", "stage_clocks"]  # fmt: skip
+           "open_reviews", "review_clocks", "stage_clocks"]  # fmt: skip
 
 UTC = dt.timezone.utc
 
@@ -61,20 +62,10 @@ class StageClock:
         return self.done_at is not None and self.done_at > self.due_at
 
     def describe(self) -> str:
-        """A short reading for people, e.g. 'late by 3 h 10 min' or 'due in 5 h 02 min'."""
+        """A short reading for people, e.g. 'late by 3 h 10 min' or 'due in 5 h 2 min'."""
         if self.state == "done":
             return f"done {self.done_at:%Y-%m-%d %H:%M} UTC" + (" (late)" if self.done_late else "")
-        if self.remaining < dt.timedelta(0):
-            return f"late by {span(-self.remaining)}"
-        return f"due in {span(self.remaining)}"
-
-
-def span(delta: dt.timedelta) -> str:
-    """A duration for people: '1 d 2 h 05 min', '3 h 00 min'."""
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    return (f"{days} d " if days else "") + f"{hours} h {mins:02d} min"
+        return durations.deadline(self.remaining)
 
 
 def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Settings,

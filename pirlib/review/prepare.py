@@ -22,10 +22,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pirlib import durations
 from pirlib.db import transaction
 from pirlib.errors import InputError
 from pirlib.files import write_atomic
-from pirlib.review.clock import span
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
 from pirlib.review.session import ReviewSession, incident_facts, touch_review
 from pirlib.values import as_utc, is_missing, utc_minute
@@ -274,7 +274,7 @@ def _when_recorded(value: Any) -> str:
 def draft_agenda(facts: Mapping[str, Any]) -> str:
     """The runbook's six segments as a Markdown agenda with the incident's facts filled in (pure)."""
     started, resolved = as_utc(facts.get("started_at")), as_utc(facts.get("resolved_at"))
-    duration = span(resolved - started) if started and resolved else "not known"
+    duration = durations.span(resolved - started) if started and resolved else "not known"
     yes_no = {True: "yes", False: "no", None: "not recorded"}
     lines = [
         f"# Post-incident review: {facts.get('key')} {facts.get('summary') or ''}".rstrip(),

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
-from pirlib import db, timeline
+from pirlib import db, durations, timeline
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.ui import html
@@ -193,7 +193,7 @@ class TimelineEditor:
             if row.out_of_order:
                 rule = f"<span style='color:#c00'>⚠ {html.text(row.out_of_order)}</span><br>" + rule
             self.milestone_rules[row.milestone].value = rule
-        parts = [f"{k.split('_')[0].upper()}: {'—' if v is None else f'{v:.0f} min'}" for k, v in self.report.durations.items()]
+        parts = [f"{k.split('_')[0].upper()}: {durations.minutes(v)}" for k, v in self.report.durations.items()]
         self.durations.value = " · ".join(parts)
 
     # ----------------------------------------------------------------------------------------- changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pirlib import metrics
+from pirlib import durations, metrics
 from pirlib.ui import figures, html
 from pirlib.ui.boards.board import BoardData, BoardSpec, none_html
 
@@ -25,12 +25,8 @@ def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
         row = summary[summary["measure"] == label]
         if not row.empty:
             r = row.iloc[0]
-            items.append((f"{label}: median · P90 · n", f"{_minutes(r['median'])} · {_minutes(r['p90'])} · {int(r['n']):,}"))
+            items.append((f"{label}: median · P90 · n", f"{durations.minutes(r['median'])} · {durations.minutes(r['p90'])} · {int(r['n']):,}"))
     return html.kpis(items)
-
-
-def _minutes(value: float) -> str:
-    return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
 
 
 def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:

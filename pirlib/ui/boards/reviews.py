@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
-from pirlib import metrics
+from pirlib import durations, metrics
 from pirlib.ui import figures, html
 from pirlib.ui.boards.board import BoardData, BoardSpec, none_html, percent
 
@@ -54,7 +56,7 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
         **_incident_columns(rows),
         "Stage": [figures.STAGE_LABELS.get(v, str(v)) for v in rows["stage"]],
         "Due (UTC)": rows["due_at"].tolist(),
-        "Hours left": [f"{v:.1f}" if v >= 0 else f"missed {-v:.1f} h ago" for v in rows["hours_left"]],
+        "Deadline": [durations.deadline(dt.timedelta(hours=float(v))) for v in rows["hours_left"]],
     })  # fmt: skip
     return title + html.table(table)
 
