@@ -170,9 +170,8 @@ def filter_options(*frames: pd.DataFrame) -> dict[str, list[str]]:
     for frame in frames:
         if "team" in frame:
             found["teams"].update(frame["team"].dropna().unique())
-        if "teams" in frame:
-            lists = frame["teams"][[_is_list(teams) for teams in frame["teams"]]]
-            found["teams"].update(lists.explode().dropna().unique())
+        if "teams" in frame:  # lists, or None/NA where an incident has no actions
+            found["teams"].update(frame["teams"].dropna().explode().dropna().unique())
         if "service" in frame:
             found["services"].update(frame["service"].dropna().unique())
         if "severity" in frame:
