@@ -302,4 +302,4 @@ def test_recurrence_and_effectiveness_on_crafted_data(settings, tmp_path):
     board = boards.load_board("failure_modes", configured)
     headline = board.contents(metrics.Filters())[0]
     assert "1 of 2 (50%)" in headline and "within 30 days (n = 2 recurrences)" in headline
-    assert "median 15, P90 19 (n = 2)" in headline
+    assert "median 15 d, P90 19 d (n = 2)" in headline

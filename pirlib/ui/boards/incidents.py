@@ -14,7 +14,7 @@ SIMILAR_SHOWN = 5  # latest incidents (after filters) whose similar past inciden
 def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
     incidents = data.frames["incidents"]
     if incidents.empty:
-        return none_html("incidents")
+        return none_html("incidents", data, "incidents")
     items = [("incidents", f"{len(incidents):,}")]
     for column, label in metrics.DURATION_MEASURES.items():
         minutes = incidents[column][incidents[column] >= 0]  # no value, or a milestone before the start: left out
@@ -27,7 +27,7 @@ def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
 def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:
     incidents = data.frames["incidents"]
     if incidents.empty:
-        return none_html("incidents")
+        return none_html("incidents", data, "incidents")
     counts = metrics.counts_by(incidents, "service", "severity")
     order = figures.severity_order([None if s == "(none)" else s for s in counts["severity"].unique()])
     counts = counts.assign(severity=counts["severity"].replace("(none)", figures.NO_SEVERITY))
@@ -37,7 +37,7 @@ def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:
 def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
     incidents = data.frames["incidents"]
     if incidents.empty:
-        return none_html("incidents")
+        return none_html("incidents", data, "incidents")
     freq = metrics.choose_period(incidents["occurred_at"])
     summary = metrics.durations(incidents, freq)
     word = "month" if freq == "M" else "quarter"
@@ -51,13 +51,13 @@ def similar_table_html(similar: pd.DataFrame) -> str:
     table = pd.DataFrame({
         "Earlier incident": [html.link(k, u) for k, u in zip(similar["key"], similar["url"])],
         "Score": [f"{v:.2f}" for v in similar["score"]],
-        "Started": [f"{pd.Timestamp(v):%Y-%m-%d}" for v in similar["occurred_at"]],
+        "Started": [pd.Timestamp(v).date() for v in similar["occurred_at"]],
         "Service": similar["service"].tolist(),
         "Failure mode": similar["failure_mode"].tolist(),
         "Summary": similar["summary"].tolist(),
         "Why": similar["reason"].tolist(),
     })  # fmt: skip
-    return html.table(table, html_columns={"Earlier incident"})
+    return html.table(table, html_columns={"Earlier incident"}, numbers={"Score"})
 
 
 def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
     title = (f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
              "incidents that require a review</h3>")
     if similar.empty:
-        return title + none_html("incidents with similar earlier ones")
+        return title + none_html("incidents with similar earlier ones", data, "similar")
     latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
     earlier = dict(tuple(_earlier(similar).groupby("query_id", sort=False)))
     blocks = [
