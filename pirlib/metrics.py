@@ -439,6 +439,21 @@ def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def load_incident_measures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What the incidents board counts and measures of every incident (deleted excluded): severity, service,
+    when it happened, TTD/TTM/TTR in minutes (v_incident_durations) and the teams owning its actions. Only
+    these: keys, summaries, URLs and modes (``load_incidents``) doubled the read at 50k incidents."""
+    return con.execute(
+        f"""
+        SELECT d.severity, d.service, coalesce(d.started_at, i.created_at) AS occurred_at,
+               d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, t.teams
+        FROM v_incident_durations AS d
+        JOIN incidents AS i ON i.issue_id = d.incident_id
+        LEFT JOIN {_TEAMS.format(where="")} AS t USING (incident_id)
+        """
+    ).df()
+
+
 def counts_by(incidents: pd.DataFrame, rows: str, columns: str) -> pd.DataFrame:
     """Incident counts per (rows, columns) value, missing values as "(none)": rows, columns, incidents."""
     frame = incidents.assign(**{c: incidents[c].fillna("(none)").astype(str) for c in (rows, columns)})

@@ -72,9 +72,9 @@ def actions_missing(data: BoardData, filters: metrics.Filters) -> object:
 
 def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
     states = _states(data)
-    overdue = metrics.overdue_list(states)
     if states.empty:
         return "<h3>Overdue actions</h3>" + none_html("actions", data, "actions")
+    overdue = metrics.overdue_list(states)
     if overdue.empty:
         return "<h3>Overdue actions</h3>" + html.message("No overdue actions match these filters.")
     shown = overdue.head(TABLE_ROWS)

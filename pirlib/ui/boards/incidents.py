@@ -89,7 +89,7 @@ def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
 
 
 SPEC = BoardSpec(
-    "Incidents", {"incidents": metrics.load_incidents, "similar": metrics.load_similar},
+    "Incidents", {"incidents": metrics.load_incident_measures, "similar": metrics.load_similar},
     {"incidents": "occurred_at", "similar": "occurred_at"},
     (incidents_summary, incidents_by_service, incidents_durations, incidents_similar),
 )
