@@ -170,9 +170,8 @@ def filter_options(*frames: pd.DataFrame) -> dict[str, list[str]]:
     for frame in frames:
         if "team" in frame:
             found["teams"].update(frame["team"].dropna().unique())
-        if "teams" in frame:
-            lists = frame["teams"][[_is_list(teams) for teams in frame["teams"]]]
-            found["teams"].update(lists.explode().dropna().unique())
+        if "teams" in frame:  # lists, or None/NA where an incident has no actions
+            found["teams"].update(frame["teams"].dropna().explode().dropna().unique())
         if "service" in frame:
             found["services"].update(frame["service"].dropna().unique())
         if "severity" in frame:
@@ -436,6 +435,21 @@ def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         JOIN incidents AS i ON i.issue_id = d.incident_id
         LEFT JOIN {_TEAMS.format(where="")} AS t USING (incident_id)
         ORDER BY occurred_at, d.key
+        """
+    ).df()
+
+
+def load_incident_measures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What the incidents board counts and measures of every incident (deleted excluded): severity, service,
+    when it happened, TTD/TTM/TTR in minutes (v_incident_durations) and the teams owning its actions. Only
+    these: keys, summaries, URLs and modes (``load_incidents``) doubled the read at 50k incidents."""
+    return con.execute(
+        f"""
+        SELECT d.severity, d.service, coalesce(d.started_at, i.created_at) AS occurred_at,
+               d.ttd_minutes, d.ttm_minutes, d.ttr_minutes, t.teams
+        FROM v_incident_durations AS d
+        JOIN incidents AS i ON i.issue_id = d.incident_id
+        LEFT JOIN {_TEAMS.format(where="")} AS t USING (incident_id)
         """
     ).df()
 

@@ -112,10 +112,31 @@ def test_figures_with_buttons_switch_views(browser, demo_server):
         assert_clean(visit)
 
 
+# Per column of the overdue-actions table (the actions board's last table): how its first row's cell aligns,
+# whether it may wrap, and on how many lines its text lies, as the page's style and ours leave them.
+CELL_LAYOUT = """() => {
+    const table = [...document.querySelectorAll('table.pir-table')].pop();
+    const names = [...table.querySelectorAll('thead th')].map(th => th.textContent);
+    const cells = [...table.querySelectorAll('tbody tr:first-child td')];
+    return Object.fromEntries(names.map((name, i) => {
+        const style = getComputedStyle(cells[i]), range = document.createRange();
+        range.selectNodeContents(cells[i]);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        return [name, [style.textAlign, style.whiteSpace, lines]];
+    }));
+}"""
+
+
 @pytest.mark.browser
 def test_filter_change_redraws_the_figures(browser, demo_server):
     url, _ = demo_server
     with board(browser, url, "actions") as visit:
+        # Only a browser shows what the page's own style (which right-aligns table cells) leaves of ours:
+        # text left, numbers right, a date on one line.
+        layout = visit.page.evaluate(CELL_LAYOUT)
+        assert layout["Summary"][0] == "left" and layout["Owner"][0] == "left", layout
+        assert layout["Late by"][0] == "right", layout
+        assert layout["Due"][1] == "nowrap" and layout["Due"][2] == 1, layout
         bars = visit.page.locator(".js-plotly-plot").first.locator("g.trace.bars path").count()
         assert_filter_redraws(visit)  # chooses the team SRE
         # One team left: the team figure is redrawn with two bars (its two rates) instead of two per team.

@@ -170,6 +170,26 @@ def test_classification_precedence_and_the_rule_that_set_each_mode(settings, tmp
     assert "10" not in got  # deleted in Jira
 
 
+def test_summary_phrases_of_several_words_match_whole_and_in_rule_order(settings):
+    # The view looks a phrase up by its first word, then checks the whole phrase (default taxonomy).
+    with db.connect(settings) as con:
+        add_incidents(con, [
+            {"issue_id": "1", "summary": "Pods ran out of memory"},
+            {"issue_id": "2", "summary": "Pods ran out of disk"},  # first word only: no match
+            {"issue_id": "3", "summary": "Duplicate records in the ledger"},  # "duplicate record*"
+            {"issue_id": "4", "summary": "Duplicate payment record"},  # the words are not in sequence
+            {"issue_id": "5", "summary": "Feature-flag flip"},  # "feature flag" is ranked before "flag"
+            {"issue_id": "6", "summary": "", "labels": ["OOM", "oom"]},  # a label, in any case, twice
+            {"issue_id": "7", "summary": None},
+        ])
+        got = modes_of(con)
+    assert got["1"] == ("Capacity", "summary", 'summary has "out of memory"')
+    assert got["2"][1] == got["4"][1] == got["7"][1] == "fallback"
+    assert got["3"] == ("Data corruption", "summary", 'summary has "duplicate record*"')
+    assert got["5"] == ("Config change", "summary", 'summary has "feature flag"')
+    assert got["6"] == ("Capacity", "label", 'label "oom"')
+
+
 def test_sample_modes_come_from_the_field_with_aliases_mapped(settings):
     from pirlib import demo
 
@@ -282,4 +302,4 @@ def test_recurrence_and_effectiveness_on_crafted_data(settings, tmp_path):
     board = boards.load_board("failure_modes", configured)
     headline = board.contents(metrics.Filters())[0]
     assert "1 of 2 (50%)" in headline and "within 30 days (n = 2 recurrences)" in headline
-    assert "median 15, P90 19 (n = 2)" in headline
+    assert "median 15 d, P90 19 d (n = 2)" in headline

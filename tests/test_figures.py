@@ -15,6 +15,7 @@ from pirlib import db, metrics
 from pirlib.config import Settings
 from pirlib.ui import boards, figures, html
 from pirlib.ui.boards import board as board_module
+from pirlib.ui.filters import FilterBar, emptied_by
 
 HOSTILE = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
 
@@ -223,8 +224,8 @@ def test_table_escapes_every_cell():
     table = html.table(frame)
     assert "<img" not in table and "<script" not in table
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in table
-    assert "<td>2026-08-03 10:00</td>" in table
-    assert "<td></td>" in table
+    assert '<td style="text-align:left;white-space:nowrap">2026-08-03 10:00</td>' in table
+    assert '<td style="text-align:left"></td>' in table  # a missing time is empty, and nothing to keep on a line
 
 
 def test_overview_shows_its_header_and_panels_without_raw_jira_markup(fixture_db, monkeypatch):
@@ -236,7 +237,7 @@ def test_overview_shows_its_header_and_panels_without_raw_jira_markup(fixture_db
     header, panels = (item.data for item in shown)
     assert header.startswith('<p class="pir-as-of">6 incidents, 5 actions. Data as of')
     assert panels.startswith('<div class="pir-panels">') and panels.count('<div class="pir-plot"') == 2
-    assert "<h3>Latest incidents</h3>" in panels and "<th>Started (UTC)</th>" in panels
+    assert "<h3>Latest incidents</h3>" in panels and '<th style="text-align:left">Started (UTC)</th>' in panels
     rendered = json.dumps([header, panels])
     assert "<img" not in rendered and "<script" not in rendered
     assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
@@ -278,8 +279,15 @@ def test_distribution_boxes_are_precomputed_with_median_p90_and_n():
     assert [b["name"] for b in boxes] == ["TTD", "TTR"]
     assert boxes[1]["median"] == [60.0] and boxes[1]["upperfence"] == [200.0]
     hover = [t for t in spec["data"] if t["type"] == "scatter"][1]
-    assert hover["customdata"] == [["60", "200", 4]] and "n=" in hover["hovertemplate"]
-    assert spec["layout"]["yaxis"]["type"] == "log"
+    assert hover["customdata"] == [["1 h", "3 h 20 min", 4]] and "n=" in hover["hovertemplate"]
+    axis = spec["layout"]["yaxis"]
+    assert axis["type"] == "log"
+    # The axis speaks durations too: 60 minutes is labelled "1 h", a day "1 d".
+    assert dict(zip(axis["tickvals"], axis["ticktext"]))[60] == "1 h"
+    assert dict(zip(axis["tickvals"], axis["ticktext"]))[24 * 60] == "1 d"
+    in_hours = figures.distribution_boxes(summary.drop(columns="measure"), "period", "Late", "hours", log=True)
+    assert [t for t in in_hours["data"] if t["type"] == "scatter"][0]["customdata"][0][:2] == ["5 h", "9 h"]
+    assert dict(zip(in_hours["layout"]["yaxis"]["tickvals"], in_hours["layout"]["yaxis"]["ticktext"]))[24] == "1 d"
     bundle = figures.mime_bundle(spec)
     assert bundle[figures.PLOTLY_MIMETYPE]["config"]["displaylogo"] is False
 
@@ -352,3 +360,92 @@ def test_choice_of_heatmaps_switches_the_axis_type_with_the_view():
     quarter, service = (button["args"][1] for button in spec["layout"]["updatemenus"][0]["buttons"])
     assert quarter["xaxis.type"] == "date" and service["xaxis.type"] == "category"  # not guessed from the values
     assert quarter["yaxis.type"] == service["yaxis.type"] == "category"
+
+
+# --- charts that read right (issue 19.4) -----------------------------------------------------------------
+
+
+def _luminance(colour: str) -> float:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_count_heatmap_is_darkest_where_the_count_is_highest_and_shows_counts_that_fit():
+    counts = pd.DataFrame({"service": ["api", "api", "web"], "failure_mode": ["Capacity", "Network", "Network"],
+                           "incidents": [1, 9, 3]})  # fmt: skip
+    trace = figures.heatmap(counts, "service", "failure_mode", "incidents", "modes")["data"][0]
+    shades = [_luminance(colour) for _, colour in trace["colorscale"]]
+    assert shades == sorted(shades, reverse=True) and shades[0] > shades[-1]  # light for few, dark for many
+    assert [stop for stop, _ in trace["colorscale"]][::len(shades) - 1] == [0.0, 1.0]
+    # From zero to the largest count: the most frequent cell (9) is the darkest, a cell of 1 still coloured.
+    assert trace["zmin"] == 0 and trace["zmax"] == 9
+    assert dict(zip(trace["y"], trace["z"]))["Network"] == [9, 3]
+    assert trace["texttemplate"] == "%{z}"  # two columns: each cell shows its count
+    many = pd.DataFrame({"service": [f"svc-{i}" for i in range(40)], "failure_mode": "Network", "incidents": 1})
+    assert "texttemplate" not in figures.heatmap(many, "service", "failure_mode", "incidents", "modes")["data"][0]
+
+
+def test_bars_show_their_numbers_where_they_fit():
+    counts = pd.DataFrame({"service": ["api", "api", "web"], "severity": ["Sev-1", "Sev-2", "Sev-1"],
+                           "incidents": [4, 1, 2]})  # fmt: skip
+    stacked = figures.stacked_bars(counts, "service", "severity", "incidents", "by service")
+    assert [(t["text"], t["textposition"]) for t in stacked["data"]] == [([4, 2], "inside"), ([1, None], "inside")]
+    # plotly hides a number that does not fit its bar at 9 px rather than shrinking it unreadably
+    assert stacked["layout"]["uniformtext"] == {"mode": "hide", "minsize": 9}
+    aging = figures.aging_bars(pd.DataFrame({"bucket": ["0–30 days"] * 2, "overdue": [False, True], "actions": [3, 0]}))
+    assert [t["text"] for t in aging["data"]] == [[3], [""]]  # no "0" drawn on an empty bar
+    rates = pd.DataFrame({"team": ["SRE"], "actions": [4], "done": [2], "open": [2], "overdue": [1],
+                          "completion_rate": [0.5], "on_time_rate": [0.25]})  # fmt: skip
+    assert {t["texttemplate"] for t in figures.completion_rate_bars(rates, "team", "rates")["data"]} == {"%{x:.0%}"}
+    monthly = figures.incidents_by_severity_month(incident_frame())
+    assert monthly.layout.uniformtext.mode == "hide" and list(monthly.data[0].text) == [1]
+    assert list(figures.action_status_by_month(
+        pd.DataFrame({"month": months("2026-08-01"), "state": ["done"], "actions": [5]})).data[0].text) == [5]
+
+
+def test_an_unowned_action_says_unassigned_and_lateness_reads_as_a_duration(fixture_db):
+    board = boards.load_board("actions", fixture_db)
+    contents = board.contents(metrics.Filters())
+    overdue = contents[-1]  # INC-102: no owner, due 2026-09-01, today 2026-11-01
+    assert '<td style="text-align:left">unassigned</td>' in overdue
+    assert '<td style="text-align:left;white-space:nowrap">2026-09-01</td>' in overdue
+    assert '<th style="text-align:right">Late by</th>' in overdue and '<td style="text-align:right">61 d</td>' in overdue
+    by_owner = [t["y"] for t in contents[1]["data"] if t["name"] == "completed"][1]  # the second view: by owner
+    assert by_owner == ["unassigned"]
+
+
+def test_an_inverted_date_range_is_refused_with_a_message(fixture_db):
+    bar = FilterBar({}, start=dt.date(2026, 10, 1), end=dt.date(2026, 9, 1))
+    assert (bar.value.start, bar.value.end) == (dt.date(2026, 10, 1), dt.date(2026, 9, 1))  # not swapped
+    page = boards.load_board("incidents", fixture_db).panels_html(bar.value)
+    assert "The date range is inverted: From 2026-10-01 is after To 2026-09-01." in page
+    assert "pir-plot" not in page and "pir-kpis" not in page  # no panel drawn for a range that is not one
+
+
+@pytest.mark.parametrize("name, first_panel_says", [
+    ("incidents", "No incidents"), ("actions", "No actions"), ("failure_modes", "No incidents"),
+    ("reviews", "No reviewed incidents (Sev-0/Sev-1, closed)"),
+])  # fmt: skip
+def test_a_panel_that_the_filters_empty_says_which_filter(fixture_db, name, first_panel_says):
+    board = boards.load_board(name, fixture_db)
+    panel = 1 if name == "failure_modes" else 0  # the failure-modes board's first panel is its recurrence KPIs
+    def says(filters: metrics.Filters) -> str:
+        return board.contents(filters)[panel]
+
+    assert f"{first_panel_says}: the severity filter (Sev-4) leaves none." in says(metrics.Filters(severities=("Sev-4",)))
+    late = metrics.Filters(severities=("Sev-0",), end=dt.date(2026, 1, 1))
+    assert f"{first_panel_says}: the date filter (up to 2026-01-01) leaves none." in says(late)
+    # Each alone leaves something; together nothing (INC-1, the one Sev-0, is from August).
+    both = metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 9, 1), end=dt.date(2026, 12, 31))
+    assert (f"{first_panel_says}: the date filter (2026-09-01 to 2026-12-31) and the severity filter (Sev-0) "
+            "together leave none.") in says(both)  # fmt: skip
+
+
+def test_emptied_by_names_every_filter_that_alone_leaves_nothing():
+    frame = pd.DataFrame({"occurred_at": [pd.Timestamp("2026-08-03", tz="UTC")], "service": ["api"],
+                          "severity": ["Sev-1"], "teams": [["SRE"]]})  # fmt: skip
+    both = metrics.Filters(services=("web",), teams=("Payments", "Data"))
+    assert emptied_by(frame, both, "occurred_at") == ("the team filter (Payments, Data) and the service filter (web) "
+                                                      "each leave none")  # fmt: skip
+    assert emptied_by(frame, metrics.Filters(), "occurred_at") is None  # no filter: nothing to name
+    assert emptied_by(frame.iloc[:0], both, "occurred_at") is None  # empty before any filter

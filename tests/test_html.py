@@ -4,6 +4,7 @@ that runs script."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html as stdlib_html
 import json
 from html.parser import HTMLParser
@@ -130,7 +131,8 @@ def test_table_escapes_headers_and_cells_and_passes_only_the_named_html_columns(
     assert [tag for tag, _ in parsed.elements].count("a") == 1
     for value in (IMG, SCRIPT, DOUBLE_QUOTE_BREAKOUT, ENTITIES, "<b>bold</b>", SINGLE_QUOTE_BREAKOUT):
         assert value in parsed.text
-    assert "<td>2026-08-03 10:00</td>" in table and "<td></td><td></td>" in table
+    assert '<td style="text-align:left;white-space:nowrap">2026-08-03 10:00</td>' in table
+    assert '<td style="text-align:left"></td><td style="text-align:left"></td>' in table
     assert table.startswith('<table class="pir-table"')
     # Without html_columns even a link built here is shown as text.
     assert "&lt;a href=" in html.table(frame[["Link"]])
@@ -247,3 +249,19 @@ def test_timeline_hover_text_keeps_hostile_event_text_as_text():
     assert hover[0].endswith("<br>first line<br>second &lt;i&gt;line&lt;/i&gt;<br>third<br><i>★ key moment</i>")
     assert f"<br>summary: {html.plotly_text(ENTITIES)} → {html.plotly_text(SCRIPT)}" in hover[1]
     assert IMG in stdlib_html.unescape(hover[2]) and SCRIPT in stdlib_html.unescape(hover[2])
+
+
+def test_table_aligns_text_left_numbers_right_and_keeps_dates_on_one_line():
+    # The notebook page's style right-aligns every cell; each cell says how it aligns itself.
+    frame = pd.DataFrame({
+        "Summary": ["Checkout down"], "Late by": ["2 d 3 h"], "Due": [dt.date(2026, 10, 31)],
+        "Started": [pd.Timestamp("2026-08-03 10:00", tz="UTC")], "Owner": [None],
+    })  # fmt: skip
+    table = html.table(frame, numbers={"Late by"})
+    assert '<th style="text-align:left">Summary</th>' in table and '<th style="text-align:right">Late by</th>' in table
+    assert '<td style="text-align:left">Checkout down</td>' in table
+    assert '<td style="text-align:right">2 d 3 h</td>' in table
+    # A date shows as the day (not "00:00" of it), and neither a date nor a time wraps.
+    assert '<td style="text-align:left;white-space:nowrap">2026-10-31</td>' in table
+    assert '<td style="text-align:left;white-space:nowrap">2026-08-03 10:00</td>' in table
+    assert '<td style="text-align:left"></td>' in table

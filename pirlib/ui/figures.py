@@ -7,6 +7,7 @@ any text that came from Jira passes through ``html.plotly_text`` before it reach
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -15,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from pirlib import durations
 from pirlib.ui import html
 
 SEVERITY_ORDER = ("Sev-0", "Sev-1", "Sev-2", "Sev-3", "Sev-4")
@@ -34,6 +36,16 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 # The trace types of the plotly.js bundle `pir serve` pages load (tools/plotly/entry.js, see ``html_bundle``):
 # a dashboard figure may use these and no others.
 PAGE_TRACE_TYPES = frozenset({"bar", "box", "heatmap", "scatter"})
+# A sequential scale for counts, light for few to dark for many (ColorBrewer YlOrRd). Written out rather than
+# named: plotly's named "YlOrRd" runs from dark to light, which made the rarest cell the darkest.
+COUNT_SCALE = [[0.0, "#ffffcc"], [0.25, "#fed976"], [0.5, "#fd8d3c"], [0.75, "#e31a1c"], [1.0, "#800026"]]
+# Bar and cell labels: a number shows where it fits at this size or larger, and is left out where it does not.
+FITTING_TEXT = {"mode": "hide", "minsize": 9}
+HEATMAP_TEXT_COLUMNS = 24  # up to this many columns a heatmap's cells are wide enough for their counts
+# Where a duration axis puts its ticks (log scale), in minutes: labelled like every other duration.
+DURATION_TICKS = (1, 5, 15, 60, 4 * 60, 12 * 60, 24 * 60, 3 * 24 * 60, 7 * 24 * 60, 30 * 24 * 60, 90 * 24 * 60,
+                  365 * 24 * 60)
+MINUTES_PER = {"minutes": 1, "hours": 60}
 
 def _shorten(text: str, limit: int = HOVER_TEXT_CHARS) -> str:
     text = re.sub(r"\s+", " ", text).strip()
@@ -59,6 +71,7 @@ def _layout(fig: go.Figure, title: str, y_title: str, frame: pd.DataFrame, value
         margin=dict(l=60, r=20, t=60, b=40),
         height=420,
         template="plotly_white",
+        uniformtext=FITTING_TEXT,
     )
     months = frame["month"].nunique() if not frame.empty else 0
     # One label per month (or per quarter / half-year on long ranges), centred under its bars.
@@ -87,6 +100,8 @@ def incidents_by_severity_month(frame: pd.DataFrame) -> go.Figure:
             marker_color=SEVERITY_COLORS.get(severity, "#969696"),
             xperiod="M1",
             xperiodalignment="middle",
+            text=rows["incidents"],
+            textposition="inside",
             customdata=hover,
             hovertemplate="<b>%{fullData.name}</b>, %{x|%b %Y}: %{y} incidents%{customdata}<extra></extra>",
         )
@@ -122,6 +137,8 @@ def action_status_by_month(frame: pd.DataFrame) -> go.Figure:
             marker_color=ACTION_COLORS.get(state, "#969696"),
             xperiod="M1",
             xperiodalignment="middle",
+            text=rows["actions"],
+            textposition="inside",
             customdata=[html.plotly_text(state)] * len(rows),
             hovertemplate="%{customdata}, created %{x|%b %Y}: %{y} actions<extra></extra>",
         )
@@ -199,6 +216,7 @@ def _spec(data: list[dict], title: str, height: int = 420, **layout: object) -> 
         "height": height,
         "hovermode": "closest",
         "plot_bgcolor": "white",
+        "uniformtext": FITTING_TEXT,
         "xaxis": {"gridcolor": "#eee"},
         "yaxis": {"gridcolor": "#eee"},
     }
@@ -232,10 +250,12 @@ def completion_rate_bars(rates: pd.DataFrame, by: str, title: str, limit: int = 
     data = [
         {"type": "bar", "orientation": "h", "name": "completed", "y": names,
          "x": _numbers(rows["completion_rate"]), "marker": {"color": ACTION_COLORS["done"]}, "customdata": custom,
+         "texttemplate": "%{x:.0%}", "textposition": "inside",
          "hovertemplate": "%{y}: %{x:.0%} done (%{customdata[1]} of %{customdata[0]}), "
                           "%{customdata[3]} overdue<extra></extra>"},
         {"type": "bar", "orientation": "h", "name": "done on time", "y": names,
          "x": _numbers(rows["on_time_rate"]), "marker": {"color": "#4575b4"}, "customdata": custom,
+         "texttemplate": "%{x:.0%}", "textposition": "inside",
          "hovertemplate": "%{y}: %{x:.0%} of due actions done by their due date<extra></extra>"},
     ]  # fmt: skip
     more = f" (top {limit} of {len(rates)} by actions)" if len(rates) > limit else ""
@@ -287,7 +307,9 @@ def aging_bars(frame: pd.DataFrame) -> Spec:
     data = []
     for overdue, name, color in ((False, "open, not overdue", ACTION_COLORS["open"]), (True, "overdue", ACTION_COLORS["overdue"])):
         rows = frame[frame["overdue"] == overdue]
-        data.append({"type": "bar", "name": name, "x": list(rows["bucket"]), "y": [int(v) for v in rows["actions"]],
+        counts = [int(v) for v in rows["actions"]]
+        data.append({"type": "bar", "name": name, "x": list(rows["bucket"]), "y": counts,
+                     "text": [v or "" for v in counts], "textposition": "inside",
                      "marker": {"color": color}, "hovertemplate": "%{x}: %{y} " + name + "<extra></extra>"})
     return _spec(data, "Aging of open actions (days since created)", barmode="stack", yaxis={"title": {"text": "open actions"}})
 
@@ -322,15 +344,18 @@ def _by_stage(frame: pd.DataFrame):
 
 def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, trace: str | None = None,
                        log: bool = False) -> Spec:
-    """One box per group from precomputed quantiles (``metrics.summarize``): box q1–median–q3, whiskers
-    P10–P90, hover with median, P90 and n. Precomputed, so 50k rows cost the page nothing extra.
-    ``trace`` splits the boxes into coloured groups (TTD / TTM / TTR)."""
+    """Durations as one box per group from precomputed quantiles (``metrics.summarize``): box q1–median–q3,
+    whiskers P10–P90, hover with median, P90 and n. Precomputed, so 50k rows cost the page nothing extra.
+    ``unit`` is what the quantiles count ("minutes" or "hours"); the axis and the hover say each duration as
+    ``pirlib.durations`` does ('5 h 24 min', '2 d 3 h'). ``trace`` splits the boxes into coloured groups
+    (TTD / TTM / TTR)."""
+    per = MINUTES_PER[unit]
     groups = [(None, summary)] if trace is None else list(summary.groupby(trace, sort=False))
     data = []
     for name, rows in groups:
         xs = [STAGE_LABELS.get(v, html.plotly_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
               for v in rows[x]]  # fmt: skip
-        label = html.plotly_text(name) if name is not None else unit
+        label = html.plotly_text(name) if name is not None else "duration"
         data.append({
             "type": "box", "name": label, "x": xs, "q1": _numbers(rows["q1"]), "median": _numbers(rows["median"]),
             "q3": _numbers(rows["q3"]), "lowerfence": _numbers(rows["p10"]), "upperfence": _numbers(rows["p90"]),
@@ -339,18 +364,17 @@ def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, tra
         data.append({
             "type": "scatter", "mode": "markers", "name": label + " n", "x": xs, "y": _numbers(rows["median"]),
             "showlegend": False, "marker": {"size": 1, "opacity": 0},
-            "customdata": [[_short(m), _short(p), int(n)] for m, p, n in zip(rows["median"], rows["p90"], rows["n"])],
-            "hovertemplate": label + " %{x}: median %{customdata[0]}, P90 %{customdata[1]} " + unit
-                             + ", n=%{customdata[2]}<extra></extra>",
+            "customdata": [[durations.minutes(m * per), durations.minutes(p * per), int(n)]
+                           for m, p, n in zip(rows["median"], rows["p90"], rows["n"])],
+            "hovertemplate": label + " %{x}: median %{customdata[0]}, P90 %{customdata[1]}, n=%{customdata[2]}<extra></extra>",
         })  # fmt: skip
-    layout: dict = {"boxmode": "group", "yaxis": {"title": {"text": unit}}, "legend": {"orientation": "h", "y": -0.15}}
+    ticks = [minutes / per for minutes in DURATION_TICKS]
+    axis = {"title": {"text": "log scale" if log else None}, "tickvals": ticks,
+            "ticktext": [durations.span(dt.timedelta(minutes=minutes)) for minutes in DURATION_TICKS]}
     if log:
-        layout["yaxis"]["type"] = "log"
-    return _spec(data, title + " (box: quartiles; whiskers: P10–P90)", **layout)
-
-
-def _short(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}"
+        axis["type"] = "log"
+    return _spec(data, title + " (box: quartiles; whiskers: P10–P90)", boxmode="group", yaxis=axis,
+                 legend={"orientation": "h", "y": -0.15})
 
 
 def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates: bool = False) -> Spec:
@@ -361,9 +385,14 @@ def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates:
     table = table.loc[table.sum(axis=1).sort_values().index]
     columns = _dates(table.columns) if dates else _labels(table.columns)
     z = [[int(v) if v else None for v in row] for row in table.to_numpy()]
-    data = [{"type": "heatmap", "x": columns, "y": _labels(table.index), "z": z, "colorscale": "YlOrRd",
+    # From zero: the most frequent cell is the darkest, and a cell of 1 is light but still coloured.
+    trace = {"type": "heatmap", "x": columns, "y": _labels(table.index), "z": z, "colorscale": COUNT_SCALE,
+             "zmin": 0, "zmax": int(table.to_numpy().max()), "colorbar": {"title": {"text": value}},
              "hoverongaps": False, "xgap": 1, "ygap": 1,
-             "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>"}]
+             "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>"}
+    if len(columns) <= HEATMAP_TEXT_COLUMNS:
+        trace["texttemplate"] = "%{z}"
+    data = [trace]
     # Typed, not guessed from the values: the view of a figures.choice shown first would fix the type.
     return _spec(data, title, height=max(320, 90 + 26 * len(table)), yaxis={"automargin": True, "type": "category"},
                  xaxis={"automargin": True, "type": "date" if dates else "category"})
@@ -379,7 +408,8 @@ def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: st
     for key in keys:
         rows = counts[counts[color].astype(str) == key].set_index(x)[value].reindex(xs)
         label = html.plotly_text(key)
-        data.append({"type": "bar", "name": label, "x": _labels(xs), "y": [None if pd.isna(v) else int(v) for v in rows],
+        ys = [None if pd.isna(v) else int(v) for v in rows]
+        data.append({"type": "bar", "name": label, "x": _labels(xs), "y": ys, "text": ys, "textposition": "inside",
                      "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
                      "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>"})
     return _spec(data, title, barmode="stack", yaxis={"rangemode": "tozero"}, xaxis={"automargin": True})

@@ -42,6 +42,8 @@ def _cell_text(value: object) -> str:
         return ""
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}"
     return str(value)
 
 
@@ -60,16 +62,26 @@ def link(label: object, url: object) -> str:
     return f'<a href="{text(href)}" target="_blank" rel="noopener noreferrer">{shown}</a>'
 
 
-def table(frame: pd.DataFrame, html_columns: Collection[str] = ()) -> str:
+def table(frame: pd.DataFrame, html_columns: Collection[str] = (), numbers: Collection[str] = ()) -> str:
     """``frame`` as a ``pir-table``: headers and cells escaped (``cell``), except the cells of ``html_columns``,
-    which the caller built from this module (``link``) and which go in as they are."""
-    head = "".join(f"<th>{text(column)}</th>" for column in frame.columns)
+    which the caller built from this module (``link``) and which go in as they are.
+
+    Text aligns left and the columns named in ``numbers`` right, so that digits line up; each cell says so
+    itself, because the notebook page's own style sets every table cell right-aligned. A date or time never
+    wraps onto a second line."""
+    aligns = ["right" if column in numbers else "left" for column in frame.columns]
+    head = "".join(f'<th style="text-align:{align}">{text(column)}</th>' for column, align in zip(frame.columns, aligns))
     trusted = [column in html_columns for column in frame.columns]
     rows = "".join(
-        "<tr>" + "".join(f"<td>{value if markup else cell(value)}</td>" for value, markup in zip(record, trusted)) + "</tr>"
+        "<tr>" + "".join(_td(value, markup, align) for value, markup, align in zip(record, trusted, aligns)) + "</tr>"
         for record in frame.itertuples(index=False)
     )
     return f'<table class="pir-table" style="{TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _td(value: object, markup: bool, align: str) -> str:
+    nowrap = ";white-space:nowrap" if isinstance(value, dt.date) and not is_missing(value) else ""
+    return f'<td style="text-align:{align}{nowrap}">{value if markup else cell(value)}</td>'
 
 
 def _line(value: str) -> str:

@@ -11,7 +11,7 @@ instead of a traceback.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,7 +24,7 @@ from pirlib import db, metrics
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.ui import figures, html
-from pirlib.ui.filters import FilterBar
+from pirlib.ui.filters import FilterBar, date_range_problem, emptied_by
 
 EMPTY_MESSAGE = "No data yet: run `pir demo` for the sample or `pir sync` against Jira"
 TABLE_ROWS = 50  # rows a board's list shows (the most overdue actions, the latest recurrences)
@@ -40,6 +40,11 @@ class BoardData:
     # Frames derived from ``frames`` that several panels read (action states, review stage states), computed
     # once per render instead of once per panel. The metrics functions never modify their input.
     derived: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    # The frames before the filters and the filters (Board.filtered), so that a panel the filters leave
+    # empty can say which filter did (``none_html``).
+    unfiltered: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    filters: metrics.Filters | None = None
+    date_column: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def derive(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         if name not in self.derived:
@@ -110,7 +115,8 @@ class Board:
             name: metrics.apply_filters(frame, filters, self.spec.date_column[name])
             for name, frame in self.data.frames.items()
         }
-        return BoardData(today=self.data.today, as_of=self.data.as_of, frames=frames)
+        return BoardData(today=self.data.today, as_of=self.data.as_of, frames=frames, unfiltered=self.data.frames,
+                         filters=filters, date_column=self.spec.date_column)  # fmt: skip
 
     def contents(self, filters: metrics.Filters) -> list[object]:
         """What each panel shows for ``filters``: a figure (plotly JSON dict or go.Figure), or an HTML string."""
@@ -120,7 +126,11 @@ class Board:
     def panels_html(self, filters: metrics.Filters, *, first: bool = False) -> str:
         """Every panel for ``filters`` as one block of HTML, figures as ``figures.html_bundle`` divs;
         ``first`` marks the page's first render (class ``pir-first``), which a later render replaces."""
-        parts = (figures.html_bundle(c)["text/html"] if is_figure(c) else str(c) for c in self.contents(filters))
+        problem = date_range_problem(filters)
+        if problem:  # refused, not swapped: the reader may have mistyped either date
+            parts: Iterable[str] = [html.message(problem)]
+        else:
+            parts = (figures.html_bundle(c)["text/html"] if is_figure(c) else str(c) for c in self.contents(filters))
         return f'<div class="pir-panels{" pir-first" if first else ""}">{"".join(parts)}</div>'
 
     def render(self, filters: metrics.Filters) -> None:
@@ -189,9 +199,13 @@ def data_as_of(last_sync: dict | None, today: dt.date) -> str:
     return f"Data as of {finished:%Y-%m-%d %H:%M} UTC ({detail})."
 
 
-def none_html(what: str) -> str:
-    """The notice a panel shows when the filters leave it nothing."""
-    return html.message(f"No {what} match these filters.")
+def none_html(what: str, data: BoardData | None = None, frame: str | None = None) -> str:
+    """The notice a panel shows when the filters leave it nothing. Given the board's data and the frame the
+    panel reads, it names the filter that emptied it: 'No incidents: the team filter (Payments) leaves none.'"""
+    why = None
+    if data is not None and frame in data.unfiltered and data.filters is not None:
+        why = emptied_by(data.unfiltered[frame], data.filters, data.date_column[frame])
+    return html.message(f"No {what}: {why}." if why else f"No {what} match these filters.")
 
 
 def percent(value: float | None) -> str:

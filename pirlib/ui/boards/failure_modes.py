@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
-from pirlib import metrics
+from pirlib import durations, metrics
 from pirlib.failure_modes import recurrence
 from pirlib.ui import figures, html
 from pirlib.ui.boards.board import TABLE_ROWS, BoardData, BoardSpec, none_html
@@ -14,7 +16,7 @@ def modes_heatmaps(data: BoardData, filters: metrics.Filters) -> object:
     """Incidents by failure mode and period, and by failure mode and service: one figure, a button for each."""
     incidents = data.frames["incidents"]
     if incidents.empty:
-        return none_html("incidents")
+        return none_html("incidents", data, "incidents")
     freq = metrics.choose_period(incidents["occurred_at"])
     frame = incidents.assign(period=metrics.period_start(incidents["occurred_at"], freq))
     by_period = metrics.counts_by(frame, "failure_mode", "period")
@@ -39,13 +41,13 @@ def repeats_after_actions(data: BoardData, filters: metrics.Filters) -> str:
     summary = recurrence.effectiveness(_recurrences(data))
     n = summary.recurrences
     share = f" ({summary.after_completed_actions / n:.0%})" if n else ""
-    gap = (f"median {summary.days_median:.0f}, P90 {summary.days_p90:.0f} (n = {n})"
+    gap = (f"median {_days(summary.days_median)}, P90 {_days(summary.days_p90)} (n = {n})"
            if summary.days_median is not None else f"— (n = {n})")  # fmt: skip
     return html.kpis([
         (f"repeats after completed prevent/detect actions, {summary.window_words} (n = {n} recurrences)",
          f"{summary.after_completed_actions} of {n}{share}"),
         ("repeats whose earlier incident had no prevent/detect action", str(summary.without_prevent_detect)),
-        ("days between an incident and its repeat", gap),
+        ("time between an incident and its repeat", gap),
     ])  # fmt: skip
 
 
@@ -70,7 +72,7 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     rows = _recurrences(data).sort_values("occurred_at", ascending=False)
     title = f"<h3>Recurrences {_window_words(data)} ({len(rows)})</h3>"
     if rows.empty:
-        return title + none_html("recurrences")
+        return title + none_html("recurrences", data, "recurrences")
     shown = rows.head(TABLE_ROWS)
     table = pd.DataFrame({
         "Incident": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
@@ -78,12 +80,16 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
         "Failure mode": shown["failure_mode"].tolist(),
         "Service": shown["service"].tolist(),
         "Earlier incident": shown["previous_key"].tolist(),
-        "Days between": [f"{v:.0f}" for v in shown["days_since_previous"]],
+        "Time between": [_days(v) for v in shown["days_since_previous"]],
         "Earlier actions done before": _done_of(shown["previous_actions_done_before"], shown["previous_actions"]),
         "Prevent/detect done before": _done_of(shown["previous_prevent_detect_done_before"], shown["previous_prevent_detect"]),
         "Outcome": shown["outcome"].tolist(),
     })  # fmt: skip
-    return title + html.table(table, html_columns={"Incident"})
+    return title + html.table(table, html_columns={"Incident"}, numbers={"Time between"})
+
+
+def _days(days: float) -> str:
+    return durations.span(dt.timedelta(days=float(days)))
 
 
 SPEC = BoardSpec(

@@ -18,7 +18,7 @@ def _review_states(data: BoardData) -> pd.DataFrame:
 def reviews_summary(data: BoardData, filters: metrics.Filters) -> str:
     states = _review_states(data)
     if states.empty:
-        return none_html("reviewed incidents (Sev-0/Sev-1, closed)")
+        return none_html("reviewed incidents (Sev-0/Sev-1, closed)", data, "review_stages")
     decided = states[states["state"] != "pending"]
     rate = (decided["state"] == "on_time").mean() if len(decided) else None
     return html.kpis([
@@ -31,7 +31,7 @@ def reviews_summary(data: BoardData, filters: metrics.Filters) -> str:
 def reviews_compliance(data: BoardData, filters: metrics.Filters) -> object:
     states = _review_states(data)
     if states.empty:
-        return none_html("reviews")
+        return none_html("reviews", data, "review_stages")
     return figures.compliance_lines(metrics.stage_compliance(states, metrics.choose_period(states["closed_at"])))
 
 
@@ -39,7 +39,7 @@ def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
     late = metrics.lateness(_review_states(data))
     if late.empty:
         return html.message("No stage was late or missed under these filters.")
-    return figures.distribution_boxes(late, "stage", "Hours past the deadline, late or missed stages", "hours", log=True)
+    return figures.distribution_boxes(late, "stage", "Time past the deadline, late or missed stages", "hours", log=True)
 
 
 def _incident_columns(rows: pd.DataFrame) -> dict[str, list]:
