@@ -43,12 +43,12 @@ class Line:
     params: tuple[tuple[str, str], ...] = ()
 
     @property
-    def url(self) -> str:
-        """The relative dashboard URL (``nav.page_url``)."""
+    def path(self) -> str:
+        """The page and its filters (``nav.page_path``): ``actions.ipynb?team=SRE``."""
         grouped: dict[str, list[str]] = {}
         for key, value in self.params:
             grouped.setdefault(key, []).append(value)
-        return nav.page_url(self.page, **grouped)
+        return nav.page_path(self.page, **grouped)
 
 
 @dataclass(frozen=True)

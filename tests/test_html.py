@@ -29,8 +29,9 @@ UNSAFE_URLS = ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b
                "vbscript:msgbox(1)", None, np.nan)  # fmt: skip
 # Elements the boards build themselves; anything else in their output came out of text.
 BOARD_TAGS = {"p", "code", "div", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "a", "ul", "li"}
-# A link to another dashboard page (pirlib.ui.nav): relative, to a notebook pir ships, its query URL-encoded.
-INTERNAL_HREF = re.compile(r"[a-z_]+\.ipynb(\?[A-Za-z0-9_%.~&=-]*)?")
+# A link to another dashboard page (pirlib.ui.nav): from the server's root, to a notebook pir ships, its query
+# URL-encoded.
+INTERNAL_HREF = re.compile(r"/voila/render/[a-z_]+\.ipynb(\?[A-Za-z0-9_%.~&=-]*)?")
 
 
 class Parsed(HTMLParser):

@@ -2,10 +2,13 @@
 
 Inline styles only, no classes a stylesheet must supply and no external assets, so that a mail client shows
 it as the page does. Every text passes ``pirlib.ui.html``; links are the dashboard pages' relative URLs on
-the home page and absolute ones (under the dashboards' base URL) in an e-mail.
+the home page (from the server's root, see ``pirlib.ui.nav``) and absolute ones (under the dashboards'
+base URL) in an e-mail.
 """
 
 from __future__ import annotations
+
+import os
 
 from pirlib.attention import Attention, Line, Section
 from pirlib.ui import html, nav
@@ -18,7 +21,7 @@ LINK_STYLE = "color:#0b5cad"
 
 
 def _href(line: Line, base_url: str | None) -> str:
-    return nav.absolute_url(base_url, line.url) if base_url else line.url
+    return nav.absolute_url(base_url or os.environ.get("VOILA_BASE_URL") or "/", line.path)
 
 
 def section_html(section: Section, base_url: str | None = None) -> str:

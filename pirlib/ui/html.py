@@ -61,7 +61,7 @@ def link(label: object, url: object) -> str:
 
 
 def internal_link(label: object, href: str) -> str:
-    """An ``<a>`` to another dashboard page (a relative URL pir built, e.g. ``pirlib.ui.nav.page_url``), opened in
+    """An ``<a>`` to another dashboard page (a URL pir built, ``pirlib.ui.nav.page_url``), opened in
     the same tab; the label escaped like a table cell."""
     return f'<a class="pir-internal" href="{text(href)}">{cell(label)}</a>'
 

@@ -9,6 +9,7 @@ or Jira issue id), so an unknown or deleted incident gets the same one line as o
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import duckdb
@@ -57,7 +58,7 @@ def load_view(con: duckdb.DuckDBPyConnection, incident: str, today: dt.date) -> 
 def _svg_traces(figure) -> dict:
     """The timeline figure as JSON with its WebGL scatter traces drawn as SVG scatter: the pages' plotly.js
     bundle has scatter but not scattergl (an incident's few hundred events draw fine either way)."""
-    spec = figure.to_plotly_json()
+    spec = json.loads(figure.to_json())  # plotly's encoder: numpy arrays and timestamps become JSON
     for trace in spec["data"]:
         if trace.get("type") == "scattergl":
             trace["type"] = "scatter"
@@ -71,14 +72,14 @@ def facts_html(view: IncidentView) -> str:
         name: (nav.drill_link(f[name], **{name: f[name]}) if name in ("service", "failure_mode") else html.cell(f[name]))
         for name, _ in FACTS
     }  # fmt: skip
-    cells = "".join(f'<tr><th style="padding-right:1em">{html.text(label)}</th><td>{values[name]}</td></tr>'
-                    for name, label in FACTS)  # fmt: skip
+    cells = "".join(f'<tr><th style="padding-right:1em;text-align:left">{html.text(label)}</th>'
+                    f'<td style="text-align:left">{values[name]}</td></tr>' for name, label in FACTS)  # fmt: skip
     if isinstance(f["doc_url"], str) and f["doc_url"]:
         published = f"Postmortem: {html.link('the published postmortem', f['doc_url'])}"
         if f["published_at"] is not None and not pd.isna(f["published_at"]):
             published += html.text(f" (published {pd.Timestamp(f['published_at']):%Y-%m-%d %H:%M} UTC)")
     else:
-        published = html.text("Postmortem: not published yet (`pir publish` publishes it).")
+        published = html.text("Postmortem: not published yet (") + f"<code>pir publish {html.text(f['key'])}</code>" + " publishes it)."
     return title + f'<table class="pir-table" style="{html.TABLE_STYLE}">{cells}</table><p>{published}</p>'
 
 

@@ -1,9 +1,11 @@
 """How the dashboards link to each other: the pages, their header, links that carry filters, and the filters a
 page reads from its URL.
 
-Every dashboard page is ``<name>.ipynb`` in one folder that Voila serves as ``/voila/render/<name>.ipynb``, so a
-link from one page to another is relative (``actions.ipynb?team=SRE``) and works under any base URL; the
-digest, which is read outside the dashboards, makes them absolute with ``absolute_url``.
+Every dashboard page is ``<name>.ipynb`` in one folder that Voila serves as ``/voila/render/<name>.ipynb``. A link
+from one page to another starts at the server's root (``/voila/render/actions.ipynb?team=SRE``, under Voila's
+base URL, which the kernel gets as ``VOILA_BASE_URL``): the page's HTML renderer (JupyterLab's) takes a
+relative link for a file to open in Lab and swallows the click, and leaves root-relative links alone. The
+digest, read outside the dashboards, makes them absolute with ``absolute_url``.
 
 A page's filters come from its URL's query string, which Voila hands the page's kernel as the ``QUERY_STRING``
 environment variable (``pirlib.kernel_pool`` sets it in a pooled kernel too): ``team``, ``service``,
@@ -51,9 +53,9 @@ LABELS = {"teams": "team", "services": "service", "severities": "severity", "fai
           "incidents": "incident"}  # fmt: skip
 
 
-def page_url(name: str, **params: str | Iterable[str] | dt.date | None) -> str:
-    """The relative URL of page ``name`` with ``params`` in its query (a list repeats the parameter; None and
-    empty values are left out), e.g. ``page_url("actions", team="SRE")`` -> ``actions.ipynb?team=SRE``."""
+def page_path(name: str, **params: str | Iterable[str] | dt.date | None) -> str:
+    """Page ``name`` with ``params`` in its query, relative to the pages' folder (a list repeats the parameter;
+    None and empty values are left out): ``page_path("actions", team="SRE")`` -> ``actions.ipynb?team=SRE``."""
     if name not in _BY_NAME:
         raise KeyError(f"no dashboard page {name!r}")
     pairs: list[tuple[str, str]] = []
@@ -64,9 +66,14 @@ def page_url(name: str, **params: str | Iterable[str] | dt.date | None) -> str:
     return f"{name}.ipynb" + (f"?{query}" if query else "")
 
 
-def absolute_url(base: str, relative: str) -> str:
-    """A page URL (``page_url``) under the dashboards' base URL (``http://host:8866``, a proxy's path)."""
-    return f"{base.rstrip('/')}/voila/render/{relative}"
+def page_url(name: str, **params: str | Iterable[str] | dt.date | None) -> str:
+    """``page_path`` from the server's root, under Voila's base URL: ``/voila/render/actions.ipynb?team=SRE``."""
+    return absolute_url(os.environ.get("VOILA_BASE_URL") or "/", page_path(name, **params))
+
+
+def absolute_url(base: str, path: str) -> str:
+    """A ``page_path`` under a base URL: the dashboards' address (``http://host:8866``) or Voila's base path."""
+    return f"{base.rstrip('/')}/voila/render/{path}"
 
 
 def link(label: object, name: str, **params: str | Iterable[str] | dt.date | None) -> str:
@@ -98,7 +105,7 @@ def header_html(current: str) -> str:
         if page.name == current:
             items.append(f'<span class="pir-nav-current" style="font-weight:600">{html.text(page.title)}{words}</span>')
         else:
-            items.append(f'<a href="{html.text(page_url(page.name))}" title="{html.text(page.description)}" '
+            items.append(f'<a class="pir-internal" href="{html.text(page_url(page.name))}" title="{html.text(page.description)}" '
                          f'style="text-decoration:none">{html.text(page.title)}{words}</a>')  # fmt: skip
     cells = "".join(f'<li style="flex:1 1 10em;list-style:none;margin:0;padding:4px 8px">{item}</li>' for item in items)
     return (f'<nav class="pir-nav" aria-label="dashboards"><ul style="display:flex;flex-wrap:wrap;gap:4px;margin:0 0 12px 0;'
