@@ -152,6 +152,19 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import digest
+
+    result = digest.send_digest(settings, dry_run=args.dry_run)
+    for line in "\n".join(result.lines(dry_run=args.dry_run)).splitlines():
+        _echo(line)
+    if result.failed:
+        _echo(f"pir: error: the digest could not be sent by {', '.join(result.failed)}; the next run this week "
+              "sends it", err=True)  # fmt: skip
+        return EXIT_ERROR
+    return 0
+
+
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib.publish import pipeline
 
@@ -283,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     remind.add_argument("--to", action="append", metavar="ADDRESS",
                         help="by SMTP, where reminders go for actions whose owner has no e-mail in Jira "
                         "(repeatable; default PIR_SMTP_FROM); owners with one get theirs directly")
+    digest = add("digest", cmd_digest, "send the weekly leadership digest (what needs attention, last week's numbers) "
+                 "to PIR_DIGEST_WEBHOOK and/or PIR_DIGEST_TO, once per ISO week per channel")
+    digest.add_argument("--dry-run", action="store_true", help="print the digest; send and record nothing")
     publish = add("publish", cmd_publish, "render the postmortem (Markdown, HTML, Confluence storage format) and "
                   "publish it with its status summary and customer e-mail")
     publish.add_argument("incident", metavar="INCIDENT", help="incident key or id")

@@ -235,6 +235,11 @@ _SPECS: dict[str, _Spec] = {
     "runbook_map": _Spec(_runbook_map, None, help="failure mode or category -> runbooks it touches"),
     "failure_mode_taxonomy": _Spec(_path, None, help="team failure-mode taxonomy YAML (default: pir's own)"),
     "recurrence_window_days": _Spec(_number(1, integer=True), 90, help="a mode recurs within this many days"),
+    # the weekly leadership digest (`pir digest`)
+    "dashboard_url": _Spec(_url, "http://127.0.0.1:8866", help="the dashboards' address as readers reach them "
+                           "(the digest's links)"),
+    "digest_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook the weekly digest goes to"),
+    "digest_to": _Spec(_names, None, help="addresses the weekly digest is e-mailed to (with smtp_host)"),
 }
 
 SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
@@ -296,6 +301,9 @@ class Settings:
     runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     failure_mode_taxonomy: Path | None = None
     recurrence_window_days: int = 90
+    dashboard_url: str = "http://127.0.0.1:8866"
+    digest_webhook: Secret | None = field(default=None, repr=False)
+    digest_to: tuple[str, ...] | None = None
     # The project folder relative paths were resolved against (None: built directly, paths as given).
     home: Path | None = None
 

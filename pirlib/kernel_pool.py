@@ -20,6 +20,10 @@ busy machine here) the executor's wait for a cell's reply does not wake up when 
 page stalls until the executor timeout fires (15 s; the "Executing N of M" stall of voila#1395, #1428).
 Its channels wait in short slices and look again, so a missed wake-up costs at most one slice.
 
+A pooled kernel started before its page was asked for, so the request's environment (Voila's ``QUERY_STRING``
+and the other CGI-style variables a page reads its filters and URL from) is set in it when it is handed out,
+by one silent ``os.environ.update`` before the notebook runs (a round trip of a few milliseconds).
+
 A kernel handed out is an ordinary kernel from then on, with one exception: until its page has connected
 to it (the page's widgets live in the kernel, so a board whose kernel is gone never draws), the idle
 culler leaves it alone for up to ``page_connect_timeout``. After Voila has run the notebook, the browser
@@ -47,6 +51,11 @@ from tornado.ioloop import IOLoop
 from traitlets import Float, Int, List, Type, Unicode
 
 POLL_SLICE_SECONDS = 0.25
+# What Voila puts in a page kernel's environment about its request (voila.utils.ENV_VARIABLE).
+REQUEST_VARIABLES = (
+    "QUERY_STRING", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT", "SERVER_SOFTWARE", "SERVER_PROTOCOL",
+    "VOILA_BASE_URL", "VOILA_SERVER_URL", "VOILA_REQUEST_URL", "VOILA_APP_PORT", "VOILA_PREHEAT",
+)  # fmt: skip
 
 
 class PromptChannel(AsyncZMQSocketChannel):
@@ -142,27 +151,43 @@ class PooledKernelManager(AsyncMappingKernelManager):
         """Import ``preload`` (and warm it up) in the kernel: silently (no output, no history); wait until done."""
         if not self.preload:
             return
+        # Import each module, then call its warm_up() if it has one (first-use costs that do not depend on
+        # the data, e.g. plotly's validators); names stay out of the user namespace.
+        code = (
+            "def _pir_preload(names):\n"
+            "    import importlib\n"
+            "    for name in names:\n"
+            "        getattr(importlib.import_module(name), 'warm_up', lambda: None)()\n"
+            f"_pir_preload({list(self.preload)!r})\n"
+            "del _pir_preload\n"
+        )
+        try:
+            await self._run_silently(kernel_id, code, timeout=120, ready_within=60)
+        except RuntimeError as exc:
+            raise RuntimeError(f"preloading {self.preload} failed: {exc}") from None
+
+    async def _hand_over_request(self, kernel_id: str, env: dict) -> None:
+        """Set the page request's variables (``REQUEST_VARIABLES``) in the pooled kernel's environment."""
+        request = {name: str(env[name]) for name in REQUEST_VARIABLES if name in env}
+        if not request:
+            return
+        await self._run_silently(kernel_id, f"__import__('os').environ.update({request!r})\n", timeout=30)
+
+    async def _run_silently(self, kernel_id: str, code: str, timeout: float, ready_within: float | None = None) -> None:
+        """Run ``code`` in the kernel without output or history and wait for its reply (``ready_within``: first
+        wait that long for a kernel that has just started)."""
         client = self.get_kernel(kernel_id).client()
         client.start_channels()
         try:
-            await ensure_async(client.wait_for_ready(timeout=60))
-            # Import each module, then call its warm_up() if it has one (first-use costs that do not
-            # depend on the data, e.g. plotly's validators); names stay out of the user namespace.
-            code = (
-                "def _pir_preload(names):\n"
-                "    import importlib\n"
-                "    for name in names:\n"
-                "        getattr(importlib.import_module(name), 'warm_up', lambda: None)()\n"
-                f"_pir_preload({list(self.preload)!r})\n"
-                "del _pir_preload\n"
-            )
+            if ready_within is not None:
+                await ensure_async(client.wait_for_ready(timeout=ready_within))
             msg_id = client.execute(code, silent=True, store_history=False)
             while True:
-                reply = await ensure_async(client.get_shell_msg(timeout=120))
+                reply = await ensure_async(client.get_shell_msg(timeout=timeout))
                 if reply["parent_header"].get("msg_id") == msg_id:
                     break
             if reply["content"]["status"] != "ok":
-                raise RuntimeError(f"preloading {self.preload} failed: {reply['content'].get('evalue')}")
+                raise RuntimeError(f"kernel {kernel_id}: {reply['content'].get('evalue')}")
         finally:
             client.stop_channels()
 
@@ -176,6 +201,12 @@ class PooledKernelManager(AsyncMappingKernelManager):
             while self._ready:
                 pooled = self._ready.pop(0)
                 if pooled in self and await ensure_async(self.get_kernel(pooled).is_alive()):
+                    try:
+                        await self._hand_over_request(pooled, kwargs.get("env") or {})
+                    except Exception:  # a kernel that cannot take the request's variables is no use to the page
+                        self.log.exception("Pooled kernel %s did not take the request; shutting it down", pooled)
+                        await ensure_async(super().shutdown_kernel(pooled, now=True))
+                        continue
                     kernel = self.get_kernel(pooled)
                     kernel.last_activity = utcnow()  # its idle clock starts now, not when it was pooled
                     self.log.info("Using pooled kernel: %s", pooled)

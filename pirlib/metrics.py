@@ -128,12 +128,20 @@ class Filters:
     teams: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
+    # Only from a link (the home page, a drill-down): the filter bar has no control for these.
+    failure_modes: tuple[str, ...] = ()
+    incidents: tuple[str, ...] = ()  # incident keys
+
+
+# The frame column the incident filter reads: an action's incident, a similar list's later incident, else the key.
+INCIDENT_KEY_COLUMNS = ("incident_key", "query_key", "key")
 
 
 def apply_filters(frame: pd.DataFrame, filters: Filters, date_column: str) -> pd.DataFrame:
     """Rows of ``frame`` inside the filters: ``date_column`` (UTC) within start..end inclusive, and team,
-    service and severity among the chosen ones. A frame with a ``teams`` list column (incidents, reviews)
-    matches a team when any of its actions belongs to that team."""
+    service, severity, failure mode and incident among the chosen ones. A frame with a ``teams`` list column
+    (incidents, reviews) matches a team when any of its actions belongs to that team. A frame without a
+    filter's column is not narrowed by it (``filterable`` says which filters a set of frames can apply)."""
     keep = pd.Series(True, index=frame.index)
     if filters.start or filters.end:
         days = _utc(frame[date_column]).dt.date
@@ -151,7 +159,24 @@ def apply_filters(frame: pd.DataFrame, filters: Filters, date_column: str) -> pd
         elif "teams" in frame:
             wanted = set(filters.teams)
             keep &= frame["teams"].map(lambda teams: _is_list(teams) and bool(wanted & set(teams)))
+    if filters.failure_modes and "failure_mode" in frame:
+        keep &= frame["failure_mode"].isin(filters.failure_modes)
+    if filters.incidents:
+        column = next((c for c in INCIDENT_KEY_COLUMNS if c in frame), None)
+        if column is not None:
+            keep &= frame[column].isin(filters.incidents)
     return frame[keep]
+
+
+def filterable(*frames: pd.DataFrame) -> set[str]:
+    """The ``Filters`` fields (besides the date range) that narrow at least one of ``frames``."""
+    columns = set().union(*(frame.columns for frame in frames)) if frames else set()
+    found = {"teams"} if columns & {"team", "teams"} else set()
+    found |= {field for field, column in (("services", "service"), ("severities", "severity"),
+                                          ("failure_modes", "failure_mode")) if column in columns}  # fmt: skip
+    if columns & set(INCIDENT_KEY_COLUMNS):
+        found.add("incidents")
+    return found
 
 
 def _is_list(value: object) -> bool:

@@ -169,7 +169,8 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
             assert cells.locator("[onerror]").count() == 0
             assert cells.locator("script:text('alert')").count() == 0
             assert cells.locator("a[href^='javascript']").count() == 0
-            hrefs = cells.locator(".pir-table a[href]").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+            # Jira's links (pir's own drill-down links, a.pir-internal, go to /voila/render/ pages).
+            hrefs = cells.locator(".pir-table a[href]:not(.pir-internal)").evaluate_all("links => links.map(a => a.getAttribute('href'))")
             assert all(re.match(r"https?://", h) for h in hrefs), hrefs
             if name == "actions":
                 assert "INC-XSS-A" in text and len(hrefs) > 0
@@ -209,3 +210,78 @@ def test_five_dashboards_refreshing_while_a_writer_saves_notes(browser, demo_ser
         present = con.execute("SELECT count(*) FROM review_notes WHERE note_id LIKE 'n%'").fetchone()[0]
     assert present == written > 100
     print(f"{loads} dashboard loads while the writer saved {written} notes")
+
+
+def follow(visit: Visit, link) -> None:
+    """Click a link between dashboard pages and wait for the next page's cells (same tab)."""
+    with visit.page.expect_navigation(timeout=60_000):
+        link.click()
+    visit.page.wait_for_selector("#rendered_cells", state="visible", timeout=60_000)
+
+
+@pytest.mark.browser
+def test_home_page_links_reach_each_board_with_its_filter_applied(browser, demo_server):
+    """/ is the home page (not Voila's file list); its header names every board by title, without a file name;
+    the first line of each section that has any opens its board with that line's filter applied, said so on
+    the page and set in the filter bar."""
+    url, _ = demo_server
+    visit = Visit(browser, url + "/", wait_for="div.pir-attention")
+    try:
+        assert visit.page.url == url + "/voila/render/home.ipynb"
+        assert_clean(visit)
+        header = visit.page.locator("nav.pir-nav a")
+        assert header.all_inner_texts()[0].startswith("Overview")
+        assert visit.page.locator("nav.pir-nav").inner_text().count("\n") >= 6 and ".ipynb" not in visit.text
+        visit.page.screenshot(path=str(ARTIFACTS / "dashboard-home.png"), full_page=True)
+        firsts = {}
+        for section in visit.page.locator("div.pir-attention").all():
+            links = section.locator("a")
+            if links.count():
+                firsts[section.get_attribute("data-section")] = (links.first.get_attribute("href"), links.first.inner_text())
+        assert {"reviews", "actions", "regulatory"} <= set(firsts), firsts  # the demo at 2026-11-01 has these
+        for section, (href, text) in firsts.items():
+            visit.page.goto(url + "/voila/render/home.ipynb", wait_until="domcontentloaded")
+            visit.page.wait_for_selector("div.pir-attention", timeout=60_000)
+            follow(visit, visit.page.locator(f"div.pir-attention[data-section={section}] a").first)
+            visit.page.wait_for_selector(FILTERS, timeout=60_000)
+            assert visit.page.url == url + href
+            applied = visit.page.locator("p.pir-url-filters").inner_text()
+            if section == "actions":  # "Payments: 39 overdue actions, ..." -> the actions board, team Payments
+                team = text.split(":", 1)[0]
+                assert f"Filtered by team = {team}." in applied
+                assert visit.page.locator(FILTERS).nth(0).input_value() == team
+                overdue = text.split(": ", 1)[1].split(" ", 1)[0]  # "39 overdue actions, ..."
+                assert visit.page.locator(".pir-kpis").first.inner_text().endswith(f"{overdue}\noverdue")
+            else:  # a review at risk, a filing still open -> the reviews board, that incident
+                key = text.split(" ", 1)[0]
+                assert f"Filtered by incident = {key}." in applied
+                table = "Reviews at risk now" if section == "reviews" else "Regulator filings open"
+                rows = visit.page.locator("h3", has_text=table).locator("xpath=following-sibling::table[1]//tbody/tr")
+                assert rows.count() >= 1 and all(r.startswith(key) for r in rows.all_inner_texts())
+            assert_clean(visit)
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
+def test_drill_down_from_a_team_to_its_incidents_and_actions_and_to_an_incident_page(browser, demo_server):
+    url, _ = demo_server
+    with board(browser, url, "actions") as visit:
+        team = visit.page.locator(".pir-table a.pir-internal[href*='explore.ipynb?team=']").first
+        name = team.inner_text()
+        follow(visit, team)
+        visit.page.wait_for_selector(FILTERS, timeout=60_000)
+        assert f"Filtered by team = {name}." in visit.page.locator("p.pir-url-filters").inner_text()
+        assert visit.page.locator("h3", has_text="Actions (").count() == 1
+        teams = visit.page.locator("h3", has_text="Actions (").locator("xpath=following-sibling::table[1]//tbody/tr/td[4]")
+        assert set(teams.all_inner_texts()) == {name}
+        incident = visit.page.locator(".pir-table a.pir-internal[href*='incident.ipynb?incident=']").first
+        key = incident.inner_text()
+        follow(visit, incident)
+        visit.page.wait_for_function("() => document.querySelector('.js-plotly-plot .main-svg')", timeout=30_000)
+        text = visit.text
+        assert f"{key} timeline" in text and "Milestones" in text and "Actions (" in text and "Postmortem:" in text
+        jira = visit.page.locator("h3", has_text="Actions (").locator("xpath=following-sibling::table[1]//a[not(contains(@class, 'pir-internal'))]")
+        assert jira.count() >= 1 and all(h.startswith("https://") for h in jira.evaluate_all("as => as.map(a => a.href)"))
+        visit.page.screenshot(path=str(ARTIFACTS / "dashboard-incident.png"), full_page=True)
+        assert_clean(visit)

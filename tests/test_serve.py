@@ -77,23 +77,17 @@ def test_overview_renders_offline_with_figures_and_escaped_text(browser, fixture
 
 
 @pytest.mark.browser
-def test_tree_page_lists_dashboards_offline(browser, fixture_server):
+def test_root_is_the_home_page_not_a_file_list(browser, fixture_server):
+    """/ (and Voila's folder pages) lead to the home page, offline; no notebook file name is shown."""
     url, _ = fixture_server
-    context = browser.new_context()
-    page = context.new_page()
-    requests, errors = [], []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    try:
-        page.goto(url + "/", wait_until="networkidle", timeout=60_000)
-        page.wait_for_selector("text=overview.ipynb", timeout=30_000)
-        assert [u for u in requests if urlparse(u).hostname != "127.0.0.1" and urlparse(u).scheme != "data"] == []
-        # Voila 0.5's tree page loads the widget manager without a kernel and polls /api/kernels, which
-        # standalone Voila does not serve: upstream noise, the same with Voila's stock template.
-        upstream = ("status of 404 (Not Found)", "failed to activate. Error: The model for kernel id  does not exist")
-        assert [e for e in errors if not any(known in e for known in upstream)] == []
-    finally:
-        context.close()
+    for path in ("/", "/voila/tree/"):
+        visit = Visit(browser, url + path, wait_for="div.pir-attention")
+        try:
+            assert visit.page.url == url + "/voila/render/home.ipynb"
+            assert "What needs attention" in visit.text and ".ipynb" not in visit.text
+            assert_clean(visit)
+        finally:
+            visit.close()
 
 
 @pytest.mark.browser

@@ -25,22 +25,36 @@ CHOICES = (
     ("service", "services", "Service", "All services"),
     ("severity", "severities", "Severity", "All severities"),
 )
+FIELDS = {"team": "teams", "service": "services", "severity": "severities"}  # widget name -> Filters field
 
 
 class FilterBar:
     """Date pickers and three drop-downs; ``value`` is the Filters they describe."""
 
-    def __init__(self, options: Mapping[str, Sequence[str]], start: dt.date | None = None, end: dt.date | None = None):
+    def __init__(self, options: Mapping[str, Sequence[str]], start: dt.date | None = None, end: dt.date | None = None,
+                 initial: Filters = Filters()):  # fmt: skip
+        """``initial``: the filters a link asked for (``pirlib.ui.nav``). A drop-down shows its one value when
+        the data has it; several values, a value the data has not, a failure mode and an incident have no
+        control and stay applied (``fixed``) until the reader picks that drop-down."""
         style = {"description_width": "initial"}
-        self.start = widgets.DatePicker(description="From", value=start, style=style)
-        self.end = widgets.DatePicker(description="To", value=end, style=style)
+        self.start = widgets.DatePicker(description="From", value=initial.start or start, style=style)
+        self.end = widgets.DatePicker(description="To", value=initial.end or end, style=style)
         self.choices: dict[str, widgets.Dropdown] = {}
+        self.fixed: dict[str, tuple[str, ...]] = {
+            name: getattr(initial, name) for name in ("failure_modes", "incidents") if getattr(initial, name)
+        }
         for name, key, label, everything in CHOICES:
             values = list(options.get(key, []))
+            wanted = getattr(initial, FIELDS[name])
+            shown = wanted[0] if len(wanted) == 1 and wanted[0] in values else ALL
+            if wanted and shown == ALL:
+                self.fixed[FIELDS[name]] = wanted
             self.choices[name] = widgets.Dropdown(
                 options=[(everything, ALL)] + [(value, value) for value in values],
-                value=ALL, description=label, style=style, layout=widgets.Layout(width="auto"),
+                value=shown, description=label, style=style, layout=widgets.Layout(width="auto"),
             )  # fmt: skip
+            # Picking a value replaces what the link asked for.
+            self.choices[name].observe(lambda _change, field=FIELDS[name]: self.fixed.pop(field, None), names="value")
         self.widget = widgets.HBox(
             [self.start, self.end, *self.choices.values()],
             layout=widgets.Layout(flex_flow="row wrap", gap="4px 16px", margin="0 0 8px 0"),
@@ -51,9 +65,8 @@ class FilterBar:
     def value(self) -> Filters:
         """The filters as picked; an inverted date range stays inverted (``date_range_problem`` refuses it)."""
         start, end = self.start.value, self.end.value
-        picked = {name: (box.value,) if box.value != ALL else () for name, box in self.choices.items()}
-        return Filters(start=start, end=end, teams=picked["team"], services=picked["service"],
-                       severities=picked["severity"])  # fmt: skip
+        picked = {FIELDS[name]: (box.value,) for name, box in self.choices.items() if box.value != ALL}
+        return Filters(start=start, end=end, **{**self.fixed, **picked})
 
     def on_change(self, callback: Callable[[Filters], None]) -> None:
         """Call ``callback(filters)`` whenever any filter changes."""
@@ -78,7 +91,8 @@ def _each_filter(filters: Filters) -> list[tuple[str, Filters]]:
         else:
             dates = f"from {filters.start:%Y-%m-%d}" if filters.start else f"up to {filters.end:%Y-%m-%d}"
         described.append((f"the date filter ({dates})", Filters(start=filters.start, end=filters.end)))
-    for name, label in (("teams", "team"), ("services", "service"), ("severities", "severity")):
+    for name, label in (("teams", "team"), ("services", "service"), ("severities", "severity"),
+                        ("failure_modes", "failure mode"), ("incidents", "incident")):
         if getattr(filters, name):
             chosen = ", ".join(getattr(filters, name))
             described.append((f"the {label} filter ({chosen})", dataclasses.replace(Filters(), **{name: getattr(filters, name)})))

@@ -23,7 +23,7 @@ import pandas as pd
 
 from pirlib.values import is_missing, safe_url
 
-__all__ = ["cell", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
+__all__ = ["cell", "internal_link", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
 
 TABLE_STYLE = "border-collapse:collapse;text-align:left"
 WRAP = 100  # hover lines longer than this wrap at the next space
@@ -60,6 +60,12 @@ def link(label: object, url: object) -> str:
     if href is None:
         return shown
     return f'<a href="{text(href)}" target="_blank" rel="noopener noreferrer">{shown}</a>'
+
+
+def internal_link(label: object, href: str) -> str:
+    """An ``<a>`` to another dashboard page (a URL pir built, ``pirlib.ui.nav.page_url``), opened in
+    the same tab; the label escaped like a table cell."""
+    return f'<a class="pir-internal" href="{text(href)}">{cell(label)}</a>'
 
 
 def table(frame: pd.DataFrame, html_columns: Collection[str] = (), numbers: Collection[str] = ()) -> str:

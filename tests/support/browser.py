@@ -114,6 +114,6 @@ def assert_clean(visit: Visit) -> None:
     text = visit.text
     for marker in ERROR_MARKERS:
         assert marker not in text, f"{marker!r} on the page:\n{text[:2000]}"
-    assert visit.console_errors == []
+    assert visit.console_errors == [], visit.console_errors
     assert visit.foreign_requests() == []
     assert visit.dialogs == []

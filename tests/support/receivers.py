@@ -95,7 +95,8 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"354 go ahead\r\n")
                 data = []
                 while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data.append(chunk.decode())
+                    # The client doubles a line's leading dot (RFC 5321 4.5.2, transparency); undo it.
+                    data.append(chunk[1:].decode() if chunk.startswith(b"..") else chunk.decode())
                 sink.messages.append((sender, rcpts, "".join(data)))
                 self.wfile.write(b"250 OK queued\r\n")
             elif verb == "QUIT":

@@ -11,23 +11,25 @@ import pandas as pd
 
 from pirlib.config import Settings, load_settings
 from pirlib.ui import figures
-from pirlib.ui.boards import actions, board, failure_modes, incidents, overview, reviews
+from pirlib.ui.boards import actions, board, explore, failure_modes, home, incidents, overview, reviews
 from pirlib.ui.boards.board import EMPTY_MESSAGE, Board, BoardSpec, data_as_of
 
 __all__ = ["BOARDS", "EMPTY_MESSAGE", "Board", "BoardSpec", "data_as_of", "load_board", "warm_up"]
 
 BOARDS: dict[str, BoardSpec] = {
+    "home": home.SPEC,
     "overview": overview.SPEC,
     "actions": actions.SPEC,
     "reviews": reviews.SPEC,
     "failure_modes": failure_modes.SPEC,
     "incidents": incidents.SPEC,
+    "explore": explore.SPEC,
 }
 
 
 def load_board(name: str, settings: Settings | None = None) -> Board:
     """Read what board ``name`` shows in one read-only connection, closed before returning."""
-    return board.load(BOARDS[name], settings or load_settings())
+    return board.load(BOARDS[name], settings or load_settings(), page=name)
 
 
 def warm_up() -> None:

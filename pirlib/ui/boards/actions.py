@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from pirlib import durations, metrics
-from pirlib.ui import figures, html
+from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import TABLE_ROWS, BoardData, BoardSpec, none_html, percent
 
 RATE_GROUPINGS = (("team", "team"), ("owner", "owner"), ("severity", "incident severity"), ("incident_key", "incident"))
@@ -83,12 +83,13 @@ def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
         "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
         "Summary": shown["summary"].tolist(),
         "Owner": shown["owner"].fillna(UNASSIGNED).tolist(),
-        "Team": shown["team"].tolist(),
+        "Team": [nav.drill_link(t, team=t) for t in shown["team"]],
         "Due": [pd.Timestamp(v).date() for v in shown["due_date"]],  # overdue: it has a due date
         "Late by": [durations.span(dt.timedelta(days=int(v))) for v in shown["days_overdue"]],
-        "Incident": shown["incident_key"].tolist(),
+        "Incident": [nav.incident_link(k) for k in shown["incident_key"]],
     })  # fmt: skip
-    return f"<h3>Overdue actions{html.text(more)}</h3>" + html.table(table, html_columns={"Action"}, numbers={"Late by"})
+    return f"<h3>Overdue actions{html.text(more)}</h3>" + html.table(table, html_columns={"Action", "Team", "Incident"},
+                                                                     numbers={"Late by"})
 
 
 SPEC = BoardSpec(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import ipywidgets as widgets
@@ -20,11 +21,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, display
 
-from pirlib import db, metrics
+from pirlib import attention, db, metrics
 from pirlib.config import Settings
 from pirlib.errors import PirError
-from pirlib.ui import figures, html
-from pirlib.ui.filters import FilterBar, date_range_problem, emptied_by
+from pirlib.ui import figures, html, nav
+from pirlib.ui.filters import FIELDS, FilterBar, date_range_problem, emptied_by
 
 EMPTY_MESSAGE = "No data yet: run `pir demo` for the sample or `pir sync` against Jira"
 TABLE_ROWS = 50  # rows a board's list shows (the most overdue actions, the latest recurrences)
@@ -37,16 +38,16 @@ class BoardData:
     today: dt.date
     as_of: pd.Timestamp
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    # Frames derived from ``frames`` that several panels read (action states, review stage states), computed
-    # once per render instead of once per panel. The metrics functions never modify their input.
-    derived: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    # What several panels compute from ``frames`` (action states, review stage states, the home page's attention
+    # list), once per render instead of once per panel. The metrics functions never modify their input.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
     # The frames before the filters and the filters (Board.filtered), so that a panel the filters leave
     # empty can say which filter did (``none_html``).
     unfiltered: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     filters: metrics.Filters | None = None
     date_column: Mapping[str, str] = field(default_factory=dict, repr=False)
 
-    def derive(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def derive(self, name: str, compute: Callable[[], Any]) -> Any:
         if name not in self.derived:
             self.derived[name] = compute()
         return self.derived[name]
@@ -73,8 +74,10 @@ class BoardSpec:
 class Board:
     """One dashboard: the data-as-of line, the filter bar (if the board has filters), and its panels."""
 
-    def __init__(self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None):
+    def __init__(self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None,
+                 page: str = ""):  # fmt: skip
         self.spec, self.data, self.last_sync, self.problem = spec, data, last_sync, problem
+        self.page = page  # its name among pirlib.ui.nav.PAGES, for the header and its links
         self.output = None  # the ipywidgets.Output the panels are redrawn into after a filter change
         self.filter_bar: FilterBar | None = None
 
@@ -93,13 +96,18 @@ class Board:
         filter change draws into the Output, and the page template removes the first render then. A board
         without filters shows its panels once, as plain HTML.
         """
-        display(HTML(self.header_html()))
         if self.problem or self.data is None:
+            display(HTML(nav.header_html(self.page) + self.header_html()))
             return
+        frames = self.data.frames.values()
+        options = metrics.filter_options(*frames)
+        wanted = nav.parse_filters(nav.query_string(), metrics.filterable(*frames) if self.spec.has_filters else (),
+                                   dates=self.spec.has_filters)  # fmt: skip
+        display(HTML(nav.header_html(self.page) + self.header_html() + nav.applied_html(self.page, wanted, unknown_values(wanted.filters, options))))
         if not self.spec.has_filters:
             display(HTML(self.panels_html(metrics.Filters())))
             return
-        self.filter_bar = FilterBar(metrics.filter_options(*self.data.frames.values()))
+        self.filter_bar = FilterBar(options, initial=wanted.filters)
         # One Output for all panels, not one per panel: a page builds every widget model from the kernel
         # before it shows any, and a filter change redraws every panel anyway (21 models, was 37).
         self.output = widgets.Output()
@@ -148,13 +156,25 @@ def is_figure(content: object) -> bool:
     return isinstance(content, (dict, go.Figure))
 
 
-def load(spec: BoardSpec, settings: Settings) -> Board:
-    """Read what ``spec`` shows in one read-only connection, closed before returning."""
-    data = BoardData(today=settings.current_date(), as_of=_as_of(settings))
+def unknown_values(filters: metrics.Filters, options: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The team, service and severity values ``filters`` asks for that the data has not (a link's typo, a team
+    whose actions were all deleted): the page says so rather than showing empty panels without a reason."""
+    out = {}
+    for name, field_name in FIELDS.items():
+        missing = [v for v in getattr(filters, field_name) if v not in options.get(field_name, [])]
+        if missing:
+            out[field_name] = missing
+    return out
+
+
+def load(spec: BoardSpec, settings: Settings, page: str = "") -> Board:
+    """Read what ``spec`` shows in one read-only connection, closed before returning; ``page`` is the board's
+    name in the dashboards' header (``pirlib.ui.nav``)."""
+    data = BoardData(today=settings.current_date(), as_of=attention.now(settings))
     last, problem = None, None
     try:
         with db.connect(settings, read_only=True) as con:
-            if not _has_schema(con) or metrics.incident_count(con) == 0:
+            if not has_schema(con) or metrics.incident_count(con) == 0:
                 problem = EMPTY_MESSAGE
             else:
                 data.frames = {name: read(con) for name, read in spec.loaders.items()}
@@ -162,22 +182,14 @@ def load(spec: BoardSpec, settings: Settings) -> Board:
     except PirError as exc:
         # A missing file is the same situation as an empty one for the reader of a dashboard.
         problem = EMPTY_MESSAGE if not settings.db.exists() else str(exc)
-    return Board(spec, None if problem else data, last, problem)
+    return Board(spec, None if problem else data, last, problem, page)
 
 
-def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
+def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('incidents', 'v_action_status')"
     ).fetchone()[0]
     return found == 2
-
-
-def _as_of(settings: Settings) -> pd.Timestamp:
-    # The same clock as the facilitator guide: now, moved to settings.today when that is set.
-    real = pd.Timestamp.now(tz="UTC")
-    if settings.today is None:
-        return real
-    return real + (pd.Timestamp(settings.today) - pd.Timestamp(real.date()))
 
 
 def data_as_of(last_sync: dict | None, today: dt.date) -> str:

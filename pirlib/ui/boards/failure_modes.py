@@ -8,7 +8,7 @@ import pandas as pd
 
 from pirlib import durations, metrics
 from pirlib.failure_modes import recurrence
-from pirlib.ui import figures, html
+from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import TABLE_ROWS, BoardData, BoardSpec, none_html
 
 
@@ -77,15 +77,16 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     table = pd.DataFrame({
         "Incident": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
         "Summary": shown["summary"].tolist(),
-        "Failure mode": shown["failure_mode"].tolist(),
-        "Service": shown["service"].tolist(),
-        "Earlier incident": shown["previous_key"].tolist(),
+        "Failure mode": [nav.drill_link(m, failure_mode=m) for m in shown["failure_mode"]],
+        "Service": [nav.drill_link(s, service=s) for s in shown["service"]],
+        "Earlier incident": [nav.incident_link(k) for k in shown["previous_key"]],
         "Time between": [_days(v) for v in shown["days_since_previous"]],
         "Earlier actions done before": _done_of(shown["previous_actions_done_before"], shown["previous_actions"]),
         "Prevent/detect done before": _done_of(shown["previous_prevent_detect_done_before"], shown["previous_prevent_detect"]),
         "Outcome": shown["outcome"].tolist(),
     })  # fmt: skip
-    return title + html.table(table, html_columns={"Incident"}, numbers={"Time between"})
+    return title + html.table(table, html_columns={"Incident", "Failure mode", "Service", "Earlier incident"},
+                              numbers={"Time between"})
 
 
 def _days(days: float) -> str:

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from pirlib import metrics
-from pirlib.ui import figures, html
+from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import BoardData, BoardSpec
 
 LATEST_COLUMNS = {"key": "Key", "severity": "Severity", "status": "Status", "started": "Started (UTC)", "summary": "Summary"}
@@ -41,7 +41,9 @@ def action_status(data: BoardData, filters: metrics.Filters) -> object:
 
 
 def latest_incidents(data: BoardData, filters: metrics.Filters) -> str:
-    return "<h3>Latest incidents</h3>" + html.table(data.frames["latest"].rename(columns=LATEST_COLUMNS))
+    latest = data.frames["latest"]
+    latest = latest.assign(key=[nav.incident_link(k) for k in latest["key"]]).rename(columns=LATEST_COLUMNS)
+    return "<h3>Latest incidents</h3>" + html.table(latest, html_columns={LATEST_COLUMNS["key"]})
 
 
 SPEC = BoardSpec(

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from pirlib import durations, metrics
-from pirlib.ui import figures, html
+from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import BoardData, BoardSpec, none_html, percent
 
 
@@ -43,7 +43,8 @@ def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
 
 
 def _incident_columns(rows: pd.DataFrame) -> dict[str, list]:
-    return {"Incident": rows["key"].tolist(), "Summary": rows["summary"].tolist(), "Severity": rows["severity"].tolist()}
+    return {"Incident": [nav.incident_link(k) for k in rows["key"]], "Summary": rows["summary"].tolist(),
+            "Severity": rows["severity"].tolist()}  # fmt: skip
 
 
 def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
@@ -58,7 +59,7 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
         "Due (UTC)": rows["due_at"].tolist(),
         "Deadline": [durations.deadline(dt.timedelta(hours=float(v))) for v in rows["hours_left"]],
     })  # fmt: skip
-    return title + html.table(table)
+    return title + html.table(table, html_columns={"Incident"})
 
 
 def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
@@ -74,7 +75,7 @@ def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
         "Closed (UTC)": still_open["closed_at"].tolist(),
         "Postmortem published (UTC)": still_open["published_at"].tolist(),
     })  # fmt: skip
-    return title + html.table(table)
+    return title + html.table(table, html_columns={"Incident"})
 
 
 SPEC = BoardSpec(
