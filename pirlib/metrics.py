@@ -133,7 +133,10 @@ class Filters:
 def apply_filters(frame: pd.DataFrame, filters: Filters, date_column: str) -> pd.DataFrame:
     """Rows of ``frame`` inside the filters: ``date_column`` (UTC) within start..end inclusive, and team,
     service and severity among the chosen ones. A frame with a ``teams`` list column (incidents, reviews)
-    matches a team when any of its actions belongs to that team."""
+    matches a team when any of its actions belongs to that team. With no filter in force, ``frame`` itself
+    (a board's first render: no copy of 50k rows per frame)."""
+    if filters == Filters():
+        return frame
     keep = pd.Series(True, index=frame.index)
     if filters.start or filters.end:
         days = _utc(frame[date_column]).dt.date
