@@ -11,7 +11,6 @@ PIR_BENCH_BIG as in bench_dashboards (a generated 10k database to copy, or ``ski
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -28,9 +27,7 @@ from support import browser as browsing  # noqa: E402
 from support import serving  # noqa: E402
 
 from bench import helpers  # noqa: E402
-from bench.bench_dashboards import PAUSE, big_database  # noqa: E402
-from pirlib.config import Settings  # noqa: E402
-from pirlib.demo import load_demo  # noqa: E402
+from bench.bench_dashboards import PAUSE, databases  # noqa: E402
 
 RUNS = helpers.runs(5)
 GOAL = 1.5
@@ -63,12 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp_path = Path(tmp)
         browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
-        sample_db = tmp_path / "demo.duckdb"
-        load_demo(Settings(db=sample_db, sample_dir=tmp_path / "sample"))
-        databases = [("sample", sample_db)]
-        if os.environ.get("PIR_BENCH_BIG") != "skip":
-            databases.append(("10k", big_database(tmp_path)))
-        for label, database in databases:
+        for label, database in databases(tmp_path):
             try:
                 pairs = measure(browser, database, tmp_path / label)
             except AssertionError as exc:  # a load that did not finish or showed an error

@@ -263,16 +263,16 @@ def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_re
         return next(c for c in board.contents(metrics.Filters()) if isinstance(c, str) and "Regulator filings" in c)
 
     before = panel()
-    assert f"<td>{key}</td>" in before and "Regulator filings open (" in before
+    assert f"incident={key}\">{key}</a></td>" in before and "Regulator filings open (" in before
     pipeline.publish(settings, key, doc_url="https://wiki.example.com/pm", at=AT, backoff=FAST)
-    assert f"<td>{key}</td>" in panel()  # publishing does not close the compliance item
+    assert f"incident={key}\">{key}</a></td>" in panel()  # publishing does not close the compliance item
     with db.connect(settings) as con:
         incident_id = con.execute("SELECT issue_id FROM incidents WHERE key = ?", [key]).fetchone()[0]
         pipeline.record_regulator_filing(con, incident_id, AT)
-    assert f"<td>{key}</td>" not in panel()
+    assert f"incident={key}\">{key}</a></td>" not in panel()
     with db.connect(settings) as con:
         pipeline.record_regulator_filing(con, incident_id, None)  # --undo
-    assert f"<td>{key}</td>" in panel()
+    assert f"incident={key}\">{key}</a></td>" in panel()
     with db.connect(settings) as con:
         other = con.execute("SELECT issue_id FROM incidents WHERE NOT regulatory LIMIT 1").fetchone()[0]
         with pytest.raises(PirError, match="is not flagged for regulatory reporting"):
