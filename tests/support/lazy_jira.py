@@ -417,8 +417,18 @@ def _link(outward: dict[str, Any], inward: dict[str, Any], link_id: int) -> None
 
 def lazy_server(flavour: str = "datacenter", incidents: int = 1000, seed: int = 31, latency_ms: float = 0.0,
                 long_share: float = LONG_SHARE) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """A ``FakeJiraProcess`` factory: a ``FakeJira`` serving a lazy site, and what the caller may want to know."""
+    """A ``FakeJiraProcess`` factory: a ``FakeJira`` serving a lazy site, and what the caller may want to know.
+
+    The two searches of a first sync with the default settings are answered once before the site is
+    announced: a search's first page goes over every issue (about a minute at 100,000 incidents), which
+    would otherwise land in the sync's first request of each search and could outlast its read timeout."""
     from support.fake_jira import FakeJira
 
-    site = lazy_site(incidents, seed, long_share)
-    return FakeJira(site, flavour=flavour, latency=latency_ms / 1000), {"incidents": incidents}
+    from pirlib.config import Settings
+    from pirlib.jira_sync.extract import action_query, incident_query
+
+    server = FakeJira(lazy_site(incidents, seed, long_share), flavour=flavour, latency=latency_ms / 1000)
+    settings = Settings()
+    for query in (action_query(settings, None, "UTC"), incident_query(settings, None, "UTC")):
+        server.search_ids(query)
+    return server, {"incidents": incidents}
