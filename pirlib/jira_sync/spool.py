@@ -154,15 +154,24 @@ class Ledger:
         self.db.close()
 
 
-class LedgerSet:
-    """A set of strings in a ``Ledger``: ``in``, ``add``, ``update``, iteration, ``len``, ``clear``."""
+class _LedgerTable:
+    """A table of a ``Ledger`` keyed by a string ``k``."""
+
+    columns = "k TEXT PRIMARY KEY"
 
     def __init__(self, db: sqlite3.Connection, name: str) -> None:
         self.db, self.name = db, name
-        db.execute(f"CREATE TABLE {name} (k TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.execute(f"CREATE TABLE {name} ({self.columns}) WITHOUT ROWID")
 
     def __contains__(self, key: object) -> bool:
         return self.db.execute(f"SELECT 1 FROM {self.name} WHERE k = ?", (key,)).fetchone() is not None
+
+    def __bool__(self) -> bool:
+        return self.db.execute(f"SELECT 1 FROM {self.name} LIMIT 1").fetchone() is not None
+
+
+class LedgerSet(_LedgerTable):
+    """A set of strings in a ``Ledger``: ``in``, ``add``, ``update``, iteration, ``len``, ``clear``, truth."""
 
     def add(self, key: str | None) -> None:
         if key is not None:
@@ -177,32 +186,24 @@ class LedgerSet:
     def __len__(self) -> int:
         return int(self.db.execute(f"SELECT count(*) FROM {self.name}").fetchone()[0])
 
-    def __bool__(self) -> bool:
-        return self.db.execute(f"SELECT 1 FROM {self.name} LIMIT 1").fetchone() is not None
-
     def clear(self) -> None:
         self.db.execute(f"DELETE FROM {self.name}")
 
 
-class LedgerMap:
+class LedgerMap(_LedgerTable):
     """A str -> str map in a ``Ledger``: ``in``, ``get``, ``[]``, ``[] =``, ``setdefault``, ``update``, truth."""
 
-    def __init__(self, db: sqlite3.Connection, name: str) -> None:
-        self.db, self.name = db, name
-        db.execute(f"CREATE TABLE {name} (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+    columns = "k TEXT PRIMARY KEY, v TEXT"
 
     def get(self, key: object, default: str | None = None) -> str | None:
         row = self.db.execute(f"SELECT v FROM {self.name} WHERE k = ?", (key,)).fetchone()
         return default if row is None else row[0]
 
-    def __contains__(self, key: object) -> bool:
-        return self.db.execute(f"SELECT 1 FROM {self.name} WHERE k = ?", (key,)).fetchone() is not None
-
     def __getitem__(self, key: str) -> str:
-        row = self.db.execute(f"SELECT v FROM {self.name} WHERE k = ?", (key,)).fetchone()
-        if row is None:
+        found = self.get(key)
+        if found is None and key not in self:
             raise KeyError(key)
-        return row[0]
+        return found  # type: ignore[return-value]
 
     def __setitem__(self, key: str, value: str) -> None:
         self.db.execute(f"INSERT OR REPLACE INTO {self.name} VALUES (?, ?)", (key, value))
@@ -212,7 +213,5 @@ class LedgerMap:
         return self[key]
 
     def update(self, pairs: Iterable[tuple[str | None, str]]) -> None:
-        self.db.executemany(f"INSERT OR REPLACE INTO {self.name} VALUES (?, ?)", ((k, v) for k, v in pairs if k is not None))
-
-    def __bool__(self) -> bool:
-        return self.db.execute(f"SELECT 1 FROM {self.name} LIMIT 1").fetchone() is not None
+        self.db.executemany(f"INSERT OR REPLACE INTO {self.name} VALUES (?, ?)",
+                            ((k, v) for k, v in pairs if k is not None))  # fmt: skip

@@ -20,15 +20,18 @@ run never puts old values back.
 Memory and atomicity: the read streams (``extract``): epics and actions first, kept as their row values,
 then the incidents in chunks of at most ``extract.READ_CHUNK_ISSUES`` incidents or ``READ_CHUNK_BYTES`` of
 JSON, each parked in a spool file next to the database (``spool.py``) as soon as its timelines are complete.
+The actions' row values and what the run must remember of every issue until its end (the incidents' ids,
+keys, links and epics, the ids seen) are parked on disk as well (``spool.TableSpool``, ``spool.Ledger``).
 So a run holds a couple of search pages and one chunk, whatever the site's size, and the database is not
 opened until everything is read: a failure while reading (a malformed answer, Jira gone) writes nothing at
 all. The load then reads the chunks back one at a time (``load_batches``: each chunk's transform overlaps
-the previous chunk's write). A run of one chunk, which is every incremental run in practice, is one
-transaction with its actions; a larger one (a first or ``--full`` sync of a big site) commits chunk by
-chunk, each chunk whole incidents with their full timelines, the actions with the last. The new cursor is
-written (with ``mark_deleted`` on ``--full``) only after the last commit. A run that fails anywhere leaves
-the cursor where it was, so the next run reads the same window again and ends in the database a run
-without faults gives.
+the previous chunk's write), with DuckDB's buffer pool capped (``SYNC_MEMORY_LIMIT``). A run of one chunk,
+which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
+``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full timelines
+and their words in the similar-incidents index, the actions with the last. The new cursor is written (with
+``mark_deleted`` on ``--full``, and the board's similar answers) only after the last commit. A run that
+fails anywhere leaves the cursor where it was, so the next run reads the same window again and ends in the
+database a run without faults gives.
 """
 
 from __future__ import annotations

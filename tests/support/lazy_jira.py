@@ -416,8 +416,9 @@ def _link(outward: dict[str, Any], inward: dict[str, Any], link_id: int) -> None
 
 
 def lazy_server(flavour: str = "datacenter", incidents: int = 1000, seed: int = 31, latency_ms: float = 0.0,
-                long_share: float = LONG_SHARE) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """A ``FakeJiraProcess`` factory: a ``FakeJira`` serving a lazy site, and what the caller may want to know.
+                long_share: float = LONG_SHARE, search_page: int | None = None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """A ``FakeJiraProcess`` factory: a ``FakeJira`` serving a lazy site (``search_page``: the largest search
+    page it grants, else Jira's), and what the caller may want to know.
 
     The two searches of a first sync with the default settings are answered once before the site is
     announced: a search's first page goes over every issue (about a minute at 100,000 incidents), which
@@ -427,7 +428,8 @@ def lazy_server(flavour: str = "datacenter", incidents: int = 1000, seed: int = 
     from pirlib.config import Settings
     from pirlib.jira_sync.extract import action_query, incident_query
 
-    server = FakeJira(lazy_site(incidents, seed, long_share), flavour=flavour, latency=latency_ms / 1000)
+    pages = {"dc_search_page": search_page, "cloud_search_page": search_page} if search_page else {}
+    server = FakeJira(lazy_site(incidents, seed, long_share), flavour=flavour, latency=latency_ms / 1000, **pages)
     settings = Settings()
     for query in (action_query(settings, None, "UTC"), incident_query(settings, None, "UTC")):
         server.search_ids(query)
