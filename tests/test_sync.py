@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from zoneinfo import ZoneInfo
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
@@ -23,6 +24,7 @@ from pirlib.config import Secret, Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import extract, sync
+from pirlib.jira_sync import transform as transform_mod
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.transform import Transformer, transform
 
@@ -158,6 +160,59 @@ def test_a_first_sync_holds_a_chunk_of_the_site_not_the_site(flavour: str, tmp_p
     assert result.incidents == 120 and result.events > 120 * 300
     # Holding the site's issues as parsed JSON costs several times its text (measured: 64 MB for 5 MB).
     assert peak < site_json / 2, f"peak {peak / 1e6:.1f} MB for a site of {site_json / 1e6:.1f} MB of JSON"
+
+
+def _held_by_a_first_sync(incidents: int, tmp_path: Path, monkeypatch) -> dict[str, float]:
+    """Bytes a first sync of a lazy site of ``incidents`` holds (Python, traced, plus Arrow's pool) when every
+    incident is written and the actions come next, and again in its final transaction; and its Python peak."""
+    previous = pa.default_memory_pool()
+    pool = pa.proxy_memory_pool(previous)
+    held: dict[str, float] = {}
+
+    def note(when: str) -> None:
+        held[when] = tracemalloc.get_traced_memory()[0] + pool.bytes_allocated()
+
+    real_actions, real_record = Transformer.action_batches, sync._record
+
+    def action_batches(self, *args, **kwargs):
+        note("before the actions")
+        yield from real_actions(self, *args, **kwargs)
+
+    def record(*args, **kwargs):
+        note("at the end")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(Transformer, "action_batches", action_batches)
+    monkeypatch.setattr(sync, "_record", record)
+    with FakeJiraProcess("support.lazy_jira:lazy_server", incidents=incidents, long_share=0, search_page=10) as server:
+        settings = settings_for(server, tmp_path / f"{incidents}.duckdb")
+        pa.set_memory_pool(pool)  # Arrow's allocations (not traced by tracemalloc) are counted by the proxy
+        tracemalloc.start()
+        try:
+            result = sync.run(settings, progress=False, retry=jc.RetryPolicy(base_delay=0.01, max_delay=0.05))
+            held["peak"] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            pa.set_memory_pool(previous)
+    assert result.incidents == incidents and result.actions > incidents
+    return held
+
+
+@pytest.mark.slow
+def test_what_a_first_sync_holds_does_not_grow_with_the_site(tmp_path: Path, monkeypatch):
+    # Search pages and chunks of 10 incidents and slices of 40 actions, so that both sites are many pages,
+    # chunks and slices: what the smaller site holds is then the floor, and a larger one may add nothing per
+    # incident (no incident has a timeline longer than Jira embeds, so no chunk is much larger). Before, a
+    # run kept every action candidate (about 2 KB an incident, in Arrow) and the incidents' ids, keys,
+    # links and epics (about 0.6 KB an incident, in Python) until its end: 100 KB of 150 incidents more here.
+    monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 10)
+    monkeypatch.setattr(transform_mod, "ACTION_SLICE", 40)
+    small = _held_by_a_first_sync(50, tmp_path, monkeypatch)
+    large = _held_by_a_first_sync(200, tmp_path, monkeypatch)
+    for when in ("before the actions", "at the end"):
+        grown = (large[when] - small[when]) / 150
+        assert grown < 100, f"{when}: {grown:.0f} bytes more per incident ({small[when]:,.0f} -> {large[when]:,.0f})"
+    assert large["peak"] < 1.25 * small["peak"], f"Python's peak grew from {small['peak']:,} to {large['peak']:,}"
 
 
 def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp_path: Path, monkeypatch):

@@ -375,8 +375,8 @@ def test_chunked_transform_gives_the_rows_of_one_batch() -> None:
     _same_batch(whole, joined)
     # Actions found incidents of both chunks (by epic and by the incident's links).
     assert set(joined.actions["incident_id"].dropna()) == {parts[0].incidents["issue_id"][0], "200"}
-    assert transformer.incident_ids == set(whole.incidents["issue_id"])
-    assert transformer.action_ids == set(whole.actions["issue_id"])
+    assert set(transformer.incident_ids) == set(whole.incidents["issue_id"])
+    assert set(transformer.action_ids) == set(whole.actions["issue_id"])
 
 
 def test_raw_is_the_issue_as_jira_sent_it_without_the_changelog() -> None:

@@ -9,8 +9,9 @@ sources (chat, alerts, manual) are never touched.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Literal
 
 import duckdb
@@ -42,6 +43,7 @@ def load_batches(
     *,
     synced_at: dt.datetime | pd.Timestamp,
     commit_every: int | None = None,
+    on_written: Callable[[duckdb.DuckDBPyConnection, Batch], None] | None = None,
 ) -> dict[str, int]:
     """``load_batch`` over a stream of batches (``Transformer.batches``), in one transaction by default.
 
@@ -52,7 +54,8 @@ def load_batches(
     incidents: DuckDB keeps a transaction's writes in memory until it commits (measured: 100k incidents
     with 1.1M events in one transaction peaked 350-400 MB above committing every 25k). A failure then
     keeps the chunks committed before it; they are whole incidents with their full timelines, and a rerun
-    writes the same rows again.
+    writes the same rows again. ``on_written`` is called after each batch is written, in its transaction
+    (the sync keeps its derived tables in step with each chunk).
     """
     stamp = pd.Timestamp(synced_at)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -68,6 +71,8 @@ def load_batches(
                     upcoming = pool.submit(next, stream, None)
                     for table, written in _upsert(con, batch, stamp).items():
                         counts[table] += written
+                    if on_written is not None:
+                        on_written(con, batch)
                     pending += len(batch.incidents)
                     del batch
                     # Commit right away, while the next batch is still being built: the commit overlaps
@@ -152,18 +157,25 @@ def link_actions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def mark_deleted(
-    con: duckdb.DuckDBPyConnection, kind: Literal["incidents", "actions"], seen_ids: set[str],
+    con: duckdb.DuckDBPyConnection, kind: Literal["incidents", "actions"], seen_ids: Iterable[str],
     synced_before: dt.datetime | None = None,
 ) -> int:
     """Flag rows of ``kind`` that a full sync did not see as deleted (kept for history, hidden by views).
 
-    ``synced_before``: the run's start; a row written after it (by a run or push that started later and saw
-    an issue this run's reads missed) is not this run's to flag."""
+    ``seen_ids`` are taken ``SEEN_PART`` at a time into a temporary table (a site's ids need not all be in
+    memory at once). ``synced_before``: the run's start; a row written after it (by a run or push that
+    started later and saw an issue this run's reads missed) is not this run's to flag."""
     if kind not in ("incidents", "actions"):
         raise ValueError(f"mark_deleted: kind must be 'incidents' or 'actions', not {kind!r}")
-    seen = pd.DataFrame({"issue_id": pd.Series(sorted(seen_ids), dtype="str")})
-    con.register("_seen_ids", seen)
+    con.execute("CREATE OR REPLACE TEMP TABLE _seen_ids (issue_id VARCHAR)")
     try:
+        ids = iter(seen_ids)
+        while part := list(islice(ids, SEEN_PART)):
+            _register(con, "_seen_part", pd.DataFrame({"issue_id": pd.Series(part, dtype="str")}))
+            try:
+                con.execute("INSERT INTO _seen_ids SELECT issue_id FROM _seen_part")
+            finally:
+                _unregister(con, "_seen_part")
         (count,) = con.execute(
             f"UPDATE {kind} SET deleted = true"
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
@@ -171,8 +183,19 @@ def mark_deleted(
             {"before": synced_before},
         ).fetchone()
     finally:
-        _unregister(con, "_seen_ids")
+        _drop_temp(con, "_seen_ids")
     return int(count)
+
+
+SEEN_PART = 50_000
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temporary table, also after a failed statement (see ``_unregister``)."""
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    except duckdb.TransactionException:
+        pass
 
 
 def _unique(frame: pd.DataFrame, key: str) -> pd.DataFrame:

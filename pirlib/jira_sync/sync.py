@@ -20,15 +20,18 @@ run never puts old values back.
 Memory and atomicity: the read streams (``extract``): epics and actions first, kept as their row values,
 then the incidents in chunks of at most ``extract.READ_CHUNK_ISSUES`` incidents or ``READ_CHUNK_BYTES`` of
 JSON, each parked in a spool file next to the database (``spool.py``) as soon as its timelines are complete.
+The actions' row values and what the run must remember of every issue until its end (the incidents' ids,
+keys, links and epics, the ids seen) are parked on disk as well (``spool.TableSpool``, ``spool.Ledger``).
 So a run holds a couple of search pages and one chunk, whatever the site's size, and the database is not
 opened until everything is read: a failure while reading (a malformed answer, Jira gone) writes nothing at
 all. The load then reads the chunks back one at a time (``load_batches``: each chunk's transform overlaps
-the previous chunk's write). A run of one chunk, which is every incremental run in practice, is one
-transaction with its actions; a larger one (a first or ``--full`` sync of a big site) commits chunk by
-chunk, each chunk whole incidents with their full timelines, the actions with the last. The new cursor is
-written (with ``mark_deleted`` on ``--full``) only after the last commit. A run that fails anywhere leaves
-the cursor where it was, so the next run reads the same window again and ends in the database a run
-without faults gives.
+the previous chunk's write), with DuckDB's buffer pool capped (``SYNC_MEMORY_LIMIT``). A run of one chunk,
+which is every incremental run in practice, is one transaction with its actions; a larger one (a first or
+``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full timelines
+and their words in the similar-incidents index, the actions with the last. The new cursor is written (with
+``mark_deleted`` on ``--full``, and the board's similar answers) only after the last commit. A run that
+fails anywhere leaves the cursor where it was, so the next run reads the same window again and ends in the
+database a run without faults gives.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import describe, resolve_fields
 from pirlib.jira_sync.load import load_batches, mark_deleted
+from pirlib.jira_sync.rows import Batch
 from pirlib.jira_sync.spool import Spool
 from pirlib.jira_sync.transform import Transformer
 from pirlib.redact import redact
@@ -174,6 +178,7 @@ def run(
         known = _known(con) if previous is not None and not full else None
     bar = None
     spool: Spool | None = None
+    transformer: Transformer | None = None
     try:
         client = connect(settings, policy=retry, counter=counter)
         result.deployment = client.deployment
@@ -188,7 +193,8 @@ def run(
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
-        transformer = Transformer([], fields, base_url=client.base_url, postmortem_label=settings.postmortem_label)
+        transformer = Transformer([], fields, base_url=client.base_url, postmortem_label=settings.postmortem_label,
+                                  spool_folder=settings.db.parent)  # fmt: skip
         data = extract_mod.extract(
             client, settings, fields, since=since, zone=zone, known=known,
             progress=bar.update if bar is not None else None, on_others=transformer.add_others,
@@ -200,7 +206,9 @@ def run(
         cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
         commit_every = 1 if spool.count > 1 else None
         with db.connect(settings) as con:
-            counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started, commit_every=commit_every)
+            _bound_memory(con)
+            counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started,
+                                  commit_every=commit_every, on_written=_index_text)  # fmt: skip
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
@@ -209,8 +217,13 @@ def run(
                     if full:
                         result.deleted = mark_deleted(con, "incidents", transformer.incident_ids, synced_before=started)
                         result.deleted += mark_deleted(con, "actions", transformer.action_ids, synced_before=started)
-                    # The similar-incidents index commits with the run; an incremental run re-counts its incidents.
-                    similar.refresh(con, None if full else transformer.incident_ids)
+                        similar.refresh_index(con, _indexed_but_gone(con))
+                    if transformer.incident_ids or result.deleted:
+                        # What the board's stored answers read moved (services, modes, start times, which are
+                        # latest): they no longer hold, and are worked out again from the index the chunks
+                        # brought up to date. A run that read nothing keeps them.
+                        con.execute("DELETE FROM similar_answers_state")
+                    similar.refresh(con, [])
                     result.status = "success"
                     result.cursor = cursor
                     _record(con, result, started, counter, settings)
@@ -232,10 +245,38 @@ def run(
             bar.close()
         if spool is not None:
             spool.close()
+        if transformer is not None:
+            transformer.close()
         result.seconds = time.monotonic() - clock
         result.requests = counter.snapshot()
         result.retries = counter.retries
     return result
+
+
+# What DuckDB may keep in its buffer pool while a sync writes. Each chunk's upsert joins the batch with the
+# whole table (incidents, incident_events) and the board's answers are worked out over the whole corpus at
+# the end; by default DuckDB keeps every block it read, up to 80 % of the machine's memory, so a sync's
+# memory grew with the database. With a limit, blocks are evicted (they are on disk) and big joins spill to
+# a temporary folder beside the database (``<database>.tmp``, removed when the connection closes).
+SYNC_MEMORY_LIMIT = "256MB"
+
+
+def _bound_memory(con: Any) -> None:
+    con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+
+
+def _index_text(con: Any, batch: Batch) -> None:
+    """Re-count the words of a chunk's incidents (the similar-incidents index) in the chunk's transaction: a
+    chunk at a time, so that the index of a first sync costs the memory of a chunk, not of the site."""
+    if len(batch.incidents):
+        similar.refresh_index(con, batch.incidents["issue_id"].tolist())
+
+
+def _indexed_but_gone(con: Any) -> list[str]:
+    """Incidents the similar-incidents index holds that are deleted now (a full run flagged them)."""
+    return [row[0] for row in con.execute(
+        "SELECT incident_id FROM similar_documents WHERE incident_id NOT IN"
+        " (SELECT issue_id FROM incidents WHERE NOT deleted)").fetchall()]  # fmt: skip
 
 
 def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, settings: Settings) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.flatten import flatten
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
+from pirlib.jira_sync.spool import Ledger, LedgerMap, LedgerSet, TableSpool
 from pirlib.jira_sync.text import to_text
 
 __all__ = ["ACTION_SLICE", "Transformer", "transform"]
@@ -105,8 +107,11 @@ def transform(
     when its epic belongs to an incident outside this batch; ``load_batch`` links it up from the table.
     """
     transformer = Transformer(others, fields, base_url=base_url, postmortem_label=postmortem_label)
-    batch = transformer.incidents(incidents)
-    batch.actions = transformer.actions().actions
+    try:
+        batch = transformer.incidents(incidents)
+        batch.actions = transformer.actions().actions
+    finally:
+        transformer.close()
     return batch
 
 
@@ -119,21 +124,24 @@ class Transformer:
     """
 
     def __init__(self, others: list[dict[str, Any]], fields: FieldMap, *, base_url: str,
-                 postmortem_label: str = "postmortem") -> None:  # fmt: skip
+                 postmortem_label: str = "postmortem", spool_folder: Path | None = None) -> None:  # fmt: skip
         self.fields = fields
         self.base_url = base_url.rstrip("/")
         self.postmortem_label = postmortem_label
-        self.epic_keys: set[str | None] = set()
-        self.epics_by_label: dict[str, str] = {}
-        # The action candidates' row values, a table per page (``add_others``): columnar, so that a site's
-        # hundreds of thousands of actions cost tens of MB, not the dicts Jira sent.
-        self.candidates: list[pa.Table] = []
-        # What the actions need to know about every incident seen so far.
-        self.incident_ids: set[str] = set()
-        self.incident_by_key: dict[str | None, str] = {}
-        self.linked_to_incident: dict[str, str] = {}
-        self.epic_of_incident: dict[str, str] = {}
-        self.action_ids: set[str] = set()
+        # The action candidates' row values, a table per page (``add_others``): columnar, not the dicts Jira
+        # sent, and with ``spool_folder`` (a sync) on disk until the actions are built: a site's hundreds of
+        # thousands of actions are about 0.5 KB each, 200 MB at 100,000 incidents.
+        self.candidates = TableSpool(_CANDIDATE_SCHEMA, spool_folder)
+        # What the actions need to know about every epic and incident seen so far, and the ids seen: in a
+        # ledger (SQLite), not Python sets and dicts, so that a run's memory does not grow with the site.
+        self._ledger = Ledger()
+        self.epic_keys = self._ledger.set("epic_keys")
+        self.epics_by_label = self._ledger.map("epics_by_label")
+        self.incident_ids = self._ledger.set("incident_ids")
+        self.incident_by_key = self._ledger.map("incident_by_key")
+        self.linked_to_incident = self._ledger.map("linked_to_incident")
+        self.epic_of_incident = self._ledger.map("epic_of_incident")
+        self.action_ids = self._ledger.set("action_ids")
         self.add_others(others)
 
     def add_others(self, others: list[dict[str, Any]]) -> None:
@@ -152,11 +160,16 @@ class Transformer:
         if rows:
             self.candidates.append(pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
 
+    def close(self) -> None:
+        """Remove what the transformer parked on disk."""
+        self.candidates.close()
+        self._ledger.close()
+
     def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
         for chunk in chunks:
             yield self.incidents(chunk)
-        yield from self.action_batches()
+        yield from self.action_batches(ACTION_SLICE)
 
     def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
         """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
@@ -189,20 +202,18 @@ class Transformer:
         (batch,) = self.action_batches(slice_rows=None)
         return batch
 
-    def action_batches(self, slice_rows: int | None = ACTION_SLICE) -> Iterator[Batch]:
+    def action_batches(self, slice_rows: int | None) -> Iterator[Batch]:
         """``actions`` in batches of ``slice_rows`` candidates (None: one), each linked and built on its
         own, so that a site's actions are never all rows of Python objects at once."""
-        table = pa.concat_tables(self.candidates) if self.candidates else _CANDIDATE_SCHEMA.empty_table()
-        self.action_ids = set()
+        self.action_ids.clear()
         empty = Batch.empty()
-        step = slice_rows or max(len(table), 1)
-        for start in range(0, max(len(table), 1), step):
+        for number, table in enumerate(self.candidates.slices(slice_rows)):
             part, incident_ids, epic_keys = _action_links(
-                table.slice(start, step), self.incident_ids, self.incident_by_key, self.linked_to_incident,
+                table, self.incident_ids, self.incident_by_key, self.linked_to_incident,
                 self.epic_keys, self.epic_of_incident,
             )  # fmt: skip
             self.action_ids.update(part.column("issue_id").to_pylist())
-            if len(part) or start == 0:
+            if len(part) or number == 0:
                 yield Batch(empty.incidents, _action_frame(part, incident_ids, epic_keys), empty.events)
 
 
@@ -210,8 +221,8 @@ def _incident_epic(
     f: dict[str, Any],
     labels: list[str],
     postmortem_label: str,
-    epic_keys: set[str | None],
-    epics_by_label: dict[str, str],
+    epic_keys: LedgerSet,
+    epics_by_label: LedgerMap,
 ) -> str | None:
     """The incident's action epic: a linked epic, else an epic carrying the incident's own label."""
     for other in _linked_issues(f):
@@ -294,11 +305,11 @@ def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> dict[str, 
 
 def _action_links(
     table: pa.Table,
-    incident_ids: set[str],
-    incident_by_key: dict[str | None, str],
-    linked_to_incident: dict[str, str],
-    epic_keys: set[str | None],
-    epic_of_incident: dict[str, str],
+    incident_ids: LedgerSet,
+    incident_by_key: LedgerMap,
+    linked_to_incident: LedgerMap,
+    epic_keys: LedgerSet,
+    epic_of_incident: LedgerMap,
 ) -> tuple[pa.Table, list[str | None], list[str | None]]:
     """The candidates that are actions, and each one's incident and epic."""
     # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``

@@ -43,6 +43,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -215,6 +216,17 @@ class _Parser:
         return ("clause", name, op, [self.take()[1]])
 
 
+def _searches_text(expr: Any) -> bool:
+    """Whether a parsed JQL expression has a text clause (``~``, ``!~``)."""
+    if expr is None:
+        return False
+    if expr[0] in ("and", "or"):
+        return any(_searches_text(e) for e in expr[1])
+    if expr[0] == "not":
+        return _searches_text(expr[1])
+    return expr[2] in ("~", "!~")
+
+
 def _parse_jql_date(text: str, tz: dt.tzinfo) -> dt.datetime:
     for fmt in ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d"):
         try:
@@ -324,13 +336,19 @@ class FakeJira:
         self.server_info = dict(site.get("serverInfo") or {})
         self.fields: list[dict[str, Any]] = copy.deepcopy(site["fields"])
         self.users: list[dict[str, Any]] = copy.deepcopy(site.get("users") or [])
-        self.issues: dict[str, dict[str, Any]] = {}
-        self.key_to_id: dict[str, str] = {}
-        for issue in site["issues"]:
-            issue = copy.deepcopy(issue)
-            self.issues[str(issue["id"])] = issue
-            self.key_to_id[issue["key"]] = str(issue["id"])
-        self._next_id = max((int(i) for i in self.issues), default=10000) + 1
+        self.issues: MutableMapping[str, dict[str, Any]]
+        self.key_to_id: MutableMapping[str, str]
+        if isinstance(site["issues"], MutableMapping):
+            # A store that makes issues on request (support.lazy_jira): a site of any size in little memory.
+            self.issues, self.key_to_id = site["issues"], site["issues"].key_to_id
+            self._next_id = site["issues"].max_id + 1
+        else:
+            self.issues, self.key_to_id = {}, {}
+            for issue in site["issues"]:
+                issue = copy.deepcopy(issue)
+                self.issues[str(issue["id"])] = issue
+                self.key_to_id[issue["key"]] = str(issue["id"])
+            self._next_id = max((int(i) for i in self.issues), default=10000) + 1
         self._next_history = 10_000_000
         self._name_to_field = {f["name"].lower(): f["id"] for f in self.fields if f.get("name")}
         self.epic_link_id = next((f["id"] for f in self.fields if f.get("name") == "Epic Link"), None)
@@ -417,6 +435,7 @@ class FakeJira:
 
     def _touch(self, issue: dict[str, Any], lag: int) -> None:
         self._mutations += 1
+        self.issues[str(issue["id"])] = issue  # a lazy store keeps a changed issue from now on
         issue["fields"]["updated"] = self.now()
         if lag:
             self.lag[str(issue["id"])] = lag
@@ -549,6 +568,8 @@ class FakeJira:
         inward["fields"].setdefault("issuelinks", []).append(
             {"id": str(self._next_link), "type": kind, "outwardIssue": ref(outward)})
         self._mutations += 1
+        for issue in (outward, inward):
+            self.issues[str(issue["id"])] = issue
 
     def find_user(self, ref: Any) -> dict[str, Any] | None:
         if not isinstance(ref, dict):
@@ -756,6 +777,12 @@ class FakeJira:
     # --- JQL -------------------------------------------------------------------------------------------
 
     def search(self, jql: str) -> list[dict[str, Any]]:
+        """The live issues the JQL finds, in its order."""
+        with self.lock:
+            return [self.issues[i] for i in self.search_ids(jql)]
+
+    def search_ids(self, jql: str) -> list[str]:
+        """The ids of the live issues the JQL finds, in its order (what a search's pages are cut from)."""
         with self.lock:
             # Paging re-runs one query many times; the answer changes only when the site does. The cache
             # keeps the fake's own JQL evaluation out of what the benchmark measures.
@@ -764,15 +791,25 @@ class FakeJira:
             if cached is not None and cached[0] == version:
                 return cached[1]
             expr, order = _Parser(jql).parse()
-            hits = [i for i in self.live_issues() if expr is None or self._eval(expr, i)]
-            for name, desc in reversed(order or [("key", True)]):
-                hits.sort(key=lambda i, n=name: self._sort_key(i, n), reverse=desc)
-            self._search_cache[jql] = (version, hits)
-            return hits
+            order = order or [("key", True)]
+            hits = [(tuple(self._sort_key(i, name) for name, _ in order), str(i["id"]))
+                    for i in self._searchable(expr) if expr is None or self._eval(expr, i)]  # fmt: skip
+            for position, (_, desc) in reversed(list(enumerate(order))):
+                hits.sort(key=lambda hit, p=position: hit[0][p], reverse=desc)
+            ids = [issue_id for _, issue_id in hits]
+            self._search_cache[jql] = (version, ids)
+            return ids
+
+    def _searchable(self, expr: Any) -> Iterator[dict[str, Any]]:
+        """Every live issue, as a search reads it: a lazy store hands them out without their text and
+        timelines, unless the query searches text (``~``)."""
+        light = getattr(self.issues, "searchable", None)
+        issues = light() if light is not None and not _searches_text(expr) else self.issues.values()
+        return (i for i in issues if str(i["id"]) not in self.deleted)
 
     def _version(self) -> tuple[Any, ...]:
-        # Every mutator bumps an issue's "updated" or the deleted set; key moves add to key_to_id.
-        return (len(self.deleted), len(self.key_to_id), len(self.issues), self._mutations)
+        # Every mutator bumps an issue's "updated" (``_touch``: creations and key moves too) or the deleted set.
+        return (len(self.deleted), self._mutations)
 
     def _sort_key(self, issue: dict[str, Any], name: str) -> Any:
         if name in ("created", "updated", "resolved", "resolutiondate"):
@@ -1328,10 +1365,10 @@ class _Handler(BaseHTTPRequestHandler):
         start = int(q("startAt", 0) or 0)
         asked = int(q("maxResults", 50) or 50)
         size = max(0, min(asked, site.dc_search_page))
-        hits = site.search(jql)
+        hits = site.search_ids(jql)
         fields = qlist("fields")
         expand = set(str(q("expand") or "").split(","))
-        page = hits[start:start + size]
+        page = [site.issues[i] for i in hits[start:start + size]]
         return 200, {
             "expand": "schema,names", "startAt": start, "maxResults": size, "total": len(hits),
             "issues": [site.render(i, api=api, fields=fields or ["*navigable"], expand=expand,
@@ -1350,17 +1387,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, {"errorMessages": ["Invalid nextPageToken"]}
         asked = int(q("maxResults", 50) or 50)
         size = max(1, min(asked, site.cloud_search_page))
-        hits = site.search(jql)
+        hits = site.search_ids(jql)
         visible = []
         # reconcileIssues: ids the caller knows exist are read consistently, index lag or not.
         reconcile = {str(x) for item in (qlist("reconcileIssues") or []) for x in str(item).split(",") if x}
-        for issue in hits:
-            ident = str(issue["id"])
+        for ident in hits:
             if site.lag.get(ident, 0) > 0 and ident not in reconcile:
                 site.lag[ident] -= 1  # the search index has not caught up with this change yet
                 continue
-            visible.append(issue)
-        page = visible[start:start + size]
+            visible.append(ident)
+        page = [site.issues[i] for i in visible[start:start + size]]
         fields = qlist("fields")
         expand = set(str(q("expand") or "").split(","))
         out: dict[str, Any] = {
