@@ -61,6 +61,7 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
     issues = _read(sample_dir / "issues.json").get("issues", [])
     reviews = _read_optional(sample_dir / "reviews.json")
     failure_modes = _read_optional(sample_dir / "failure_modes.json")
+    notes = _read_optional(sample_dir / "review_notes.json")
 
     fields = resolve_fields(catalogue, settings)
     incidents = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") == "Incident"]
@@ -81,13 +82,14 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
         deleted = mark_deleted(con, "incidents", set(batch.incidents["issue_id"]))
         deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"]))
         n_reviews = _load_reviews(con, reviews)
+        n_notes = _load_review_notes(con, notes)
         n_modes = _load_failure_modes(con, failure_modes)
         with db.transaction(con):
             similar.refresh(con)
         _record_run(con, sample_dir, as_of, started, written, deleted)
     return {
         "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],
-        "reviews": n_reviews, "failure_modes": n_modes,
+        "reviews": n_reviews, "review_notes": n_notes, "failure_modes": n_modes,
     }  # fmt: skip
 
 
@@ -179,6 +181,29 @@ def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
             )
     finally:
         con.unregister("_demo_reviews")
+    return len(frame)
+
+
+def _load_review_notes(con: Any, notes: list[dict[str, Any]]) -> int:
+    """The sample's review notes (ids ``sample-…``) replace the ones an earlier load wrote; notes typed in
+    the guide keep theirs."""
+    columns = ["note_id", "incident_key", "segment", "category", "text", "author", "created_at"]
+    frame = pd.DataFrame(notes, columns=columns)
+    con.register("_demo_notes", frame)
+    try:
+        missing = con.execute("SELECT count(*) FROM _demo_notes n LEFT JOIN incidents i ON i.key = n.incident_key"
+                              " WHERE i.issue_id IS NULL").fetchone()[0]  # fmt: skip
+        if missing:
+            raise InputError(f"review_notes.json names {missing} incidents not in issues.json; run `pir demo --regenerate`")
+        with db.transaction(con):
+            con.execute("DELETE FROM review_notes WHERE note_id LIKE 'sample-%'")
+            con.execute(
+                "INSERT INTO review_notes (note_id, incident_id, segment, category, text, author, created_at, updated_at)"
+                " SELECT n.note_id, i.issue_id, n.segment, n.category, n.text, n.author, CAST(n.created_at AS TIMESTAMPTZ),"
+                " CAST(n.created_at AS TIMESTAMPTZ) FROM _demo_notes n JOIN incidents i ON i.key = n.incident_key"
+            )
+    finally:
+        con.unregister("_demo_notes")
     return len(frame)
 
 

@@ -658,6 +658,8 @@ def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int,
     sub = random.Random(rng.getrandbits(64))
     pairs = _add_recurrences(sub, incidents)
     recurrences = {anchor.seq: (again.attrs["started"], fixed) for anchor, again, fixed in pairs}
+    for anchor, again, _ in pairs:
+        again.attrs["recurrence_of"] = anchor
     for planted in pairs[:1]:  # one recurrence whose two write-ups name the same root cause (`pir similar`)
         for inc in planted[:2]:
             inc.attrs["root_cause"] = RECURRING_ROOT_CAUSE.format(s=inc.attrs["service"])
@@ -1045,12 +1047,133 @@ def generate(seed: int = DEFAULT_SEED, n_incidents: int = 264, as_of: dt.date = 
     rendered = [_render(issue) for issue in issues]
     incidents = [i for i in issues if i.kind == "incident"]
     chat, alerts = _chat_and_alerts(random.Random(rng.getrandbits(64)), incidents, users)
+    # Its own random stream (a string seed is hashed the same way in every process): the notes came
+    # after the rest of the sample, whose files stay as they were.
+    notes, pairs = _review_notes(random.Random(f"review-notes-{seed}"), incidents, reviews)
     return {
         "serverInfo": _server_info(snapshot), "fields": _fields_catalogue(), "users": [_public(u) for u in users],
         "issues": rendered, "reviews": _reviews_json(reviews),
         "failure_modes": [{"mode": m, "category": c, "description": d} for m, c, d in FAILURE_MODES],
-        "chat": chat, "alerts": alerts,
+        "chat": chat, "alerts": alerts, "review_notes": notes, "similar_pairs": pairs,
     }
+
+
+# The problems behind the sample's reviewed incidents, as a review's "what went wrong" names them: two per
+# failure mode, each in two wordings (two write-ups of one problem never read the same). An incident mostly
+# has a problem of its own mode, sometimes one that usually goes with another mode (a problem filed under
+# another label), and a recurrence has its earlier incident's problem: `pir similar` should find the same
+# problem, not only the same service and mode (``similar_pairs``).
+PROBLEMS: list[tuple[str, str, str]] = [  # (usual failure mode, wording 1, wording 2)
+    ("Bad deploy", "The release skipped the schema migration, so new pods read a column that did not exist yet.",
+     "Pods rolled out before the schema migration ran and queried a column the database did not have."),
+    ("Bad deploy", "A serializer upgrade changed the JSON field order and the partner parser rejected every payload.",
+     "After the serializer library bump the partner's strict parser refused the reordered JSON payloads."),
+    ("Config change", "A timeout was pushed as 30 instead of 30s and the client read it as thirty milliseconds.",
+     "The pushed timeout lacked its unit suffix, so clients waited thirty milliseconds instead of seconds."),
+    ("Config change", "The allowlist push dropped the office egress range and blocked the back-office tools.",
+     "An allowlist rewrite lost the office egress range; back-office tools were blocked at the gateway."),
+    ("Capacity exhaustion", "Retry storms filled the connection pool to the session store; the keepalive cap was 64.",
+     "The keepalive pool to the session store was capped at 64 and retry storms exhausted its connections."),
+    ("Capacity exhaustion", "Log volume filled the ephemeral disk of the ingest nodes and writes stalled.",
+     "Ingest nodes ran out of ephemeral disk under the log surge, which stalled every write."),
+    ("Dependency outage", "The payment processor's sandbox certificate chain changed and our pinning rejected it.",
+     "Certificate pinning rejected the processor's rotated chain, failing every authorisation call."),
+    ("Dependency outage", "The geolocation vendor returned empty bodies with status 200 and we cached them.",
+     "Empty 200 responses from the geolocation vendor were cached as valid answers."),
+    ("Certificate expiry", "The intermediate certificate on the internal load balancer expired; renewal was manual.",
+     "Nobody renewed the internal load balancer's intermediate certificate, a manual step, before expiry."),
+    ("Certificate expiry", "The mTLS client certificate of the batch runner expired and its jobs were refused.",
+     "Batch runner jobs were refused once its mTLS client certificate lapsed."),
+    ("Database failover", "Failover promoted a replica with replication lag; writes of the last minutes were lost.",
+     "The promoted replica lagged behind, so the failover dropped the last minutes of writes."),
+    ("Database failover", "Clients cached the old primary's address past failover because the DNS TTL was an hour.",
+     "With an hour-long DNS TTL clients kept writing to the demoted primary after failover."),
+    ("Cache stampede", "A cache flush during peak sent every request to the origin, which buckled under the herd.",
+     "The thundering herd after the peak-time cache flush overwhelmed the origin."),
+    ("Cache stampede", "All keys shared one expiry, so the whole catalogue cache expired at midnight together.",
+     "Identical expiry on every key made the catalogue cache expire at once at midnight."),
+    ("DNS misconfiguration", "A CNAME for the API pointed at the decommissioned cluster after the zone migration.",
+     "The zone migration left the API's CNAME on the decommissioned cluster."),
+    ("DNS misconfiguration", "The split-horizon resolver served internal records to mobile clients on the VPN.",
+     "Mobile clients on the VPN got internal records from the split-horizon resolver."),
+    ("Feature flag misfire", "The percentage rollout used the account id modulo, so every enterprise account got the flag.",
+     "Rollout by account id modulo put every enterprise account into the flagged cohort."),
+    ("Feature flag misfire", "A stale flag default in the mobile bundle re-enabled the retired checkout flow.",
+     "The mobile bundle's stale flag default brought the retired checkout flow back."),
+    ("Data corruption", "A currency rounding change wrote amounts in minor units twice, inflating ledger totals.",
+     "Ledger totals were inflated: the rounding change converted amounts to minor units twice."),
+    ("Data corruption", "Daylight saving shifted the batch window and the importer wrote duplicate daily rows.",
+     "The importer ran twice across the daylight saving change and duplicated the daily rows."),
+    ("Queue backlog", "A poison message was redelivered forever and blocked its partition's consumers.",
+     "Consumers of one partition stalled on a poison message that kept being redelivered."),
+    ("Queue backlog", "Autoscaling read queue depth from a metric that had stopped reporting, so consumers never scaled.",
+     "The queue-depth metric behind autoscaling had stopped reporting; consumers stayed at minimum."),
+    ("Rate limiting", "A shared API key counted every tenant against one quota and the partner throttled us all.",
+     "Every tenant used one shared API key, so the partner's quota throttled all of them together."),
+    ("Rate limiting", "Our own limiter keyed on the load balancer's address, so all clients shared one bucket.",
+     "The limiter saw only the load balancer's address and put every client into the same bucket."),
+]
+# What went well in most reviews, in the same few words: words every write-up shares are no evidence.
+WENT_WELL = ["The incident channel was opened quickly and the commander kept updates on schedule.",
+             "Rollback finished quickly once the cause was clear; support was informed early.",
+             "Alerts fired within minutes and the on-call engineer was paged without delay.",
+             "Customer communication went out on time and the status page stayed current."]
+
+
+def _review_notes(rng: random.Random, incidents: list[_Issue],
+                  reviews: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Review notes of the reviewed incidents and of the recurrences (what went well, what went wrong),
+    and the labelled pairs of those incidents that `pir similar` is measured on.
+
+    A pair (query, earlier incident) is the same problem when both notes name one of PROBLEMS; the
+    others are near-misses, labelled by what they share: service and mode, service only, mode only, or
+    only the generic words every review has. Only queries with an earlier incident of their problem count.
+    """
+    facilitators = {r["incident"].seq: r for r in reviews}
+    noted = sorted({inc.seq: inc for inc in incidents
+                    if (inc.seq in facilitators or inc.attrs.get("recurrence_of")) and inc.attrs["resolved"]
+                    and not inc.attrs.get("stage31")}.values(), key=lambda i: (i.attrs["started"], i.seq))
+    by_mode: dict[str, list[int]] = {}
+    for n, (mode, *_) in enumerate(PROBLEMS):
+        by_mode.setdefault(mode, []).append(n)
+    problem: dict[int, int] = {}
+    notes = []
+    for inc in noted:
+        a = inc.attrs
+        anchor = a.get("recurrence_of")
+        if anchor is not None and anchor.seq in problem:
+            problem[inc.seq] = problem[anchor.seq]
+        elif rng.random() < 0.8:
+            problem[inc.seq] = rng.choice(by_mode[a["mode"]])
+        else:
+            problem[inc.seq] = rng.choice([n for n in range(len(PROBLEMS)) if PROBLEMS[n][0] != a["mode"]])
+        review = facilitators.get(inc.seq)
+        at = (review and review["meeting_at"]) or a["resolved"] + DAY
+        if at > inc.snapshot:
+            continue
+        author = review["facilitator_user"]["displayName"] if review else a["commander"]["displayName"]
+        wording = PROBLEMS[problem[inc.seq]][1 + rng.randrange(2)]
+        for n, (segment, category, text) in enumerate((("went_well", "well", rng.choice(WENT_WELL)),
+                                                       ("went_wrong", "wrong", wording))):
+            notes.append({"note_id": f"sample-{inc.key}-{n + 1}", "incident_key": inc.key, "segment": segment,
+                          "category": category, "text": text, "author": author,
+                          "created_at": _iso(at + n * MINUTE)})
+    written = {note["incident_key"] for note in notes}
+    noted = [inc for inc in noted if inc.key in written]
+    pairs = []
+    for n, query in enumerate(noted):
+        earlier = [d for d in noted[:n] if d.attrs["started"] < query.attrs["started"]]
+        if not any(problem[d.seq] == problem[query.seq] for d in earlier):
+            continue
+        for d in earlier:
+            same_service = d.attrs["service"] == query.attrs["service"]
+            same_mode = d.attrs["mode"] == query.attrs["mode"]
+            kind = ("same problem" if problem[d.seq] == problem[query.seq] else
+                    "service and mode only" if same_service and same_mode else "service only" if same_service
+                    else "mode only" if same_mode else "generic words only")
+            pairs.append({"query": query.key, "incident": d.key, "same_problem": kind == "same problem",
+                          "kind": kind})
+    return notes, pairs
 
 
 def counts(site: dict[str, Any]) -> dict[str, int]:
@@ -1088,6 +1211,7 @@ def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264
         "serverInfo.json": _dump(site["serverInfo"]), "field.json": _dump(site["fields"]),
         "users.json": _dump(site["users"]), "issues.json": _dump_issues(site["issues"]),
         "reviews.json": _dump(site["reviews"]), "failure_modes.json": _dump(site["failure_modes"]),
+        "review_notes.json": _dump(site["review_notes"]),
     }
     for key, chat_files in site["chat"].items():
         files.update({f"chat/{key}/{path}": _dump(body) for path, body in chat_files.items()})

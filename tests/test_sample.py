@@ -208,6 +208,20 @@ def test_the_sample_lives_in_its_day(day: dt.date) -> None:
     assert "<script" not in text and "onerror" not in text
 
 
+def test_review_notes_name_each_reviewed_incidents_problem(written: tuple[Path, Path, dict[str, int]],
+                                                         site: dict[str, Any], by_type: dict[str, list]) -> None:
+    notes = json.loads((written[0] / "review_notes.json").read_text(encoding="utf-8"))
+    keys = {i["key"] for i in by_type["Incident"]}
+    assert len(notes) >= 100 and len({n["note_id"] for n in notes}) == len(notes)
+    assert {n["incident_key"] for n in notes} <= keys and {n["segment"] for n in notes} == {"went_well", "went_wrong"}
+    problems = {text for _, *wordings in sample.PROBLEMS for text in wordings}
+    assert all(n["text"] in problems for n in notes if n["segment"] == "went_wrong")
+    noted = {n["incident_key"] for n in notes}
+    # Stage-31's review is the guide's to write, not the sample's.
+    assert not any("stage31" in i["fields"]["labels"] for i in by_type["Incident"] if i["key"] in noted)
+    assert all(dt.datetime.fromisoformat(n["created_at"].replace("Z", "+00:00")) <= SNAPSHOT for n in notes)
+
+
 # --- Jira shapes --------------------------------------------------------------------------------------
 
 
