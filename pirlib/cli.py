@@ -8,6 +8,7 @@ Each ``cmd_*`` imports what it runs inside the function: importing every subcomm
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -58,9 +59,10 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import demo
 
-    counts = demo.load_demo(settings, regenerate=args.regenerate, force=args.force)
+    as_of = args.as_of or settings.current_date()
+    counts = demo.load_demo(settings, regenerate=args.regenerate, force=args.force, as_of=as_of)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
-    _echo(f"loaded the sample data into {settings.db}: {summary}")
+    _echo(f"loaded the sample data as of {as_of} into {settings.db}: {summary}")
     return 0
 
 
@@ -252,6 +254,13 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pir",
@@ -272,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--regenerate", action="store_true", help="rewrite data/sample/ before loading")
     demo.add_argument("--force", action="store_true",
                       help="load the sample even into a database that holds incidents synced from Jira")
+    demo.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                      help="the day the sample is a snapshot of (default: today, or PIR_TODAY when set)")
     sync = add("sync", cmd_sync, "load incidents, timelines and actions from Jira (incremental)")
     sync.add_argument("--full", action="store_true", help="re-read everything and flag issues deleted in Jira")
     serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")

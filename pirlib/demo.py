@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,28 @@ _REVIEW_COLUMNS = [
 ]  # fmt: skip
 
 
-def load_demo(settings: Settings, regenerate: bool = False, force: bool = False) -> dict[str, int]:
-    """Write the sample site if missing (or when asked), load it, and return the rows loaded per table.
+def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
+              as_of: dt.date = sample.SNAPSHOT_DAY) -> dict[str, int]:
+    """Write the sample site for the day ``as_of`` if the folder holds none or another day's (or when
+    asked), load it, and return the rows loaded per table.
+
+    `pir demo` passes today (PIR_TODAY when set), so the boards show a present; the default is the day the
+    tests and golden files pin (``sample.SNAPSHOT_DAY``).
 
     Loading twice gives the same database: rows are keyed by Jira id, reviews by incident and failure modes
     by name, and the demo keeps a single ``sync_runs`` row per sample folder. A database that holds what a
     `pir sync` wrote is refused unless ``force``: the sample's issue ids are Jira ids, and loading it would
     overwrite the synced incidents that share them.
+
+    A sample of another day is another site (its issues are numbered anew, every time moved), so a load
+    for a day other than the one the database holds starts the incident data over (``_start_over``)
+    instead of merging two days' sites, where Jira's newer-copy-wins rule would keep parts of the old one.
     """
+    sample.check_day(as_of)
     sample_dir = Path(settings.sample_dir)
-    if regenerate or not all((sample_dir / name).is_file() for name in _SITE_FILES):
-        sample.write_sample(output_folder(sample_dir))
+    stale = sample.written_day(sample_dir) != as_of
+    if regenerate or stale or not all((sample_dir / name).is_file() for name in _SITE_FILES):
+        sample.write_sample(output_folder(sample_dir), as_of=as_of)
 
     started = pd.Timestamp.now(tz="UTC")
     server = _read(sample_dir / "serverInfo.json")
@@ -49,6 +61,7 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False)
     issues = _read(sample_dir / "issues.json").get("issues", [])
     reviews = _read_optional(sample_dir / "reviews.json")
     failure_modes = _read_optional(sample_dir / "failure_modes.json")
+    notes = _read_optional(sample_dir / "review_notes.json")
 
     fields = resolve_fields(catalogue, settings)
     incidents = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") == "Incident"]
@@ -61,24 +74,32 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False)
     with db.connect(settings) as con:
         if not force:
             _refuse_synced_data(con, Path(settings.db))
+        if _loaded_day(con) not in (None, as_of) and not _synced(con):
+            _start_over(con)
         written = load_batch(con, batch, synced_at=started)
         # The demo reads the whole site, like `pir sync --full`: issues gone from a regenerated sample are
         # flagged, as a full sync flags issues deleted in Jira.
         deleted = mark_deleted(con, "incidents", set(batch.incidents["issue_id"]))
         deleted += mark_deleted(con, "actions", set(batch.actions["issue_id"]))
         n_reviews = _load_reviews(con, reviews)
+        n_notes = _load_review_notes(con, notes)
         n_modes = _load_failure_modes(con, failure_modes)
         with db.transaction(con):
             similar.refresh(con)
-        _record_run(con, sample_dir, started, written, deleted)
+        _record_run(con, sample_dir, as_of, started, written, deleted)
     return {
         "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],
-        "reviews": n_reviews, "failure_modes": n_modes,
+        "reviews": n_reviews, "review_notes": n_notes, "failure_modes": n_modes,
     }  # fmt: skip
 
 
+def _synced(con: Any) -> int:
+    """How many live syncs wrote into the database."""
+    return con.execute("SELECT count(*) FROM sync_runs WHERE mode <> 'demo'").fetchone()[0]
+
+
 def _refuse_synced_data(con: Any, path: Path) -> None:
-    synced = con.execute("SELECT count(*) FROM sync_runs WHERE mode <> 'demo'").fetchone()[0]
+    synced = _synced(con)
     if synced:
         incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
         raise InputError(
@@ -86,6 +107,35 @@ def _refuse_synced_data(con: Any, path: Path) -> None:
             f"overwrite them; load it into its own file (PIR_DB={path.with_name('demo.duckdb')} pir demo) "
             "or run `pir demo --force`"
         )
+
+
+_SOURCE_DAY = re.compile(r"\(sample of (\d{4}-\d\d-\d\d)\)$")
+
+
+def _loaded_day(con: Any) -> dt.date | None:
+    """The day of the sample the last demo load wrote (``_record_run`` names it in the source); None when
+    no demo was loaded, and the earliest possible day for a load that did not name its day."""
+    row = con.execute("SELECT source FROM sync_runs WHERE mode = 'demo' ORDER BY finished_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    found = _SOURCE_DAY.search(row[0] or "")
+    return dt.date.fromisoformat(found.group(1)) if found else dt.date.min
+
+
+def _start_over(con: Any) -> None:
+    """Empty every table of incident data (what the sample wrote and what was typed about its incidents:
+    a table keyed by an incident, issue or action id) and the demo's run records, in one transaction.
+    Settings tables (taxonomy, deadlines, severities) stay."""
+    tables = [row[0] for row in con.execute(
+        "SELECT DISTINCT c.table_name FROM information_schema.columns AS c"
+        " JOIN information_schema.tables AS t USING (table_schema, table_name)"
+        " WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main'"
+        " AND c.column_name IN ('incident_id', 'issue_id', 'action_id', 'query_id') ORDER BY 1").fetchall()]  # fmt: skip
+    with db.transaction(con):
+        for table in tables:
+            con.execute(f'DELETE FROM "{table}"')
+        con.execute("DELETE FROM similar_answers_state")
+        con.execute("DELETE FROM sync_runs WHERE mode = 'demo'")
 
 
 def _read(path: Path) -> Any:
@@ -134,6 +184,29 @@ def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
     return len(frame)
 
 
+def _load_review_notes(con: Any, notes: list[dict[str, Any]]) -> int:
+    """The sample's review notes (ids ``sample-…``) replace the ones an earlier load wrote; notes typed in
+    the guide keep theirs."""
+    columns = ["note_id", "incident_key", "segment", "category", "text", "author", "created_at"]
+    frame = pd.DataFrame(notes, columns=columns)
+    con.register("_demo_notes", frame)
+    try:
+        missing = con.execute("SELECT count(*) FROM _demo_notes n LEFT JOIN incidents i ON i.key = n.incident_key"
+                              " WHERE i.issue_id IS NULL").fetchone()[0]  # fmt: skip
+        if missing:
+            raise InputError(f"review_notes.json names {missing} incidents not in issues.json; run `pir demo --regenerate`")
+        with db.transaction(con):
+            con.execute("DELETE FROM review_notes WHERE note_id LIKE 'sample-%'")
+            con.execute(
+                "INSERT INTO review_notes (note_id, incident_id, segment, category, text, author, created_at, updated_at)"
+                " SELECT n.note_id, i.issue_id, n.segment, n.category, n.text, n.author, CAST(n.created_at AS TIMESTAMPTZ),"
+                " CAST(n.created_at AS TIMESTAMPTZ) FROM _demo_notes n JOIN incidents i ON i.key = n.incident_key"
+            )
+    finally:
+        con.unregister("_demo_notes")
+    return len(frame)
+
+
 def _load_failure_modes(con: Any, modes: list[dict[str, Any]]) -> int:
     if not modes:
         return 0
@@ -145,7 +218,8 @@ def _load_failure_modes(con: Any, modes: list[dict[str, Any]]) -> int:
     return len(frame)
 
 
-def _record_run(con: Any, sample_dir: Path, started: pd.Timestamp, written: dict[str, int], deleted: int) -> None:
+def _record_run(con: Any, sample_dir: Path, as_of: dt.date, started: pd.Timestamp, written: dict[str, int],
+                deleted: int) -> None:
     # One row per sample folder, so that a second demo load leaves the database as the first one did. The
     # cursor stays empty: a later live sync must not take the sample's timestamps for its own progress.
     run_id = f"demo:{sample_dir}"
@@ -154,6 +228,6 @@ def _record_run(con: Any, sample_dir: Path, started: pd.Timestamp, written: dict
         "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
         " issues_written, actions_written, events_written, deleted_marked, error)"
         " VALUES (?, ?, ?, 'success', 'demo', ?, NULL, '{}', ?, ?, ?, ?, NULL)",
-        [run_id, started.to_pydatetime(), dt.datetime.now(dt.timezone.utc), str(sample_dir),
+        [run_id, started.to_pydatetime(), dt.datetime.now(dt.timezone.utc), f"{sample_dir} (sample of {as_of})",
          written["incidents"], written["actions"], written["events"], deleted],
     )  # fmt: skip

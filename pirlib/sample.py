@@ -2,8 +2,15 @@
 
 The demo and the tests load these files through the same transform as a live sync, so the shapes follow
 Jira exactly (docs/jira-setup.md is the contract). Everything is drawn from one seeded ``random.Random``
-and placed against fixed dates, never the clock: the same seed gives byte-identical files. The site is a
-snapshot taken at ``SNAPSHOT_AT``; nothing in it happens later (due dates may lie after it).
+and placed against the snapshot day ``as_of``, never the clock: one seed and one day give byte-identical
+files. The site is a snapshot taken at midnight UTC starting ``as_of`` and covers the WINDOW_DAYS before it;
+nothing in it happens later (due dates may lie after it). Only Stage-31, the runbook's own example, keeps its
+historic dates (2025-09-05/06), whatever the day.
+
+`pir demo` generates the site for today, so the boards show the present: the newest incidents are a day
+old, a review has a stage due today (at risk, then late, as the day passes), an action falls due in
+REMINDER_LEAD_DAYS, older ones are overdue (``_keep_promises``). Tests pin SNAPSHOT_DAY, the default, whose
+files the golden files and most tests were written against.
 """
 
 from __future__ import annotations
@@ -18,13 +25,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pirlib.errors import InputError
 from pirlib.files import write_all
 
 DEFAULT_SEED = 31
 BASE_URL = "https://jira.example.com"
 UTC = dt.timezone.utc
-WINDOW_START = dt.datetime(2024, 11, 1, tzinfo=UTC)
-SNAPSHOT_AT = dt.datetime(2026, 11, 1, tzinfo=UTC)
+SNAPSHOT_DAY = dt.date(2026, 11, 1)  # the tests' day: the default of generate and write_sample
+WINDOW_DAYS = 730
+# Stage-31 was resolved at 01:12 UTC on 2025-09-06: a snapshot must come after it, its chat and its alerts
+# (its review, its actions and its closure then happen as far as the day allows).
+EARLIEST_DAY = dt.date(2025, 9, 7)
+REMINDER_LEAD_DAYS = 2  # the runbook's reminder lead: an action due this many days after the snapshot
+# The runbook's review deadlines, hours from closure, by the reviews.json column that records each stage.
+REVIEW_DEADLINE_HOURS = {"facilitator_assigned_at": 12, "artifacts_collected_at": 24, "invites_sent_at": 24,
+                         "agenda_circulated_at": 24, "published_at": 48}
 DAY, HOUR, MINUTE = dt.timedelta(days=1), dt.timedelta(hours=1), dt.timedelta(minutes=1)
 
 SERVICES = {"payments-api": "Payments", "checkout-web": "Checkout", "search": "Search", "identity": "Identity",
@@ -184,6 +199,7 @@ class _Issue:
     summary: str
     reporter: dict[str, Any]
     seq: int  # creation order of the plan, a tie-breaker
+    snapshot: dt.datetime  # the end of the issue's world: nothing about it is recorded later
     number: int = 0
     id: str = ""
     key: str = ""
@@ -194,7 +210,7 @@ class _Issue:
 
     def change(self, at: dt.datetime, author: dict[str, Any], *items: tuple[Any, ...]) -> bool:
         """Record a changelog entry, unless it would happen after the snapshot (the end of the world)."""
-        if at > SNAPSHOT_AT:
+        if at > self.snapshot:
             return False
         self.histories.append((at, author, list(items)))
         return True
@@ -227,42 +243,44 @@ def _team(users: list[dict[str, Any]], team: str) -> list[dict[str, Any]]:
     return [u for u in users if u["team"] == team and u["active"]]
 
 
-def _plan_incidents(rng: random.Random, users: list[dict[str, Any]], n: int) -> list[_Issue]:
+def _plan_incidents(rng: random.Random, users: list[dict[str, Any]], n: int,
+                    snapshot: dt.datetime) -> list[_Issue]:
     counts = [round(n * share) for share in SEVERITY_SHARE]
     severities = [sev for sev, c in zip(SEVERITIES, counts + [n - sum(counts)]) for _ in range(c)]
     rng.shuffle(severities)
     if "Sev-1" in severities:  # Stage-31 takes one of the Sev-1 slots
         severities.remove("Sev-1")
-    span = (SNAPSHOT_AT - WINDOW_START).total_seconds()
-    starts = sorted(WINDOW_START + dt.timedelta(seconds=rng.uniform(0, span - 8 * 3600)) for _ in severities)
+    window_start = snapshot - WINDOW_DAYS * DAY
+    span = (snapshot - window_start).total_seconds()
+    starts = sorted(window_start + dt.timedelta(seconds=rng.uniform(0, span - 8 * 3600)) for _ in severities)
     services, weights = list(SERVICES), [rng.uniform(0.5, 2.0) for _ in SERVICES]
     mode_weights = [rng.uniform(0.5, 2.0) for _ in MODES]  # uneven, so some pairs recur by themselves
     incidents = []
     for seq, (sev, start) in enumerate(zip(severities, starts)):
         service = rng.choices(services, weights)[0]
         mode = rng.choices(MODES, mode_weights)[0]
-        incidents.append(_incident(rng, users, seq, sev, service, mode, start))
+        incidents.append(_incident(rng, users, seq, sev, service, mode, start, snapshot))
     # The newest incidents: two urgent ones closed a day ago (their reviews are in progress) and three
     # others still open.
     urgent = [i for i in incidents if i.attrs["severity"] in ("Sev-0", "Sev-1")][-2:]
     for old in urgent:
         a = old.attrs
-        start = SNAPSHOT_AT - dt.timedelta(hours=rng.uniform(28, 40))
+        start = snapshot - dt.timedelta(hours=rng.uniform(28, 40))
         incidents[old.seq] = _incident(rng, users, old.seq, a["severity"], a["service"], a["mode"], start,
-                                       quick=True)
+                                       snapshot, quick=True)
     for n, inc in enumerate([i for i in incidents if i.attrs["severity"] in ("Sev-2", "Sev-3")][-3:]):
-        inc.attrs["resolved"] = SNAPSHOT_AT + DAY
+        inc.attrs["resolved"] = snapshot + DAY
         if n == 2:
-            inc.attrs["mitigated"] = SNAPSHOT_AT + HOUR  # the newest one is still being investigated
+            inc.attrs["mitigated"] = snapshot + HOUR  # the newest one is still being investigated
     stage31 = _incident(rng, users, len(incidents), "Sev-1", "payments-api", "Bad deploy",
-                        dt.datetime(2025, 9, 5, 13, 38, 12, 418000, tzinfo=UTC), stage31=True)
+                        dt.datetime(2025, 9, 5, 13, 38, 12, 418000, tzinfo=UTC), snapshot, stage31=True)
     incidents.append(stage31)
     incidents.sort(key=lambda i: (i.attrs["started"], i.seq))
     return incidents
 
 
 def _incident(rng: random.Random, users: list[dict[str, Any]], seq: int, sev: str, service: str, mode: str,
-              started: dt.datetime, stage31: bool = False, quick: bool = False) -> _Issue:
+              started: dt.datetime, snapshot: dt.datetime, stage31: bool = False, quick: bool = False) -> _Issue:
     urgent = sev in ("Sev-0", "Sev-1")
     created = started + (dt.timedelta(minutes=rng.uniform(2, 25)) if urgent else
                          dt.timedelta(minutes=rng.uniform(5, 360)))
@@ -274,7 +292,7 @@ def _incident(rng: random.Random, users: list[dict[str, Any]], seq: int, sev: st
     if quick:
         mitigated = investigating + dt.timedelta(minutes=rng.uniform(30, 90))
         resolved = mitigated + dt.timedelta(minutes=rng.uniform(30, 90))
-    elif started > SNAPSHOT_AT - 7 * DAY and rng.random() < 0.7:
+    elif started > snapshot - 7 * DAY and rng.random() < 0.7:
         resolved += 10 * DAY  # recent incidents are often still open at the snapshot
     # The commander is on the SRE rota for urgent incidents, else the owning team's on-call.
     commander = rng.choice(_team(users, "SRE" if urgent else SERVICES[service]))
@@ -300,7 +318,7 @@ def _incident(rng: random.Random, users: list[dict[str, Any]], seq: int, sev: st
                      resolved=dt.datetime(2025, 9, 6, 1, 12, 40, 250000, tzinfo=UTC),
                      closed=dt.datetime(2025, 9, 8, 9, 30, tzinfo=UTC), stage31=True, handoff=True)
         created = started + 9 * MINUTE
-    return _Issue("incident", created, summary, reporter, seq, attrs=attrs)
+    return _Issue("incident", created, summary, reporter, seq, snapshot, attrs=attrs)
 
 
 def _finish_incident_times(incidents: list[_Issue]) -> None:
@@ -308,7 +326,7 @@ def _finish_incident_times(incidents: list[_Issue]) -> None:
     for inc in incidents:
         a = inc.attrs
         for name in ("closed", "resolved", "mitigated"):
-            if a[name] > SNAPSHOT_AT:
+            if a[name] > inc.snapshot:
                 a[name] = None
         if a["resolved"] is None:
             a["closed"] = None
@@ -317,7 +335,7 @@ def _finish_incident_times(incidents: list[_Issue]) -> None:
 def _add_recurrences(rng: random.Random, incidents: list[_Issue]) -> list[tuple[_Issue, _Issue, bool]]:
     """Make some (service, mode) pairs come back within 90 days; half after the earlier fixes were done."""
     anchors = [i for i in incidents if i.attrs["severity"] in ("Sev-0", "Sev-1") and i.attrs["resolved"]
-               and not i.attrs.get("stage31") and i.attrs["started"] < SNAPSHOT_AT - 150 * DAY]
+               and not i.attrs.get("stage31") and i.attrs["started"] < i.snapshot - 150 * DAY]
     rng.shuffle(anchors)
     pairs: list[tuple[_Issue, _Issue, bool]] = []
     taken: set[int] = set()
@@ -353,11 +371,9 @@ def _plan_review(rng: random.Random, inc: _Issue, users: list[dict[str, Any]]) -
     """Review stage times: most kept 12/24/24/24/48 h from closure, some missed, recent ones in progress."""
     a, closed = inc.attrs, inc.attrs["resolved"]
     facilitator = rng.choice([u for u in users if u is not a["commander"] and u["active"]])
-    deadlines = {"facilitator_assigned_at": 12, "artifacts_collected_at": 24, "invites_sent_at": 24,
-                 "agenda_circulated_at": 24, "published_at": 48}
-    missed = set(rng.sample(list(deadlines), rng.randint(1, 3))) if rng.random() < 0.3 else set()
+    missed = set(rng.sample(list(REVIEW_DEADLINE_HOURS), rng.randint(1, 3))) if rng.random() < 0.3 else set()
     stages: dict[str, dt.datetime | None] = {}
-    for stage, hours in deadlines.items():
+    for stage, hours in REVIEW_DEADLINE_HOURS.items():
         if stage in missed:
             late = rng.random() < 0.75  # most misses are done late; some never happened
             at = closed + dt.timedelta(hours=hours + rng.uniform(2, 60)) if late else None
@@ -375,8 +391,8 @@ def _plan_review(rng: random.Random, inc: _Issue, users: list[dict[str, Any]]) -
         stages = dict.fromkeys(stages)
         stages["facilitator_assigned_at"] = closed + dt.timedelta(hours=5, minutes=17)
         meeting = None
-    review = {k: (v if v and v <= SNAPSHOT_AT else None) for k, v in stages.items()}
-    review["meeting_at"] = meeting if meeting and meeting <= SNAPSHOT_AT else None
+    review = {k: (v if v and v <= inc.snapshot else None) for k, v in stages.items()}
+    review["meeting_at"] = meeting if meeting and meeting <= inc.snapshot else None
     review["facilitator_user"] = facilitator
     return review
 
@@ -389,7 +405,7 @@ def _plan_actions(rng: random.Random, users: list[dict[str, Any]], inc: _Issue, 
     actions = []
     for n in range(count):
         at = created + dt.timedelta(minutes=rng.uniform(0, 180))
-        if at > SNAPSHOT_AT:
+        if at > inc.snapshot:
             break
         kind = ACTION_TYPES[n % 4] if n < 4 else rng.choice(ACTION_TYPES)
         team = SERVICES[a["service"]] if rng.random() < 0.75 else rng.choice(["SRE", "Data", "Identity"])
@@ -397,7 +413,7 @@ def _plan_actions(rng: random.Random, users: list[dict[str, Any]], inc: _Issue, 
         if owner is not None and rng.random() < 0.03:
             owner = users[-1]  # someone who has since left (inactive user)
         due = (at + dt.timedelta(days=rng.randint(7, 110))).date()
-        done = _action_outcome(rng, at, due)
+        done = _action_outcome(rng, at, due, inc.snapshot)
         if until:
             recurrence, fixed = until
             if fixed:
@@ -405,7 +421,7 @@ def _plan_actions(rng: random.Random, users: list[dict[str, Any]], inc: _Issue, 
                 due = max(due, done.date())
             elif n == 0 or rng.random() < 0.6:
                 done = recurrence + dt.timedelta(days=rng.uniform(3, 80))
-                done = done if done <= SNAPSHOT_AT else None
+                done = done if done <= inc.snapshot else None
         if a.get("stage31"):  # the runbook's own case shows every state an action can be in
             days, outcome = STAGE31_ACTIONS[n % len(STAGE31_ACTIONS)]
             due = (at + dt.timedelta(days=days)).date()
@@ -414,7 +430,8 @@ def _plan_actions(rng: random.Random, users: list[dict[str, Any]], inc: _Issue, 
             done = {"on time": _jitter(rng, at + DAY, due_end), "late": late}.get(outcome)
             owner = None if n == 5 else owner  # one unowned action
         summary = rng.choice(ACTION_SUMMARIES[kind]).format(s=a["service"])
-        act = _Issue("action", at, summary, rng.choice([a["commander"]] + a["responders"]), seq0 + n)
+        act = _Issue("action", at, summary, rng.choice([a["commander"]] + a["responders"]), seq0 + n,
+                     inc.snapshot)
         act.attrs = {"incident": inc, "epic": epic, "type": kind, "team": team, "owner": owner, "due": due,
                      "done": done, "priority": rng.choice(["High", "Medium", "Medium", "Low"]),
                      "metric": None if rng.random() < 0.1 or (a.get("stage31") and n == 7)
@@ -429,19 +446,20 @@ STAGE31_ACTIONS = [(14, "on time"), (21, "on time"), (30, "on time"), (21, "late
                    (60, "overdue"), (460, "open"), (500, "open")]  # (days until due, outcome)
 
 
-def _action_outcome(rng: random.Random, created: dt.datetime, due: dt.date) -> dt.datetime | None:
+def _action_outcome(rng: random.Random, created: dt.datetime, due: dt.date,
+                    snapshot: dt.datetime) -> dt.datetime | None:
     """When an action was done, or None: on time, late, overdue and not-yet-due open in realistic shares."""
     due_end = dt.datetime.combine(due, dt.time(17), UTC)
     roll = rng.random()
-    if due_end < SNAPSHOT_AT:
+    if due_end < snapshot:
         if roll < 0.55:
             return _jitter(rng, created + 6 * HOUR, due_end)
         if roll < 0.8:
             late = due_end + dt.timedelta(days=rng.uniform(1, 45))
-            return late if late <= SNAPSHOT_AT else None
+            return late if late <= snapshot else None
         return None
-    early = created + 6 * HOUR < SNAPSHOT_AT and roll < 0.2
-    return _jitter(rng, created + 6 * HOUR, SNAPSHOT_AT) if early else None
+    early = created + 6 * HOUR < snapshot and roll < 0.2
+    return _jitter(rng, created + 6 * HOUR, snapshot) if early else None
 
 
 def _metric(rng: random.Random, service: str, kind: str) -> str:
@@ -489,7 +507,7 @@ COMMENTS = [
 def _incident_history(rng: random.Random, inc: _Issue, flapping: bool) -> None:
     """Status, severity, priority, assignee and label changes, applied in time order to a tracked state."""
     a = inc.attrs
-    end = a["resolved"] or SNAPSHOT_AT
+    end = a["resolved"] or inc.snapshot
     sev, prio = a["severity"], SEVERITY_PRIORITY[a["severity"]]
     state = {"status": "Open", "assignee": a["commander"] if a["assigned_at_start"] else None,
              "severity": sev, "priority": prio, "labels": [inc.label]}
@@ -516,7 +534,7 @@ def _incident_history(rng: random.Random, inc: _Issue, flapping: bool) -> None:
         events.append((a["closed"], "status", "Closed"))
     mitigated_at = None
     for at, what, value in sorted(events, key=lambda e: e[0]):
-        if at > SNAPSHOT_AT:
+        if at > inc.snapshot:
             break
         if value is None and what != "toggle":  # a flapping edit: always to something else
             options = a["responders"] if what == "assignee" else list(PRIORITIES)
@@ -570,20 +588,20 @@ def _user_item(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None
 def _incident_comments(rng: random.Random, inc: _Issue) -> None:
     a = inc.attrs
     low, high = {"Sev-0": (4, 12), "Sev-1": (2, 12), "Sev-2": (0, 4), "Sev-3": (0, 2)}[a["severity"]]
-    end = min((a["resolved"] or SNAPSHOT_AT) + DAY, SNAPSHOT_AT)
+    end = min((a["resolved"] or inc.snapshot) + DAY, inc.snapshot)
     people = [a["commander"]] + a["responders"]
     for _ in range(rng.randint(low, high)):
         at = _jitter(rng, inc.created, end)
         body = rng.choice(COMMENTS).format(s=a["service"], p=round(rng.uniform(0.1, 5), 1),
                                            m=a["mode"].lower(), x=rng.choice(STRANGE_TEXT))
         edited = at + dt.timedelta(minutes=rng.uniform(1, 90)) if rng.random() < 0.1 else at
-        inc.comments.append((at, rng.choice(people), body, min(edited, SNAPSHOT_AT)))
+        inc.comments.append((at, rng.choice(people), body, min(edited, inc.snapshot)))
 
 
 def _action_history(rng: random.Random, act: _Issue) -> None:
     a = act.attrs
     done, owner, status = a["done"], a["owner"], "To Do"
-    end = done or SNAPSHOT_AT
+    end = done or act.snapshot
     if a["reassigned"] and owner is not None:
         previous = rng.choice(_team_of(act))
         if previous is not owner:
@@ -615,12 +633,12 @@ def _team_of(act: _Issue) -> list[dict[str, Any]]:
 def _epic_history(rng: random.Random, epic: _Issue, actions: list[_Issue]) -> None:
     status = "To Do"
     started = [act.created for act in actions]
-    if started and min(started) + MINUTE <= SNAPSHOT_AT:
+    if started and min(started) + MINUTE <= epic.snapshot:
         epic.change(min(started) + MINUTE, epic.reporter, _status_item("To Do", "In Progress"))
         status = "In Progress"
     if actions and all(act.attrs["done"] for act in actions):
         done = max(act.attrs["done"] for act in actions) + dt.timedelta(hours=rng.uniform(1, 48))
-        if done <= SNAPSHOT_AT:
+        if done <= epic.snapshot:
             epic.change(done, epic.reporter, _status_item(status, "Done"),
                         ("resolution", "jira", None, None, "10000", "Done"))
             status = "Done"
@@ -633,19 +651,22 @@ def _link(issues: tuple[_Issue, _Issue], link_id: int) -> None:
     inward_from.links.append((link_id, "inwardIssue", outward_from))
 
 
-def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int) -> tuple[list[_Issue], list[dict]]:
-    incidents = _plan_incidents(random.Random(rng.getrandbits(64)), users, n)
+def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int,
+               snapshot: dt.datetime) -> tuple[list[_Issue], list[dict]]:
+    incidents = _plan_incidents(random.Random(rng.getrandbits(64)), users, n, snapshot)
     _finish_incident_times(incidents)
     sub = random.Random(rng.getrandbits(64))
     pairs = _add_recurrences(sub, incidents)
     recurrences = {anchor.seq: (again.attrs["started"], fixed) for anchor, again, fixed in pairs}
+    for anchor, again, _ in pairs:
+        again.attrs["recurrence_of"] = anchor
     for planted in pairs[:1]:  # one recurrence whose two write-ups name the same root cause (`pir similar`)
         for inc in planted[:2]:
             inc.attrs["root_cause"] = RECURRING_ROOT_CAUSE.format(s=inc.attrs["service"])
     _decorate(sub, incidents)
     # One Sev-2 flaps for three days: more changelog entries than Jira embeds in one response.
     calm = [i for i in incidents if i.attrs["severity"] == "Sev-2" and i.attrs["resolved"]]
-    flapper = next((i for i in calm if i.attrs["started"] > WINDOW_START + 365 * DAY), calm[0])
+    flapper = next((i for i in calm if i.attrs["started"] > snapshot - (WINDOW_DAYS - 365) * DAY), calm[0])
     flapper.attrs["resolved"] = flapper.attrs["investigating"] + 3 * DAY
     flapper.attrs["closed"] = flapper.attrs["resolved"] + 2 * DAY
     flapper.attrs["flapping"] = True
@@ -662,10 +683,10 @@ def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int) -> tuple
             review = _plan_review(sub, inc, users)
             reviews.append({"incident": inc, **review})
             epic_at = (review["facilitator_assigned_at"] or a["resolved"] + 6 * HOUR) + MINUTE
-            if epic_at > SNAPSHOT_AT:
+            if epic_at > snapshot:
                 continue
             epic = _Issue("epic", epic_at, f"Postmortem actions: {inc.summary}", review["facilitator_user"],
-                          seq)
+                          seq, snapshot)
             epic.attrs = {"incident": inc, "linked": a.get("stage31") or sub.random() > 0.1}
             a["epic"] = epic
             meeting = review["meeting_at"] or a["resolved"] + dt.timedelta(hours=sub.uniform(20, 46))
@@ -680,7 +701,29 @@ def _plan_site(rng: random.Random, users: list[dict[str, Any]], n: int) -> tuple
             a["direct_actions"] = actions
             issues += actions
             seq += len(actions)
+    _keep_promises(reviews, [i for i in issues if i.kind == "action"], snapshot)
     return issues, reviews
+
+
+def _keep_promises(reviews: list[dict[str, Any]], actions: list[_Issue], snapshot: dt.datetime) -> None:
+    """What the demo promises whatever its day: a review stage due on the snapshot day and not done, and
+    an open action due REMINDER_LEAD_DAYS after it. The plan usually has both (the two urgent incidents
+    closed a day before the snapshot publish within 48 h of closure); when chance left one out, the
+    newest such postmortem is not published yet, or the open action due soonest after that day is due on
+    it. No random draw, so a day that has both keeps its files as they were."""
+    today = [r for r in reviews if r["incident"].attrs["resolved"]
+             and any(snapshot <= r["incident"].attrs["resolved"] + hours * HOUR < snapshot + DAY
+                     for stage, hours in REVIEW_DEADLINE_HOURS.items() if r[stage] is None)]
+    publish_today = [r for r in reviews if r["incident"].attrs["resolved"] and not r["incident"].attrs.get("stage31")
+                     and snapshot <= r["incident"].attrs["resolved"] + 48 * HOUR < snapshot + DAY]
+    if not today and publish_today:
+        max(publish_today, key=lambda r: (r["incident"].attrs["resolved"], r["incident"].seq))["published_at"] = None
+    reminder_day = (snapshot + REMINDER_LEAD_DAYS * DAY).date()
+    still_open = [act for act in actions if act.attrs["done"] is None and not act.attrs["incident"].attrs.get("stage31")]
+    if not any(act.attrs["due"] == reminder_day for act in still_open):
+        later = [act for act in still_open if act.attrs["due"] > reminder_day]
+        if later:
+            min(later, key=lambda act: (act.attrs["due"], act.seq)).attrs["due"] = reminder_day
 
 
 def _number_issues(rng: random.Random, issues: list[_Issue]) -> None:
@@ -865,10 +908,10 @@ def _fields_catalogue() -> list[dict[str, Any]]:
     return catalogue
 
 
-def _server_info() -> dict[str, Any]:
+def _server_info(snapshot: dt.datetime) -> dict[str, Any]:
     return {"baseUrl": BASE_URL, "version": "9.12.2", "versionNumbers": [9, 12, 2], "deploymentType": "Server",
             "buildNumber": 9120002, "buildDate": "2023-12-13T00:00:00.000+0000",
-            "serverTime": _ts(SNAPSHOT_AT), "scmInfo": "0b1c1ea5b1a6c4b0fc0ce1e1a6d0b5ea7d2c1f09",
+            "serverTime": _ts(snapshot), "scmInfo": "0b1c1ea5b1a6c4b0fc0ce1e1a6d0b5ea7d2c1f09",
             "serverTitle": "Example Jira"}
 
 
@@ -919,8 +962,8 @@ def _slack_export(rng: random.Random, inc: _Issue, slack_ids: dict[str, str]) ->
                 "first_name": u["displayName"].split(" ")[0]}
 
     opened = inc.created - 3 * MINUTE  # someone opens the channel, then files the ticket
-    busy_until = (a["mitigated"] or a["resolved"] or SNAPSHOT_AT) + 30 * MINUTE
-    quiet_until = max(busy_until, (a["resolved"] or SNAPSHOT_AT) + 20 * MINUTE)
+    busy_until = (a["mitigated"] or a["resolved"] or inc.snapshot) + 30 * MINUTE
+    quiet_until = max(busy_until, (a["resolved"] or inc.snapshot) + 20 * MINUTE)
     times = [_jitter(rng, opened + MINUTE, busy_until) for _ in range(rng.randint(20, 40))]
     times += [_jitter(rng, busy_until, quiet_until) for _ in range(rng.randint(3, 8))]
     if a.get("stage31"):  # the channel stays busy across midnight UTC: two day files
@@ -967,7 +1010,7 @@ def _slack_export(rng: random.Random, inc: _Issue, slack_ids: dict[str, str]) ->
 def _alerts_csv(rng: random.Random, inc: _Issue) -> str:
     a = inc.attrs
     service, start = a["service"], a["started"]
-    calm = a["mitigated"] or (a["resolved"] or SNAPSHOT_AT)
+    calm = a["mitigated"] or (a["resolved"] or inc.snapshot)
     rules = [("grafana", f"{service} HighErrorRate", "critical", "UTC",
               f"https://grafana.example.com/alerting/{service}"),
              ("cloudwatch", f"{service}-p99-latency", "warning", "UTC",
@@ -988,25 +1031,149 @@ def _alerts_csv(rng: random.Random, inc: _Issue) -> str:
     return out.getvalue()
 
 
-def generate(seed: int = DEFAULT_SEED, n_incidents: int = 264) -> dict[str, Any]:
-    """The whole sample site in memory: the JSON bodies Jira would return, plus pir's local files."""
+def generate(seed: int = DEFAULT_SEED, n_incidents: int = 264, as_of: dt.date = SNAPSHOT_DAY) -> dict[str, Any]:
+    """The whole sample site in memory, as it stands at midnight UTC starting ``as_of``: the JSON bodies
+    Jira would return, plus pir's local files."""
     if n_incidents < 20:
         raise ValueError("n_incidents must be at least 20 (the sample needs room for its special cases)")
+    check_day(as_of)
+    snapshot = dt.datetime.combine(as_of, dt.time(0), UTC)
     rng = random.Random(seed)
     users = _users(random.Random(rng.getrandbits(64)))
-    issues, reviews = _plan_site(rng, users, n_incidents)
+    issues, reviews = _plan_site(rng, users, n_incidents, snapshot)
     _number_issues(random.Random(rng.getrandbits(64)), issues)
     _fill_history(random.Random(rng.getrandbits(64)), issues)
     _assign_ids(issues)
     rendered = [_render(issue) for issue in issues]
     incidents = [i for i in issues if i.kind == "incident"]
     chat, alerts = _chat_and_alerts(random.Random(rng.getrandbits(64)), incidents, users)
+    # Its own random stream (a string seed is hashed the same way in every process): the notes came
+    # after the rest of the sample, whose files stay as they were.
+    notes, pairs = _review_notes(random.Random(f"review-notes-{seed}"), incidents, reviews)
     return {
-        "serverInfo": _server_info(), "fields": _fields_catalogue(), "users": [_public(u) for u in users],
+        "serverInfo": _server_info(snapshot), "fields": _fields_catalogue(), "users": [_public(u) for u in users],
         "issues": rendered, "reviews": _reviews_json(reviews),
         "failure_modes": [{"mode": m, "category": c, "description": d} for m, c, d in FAILURE_MODES],
-        "chat": chat, "alerts": alerts,
+        "chat": chat, "alerts": alerts, "review_notes": notes, "similar_pairs": pairs,
     }
+
+
+# The problems behind the sample's reviewed incidents, as a review's "what went wrong" names them: two per
+# failure mode, each in two wordings (two write-ups of one problem never read the same). An incident mostly
+# has a problem of its own mode, sometimes one that usually goes with another mode (a problem filed under
+# another label), and a recurrence has its earlier incident's problem: `pir similar` should find the same
+# problem, not only the same service and mode (``similar_pairs``).
+PROBLEMS: list[tuple[str, str, str]] = [  # (usual failure mode, wording 1, wording 2)
+    ("Bad deploy", "The release skipped the schema migration, so new pods read a column that did not exist yet.",
+     "Pods rolled out before the schema migration ran and queried a column the database did not have."),
+    ("Bad deploy", "A serializer upgrade changed the JSON field order and the partner parser rejected every payload.",
+     "After the serializer library bump the partner's strict parser refused the reordered JSON payloads."),
+    ("Config change", "A timeout was pushed as 30 instead of 30s and the client read it as thirty milliseconds.",
+     "The pushed timeout lacked its unit suffix, so clients waited thirty milliseconds instead of seconds."),
+    ("Config change", "The allowlist push dropped the office egress range and blocked the back-office tools.",
+     "An allowlist rewrite lost the office egress range; back-office tools were blocked at the gateway."),
+    ("Capacity exhaustion", "Retry storms filled the connection pool to the session store; the keepalive cap was 64.",
+     "The keepalive pool to the session store was capped at 64 and retry storms exhausted its connections."),
+    ("Capacity exhaustion", "Log volume filled the ephemeral disk of the ingest nodes and writes stalled.",
+     "Ingest nodes ran out of ephemeral disk under the log surge, which stalled every write."),
+    ("Dependency outage", "The payment processor's sandbox certificate chain changed and our pinning rejected it.",
+     "Certificate pinning rejected the processor's rotated chain, failing every authorisation call."),
+    ("Dependency outage", "The geolocation vendor returned empty bodies with status 200 and we cached them.",
+     "Empty 200 responses from the geolocation vendor were cached as valid answers."),
+    ("Certificate expiry", "The intermediate certificate on the internal load balancer expired; renewal was manual.",
+     "Nobody renewed the internal load balancer's intermediate certificate, a manual step, before expiry."),
+    ("Certificate expiry", "The mTLS client certificate of the batch runner expired and its jobs were refused.",
+     "Batch runner jobs were refused once its mTLS client certificate lapsed."),
+    ("Database failover", "Failover promoted a replica with replication lag; writes of the last minutes were lost.",
+     "The promoted replica lagged behind, so the failover dropped the last minutes of writes."),
+    ("Database failover", "Clients cached the old primary's address past failover because the DNS TTL was an hour.",
+     "With an hour-long DNS TTL clients kept writing to the demoted primary after failover."),
+    ("Cache stampede", "A cache flush during peak sent every request to the origin, which buckled under the herd.",
+     "The thundering herd after the peak-time cache flush overwhelmed the origin."),
+    ("Cache stampede", "All keys shared one expiry, so the whole catalogue cache expired at midnight together.",
+     "Identical expiry on every key made the catalogue cache expire at once at midnight."),
+    ("DNS misconfiguration", "A CNAME for the API pointed at the decommissioned cluster after the zone migration.",
+     "The zone migration left the API's CNAME on the decommissioned cluster."),
+    ("DNS misconfiguration", "The split-horizon resolver served internal records to mobile clients on the VPN.",
+     "Mobile clients on the VPN got internal records from the split-horizon resolver."),
+    ("Feature flag misfire", "The percentage rollout used the account id modulo, so every enterprise account got the flag.",
+     "Rollout by account id modulo put every enterprise account into the flagged cohort."),
+    ("Feature flag misfire", "A stale flag default in the mobile bundle re-enabled the retired checkout flow.",
+     "The mobile bundle's stale flag default brought the retired checkout flow back."),
+    ("Data corruption", "A currency rounding change wrote amounts in minor units twice, inflating ledger totals.",
+     "Ledger totals were inflated: the rounding change converted amounts to minor units twice."),
+    ("Data corruption", "Daylight saving shifted the batch window and the importer wrote duplicate daily rows.",
+     "The importer ran twice across the daylight saving change and duplicated the daily rows."),
+    ("Queue backlog", "A poison message was redelivered forever and blocked its partition's consumers.",
+     "Consumers of one partition stalled on a poison message that kept being redelivered."),
+    ("Queue backlog", "Autoscaling read queue depth from a metric that had stopped reporting, so consumers never scaled.",
+     "The queue-depth metric behind autoscaling had stopped reporting; consumers stayed at minimum."),
+    ("Rate limiting", "A shared API key counted every tenant against one quota and the partner throttled us all.",
+     "Every tenant used one shared API key, so the partner's quota throttled all of them together."),
+    ("Rate limiting", "Our own limiter keyed on the load balancer's address, so all clients shared one bucket.",
+     "The limiter saw only the load balancer's address and put every client into the same bucket."),
+]
+# What went well in most reviews, in the same few words: words every write-up shares are no evidence.
+WENT_WELL = ["The incident channel was opened quickly and the commander kept updates on schedule.",
+             "Rollback finished quickly once the cause was clear; support was informed early.",
+             "Alerts fired within minutes and the on-call engineer was paged without delay.",
+             "Customer communication went out on time and the status page stayed current."]
+
+
+def _review_notes(rng: random.Random, incidents: list[_Issue],
+                  reviews: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Review notes of the reviewed incidents and of the recurrences (what went well, what went wrong),
+    and the labelled pairs of those incidents that `pir similar` is measured on.
+
+    A pair (query, earlier incident) is the same problem when both notes name one of PROBLEMS; the
+    others are near-misses, labelled by what they share: service and mode, service only, mode only, or
+    only the generic words every review has. Only queries with an earlier incident of their problem count.
+    """
+    facilitators = {r["incident"].seq: r for r in reviews}
+    noted = sorted({inc.seq: inc for inc in incidents
+                    if (inc.seq in facilitators or inc.attrs.get("recurrence_of")) and inc.attrs["resolved"]
+                    and not inc.attrs.get("stage31")}.values(), key=lambda i: (i.attrs["started"], i.seq))
+    by_mode: dict[str, list[int]] = {}
+    for n, (mode, *_) in enumerate(PROBLEMS):
+        by_mode.setdefault(mode, []).append(n)
+    problem: dict[int, int] = {}
+    notes = []
+    for inc in noted:
+        a = inc.attrs
+        anchor = a.get("recurrence_of")
+        if anchor is not None and anchor.seq in problem:
+            problem[inc.seq] = problem[anchor.seq]
+        elif rng.random() < 0.8:
+            problem[inc.seq] = rng.choice(by_mode[a["mode"]])
+        else:
+            problem[inc.seq] = rng.choice([n for n in range(len(PROBLEMS)) if PROBLEMS[n][0] != a["mode"]])
+        review = facilitators.get(inc.seq)
+        at = (review and review["meeting_at"]) or a["resolved"] + DAY
+        if at > inc.snapshot:
+            continue
+        author = review["facilitator_user"]["displayName"] if review else a["commander"]["displayName"]
+        wording = PROBLEMS[problem[inc.seq]][1 + rng.randrange(2)]
+        for n, (segment, category, text) in enumerate((("went_well", "well", rng.choice(WENT_WELL)),
+                                                       ("went_wrong", "wrong", wording))):
+            notes.append({"note_id": f"sample-{inc.key}-{n + 1}", "incident_key": inc.key, "segment": segment,
+                          "category": category, "text": text, "author": author,
+                          "created_at": _iso(at + n * MINUTE)})
+    written = {note["incident_key"] for note in notes}
+    noted = [inc for inc in noted if inc.key in written]
+    pairs = []
+    for n, query in enumerate(noted):
+        earlier = [d for d in noted[:n] if d.attrs["started"] < query.attrs["started"]]
+        if not any(problem[d.seq] == problem[query.seq] for d in earlier):
+            continue
+        for d in earlier:
+            same_service = d.attrs["service"] == query.attrs["service"]
+            same_mode = d.attrs["mode"] == query.attrs["mode"]
+            kind = ("same problem" if problem[d.seq] == problem[query.seq] else
+                    "service and mode only" if same_service and same_mode else "service only" if same_service
+                    else "mode only" if same_mode else "generic words only")
+            pairs.append({"query": query.key, "incident": d.key, "same_problem": kind == "same problem",
+                          "kind": kind})
+    return notes, pairs
 
 
 def counts(site: dict[str, Any]) -> dict[str, int]:
@@ -1035,13 +1202,16 @@ def _dump_issues(issues: list[dict[str, Any]]) -> str:
     return '{"issues": [\n' + ",\n".join(lines) + "\n]}\n"
 
 
-def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264) -> dict[str, int]:
-    """Write the sample site to ``out_dir`` (byte-identical for one seed) and return its counts."""
-    site = generate(seed, n_incidents)
+def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264,
+                 as_of: dt.date = SNAPSHOT_DAY) -> dict[str, int]:
+    """Write the sample site for the day ``as_of`` to ``out_dir`` (byte-identical for one seed and day) and
+    return its counts."""
+    site = generate(seed, n_incidents, as_of)
     files: dict[str, str] = {
         "serverInfo.json": _dump(site["serverInfo"]), "field.json": _dump(site["fields"]),
         "users.json": _dump(site["users"]), "issues.json": _dump_issues(site["issues"]),
         "reviews.json": _dump(site["reviews"]), "failure_modes.json": _dump(site["failure_modes"]),
+        "review_notes.json": _dump(site["review_notes"]),
     }
     for key, chat_files in site["chat"].items():
         files.update({f"chat/{key}/{path}": _dump(body) for path, body in chat_files.items()})
@@ -1054,6 +1224,22 @@ def write_sample(out_dir: Path, seed: int = DEFAULT_SEED, n_incidents: int = 264
     write_all({out_dir / path: text for path, text in sorted(files.items())})
     _remove_stale(out_dir, previous, set(files))
     return result
+
+
+def check_day(as_of: dt.date) -> None:
+    """Refuse a snapshot day before Stage-31's review was over: the runbook's example keeps its dates."""
+    if as_of < EARLIEST_DAY:
+        raise InputError(f"sample day {as_of}: the sample needs a day from {EARLIEST_DAY} on (Stage-31, the"
+                         " runbook's example, was resolved on 2025-09-06); pass a later --as-of")
+
+
+def written_day(out_dir: Path) -> dt.date | None:
+    """The snapshot day of the sample in ``out_dir`` (its serverInfo's serverTime), or None without one."""
+    try:
+        server_time = json.loads((Path(out_dir) / "serverInfo.json").read_text(encoding="utf-8"))["serverTime"]
+        return dt.datetime.strptime(server_time, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC).date()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _listed_files(out_dir: Path) -> list[str]:

@@ -136,6 +136,92 @@ def test_rejects_a_site_too_small_for_its_special_cases() -> None:
         sample.generate(n_incidents=5)
 
 
+# --- the sample's day ----------------------------------------------------------------------------------
+
+REAL_TODAY = dt.datetime.now(UTC).date()
+
+
+def test_the_default_day_is_the_one_the_tests_pin(site: dict[str, Any]) -> None:
+    assert sample.SNAPSHOT_DAY == SNAPSHOT.date()
+    assert parse(site["serverInfo"]["serverTime"]) == SNAPSHOT
+
+
+def test_one_day_gives_one_site_and_another_day_moves_it(tmp_path: Path) -> None:
+    day = dt.date(2027, 2, 14)
+    sample.write_sample(tmp_path / "a", n_incidents=40, as_of=day)
+    sample.write_sample(tmp_path / "b", n_incidents=40, as_of=day)
+    assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
+    assert sample.written_day(tmp_path / "a") == day
+    later = sample.generate(n_incidents=40, as_of=day + dt.timedelta(days=1))
+    assert later["serverInfo"]["serverTime"].startswith("2027-02-15T00:00:00")
+    assert sample.written_day(tmp_path / "missing") is None
+
+
+def test_a_day_before_stage31_was_reviewed_is_refused() -> None:
+    from pirlib.errors import InputError
+
+    with pytest.raises(InputError, match=r"sample day 2025-09-06: .* from 2025-09-07 on .*--as-of"):
+        sample.generate(n_incidents=20, as_of=dt.date(2025, 9, 6))
+
+
+def _promised(site: dict[str, Any], day: dt.date) -> dict[str, int]:
+    """What `pir demo` promises for its day: review stages due that day and not done, review stages late
+    (not done past their deadline), the latest incident's age, actions due REMINDER_LEAD_DAYS later and
+    overdue actions."""
+    snapshot = dt.datetime.combine(day, dt.time(0), UTC)
+    issues = {i["key"]: i for i in site["issues"]}
+    found = collections.Counter()
+    for review in site["reviews"]:
+        resolved = issues[review["incident_key"]]["fields"]["resolutiondate"]
+        for stage, hours in sample.REVIEW_DEADLINE_HOURS.items():
+            due = utc(resolved) + dt.timedelta(hours=hours)
+            if review[stage] is None:
+                found["review_due_today"] += due.date() == day
+                found["review_late"] += due < snapshot
+    tasks = [i["fields"] for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Task"]
+    for f in tasks:
+        if f["status"]["name"] != "Done":
+            due = dt.date.fromisoformat(f["duedate"])
+            found["action_due_in_lead_days"] += (due - day).days == sample.REMINDER_LEAD_DAYS
+            found["action_overdue"] += due < day
+    starts = [utc(i["fields"]["customfield_10026"]) for i in site["issues"]
+              if i["fields"]["issuetype"]["name"] == "Incident"]
+    found["hours_since_latest_incident"] = int((snapshot - max(starts)).total_seconds() // 3600)
+    return dict(found)
+
+
+@pytest.mark.parametrize("day", [REAL_TODAY, sample.SNAPSHOT_DAY, sample.EARLIEST_DAY, dt.date(2027, 3, 3)],
+                         ids=["today", "tests-day", "earliest", "2027-03-03"])
+def test_the_sample_lives_in_its_day(day: dt.date) -> None:
+    site = sample.generate(as_of=day)
+    found = _promised(site, day)
+    assert found["review_due_today"] >= 1 and found["review_late"] >= 1, found
+    assert found["action_due_in_lead_days"] >= 1 and found["action_overdue"] >= 10, found
+    assert 24 <= found["hours_since_latest_incident"] <= 48, found
+    snapshot = dt.datetime.combine(day, dt.time(0), UTC)
+    assert all(utc(i["fields"]["created"]) <= snapshot for i in site["issues"])
+    # Stage-31 keeps its historic dates whatever the day; nothing hostile in what leaders see.
+    stage31 = next(i for i in site["issues"] if "stage31" in i["fields"]["labels"]
+                   and i["fields"]["issuetype"]["name"] == "Incident")
+    assert utc(stage31["fields"]["resolutiondate"]) == dt.datetime(2025, 9, 6, 1, 12, 40, 250000, tzinfo=UTC)
+    text = json.dumps(site["issues"], ensure_ascii=False)
+    assert "<script" not in text and "onerror" not in text
+
+
+def test_review_notes_name_each_reviewed_incidents_problem(written: tuple[Path, Path, dict[str, int]],
+                                                         site: dict[str, Any], by_type: dict[str, list]) -> None:
+    notes = json.loads((written[0] / "review_notes.json").read_text(encoding="utf-8"))
+    keys = {i["key"] for i in by_type["Incident"]}
+    assert len(notes) >= 100 and len({n["note_id"] for n in notes}) == len(notes)
+    assert {n["incident_key"] for n in notes} <= keys and {n["segment"] for n in notes} == {"went_well", "went_wrong"}
+    problems = {text for _, *wordings in sample.PROBLEMS for text in wordings}
+    assert all(n["text"] in problems for n in notes if n["segment"] == "went_wrong")
+    noted = {n["incident_key"] for n in notes}
+    # Stage-31's review is the guide's to write, not the sample's.
+    assert not any("stage31" in i["fields"]["labels"] for i in by_type["Incident"] if i["key"] in noted)
+    assert all(dt.datetime.fromisoformat(n["created_at"].replace("Z", "+00:00")) <= SNAPSHOT for n in notes)
+
+
 # --- Jira shapes --------------------------------------------------------------------------------------
 
 
