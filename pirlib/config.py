@@ -204,6 +204,8 @@ _SPECS: dict[str, _Spec] = {
     "invites_hours": _Spec(_hours, 24.0, help="invite list prepared within, hours"),
     "agenda_hours": _Spec(_hours, 24.0, help="agenda circulated within, hours"),
     "publish_hours": _Spec(_hours, 48.0, help="postmortem published within, hours"),
+    "action_horizon_days": _Spec(_number(1, integer=True), 90, help="an action's due date lies within this many "
+                                 "days of today (SMART's time-bound)"),
     "reminder_lead_days": _Spec(_number(0, integer=True), 2, help="days before due date to remind"),
     "overdue_reminder_cap": _Spec(_number(0, integer=True), 5, help="daily overdue nudges per action"),
     "slack_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook URL"),
@@ -267,6 +269,7 @@ class Settings:
     invites_hours: float = 24.0
     agenda_hours: float = 24.0
     publish_hours: float = 48.0
+    action_horizon_days: int = 90
     reminder_lead_days: int = 2
     overdue_reminder_cap: int = 5
     slack_webhook: Secret | None = field(default=None, repr=False)

@@ -148,7 +148,8 @@ def test_actions_autosave_and_explain_problems(settings):
     step.new.click()
     assert step.draft_id is None and step.fields["summary"].value == ""
     good = {"summary": "Add a canary alert on 5xx rate", "owner": "Sam Okafor", "action_type": "detect",
-            "success_metric": "alert within 2 min of 5xx > 1%", "verification_method": "game day"}  # fmt: skip
+            "success_metric": "alert within 2 min of 5xx > 1%",
+            "verification_method": "game day on 2025-09-20, checked by the SRE on call"}  # fmt: skip
     for name, value in good.items():
         step.fields[name].value = value
     step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
