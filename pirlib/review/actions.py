@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.review.session import ReviewSession
@@ -50,12 +51,13 @@ from pirlib.values import BLANK_TEXT, clean_text
 
 __all__ = [
     "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "GOOD_VERIFICATION", "PRIORITIES",
-    "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "get_draft",
-    "is_measurable", "list_drafts", "open_actions", "owner_known_sql", "update_draft", "validate",
-    "vague_verb", "verification_gaps",
+    "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "draft_from_note",
+    "drafts_by_note", "get_draft", "is_measurable", "list_drafts", "open_actions", "owner_known_sql", "update_draft",
+    "validate", "vague_verb", "verification_gaps",
 ]  # fmt: skip
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
+SUMMARY_LIMIT = 255  # Jira's summary limit
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 EDITABLE_FIELDS = ("summary", "description", "owner", "team", "priority", "due_date", "action_type",
                    "success_metric", "verification_method")  # fmt: skip
@@ -295,6 +297,37 @@ def create_draft(session: ReviewSession, **fields: Any) -> str:
         f"INSERT INTO action_drafts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values
     )
     return draft_id
+
+
+def draft_from_note(session: ReviewSession, note_id: str) -> str:
+    """The draft made from a meeting note (its text as summary and description): made now, or the one made
+    before, so a second click never makes a second draft."""
+    with db.transaction(session.con):
+        made = session.con.execute(
+            "SELECT draft_id FROM action_drafts WHERE incident_id = ? AND note_id = ? ORDER BY created_at LIMIT 1",
+            [session.incident_id, note_id],
+        ).fetchone()
+        if made:
+            return str(made[0])
+        note = session.con.execute(
+            "SELECT text FROM review_notes WHERE incident_id = ? AND note_id = ?", [session.incident_id, note_id]
+        ).fetchone()
+        if note is None:
+            raise InputError("note: it no longer exists (deleted in another window?); reload the Meeting step")
+        text = " ".join(str(note[0]).split())
+        summary = text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+        draft_id = create_draft(session, summary=summary, description=text)
+        session.con.execute("UPDATE action_drafts SET note_id = ? WHERE draft_id = ?", [note_id, draft_id])
+    return draft_id
+
+
+def drafts_by_note(session: ReviewSession) -> dict[str, str]:
+    """{note id: draft id} of the incident's drafts made from meeting notes."""
+    rows = session.con.execute(
+        "SELECT note_id, min(draft_id) FROM action_drafts WHERE incident_id = ? AND note_id IS NOT NULL "
+        "GROUP BY note_id", [session.incident_id]
+    ).fetchall()  # fmt: skip
+    return {str(note_id): str(draft_id) for note_id, draft_id in rows}
 
 
 def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -> None:

@@ -60,9 +60,10 @@ def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None
         raise InputError("facilitator: the name is empty; type the name of the person who will facilitate")
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
-    key, commander = con.execute(
-        "SELECT key, commander FROM incidents WHERE issue_id = ?", [incident_id]
-    ).fetchone()
+    key, commander = con.execute(  # the meeting's incident commander when it names one, else Jira's
+        "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
+        "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
+    ).fetchone()  # fmt: skip
     if _same_person(name, commander):
         raise InputError(
             f"facilitator: {commander} is the incident commander of {key}; the runbook asks for someone "
@@ -211,11 +212,12 @@ def _ensure_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
 
 
 def invite_list(session: ReviewSession) -> pd.DataFrame:
-    """The invite list (proposals stored on first read): name, role, origin, invited; people first, roles last."""
+    """The invite list (proposals stored on first read): name, role, origin, invited, attended (None: not
+    recorded); people first, roles last."""
     con, incident_id = session.con, session.incident_id
     _ensure_attendees(con, incident_id)
     return con.execute(
-        "SELECT name, role, origin, invited FROM attendees WHERE incident_id = ? "
+        "SELECT name, role, origin, invited, attended FROM attendees WHERE incident_id = ? "
         "ORDER BY origin = 'runbook role', CASE role WHEN 'commander' THEN 0 ELSE 1 END, name",
         [incident_id],
     ).df()
