@@ -52,7 +52,7 @@ from pirlib.values import BLANK_TEXT, clean_text
 __all__ = [
     "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "GOOD_VERIFICATION", "PRIORITIES",
     "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "draft_from_note",
-    "drafts_by_note", "get_draft", "is_measurable", "list_drafts", "open_actions", "owner_known_sql", "update_draft",
+    "drafts_by_note", "get_draft", "is_measurable", "known_teams", "list_drafts", "open_actions", "owner_known_sql", "update_draft",
     "validate", "vague_verb", "verification_gaps",
 ]  # fmt: skip
 
@@ -319,6 +319,15 @@ def draft_from_note(session: ReviewSession, note_id: str) -> str:
         draft_id = create_draft(session, summary=summary, description=text)
         session.con.execute("UPDATE action_drafts SET note_id = ? WHERE draft_id = ?", [note_id, draft_id])
     return draft_id
+
+
+def known_teams(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The teams the boards already group actions by (Jira's and the drafts'), for the draft's team field."""
+    rows = con.execute(
+        "SELECT DISTINCT trim(team) AS team FROM (SELECT team FROM actions WHERE NOT deleted UNION ALL "
+        "SELECT team FROM action_drafts) WHERE coalesce(trim(team), '') <> '' ORDER BY team"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def drafts_by_note(session: ReviewSession) -> dict[str, str]:

@@ -29,7 +29,7 @@ from pirlib.values import as_utc
 
 __all__ = [
     "GROUND_RULES", "MEETING_ROLES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note",
-    "attendance", "delete_note", "end_segment", "meeting_elapsed", "notes", "record", "save_root_cause",
+    "delete_note", "end_segment", "meeting_elapsed", "notes", "record", "save_root_cause",
     "segment_elapsed", "segment_times", "segments_without_notes", "set_attended", "set_role", "start_segment",
 ]  # fmt: skip
 
@@ -212,19 +212,6 @@ def _name(text: str | None) -> str:
 
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a and b) and _name(a).casefold() == _name(b).casefold()
-
-
-def attendance(session: ReviewSession) -> pd.DataFrame:
-    """The people on the invite list and those recorded as attending: name, role, invited, attended (bool).
-
-    Runbook-role placeholders (a role nobody was named for yet) are not people and are left out; invited
-    people first, then those who came uninvited, each by name."""
-    frame = session.con.execute(
-        "SELECT name, role, invited, coalesce(attended, false) AS attended FROM attendees "
-        "WHERE incident_id = ? AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
-        "ORDER BY NOT invited, name", [session.incident_id]
-    ).df()  # fmt: skip
-    return frame
 
 
 def set_attended(session: ReviewSession, name: str, attended: bool = True) -> None:
