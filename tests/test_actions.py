@@ -326,3 +326,32 @@ def test_the_review_quality_check_and_push_use_the_same_rule(settings, s):
     gaps = [str(g) for g in wrap_up.quality_check(s) if g.area == "actions"]
     assert gaps == [f"actions: draft '{GOOD['summary']}' is not SMART yet: {problems[0][0]}"]
     assert problems[1] == []
+
+
+def test_the_boards_read_a_pushed_drafts_team_when_jira_has_none(s):
+    draft_id = actions.create_draft(s, **{**GOOD, "team": "Payments SRE"})
+    s.con.execute("UPDATE action_drafts SET state = 'pushed', pushed_key = 'INC-900', pushed_issue_id = '900' "
+                  "WHERE draft_id = ?", [draft_id])  # fmt: skip
+    s.con.execute("INSERT INTO actions (issue_id, key, incident_id, summary, deleted) VALUES "
+                  "('900', 'INC-900', ?, 'x', false), ('901', 'INC-901', ?, 'y', false)", [fx.STAGE31_ID] * 2)  # fmt: skip
+    teams = dict(s.con.execute("SELECT key, team FROM v_action_status").fetchall())
+    assert teams == {"INC-900": "Payments SRE", "INC-901": None}
+    s.con.execute("UPDATE actions SET team = 'Checkout' WHERE issue_id = '900'")  # Jira's Team field wins
+    assert s.con.execute("SELECT team FROM v_action_status WHERE key = 'INC-900'").fetchone() == ("Checkout",)
+    assert actions.known_teams(s.con) == ["Checkout", "Payments SRE"]
+
+
+def test_a_meeting_note_becomes_one_draft(s):
+    from pirlib.review import meeting
+
+    note_id = meeting.add_note(s, "actions", "  Alert on checkout 5xx\nabove 1% ")
+    draft_id = actions.draft_from_note(s, note_id)
+    assert actions.draft_from_note(s, note_id) == draft_id  # a second click: the same draft
+    draft = actions.get_draft(s.con, draft_id)
+    assert (draft["summary"], draft["description"], draft["note_id"]) == (
+        "Alert on checkout 5xx above 1%", "Alert on checkout 5xx above 1%", note_id)
+    assert actions.drafts_by_note(s) == {note_id: draft_id}
+    long_note = meeting.add_note(s, "actions", "x" * 300)
+    assert len(actions.get_draft(s.con, actions.draft_from_note(s, long_note))["summary"]) == actions.SUMMARY_LIMIT
+    with pytest.raises(InputError, match="^note: it no longer exists"):
+        actions.draft_from_note(s, "gone")

@@ -308,6 +308,30 @@ def test_timeline_step_embeds_the_editor(settings):
     assert step.editor is not None  # pirlib.ui.timeline_editor is there
     step.import_button.click()
     assert "no file chosen" in step.message.widget.value
+    assert "Star (★) an event to put it in the postmortem" in "".join(html_of(step.widget))
+
+
+def test_a_relative_import_path_is_the_projects_and_the_import_says_what_it_added(settings, tmp_path, monkeypatch):
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "imports").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "fixtures" / "timeline" / "alerts.csv", project / "imports" / "alerts.csv")
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/, not in the project folder
+    w = picked(settings.replace(home=project))
+    w.go("timeline")
+    step = w.steps["timeline"]
+    step.kind.value = "alerts"
+    step.path.value = "imports/nope.csv"
+    step.import_button.click()
+    assert (f"imports/nope.csv: no such file in the project folder {project}; give a path relative to that folder, "
+            "or an absolute path") in step.message.widget.value  # fmt: skip
+    step.path.value = "imports/alerts.csv"
+    step.import_button.click()
+    message = step.message.widget.value
+    assert "imported alerts.csv: " in message and " events read, " in message and "0 added" not in message
+    step.import_button.click()
+    assert "0 added" in step.message.widget.value and "nothing new" in step.message.widget.value
 
 
 def test_notebook_is_thin_and_stripped():

@@ -279,3 +279,33 @@ def test_open_actions_call_blank_what_clean_text_calls_blank(settings, s):
                       if any(p.field == "owner" and p.message.startswith("required") for p in problems)}  # fmt: skip
     assert owner_required == blank
     assert len(blank) == len(spaces) + 3
+
+
+# ------------------------------------------------------------------------------------- the meeting's record
+
+
+def test_the_meeting_records_roles_attendance_and_the_root_cause(settings, s):
+    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": fx.COMMANDER, "scribe": None,
+                                 "root_cause": None, "contributing_factors": None}  # fmt: skip
+    with pytest.raises(InputError, match="^incident commander: Alex Chen is the facilitator"):
+        meeting.set_role(s, "incident_commander", " alex  chen ")
+    with pytest.raises(InputError, match="^role 'facilitator' cannot be set here"):
+        meeting.set_role(s, "facilitator", "Mo Diaz")
+    meeting.set_role(s, "incident_commander", "Sam Okafor")
+    meeting.set_role(s, "scribe", "  Mo   Diaz ")
+    with pytest.raises(InputError, match="^facilitator: Sam Okafor is the incident commander"):
+        prepare.assign_facilitator(s, "Sam Okafor")  # the meeting's commander counts
+    prepare.invite_list(s)
+    meeting.set_attended(s, "Lee Park")
+    meeting.set_attended(s, "Ravi Iyer")  # not invited
+    meeting.set_attended(s, "Mo Diaz", False)
+    with pytest.raises(InputError, match="^attendee: the name is empty"):
+        meeting.set_attended(s, "  ")
+    meeting.save_root_cause(s, "  pool too small ", "a\n\n  b  \n")
+    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": "Sam Okafor",
+                                 "scribe": "Mo Diaz", "root_cause": "pool too small", "contributing_factors": "a\nb"}
+    people = prepare.invite_list(s).set_index("name")
+    assert people.loc["Lee Park", "attended"] and not people.loc["Ravi Iyer", "invited"]
+    assert people.loc["Mo Diaz", "attended"] == False  # noqa: E712  (recorded as absent, not unknown)
+    meeting.set_role(s, "incident_commander", "")
+    assert meeting.record(s)["incident_commander"] == fx.COMMANDER  # Jira's again

@@ -28,7 +28,7 @@ from pirlib import durations
 from pirlib.errors import PirError
 from pirlib.notify import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
-from pirlib.timeline import milestones_of
+from pirlib.timeline import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
@@ -153,16 +153,11 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     }  # fmt: skip
 
 
-# A duration is the later milestone minus the earlier: which milestones, for the flag of a negative one.
-_DURATION_ENDS = {"ttd_minutes": ("detected", "started"), "tta_minutes": ("acknowledged", "detected"),
-                  "ttm_minutes": ("mitigated", "started"), "ttr_minutes": ("resolved", "started")}  # fmt: skip
-
-
 def _duration(key: str, minutes: float | None) -> dict[str, Any]:
     """A duration row; a negative one is not published as a number but flagged with the fix."""
-    if minutes is not None and minutes < 0:
-        end, start = _DURATION_ENDS[key]
-        flag = f"not shown: {end} is before {start}; correct the milestones in the Timeline step"
+    problem = duration_problem(key, minutes)
+    if problem:
+        flag = f"not shown: {problem}; correct the milestones in the Timeline step"
         return {"name": DURATIONS[key], "minutes": None, "flag": flag}
     return {"name": DURATIONS[key], "minutes": minutes, "flag": None}
 

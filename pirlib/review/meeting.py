@@ -248,7 +248,7 @@ def set_role(session: ReviewSession, role: str, name: str | None) -> None:
     name = _name(name) or None
     current = record(session)
     if role == "incident_commander" and _same(name, current["facilitator"]):
-        raise InputError(f"incident commander: {name} is the facilitator; the runbook asks for a facilitator who "
+        raise InputError(f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a facilitator who "
                          "did not command the incident, so name the commander who walks through the recap")  # fmt: skip
     touch_review(session, session.now())
     session.con.execute(f"UPDATE reviews SET {role} = ? WHERE incident_id = ?", [name, session.incident_id])
