@@ -52,8 +52,8 @@ from pirlib.values import BLANK_TEXT, clean_text
 __all__ = [
     "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "GOOD_VERIFICATION", "PRIORITIES",
     "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "draft_from_note",
-    "drafts_by_note", "get_draft", "is_measurable", "known_teams", "list_drafts", "open_actions", "owner_known_sql", "update_draft",
-    "validate", "vague_verb", "verification_gaps",
+    "drafts_by_note", "get_draft", "is_measurable", "known_teams", "list_drafts", "open_actions", "owner_known_sql",
+    "update_draft", "validate", "vague_verb", "verification_gaps",
 ]  # fmt: skip
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
@@ -412,9 +412,9 @@ def open_actions(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id
         "AND d.incident_id IN (SELECT unnest(?)) ORDER BY d.created_at, d.draft_id", [ids]
     ).df()
     blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for _, column in ACCOUNTABILITY_FIELDS]
+    entry = f"{{'summary': coalesce(summary, key), 'key': key, 'blank': [{', '.join(blanks)}]}}"
     jira = con.execute(
-        f"SELECT incident_id, count(*), list({{'summary': coalesce(summary, key), 'key': key, 'blank': [{', '.join(blanks)}]}} "
-        f"ORDER BY rowid) FILTER (WHERE {' OR '.join(blanks)}) FROM actions "
+        f"SELECT incident_id, count(*), list({entry} ORDER BY rowid) FILTER (WHERE {' OR '.join(blanks)}) FROM actions "
         "WHERE NOT deleted AND incident_id IN (SELECT unnest($ids)) GROUP BY incident_id",
         {"ids": ids, "blank": BLANK_TEXT},
     ).fetchall()

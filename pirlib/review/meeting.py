@@ -25,7 +25,7 @@ from pirlib import db
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, touch_review
-from pirlib.values import as_utc
+from pirlib.values import as_utc, same_person
 
 __all__ = [
     "GROUND_RULES", "MEETING_ROLES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note",
@@ -210,10 +210,6 @@ def _name(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and _name(a).casefold() == _name(b).casefold()
-
-
 def set_attended(session: ReviewSession, name: str, attended: bool = True) -> None:
     """Record that a person attended (or not); someone not on the invite list is added as not invited."""
     name = _name(name)
@@ -247,9 +243,10 @@ def set_role(session: ReviewSession, role: str, name: str | None) -> None:
                          "(the facilitator is assigned in the Prepare step)")  # fmt: skip
     name = _name(name) or None
     current = record(session)
-    if role == "incident_commander" and _same(name, current["facilitator"]):
-        raise InputError(f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a facilitator who "
-                         "did not command the incident, so name the commander who walks through the recap")  # fmt: skip
+    if role == "incident_commander" and same_person(name, current["facilitator"]):
+        raise InputError(f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a "
+                         "facilitator who did not command the incident, so name the commander who walks through "
+                         "the recap")  # fmt: skip
     touch_review(session, session.now())
     session.con.execute(f"UPDATE reviews SET {role} = ? WHERE incident_id = ?", [name, session.incident_id])
 

@@ -28,7 +28,7 @@ from pirlib.errors import InputError
 from pirlib.files import write_atomic
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
 from pirlib.review.session import ReviewSession, incident_facts, touch_review
-from pirlib.values import as_utc, is_missing, utc_minute
+from pirlib.values import as_utc, is_missing, same_person, utc_minute
 
 __all__ = [
     "ARTIFACT_KINDS", "RUNBOOK_ROLES", "add_attendee", "agenda", "artifact_checklist", "assign_facilitator",
@@ -49,10 +49,6 @@ RUNBOOK_ROLES = ("Engineering leadership", "QA", "Compliance", "Product")
 # ----------------------------------------------------------------------------------------- facilitator
 
 
-def _same_person(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None = None) -> None:
     """Record the facilitator (never the incident commander) and, the first time, when they were assigned."""
     name = " ".join((name or "").split())
@@ -64,7 +60,7 @@ def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None
         "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
         "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
     ).fetchone()  # fmt: skip
-    if _same_person(name, commander):
+    if same_person(name, commander):
         raise InputError(
             f"facilitator: {commander} is the incident commander of {key}; the runbook asks for someone "
             "who did not command the incident, so pick another person"

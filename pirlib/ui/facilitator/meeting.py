@@ -47,13 +47,13 @@ class MeetingStep(Step):
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
         self.record = MeetingRecord(self)
-        self.drafted: dict[str, str] = {}  # note id -> the draft made from it
+        self.drafted: set[str] = set()  # the notes a draft was made from
 
     def refresh(self) -> None:
         with self.session() as s:
             self.times = meeting.segment_times(s)
             all_notes = meeting.notes(s)
-            self.drafted = actions.drafts_by_note(s)
+            self.drafted = set(actions.drafts_by_note(s))
             self.record.load(s)
         rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
         sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
@@ -180,11 +180,10 @@ class MeetingStep(Step):
         button.disabled = drafted
 
     def draft_from_note(self, note_id: str, button: widgets.Button) -> None:
-        made: list[str] = []
-        if self.messages["actions"].run(lambda: made.append(self.call(actions.draft_from_note, note_id)),
+        if self.messages["actions"].run(lambda: self.call(actions.draft_from_note, note_id),
                                         "draft made: finish its owner, due date, metric and verification in step 5, "
                                         "Actions"):  # fmt: skip
-            self.drafted[note_id] = made[0]
+            self.drafted.add(note_id)
             self._show_drafted(button, True)
             self.wizard.refresh_progress()
 
