@@ -37,8 +37,8 @@ def test_a_complete_draft_has_no_problems():
 
 
 def test_the_examples_the_messages_show_pass():
-    good = {**GOOD, "success_metric": actions.GOOD_METRIC, "verification_method": actions.GOOD_VERIFICATION}
-    assert check(good, actions.SmartRules(dt.date(2025, 9, 20), 90)) == []
+    good = {**GOOD, "success_metric": actions.GOOD_METRIC, "verification_method": actions.good_verification(TODAY)}
+    assert check(good) == []
 
 
 def test_the_browser_tests_good_draft_passes():
@@ -57,7 +57,7 @@ def test_every_missing_field_is_named_with_its_fix():
     assert text[1] == "due date: required; pick a date after today and by 2025-12-05 (within 90 days)"
     assert text[2] == f"success metric: required; state the target that shows it worked, e.g. '{actions.GOOD_METRIC}'"
     assert text[3] == ("verification method: required; say how and when the metric is checked, "
-                       f"e.g. '{actions.GOOD_VERIFICATION}'")  # fmt: skip
+                       f"e.g. '{actions.good_verification(TODAY)}'")  # fmt: skip
     assert all(";" in line for line in text)  # each says the fix after the problem
 
 
@@ -184,7 +184,7 @@ def test_verification_without_how_or_when_is_named(method, missing):
     missing = "how it is checked" if missing == "how" else missing
     problems = check({**GOOD, "verification_method": method})
     assert [str(p) for p in problems] == [
-        f"verification method: does not say {missing}; e.g. '{actions.GOOD_VERIFICATION}'"
+        f"verification method: does not say {missing}; e.g. '{actions.good_verification(TODAY)}'"
     ]
 
 
@@ -192,7 +192,7 @@ def test_a_verification_date_in_the_past_is_named():
     problems = check({**GOOD, "verification_method": "game day on 2025-09-01"})
     assert [str(p) for p in problems] == [
         "verification method: 2025-09-01 is in the past (today is 2025-09-06); pick the date the check will happen, "
-        f"e.g. '{actions.GOOD_VERIFICATION}'"
+        f"e.g. '{actions.good_verification(TODAY)}'"
     ]
 
 

@@ -242,7 +242,7 @@ def test_quality_check_names_what_is_missing(settings, s):
     assert ("actions: draft 'Add 5xx canary alert' is not SMART yet: owner: required; name the one person "
             "accountable for the action, e.g. an invitee of the review; due date: required; pick a date after today "
             "and by 2025-12-05 (within 90 days); verification method: required; say how and when the metric is "
-            f"checked, e.g. '{actions.GOOD_VERIFICATION}'; type: required; choose one of prevent, detect, mitigate, "
+            f"checked, e.g. '{actions.good_verification(fx.TODAY)}'; type: required; choose one of prevent, detect, mitigate, "
             "process") in issues
     assert not any(i.startswith("notes:") for i in issues)
 

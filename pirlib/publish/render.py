@@ -166,7 +166,7 @@ def _with_milestones(events: list[dict[str, Any]], milestones: list[dict[str, An
                      generated_at: dt.datetime | None) -> list[dict[str, Any]]:  # fmt: skip
     """The postmortem's timeline: the milestones plus the starred events, in time order (a milestone first at a
     tie). An entry later than the document's own time is flagged, never shown as a plain fact."""
-    entries = [{"at": m["at"], "who": "Milestone", "what": f"{m['name']}" + (f" ({m['rule']})" if m["rule"] else ""),
+    entries = [{"at": m["at"], "who": "Milestone", "what": m["name"] + (f" ({m['rule']})" if m["rule"] else ""),
                 "milestone": m["name"], "rank": 0} for m in milestones if m["at"] is not None]  # fmt: skip
     entries += [{**e, "rank": 1} for e in events if e["at"] is not None]
     entries.sort(key=lambda e: (e["at"], e["rank"]))

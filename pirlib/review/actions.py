@@ -50,10 +50,10 @@ from pirlib.review.session import ReviewSession
 from pirlib.values import BLANK_TEXT, clean_text
 
 __all__ = [
-    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "GOOD_VERIFICATION", "PRIORITIES",
+    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "PRIORITIES",
     "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "draft_from_note",
     "drafts_by_note", "get_draft", "is_measurable", "known_teams", "list_drafts", "open_actions", "owner_known_sql",
-    "update_draft", "validate", "vague_verb", "verification_gaps",
+    "good_verification", "update_draft", "validate", "vague_verb", "verification_gaps",
 ]  # fmt: skip
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
@@ -72,9 +72,14 @@ _LEAD = r"(?:^|\band\s+|[;:,.]\s*)(?:we\s+(?:should|will|need\s+to|must)\s+|(?:t
 _VAGUE = re.compile(_LEAD + r"(" + "|".join(v.replace(" ", r"\s+") for v in VAGUE_VERBS) + r")\b", re.I)
 _MEASURABLE = re.compile(r"\d|\bzero\b|\bnone\b", re.I)
 
-# The examples every message shows: a draft written like this passes (tests/test_actions.py checks it).
+# The examples the messages show: a draft written like this passes (tests/test_actions.py checks it).
 GOOD_METRIC = "p99 checkout latency < 300 ms for 14 days"
-GOOD_VERIFICATION = "game day on 2025-10-15, checked by the SRE on call"
+
+
+def good_verification(today: dt.date) -> str:
+    """The example verification the messages show, dated two weeks ahead (a past date would not pass)."""
+    return f"game day on {(today + dt.timedelta(days=14)).isoformat()}, checked by the SRE on call"
+
 
 _ISO_DATE = r"\b\d{4}-\d{2}-\d{2}\b"
 _NOT_A_TARGET = re.compile(_ISO_DATE + r"|\b\d{1,2}:\d{2}(?::\d{2})?\b")  # dates and times of day
@@ -186,7 +191,7 @@ def _due_problem(value: Any, rules: SmartRules) -> Problem | None:
 
 
 def _verification_problem(method: str, today: dt.date) -> Problem | None:
-    example = f"e.g. '{GOOD_VERIFICATION}'"
+    example = f"e.g. '{good_verification(today)}'"
     if not method:
         return Problem("verification method", f"required; say how and when the metric is checked, {example}")
     gaps = verification_gaps(method)

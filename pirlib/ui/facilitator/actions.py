@@ -3,6 +3,7 @@ and the push to Jira (the logic is ``pirlib.review.actions`` and ``pirlib.jira_s
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
-def smart_help(horizon_days: int) -> str:
+def smart_help(horizon_days: int, today: dt.date) -> str:
     """What SMART asks of a draft here, in the words of ``pirlib.review.actions`` (the rule push uses too)."""
     return (
         "<div class='pir-smart-help'><p>An action is pushed to Jira only when it is SMART:</p><ul>"
@@ -26,7 +27,7 @@ def smart_help(horizon_days: int) -> str:
         "<li><b>Success metric</b>: a measurable target, a number with a unit or a threshold with a comparison, "
         f"e.g. <i>{html.text(actions.GOOD_METRIC)}</i>.</li>"
         "<li><b>Verification</b>: how and when the metric is checked, "
-        f"e.g. <i>{html.text(actions.GOOD_VERIFICATION)}</i>.</li>"
+        f"e.g. <i>{html.text(actions.good_verification(today))}</i>.</li>"
         "<li><b>Type</b>: prevent, detect, mitigate or process.</li></ul>"
         "<p>Drafts are saved as you type (leave a field to save it) and stay drafts until you push them with the "
         "button below; a draft that fails keeps what you typed and is pushed again next time. Action-item notes "
@@ -52,7 +53,8 @@ class ActionsStep(Step):
             "success_metric": widgets.Textarea(description="Success metric", placeholder=f"e.g. {actions.GOOD_METRIC}",
                                                rows=2, **text),
             "verification_method": widgets.Textarea(description="Verification",
-                                                    placeholder=f"how and when, e.g. {actions.GOOD_VERIFICATION}",
+                                                    placeholder="how and when, e.g. game day on <date>, checked by "
+                                                                "the SRE on call",
                                                     rows=2, **text),
         }  # fmt: skip
         for name, field in self.fields.items():
@@ -89,7 +91,7 @@ class ActionsStep(Step):
         self._show(drafts)
         self.widget.children = [
             heading("5. Actions (runbook §3)"),
-            widgets.HTML(smart_help(self.settings.action_horizon_days)),
+            widgets.HTML(smart_help(self.settings.action_horizon_days, self.settings.current_date())),
             self.new, *self.fields.values(), self.problems, self.message.widget,
             heading("Drafts", 4), self.listing, self.push_button, self.push_result,
         ]  # fmt: skip
