@@ -42,8 +42,8 @@ Decisions where the issue was silent:
 - An incident without an epic gets one: pir creates it (labels ``postmortem`` + the incident label,
   linked to the incident, Epic Name on Data Center when the site has that field). An incident without a
   label of its own first gets one, its key in lower case (``inc-1042``), as docs/jira-setup.md asks.
-- Drafts that are not SMART yet (``pirlib.review.actions.check_drafts``, the guide's rule) are not pushed; they are reported as
-  skipped with their problems and stay drafts.
+- Drafts that are not SMART yet (``pirlib.review.actions.check_drafts``, the guide's rule) are not pushed;
+  they are reported as skipped with their problems and stay drafts.
 - An owner must match exactly one active Jira user by display name, e-mail or user name (case-insensitive).
 - Only one ``pir push`` runs at a time per database (a lock file next to it), so two facilitators pressing
   the button at once cannot both create.

@@ -148,7 +148,7 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         "actions": actions,
         # Who attended; until attendance is recorded, who was invited (the templates say which).
         "attendance_recorded": attendance_recorded,
-        "attendees": [p for p in people if p["attended"]] if attendance_recorded else [p for p in people if p["invited"]],
+        "attendees": [p for p in people if (p["attended"] if attendance_recorded else p["invited"])],
         "absent": [p for p in people if p["invited"] and not p["attended"]] if attendance_recorded else [],
     }  # fmt: skip
 

@@ -220,13 +220,14 @@ def validate(draft: Mapping[str, Any], rules: SmartRules, *, owner_known: bool) 
         problems.append(Problem("owner", "required; name the one person accountable for the action, e.g. an "
                                          "invitee of the review"))  # fmt: skip
     elif not owner_known:
-        problems.append(Problem("owner", f"{owner!r} is not a known person; pick someone on the invite list or a "
-                                         "Jira user as Jira shows the name, or add them to the invite list"))  # fmt: skip
+        problems.append(Problem("owner", f"{owner!r} is not a known person; pick someone on the invite list or "
+                                         "a Jira user as Jira shows the name, or add them to the invite list"))  # fmt: skip
     due = _due_problem(draft.get("due_date"), rules)
     if due:
         problems.append(due)
     if not metric:
-        problems.append(Problem("success metric", f"required; state the target that shows it worked, e.g. '{GOOD_METRIC}'"))
+        problems.append(Problem("success metric",
+                                f"required; state the target that shows it worked, e.g. '{GOOD_METRIC}'"))  # fmt: skip
     elif not is_measurable(metric):
         problems.append(Problem(
             "success metric", f"{metric!r} states no measurable target; give a number with a unit or a threshold "

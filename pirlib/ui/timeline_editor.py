@@ -197,8 +197,10 @@ class TimelineEditor:
             if row.out_of_order:
                 rule = f"<span style='color:#c00'>⚠ {html.text(row.out_of_order)}</span><br>" + rule
             self.milestone_rules[row.milestone].value = rule
-        parts = [f"{k.split('_')[0].upper()}: " + (f"⚠ {problem}" if (problem := timeline.duration_problem(k, v)) else durations.minutes(v))
-                 for k, v in self.report.durations.items()]  # fmt: skip
+        parts = []
+        for key, minutes in self.report.durations.items():
+            problem = timeline.duration_problem(key, minutes)  # a negative duration is flagged, not shown
+            parts.append(f"{key.split('_')[0].upper()}: " + (f"⚠ {problem}" if problem else durations.minutes(minutes)))
         self.durations.value = " · ".join(parts)
 
     # ----------------------------------------------------------------------------------------- changes

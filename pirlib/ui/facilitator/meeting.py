@@ -203,8 +203,9 @@ class MeetingRecord:
         self.facilitator = widgets.HTML()
         self.facilitator.add_class("pir-meeting-facilitator")
         self.roles = {
-            role: widgets.Combobox(description=meeting.MEETING_ROLES[role], ensure_option=False, continuous_update=False,
-                                   placeholder=placeholder, style={"description_width": "130px"})
+            role: widgets.Combobox(description=meeting.MEETING_ROLES[role], ensure_option=False,
+                                   continuous_update=False, placeholder=placeholder,
+                                   style={"description_width": "130px"})
             for role, placeholder in (("incident_commander", "walks through the recap"), ("scribe", "takes the notes"))
         }  # fmt: skip
         for role, field in self.roles.items():
