@@ -102,11 +102,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
     with db.connect(settings, create=False) as con:  # an import needs an incident, so a database
         counts = timeline.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
-    _echo(
-        f"imported {args.kind} into {args.incident} from {args.file}: {counts['read']} events read, "
-        f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{counts['skipped']} skipped"
-    )
+    _echo(f"imported {args.kind} into {args.incident} from {args.file}: {timeline.describe_import(counts)}")
     return 0
 
 
@@ -174,6 +170,8 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
                               out_dir=args.out, to_confluence=args.confluence, doc_url=args.doc_url)  # fmt: skip
     for line in result.lines():
         _echo(line)
+    if result.published_at is None:
+        _echo("to publish: --confluence (pir creates or updates the page) or --doc-url URL (published elsewhere)")
     for failure in result.failures:
         _echo(f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)", err=True)
     return EXIT_ERROR if result.failures else 0

@@ -90,7 +90,7 @@ def _number(minimum: float, *, integer: bool = False) -> Callable[[str, Any], fl
 def _hours(key: str, value: Any) -> float:
     hours = _number(0)(key, value)
     if hours == 0:
-        raise ConfigError(f"{key}: must be more than 0 hours; the runbook default is in `pir --help`")
+        raise ConfigError(f"{key}: must be more than 0 hours; the runbook's deadlines are 12, 24 and 48 hours")
     return hours
 
 
@@ -201,9 +201,11 @@ _SPECS: dict[str, _Spec] = {
     "postmortem_label": _Spec(_text, "postmortem", help="label every action carries"),
     "facilitator_hours": _Spec(_hours, 12.0, help="facilitator assigned within, hours after closure"),
     "artifacts_hours": _Spec(_hours, 24.0, help="artifacts collected within, hours"),
-    "invites_hours": _Spec(_hours, 24.0, help="invite list prepared within, hours"),
+    "invites_hours": _Spec(_hours, 24.0, help="invite list sent within, hours"),
     "agenda_hours": _Spec(_hours, 24.0, help="agenda circulated within, hours"),
     "publish_hours": _Spec(_hours, 48.0, help="postmortem published within, hours"),
+    "action_horizon_days": _Spec(_number(1, integer=True), 90, help="an action's due date lies within this many "
+                                 "days of today (SMART's time-bound)"),
     "reminder_lead_days": _Spec(_number(0, integer=True), 2, help="days before due date to remind"),
     "overdue_reminder_cap": _Spec(_number(0, integer=True), 5, help="daily overdue nudges per action"),
     "slack_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook URL"),
@@ -272,6 +274,7 @@ class Settings:
     invites_hours: float = 24.0
     agenda_hours: float = 24.0
     publish_hours: float = 48.0
+    action_horizon_days: int = 90
     reminder_lead_days: int = 2
     overdue_reminder_cap: int = 5
     slack_webhook: Secret | None = field(default=None, repr=False)

@@ -140,6 +140,22 @@ def input_file(path: Path | str, what: str = "file", *, folder_ok: bool = False)
     return file
 
 
+def project_input(home: Path | None, typed: str, what: str = "file", *, folder_ok: bool = False) -> Path:
+    """A path a person typed, as ``input_file`` checks it: a relative one is resolved against the project folder
+    ``home`` (never a kernel's working directory); a missing one is refused naming the folder it was looked for in."""
+    text = (typed or "").strip()
+    if not text:
+        raise InputError(f"no {what} given; type its path (absolute, or relative to the project folder)")
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        folder = home or Path.cwd()
+        path = folder / path
+        if not path.exists():
+            raise InputError(f"{text}: no such {what} in the project folder {folder}; give a path relative to that "
+                             "folder, or an absolute path")  # fmt: skip
+    return input_file(path, what, folder_ok=folder_ok)
+
+
 def read_text(path: Path | str, what: str = "file") -> str:
     """The UTF-8 text of a user's file (a byte-order mark is dropped); binary or other encodings are refused."""
     file = input_file(path, what)

@@ -35,6 +35,6 @@ def resolve_incident(con: duckdb.DuckDBPyConnection, incident: str) -> tuple[str
     issue_id, key, deleted = rows[0]
     if deleted:
         raise InputError(
-            f"incident {key} was deleted in Jira (a `pir sync --full` flagged it); name another incident"
+            f"incident {key} was deleted in Jira (the last full sync found it gone); name another incident"
         )
     return str(issue_id), str(key)

@@ -37,6 +37,8 @@ from pirlib.sources.slack import parse_chat
 
 __all__ = [
     "IMPORT_KINDS",
+    "DURATION_SPANS",
+    "describe_import",
     "MILESTONES",
     "MilestoneReport",
     "add_manual_event",
@@ -107,6 +109,15 @@ def import_file(
     counts["read"] = len(parsed)
     counts["skipped"] = int(parsed.attrs.get("skipped", 0))
     return counts
+
+
+def describe_import(counts: dict[str, int]) -> str:
+    """What an import did, for people: '12 events read, 9 added, 1 updated, 2 unchanged, 0 skipped'."""
+    line = (f"{counts['read']} events read, {counts['added']} added, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged, {counts['skipped']} skipped")  # fmt: skip
+    if counts["read"] and not counts["added"] and not counts["updated"]:
+        line += " (nothing new: this file was imported before)"
+    return line
 
 
 def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[str, int]:
@@ -426,6 +437,19 @@ def durations(milestones: pd.DataFrame) -> dict[str, float | None]:
         "ttm_minutes": minutes("mitigated", "started"),
         "ttr_minutes": minutes("resolved", "started"),
     }
+
+
+# Each duration of ``durations``: the later milestone and the earlier one it is measured from.
+DURATION_SPANS = {"ttd_minutes": ("detected", "started"), "tta_minutes": ("acknowledged", "detected"),
+                  "ttm_minutes": ("mitigated", "started"), "ttr_minutes": ("resolved", "started")}  # fmt: skip
+
+
+def duration_problem(key: str, minutes: float | None) -> str | None:
+    """Why a duration must not be shown as a number ('mitigated is before started' when negative), else None."""
+    if minutes is None or minutes >= 0:
+        return None
+    end, start = DURATION_SPANS[key]
+    return f"{end} is before {start}"
 
 
 @dataclass

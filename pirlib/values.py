@@ -51,6 +51,11 @@ def as_utc(value: Any) -> dt.datetime | None:
     return stamp.to_pydatetime()
 
 
+def same_person(a: str | None, b: str | None) -> bool:
+    """Two names of one person as people type them: case and runs of spaces do not matter."""
+    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def safe_url(url: object) -> str | None:
     """``url`` when it is an absolute http(s) URL, else None: a javascript: or data: link never reaches a page."""
     if not isinstance(url, str):

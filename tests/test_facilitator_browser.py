@@ -123,7 +123,7 @@ def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # no
         page.locator(".pir-action-due_date input").press("Tab")
         page.locator(".pir-action-action_type select").select_option(label="detect")
         fill(visit, ".pir-action-success_metric textarea", "alert within 2 min of 5xx > 1%")
-        fill(visit, ".pir-action-verification_method textarea", "game day in canary")
+        fill(visit, ".pir-action-verification_method textarea", "game day on 2025-09-20, checked by the SRE on call")
         wait_text(visit, "SMART: this draft is complete")
         page.locator("button.pir-new-draft").click()
         fill(visit, ".pir-action-summary input", "Look into the alerts")

@@ -16,6 +16,7 @@ from pirlib import db
 from pirlib.config import Secret
 from pirlib.review import actions, meeting as review_meeting, prepare, progress
 from pirlib.review.session import incident_facts
+from pirlib.ui import html
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
 from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
@@ -136,6 +137,72 @@ def test_meeting_clocks_and_notes(settings):
     assert "&lt;script&gt;x&lt;/script&gt;" in shown and "<script>x" not in shown
 
 
+def find(widget, cls: type, css: str):
+    """The widgets of type ``cls`` carrying ``css`` under ``widget``."""
+    found = [widget] if isinstance(widget, cls) and css in widget._dom_classes else []
+    for child in getattr(widget, "children", ()):
+        found += find(child, cls, css)
+    return found
+
+
+def test_the_meeting_records_attendance_roles_and_the_root_cause(settings):
+    w = picked(settings)
+    w.go("meeting")
+    record = w.steps["meeting"].record
+    assert "Facilitator: <b>Alex Chen</b>" in record.facilitator.value
+    assert record.roles["incident_commander"].value == fx.COMMANDER  # Jira's, until the meeting names another
+    record.roles["scribe"].value = "Mo Diaz"
+    record.roles["incident_commander"].value = fx.FACILITATOR  # the facilitator cannot be the commander
+    assert "Alex Chen is the facilitator" in record.people_message.widget.value
+    record.roles["incident_commander"].value = "Sam Okafor"
+    record.boxes["Sam Okafor"].value = True
+    record.boxes["Lee Park"].value = True
+    record.newcomer.value = "Ravi Iyer"
+    record.add.click()
+    assert "Ravi Iyer" in record.boxes and record.boxes["Ravi Iyer"].value and record.newcomer.value == ""
+    record.root_cause.value = "v2.14.0 shrank the pool <b>"
+    record.factors.value = "Canary ignored 5xx\n\nNo auto-rollback"
+    assert "root cause saved" in record.cause_message.widget.value
+    saved = fx.in_review(settings, review_meeting.record)
+    assert saved == {"facilitator": fx.FACILITATOR, "incident_commander": "Sam Okafor", "scribe": "Mo Diaz",
+                     "root_cause": "v2.14.0 shrank the pool <b>", "contributing_factors": "Canary ignored 5xx\nNo auto-rollback"}
+    invitees = fx.in_review(settings, prepare.invite_list).set_index("name")
+    assert invitees.loc["Sam Okafor", "attended"] and invitees.loc["Ravi Iyer", "attended"]
+    assert not invitees.loc["Ravi Iyer", "invited"] and invitees["attended"].isna().sum() > 0
+    w.go("actions")
+    w.go("meeting")  # reopened: everything comes back from the database
+    record = w.steps["meeting"].record
+    assert record.roles["scribe"].value == "Mo Diaz" and record.boxes["Ravi Iyer"].value
+    assert record.factors.value == "Canary ignored 5xx\nNo auto-rollback"
+    assert "&lt;b&gt;" not in record.root_cause.value and record.root_cause in w.steps["meeting"].record.cause.children
+
+
+def test_an_action_item_note_becomes_a_draft_with_one_click(settings):
+    w = picked(settings)
+    w.go("meeting")
+    step = w.steps["meeting"]
+    step.inputs["actions"].value = "Alert on checkout 5xx above 1% in canary"
+    step.add_buttons["actions"].click()
+    step.inputs["went_well"].value = "typed, not added yet"
+    [button] = find(step.widget, widgets.Button, "pir-note-to-draft")
+    button.click()
+    button.click()  # a second click makes no second draft
+    assert button.disabled and button.description == "Draft made ✓"
+    assert "draft made" in step.messages["actions"].widget.value
+    assert step.inputs["went_well"].value == "typed, not added yet"
+    drafts = fx.in_review(settings, actions.list_drafts)
+    assert list(drafts["summary"]) == ["Alert on checkout 5xx above 1% in canary"]
+    assert drafts.loc[0, "note_id"] == fx.in_review(settings, review_meeting.notes).loc[0, "note_id"]
+    w.go("meeting")
+    [button] = find(w.steps["meeting"].widget, widgets.Button, "pir-note-to-draft")
+    assert button.disabled  # still known after a reload
+    w.go("actions")
+    step = w.steps["actions"]
+    step.edit(drafts.loc[0, "draft_id"])
+    assert step.fields["summary"].value == "Alert on checkout 5xx above 1% in canary"
+    assert "owner: required" in step.problems.value
+
+
 def test_actions_autosave_and_explain_problems(settings):
     w = picked(settings)
     w.go("actions")
@@ -147,14 +214,21 @@ def test_actions_autosave_and_explain_problems(settings):
     assert "&#x27;look into&#x27; is vague" in step.problems.value
     step.new.click()
     assert step.draft_id is None and step.fields["summary"].value == ""
-    good = {"summary": "Add a canary alert on 5xx rate", "owner": "Sam Okafor", "action_type": "detect",
-            "success_metric": "alert within 2 min of 5xx > 1%", "verification_method": "game day"}  # fmt: skip
+    shown = "".join(html_of(step.widget))
+    assert "within 90 days" in shown and html.text(actions.GOOD_METRIC) in shown
+    good = {"summary": "Add a canary alert on 5xx rate", "owner": "Sam Okafor", "action_type": "detect", "team": "SRE",
+            "success_metric": "alert within 2 min of 5xx > 1%",
+            "verification_method": "game day on 2025-09-20, checked by the SRE on call"}  # fmt: skip
     for name, value in good.items():
         step.fields[name].value = value
     step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
     assert "✓ SMART" in step.problems.value
     drafts = fx.in_review(settings, actions.list_drafts)
     assert len(drafts) == 2 and drafts.loc[1, "problems"] == [] and drafts.loc[0, "problems"]
+    assert drafts.loc[1, "team"] == "SRE" and "Sam Okafor (SRE)" in json.dumps(html_of(step.listing))
+    step.fields["success_metric"].value = "asdf qwerty"
+    assert "states no measurable target" in step.problems.value and html.text(actions.GOOD_METRIC) in step.problems.value
+    step.fields["success_metric"].value = "alert within 2 min of 5xx > 1%"
     step.edit(draft_id)
     assert step.fields["summary"].value == "Look into the alerts"
     step.fields["due_date"].value = fx.TODAY
@@ -234,6 +308,30 @@ def test_timeline_step_embeds_the_editor(settings):
     assert step.editor is not None  # pirlib.ui.timeline_editor is there
     step.import_button.click()
     assert "no file chosen" in step.message.widget.value
+    assert "Star (★) an event to put it in the postmortem" in "".join(html_of(step.widget))
+
+
+def test_a_relative_import_path_is_the_projects_and_the_import_says_what_it_added(settings, tmp_path, monkeypatch):
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "imports").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "fixtures" / "timeline" / "alerts.csv", project / "imports" / "alerts.csv")
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/, not in the project folder
+    w = picked(settings.replace(home=project))
+    w.go("timeline")
+    step = w.steps["timeline"]
+    step.kind.value = "alerts"
+    step.path.value = "imports/nope.csv"
+    step.import_button.click()
+    assert (f"imports/nope.csv: no such file in the project folder {project}; give a path relative to that folder, "
+            "or an absolute path") in step.message.widget.value  # fmt: skip
+    step.path.value = "imports/alerts.csv"
+    step.import_button.click()
+    message = step.message.widget.value
+    assert "imported alerts.csv: " in message and " events read, " in message and "0 added" not in message
+    step.import_button.click()
+    assert "0 added" in step.message.widget.value and "nothing new" in step.message.widget.value
 
 
 def test_notebook_is_thin_and_stripped():

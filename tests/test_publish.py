@@ -209,6 +209,7 @@ def test_files_alone_are_a_preview_and_record_nothing(settings, tmp_path):
     assert [p.name for p in result.files] == [f"{fx.stage31_key(settings)}-postmortem.md"]
     assert sorted(p.name for p in out.iterdir()) == [f"{fx.stage31_key(settings)}-postmortem.md"]
     assert review_row(settings) == (None, None) and "preview only" in result.lines()[-1]
+    assert " --" not in " ".join(result.lines())  # the guide shows these lines: no command-line flags
 
 
 def test_a_publish_after_48_hours_is_late_on_the_reviews_board(settings):
@@ -252,7 +253,7 @@ def test_cli_publish_regulator_filed_and_errors(settings, tmp_path, monkeypatch,
     assert cli.main(["publish", key, "--doc-url", "javascript:alert(1)"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("pir: error: unknown incident 'INC-999999'")
-    assert err[1].startswith("pir: error: --doc-url 'javascript:alert(1)' is not an http(s) URL")
+    assert err[1].startswith("pir: error: page address 'javascript:alert(1)' is not an http(s) URL")
 
 
 def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_recorded(settings):

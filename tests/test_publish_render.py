@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support import publish_fixture as fx
-from pirlib import db
+from pirlib import db, timeline
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.publish import messages, render
@@ -58,12 +58,39 @@ def test_the_status_summary_and_the_customer_email_match_their_golden_files(stag
 def test_the_dataset_has_every_section(stage31):
     _, data = stage31
     assert data["incident"]["summary"].startswith("Stage-31: payments-api 5xx spike")
-    assert len(data["timeline"]) == 3 and len(data["went_well"]) == 1 and len(data["went_wrong"]) == 2
+    assert len(data["went_well"]) == 1 and len(data["went_wrong"]) == 2
+    # the timeline: the five milestones and the three starred events, in time order
+    assert [e["who"] == "Milestone" for e in data["timeline"]] == [True, True, True, False, False, True, True, False]
+    assert [e["at"] for e in data["timeline"]] == sorted(e["at"] for e in data["timeline"])
+    assert not any(e["flag"] for e in data["timeline"])
     assert [n["flag_label"] for n in data["risks"]] == ["Compliance"]
     assert len(data["actions"]) == 8 and all(a["url"].startswith("https://") for a in data["actions"])
-    assert {"Dana Roe"} <= {p["name"] for p in data["attendees"]}
+    assert {"Dana Roe", "Ravi Iyer"} <= {p["name"] for p in data["attendees"]}
+    assert data["attendance_recorded"] and [p["name"] for p in data["absent"]] == ["José Núñez"]
+    assert (data["review"]["scribe"], data["review"]["incident_commander"]) == ("Dana Roe", "Noah Williams")
+    assert data["review"]["contributing_factors"] == ["Canary analysis watched latency only",
+                                                      "No automatic rollback on 5xx"]  # fmt: skip
     assert "Compliance" not in {p["name"] for p in data["attendees"]}  # the role's placeholder is not a person
     assert [d["name"] for d in data["durations"]][0] == "Time to detect"
+
+
+def test_a_negative_duration_and_a_future_event_are_flagged_not_published(stage31):
+    settings, data = stage31
+    with db.connect(settings) as con:
+        incident_id = data["incident"]["id"]
+        timeline.set_milestone_override(con, incident_id, "mitigated", "2025-09-05T12:00:00Z")  # before started
+        event_id = timeline.load_timeline(con, incident_id).query("starred")["event_id"].iloc[-1]
+        timeline.curate(con, event_id, occurred_at="2025-09-09T10:00:00Z", by="Alex Chen")  # after RENDERED_AT
+        data = render.postmortem_data(con, incident_id, fx.RENDERED_AT)
+    ttm = next(d for d in data["durations"] if d["name"] == "Time to mitigate")
+    assert ttm["minutes"] is None
+    assert ttm["flag"] == "not shown: mitigated is before started; correct the milestones in the Timeline step"
+    [future] = [e for e in data["timeline"] if e["flag"]]
+    assert future["at"] > fx.RENDERED_AT
+    for fmt in render.FORMATS:
+        text = render.render(data, fmt)
+        assert "−98 min" not in text and "-98 min" not in text and "mitigated is before started" in text
+        assert "later than this document; check the time in the Timeline step" in text
 
 
 def test_hostile_text_is_literal_in_markdown(stage31):

@@ -17,7 +17,7 @@ from pirlib import db
 from pirlib.config import Secret, Settings
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import push, sync
-from pirlib.review import actions
+from pirlib.review import actions, prepare
 from pirlib.review.session import open_review
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
@@ -226,6 +226,12 @@ def test_a_400_keeps_jiras_words_and_the_draft_and_a_retry_after_the_fix_pushes_
 
 
 def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: FakeJira, cfg: Settings):
+    stranger = draft(cfg, owner="Nobody Here", summary="Add a canary for checkout flags")
+    [skipped] = run_push(cfg).outcomes  # nobody pir knows: not SMART, Jira is not asked
+    assert skipped.state == "skipped" and "owner: 'Nobody Here' is not a known person" in skipped.error
+    with open_review(cfg, "INC-1") as session:
+        actions.delete_draft(session.con, stranger)
+        prepare.add_attendee(session, "Nobody Here")  # on the invite list, but not a Jira user
     bad = draft(cfg, owner="Nobody Here")
     good = draft(cfg, summary="Add a canary for checkout deploys")
     result = run_push(cfg)

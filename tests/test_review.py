@@ -239,7 +239,11 @@ def test_quality_check_names_what_is_missing(settings, s):
         meeting.add_note(s, segment.name, "said",
                         tag="tooling_limit" if segment.name == "went_wrong" else None)  # fmt: skip
     issues = [str(i) for i in wrap_up.quality_check(s, at=at)]
-    assert "actions: draft 'Add 5xx canary alert' has no owner and no verification method" in issues
+    assert ("actions: draft 'Add 5xx canary alert' is not SMART yet: owner: required; name the one person "
+            "accountable for the action, e.g. an invitee of the review; due date: required; pick a date after today "
+            "and by 2025-12-05 (within 90 days); verification method: required; say how and when the metric is "
+            f"checked, e.g. '{actions.good_verification(fx.TODAY)}'; type: required; choose one of prevent, detect, mitigate, "
+            "process") in issues
     assert not any(i.startswith("notes:") for i in issues)
 
 
@@ -263,8 +267,45 @@ def test_open_actions_call_blank_what_clean_text_calls_blank(settings, s):
         s.con.execute(
             "INSERT INTO action_drafts (draft_id, incident_id, summary, owner, success_metric, verification_method, "
             "state) VALUES (?, ?, ?, ?, 'p99 < 300 ms', 'game day', 'draft')", [f"d{n}", fx.STAGE31_ID, f"a{n}", owner])
-    found = actions.open_actions(s.con, [fx.STAGE31_ID])[fx.STAGE31_ID]
-    assert found.count == len(owners)
-    lacking = {summary for _, summary, missing in found.lacking if missing == ["owner"]}
-    assert lacking == {f"a{n}" for n, owner in enumerate(owners) if not clean_text(owner)}
-    assert len(lacking) == len(spaces) + 3
+        s.con.execute(
+            "INSERT INTO actions (issue_id, key, incident_id, summary, owner, success_metric, verification_method, "
+            "deleted) VALUES (?, ?, ?, ?, ?, 'p99 < 300 ms', 'game day', false)",
+            [f"j{n}", f"INC-{900 + n}", fx.STAGE31_ID, f"a{n}", owner])  # fmt: skip
+    found = actions.open_actions(s.con, settings, [fx.STAGE31_ID])[fx.STAGE31_ID]
+    assert found.count == 2 * len(owners)
+    blank = {f"a{n}" for n, owner in enumerate(owners) if not clean_text(owner)}
+    assert {summary for _, summary, missing in found.lacking if missing == ["owner"]} == blank
+    owner_required = {summary for summary, problems in found.not_smart
+                      if any(p.field == "owner" and p.message.startswith("required") for p in problems)}  # fmt: skip
+    assert owner_required == blank
+    assert len(blank) == len(spaces) + 3
+
+
+# ------------------------------------------------------------------------------------- the meeting's record
+
+
+def test_the_meeting_records_roles_attendance_and_the_root_cause(settings, s):
+    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": fx.COMMANDER, "scribe": None,
+                                 "root_cause": None, "contributing_factors": None}  # fmt: skip
+    with pytest.raises(InputError, match="^incident commander: Alex Chen is the facilitator"):
+        meeting.set_role(s, "incident_commander", " alex  chen ")
+    with pytest.raises(InputError, match="^role 'facilitator' cannot be set here"):
+        meeting.set_role(s, "facilitator", "Mo Diaz")
+    meeting.set_role(s, "incident_commander", "Sam Okafor")
+    meeting.set_role(s, "scribe", "  Mo   Diaz ")
+    with pytest.raises(InputError, match="^facilitator: Sam Okafor is the incident commander"):
+        prepare.assign_facilitator(s, "Sam Okafor")  # the meeting's commander counts
+    prepare.invite_list(s)
+    meeting.set_attended(s, "Lee Park")
+    meeting.set_attended(s, "Ravi Iyer")  # not invited
+    meeting.set_attended(s, "Mo Diaz", False)
+    with pytest.raises(InputError, match="^attendee: the name is empty"):
+        meeting.set_attended(s, "  ")
+    meeting.save_root_cause(s, "  pool too small ", "a\n\n  b  \n")
+    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": "Sam Okafor",
+                                 "scribe": "Mo Diaz", "root_cause": "pool too small", "contributing_factors": "a\nb"}
+    people = prepare.invite_list(s).set_index("name")
+    assert people.loc["Lee Park", "attended"] and not people.loc["Ravi Iyer", "invited"]
+    assert people.loc["Mo Diaz", "attended"] == False  # noqa: E712  (recorded as absent, not unknown)
+    meeting.set_role(s, "incident_commander", "")
+    assert meeting.record(s)["incident_commander"] == fx.COMMANDER  # Jira's again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import time
 from collections.abc import Callable
@@ -346,6 +348,22 @@ def test_editor_callbacks_write_to_the_database(settings: Settings, incident: st
     editor.milestone_clear["detected"].click()
     with db.connect(settings) as con:
         assert con.execute("SELECT count(*) FROM milestone_overrides").fetchall()[0][0] == 0
+
+
+def test_the_editor_flags_a_negative_duration_and_an_event_in_the_future(settings: Settings, incident: str) -> None:
+    load_everything(settings, incident)
+    settings = settings.replace(today=dt.date(2025, 10, 27))
+    editor = TimelineEditor(settings, incident, render_figure=False, user="facilitator")
+    assert "⚠" not in editor.durations.value and not any("in the future" in label for label, _ in editor.event_list.options)
+    editor.milestone_inputs["mitigated"].value = "2025-10-20 00:00"  # before the incident started
+    editor.milestone_set["mitigated"].click()
+    assert "TTM: ⚠ mitigated is before started" in editor.durations.value and "−" not in editor.durations.value
+    editor.new_time.value, editor.new_text.value = "2025-11-30 10:00", "typed a month ahead by mistake"
+    editor.add_button.click()
+    [label] = [label for label, _ in editor.event_list.options if "typed a month ahead" in label]
+    assert "⚠ in the future" in label
+    assert timeline.describe_import({"read": 3, "added": 0, "updated": 0, "unchanged": 3, "skipped": 0}) == (
+        "3 events read, 0 added, 0 updated, 3 unchanged, 0 skipped (nothing new: this file was imported before)")
 
 
 # ---------------------------------------------------------------------------------------- sample incidents

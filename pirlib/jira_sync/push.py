@@ -42,8 +42,8 @@ Decisions where the issue was silent:
 - An incident without an epic gets one: pir creates it (labels ``postmortem`` + the incident label,
   linked to the incident, Epic Name on Data Center when the site has that field). An incident without a
   label of its own first gets one, its key in lower case (``inc-1042``), as docs/jira-setup.md asks.
-- Drafts that are not SMART yet (``pirlib.review.actions.validate``) are not pushed; they are reported as
-  skipped with their problems and stay drafts.
+- Drafts that are not SMART yet (``pirlib.review.actions.check_drafts``, the guide's rule) are not pushed;
+  they are reported as skipped with their problems and stay drafts.
 - An owner must match exactly one active Jira user by display name, e-mail or user name (case-insensitive).
 - Only one ``pir push`` runs at a time per database (a lock file next to it), so two facilitators pressing
   the button at once cannot both create.
@@ -345,12 +345,15 @@ def _load_drafts(settings: Settings, incident: str | None) -> pd.DataFrame:
         if incident:
             where += " AND d.incident_id = ?"
             params.append(resolve_incident(con, incident)[0])
-        return con.execute(
+        drafts = con.execute(
             "SELECT d.*, i.key AS incident_key, i.summary AS incident_summary, i.labels AS incident_labels,"
-            " i.epic_key AS incident_epic FROM action_drafts AS d JOIN incidents AS i ON i.issue_id = d.incident_id"
+            f" i.epic_key AS incident_epic, {actions.owner_known_sql('d')} AS owner_known"
+            " FROM action_drafts AS d JOIN incidents AS i ON i.issue_id = d.incident_id"
             f" WHERE {where} ORDER BY i.key, d.created_at, d.draft_id",
             params,
         ).df()
+        drafts["problems"] = actions.check_drafts(settings, drafts)  # the guide's SMART rule, as of today
+        return drafts
 
 
 def _set_state(settings: Settings, draft_id: str, state: str, **values: Any) -> None:
@@ -409,7 +412,6 @@ class _Pusher:
         )
         self.epic_name = next((str(f["id"]) for f in catalogue if f.get("name") == "Epic Name"), None)
         self.users: dict[str, dict[str, Any]] = {}
-        self.today = settings.current_date()
 
     # --- one incident --------------------------------------------------------------------------------
 
@@ -418,7 +420,7 @@ class _Pusher:
         incident_id, incident_key = str(first["incident_id"]), str(first["incident_key"])
         ready = []
         for draft in drafts:
-            problems = actions.validate(draft, self.today)
+            problems = draft["problems"]
             if problems:
                 self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, clean_text(draft["summary"]),
                                                         "skipped", error="; ".join(map(str, problems))))  # fmt: skip

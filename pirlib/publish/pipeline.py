@@ -64,7 +64,8 @@ class PublishResult:
             out.append(f"Confluence page {verb}: {self.page.url} ({self.page.requests} requests)")
         out += self.sent
         if self.published_at is None:
-            out.append(f"{self.key}: preview only, not recorded as published (use --confluence or --doc-url)")
+            out.append(f"{self.key}: preview only, not recorded as published (publish to Confluence, or give the "
+                       "address of the page published elsewhere)")
         else:
             when = f"{self.published_at:%Y-%m-%d %H:%M} UTC"
             late = (f", late by {durations.span(self.late_by)} (due {self.deadline_hours:g} h after closure)" if self.late_by
@@ -99,9 +100,9 @@ def publish(
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}; use one of {', '.join(FORMATS)}")
     if to_confluence and doc_url is not None:
-        raise InputError("give either --confluence (pir publishes the page) or --doc-url (it is published elsewhere)")
+        raise InputError("publish either to Confluence or as a page published elsewhere (its address), not both")
     if doc_url is not None and safe_url(doc_url) is None:
-        raise InputError(f"--doc-url {doc_url!r} is not an http(s) URL; give the published page's address")
+        raise InputError(f"page address {doc_url!r} is not an http(s) URL; give the published page's address")
     at = as_utc(at) or now(settings)
     folder = Path(out_dir or settings.published_dir)
     with db.connect(settings, read_only=True) as con:

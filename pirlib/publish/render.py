@@ -28,7 +28,7 @@ from pirlib import durations
 from pirlib.errors import PirError
 from pirlib.notify import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
-from pirlib.timeline import milestones_of
+from pirlib.timeline import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
@@ -99,12 +99,17 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         FROM action_drafts WHERE incident_id = $id AND state <> 'pushed'
         ORDER BY due_date NULLS LAST, key NULLS LAST, summary
         """, {"id": incident_id}).df())  # fmt: skip
-    attendees = _records(con.execute(
-        "SELECT name, role FROM attendees WHERE incident_id = ? AND invited AND origin IS DISTINCT FROM 'runbook role' "
+    people = _records(con.execute(
+        "SELECT name, role, invited, attended FROM attendees WHERE incident_id = ? "
+        "AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
         "ORDER BY role <> 'commander', name", [incident_id]).df())  # fmt: skip
+    attendance_recorded = any(p["attended"] for p in people)
+    generated_at = as_utc(at)
     for event in timeline:
         event["at"] = as_utc(event.pop("occurred_at"))
         event["what"] = _event_text(event)
+        event["who"] = event["actor"] or event["source"]
+    timeline = _with_milestones(timeline, milestones, generated_at)
     for action in actions:
         action["url"] = safe_url(action["url"])
         action["due_date"] = pd.Timestamp(action["due_date"]).date().isoformat() if action["due_date"] is not None else None
@@ -113,8 +118,9 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         note["tag_label"] = NOTE_TAGS.get(note["tag"] or "")
         note["flag_label"] = NOTE_FLAGS.get(note["flag"] or "")
         by_category.setdefault(note["category"] or "note", []).append(note)
+    factors = [line.strip() for line in clean_text(review.get("contributing_factors")).splitlines() if line.strip()]
     return {
-        "generated_at": as_utc(at),
+        "generated_at": generated_at,
         "incident": {
             "id": incident_id, "key": incident["key"], "summary": _text(incident["summary"]) or incident["key"],
             "description": _text(incident.get("description")),
@@ -129,16 +135,45 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
             "facilitator": _text(review.get("facilitator")), "meeting_at": as_utc(review.get("meeting_at")),
             "published_at": as_utc(review.get("published_at")), "doc_url": safe_url(review.get("doc_url")),
             "regulatory_filed_at": as_utc(review.get("regulatory_filed_at")),
+            "incident_commander": _text(review.get("incident_commander")) or _text(incident.get("commander")),
+            "scribe": _text(review.get("scribe")),
+            "root_cause": _text(review.get("root_cause")), "contributing_factors": factors,
         },
         "milestones": milestones,
         "milestone_at": {m["name"]: m["at"] for m in milestones},
         "milestone_flags": list(report.flags),
-        "durations": [{"name": DURATIONS[k], "minutes": v} for k, v in report.durations.items()],
+        "durations": [_duration(k, v) for k, v in report.durations.items()],
         "timeline": timeline,
         "went_well": by_category["well"], "went_wrong": by_category["wrong"], "risks": by_category["risk"],
         "actions": actions,
-        "attendees": attendees,
+        # Who attended; until attendance is recorded, who was invited (the templates say which).
+        "attendance_recorded": attendance_recorded,
+        "attendees": [p for p in people if (p["attended"] if attendance_recorded else p["invited"])],
+        "absent": [p for p in people if p["invited"] and not p["attended"]] if attendance_recorded else [],
     }  # fmt: skip
+
+
+def _duration(key: str, minutes: float | None) -> dict[str, Any]:
+    """A duration row; a negative one is not published as a number but flagged with the fix."""
+    problem = duration_problem(key, minutes)
+    if problem:
+        flag = f"not shown: {problem}; correct the milestones in the Timeline step"
+        return {"name": DURATIONS[key], "minutes": None, "flag": flag}
+    return {"name": DURATIONS[key], "minutes": minutes, "flag": None}
+
+
+def _with_milestones(events: list[dict[str, Any]], milestones: list[dict[str, Any]],
+                     generated_at: dt.datetime | None) -> list[dict[str, Any]]:  # fmt: skip
+    """The postmortem's timeline: the milestones plus the starred events, in time order (a milestone first at a
+    tie). An entry later than the document's own time is flagged, never shown as a plain fact."""
+    entries = [{"at": m["at"], "who": "Milestone", "what": m["name"] + (f" ({m['rule']})" if m["rule"] else ""),
+                "milestone": m["name"], "rank": 0} for m in milestones if m["at"] is not None]  # fmt: skip
+    entries += [{**e, "rank": 1} for e in events if e["at"] is not None]
+    entries.sort(key=lambda e: (e["at"], e["rank"]))
+    for entry in entries:
+        future = generated_at is not None and entry["at"] > generated_at
+        entry["flag"] = "flagged: later than this document; check the time in the Timeline step" if future else None
+    return entries
 
 
 def _event_text(event: Mapping[str, Any]) -> str:

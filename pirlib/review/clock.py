@@ -29,7 +29,7 @@ UTC = dt.timezone.utc
 STAGES = {
     "facilitator_assigned": ("Facilitator assigned", "facilitator_assigned_at", "facilitator_hours"),
     "artifacts_collected": ("Artifacts collected", "artifacts_collected_at", "artifacts_hours"),
-    "invites_sent": ("Invite list prepared", "invites_sent_at", "invites_hours"),
+    "invites_sent": ("Invite list sent", "invites_sent_at", "invites_hours"),
     "agenda_circulated": ("Agenda circulated", "agenda_circulated_at", "agenda_hours"),
     "published": ("Postmortem published", "published_at", "publish_hours"),
 }

@@ -1,10 +1,14 @@
-"""Runbook §2, the meeting: six timed segments, the ground rules, and the notes taken in each segment.
+"""Runbook §2, the meeting: six timed segments, the ground rules, the notes taken in each segment, and the
+record of the meeting: who attended, who held its roles, and the root cause with its contributing factors.
 
 The meeting clocks need no thread: starting a segment stores its start time, and whoever shows the
 clocks computes them from the stored times (``segment_elapsed``, ``meeting_elapsed``).
 
 Decisions where the runbook is silent: notes in "what went wrong" need a tag; risk review notes may carry
-a compliance or security flag.
+a compliance or security flag. The meeting's roles are the facilitator (``reviews.facilitator``, assigned
+in preparation), the incident commander who walks through the recap (Jira's commander unless the meeting
+names another) and the scribe; the facilitator is never the incident commander. Someone who attended
+without being invited is added to ``attendees`` (``invited`` false) rather than typed into a note.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from pirlib import db
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, touch_review
-from pirlib.values import as_utc
+from pirlib.values import as_utc, same_person
 
 __all__ = [
-    "GROUND_RULES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note", "delete_note",
-    "end_segment", "meeting_elapsed", "notes", "segment_elapsed", "segment_times", "segments_without_notes",
-    "start_segment",
+    "GROUND_RULES", "MEETING_ROLES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note",
+    "delete_note", "end_segment", "meeting_elapsed", "notes", "record", "save_root_cause",
+    "segment_elapsed", "segment_times", "segments_without_notes", "set_attended", "set_role", "start_segment",
 ]  # fmt: skip
 
 
@@ -193,3 +197,66 @@ def segments_without_notes(con: duckdb.DuckDBPyConnection, incident_ids: list[st
         [list(incident_ids)],
     ).fetchall())  # fmt: skip
     return {incident_id: [s for s in SEGMENTS if (incident_id, s.name) not in noted] for incident_id in incident_ids}
+
+
+# ---------------------------------------------------------------------------------- the meeting's record
+
+# The runbook's meeting roles: key -> label. The facilitator is assigned in preparation (prepare.assign_facilitator).
+MEETING_ROLES = {"facilitator": "Facilitator", "incident_commander": "Incident commander", "scribe": "Scribe"}
+NOT_INVITED = "attended, not invited"
+
+
+def _name(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def set_attended(session: ReviewSession, name: str, attended: bool = True) -> None:
+    """Record that a person attended (or not); someone not on the invite list is added as not invited."""
+    name = _name(name)
+    if not name:
+        raise InputError("attendee: the name is empty; type the name of the person who attended")
+    session.con.execute(
+        "INSERT INTO attendees (incident_id, name, role, origin, invited, attended) VALUES (?, ?, 'participant', ?, "
+        "false, ?) ON CONFLICT (incident_id, name) DO UPDATE SET attended = EXCLUDED.attended",
+        [session.incident_id, name, NOT_INVITED, bool(attended)],
+    )  # fmt: skip
+
+
+def record(session: ReviewSession) -> dict[str, str | None]:
+    """The meeting's record: facilitator, incident_commander (the meeting's, else Jira's), scribe, root_cause,
+    contributing_factors (text, one factor per line)."""
+    row = session.con.execute(
+        "SELECT r.facilitator, coalesce(r.incident_commander, i.commander), r.scribe, r.root_cause, "
+        "r.contributing_factors FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+        "WHERE i.issue_id = ?", [session.incident_id]
+    ).fetchone()  # fmt: skip
+    keys = ("facilitator", "incident_commander", "scribe", "root_cause", "contributing_factors")
+    return dict(zip(keys, row or (None,) * len(keys), strict=True))
+
+
+def set_role(session: ReviewSession, role: str, name: str | None) -> None:
+    """Name the meeting's incident commander or scribe (empty: the incident commander is Jira's again, no scribe).
+
+    The facilitator is assigned in preparation; the incident commander is never the facilitator."""
+    if role not in ("incident_commander", "scribe"):
+        raise InputError(f"role {role!r} cannot be set here; use incident_commander or scribe "
+                         "(the facilitator is assigned in the Prepare step)")  # fmt: skip
+    name = _name(name) or None
+    current = record(session)
+    if role == "incident_commander" and same_person(name, current["facilitator"]):
+        raise InputError(f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a "
+                         "facilitator who did not command the incident, so name the commander who walks through "
+                         "the recap")  # fmt: skip
+    touch_review(session, session.now())
+    session.con.execute(f"UPDATE reviews SET {role} = ? WHERE incident_id = ?", [name, session.incident_id])
+
+
+def save_root_cause(session: ReviewSession, root_cause: str | None, contributing_factors: str | None) -> None:
+    """Keep the root cause and the contributing factors (one per line; blank lines dropped) as typed."""
+    cause = (root_cause or "").strip() or None
+    factors = "\n".join(line.strip() for line in (contributing_factors or "").splitlines() if line.strip()) or None
+    touch_review(session, session.now())
+    session.con.execute(
+        "UPDATE reviews SET root_cause = ?, contributing_factors = ? WHERE incident_id = ?",
+        [cause, factors, session.incident_id],
+    )

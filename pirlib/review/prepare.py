@@ -28,7 +28,7 @@ from pirlib.errors import InputError
 from pirlib.files import write_atomic
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
 from pirlib.review.session import ReviewSession, incident_facts, touch_review
-from pirlib.values import as_utc, is_missing, utc_minute
+from pirlib.values import as_utc, is_missing, same_person, utc_minute
 
 __all__ = [
     "ARTIFACT_KINDS", "RUNBOOK_ROLES", "add_attendee", "agenda", "artifact_checklist", "assign_facilitator",
@@ -49,10 +49,6 @@ RUNBOOK_ROLES = ("Engineering leadership", "QA", "Compliance", "Product")
 # ----------------------------------------------------------------------------------------- facilitator
 
 
-def _same_person(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None = None) -> None:
     """Record the facilitator (never the incident commander) and, the first time, when they were assigned."""
     name = " ".join((name or "").split())
@@ -60,10 +56,11 @@ def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None
         raise InputError("facilitator: the name is empty; type the name of the person who will facilitate")
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
-    key, commander = con.execute(
-        "SELECT key, commander FROM incidents WHERE issue_id = ?", [incident_id]
-    ).fetchone()
-    if _same_person(name, commander):
+    key, commander = con.execute(  # the meeting's incident commander when it names one, else Jira's
+        "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
+        "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
+    ).fetchone()  # fmt: skip
+    if same_person(name, commander):
         raise InputError(
             f"facilitator: {commander} is the incident commander of {key}; the runbook asks for someone "
             "who did not command the incident, so pick another person"
@@ -211,11 +208,12 @@ def _ensure_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
 
 
 def invite_list(session: ReviewSession) -> pd.DataFrame:
-    """The invite list (proposals stored on first read): name, role, origin, invited; people first, roles last."""
+    """The invite list (proposals stored on first read): name, role, origin, invited, attended (None: not
+    recorded); people first, roles last."""
     con, incident_id = session.con, session.incident_id
     _ensure_attendees(con, incident_id)
     return con.execute(
-        "SELECT name, role, origin, invited FROM attendees WHERE incident_id = ? "
+        "SELECT name, role, origin, invited, attended FROM attendees WHERE incident_id = ? "
         "ORDER BY origin = 'runbook role', CASE role WHEN 'commander' THEN 0 ELSE 1 END, name",
         [incident_id],
     ).df()

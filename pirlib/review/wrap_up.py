@@ -1,7 +1,8 @@
 """The review-quality check (the guide's Wrap-up step and ``pir check``): what a review still lacks.
 
-Missing milestones (as the timeline computes them, overrides included), actions without an owner, a
-success metric or a verification method, segments without notes, and preparation stages not done.
+Missing milestones (as the timeline computes them, overrides included), drafts that are not SMART (the
+rule push and the Actions step use), Jira actions without an owner, a success metric or a verification
+method, segments without notes, and preparation stages not done.
 Each stage module answers its own question for many reviews in one query (``timeline.missing_milestones``,
 ``actions.open_actions``, ``meeting.segments_without_notes``, ``clock.review_clocks``), so checking every
 open review costs a handful of queries, however many there are; one review is the same check on a set of one.
@@ -43,7 +44,7 @@ def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids
                 at: dt.datetime) -> dict[str, list[QualityIssue]]:  # fmt: skip
     """What each of the reviews still lacks: milestones, action owners and metrics, notes, stages (as of ``at``)."""
     milestones = missing_milestones(con, incident_ids)
-    actions = open_actions(con, incident_ids)
+    actions = open_actions(con, settings, incident_ids)
     segments = segments_without_notes(con, incident_ids)
     clocks = review_clocks(con, settings, incident_ids, at)
     report = {}
@@ -51,6 +52,8 @@ def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids
         found = [_MISSING_MILESTONE[m] for m in milestones[incident_id]]
         if not actions[incident_id].count:
             found.append(_NO_ACTIONS)
+        found += [QualityIssue("actions", f"draft '{summary}' is not SMART yet: {'; '.join(map(str, problems))}")
+                  for summary, problems in actions[incident_id].not_smart]  # fmt: skip
         found += [QualityIssue("actions", f"{what} '{summary}' has no {' and no '.join(missing)}")
                   for what, summary, missing in actions[incident_id].lacking]  # fmt: skip
         found += [_NO_NOTES[segment.name] for segment in segments[incident_id]]

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from pirlib import durations
+from pirlib.review.clock import STAGES
 from pirlib.ui import html
 
 SEVERITY_ORDER = ("Sev-0", "Sev-1", "Sev-2", "Sev-3", "Sev-4")
@@ -196,13 +197,7 @@ def html_bundle(fig: go.Figure | dict, config: dict | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 
 Spec = dict
-STAGE_LABELS = {
-    "facilitator_assigned": "facilitator assigned",
-    "artifacts_collected": "artifacts collected",
-    "invites_sent": "invite list sent",
-    "agenda_circulated": "agenda circulated",
-    "published": "published",
-}
+STAGE_LABELS = {stage: label.lower() for stage, (label, _, _) in STAGES.items()}  # one name per stage
 STAGE_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")
 MEASURE_COLORS = {"TTD": "#4575b4", "TTM": "#fdae61", "TTR": "#d73027"}
 OUTCOME_COLORS = {"fixes done": "#1a9850", "fixes not done": "#d73027", "no actions": "#bdbdbd"}

@@ -17,6 +17,7 @@ from IPython.display import display
 
 from pirlib import db, durations, timeline
 from pirlib.config import Settings
+from pirlib.review.clock import now
 from pirlib.errors import PirError
 from pirlib.ui import html
 from pirlib.ui.timeline import LANES, timeline_figure
@@ -26,8 +27,10 @@ __all__ = ["TimelineEditor"]
 _MAX_OPTIONS = 2000  # a Select with tens of thousands of rows makes the browser crawl; filter to narrow
 
 
-def _label(row: Any) -> str:
+def _label(row: Any, now: pd.Timestamp) -> str:
     marks = ("★" if row.starred else " ") + ("⊘" if row.hidden else " ") + ("⏱" if row.retimed else " ")
+    if pd.Timestamp(row.occurred_at) > now:  # a source clock or time zone gone wrong: say so, do not trust it
+        marks += "⚠ in the future "
     text = " ".join(str(row.text or row.to_value or row.kind).split())
     text = text if len(text) <= 90 else text[:87] + "..."
     actor = f"{row.actor}: " if row.actor else ""
@@ -147,7 +150,8 @@ class TimelineEditor:
         selected = self.event_list.value
         frame = self._visible()
         shown = frame.head(_MAX_OPTIONS)
-        self.event_list.options = [(_label(row), row.event_id) for row in shown.itertuples()]
+        at = pd.Timestamp(now(self.settings))
+        self.event_list.options = [(_label(row, at), row.event_id) for row in shown.itertuples()]
         self.count.value = f"{len(shown)} of {len(frame)} events" + (" (filter to see more)" if len(frame) > len(shown) else "")
         if selected in set(shown["event_id"]):
             self.event_list.value = selected
@@ -193,7 +197,10 @@ class TimelineEditor:
             if row.out_of_order:
                 rule = f"<span style='color:#c00'>⚠ {html.text(row.out_of_order)}</span><br>" + rule
             self.milestone_rules[row.milestone].value = rule
-        parts = [f"{k.split('_')[0].upper()}: {durations.minutes(v)}" for k, v in self.report.durations.items()]
+        parts = []
+        for key, minutes in self.report.durations.items():
+            problem = timeline.duration_problem(key, minutes)  # a negative duration is flagged, not shown
+            parts.append(f"{key.split('_')[0].upper()}: " + (f"⚠ {problem}" if problem else durations.minutes(minutes)))
         self.durations.value = " · ".join(parts)
 
     # ----------------------------------------------------------------------------------------- changes

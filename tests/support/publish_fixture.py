@@ -1,7 +1,7 @@
 """The runbook's Stage-31 incident as `pir demo` loads it, with a review on top, for the publishing tests.
 
 The demo database is built once per test session (about 5 s) and copied for each test. The review content
-(notes, starred events, attendees) is written through pirlib's own review functions at fixed times, so the
+(notes, starred events, attendees and who attended, the scribe, the root cause) is written through pirlib's own review functions at fixed times, so the
 rendered documents are deterministic; one note is hostile, to prove every format escapes it.
 """
 
@@ -50,7 +50,13 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
         for event_id in events["event_id"].iloc[[0, 3, 7]]:
             timeline.curate(s.con, event_id, starred=True, by="Alex Chen")
         prepare.add_attendee(s, "Dana Roe", "Compliance")
-        prepare.invite_list(s)
+        for person in prepare.invite_list(s)["name"]:  # everyone invited came, but José Núñez
+            if person not in prepare.RUNBOOK_ROLES and person != "José Núñez":
+                meeting.set_attended(s, person)
+        meeting.set_attended(s, "Ravi Iyer")  # came without an invitation
+        meeting.set_role(s, "scribe", "Dana Roe")
+        meeting.save_root_cause(s, "The v4.29.7 config rejected the <new> pool size & the canary did not look at 5xx.",
+                                "Canary analysis watched latency only\n\nNo automatic rollback on 5xx")  # fmt: skip
     return settings
 
 

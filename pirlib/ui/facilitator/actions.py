@@ -3,6 +3,7 @@ and the push to Jira (the logic is ``pirlib.review.actions`` and ``pirlib.jira_s
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -17,6 +18,23 @@ if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
+def smart_help(horizon_days: int, today: dt.date) -> str:
+    """What SMART asks of a draft here, in the words of ``pirlib.review.actions`` (the rule push uses too)."""
+    return (
+        "<div class='pir-smart-help'><p>An action is pushed to Jira only when it is SMART:</p><ul>"
+        "<li><b>Owner</b>: one person on the invite list, or a Jira user as Jira shows the name.</li>"
+        f"<li><b>Due date</b>: after today and within {horizon_days} days.</li>"
+        "<li><b>Success metric</b>: a measurable target, a number with a unit or a threshold with a comparison, "
+        f"e.g. <i>{html.text(actions.GOOD_METRIC)}</i>.</li>"
+        "<li><b>Verification</b>: how and when the metric is checked, "
+        f"e.g. <i>{html.text(actions.good_verification(today))}</i>.</li>"
+        "<li><b>Type</b>: prevent, detect, mitigate or process.</li></ul>"
+        "<p>Drafts are saved as you type (leave a field to save it) and stay drafts until you push them with the "
+        "button below; a draft that fails keeps what you typed and is pushed again next time. Action-item notes "
+        "from the meeting become drafts with their <i>Make a draft</i> button.</p></div>"
+    )
+
+
 class ActionsStep(Step):
     """Runbook §3: SMART action drafts, saved as they are typed, with the problems that remain."""
 
@@ -27,12 +45,16 @@ class ActionsStep(Step):
             "summary": widgets.Text(description="Summary", placeholder="what will be done", **text),
             "owner": widgets.Combobox(description="Owner", placeholder="one accountable person", ensure_option=False,
                                       continuous_update=False),
+            "team": widgets.Combobox(description="Team", placeholder="the team that owns it (the boards group by team)",
+                                     ensure_option=False, continuous_update=False),
             "due_date": widgets.DatePicker(description="Due date"),
             "priority": widgets.Dropdown(description="Priority", options=[("—", "")] + [(p, p) for p in actions.PRIORITIES]),
             "action_type": widgets.Dropdown(description="Type", options=[("— choose —", "")] + [(t, t) for t in actions.ACTION_TYPES]),
-            "success_metric": widgets.Textarea(description="Success metric", placeholder="the number that shows it worked",
+            "success_metric": widgets.Textarea(description="Success metric", placeholder=f"e.g. {actions.GOOD_METRIC}",
                                                rows=2, **text),
-            "verification_method": widgets.Textarea(description="Verification", placeholder="how the metric is checked",
+            "verification_method": widgets.Textarea(description="Verification",
+                                                    placeholder="how and when, e.g. game day on <date>, checked by "
+                                                                "the SRE on call",
                                                     rows=2, **text),
         }  # fmt: skip
         for name, field in self.fields.items():
@@ -60,17 +82,16 @@ class ActionsStep(Step):
             invitees = prepare.invite_list(s)
             draft = actions.get_draft(s.con, self.draft_id) if self.draft_id else None
             drafts = actions.list_drafts(s)
+            teams = actions.known_teams(s.con)
         self.fields["owner"].options = [n for n in invitees["name"] if n not in prepare.RUNBOOK_ROLES]
+        self.fields["team"].options = teams
         if draft is None:
             self.draft_id = None
         self._load(draft)
         self._show(drafts)
         self.widget.children = [
             heading("5. Actions (runbook §3)"),
-            widgets.HTML("<p>Each action needs an owner, a due date after today, a success metric and a "
-                         "verification method. Drafts are saved as you type (leave a field to save it) and stay "
-                         "drafts until you push them to Jira (the button below, or <code>pir push</code>); a draft "
-                         "that fails keeps what you typed and is pushed again next time.</p>"),
+            widgets.HTML(smart_help(self.settings.action_horizon_days, self.settings.current_date())),
             self.new, *self.fields.values(), self.problems, self.message.widget,
             heading("Drafts", 4), self.listing, self.push_button, self.push_result,
         ]  # fmt: skip
@@ -155,6 +176,7 @@ class ActionsStep(Step):
             status = "✓ SMART" if not draft["problems"] else f"✗ {len(draft['problems'])} problem(s)"
             due = draft["due_date"].date().isoformat() if not pd.isna(draft["due_date"]) else "no due date"
             owner = draft["owner"] if isinstance(draft["owner"], str) else "no owner"
+            owner += f" ({draft['team']})" if isinstance(draft.get("team"), str) else ""
             marker = "▶ " if draft["draft_id"] == self.draft_id else ""
             pushed = f" {draft['pushed_key']}" if isinstance(draft.get("pushed_key"), str) else ""
             error = f" — {draft['error']}" if isinstance(draft.get("error"), str) else ""

@@ -1,5 +1,6 @@
-"""Step 4, Meeting (runbook §2): six timed segments, the ground rules, and notes per segment saved as
-review_notes rows (the logic is ``pirlib.review.meeting``).
+"""Step 4, Meeting (runbook §2): six timed segments, the ground rules, notes per segment saved as
+review_notes rows, and the record of the meeting: who attended, its roles, the root cause and contributing
+factors (the logic is ``pirlib.review.meeting``). Action-item notes become action drafts with one click.
 
 The clocks need no thread: starting a segment stores its start time, and an ipywidgets ``Play`` ticking once
 a second in the browser asks the kernel to redraw the clocks from those stored times.
@@ -14,11 +15,13 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 import pandas as pd
 
-from pirlib.review import meeting
+from pirlib.review import actions, meeting, prepare
 from pirlib.review.clock import now
+from pirlib.review.session import ReviewSession
 from pirlib.ui.facilitator.recap import RecapPanel
 from pirlib.ui.facilitator.widgets import Message, Step, clock_text, heading
 from pirlib.ui import html
+from pirlib.values import is_missing
 
 if TYPE_CHECKING:  # the wizard imports every step
     from pirlib.ui.facilitator.wizard import FacilitatorWizard
@@ -43,17 +46,21 @@ class MeetingStep(Step):
         self.messages: dict[str, Message] = {}
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
+        self.record = MeetingRecord(self)
+        self.drafted: set[str] = set()  # the notes a draft was made from
 
     def refresh(self) -> None:
         with self.session() as s:
             self.times = meeting.segment_times(s)
             all_notes = meeting.notes(s)
+            self.drafted = set(actions.drafts_by_note(s))
+            self.record.load(s)
         rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
         sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
         self.widget.children = [
             heading("4. Meeting (runbook §2, 60 minutes)"),
             widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
-            widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
+            self.record.people, widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
         ]
         self.ticker.playing = any(ended is None for _, ended in self.times.values())
         self.update_clocks()
@@ -88,8 +95,9 @@ class MeetingStep(Step):
                              for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
             delete = widgets.Button(description="Delete", layout=widgets.Layout(width="80px"))
             delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
+            buttons = [delete] if name != "actions" else [self._draft_button(note["note_id"]), delete]
             rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                                      delete]))  # fmt: skip
+                                      *buttons]))  # fmt: skip
         extra_panels = []
         if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
             if self.recap is None or self.recap.incident_id != self.incident:
@@ -97,6 +105,8 @@ class MeetingStep(Step):
             else:  # a note was added or the step reopened: the similar list stands, the mode is reread
                 self.recap.refresh(with_similar=False)
             extra_panels.append(self.recap.widget)
+        if name == "went_wrong":  # what the discussion concludes: the root cause and what contributed
+            extra_panels.append(self.record.cause)
         return widgets.VBox([
             widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
             *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
@@ -154,7 +164,135 @@ class MeetingStep(Step):
             self.messages[segment].ok("note saved")
             self.wizard.refresh_progress()
 
+    def _draft_button(self, note_id: str) -> widgets.Button:
+        """One click turns an action-item note into an action draft (never two drafts of one note)."""
+        button = widgets.Button(layout=widgets.Layout(width="130px"))
+        button.add_class("pir-note-to-draft")
+        self._show_drafted(button, note_id in self.drafted)
+        button.on_click(lambda _: self.draft_from_note(note_id, button))
+        return button
+
+    @staticmethod
+    def _show_drafted(button: widgets.Button, drafted: bool) -> None:
+        button.description = "Draft made ✓" if drafted else "Make a draft"
+        button.tooltip = ("this note is an action draft: finish it in step 5, Actions" if drafted
+                          else "make an action draft of this note (finish it in step 5, Actions)")  # fmt: skip
+        button.disabled = drafted
+
+    def draft_from_note(self, note_id: str, button: widgets.Button) -> None:
+        if self.messages["actions"].run(lambda: self.call(actions.draft_from_note, note_id),
+                                        "draft made: finish its owner, due date, metric and verification in step 5, "
+                                        "Actions"):  # fmt: skip
+            self.drafted.add(note_id)
+            self._show_drafted(button, True)
+            self.wizard.refresh_progress()
+
     def delete_note(self, note_id: str) -> None:
         with self.session() as s:
             meeting.delete_note(s.con, note_id)
         self.refresh()
+
+
+class MeetingRecord:
+    """Who attended and held the meeting's roles (``people``), and the root cause with its contributing
+    factors (``cause``); every field saves when it changes (``pirlib.review.meeting``)."""
+
+    def __init__(self, step: MeetingStep) -> None:
+        self.step = step
+        self._loading = False
+        self.facilitator = widgets.HTML()
+        self.facilitator.add_class("pir-meeting-facilitator")
+        self.roles = {
+            role: widgets.Combobox(description=meeting.MEETING_ROLES[role], ensure_option=False,
+                                   continuous_update=False, placeholder=placeholder,
+                                   style={"description_width": "130px"})
+            for role, placeholder in (("incident_commander", "walks through the recap"), ("scribe", "takes the notes"))
+        }  # fmt: skip
+        for role, field in self.roles.items():
+            field.add_class(f"pir-role-{role}")
+            field.observe(lambda change, role=role: self._role_changed(role, change["new"]), "value")
+        self.attended = widgets.VBox()
+        self.attended.add_class("pir-attendance")
+        self.boxes: dict[str, widgets.Checkbox] = {}
+        self.newcomer = widgets.Text(placeholder="someone who came without an invitation")
+        self.newcomer.add_class("pir-attendee-name")
+        self.add = widgets.Button(description="Add attendee")
+        self.add.add_class("pir-add-attendee")
+        self.add.on_click(lambda _: self.add_attendee())
+        self.people_message = Message("pir-attendance-message")
+        self.people = widgets.VBox()
+        self.people.add_class("pir-meeting-record")
+        self.root_cause = widgets.Textarea(placeholder="the root cause the discussion agreed on", rows=2,
+                                           continuous_update=False, layout=widgets.Layout(width="80%"))  # fmt: skip
+        self.root_cause.add_class("pir-root-cause")
+        self.factors = widgets.Textarea(placeholder="contributing factors, one per line", rows=3,
+                                        continuous_update=False, layout=widgets.Layout(width="80%"))  # fmt: skip
+        self.factors.add_class("pir-contributing-factors")
+        for field in (self.root_cause, self.factors):
+            field.observe(lambda _: self._cause_changed(), "value")
+        self.cause_message = Message("pir-root-cause-message")
+        self.cause = widgets.VBox([
+            widgets.HTML("<b>Root cause and contributing factors</b> (shown in the postmortem)"),
+            self.root_cause, self.factors, self.cause_message.widget,
+        ])  # fmt: skip
+
+    def load(self, session: ReviewSession) -> None:
+        """Fill every field from the database (in the step's connection)."""
+        record = meeting.record(session)
+        people = prepare.invite_list(session)
+        people = people[people["origin"] != "runbook role"]
+        self._loading = True
+        try:
+            names = list(people["name"])
+            for role, field in self.roles.items():
+                field.options = names
+                field.value = record[role] or ""
+            self.root_cause.value = record["root_cause"] or ""
+            self.factors.value = record["contributing_factors"] or ""
+        finally:
+            self._loading = False
+        self.facilitator.value = (f"<p>Facilitator: <b>{html.text(record['facilitator'] or 'not assigned')}</b> "
+                                  "(assigned in step 2, Prepare)</p>")  # fmt: skip
+        self.boxes = {}
+        for person in people.to_dict("records"):
+            attended = not is_missing(person["attended"]) and bool(person["attended"])
+            if not person["invited"] and not attended:
+                continue
+            label = f"{person['name']} — {person['role']}" + ("" if person["invited"] else " (not invited)")
+            box = widgets.Checkbox(value=attended, description=label, indent=False,
+                                   layout=widgets.Layout(width="45%"))  # fmt: skip
+            box.observe(lambda change, name=person["name"]: self._attended(name, change["new"]), "value")
+            self.boxes[person["name"]] = box
+        self.attended.children = list(self.boxes.values()) or [widgets.HTML("<p>Nobody is on the invite list yet.</p>")]
+        self.people.children = [
+            widgets.HTML("<b>Roles</b>"), self.facilitator, *self.roles.values(),
+            widgets.HTML("<b>Who attended</b> (tick as people join; the postmortem lists them)"), self.attended,
+            widgets.HBox([self.newcomer, self.add]), self.people_message.widget,
+        ]  # fmt: skip
+
+    def _role_changed(self, role: str, name: str) -> None:
+        if not self._loading:
+            label = meeting.MEETING_ROLES[role].lower()
+            self.people_message.run(lambda: self.step.call(meeting.set_role, role, name),
+                                    f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
+
+    def _attended(self, name: str, attended: bool) -> None:
+        if not self._loading:
+            self.people_message.run(lambda: self.step.call(meeting.set_attended, name, attended),
+                                    f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
+
+    def add_attendee(self) -> None:
+        name = self.newcomer.value
+
+        def add() -> None:
+            with self.step.session() as s:
+                meeting.set_attended(s, name)
+                self.load(s)
+
+        if self.people_message.run(add, f"{' '.join(name.split())} attended"):
+            self.newcomer.value = ""
+
+    def _cause_changed(self) -> None:
+        if not self._loading:
+            self.cause_message.run(lambda: self.step.call(meeting.save_root_cause, self.root_cause.value,
+                                                          self.factors.value), "root cause saved")  # fmt: skip

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from pirlib.review import prepare
-from pirlib.review.clock import now, stage_clocks
+from pirlib.review.clock import STAGES, now, stage_clocks
 from pirlib.review.session import incident_facts
 from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
 from pirlib.ui import html
@@ -42,9 +42,9 @@ class PrepareStep(Step):
                                          ensure_option=False)  # fmt: skip
         self.add_person = widgets.Button(description="Add to invite list")
         self.add_person.on_click(lambda _: self.add_attendee())
-        self.send_invites = widgets.Button(description="Mark invite list sent")
+        self.send_invites = widgets.Button(description=f"Mark: {STAGES['invites_sent'][0].lower()}")
         self.send_invites.on_click(lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message,
-                                                         "invite list sent"))  # fmt: skip
+                                                         STAGES["invites_sent"][0].lower()))  # fmt: skip
         self.invite_message = Message("pir-invite-message")
         self.agenda = widgets.Textarea(rows=18, continuous_update=False, layout=WIDE)
         self.agenda.add_class("pir-agenda")
@@ -53,9 +53,9 @@ class PrepareStep(Step):
         self.reset_agenda.on_click(lambda _: self._reset_agenda())
         self.export_agenda = widgets.Button(description="Save agenda as file")
         self.export_agenda.on_click(lambda _: self._export_agenda())
-        self.circulate = widgets.Button(description="Mark agenda circulated")
+        self.circulate = widgets.Button(description=f"Mark: {STAGES['agenda_circulated'][0].lower()}")
         self.circulate.on_click(lambda _: self._stamp(prepare.mark_agenda_circulated, self.agenda_message,
-                                                      "agenda circulated"))  # fmt: skip
+                                                      STAGES["agenda_circulated"][0].lower()))  # fmt: skip
         self.download = widgets.HTML()
         self.agenda_message = Message("pir-agenda-message")
         self.clocks = widgets.HTML()

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 
 from pirlib import db, timeline
 from pirlib.errors import PirError
+from pirlib.files import project_input
 from pirlib.ui.facilitator.widgets import Message, Step, heading
 from pirlib.ui.timeline_editor import TimelineEditor
 
@@ -39,11 +40,15 @@ class TimelineStep(Step):
                                      user=self.wizard.user)  # fmt: skip
         self.widget.children = [
             heading("3. Timeline"),
+            widgets.HTML("<p class='pir-star-hint'>Star (★) an event to put it in the postmortem: its timeline shows "
+                         "the milestones plus the starred events.</p>"),
             widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
             self.editor.widget,
         ]
 
     def import_file(self) -> None:
+        said: list[str] = []
+
         def run() -> None:
             if self.upload.value:
                 item = self.upload.value[0]
@@ -51,16 +56,14 @@ class TimelineStep(Step):
                 path = folder / Path(item["name"]).name
                 path.write_bytes(bytes(item["content"]))
             elif self.path.value.strip():
-                path = Path(self.path.value.strip()).expanduser()
+                path = project_input(self.settings.home, self.path.value, folder_ok=True)
             else:
                 raise PirError("import: no file chosen; choose a file or type a path, then import")
             with db.connect(self.settings) as con:
                 counts = timeline.import_file(con, self.kind.value, self.incident, path)
-            self.message.ok(f"imported {path.name}: {counts.get('added', 0)} added, "
-                            f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged")  # fmt: skip
+            said.append(f"imported {path.name}: {timeline.describe_import(counts)}")
 
-        if self.message.run(run, None):
-            text = self.message.widget.value
+        if self.message.run(run):
             self.upload.value = ()
             self.refresh()
-            self.message.widget.value = text
+            self.message.ok(said[0])
