@@ -715,7 +715,8 @@ def _keep_promises(reviews: list[dict[str, Any]], actions: list[_Issue], snapsho
              and any(snapshot <= r["incident"].attrs["resolved"] + hours * HOUR < snapshot + DAY
                      for stage, hours in REVIEW_DEADLINE_HOURS.items() if r[stage] is None)]
     publish_today = [r for r in reviews if r["incident"].attrs["resolved"] and not r["incident"].attrs.get("stage31")
-                     and snapshot <= r["incident"].attrs["resolved"] + 48 * HOUR < snapshot + DAY]
+                     and snapshot <= r["incident"].attrs["resolved"] + REVIEW_DEADLINE_HOURS["published_at"] * HOUR
+                     < snapshot + DAY]
     if not today and publish_today:
         max(publish_today, key=lambda r: (r["incident"].attrs["resolved"], r["incident"].seq))["published_at"] = None
     reminder_day = (snapshot + REMINDER_LEAD_DAYS * DAY).date()

@@ -78,6 +78,7 @@ def test_the_boards_today_show_reviews_at_risk_and_overdue_actions(today_demo: S
     assert re.search(r"Overdue actions[^<]*\((the 50 most overdue of )?\d+\)", actions)
 
 
+@pytest.mark.slow
 def test_a_later_day_reloads_over_an_earlier_one_as_if_fresh(today_demo: Settings, tmp_path: Path) -> None:
     """`pir demo` run on successive days regenerates the folder and leaves what a fresh load leaves: issues
     of the earlier day's site that the new one lacks are flagged deleted, as a full sync flags them."""

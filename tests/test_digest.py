@@ -11,6 +11,7 @@ import shutil
 from email import policy
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pirlib import attention, cli, db, digest, notify
@@ -148,3 +149,11 @@ def test_the_html_email_looks_right_in_a_browser(demo, smtp: SmtpSink, browser, 
         assert requests == []
     finally:
         context.close()
+
+
+def test_a_claim_by_a_running_send_is_left_alone_until_it_is_stale():
+    now = pd.Timestamp("2026-11-01 08:00", tz="UTC")
+    history = pd.DataFrame({"channel": ["slack", "email"], "status": ["sending", "sending"],
+                            "sent_at": [now - pd.Timedelta(minutes=2), now - digest.STALE]})  # fmt: skip
+    todo, skipped = digest._due(history, ["slack", "email"], now)
+    assert todo == ["email"] and skipped == {"slack": "another run is sending it right now"}

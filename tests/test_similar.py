@@ -389,6 +389,7 @@ def precision_at_3(ranked: dict[str, list[str]], same: set[tuple[str, str]]) -> 
     return sum(sum((q, key) in same for key in keys[:3]) / 3 for q, keys in ranked.items()) / len(ranked)
 
 
+@pytest.mark.slow
 def test_precision_at_3_on_the_labelled_pairs_of_the_sample(demo_db):
     """The sample's review notes name the problem behind each reviewed incident (``sample.PROBLEMS``); a
     recurrence names its earlier incident's problem. An earlier incident is the right answer when it had the

@@ -202,16 +202,17 @@ def _held_by_a_first_sync(incidents: int, tmp_path: Path, monkeypatch) -> dict[s
 def test_what_a_first_sync_holds_does_not_grow_with_the_site(tmp_path: Path, monkeypatch):
     # Search pages and chunks of 10 incidents and slices of 40 actions, so that both sites are many pages,
     # chunks and slices: what the smaller site holds is then the floor, and a larger one may add nothing per
-    # incident (no incident has a timeline longer than Jira embeds, so no chunk is much larger). Before, a
-    # run kept every action candidate (about 2 KB an incident, in Arrow) and the incidents' ids, keys,
-    # links and epics (about 0.6 KB an incident, in Python) until its end: 100 KB of 150 incidents more here.
+    # incident (no incident has a timeline longer than Jira embeds, so no chunk is much larger; the smaller
+    # site goes first, so one-time costs such as caches land in the floor). Before, a run kept every action
+    # candidate (in Arrow) and the incidents' ids, keys, links and epics (in Python) until its end: measured
+    # here, 2.0 KB more per incident before the actions and 2.2 KB at the end; now about nothing (-0.4 KB).
     monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 10)
     monkeypatch.setattr(transform_mod, "ACTION_SLICE", 40)
     small = _held_by_a_first_sync(50, tmp_path, monkeypatch)
     large = _held_by_a_first_sync(200, tmp_path, monkeypatch)
     for when in ("before the actions", "at the end"):
         grown = (large[when] - small[when]) / 150
-        assert grown < 100, f"{when}: {grown:.0f} bytes more per incident ({small[when]:,.0f} -> {large[when]:,.0f})"
+        assert grown < 500, f"{when}: {grown:.0f} bytes more per incident ({small[when]:,.0f} -> {large[when]:,.0f})"
     assert large["peak"] < 1.25 * small["peak"], f"Python's peak grew from {small['peak']:,} to {large['peak']:,}"
 
 

@@ -181,8 +181,8 @@ def applied_html(name: str, url_filters: UrlFilters, unknown: Mapping[str, Itera
     shown = url_filters.describe()
     if shown:
         parts.append(f"Filtered by {html.text('; '.join(shown))}. {html.internal_link('Show everything', page_url(name))}")
-    for name_, values in (unknown or {}).items():
-        parts.append(html.text(f"No {LABELS[name_]} {', '.join(values)} in the data."))
+    for field_name, values in (unknown or {}).items():
+        parts.append(html.text(f"No {LABELS[field_name]} {', '.join(values)} in the data."))
     if url_filters.ignored:
         parts.append(html.text("Ignored: " + "; ".join(url_filters.ignored) + "."))
     return f'<p class="pir-url-filters" style="background:#f3f6fb;padding:6px 10px;border-radius:4px">{" ".join(parts)}</p>'

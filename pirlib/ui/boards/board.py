@@ -103,7 +103,8 @@ class Board:
         options = metrics.filter_options(*frames)
         wanted = nav.parse_filters(nav.query_string(), metrics.filterable(*frames) if self.spec.has_filters else (),
                                    dates=self.spec.has_filters)  # fmt: skip
-        display(HTML(nav.header_html(self.page) + self.header_html() + nav.applied_html(self.page, wanted, unknown_values(wanted.filters, options))))
+        applied = nav.applied_html(self.page, wanted, unknown_values(wanted.filters, options))
+        display(HTML(nav.header_html(self.page) + self.header_html() + applied))
         if not self.spec.has_filters:
             display(HTML(self.panels_html(metrics.Filters())))
             return
