@@ -7,16 +7,18 @@ reaches plotly, whose hover labels would otherwise render tags such as ``<a>`` o
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from pirlib.config import Settings
 from pirlib.ui import html
 
-__all__ = ["LANES", "hover_text", "incident_figure", "timeline_figure"]
+__all__ = ["KEY_MOMENTS", "LANES", "hover_text", "incident_figure", "key_moments", "timeline_figure"]
 
 # Lane order top to bottom, with readable names; unknown sources follow in alphabetical order.
 LANES = {
@@ -30,6 +32,7 @@ LANES = {
     "config": "Config",
     "manual": "Manual",
 }
+KEY_MOMENTS = "key moments"  # the name of the trace of starred events
 _COLORS = {
     "jira_changelog": "#1f77b4", "jira_comment": "#17becf", "chat": "#2ca02c", "alert": "#d62728",
     "deploy": "#9467bd", "code": "#8c564b", "flag": "#e377c2", "config": "#7f7f7f", "manual": "#bcbd22",
@@ -108,12 +111,7 @@ def timeline_figure(
                     "opacity": np.where(hidden[mask], 0.25, 0.85), "line": {"width": 0}},
         ))  # fmt: skip
     if starred.any():
-        # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
-        traces.append(go.Scattergl(
-            x=x[starred], y=lane_names[starred], mode="markers", name="key moments",
-            hovertext=hover[starred], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[starred],
-            marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
-        ))  # fmt: skip
+        traces.append(_key_moments(x[starred], lane_names[starred], hover[starred], ids[starred]))
     figure = go.Figure(data=traces)
     shapes, annotations = _milestone_shapes(milestones)
     figure.update_layout(
@@ -131,6 +129,27 @@ def timeline_figure(
         template="plotly_white",
     )  # fmt: skip
     return figure
+
+
+def _key_moments(x: Any, lanes: Any, hover: Any, ids: Any) -> go.Scattergl:
+    # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
+    return go.Scattergl(
+        x=x, y=lanes, mode="markers", name=KEY_MOMENTS, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+        customdata=ids, marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
+    )  # fmt: skip
+
+
+def key_moments(events: pd.DataFrame, *, show_hidden: bool = False) -> dict[str, Any] | None:
+    """The stars trace of ``timeline_figure(events, show_hidden=...)`` as plotly JSON, or None without starred
+    events: for updating a figure already drawn when an event is starred, without building it again."""
+    frame = events.loc[_flag(events, "starred")]
+    if not show_hidden:
+        frame = frame.loc[~_flag(frame, "hidden")]
+    if frame.empty:
+        return None
+    trace = _key_moments(_naive_utc(frame["occurred_at"]).to_numpy(), frame["source"].map(lambda s: LANES.get(s, s)).to_numpy(),
+                         hover_text(frame).to_numpy(dtype=object), frame["event_id"].to_numpy(dtype=object))  # fmt: skip
+    return json.loads(pio.to_json(go.Figure(data=[trace]), validate=False))["data"][0]
 
 
 def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

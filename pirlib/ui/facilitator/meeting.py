@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import pandas as pd
@@ -17,18 +16,21 @@ import pandas as pd
 from pirlib.review import meeting
 from pirlib.review.clock import now
 from pirlib.ui.facilitator.recap import RecapPanel
-from pirlib.ui.facilitator.widgets import Message, Step, clock_text, heading
+from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.widgets import ConfirmButton, Host, Message, Step, clock_text, heading
 from pirlib.ui import html
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 class MeetingStep(Step):
-    """Runbook §2: six timed segments, ground rules, and notes per segment saved as review_notes rows."""
+    """Runbook §2: six timed segments, ground rules, and notes per segment saved as review_notes rows.
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    The segments' widgets are built once per incident: a note added or deleted redraws its own segment's list
+    only, so text typed in another segment and not added yet stays where it is."""
+
+    name = "meeting"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.ticker = widgets.Play(interval=1000, min=0, max=10**7, step=1, show_repeat=False,
                                    description="clock")  # fmt: skip
         self.ticker.observe(lambda _: self.update_clocks(), "value")
@@ -41,24 +43,31 @@ class MeetingStep(Step):
         self.tags: dict[str, widgets.Dropdown] = {}
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, Message] = {}
+        self.note_lists: dict[str, widgets.VBox] = {}
+        self.built_for: str | None = None
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
 
-    def refresh(self) -> None:
-        with self.session() as s:
-            self.times = meeting.segment_times(s)
-            all_notes = meeting.notes(s)
-        rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
-        sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
-        self.widget.children = [
-            heading("4. Meeting (runbook §2, 60 minutes)"),
-            widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
-            widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
-        ]
+    def load(self, session: ReviewSession) -> None:
+        self.times = meeting.segment_times(session)
+        all_notes = meeting.notes(session)
+        if self.built_for != session.incident_id:
+            rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
+            sections = [self._segment_box(n, segment, session) for n, segment in enumerate(meeting.SEGMENTS, 1)]
+            self.widget.children = [
+                heading("4. Meeting (runbook §2, 60 minutes)"),
+                widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
+                widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
+            ]
+            self.built_for = session.incident_id
+        elif self.recap is not None:  # the step shown again: the similar list stands, the mode is reread
+            self.recap.refresh(session.con, with_similar=False)
+        for segment in meeting.SEGMENTS:
+            self._show_notes(segment.name, all_notes)
         self.ticker.playing = any(ended is None for _, ended in self.times.values())
         self.update_clocks()
 
-    def _segment_box(self, number: int, segment: meeting.Segment, all_notes: pd.DataFrame) -> widgets.VBox:
+    def _segment_box(self, number: int, segment: meeting.Segment, session: ReviewSession) -> widgets.VBox:
         name = segment.name
         start = widgets.Button(description="Start segment")
         start.add_class(f"pir-start-{name}")
@@ -82,26 +91,28 @@ class MeetingStep(Step):
         add.on_click(lambda _, name=name: self.add_note(name))
         self.add_buttons[name] = add
         self.messages[name] = Message(f"pir-note-message-{name}")
+        self.note_lists[name] = widgets.VBox()
+        extra_panels = []
+        if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
+            self.recap = RecapPanel(self.settings, session.incident_id, self.host.user, session.con)
+            extra_panels.append(self.recap.widget)
+        return widgets.VBox([
+            widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
+            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), self.note_lists[name],
+            widgets.HBox([text, *extra, add]), self.messages[name].widget,
+        ])  # fmt: skip
+
+    def _show_notes(self, name: str, all_notes: pd.DataFrame) -> None:
+        """Redraw one segment's notes (each with a delete that asks first)."""
         rows = []
         for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
             marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
                              for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
-            delete = widgets.Button(description="Delete", layout=widgets.Layout(width="80px"))
-            delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
+            delete = ConfirmButton(lambda note_id=note["note_id"], name=name: self.delete_note(note_id, name),
+                                   css="pir-delete-note")  # fmt: skip
             rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                                      delete]))  # fmt: skip
-        extra_panels = []
-        if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
-            if self.recap is None or self.recap.incident_id != self.incident:
-                self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
-            else:  # a note was added or the step reopened: the similar list stands, the mode is reread
-                self.recap.refresh(with_similar=False)
-            extra_panels.append(self.recap.widget)
-        return widgets.VBox([
-            widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
-            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
-            widgets.HBox([text, *extra, add]), self.messages[name].widget,
-        ])  # fmt: skip
+                                      delete.widget]))  # fmt: skip
+        self.note_lists[name].children = rows
 
     @staticmethod
     def _prompt(segment: meeting.Segment) -> str:
@@ -148,13 +159,19 @@ class MeetingStep(Step):
         tag = self.tags[segment].value if segment in self.tags else None
         text = self.inputs[segment].value
         kwargs = {"flag": tag} if segment == "risk_review" else {"tag": tag}
-        if self.messages[segment].run(lambda: self.call(meeting.add_note, segment, text, author=self.wizard.user,
-                                                        **kwargs)):  # fmt: skip
-            self.refresh()
-            self.messages[segment].ok("note saved")
-            self.wizard.refresh_progress()
 
-    def delete_note(self, note_id: str) -> None:
-        with self.session() as s:
+        def add(s: ReviewSession) -> None:
+            meeting.add_note(s, segment, text, author=self.host.user, **kwargs)
+            self._show_notes(segment, meeting.notes(s))
+
+        if self.save(self.messages[segment], add, "note saved"):
+            self.inputs[segment].value = ""  # only this segment's: text typed elsewhere stays
+            if segment in self.tags:
+                self.tags[segment].value = ""
+
+    def delete_note(self, note_id: str, segment: str) -> None:
+        def delete(s: ReviewSession) -> None:
             meeting.delete_note(s.con, note_id)
-        self.refresh()
+            self._show_notes(segment, meeting.notes(s))
+
+        self.save(self.messages[segment], delete, "note deleted")

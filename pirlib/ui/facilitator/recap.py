@@ -4,7 +4,7 @@ earlier incidents most like this one (``pir similar``)."""
 
 from __future__ import annotations
 
-
+import duckdb
 import ipywidgets as widgets
 
 from pirlib import db
@@ -20,7 +20,8 @@ SIMILAR_K = 5
 
 
 class RecapPanel:
-    def __init__(self, settings: Settings, incident_id: str, user: str | None = None) -> None:
+    def __init__(self, settings: Settings, incident_id: str, user: str | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None) -> None:  # fmt: skip
         self.settings, self.incident_id, self.user = settings, incident_id, user
         self.mode = widgets.HTML()
         self.mode.add_class("pir-failure-mode")
@@ -35,19 +36,21 @@ class RecapPanel:
         self.similar.add_class("pir-similar")
         self.widget = widgets.VBox([self.mode, widgets.HBox([self.picker, self.note, self.save]), self.message,
                                     self.similar])  # fmt: skip
-        self.refresh()
+        self.refresh(con)
 
-    def refresh(self, *, with_similar: bool = True) -> None:
-        """Redraw from the database; ``with_similar=False`` keeps the similar list (BM25 over the whole
-        index unless the incident is one the sync answered ahead) and redraws only the mode, for a redraw
-        while the meeting goes on."""
-        with db.connect(self.settings, read_only=True) as con:
-            row = manual.current(con, self.incident_id)
-            modes = taxonomy.modes(con)
-            found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
+    def refresh(self, con: duckdb.DuckDBPyConnection | None = None, *, with_similar: bool = True) -> None:
+        """Redraw from the database (through ``con``, else a read-only connection of its own);
+        ``with_similar=False`` keeps the similar list (BM25 over the whole index unless the incident is one
+        the sync answered ahead) and redraws only the mode, for a redraw while the meeting goes on."""
+        if con is None:
+            with db.connect(self.settings, read_only=True) as own:
+                return self.refresh(own, with_similar=with_similar)
+        row = manual.current(con, self.incident_id)
+        modes = taxonomy.modes(con)
+        found = similar.similar(con, self.incident_id, SIMILAR_K) if with_similar else None
         says = "" if is_missing(row["jira_says"]) else f"; {row['jira_says']}"
         self.mode.value = (f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
-                           f"<span style='color:#555'>({html.text((row['mode_rule'] or '') + says)})</span></p>")  # fmt: skip
+                           f"{html.colored(html.text('(' + (row['mode_rule'] or '') + says + ')'), 'muted')}</p>")  # fmt: skip
         self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
         self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
         self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
@@ -64,9 +67,9 @@ class RecapPanel:
                     manual.set_mode(con, self.incident_id, self.picker.value, set_by=self.user, note=self.note.value)
                 else:
                     manual.clear_mode(con, self.incident_id)
+                self.refresh(con, with_similar=False)
         except PirError as exc:
-            self.message.value = f'<span class="pir-error" style="color:#b00020">{html.text(exc)}</span>'
+            self.message.value = html.notice(exc, "error")
             return
-        self.refresh(with_similar=False)
         saved = f"saved: {self.picker.value}" if self.picker.value else "manual mode cleared: field or rules decide"
-        self.message.value = f'<span class="pir-ok" style="color:#1b7f3b">{html.text(saved)}</span>'
+        self.message.value = html.notice(saved, "ok")

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from pirlib import db, timeline
+from pirlib import timeline
 from pirlib.errors import PirError
-from pirlib.ui.facilitator.widgets import Message, Step, heading
+from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.widgets import Host, Message, Step, heading
 from pirlib.ui.timeline_editor import TimelineEditor
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 class TimelineStep(Step):
-    """The timeline editor plus imports of chat, alerts and changes files."""
+    """The timeline editor plus imports of chat, alerts and changes files. The editor is built once per
+    incident and keeps its figure: opening the step again shows it as it was."""
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    name = "timeline"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.kind = widgets.Dropdown(options=[("Chat (Slack export JSON or .txt)", "chat"),
                                               ("Alerts (CSV, CloudWatch, Grafana)", "alerts"),
                                               ("Changes (deploys, flags, config)", "changes")],
@@ -34,16 +34,21 @@ class TimelineStep(Step):
         self.message = Message("pir-import-message")
         self.editor: TimelineEditor | None = None
 
-    def refresh(self) -> None:
-        self.editor = TimelineEditor(self.settings, self.incident, render_figure=self.wizard.render_figures,
-                                     user=self.wizard.user)  # fmt: skip
-        self.widget.children = [
-            heading("3. Timeline"),
-            widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
-            self.editor.widget,
-        ]
+    def load(self, session: ReviewSession) -> None:
+        if self.editor is None or self.editor.incident != session.incident_id:
+            self.editor = TimelineEditor(self.settings, session.incident_id, render_figure=self.host.render_figures,
+                                         user=self.host.user, con=session.con)  # fmt: skip
+            self.widget.children = [
+                heading("3. Timeline"),
+                widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
+                self.editor.widget,
+            ]  # fmt: skip
+        else:
+            self.editor.refresh(session.con)
 
     def import_file(self) -> None:
+        done: list[str] = []
+
         def run() -> None:
             if self.upload.value:
                 item = self.upload.value[0]
@@ -54,13 +59,14 @@ class TimelineStep(Step):
                 path = Path(self.path.value.strip()).expanduser()
             else:
                 raise PirError("import: no file chosen; choose a file or type a path, then import")
-            with db.connect(self.settings) as con:
-                counts = timeline.import_file(con, self.kind.value, self.incident, path)
-            self.message.ok(f"imported {path.name}: {counts.get('added', 0)} added, "
-                            f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged")  # fmt: skip
+            with self.session() as session:
+                counts = timeline.import_file(session.con, self.kind.value, self.incident, path)
+                assert self.editor is not None  # the step is on screen, so it was loaded
+                self.editor.refresh(session.con)
+                self.host.changed(self.name, session)
+            done.append(f"imported {path.name}: {counts.get('added', 0)} added, "
+                        f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged")  # fmt: skip
 
-        if self.message.run(run, None):
-            text = self.message.widget.value
+        if self.message.run(run):
+            self.message.ok(done[0])
             self.upload.value = ()
-            self.refresh()
-            self.message.widget.value = text
