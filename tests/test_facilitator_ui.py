@@ -331,21 +331,18 @@ def test_deleting_a_note_or_a_draft_asks_first(settings):
     step = w.steps["meeting"]
     step.inputs["welcome"].value = "Ground rules read"
     step.add_buttons["welcome"].click()
-    delete = step.note_lists["welcome"].children[0].children[1]  # the note's ConfirmButton box
-    delete.children[0].click()
-    assert delete.children[0].description == "Really delete?" and len(fx.in_review(settings, review_meeting.notes)) == 1
-    delete.children[1].click()  # "Keep" takes it back
-    assert delete.children[0].description == "Delete"
-    delete.children[0].click()
-    delete.children[0].click()
+    delete = step.note_lists["welcome"].children[0].children[1]  # the note's delete button
+    delete.click()
+    assert delete.description == "Really delete?" and len(fx.in_review(settings, review_meeting.notes)) == 1
+    delete.click()
     assert fx.in_review(settings, review_meeting.notes).empty and step.note_lists["welcome"].children == ()
     w.go("actions")
     actions_step = w.steps["actions"]
     actions_step.fields["summary"].value = "Look into the alerts"
     remove = actions_step.listing.children[0].children[2]
-    remove.children[0].click()
-    assert len(fx.in_review(settings, actions.list_drafts)) == 1
-    remove.children[0].click()
+    remove.click()
+    assert len(fx.in_review(settings, actions.list_drafts)) == 1 and remove.description == "Really delete?"
+    remove.click()
     assert fx.in_review(settings, actions.list_drafts).empty and actions_step.draft_id is None
 
 
@@ -403,3 +400,37 @@ def test_pick_reopens_a_published_review(settings):
     assert w.incident_id == "40003" and "· published 2025-09-02" in w.header.value
     w.go("wrap_up")
     assert w.steps["wrap_up"].publishing.button.description == "Publish again (update)"
+
+
+def test_starring_updates_the_timeline_figure_without_building_it_again(settings, monkeypatch):
+    from pirlib.ui import timeline_editor
+
+    w = picked(settings)
+    w.go("timeline")
+    editor = w.steps["timeline"].editor
+    figure, lanes = editor.figure, [t for t in editor.figure["data"] if t["name"] != "key moments"]
+    monkeypatch.setattr(timeline_editor, "timeline_json", lambda *a, **k: pytest.fail("the figure was built again"))
+    editor.event_list.value = editor.event_list.options[0][1]
+    editor.star_button.click()
+    assert editor.status.value == "starred" and "★" in editor.event_list.options[0][0]
+    stars = [t for t in editor.figure["data"] if t["name"] == "key moments"]
+    assert editor.figure is figure and len(stars) == 1 and len(stars[0]["x"]) == 1
+    assert [t for t in editor.figure["data"] if t["name"] != "key moments"] == lanes
+    editor.star_button.click()
+    assert editor.status.value == "unstarred" and not [t for t in editor.figure["data"] if t["name"] == "key moments"]
+
+
+def test_the_timeline_of_an_incident_seen_before_comes_back_without_reading_it_again(settings, monkeypatch):
+    from pirlib.ui import timeline_editor
+
+    w = picked(settings)
+    w.go("timeline")
+    editor = w.steps["timeline"].editor
+    shown = list(editor.event_list.options)
+    w.steps["pick"].select.value = "40001"
+    w.go("timeline")
+    assert editor.incident == "40001" and list(editor.event_list.options) != shown
+    monkeypatch.setattr(timeline_editor.timeline, "load_timeline", lambda *a: pytest.fail("read again"))
+    w.steps["pick"].select.value = fx.STAGE31_ID
+    w.go("timeline")
+    assert editor.incident == fx.STAGE31_ID and list(editor.event_list.options) == shown

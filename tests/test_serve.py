@@ -200,6 +200,27 @@ def test_kernel_environment_passes_absolute_settings(tmp_path, monkeypatch):
     assert f"--Voila.config_file_paths={serve.SHARE_DIR}" in command
 
 
+def test_pir_guide_is_the_boards_voila_on_the_guide_notebook(tmp_path):
+    command = serve.guide_command(8867)
+    board = serve.voila_command(8867, dashboards=ROOT / "notebooks" / serve.GUIDE_NOTEBOOK)
+    # the same Voila, settings file, template and stripped sources as `pir serve`; only the preload differs
+    assert command[: len(board)] == board and (ROOT / "notebooks" / serve.GUIDE_NOTEBOOK).exists()
+    assert command[len(board):] == ["--PooledKernelManager.preload=['pirlib.ui.facilitator.wizard']"]
+    assert serve.guide_command(8867, tmp_path, extra_args=["--X.y=1"])[-1] == "--X.y=1"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(PIR), "guide", "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PIR_DB": str(tmp_path / "x.duckdb")},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"pir: error: 127.0.0.1:{port} is already in use; stop that server or pass another --port"
+    )
+
+
 def test_voila_config_sets_timeout_and_culling():
     config = json.loads((serve.SHARE_DIR / "voila.json").read_text())
     assert 0 < config["VoilaExecutor"]["timeout"] <= 60

@@ -7,6 +7,7 @@ holds, as a wizard step does).
 
 The figure is built once (plotly JSON, drawn by the page's plotly renderer) and updated: starring an event
 replaces only its trace of key moments; a change that moves or hides events, or a new filter, builds it again.
+``show_incident`` switches the same widgets to another incident; one shown before comes back as it was left.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pirlib import db, durations, timeline
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.ui import html
-from pirlib.ui.figures import PLOTLY_MIMETYPE, mime_bundle
-from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_figure
+from pirlib.ui.figures import mime_bundle
+from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_json
 
 __all__ = ["TimelineEditor"]
 
@@ -48,7 +49,10 @@ class TimelineEditor:
         self.render_figure = render_figure
         self.events = pd.DataFrame()
         self.report: timeline.MilestoneReport | None = None
-        self.figure: dict[str, Any] | None = None  # plotly JSON: data, layout, config
+        self.figure: dict[str, Any] | None = None  # plotly JSON: data, layout
+        # Incidents shown before: events, milestones, and the figure when it was built without filters.
+        self._kept: dict[str, tuple[pd.DataFrame, timeline.MilestoneReport | None, dict[str, Any] | None]] = {}
+        self._quiet = False
 
         self.sources = widgets.SelectMultiple(description="sources", rows=6)
         self.show_hidden = widgets.Checkbox(description="show hidden", value=True, indent=False)
@@ -89,9 +93,9 @@ class TimelineEditor:
                                       self.milestone_clear[name], self.milestone_rules[name]]))  # fmt: skip
         self.durations = widgets.HTML()
 
-        self.sources.observe(lambda _: self._fill_list(), names="value")
-        self.show_hidden.observe(lambda _: self._refresh_view(), names="value")  # the figure leaves hidden ones out
-        self.search.observe(lambda _: self._fill_list(), names="value")
+        self.sources.observe(lambda _: self._quiet or self._fill_list(), names="value")
+        self.show_hidden.observe(lambda _: self._quiet or self._refresh_view(), names="value")  # the figure too
+        self.search.observe(lambda _: self._quiet or self._fill_list(), names="value")
         self.event_list.observe(lambda _: self._show_selected(), names="value")
         self.star_button.on_click(lambda _: self.toggle_star())
         self.hide_button.on_click(lambda _: self.toggle_hidden())
@@ -125,18 +129,51 @@ class TimelineEditor:
             self._read(con)
         self._redraw()
 
+    def show_incident(self, incident: str, con: duckdb.DuckDBPyConnection) -> None:
+        """Edit another incident's timeline with the same widgets, filters cleared. An incident this editor
+        showed before comes back as it was left (its events, milestones and figure are kept per incident and
+        every change made here updates them), else it is read through ``con``."""
+        self._kept[self.incident] = (self.events, self.report, self.figure if self._unfiltered() else None)
+        self.incident = incident
+        self._quiet = True  # the old incident's list is not filtered again on the way
+        try:
+            self.search.value = ""
+            self.sources.value = ()
+            self.show_hidden.value = True
+            self.event_list.value = None
+        finally:
+            self._quiet = False
+        self.status.value = ""
+        kept = self._kept.pop(incident, None)
+        if kept is None:
+            self.refresh(con)
+        else:
+            self.events, self.report, self.figure = kept
+            self._redraw(keep_figure=self.figure is not None)
+
+    def _unfiltered(self) -> bool:
+        return not self.sources.value and not self.search.value.strip() and self.show_hidden.value
+
     def _read(self, con: duckdb.DuckDBPyConnection) -> None:
         self.events = timeline.load_timeline(con, self.incident)
         self.report = timeline.milestone_report(con, self.incident)
 
-    def _redraw(self) -> None:
+    def _redraw(self, *, keep_figure: bool = False) -> None:
         present = [s for s in LANES if s in set(self.events["source"])] + sorted(
             set(self.events["source"]) - set(LANES)
         )
         chosen = [s for s in self.sources.value if s in present]
-        self.sources.options = [(LANES.get(s, s), s) for s in present]
-        self.sources.value = tuple(chosen)
-        self._refresh_view()
+        self._quiet = True
+        try:
+            self.sources.options = [(LANES.get(s, s), s) for s in present]
+            self.sources.value = tuple(chosen)
+        finally:
+            self._quiet = False
+        if keep_figure:
+            self._fill_list()
+            self._draw()
+        else:
+            self._refresh_view()
         self._show_milestones()
 
     def _visible(self) -> pd.DataFrame:
@@ -153,11 +190,10 @@ class TimelineEditor:
 
     def _refresh_view(self) -> None:
         self._fill_list()
-        figure = timeline_figure(
+        self.figure = timeline_json(
             self._visible(), self.report.table if self.report else None,
             title=f"{self.report.key if self.report else self.incident} timeline", show_hidden=self.show_hidden.value,
         )  # fmt: skip
-        self.figure = mime_bundle(figure)[PLOTLY_MIMETYPE]
         self._draw()
 
     def _update_stars(self) -> None:
@@ -174,7 +210,7 @@ class TimelineEditor:
         if self.render_figure and self.figure is not None:
             with self.figure_output:
                 self.figure_output.clear_output(wait=True)
-                display(mime_bundle(self.figure, self.figure.get("config")), raw=True)
+                display(mime_bundle(self.figure), raw=True)
 
     def _fill_list(self) -> None:
         selected = self.event_list.value

@@ -51,7 +51,7 @@ class MeetingStep(Step):
     def load(self, session: ReviewSession) -> None:
         self.times = meeting.segment_times(session)
         all_notes = meeting.notes(session)
-        if self.built_for != session.incident_id:
+        if self.built_for is None:
             rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
             sections = [self._segment_box(n, segment, session) for n, segment in enumerate(meeting.SEGMENTS, 1)]
             self.widget.children = [
@@ -59,9 +59,17 @@ class MeetingStep(Step):
                 widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
                 widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
             ]
-            self.built_for = session.incident_id
+        elif self.built_for != session.incident_id:  # the same widgets for the next incident, emptied
+            for segment in meeting.SEGMENTS:
+                self.inputs[segment.name].value = ""
+                self.messages[segment.name].clear()
+            for tag in self.tags.values():
+                tag.value = ""
+            if self.recap is not None:
+                self.recap.show_incident(session.incident_id, session.con)
         elif self.recap is not None:  # the step shown again: the similar list stands, the mode is reread
             self.recap.refresh(session.con, with_similar=False)
+        self.built_for = session.incident_id
         for segment in meeting.SEGMENTS:
             self._show_notes(segment.name, all_notes)
         self.ticker.playing = any(ended is None for _, ended in self.times.values())
@@ -162,12 +170,12 @@ class MeetingStep(Step):
 
         def add(s: ReviewSession) -> None:
             meeting.add_note(s, segment, text, author=self.host.user, **kwargs)
-            self._show_notes(segment, meeting.notes(s))
-
-        if self.save(self.messages[segment], add, "note saved"):
             self.inputs[segment].value = ""  # only this segment's: text typed elsewhere stays
             if segment in self.tags:
                 self.tags[segment].value = ""
+            self._show_notes(segment, meeting.notes(s))
+
+        self.save(self.messages[segment], add, "note saved")
 
     def delete_note(self, note_id: str, segment: str) -> None:
         def delete(s: ReviewSession) -> None:

@@ -16,8 +16,8 @@ from pirlib.ui.timeline_editor import TimelineEditor
 
 
 class TimelineStep(Step):
-    """The timeline editor plus imports of chat, alerts and changes files. The editor is built once per
-    incident and keeps its figure: opening the step again shows it as it was."""
+    """The timeline editor plus imports of chat, alerts and changes files. The editor is built once and keeps
+    its figure: opening the step again shows it as it was; another incident reuses its widgets."""
 
     name = "timeline"
 
@@ -35,7 +35,7 @@ class TimelineStep(Step):
         self.editor: TimelineEditor | None = None
 
     def load(self, session: ReviewSession) -> None:
-        if self.editor is None or self.editor.incident != session.incident_id:
+        if self.editor is None:
             self.editor = TimelineEditor(self.settings, session.incident_id, render_figure=self.host.render_figures,
                                          user=self.host.user, con=session.con)  # fmt: skip
             self.widget.children = [
@@ -43,6 +43,9 @@ class TimelineStep(Step):
                 widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
                 self.editor.widget,
             ]  # fmt: skip
+        elif self.editor.incident != session.incident_id:  # the same widgets for the next incident
+            self.message.clear()
+            self.editor.show_incident(session.incident_id, session.con)
         else:
             self.editor.refresh(session.con)
 

@@ -102,30 +102,21 @@ class Message:
 
 class ConfirmButton:
     """A delete that asks first: the first click turns the button into "Really delete?" (red), the second
-    does it; "Keep" beside it takes the question back."""
+    does it. One widget, as a list may hold many of them; the question goes when the list is redrawn."""
 
     def __init__(self, action: Callable[[], None], description: str = "Delete", css: str | None = None) -> None:
         self.action, self.description = action, description
-        self.button = widgets.Button(description=description, layout=widgets.Layout(width="110px"))
-        self.keep = widgets.Button(description="Keep", layout=widgets.Layout(width="60px", display="none"))
+        self.widget = widgets.Button(description=description, layout=widgets.Layout(width="120px"))
         if css:
-            self.button.add_class(css)
-            self.keep.add_class(f"{css}-keep")
-        self.button.on_click(lambda _: self._clicked())
-        self.keep.on_click(lambda _: self._reset())
-        self.widget = widgets.HBox([self.button, self.keep])
+            self.widget.add_class(css)
+        self.widget.on_click(lambda _: self._clicked())
 
     def _clicked(self) -> None:
-        if self.button.button_style != "danger":
-            self.button.description, self.button.button_style = f"Really {self.description.lower()}?", "danger"
-            self.keep.layout.display = None
+        if self.widget.button_style != "danger":
+            self.widget.description, self.widget.button_style = f"Really {self.description.lower()}?", "danger"
             return
-        self._reset()
+        self.widget.description, self.widget.button_style = self.description, ""
         self.action()
-
-    def _reset(self) -> None:
-        self.button.description, self.button.button_style = self.description, ""
-        self.keep.layout.display = "none"
 
 
 class Step:
