@@ -44,6 +44,7 @@ class MeetingStep(Step):
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, Message] = {}
         self.note_lists: dict[str, widgets.VBox] = {}
+        self.note_rows: dict[str, widgets.HBox] = {}  # by note id
         self.built_for: str | None = None
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
@@ -111,15 +112,20 @@ class MeetingStep(Step):
         ])  # fmt: skip
 
     def _show_notes(self, name: str, all_notes: pd.DataFrame) -> None:
-        """Redraw one segment's notes (each with a delete that asks first)."""
+        """Redraw one segment's notes (each with a delete that asks first). A note's row is made once and
+        kept (a note is never edited, only deleted), so showing an incident again makes no new widgets."""
         rows = []
         for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
-            marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
-                             for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
-            delete = ConfirmButton(lambda note_id=note["note_id"], name=name: self.delete_note(note_id, name),
-                                   css="pir-delete-note")  # fmt: skip
-            rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                                      delete.widget]))  # fmt: skip
+            row = self.note_rows.get(note["note_id"])
+            if row is None:
+                marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
+                                 for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
+                delete = ConfirmButton(lambda note_id=note["note_id"], name=name: self.delete_note(note_id, name),
+                                       css="pir-delete-note")  # fmt: skip
+                row = widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
+                                    delete.widget])  # fmt: skip
+                self.note_rows[note["note_id"]] = row
+            rows.append(row)
         self.note_lists[name].children = rows
 
     @staticmethod
@@ -180,6 +186,7 @@ class MeetingStep(Step):
     def delete_note(self, note_id: str, segment: str) -> None:
         def delete(s: ReviewSession) -> None:
             meeting.delete_note(s.con, note_id)
+            self.note_rows.pop(note_id, None)
             self._show_notes(segment, meeting.notes(s))
 
         self.save(self.messages[segment], delete, "note deleted")

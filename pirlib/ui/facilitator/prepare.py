@@ -45,6 +45,7 @@ class PrepareStep(Step):
         self.send_invites.on_click(lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message,
                                                          "invite list sent"))  # fmt: skip
         self.invites = widgets.VBox()
+        self._invite_kept: dict[tuple[str, str], widgets.Checkbox] = {}  # by (incident, label)
         self.invite_message = Message("pir-invite-message")
         self.agenda = widgets.Textarea(rows=18, continuous_update=False, layout=WIDE)
         self.agenda.add_class("pir-agenda")
@@ -125,16 +126,20 @@ class PrepareStep(Step):
                 self.artifact_stamps[kind].value = f"collected {when(item['collected_at'])}" if item["collected_at"] else ""
 
     def _show_invites(self, invitees: pd.DataFrame) -> None:
+        """The invite list's checkboxes; one made for a person of an incident is kept for when it is shown again."""
         self.invite_boxes = {}
-        rows = []
-        for person in invitees.to_dict("records"):
-            name = person["name"]
-            label = f"{name} — {person['role']} ({person['origin']})"
-            box = widgets.Checkbox(value=bool(person["invited"]), description=label, indent=False, layout=WIDE)
-            self.on_edit(box, lambda invited, name=name: self._invite_ticked(name, invited))
-            self.invite_boxes[name] = box
-            rows.append(box)
-        self.invites.children = rows
+        with self.loading():
+            for person in invitees.to_dict("records"):
+                name = person["name"]
+                label = f"{name} — {person['role']} ({person['origin']})"
+                box = self._invite_kept.get((self.incident, label))
+                if box is None:
+                    box = widgets.Checkbox(description=label, indent=False, layout=WIDE)
+                    self.on_edit(box, lambda invited, name=name: self._invite_ticked(name, invited))
+                    self._invite_kept[(self.incident, label)] = box
+                box.value = bool(person["invited"])
+                self.invite_boxes[name] = box
+        self.invites.children = list(self.invite_boxes.values())
 
     # actions
     def assign_facilitator(self) -> None:

@@ -59,7 +59,9 @@ class RecapPanel:
         says = "" if is_missing(row["jira_says"]) else f"; {row['jira_says']}"
         self.mode.value = (f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
                            f"{html.colored(html.text('(' + (row['mode_rule'] or '') + says + ')'), 'muted')}</p>")  # fmt: skip
-        self.picker.options = [(AS_CLASSIFIED, "")] + [(mode, mode) for mode in modes]
+        options = ((AS_CLASSIFIED, ""), *((mode, mode) for mode in modes))
+        if tuple(self.picker.options) != options:  # the same taxonomy for every incident: sent once
+            self.picker.options = options
         self.picker.value = row["manual_mode"] if isinstance(row["manual_mode"], str) else ""
         self.note.value = row["manual_note"] if isinstance(row["manual_note"], str) else ""
         if not with_similar:
