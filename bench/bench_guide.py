@@ -83,7 +83,7 @@ def write_folder(folder: Path) -> None:
 
 def start_server(folder: Path, settings: Settings) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = serve.kernel_environment(settings)
+    env = serve.guide_environment(settings)
     log = (folder / "voila.log").open("w")
     process = subprocess.Popen(serve.guide_command(port, folder), env=env, cwd=folder, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

@@ -62,6 +62,7 @@ SHARE_DIR = Path(__file__).resolve().parent / "jupyter_share"
 VOILA_TEMPLATE = "pir"
 GUIDE_NOTEBOOK = "facilitator_guide.ipynb"
 GUIDE_PRELOAD = "['pirlib.ui.facilitator.wizard']"
+GUIDE_PAGE = "PIR_GUIDE_PAGE"  # set to 1 for the guide's kernels: their page draws figures with pir's plotly.js
 STOP_GRACE_SECONDS = 30.0
 
 
@@ -90,6 +91,12 @@ def kernel_environment(settings: Settings, base: Mapping[str, str] | None = None
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(SHARE_DIR), env.get("JUPYTER_PATH", "")) if p)
     env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     return env
+
+
+def guide_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``kernel_environment`` plus ``GUIDE_PAGE``: the guide's page (pir's template, the notebook asks for
+    pir's plotly.js) draws ``figures.html_bundle`` divs, so the guide draws its timeline figure as one."""
+    return {**kernel_environment(settings, base), GUIDE_PAGE: "1"}
 
 
 def voila_command(
@@ -153,11 +160,12 @@ def guide(settings: Settings, port: int = 8867, open_browser: bool = False, extr
     """Serve the facilitator's guide as an app with Voila on 127.0.0.1:port until Ctrl-C; return the exit code."""
     _check_port(port)
     command = guide_command(port, open_browser=open_browser, extra_args=extra_args)
+    env = guide_environment(settings)
     if not Path(settings.db).exists():
         print(f"pir: {settings.db} does not exist yet; run `pir sync` (or `pir demo`) first, then `pir guide`",
               file=sys.stderr)  # fmt: skip
     print(f"pir: serving the facilitator's guide at http://{HOST}:{port}/ (Ctrl-C stops)", file=sys.stderr)
-    return _run(command, kernel_environment(settings))
+    return _run(command, env)
 
 
 def lab(settings: Settings, port: int = 8888) -> int:

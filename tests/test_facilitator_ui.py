@@ -406,13 +406,16 @@ def test_starring_updates_the_timeline_figure_without_building_it_again(settings
     from pirlib.ui import timeline_editor
 
     w = picked(settings)
+    w.go("wrap_up")
     w.go("timeline")
+    assert not w.steps["wrap_up"].stale
     editor = w.steps["timeline"].editor
     figure, lanes = editor.figure, [t for t in editor.figure["data"] if t["name"] != "key moments"]
     monkeypatch.setattr(timeline_editor, "timeline_json", lambda *a, **k: pytest.fail("the figure was built again"))
     editor.event_list.value = editor.event_list.options[0][1]
     editor.star_button.click()
     assert editor.status.value == "starred" and "★" in editor.event_list.options[0][0]
+    assert w.steps["wrap_up"].stale  # the review check reads the timeline: shown again, it is read again
     stars = [t for t in editor.figure["data"] if t["name"] == "key moments"]
     assert editor.figure is figure and len(stars) == 1 and len(stars[0]["x"]) == 1
     assert [t for t in editor.figure["data"] if t["name"] != "key moments"] == lanes

@@ -24,7 +24,7 @@ from pirlib import db, durations, timeline
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.ui import html
-from pirlib.ui.figures import mime_bundle
+from pirlib.ui.figures import PAGE_TRACE_TYPES, html_bundle, mime_bundle
 from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_json
 
 __all__ = ["TimelineEditor"]
@@ -44,8 +44,13 @@ class TimelineEditor:
     """An editor for one incident's timeline; ``widget`` is the box to display."""
 
     def __init__(self, settings: Settings, incident: str, *, render_figure: bool = True, user: str | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None) -> None:  # fmt: skip
+                 con: duckdb.DuckDBPyConnection | None = None,
+                 on_change: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+                 page_plotly: bool = False) -> None:  # fmt: skip
+        """``on_change(con)`` runs after each saved change, in its connection (a wizard's progress);
+        ``page_plotly``: the page draws ``figures.html_bundle`` divs itself (pir's Voila template)."""
         self.settings, self.incident, self.user = settings, incident, user
+        self.on_change = on_change
         self.render_figure = render_figure
         self.events = pd.DataFrame()
         self.report: timeline.MilestoneReport | None = None
@@ -77,6 +82,10 @@ class TimelineEditor:
         self.status = widgets.HTML()
         self.status.add_class("pir-timeline-status")
         self.figure_output = widgets.Output()
+        # On a page that loads pir's plotly.js (`pir guide`), the figure is a div that page draws: plotly's
+        # own notebook renderer also makes a PNG of every figure it draws, which costs more than the drawing.
+        self.page_plotly = page_plotly
+        self.figure_page = widgets.HTML()
         self.milestone_inputs: dict[str, widgets.Text] = {}
         self.milestone_set: dict[str, widgets.Button] = {}
         self.milestone_clear: dict[str, widgets.Button] = {}
@@ -106,7 +115,7 @@ class TimelineEditor:
         self.add_button.on_click(lambda _: self.add_event())
 
         self.widget = widgets.VBox([
-            self.figure_output,
+            self.figure_output, self.figure_page,
             widgets.HBox([self.sources, widgets.VBox([self.search, self.show_hidden, self.count])]),
             self.event_list, self.detail,
             widgets.HBox([self.star_button, self.hide_button]),
@@ -207,10 +216,15 @@ class TimelineEditor:
         self._draw()
 
     def _draw(self) -> None:
-        if self.render_figure and self.figure is not None:
-            with self.figure_output:
-                self.figure_output.clear_output(wait=True)
-                display(mime_bundle(self.figure), raw=True)
+        if not self.render_figure or self.figure is None:
+            return
+        if self.page_plotly and {t.get("type", "scatter") for t in self.figure["data"]} <= PAGE_TRACE_TYPES:
+            self.figure_page.value = html_bundle(self.figure)["text/html"]
+            return
+        self.figure_page.value = ""
+        with self.figure_output:
+            self.figure_output.clear_output(wait=True)
+            display(mime_bundle(self.figure), raw=True)
 
     def _fill_list(self) -> None:
         selected = self.event_list.value
@@ -277,6 +291,8 @@ class TimelineEditor:
                     self.events = timeline.load_timeline(con, self.incident)
                 else:
                     self._read(con)
+                if self.on_change is not None:
+                    self.on_change(con)
         except PirError as exc:
             self.status.value = html.notice(exc, "error")
             return False

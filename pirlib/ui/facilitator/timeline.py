@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import duckdb
 import ipywidgets as widgets
 
 from pirlib import timeline
@@ -37,7 +38,8 @@ class TimelineStep(Step):
     def load(self, session: ReviewSession) -> None:
         if self.editor is None:
             self.editor = TimelineEditor(self.settings, session.incident_id, render_figure=self.host.render_figures,
-                                         user=self.host.user, con=session.con)  # fmt: skip
+                                         user=self.host.user, con=session.con, on_change=self._edited,
+                                         page_plotly=self.host.page_plotly)  # fmt: skip
             self.widget.children = [
                 heading("3. Timeline"),
                 widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
@@ -48,6 +50,10 @@ class TimelineStep(Step):
             self.editor.show_incident(session.incident_id, session.con)
         else:
             self.editor.refresh(session.con)
+
+    def _edited(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An edit in the editor (a star, a milestone, an event added): the progress and the steps that show it."""
+        self.host.changed(self.name, ReviewSession.resolve(con, self.settings, self.incident))
 
     def import_file(self) -> None:
         done: list[str] = []

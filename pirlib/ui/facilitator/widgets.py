@@ -39,6 +39,7 @@ class Host(Protocol):
     settings: Settings
     user: str | None
     render_figures: bool
+    page_plotly: bool  # the page draws figures.html_bundle divs (`pir guide`), else plotly's renderer does
     incident_id: str | None
     incident_key: str | None
 

@@ -14,6 +14,7 @@ the database while a person thinks, and reopening the page resumes at the stored
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ipywidgets as widgets
@@ -22,6 +23,7 @@ from IPython.display import display
 from pirlib import db
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
+from pirlib.serve import GUIDE_PAGE
 from pirlib.review import progress
 from pirlib.review.progress import STEPS
 from pirlib.review.session import ReviewSession, incident_facts, open_review
@@ -41,10 +43,12 @@ class FacilitatorWizard:
     """The guided review; display ``widget``. Resumes the incident and step worked on last."""
 
     def __init__(self, settings: Settings | None = None, *, incident: str | None = None, user: str | None = None,
-                 render_figures: bool = True) -> None:  # fmt: skip
+                 render_figures: bool = True, page_plotly: bool | None = None) -> None:  # fmt: skip
         self.settings = settings or load_settings()
         self.user = user
         self.render_figures = render_figures
+        # `pir guide` tells its kernels that the page draws figures with pir's plotly.js (serve.GUIDE_PAGE)
+        self.page_plotly = os.environ.get(GUIDE_PAGE) == "1" if page_plotly is None else page_plotly
         self.incident_id: str | None = None
         self.incident_key: str | None = None
         self.step = "pick"
