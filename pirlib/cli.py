@@ -82,6 +82,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return serve.serve(settings, port=args.port, open_browser=args.open)
 
 
+def cmd_guide(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import serve
+
+    return serve.guide(settings, port=args.port, open_browser=args.open)
+
+
 def cmd_lab(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import serve
 
@@ -286,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     serve.add_argument("--open", action="store_true", help="open a browser")
-    lab = add("lab", cmd_lab, "open JupyterLab on notebooks/")
+    guide = add("guide", cmd_guide, "serve the facilitator's guide as an app with Voila on 127.0.0.1")
+    guide.add_argument("--port", type=int, default=8867, help="port (default 8867)")
+    guide.add_argument("--open", action="store_true", help="open a browser")
+    lab = add("lab", cmd_lab, "open JupyterLab on notebooks/ (the guide as a notebook, and your own)")
     lab.add_argument("--port", type=int, default=8888, help="port (default 8888)")
     check = add("check", cmd_check, "review quality: missing milestones, action owners and metrics, notes, stages")
     check.add_argument("incident", nargs="?", metavar="INCIDENT", help="key or id (default: every open review)")

@@ -1,4 +1,5 @@
-"""`pir serve` (Voila on dashboards/) and `pir lab` (JupyterLab on notebooks/), each as a child process.
+"""`pir serve` (Voila on dashboards/), `pir guide` (Voila on the facilitator's guide) and `pir lab` (JupyterLab
+on notebooks/), each as a child process.
 
 Decisions, and why:
 
@@ -34,6 +35,10 @@ Decisions, and why:
   (absolute), plus ``PIR_CONFIG`` and ``PIR_TODAY`` when set, because a kernel runs in dashboards/ or
   notebooks/ and must resolve pir.toml, the database and every output folder against the project, not there
   (docs/jupyter.md).
+- `pir guide` is the same Voila as `pir serve` (one ``voila_command``: the same voila.json, template,
+  stripped sources, executor timeout and culling), on ``notebooks/facilitator_guide.ipynb`` alone, with its
+  pooled kernels preloading the guide's code instead of the boards'. A facilitator's page stays open for the
+  whole meeting: its kernel is never culled while the page is connected (``cull_connected: false``).
 - The server runs in its own session, so Ctrl-C (or SIGTERM) reaches only `pir`, which stops the server
   with SIGTERM; Voila and Jupyter then shut their kernels down and exit 0, and so does `pir`.
 """
@@ -55,6 +60,9 @@ from pirlib.errors import PirError
 HOST = "127.0.0.1"
 SHARE_DIR = Path(__file__).resolve().parent / "jupyter_share"
 VOILA_TEMPLATE = "pir"
+GUIDE_NOTEBOOK = "facilitator_guide.ipynb"
+GUIDE_PRELOAD = "['pirlib.ui.facilitator.wizard']"
+GUIDE_PAGE = "PIR_GUIDE_PAGE"  # set to 1 for the guide's kernels: their page draws figures with pir's plotly.js
 STOP_GRACE_SECONDS = 30.0
 
 
@@ -85,10 +93,17 @@ def kernel_environment(settings: Settings, base: Mapping[str, str] | None = None
     return env
 
 
+def guide_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``kernel_environment`` plus ``GUIDE_PAGE``: the guide's page (pir's template, the notebook asks for
+    pir's plotly.js) draws ``figures.html_bundle`` divs, so the guide draws its timeline figure as one."""
+    return {**kernel_environment(settings, base), GUIDE_PAGE: "1"}
+
+
 def voila_command(
     port: int, open_browser: bool = False, dashboards: Path | None = None, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The Voila command line; ``extra_args`` (``--Class.trait=value``) override voila.json, e.g. in tests."""
+    """The Voila command line; ``extra_args`` (``--Class.trait=value``) override voila.json, e.g. in tests.
+    ``dashboards`` is a folder (every notebook in it) or one notebook (served at ``/``)."""
     dashboards = dashboards or project_dir("dashboards")
     return [
         sys.executable, "-m", "voila", str(dashboards),
@@ -101,6 +116,15 @@ def voila_command(
         "--strip_sources=True",
         *extra_args,
     ]  # fmt: skip
+
+
+def guide_command(port: int, target: Path | None = None, open_browser: bool = False,
+                  extra_args: Sequence[str] = ()) -> list[str]:  # fmt: skip
+    """``voila_command`` on the facilitator's guide (``target``: the notebook, or a folder holding it), its
+    pooled kernels preloading the guide instead of the boards."""
+    target = target or project_dir("notebooks") / GUIDE_NOTEBOOK
+    preload = [f"--PooledKernelManager.preload={GUIDE_PRELOAD}"]
+    return voila_command(port, open_browser, target, [*preload, *extra_args])
 
 
 def lab_command(port: int, notebooks: Path | None = None) -> list[str]:
@@ -130,6 +154,18 @@ def serve(settings: Settings, port: int = 8866, open_browser: bool = False, extr
     url = f"http://{HOST}:{port}/"
     print(f"pir: serving the dashboards at {url} (Ctrl-C stops)", file=sys.stderr)
     return _run(voila_command(port, open_browser, extra_args=extra_args), kernel_environment(settings))
+
+
+def guide(settings: Settings, port: int = 8867, open_browser: bool = False, extra_args: Sequence[str] = ()) -> int:
+    """Serve the facilitator's guide as an app with Voila on 127.0.0.1:port until Ctrl-C; return the exit code."""
+    _check_port(port)
+    command = guide_command(port, open_browser=open_browser, extra_args=extra_args)
+    env = guide_environment(settings)
+    if not Path(settings.db).exists():
+        print(f"pir: {settings.db} does not exist yet; run `pir sync` (or `pir demo`) first, then `pir guide`",
+              file=sys.stderr)  # fmt: skip
+    print(f"pir: serving the facilitator's guide at http://{HOST}:{port}/ (Ctrl-C stops)", file=sys.stderr)
+    return _run(command, env)
 
 
 def lab(settings: Settings, port: int = 8888) -> int:

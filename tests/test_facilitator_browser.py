@@ -1,13 +1,17 @@
-"""The facilitator guide served by Voila, driven in headless Chromium against the Stage-31 fixture.
+"""The facilitator's guide as `pir guide` serves it, driven in headless Chromium through a whole review of the
+Stage-31 fixture.
 
-Pick Stage-31, assign a facilitator, tick an artifact, add a "what went wrong" note, draft one valid and
-one invalid action (and see the error), reload, and find everything still there. Screenshots of each step
-go to tests/artifacts/ (git-ignored). Voila, Chromium and the page helpers are those of test_serve.py.
+Pick Stage-31; Prepare (facilitator, an artifact, invite list, agenda); Timeline (star an event); Meeting (a note
+in every segment, with text typed and not added yet in another segment, which must survive); Actions (a bad
+draft and its problems, then a good one; the bad one deleted after the confirmation); Wrap-up (publish);
+reload; reopen the published review from Pick's "Published" list, find "Publish again (update)" and record the
+regulator filing. Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -16,45 +20,56 @@ import urllib.request
 import pytest
 
 from support import review_fixture as fx
-from pirlib import serve
-from pirlib.review import actions
+from pirlib.review import actions, meeting
 from pirlib.review.session import incident_facts
 from support.browser import Visit
-from support.serving import ARTIFACTS, ROOT, free_port
+from support.serving import ARTIFACTS, PIR, free_port, port_open
 
-PAGE = "/voila/render/facilitator_guide.ipynb"
+GOOD_DRAFT = {
+    "summary": "Add a canary alert on the checkout 5xx rate",
+    "success_metric": "p99 checkout latency < 300 ms for 14 days",
+    "verification_method": "game day on 2025-09-20, checked by the SRE on call",
+}
+OWNER = "Sam Okafor"  # the incident's assignee: on the invite list the guide proposes
+DUE = "2025-10-15"  # within 60 days of the fixture's today (2025-09-06)
+PAGE_URL = "https://wiki.example.com/postmortems/inc-31"
 
 
 @pytest.fixture(scope="module")
 def guide_server(tmp_path_factory):
+    """`pir guide` itself (the CLI), on a free port, over the Stage-31 fixture; stopped with SIGTERM after."""
     workdir = tmp_path_factory.mktemp("guide")
-    shutil.copy(ROOT / "notebooks" / "facilitator_guide.ipynb", workdir / "facilitator_guide.ipynb")
     settings = fx.build(workdir / "pir.duckdb")
     port = free_port()
-    env = serve.kernel_environment(settings)
-    log = (workdir / "voila.log").open("w")
-    process = subprocess.Popen(serve.voila_command(port, dashboards=workdir), env=env, cwd=workdir,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
+    env.update(PIR_DB=str(settings.db), PIR_TODAY=fx.TODAY.isoformat(), PIR_HOME=str(workdir))
+    log_path = workdir / "guide.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([str(PIR), "guide", "--port", str(port)], cwd=workdir, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, (workdir / "voila.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
-                with urllib.request.urlopen(url + "/", timeout=2):
+                with urllib.request.urlopen(url, timeout=5):
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, "voila did not answer within 60 s"
+                assert time.monotonic() < deadline, "pir guide did not answer within 60 s"
                 time.sleep(0.2)
-        yield url, settings
+        yield url, settings, log_path
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            code = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
-        log.close()
+            raise
+        finally:
+            log.close()
+    assert code == 0, log_path.read_text()
+    assert not port_open(port)
 
 
 def shot(visit: Visit, name: str) -> None:
@@ -72,84 +87,137 @@ def fill(visit: Visit, selector: str, value: str) -> None:
     field.press("Tab")  # text fields save when they lose focus
 
 
-def open_guide(browser, url: str) -> Visit:  # noqa: F811
-    visit = Visit(browser, url + PAGE)
+def open_step(visit: Visit, step: str, number: int) -> None:
+    visit.page.locator(f"button.pir-step-{step}").click()
+    wait_text(visit, f"Step {number} of 6")
+
+
+def pick(visit: Visit, key: str) -> None:
+    """Choose ``key`` in Pick's list (option labels start with the key; their values are not the ids)."""
+    index = visit.page.evaluate(
+        "k => Array.from(document.querySelector('.pir-pick select').options)"
+        ".findIndex(o => o.text.replace(/\\u00a0/g, ' ').startsWith(k + ' '))", key)  # fmt: skip
+    assert index >= 0, f"{key} is not in the list"
+    visit.page.locator(".pir-pick select").select_option(index=index)
+
+
+def open_guide(browser, url: str) -> Visit:
+    visit = Visit(browser, url)
     visit.page.wait_for_selector(".pir-facilitator", timeout=60_000)
     return visit
 
 
 @pytest.mark.browser
-def test_facilitator_walkthrough_survives_a_reload(browser, guide_server):  # noqa: F811
-    url, settings = guide_server
+def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, guide_server):
+    url, settings, log_path = guide_server
+    assert f"pir: serving the facilitator's guide at {url}" in log_path.read_text()
     visit = open_guide(browser, url)
     try:
         page = visit.page
-        page.locator(".pir-pick select").select_option(index=1)  # Stage-31 is the second-newest closure
+        text = visit.text  # an app: no code, no "run the cell" on the page
+        assert "from pirlib" not in text and "guide()" not in text and "run this cell" not in text.lower()
+        assert "Run the cell" not in text and "import guide" not in page.content()  # sources stripped
+        pick(visit, fx.STAGE31_KEY)
         wait_text(visit, fx.STAGE31_SUMMARY)
-        shot(visit, "1-pick")
-        page.locator(".pir-next button, button.pir-next").first.click()
+
+        page.locator("button.pir-next").click()  # Prepare
         page.wait_for_selector(".pir-facilitator-name input")
-        fill(visit, ".pir-facilitator-name input", fx.COMMANDER)
-        page.locator("button.pir-assign").click()
-        wait_text(visit, "is the incident commander of INC-31")
         fill(visit, ".pir-facilitator-name input", "Dana Roe")
         page.locator("button.pir-assign").click()
         wait_text(visit, "Dana Roe is the facilitator")
         page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").check()
         wait_text(visit, "collected 2025-09-06")
+        page.get_by_role("button", name="Mark invite list sent").click()
+        page.wait_for_function("() => document.querySelector('.pir-invite-message').innerText.includes('invite list sent')",
+                               timeout=20_000)  # fmt: skip
         shot(visit, "2-prepare")
 
-        page.locator("button.pir-step-timeline").click()  # the timeline editor with its plotly figure
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1",
-                               timeout=60_000)  # fmt: skip
-        wait_text(visit, "events")
+        open_step(visit, "timeline", 3)  # star an event: a key moment
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1", timeout=60_000)
+        page.locator(".pir-timeline-events select").select_option(index=0)
+        page.locator("button.pir-star").click()
+        page.wait_for_function("() => document.querySelector('.pir-timeline-events select').options[0].text.includes('★')",
+                               timeout=20_000)  # fmt: skip
         shot(visit, "3-timeline")
 
-        page.locator("button.pir-step-meeting").click()
-        page.wait_for_selector(".pir-note-went_wrong textarea")
-        page.locator(".pir-note-went_wrong textarea").fill("Canary had no 5xx alert")
-        page.locator(".pir-note-went_wrong textarea").press("Tab")
+        open_step(visit, "meeting", 4)
+        pending = "Canary had no 5xx alert (typed, not added yet)"
+        page.locator(".pir-note-went_wrong textarea").fill(pending)
+        for segment in meeting.SEGMENTS:  # a note in every segment
+            if segment.name == "went_wrong":
+                continue
+            if segment.name == "risk_review":
+                page.locator(".pir-note-tag-risk_review select").select_option(label="Compliance")
+            page.locator(f".pir-note-{segment.name} textarea").fill(f"Note on {segment.title}")
+            page.locator(f"button.pir-add-note-{segment.name}").click()
+            wait_text(visit, f"Note on {segment.title}")
+            # the text typed in another segment is still there, on the page and in the kernel's widget
+            assert page.locator(".pir-note-went_wrong textarea").input_value() == pending
         page.locator(".pir-note-tag-went_wrong select").select_option(label="Detection gap")
         page.locator("button.pir-add-note-went_wrong").click()
-        wait_text(visit, "[Detection gap] Canary had no 5xx alert")
+        wait_text(visit, f"[Detection gap] {pending}")
+        assert page.locator(".pir-note-went_wrong textarea").input_value() == ""
         shot(visit, "4-meeting")
 
-        page.locator("button.pir-step-actions").click()
-        page.wait_for_selector(".pir-action-summary input")
-        fill(visit, ".pir-action-summary input", "Add a canary alert on 5xx rate")
+        open_step(visit, "actions", 5)
+        fill(visit, ".pir-action-summary input", "Look into the alerts")  # a bad draft: its problems show
         wait_text(visit, "owner: required")
-        fill(visit, ".pir-action-owner input", "Sam Okafor")
-        page.locator(".pir-action-due_date input").fill("2025-09-30")
+        wait_text(visit, "is vague")
+        page.locator("button.pir-new-draft").click()
+        fill(visit, ".pir-action-summary input", GOOD_DRAFT["summary"])
+        wait_text(visit, f"{GOOD_DRAFT['summary']} — no owner")
+        fill(visit, ".pir-action-owner input", OWNER)
+        page.locator(".pir-action-due_date input").fill(DUE)
         page.locator(".pir-action-due_date input").press("Tab")
         page.locator(".pir-action-action_type select").select_option(label="detect")
-        fill(visit, ".pir-action-success_metric textarea", "alert within 2 min of 5xx > 1%")
-        fill(visit, ".pir-action-verification_method textarea", "game day on 2025-09-20, checked by the SRE on call")
+        page.locator(".pir-action-priority select").select_option(index=1)
+        fill(visit, ".pir-action-success_metric textarea", GOOD_DRAFT["success_metric"])
+        fill(visit, ".pir-action-verification_method textarea", GOOD_DRAFT["verification_method"])
         wait_text(visit, "SMART: this draft is complete")
-        page.locator("button.pir-new-draft").click()
-        fill(visit, ".pir-action-summary input", "Look into the alerts")
-        wait_text(visit, "'look into' is vague")
+        wait_text(visit, f"{GOOD_DRAFT['summary']} — {OWNER}, {DUE}, draft: ✓ SMART")  # the list is redrawn
+        bad = page.locator(".widget-hbox", has=page.locator(".pir-draft", has_text="Look into the alerts")).last
+        bad.locator(".pir-delete-draft").click()  # asks first
+        wait_text(visit, "Really delete?")
+        assert "Look into the alerts" in visit.text
+        bad.locator(".pir-delete-draft").click()
+        wait_text(visit, "draft deleted")
+        page.wait_for_function("() => !document.body.innerText.includes('Look into the alerts')", timeout=20_000)
         shot(visit, "5-actions")
+
+        open_step(visit, "wrap_up", 6)
+        fill(visit, ".pir-doc-url input", PAGE_URL)
+        page.locator("button.pir-publish").click()
+        wait_text(visit, "INC-31-postmortem.md", timeout=60_000)
+        wait_text(visit, "Publish again (update)")
+        shot(visit, "6-published")
         assert visit.console_errors == [] and visit.foreign_requests() == []
     finally:
         visit.close()
 
     drafts = fx.in_review(settings, actions.list_drafts)
-    assert len(drafts) == 2 and drafts.loc[0, "problems"] == [] and drafts.loc[1, "problems"]
+    assert list(drafts["summary"]) == [GOOD_DRAFT["summary"]] and drafts.loc[0, "problems"] == []
+    notes = fx.in_review(settings, meeting.notes)
+    assert set(notes["segment"]) == {s.name for s in meeting.SEGMENTS}
+    assert fx.in_review(settings, incident_facts)["doc_url"] == PAGE_URL
 
-    visit = open_guide(browser, url)  # reload: the guide resumes on Actions with everything there
+    visit = open_guide(browser, url)  # a day later: the published review is reachable from Pick
     try:
-        wait_text(visit, "Add a canary alert on 5xx rate")
-        text = visit.text
-        assert "Step 5 of 6: Actions" in text and "Look into the alerts" in text
-        visit.page.locator("button.pir-step-prepare").click()
-        visit.page.wait_for_selector(".pir-current-facilitator")
-        assert visit.page.locator(".pir-current-facilitator").inner_text() == "Dana Roe"
-        assert visit.page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").is_checked()
-        visit.page.locator("button.pir-step-meeting").click()
-        wait_text(visit, "[Detection gap] Canary had no 5xx alert")
-        shot(visit, "6-reloaded")
+        page = visit.page
+        page.wait_for_selector(".pir-pick select")
+        assert fx.STAGE31_SUMMARY not in page.locator(".pir-pick select").inner_text()
+        page.locator(".pir-pick-which button", has_text="Published").click()
+        wait_text(visit, "Published reviews, most recently published first")
+        page.wait_for_function("() => document.querySelector('.pir-pick select').options.length === 2", timeout=20_000)
+        pick(visit, fx.STAGE31_KEY)
+        wait_text(visit, "· published 2025-09-06")
+        open_step(visit, "wrap_up", 6)
+        wait_text(visit, "Publish again (update)")
+        page.locator("button.pir-regulator-filed").click()
+        wait_text(visit, "Regulator filing recorded")
+        wait_text(visit, "filed 2025-09-06")
+        assert page.locator("button.pir-regulator-filed").is_disabled()
+        shot(visit, "7-reopened")
         assert visit.console_errors == [] and visit.foreign_requests() == []
     finally:
         visit.close()
-    facts = fx.in_review(settings, incident_facts)
-    assert facts["facilitator"] == "Dana Roe"
+    assert fx.in_review(settings, incident_facts)["regulatory_filed_at"] is not None

@@ -281,7 +281,7 @@ def test_wrap_up_records_the_regulator_filing(settings):
     w = picked(settings)
     w.go("wrap_up")
     panel = w.steps["wrap_up"].publishing
-    assert "Regulator filing (runbook §4.4): <b style='color:#b00020'>open</b>" in panel.filing.value
+    assert 'Regulator filing (runbook §4.4): <b style="color:#b00020">open</b>' in panel.filing.value
     panel.filed.click()
     assert "filed 2025-09-06" in panel.filing.value and panel.filed.disabled
     with db.connect(settings, read_only=True) as con:
@@ -407,3 +407,131 @@ def test_every_step_of_the_guide_keeps_hostile_text_as_text(settings):
             assert not [name for name in attrs if name.startswith("on")], (step, tag, attrs)
             href = attrs.get("href")
             assert href is None or href.startswith(("https://", "http://", "data:text/markdown")), (step, href)
+
+
+def test_a_note_added_in_one_segment_keeps_text_typed_in_another(settings):
+    w = picked(settings)
+    w.go("meeting")
+    step = w.steps["meeting"]
+    step.inputs["went_wrong"].value = "typed, not added yet"
+    step.inputs["went_well"].value = "Rollback took 4 minutes"
+    step.add_buttons["went_well"].click()
+    assert step.inputs["went_wrong"].value == "typed, not added yet" and step.inputs["went_well"].value == ""
+    assert "Rollback took 4 minutes" in json.dumps(html_of(step.note_lists["went_well"]))
+    w.go("actions")
+    w.go("meeting")  # the step shown again keeps what was typed
+    assert step.inputs["went_wrong"].value == "typed, not added yet"
+
+
+def test_deleting_a_note_or_a_draft_asks_first(settings):
+    w = picked(settings)
+    w.go("meeting")
+    step = w.steps["meeting"]
+    step.inputs["welcome"].value = "Ground rules read"
+    step.add_buttons["welcome"].click()
+    delete = step.note_lists["welcome"].children[0].children[1]  # the note's delete button
+    delete.click()
+    assert delete.description == "Really delete?" and len(fx.in_review(settings, review_meeting.notes)) == 1
+    delete.click()
+    assert fx.in_review(settings, review_meeting.notes).empty and step.note_lists["welcome"].children == ()
+    w.go("actions")
+    actions_step = w.steps["actions"]
+    actions_step.fields["summary"].value = "Look into the alerts"
+    remove = actions_step.listing.children[0].children[2]
+    remove.click()
+    assert len(fx.in_review(settings, actions.list_drafts)) == 1 and remove.description == "Really delete?"
+    remove.click()
+    assert fx.in_review(settings, actions.list_drafts).empty and actions_step.draft_id is None
+
+
+def test_one_change_is_one_connection_and_decides_one_step(settings, monkeypatch):
+    """A tick of an artifact opens the database once, and opening a step seen before reads nothing but the
+    remembered step; the progress of the other steps is not decided again."""
+    w = picked(settings)
+    for step in ("prepare", "timeline", "meeting", "actions", "wrap_up", "prepare"):
+        w.go(step)
+    opened: list[bool] = []
+    decided: list[str] = []
+    real_connect, real_step_done = db.connect, progress.step_done
+    monkeypatch.setattr(db, "connect", lambda *a, **k: (opened.append(True), real_connect(*a, **k))[1])
+    monkeypatch.setattr(progress, "step_done", lambda s, step, done=frozenset(): (decided.append(step),
+                                                                                 real_step_done(s, step, done))[1])
+    w.steps["prepare"].artifact_boxes["monitoring_snapshots"].value = True
+    assert len(opened) == 1 and decided == ["prepare", "wrap_up"]
+    assert "collected 2025-09-06" in w.steps["prepare"].artifact_stamps["monitoring_snapshots"].value
+    opened.clear()
+    decided.clear()
+    meeting_view = w.steps["meeting"].widget.children
+    w.go("meeting")  # seen before and nothing it shows changed: the same widgets, one write of the step
+    assert len(opened) == 1 and decided == [] and w.steps["meeting"].widget.children == meeting_view
+    w.go("wrap_up")  # Prepare changed since: the quality check is read again
+    assert "Still missing" in w.steps["wrap_up"].report.value
+
+
+def test_progress_is_decided_in_review_progress(settings):
+    def done() -> set[str]:
+        return fx.in_review(settings, progress.done_steps)
+
+    assert done() == {"pick", "timeline"}  # the fixture's incident has events
+    for kind in prepare.ARTIFACT_KINDS:
+        fx.in_review(settings, prepare.set_artifact, kind, collected=True)
+    fx.in_review(settings, prepare.mark_invites_sent)
+    fx.in_review(settings, prepare.mark_agenda_circulated)
+    assert done() == {"pick", "prepare", "timeline"}
+    for segment in review_meeting.SEGMENTS:
+        fx.in_review(settings, review_meeting.add_note, segment.name, f"note on {segment.title}",
+                     **({"tag": "detection_gap"} if segment.name == "went_wrong" else {}))  # fmt: skip
+    assert "meeting" in done()
+    before = done()
+    after = fx.in_review(settings, progress.update_done, before - {"meeting"}, "meeting")
+    assert after == before  # deciding one step again gives what deciding all does
+
+
+def test_pick_reopens_a_published_review(settings):
+    w = wizard(settings)
+    pick = w.steps["pick"]
+    assert "40003" not in [value for _, value in pick.select.options]  # INC-42 is published
+    pick.which.value = "published"
+    assert [value for _, value in pick.select.options] == ["40003"]
+    assert "publish it again" in pick.intro.value
+    pick.select.value = "40003"
+    assert w.incident_id == "40003" and "· published 2025-09-02" in w.header.value
+    w.go("wrap_up")
+    assert w.steps["wrap_up"].publishing.button.description == "Publish again (update)"
+
+
+def test_starring_updates_the_timeline_figure_without_building_it_again(settings, monkeypatch):
+    from pirlib.ui import timeline_editor
+
+    w = picked(settings)
+    w.go("wrap_up")
+    w.go("timeline")
+    assert not w.steps["wrap_up"].stale
+    editor = w.steps["timeline"].editor
+    figure, lanes = editor.figure, [t for t in editor.figure["data"] if t["name"] != "key moments"]
+    monkeypatch.setattr(timeline_editor, "timeline_json", lambda *a, **k: pytest.fail("the figure was built again"))
+    editor.event_list.value = editor.event_list.options[0][1]
+    editor.star_button.click()
+    assert editor.status.value == "starred" and "★" in editor.event_list.options[0][0]
+    assert w.steps["wrap_up"].stale  # the review check reads the timeline: shown again, it is read again
+    stars = [t for t in editor.figure["data"] if t["name"] == "key moments"]
+    assert editor.figure is figure and len(stars) == 1 and len(stars[0]["x"]) == 1
+    assert [t for t in editor.figure["data"] if t["name"] != "key moments"] == lanes
+    editor.star_button.click()
+    assert editor.status.value == "unstarred" and not [t for t in editor.figure["data"] if t["name"] == "key moments"]
+
+
+def test_the_timeline_of_an_incident_seen_before_comes_back_without_reading_it_again(settings, monkeypatch):
+    from pirlib.ui import timeline_editor
+
+    w = picked(settings)
+    w.go("timeline")
+    editor = w.steps["timeline"].editor
+    shown = list(editor.event_list.options)
+    w.steps["pick"].select.value = "40001"
+    w.go("timeline")
+    assert editor.incident == "40001" and list(editor.event_list.options) != shown
+    monkeypatch.setattr(timeline_editor.timeline, "load_timeline", lambda *a: pytest.fail("read again"))
+    w.steps["pick"].select.value = fx.STAGE31_ID
+    w.go("timeline")
+    assert editor.incident == fx.STAGE31_ID and list(editor.event_list.options) == shown

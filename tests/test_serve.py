@@ -163,19 +163,23 @@ def test_empty_database_says_how_to_load_data(browser, tmp_path):
     assert not (tmp_path / "missing.duckdb").exists(), "a dashboard must not create the database"
 
 
-def test_port_in_use_is_one_clear_error(tmp_path):
+def assert_port_in_use_is_one_clear_error(command: str, tmp_path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [str(PIR), "serve", "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [str(PIR), command, "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60,
             env={**os.environ, "PIR_DB": str(tmp_path / "x.duckdb")},
         )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"pir: error: 127.0.0.1:{port} is already in use; stop that server or pass another --port"
     )
+
+
+def test_port_in_use_is_one_clear_error(tmp_path):
+    assert_port_in_use_is_one_clear_error("serve", tmp_path)
 
 
 def test_kernel_environment_passes_absolute_settings(tmp_path, monkeypatch):
@@ -192,6 +196,19 @@ def test_kernel_environment_passes_absolute_settings(tmp_path, monkeypatch):
     command = serve.voila_command(8866, dashboards=tmp_path)
     assert "--Voila.ip=127.0.0.1" in command and "--strip_sources=True" in command
     assert f"--Voila.config_file_paths={serve.SHARE_DIR}" in command
+
+
+def test_pir_guide_is_the_boards_voila_on_the_guide_notebook(tmp_path):
+    command = serve.guide_command(8867)
+    board = serve.voila_command(8867, dashboards=ROOT / "notebooks" / serve.GUIDE_NOTEBOOK)
+    # the same Voila, settings file, template and stripped sources as `pir serve`; only the preload differs
+    assert command[: len(board)] == board and (ROOT / "notebooks" / serve.GUIDE_NOTEBOOK).exists()
+    assert command[len(board):] == ["--PooledKernelManager.preload=['pirlib.ui.facilitator.wizard']"]
+    assert serve.guide_command(8867, tmp_path, extra_args=["--X.y=1"])[-1] == "--X.y=1"
+    # its page loads pir's plotly.js, and its kernels know it (the timeline figure is drawn by the page)
+    assert nbformat.read(ROOT / "notebooks" / serve.GUIDE_NOTEBOOK, 4).metadata["pir"]["plotly"] is True
+    assert serve.guide_environment(Settings(db=tmp_path / "x.duckdb"), base={})[serve.GUIDE_PAGE] == "1"
+    assert_port_in_use_is_one_clear_error("guide", tmp_path)
 
 
 def test_voila_config_sets_timeout_and_culling():

@@ -116,12 +116,17 @@ class Candidate:
         return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
 
 
-# The open reviews (the candidates): closed incidents of the review severities not published yet, newest first.
-_OPEN_REVIEWS = (
-    " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-    "WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at IS NULL "
-    "AND i.severity IN (SELECT unnest(?)) ORDER BY i.resolved_at DESC, i.key"
-)
+
+def _reviews(published: bool) -> str:
+    """The FROM ... ORDER BY of the closed incidents of the review severities: not published yet (the open
+    reviews, the candidates), newest closure first; or published, most recently published first."""
+    state, order = ("IS NOT NULL", "r.published_at DESC") if published else ("IS NULL", "i.resolved_at DESC")
+    return (" FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+            f"WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at {state} "
+            f"AND i.severity IN (SELECT unnest(?)) ORDER BY {order}, i.key")  # fmt: skip
+
+
+_OPEN_REVIEWS = _reviews(published=False)
 
 
 def review_clocks(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
@@ -149,12 +154,14 @@ def open_reviews(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tup
     return [(str(issue_id), str(key)) for issue_id, key in rows]
 
 
-def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None) -> list[Candidate]:
-    """Closed, not yet published incidents of the review severities, newest closure first, with clocks."""
+def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None, *,
+               published: bool = False) -> list[Candidate]:  # fmt: skip
+    """Closed, not yet published incidents of the review severities, newest closure first, with clocks; with
+    ``published``, the published ones instead, most recently published first (to reopen one)."""
     at = at or now(settings)
     rows = con.execute(
         "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
-        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + _OPEN_REVIEWS,
+        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + _reviews(published),
         [list(settings.review_severities)],
     ).df()
     found = []

@@ -23,9 +23,12 @@ import pandas as pd
 
 from pirlib.values import is_missing, safe_url
 
-__all__ = ["cell", "internal_link", "kpis", "lines", "link", "message", "plotly_text", "table", "text"]
+__all__ = ["COLORS", "bullets", "cell", "colored", "internal_link", "kpis", "lines", "link", "message", "notice",
+           "plotly_text", "table", "text"]
 
 TABLE_STYLE = "border-collapse:collapse;text-align:left"
+# What a colour says, everywhere pir writes HTML for people: a problem, something done, a warning, a detail.
+COLORS = {"error": "#b00020", "ok": "#1b7f3b", "warning": "#b36b00", "muted": "#555", "plain": "#333"}
 WRAP = 100  # hover lines longer than this wrap at the next space
 _LONG_LINE = re.compile(rf"([^\n]{{{WRAP}}}\S*) ")
 _PLOTLY_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -130,3 +133,20 @@ def kpis(items: Iterable[tuple[str, str]]) -> str:
         for label, value in items
     )
     return f'<div class="pir-kpis" style="display:flex;flex-wrap:wrap;margin:8px 0 12px 0">{cells}</div>'
+
+
+def colored(markup: str, tone: str, tag: str = "span", css: str | None = None) -> str:
+    """``markup`` (HTML this module built, or escaped text) in the colour of ``tone`` (a ``COLORS`` key)."""
+    klass = f' class="{text(css)}"' if css else ""
+    return f'<{tag}{klass} style="color:{COLORS[tone]}">{markup}</{tag}>'
+
+
+def notice(words: object, tone: str) -> str:
+    """One escaped line in the colour of ``tone``, with the class ``pir-<tone>`` (``pir-error``, ``pir-ok``)."""
+    return colored(text(words), tone, css=f"pir-{tone}")
+
+
+def bullets(title: str, items: Iterable[object], tone: str, css: str | None = None) -> str:
+    """A bold ``title`` over a list of ``items``, all escaped, in the colour of ``tone``."""
+    rows = "".join(f"<li>{text(item)}</li>" for item in items)
+    return colored(f"<b>{text(title)}</b><ul>{rows}</ul>", tone, "div", css)

@@ -1,22 +1,26 @@
 """The incident timeline as a plotly figure: one lane per source, milestones, detection/mitigation spans.
 
-Built for big incidents: one WebGL trace per lane (never one per event), hover text prepared with vectorised
+Built for big incidents: one trace per lane (never one per event), WebGL above ``WEBGL_EVENTS`` events,
+hover text prepared with vectorised
 string operations, milestones and spans as layout shapes. Every piece of event text is escaped (``html.lines``) before it
 reaches plotly, whose hover labels would otherwise render tags such as ``<a>`` or ``<b>`` typed in a chat.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from pirlib.config import Settings
 from pirlib.ui import html
 
-__all__ = ["LANES", "hover_text", "incident_figure", "timeline_figure"]
+__all__ = ["KEY_MOMENTS", "LANES", "hover_text", "incident_figure", "key_moments", "timeline_figure", "timeline_json"]
 
 # Lane order top to bottom, with readable names; unknown sources follow in alphabetical order.
 LANES = {
@@ -30,6 +34,11 @@ LANES = {
     "config": "Config",
     "manual": "Manual",
 }
+KEY_MOMENTS = "key moments"  # the name of the trace of starred events
+# Above this many events the lanes are WebGL traces. Below it SVG draws sooner: a page's first WebGL figure
+# creates a WebGL context, which on a machine without a GPU (software GL, a headless browser) costs most of
+# a second before the first point shows; SVG with a few hundred points costs a few milliseconds.
+WEBGL_EVENTS = 1000
 _COLORS = {
     "jira_changelog": "#1f77b4", "jira_comment": "#17becf", "chat": "#2ca02c", "alert": "#d62728",
     "deploy": "#9467bd", "code": "#8c564b", "flag": "#e377c2", "config": "#7f7f7f", "manual": "#bcbd22",
@@ -79,10 +88,12 @@ def timeline_figure(
     *,
     title: str | None = None,
     show_hidden: bool = False,
+    template: str | None = "plotly_white",
 ) -> go.Figure:
     """A plotly figure of ``v_timeline`` rows and (optionally) a milestone table from ``pirlib.timeline``.
 
     Hidden events are left out unless ``show_hidden`` (then drawn faint). Starred events are stars.
+    ``template=None`` leaves plotly's template out (see ``timeline_json``).
     """
     frame = events
     if "hidden" in frame and not show_hidden:
@@ -97,23 +108,19 @@ def timeline_figure(
     starred = _flag(frame, "starred")
     ids = frame["event_id"].to_numpy(dtype=object)
     source_values = frame["source"].to_numpy(dtype=object)
+    scatter = go.Scattergl if len(frame) > WEBGL_EVENTS else go.Scatter
     traces = []
     for source in order:
         mask = source_values == source
         name = LANES.get(source, source)
-        traces.append(go.Scattergl(
+        traces.append(scatter(
             x=x[mask], y=lane_names[mask], mode="markers", name=name,
             hovertext=hover[mask], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[mask],
             marker={"color": _COLORS.get(source, "#444444"), "size": 9,
                     "opacity": np.where(hidden[mask], 0.25, 0.85), "line": {"width": 0}},
         ))  # fmt: skip
     if starred.any():
-        # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
-        traces.append(go.Scattergl(
-            x=x[starred], y=lane_names[starred], mode="markers", name="key moments",
-            hovertext=hover[starred], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[starred],
-            marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
-        ))  # fmt: skip
+        traces.append(_key_moments(x[starred], lane_names[starred], hover[starred], ids[starred], scatter))
     figure = go.Figure(data=traces)
     shapes, annotations = _milestone_shapes(milestones)
     figure.update_layout(
@@ -128,9 +135,47 @@ def timeline_figure(
         showlegend=False,
         shapes=shapes,
         annotations=annotations,
-        template="plotly_white",
+        **({"template": template} if template else {}),
     )  # fmt: skip
     return figure
+
+
+@functools.cache
+def _white_template() -> dict[str, Any]:
+    return json.loads(pio.to_json(go.Figure(layout={"template": "plotly_white"}), validate=False))["layout"]["template"]
+
+
+def timeline_json(events: pd.DataFrame, milestones: pd.DataFrame | None = None, *, title: str | None = None,
+                  show_hidden: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``timeline_figure`` as plotly JSON (data, layout), its template added as JSON made once per process:
+    plotly copies and checks a named template on every figure, which costs more than the whole figure of
+    a few hundred events (the guide builds one whenever another incident's timeline is opened)."""
+    figure = json.loads(pio.to_json(timeline_figure(events, milestones, title=title, show_hidden=show_hidden,
+                                                    template=None), validate=False))  # fmt: skip
+    figure["layout"]["template"] = _white_template()
+    return figure
+
+
+def _key_moments(x: Any, lanes: Any, hover: Any, ids: Any, scatter: type = go.Scatter) -> go.Scatter | go.Scattergl:
+    # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
+    return scatter(
+        x=x, y=lanes, mode="markers", name=KEY_MOMENTS, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+        customdata=ids, marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
+    )  # fmt: skip
+
+
+def key_moments(events: pd.DataFrame, *, show_hidden: bool = False) -> dict[str, Any] | None:
+    """The stars trace of ``timeline_figure(events, show_hidden=...)`` as plotly JSON, or None without starred
+    events: for updating a figure already drawn when an event is starred, without building it again."""
+    shown = events if show_hidden else events.loc[~_flag(events, "hidden")]
+    frame = shown.loc[_flag(shown, "starred")]
+    if frame.empty:
+        return None
+    lanes = frame["source"].map(lambda s: LANES.get(s, s)).to_numpy(dtype=object)
+    scatter = go.Scattergl if len(shown) > WEBGL_EVENTS else go.Scatter
+    trace = _key_moments(_naive_utc(frame["occurred_at"]).to_numpy(), lanes, hover_text(frame).to_numpy(dtype=object),
+                         frame["event_id"].to_numpy(dtype=object), scatter)  # fmt: skip
+    return json.loads(pio.to_json(go.Figure(data=[trace]), validate=False))["data"][0]
 
 
 def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -1,8 +1,13 @@
 """The facilitator's timeline editor (ipywidgets): filter, star, hide, re-time, edit, add, milestone overrides.
 
-Every button saves at once through ``pirlib.timeline`` (which opens a connection, writes and closes it) and
-then reloads from the database, so no state lives only in a widget and no connection stays open while the
-facilitator thinks. Embed it with ``TimelineEditor(settings, "INC-123").widget``.
+Every button saves at once through ``pirlib.timeline`` and rereads the timeline in the same connection, then
+closes it, so no state lives only in a widget and no connection stays open while the facilitator thinks.
+Embed it with ``TimelineEditor(settings, "INC-123").widget`` (``con``: read through a connection the caller
+holds, as a wizard step does).
+
+The figure is built once (plotly JSON, drawn by the page's plotly renderer) and updated: starring an event
+replaces only its trace of key moments; a change that moves or hides events, or a new filter, builds it again.
+``show_incident`` switches the same widgets to another incident; one shown before comes back as it was left.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pirlib.config import Settings
 from pirlib.review.clock import now
 from pirlib.errors import PirError
 from pirlib.ui import html
-from pirlib.ui.timeline import LANES, timeline_figure
+from pirlib.ui.figures import PAGE_TRACE_TYPES, html_bundle, mime_bundle
+from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_json
 
 __all__ = ["TimelineEditor"]
 
@@ -40,20 +46,32 @@ def _label(row: Any, now: pd.Timestamp) -> str:
 class TimelineEditor:
     """An editor for one incident's timeline; ``widget`` is the box to display."""
 
-    def __init__(self, settings: Settings, incident: str, *, render_figure: bool = True, user: str | None = None) -> None:
+    def __init__(self, settings: Settings, incident: str, *, render_figure: bool = True, user: str | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None,
+                 on_change: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+                 page_plotly: bool = False) -> None:  # fmt: skip
+        """``on_change(con)`` runs after each saved change, in its connection (a wizard's progress);
+        ``page_plotly``: the page draws ``figures.html_bundle`` divs itself (pir's Voila template)."""
         self.settings, self.incident, self.user = settings, incident, user
+        self.on_change = on_change
         self.render_figure = render_figure
         self.events = pd.DataFrame()
         self.report: timeline.MilestoneReport | None = None
-        self.figure = None
+        self.figure: dict[str, Any] | None = None  # plotly JSON: data, layout
+        # Incidents shown before: events, milestones, and the figure when it was built without filters.
+        self._kept: dict[str, tuple[pd.DataFrame, timeline.MilestoneReport | None, dict[str, Any] | None]] = {}
+        self._quiet = False
 
         self.sources = widgets.SelectMultiple(description="sources", rows=6)
         self.show_hidden = widgets.Checkbox(description="show hidden", value=True, indent=False)
         self.search = widgets.Text(placeholder="filter by text or person", description="find")
         self.event_list = widgets.Select(rows=14, layout=widgets.Layout(width="100%"))
+        self.event_list.add_class("pir-timeline-events")
         self.count = widgets.Label()
         self.detail = widgets.HTML()
-        self.star_button = widgets.Button(description="star / unstar", icon="star")
+        self.star_button = widgets.Button(description="star / unstar", icon="star",
+                                          tooltip="mark the selected event as a key moment (a star in the figure)")
+        self.star_button.add_class("pir-star")
         self.hide_button = widgets.Button(description="hide / show", icon="eye-slash")
         self.time_input = widgets.Text(description="time (UTC)", placeholder="2025-09-05 14:03:00")
         self.retime_button = widgets.Button(description="re-time")
@@ -65,7 +83,12 @@ class TimelineEditor:
         self.new_text = widgets.Textarea(description="what", placeholder="what happened")
         self.add_button = widgets.Button(description="add event", icon="plus")
         self.status = widgets.HTML()
+        self.status.add_class("pir-timeline-status")
         self.figure_output = widgets.Output()
+        # On a page that loads pir's plotly.js (`pir guide`), the figure is a div that page draws: plotly's
+        # own notebook renderer also makes a PNG of every figure it draws, which costs more than the drawing.
+        self.page_plotly = page_plotly
+        self.figure_page = widgets.HTML()
         self.milestone_inputs: dict[str, widgets.Text] = {}
         self.milestone_set: dict[str, widgets.Button] = {}
         self.milestone_clear: dict[str, widgets.Button] = {}
@@ -82,9 +105,9 @@ class TimelineEditor:
                                       self.milestone_clear[name], self.milestone_rules[name]]))  # fmt: skip
         self.durations = widgets.HTML()
 
-        self.sources.observe(lambda _: self._fill_list(), names="value")
-        self.show_hidden.observe(lambda _: self._refresh_view(), names="value")
-        self.search.observe(lambda _: self._fill_list(), names="value")
+        self.sources.observe(lambda _: self._quiet or self._fill_list(), names="value")
+        self.show_hidden.observe(lambda _: self._quiet or self._refresh_view(), names="value")  # the figure too
+        self.search.observe(lambda _: self._quiet or self._fill_list(), names="value")
         self.event_list.observe(lambda _: self._show_selected(), names="value")
         self.star_button.on_click(lambda _: self.toggle_star())
         self.hide_button.on_click(lambda _: self.toggle_hidden())
@@ -95,7 +118,7 @@ class TimelineEditor:
         self.add_button.on_click(lambda _: self.add_event())
 
         self.widget = widgets.VBox([
-            self.figure_output,
+            self.figure_output, self.figure_page,
             widgets.HBox([self.sources, widgets.VBox([self.search, self.show_hidden, self.count])]),
             self.event_list, self.detail,
             widgets.HBox([self.star_button, self.hide_button]),
@@ -104,22 +127,65 @@ class TimelineEditor:
             widgets.HTML("<b>Add an event</b>"), widgets.HBox([self.new_time, self.new_text, self.add_button]),
             widgets.HTML("<b>Milestones</b>"), *rows, self.durations, self.status,
         ])  # fmt: skip
-        self.refresh()
+        self.refresh(con)
 
     # ------------------------------------------------------------------------------------------ loading
 
-    def refresh(self) -> None:
-        """Reload the events and milestones from the database and redraw everything."""
-        with db.connect(self.settings, read_only=True) as con:
-            self.events = timeline.load_timeline(con, self.incident)
-            self.report = timeline.milestone_report(con, self.incident)
+    def refresh(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Reload the events and milestones from the database (through ``con``, else a read-only connection
+        of its own) and redraw everything."""
+        if con is None:
+            with db.connect(self.settings, read_only=True) as own:
+                self._read(own)
+        else:
+            self._read(con)
+        self._redraw()
+
+    def show_incident(self, incident: str, con: duckdb.DuckDBPyConnection) -> None:
+        """Edit another incident's timeline with the same widgets, filters cleared. An incident this editor
+        showed before comes back as it was left (its events, milestones and figure are kept per incident and
+        every change made here updates them), else it is read through ``con``."""
+        self._kept[self.incident] = (self.events, self.report, self.figure if self._unfiltered() else None)
+        self.incident = incident
+        self._quiet = True  # the old incident's list is not filtered again on the way
+        try:
+            self.search.value = ""
+            self.sources.value = ()
+            self.show_hidden.value = True
+            self.event_list.value = None
+        finally:
+            self._quiet = False
+        self.status.value = ""
+        kept = self._kept.pop(incident, None)
+        if kept is None:
+            self.refresh(con)
+        else:
+            self.events, self.report, self.figure = kept
+            self._redraw(keep_figure=self.figure is not None)
+
+    def _unfiltered(self) -> bool:
+        return not self.sources.value and not self.search.value.strip() and self.show_hidden.value
+
+    def _read(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.events = timeline.load_timeline(con, self.incident)
+        self.report = timeline.milestone_report(con, self.incident)
+
+    def _redraw(self, *, keep_figure: bool = False) -> None:
         present = [s for s in LANES if s in set(self.events["source"])] + sorted(
             set(self.events["source"]) - set(LANES)
         )
         chosen = [s for s in self.sources.value if s in present]
-        self.sources.options = [(LANES.get(s, s), s) for s in present]
-        self.sources.value = tuple(chosen)
-        self._refresh_view()
+        self._quiet = True
+        try:
+            self.sources.options = [(LANES.get(s, s), s) for s in present]
+            self.sources.value = tuple(chosen)
+        finally:
+            self._quiet = False
+        if keep_figure:
+            self._fill_list()
+            self._draw()
+        else:
+            self._refresh_view()
         self._show_milestones()
 
     def _visible(self) -> pd.DataFrame:
@@ -136,15 +202,32 @@ class TimelineEditor:
 
     def _refresh_view(self) -> None:
         self._fill_list()
-        visible = self._visible()
-        self.figure = timeline_figure(
-            visible, self.report.table if self.report else None,
+        self.figure = timeline_json(
+            self._visible(), self.report.table if self.report else None,
             title=f"{self.report.key if self.report else self.incident} timeline", show_hidden=self.show_hidden.value,
         )  # fmt: skip
-        if self.render_figure:
-            with self.figure_output:
-                self.figure_output.clear_output(wait=True)
-                display(self.figure)
+        self._draw()
+
+    def _update_stars(self) -> None:
+        """Starring changed: replace the figure's trace of key moments, keep the rest of it."""
+        if self.figure is None:
+            return self._refresh_view()
+        self._fill_list()
+        stars = key_moments(self._visible(), show_hidden=self.show_hidden.value)
+        data = [trace for trace in self.figure["data"] if trace.get("name") != KEY_MOMENTS]
+        self.figure["data"] = data + ([stars] if stars else [])
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self.render_figure or self.figure is None:
+            return
+        if self.page_plotly and {t.get("type", "scatter") for t in self.figure["data"]} <= PAGE_TRACE_TYPES:
+            self.figure_page.value = html_bundle(self.figure)["text/html"]
+            return
+        self.figure_page.value = ""
+        with self.figure_output:
+            self.figure_output.clear_output(wait=True)
+            display(mime_bundle(self.figure), raw=True)
 
     def _fill_list(self) -> None:
         selected = self.event_list.value
@@ -205,16 +288,26 @@ class TimelineEditor:
 
     # ----------------------------------------------------------------------------------------- changes
 
-    def _save(self, change: Callable[[duckdb.DuckDBPyConnection], Any], done: str) -> bool:
-        """Write one change in its own connection, closed before the editor rereads and redraws."""
+    def _save(self, change: Callable[[duckdb.DuckDBPyConnection], Any], done: str, *, stars_only: bool = False) -> bool:
+        """Write one change and reread the timeline in one connection, closed before the editor redraws:
+        only the figure's stars when ``stars_only``, else everything."""
         try:
             with db.connect(self.settings) as con:
                 change(con)
+                if stars_only:
+                    self.events = timeline.load_timeline(con, self.incident)
+                else:
+                    self._read(con)
+                if self.on_change is not None:
+                    self.on_change(con)
         except PirError as exc:
-            self.status.value = f"<span style='color:#c00'>{html.text(exc)}</span>"
+            self.status.value = html.notice(exc, "error")
             return False
         self.status.value = html.text(done)
-        self.refresh()
+        if stars_only:
+            self._update_stars()
+        else:
+            self._redraw()
         return True
 
     def _require_selection(self) -> pd.Series | None:
@@ -227,7 +320,8 @@ class TimelineEditor:
         if (row := self._require_selection()) is not None:
             new = None if row["starred"] else True
             self._save(lambda con: timeline.curate(con, row["event_id"], starred=new, by=self.user),
-                       "starred" if new else "unstarred")  # fmt: skip
+                       "starred" if new else "unstarred",
+                       stars_only=True)  # fmt: skip
 
     def toggle_hidden(self) -> None:
         if (row := self._require_selection()) is not None:

@@ -4,18 +4,16 @@ and the push to Jira (the logic is ``pirlib.review.actions`` and ``pirlib.jira_s
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
 from pirlib.jira_sync import push
 from pirlib.review import actions, prepare
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, heading
+from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.widgets import WIDE, ConfirmButton, Host, Message, Step, heading
 from pirlib.ui import html
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 def smart_help(horizon_days: int, today: dt.date) -> str:
@@ -38,8 +36,11 @@ def smart_help(horizon_days: int, today: dt.date) -> str:
 class ActionsStep(Step):
     """Runbook §3: SMART action drafts, saved as they are typed, with the problems that remain."""
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    name = "actions"
+    depends_on = frozenset({"prepare", "meeting"})  # owners offered are invitees; drafts come from meeting notes
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         text = {"continuous_update": False, "layout": WIDE}
         self.fields: dict[str, widgets.Widget] = {
             "summary": widgets.Text(description="Summary", placeholder="what will be done", **text),
@@ -60,7 +61,7 @@ class ActionsStep(Step):
         for name, field in self.fields.items():
             field.add_class(f"pir-action-{name}")
             field.style = {"description_width": "110px"}
-            field.observe(lambda change, name=name: self._edited(name, change["new"]), "value")
+            self.on_edit(field, lambda value, name=name: self._edited(name, value))
         self.new = widgets.Button(description="New draft", button_style="primary")
         self.new.add_class("pir-new-draft")
         self.new.on_click(lambda _: self.new_draft())
@@ -75,14 +76,14 @@ class ActionsStep(Step):
         self.push_result = widgets.HTML()
         self.push_result.add_class("pir-push-result")
         self.draft_id: str | None = None
-        self._loading = False
 
-    def refresh(self) -> None:
-        with self.session() as s:
-            invitees = prepare.invite_list(s)
-            draft = actions.get_draft(s.con, self.draft_id) if self.draft_id else None
-            drafts = actions.list_drafts(s)
-            teams = actions.known_teams(s.con)
+    def load(self, s: ReviewSession) -> None:
+        invitees = prepare.invite_list(s)
+        draft = actions.get_draft(s.con, self.draft_id) if self.draft_id else None
+        if draft is not None and draft["incident_id"] != s.incident_id:  # another incident was picked since
+            draft = None
+        drafts = actions.list_drafts(s)
+        teams = actions.known_teams(s.con)
         self.fields["owner"].options = [n for n in invitees["name"] if n not in prepare.RUNBOOK_ROLES]
         self.fields["team"].options = teams
         if draft is None:
@@ -108,20 +109,18 @@ class ActionsStep(Step):
             result = outcome[0]
             items = "".join(f"<li class='pir-push-{html.text(o.state)}'>{html.text(o.line())}</li>" for o in result.outcomes)
             self.push_result.value = f"<div><b>{html.text(result.summary())}</b><ul>{items}</ul></div>"
-        self._show()
-        self.wizard.refresh_progress()
+        with self.session() as s:
+            self._show(actions.list_drafts(s))
+            self.host.changed(self.name, s)
 
     def _load(self, draft: dict[str, Any] | None) -> None:
-        self._loading = True
-        try:
+        with self.loading():
             for name, field in self.fields.items():
                 value = (draft or {}).get(name)
                 if isinstance(field, widgets.DatePicker):
                     field.value = value
                 else:
                     field.value = value or ""
-        finally:
-            self._loading = False
 
     def new_draft(self) -> None:
         self.draft_id = None
@@ -133,30 +132,28 @@ class ActionsStep(Step):
         self.draft_id = draft_id
         with self.session() as s:
             self._load(actions.get_draft(s.con, draft_id))
-        self._show()
+            self._show(actions.list_drafts(s))
 
     def delete(self, draft_id: str) -> None:
-        if self.message.run(lambda: self.call(lambda s: actions.delete_draft(s.con, draft_id)), "draft deleted"):
+        def delete(s: ReviewSession) -> None:
+            actions.delete_draft(s.con, draft_id)
             if draft_id == self.draft_id:
-                self.new_draft()
-            self._show()
-            self.wizard.refresh_progress()
+                self.draft_id = None
+                self._load(None)
+            self._show(actions.list_drafts(s))
+
+        self.save(self.message, delete, "draft deleted")
 
     def _edited(self, name: str, value: Any) -> None:
-        if self._loading:
-            return
+        def save(s: ReviewSession) -> None:
+            if self.draft_id is None:
+                values = {n: f.value for n, f in self.fields.items()}
+                self.draft_id = actions.create_draft(s, **values)
+            else:
+                actions.update_draft(s.con, self.draft_id, **{name: value})
+            self._show(actions.list_drafts(s))
 
-        def save() -> None:
-            with self.session() as s:
-                if self.draft_id is None:
-                    values = {n: f.value for n, f in self.fields.items()}
-                    self.draft_id = actions.create_draft(s, **values)
-                else:
-                    actions.update_draft(s.con, self.draft_id, **{name: value})
-
-        if self.message.run(save, "draft saved"):
-            self._show()
-            self.wizard.refresh_progress()
+        self.save(self.message, save, "draft saved")
 
     def _show(self, drafts: pd.DataFrame | None = None) -> None:
         if drafts is None:
@@ -186,7 +183,6 @@ class ActionsStep(Step):
                                  layout=widgets.Layout(width="70%"))  # fmt: skip
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft["draft_id"]: self.edit(d))
-            delete = widgets.Button(description="Delete", layout=widgets.Layout(width="70px"))
-            delete.on_click(lambda _, d=draft["draft_id"]: self.delete(d))
-            rows.append(widgets.HBox([label, edit, delete]))
+            delete = ConfirmButton(lambda d=draft["draft_id"]: self.delete(d), css="pir-delete-draft")
+            rows.append(widgets.HBox([label, edit, delete.widget]))
         self.listing.children = rows or [widgets.HTML("<p>No drafts yet.</p>")]

@@ -1,6 +1,5 @@
-"""Step 4, Meeting (runbook §2): six timed segments, the ground rules, notes per segment saved as
-review_notes rows, and the record of the meeting: who attended, its roles, the root cause and contributing
-factors (the logic is ``pirlib.review.meeting``). Action-item notes become action drafts with one click.
+"""Step 4, Meeting (runbook §2): six timed segments, the ground rules, and notes per segment saved as
+review_notes rows (the logic is ``pirlib.review.meeting``).
 
 The clocks need no thread: starting a segment stores its start time, and an ipywidgets ``Play`` ticking once
 a second in the browser asks the kernel to redraw the clocks from those stored times.
@@ -10,28 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import pandas as pd
 
 from pirlib.review import actions, meeting, prepare
 from pirlib.review.clock import now
-from pirlib.review.session import ReviewSession
 from pirlib.ui.facilitator.recap import RecapPanel
-from pirlib.ui.facilitator.widgets import Message, Step, clock_text, heading
+from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.widgets import ConfirmButton, Host, Message, Step, clock_text, heading
 from pirlib.ui import html
 from pirlib.values import is_missing
 
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
-
 
 class MeetingStep(Step):
-    """Runbook §2: six timed segments, ground rules, and notes per segment saved as review_notes rows."""
+    """Runbook §2: six timed segments, ground rules, and notes per segment saved as review_notes rows.
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    The segments' widgets are built once per incident: a note added or deleted redraws its own segment's list
+    only, so text typed in another segment and not added yet stays where it is."""
+
+    name = "meeting"
+    depends_on = frozenset({"prepare"})  # who attended is ticked on the invite list
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.ticker = widgets.Play(interval=1000, min=0, max=10**7, step=1, show_repeat=False,
                                    description="clock")  # fmt: skip
         self.ticker.observe(lambda _: self.update_clocks(), "value")
@@ -44,28 +45,44 @@ class MeetingStep(Step):
         self.tags: dict[str, widgets.Dropdown] = {}
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, Message] = {}
+        self.note_lists: dict[str, widgets.VBox] = {}
+        self.note_rows: dict[str, widgets.HBox] = {}  # by note id
+        self.built_for: str | None = None
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
         self.record = MeetingRecord(self)
         self.drafted: set[str] = set()  # the notes a draft was made from
 
-    def refresh(self) -> None:
-        with self.session() as s:
-            self.times = meeting.segment_times(s)
-            all_notes = meeting.notes(s)
-            self.drafted = set(actions.drafts_by_note(s))
-            self.record.load(s)
-        rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
-        sections = [self._segment_box(n, s, all_notes) for n, s in enumerate(meeting.SEGMENTS, 1)]
-        self.widget.children = [
-            heading("4. Meeting (runbook §2, 60 minutes)"),
-            widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
-            self.record.people, widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
-        ]
+    def load(self, session: ReviewSession) -> None:
+        self.times = meeting.segment_times(session)
+        all_notes = meeting.notes(session)
+        self.drafted = set(actions.drafts_by_note(session))
+        self.record.load(session)
+        if self.built_for is None:
+            rules = "".join(f"<li>{html.text(rule)}</li>" for rule in meeting.GROUND_RULES)
+            sections = [self._segment_box(n, segment, session) for n, segment in enumerate(meeting.SEGMENTS, 1)]
+            self.widget.children = [
+                heading("4. Meeting (runbook §2, 60 minutes)"),
+                widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
+                self.record.people, widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
+            ]
+        elif self.built_for != session.incident_id:  # the same widgets for the next incident, emptied
+            for segment in meeting.SEGMENTS:
+                self.inputs[segment.name].value = ""
+                self.messages[segment.name].clear()
+            for tag in self.tags.values():
+                tag.value = ""
+            if self.recap is not None:
+                self.recap.show_incident(session.incident_id, session.con)
+        elif self.recap is not None:  # the step shown again: the similar list stands, the mode is reread
+            self.recap.refresh(session.con, with_similar=False)
+        self.built_for = session.incident_id
+        for segment in meeting.SEGMENTS:
+            self._show_notes(segment.name, all_notes)
         self.ticker.playing = any(ended is None for _, ended in self.times.values())
         self.update_clocks()
 
-    def _segment_box(self, number: int, segment: meeting.Segment, all_notes: pd.DataFrame) -> widgets.VBox:
+    def _segment_box(self, number: int, segment: meeting.Segment, session: ReviewSession) -> widgets.VBox:
         name = segment.name
         start = widgets.Button(description="Start segment")
         start.add_class(f"pir-start-{name}")
@@ -89,29 +106,36 @@ class MeetingStep(Step):
         add.on_click(lambda _, name=name: self.add_note(name))
         self.add_buttons[name] = add
         self.messages[name] = Message(f"pir-note-message-{name}")
-        rows = []
-        for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
-            marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
-                             for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
-            delete = widgets.Button(description="Delete", layout=widgets.Layout(width="80px"))
-            delete.on_click(lambda _, note_id=note["note_id"]: self.delete_note(note_id))
-            buttons = [delete] if name != "actions" else [self._draft_button(note["note_id"]), delete]
-            rows.append(widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                                      *buttons]))  # fmt: skip
+        self.note_lists[name] = widgets.VBox()
         extra_panels = []
         if name == "recap":  # the incident's failure mode (settable) and similar earlier incidents
-            if self.recap is None or self.recap.incident_id != self.incident:
-                self.recap = RecapPanel(self.settings, self.incident, self.wizard.user)
-            else:  # a note was added or the step reopened: the similar list stands, the mode is reread
-                self.recap.refresh(with_similar=False)
+            self.recap = RecapPanel(self.settings, session.incident_id, self.host.user, session.con)
             extra_panels.append(self.recap.widget)
         if name == "went_wrong":  # what the discussion concludes: the root cause and what contributed
             extra_panels.append(self.record.cause)
         return widgets.VBox([
             widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
-            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), *rows,
+            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), self.note_lists[name],
             widgets.HBox([text, *extra, add]), self.messages[name].widget,
         ])  # fmt: skip
+
+    def _show_notes(self, name: str, all_notes: pd.DataFrame) -> None:
+        """Redraw one segment's notes (each with a delete that asks first). A note's row is made once and
+        kept (a note is never edited, only deleted), so showing an incident again makes no new widgets."""
+        rows = []
+        for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
+            row = self.note_rows.get(note["note_id"])
+            if row is None:
+                marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
+                                 for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
+                delete = ConfirmButton(lambda note_id=note["note_id"], name=name: self.delete_note(note_id, name),
+                                       css="pir-delete-note")  # fmt: skip
+                buttons = [delete.widget] if name != "actions" else [self._draft_button(note["note_id"]), delete.widget]
+                row = widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
+                                    *buttons])  # fmt: skip
+                self.note_rows[note["note_id"]] = row
+            rows.append(row)
+        self.note_lists[name].children = rows
 
     @staticmethod
     def _prompt(segment: meeting.Segment) -> str:
@@ -158,11 +182,23 @@ class MeetingStep(Step):
         tag = self.tags[segment].value if segment in self.tags else None
         text = self.inputs[segment].value
         kwargs = {"flag": tag} if segment == "risk_review" else {"tag": tag}
-        if self.messages[segment].run(lambda: self.call(meeting.add_note, segment, text, author=self.wizard.user,
-                                                        **kwargs)):  # fmt: skip
-            self.refresh()
-            self.messages[segment].ok("note saved")
-            self.wizard.refresh_progress()
+
+        def add(s: ReviewSession) -> None:
+            meeting.add_note(s, segment, text, author=self.host.user, **kwargs)
+            self.inputs[segment].value = ""  # only this segment's: text typed elsewhere stays
+            if segment in self.tags:
+                self.tags[segment].value = ""
+            self._show_notes(segment, meeting.notes(s))
+
+        self.save(self.messages[segment], add, "note saved")
+
+    def delete_note(self, note_id: str, segment: str) -> None:
+        def delete(s: ReviewSession) -> None:
+            meeting.delete_note(s.con, note_id)
+            self.note_rows.pop(note_id, None)
+            self._show_notes(segment, meeting.notes(s))
+
+        self.save(self.messages[segment], delete, "note deleted")
 
     def _draft_button(self, note_id: str) -> widgets.Button:
         """One click turns an action-item note into an action draft (never two drafts of one note)."""
@@ -180,17 +216,14 @@ class MeetingStep(Step):
         button.disabled = drafted
 
     def draft_from_note(self, note_id: str, button: widgets.Button) -> None:
-        if self.messages["actions"].run(lambda: self.call(actions.draft_from_note, note_id),
-                                        "draft made: finish its owner, due date, metric and verification in step 5, "
-                                        "Actions"):  # fmt: skip
+        def make(s: ReviewSession) -> None:
+            actions.draft_from_note(s, note_id)
+            self.host.changed("actions", s)  # the Actions step's progress; the Actions view reloads (depends on meeting)
+
+        if self.save(self.messages["actions"], make, "draft made: finish its owner, due date, metric and verification "
+                                                     "in step 5, Actions"):  # fmt: skip
             self.drafted.add(note_id)
             self._show_drafted(button, True)
-            self.wizard.refresh_progress()
-
-    def delete_note(self, note_id: str) -> None:
-        with self.session() as s:
-            meeting.delete_note(s.con, note_id)
-        self.refresh()
 
 
 class MeetingRecord:
@@ -273,26 +306,26 @@ class MeetingRecord:
     def _role_changed(self, role: str, name: str) -> None:
         if not self._loading:
             label = meeting.MEETING_ROLES[role].lower()
-            self.people_message.run(lambda: self.step.call(meeting.set_role, role, name),
-                                    f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
+            self.step.save(self.people_message, lambda s: meeting.set_role(s, role, name),
+                           f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
 
     def _attended(self, name: str, attended: bool) -> None:
         if not self._loading:
-            self.people_message.run(lambda: self.step.call(meeting.set_attended, name, attended),
-                                    f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
+            self.step.save(self.people_message, lambda s: meeting.set_attended(s, name, attended),
+                           f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
 
     def add_attendee(self) -> None:
         name = self.newcomer.value
 
-        def add() -> None:
-            with self.step.session() as s:
-                meeting.set_attended(s, name)
-                self.load(s)
+        def add(s: ReviewSession) -> None:
+            meeting.set_attended(s, name)
+            self.load(s)
 
-        if self.people_message.run(add, f"{' '.join(name.split())} attended"):
+        if self.step.save(self.people_message, add, f"{' '.join(name.split())} attended"):
             self.newcomer.value = ""
 
     def _cause_changed(self) -> None:
         if not self._loading:
-            self.cause_message.run(lambda: self.step.call(meeting.save_root_cause, self.root_cause.value,
-                                                          self.factors.value), "root cause saved")  # fmt: skip
+            self.step.save(self.cause_message, lambda s: meeting.save_root_cause(s, self.root_cause.value,
+                                                                                 self.factors.value),
+                           "root cause saved")  # fmt: skip

@@ -6,26 +6,25 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
 from pirlib.review import prepare
 from pirlib.review.clock import STAGES, now, stage_clocks
-from pirlib.review.session import incident_facts
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
+from pirlib.review.session import ReviewSession, incident_facts
+from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.ui import html
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 class PrepareStep(Step):
     """Runbook §1: facilitator, artifacts checklist, invite list and agenda; each stamps its time."""
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    name = "prepare"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.facilitator = widgets.Combobox(placeholder="facilitator's name", ensure_option=False,
                                             description="Facilitator")  # fmt: skip
         self.facilitator.add_class("pir-facilitator-name")
@@ -45,10 +44,12 @@ class PrepareStep(Step):
         self.send_invites = widgets.Button(description=f"Mark: {STAGES['invites_sent'][0].lower()}")
         self.send_invites.on_click(lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message,
                                                          STAGES["invites_sent"][0].lower()))  # fmt: skip
+        self.invites = widgets.VBox()
+        self._invite_kept: dict[tuple[str, str], widgets.Checkbox] = {}  # by (incident, label)
         self.invite_message = Message("pir-invite-message")
         self.agenda = widgets.Textarea(rows=18, continuous_update=False, layout=WIDE)
         self.agenda.add_class("pir-agenda")
-        self.agenda.observe(self._agenda_edited, "value")
+        self.on_edit(self.agenda, self._agenda_edited)
         self.reset_agenda = widgets.Button(description="Reset to draft")
         self.reset_agenda.on_click(lambda _: self._reset_agenda())
         self.export_agenda = widgets.Button(description="Save agenda as file")
@@ -59,33 +60,15 @@ class PrepareStep(Step):
         self.download = widgets.HTML()
         self.agenda_message = Message("pir-agenda-message")
         self.clocks = widgets.HTML()
-        self._loading = False
-
-    # builders
-    def refresh(self) -> None:
-        with self.session() as s:
-            facts = incident_facts(s)
-            invitees = prepare.invite_list(s)
-            agenda = prepare.agenda(s)
-            artifacts = prepare.artifact_checklist(s)
-        self._loading = True
-        try:
-            self.facilitator.options = [n for n in invitees["name"] if n not in prepare.RUNBOOK_ROLES]
-            self.facilitator.value = facts.get("facilitator") or ""
-            self.agenda.value = agenda
-        finally:
-            self._loading = False
-        self._show_clocks(facts)
-        self._update_download()
+        self.current = widgets.HTML()
+        self.artifact_stamps: dict[str, widgets.HTML] = {}
+        self.artifacts = widgets.VBox()
         self.widget.children = [
             heading("2. Prepare (runbook §1)"), self.clocks,
-            heading("Facilitator", 4),
-            widgets.HTML(f"<p>Not the incident commander ({html.text(facts.get('commander') or 'not recorded')}). "
-                         f"Currently: <b class='pir-current-facilitator'>{html.text(facts.get('facilitator') or 'nobody')}"
-                         "</b></p>"),
+            heading("Facilitator", 4), self.current,
             widgets.HBox([self.facilitator, self.assign]), self.facilitator_message.widget,
-            heading("Artifacts checklist", 4), self._artifacts_box(artifacts), self.artifact_message.widget,
-            heading("Invite list", 4), self._invites_box(invitees),
+            heading("Artifacts checklist", 4), self.artifacts, self.artifact_message.widget,
+            heading("Invite list", 4), self.invites,
             widgets.HBox([self.new_name, self.new_role, self.add_person]),
             widgets.HBox([self.send_invites]), self.invite_message.widget,
             heading("Agenda", 4), self.agenda,
@@ -93,93 +76,125 @@ class PrepareStep(Step):
             self.agenda_message.widget,
         ]  # fmt: skip
 
-    def _show_clocks(self, facts: dict[str, Any] | None = None) -> None:
-        facts = facts or self.call(incident_facts)
+    # builders
+    def load(self, session: ReviewSession) -> None:
+        facts = incident_facts(session)
+        invitees = prepare.invite_list(session)
+        with self.loading():
+            self.agenda.value = prepare.agenda(session)
+        self._show_facilitator(facts, invitees)
+        self._show_artifacts(prepare.artifact_checklist(session))
+        self._show_invites(invitees)
+        self._show_clocks(facts)
+        self._update_download()
+
+    def _show_facilitator(self, facts: dict[str, Any], invitees: pd.DataFrame) -> None:
+        with self.loading():
+            self.facilitator.options = [n for n in invitees["name"] if n not in prepare.RUNBOOK_ROLES]
+            self.facilitator.value = facts.get("facilitator") or ""
+        self.current.value = (
+            f"<p>Not the incident commander ({html.text(facts.get('commander') or 'not recorded')}). "
+            f"Currently: <b class='pir-current-facilitator'>{html.text(facts.get('facilitator') or 'nobody')}</b></p>")  # fmt: skip
+
+    def _show_clocks(self, facts: dict[str, Any]) -> None:
         clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
         self.clocks.value = "<div class='pir-stage-clocks'>" + " · ".join(badge(c) for c in clocks) + "</div>"
 
-    def _artifacts_box(self, artifacts: list[dict[str, Any]]) -> widgets.VBox:
-        rows = []
-        self.artifact_boxes, self.artifact_locations = {}, {}
-        for item in artifacts:
-            kind = item["kind"]
-            box = widgets.Checkbox(value=item["collected_at"] is not None, description=item["label"],
-                                   indent=False, layout=widgets.Layout(width="45%"))  # fmt: skip
-            box.add_class(f"pir-artifact-{kind}")
-            box.observe(lambda change, kind=kind: self._artifact_ticked(kind, change["new"]), "value")
-            where = widgets.Text(value=item["location"] or "", placeholder="link or file",
-                                 continuous_update=False, layout=widgets.Layout(width="35%"))  # fmt: skip
-            where.add_class(f"pir-artifact-location-{kind}")
-            where.observe(lambda change, kind=kind: self._artifact_located(kind, change["new"]), "value")
-            stamp = widgets.HTML(f"collected {when(item['collected_at'])}" if item["collected_at"] else "")
-            self.artifact_boxes[kind], self.artifact_locations[kind] = box, where
-            rows.append(widgets.HBox([box, where, stamp]))
-        return widgets.VBox(rows)
+    def _show_artifacts(self, artifacts: list[dict[str, Any]]) -> None:
+        """The checklist's rows, built once; later loads only set their values and stamps."""
+        if set(self.artifact_boxes) != {item["kind"] for item in artifacts}:
+            rows = []
+            self.artifact_boxes, self.artifact_locations, self.artifact_stamps = {}, {}, {}
+            for item in artifacts:
+                kind = item["kind"]
+                box = widgets.Checkbox(description=item["label"], indent=False, layout=widgets.Layout(width="45%"))
+                box.add_class(f"pir-artifact-{kind}")
+                self.on_edit(box, lambda collected, kind=kind: self._artifact_ticked(kind, collected))
+                where = widgets.Text(placeholder="link or file", continuous_update=False,
+                                     layout=widgets.Layout(width="35%"))  # fmt: skip
+                where.add_class(f"pir-artifact-location-{kind}")
+                self.on_edit(where, lambda location, kind=kind: self._artifact_located(kind, location))
+                self.artifact_boxes[kind], self.artifact_locations[kind] = box, where
+                self.artifact_stamps[kind] = widgets.HTML()
+                rows.append(widgets.HBox([box, where, self.artifact_stamps[kind]]))
+            self.artifacts.children = rows
+        with self.loading():
+            for item in artifacts:
+                kind = item["kind"]
+                self.artifact_boxes[kind].value = item["collected_at"] is not None
+                self.artifact_locations[kind].value = item["location"] or ""
+                self.artifact_stamps[kind].value = f"collected {when(item['collected_at'])}" if item["collected_at"] else ""
 
-    def _invites_box(self, invitees: pd.DataFrame) -> widgets.VBox:
+    def _show_invites(self, invitees: pd.DataFrame) -> None:
+        """The invite list's checkboxes; one made for a person of an incident is kept for when it is shown again."""
         self.invite_boxes = {}
-        rows = []
-        for person in invitees.to_dict("records"):
-            name = person["name"]
-            label = f"{name} — {person['role']} ({person['origin']})"
-            box = widgets.Checkbox(value=bool(person["invited"]), description=label, indent=False, layout=WIDE)
-            box.observe(lambda change, name=name: self._invite_ticked(name, change["new"]), "value")
-            self.invite_boxes[name] = box
-            rows.append(box)
-        return widgets.VBox(rows)
+        with self.loading():
+            for person in invitees.to_dict("records"):
+                name = person["name"]
+                label = f"{name} — {person['role']} ({person['origin']})"
+                box = self._invite_kept.get((self.incident, label))
+                if box is None:
+                    box = widgets.Checkbox(description=label, indent=False, layout=WIDE)
+                    self.on_edit(box, lambda invited, name=name: self._invite_ticked(name, invited))
+                    self._invite_kept[(self.incident, label)] = box
+                box.value = bool(person["invited"])
+                self.invite_boxes[name] = box
+        self.invites.children = list(self.invite_boxes.values())
 
     # actions
     def assign_facilitator(self) -> None:
         name = self.facilitator.value
-        if self.facilitator_message.run(lambda: self.call(prepare.assign_facilitator, name),
-                                        f"{name.strip()} is the facilitator"):  # fmt: skip
-            message = self.facilitator_message.widget.value
-            self.refresh()
-            self.facilitator_message.widget.value = message
-            self.wizard.refresh_progress()
+
+        def assign(session: ReviewSession) -> None:
+            prepare.assign_facilitator(session, name)
+            facts = incident_facts(session)
+            self._show_facilitator(facts, prepare.invite_list(session))
+            self._show_clocks(facts)
+
+        self.save(self.facilitator_message, assign, f"{name.strip()} is the facilitator")
 
     def _artifact_ticked(self, kind: str, collected: bool) -> None:
-        if self._loading:
-            return
-        if self.artifact_message.run(lambda: self.call(prepare.set_artifact, kind, collected=collected,
-                                                       by=self.wizard.user)):  # fmt: skip
-            self.refresh()
-            self.wizard.refresh_progress()
+        def tick(session: ReviewSession) -> None:
+            prepare.set_artifact(session, kind, collected=collected, by=self.host.user)
+            self._show_artifacts(prepare.artifact_checklist(session))
+            self._show_clocks(incident_facts(session))
+
+        if not self.save(self.artifact_message, tick):
+            with self.loading():
+                self.artifact_boxes[kind].value = not collected
 
     def _artifact_located(self, kind: str, location: str) -> None:
-        if not self._loading:
-            self.artifact_message.run(lambda: self.call(prepare.set_artifact, kind, location=location),
-                                      "location saved")  # fmt: skip
+        self.save(self.artifact_message, lambda s: prepare.set_artifact(s, kind, location=location), "location saved")
 
     def _invite_ticked(self, name: str, invited: bool) -> None:
-        if not self._loading:
-            self.invite_message.run(lambda: self.call(prepare.set_invited, name, invited))
+        self.save(self.invite_message, lambda s: prepare.set_invited(s, name, invited),
+                  f"{name} {'invited' if invited else 'taken off the invite list (tick again to invite)'}")  # fmt: skip
 
     def add_attendee(self) -> None:
         name, role = self.new_name.value, self.new_role.value
-        if self.invite_message.run(lambda: self.call(prepare.add_attendee, name, role), f"{name.strip()} added"):
-            message = self.invite_message.widget.value
+
+        def add(session: ReviewSession) -> None:
+            prepare.add_attendee(session, name, role)
+            self._show_invites(prepare.invite_list(session))
+
+        if self.save(self.invite_message, add, f"{name.strip()} added"):
             self.new_name.value = self.new_role.value = ""
-            self.refresh()
-            self.invite_message.widget.value = message
 
     def _stamp(self, stamp: Callable[..., None], message: Message, what: str) -> None:
-        if message.run(lambda: self.call(stamp), what):
-            self._show_clocks()
-            self.wizard.refresh_progress()
+        def run(session: ReviewSession) -> None:
+            stamp(session)
+            self._show_clocks(incident_facts(session))
 
-    def _agenda_edited(self, change: dict[str, Any]) -> None:
-        if not self._loading:
-            if self.agenda_message.run(lambda: self.call(prepare.save_agenda, change["new"]), "agenda saved"):
-                self._update_download()
+        self.save(message, run, what)
+
+    def _agenda_edited(self, text: str) -> None:
+        if self.save(self.agenda_message, lambda s: prepare.save_agenda(s, text), "agenda saved"):
+            self._update_download()
 
     def _reset_agenda(self) -> None:
         text = self.call(prepare.reset_agenda)
-        self._loading = True
-        try:
+        with self.loading():
             self.agenda.value = text
-        finally:
-            self._loading = False
         self._update_download()
 
     def _export_agenda(self) -> None:
@@ -189,6 +204,6 @@ class PrepareStep(Step):
 
     def _update_download(self) -> None:
         data = base64.b64encode(self.agenda.value.encode("utf-8")).decode("ascii")
-        key = self.wizard.incident_key or "incident"
+        key = self.host.incident_key or "incident"
         self.download.value = (f'<a class="pir-agenda-download" download="{html.text(key)}-agenda.md" '
                                f'href="data:text/markdown;charset=utf-8;base64,{data}">Download agenda (Markdown)</a>')

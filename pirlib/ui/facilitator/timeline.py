@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import duckdb
 import ipywidgets as widgets
 
-from pirlib import db, timeline
+from pirlib import timeline
 from pirlib.errors import PirError
 from pirlib.files import project_input
-from pirlib.ui.facilitator.widgets import Message, Step, heading
+from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.widgets import Host, Message, Step, heading
 from pirlib.ui.timeline_editor import TimelineEditor
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 class TimelineStep(Step):
-    """The timeline editor plus imports of chat, alerts and changes files."""
+    """The timeline editor plus imports of chat, alerts and changes files. The editor is built once and keeps
+    its figure: opening the step again shows it as it was; another incident reuses its widgets."""
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    name = "timeline"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.kind = widgets.Dropdown(options=[("Chat (Slack export JSON or .txt)", "chat"),
                                               ("Alerts (CSV, CloudWatch, Grafana)", "alerts"),
                                               ("Changes (deploys, flags, config)", "changes")],
@@ -35,16 +36,27 @@ class TimelineStep(Step):
         self.message = Message("pir-import-message")
         self.editor: TimelineEditor | None = None
 
-    def refresh(self) -> None:
-        self.editor = TimelineEditor(self.settings, self.incident, render_figure=self.wizard.render_figures,
-                                     user=self.wizard.user)  # fmt: skip
-        self.widget.children = [
-            heading("3. Timeline"),
-            widgets.HTML("<p class='pir-star-hint'>Star (★) an event to put it in the postmortem: its timeline shows "
-                         "the milestones plus the starred events.</p>"),
-            widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
-            self.editor.widget,
-        ]
+    def load(self, session: ReviewSession) -> None:
+        if self.editor is None:
+            self.editor = TimelineEditor(self.settings, session.incident_id, render_figure=self.host.render_figures,
+                                         user=self.host.user, con=session.con, on_change=self._edited,
+                                         page_plotly=self.host.page_plotly)  # fmt: skip
+            self.widget.children = [
+                heading("3. Timeline"),
+                widgets.HTML("<p class='pir-star-hint'>Star (★) an event to put it in the postmortem: its timeline "
+                             "shows the milestones plus the starred events.</p>"),
+                widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
+                self.editor.widget,
+            ]  # fmt: skip
+        elif self.editor.incident != session.incident_id:  # the same widgets for the next incident
+            self.message.clear()
+            self.editor.show_incident(session.incident_id, session.con)
+        else:
+            self.editor.refresh(session.con)
+
+    def _edited(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An edit in the editor (a star, a milestone, an event added): the progress and the steps that show it."""
+        self.host.changed(self.name, ReviewSession.resolve(con, self.settings, self.incident))
 
     def import_file(self) -> None:
         said: list[str] = []
@@ -59,11 +71,13 @@ class TimelineStep(Step):
                 path = project_input(self.settings.home, self.path.value, folder_ok=True)
             else:
                 raise PirError("import: no file chosen; choose a file or type a path, then import")
-            with db.connect(self.settings) as con:
-                counts = timeline.import_file(con, self.kind.value, self.incident, path)
+            with self.session() as session:
+                counts = timeline.import_file(session.con, self.kind.value, self.incident, path)
+                assert self.editor is not None  # the step is on screen, so it was loaded
+                self.editor.refresh(session.con)
+                self.host.changed(self.name, session)
             said.append(f"imported {path.name}: {timeline.describe_import(counts)}")
 
         if self.message.run(run):
-            self.upload.value = ()
-            self.refresh()
             self.message.ok(said[0])
+            self.upload.value = ()

@@ -3,42 +3,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
-from pirlib import db
 from pirlib.publish import pipeline
 from pirlib.review.clock import now, stage_clocks
-from pirlib.review.session import incident_facts
+from pirlib.review.session import ReviewSession, incident_facts
 from pirlib.review.wrap_up import quality_check
-from pirlib.ui.facilitator.widgets import WIDE, Message, Step, badge, heading, when
+from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.values import safe_url
 from pirlib.ui import html
-
-if TYPE_CHECKING:  # the wizard imports every step
-    from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 
 class WrapUpStep(Step):
     """The review-quality check of this incident, the Publish button (runbook §4) and the regulator filing."""
 
-    def __init__(self, wizard: FacilitatorWizard) -> None:
-        super().__init__(wizard)
+    name = "wrap_up"
+    depends_on = frozenset({"prepare", "timeline", "meeting", "actions"})  # the check reads them all
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.report = widgets.HTML()
         self.report.add_class("pir-quality")
         self.check = widgets.Button(description="Check again")
         self.check.on_click(lambda _: self.refresh())
         self.publishing = PublishPanel(self)
 
-    def refresh(self) -> None:
-        with self.session() as s:
-            issues = quality_check(s)
-            facts = incident_facts(s)
-        self.report.value = (
-            "<div style='color:#b36b00'><b>Still missing:</b><ul>" + "".join(f"<li>{html.text(i)}</li>" for i in issues)
-            + "</ul></div>" if issues else "<div style='color:#1b7f3b'>✓ Nothing missing: the review is complete.</div>"
-        )  # fmt: skip
+    def load(self, session: ReviewSession) -> None:
+        issues = quality_check(session)
+        facts = incident_facts(session)
+        self.report.value = (html.bullets("Still missing:", issues, "warning") if issues else
+                             html.colored("✓ Nothing missing: the review is complete.", "ok", "div"))  # fmt: skip
         self.widget.children = [heading("6. Wrap-up"), self.report, self.check, *self.publishing.children(facts)]
 
 
@@ -53,6 +49,7 @@ class PublishPanel:
         self.status.add_class("pir-publish-status")
         self.doc_url = widgets.Text(description="Page URL", placeholder="https://… of the postmortem page",
                                     layout=WIDE)  # fmt: skip
+        self.doc_url.add_class("pir-doc-url")
         self.button = widgets.Button(description="Publish", button_style="primary", icon="upload")
         self.button.add_class("pir-publish")
         self.button.on_click(lambda _: self.publish())
@@ -63,6 +60,7 @@ class PublishPanel:
         self.filed.add_class("pir-regulator-filed")
         self.filed.on_click(lambda _: self.record_filing())
         self.filing = widgets.HTML()
+        self.filing.add_class("pir-filing")
 
     def children(self, facts: dict[str, Any]) -> list[widgets.Widget]:
         clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
@@ -78,7 +76,7 @@ class PublishPanel:
         if facts.get("regulatory"):
             filed = facts.get("regulatory_filed_at")
             self.filing.value = (f"<p>Regulator filing (runbook §4.4): <b>filed {when(filed)}</b></p>" if filed else
-                                 "<p>Regulator filing (runbook §4.4): <b style='color:#b00020'>open</b> — Compliance "
+                                 f"<p>Regulator filing (runbook §4.4): {html.colored('open', 'error', 'b')} — Compliance "
                                  "files the update in the regulator portal, then record it here.</p>")  # fmt: skip
             self.filed.disabled = filed is not None
             rows += [self.filing, self.filed]
@@ -92,14 +90,15 @@ class PublishPanel:
             result = done[0]
             page = f"<p>Page: {html.link(result.doc_url, result.doc_url)}</p>" if safe_url(result.doc_url) else ""
             lines = "".join(f"<li>{html.text(line)}</li>" for line in result.lines())
-            problems = "".join(f"<li style='color:#b00020'>{html.text(f)}</li>" for f in result.failures)
+            problems = "".join(html.colored(html.text(f), "error", "li") for f in result.failures)
             self.result.value = f"{page}<ul>{lines}{problems}</ul>"
-            self.step.refresh()
+            with self.step.session() as s:  # pipeline.publish is an edge of its own; then one unit to redraw
+                self.step.load(s)
+                self.step.host.changed(self.step.name, s)
 
     def record_filing(self) -> None:
-        def record() -> None:
-            with db.connect(self.settings) as con:
-                pipeline.record_regulator_filing(con, self.step.incident, now(self.settings))
+        def record(s: ReviewSession) -> None:
+            pipeline.record_regulator_filing(s.con, s.incident_id, now(self.settings))
+            self.step.load(s)
 
-        if self.message.run(record, "Regulator filing recorded: the compliance item is closed."):
-            self.step.refresh()
+        self.step.save(self.message, record, "Regulator filing recorded: the compliance item is closed.")
