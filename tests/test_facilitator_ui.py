@@ -169,8 +169,7 @@ def test_the_meeting_records_attendance_roles_and_the_root_cause(settings):
     invitees = fx.in_review(settings, prepare.invite_list).set_index("name")
     assert invitees.loc["Sam Okafor", "attended"] and invitees.loc["Ravi Iyer", "attended"]
     assert not invitees.loc["Ravi Iyer", "invited"] and invitees["attended"].isna().sum() > 0
-    w.go("actions")
-    w.go("meeting")  # reopened: everything comes back from the database
+    w.steps["meeting"].refresh()  # loaded again: everything comes back from the database
     record = w.steps["meeting"].record
     assert record.roles["scribe"].value == "Mo Diaz" and record.boxes["Ravi Iyer"].value
     assert record.factors.value == "Canary ignored 5xx\nNo auto-rollback"
@@ -350,7 +349,7 @@ def test_recap_shows_and_sets_the_failure_mode_and_lists_similar_incidents(setti
     recap = w.steps["meeting"].recap
     assert 'Failure mode: <b>Bad deploy</b>' in recap.mode.value and 'summary has &quot;rollout&quot;' in recap.mode.value
     assert "INC-42" in recap.similar.value and "INC-40" not in recap.similar.value  # earlier incidents only
-    assert "same service (payments-api)" in recap.similar.value
+    assert "same service and mode; shared terms: 5xx, api, payments, rollout" in recap.similar.value
     recap.picker.value = "Config change"
     recap.note.value = "the rollout only carried a config push"
     recap.save.click()

@@ -17,6 +17,7 @@ from typing import Any
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, open_review
 
 TODAY = dt.date(2025, 9, 6)
@@ -38,7 +39,7 @@ def incidents_frame() -> pd.DataFrame:
         (STAGE31_ID, STAGE31_KEY, "Sev-1", STAGE31_SUMMARY, "2025-09-05 13:38:12", "2025-09-06 01:12:40.25", False),
         ("40001", "INC-40", "Sev-0", XSS_SUMMARY, "2025-09-05 20:00", "2025-09-06 03:00", False),
         ("40002", "INC-41", "Sev-2", "Search slow", "2025-09-05 10:00", "2025-09-05 12:00", False),
-        ("40003", "INC-42", "Sev-1", "Already published", "2025-09-01 10:00", "2025-09-01 12:00", False),
+        ("40003", "INC-42", "Sev-1", "Already published: payments-api 5xx after a rollout", "2025-09-01 10:00", "2025-09-01 12:00", False),
         ("40004", "INC-43", "Sev-1", "Still open", "2025-09-05 22:00", None, False),
         ("40005", "INC-44", "Sev-0", "Deleted in Jira", "2025-09-05 09:00", "2025-09-05 11:00", True),
         ("40006", "INC-45", "Sev-1", "Older closed incident", "2025-09-02 09:00", "2025-09-02 11:00", False),
@@ -82,6 +83,7 @@ def build(path: Path) -> Settings:
             "published_at": [pd.NaT, _ts("2025-09-02 10:00")],
         })  # fmt: skip
         db.upsert_frame(con, "reviews", reviews, "incident_id")
+        similar.refresh(con)  # what a sync does after writing incidents
     return settings
 
 
