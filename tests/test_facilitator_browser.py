@@ -127,7 +127,7 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
         wait_text(visit, "Dana Roe is the facilitator")
         page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").check()
         wait_text(visit, "collected 2025-09-06")
-        page.get_by_role("button", name="Mark invite list sent").click()
+        page.get_by_role("button", name="Mark: invite list sent").click()
         page.wait_for_function("() => document.querySelector('.pir-invite-message').innerText.includes('invite list sent')",
                                timeout=20_000)  # fmt: skip
         shot(visit, "2-prepare")
