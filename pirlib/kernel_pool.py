@@ -36,6 +36,7 @@ the pool are never culled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
@@ -171,7 +172,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         request = {name: str(env[name]) for name in REQUEST_VARIABLES if name in env}
         if not request:
             return
-        await self._run_silently(kernel_id, f"__import__('os').environ.update({request!r})\n", timeout=30)
+        await self._run_silently(kernel_id, f"__import__('os').environ.update({request!r})\n", timeout=10)
 
     async def _run_silently(self, kernel_id: str, code: str, timeout: float, ready_within: float | None = None) -> None:
         """Run ``code`` in the kernel without output or history and wait for its reply (``ready_within``: first
@@ -201,17 +202,23 @@ class PooledKernelManager(AsyncMappingKernelManager):
             while self._ready:
                 pooled = self._ready.pop(0)
                 if pooled in self and await ensure_async(self.get_kernel(pooled).is_alive()):
+                    kernel = self.get_kernel(pooled)
+                    # Its idle clock starts now, not when it was pooled, and the culler spares it from here on:
+                    # out of the pool and not yet connected, a kernel taking the request's variables would
+                    # otherwise look idle for as long as it sat in the pool.
+                    kernel.last_activity = utcnow()
+                    self._unconnected[pooled] = time.monotonic()
                     try:
                         await self._hand_over_request(pooled, kwargs.get("env") or {})
                     except Exception:  # a kernel that cannot take the request's variables is no use to the page
                         self.log.exception("Pooled kernel %s did not take the request; shutting it down", pooled)
-                        await ensure_async(super().shutdown_kernel(pooled, now=True))
+                        self._unconnected.pop(pooled, None)
+                        if pooled in self:
+                            with contextlib.suppress(Exception):
+                                await ensure_async(super().shutdown_kernel(pooled, now=True))
                         continue
-                    kernel = self.get_kernel(pooled)
-                    kernel.last_activity = utcnow()  # its idle clock starts now, not when it was pooled
                     self.log.info("Using pooled kernel: %s", pooled)
                     self._schedule_fill(self.fill_delay)
-                    self._unconnected[pooled] = time.monotonic()
                     return pooled
             self._schedule_fill(self.fill_delay)
         started = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
