@@ -164,6 +164,7 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
         wait_text(visit, "owner: required")
         wait_text(visit, "is vague")
         page.locator("button.pir-new-draft").click()
+        wait_text(visit, "New draft: start typing")  # the form is emptied first: typing earlier races the reset
         fill(visit, ".pir-action-summary input", GOOD_DRAFT["summary"])
         wait_text(visit, f"{GOOD_DRAFT['summary']} — no owner")
         fill(visit, ".pir-action-owner input", OWNER)
