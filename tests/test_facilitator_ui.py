@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from html.parser import HTMLParser
@@ -44,6 +45,11 @@ def picked(settings) -> FacilitatorWizard:
     w = wizard(settings)
     w.steps["pick"].select.value = fx.STAGE31_ID
     return w
+
+
+def test_pick_says_the_deadlines_as_configured(settings):
+    intro = wizard(dataclasses.replace(settings, facilitator_hours=6.0, publish_hours=72.0)).steps["pick"].intro.value
+    assert "facilitator assigned 6 h; artifacts collected 1 d;" in intro and "postmortem published 3 d" in intro
 
 
 def test_pick_lists_candidates_with_clocks_and_escapes_jira_text(settings):

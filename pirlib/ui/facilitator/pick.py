@@ -3,13 +3,14 @@ or the published ones, to reopen a review (the logic is ``pirlib.review.clock``)
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
 import ipywidgets as widgets
 
-from pirlib import db
-from pirlib.review.clock import candidates
+from pirlib import db, durations
+from pirlib.review.clock import STAGES, candidates
 from pirlib.review.session import ReviewSession
 from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.ui import html
@@ -68,8 +69,13 @@ class PickStep(Step):
             "<p>Published reviews, most recently published first: pick one to publish it again (the page is "
             "updated) or to record the regulator filing in step 6 (Wrap-up).</p>" if published else
             "<p>Sev-0/Sev-1 incidents that are closed and not yet published, newest first. Deadlines count "
-            "from closure: facilitator 12 h; artifacts, invite list, agenda 24 h; publish 48 h.</p>"
+            f"from closure: {html.text(self._deadlines())}.</p>"
         )  # fmt: skip
+
+    def _deadlines(self) -> str:
+        """The runbook's deadlines as configured, in the stages' own names: 'facilitator assigned 12 h; …'."""
+        return "; ".join(f"{label.lower()} {durations.span(dt.timedelta(hours=getattr(self.settings, hours)))}"
+                         for label, _, hours in STAGES.values())
 
     def _picked(self, incident: Any) -> None:
         if incident:
