@@ -22,8 +22,9 @@ import pytest
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.failure_modes import similar
+from pirlib.demo import load_demo
 from support.browser import FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws
-from support.serving import ARTIFACTS, demo_workdir, pir_serve
+from support.serving import ARTIFACTS, demo_workdir, pir_serve, write_workdir
 
 WORKER = Path(__file__).resolve().parent / "support" / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
@@ -285,3 +286,29 @@ def test_drill_down_from_a_team_to_its_incidents_and_actions_and_to_an_incident_
         assert jira.count() >= 1 and all(h.startswith("https://") for h in jira.evaluate_all("as => as.map(a => a.href)"))
         visit.page.screenshot(path=str(ARTIFACTS / "dashboard-incident.png"), full_page=True)
         assert_clean(visit)
+
+
+@pytest.fixture(scope="module")
+def today_server(tmp_path_factory):
+    """`pir serve` on the sample generated for the real date, with the real clock: what `make demo` shows today."""
+    workdir = tmp_path_factory.mktemp("today")
+    write_workdir(workdir)
+    database = workdir / "pir.duckdb"
+    settings = Settings(db=database, sample_dir=workdir / "sample")
+    load_demo(settings, as_of=settings.current_date())
+    with pir_serve(workdir, database, today=None) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_every_board_on_todays_demo_shows_data_and_no_nan(browser, today_server):
+    for name in sorted(FIGURES):
+        visit = Visit(browser, render(today_server).format(name), wait_for_plots=FIGURES[name],
+                      wait_for=None if name == "overview" else FILTERS)  # the overview has no filters
+        with contextlib.closing(visit):
+            assert_clean(visit)
+            text = visit.text
+            assert "sample data" in text, text[:500]
+            assert re.search(r"\bNaN\b|\bNaT\b|<NA>", text) is None, f"{name}: {text[:2000]}"
+            assert visit.page.locator(".pir-message").count() == 0, f"{name}: a panel with nothing to show"
+

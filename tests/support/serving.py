@@ -81,11 +81,13 @@ SERVERS: dict[str, subprocess.Popen] = {}
 
 
 @contextlib.contextmanager
-def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = ()) -> Iterator[str]:
-    """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended."""
+def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = (),
+              today: str | None = dashboard_fixture.TODAY) -> Iterator[str]:  # fmt: skip
+    """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended.
+    ``today`` pins PIR_TODAY (None: the real clock, as a user's `pir serve`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update(PIR_DB=str(database), PIR_TODAY=dashboard_fixture.TODAY)
+    env.update(PIR_DB=str(database), **({"PIR_TODAY": today} if today else {}))
     log = (workdir / f"serve-{port}.log").open("w")
     command = [str(PIR), "serve", "--port", str(port)]
     if voila_args:
