@@ -164,9 +164,8 @@ class ActionsStep(Step):
         else:
             problems = current.iloc[0]["problems"]
             self.problems.value = (
-                "<div class='pir-problems' style='color:#b00020'><b>Not SMART yet:</b><ul>"
-                + "".join(f"<li>{html.text(p)}</li>" for p in problems) + "</ul></div>"
-                if problems else "<div class='pir-smart-ok' style='color:#1b7f3b'>✓ SMART: this draft is complete.</div>"
+                html.bullets("Not SMART yet:", problems, "error", "pir-problems")
+                if problems else html.colored("✓ SMART: this draft is complete.", "ok", "div", "pir-smart-ok")
             )  # fmt: skip
         rows = []
         for draft in drafts.to_dict("records"):

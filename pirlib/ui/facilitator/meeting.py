@@ -15,8 +15,8 @@ import pandas as pd
 
 from pirlib.review import actions, meeting, prepare
 from pirlib.review.clock import now
-from pirlib.ui.facilitator.recap import RecapPanel
 from pirlib.review.session import ReviewSession
+from pirlib.ui.facilitator.recap import RecapPanel
 from pirlib.ui.facilitator.widgets import ConfirmButton, Host, Message, Step, clock_text, heading
 from pirlib.ui import html
 from pirlib.values import is_missing
@@ -149,7 +149,7 @@ class MeetingStep(Step):
             elapsed = meeting.segment_elapsed(times, at)
             over = elapsed > dt.timedelta(minutes=segment.minutes)
             state = "not started" if not times else ("running" if times[1] is None else "ended")
-            color = "#b00020" if over else "#333"
+            color = html.COLORS["error" if over else "plain"]
             if segment.name in self.clocks:
                 self.clocks[segment.name].value = (
                     f"<span class='pir-segment-clock' style='color:{color}'>{clock_text(elapsed)} / "
@@ -232,7 +232,6 @@ class MeetingRecord:
 
     def __init__(self, step: MeetingStep) -> None:
         self.step = step
-        self._loading = False
         self.facilitator = widgets.HTML()
         self.facilitator.add_class("pir-meeting-facilitator")
         self.roles = {
@@ -243,7 +242,7 @@ class MeetingRecord:
         }  # fmt: skip
         for role, field in self.roles.items():
             field.add_class(f"pir-role-{role}")
-            field.observe(lambda change, role=role: self._role_changed(role, change["new"]), "value")
+            step.on_edit(field, lambda name, role=role: self._role_changed(role, name))
         self.attended = widgets.VBox()
         self.attended.add_class("pir-attendance")
         self.boxes: dict[str, widgets.Checkbox] = {}
@@ -262,7 +261,7 @@ class MeetingRecord:
                                         continuous_update=False, layout=widgets.Layout(width="80%"))  # fmt: skip
         self.factors.add_class("pir-contributing-factors")
         for field in (self.root_cause, self.factors):
-            field.observe(lambda _: self._cause_changed(), "value")
+            step.on_edit(field, lambda _: self._cause_changed())
         self.cause_message = Message("pir-root-cause-message")
         self.cause = widgets.VBox([
             widgets.HTML("<b>Root cause and contributing factors</b> (shown in the postmortem)"),
@@ -274,16 +273,13 @@ class MeetingRecord:
         record = meeting.record(session)
         people = prepare.invite_list(session)
         people = people[people["origin"] != "runbook role"]
-        self._loading = True
-        try:
+        with self.step.loading():
             names = list(people["name"])
             for role, field in self.roles.items():
                 field.options = names
                 field.value = record[role] or ""
             self.root_cause.value = record["root_cause"] or ""
             self.factors.value = record["contributing_factors"] or ""
-        finally:
-            self._loading = False
         self.facilitator.value = (f"<p>Facilitator: <b>{html.text(record['facilitator'] or 'not assigned')}</b> "
                                   "(assigned in step 2, Prepare)</p>")  # fmt: skip
         self.boxes = {}
@@ -294,7 +290,7 @@ class MeetingRecord:
             label = f"{person['name']} — {person['role']}" + ("" if person["invited"] else " (not invited)")
             box = widgets.Checkbox(value=attended, description=label, indent=False,
                                    layout=widgets.Layout(width="45%"))  # fmt: skip
-            box.observe(lambda change, name=person["name"]: self._attended(name, change["new"]), "value")
+            self.step.on_edit(box, lambda attended, name=person["name"]: self._attended(name, attended))
             self.boxes[person["name"]] = box
         self.attended.children = list(self.boxes.values()) or [widgets.HTML("<p>Nobody is on the invite list yet.</p>")]
         self.people.children = [
@@ -304,15 +300,13 @@ class MeetingRecord:
         ]  # fmt: skip
 
     def _role_changed(self, role: str, name: str) -> None:
-        if not self._loading:
-            label = meeting.MEETING_ROLES[role].lower()
-            self.step.save(self.people_message, lambda s: meeting.set_role(s, role, name),
-                           f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
+        label = meeting.MEETING_ROLES[role].lower()
+        self.step.save(self.people_message, lambda s: meeting.set_role(s, role, name),
+                       f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
 
     def _attended(self, name: str, attended: bool) -> None:
-        if not self._loading:
-            self.step.save(self.people_message, lambda s: meeting.set_attended(s, name, attended),
-                           f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
+        self.step.save(self.people_message, lambda s: meeting.set_attended(s, name, attended),
+                       f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
 
     def add_attendee(self) -> None:
         name = self.newcomer.value
@@ -325,7 +319,5 @@ class MeetingRecord:
             self.newcomer.value = ""
 
     def _cause_changed(self) -> None:
-        if not self._loading:
-            self.step.save(self.cause_message, lambda s: meeting.save_root_cause(s, self.root_cause.value,
-                                                                                 self.factors.value),
-                           "root cause saved")  # fmt: skip
+        self.step.save(self.cause_message, lambda s: meeting.save_root_cause(s, self.root_cause.value, self.factors.value),
+                       "root cause saved")  # fmt: skip
