@@ -86,8 +86,8 @@ def quarter_start(day: dt.date) -> dt.date:
 # The frames the attention list reads (the boards' own readers), by name.
 LOADERS = {
     "review_stages": metrics.load_review_stages,
-    "actions": metrics.load_actions,
-    "recurrences": metrics.load_recurrences,
+    "actions": metrics.load_open_actions,  # only open actions can be overdue
+    "recurrences": metrics.load_repeats_despite_fixes,
     "regulatory_followups": metrics.load_regulatory_followups,
 }
 

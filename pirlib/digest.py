@@ -84,8 +84,13 @@ def _in_week(values: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
     return days.notna() & (days >= start) & (days <= end)
 
 
+# The week's numbers count done actions and every recurrence, so the digest reads those whole (the home page's
+# readers narrow them to what can need attention); the attention list is the same from either.
+LOADERS = {**attention.LOADERS, "actions": metrics.load_actions, "recurrences": metrics.load_recurrences}
+
+
 def week_numbers(frames: dict[str, pd.DataFrame], today: dt.date, as_of: pd.Timestamp) -> WeekNumbers:
-    """Last week's numbers from the frames of ``attention.LOADERS``, by the boards' own rules."""
+    """Last week's numbers from the frames of ``LOADERS``, by the boards' own rules."""
     start, end = last_week(today)
     stages = metrics.review_stage_states(frames["review_stages"], as_of)
     published = stages[(stages["stage"] == "published") & _in_week(stages["due_at"], start, end)]
@@ -187,7 +192,7 @@ class Digest:
 def build(con: duckdb.DuckDBPyConnection, settings: Settings) -> Digest:
     """The digest as of now (``settings.today`` in tests and demos), read through ``con``."""
     today, as_of = settings.current_date(), attention.now(settings)
-    frames = {name: read(con) for name, read in attention.LOADERS.items()}
+    frames = {name: read(con) for name, read in LOADERS.items()}
     return Digest(iso_week(today), week_numbers(frames, today, as_of), attention.from_frames(frames, today, as_of),
                   settings.dashboard_url)  # fmt: skip
 

@@ -249,16 +249,20 @@ def summarize(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
 # --- actions -------------------------------------------------------------------------------------------
 
 
+ACTION_COLUMNS = """key, summary, owner, team, status, status_category, is_done, due_date, created_at, resolved_at,
+    url, incident_id, incident_key, incident_summary, severity, service,
+    missing_owner, missing_due_date, missing_success_metric, missing_verification_method"""
+
+
 def load_actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every action (deleted ones excluded), one row each, with its incident's key, severity and service."""
-    return con.execute(
-        """
-        SELECT key, summary, owner, team, status, status_category, is_done, due_date, created_at, resolved_at,
-               url, incident_id, incident_key, incident_summary, severity, service,
-               missing_owner, missing_due_date, missing_success_metric, missing_verification_method
-        FROM v_action_status
-        """
-    ).df()
+    return con.execute(f"SELECT {ACTION_COLUMNS} FROM v_action_status").df()
+
+
+def load_open_actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``load_actions`` without the done ones: what can be overdue (the home page and the digest read only these;
+    most actions of a mature site are done)."""
+    return con.execute(f"SELECT {ACTION_COLUMNS} FROM v_action_status WHERE NOT coalesce(is_done, false)").df()
 
 
 def action_states(actions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
@@ -536,8 +540,18 @@ def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each incident whose failure mode had happened on the same service before (v_failure_mode_recurrence),
     with whether the earlier incident's actions were all done before this one started."""
+    return _recurrences(con, "")
+
+
+def load_repeats_despite_fixes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``load_recurrences`` narrowed to those within the window that came back although the earlier incident's
+    prevent/detect actions were done (the home page's and the digest's section; a few of thousands)."""
+    return _recurrences(con, "WHERE r.within_window AND r.prevent_detect_done_before")
+
+
+def _recurrences(con: duckdb.DuckDBPyConnection, where: str) -> pd.DataFrame:
     return con.execute(
-        """
+        f"""
         SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
                r.previous_key, r.previous_occurred_at, r.days_since_previous, r.within_window, r.window_days,
                r.previous_actions, r.previous_actions_done_before, r.previous_fixes_done,
@@ -547,6 +561,7 @@ def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         JOIN incidents AS i ON i.issue_id = r.incident_id
         LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
+        {where}
         ORDER BY r.occurred_at, r.key
         """
     ).df()

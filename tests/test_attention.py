@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pirlib import attention, db, metrics
+from pirlib import attention, db, digest, metrics
 from pirlib.config import Settings
 from pirlib.ui import incident_page, nav
 from pirlib.ui.boards import board as board_module
@@ -53,6 +53,20 @@ def test_the_attention_list_counts_what_the_boards_count(demo):
     assert regulatory.total == int((filings["state"] == "open").sum()) == len(regulatory.lines)
     assert all(line.path.startswith("reviews.ipynb?incident=") for line in regulatory.lines)
     assert repeats.key == "recurrences" and found.count == sum(len(s.lines) for s in found.sections)
+
+
+@pytest.mark.parametrize("today", [TODAY, dt.date(2025, 9, 7), dt.date(2026, 1, 15)])
+def test_the_home_pages_narrow_readers_find_what_the_whole_frames_do(demo, today):
+    """The home page reads only open actions and the recurrences that came back despite done fixes (a few of
+    thousands at 10k incidents); the digest reads them whole for its week's numbers: the list is the same."""
+    as_of = attention.now(Settings(db=demo.db, today=today))
+    with db.connect(demo, read_only=True) as con:
+        narrow = {name: read(con) for name, read in attention.LOADERS.items()}
+        whole = {name: read(con) for name, read in digest.LOADERS.items()}
+    assert len(narrow["actions"]) < len(whole["actions"]) and len(narrow["recurrences"]) < len(whole["recurrences"])
+    found = attention.from_frames(narrow, today, as_of)
+    assert found == attention.from_frames(whole, today, as_of)
+    assert found.count > 0
 
 
 def _recurrences(**columns) -> pd.DataFrame:

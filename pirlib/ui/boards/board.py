@@ -118,8 +118,8 @@ class Board:
 
     def filtered(self, filters: metrics.Filters) -> BoardData:
         assert self.data is not None
-        if not self.spec.has_filters:
-            return BoardData(today=self.data.today, as_of=self.data.as_of, frames=self.data.frames)
+        if not self.spec.has_filters:  # the same data, so what the header derived is not computed again
+            return self.data
         frames = {
             name: metrics.apply_filters(frame, filters, self.spec.date_column[name])
             for name, frame in self.data.frames.items()
