@@ -100,7 +100,7 @@ class Board:
             display(HTML(nav.header_html(self.page) + self.header_html()))
             return
         frames = self.data.frames.values()
-        options = metrics.filter_options(*frames)
+        options = metrics.filter_options(*frames) if self.spec.has_filters else {}  # the choices of the filter bar
         wanted = nav.parse_filters(nav.query_string(), metrics.filterable(*frames) if self.spec.has_filters else (),
                                    dates=self.spec.has_filters)  # fmt: skip
         applied = nav.applied_html(self.page, wanted, unknown_values(wanted.filters, options))
