@@ -221,6 +221,14 @@ def choose_period(series: pd.Series) -> str:
     return "M" if (times.max() - times.min()).days <= 548 else "Q"
 
 
+PERIOD_WORDS = {"W": "week", "M": "month", "Q": "quarter"}
+
+
+def period_word(freq: str) -> str:
+    """What a chart's title calls one period of ``freq``: "month" for "M"."""
+    return PERIOD_WORDS[freq]
+
+
 def summarize(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
     """Distribution of ``value`` per group: n, median, p90 (and p10, q1, q3 for box plots). Never a mean.
 

@@ -62,6 +62,9 @@ def test_every_board_today_has_data_in_every_panel_and_no_nan(today_demo: Settin
             if len(periods) >= 2:  # a time chart: its last period (a week, month or quarter) reaches today
                 step = min(b - a for a, b in zip(periods, periods[1:]))
                 assert periods[-1] + step + dt.timedelta(days=2) >= today, f"{name}: {title} stops at {periods[-1]}"
+                named = re.search(r"\b(week|month|quarter)", title)  # a chart by period says which, rightly
+                word = "quarter" if step.days >= 80 else "month" if step.days >= 28 else "week"
+                assert named is None or named.group(1) == word, f"{name}: {title} has one point a {word}"
         else:
             text = str(content)
             # A panel with a heading that says there is nothing to show is what the demo must not have.

@@ -318,8 +318,8 @@ def missing_field_bars(frame: pd.DataFrame) -> Spec:
     return _spec(data, f"Open actions missing a field (of {total} open)", height=340, yaxis={"rangemode": "tozero"})
 
 
-def compliance_lines(frame: pd.DataFrame) -> Spec:
-    """Per-stage share of reviews that met the deadline, per period closed (``metrics.stage_compliance``)."""
+def compliance_lines(frame: pd.DataFrame, period: str = "month") -> Spec:
+    """Per-stage share of reviews that met the deadline, per ``period`` closed (``metrics.stage_compliance``)."""
     data = []
     for color, (stage, rows) in zip(STAGE_COLORS * 2, _by_stage(frame)):
         label = STAGE_LABELS.get(stage, html.plotly_text(stage))
@@ -327,7 +327,7 @@ def compliance_lines(frame: pd.DataFrame) -> Spec:
                      "y": _numbers(rows["rate"]), "line": {"color": color},
                      "customdata": [[int(o), int(d)] for o, d in zip(rows["on_time"], rows["decided"])],
                      "hovertemplate": label + ", %{x|%b %Y}: %{y:.0%} on time (%{customdata[0]} of %{customdata[1]})<extra></extra>"})
-    return _spec(data, "Review stages done within their deadline, by month of closure",
+    return _spec(data, f"Review stages done within their deadline, by {period} of closure",
                  yaxis={"tickformat": ".0%", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.15})
 
 

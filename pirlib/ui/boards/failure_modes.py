@@ -20,7 +20,7 @@ def modes_heatmaps(data: BoardData, filters: metrics.Filters) -> object:
     freq = metrics.choose_period(incidents["occurred_at"])
     frame = incidents.assign(period=metrics.period_start(incidents["occurred_at"], freq))
     by_period = metrics.counts_by(frame, "failure_mode", "period")
-    word = "month" if freq == "M" else "quarter"
+    word = metrics.period_word(freq)
     by_service = metrics.counts_by(incidents, "failure_mode", "service")
     return figures.choice([
         (f"by {word}", figures.heatmap(by_period, "period", "failure_mode", "incidents", f"Incidents by failure mode and {word}", dates=True)),

@@ -40,7 +40,7 @@ def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
         return none_html("incidents", data, "incidents")
     freq = metrics.choose_period(incidents["occurred_at"])
     summary = metrics.durations(incidents, freq)
-    word = "month" if freq == "M" else "quarter"
+    word = metrics.period_word(freq)
     return figures.distribution_boxes(summary, "period", f"Time to detect, mitigate and resolve, by {word}",
                                       "minutes", trace="measure", log=True)  # fmt: skip
 

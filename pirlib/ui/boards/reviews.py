@@ -32,7 +32,8 @@ def reviews_compliance(data: BoardData, filters: metrics.Filters) -> object:
     states = _review_states(data)
     if states.empty:
         return none_html("reviews", data, "review_stages")
-    return figures.compliance_lines(metrics.stage_compliance(states, metrics.choose_period(states["closed_at"])))
+    freq = metrics.choose_period(states["closed_at"])
+    return figures.compliance_lines(metrics.stage_compliance(states, freq), metrics.period_word(freq))
 
 
 def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
