@@ -79,6 +79,10 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
         assert "Data as of" in visit.text
         assert visit.page.locator(FILTERS).count() == 3
         assert "load_board" not in visit.text  # sources stripped
+        if name == "actions":  # the completion bars are tall enough for their numbers (plotly hides what does not fit)
+            shown = visit.page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')[0]
+                .querySelectorAll('text.bartext')).map(t => t.style.display !== 'none')""")  # fmt: skip
+            assert shown and all(shown), f"{shown.count(False)} of {len(shown)} completion-rate numbers hidden"
 
 
 @pytest.mark.browser

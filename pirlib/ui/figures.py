@@ -245,17 +245,20 @@ def completion_rate_bars(rates: pd.DataFrame, by: str, title: str, limit: int = 
     data = [
         {"type": "bar", "orientation": "h", "name": "completed", "y": names,
          "x": _numbers(rows["completion_rate"]), "marker": {"color": ACTION_COLORS["done"]}, "customdata": custom,
-         "texttemplate": "%{x:.0%}", "textposition": "inside",
+         "texttemplate": "%{x:.0%}", "textposition": "auto",
          "hovertemplate": "%{y}: %{x:.0%} done (%{customdata[1]} of %{customdata[0]}), "
                           "%{customdata[3]} overdue<extra></extra>"},
         {"type": "bar", "orientation": "h", "name": "done on time", "y": names,
          "x": _numbers(rows["on_time_rate"]), "marker": {"color": "#4575b4"}, "customdata": custom,
-         "texttemplate": "%{x:.0%}", "textposition": "inside",
+         "texttemplate": "%{x:.0%}", "textposition": "auto",
          "hovertemplate": "%{y}: %{x:.0%} of due actions done by their due date<extra></extra>"},
     ]  # fmt: skip
     more = f" (top {limit} of {len(rates)} by actions)" if len(rates) > limit else ""
-    return _spec(data, title + more, height=max(260, 60 + 34 * len(rows)), barmode="group",
-                 xaxis={"tickformat": ".0%", "range": [0, 1]}, yaxis={"automargin": True},
+    # Bars tall enough for their numbers (about 24 px each: inside a long bar, after a short one; at 34 px a pair
+    # plotly hid every number), and room after 100% for a number outside.
+    return _spec(data, title + more, height=max(300, 110 + 64 * len(rows)), barmode="group", bargap=0.15,
+                 xaxis={"tickformat": ".0%", "range": [0, 1.08], "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1]},
+                 yaxis={"automargin": True},
                  legend={"orientation": "h", "y": -0.15})  # fmt: skip
 
 
