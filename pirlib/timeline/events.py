@@ -1,6 +1,6 @@
 """One timeline per incident: imports into ``incident_events``, curation, milestones and durations.
 
-- ``import_file`` parses a chat, alerts or changes file (``pirlib.sources``) and upserts its events. Event
+- ``import_file`` parses a chat, alerts or changes file (``pirlib.timeline.importers``) and upserts its events. Event
   ids are a hash of the incident, the source and the event's natural key, so importing a file twice adds
   nothing and a corrected file updates its events in place. Parsing finishes before anything is written:
   a malformed file writes nothing.
@@ -30,10 +30,10 @@ import pandas as pd
 from pirlib import db
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
-from pirlib.sources import parse_instant, zone
-from pirlib.sources.alerts import parse_alerts
-from pirlib.sources.changes import parse_changes
-from pirlib.sources.slack import parse_chat
+from pirlib.timeline.importers import parse_instant, zone
+from pirlib.timeline.importers.alerts import parse_alerts
+from pirlib.timeline.importers.changes import parse_changes
+from pirlib.timeline.importers.slack import parse_chat
 
 __all__ = [
     "IMPORT_KINDS",
