@@ -145,9 +145,9 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import notify
+    from pirlib import reminders
 
-    result = notify.remind(settings, dry_run=args.dry_run, to=args.to)
+    result = reminders.remind(settings, dry_run=args.dry_run, to=args.to)
     for line in result.lines():
         _echo(line)
     if result.failed:

@@ -7,7 +7,7 @@ falls in (Monday to Sunday, UTC), so the numbers are those of a finished week wh
 
 Once per ISO week per channel: the ``digests`` table holds a row per (week of the run, channel). A channel
 is claimed (``sending``) before anything is sent, so an overlapping run skips it; a claim older than
-``STALE`` (a run that died mid-send) is taken over. A send that fails after ``notify``'s bounded retries is
+``STALE`` (a run that died mid-send) is taken over. A send that fails after ``delivery``'s bounded retries is
 recorded ``failed`` with the reason, and the next run that week sends it. ``--dry-run`` prints the digest and
 writes nothing; it needs no channel.
 
@@ -31,7 +31,7 @@ import pandas as pd
 from pirlib import attention, db, metrics
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
-from pirlib.notify import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
+from pirlib.delivery import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
 from pirlib.redact import redact
 from pirlib.ui import html, nav
 from pirlib.ui.attention_list import attention_html

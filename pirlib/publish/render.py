@@ -26,7 +26,7 @@ import pandas as pd
 
 from pirlib import durations
 from pirlib.errors import PirError
-from pirlib.notify import slack_escape
+from pirlib.delivery import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
 from pirlib.timeline.events import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
