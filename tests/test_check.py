@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pirlib import cli, db, demo
-from pirlib.timeline.events import set_milestone_override
+from pirlib.timeline.milestones import set_milestone_override
 from pirlib.config import Settings
 from pirlib.review import actions, meeting, wrap_up
 from pirlib.review.clock import candidates

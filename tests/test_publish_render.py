@@ -15,7 +15,8 @@ import pytest
 
 from support import publish_fixture as fx
 from pirlib import db
-from pirlib.timeline.events import curate, load_timeline, set_milestone_override
+from pirlib.timeline.events import curate, load_timeline
+from pirlib.timeline.milestones import set_milestone_override
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.publish import messages, render

@@ -15,10 +15,6 @@ import pandas as pd
 import pytest
 
 from pirlib import db, sample
-from pirlib.timeline.events import (
-    MILESTONES, add_manual_event, curate, describe_import, import_file, infer_milestones, load_timeline, milestone_report,
-    milestones_of, missing_milestones, set_milestone_override,
-)
 from pirlib.cli import main
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
@@ -26,8 +22,12 @@ from pirlib.jira_sync.fields import resolve_fields
 from pirlib.jira_sync.load import load_batch
 from pirlib.jira_sync.rows import ACTION_COLUMNS, INCIDENT_COLUMNS, Batch
 from pirlib.jira_sync.transform import transform
-from pirlib.ui.timeline import timeline_figure
+from pirlib.timeline.events import add_manual_event, curate, describe_import, import_file, load_timeline
+from pirlib.timeline.milestones import (
+    MILESTONES, infer_milestones, milestone_report, milestones_of, missing_milestones, set_milestone_override,
+)
 from pirlib.ui.facilitator.timeline_editor import TimelineEditor
+from pirlib.ui.timeline import timeline_figure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 UTC = "UTC"

@@ -20,7 +20,8 @@ from pirlib import attention, db, durations, metrics
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
-from pirlib.timeline.events import MilestoneReport, load_timeline, milestones_of
+from pirlib.timeline.events import load_timeline
+from pirlib.timeline.milestones import MilestoneReport, milestones_of
 from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import EMPTY_MESSAGE, has_schema
 from pirlib.ui.timeline import timeline_figure

@@ -22,9 +22,9 @@ from IPython.display import display
 
 from pirlib import db, durations
 from pirlib.config import Settings
-from pirlib.review.clock import now
-from pirlib.timeline import events
 from pirlib.errors import PirError
+from pirlib.review.clock import now
+from pirlib.timeline import events, milestones
 from pirlib.ui import html
 from pirlib.ui.figures import PAGE_TRACE_TYPES, html_bundle, mime_bundle
 from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_json
@@ -57,10 +57,10 @@ class TimelineEditor:
         self.on_change = on_change
         self.render_figure = render_figure
         self.events = pd.DataFrame()
-        self.report: events.MilestoneReport | None = None
+        self.report: milestones.MilestoneReport | None = None
         self.figure: dict[str, Any] | None = None  # plotly JSON: data, layout
         # Incidents shown before: events, milestones, and the figure when it was built without filters.
-        self._kept: dict[str, tuple[pd.DataFrame, events.MilestoneReport | None, dict[str, Any] | None]] = {}
+        self._kept: dict[str, tuple[pd.DataFrame, milestones.MilestoneReport | None, dict[str, Any] | None]] = {}
         self._quiet = False
 
         self.sources = widgets.SelectMultiple(description="sources", rows=6)
@@ -95,7 +95,7 @@ class TimelineEditor:
         self.milestone_clear: dict[str, widgets.Button] = {}
         self.milestone_rules: dict[str, widgets.HTML] = {}
         rows = []
-        for name in events.MILESTONES:
+        for name in milestones.MILESTONES:
             self.milestone_inputs[name] = widgets.Text(description=name, placeholder="YYYY-MM-DD HH:MM (UTC)")
             self.milestone_set[name] = widgets.Button(description="override")
             self.milestone_clear[name] = widgets.Button(description="use inferred")
@@ -169,7 +169,7 @@ class TimelineEditor:
 
     def _read(self, con: duckdb.DuckDBPyConnection) -> None:
         self.events = events.load_timeline(con, self.incident)
-        self.report = events.milestone_report(con, self.incident)
+        self.report = milestones.milestone_report(con, self.incident)
 
     def _redraw(self, *, keep_figure: bool = False) -> None:
         present = [s for s in LANES if s in set(self.events["source"])] + sorted(
@@ -283,7 +283,7 @@ class TimelineEditor:
             self.milestone_rules[row.milestone].value = rule
         parts = []
         for key, minutes in self.report.durations.items():
-            problem = events.duration_problem(key, minutes)  # a negative duration is flagged, not shown
+            problem = milestones.duration_problem(key, minutes)  # a negative duration is flagged, not shown
             parts.append(f"{key.split('_')[0].upper()}: " + (f"⚠ {problem}" if problem else durations.minutes(minutes)))
         self.durations.value = " · ".join(parts)
 
@@ -359,9 +359,9 @@ class TimelineEditor:
 
     def set_milestone(self, name: str) -> None:
         value = self.milestone_inputs[name].value
-        self._save(lambda con: events.set_milestone_override(con, self.incident, name, value, by=self.user),
+        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, value, by=self.user),
                    f"{name} set to {value} UTC")  # fmt: skip
 
     def clear_milestone(self, name: str) -> None:
-        self._save(lambda con: events.set_milestone_override(con, self.incident, name, None, by=self.user),
+        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, None, by=self.user),
                    f"{name} is inferred again")  # fmt: skip
