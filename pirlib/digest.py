@@ -30,8 +30,9 @@ import pandas as pd
 
 from pirlib import attention, db, metrics
 from pirlib.config import Settings
-from pirlib.errors import ConfigError
 from pirlib.delivery import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
+from pirlib.errors import ConfigError
+from pirlib.failure_modes import recurrence
 from pirlib.redact import redact
 from pirlib.ui import html, nav
 from pirlib.ui.attention_list import attention_html
@@ -91,7 +92,7 @@ def week_numbers(frames: dict[str, pd.DataFrame], today: dt.date, as_of: pd.Time
     published = stages[(stages["stage"] == "published") & _in_week(stages["due_at"], start, end)]
     actions = metrics.action_states(frames["actions"], today)
     done = actions["is_done"].fillna(False).astype(bool)
-    recurrences = metrics.recurrences_within(frames["recurrences"])
+    recurrences = recurrence.recurrences_within(frames["recurrences"])
     recurred = recurrences[_in_week(recurrences["occurred_at"], start, end)]
     return WeekNumbers(
         start, end, len(published), int((published["state"] == "on_time").sum()),
