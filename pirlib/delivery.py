@@ -3,8 +3,9 @@
 Reminders (``pir remind``), the postmortem's messages (``pir publish``), the digest (``pir digest``) and
 Confluence's retries use it; what to send, to whom and how to record it stays with each of them.
 
-A send retries 429, 5xx, timeouts and network errors with exponential backoff and jitter (``Backoff``), and
-gives up with ``SendError``; a refusal (another 4xx, a 5xx SMTP reply, a rejected login) is not retried.
+A send retries what may pass on a second try (HTTP 429 and 5xx, a temporary SMTP error, a timeout, a network
+error) with exponential backoff and jitter (``Backoff``), then gives up with ``SendError``; a refusal (another
+HTTP 4xx, a permanent 5xx SMTP reply, a rejected login) is not retried.
 The webhook URL and the SMTP password are credentials: they never appear in a log line or in an error text
 (a webhook's error page may echo its URL, so its body passes ``redact``). Posting uses ``urllib`` rather than
 ``requests``, whose ``urllib3`` debug log prints request paths (the secret part of a webhook URL).
