@@ -24,7 +24,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import helpers  # noqa: E402
-from pirlib.timeline import MILESTONES  # noqa: E402
+from pirlib.timeline.milestones import MILESTONES  # noqa: E402
 from pirlib.ui.timeline import timeline_figure  # noqa: E402
 
 GOAL_RATIO = 20.0

@@ -25,6 +25,7 @@ import pandas as pd
 
 from pirlib import durations, metrics
 from pirlib.config import Settings
+from pirlib.failure_modes import recurrence
 from pirlib.ui import nav
 from pirlib.ui.figures import STAGE_LABELS
 
@@ -87,7 +88,7 @@ def quarter_start(day: dt.date) -> dt.date:
 LOADERS = {
     "review_stages": metrics.load_review_stages,
     "actions": metrics.load_open_actions,  # only open actions can be overdue
-    "recurrences": metrics.load_repeats_despite_fixes,
+    "recurrences": recurrence.load_repeats_despite_fixes,
     "regulatory_followups": metrics.load_regulatory_followups,
 }
 
@@ -101,7 +102,7 @@ def from_frames(frames: Mapping[str, pd.DataFrame], today: dt.date, as_of: pd.Ti
     """Every section from the frames of ``LOADERS`` (the home page reads them in its board's one connection)."""
     stages = metrics.review_stage_states(frames["review_stages"], as_of)
     actions = metrics.action_states(frames["actions"], today)
-    recurrences = metrics.recurrences_within(frames["recurrences"])
+    recurrences = recurrence.recurrences_within(frames["recurrences"])
     return Attention(today, as_of, (
         reviews_at_risk(stages, as_of), overdue_by_team(actions), repeats_this_quarter(recurrences, today),
         open_filings(frames["regulatory_followups"], today),

@@ -104,11 +104,12 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import db, timeline
+    from pirlib import db
+    from pirlib.timeline import events
 
     with db.connect(settings, create=False) as con:  # an import needs an incident, so a database
-        counts = timeline.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
-    _echo(f"imported {args.kind} into {args.incident} from {args.file}: {timeline.describe_import(counts)}")
+        counts = events.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
+    _echo(f"imported {args.kind} into {args.incident} from {args.file}: {events.describe_import(counts)}")
     return 0
 
 
@@ -144,9 +145,9 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import notify
+    from pirlib import reminders
 
-    result = notify.remind(settings, dry_run=args.dry_run, to=args.to)
+    result = reminders.remind(settings, dry_run=args.dry_run, to=args.to)
     for line in result.lines():
         _echo(line)
     if result.failed:

@@ -7,7 +7,7 @@ falls in (Monday to Sunday, UTC), so the numbers are those of a finished week wh
 
 Once per ISO week per channel: the ``digests`` table holds a row per (week of the run, channel). A channel
 is claimed (``sending``) before anything is sent, so an overlapping run skips it; a claim older than
-``STALE`` (a run that died mid-send) is taken over. A send that fails after ``notify``'s bounded retries is
+``STALE`` (a run that died mid-send) is taken over. A send that fails after ``delivery``'s bounded retries is
 recorded ``failed`` with the reason, and the next run that week sends it. ``--dry-run`` prints the digest and
 writes nothing; it needs no channel.
 
@@ -30,8 +30,9 @@ import pandas as pd
 
 from pirlib import attention, db, metrics
 from pirlib.config import Settings
+from pirlib.delivery import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
 from pirlib.errors import ConfigError
-from pirlib.notify import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
+from pirlib.failure_modes import recurrence
 from pirlib.redact import redact
 from pirlib.ui import html, nav
 from pirlib.ui.attention_list import attention_html
@@ -86,7 +87,7 @@ def _in_week(values: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
 
 # The week's numbers count done actions and every recurrence, so the digest reads those whole (the home page's
 # readers narrow them to what can need attention); the attention list is the same from either.
-LOADERS = {**attention.LOADERS, "actions": metrics.load_actions, "recurrences": metrics.load_recurrences}
+LOADERS = {**attention.LOADERS, "actions": metrics.load_actions, "recurrences": recurrence.load_recurrences}
 
 
 def week_numbers(frames: dict[str, pd.DataFrame], today: dt.date, as_of: pd.Timestamp) -> WeekNumbers:
@@ -96,7 +97,7 @@ def week_numbers(frames: dict[str, pd.DataFrame], today: dt.date, as_of: pd.Time
     published = stages[(stages["stage"] == "published") & _in_week(stages["due_at"], start, end)]
     actions = metrics.action_states(frames["actions"], today)
     done = actions["is_done"].fillna(False).astype(bool)
-    recurrences = metrics.recurrences_within(frames["recurrences"])
+    recurrences = recurrence.recurrences_within(frames["recurrences"])
     recurred = recurrences[_in_week(recurrences["occurred_at"], start, end)]
     return WeekNumbers(
         start, end, len(published), int((published["state"] == "on_time").sum()),

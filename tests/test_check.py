@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from pirlib import cli, db, demo, timeline
+from pirlib import cli, db, demo
+from pirlib.timeline.milestones import set_milestone_override
 from pirlib.config import Settings
 from pirlib.review import actions, meeting, wrap_up
 from pirlib.review.clock import candidates
@@ -118,7 +119,7 @@ def backlog_db(tmp_path_factory):
                 meeting.add_note(session, segment.name, "said", tag="tooling_limit" if segment.name == "went_wrong" else None)
         con.execute("UPDATE incident_events SET hidden = true WHERE incident_id = ?", [reviews[1].issue_id])
         con.execute("UPDATE incidents SET started_at = NULL WHERE issue_id IN (?, ?)", [reviews[1].issue_id, reviews[2].issue_id])
-        timeline.set_milestone_override(con, reviews[2].key, "started", "2026-10-30T10:00:00Z")
+        set_milestone_override(con, reviews[2].key, "started", "2026-10-30T10:00:00Z")
         con.execute("UPDATE actions SET deleted = true WHERE incident_id = ?", [reviews[-1].issue_id])
     return settings
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pirlib import attention, cli, db, digest, notify
+from pirlib import attention, cli, db, delivery, digest
 from pirlib.config import Secret, Settings
 from support.receivers import Receiver, SmtpSink
 
 TODAY = dt.date(2026, 11, 1)  # a Sunday: the run's ISO week is 2026-W44, "last week" 19-25 October
-FAST = notify.Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
+FAST = delivery.Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
 DASHBOARDS = "https://pir.example.com/boards"
 
 

@@ -310,7 +310,7 @@ def test_timeline_step_embeds_the_editor(settings):
     w = picked(settings)
     w.go("timeline")
     step = w.steps["timeline"]
-    assert step.editor is not None  # pirlib.ui.timeline_editor is there
+    assert step.editor is not None  # pirlib.ui.facilitator.timeline_editor is there
     step.import_button.click()
     assert "no file chosen" in step.message.widget.value
     assert "Star (★) an event to put it in the postmortem" in "".join(html_of(step.widget))
@@ -506,7 +506,7 @@ def test_pick_reopens_a_published_review(settings):
 
 
 def test_starring_updates_the_timeline_figure_without_building_it_again(settings, monkeypatch):
-    from pirlib.ui import timeline_editor
+    from pirlib.ui.facilitator import timeline_editor
 
     w = picked(settings)
     w.go("wrap_up")
@@ -527,7 +527,7 @@ def test_starring_updates_the_timeline_figure_without_building_it_again(settings
 
 
 def test_the_timeline_of_an_incident_seen_before_comes_back_without_reading_it_again(settings, monkeypatch):
-    from pirlib.ui import timeline_editor
+    from pirlib.ui.facilitator import timeline_editor
 
     w = picked(settings)
     w.go("timeline")
@@ -536,7 +536,7 @@ def test_the_timeline_of_an_incident_seen_before_comes_back_without_reading_it_a
     w.steps["pick"].select.value = "40001"
     w.go("timeline")
     assert editor.incident == "40001" and list(editor.event_list.options) != shown
-    monkeypatch.setattr(timeline_editor.timeline, "load_timeline", lambda *a: pytest.fail("read again"))
+    monkeypatch.setattr(timeline_editor.events, "load_timeline", lambda *a: pytest.fail("read again"))
     w.steps["pick"].select.value = fx.STAGE31_ID
     w.go("timeline")
     assert editor.incident == fx.STAGE31_ID and list(editor.event_list.options) == shown

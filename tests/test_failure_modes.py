@@ -13,7 +13,7 @@ from test_sync import FakeJira, settings_for, sync_run
 from pirlib import cli, db, metrics, sample
 from pirlib.config import Settings
 from pirlib.errors import ConfigError, InputError
-from pirlib.failure_modes import manual, taxonomy
+from pirlib.failure_modes import manual, recurrence, taxonomy
 from pirlib.ui import boards
 
 UTC = dt.timezone.utc
@@ -254,6 +254,15 @@ def test_manual_mode_survives_sync_and_full_sync(tmp_path):
 
 
 # --- recurrence and action effectiveness ----------------------------------------------------------------------
+
+
+def test_recurrence_outcomes_within_the_window():
+    frame = pd.DataFrame({
+        "failure_mode": ["DNS", "DNS", "Cache", "Cache"], "within_window": [True, True, False, True],
+        "previous_actions": [2, 1, 1, 0], "previous_fixes_done": [True, False, True, None],
+    })  # fmt: skip
+    within = recurrence.recurrences_within(frame)
+    assert list(within["outcome"]) == ["fixes done", "fixes not done", "no actions"]
 
 
 def test_recurrence_and_effectiveness_on_crafted_data(settings, tmp_path):

@@ -16,6 +16,7 @@ import pytest
 
 from support import dashboard_fixture
 from pirlib import db, metrics
+from pirlib.failure_modes import recurrence
 from pirlib.ui import boards, html, timeline
 
 SCRIPT = "<script>alert('pir')</script>"
@@ -239,7 +240,7 @@ def test_boards_link_only_http_urls_and_keep_them_whole(hostile_db, name, linked
     assert all(href.endswith('?q="x"&y=<z>') for href in links)
     assert "javascript:" not in "".join(links)
     if name == "failure_modes":  # INC-2's javascript: URL leaves its key as plain text in the list
-        recurrences = metrics.recurrences_within(board.data.frames["recurrences"])
+        recurrences = recurrence.recurrences_within(board.data.frames["recurrences"])
         assert len(links) == (recurrences["key"] != "INC-2").sum() > 0
         assert "INC-2" in parsed.text
 

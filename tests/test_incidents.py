@@ -15,7 +15,7 @@ from pirlib.incidents import resolve_incident
 from pirlib.jira_sync import push
 from pirlib.publish import pipeline
 from pirlib.review.session import open_review
-from pirlib.timeline import import_file
+from pirlib.timeline.events import import_file
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
 ALERTS = Path(__file__).parent / "fixtures" / "timeline" / "alerts.csv"

@@ -10,6 +10,7 @@ import pytest
 
 from support import dashboard_fixture
 from pirlib import db, metrics
+from pirlib.failure_modes import recurrence
 
 TODAY = dt.date(2026, 11, 1)
 
@@ -160,21 +161,11 @@ def test_durations_per_period_drop_negative_values():
     assert list(ttm["n"]) == [2]
 
 
-def test_recurrence_outcomes_and_summary():
-    frame = pd.DataFrame({
-        "failure_mode": ["DNS", "DNS", "Cache", "Cache"], "within_window": [True, True, False, True],
-        "previous_actions": [2, 1, 1, 0], "previous_fixes_done": [True, False, True, None],
-    })  # fmt: skip
-    within = metrics.recurrences_within(frame)
-    assert list(within["outcome"]) == ["fixes done", "fixes not done", "no actions"]
-    summary = metrics.recurrence_summary(within).set_index("failure_mode")
-    assert summary.loc["DNS", "recurrences"] == 2 and summary.loc["Cache", "no actions"] == 1
-
-
 def test_loaders_read_the_fixture_file(tmp_path):
     settings = dashboard_fixture.build(tmp_path / "pir.duckdb")
     with db.connect(settings, read_only=True) as con:
-        loaded = {name: getattr(metrics, "load_" + name)(con) for name in ("actions", "incidents", "review_stages", "recurrences")}
+        loaded = {name: getattr(metrics, "load_" + name)(con) for name in ("actions", "incidents", "review_stages")}
+        loaded["recurrences"] = recurrence.load_recurrences(con)
     assert len(loaded["incidents"]) == 6  # the deleted one is left out
     assert len(loaded["actions"]) == 5
     assert set(loaded["review_stages"]["stage"]) <= {"facilitator_assigned", "artifacts_collected", "invites_sent",

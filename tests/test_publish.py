@@ -17,7 +17,7 @@ from pirlib import cli, db, metrics
 from pirlib.ui import boards
 from pirlib.config import Secret
 from pirlib.errors import PirError
-from pirlib.notify import Backoff
+from pirlib.delivery import Backoff
 from pirlib.publish import messages, pipeline
 
 FAST = Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
@@ -288,7 +288,7 @@ def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(se
                         ("PIR_CONFLUENCE_EMAIL", EMAIL), ("PIR_CONFLUENCE_TOKEN", TOKEN),
                         ("PIR_STATUS_WEBHOOK", receiver.url)):  # fmt: skip
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr("pirlib.notify.DEFAULT_BACKOFF", FAST)
+    monkeypatch.setattr("pirlib.delivery.DEFAULT_BACKOFF", FAST)
     receiver.fail, receiver.echo, receiver.status = 100, True, 404  # the status webhook's error page quotes its URL
     key = fx.stage31_key(settings)
     assert cli.main(["publish", key, "--format", "md", "--out", "out", "--confluence"]) == 1

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from support import publish_fixture as fx
-from pirlib import db, timeline
+from pirlib import db
+from pirlib.timeline.events import curate, load_timeline
+from pirlib.timeline.milestones import set_milestone_override
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.publish import messages, render
@@ -78,9 +80,9 @@ def test_a_negative_duration_and_a_future_event_are_flagged_not_published(stage3
     settings, data = stage31
     with db.connect(settings) as con:
         incident_id = data["incident"]["id"]
-        timeline.set_milestone_override(con, incident_id, "mitigated", "2025-09-05T12:00:00Z")  # before started
-        event_id = timeline.load_timeline(con, incident_id).query("starred")["event_id"].iloc[-1]
-        timeline.curate(con, event_id, occurred_at="2025-09-09T10:00:00Z", by="Alex Chen")  # after RENDERED_AT
+        set_milestone_override(con, incident_id, "mitigated", "2025-09-05T12:00:00Z")  # before started
+        event_id = load_timeline(con, incident_id).query("starred")["event_id"].iloc[-1]
+        curate(con, event_id, occurred_at="2025-09-09T10:00:00Z", by="Alex Chen")  # after RENDERED_AT
         data = render.postmortem_data(con, incident_id, fx.RENDERED_AT)
     ttm = next(d for d in data["durations"] if d["name"] == "Time to mitigate")
     assert ttm["minutes"] is None

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pirlib import db, sample, timeline
+from pirlib import db, sample
 from pirlib.cli import main
 from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
@@ -22,8 +22,12 @@ from pirlib.jira_sync.fields import resolve_fields
 from pirlib.jira_sync.load import load_batch
 from pirlib.jira_sync.rows import ACTION_COLUMNS, INCIDENT_COLUMNS, Batch
 from pirlib.jira_sync.transform import transform
+from pirlib.timeline.events import add_manual_event, curate, describe_import, import_file, load_timeline
+from pirlib.timeline.milestones import (
+    MILESTONES, infer_milestones, milestone_report, milestones_of, missing_milestones, set_milestone_override,
+)
+from pirlib.ui.facilitator.timeline_editor import TimelineEditor
 from pirlib.ui.timeline import timeline_figure
-from pirlib.ui.timeline_editor import TimelineEditor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 UTC = "UTC"
@@ -86,11 +90,11 @@ def count_events(settings: Settings) -> int:
 
 
 def test_import_is_idempotent_and_keeps_the_origin(settings: Settings, incident: str) -> None:
-    first = in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
+    first = in_db(settings, import_file, "chat", incident, FIXTURES / "slack_export")
     assert first == {"added": 5, "updated": 0, "unchanged": 0, "read": 5, "skipped": 2}
-    again = in_db(settings, timeline.import_file, "chat", "inc-42", FIXTURES / "slack_export")  # key in any case
+    again = in_db(settings, import_file, "chat", "inc-42", FIXTURES / "slack_export")  # key in any case
     assert again == {"added": 0, "updated": 0, "unchanged": 5, "read": 5, "skipped": 2}
-    by_id = in_db(settings, timeline.import_file, "chat", "10042", FIXTURES / "slack_export" / "inc-42")
+    by_id = in_db(settings, import_file, "chat", "10042", FIXTURES / "slack_export" / "inc-42")
     assert by_id["added"] == 0
     with db.connect(settings) as con:
         rows = con.execute("SELECT event_id, origin, source FROM incident_events ORDER BY occurred_at").fetchall()
@@ -100,23 +104,23 @@ def test_import_is_idempotent_and_keeps_the_origin(settings: Settings, incident:
 
 
 def test_same_file_in_another_incident_gets_its_own_events(settings: Settings, incident: str) -> None:
-    in_db(settings, timeline.import_file, "alerts", "INC-42", FIXTURES / "alerts.csv")
-    in_db(settings, timeline.import_file, "alerts", "INC-43", FIXTURES / "alerts.csv")
+    in_db(settings, import_file, "alerts", "INC-42", FIXTURES / "alerts.csv")
+    in_db(settings, import_file, "alerts", "INC-43", FIXTURES / "alerts.csv")
     assert count_events(settings) == 8
 
 
 def test_a_corrected_file_updates_in_place(settings: Settings, incident: str, tmp_path: Path) -> None:
     path = tmp_path / "changes.csv"
     path.write_text("at,kind,ref,author,summary,url\n2025-10-26T00:20:00Z,deploy,v1,Ann,Deploy v1,\n")
-    in_db(settings, timeline.import_file, "changes", incident, path)
+    in_db(settings, import_file, "changes", incident, path)
     path.write_text("at,kind,ref,author,summary,url\n2025-10-26T00:20:00Z,deploy,v1,Ann,Deploy v1 to prod,\n")
-    assert in_db(settings, timeline.import_file, "changes", incident, path)["updated"] == 1
-    events = in_db(settings, timeline.load_timeline, incident)
+    assert in_db(settings, import_file, "changes", incident, path)["updated"] == 1
+    events = in_db(settings, load_timeline, incident)
     assert list(events["text"]) == ["Deploy v1 to prod"]
 
 
 def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> None:
-    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "transcript_dst.txt", tz="Europe/Berlin")
+    in_db(settings, import_file, "chat", incident, FIXTURES / "transcript_dst.txt", tz="Europe/Berlin")
     with db.connect(settings) as con:
         stored = con.execute(
             "SELECT strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM incident_events ORDER BY occurred_at"
@@ -133,13 +137,13 @@ def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> N
 )  # fmt: skip
 def test_a_malformed_file_writes_nothing(settings: Settings, incident: str, kind: str, name: str) -> None:
     with pytest.raises(InputError, match=name):
-        in_db(settings, timeline.import_file, kind, incident, FIXTURES / name)
+        in_db(settings, import_file, kind, incident, FIXTURES / name)
     assert count_events(settings) == 0
 
 
 def test_unknown_incident_is_one_clear_error(settings: Settings, incident: str) -> None:
     with pytest.raises(PirError, match="unknown incident 'INC-9'"):
-        in_db(settings, timeline.import_file, "alerts", "INC-9", FIXTURES / "alerts.csv")
+        in_db(settings, import_file, "alerts", "INC-9", FIXTURES / "alerts.csv")
     assert count_events(settings) == 0
 
 
@@ -159,14 +163,14 @@ def test_cli_import(settings: Settings, incident: str, monkeypatch: pytest.Monke
 
 
 def load_everything(settings: Settings, incident: str) -> None:
-    in_db(settings, timeline.import_file, "alerts", incident, FIXTURES / "alerts.csv")
-    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
+    in_db(settings, import_file, "alerts", incident, FIXTURES / "alerts.csv")
+    in_db(settings, import_file, "chat", incident, FIXTURES / "slack_export")
     sync_jira(settings)
 
 
 def test_milestones_are_inferred_with_their_rules(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    report = in_db(settings, timeline.milestone_report, incident)
+    report = in_db(settings, milestone_report, incident)
     table = report.table.set_index("milestone")
     assert table.loc["started", "occurred_at"] == ts("2025-10-25 23:58")
     assert table.loc["started", "rule"].startswith("first alert firing: grafana: payments HighErrorRate")
@@ -191,7 +195,7 @@ def test_pure_inference_rules_without_jira() -> None:
         "field": ["x", "y", "x", "y", None], "to_value": None, "text": ["x on", "y on", "x off", "y off", "hi"],
         "milestone": None, "hidden": False,
     })  # fmt: skip
-    table = timeline.infer_milestones(events, {"created_at": ts("2025-01-01 10:10")}).set_index("milestone")
+    table = infer_milestones(events, {"created_at": ts("2025-01-01 10:10")}).set_index("milestone")
     assert table.loc["mitigated", "occurred_at"] == ts("2025-01-01 10:40")  # when the last alert cleared
     assert table.loc["mitigated", "rule"].startswith("every alert that fired was resolved again")
     assert table.loc["acknowledged", "occurred_at"] == ts("2025-01-01 10:02")
@@ -200,17 +204,17 @@ def test_pure_inference_rules_without_jira() -> None:
 
 def test_hiding_an_event_changes_the_inference(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    events = in_db(settings, timeline.load_timeline, incident)
+    events = in_db(settings, load_timeline, incident)
     grafana = events.loc[(events["actor"] == "grafana") & (events["kind"] == "alert_firing"), "event_id"].item()
-    in_db(settings, timeline.curate, grafana, hidden=True)
-    detected = in_db(settings, timeline.milestone_report, incident).table.set_index("milestone").loc["detected"]
+    in_db(settings, curate, grafana, hidden=True)
+    detected = in_db(settings, milestone_report, incident).table.set_index("milestone").loc["detected"]
     assert detected["occurred_at"] == ts("2025-10-26 00:02:10")  # the New Relic alert is first now
 
 
 def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    in_db(settings, timeline.set_milestone_override, incident, "mitigated", "2025-10-25 23:00", note="per IC")
-    report = in_db(settings, timeline.milestone_report, incident)
+    in_db(settings, set_milestone_override, incident, "mitigated", "2025-10-25 23:00", note="per IC")
+    report = in_db(settings, milestone_report, incident)
     row = report.table.set_index("milestone").loc["mitigated"]
     assert row["occurred_at"] == ts("2025-10-25 23:00") and row["overridden"]
     assert row["rule"] == "manual override: per IC"
@@ -219,12 +223,12 @@ def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, i
     assert report.durations["ttm_minutes"] == pytest.approx(-58.0)
     # an import and a sync later the override is still there
     load_everything(settings, incident)
-    assert in_db(settings, timeline.milestone_report, incident).table.set_index("milestone").loc["mitigated", "overridden"]
-    in_db(settings, timeline.set_milestone_override, incident, "mitigated", None)
-    report = in_db(settings, timeline.milestone_report, incident)
+    assert in_db(settings, milestone_report, incident).table.set_index("milestone").loc["mitigated", "overridden"]
+    in_db(settings, set_milestone_override, incident, "mitigated", None)
+    report = in_db(settings, milestone_report, incident)
     assert report.flags == [] and not report.table.set_index("milestone").loc["mitigated", "overridden"]
     with pytest.raises(InputError, match="unknown milestone 'fixed'"):
-        in_db(settings, timeline.set_milestone_override, incident, "fixed", "2025-10-25 23:00")
+        in_db(settings, set_milestone_override, incident, "fixed", "2025-10-25 23:00")
 
 
 # ----------------------------------------------------------------------------------------------- curation
@@ -232,16 +236,16 @@ def test_override_wins_is_kept_and_out_of_order_is_flagged(settings: Settings, i
 
 def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Settings, incident: str) -> None:
     load_everything(settings, incident)
-    events = in_db(settings, timeline.load_timeline, incident)
+    events = in_db(settings, load_timeline, incident)
     chat_id = events.loc[events["source"] == "chat", "event_id"].iloc[0]
-    in_db(settings, timeline.curate, chat_id, starred=True, occurred_at="2025-10-26T00:39:00Z", text="Ann declares SEV1")
-    in_db(settings, timeline.curate, "jira:comment:77", hidden=True, text="cleaned comment")
-    manual = in_db(settings, timeline.add_manual_event, incident, "2025-10-26 01:15", "Status page updated", actor="Cy")
+    in_db(settings, curate, chat_id, starred=True, occurred_at="2025-10-26T00:39:00Z", text="Ann declares SEV1")
+    in_db(settings, curate, "jira:comment:77", hidden=True, text="cleaned comment")
+    manual = in_db(settings, add_manual_event, incident, "2025-10-26 01:15", "Status page updated", actor="Cy")
 
-    in_db(settings, timeline.import_file, "chat", incident, FIXTURES / "slack_export")
+    in_db(settings, import_file, "chat", incident, FIXTURES / "slack_export")
     sync_jira(settings, text="Investigating now (edited in Jira)")
 
-    view = in_db(settings, timeline.load_timeline, incident).set_index("event_id")
+    view = in_db(settings, load_timeline, incident).set_index("event_id")
     assert view.loc[chat_id, "starred"] and view.loc[chat_id, "retimed"] and view.loc[chat_id, "edited"]
     assert view.loc[chat_id, "occurred_at"] == ts("2025-10-26 00:39")
     assert view.loc[chat_id, "text"] == "Ann declares SEV1"
@@ -253,9 +257,9 @@ def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Setti
             "SELECT event_id, hidden OR starred FROM incident_events WHERE hidden OR starred").fetchall())
     assert mirrored == {chat_id: True, "jira:comment:77": True}
 
-    in_db(settings, timeline.curate, chat_id, starred=None, occurred_at=None, text=None)
-    in_db(settings, timeline.curate, "jira:comment:77", hidden=None, text=None)
-    view = in_db(settings, timeline.load_timeline, incident).set_index("event_id")
+    in_db(settings, curate, chat_id, starred=None, occurred_at=None, text=None)
+    in_db(settings, curate, "jira:comment:77", hidden=None, text=None)
+    view = in_db(settings, load_timeline, incident).set_index("event_id")
     assert not view.loc[chat_id, "starred"] and not view.loc[chat_id, "retimed"]
     assert view.loc[chat_id, "occurred_at"] == ts("2025-10-26 00:40:00.0002")
     assert view.loc["jira:comment:77", "text"] == "Investigating now (edited in Jira)"
@@ -266,7 +270,7 @@ def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Setti
 
 def test_curating_an_unknown_event_is_an_error(settings: Settings, incident: str) -> None:
     with pytest.raises(InputError, match="unknown event 'chat:nope'"):
-        in_db(settings, timeline.curate, "chat:nope", starred=True)
+        in_db(settings, curate, "chat:nope", starred=True)
 
 
 # ------------------------------------------------------------------------------------------------- figure
@@ -288,7 +292,7 @@ def big_incident(n: int = 5000) -> pd.DataFrame:
 def test_figure_of_5000_events_builds_in_under_a_second() -> None:
     events = big_incident()
     milestones = pd.DataFrame({
-        "milestone": list(timeline.MILESTONES),
+        "milestone": list(MILESTONES),
         "occurred_at": pd.to_datetime(["2025-10-25 23:00", "2025-10-25 23:30", "2025-10-26 00:00",
                                        "2025-10-25 23:15", "2025-10-26 10:00"], utc=True),
         "out_of_order": [None, None, None, "mitigated is before detected", None],
@@ -362,7 +366,7 @@ def test_the_editor_flags_a_negative_duration_and_an_event_in_the_future(setting
     editor.add_button.click()
     [label] = [label for label, _ in editor.event_list.options if "typed a month ahead" in label]
     assert "⚠ in the future" in label
-    assert timeline.describe_import({"read": 3, "added": 0, "updated": 0, "unchanged": 3, "skipped": 0}) == (
+    assert describe_import({"read": 3, "added": 0, "updated": 0, "unchanged": 3, "skipped": 0}) == (
         "3 events read, 0 added, 0 updated, 3 unchanged, 0 skipped (nothing new: this file was imported before)")
 
 
@@ -379,9 +383,9 @@ def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path:
     with db.connect(settings) as con:
         load_batch(con, batch, synced_at=pd.Timestamp.now(tz=UTC))
     stage31 = next(i for i in incidents if "stage31" in i["fields"]["labels"])["key"]
-    in_db(settings, timeline.import_file, "chat", stage31, tmp_path / "sample" / "chat" / stage31)
-    in_db(settings, timeline.import_file, "alerts", stage31, tmp_path / "sample" / "alerts" / f"{stage31}.csv")
-    report = in_db(settings, timeline.milestone_report, stage31)
+    in_db(settings, import_file, "chat", stage31, tmp_path / "sample" / "chat" / stage31)
+    in_db(settings, import_file, "alerts", stage31, tmp_path / "sample" / "alerts" / f"{stage31}.csv")
+    report = in_db(settings, milestone_report, stage31)
     table = report.table.set_index("milestone")
     assert table.loc["mitigated", "occurred_at"] == ts("2025-09-05 19:02:40")
     assert table.loc["mitigated", "rule"].startswith("Jira status changed to Mitigated")
@@ -390,8 +394,8 @@ def test_milestones_of_the_sample_stage31_incident(settings: Settings, tmp_path:
     assert table["occurred_at"].notna().all() and report.flags == []
     # every sample incident with a timeline gets milestones that are in order or flagged, never silently wrong
     for key in sorted(p.name for p in (tmp_path / "sample" / "chat").iterdir()):
-        in_db(settings, timeline.import_file, "alerts", key, tmp_path / "sample" / "alerts" / f"{key}.csv")
-        table = in_db(settings, timeline.milestone_report, key).table
+        in_db(settings, import_file, "alerts", key, tmp_path / "sample" / "alerts" / f"{key}.csv")
+        table = in_db(settings, milestone_report, key).table
         times = table["occurred_at"].dropna()
         assert times.is_monotonic_increasing or table["out_of_order"].notna().any()
 
@@ -426,7 +430,7 @@ def random_timelines(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
             if rng.random() < 0.15:
                 curation.append((event_id, incident_id, at[int(rng.integers(len(at)))] if rng.random() < 0.7 else None,
                                  bool(rng.random() < 0.5) if rng.random() < 0.5 else None))  # fmt: skip
-        for milestone in timeline.MILESTONES:
+        for milestone in MILESTONES:
             if rng.random() < 0.1:
                 overrides.append((incident_id, milestone, at[int(rng.integers(len(at)))]))
     return (pd.DataFrame(incidents, columns=["issue_id", "key", "created_at", "started_at", "resolved_at"]),
@@ -449,12 +453,12 @@ def test_missing_milestones_agrees_with_the_inference_of_each_incident(settings:
             con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _frame")
             con.unregister("_frame")
         ids = list(frames["incidents"]["issue_id"])
-        found = timeline.missing_milestones(con, ids)
+        found = missing_milestones(con, ids)
         expected = {}
         for incident_id in ids:
-            table = timeline.milestones_of(con, incident_id).table
+            table = milestones_of(con, incident_id).table
             expected[incident_id] = [m for m, at in zip(table["milestone"], table["occurred_at"]) if pd.isna(at)]
     assert found == expected
     # the draw is worth something only if it leaves every milestone both found and missing somewhere
-    for milestone in timeline.MILESTONES:
+    for milestone in MILESTONES:
         assert 0 < sum(milestone in gaps for gaps in expected.values()) < len(ids), milestone

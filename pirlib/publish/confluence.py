@@ -22,8 +22,8 @@ import time
 import requests
 
 from pirlib.config import Settings
+from pirlib.delivery import DEFAULT_BACKOFF, Backoff
 from pirlib.errors import ConfigError, PirError
-from pirlib.notify import DEFAULT_BACKOFF, Backoff
 from pirlib.redact import redact
 
 __all__ = ["ConfluenceClient", "PageResult", "parent_path", "publish_page"]

@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pirlib import db, durations, notify
+from pirlib import db, delivery, durations
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.files import output_folder, write_all, write_atomic
@@ -93,7 +93,7 @@ def publish(
     to_confluence: bool = False,
     doc_url: str | None = None,
     at: dt.datetime | None = None,
-    backoff: notify.Backoff | None = None,
+    backoff: delivery.Backoff | None = None,
 ) -> PublishResult:
     """Render, publish and record the postmortem of ``incident`` (see the module notes)."""
     unknown = [f for f in formats if f not in FORMATS]
@@ -123,7 +123,7 @@ def publish(
         body = documents.get("confluence") or render(data, "confluence", settings.publish_templates)
         known = sent_before.get("confluence", {}).get("page_id")
         result.page = confluence.publish_page(settings, page_title(data), body, known or None,
-                                              backoff or notify.DEFAULT_BACKOFF)  # fmt: skip
+                                              backoff or delivery.DEFAULT_BACKOFF)  # fmt: skip
         doc_url = result.page.url
     result.files += write_all({folder / f"{key}-postmortem{FORMATS[fmt][1]}": text for fmt, text in documents.items()})
     if doc_url is None:
@@ -135,7 +135,7 @@ def publish(
                          if c.stage == "published")  # fmt: skip
     result.late_by = -publish_clock.remaining if publish_clock.done_late else None
     data = {**data, "review": {**data["review"], "doc_url": doc_url, "published_at": published_at}}
-    sent = _send_messages(settings, data, folder, sent_before, result, backoff or notify.DEFAULT_BACKOFF)
+    sent = _send_messages(settings, data, folder, sent_before, result, backoff or delivery.DEFAULT_BACKOFF)
     with db.connect(settings) as con:
         with db.transaction(con):
             con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -160,7 +160,7 @@ def publish(
 
 
 def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_before: dict[str, Any],
-                   result: PublishResult, backoff: notify.Backoff) -> dict[str, str]:  # fmt: skip
+                   result: PublishResult, backoff: delivery.Backoff) -> dict[str, str]:  # fmt: skip
     """Post the status summary and send the customer e-mail unless sent before; {channel: target} sent now."""
     key = data["incident"]["key"]
     sent: dict[str, str] = {}
@@ -168,10 +168,10 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
         payload = messages.status_summary(data, settings)
         if settings.status_webhook:
             try:
-                notify.post_webhook(settings.status_webhook.reveal(), payload, backoff, setting="PIR_STATUS_WEBHOOK")
+                delivery.post_webhook(settings.status_webhook.reveal(), payload, backoff, setting="PIR_STATUS_WEBHOOK")
                 sent["status_summary"] = "webhook"
                 result.sent.append("posted the summary to the status channel (PIR_STATUS_WEBHOOK)")
-            except notify.SendError as exc:
+            except delivery.SendError as exc:
                 result.failures.append(f"status summary not posted: {redact(exc, settings)}")
         else:
             path = write_atomic(folder / f"{key}-status-summary.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
@@ -184,10 +184,10 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
         result.files.append(path)
         if settings.smtp_host and recipients:
             try:
-                notify.send_email(settings, message, backoff)
+                delivery.send_email(settings, message, backoff)
                 sent["customer_email"] = ", ".join(recipients)
                 result.sent.append(f"sent the customer e-mail to {', '.join(recipients)}")
-            except notify.SendError as exc:
+            except delivery.SendError as exc:
                 result.failures.append(f"customer e-mail not sent: {redact(exc, settings)}")
         else:
             result.sent.append("customer e-mail not sent (set PIR_SMTP_HOST and PIR_CUSTOMER_EMAIL_TO): "

@@ -25,10 +25,10 @@ import markupsafe
 import pandas as pd
 
 from pirlib import durations
+from pirlib.delivery import slack_escape
 from pirlib.errors import PirError
-from pirlib.notify import slack_escape
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
-from pirlib.timeline import duration_problem, milestones_of
+from pirlib.timeline.milestones import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
 
 __all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",

@@ -20,7 +20,7 @@ from pirlib.review.actions import open_actions
 from pirlib.review.clock import now, open_reviews, review_clocks
 from pirlib.review.meeting import SEGMENTS, segments_without_notes
 from pirlib.review.session import ReviewSession
-from pirlib.timeline import MILESTONES, missing_milestones
+from pirlib.timeline.milestones import MILESTONES, missing_milestones
 
 __all__ = ["QualityIssue", "quality_check", "quality_report", "review_gaps"]
 

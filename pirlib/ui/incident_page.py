@@ -16,10 +16,12 @@ import duckdb
 import pandas as pd
 from IPython.display import HTML, display
 
-from pirlib import attention, db, durations, metrics, timeline
+from pirlib import attention, db, durations, metrics
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
+from pirlib.timeline.events import load_timeline
+from pirlib.timeline.milestones import MilestoneReport, milestones_of
 from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import EMPTY_MESSAGE, has_schema
 from pirlib.ui.timeline import timeline_figure
@@ -33,7 +35,7 @@ FACTS = (("severity", "Severity"), ("service", "Service"), ("failure_mode", "Fai
 class IncidentView:
     facts: dict
     events: pd.DataFrame
-    milestones: timeline.MilestoneReport
+    milestones: MilestoneReport
     actions: pd.DataFrame
     today: dt.date
 
@@ -51,7 +53,7 @@ def load_view(con: duckdb.DuckDBPyConnection, incident: str, today: dt.date) -> 
         "SELECT key, summary, owner, team, status, is_done, due_date, created_at, resolved_at, url"
         " FROM v_action_status WHERE incident_id = ? ORDER BY due_date NULLS LAST, key", [incident_id],
     ).df()  # fmt: skip
-    return IncidentView(facts, timeline.load_timeline(con, incident_id), timeline.milestones_of(con, incident_id),
+    return IncidentView(facts, load_timeline(con, incident_id), milestones_of(con, incident_id),
                         metrics.action_states(actions, today), today)  # fmt: skip
 
 

@@ -11,7 +11,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from pirlib import db, demo, timeline
+from pirlib import db, demo
+from pirlib.timeline.events import curate, load_timeline
 from pirlib.review import meeting, prepare
 from pirlib.review.session import open_review
 from pirlib.config import Settings
@@ -46,9 +47,9 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
                          at=at + dt.timedelta(minutes=2))  # fmt: skip
         meeting.add_note(s, "risk_review", "Card payments failed for EU customers: regulator report.",
                          flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
-        events = timeline.load_timeline(s.con, incident)
+        events = load_timeline(s.con, incident)
         for event_id in events["event_id"].iloc[[0, 3, 7]]:
-            timeline.curate(s.con, event_id, starred=True, by="Alex Chen")
+            curate(s.con, event_id, starred=True, by="Alex Chen")
         prepare.add_attendee(s, "Dana Roe", "Compliance")
         for person in prepare.invite_list(s)["name"]:  # everyone invited came, but José Núñez
             if person not in prepare.RUNBOOK_ROLES and person != "José Núñez":

@@ -29,7 +29,7 @@ def modes_heatmaps(data: BoardData, filters: metrics.Filters) -> object:
 
 
 def _recurrences(data: BoardData) -> pd.DataFrame:
-    return data.derive("recurrences", lambda: metrics.recurrences_within(data.frames["recurrences"]))
+    return data.derive("recurrences", lambda: recurrence.recurrences_within(data.frames["recurrences"]))
 
 
 def _window_words(data: BoardData) -> str:
@@ -94,7 +94,7 @@ def _days(days: float) -> str:
 
 
 SPEC = BoardSpec(
-    "Recurring failure modes", {"incidents": metrics.load_incidents, "recurrences": metrics.load_recurrences},
+    "Recurring failure modes", {"incidents": metrics.load_incidents, "recurrences": recurrence.load_recurrences},
     {"incidents": "occurred_at", "recurrences": "occurred_at"},
     (repeats_after_actions, modes_heatmaps, recurrence_outcomes, recurrence_table),
 )

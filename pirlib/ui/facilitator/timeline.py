@@ -1,4 +1,4 @@
-"""Step 3, Timeline: the timeline editor (``pirlib.ui.timeline_editor``) plus imports of chat, alerts and changes
+"""Step 3, Timeline: the timeline editor (``timeline_editor``) plus imports of chat, alerts and changes
 files (the logic is ``pirlib.timeline``)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import ipywidgets as widgets
 
-from pirlib import timeline
+from pirlib.timeline import events
 from pirlib.errors import PirError
 from pirlib.files import project_input
 from pirlib.review.session import ReviewSession
 from pirlib.ui.facilitator.widgets import Host, Message, Step, heading
-from pirlib.ui.timeline_editor import TimelineEditor
+from pirlib.ui.facilitator.timeline_editor import TimelineEditor
 
 
 class TimelineStep(Step):
@@ -72,11 +72,11 @@ class TimelineStep(Step):
             else:
                 raise PirError("import: no file chosen; choose a file or type a path, then import")
             with self.session() as session:
-                counts = timeline.import_file(session.con, self.kind.value, self.incident, path)
+                counts = events.import_file(session.con, self.kind.value, self.incident, path)
                 assert self.editor is not None  # the step is on screen, so it was loaded
                 self.editor.refresh(session.con)
                 self.host.changed(self.name, session)
-            said.append(f"imported {path.name}: {timeline.describe_import(counts)}")
+            said.append(f"imported {path.name}: {events.describe_import(counts)}")
 
         if self.message.run(run):
             self.message.ok(said[0])

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from pirlib.errors import InputError
-from pirlib.sources import SOURCE_COLUMNS
-from pirlib.sources.changes import parse_changes
+from pirlib.timeline.importers import SOURCE_COLUMNS
+from pirlib.timeline.importers.changes import parse_changes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from pirlib.errors import InputError
 from pirlib.files import input_file, read_text
-from pirlib.sources import csv_records, events_frame, load_json, parse_instant, zone
+from pirlib.timeline.importers import csv_records, events_frame, load_json, parse_instant, zone
 
 __all__ = ["COLUMNS", "KINDS", "parse_changes", "parse_change_records"]
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pirlib.errors import InputError
-from pirlib.sources import SOURCE_COLUMNS
-from pirlib.sources.alerts import parse_alerts
+from pirlib.timeline.importers import SOURCE_COLUMNS
+from pirlib.timeline.importers.alerts import parse_alerts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 

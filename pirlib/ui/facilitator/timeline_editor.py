@@ -20,10 +20,11 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
-from pirlib import db, durations, timeline
+from pirlib import db, durations
 from pirlib.config import Settings
-from pirlib.review.clock import now
 from pirlib.errors import PirError
+from pirlib.review.clock import now
+from pirlib.timeline import events, milestones
 from pirlib.ui import html
 from pirlib.ui.figures import PAGE_TRACE_TYPES, html_bundle, mime_bundle
 from pirlib.ui.timeline import KEY_MOMENTS, LANES, key_moments, timeline_json
@@ -56,10 +57,10 @@ class TimelineEditor:
         self.on_change = on_change
         self.render_figure = render_figure
         self.events = pd.DataFrame()
-        self.report: timeline.MilestoneReport | None = None
+        self.report: milestones.MilestoneReport | None = None
         self.figure: dict[str, Any] | None = None  # plotly JSON: data, layout
         # Incidents shown before: events, milestones, and the figure when it was built without filters.
-        self._kept: dict[str, tuple[pd.DataFrame, timeline.MilestoneReport | None, dict[str, Any] | None]] = {}
+        self._kept: dict[str, tuple[pd.DataFrame, milestones.MilestoneReport | None, dict[str, Any] | None]] = {}
         self._quiet = False
 
         self.sources = widgets.SelectMultiple(description="sources", rows=6)
@@ -94,7 +95,7 @@ class TimelineEditor:
         self.milestone_clear: dict[str, widgets.Button] = {}
         self.milestone_rules: dict[str, widgets.HTML] = {}
         rows = []
-        for name in timeline.MILESTONES:
+        for name in milestones.MILESTONES:
             self.milestone_inputs[name] = widgets.Text(description=name, placeholder="YYYY-MM-DD HH:MM (UTC)")
             self.milestone_set[name] = widgets.Button(description="override")
             self.milestone_clear[name] = widgets.Button(description="use inferred")
@@ -167,8 +168,8 @@ class TimelineEditor:
         return not self.sources.value and not self.search.value.strip() and self.show_hidden.value
 
     def _read(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.events = timeline.load_timeline(con, self.incident)
-        self.report = timeline.milestone_report(con, self.incident)
+        self.events = events.load_timeline(con, self.incident)
+        self.report = milestones.milestone_report(con, self.incident)
 
     def _redraw(self, *, keep_figure: bool = False) -> None:
         present = [s for s in LANES if s in set(self.events["source"])] + sorted(
@@ -282,7 +283,7 @@ class TimelineEditor:
             self.milestone_rules[row.milestone].value = rule
         parts = []
         for key, minutes in self.report.durations.items():
-            problem = timeline.duration_problem(key, minutes)  # a negative duration is flagged, not shown
+            problem = milestones.duration_problem(key, minutes)  # a negative duration is flagged, not shown
             parts.append(f"{key.split('_')[0].upper()}: " + (f"⚠ {problem}" if problem else durations.minutes(minutes)))
         self.durations.value = " · ".join(parts)
 
@@ -295,7 +296,7 @@ class TimelineEditor:
             with db.connect(self.settings) as con:
                 change(con)
                 if stars_only:
-                    self.events = timeline.load_timeline(con, self.incident)
+                    self.events = events.load_timeline(con, self.incident)
                 else:
                     self._read(con)
                 if self.on_change is not None:
@@ -319,48 +320,48 @@ class TimelineEditor:
     def toggle_star(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["starred"] else True
-            self._save(lambda con: timeline.curate(con, row["event_id"], starred=new, by=self.user),
+            self._save(lambda con: events.curate(con, row["event_id"], starred=new, by=self.user),
                        "starred" if new else "unstarred",
                        stars_only=True)  # fmt: skip
 
     def toggle_hidden(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["hidden"] else True
-            self._save(lambda con: timeline.curate(con, row["event_id"], hidden=new, by=self.user),
+            self._save(lambda con: events.curate(con, row["event_id"], hidden=new, by=self.user),
                        "hidden" if new else "shown again")  # fmt: skip
 
     def retime(self) -> None:
         if (row := self._require_selection()) is not None:
             value = self.time_input.value
-            self._save(lambda con: timeline.curate(con, row["event_id"], occurred_at=value, by=self.user),
+            self._save(lambda con: events.curate(con, row["event_id"], occurred_at=value, by=self.user),
                        f"re-timed to {value} UTC")  # fmt: skip
 
     def reset_time(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda con: timeline.curate(con, row["event_id"], occurred_at=None, by=self.user),
+            self._save(lambda con: events.curate(con, row["event_id"], occurred_at=None, by=self.user),
                        "original time restored")  # fmt: skip
 
     def save_text(self) -> None:
         if (row := self._require_selection()) is not None:
             value = self.text_input.value
-            self._save(lambda con: timeline.curate(con, row["event_id"], text=value, by=self.user), "text saved")
+            self._save(lambda con: events.curate(con, row["event_id"], text=value, by=self.user), "text saved")
 
     def reset_text(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda con: timeline.curate(con, row["event_id"], text=None, by=self.user),
+            self._save(lambda con: events.curate(con, row["event_id"], text=None, by=self.user),
                        "original text restored")  # fmt: skip
 
     def add_event(self) -> None:
         when, what = self.new_time.value, self.new_text.value
-        if self._save(lambda con: timeline.add_manual_event(con, self.incident, when, what, actor=self.user),
+        if self._save(lambda con: events.add_manual_event(con, self.incident, when, what, actor=self.user),
                       "event added"):  # fmt: skip
             self.new_text.value = ""
 
     def set_milestone(self, name: str) -> None:
         value = self.milestone_inputs[name].value
-        self._save(lambda con: timeline.set_milestone_override(con, self.incident, name, value, by=self.user),
+        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, value, by=self.user),
                    f"{name} set to {value} UTC")  # fmt: skip
 
     def clear_milestone(self, name: str) -> None:
-        self._save(lambda con: timeline.set_milestone_override(con, self.incident, name, None, by=self.user),
+        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, None, by=self.user),
                    f"{name} is inferred again")  # fmt: skip

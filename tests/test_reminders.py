@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pirlib import cli, db, notify
+from pirlib import cli, db, delivery, reminders
 from pirlib.config import Secret, Settings
 from support.receivers import Receiver, SmtpSink
 
 TODAY = dt.date(2025, 10, 1)
-FAST = notify.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
+FAST = delivery.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
 
 
 def seed(path: Path) -> Settings:
@@ -55,45 +55,45 @@ def keys(bodies: list[dict]) -> list[str]:
 
 def test_each_reminder_goes_out_exactly_once_over_repeated_runs(receiver: Receiver, tmp_path: Path):
     settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url), overdue_reminder_cap=2)
-    first = notify.remind(settings, backoff=FAST)
+    first = reminders.remind(settings, backoff=FAST)
     # due in 2 days: INC-11 and INC-15 (its incident is closed: reminders keep going); overdue: INC-12.
     assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"] and not first.failed
-    assert notify.remind(settings, backoff=FAST).sent == [] and len(receiver.bodies) == 3
+    assert reminders.remind(settings, backoff=FAST).sent == [] and len(receiver.bodies) == 3
     assert {r[5] for r in rows(settings)} == {"sent"} and len(rows(settings)) == 3
     # Next day: only the daily overdue nudge; the day after, the cap (2) stops it.
     tomorrow = settings.replace(today=TODAY + dt.timedelta(days=1))
-    assert [r.key for r in notify.remind(tomorrow, backoff=FAST).sent] == ["INC-12"]
-    assert notify.remind(tomorrow, backoff=FAST).sent == []
-    assert notify.remind(settings.replace(today=TODAY + dt.timedelta(days=2)), backoff=FAST).sent == []
+    assert [r.key for r in reminders.remind(tomorrow, backoff=FAST).sent] == ["INC-12"]
+    assert reminders.remind(tomorrow, backoff=FAST).sent == []
+    assert reminders.remind(settings.replace(today=TODAY + dt.timedelta(days=2)), backoff=FAST).sent == []
     assert len(receiver.bodies) == 4
 
 
 def test_a_moved_due_date_earns_a_new_reminder(receiver: Receiver, tmp_path: Path):
     settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
-    notify.remind(settings, backoff=FAST)
+    reminders.remind(settings, backoff=FAST)
     with db.connect(settings) as con:  # what the next sync writes after the owner moved it in Jira
         con.execute("UPDATE actions SET due_date = ? WHERE key = 'INC-11'", [TODAY + dt.timedelta(days=9)])
-    assert notify.remind(settings, backoff=FAST).sent == []
+    assert reminders.remind(settings, backoff=FAST).sent == []
     later = settings.replace(today=TODAY + dt.timedelta(days=7))
-    assert [r.key for r in notify.remind(later, backoff=FAST).sent if r.kind == "due_soon"] == ["INC-11"]
+    assert [r.key for r in reminders.remind(later, backoff=FAST).sent if r.kind == "due_soon"] == ["INC-11"]
     assert [b for b in receiver.bodies if "INC-11" in b["text"]].__len__() == 2
 
 
 def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next_run(receiver: Receiver, tmp_path: Path):
     settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 1  # one 500, then fine: the retry inside the run delivers
-    assert len(notify.remind(settings, backoff=FAST).sent) == 3 and receiver.attempts == 4
+    assert len(reminders.remind(settings, backoff=FAST).sent) == 3 and receiver.attempts == 4
     fresh = seed(tmp_path / "other.duckdb").replace(slack_webhook=Secret(receiver.url))
     receiver.fail, receiver.attempts = 100, 0
-    result = notify.remind(fresh, backoff=FAST)
+    result = reminders.remind(fresh, backoff=FAST)
     assert len(result.failed) == 3 and receiver.attempts == 3 * FAST.attempts
     failed = rows(fresh)
     assert {r[5] for r in failed} == {"failed"}
     assert all("HTTP 500: internal_error" in r[6] for r in failed)
     receiver.fail = 0  # the webhook recovers: the next run (the next day, even) sends what failed
     next_day = fresh.replace(today=TODAY + dt.timedelta(days=1))
-    assert sorted(r.key for r in notify.remind(next_day, backoff=FAST).sent) == ["INC-11", "INC-12", "INC-15"]
-    assert notify.remind(next_day, backoff=FAST).sent == []
+    assert sorted(r.key for r in reminders.remind(next_day, backoff=FAST).sent) == ["INC-11", "INC-12", "INC-15"]
+    assert reminders.remind(next_day, backoff=FAST).sent == []
 
 
 def test_a_dry_run_prints_and_writes_nothing(receiver: Receiver, tmp_path: Path, monkeypatch, capsys):
@@ -115,7 +115,7 @@ def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(recei
     monkeypatch.setenv("PIR_DB", str(settings.db))
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
-    monkeypatch.setattr(notify, "DEFAULT_BACKOFF", FAST)  # the CLI's retries, with test-sized sleeps
+    monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)  # the CLI's retries, with test-sized sleeps
     receiver.fail = 100
     caplog.set_level(logging.DEBUG)
     assert cli.main(["remind"]) == 1
@@ -131,12 +131,12 @@ def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(recei
 def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: Path):
     settings = seed(tmp_path / "pir.duckdb").replace(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
                                                      smtp_from="pir@example.com")  # fmt: skip
-    result = notify.remind(settings, to=["sre-team@example.com"], backoff=FAST)
+    result = reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST)
     assert len(result.sent) == 3 and len(smtp.messages) == 3
     sender, rcpts, data = smtp.messages[0]
     assert "pir@example.com" in sender and rcpts == ["<sre-team@example.com>"]
     assert "Subject: [pir] Action" in data and "Due date:" in data
-    assert notify.remind(settings, to=["sre-team@example.com"], backoff=FAST).sent == []
+    assert reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST).sent == []
     assert len(smtp.messages) == 3 and {r[4] for r in rows(settings)} == {"email"}
 
 
@@ -145,7 +145,7 @@ def test_email_reminders_reach_the_owner_when_jira_has_their_address(smtp: SmtpS
                                                      smtp_from="pir@example.com")  # fmt: skip
     with db.connect(settings) as con:
         con.execute("UPDATE actions SET owner_email = 'user1@example.com' WHERE issue_id = '11'")
-    notify.remind(settings, to=["sre-team@example.com"], backoff=FAST)
+    reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST)
     by_action = {re.search(r"Subject: \[pir\] Action [a-z ]+: (INC-\d+)", data).group(1): rcpts
                  for _, rcpts, data in smtp.messages}  # fmt: skip
     assert by_action["INC-11"] == ["<user1@example.com>"]
@@ -153,9 +153,9 @@ def test_email_reminders_reach_the_owner_when_jira_has_their_address(smtp: SmtpS
 
 
 def test_slack_payload_escapes_jira_text_and_carries_the_facts():
-    reminder = notify.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>", None,
+    reminder = reminders.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>", None,
                                TODAY, "due_soon", "https://jira.example.com/browse/INC-11", 2)  # fmt: skip
-    payload = notify.slack_payload(reminder)
+    payload = reminders.slack_payload(reminder)
     text = json.dumps(payload)
     assert "<alert>" not in text and "&lt;alert&gt; &amp; page" in text and "@Ann &lt;admin&gt;" in text
     assert "<https://jira.example.com/browse/INC-11|INC-11>" in text and "2025-10-01" in text
@@ -167,9 +167,9 @@ def test_due_reminders_respects_a_claim_by_a_concurrent_run():
     now = dt.datetime(2025, 10, 1, 9, 0, tzinfo=dt.timezone.utc)
     claim = pd.DataFrame({"action_id": ["11"], "due_date": [TODAY + dt.timedelta(days=2)], "kind": ["due_soon"],
                           "sent_on": [TODAY], "status": ["sending"], "sent_at": [now - dt.timedelta(minutes=1)]})
-    assert notify.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []
+    assert reminders.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []
     stale = claim.assign(sent_at=[now - dt.timedelta(hours=1)])  # that run died mid-send: try again
-    assert [r.key for r in notify.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
+    assert [r.key for r in reminders.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
 
 
 def test_a_dry_run_needs_no_channel(tmp_path: Path, monkeypatch, capsys):
@@ -181,7 +181,7 @@ def test_a_dry_run_needs_no_channel(tmp_path: Path, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["remind", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count(f"would send ({notify.NO_CHANNEL})") == 3 and "set PIR_SLACK_WEBHOOK" in out
+    assert out.count(f"would send ({reminders.NO_CHANNEL})") == 3 and "set PIR_SLACK_WEBHOOK" in out
     assert rows(settings) == [] and (tmp_path / "pir.duckdb").read_bytes() == before
     # Without --dry-run a missing channel is still one line naming the settings (and the dry run).
     assert cli.main(["remind"]) == 1
@@ -206,16 +206,16 @@ def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_n
                                                                                       tmp_path: Path):  # fmt: skip
     settings = many_due(seed(tmp_path / "pir.duckdb"), 20).replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 10_000
-    result = notify.remind(settings, backoff=FAST)
-    tried = notify.FAILURES_BEFORE_STOP
+    result = reminders.remind(settings, backoff=FAST)
+    tried = reminders.FAILURES_BEFORE_STOP
     assert receiver.attempts == tried * FAST.attempts  # not 23 x 3
     assert len(result.failed) == 23 and result.sent == []
     assert sum("not tried" in error for _, error in result.failed) == 23 - tried
     assert result.stopped and "20 not tried" in result.stopped and result.stopped in result.lines()
     assert {r[5] for r in rows(settings)} == {"failed"} and len(rows(settings)) == 23
     receiver.fail = 0  # back up: every one of them goes out on the next run, once
-    assert len(notify.remind(settings, backoff=FAST).sent) == 23 and len(receiver.bodies) == 23
-    assert notify.remind(settings, backoff=FAST).sent == []
+    assert len(reminders.remind(settings, backoff=FAST).sent) == 23 and len(receiver.bodies) == 23
+    assert reminders.remind(settings, backoff=FAST).sent == []
 
 
 def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(tmp_path: Path):
@@ -225,9 +225,9 @@ def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(tmp_path: Path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = many_due(seed(tmp_path / "pir.duckdb"), 10).replace(smtp_host="127.0.0.1", smtp_port=port)
-    result = notify.remind(settings, backoff=FAST)
+    result = reminders.remind(settings, backoff=FAST)
     assert len(result.failed) == 13 and result.stopped
-    assert sum("not tried" not in error for _, error in result.failed) == notify.FAILURES_BEFORE_STOP
+    assert sum("not tried" not in error for _, error in result.failed) == reminders.FAILURES_BEFORE_STOP
 
 
 def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(receiver: Receiver, tmp_path: Path, monkeypatch,
@@ -236,7 +236,7 @@ def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(receiver: Receiv
     monkeypatch.setenv("PIR_DB", str(settings.db))
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
-    monkeypatch.setattr(notify, "DEFAULT_BACKOFF", FAST)
+    monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)
     receiver.fail, receiver.echo = 100, True
     caplog.set_level(logging.DEBUG)
     for status in (500, 404):  # retried, and refused at once

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pirlib.errors import InputError
-from pirlib.sources import SOURCE_COLUMNS
-from pirlib.sources.slack import parse_chat, parse_slack_messages, readable
+from pirlib.timeline.importers import SOURCE_COLUMNS
+from pirlib.timeline.importers.slack import parse_chat, parse_slack_messages, readable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 UTC = "UTC"

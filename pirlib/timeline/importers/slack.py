@@ -26,7 +26,7 @@ import pandas as pd
 
 from pirlib.errors import InputError
 from pirlib.files import input_file, read_text
-from pirlib.sources import events_frame, load_json, parse_local, zone
+from pirlib.timeline.importers import events_frame, load_json, parse_local, zone
 
 __all__ = ["parse_chat", "parse_slack_messages", "parse_transcript", "readable"]
 

@@ -19,10 +19,9 @@ backoffs, not one per reminder (80 reminders against a dead webhook: about 7 min
 ``--dry-run`` needs no channel: it lists what would go out (it is how to try reminders before setting one up).
 
 Channels: the Slack incoming webhook (``PIR_SLACK_WEBHOOK``) when set, else e-mail over SMTP
-(``PIR_SMTP_HOST``). The webhook URL and the SMTP password are credentials: they never appear in a log
-line, an error, the database or a message: every error text made from a response passes ``redact``
-(a webhook's error page may echo its URL). Posting uses ``urllib`` rather than ``requests``, whose
-``urllib3`` debug log prints request paths (the secret part of a webhook URL).
+(``PIR_SMTP_HOST``), both sent through ``pirlib.delivery``. The webhook URL and the SMTP password are
+credentials: they never appear in a log line, an error, the database or a message (a failure's text passes
+``redact`` before it is recorded).
 
 Owner mention: the owner's Jira display name as ``@Name`` text; pir has no Jira -> Slack user mapping.
 """
@@ -30,30 +29,21 @@ Owner mention: the owner's Jira display name as ``@Name`` text; pir has no Jira 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
-import random
-import smtplib
-import socket
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 import pandas as pd
 
-from pirlib import db
+from pirlib import db, delivery
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
 from pirlib.redact import redact
 from pirlib.values import as_utc, clean_text
 
-__all__ = ["Reminder", "RemindResult", "due_reminders", "email_message", "remind", "slack_escape", "slack_payload"]
+__all__ = ["Reminder", "RemindResult", "due_reminders", "email_message", "remind", "slack_payload"]
 
-LOG = logging.getLogger(__name__)
 _STALE = dt.timedelta(minutes=10)
 # Consecutive failed reminders after which a run stops using the channel (each failure already spent its
 # bounded retries, about 5-10 s): enough to tell an outage from one refused message.
@@ -146,14 +136,9 @@ def due_reminders(
     return sorted(out, key=lambda r: (r.due_date, r.key))
 
 
-def slack_escape(text: str | None) -> str:
-    """Slack's three control characters; anything else in Jira text is shown as typed."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def slack_payload(reminder: Reminder) -> dict[str, Any]:
     """Incoming-webhook JSON: ``text`` (notifications, fallback) and ``blocks`` (the message)."""
-    r, e = reminder, slack_escape
+    r, e = reminder, delivery.slack_escape
     when = (f"is due in {r.days} day(s), on {r.due_date.isoformat()}" if r.kind == "due_soon"
             else f"is {r.days} day(s) overdue (was due {r.due_date.isoformat()})")  # fmt: skip
     owner = f"@{e(r.owner)}" if r.owner else "no owner"
@@ -199,78 +184,6 @@ def _optional(value: Any) -> str | None:
 # ----------------------------------------------------------------------------------------------- I/O
 
 
-@dataclass(frozen=True)
-class Backoff:
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 20.0
-    timeout: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-
-
-# About 10 s of retries per reminder at most: long enough for a blip, short enough for a cron slot.
-DEFAULT_BACKOFF = Backoff()
-
-
-class SendError(Exception):
-    """A reminder could not be delivered; the message never contains the webhook URL or a password."""
-
-
-def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
-                 setting: str = "PIR_SLACK_WEBHOOK") -> None:  # fmt: skip
-    """POST to a Slack incoming webhook; retry 429, 5xx and network failures with bounded backoff.
-
-    ``setting`` names the variable that holds the URL, for the error line."""
-    data = json.dumps(payload).encode()
-    problem = ""
-    for attempt in range(1, backoff.attempts + 1):
-        request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=backoff.timeout) as response:  # noqa: S310 (http(s) only: config)
-                response.read()
-                return
-        except urllib.error.HTTPError as exc:
-            # Error pages echo the request (URL, path): the webhook URL is the credential. Redact the whole
-            # body before shortening it, so that no cut-off piece of the URL escapes the match.
-            body = redact(exc.read(65536).decode("utf-8", "replace").strip(), extra=[url])[:200]
-            problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
-            if exc.code != 429 and exc.code < 500:
-                raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"
-        if attempt < backoff.attempts:
-            delay = backoff.delay(attempt)
-            LOG.warning("Slack webhook: %s; retry %d of %d in %.2f s", problem, attempt, backoff.attempts - 1, delay)
-            sleep(delay)
-    raise SendError(f"the webhook failed {backoff.attempts} times (last: {problem}); retried on the next run")
-
-
-def send_email(settings: Settings, message: EmailMessage, backoff: Backoff) -> None:
-    problem = ""
-    for attempt in range(1, backoff.attempts + 1):
-        try:
-            with smtplib.SMTP(settings.smtp_host or "", settings.smtp_port, timeout=backoff.timeout) as smtp:
-                if settings.smtp_starttls:
-                    smtp.starttls()
-                if settings.smtp_user and settings.smtp_password:
-                    smtp.login(settings.smtp_user, settings.smtp_password.reveal())
-                smtp.send_message(message)
-                return
-        except smtplib.SMTPAuthenticationError:
-            raise SendError("the SMTP server rejected the login; check PIR_SMTP_USER and PIR_SMTP_PASSWORD") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            code = getattr(exc, "smtp_code", None)
-            problem = f"{type(exc).__name__}" + (f" {code}" if code else "")
-            if isinstance(code, int) and 500 <= code < 600:
-                raise SendError(f"the SMTP server refused the message ({problem})") from None
-        if attempt < backoff.attempts:
-            time.sleep(backoff.delay(attempt))
-    raise SendError(f"SMTP failed {backoff.attempts} times (last: {problem}); retried on the next run")
-
-
 _OPEN_ACTIONS = """
     SELECT a.issue_id, a.key, a.summary, a.owner, a.owner_email, a.due_date, a.url, i.key AS incident_key,
            i.summary AS incident_summary
@@ -284,10 +197,10 @@ def remind(
     *,
     dry_run: bool = False,
     to: Sequence[str] | None = None,
-    backoff: Backoff | None = None,
+    backoff: delivery.Backoff | None = None,
 ) -> RemindResult:
     """Send today's reminders (or, with ``dry_run``, list them and write nothing)."""
-    backoff = backoff or DEFAULT_BACKOFF
+    backoff = backoff or delivery.DEFAULT_BACKOFF
     if settings.slack_webhook:
         channel = "slack"
     elif settings.smtp_host:
@@ -325,14 +238,14 @@ def remind(
         try:
             if channel == "slack":
                 assert settings.slack_webhook is not None
-                post_webhook(settings.slack_webhook.reveal(), slack_payload(reminder), backoff)
+                delivery.post_webhook(settings.slack_webhook.reveal(), slack_payload(reminder), backoff)
             else:
                 # The owner hears it; with no address in Jira (unowned, or hidden on Cloud) the fallback does.
                 recipients = [reminder.owner_email] if reminder.owner_email else fallback
-                send_email(settings, email_message(reminder, settings.smtp_from, recipients), backoff)
+                delivery.send_email(settings, email_message(reminder, settings.smtp_from, recipients), backoff)
             result.sent.append(reminder)
             in_a_row = 0
-        except SendError as exc:
+        except delivery.SendError as exc:
             error = redact(exc, settings)
             errors[reminder.action_id + reminder.kind] = error
             result.failed.append((reminder, error))

@@ -3,7 +3,7 @@
 A parser is a pure function of a file (no database, no settings). It returns a frame with
 ``SOURCE_COLUMNS``: ``occurred_at`` is a UTC timestamp, ``natural_key`` is what identifies the event inside
 its source (a Slack message's channel and ``ts``, an alarm's name, time and state) and ``origin`` names the
-file and the line or record it came from. ``pirlib.timeline`` turns the natural key into a stable event id
+file and the line or record it came from. ``pirlib.timeline.events`` turns the natural key into a stable event id
 and writes the frame; a parser that meets anything malformed raises ``InputError`` before anything is
 written.
 """
