@@ -83,8 +83,10 @@ def test_drafts_not_in_jira_yet_are_listed_among_the_jira_actions_by_due_date(st
     jira = data["actions"]
     first_due = dt.date.fromisoformat(min(a["due_date"] for a in jira if a["due_date"]))
     with open_review(settings, incident_id) as s:
-        actions.create_draft(s, summary="Alert on 5xx in canary", owner="Dana Roe", due_date=first_due - dt.timedelta(days=1),
-                             success_metric="page < 2 min")  # fmt: skip
+        early = first_due - dt.timedelta(days=1)
+        actions.create_draft(
+            s, summary="Alert on 5xx in canary", owner="Dana Roe", due_date=early, success_metric="page < 2 min"
+        )
         actions.create_draft(s, summary="Write the rollback runbook")  # no due date: after every dated action
         pushed = actions.create_draft(s, summary="Pushed already", due_date=first_due)
         actions.start_push(s.con, pushed)
@@ -92,13 +94,24 @@ def test_drafts_not_in_jira_yet_are_listed_among_the_jira_actions_by_due_date(st
         data = render.postmortem_data(s.con, incident_id, fx.RENDERED_AT)
     listed = data["actions"]
     assert listed[1:-1] == jira and "Pushed already" not in [a["summary"] for a in listed]
-    assert listed[0] == {"key": None, "summary": "Alert on 5xx in canary", "owner": "Dana Roe", "team": None,
-                         "status": "Not in Jira yet", "status_category": "new",
-                         "due_date": (first_due - dt.timedelta(days=1)).isoformat(), "success_metric": "page < 2 min",
-                         "verification_method": None, "action_type": None, "url": None}  # fmt: skip
-    assert (listed[-1]["summary"], listed[-1]["due_date"], listed[-1]["owner"]) == ("Write the rollback runbook", None, None)
+    assert listed[0] == {
+        "key": None,
+        "summary": "Alert on 5xx in canary",
+        "owner": "Dana Roe",
+        "team": None,
+        "status": "Not in Jira yet",
+        "status_category": "new",
+        "due_date": early.isoformat(),
+        "success_metric": "page < 2 min",
+        "verification_method": None,
+        "action_type": None,
+        "url": None,
+    }
+    undated = listed[-1]
+    assert (undated["summary"], undated["due_date"], undated["owner"]) == ("Write the rollback runbook", None, None)
     text = render.render(data, "md")
-    assert "| draft | Alert on 5xx in canary | Dana Roe |" in text and "| draft | Write the rollback runbook | unassigned |" in text
+    assert "| draft | Alert on 5xx in canary | Dana Roe |" in text
+    assert "| draft | Write the rollback runbook | unassigned |" in text
 
 
 def test_a_negative_duration_and_a_future_event_are_flagged_not_published(stage31):

@@ -481,8 +481,9 @@ class _Pusher:
             found = self._create_epic(incident, label)
         with db.connect(self.settings) as con:
             # The dashboards see the epic now; the next sync confirms it from Jira.
-            con.execute("UPDATE incidents SET epic_key = ? WHERE issue_id = ? AND epic_key IS NULL",
-                        [found, incident.issue_id])
+            con.execute(
+                "UPDATE incidents SET epic_key = ? WHERE issue_id = ? AND epic_key IS NULL", [found, incident.issue_id]
+            )
         return found
 
     @staticmethod

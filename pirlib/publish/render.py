@@ -89,13 +89,21 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     notes = _records(con.execute(
         "SELECT segment, category, tag, flag, text, author FROM review_notes WHERE incident_id = ? "
         "ORDER BY created_at, note_id", [incident_id]).df())  # fmt: skip
-    jira_actions = _records(con.execute(
-        "SELECT key, summary, owner, team, status, status_category, due_date, success_metric, verification_method, "
-        "action_type, url FROM actions WHERE incident_id = ? AND NOT deleted", [incident_id]).df())  # fmt: skip
+    jira_actions = _records(
+        con.execute(
+            "SELECT key, summary, owner, team, status, status_category, due_date, success_metric, "
+            "verification_method, action_type, url FROM actions WHERE incident_id = ? AND NOT deleted",
+            [incident_id],
+        ).df()
+    )
     for action in jira_actions:
         action["url"] = safe_url(action["url"])
-        action["due_date"] = pd.Timestamp(action["due_date"]).date().isoformat() if action["due_date"] is not None else None
-    actions = sorted(jira_actions + [_draft_action(draft) for draft in open_drafts(con, incident_id)], key=_action_order)
+        action["due_date"] = (
+            pd.Timestamp(action["due_date"]).date().isoformat() if action["due_date"] is not None else None
+        )
+    actions = sorted(
+        jira_actions + [_draft_action(draft) for draft in open_drafts(con, incident_id)], key=_action_order
+    )
     people = _records(con.execute(
         "SELECT name, role, invited, attended FROM attendees WHERE incident_id = ? "
         "AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
@@ -150,17 +158,30 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
 def _draft_action(draft: Draft) -> dict[str, Any]:
     """A draft not in Jira yet, as the postmortem lists actions."""
     return {
-        "key": None, "summary": draft.summary, "owner": draft.owner, "team": draft.team, "status": "Not in Jira yet",
-        "status_category": "new", "due_date": draft.due_date.isoformat() if draft.due_date else None,
-        "success_metric": draft.success_metric, "verification_method": draft.verification_method,
-        "action_type": draft.action_type, "url": None,
+        "key": None,
+        "summary": draft.summary,
+        "owner": draft.owner,
+        "team": draft.team,
+        "status": "Not in Jira yet",
+        "status_category": "new",
+        "due_date": draft.due_date.isoformat() if draft.due_date else None,
+        "success_metric": draft.success_metric,
+        "verification_method": draft.verification_method,
+        "action_type": draft.action_type,
+        "url": None,
     }
 
 
 def _action_order(action: Mapping[str, Any]) -> tuple[bool, str, bool, str, bool, str]:
     """Due date (none last), then Jira key (drafts last), then summary (none last)."""
-    return (action["due_date"] is None, action["due_date"] or "", action["key"] is None, action["key"] or "",
-            action["summary"] is None, action["summary"] or "")
+    return (
+        action["due_date"] is None,
+        action["due_date"] or "",
+        action["key"] is None,
+        action["key"] or "",
+        action["summary"] is None,
+        action["summary"] or "",
+    )
 
 
 def _duration(key: str, minutes: float | None) -> dict[str, Any]:

@@ -346,8 +346,10 @@ def _form(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise InputError(f"draft field {unknown[0]!r} is unknown; use one of {', '.join(EDITABLE_FIELDS)}")
-    return {name: _as_date(value) if name == "due_date" else (None if value is None else str(value).strip() or None)
-            for name, value in fields.items()}  # fmt: skip
+    return {
+        name: _as_date(value) if name == "due_date" else (None if value is None else str(value).strip() or None)
+        for name, value in fields.items()
+    }
 
 
 def _insert(session: ReviewSession, fields: Mapping[str, Any], note_id: str | None = None) -> str:
@@ -426,6 +428,7 @@ def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -
 
 
 def delete_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
+    """Delete a draft that no push holds or made; one that is gone already is no error."""
     if _editable(con, draft_id, "it cannot be deleted here"):
         con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
 
@@ -440,8 +443,13 @@ def _drafts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> li
     return [Draft(*row) for row in rows]
 
 
-def _checked(con: duckdb.DuckDBPyConnection, settings: Settings, where: str, params: list[Any],
-             order: str = "d.created_at, d.draft_id") -> list[CheckedDraft]:  # fmt: skip
+def _checked(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    where: str,
+    params: list[Any],
+    order: str = "d.created_at, d.draft_id",
+) -> list[CheckedDraft]:
     """The drafts ``where`` selects, each with its problems under the rules in force today."""
     rows = con.execute(
         f"{_SELECT}, {_owner_known_sql('d')} FROM action_drafts AS d WHERE {where} ORDER BY {order}", params
@@ -492,15 +500,18 @@ def _move(con: duckdb.DuckDBPyConnection, draft_id: str, to: DraftState, **value
     columns = {"state": to, **values, "updated_at": dt.datetime.now(dt.timezone.utc)}
     moved = con.execute(
         f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in columns)} WHERE draft_id = ? "
-        "AND state IN (SELECT unnest(?)) RETURNING draft_id", [*columns.values(), draft_id, sources]
-    ).fetchall()  # fmt: skip
+        "AND state IN (SELECT unnest(?)) RETURNING draft_id",
+        [*columns.values(), draft_id, sources],
+    ).fetchall()
     if moved:
         return
     row = con.execute("SELECT state FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
     if row is None:
         raise InputError(f"draft {draft_id} no longer exists (deleted in the guide?); reload the Actions step")
-    raise InputError(f"draft {draft_id} is {row[0]} and cannot become {to} (a draft goes draft -> pushing -> pushed "
-                     "or failed); reload the Actions step to see its state")  # fmt: skip
+    raise InputError(
+        f"draft {draft_id} is {row[0]} and cannot become {to} (a draft goes draft -> pushing -> pushed or failed); "
+        "reload the Actions step to see its state"
+    )
 
 
 def start_push(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
@@ -508,8 +519,9 @@ def start_push(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
     _move(con, draft_id, "pushing")
 
 
-def mark_pushed(con: duckdb.DuckDBPyConnection, draft_id: str, key: str, issue_id: str,
-                owner_id: str | None = None) -> None:  # fmt: skip
+def mark_pushed(
+    con: duckdb.DuckDBPyConnection, draft_id: str, key: str, issue_id: str, owner_id: str | None = None
+) -> None:
     """The draft is the Jira issue ``key`` (created now, or found by its marker); ``owner_id`` the Jira user
     it was assigned to, when the push resolved one."""
     values: dict[str, Any] = {"pushed_key": key, "pushed_issue_id": issue_id, "error": None}
