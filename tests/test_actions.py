@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 
 from support import review_fixture as fx
+from pirlib.config import Secret
 from pirlib.errors import InputError
 from pirlib.review import actions
 from pirlib.review.session import ReviewSession, open_review
@@ -24,8 +26,8 @@ GOOD = {
 }
 
 
-def check(draft, rules=RULES, owner_known=True):
-    return actions.validate(draft, rules, owner_known=owner_known)
+def check(fields, rules=RULES, owner_known=True):
+    return actions.validate(actions.Draft("d1", fx.STAGE31_ID, **fields), rules, owner_known=owner_known)
 
 
 def fields(problems: list[actions.Problem]) -> list[str]:
@@ -62,7 +64,7 @@ def test_every_missing_field_is_named_with_its_fix():
 
 
 @pytest.mark.parametrize(("due", "ok"), [(TODAY, False), (TODAY - dt.timedelta(days=1), False),
-                                         (TODAY + dt.timedelta(days=1), True), ("2025-10-01", True)])  # fmt: skip
+                                         (TODAY + dt.timedelta(days=1), True), (dt.date(2025, 10, 1), True)])  # fmt: skip
 def test_due_date_must_be_after_today(due, ok):
     problems = check({**GOOD, "due_date": due})
     assert (problems == []) is ok
@@ -204,10 +206,9 @@ def test_an_owner_nobody_knows_is_named():
     ]
 
 
-def test_bad_date_text_and_unknown_choices():
-    problems = check({**GOOD, "due_date": "next week", "priority": "Urgent", "action_type": "fix"})
+def test_unknown_choices_are_named():
+    problems = check({**GOOD, "priority": "Urgent", "action_type": "fix"})
     assert [str(p) for p in problems] == [
-        "due date: 'next week' is not a date; use YYYY-MM-DD",
         "type: 'fix' is not a type; choose one of prevent, detect, mitigate, process",
         "priority: 'Urgent' is not a Jira priority; choose one of Highest, High, Medium, Low, Lowest",
     ]
@@ -260,13 +261,13 @@ def test_draft_crud_keeps_invalid_drafts_and_lists_their_problems(s):
     good = actions.create_draft(s, **GOOD)
     bad = actions.create_draft(s, summary="Look into it", owner="")
     listed = actions.list_drafts(s)
-    assert list(listed["draft_id"]) == [good, bad]
-    assert listed.loc[0, "problems"] == [] and listed.loc[0, "state"] == "draft"
-    assert "owner" in fields(listed.loc[1, "problems"])
+    assert [checked.draft.draft_id for checked in listed] == [good, bad]
+    assert listed[0].problems == [] and listed[0].smart and listed[0].draft.state == "draft"
+    assert "owner" in fields(listed[1].problems) and not listed[1].smart
     actions.update_draft(s.con, bad, owner="Lee Park", due_date="2025-09-20")
     draft = actions.get_draft(s.con, bad)
-    assert draft["owner"] == "Lee Park" and draft["due_date"] == dt.date(2025, 9, 20)
-    assert draft["success_metric"] is None
+    assert draft.owner == "Lee Park" and draft.due_date == dt.date(2025, 9, 20)
+    assert draft.success_metric is None
     actions.delete_draft(s.con, bad)
     assert actions.get_draft(s.con, bad) is None
     assert len(actions.list_drafts(s)) == 1
@@ -274,7 +275,8 @@ def test_draft_crud_keeps_invalid_drafts_and_lists_their_problems(s):
 
 def test_pushed_drafts_are_not_edited_here(s):
     draft_id = actions.create_draft(s, **GOOD)
-    s.con.execute("UPDATE action_drafts SET state = 'pushed', pushed_key = 'INC-900' WHERE draft_id = ?", [draft_id])
+    actions.start_push(s.con, draft_id)
+    actions.mark_pushed(s.con, draft_id, "INC-900", "900")
     with pytest.raises(InputError, match="^draft is pushed as INC-900; edit the action in Jira instead"):
         actions.update_draft(s.con, draft_id, owner="Someone")
     with pytest.raises(InputError, match="cannot be deleted here"):
@@ -284,11 +286,16 @@ def test_pushed_drafts_are_not_edited_here(s):
 def test_bad_input_writes_nothing(settings, s):
     with pytest.raises(InputError, match="^due date: 'soon' is not a date; use YYYY-MM-DD"):
         actions.create_draft(s, summary="x", due_date="soon")
+    draft_id = actions.create_draft(s, summary="x")
+    with pytest.raises(InputError, match="^due date: 'next week' is not a date; use YYYY-MM-DD"):
+        actions.update_draft(s.con, draft_id, summary="y", due_date="next week")
+    assert actions.get_draft(s.con, draft_id).summary == "x"
+    actions.delete_draft(s.con, draft_id)
     with pytest.raises(InputError, match="draft field 'colour' is unknown"):
         actions.create_draft(s, colour="red")
     with pytest.raises(InputError, match="^unknown incident 'nope'"):  # no draft without an incident
         ReviewSession.resolve(s.con, settings, "nope")
-    assert actions.list_drafts(s).empty
+    assert actions.list_drafts(s) == []
 
 
 @pytest.mark.parametrize(
@@ -313,7 +320,7 @@ def test_the_owner_must_be_a_known_person(s, owner, known):
     s.con.execute("INSERT INTO attendees (incident_id, name, role, origin) VALUES (?, 'QA', 'QA', 'runbook role') "
                   "ON CONFLICT DO NOTHING", [fx.STAGE31_ID])  # fmt: skip
     actions.create_draft(s, **{**GOOD, "owner": owner})
-    problems = actions.list_drafts(s).loc[0, "problems"]
+    problems = actions.list_drafts(s)[0].problems
     assert (fields(problems) == []) is known, problems
 
 
@@ -322,7 +329,7 @@ def test_the_review_quality_check_and_push_use_the_same_rule(settings, s):
 
     actions.create_draft(s, **{**GOOD, "success_metric": "asdf qwerty"})
     actions.create_draft(s, **GOOD)
-    problems = actions.list_drafts(s)["problems"]
+    problems = [checked.problems for checked in actions.list_drafts(s)]
     gaps = [str(g) for g in wrap_up.quality_check(s) if g.area == "actions"]
     assert gaps == [f"actions: draft '{GOOD['summary']}' is not SMART yet: {problems[0][0]}"]
     assert problems[1] == []
@@ -330,8 +337,8 @@ def test_the_review_quality_check_and_push_use_the_same_rule(settings, s):
 
 def test_the_boards_read_a_pushed_drafts_team_when_jira_has_none(s):
     draft_id = actions.create_draft(s, **{**GOOD, "team": "Payments SRE"})
-    s.con.execute("UPDATE action_drafts SET state = 'pushed', pushed_key = 'INC-900', pushed_issue_id = '900' "
-                  "WHERE draft_id = ?", [draft_id])  # fmt: skip
+    actions.start_push(s.con, draft_id)
+    actions.mark_pushed(s.con, draft_id, "INC-900", "900")
     s.con.execute("INSERT INTO actions (issue_id, key, incident_id, summary, deleted) VALUES "
                   "('900', 'INC-900', ?, 'x', false), ('901', 'INC-901', ?, 'y', false)", [fx.STAGE31_ID] * 2)  # fmt: skip
     teams = dict(s.con.execute("SELECT key, team FROM v_action_status").fetchall())
@@ -348,10 +355,132 @@ def test_a_meeting_note_becomes_one_draft(s):
     draft_id = actions.draft_from_note(s, note_id)
     assert actions.draft_from_note(s, note_id) == draft_id  # a second click: the same draft
     draft = actions.get_draft(s.con, draft_id)
-    assert (draft["summary"], draft["description"], draft["note_id"]) == (
+    assert (draft.summary, draft.description, draft.note_id) == (
         "Alert on checkout 5xx above 1%", "Alert on checkout 5xx above 1%", note_id)
     assert actions.drafts_by_note(s) == {note_id: draft_id}
     long_note = meeting.add_note(s, "actions", "x" * 300)
-    assert len(actions.get_draft(s.con, actions.draft_from_note(s, long_note))["summary"]) == actions.SUMMARY_LIMIT
+    assert len(actions.get_draft(s.con, actions.draft_from_note(s, long_note)).summary) == actions.SUMMARY_LIMIT
     with pytest.raises(InputError, match="^note: it no longer exists"):
         actions.draft_from_note(s, "gone")
+
+
+# ------------------------------------------------------------------------------------ the state machine
+
+# Every move a draft may make, written out: draft -> pushing -> pushed or failed; failed is pushed again; a
+# push after a crash takes up a draft left pushing; a problem of the whole incident fails drafts not yet pushing.
+ALLOWED = {("draft", "pushing"), ("draft", "failed"), ("pushing", "pushing"), ("pushing", "pushed"),
+           ("pushing", "failed"), ("failed", "pushing"), ("failed", "failed")}
+STATES = ("draft", "pushing", "pushed", "failed")
+
+
+def draft_in(s: ReviewSession, state: str) -> str:
+    """A draft brought into ``state`` the way push brings it there."""
+    draft_id = actions.create_draft(s, **GOOD)
+    if state in ("pushing", "pushed"):
+        actions.start_push(s.con, draft_id)
+    if state == "pushed":
+        actions.mark_pushed(s.con, draft_id, "INC-900", "900", owner_id="user9")
+    if state == "failed":
+        actions.mark_failed(s.con, s.settings, draft_id, "priority: Field 'priority' is required")
+    assert actions.get_draft(s.con, draft_id).state == state
+    return draft_id
+
+
+def move(s: ReviewSession, draft_id: str, to: str) -> None:
+    if to == "pushing":
+        actions.start_push(s.con, draft_id)
+    elif to == "pushed":
+        actions.mark_pushed(s.con, draft_id, "INC-901", "901")
+    else:
+        actions.mark_failed(s.con, s.settings, draft_id, "Jira answered HTTP 502 without an error message")
+
+
+def test_the_state_machine_allows_exactly_its_moves(s):
+    assert set(actions.STATES) == set(STATES)
+    for state in STATES:
+        assert not actions.can_move(state, "draft"), state  # no way back: a failed draft stays failed until pushed
+        for to in ("pushing", "pushed", "failed"):
+            allowed = (state, to) in ALLOWED
+            assert actions.can_move(state, to) is allowed, (state, to)
+            draft_id = draft_in(s, state)
+            before = actions.get_draft(s.con, draft_id)
+            if allowed:
+                move(s, draft_id, to)
+                assert actions.get_draft(s.con, draft_id).state == to, (state, to)
+            else:
+                with pytest.raises(InputError, match=f"^draft {draft_id} is {state} and cannot become {to} "):
+                    move(s, draft_id, to)
+                assert actions.get_draft(s.con, draft_id) == before, (state, to)  # nothing written
+    gone = draft_in(s, "draft")
+    actions.delete_draft(s.con, gone)
+    with pytest.raises(InputError, match=f"^draft {gone} no longer exists"):
+        actions.start_push(s.con, gone)
+
+
+def test_push_takes_up_every_state_that_may_move_to_pushing(settings, s):
+    ids = {state: draft_in(s, state) for state in STATES}
+    actions.create_draft(s, summary="Look into it")  # not SMART: taken up, with its problems
+    to_push = actions.drafts_to_push(s.con, settings, fx.STAGE31_ID)
+    assert [c.draft.draft_id for c in to_push][:3] == [ids["draft"], ids["pushing"], ids["failed"]]
+    assert [c.smart for c in to_push] == [True, True, True, False]
+    assert actions.PUSHABLE_STATES == ("draft", "pushing", "failed")
+    assert actions.drafts_to_push(s.con, settings, None) == to_push
+    assert actions.drafts_to_push(s.con, settings, "no such incident") == []
+
+
+def test_only_drafts_no_push_holds_or_made_are_edited_or_deleted(s):
+    for state in STATES:
+        draft_id = draft_in(s, state)
+        if state in ("draft", "failed"):
+            actions.update_draft(s.con, draft_id, owner="Lee Park")
+            assert actions.get_draft(s.con, draft_id).owner == "Lee Park"
+            actions.delete_draft(s.con, draft_id)
+            assert actions.get_draft(s.con, draft_id) is None
+        else:
+            with pytest.raises(InputError, match=f"^draft is {state} as "):
+                actions.update_draft(s.con, draft_id, owner="Lee Park")
+            with pytest.raises(InputError, match=f"^draft is {state} as .*; it cannot be deleted here"):
+                actions.delete_draft(s.con, draft_id)
+            assert actions.get_draft(s.con, draft_id).owner == GOOD["owner"]
+
+
+# ------------------------------------------------------------------------------------- Draft and the table
+
+
+def test_a_draft_round_trips_through_the_table_typed(settings, s):
+    typed = {**GOOD, "summary": "  Add a canary alert  ", "description": "Why:\nthe canary missed 5xx",
+             "team": "Payments SRE"}
+    draft_id = actions.create_draft(s, **typed)
+    actions.start_push(s.con, draft_id)
+    actions.mark_pushed(s.con, draft_id, "INC-900", "900", owner_id="user9")
+    stored = actions.get_draft(s.con, draft_id)
+    assert stored == actions.Draft(
+        draft_id, fx.STAGE31_ID, summary="Add a canary alert", description="Why:\nthe canary missed 5xx",
+        owner="Sam Okafor", owner_id="user9", team="Payments SRE", priority="High", due_date=dt.date(2025, 9, 30),
+        action_type="detect", success_metric=GOOD["success_metric"], verification_method=GOOD["verification_method"],
+        state="pushed", pushed_key="INC-900", pushed_issue_id="900", error=None, created_at=stored.created_at,
+        updated_at=stored.updated_at, note_id=None,
+    )
+    assert stored.created_at.tzinfo is not None and stored.created_at <= stored.updated_at
+    assert [checked.draft for checked in actions.list_drafts(s)] == [stored]  # every reader gives the same Draft
+    assert actions.open_drafts(s.con, fx.STAGE31_ID) == []  # pushed: in Jira now
+
+    blank = actions.get_draft(s.con, actions.create_draft(s, summary="   ", owner="", due_date="", team=None))
+    empty = [f.name for f in dataclasses.fields(actions.Draft) if f.name not in ("draft_id", "incident_id", "state",
+                                                                                 "created_at", "updated_at")]
+    assert {name: getattr(blank, name) for name in empty} == dict.fromkeys(empty)  # None, never NaN or ""
+    assert actions.open_drafts(s.con, fx.STAGE31_ID) == [blank]
+
+
+def test_a_failed_push_is_stored_redacted_and_keeps_what_was_typed(settings, s):
+    secret = "tok-3f9a1c77e2b4"
+    with_secret = settings.replace(jira_token=Secret(secret))
+    draft_id = actions.create_draft(s, **GOOD)
+    actions.start_push(s.con, draft_id)
+    shown = actions.mark_failed(s.con, with_secret, draft_id, f"HTTP 401: token {secret} was refused")
+    stored = actions.get_draft(s.con, draft_id)
+    assert shown == stored.error == "HTTP 401: token *** was refused" and secret not in str(stored)
+    assert (stored.state, stored.summary, stored.due_date) == ("failed", GOOD["summary"], GOOD["due_date"])
+    actions.start_push(s.con, draft_id)
+    actions.mark_pushed(s.con, draft_id, "INC-900", "900")
+    assert actions.get_draft(s.con, draft_id).error is None  # pushed: the old error is gone

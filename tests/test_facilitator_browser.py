@@ -195,8 +195,8 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
     finally:
         visit.close()
 
-    drafts = fx.in_review(settings, actions.list_drafts)
-    assert list(drafts["summary"]) == [GOOD_DRAFT["summary"]] and drafts.loc[0, "problems"] == []
+    [drafted] = fx.in_review(settings, actions.list_drafts)
+    assert drafted.draft.summary == GOOD_DRAFT["summary"] and drafted.problems == []
     notes = fx.in_review(settings, meeting.notes)
     assert set(notes["segment"]) == {s.name for s in meeting.SEGMENTS}
     assert fx.in_review(settings, incident_facts)["doc_url"] == PAGE_URL

@@ -195,15 +195,15 @@ def test_an_action_item_note_becomes_a_draft_with_one_click(settings):
     assert button.disabled and button.description == "Draft made ✓"
     assert "draft made" in step.messages["actions"].widget.value
     assert step.inputs["went_well"].value == "typed, not added yet"
-    drafts = fx.in_review(settings, actions.list_drafts)
-    assert list(drafts["summary"]) == ["Alert on checkout 5xx above 1% in canary"]
-    assert drafts.loc[0, "note_id"] == fx.in_review(settings, review_meeting.notes).loc[0, "note_id"]
+    [made] = [checked.draft for checked in fx.in_review(settings, actions.list_drafts)]
+    assert made.summary == "Alert on checkout 5xx above 1% in canary"
+    assert made.note_id == fx.in_review(settings, review_meeting.notes).loc[0, "note_id"]
     w.go("meeting")
     [button] = find(w.steps["meeting"].widget, widgets.Button, "pir-note-to-draft")
     assert button.disabled  # still known after a reload
     w.go("actions")
     step = w.steps["actions"]
-    step.edit(drafts.loc[0, "draft_id"])
+    step.edit(made.draft_id)
     assert step.fields["summary"].value == "Alert on checkout 5xx above 1% in canary"
     assert "owner: required" in step.problems.value
 
@@ -229,8 +229,8 @@ def test_actions_autosave_and_explain_problems(settings):
     step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
     assert "✓ SMART" in step.problems.value
     drafts = fx.in_review(settings, actions.list_drafts)
-    assert len(drafts) == 2 and drafts.loc[1, "problems"] == [] and drafts.loc[0, "problems"]
-    assert drafts.loc[1, "team"] == "SRE" and "Sam Okafor (SRE)" in json.dumps(html_of(step.listing))
+    assert len(drafts) == 2 and drafts[1].problems == [] and drafts[0].problems
+    assert drafts[1].draft.team == "SRE" and "Sam Okafor (SRE)" in json.dumps(html_of(step.listing))
     step.fields["success_metric"].value = "asdf qwerty"
     assert "states no measurable target" in step.problems.value and html.text(actions.GOOD_METRIC) in step.problems.value
     step.fields["success_metric"].value = "alert within 2 min of 5xx > 1%"
@@ -238,7 +238,7 @@ def test_actions_autosave_and_explain_problems(settings):
     assert step.fields["summary"].value == "Look into the alerts"
     step.fields["due_date"].value = fx.TODAY
     assert "due date: 2025-09-06 is not in the future" in step.problems.value
-    assert fx.in_review(settings, fx.with_con(actions.get_draft, draft_id))["due_date"] == fx.TODAY
+    assert fx.in_review(settings, fx.with_con(actions.get_draft, draft_id)).due_date == fx.TODAY
     step.delete(draft_id)
     assert len(fx.in_review(settings, actions.list_drafts)) == 1
 
@@ -446,7 +446,7 @@ def test_deleting_a_note_or_a_draft_asks_first(settings):
     remove.click()
     assert len(fx.in_review(settings, actions.list_drafts)) == 1 and remove.description == "Really delete?"
     remove.click()
-    assert fx.in_review(settings, actions.list_drafts).empty and actions_step.draft_id is None
+    assert fx.in_review(settings, actions.list_drafts) == [] and actions_step.draft_id is None
 
 
 def test_one_change_is_one_connection_and_decides_one_step(settings, monkeypatch):

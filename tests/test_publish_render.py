@@ -6,6 +6,7 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -20,6 +21,8 @@ from pirlib.timeline.milestones import set_milestone_override
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.publish import messages, render
+from pirlib.review import actions
+from pirlib.review.session import open_review
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -74,6 +77,43 @@ def test_the_dataset_has_every_section(stage31):
                                                       "No automatic rollback on 5xx"]  # fmt: skip
     assert "Compliance" not in {p["name"] for p in data["attendees"]}  # the role's placeholder is not a person
     assert [d["name"] for d in data["durations"]][0] == "Time to detect"
+
+
+def test_drafts_not_in_jira_yet_are_listed_among_the_jira_actions_by_due_date(stage31):
+    settings, data = stage31
+    incident_id = data["incident"]["id"]
+    jira = data["actions"]
+    first_due = dt.date.fromisoformat(min(a["due_date"] for a in jira if a["due_date"]))
+    with open_review(settings, incident_id) as s:
+        early = first_due - dt.timedelta(days=1)
+        actions.create_draft(
+            s, summary="Alert on 5xx in canary", owner="Dana Roe", due_date=early, success_metric="page < 2 min"
+        )
+        actions.create_draft(s, summary="Write the rollback runbook")  # no due date: after every dated action
+        pushed = actions.create_draft(s, summary="Pushed already", due_date=first_due)
+        actions.start_push(s.con, pushed)
+        actions.mark_pushed(s.con, pushed, "INC-999", "999")  # in Jira now: the next sync brings its action row
+        data = render.postmortem_data(s.con, incident_id, fx.RENDERED_AT)
+    listed = data["actions"]
+    assert listed[1:-1] == jira and "Pushed already" not in [a["summary"] for a in listed]
+    assert listed[0] == {
+        "key": None,
+        "summary": "Alert on 5xx in canary",
+        "owner": "Dana Roe",
+        "team": None,
+        "status": "Not in Jira yet",
+        "status_category": "new",
+        "due_date": early.isoformat(),
+        "success_metric": "page < 2 min",
+        "verification_method": None,
+        "action_type": None,
+        "url": None,
+    }
+    undated = listed[-1]
+    assert (undated["summary"], undated["due_date"], undated["owner"]) == ("Write the rollback runbook", None, None)
+    text = render.render(data, "md")
+    assert "| draft | Alert on 5xx in canary | Dana Roe |" in text
+    assert "| draft | Write the rollback runbook | unassigned |" in text
 
 
 def test_a_negative_duration_and_a_future_event_are_flagged_not_published(stage31):

@@ -76,7 +76,7 @@ def posts(server: FakeJira) -> int:
     return sum(n for name, n in server.counts.items() if name.startswith("POST /rest/api/") and name.endswith("/issue"))
 
 
-def draft_row(settings: Settings, draft_id: str) -> dict:
+def draft_row(settings: Settings, draft_id: str) -> actions.Draft:
     with db.connect(settings) as con:
         row = actions.get_draft(con, draft_id)
     assert row is not None
@@ -111,8 +111,8 @@ def test_a_draft_becomes_one_issue_under_the_epic_with_labels_fields_and_a_link(
     assert server.property(issue["key"], push.MARKER_PROPERTY)["draftId"] == draft_id
     # The draft is pushed and the action row is there before any sync, with Jira's own values.
     row = draft_row(cfg, draft_id)
-    assert (row["state"], row["pushed_key"], row["error"]) == ("pushed", issue["key"], None)
-    assert row["owner_id"] == ("557058:00000002-aaaa" if server.cloud else "user2")
+    assert (row.state, row.pushed_key, row.error) == ("pushed", issue["key"], None)
+    assert row.owner_id == ("557058:00000002-aaaa" if server.cloud else "user2")
     with db.connect(cfg, read_only=True) as con:
         action = con.execute("SELECT incident_id, epic_key, status, owner, due_date, success_metric FROM actions"
                              " WHERE key = ?", [issue["key"]]).fetchone()  # fmt: skip
@@ -129,7 +129,7 @@ def test_v3_sends_adf_and_v2_wiki(server: FakeJira, cfg: Settings):
     run_push(cfg)
     [post] = [line for line in server.log if line.startswith("POST")]
     assert post.startswith("POST /rest/api/3/issue" if server.cloud else "POST /rest/api/2/issue")
-    body = push.issue_body(draft_row(cfg, draft_id) | {"draft_id": draft_id}, push.Target(
+    body = push.issue_body(draft_row(cfg, draft_id), push.Target(
         cloud=server.cloud, api="3" if server.cloud else "2", project="INC", issue_type="Task",
         labels=("postmortem", "stage1"), epic_key="INC-2", incident_key="INC-1",
         fields=push.FieldMap(None, None, success_metric="customfield_10020"),
@@ -175,7 +175,7 @@ def test_a_lost_answer_after_the_create_finds_the_issue_instead_of_creating_anot
     assert fault.hits == 1 and posts(server) == 1
     assert outcome.state == "pushed", outcome
     assert len(marked(server, draft_id)) == 1
-    assert draft_row(cfg, draft_id)["pushed_key"] == marked(server, draft_id)[0]["key"]
+    assert draft_row(cfg, draft_id).pushed_key == marked(server, draft_id)[0]["key"]
 
 
 def test_a_draft_left_pushing_by_a_crash_is_found_not_created_again(server: FakeJira, cfg: Settings):
@@ -185,11 +185,11 @@ def test_a_draft_left_pushing_by_a_crash_is_found_not_created_again(server: Fake
                          fields=push.FieldMap(None, None, epic_link=None if server.cloud else server.epic_link_id))
     # The previous run created the issue and died before writing the state down.
     server.create_lag = 10
-    status, _ = server.api_create(push.issue_body(draft_row(cfg, draft_id) | {"draft_id": draft_id}, target, None),
+    status, _ = server.api_create(push.issue_body(draft_row(cfg, draft_id), target, None),
                                   "3" if server.cloud else "2")  # fmt: skip
     assert status == 201
     with db.connect(cfg) as con:
-        con.execute("UPDATE action_drafts SET state = 'pushing' WHERE draft_id = ?", [draft_id])
+        actions.start_push(con, draft_id)
     server.reset_counts()
     [outcome] = run_push(cfg).outcomes
     assert (outcome.state, outcome.found_existing, posts(server)) == ("pushed", True, 0)
@@ -211,17 +211,17 @@ def test_429_on_the_create_is_resent_once_and_makes_one_issue(server: FakeJira, 
 
 def test_a_400_keeps_jiras_words_and_the_draft_and_a_retry_after_the_fix_pushes_it(server: FakeJira, cfg: Settings):
     draft_id = draft(cfg)
-    before = {k: draft_row(cfg, draft_id)[k] for k in TYPED}
+    before = {k: getattr(draft_row(cfg, draft_id), k) for k in TYPED}
     server.unsettable.add("labels")
     [outcome] = run_push(cfg).outcomes
     row = draft_row(cfg, draft_id)
-    assert outcome.state == "failed" and row["state"] == "failed"
-    assert row["error"] == "labels: Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
-    assert {k: row[k] for k in TYPED} == before  # nothing the facilitator typed is lost
+    assert outcome.state == "failed" and row.state == "failed"
+    assert row.error == "labels: Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
+    assert {k: getattr(row, k) for k in TYPED} == before  # nothing the facilitator typed is lost
     assert marked(server, draft_id) == []
     server.unsettable.clear()  # the Jira admin puts Labels on the screen
     [again] = run_push(cfg).outcomes
-    assert again.state == "pushed" and draft_row(cfg, draft_id)["error"] is None
+    assert again.state == "pushed" and draft_row(cfg, draft_id).error is None
     assert len(marked(server, draft_id)) == 1
 
 
@@ -237,7 +237,7 @@ def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: Fake
     result = run_push(cfg)
     states = {o.draft_id: o.state for o in result.outcomes}
     assert states == {bad: "failed", good: "pushed"}
-    error = draft_row(cfg, bad)["error"]
+    error = draft_row(cfg, bad).error
     assert "owner 'Nobody Here' is not a Jira user" in error and "\n" not in error
     with db.connect(cfg) as con:
         actions.update_draft(con, bad, owner="User 3")  # a failed draft stays editable
@@ -245,12 +245,28 @@ def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: Fake
     assert marked(server, bad)[0]["fields"]["assignee"]["name"] == "user3"
 
 
+def test_a_draft_deleted_in_the_guide_while_the_push_runs_is_not_sent(server: FakeJira, cfg: Settings):
+    gone = draft(cfg, summary="Add a canary for checkout flags")
+    kept = draft(cfg)
+
+    def delete_in_the_guide(_client: object) -> None:  # after the push read its drafts, before it sends anything
+        with open_review(cfg, "INC-1") as session:
+            actions.delete_draft(session.con, gone)
+
+    server.reset_counts()
+    result = push.push(cfg, "INC-1", retry=FAST, on_client=delete_in_the_guide)
+    outcomes = {o.draft_id: o for o in result.outcomes}
+    assert outcomes[kept].state == "pushed" and outcomes[gone].state == "failed"
+    assert outcomes[gone].error.startswith(f"draft {gone} no longer exists")
+    assert posts(server) == 1 and marked(server, gone) == [] and len(marked(server, kept)) == 1
+
+
 def test_a_draft_that_is_not_smart_is_not_pushed(server: FakeJira, cfg: Settings):
     draft_id = draft(cfg, success_metric="")
     server.reset_counts()
     [outcome] = run_push(cfg).outcomes
     assert outcome.state == "skipped" and "success metric" in outcome.error
-    assert draft_row(cfg, draft_id)["state"] == "draft" and posts(server) == 0
+    assert draft_row(cfg, draft_id).state == "draft" and posts(server) == 0
 
 
 # --- read-back -------------------------------------------------------------------------------------------
@@ -311,7 +327,7 @@ def test_the_guides_push_button_pushes_and_shows_jiras_words_as_text(server: Fak
     assert "<b>bold</b>" not in shown and "&lt;b&gt;bold&lt;/b&gt;" in shown
     server.unsettable.clear()
     step.push_button.click()
-    keys = [draft_row(cfg, d)["pushed_key"] for d in (good, bad)]
+    keys = [draft_row(cfg, d).pushed_key for d in (good, bad)]
     assert all(keys) and all(k in step.push_result.value for k in keys)
     assert all(k in " ".join(row.children[0].value for row in step.listing.children) for k in keys)
 

@@ -27,11 +27,13 @@ nothing is found the draft fails with a line that says so; the next push looks a
 An issue found by its marker but not linked to the incident (a site whose create screen has no Linked
 Issues) is linked then.
 
-States: ``draft`` -> ``pushing`` (set before the first request about the draft, so a crash leaves a draft
-that the next push checks for before creating) -> ``pushed`` (key and id) or ``failed`` (Jira's own error
-text, e.g. ``labels: Field 'labels' cannot be set. ...``). A failed draft keeps every field the
-facilitator typed and is pushed again by the next ``pir push``. Only ``owner_id`` (the resolved Jira user)
-is written besides the state.
+The drafts and their states are ``pirlib.review.actions``'s (the one owner of ``action_drafts``): push asks
+it for the drafts to push and reports each outcome through it: ``start_push`` before the first request about
+a draft (so a crash leaves a draft that the next push checks for before creating), then ``mark_pushed`` (key
+and id, created or found by its marker) or ``mark_failed`` (Jira's own error text, e.g. ``labels: Field
+'labels' cannot be set. ...``, redacted). A failed draft keeps every field the facilitator typed and is pushed
+again by the next ``pir push``. Only ``owner_id`` (the resolved Jira user) is written besides the state. A
+draft deleted in the guide while a push runs is reported as failed and nothing is sent for it.
 
 After a push the issue is read back and upserted into ``actions`` through the sync's own transform and
 load, so the dashboards show it before the next sync; the next ``pir sync`` rewrites it from Jira (Jira
@@ -42,7 +44,7 @@ Decisions where the issue was silent:
 - An incident without an epic gets one: pir creates it (labels ``postmortem`` + the incident label,
   linked to the incident, Epic Name on Data Center when the site has that field). An incident without a
   label of its own first gets one, its key in lower case (``inc-1042``), as docs/jira-setup.md asks.
-- Drafts that are not SMART yet (``pirlib.review.actions.check_drafts``, the guide's rule) are not pushed;
+- Drafts that are not SMART yet (``pirlib.review.actions.validate``, the guide's rule) are not pushed;
   they are reported as skipped with their problems and stay drafts.
 - An owner must match exactly one active Jira user by display name, e-mail or user name (case-insensitive).
 - Only one ``pir push`` runs at a time per database (a lock file next to it), so two facilitators pressing
@@ -55,6 +57,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
+import itertools
 import json
 import os
 import time
@@ -68,7 +71,7 @@ from jira.exceptions import JIRAError
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.errors import PirError
+from pirlib.errors import InputError, PirError
 from pirlib.incidents import resolve_incident
 from pirlib.jira_sync.client import (
     JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect, parse_retry_after,
@@ -80,7 +83,7 @@ from pirlib.jira_sync.rows import Batch
 from pirlib.jira_sync.transform import transform
 from pirlib.redact import redact
 from pirlib.review import actions
-from pirlib.values import clean_text
+from pirlib.review.actions import CheckedDraft, Draft
 
 __all__ = [
     "MARKER_PROPERTY", "PushOutcome", "PushResult", "draft_status", "issue_body", "jira_error_text",
@@ -90,7 +93,6 @@ __all__ = [
 MARKER_PROPERTY = "pir.draft"
 EPIC_PROPERTY = "pir.epic"
 LINK_TYPE = "Relates"
-_PUSHABLE = ("draft", "failed", "pushing")
 
 
 # Searches for a marker right after an ambiguous create on Cloud, whose index lags by seconds.
@@ -207,10 +209,10 @@ def _rich(text: str, api: str) -> Any:
     return _adf([("paragraph", text)]) if api == "3" else text
 
 
-def _description(draft: Mapping[str, Any], sections: list[tuple[str, str]], incident_key: str, api: str) -> Any:
+def _description(draft: Draft, sections: list[tuple[str, str]], incident_key: str, api: str) -> Any:
     blocks: list[tuple[str, str]] = []
-    if clean_text(draft.get("description")):
-        blocks.append(("paragraph", clean_text(draft.get("description"))))
+    if draft.description:
+        blocks.append(("paragraph", draft.description))
     for heading, text in sections:
         blocks += [("heading", heading), ("paragraph", text)]
     blocks.append(("paragraph", f"Follow-up action of {incident_key}, drafted in its post-incident review (pir)."))
@@ -234,34 +236,33 @@ class Target:
     rich_fields: frozenset[str] = frozenset()  # custom fields that take rich text (textarea): ADF on v3
 
 
-def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any] | None) -> dict[str, Any]:
+def issue_body(draft: Draft, target: Target, assignee: dict[str, Any] | None) -> dict[str, Any]:
     """The create request for one draft: fields, the link to the incident, and the marker property."""
     fm = target.fields
     fields: dict[str, Any] = {
         "project": {"key": target.project},
         "issuetype": {"name": target.issue_type},
-        "summary": clean_text(draft.get("summary")),
-        "labels": [*target.labels, marker_label(str(draft["draft_id"]))],
+        "summary": draft.summary or "",
+        "labels": [*target.labels, marker_label(draft.draft_id)],
     }
     if assignee is not None:
         fields["assignee"] = assignee
-    if clean_text(draft.get("due_date")):
-        fields["duedate"] = pd.Timestamp(draft["due_date"]).date().isoformat()
-    if clean_text(draft.get("priority")):
-        fields["priority"] = {"name": clean_text(draft.get("priority"))}
+    if draft.due_date:
+        fields["duedate"] = draft.due_date.isoformat()
+    if draft.priority:
+        fields["priority"] = {"name": draft.priority}
     if target.epic_key:
         if target.cloud:
             fields["parent"] = {"key": target.epic_key}
         elif fm.epic_link:
             fields[fm.epic_link] = target.epic_key
     sections: list[tuple[str, str]] = []
-    for label, value, field_id, select in (
-        ("Success metric", draft.get("success_metric"), fm.success_metric, False),
-        ("Verification method", draft.get("verification_method"), fm.verification, False),
-        ("Action type", draft.get("action_type"), fm.action_type, True),
-        ("Team", draft.get("team"), fm.team, True),
+    for label, text, field_id, select in (
+        ("Success metric", draft.success_metric, fm.success_metric, False),
+        ("Verification method", draft.verification_method, fm.verification, False),
+        ("Action type", draft.action_type, fm.action_type, True),
+        ("Team", draft.team, fm.team, True),
     ):
-        text = clean_text(value)
         if not text:
             continue
         if field_id is None:
@@ -275,7 +276,7 @@ def issue_body(draft: Mapping[str, Any], target: Target, assignee: dict[str, Any
         "fields": fields,
         # "outwardIssue": the incident; the action is the inward side ("relates to" reads the same both ways).
         "update": {"issuelinks": [{"add": {"type": {"name": LINK_TYPE}, "outwardIssue": {"key": target.incident_key}}}]},
-        "properties": [{"key": MARKER_PROPERTY, "value": {"draftId": str(draft["draft_id"]),
+        "properties": [{"key": MARKER_PROPERTY, "value": {"draftId": draft.draft_id,
                                                           "incidentKey": target.incident_key}}],
     }  # fmt: skip
 
@@ -338,31 +339,26 @@ class _Jira:
         return self.get("search", {"jql": jql, "fields": fields, "maxResults": 50}).get("issues") or []
 
 
-def _load_drafts(settings: Settings, incident: str | None) -> pd.DataFrame:
-    with db.connect(settings) as con:
-        params: list[Any] = list(_PUSHABLE)
-        where = "d.state IN (?, ?, ?)"
-        if incident:
-            where += " AND d.incident_id = ?"
-            params.append(resolve_incident(con, incident)[0])
-        drafts = con.execute(
-            "SELECT d.*, i.key AS incident_key, i.summary AS incident_summary, i.labels AS incident_labels,"
-            f" i.epic_key AS incident_epic, {actions.owner_known_sql('d')} AS owner_known"
-            " FROM action_drafts AS d JOIN incidents AS i ON i.issue_id = d.incident_id"
-            f" WHERE {where} ORDER BY i.key, d.created_at, d.draft_id",
-            params,
-        ).df()
-        drafts["problems"] = actions.check_drafts(settings, drafts)  # the guide's SMART rule, as of today
-        return drafts
+@dataclass(frozen=True)
+class _Incident:
+    """What push needs of an incident whose drafts it pushes."""
+
+    issue_id: str
+    key: str
+    summary: str | None
+    epic_key: str | None
 
 
-def _set_state(settings: Settings, draft_id: str, state: str, **values: Any) -> None:
-    columns = {"state": state, **values, "updated_at": dt.datetime.now(dt.timezone.utc)}
+def _load_drafts(settings: Settings, incident: str | None) -> tuple[list[CheckedDraft], dict[str, _Incident]]:
+    """The drafts to push (``pirlib.review.actions`` decides which, and checks them as of today) and their incidents."""
     with db.connect(settings) as con:
-        con.execute(
-            f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in columns)} WHERE draft_id = ?",
-            [*columns.values(), draft_id],
-        )
+        incident_id = resolve_incident(con, incident)[0] if incident else None
+        drafts = actions.drafts_to_push(con, settings, incident_id)
+        rows = con.execute(
+            "SELECT issue_id, key, summary, epic_key FROM incidents WHERE issue_id IN (SELECT unnest(?))",
+            [sorted({checked.draft.incident_id for checked in drafts})],
+        ).fetchall()
+    return drafts, {row[0]: _Incident(*row) for row in rows}
 
 
 def push(
@@ -374,20 +370,20 @@ def push(
 ) -> PushResult:
     """Push the drafts of ``incident`` (a key or id; all incidents when None) that are not pushed yet."""
     result = PushResult()
-    drafts = _load_drafts(settings, incident)
-    if drafts.empty:
+    drafts, _ = _load_drafts(settings, incident)
+    if not drafts:
         return result
     counter = RequestCounter()
     policy = dataclasses.replace(retry or RetryPolicy(), resend_posts=False)  # push decides on resends
     with _one_push_at_a_time(settings):
-        drafts = _load_drafts(settings, incident)  # another push may have finished while we waited
+        drafts, incidents = _load_drafts(settings, incident)  # another push may have finished while we waited
         client = connect(settings, policy=policy, counter=counter)
         if on_client:
             on_client(client)
         try:
             pusher = _Pusher(settings, client, result, policy)
-            for _, group in drafts.groupby("incident_id", sort=False):
-                pusher.push_incident(group.to_dict("records"))
+            for incident_id, group in itertools.groupby(drafts, lambda checked: checked.draft.incident_id):
+                pusher.push_incident(incidents[incident_id], list(group))
         except PirError as exc:
             exc.args = (redact(exc, settings),)  # made from Jira's answer, which may quote the request
             raise
@@ -415,22 +411,19 @@ class _Pusher:
 
     # --- one incident --------------------------------------------------------------------------------
 
-    def push_incident(self, drafts: list[dict[str, Any]]) -> None:
-        first = drafts[0]
-        incident_id, incident_key = str(first["incident_id"]), str(first["incident_key"])
+    def push_incident(self, incident: _Incident, drafts: list[CheckedDraft]) -> None:
+        incident_key = incident.key
         ready = []
-        for draft in drafts:
-            problems = draft["problems"]
-            if problems:
-                self.result.outcomes.append(PushOutcome(draft["draft_id"], incident_key, clean_text(draft["summary"]),
-                                                        "skipped", error="; ".join(map(str, problems))))  # fmt: skip
+        for checked in drafts:
+            if checked.problems:
+                self._outcome(checked.draft, incident_key, "skipped", error="; ".join(map(str, checked.problems)))
             else:
-                ready.append(draft)
+                ready.append(checked.draft)
         if not ready:
             return
         try:
-            links, label = self._incident_label(incident_id, incident_key, first)
-            epic_key = self._epic(first, links, label)
+            links, label = self._incident_label(incident.issue_id, incident_key)
+            epic_key = self._epic(incident, links, label)
         except _DraftFailed as exc:
             for draft in ready:
                 self._fail(draft, incident_key, str(exc))
@@ -449,7 +442,7 @@ class _Pusher:
         for draft in ready:
             self._push_draft(draft, target, links)
 
-    def _incident_label(self, incident_id: str, key: str, row: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    def _incident_label(self, incident_id: str, key: str) -> tuple[list[dict[str, Any]], str]:
         """The incident's links (a direct, consistent read) and its own label, added when it has none."""
         issue = self._read(incident_id, "issuelinks,labels")
         labels = list((issue.get("fields") or {}).get("labels") or [])
@@ -479,17 +472,18 @@ class _Pusher:
                 out.append(other)
         return out
 
-    def _epic(self, row: Mapping[str, Any], links: list[dict[str, Any]], label: str) -> str:
+    def _epic(self, incident: _Incident, links: list[dict[str, Any]], label: str) -> str:
         """The incident's epic: known, linked, labelled, or created now (linked and labelled)."""
-        if clean_text(row.get("incident_epic")):
-            return clean_text(row["incident_epic"])
-        incident_id = str(row["incident_id"])
+        if incident.epic_key:
+            return incident.epic_key
         found = self._linked_epic(links) or self._labelled_epic(label)
         if found is None:
-            found = self._create_epic(row, label)
+            found = self._create_epic(incident, label)
         with db.connect(self.settings) as con:
             # The dashboards see the epic now; the next sync confirms it from Jira.
-            con.execute("UPDATE incidents SET epic_key = ? WHERE issue_id = ? AND epic_key IS NULL", [found, incident_id])
+            con.execute(
+                "UPDATE incidents SET epic_key = ? WHERE issue_id = ? AND epic_key IS NULL", [found, incident.issue_id]
+            )
         return found
 
     @staticmethod
@@ -505,9 +499,9 @@ class _Pusher:
         found = self.jira.search(jql, "labels", [])
         return str(found[0]["key"]) if found else None
 
-    def _create_epic(self, row: Mapping[str, Any], label: str) -> str:
-        key = str(row["incident_key"])
-        summary = f"{key} post-incident actions: {clean_text(row.get('incident_summary'))}"[:250]
+    def _create_epic(self, incident: _Incident, label: str) -> str:
+        key = incident.key
+        summary = f"{key} post-incident actions: {(incident.summary or '').strip()}"[:250]
         fields: dict[str, Any] = {
             "project": {"key": self.settings.action_project}, "issuetype": {"name": "Epic"}, "summary": summary,
             "labels": [self.settings.postmortem_label, label],
@@ -522,7 +516,7 @@ class _Pusher:
         }
         def lookup(settle: bool) -> dict[str, Any] | None:
             # The epic is linked to the incident in its own create: the incident's links are a consistent read.
-            found = self._linked_epic(self._links(self._read(str(row["incident_id"]), "issuelinks")))
+            found = self._linked_epic(self._links(self._read(incident.issue_id, "issuelinks")))
             return {"key": found} if found else None
 
         status, answer, _ = self._post_issue(body, lookup, f"the epic of {key}")
@@ -533,31 +527,35 @@ class _Pusher:
 
     # --- one draft -----------------------------------------------------------------------------------
 
-    def _push_draft(self, draft: dict[str, Any], target: Target, links: list[dict[str, Any]]) -> None:
-        draft_id = str(draft["draft_id"])
-        _set_state(self.settings, draft_id, "pushing")
+    def _push_draft(self, draft: Draft, target: Target, links: list[dict[str, Any]]) -> None:
+        try:
+            with db.connect(self.settings) as con:
+                actions.start_push(con, draft.draft_id)
+        except InputError as exc:  # deleted in the guide since this push read it: nothing is sent for it
+            self._outcome(draft, target.incident_key, "failed", error=str(exc))
+            return
         try:
             existing = self._find(draft, links, target.incident_key)
             if existing is not None:
                 self._pushed(draft, target, existing, found=True)
                 return
-            assignee, owner_id = self._assignee(clean_text(draft.get("owner")))
+            assignee, owner_id = self._assignee(draft.owner or "")
             body = issue_body(draft, target, assignee)
             created, found = self._create(draft, body, target)
             self._pushed(draft, target, created, found=found, owner_id=owner_id)
         except _DraftFailed as exc:
             self._fail(draft, target.incident_key, str(exc))
 
-    def _find(self, draft: Mapping[str, Any], links: list[dict[str, Any]], incident_key: str,
+    def _find(self, draft: Draft, links: list[dict[str, Any]], incident_key: str,
               settle: bool = False) -> dict[str, Any] | None:  # fmt: skip
         """The issue already made from this draft, if any: consistent reads first, then a search.
 
         ``settle``: right after an ambiguous create, search Cloud's lagging index a few times with backoff.
         An issue found only by the search is not linked to the incident yet: it is linked here."""
-        marker = marker_label(str(draft["draft_id"]))
+        marker = marker_label(draft.draft_id)
         linked_ids = {str(o.get("id")) for o in links}
         for other in links:  # every linked issue: Jira may have trimmed or changed the summary
-            if not _looks_like_ours(other, clean_text(draft.get("summary"))):
+            if not _looks_like_ours(other, draft.summary or ""):
                 continue
             issue = self._read(str(other["id"]), "labels,summary")
             if marker in ((issue.get("fields") or {}).get("labels") or []):
@@ -626,13 +624,13 @@ class _Pusher:
             return {"accountId": user["accountId"]}, str(user["accountId"])
         return {"name": user["name"]}, str(user["name"])
 
-    def _create(self, draft: Mapping[str, Any], body: dict[str, Any], target: Target) -> tuple[dict[str, Any], bool]:
+    def _create(self, draft: Draft, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], bool]:
         """The issue made from ``body`` and whether an earlier attempt had made it already."""
         def lookup(settle: bool) -> dict[str, Any] | None:
             links = self._links(self._read(target.incident_key, "issuelinks"))  # a consistent read
             return self._find(draft, links, target.incident_key, settle=settle)
 
-        what = f"the issue of draft {clean_text(draft.get('summary'))!r}"
+        what = f"the issue of draft {draft.summary or ''!r}"
         status, answer, found = self._post_issue(body, lookup, what)
         if status == 400 and isinstance(answer, dict) and set((answer.get("errors") or {})) == {"issuelinks"}:
             # This site's create screen has no "Linked Issues": create, then link with its own request.
@@ -644,7 +642,7 @@ class _Pusher:
             raise _DraftFailed(jira_error_text(answer, status))
         return answer, found
 
-    def _pushed(self, draft: Mapping[str, Any], target: Target, issue: Mapping[str, Any], *, found: bool,
+    def _pushed(self, draft: Draft, target: Target, issue: Mapping[str, Any], *, found: bool,
                 owner_id: str | None = None) -> None:  # fmt: skip
         issue_id, key = str(issue["id"]), str(issue["key"])
         frame = None
@@ -652,30 +650,27 @@ class _Pusher:
             full = self.jira.get(f"issue/{issue_id}", {"fields": ",".join(action_fields(self.fields))})
             frame = transform([], [full], self.fields, base_url=self.client.base_url,
                               postmortem_label=self.settings.postmortem_label).actions  # fmt: skip
-            frame["incident_id"] = str(draft["incident_id"])
+            frame["incident_id"] = draft.incident_id
             frame["epic_key"] = frame["epic_key"].fillna(target.epic_key) if target.epic_key else frame["epic_key"]
         except PirError:
             frame = None  # the issue exists; the next sync brings its row
-        now = dt.datetime.now(dt.timezone.utc)
-        values = {"state": "pushed", "pushed_key": key, "pushed_issue_id": issue_id, "error": None, "updated_at": now}
-        if owner_id:
-            values["owner_id"] = owner_id
         with db.connect(self.settings) as con:
             if frame is not None and not frame.empty:
                 empty = Batch.empty()
-                load_batch(con, Batch(empty.incidents, frame, empty.events), synced_at=now)
-            con.execute(
-                f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in values)} WHERE draft_id = ?",
-                [*values.values(), str(draft["draft_id"])],
-            )
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), target.incident_key, clean_text(draft["summary"]),
-                                                "pushed", key=key, issue_id=issue_id, found_existing=found))  # fmt: skip
+                load_batch(con, Batch(empty.incidents, frame, empty.events), synced_at=dt.datetime.now(dt.timezone.utc))
+            actions.mark_pushed(con, draft.draft_id, key, issue_id, owner_id)
+        self._outcome(draft, target.incident_key, "pushed", key=key, issue_id=issue_id, found_existing=found)
 
-    def _fail(self, draft: Mapping[str, Any], incident_key: str, error: str) -> None:
-        error = redact(error, self.settings)
-        _set_state(self.settings, str(draft["draft_id"]), "failed", error=error)
-        self.result.outcomes.append(PushOutcome(str(draft["draft_id"]), incident_key, clean_text(draft["summary"]),
-                                                "failed", error=error))  # fmt: skip
+    def _fail(self, draft: Draft, incident_key: str, error: str) -> None:
+        try:
+            with db.connect(self.settings) as con:
+                error = actions.mark_failed(con, self.settings, draft.draft_id, error)
+        except InputError as exc:  # deleted in the guide since this push read it: nothing to keep the error on
+            error = str(exc)
+        self._outcome(draft, incident_key, "failed", error=error)
+
+    def _outcome(self, draft: Draft, incident_key: str, state: str, **details: Any) -> None:
+        self.result.outcomes.append(PushOutcome(draft.draft_id, incident_key, draft.summary or "", state, **details))
 
 
 def draft_status(settings: Settings, incident_id: str) -> pd.DataFrame:

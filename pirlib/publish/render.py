@@ -27,6 +27,7 @@ import pandas as pd
 from pirlib import durations
 from pirlib.delivery import slack_escape
 from pirlib.errors import PirError
+from pirlib.review.actions import Draft, open_drafts
 from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
 from pirlib.timeline.milestones import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
@@ -88,17 +89,21 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     notes = _records(con.execute(
         "SELECT segment, category, tag, flag, text, author FROM review_notes WHERE incident_id = ? "
         "ORDER BY created_at, note_id", [incident_id]).df())  # fmt: skip
-    actions = _records(con.execute(
-        """
-        SELECT key, summary, owner, team, status, status_category, due_date, success_metric, verification_method,
-               action_type, url
-        FROM actions WHERE incident_id = $id AND NOT deleted
-        UNION ALL
-        SELECT NULL, summary, owner, team, 'Not in Jira yet', 'new', due_date, success_metric, verification_method,
-               action_type, NULL
-        FROM action_drafts WHERE incident_id = $id AND state <> 'pushed'
-        ORDER BY due_date NULLS LAST, key NULLS LAST, summary
-        """, {"id": incident_id}).df())  # fmt: skip
+    jira_actions = _records(
+        con.execute(
+            "SELECT key, summary, owner, team, status, status_category, due_date, success_metric, "
+            "verification_method, action_type, url FROM actions WHERE incident_id = ? AND NOT deleted",
+            [incident_id],
+        ).df()
+    )
+    for action in jira_actions:
+        action["url"] = safe_url(action["url"])
+        action["due_date"] = (
+            pd.Timestamp(action["due_date"]).date().isoformat() if action["due_date"] is not None else None
+        )
+    actions = sorted(
+        jira_actions + [_draft_action(draft) for draft in open_drafts(con, incident_id)], key=_action_order
+    )
     people = _records(con.execute(
         "SELECT name, role, invited, attended FROM attendees WHERE incident_id = ? "
         "AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
@@ -110,9 +115,6 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         event["what"] = _event_text(event)
         event["who"] = event["actor"] or event["source"]
     timeline = _with_milestones(timeline, milestones, generated_at)
-    for action in actions:
-        action["url"] = safe_url(action["url"])
-        action["due_date"] = pd.Timestamp(action["due_date"]).date().isoformat() if action["due_date"] is not None else None
     by_category: dict[str, list[dict[str, Any]]] = {"well": [], "wrong": [], "risk": [], "note": []}
     for note in notes:
         note["tag_label"] = NOTE_TAGS.get(note["tag"] or "")
@@ -151,6 +153,35 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         "attendees": [p for p in people if (p["attended"] if attendance_recorded else p["invited"])],
         "absent": [p for p in people if p["invited"] and not p["attended"]] if attendance_recorded else [],
     }  # fmt: skip
+
+
+def _draft_action(draft: Draft) -> dict[str, Any]:
+    """A draft not in Jira yet, as the postmortem lists actions."""
+    return {
+        "key": None,
+        "summary": draft.summary,
+        "owner": draft.owner,
+        "team": draft.team,
+        "status": "Not in Jira yet",
+        "status_category": "new",
+        "due_date": draft.due_date.isoformat() if draft.due_date else None,
+        "success_metric": draft.success_metric,
+        "verification_method": draft.verification_method,
+        "action_type": draft.action_type,
+        "url": None,
+    }
+
+
+def _action_order(action: Mapping[str, Any]) -> tuple[bool, str, bool, str, bool, str]:
+    """Due date (none last), then Jira key (drafts last), then summary (none last)."""
+    return (
+        action["due_date"] is None,
+        action["due_date"] or "",
+        action["key"] is None,
+        action["key"] or "",
+        action["summary"] is None,
+        action["summary"] or "",
+    )
 
 
 def _duration(key: str, minutes: float | None) -> dict[str, Any]:

@@ -2,8 +2,17 @@
 
 A draft is saved as it is typed, valid or not, so nothing lives only in a form; ``validate`` says what
 still keeps it from being a SMART action. Drafts of one incident take its ``ReviewSession``; a draft named
-by its id takes the connection. Pushing drafts to Jira is ``pirlib.jira_sync.push``'s work: it
-changes ``state`` from ``draft``; a draft that is ``pushing`` or ``pushed`` is no longer edited here.
+by its id takes the connection. This module is the one owner of ``action_drafts``: every query on it is
+here, and drafts leave it as ``Draft`` values (``None`` where a column is empty, never NaN).
+
+A draft's ``state`` moves only along ``TRANSITIONS``: ``draft`` -> ``pushing`` (``start_push``, before
+``pir push`` sends its first request about the draft, so a crash leaves a draft the next push looks up
+before creating) -> ``pushed`` (``mark_pushed``: the Jira key and id) or ``failed`` (``mark_failed``: Jira's
+words, redacted). A failed draft is pushed again by the next push; a push after a crash takes up a draft
+left ``pushing``; a problem of the whole incident (no label, no epic) fails its drafts before they are
+``pushing``. A ``pushed`` draft is Jira's: nothing moves it, and it is no longer edited or deleted here
+(``EDITABLE_STATES``). ``pirlib.jira_sync.push`` does the Jira side and reports each outcome through
+those three functions.
 
 What SMART means here (``validate``; push, the guide and the review-quality check all ask it):
 
@@ -33,27 +42,29 @@ What SMART means here (``validate``; push, the guide and the review-quality chec
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
-import pandas as pd
 
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.redact import redact
 from pirlib.review.session import ReviewSession
-from pirlib.values import BLANK_TEXT, clean_text
+from pirlib.values import BLANK_TEXT
 
 __all__ = [
-    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "GOOD_METRIC", "PRIORITIES",
-    "OpenActions", "Problem", "SmartRules", "check_drafts", "create_draft", "delete_draft", "draft_from_note",
-    "drafts_by_note", "get_draft", "is_measurable", "known_teams", "list_drafts", "open_actions", "owner_known_sql",
-    "good_verification", "update_draft", "validate", "vague_verb", "verification_gaps",
+    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "EDITABLE_STATES", "GOOD_METRIC", "PRIORITIES",
+    "PUSHABLE_STATES", "STATES", "TRANSITIONS", "CheckedDraft", "Draft", "DraftState", "OpenActions", "Problem",
+    "SmartRules", "can_move", "create_draft", "delete_draft", "draft_from_note", "drafts_by_note", "drafts_to_push",
+    "get_draft", "good_verification", "is_measurable", "known_teams", "list_drafts", "mark_failed", "mark_pushed",
+    "open_actions", "open_drafts", "start_push", "update_draft", "validate", "vague_verb", "verification_gaps",
 ]  # fmt: skip
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
@@ -61,7 +72,20 @@ SUMMARY_LIMIT = 255  # Jira's summary limit
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 EDITABLE_FIELDS = ("summary", "description", "owner", "team", "priority", "due_date", "action_type",
                    "success_metric", "verification_method")  # fmt: skip
-_EDITABLE_STATES = ("draft", "failed")
+
+DraftState = Literal["draft", "pushing", "pushed", "failed"]
+STATES: tuple[DraftState, ...] = ("draft", "pushing", "pushed", "failed")
+# The state machine of a draft (the module's docstring tells the story): the states each state may move to.
+TRANSITIONS: dict[DraftState, frozenset[DraftState]] = {
+    "draft": frozenset({"pushing", "failed"}),
+    "pushing": frozenset({"pushing", "pushed", "failed"}),
+    "failed": frozenset({"pushing", "failed"}),
+    "pushed": frozenset(),
+}
+# What the facilitator may still change or delete: a push neither holds nor has finished these.
+EDITABLE_STATES: frozenset[DraftState] = frozenset({"draft", "failed"})
+# What `pir push` takes up: every state that may move to pushing.
+PUSHABLE_STATES: tuple[DraftState, ...] = tuple(s for s in STATES if "pushing" in TRANSITIONS[s])
 # What the review-quality check asks of every open action, draft or Jira issue: (label, column).
 ACCOUNTABILITY_FIELDS = (("owner", "owner"), ("success metric", "success_metric"),
                          ("verification method", "verification_method"))  # fmt: skip
@@ -133,21 +157,67 @@ class SmartRules:
         return self.today + dt.timedelta(days=self.horizon_days)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One row of ``action_drafts``, typed: text is stripped, and ``None`` when empty; ``due_date`` a date.
+
+    The fields are the table's columns in its order (``docs/schema.md``); drafts are read and written only here."""
+
+    draft_id: str
+    incident_id: str
+    summary: str | None = None
+    description: str | None = None
+    owner: str | None = None
+    owner_id: str | None = None  # the Jira user push resolved the owner to
+    team: str | None = None
+    priority: str | None = None
+    due_date: dt.date | None = None
+    action_type: str | None = None
+    success_metric: str | None = None
+    verification_method: str | None = None
+    state: DraftState = "draft"
+    pushed_key: str | None = None
+    pushed_issue_id: str | None = None
+    error: str | None = None  # Jira's words (redacted) of the last failed push
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    note_id: str | None = None  # the meeting note it was made from
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(Draft))
+
+
+@dataclass(frozen=True)
+class CheckedDraft:
+    """A draft and what keeps it from being SMART as of the day it was read (``validate``; empty when SMART)."""
+
+    draft: Draft
+    problems: list[Problem]
+
+    @property
+    def smart(self) -> bool:
+        return not self.problems
+
+
 def vague_verb(summary: str | None) -> str | None:
     """The vague verb that leads the summary or one of its clauses, if any (lower case)."""
     match = _VAGUE.search(summary or "")
     return " ".join(match.group(1).lower().split()) if match else None
 
 
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
 def is_measurable(metric: str | None) -> bool:
     """True when the metric states a target: a number with a unit, or a comparison with a threshold."""
-    text = _NOT_A_TARGET.sub(" ", clean_text(metric))
+    text = _NOT_A_TARGET.sub(" ", _text(metric))
     return bool(_WITH_UNIT.search(text) or _THRESHOLD.search(text))
 
 
 def verification_gaps(method: str | None) -> list[str]:
     """What the verification method leaves out: 'how', 'when' (empty when it says both)."""
-    text = clean_text(method)
+    text = _text(method)
     gaps = []
     if not _HOW_WORD.search(_TIME_WORDS.sub(" ", _WHEN.sub(" ", text))):
         gaps.append("how")
@@ -156,27 +226,8 @@ def verification_gaps(method: str | None) -> list[str]:
     return gaps
 
 
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or clean_text(value) == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f"due date: {value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _due_problem(value: Any, rules: SmartRules) -> Problem | None:
+def _due_problem(due: dt.date | None, rules: SmartRules) -> Problem | None:
     latest = rules.latest_due.isoformat()
-    try:
-        due = _as_date(value)
-    except InputError as exc:
-        return Problem("due date", str(exc).removeprefix("due date: "))
     if due is None:
         return Problem("due date", f"required; pick a date after today and by {latest} "
                                    f"(within {rules.horizon_days} days)")  # fmt: skip
@@ -205,15 +256,15 @@ def _verification_problem(method: str, today: dt.date) -> Problem | None:
     return None
 
 
-def validate(draft: Mapping[str, Any], rules: SmartRules, *, owner_known: bool) -> list[Problem]:
+def validate(draft: Draft, rules: SmartRules, *, owner_known: bool) -> list[Problem]:
     """Every reason the draft is not a SMART action yet (empty when it is), each naming the field and fix.
 
-    ``owner_known``: whether the owner is a known person (``owner_known_sql`` decides, in the query that
-    reads the draft)."""
+    ``owner_known``: whether the owner is a known person (``_owner_known_sql`` decides, in the query that
+    reads the draft). Blank text counts as missing, also in a row this module did not write."""
     problems: list[Problem] = []
-    summary = clean_text(draft.get("summary"))
-    metric = clean_text(draft.get("success_metric"))
-    owner = clean_text(draft.get("owner"))
+    summary = _text(draft.summary)
+    metric = _text(draft.success_metric)
+    owner = _text(draft.owner)
     if not summary:
         problems.append(Problem("summary", "empty; say what will be done, e.g. 'Add an alert on checkout 5xx rate'"))
     if not owner:
@@ -222,7 +273,7 @@ def validate(draft: Mapping[str, Any], rules: SmartRules, *, owner_known: bool) 
     elif not owner_known:
         problems.append(Problem("owner", f"{owner!r} is not a known person; pick someone on the invite list or "
                                          "a Jira user as Jira shows the name, or add them to the invite list"))  # fmt: skip
-    due = _due_problem(draft.get("due_date"), rules)
+    due = _due_problem(draft.due_date, rules)
     if due:
         problems.append(due)
     if not metric:
@@ -233,14 +284,14 @@ def validate(draft: Mapping[str, Any], rules: SmartRules, *, owner_known: bool) 
             "success metric", f"{metric!r} states no measurable target; give a number with a unit or a threshold "
             f"with a comparison, e.g. '{GOOD_METRIC}'"
         ))  # fmt: skip
-    verification = _verification_problem(clean_text(draft.get("verification_method")), rules.today)
+    verification = _verification_problem(_text(draft.verification_method), rules.today)
     if verification:
         problems.append(verification)
-    action_type = clean_text(draft.get("action_type"))
+    action_type = _text(draft.action_type)
     if action_type not in ACTION_TYPES:
         shown = f"{action_type!r} is not a type" if action_type else "required"
         problems.append(Problem("type", f"{shown}; choose one of {', '.join(ACTION_TYPES)}"))
-    priority = clean_text(draft.get("priority"))
+    priority = _text(draft.priority)
     if priority and priority not in PRIORITIES:
         problems.append(Problem("priority", f"{priority!r} is not a Jira priority; choose one of {', '.join(PRIORITIES)}"))
     verb = vague_verb(summary)
@@ -260,7 +311,7 @@ _JIRA_PEOPLE = ("SELECT commander AS name FROM incidents UNION SELECT assignee F
                 "actor FROM incident_events WHERE source IN ('jira_comment', 'jira_changelog')")  # fmt: skip
 
 
-def owner_known_sql(alias: str) -> str:
+def _owner_known_sql(alias: str) -> str:
     """SQL: true when ``alias.owner`` is a known person for ``alias.incident_id``.
 
     Case and runs of spaces in the owner do not matter. The names it is compared with are only trimmed and
@@ -273,37 +324,47 @@ def owner_known_sql(alias: str) -> str:
             "lower(trim(name))} FROM attendees WHERE origin IS DISTINCT FROM 'runbook role'), false)")  # fmt: skip
 
 
-def check_drafts(settings: Settings, drafts: pd.DataFrame) -> list[list[Problem]]:
-    """``validate`` for each row of ``drafts`` (``action_drafts`` columns plus ``owner_known`` from
-    ``owner_known_sql``), with the rules in force today."""
-    rules = SmartRules(settings.current_date(), settings.action_horizon_days)
-    return [validate(row, rules, owner_known=bool(row["owner_known"])) for row in drafts.to_dict("records")]
-
-
 # ---------------------------------------------------------------------------------------------- drafts
 
 
-def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
+def _as_date(value: Any) -> dt.date | None:
+    """A due date as a form gives it: a date, ISO text, or nothing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"due date: {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _form(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Draft fields as a form gives them, typed as ``Draft`` holds them (stripped text, None for blank)."""
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise InputError(f"draft field {unknown[0]!r} is unknown; use one of {', '.join(EDITABLE_FIELDS)}")
-    cleaned: dict[str, Any] = {}
-    for name, value in fields.items():
-        cleaned[name] = _as_date(value) if name == "due_date" else (clean_text(value) or None)
-    return cleaned
+    return {
+        name: _as_date(value) if name == "due_date" else (None if value is None else str(value).strip() or None)
+        for name, value in fields.items()
+    }
+
+
+def _insert(session: ReviewSession, fields: Mapping[str, Any], note_id: str | None = None) -> str:
+    at = dt.datetime.now(dt.timezone.utc)
+    draft = Draft(uuid.uuid4().hex, session.incident_id, **fields, created_at=at, updated_at=at, note_id=note_id)
+    session.con.execute(
+        f"INSERT INTO action_drafts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
+        [getattr(draft, column) for column in _COLUMNS],
+    )
+    return draft.draft_id
 
 
 def create_draft(session: ReviewSession, **fields: Any) -> str:
     """Store a new draft for the session's incident; return its id."""
-    cleaned = _clean(fields)
-    draft_id = uuid.uuid4().hex
-    at = dt.datetime.now(dt.timezone.utc)
-    columns = ["draft_id", "incident_id", "state", "created_at", "updated_at", *cleaned]
-    values = [draft_id, session.incident_id, "draft", at, at, *cleaned.values()]
-    session.con.execute(
-        f"INSERT INTO action_drafts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values
-    )
-    return draft_id
+    return _insert(session, _form(fields))
 
 
 def draft_from_note(session: ReviewSession, note_id: str) -> str:
@@ -323,9 +384,7 @@ def draft_from_note(session: ReviewSession, note_id: str) -> str:
             raise InputError("note: it no longer exists (deleted in another window?); reload the Meeting step")
         text = " ".join(str(note[0]).split())
         summary = text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
-        draft_id = create_draft(session, summary=summary, description=text)
-        session.con.execute("UPDATE action_drafts SET note_id = ? WHERE draft_id = ?", [note_id, draft_id])
-    return draft_id
+        return _insert(session, _form({"summary": summary, "description": text}), note_id)
 
 
 def known_teams(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -346,47 +405,137 @@ def drafts_by_note(session: ReviewSession) -> dict[str, str]:
     return {str(note_id): str(draft_id) for note_id, draft_id in rows}
 
 
+def _editable(con: duckdb.DuckDBPyConnection, draft_id: str, refused: str) -> bool:
+    """Whether the draft exists; raise ``draft is <state> ...; <refused>`` when it is not editable here."""
+    row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
+    if row is not None and row[0] not in EDITABLE_STATES:
+        raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; {refused}")
+    return row is not None
+
+
 def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -> None:
     """Change fields of a draft that has not been pushed."""
-    cleaned = _clean(fields)
-    if not cleaned:
+    typed = _form(fields)
+    if not typed:
         return
-    row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
-    if row is None:
+    if not _editable(con, draft_id, "edit the action in Jira instead"):
         raise InputError(f"draft {draft_id} no longer exists; start a new draft")
-    if row[0] not in _EDITABLE_STATES:
-        raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; edit the action in Jira instead")
-    assignments = ", ".join(f"{name} = ?" for name in cleaned)
+    assignments = ", ".join(f"{name} = ?" for name in typed)
     con.execute(
         f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
-        [*cleaned.values(), dt.datetime.now(dt.timezone.utc), draft_id],
+        [*typed.values(), dt.datetime.now(dt.timezone.utc), draft_id],
     )
 
 
 def delete_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
-    row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
-    if row and row[0] not in _EDITABLE_STATES:
-        raise InputError(f"draft is {row[0]} as {row[1] or 'a Jira issue'}; it cannot be deleted here")
-    con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
+    """Delete a draft that no push holds or made; one that is gone already is no error."""
+    if _editable(con, draft_id, "it cannot be deleted here"):
+        con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
 
 
-def get_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, Any] | None:
-    frame = con.execute("SELECT * FROM action_drafts WHERE draft_id = ?", [draft_id]).df()
-    if frame.empty:
-        return None
-    row = frame.iloc[0].to_dict()
-    row["due_date"] = _as_date(row["due_date"]) if not pd.isna(row["due_date"]) else None
-    return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
+_SELECT = f"SELECT {', '.join(f'd.{column}' for column in _COLUMNS)}"
 
 
-def list_drafts(session: ReviewSession) -> pd.DataFrame:
-    """The incident's drafts, oldest first, with ``problems`` (a list of Problem) as of today."""
-    frame = session.con.execute(
-        f"SELECT d.*, {owner_known_sql('d')} AS owner_known FROM action_drafts AS d WHERE d.incident_id = ? "
-        "ORDER BY d.created_at, d.draft_id", [session.incident_id]
-    ).df()
-    frame["problems"] = check_drafts(session.settings, frame)
-    return frame.drop(columns="owner_known")
+def _drafts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[Draft]:
+    rows = con.execute(
+        f"{_SELECT} FROM action_drafts AS d WHERE {where} ORDER BY d.created_at, d.draft_id", params
+    ).fetchall()
+    return [Draft(*row) for row in rows]
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    where: str,
+    params: list[Any],
+    order: str = "d.created_at, d.draft_id",
+) -> list[CheckedDraft]:
+    """The drafts ``where`` selects, each with its problems under the rules in force today."""
+    rows = con.execute(
+        f"{_SELECT}, {_owner_known_sql('d')} FROM action_drafts AS d WHERE {where} ORDER BY {order}", params
+    ).fetchall()
+    rules = SmartRules(settings.current_date(), settings.action_horizon_days)
+    checked = []
+    for *columns, owner_known in rows:
+        draft = Draft(*columns)
+        checked.append(CheckedDraft(draft, validate(draft, rules, owner_known=bool(owner_known))))
+    return checked
+
+
+def get_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> Draft | None:
+    found = _drafts(con, "d.draft_id = ?", [draft_id])
+    return found[0] if found else None
+
+
+def list_drafts(session: ReviewSession) -> list[CheckedDraft]:
+    """The incident's drafts, oldest first, each with its problems as of today."""
+    return _checked(session.con, session.settings, "d.incident_id = ?", [session.incident_id])
+
+
+def open_drafts(con: duckdb.DuckDBPyConnection, incident_id: str) -> list[Draft]:
+    """The incident's drafts that are not in Jira yet (every state but pushed), oldest first."""
+    return _drafts(con, "d.incident_id = ? AND d.state <> 'pushed'", [incident_id])
+
+
+def drafts_to_push(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id: str | None) -> list[CheckedDraft]:
+    """What ``pir push`` takes up (of one incident, or of all when None): every draft in a state that may move
+    to pushing, with its problems as of today (a draft with problems is not pushed), in the order of the
+    incidents' keys, oldest first within an incident."""
+    where = "d.state IN (SELECT unnest(?)) AND d.incident_id IN (SELECT issue_id FROM incidents)"
+    params: list[Any] = [list(PUSHABLE_STATES)]
+    if incident_id is not None:
+        where, params = where + " AND d.incident_id = ?", [*params, incident_id]
+    order = "(SELECT key FROM incidents WHERE issue_id = d.incident_id), d.created_at, d.draft_id"
+    return _checked(con, settings, where, params, order)
+
+
+def can_move(state: DraftState, to: DraftState) -> bool:
+    """Whether the state machine lets a draft in ``state`` move to ``to``."""
+    return to in TRANSITIONS[state]
+
+
+def _move(con: duckdb.DuckDBPyConnection, draft_id: str, to: DraftState, **values: Any) -> None:
+    """Move the draft to state ``to`` and write ``values`` with it, in one statement that checks the move."""
+    sources = [state for state in STATES if can_move(state, to)]
+    columns = {"state": to, **values, "updated_at": dt.datetime.now(dt.timezone.utc)}
+    moved = con.execute(
+        f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in columns)} WHERE draft_id = ? "
+        "AND state IN (SELECT unnest(?)) RETURNING draft_id",
+        [*columns.values(), draft_id, sources],
+    ).fetchall()
+    if moved:
+        return
+    row = con.execute("SELECT state FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
+    if row is None:
+        raise InputError(f"draft {draft_id} no longer exists (deleted in the guide?); reload the Actions step")
+    raise InputError(
+        f"draft {draft_id} is {row[0]} and cannot become {to} (a draft goes draft -> pushing -> pushed or failed); "
+        "reload the Actions step to see its state"
+    )
+
+
+def start_push(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
+    """The push is about to send its first request about the draft (a crash from here leaves it pushing)."""
+    _move(con, draft_id, "pushing")
+
+
+def mark_pushed(
+    con: duckdb.DuckDBPyConnection, draft_id: str, key: str, issue_id: str, owner_id: str | None = None
+) -> None:
+    """The draft is the Jira issue ``key`` (created now, or found by its marker); ``owner_id`` the Jira user
+    it was assigned to, when the push resolved one."""
+    values: dict[str, Any] = {"pushed_key": key, "pushed_issue_id": issue_id, "error": None}
+    if owner_id:
+        values["owner_id"] = owner_id
+    _move(con, draft_id, "pushed", **values)
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, settings: Settings, draft_id: str, error: str) -> str:
+    """The push of the draft failed with ``error`` (Jira's words): stored with every secret redacted, as returned.
+    The draft keeps everything the facilitator typed and is pushed again by the next push."""
+    redacted = redact(error, settings)
+    _move(con, draft_id, "failed", error=redacted)
+    return redacted
 
 
 # ------------------------------------------------------------------------------- the review-quality check
@@ -414,10 +563,7 @@ def open_actions(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id
     stored. Blank is what ``clean_text`` calls blank.
     """
     ids = list(incident_ids)
-    drafts = con.execute(
-        f"SELECT d.*, {owner_known_sql('d')} AS owner_known FROM action_drafts AS d WHERE d.state <> 'pushed' "
-        "AND d.incident_id IN (SELECT unnest(?)) ORDER BY d.created_at, d.draft_id", [ids]
-    ).df()
+    drafts = _checked(con, settings, "d.state <> 'pushed' AND d.incident_id IN (SELECT unnest(?))", [ids])
     blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for _, column in ACCOUNTABILITY_FIELDS]
     entry = f"{{'summary': coalesce(summary, key), 'key': key, 'blank': [{', '.join(blanks)}]}}"
     jira = con.execute(
@@ -432,9 +578,9 @@ def open_actions(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id
             (f"Jira {row['key']}", row["summary"], [label for label, b in zip(labels, row["blank"]) if b])
             for row in lacking or []
         ])  # fmt: skip
-    for draft, problems in zip(drafts.to_dict("records"), check_drafts(settings, drafts)):
-        known = found[draft["incident_id"]]
-        found[draft["incident_id"]] = OpenActions(known.count + 1, known.not_smart, known.lacking)
-        if problems:
-            known.not_smart.append((clean_text(draft["summary"]) or "(no summary)", problems))
+    for checked in drafts:
+        known = found[checked.draft.incident_id]
+        found[checked.draft.incident_id] = OpenActions(known.count + 1, known.not_smart, known.lacking)
+        if checked.problems:
+            known.not_smart.append((_text(checked.draft.summary) or "(no summary)", checked.problems))
     return found

@@ -49,7 +49,7 @@ def step_done(session: ReviewSession, step: str, done: set[str] | frozenset[str]
         return not meeting.segments_without_notes(con, [incident_id])[incident_id]
     if step == "actions":
         drafts = actions.list_drafts(session)
-        return not drafts.empty and not drafts["problems"].map(bool).any()
+        return bool(drafts) and all(checked.smart for checked in drafts)
     if step == "wrap_up":
         return set(STEPS) - {"wrap_up"} <= set(done) and not quality_check(session)
     raise InputError(f"step {step!r} is unknown; use one of {', '.join(STEPS)}")

@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Any
 
 import ipywidgets as widgets
-import pandas as pd
 
 from pirlib.jira_sync import push
 from pirlib.review import actions, prepare
+from pirlib.review.actions import CheckedDraft, Draft
 from pirlib.review.session import ReviewSession
 from pirlib.ui.facilitator.widgets import WIDE, ConfirmButton, Host, Message, Step, heading
 from pirlib.ui import html
@@ -80,7 +80,7 @@ class ActionsStep(Step):
     def load(self, s: ReviewSession) -> None:
         invitees = prepare.invite_list(s)
         draft = actions.get_draft(s.con, self.draft_id) if self.draft_id else None
-        if draft is not None and draft["incident_id"] != s.incident_id:  # another incident was picked since
+        if draft is not None and draft.incident_id != s.incident_id:  # another incident was picked since
             draft = None
         drafts = actions.list_drafts(s)
         teams = actions.known_teams(s.con)
@@ -113,10 +113,10 @@ class ActionsStep(Step):
             self._show(actions.list_drafts(s))
             self.host.changed(self.name, s)
 
-    def _load(self, draft: dict[str, Any] | None) -> None:
+    def _load(self, draft: Draft | None) -> None:
         with self.loading():
             for name, field in self.fields.items():
-                value = (draft or {}).get(name)
+                value = getattr(draft, name) if draft else None
                 if isinstance(field, widgets.DatePicker):
                     field.value = value
                 else:
@@ -155,33 +155,33 @@ class ActionsStep(Step):
 
         self.save(self.message, save, "draft saved")
 
-    def _show(self, drafts: pd.DataFrame | None = None) -> None:
+    def _show(self, drafts: list[CheckedDraft] | None = None) -> None:
         if drafts is None:
             drafts = self.call(actions.list_drafts)
-        current = drafts.loc[drafts["draft_id"] == self.draft_id]
-        if self.draft_id is None or current.empty:
+        current = next((checked for checked in drafts if checked.draft.draft_id == self.draft_id), None)
+        if current is None:
             self.problems.value = "<p>New draft: start typing; it is saved when you leave a field.</p>"
         else:
-            problems = current.iloc[0]["problems"]
+            problems = current.problems
             self.problems.value = (
                 html.bullets("Not SMART yet:", problems, "error", "pir-problems")
                 if problems else html.colored("✓ SMART: this draft is complete.", "ok", "div", "pir-smart-ok")
             )  # fmt: skip
         rows = []
-        for draft in drafts.to_dict("records"):
-            status = "✓ SMART" if not draft["problems"] else f"✗ {len(draft['problems'])} problem(s)"
-            due = draft["due_date"].date().isoformat() if not pd.isna(draft["due_date"]) else "no due date"
-            owner = draft["owner"] if isinstance(draft["owner"], str) else "no owner"
-            owner += f" ({draft['team']})" if isinstance(draft.get("team"), str) else ""
-            marker = "▶ " if draft["draft_id"] == self.draft_id else ""
-            pushed = f" {draft['pushed_key']}" if isinstance(draft.get("pushed_key"), str) else ""
-            error = f" — {draft['error']}" if isinstance(draft.get("error"), str) else ""
-            label = widgets.HTML(f"<span class='pir-draft'>{marker}{html.text(draft['summary'] or '(no summary)')} — "
-                                 f"{html.text(owner)}, {html.text(due)}, {html.text(draft['state'])}{html.text(pushed)}: {html.text(status)}"
+        for checked in drafts:
+            draft = checked.draft
+            status = "✓ SMART" if checked.smart else f"✗ {len(checked.problems)} problem(s)"
+            due = draft.due_date.isoformat() if draft.due_date else "no due date"
+            owner = (draft.owner or "no owner") + (f" ({draft.team})" if draft.team else "")
+            marker = "▶ " if draft.draft_id == self.draft_id else ""
+            pushed = f" {draft.pushed_key}" if draft.pushed_key else ""
+            error = f" — {draft.error}" if draft.error else ""
+            label = widgets.HTML(f"<span class='pir-draft'>{marker}{html.text(draft.summary or '(no summary)')} — "
+                                 f"{html.text(owner)}, {html.text(due)}, {html.text(draft.state)}{html.text(pushed)}: {html.text(status)}"
                                  f"{html.text(error)}</span>",
                                  layout=widgets.Layout(width="70%"))  # fmt: skip
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
-            edit.on_click(lambda _, d=draft["draft_id"]: self.edit(d))
-            delete = ConfirmButton(lambda d=draft["draft_id"]: self.delete(d), css="pir-delete-draft")
+            edit.on_click(lambda _, d=draft.draft_id: self.edit(d))
+            delete = ConfirmButton(lambda d=draft.draft_id: self.delete(d), css="pir-delete-draft")
             rows.append(widgets.HBox([label, edit, delete.widget]))
         self.listing.children = rows or [widgets.HTML("<p>No drafts yet.</p>")]
