@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _settings_epilog() -> str:
     lines = ["settings (environment variable, or the lower-case key in pir.toml):"]
-    lines += [f"  {env:<28} {text}" for _, env, text in describe()]
+    lines += [f"  {env:<28} {text}" for env, text in describe()]
     return "\n".join(lines)
 
 
