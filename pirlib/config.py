@@ -271,17 +271,6 @@ class Settings:
     # The project folder relative paths were resolved against (None: built directly, paths as given).
     home: Path | None = None
 
-    @property
-    def stage_deadline_hours(self) -> dict[str, float]:
-        """The runbook's deadlines, hours after incident closure, in the order of the runbook."""
-        return {
-            "facilitator_assigned": self.facilitator_hours,
-            "artifacts_collected": self.artifacts_hours,
-            "invites_sent": self.invites_hours,
-            "agenda_circulated": self.agenda_hours,
-            "published": self.publish_hours,
-        }
-
     def action_labels(self, incident_label: str | None) -> list[str]:
         """Labels an action carries: the postmortem label plus the incident's own label."""
         return [self.postmortem_label] + ([incident_label] if incident_label else [])

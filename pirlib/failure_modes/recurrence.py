@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 from pirlib import metrics
+
+
+def store_window(con: duckdb.DuckDBPyConnection, days: int) -> None:
+    """Write the configured recurrence window (``recurrence_window_days``) into ``recurrence_window``, which
+    the recurrence views read (inside the caller's transaction; an unchanged window stays)."""
+    con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [days, days])
 
 
 @dataclass(frozen=True)
