@@ -8,7 +8,7 @@ the database (``cli``), the guide when it starts, a sync and the demo load. So a
 on the next command, as it did when the migration wrote them. Readers that only read (the boards, `pir sql`,
 `pir export`) see what the last of those wrote.
 
-This module sits above ``db`` and the tables' owners so that none of them imports another layer's upward.
+It sits above ``db`` and the tables' owners, so that ``db`` imports none of them.
 """
 
 from __future__ import annotations
