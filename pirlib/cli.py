@@ -31,12 +31,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _settings_epilog() -> str:
     lines = ["settings (environment variable, or the lower-case key in pir.toml):"]
-    lines += [f"  {env:<28} {text}" for _, env, text in describe()]
+    lines += [f"  {env:<28} {text}" for env, text in describe()]
     return "\n".join(lines)
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import db
+    from pirlib import configure, db
+    from pirlib.failure_modes import taxonomy
 
     report = []
     if settings.jira_url:  # offline without Jira; with it, a field problem shows before anything is written
@@ -44,7 +45,10 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         from pirlib.jira_sync.fields import check_site
 
         report = check_site(connect(settings), settings)
+    modes = taxonomy.load(settings.failure_mode_taxonomy)  # a bad file fails before the database is touched
     applied = db.init(settings)
+    with db.connect(settings) as con:
+        configure.apply(con, settings, modes)
     what = ", ".join(applied) if applied else "schema already up to date"
     _echo(f"initialised {settings.db} ({what})")
     with db.connect(settings, read_only=True) as con:
@@ -104,22 +108,22 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import db
+    from pirlib import configure
     from pirlib.timeline import events
 
-    with db.connect(settings, create=False) as con:  # an import needs an incident, so a database
+    with configure.open_configured(settings, create=False) as con:  # an import needs an incident, so a database
         counts = events.import_file(con, args.kind, args.incident, Path(args.file), tz=args.tz)
     _echo(f"imported {args.kind} into {args.incident} from {args.file}: {events.describe_import(counts)}")
     return 0
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import db
+    from pirlib import configure
     from pirlib.review.wrap_up import quality_report
 
     # One connection for the whole report, however many reviews it checks; read-write so that pending
-    # migrations apply, but a check never creates the database.
-    with db.connect(settings, create=False) as con:
+    # migrations and the configured deadlines apply, but a check never creates the database.
+    with configure.open_configured(settings, create=False) as con:
         report = quality_report(con, settings, args.incident)
     for key, gaps in report:
         _echo(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
@@ -131,8 +135,10 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import configure
     from pirlib.jira_sync import push
 
+    configure.prepare(settings)
     result = push.push(settings, args.incident)
     for outcome in result.outcomes:
         _echo(outcome.line())
@@ -145,8 +151,10 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import reminders
+    from pirlib import configure, reminders
 
+    if not args.dry_run:  # a dry run writes nothing
+        configure.prepare(settings)
     result = reminders.remind(settings, dry_run=args.dry_run, to=args.to)
     for line in result.lines():
         _echo(line)
@@ -158,8 +166,10 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import digest
+    from pirlib import configure, digest
 
+    if not args.dry_run:  # a dry run writes nothing
+        configure.prepare(settings)
     result = digest.send_digest(settings, dry_run=args.dry_run)
     for line in "\n".join(result.lines(dry_run=args.dry_run)).splitlines():
         _echo(line)
@@ -171,8 +181,10 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import configure
     from pirlib.publish import pipeline
 
+    configure.prepare(settings)
     result = pipeline.publish(settings, args.incident, formats=args.format or list(pipeline.FORMATS),
                               out_dir=args.out, to_confluence=args.confluence, doc_url=args.doc_url)  # fmt: skip
     for line in result.lines():
@@ -203,12 +215,12 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import db
+    from pirlib import configure
     from pirlib.incidents import resolve_incident
     from pirlib.publish import pipeline
     from pirlib.review.clock import now
 
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         incident_id, key = resolve_incident(con, args.incident)
         pipeline.record_regulator_filing(con, incident_id, None if args.undo else now(settings))
     _echo(f"{key}: regulator filing " + ("cleared: the compliance item is open again" if args.undo else "recorded"))

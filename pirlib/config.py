@@ -1,5 +1,9 @@
 """Settings: environment variables ``PIR_*`` over ``pir.toml`` over the defaults below.
 
+Each setting is declared once, as a field of ``Settings`` (type, default, parser, help, secret or not);
+``SETTINGS``, ``SECRET_KEYS``, `pir --help` (``describe``) and docs/settings.md (``settings_markdown``) are
+derived from those fields.
+
 Every key of ``pir.toml`` is the lower-case name of a setting (``db``, ``incident_jql``, ...); its
 environment variable is ``PIR_`` plus the upper-case name. Secrets (tokens, webhook URLs, passwords) are
 read from the environment or from a secrets file named by ``PIR_SECRETS_FILE`` that lives outside the
@@ -171,155 +175,101 @@ def _timezone(key: str, value: Any) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class _Spec:
-    parse: Callable[[str, Any], Any]
-    default: Any = None
-    secret: bool = False
-    help: str = ""
-
-
-_SPECS: dict[str, _Spec] = {
-    "db": _Spec(_path, Path("data/pir.duckdb"), help="DuckDB file"),
-    "jira_url": _Spec(_url, None, help="Jira base URL"),
-    "jira_email": _Spec(_text, None, help="Jira Cloud account e-mail (with jira_token)"),
-    "jira_token": _Spec(_secret, None, secret=True, help="Jira Cloud API token"),
-    "jira_pat": _Spec(_secret, None, secret=True, help="Jira Data Center personal access token"),
-    "jira_timezone": _Spec(_timezone, None, help="time zone JQL dates are read in (default: the Jira user's)"),
-    "incident_jql": _Spec(_text, "project = INC AND issuetype = Incident", help="JQL that finds incidents"),
-    "severity_field": _Spec(_text, "Severity", help="severity field: id or unique name"),
-    "failure_mode_field": _Spec(_field_or_none, None, help="failure mode field: id or unique name; empty: the "
-                                "site has none (default: the field named 'Failure Mode' when the site has one)"),
-    "severity_map": _Spec(_value_map, None, help="severity field values -> severity levels, e.g. "
-                          "'Highest=Sev-0; High=Sev-1' (needed when PIR_SEVERITY_FIELD=priority)"),
-    "epic_link_field": _Spec(_text, "Epic Link", help="Data Center Epic Link field: id or unique name"),
-    "success_metric_field": _Spec(_text, "Success Metric", help="action success metric field"),
-    "verification_field": _Spec(_text, "Verification Method", help="action verification method field"),
-    "action_project": _Spec(_text, "INC", help="project key new action issues go to"),
-    "action_issue_type": _Spec(_text, "Task", help="issue type of new action issues"),
-    "review_severities": _Spec(_names, ("Sev-0", "Sev-1"), help="severities that require a review"),
-    "postmortem_label": _Spec(_text, "postmortem", help="label every action carries"),
-    "facilitator_hours": _Spec(_hours, 12.0, help="facilitator assigned within, hours after closure"),
-    "artifacts_hours": _Spec(_hours, 24.0, help="artifacts collected within, hours"),
-    "invites_hours": _Spec(_hours, 24.0, help="invite list sent within, hours"),
-    "agenda_hours": _Spec(_hours, 24.0, help="agenda circulated within, hours"),
-    "publish_hours": _Spec(_hours, 48.0, help="postmortem published within, hours"),
-    "action_horizon_days": _Spec(_number(1, integer=True), 90, help="an action's due date lies within this many "
-                                 "days of today (SMART's time-bound)"),
-    "reminder_lead_days": _Spec(_number(0, integer=True), 2, help="days before due date to remind"),
-    "overdue_reminder_cap": _Spec(_number(0, integer=True), 5, help="daily overdue nudges per action"),
-    "slack_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook URL"),
-    "smtp_host": _Spec(_text, None, help="SMTP server for e-mail reminders"),
-    "smtp_port": _Spec(_number(1, integer=True), 25, help="SMTP port"),
-    "smtp_user": _Spec(_text, None, help="SMTP user"),
-    "smtp_password": _Spec(_secret, None, secret=True, help="SMTP password"),
-    "smtp_from": _Spec(_text, "pir@localhost", help="From address of reminder e-mails"),
-    "smtp_starttls": _Spec(_boolean, False, help="use STARTTLS"),
-    "sync_overlap_minutes": _Spec(_number(1, integer=True), 10, help="re-read window of incremental syncs"),
-    "db_lock_timeout": _Spec(_number(0), 30.0, help="seconds to wait for a DuckDB lock"),
-    "published_dir": _Spec(_path, Path("data/published"), help="where `pir publish` writes"),
-    "sample_dir": _Spec(_path, Path("data/sample"), help="generated sample Jira JSON"),
-    "today": _Spec(_date, None, help="pretend today is this date (demo, tests)"),
-    # publishing (runbook §4) and the roadmap (§5)
-    "publish_templates": _Spec(_path, None, help="folder of templates that override pir's postmortem templates"),
-    "confluence_url": _Spec(_url, None, help="Confluence base URL (Cloud: https://yourcompany.atlassian.net/wiki)"),
-    "confluence_email": _Spec(_text, None, help="Confluence Cloud account e-mail (with confluence_token)"),
-    "confluence_token": _Spec(_secret, None, secret=True, help="Confluence Cloud API token"),
-    "confluence_pat": _Spec(_secret, None, secret=True, help="Confluence Data Center personal access token"),
-    "confluence_space": _Spec(_text, None, help="space key postmortems are published in"),
-    "confluence_parent": _Spec(_text, "Reliability > Incidents", help="title path of the parent page"),
-    "status_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook of #fixit-status"),
-    "status_cc": _Spec(_names, None, help="executive stakeholders cc'd on the status summary (e.g. @cto)"),
-    "customer_email_template": _Spec(_path, Path("docs/support/templates/post_incident_email.md"),
-                                     help="customer follow-up e-mail template"),
-    "customer_email_to": _Spec(_names, None, help="addresses the customer follow-up e-mail goes to"),
-    "roadmap_path": _Spec(_path, Path("docs/performance/reliability-roadmap.md"), help="where `pir roadmap` writes"),
-    "runbook_map": _Spec(_runbook_map, None, help="failure mode or category -> runbooks it touches"),
-    "failure_mode_taxonomy": _Spec(_path, None, help="team failure-mode taxonomy YAML (default: pir's own)"),
-    "recurrence_window_days": _Spec(_number(1, integer=True), 90, help="a mode recurs within this many days"),
-    # the weekly leadership digest (`pir digest`)
-    "dashboard_url": _Spec(_url, "http://127.0.0.1:8866", help="the dashboards' address as readers reach them "
-                           "(the digest's links)"),
-    "digest_webhook": _Spec(_secret_url, None, secret=True, help="Slack incoming webhook the weekly digest goes to"),
-    "digest_to": _Spec(_names, None, help="addresses the weekly digest is e-mailed to (with smtp_host)"),
-}
-
-SECRET_KEYS = frozenset(name for name, spec in _SPECS.items() if spec.secret)
-PATH_KEYS = tuple(name for name, spec in _SPECS.items() if spec.parse is _path)
-# What makes a folder a pir project when no PIR_HOME says where it is.
-PROJECT_MARKERS = ("pir.toml", "data/pir.duckdb")
+def _setting(default: Any, parse: Callable[[str, Any], Any], help: str, *, secret: bool = False) -> Any:
+    """A field of ``Settings`` that declares a setting: its default, its parser, its help and whether it is a
+    secret. Every other place a setting shows (``SETTINGS``, `pir --help`, docs/settings.md, the secrets
+    that ``redact`` masks) is derived from these fields."""
+    return field(default=default, repr=not secret, metadata={"parse": parse, "help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
 class Settings:
-    db: Path = _SPECS["db"].default
-    jira_url: str | None = None
-    jira_email: str | None = None
-    jira_token: Secret | None = field(default=None, repr=False)
-    jira_pat: Secret | None = field(default=None, repr=False)
-    jira_timezone: str | None = None
-    incident_jql: str = _SPECS["incident_jql"].default
-    severity_field: str = "Severity"
-    failure_mode_field: str | None = None  # None: "Failure Mode" if the site has it; "": none
-    severity_map: tuple[tuple[str, str], ...] | None = None
-    epic_link_field: str = "Epic Link"
-    success_metric_field: str = "Success Metric"
-    verification_field: str = "Verification Method"
-    action_project: str = "INC"
-    action_issue_type: str = "Task"
-    review_severities: tuple[str, ...] = ("Sev-0", "Sev-1")
-    postmortem_label: str = "postmortem"
-    facilitator_hours: float = 12.0
-    artifacts_hours: float = 24.0
-    invites_hours: float = 24.0
-    agenda_hours: float = 24.0
-    publish_hours: float = 48.0
-    action_horizon_days: int = 90
-    reminder_lead_days: int = 2
-    overdue_reminder_cap: int = 5
-    slack_webhook: Secret | None = field(default=None, repr=False)
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: Secret | None = field(default=None, repr=False)
-    smtp_from: str = "pir@localhost"
-    smtp_starttls: bool = False
-    sync_overlap_minutes: int = 10
-    db_lock_timeout: float = 30.0
-    published_dir: Path = Path("data/published")
-    sample_dir: Path = Path("data/sample")
-    today: dt.date | None = None
-    publish_templates: Path | None = None
-    confluence_url: str | None = None
-    confluence_email: str | None = None
-    confluence_token: Secret | None = field(default=None, repr=False)
-    confluence_pat: Secret | None = field(default=None, repr=False)
-    confluence_space: str | None = None
-    confluence_parent: str = "Reliability > Incidents"
-    status_webhook: Secret | None = field(default=None, repr=False)
-    status_cc: tuple[str, ...] | None = None
-    customer_email_template: Path = Path("docs/support/templates/post_incident_email.md")
-    customer_email_to: tuple[str, ...] | None = None
-    roadmap_path: Path = Path("docs/performance/reliability-roadmap.md")
-    runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    failure_mode_taxonomy: Path | None = None
-    recurrence_window_days: int = 90
-    dashboard_url: str = "http://127.0.0.1:8866"
-    digest_webhook: Secret | None = field(default=None, repr=False)
-    digest_to: tuple[str, ...] | None = None
+    """The settings, each declared once as a field (name, type, default, parser, help, secret)."""
+
+    db: Path = _setting(Path("data/pir.duckdb"), _path, "DuckDB file")
+    jira_url: str | None = _setting(None, _url, "Jira base URL, e.g. https://yourcompany.atlassian.net")
+    jira_email: str | None = _setting(None, _text, "Jira Cloud account e-mail (with jira_token)")
+    jira_token: Secret | None = _setting(None, _secret, "Jira Cloud API token", secret=True)
+    jira_pat: Secret | None = _setting(None, _secret, "Jira Data Center personal access token", secret=True)
+    jira_timezone: str | None = _setting(None, _timezone, "time zone JQL dates are read in (default: the Jira "
+                                         "user's)")
+    incident_jql: str = _setting("project = INC AND issuetype = Incident", _text, "JQL that finds incidents")
+    severity_field: str = _setting("Severity", _text, "severity field: id (customfield_10010) or unique name")
+    failure_mode_field: str | None = _setting(None, _field_or_none, "failure mode field: id or unique name; empty: "
+                                              "the site has none (default: the field named 'Failure Mode' when "
+                                              "the site has one)")
+    severity_map: tuple[tuple[str, str], ...] | None = _setting(None, _value_map, "severity field values -> "
+                                                                "severity levels, e.g. 'Highest=Sev-0; High=Sev-1' "
+                                                                "(needed when PIR_SEVERITY_FIELD=priority)")
+    epic_link_field: str = _setting("Epic Link", _text, "Data Center Epic Link field: id or unique name")
+    success_metric_field: str = _setting("Success Metric", _text, "action success metric field")
+    verification_field: str = _setting("Verification Method", _text, "action verification method field")
+    action_project: str = _setting("INC", _text, "project key new action issues go to")
+    action_issue_type: str = _setting("Task", _text, "issue type of new action issues")
+    review_severities: tuple[str, ...] = _setting(("Sev-0", "Sev-1"), _names, "severities that require a review")
+    postmortem_label: str = _setting("postmortem", _text, "label every action carries, with the incident's own "
+                                     "label")
+    facilitator_hours: float = _setting(12.0, _hours, "facilitator assigned within, hours after closure")
+    artifacts_hours: float = _setting(24.0, _hours, "artifacts collected within, hours after closure")
+    invites_hours: float = _setting(24.0, _hours, "invite list sent within, hours after closure")
+    agenda_hours: float = _setting(24.0, _hours, "agenda circulated within, hours after closure")
+    publish_hours: float = _setting(48.0, _hours, "postmortem published within, hours after closure")
+    action_horizon_days: int = _setting(90, _number(1, integer=True), "an action draft is SMART only when due "
+                                        "within this many days of today (the Atlassian handbook uses 28 or 56 "
+                                        "for priority actions)")
+    reminder_lead_days: int = _setting(2, _number(0, integer=True), "days before due date to remind")
+    overdue_reminder_cap: int = _setting(5, _number(0, integer=True), "daily overdue nudges per action")
+    slack_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook URL of reminders",
+                                            secret=True)
+    smtp_host: str | None = _setting(None, _text, "SMTP server for e-mail reminders")
+    smtp_port: int = _setting(25, _number(1, integer=True), "SMTP port")
+    smtp_user: str | None = _setting(None, _text, "SMTP user")
+    smtp_password: Secret | None = _setting(None, _secret, "SMTP password", secret=True)
+    smtp_from: str = _setting("pir@localhost", _text, "From address of reminder e-mails")
+    smtp_starttls: bool = _setting(False, _boolean, "use STARTTLS")
+    sync_overlap_minutes: int = _setting(10, _number(1, integer=True), "re-read window of incremental syncs")
+    db_lock_timeout: float = _setting(30.0, _number(0), "seconds to wait for a DuckDB lock")
+    published_dir: Path = _setting(Path("data/published"), _path, "where `pir publish` writes")
+    sample_dir: Path = _setting(Path("data/sample"), _path, "generated sample Jira JSON")
+    today: dt.date | None = _setting(None, _date, "pretend today is this date (demo, tests)")
+    # publishing (runbook §4) and the roadmap (§5)
+    publish_templates: Path | None = _setting(None, _path, "folder of templates that override pir's postmortem "
+                                              "templates")
+    confluence_url: str | None = _setting(None, _url, "Confluence base URL (Cloud: "
+                                          "https://yourcompany.atlassian.net/wiki)")
+    confluence_email: str | None = _setting(None, _text, "Confluence Cloud account e-mail (with confluence_token)")
+    confluence_token: Secret | None = _setting(None, _secret, "Confluence Cloud API token", secret=True)
+    confluence_pat: Secret | None = _setting(None, _secret, "Confluence Data Center personal access token",
+                                             secret=True)
+    confluence_space: str | None = _setting(None, _text, "space key postmortems are published in")
+    confluence_parent: str = _setting("Reliability > Incidents", _text, "title path of the parent page")
+    status_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook of #fixit-status",
+                                             secret=True)
+    status_cc: tuple[str, ...] | None = _setting(None, _names, "executive stakeholders cc'd on the status summary "
+                                                 "(e.g. @cto)")
+    customer_email_template: Path = _setting(Path("docs/support/templates/post_incident_email.md"), _path,
+                                             "customer follow-up e-mail template")
+    customer_email_to: tuple[str, ...] | None = _setting(None, _names, "addresses the customer follow-up e-mail "
+                                                         "goes to")
+    roadmap_path: Path = _setting(Path("docs/performance/reliability-roadmap.md"), _path,
+                                  "where `pir roadmap` writes")
+    runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = _setting(None, _runbook_map, "failure mode or "
+                                                                           "category -> runbooks it touches, e.g. "
+                                                                           "'change=deployment+incident; "
+                                                                           "data=payments'")
+    failure_mode_taxonomy: Path | None = _setting(None, _path, "team failure-mode taxonomy YAML (default: pir's "
+                                                  "own; format and rules in docs/schema.md)")
+    recurrence_window_days: int = _setting(90, _number(1, integer=True), "a failure mode recurs when the same "
+                                           "service had it within this many days")
+    # the weekly leadership digest (`pir digest`)
+    dashboard_url: str = _setting("http://127.0.0.1:8866", _url, "the dashboards' address as readers reach them "
+                                  "(the digest's links; a reverse proxy's URL in a team)")
+    digest_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook the weekly digest goes to",
+                                             secret=True)
+    digest_to: tuple[str, ...] | None = _setting(None, _names, "addresses the weekly digest is e-mailed to (with "
+                                                 "smtp_host)")
     # The project folder relative paths were resolved against (None: built directly, paths as given).
     home: Path | None = None
-
-    @property
-    def stage_deadline_hours(self) -> dict[str, float]:
-        """The runbook's deadlines, hours after incident closure, in the order of the runbook."""
-        return {
-            "facilitator_assigned": self.facilitator_hours,
-            "artifacts_collected": self.artifacts_hours,
-            "invites_sent": self.invites_hours,
-            "agenda_circulated": self.agenda_hours,
-            "published": self.publish_hours,
-        }
 
     def action_labels(self, incident_label: str | None) -> list[str]:
         """Labels an action carries: the postmortem label plus the incident's own label."""
@@ -332,15 +282,78 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def describe() -> list[tuple[str, str, str]]:
-    """(setting, environment variable, help with default) for every setting, for docs and --help."""
+@dataclass(frozen=True)
+class Setting:
+    """One setting as its ``Settings`` field declares it."""
+
+    name: str
+    default: Any
+    parse: Callable[[str, Any], Any]
+    help: str
+    secret: bool
+
+    @property
+    def env(self) -> str:
+        return f"PIR_{self.name.upper()}"
+
+    @property
+    def shown_default(self) -> str:
+        """The default as a person would write it in the environment or pir.toml ("" when there is none)."""
+        return "" if self.default is None else _show(self.default)
+
+
+SETTINGS: dict[str, Setting] = {
+    f.name: Setting(f.name, f.default, f.metadata["parse"], f.metadata["help"], f.metadata["secret"])
+    for f in dataclasses.fields(Settings) if "parse" in f.metadata
+}
+SECRET_KEYS = frozenset(name for name, setting in SETTINGS.items() if setting.secret)
+PATH_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.parse is _path)
+# What makes a folder a pir project when no PIR_HOME says where it is.
+PROJECT_MARKERS = ("pir.toml", "data/pir.duckdb")
+# Variables that say where the settings come from; they are read from the environment only.
+LOCATIONS: tuple[tuple[str, str], ...] = (
+    ("PIR_HOME", "project folder relative paths resolve against (default: the nearest folder at or above the "
+     "working directory holding pir.toml or data/pir.duckdb, else the working directory)"),
+    ("PIR_CONFIG", "the settings file to read (default: pir.toml in the project folder, when there is one)"),
+    ("PIR_SECRETS_FILE", "a TOML file outside the repository that holds secrets (the only file they may be in)"),
+)
+
+
+def describe() -> list[tuple[str, str]]:
+    """(environment variable, help with default) for every setting, then the variables in ``LOCATIONS``."""
     rows = []
-    for name, spec in _SPECS.items():
-        default = "" if spec.default is None else f" (default: {_show(spec.default)})"
-        rows.append((name, f"PIR_{name.upper()}", spec.help + default))
-    rows.append(("home", "PIR_HOME", "project folder relative paths resolve against (default: the nearest folder "
-                 "at or above the working directory holding pir.toml or data/pir.duckdb, else the working directory)"))
-    return rows
+    for setting in SETTINGS.values():
+        notes = [f"default: {setting.shown_default}"] if setting.default is not None else []
+        notes += ["secret"] if setting.secret else []
+        rows.append((setting.env, setting.help + "".join(f" ({note})" for note in notes)))
+    return rows + list(LOCATIONS)
+
+
+def settings_markdown() -> str:
+    """docs/settings.md: every setting as declared here (``python -m pirlib.config > docs/settings.md``)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated from pirlib/config.py: `python -m pirlib.config > docs/settings.md` (tests/test_config.py",
+        "     fails while this file differs from what that prints). Do not edit by hand. -->",
+        "",
+        "Environment variables `PIR_*` override `pir.toml` in the project folder, which overrides the defaults.",
+        "A key of `pir.toml` is the setting's lower-case name. Secrets come only from the environment or the",
+        "file named by `PIR_SECRETS_FILE`; `pir.toml` refuses them. `pir --help` lists the same settings.",
+        "",
+        "| variable | pir.toml key | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for setting in SETTINGS.values():
+        key = "(secret)" if setting.secret else f"`{setting.name}`"
+        default = f"`{cell(setting.shown_default)}`" if setting.default is not None else ""
+        lines.append(f"| `{setting.env}` | {key} | {default} | {cell(setting.help)} |")
+    lines += ["", "Where the settings come from (environment only):", "", "| variable | meaning |", "|---|---|"]
+    lines += [f"| `{variable}` | {cell(text)} |" for variable, text in LOCATIONS]
+    return "\n".join(lines) + "\n"
 
 
 def find_project(env: Mapping[str, str] | None = None, start: Path | None = None) -> Path | None:
@@ -421,7 +434,7 @@ def load_settings(
     toml_path = Path(config_path or env.get("PIR_CONFIG") or home / "pir.toml")
     if config_path or env.get("PIR_CONFIG") or toml_path.exists():
         values = _read_toml(toml_path, "config file")
-        _check_keys(values, toml_path, set(_SPECS) - SECRET_KEYS)
+        _check_keys(values, toml_path, set(SETTINGS) - SECRET_KEYS)
         raw.update({key: (f"{toml_path}: {key}", value) for key, value in values.items()})
 
     if env.get("PIR_SECRETS_FILE"):
@@ -435,13 +448,13 @@ def load_settings(
                 )
         raw.update({key: (f"{secrets_path}: {key}", value) for key, value in values.items()})
 
-    known_env = {f"PIR_{name.upper()}": name for name in _SPECS}
+    known_env = {setting.env: name for name, setting in SETTINGS.items()}
     for var, value in env.items():
         # An empty variable counts as unset, except for the failure-mode field, where it says "none".
         if var in known_env and (value != "" or var == "PIR_FAILURE_MODE_FIELD"):
             raw[known_env[var]] = (var, value)
 
-    parsed = {name: _SPECS[name].parse(label, value) for name, (label, value) in raw.items()}
+    parsed = {name: SETTINGS[name].parse(label, value) for name, (label, value) in raw.items()}
     settings = Settings(**parsed)
     settings = settings.replace(home=home, **{
         name: home / getattr(settings, name) for name in PATH_KEYS
@@ -454,3 +467,7 @@ def load_settings(
             "PIR_CONFLUENCE_TOKEN is set without PIR_CONFLUENCE_EMAIL; Cloud API tokens need the account e-mail"
         )
     return settings
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")

@@ -23,7 +23,6 @@ import pandas as pd
 
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
-from pirlib.failure_modes import similar, taxonomy
 from pirlib.files import fix_for_message, os_error
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -50,13 +49,12 @@ def views_sql() -> str:
     return resources.files("pirlib.schema").joinpath("views.sql").read_text(encoding="utf-8")
 
 
-def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> list[str]:
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations this file lacks, each in its own transaction; return the names applied.
 
-    Views are recreated every time (they hold no data), and the runbook deadlines, the recurrence window
-    and the failure-mode taxonomy are written from the settings so that the views use what is configured.
+    Views are recreated every time (they hold no data). The configured values the views read (deadlines,
+    severities, recurrence window, taxonomy) are written by ``pirlib.configure.apply``, not here.
     """
-    modes = taxonomy.load(settings.failure_mode_taxonomy if settings else None)  # a bad file fails before any write
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -71,10 +69,7 @@ def migrate(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) ->
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
         applied.append(name)
     with transaction(con):
-        _refresh(con, settings, modes)
-    if "008_similar_index.sql" in applied:  # an existing database's incidents are counted once, now (reads the views)
-        with transaction(con):
-            similar.refresh(con)
+        con.execute(views_sql())
     return applied
 
 
@@ -93,28 +88,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
-
-
-def _refresh(con: duckdb.DuckDBPyConnection, settings: Settings | None, modes: taxonomy.Taxonomy) -> None:
-    """Views, and the settings the views read, as configured now."""
-    con.execute(views_sql())
-    if settings is not None:
-        frame = pd.DataFrame(
-            list(settings.stage_deadline_hours.items()), columns=["stage", "hours"]
-        )
-        con.register("configured_deadlines", frame)
-        con.execute(
-            "UPDATE review_stage_deadlines AS d SET hours = c.hours"
-            " FROM configured_deadlines AS c WHERE d.stage = c.stage AND d.hours <> c.hours"
-        )
-        con.unregister("configured_deadlines")
-        con.execute("DELETE FROM review_severities WHERE severity <> ALL (?)", [list(settings.review_severities)])
-        con.execute(
-            "INSERT INTO review_severities SELECT unnest(?) ON CONFLICT DO NOTHING",
-            [list(settings.review_severities)],
-        )
-        con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [settings.recurrence_window_days] * 2)
-    taxonomy.store(con, modes)
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -314,7 +287,7 @@ def connect(
             con.execute("SET TimeZone = 'UTC'")
             resolved = db_path.resolve()
             if auto_migrate and not read_only and resolved not in _migrated:
-                migrate(con, settings)
+                migrate(con)
                 _migrated.add(resolved)
             yield con
         except duckdb.Error as exc:
@@ -337,7 +310,7 @@ def init(settings: Settings | None = None) -> list[str]:
     """Create or upgrade the database; return the migrations applied now."""
     settings = settings or load_settings()
     with connect(settings, auto_migrate=False) as con:
-        applied = migrate(con, settings)
+        applied = migrate(con)
     _migrated.add(Path(settings.db).resolve())
     return applied
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from pirlib import db, sample
+from pirlib import configure, db, sample
 from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
@@ -71,7 +71,7 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
         base_url=server.get("baseUrl") or "https://jira.example.com", postmortem_label=settings.postmortem_label,
     )  # fmt: skip
 
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         if not force:
             _refuse_synced_data(con, Path(settings.db))
         if _loaded_day(con) not in (None, as_of) and not _synced(con):

@@ -1,9 +1,8 @@
 """One redaction for every message pir makes from a response or an exception: no configured secret gets out.
 
-Secrets (``config.SECRET_KEYS``: Jira token and PAT, Slack and status webhook URLs, SMTP password,
-Confluence token and PAT) reach error text in more shapes than their own: a webhook's error page echoes
-the URL or only its path, a proxy quotes the URL percent-encoded, a gateway echoes the ``Authorization``
-header (Basic is base64 of ``email:token``). ``secret_forms`` lists every shape, ``redact`` replaces each
+Secrets (``config.SECRET_KEYS``: every setting its ``Settings`` field declares secret) reach error text in
+more shapes than their own: a webhook's error page echoes the URL or only its path, a proxy quotes the URL
+percent-encoded, a gateway echoes the ``Authorization`` header (Basic is base64 of ``email:token``). ``secret_forms`` lists every shape, ``redact`` replaces each
 with ``***``. Apply it where text from outside becomes a message, a log line or a column.
 """
 

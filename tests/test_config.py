@@ -1,11 +1,17 @@
 import dataclasses
 import datetime as dt
+import re
+import types
+import typing
 from pathlib import Path
 
 import pytest
 
-from pirlib.config import Settings, load_settings
+from pirlib.config import LOCATIONS, SECRET_KEYS, SETTINGS, Settings, describe, load_settings, settings_markdown
 from pirlib.errors import ConfigError
+from pirlib.redact import MASK, redact
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write(path: Path, text: str) -> Path:
@@ -146,3 +152,67 @@ def test_publishing_secrets_stay_out_of_pir_toml_and_the_runbook_map_parses(tmp_
         load_settings(env={"PIR_RUNBOOK_MAP": "change"}, config_path=tmp_path / "pir.toml")
     with pytest.raises(ConfigError, match="PIR_CONFLUENCE_TOKEN is set without PIR_CONFLUENCE_EMAIL"):
         load_settings(env={"PIR_CONFLUENCE_TOKEN": "t"}, config_path=tmp_path / "pir.toml")
+
+
+# --- one declaration: the Settings fields; help, docs and redaction derive from it ------------------------
+
+
+def test_docs_settings_page_is_what_the_declaration_generates():
+    page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert page == settings_markdown(), (
+        "docs/settings.md differs from the settings declared in pirlib/config.py; regenerate it with "
+        "`.venv/bin/python -m pirlib.config > docs/settings.md`"
+    )
+    for setting in SETTINGS.values():
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{setting.env}` |"))
+        assert setting.help in row and (setting.default is None or f"`{setting.shown_default}`" in row)
+
+
+def _admits(hint: object, value: object) -> bool:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_admits(arg, value) for arg in typing.get_args(hint))
+    if value is None:
+        return hint is type(None)
+    origin = typing.get_origin(hint) or hint
+    return isinstance(origin, type) and isinstance(value, origin)
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_each_default_reads_back_from_its_documented_text_and_fits_the_field_type(name):
+    setting = SETTINGS[name]
+    hint = typing.get_type_hints(Settings)[name]
+    assert _admits(hint, setting.default), f"{name}: default {setting.default!r} is not a {hint}"
+    assert getattr(Settings(), name) == setting.default
+    if setting.default is not None:  # what the docs and `pir --help` show is what the default is
+        parsed = setting.parse(setting.env, setting.shown_default)
+        assert parsed == setting.default and _admits(hint, parsed)
+
+
+def test_help_lists_every_setting_with_its_default_and_secrets_as_secret():
+    lines = dict(describe())
+    assert list(lines) == [s.env for s in SETTINGS.values()] + [variable for variable, _ in LOCATIONS]
+    for setting in SETTINGS.values():
+        text = lines[setting.env]
+        assert text.startswith(setting.help)
+        assert (f"(default: {setting.shown_default})" in text) == (setting.default is not None)
+        assert ("(secret)" in text) == setting.secret
+
+
+def test_every_secret_setting_is_masked_and_refused_in_pir_toml(tmp_path):
+    assert {"jira_token", "jira_pat", "slack_webhook", "smtp_password", "digest_webhook"} <= SECRET_KEYS
+    values = {name: f"https://hooks.example.com/services/{name}-s3cr3t" for name in SECRET_KEYS}
+    settings = Settings(jira_email="a@example.com", confluence_email="a@example.com").replace(
+        **{name: SETTINGS[name].parse(SETTINGS[name].env, value) for name, value in values.items()})
+    text = " ".join(values.values())
+    assert redact(text, settings) == " ".join([MASK] * len(values))
+    for name in SECRET_KEYS:
+        assert values[name] not in repr(settings)
+        with pytest.raises(ConfigError, match=f"{name} is a secret and must not be in pir.toml"):
+            load_settings(env={}, config_path=write(tmp_path / "pir.toml", f'{name} = "x"\n'))
+
+
+def test_documents_name_only_declared_variables():
+    known = {s.env for s in SETTINGS.values()} | {variable for variable, _ in LOCATIONS} | {"PIR_BENCH_QUICK"}
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        named = set(re.findall(r"\bPIR_[A-Z_]*[A-Z]\b", path.read_text(encoding="utf-8")))
+        assert named <= known, f"{path.relative_to(ROOT)} names {sorted(named - known)}, which are not settings"

@@ -6,8 +6,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pirlib import db
+from pirlib import cli, configure, db
+from pirlib.config import load_settings
 from pirlib.errors import DatabaseLockedError, PirError
+from pirlib.failure_modes import taxonomy
 
 WORKER = Path(__file__).parent / "support" / "db_worker.py"
 
@@ -15,6 +17,8 @@ DESIGN_TABLES = {
     "incidents", "incident_events", "actions", "action_drafts", "reviews", "review_notes", "artifacts",
     "attendees", "failure_modes", "reminders", "sync_runs", "schema_migrations",
 }
+RUNBOOK_HOURS = {"facilitator_assigned": 12, "artifacts_collected": 24, "invites_sent": 24, "agenda_circulated": 24,
+                 "published": 48}
 DESIGN_VIEWS = {"v_action_status", "v_review_deadlines", "v_incident_durations", "v_failure_mode_recurrence"}
 
 
@@ -49,14 +53,38 @@ def test_migration_files_are_numbered_and_unique():
     assert numbers == sorted(set(numbers)) and numbers[0] == 1
 
 
-def test_configured_deadlines_reach_the_views(settings):
-    settings = settings.replace(publish_hours=36.0, review_severities=("Sev-0",))
-    db.init(settings)
-    with db.connect(settings, read_only=True) as con:
-        hours = dict(con.execute("SELECT stage, hours FROM review_stage_deadlines").fetchall())
-        severities = [r[0] for r in con.execute("SELECT severity FROM review_severities").fetchall()]
-    assert hours["published"] == 36 and hours["facilitator_assigned"] == 12
-    assert severities == ["Sev-0"]
+def configured_values(con) -> tuple[dict, list, list, int]:
+    hours = dict(con.execute("SELECT stage, hours FROM review_stage_deadlines").fetchall())
+    severities = [r[0] for r in con.execute("SELECT severity FROM review_severities ORDER BY ALL").fetchall()]
+    modes = [r[0] for r in con.execute("SELECT mode FROM failure_mode_taxonomy ORDER BY position").fetchall()]
+    return hours, severities, modes, con.execute("SELECT days FROM recurrence_window").fetchone()[0]
+
+
+def test_migrate_only_migrates_and_configure_writes_the_configured_values(settings):
+    settings = settings.replace(publish_hours=36.0, review_severities=("Sev-0",), recurrence_window_days=30)
+    with db.connect(settings, auto_migrate=False) as con:
+        assert db.migrate(con)[0] == "001_initial.sql"
+        hours, severities, modes, window = configured_values(con)
+        assert (hours["published"], severities, modes, window) == (48, ["Sev-0", "Sev-1"], [], 90)  # the schema's
+        configure.apply(con, settings)
+        hours, severities, modes, window = configured_values(con)
+    assert (hours["published"], hours["facilitator_assigned"], severities, window) == (36, 12, ["Sev-0"], 30)
+    assert modes == taxonomy.load().names()
+
+
+def test_a_changed_setting_takes_effect_on_the_next_command_and_a_dry_run_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PIR_DB", str(tmp_path / "pir.duckdb"))
+    monkeypatch.setenv("PIR_PUBLISH_HOURS", "36")
+    assert cli.main(["init"]) == 0
+    monkeypatch.setenv("PIR_PUBLISH_HOURS", "30")
+    monkeypatch.setenv("PIR_REVIEW_SEVERITIES", "Sev-0, Sev-2")
+    assert cli.main(["digest", "--dry-run"]) == 0
+    with db.connect(load_settings(), read_only=True) as con:
+        assert configured_values(con)[:2] == ({**RUNBOOK_HOURS, "published": 36}, ["Sev-0", "Sev-1"])
+    assert cli.main(["check"]) == 0
+    with db.connect(load_settings(), read_only=True) as con:
+        assert configured_values(con)[:2] == ({**RUNBOOK_HOURS, "published": 30}, ["Sev-0", "Sev-2"])
 
 
 def test_read_only_on_a_missing_file_says_how_to_create_it(settings):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.publish_fixture import RENDERED_AT, stage31_key, stage31_settings
 
-from pirlib import db, metrics, roadmap
+from pirlib import configure, db, metrics, roadmap
 from pirlib.cli import main
 from pirlib.config import Settings
 from pirlib.failure_modes import manual, similar, taxonomy
@@ -81,7 +81,7 @@ def test_the_roadmap(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_the_roadmap_speaks_the_taxonomy(tmp_path: Path) -> None:
-    with db.connect(Settings(db=tmp_path / "pir.duckdb")) as con:
+    with configure.open_configured(Settings(db=tmp_path / "pir.duckdb")) as con:
         names = set(taxonomy.modes(con))
         categories = {r[0] for r in con.execute("SELECT category FROM failure_mode_taxonomy").fetchall()}
     assert set(roadmap.EXERCISES) <= names | categories

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_sync import FakeJira, settings_for, sync_run
 
-from pirlib import cli, db, metrics, sample
+from pirlib import cli, configure, db, metrics, sample
 from pirlib.config import Settings
 from pirlib.errors import ConfigError, InputError
 from pirlib.failure_modes import manual, recurrence, taxonomy
@@ -125,9 +125,9 @@ def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path, monkey
         assert con.execute("SELECT days FROM recurrence_window").fetchall() == [(30,)]
         stored = con.execute("SELECT rowid, mode FROM failure_mode_taxonomy ORDER BY rowid").fetchall()
     with db.connect(configured, auto_migrate=False) as con:
-        db.migrate(con, configured)  # unchanged: not rewritten
+        configure.apply(con, configured)  # unchanged: not rewritten
         assert con.execute("SELECT rowid, mode FROM failure_mode_taxonomy ORDER BY rowid").fetchall() == stored
-        db.migrate(con, configured.replace(failure_mode_taxonomy=None))  # another file: replaced
+        configure.apply(con, configured.replace(failure_mode_taxonomy=None))  # another file: replaced
         assert taxonomy.modes(con)[-1] == "Unknown"
 
 
@@ -136,7 +136,7 @@ def test_init_writes_the_team_taxonomy_and_the_window(settings, tmp_path, monkey
 
 def test_classification_precedence_and_the_rule_that_set_each_mode(settings, tmp_path):
     configured = team_settings(settings, tmp_path)
-    with db.connect(configured) as con:
+    with configure.open_configured(configured) as con:
         add_incidents(con, [
             # the field wins over a label and a summary that point elsewhere
             {"issue_id": "1", "failure_mode": "Network", "labels": ["rollback"], "summary": "deploy broke it"},
@@ -172,7 +172,7 @@ def test_classification_precedence_and_the_rule_that_set_each_mode(settings, tmp
 
 def test_summary_phrases_of_several_words_match_whole_and_in_rule_order(settings):
     # The view looks a phrase up by its first word, then checks the whole phrase (default taxonomy).
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         add_incidents(con, [
             {"issue_id": "1", "summary": "Pods ran out of memory"},
             {"issue_id": "2", "summary": "Pods ran out of disk"},  # first word only: no match
@@ -213,7 +213,7 @@ def test_sample_modes_come_from_the_field_with_aliases_mapped(settings):
 
 
 def test_manual_mode_is_checked_and_can_be_cleared(settings):
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         add_incidents(con, [{"issue_id": "1", "failure_mode": "Bad deploy"}])
         with pytest.raises(InputError, match="not in the taxonomy; pick one of: Bad deploy, Config change"):
             manual.set_mode(con, "1", "Gremlins")
@@ -267,7 +267,7 @@ def test_recurrence_outcomes_within_the_window():
 
 def test_recurrence_and_effectiveness_on_crafted_data(settings, tmp_path):
     configured = team_settings(settings, tmp_path).replace(recurrence_window_days=30)
-    with db.connect(configured) as con:
+    with configure.open_configured(configured) as con:
         add_incidents(con, [
             {"issue_id": "a1", "failure_mode": "Bad deploy", "day": 0},
             {"issue_id": "a2", "failure_mode": "Bad deploy", "day": 20},   # 20 days: within 30

@@ -12,7 +12,7 @@ from support.fake_jira import FakeJira
 from test_failure_modes import add_incidents, at
 from test_sync import FAST
 
-from pirlib import cli, db, demo, metrics, sample
+from pirlib import cli, configure, db, demo, metrics, sample
 from pirlib.config import Secret, Settings
 from pirlib.jira_sync import sync
 from pirlib.review import meeting
@@ -50,7 +50,7 @@ def crafted(con) -> None:
 
 
 def test_ranking_on_crafted_incidents(settings):
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         crafted(con)
         found = similar.similar(con, "INC-q", k=10)
     # Text leads: text alone (another service and mode) is listed, a shared service alone is not (it shares
@@ -137,7 +137,7 @@ def test_many_queries_share_one_pass(settings):
 
 
 def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(settings):
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         crafted(con)
         con.execute("UPDATE incidents SET summary = summary || ' <script>x</script>' WHERE issue_id = 'same_all'")
         similar.refresh_index(con, ["same_all"])
@@ -310,15 +310,17 @@ def test_the_index_follows_review_notes(settings):
         assert_same(answers(similar.similar(con, "INC-q", k=10)), before)
 
 
-def test_pir_init_fills_the_index_of_a_database_from_before_it(settings):
-    with db.connect(settings) as con:
+def test_pir_init_fills_the_index_of_a_database_from_before_it(settings, monkeypatch, capsys):
+    with configure.open_configured(settings) as con:
         crafted(con)
         expected = answers(similar.similar(con, "INC-q", k=10))
         for table in ("similar_terms", "similar_documents", "similar_answers", "similar_answers_state"):
             con.execute(f"DROP TABLE {table}")
         con.execute("DELETE FROM schema_migrations WHERE name = '008_similar_index.sql'")
     db._migrated.clear()
-    assert "008_similar_index.sql" in db.init(settings)
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    assert cli.main(["init"]) == 0
+    assert "008_similar_index.sql" in capsys.readouterr().out
     with db.connect(settings, read_only=True) as con:
         assert_same(answers(similar.similar(con, "INC-q", k=10)), expected)
         assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == 7  # every incident not deleted

@@ -400,3 +400,35 @@ def test_action_batches_slice_the_rows_of_one_actions_batch() -> None:
     assert len(whole) > 1 and len(slices) == len(whole) and all(len(b.actions) == 1 for b in slices)
     joined = pd.concat([b.actions for b in slices], ignore_index=True)
     pd.testing.assert_frame_equal(joined, whole)
+
+
+# --- one "visible name of a Jira value" in Python and in SQL ---------------------------------------------
+
+# Every shape a Jira field value takes (and a few it should not): the action rows read them with the
+# Python ``_name``, the bulk load of incidents with the SQL macro ``jname``, so both must agree.
+JIRA_VALUES = [
+    None, "", "Sev-1", "  padded  ", "Störung 障害 ✓", 'quote " and \\ backslash', 0, 4, -7, 10**15, 2.5, 3.0,
+    True, False,
+    {"value": "Sev-0", "id": "10001", "self": "https://jira/rest/api/2/customFieldOption/10001"},  # select option
+    {"displayName": "Ana Lima", "name": "alima", "key": "JIRAUSER1", "accountId": "5b10a"},  # user
+    {"name": "High", "id": "2", "iconUrl": "https://jira/high.svg"},  # priority, status, component
+    {"title": "Runbook", "url": "https://x"}, {"key": "INC-1"}, {"id": "x"}, {}, {"value": ""},
+    {"value": 1, "name": "after a number"}, {"value": None, "displayName": "after a null"},
+    {"value": {"value": "inner"}, "title": "after an object"},
+    {"value": "Payments", "child": {"value": "Refunds"}},  # cascading select: the parent option
+    [], [None], [""], ["a", "b"], [{"value": "Sev-2"}, {"id": "x"}, "Sev-3"],  # multi-select, skipping nameless
+    [{"displayName": "Ana"}, {"displayName": "Bo"}], [1, True, 2.5], [["nested"], "flat"], [[]],
+    [{"value": "Zürich"}, {"name": "東京"}],
+]
+
+
+@pytest.mark.parametrize("value", JIRA_VALUES, ids=[json.dumps(v, ensure_ascii=False) for v in JIRA_VALUES])
+def test_python_and_sql_give_a_jira_value_the_same_visible_name(value: object) -> None:
+    from pirlib.jira_sync.transform import _name
+
+    con = flatten._database().cursor()
+    try:
+        in_sql = con.execute("SELECT jname(?::JSON)", [flatten.to_json(value)]).fetchone()[0]
+    finally:
+        con.close()
+    assert in_sql == _name(value)

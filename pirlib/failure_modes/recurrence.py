@@ -13,7 +13,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["Effectiveness", "effectiveness", "fix_outcome", "load_recurrences", "recurrences_within"]
+__all__ = ["Effectiveness", "effectiveness", "fix_outcome", "load_recurrences", "load_repeats_despite_fixes",
+           "recurrences_within", "store_window"]
 
 
 def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -62,6 +63,12 @@ def recurrences_within(recurrences: pd.DataFrame) -> pd.DataFrame:
     the previous incident of the same mode on the same service, with ``outcome``."""
     rows = recurrences[recurrences["within_window"].fillna(False).astype(bool)]
     return rows.assign(outcome=fix_outcome(rows))
+
+
+def store_window(con: duckdb.DuckDBPyConnection, days: int) -> None:
+    """Write the configured recurrence window (``recurrence_window_days``) into ``recurrence_window``, which
+    the recurrence views read (inside the caller's transaction; an unchanged window stays)."""
+    con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [days, days])
 
 
 @dataclass(frozen=True)

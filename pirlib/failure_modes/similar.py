@@ -229,6 +229,14 @@ SELECT hash(concat_ws('|',
 """
 
 
+def index_missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether incidents are there but the index was never built (a database migrated to 008 holding
+    incidents): a sync or demo load indexes every incident it writes, so otherwise it is never empty."""
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next register() (DuckDB 2).
+    return con.execute(
+        "SELECT EXISTS (FROM incidents WHERE NOT deleted) AND NOT EXISTS (FROM similar_documents)").fetchall()[0][0]
+
+
 def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The LATEST latest incidents (not deleted) whose severity requires a review: the board's questions."""
     return [row[0] for row in con.execute(

@@ -45,8 +45,8 @@ _FIELDS = {
     "comment": "JSON",
 }  # fmt: skip
 
-# _name() of a JSON value whose shape differs per site: a string, an option or user object, a number or
-# a list of those.
+# jname: transform._name() of a JSON value whose shape differs per site (a string, an option or user object,
+# a number or a list of those), in SQL for the bulk load; test_transform feeds both the same values.
 # Values of a yes/no select read as true / false (compared trimmed and lower-cased; "not ..." is false).
 # jflag binds the name to a lambda's parameter so that it is worked out once, not once per comparison (a
 # macro's argument is substituted, and evaluated, wherever it occurs): 2.3x faster.

@@ -48,7 +48,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pirlib import db
+from pirlib import configure, db
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.failure_modes import similar
@@ -173,7 +173,7 @@ def run(
     clock = time.monotonic()
     result = SyncResult(run_id=uuid.uuid4().hex, mode="full" if full else "incremental", status="failed")
     counter = RequestCounter()
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         previous = _last_cursor(con)
         known = _known(con) if previous is not None and not full else None
     bar = None

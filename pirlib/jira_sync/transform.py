@@ -52,7 +52,10 @@ def _dates(values: list[str | None]) -> list[Any]:
 
 
 def _name(value: Any) -> str | None:
-    """Visible name of a select option, user, status, priority or plain value."""
+    """Visible name of a select option, user, status, priority or plain value.
+
+    The bulk load of incidents computes the same in SQL (``jname`` in ``flatten``); a test feeds both the
+    same values. A list's own lists are no Jira value shape and are skipped, as SQL does."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -64,7 +67,7 @@ def _name(value: Any) -> str | None:
                 return found
         return None
     if isinstance(value, list):
-        names = [n for n in (_name(v) for v in value) if n]
+        names = [n for n in (_name(v) for v in value if not isinstance(v, list)) if n]
         return ", ".join(names) or None
     return str(value)
 

@@ -21,7 +21,7 @@ from pirlib.config import Settings
 from pirlib.values import as_utc
 
 __all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
-           "open_reviews", "review_clocks", "stage_clocks"]  # fmt: skip
+           "open_reviews", "review_clocks", "stage_clocks", "store_deadlines"]  # fmt: skip
 
 UTC = dt.timezone.utc
 
@@ -66,6 +66,18 @@ class StageClock:
         if self.state == "done":
             return f"done {self.done_at:%Y-%m-%d %H:%M} UTC" + (" (late)" if self.done_late else "")
         return durations.deadline(self.remaining)
+
+
+def store_deadlines(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Write the configured stage deadlines and review severities into ``review_stage_deadlines`` and
+    ``review_severities``, which the views read (inside the caller's transaction; unchanged rows stay)."""
+    hours = [float(getattr(settings, hours_attr)) for _, _, hours_attr in STAGES.values()]
+    con.execute(
+        "UPDATE review_stage_deadlines AS d SET hours = c.hours FROM (SELECT unnest(?) AS stage,"
+        " unnest(?::DOUBLE[]) AS hours) AS c WHERE d.stage = c.stage AND d.hours <> c.hours", [list(STAGES), hours])
+    severities = list(settings.review_severities)
+    con.execute("DELETE FROM review_severities WHERE severity <> ALL (?)", [severities])
+    con.execute("INSERT INTO review_severities SELECT unnest(?) ON CONFLICT DO NOTHING", [severities])
 
 
 def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Settings,

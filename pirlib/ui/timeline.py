@@ -17,10 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from pirlib.config import Settings
 from pirlib.ui import html
 
-__all__ = ["KEY_MOMENTS", "LANES", "hover_text", "incident_figure", "key_moments", "timeline_figure", "timeline_json"]
+__all__ = ["KEY_MOMENTS", "LANES", "hover_text", "key_moments", "timeline_figure", "timeline_json"]
 
 # Lane order top to bottom, with readable names; unknown sources follow in alphabetical order.
 LANES = {
@@ -203,13 +202,3 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
                             "text": html.plotly_text(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
                             "yanchor": "bottom"})
     return shapes, annotations
-
-
-def incident_figure(settings: Settings, incident: str, *, show_hidden: bool = False) -> go.Figure:
-    """The timeline figure of one incident, read from the database (curation and overrides applied)."""
-    from pirlib import db, timeline
-
-    with db.connect(settings, read_only=True) as con:
-        events = timeline.load_timeline(con, incident)
-        report = timeline.milestone_report(con, incident)
-    return timeline_figure(events, report.table, title=f"{report.key} timeline", show_hidden=show_hidden)

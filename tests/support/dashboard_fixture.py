@@ -1,4 +1,4 @@
-"""A small pir database for dashboard tests, written through the real schema (db.connect + frames).
+"""A small pir database for dashboard tests, written through the real schema (configure.open_configured + frames).
 
 It holds what the overview draws plus the hostile cases: HTML-looking and Unicode Jira text, an incident
 without a severity, a deleted incident, done / open / overdue actions, and one finished sync run.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pirlib import db
+from pirlib import configure, db
 from pirlib.config import Settings
 from pirlib.failure_modes import similar
 
@@ -87,7 +87,7 @@ def sync_runs_frame() -> pd.DataFrame:
 def build(path: Path) -> Settings:
     """Create the fixture database at ``path``; return Settings pointing at it (today = TODAY)."""
     settings = Settings(db=Path(path), today=pd.Timestamp(TODAY).date())
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:  # as the sync that would have written them
         db.upsert_frame(con, "incidents", incidents_frame(), "issue_id")
         db.upsert_frame(con, "actions", actions_frame(), "issue_id")
         db.upsert_frame(con, "sync_runs", sync_runs_frame(), "run_id")
@@ -96,8 +96,8 @@ def build(path: Path) -> Settings:
 
 
 def build_empty(path: Path) -> Settings:
-    """A migrated database with no rows."""
+    """A migrated and configured database with no rows."""
     settings = Settings(db=Path(path), today=pd.Timestamp(TODAY).date())
-    with db.connect(settings):
+    with configure.open_configured(settings):
         pass
     return settings

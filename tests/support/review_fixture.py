@@ -15,7 +15,7 @@ import pandas as pd
 from collections.abc import Callable
 from typing import Any
 
-from pirlib import db
+from pirlib import configure, db
 from pirlib.config import Settings
 from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, open_review
@@ -73,7 +73,7 @@ def build(path: Path) -> Settings:
     """Create the fixture database at ``path``; return Settings pointing at it (today = TODAY)."""
     settings = Settings(db=Path(path), today=TODAY, published_dir=Path(path).parent / "published",
                         db_lock_timeout=20.0)  # fmt: skip
-    with db.connect(settings) as con:
+    with configure.open_configured(settings) as con:
         db.upsert_frame(con, "incidents", incidents_frame(), "issue_id")
         db.upsert_frame(con, "incident_events", events_frame(), "event_id")
         reviews = pd.DataFrame({

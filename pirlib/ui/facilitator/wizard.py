@@ -20,7 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from pirlib import db
+from pirlib import configure, db
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
 from pirlib.serve import GUIDE_PAGE
@@ -45,6 +45,7 @@ class FacilitatorWizard:
     def __init__(self, settings: Settings | None = None, *, incident: str | None = None, user: str | None = None,
                  render_figures: bool = True, page_plotly: bool | None = None) -> None:  # fmt: skip
         self.settings = settings or load_settings()
+        configure.prepare(self.settings)  # the deadlines, severities and taxonomy as configured now
         self.user = user
         self.render_figures = render_figures
         # `pir guide` tells its kernels that the page draws figures with pir's plotly.js (serve.GUIDE_PAGE)
