@@ -109,7 +109,7 @@ def due_reminders(
     now: dt.datetime | None = None,
 ) -> list[Reminder]:
     """The reminders to send today, given open actions and the ``reminders`` rows of their due dates."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     sent: set[tuple[str, dt.date, str]] = set()
     sent_today: set[tuple[str, dt.date, str]] = set()
     overdue_count: dict[tuple[str, dt.date], int] = {}
@@ -123,7 +123,8 @@ def due_reminders(
                 sent_today.add(key)
             if key[2] == "overdue":
                 overdue_count[key[:2]] = overdue_count.get(key[:2], 0) + 1
-        elif row["status"] == "sending" and _date(row["sent_on"]) == today and now - as_utc(row["sent_at"]) < _STALE:
+        elif (row["status"] == "sending" and _date(row["sent_on"]) == today
+              and now - (as_utc(row["sent_at"]) or now) < _STALE):  # sent_at is NOT NULL; `or now` only types it
             busy.add(key)
         elif key[2] == "due_soon":
             unsent_due_soon.add(key[:2])
@@ -238,7 +239,7 @@ def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Cal
             problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
             if exc.code != 429 and exc.code < 500:
                 raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"
         if attempt < backoff.attempts:

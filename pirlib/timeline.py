@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -159,7 +159,7 @@ def _instant(value: dt.datetime | pd.Timestamp | str, what: str) -> dt.datetime:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     return parse_instant(value, zone("UTC"), what)
 
 
@@ -188,18 +188,18 @@ def curate(
         changes["text"] = text
     if not changes:
         return
-    source = con.execute(
+    sources = con.execute(
         "SELECT incident_id, occurred_at, text FROM incident_events WHERE event_id = ?", [event_id]
     ).fetchall()
-    if not source:
+    if not sources:
         raise InputError(f"unknown event {event_id!r}; reload the timeline, it may have been removed in Jira")
-    source = source[0]
-    current = con.execute(
+    source = sources[0]
+    curated = con.execute(
         "SELECT hidden, starred, occurred_at, text, original_occurred_at, original_text"
         " FROM event_curation WHERE event_id = ?",
         [event_id],
     ).fetchall()
-    current = current[0] if current else None
+    current = curated[0] if curated else None
     row = dict(zip(
         ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
         current or [None] * 6, strict=True,
@@ -334,8 +334,10 @@ def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.Da
 
     chosen: dict[str, tuple[pd.Timestamp | None, str | None, str | None]] = {}
 
-    def from_event(event: pd.Series, rule: str, *, quote: bool = True) -> tuple[pd.Timestamp, str, str]:
-        return ts(event["occurred_at"]), f"{rule}: {_describe(event)}" if quote else rule, str(event["event_id"])
+    def from_event(event: pd.Series, rule: str, *, quote: bool = True) -> tuple[pd.Timestamp, str, str | None]:
+        at = ts(event["occurred_at"])
+        assert at is not None  # only events with a time are visible
+        return at, f"{rule}: {_describe(event)}" if quote else rule, str(event["event_id"])
 
     # started
     first_firing = _first(firing)
@@ -343,17 +345,17 @@ def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.Da
         chosen["started"] = (ts(incident["started_at"]), "Jira field: incident start", None)
     elif first_firing is not None:
         chosen["started"] = from_event(first_firing, "first alert firing")
-    elif not visible.empty:
-        chosen["started"] = from_event(_first(visible), "earliest event on the timeline")
+    elif (earliest := _first(visible)) is not None:
+        chosen["started"] = from_event(earliest, "earliest event on the timeline")
     # detected
-    candidates = []
+    candidates: list[tuple[pd.Timestamp, str, str | None]] = []
     if first_firing is not None:
         candidates.append(from_event(first_firing, "first alert firing"))
     first_human = _first(human)
     if first_human is not None:
         candidates.append(from_event(first_human, "first human message in chat"))
-    if ts(incident.get("created_at")) is not None:
-        candidates.append((ts(incident["created_at"]), "Jira ticket created", None))
+    if (created := ts(incident.get("created_at"))) is not None:
+        candidates.append((created, "Jira ticket created", None))
     if candidates:
         chosen["detected"] = min(candidates, key=lambda c: c[0])
     # acknowledged
@@ -407,7 +409,7 @@ def out_of_order(milestones: pd.DataFrame) -> pd.Series:
     flags = []
     for n, name in enumerate(MILESTONES):
         at = times.get(name)
-        problems = []
+        problems: list[str] = []
         if at is not None and not pd.isna(at):
             for earlier in MILESTONES[:n]:
                 before = times.get(earlier)
@@ -604,4 +606,4 @@ def milestones_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> Milestone
     overrides = con.execute(
         "SELECT milestone, occurred_at, note FROM milestone_overrides WHERE incident_id = ?", [incident_id]
     ).df()
-    return compute_milestones(events, row.iloc[0].to_dict(), overrides)
+    return compute_milestones(events, cast("dict[str, Any]", row.iloc[0].to_dict()), overrides)

@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from jira.exceptions import JIRAError
@@ -352,12 +352,13 @@ def _load_drafts(settings: Settings, incident: str | None) -> pd.DataFrame:
             f" WHERE {where} ORDER BY i.key, d.created_at, d.draft_id",
             params,
         ).df()
-        drafts["problems"] = actions.check_drafts(settings, drafts)  # the guide's SMART rule, as of today
+        # the guide's SMART rule, as of today
+        drafts["problems"] = pd.Series(actions.check_drafts(settings, drafts), index=drafts.index, dtype=object)
         return drafts
 
 
 def _set_state(settings: Settings, draft_id: str, state: str, **values: Any) -> None:
-    columns = {"state": state, **values, "updated_at": dt.datetime.now(dt.timezone.utc)}
+    columns = {"state": state, **values, "updated_at": dt.datetime.now(dt.UTC)}
     with db.connect(settings) as con:
         con.execute(
             f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in columns)} WHERE draft_id = ?",
@@ -387,7 +388,7 @@ def push(
         try:
             pusher = _Pusher(settings, client, result, policy)
             for _, group in drafts.groupby("incident_id", sort=False):
-                pusher.push_incident(group.to_dict("records"))
+                pusher.push_incident(cast("list[dict[str, Any]]", group.to_dict("records")))
         except PirError as exc:
             exc.args = (redact(exc, settings),)  # made from Jira's answer, which may quote the request
             raise
@@ -634,7 +635,7 @@ class _Pusher:
 
         what = f"the issue of draft {clean_text(draft.get('summary'))!r}"
         status, answer, found = self._post_issue(body, lookup, what)
-        if status == 400 and isinstance(answer, dict) and set((answer.get("errors") or {})) == {"issuelinks"}:
+        if status == 400 and isinstance(answer, dict) and set(answer.get("errors") or {}) == {"issuelinks"}:
             # This site's create screen has no "Linked Issues": create, then link with its own request.
             unlinked = {k: v for k, v in body.items() if k != "update"}
             status, answer, found = self._post_issue(unlinked, lookup, what, conclusive=not self.client.cloud)
@@ -656,7 +657,7 @@ class _Pusher:
             frame["epic_key"] = frame["epic_key"].fillna(target.epic_key) if target.epic_key else frame["epic_key"]
         except PirError:
             frame = None  # the issue exists; the next sync brings its row
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         values = {"state": "pushed", "pushed_key": key, "pushed_issue_id": issue_id, "error": None, "updated_at": now}
         if owner_id:
             values["owner_id"] = owner_id

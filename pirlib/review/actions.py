@@ -38,7 +38,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -277,7 +277,8 @@ def check_drafts(settings: Settings, drafts: pd.DataFrame) -> list[list[Problem]
     """``validate`` for each row of ``drafts`` (``action_drafts`` columns plus ``owner_known`` from
     ``owner_known_sql``), with the rules in force today."""
     rules = SmartRules(settings.current_date(), settings.action_horizon_days)
-    return [validate(row, rules, owner_known=bool(row["owner_known"])) for row in drafts.to_dict("records")]
+    records = cast("list[dict[str, Any]]", drafts.to_dict("records"))
+    return [validate(row, rules, owner_known=bool(row["owner_known"])) for row in records]
 
 
 # ---------------------------------------------------------------------------------------------- drafts
@@ -297,7 +298,7 @@ def create_draft(session: ReviewSession, **fields: Any) -> str:
     """Store a new draft for the session's incident; return its id."""
     cleaned = _clean(fields)
     draft_id = uuid.uuid4().hex
-    at = dt.datetime.now(dt.timezone.utc)
+    at = dt.datetime.now(dt.UTC)
     columns = ["draft_id", "incident_id", "state", "created_at", "updated_at", *cleaned]
     values = [draft_id, session.incident_id, "draft", at, at, *cleaned.values()]
     session.con.execute(
@@ -359,7 +360,7 @@ def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -
     assignments = ", ".join(f"{name} = ?" for name in cleaned)
     con.execute(
         f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
-        [*cleaned.values(), dt.datetime.now(dt.timezone.utc), draft_id],
+        [*cleaned.values(), dt.datetime.now(dt.UTC), draft_id],
     )
 
 
@@ -374,7 +375,7 @@ def get_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, Any] |
     frame = con.execute("SELECT * FROM action_drafts WHERE draft_id = ?", [draft_id]).df()
     if frame.empty:
         return None
-    row = frame.iloc[0].to_dict()
+    row = cast("dict[str, Any]", frame.iloc[0].to_dict())
     row["due_date"] = _as_date(row["due_date"]) if not pd.isna(row["due_date"]) else None
     return {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
 
@@ -385,7 +386,7 @@ def list_drafts(session: ReviewSession) -> pd.DataFrame:
         f"SELECT d.*, {owner_known_sql('d')} AS owner_known FROM action_drafts AS d WHERE d.incident_id = ? "
         "ORDER BY d.created_at, d.draft_id", [session.incident_id]
     ).df()
-    frame["problems"] = check_drafts(session.settings, frame)
+    frame["problems"] = pd.Series(check_drafts(session.settings, frame), index=frame.index, dtype=object)
     return frame.drop(columns="owner_known")
 
 
