@@ -96,15 +96,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
-def one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
-    """The row of a query that always returns one: an aggregate, an UPDATE's count, or the row of an incident
-    that was resolved before. None from such a query is a bug, not bad input; the error names the query."""
-    row = con.execute(sql, params).fetchone()
-    if row is None:
-        raise LookupError(f"no row from a query that always returns one: {sql}")
-    return row
-
-
 def _refresh(con: duckdb.DuckDBPyConnection, settings: Settings | None, modes: taxonomy.Taxonomy) -> None:
     """Views, and the settings the views read, as configured now."""
     con.execute(views_sql())
@@ -380,3 +371,12 @@ def upsert_frame(
     finally:
         con.unregister(name)
     return len(frame)
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one: an aggregate, an UPDATE's count, or the row of an incident
+    that was resolved before. None from such a query is a bug, not bad input; the error names the query."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row from a query that always returns one: {sql}")
+    return row
