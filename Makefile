@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo test test-fast bench venv chromium clean plotly-bundle
+.PHONY: demo test test-fast lint bench venv chromium clean plotly-bundle
 
 venv: $(STAMP)
 
@@ -35,6 +35,15 @@ test: venv chromium
 test-fast: venv
 	$(BIN)/pytest -q -p no:cacheprovider -m "not browser and not slow"
 
+# The guard rails CI runs before the tests; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
+# All three run even when one fails, so one run shows every finding.
+lint: venv
+	@status=0; \
+	echo "ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
+
 bench: venv
 	$(BIN)/python -m bench
 
@@ -43,4 +52,4 @@ plotly-bundle:
 	cd tools/plotly && npm ci --no-audit --no-fund && node build.js
 
 clean:
-	rm -rf $(VENV) data/pir.duckdb data/pir.duckdb.wal data/sample data/published tests/artifacts
+	rm -rf $(VENV) .mypy_cache .ruff_cache data/pir.duckdb data/pir.duckdb.wal data/sample data/published tests/artifacts

@@ -214,7 +214,7 @@ def main() -> int:
                 guide.open(step)
             floor.click()
             for round_ in range(RUNS + 1):
-                measured: dict[str, Callable[[], float]] = {"pick": lambda: guide.pick((round_ + 1) % 2)}
+                measured: dict[str, Callable[[], float]] = {"pick": lambda round_=round_: guide.pick((round_ + 1) % 2)}
                 for step in STEPS:
                     measured[f"open {step}"] = lambda step=step: guide.open(step)
                     if step == "prepare":

@@ -117,7 +117,7 @@ def bench(flavour: str, n_incidents: int, seed: int, latency_ms: float, report: 
         for _ in range(helpers.runs(3)):
             with tempfile.TemporaryDirectory() as tmp:
                 settings = Settings(db=Path(tmp) / "pir.duckdb", jira_url=server.url, **creds)
-                seconds, result = helpers.clock(lambda: sync.run(settings, full=True, progress=False))
+                seconds, result = helpers.clock(lambda settings=settings: sync.run(settings, full=True, progress=False))
             ours.add(seconds)
             naive.add(naive_loop(server.url, server.credentials(), sample_keys) * len(keys) / len(sample_keys))
     sent = result.request_count

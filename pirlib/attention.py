@@ -19,6 +19,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -109,7 +110,7 @@ def from_frames(frames: Mapping[str, pd.DataFrame], today: dt.date, as_of: pd.Ti
     ))  # fmt: skip
 
 
-def _text(value: object, missing: str = "") -> str:
+def _text(value: Any, missing: str = "") -> str:
     return missing if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
@@ -123,7 +124,7 @@ def reviews_at_risk(stages: pd.DataFrame, as_of: pd.Timestamp) -> Section:
             for s, h in zip(stages_of["stage"], stages_of["hours_left"])
         )
         severity = f" ({first['severity']})" if _text(first["severity"]) else ""
-        lines.append(Line(f"{key} {_text(first['summary'])}{severity}: {clocks}", "reviews", (("incident", key),)))
+        lines.append(Line(f"{key} {_text(first['summary'])}{severity}: {clocks}", "reviews", (("incident", str(key)),)))
     return Section("reviews", f"Reviews at risk of missing a runbook deadline ({len(lines)})",
                    "No review stage is due within a day or was missed this week.", tuple(lines), len(rows))  # fmt: skip
 
@@ -143,7 +144,7 @@ def overdue_by_team(states: pd.DataFrame) -> Section:
         named = [f"{owner} ({k})" if k > 1 else owner for owner, k in owners.most_common(OWNERS_NAMED)]
         if len(owners) > OWNERS_NAMED:
             named.append(f"{len(owners) - OWNERS_NAMED} more")
-        params = (("team", team),) if team != NO_TEAM else ()
+        params = (("team", str(team)),) if team != NO_TEAM else ()
         lines.append(Line(f"{team}: {n} overdue action{'s' if n != 1 else ''}, the oldest {int(rows['days'].max())} days "
                           f"past due; owners: {', '.join(named)}", "actions", params))  # fmt: skip
     return Section("actions", f"Overdue actions by team ({len(overdue)})", "No action is overdue.", tuple(lines),

@@ -52,8 +52,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     what = ", ".join(applied) if applied else "schema already up to date"
     _echo(f"initialised {settings.db} ({what})")
     with db.connect(settings, read_only=True) as con:
-        source, version, modes = con.execute(
-            "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy").fetchone()
+        source, version, modes = db.one(
+            con, "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy")
     _echo(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     for line in report:
         _echo(line)
@@ -245,7 +245,7 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
     with db.connect(settings, read_only=True) as con:
         query, key = resolve_incident(con, args.incident)
         found = similar.similar(con, query, args.k)
-        summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [query]).fetchone()[0]
+        (summary,) = db.one(con, "SELECT summary FROM incidents WHERE issue_id = ?", [query])
     _echo(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
           else f"{_plain(key)}: no similar earlier incident")  # fmt: skip
     for row in found.to_dict("records"):

@@ -276,7 +276,7 @@ class Settings:
         return [self.postmortem_label] + ([incident_label] if incident_label else [])
 
     def current_date(self) -> dt.date:
-        return self.today or dt.datetime.now(dt.timezone.utc).date()
+        return self.today or dt.datetime.now(dt.UTC).date()
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

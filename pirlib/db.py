@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -343,3 +344,12 @@ def upsert_frame(
     finally:
         con.unregister(name)
     return len(frame)
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one: an aggregate, an UPDATE's count, or the row of an incident
+    that was resolved before. None from such a query is a bug, not bad input; the error names the query."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row from a query that always returns one: {sql}")
+    return row

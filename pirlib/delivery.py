@@ -78,7 +78,7 @@ def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Cal
             problem = f"HTTP {exc.code}" + (f": {body}" if body else "")
             if exc.code != 429 and exc.code < 500:
                 raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"
         if attempt < backoff.attempts:

@@ -228,6 +228,6 @@ def _record_run(con: Any, sample_dir: Path, as_of: dt.date, started: pd.Timestam
         "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
         " issues_written, actions_written, events_written, deleted_marked, error)"
         " VALUES (?, ?, ?, 'success', 'demo', ?, NULL, '{}', ?, ?, ?, ?, NULL)",
-        [run_id, started.to_pydatetime(), dt.datetime.now(dt.timezone.utc), f"{sample_dir} (sample of {as_of})",
+        [run_id, started.to_pydatetime(), dt.datetime.now(dt.UTC), f"{sample_dir} (sample of {as_of})",
          written["incidents"], written["actions"], written["events"], deleted],
     )  # fmt: skip

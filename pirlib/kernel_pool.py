@@ -41,6 +41,7 @@ import math
 import os
 import time
 from queue import Empty
+from typing import Any
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
@@ -103,7 +104,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
              "to the idle culler.",
     )  # fmt: skip
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._ready: list[str] = []  # pooled kernel ids, started and preloaded, oldest first
         self._filling = 0
@@ -132,7 +133,9 @@ class PooledKernelManager(AsyncMappingKernelManager):
         kernel_id = None
         try:
             await asyncio.sleep(delay)
-            kernel_id = await super().start_kernel(kernel_name=self.default_kernel_name, path=self.pool_path, env=dict(os.environ))
+            kernel_id = await super().start_kernel(
+                kernel_name=self.default_kernel_name, path=ApiPath(self.pool_path), env=dict(os.environ)
+            )
             self._filling_ids.add(kernel_id)
             await self._preload(kernel_id)
             self._ready.append(kernel_id)
@@ -194,7 +197,11 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     # --- the kernel manager interface ---------------------------------------------------------------
 
-    async def start_kernel(self, *, kernel_id: str | None = None, path: ApiPath | None = None, **kwargs) -> str:
+    # jupyter_client's AsyncMultiKernelManager makes start_kernel, shutdown_kernel and shutdown_all async by
+    # assigning coroutines to the names; mypy still compares these with the synchronous MultiKernelManager ones.
+    async def start_kernel(  # type: ignore[override]
+        self, *, kernel_id: str | None = None, path: ApiPath | None = None, **kwargs: Any
+    ) -> str:
         if not self._started_pool:
             self._started_pool = True
             self._schedule_fill(0)
@@ -206,7 +213,8 @@ class PooledKernelManager(AsyncMappingKernelManager):
                     # Its idle clock starts now, not when it was pooled, and the culler spares it from here on:
                     # out of the pool and not yet connected, a kernel taking the request's variables would
                     # otherwise look idle for as long as it sat in the pool.
-                    kernel.last_activity = utcnow()
+                    # (jupyter_server adds last_activity to every kernel it manages; get_kernel's type omits it)
+                    kernel.last_activity = utcnow()  # type: ignore[attr-defined]
                     self._unconnected[pooled] = time.monotonic()
                     try:
                         await self._hand_over_request(pooled, kwargs.get("env") or {})
@@ -232,7 +240,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._started_pool = True
             self._schedule_fill(0)
 
-    async def cull_kernel_if_idle(self, kernel_id: str):
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
         spared = kernel_id in self._filling_ids or kernel_id in self._ready or (
             time.monotonic() - self._unconnected.get(kernel_id, -math.inf) < self.page_connect_timeout
         )  # fmt: skip
@@ -243,7 +251,9 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._schedule_fill(0)
         return await super().cull_kernel_if_idle(kernel_id)
 
-    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False):
+    async def shutdown_kernel(  # type: ignore[override]
+        self, kernel_id: str, now: bool = False, restart: bool = False
+    ) -> None:
         if kernel_id in self._ready:
             self._ready.remove(kernel_id)
         if not restart:
@@ -251,7 +261,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._unconnected.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, now=now, restart=restart)
 
-    async def shutdown_all(self, now: bool = False):
+    async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
         # Kernels still starting are already registered, so the shutdown below reaches them too.
         self.pool_size = 0
         for task in list(self._tasks):
@@ -297,6 +307,6 @@ class PooledKernelManager(AsyncMappingKernelManager):
             return
         self.log.info("Shutting down kernel %s: its page closed %g s ago", kernel_id, self.closed_page_timeout)
         try:
-            await ensure_async(self.shutdown_kernel(kernel_id))
+            await self.shutdown_kernel(kernel_id)
         except Exception:  # already gone (culled, or the server is stopping): nothing left to do
             self.log.debug("Kernel %s was already shut down", kernel_id, exc_info=True)

@@ -21,11 +21,11 @@ HOVER_EXAMPLES = 5
 
 
 def incident_count(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchone()[0]
+    return con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchall()[0][0]
 
 
 def action_count(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM v_action_status").fetchone()[0]
+    return con.execute("SELECT count(*) FROM v_action_status").fetchall()[0][0]
 
 
 def incidents_by_severity_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -413,7 +413,7 @@ def review_stage_states(stages: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFra
     return frame
 
 
-def _as_utc(value: object) -> pd.Timestamp:
+def _as_utc(value: pd.Timestamp | dt.datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 

@@ -99,7 +99,7 @@ def due_reminders(
     now: dt.datetime | None = None,
 ) -> list[Reminder]:
     """The reminders to send today, given open actions and the ``reminders`` rows of their due dates."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     sent: set[tuple[str, dt.date, str]] = set()
     sent_today: set[tuple[str, dt.date, str]] = set()
     overdue_count: dict[tuple[str, dt.date], int] = {}
@@ -113,7 +113,8 @@ def due_reminders(
                 sent_today.add(key)
             if key[2] == "overdue":
                 overdue_count[key[:2]] = overdue_count.get(key[:2], 0) + 1
-        elif row["status"] == "sending" and _date(row["sent_on"]) == today and now - as_utc(row["sent_at"]) < _STALE:
+        elif (row["status"] == "sending" and _date(row["sent_on"]) == today
+              and now - (as_utc(row["sent_at"]) or now) < _STALE):  # sent_at is NOT NULL; `or now` only types it
             busy.add(key)
         elif key[2] == "due_soon":
             unsent_due_soon.add(key[:2])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -122,7 +122,7 @@ def _groups(actions: pd.DataFrame, today: dt.date) -> list[dict[str, Any]]:
         if not groups or (groups[-1]["mode"], groups[-1]["service"]) != (row["failure_mode"], row["service"]):
             groups.append({"mode": row["failure_mode"], "service": row["service"], "open": 0, "done": 0, "actions": []})
         group = groups[-1]
-        state = _state(row, today)
+        state = _state(cast("dict[str, Any]", row), today)
         group["done" if state.startswith("done") else "open"] += 1
         due = row["due_date"]
         group["actions"].append({

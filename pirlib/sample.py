@@ -30,7 +30,7 @@ from pirlib.files import write_all
 
 DEFAULT_SEED = 31
 BASE_URL = "https://jira.example.com"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SNAPSHOT_DAY = dt.date(2026, 11, 1)  # the tests' day: the default of generate and write_sample
 WINDOW_DAYS = 730
 # Stage-31 was resolved at 01:12 UTC on 2025-09-06: a snapshot must come after it, its chat and its alerts
@@ -226,7 +226,7 @@ def _users(rng: random.Random) -> list[dict[str, Any]]:
         # Older Data Center accounts keep key == name; newer ones get JIRAUSERnnnnn (Jira 8.4+).
         key = name if n % 3 else f"JIRAUSER{10100 + n}"
         users.append({
-            "name": name, "key": key, "accountId": "%024x" % rng.getrandbits(96), "displayName": display,
+            "name": name, "key": key, "accountId": f"{rng.getrandbits(96):024x}", "displayName": display,
             "emailAddress": f"{name}@example.com", "timeZone": zone, "active": name != "plegacy",
             "self": f"{BASE_URL}/rest/api/2/user?username={name}",
             "avatarUrls": {"48x48": f"{BASE_URL}/secure/useravatar?ownerId={key}&avatarId={10300 + n}"},
@@ -391,7 +391,7 @@ def _plan_review(rng: random.Random, inc: _Issue, users: list[dict[str, Any]]) -
         stages = dict.fromkeys(stages)
         stages["facilitator_assigned_at"] = closed + dt.timedelta(hours=5, minutes=17)
         meeting = None
-    review = {k: (v if v and v <= inc.snapshot else None) for k, v in stages.items()}
+    review: dict[str, Any] = {k: (v if v and v <= inc.snapshot else None) for k, v in stages.items()}
     review["meeting_at"] = meeting if meeting and meeting <= inc.snapshot else None
     review["facilitator_user"] = facilitator
     return review
@@ -789,7 +789,7 @@ def _render(issue: _Issue) -> dict[str, Any]:
     histories, comments = issue.histories, issue.comments
     last = max([issue.created] + [h[0] for h in histories] + [c[3] for c in comments])
     resolved = next((h[0] for h in reversed(histories) if any(i[0] == "resolution" for i in h[2])), None)
-    fields: dict[str, Any] = {f[0]: None for f in SYSTEM_FIELDS + CUSTOM_FIELDS}  # type: ignore[operator]
+    fields: dict[str, Any] = {f[0]: None for f in SYSTEM_FIELDS + CUSTOM_FIELDS}
     fields.update({
         "summary": issue.summary, "description": a.get("description"), "created": _ts(issue.created, zone),
         "updated": _ts(last, zone), "reporter": _public(issue.reporter), "creator": _public(issue.reporter),
@@ -893,7 +893,7 @@ def _assign_ids(issues: list[_Issue]) -> None:
 def _fields_catalogue() -> list[dict[str, Any]]:
     catalogue = []
     for fid, name, kind, items, clauses, orderable, searchable in SYSTEM_FIELDS:
-        schema = {"type": kind, "system": fid} | ({"items": items} if items else {})
+        schema: dict[str, Any] = {"type": kind, "system": fid} | ({"items": items} if items else {})
         catalogue.append({"id": fid, "key": fid, "name": name, "custom": False, "orderable": orderable,
                           "navigable": fid not in ("comment", "attachment"), "searchable": searchable,
                           "clauseNames": clauses, "schema": schema})
@@ -977,7 +977,7 @@ def _slack_export(rng: random.Random, inc: _Issue, slack_ids: dict[str, str]) ->
     for n, at in enumerate([opened + 40 * dt.timedelta(seconds=1)] + sorted(times)):
         author = people[0] if n == 0 else rng.choice(people)
         text = first if n == 0 else rng.choice(SLACK_TEXTS)
-        msg = {"type": "message", "user": slack_ids[author["name"]],
+        msg: dict[str, Any] = {"type": "message", "user": slack_ids[author["name"]],
                "text": text.format(s=a["service"], c=slack_ids[a["commander"]["name"]], r="C0INCIDENTS")}
         if rng.random() < 0.4:
             msg["user_profile"] = profile(author)

@@ -51,8 +51,10 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from pirlib.config import Settings
 from pirlib.errors import PirError
@@ -210,8 +212,9 @@ def _run(command: Sequence[str], env: Mapping[str, str]) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _install_stop_handler():
-    def stop(signum, frame):
+def _install_stop_handler() -> Callable[[int, FrameType | None], Any] | int | None:
+    """SIGTERM raises _StopRequested; the handler it replaced, to put back (None off the main thread)."""
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise _StopRequested()
 
     try:

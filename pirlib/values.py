@@ -43,7 +43,7 @@ def as_utc(value: Any) -> dt.datetime | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     if type(value) is dt.datetime:  # DuckDB's fetchall gives these: no pandas round trip (a check reads 100k)
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     stamp = pd.Timestamp(value)
     if pd.isna(stamp):
         return None
@@ -53,7 +53,9 @@ def as_utc(value: Any) -> dt.datetime | None:
 
 def same_person(a: str | None, b: str | None) -> bool:
     """Two names of one person as people type them: case and runs of spaces do not matter."""
-    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    if not a or not b:
+        return False
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def safe_url(url: object) -> str | None:

@@ -150,7 +150,7 @@ def test_checking_every_review_takes_a_fixed_number_of_queries(sample_db, backlo
 
 
 def test_every_review_checks_as_it_does_alone(backlog_db, monkeypatch):
-    frozen = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.timezone.utc)
+    frozen = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC)
     monkeypatch.setattr(wrap_up, "now", lambda settings: frozen)
     with db.connect(backlog_db, read_only=True) as con:
         report = quality_report(con, backlog_db)

@@ -16,7 +16,7 @@ from pirlib.errors import ConfigError, InputError
 from pirlib.failure_modes import manual, recurrence, taxonomy
 from pirlib.ui import boards
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TEAM_TAXONOMY = """\
 version: 2024.1
 fallback: Unclassified

@@ -21,7 +21,7 @@ from pirlib.delivery import Backoff
 from pirlib.publish import messages, pipeline
 
 FAST = Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
-AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -214,7 +214,7 @@ def test_files_alone_are_a_preview_and_record_nothing(settings, tmp_path):
 
 def test_a_publish_after_48_hours_is_late_on_the_reviews_board(settings):
     key = fx.stage31_key(settings)
-    late = dt.datetime(2025, 9, 8, 13, 12, 40, tzinfo=dt.timezone.utc)  # closure + 60 h
+    late = dt.datetime(2025, 9, 8, 13, 12, 40, tzinfo=dt.UTC)  # closure + 60 h
     result = pipeline.publish(settings, key, doc_url="https://wiki.example.com/pm", at=late, backoff=FAST)
     assert round(result.late_by.total_seconds() / 3600, 2) == 12.0 and "late by 11 h 59 min (due 48 h after closure)" in result.lines()[-1]  # rounded down
     with db.connect(settings, read_only=True) as con:

@@ -107,7 +107,7 @@ def test_a_draft_becomes_one_issue_under_the_epic_with_labels_fields_and_a_link(
     assert "h3. Verification method" in f["description"] and "game day on 2025-10-15" in f["description"]
     assert "Checkout failed silently" in f["description"]
     incident = server.resolve("INC-1")
-    assert issue["key"] in [l.get("inwardIssue", {}).get("key") for l in incident["fields"]["issuelinks"]]
+    assert issue["key"] in [link.get("inwardIssue", {}).get("key") for link in incident["fields"]["issuelinks"]]
     assert server.property(issue["key"], push.MARKER_PROPERTY)["draftId"] == draft_id
     # The draft is pushed and the action row is there before any sync, with Jira's own values.
     row = draft_row(cfg, draft_id)
@@ -150,7 +150,7 @@ def test_an_incident_without_an_epic_gets_one_linked_and_labelled(server: FakeJi
     epic = server.resolve(result.epics_created[0])
     assert epic["fields"]["issuetype"]["name"] == "Epic" and epic["fields"]["labels"] == ["postmortem", "stage3"]
     incident = server.resolve("INC-7")
-    assert epic["key"] in [l.get("inwardIssue", {}).get("key") for l in incident["fields"]["issuelinks"]]
+    assert epic["key"] in [link.get("inwardIssue", {}).get("key") for link in incident["fields"]["issuelinks"]]
     [issue] = marked(server, draft_id)
     assert issue["fields"][server.epic_link_id] == epic["key"]
     with db.connect(cfg, read_only=True) as con:
@@ -355,7 +355,7 @@ def test_a_drop_during_the_answer_to_an_unlinked_create_finds_and_links_the_issu
     [outcome] = run_push(cfg).outcomes
     assert outcome.state == "pushed", outcome
     [issue] = marked(server, draft_id)
-    assert issue["key"] in [l.get("inwardIssue", {}).get("key") for l in server.resolve("INC-1")["fields"]["issuelinks"]]
+    assert issue["key"] in [link.get("inwardIssue", {}).get("key") for link in server.resolve("INC-1")["fields"]["issuelinks"]]
     server.clear_faults()
     assert run_push(cfg).outcomes == [] and len(marked(server, draft_id)) == 1
 

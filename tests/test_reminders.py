@@ -164,7 +164,7 @@ def test_slack_payload_escapes_jira_text_and_carries_the_facts():
 
 def test_due_reminders_respects_a_claim_by_a_concurrent_run():
     open_actions = pd.DataFrame({"issue_id": ["11"], "key": ["INC-11"], "due_date": [TODAY + dt.timedelta(days=2)]})
-    now = dt.datetime(2025, 10, 1, 9, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 10, 1, 9, 0, tzinfo=dt.UTC)
     claim = pd.DataFrame({"action_id": ["11"], "due_date": [TODAY + dt.timedelta(days=2)], "kind": ["due_soon"],
                           "sent_on": [TODAY], "status": ["sending"], "sent_at": [now - dt.timedelta(minutes=1)]})
     assert reminders.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []

@@ -15,7 +15,7 @@ from pirlib.review.session import ReviewSession
 from pirlib.config import Settings
 from pirlib.errors import InputError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CLOSED = fx.RESOLVED.to_pydatetime()
 
 

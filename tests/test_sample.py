@@ -20,7 +20,7 @@ import pytest
 
 from pirlib import sample
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SNAPSHOT = dt.datetime(2026, 11, 1, tzinfo=UTC)
 DEMO_TODAY = dt.date(2026, 11, 26)
 JIRA_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")

@@ -605,7 +605,7 @@ def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(se
     sync_run(settings)
     incidents = [i for i in server.live_issues() if i["fields"]["issuetype"]["name"] == "Incident"]
     early, late = incidents[0], incidents[-1]
-    start = dt.datetime.now(dt.timezone.utc)
+    start = dt.datetime.now(dt.UTC)
     real_extract = sync.extract_mod.extract
 
     def long_run(*args, **kwargs):

@@ -3,7 +3,7 @@ writes, so it wins over the Jira field and the rules and survives ``pir sync`` a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -17,7 +17,7 @@ def current(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]:
     found = con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id]).df()
     if found.empty:
         raise InputError(f"incident {incident_id!r} is not in the database; run `pir sync` or pick another")
-    return found.iloc[0].to_dict()
+    return cast("dict[str, Any]", found.iloc[0].to_dict())  # the keys are the view's column names
 
 
 def set_mode(con: duckdb.DuckDBPyConnection, incident_id: str, mode: str, *, set_by: str | None = None,

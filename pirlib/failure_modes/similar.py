@@ -201,7 +201,8 @@ def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | 
             " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
         )
         con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
-        stale_dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope).fetchone()[0]
+        dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope)
+        (stale_dropped,) = dropped.fetchall()[0]
         con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
         con.execute(
             "INSERT INTO similar_documents (incident_id, length, fingerprint)"
@@ -210,7 +211,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | 
             "            WHERE incident_id IN (SELECT incident_id FROM _similar_changed) GROUP BY incident_id) AS t"
             " USING (incident_id)"
         )
-        changed = con.execute("SELECT count(*) FROM _similar_changed").fetchone()[0]
+        (changed,) = con.execute("SELECT count(*) FROM _similar_changed").fetchall()[0]
         if changed or stale_dropped:  # every score read the corpus: the kept answers no longer hold
             con.execute("DELETE FROM similar_answers")
             con.execute("DELETE FROM similar_answers_state")

@@ -143,7 +143,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -171,7 +171,7 @@ class _RetryingAdapter(HTTPAdapter):
         self.credential_hint = credential_hint
         self._sleep = sleep
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,

@@ -80,7 +80,7 @@ _BASE_FIELDS = [
 ]  # fmt: skip
 _ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+.*$", re.IGNORECASE | re.DOTALL)
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # what it returns is ignored (tqdm's update returns a flag)
 
 # Fields pir asks for that Jira may legitimately leave out of an issue (see the module notes).
 _MAY_BE_ABSENT = frozenset({"parent", "issuelinks"})
@@ -323,7 +323,7 @@ class _Details:
             return self._changelog_pages(ident), None
         params = {"expand": "changelog", "fields": "comment" if want_comments else "updated"}
         full = self.client.get(f"issue/{ident}", params)
-        log = full.get("changelog") if isinstance(full, dict) else None
+        log = (full.get("changelog") if isinstance(full, dict) else None) or {}
         histories = _listed(log, "histories", f"{issue.get('key')}'s changelog")
         comments: list[dict[str, Any]] | None = None
         comment = (full.get("fields") or {}).get("comment")

@@ -370,12 +370,11 @@ class _Flattener:
 
 def _texts_of(incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> list[str]:
     """The incidents as JSON texts: Jira's own text as it came, parsed dicts encoded again in slices."""
-    if isinstance(incidents, (str, bytes, bytearray)):
-        incidents = [incidents]  # type: ignore[list-item]
-    if incidents and isinstance(incidents[0], (str, bytes, bytearray)):
-        return [t.decode("utf-8") if isinstance(t, (bytes, bytearray)) else t for t in incidents]  # type: ignore[union-attr]
+    items: list[Any] = [incidents] if isinstance(incidents, (str, bytes, bytearray)) else incidents
+    if items and isinstance(items[0], (str, bytes, bytearray)):
+        return [t.decode("utf-8") if isinstance(t, (bytes, bytearray)) else t for t in items]
     step = 2_000
-    return [_ENCODER.encode(incidents[n : n + step]) for n in range(0, len(incidents), step)] or ["[]"]
+    return [_ENCODER.encode(items[n : n + step]) for n in range(0, len(items), step)] or ["[]"]
 
 
 def _texts(types: list[str | None], values: list[str | None]) -> list[str | None]:

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pirlib.db import one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -143,7 +144,8 @@ def _stored_newer(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
 
 def link_actions(con: duckdb.DuckDBPyConnection) -> int:
     """Set ``actions.incident_id`` where it is NULL and the action's epic is some incident's epic."""
-    (count,) = con.execute(
+    (count,) = one(
+        con,
         """
         UPDATE actions AS a SET incident_id = m.issue_id
         FROM (
@@ -151,8 +153,8 @@ def link_actions(con: duckdb.DuckDBPyConnection) -> int:
             FROM incidents WHERE epic_key IS NOT NULL AND NOT deleted GROUP BY epic_key
         ) AS m
         WHERE a.incident_id IS NULL AND a.epic_key = m.epic_key
-        """
-    ).fetchone()
+        """,
+    )
     return int(count)
 
 
@@ -176,12 +178,13 @@ def mark_deleted(
                 con.execute("INSERT INTO _seen_ids SELECT issue_id FROM _seen_part")
             finally:
                 _unregister(con, "_seen_part")
-        (count,) = con.execute(
+        (count,) = one(
+            con,
             f"UPDATE {kind} SET deleted = true"
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
             " AND ($before IS NULL OR synced_at IS NULL OR synced_at <= $before)",
             {"before": synced_before},
-        ).fetchone()
+        )
     finally:
         _drop_temp(con, "_seen_ids")
     return int(count)

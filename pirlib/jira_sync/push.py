@@ -632,7 +632,7 @@ class _Pusher:
 
         what = f"the issue of draft {draft.summary or ''!r}"
         status, answer, found = self._post_issue(body, lookup, what)
-        if status == 400 and isinstance(answer, dict) and set((answer.get("errors") or {})) == {"issuelinks"}:
+        if status == 400 and isinstance(answer, dict) and set(answer.get("errors") or {}) == {"issuelinks"}:
             # This site's create screen has no "Linked Issues": create, then link with its own request.
             unlinked = {k: v for k, v in body.items() if k != "update"}
             status, answer, found = self._post_issue(unlinked, lookup, what, conclusive=not self.client.cloud)
@@ -657,7 +657,7 @@ class _Pusher:
         with db.connect(self.settings) as con:
             if frame is not None and not frame.empty:
                 empty = Batch.empty()
-                load_batch(con, Batch(empty.incidents, frame, empty.events), synced_at=dt.datetime.now(dt.timezone.utc))
+                load_batch(con, Batch(empty.incidents, frame, empty.events), synced_at=dt.datetime.now(dt.UTC))
             actions.mark_pushed(con, draft.draft_id, key, issue_id, owner_id)
         self._outcome(draft, target.incident_key, "pushed", key=key, issue_id=issue_id, found_existing=found)
 

@@ -65,7 +65,7 @@ def parse_time(value: str | None) -> pd.Timestamp | None:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
         raise InputError(f"{value!r} is not a Jira timestamp; expected ISO 8601 like 2022-06-09T16:29:31.871-0700") from None
-    if stamp is pd.NaT:
+    if pd.isna(stamp):
         return None
     if stamp.tzinfo is None:
         # Jira always sends an offset; a bare time is a date-only field or a hand-made payload: read as UTC.

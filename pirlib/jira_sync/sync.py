@@ -129,7 +129,7 @@ def _server_time(info: dict[str, Any]) -> dt.datetime | None:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _known(con: Any) -> extract_mod.Known:
@@ -169,7 +169,7 @@ def run(
     ``full`` re-reads everything and flags incidents and actions Jira no longer has as deleted.
     ``retry`` tunes the retry layer (tests use short delays); ``on_client`` sees the connected client.
     """
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     result = SyncResult(run_id=uuid.uuid4().hex, mode="full" if full else "incremental", status="failed")
     counter = RequestCounter()
@@ -286,7 +286,7 @@ def _record(con: Any, result: SyncResult, started: dt.datetime, counter: Request
         " issues_written, actions_written, events_written, deleted_marked, error)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            result.run_id, started, dt.datetime.now(dt.timezone.utc), result.status, result.mode, SOURCE,
+            result.run_id, started, dt.datetime.now(dt.UTC), result.status, result.mode, SOURCE,
             result.cursor, redact(json.dumps(requests, sort_keys=True), settings),
             result.incidents, result.actions, result.events, result.deleted,
             result.error,

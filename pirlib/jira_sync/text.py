@@ -242,6 +242,6 @@ def _adf_inline(nodes: list[dict[str, Any]]) -> str:
 
 def _adf_date(timestamp: Any) -> str:
     try:
-        return dt.datetime.fromtimestamp(int(timestamp) / 1000, tz=dt.timezone.utc).date().isoformat()
+        return dt.datetime.fromtimestamp(int(timestamp) / 1000, tz=dt.UTC).date().isoformat()
     except (TypeError, ValueError, OverflowError):
         return str(timestamp or "")

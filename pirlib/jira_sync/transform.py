@@ -186,7 +186,8 @@ class Transformer:
         epic_column: list[str | None] = [None] * len(incident_ids)
         label_lists = incident_frame["labels"].tolist() if self.epics_by_label else None
         for row, incident_id in enumerate(incident_ids):
-            linked = _linked_issues({"issuelinks": json.loads(links[row])}) if links[row] not in (None, "[]") else []
+            text = links[row]
+            linked = _linked_issues({"issuelinks": json.loads(text)}) if text is not None and text != "[]" else []
             for other in linked:
                 self.linked_to_incident.setdefault(str(other.get("id")), incident_id)
             labels = list(label_lists[row]) if label_lists is not None and label_lists[row] is not None else []

@@ -52,7 +52,8 @@ def customer_email(data: Mapping[str, Any], settings: Settings, to: Sequence[str
     try:
         text = env.from_string(path.read_text(encoding="utf-8")).render(**data)
     except jinja2.TemplateError as exc:
-        line = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # only a TemplateSyntaxError has one
+        line = f", line {lineno}" if lineno else ""
         raise PirError(f"customer e-mail template {path}{line}: {exc}; fix the template") from None
     first, _, body = text.lstrip("\n").partition("\n")
     if not first.lower().startswith("subject:"):

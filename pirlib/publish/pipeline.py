@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -81,7 +81,7 @@ def page_title(data: dict[str, Any]) -> str:
 
 def _publications(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, dict[str, Any]]:
     rows = con.execute("SELECT * FROM publications WHERE incident_id = ?", [incident_id]).df()
-    return {row["channel"]: row for row in rows.to_dict("records")}
+    return {row["channel"]: row for row in cast("list[dict[str, Any]]", rows.to_dict("records"))}
 
 
 def publish(
@@ -107,10 +107,10 @@ def publish(
     folder = Path(out_dir or settings.published_dir)
     with db.connect(settings, read_only=True) as con:
         incident_id, key = resolve_incident(con, incident)
-        resolved_at, published_before = con.execute(
-            "SELECT i.resolved_at, r.published_at FROM incidents AS i "
+        resolved_at, published_before = db.one(
+            con, "SELECT i.resolved_at, r.published_at FROM incidents AS i "
             "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
-        ).fetchone()  # fmt: skip
+        )  # fmt: skip
         if resolved_at is None:
             raise InputError(f"{key} is not resolved yet; publish its postmortem once the incident is closed")
         sent_before = _publications(con, incident_id)
@@ -143,7 +143,8 @@ def publish(
             con.execute(
                 "UPDATE reviews SET published_at = coalesce(published_at, ?), doc_url = ?, updated_at = ? "
                 "WHERE incident_id = ?", [published_at, doc_url, at, incident_id])  # fmt: skip
-            rows = [("confluence", result.page.url, result.page.page_id, result.page.version)] if result.page else []
+            rows: list[tuple[str, str, str | None, int | None]] = (
+                [("confluence", result.page.url, result.page.page_id, result.page.version)] if result.page else [])
             rows += [(channel, target, None, None) for channel, target in sent.items()]
             if rows:
                 frame = pd.DataFrame(rows, columns=["channel", "target", "page_id", "version"]).assign(
@@ -197,9 +198,9 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
 
 def record_regulator_filing(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime | None) -> None:
     """Record (``at``) or clear (None) that Compliance filed the regulator report (runbook §4.4)."""
-    regulatory = con.execute("SELECT key, regulatory FROM incidents WHERE issue_id = ?", [incident_id]).fetchone()
-    if not regulatory[1]:
-        raise InputError(f"{regulatory[0]} is not flagged for regulatory reporting; nothing to file")
+    key, regulatory = db.one(con, "SELECT key, regulatory FROM incidents WHERE issue_id = ?", [incident_id])
+    if not regulatory:
+        raise InputError(f"{key} is not flagged for regulatory reporting; nothing to file")
     con.execute(
         "INSERT INTO reviews (incident_id, regulatory_filed_at, updated_at) VALUES ($id, $at, now()) "
         "ON CONFLICT (incident_id) DO UPDATE SET regulatory_filed_at = $at, updated_at = now()",

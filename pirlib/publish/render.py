@@ -55,7 +55,7 @@ def _text(value: Any) -> str | None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if is_missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): (None if is_missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _paragraphs(value: Any) -> list[list[str]]:
@@ -76,8 +76,8 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         "SELECT i.* EXCLUDE (raw, failure_mode), m.failure_mode, m.jira_says FROM incidents AS i"
         " LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id WHERE i.issue_id = ?",
         [incident_id]).df())[0]  # fmt: skip
-    review = _records(con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df())
-    review = review[0] if review else {}
+    reviews = _records(con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df())
+    review = reviews[0] if reviews else {}
     report = milestones_of(con, incident_id)
     milestones = [
         {"name": name, "at": as_utc(when), "rule": _text(rule)}

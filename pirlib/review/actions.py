@@ -353,7 +353,7 @@ def _form(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _insert(session: ReviewSession, fields: Mapping[str, Any], note_id: str | None = None) -> str:
-    at = dt.datetime.now(dt.timezone.utc)
+    at = dt.datetime.now(dt.UTC)
     draft = Draft(uuid.uuid4().hex, session.incident_id, **fields, created_at=at, updated_at=at, note_id=note_id)
     session.con.execute(
         f"INSERT INTO action_drafts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
@@ -423,7 +423,7 @@ def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -
     assignments = ", ".join(f"{name} = ?" for name in typed)
     con.execute(
         f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
-        [*typed.values(), dt.datetime.now(dt.timezone.utc), draft_id],
+        [*typed.values(), dt.datetime.now(dt.UTC), draft_id],
     )
 
 
@@ -497,7 +497,7 @@ def can_move(state: DraftState, to: DraftState) -> bool:
 def _move(con: duckdb.DuckDBPyConnection, draft_id: str, to: DraftState, **values: Any) -> None:
     """Move the draft to state ``to`` and write ``values`` with it, in one statement that checks the move."""
     sources = [state for state in STATES if can_move(state, to)]
-    columns = {"state": to, **values, "updated_at": dt.datetime.now(dt.timezone.utc)}
+    columns = {"state": to, **values, "updated_at": dt.datetime.now(dt.UTC)}
     moved = con.execute(
         f"UPDATE action_drafts SET {', '.join(f'{c} = ?' for c in columns)} WHERE draft_id = ? "
         "AND state IN (SELECT unnest(?)) RETURNING draft_id",

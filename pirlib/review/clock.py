@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -23,7 +23,7 @@ from pirlib.values import as_utc
 __all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
            "open_reviews", "review_clocks", "stage_clocks", "store_deadlines"]  # fmt: skip
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Runbook §1 and §4: each stage, the `reviews` column that records it, and the Settings attribute of its hours.
 STAGES = {
@@ -177,10 +177,12 @@ def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.dateti
         [list(settings.review_severities)],
     ).df()
     found = []
-    for row in rows.to_dict("records"):
+    for row in cast("list[dict[str, Any]]", rows.to_dict("records")):
         clocks = stage_clocks(row["resolved_at"], row, settings, at)
+        closed_at = as_utc(row["resolved_at"])
+        assert closed_at is not None  # _reviews keeps closed incidents only
         found.append(Candidate(
             str(row["issue_id"]), str(row["key"]), str(row["summary"] or ""), str(row["severity"]),
-            row["service"], row["commander"], as_utc(row["resolved_at"]), row["facilitator"], clocks,
+            row["service"], row["commander"], closed_at, row["facilitator"], clocks,
         ))  # fmt: skip
     return found

@@ -111,7 +111,12 @@ def segment_times(session: ReviewSession) -> dict[str, tuple[dt.datetime, dt.dat
     rows = con.execute(
         "SELECT segment, started_at, ended_at FROM meeting_segments WHERE incident_id = ?", [incident_id]
     ).fetchall()
-    return {segment: (as_utc(started), as_utc(ended)) for segment, started, ended in rows}
+    times = {}
+    for segment, started, ended in rows:
+        start = as_utc(started)
+        assert start is not None  # meeting_segments.started_at is NOT NULL
+        times[segment] = (start, as_utc(ended))
+    return times
 
 
 def segment_elapsed(times: tuple[dt.datetime, dt.datetime | None] | None, at: dt.datetime) -> dt.timedelta:
@@ -127,7 +132,7 @@ def meeting_elapsed(times: Mapping[str, tuple[dt.datetime, dt.datetime | None]],
         return dt.timedelta(0)
     first = min(started for started, _ in times.values())
     running = any(ended is None for _, ended in times.values())
-    last = at if running else max(ended for _, ended in times.values())
+    last = at if running else max(ended for _, ended in times.values() if ended is not None)
     return max(dt.timedelta(0), last - first)
 
 

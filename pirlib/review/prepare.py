@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from pirlib import durations
-from pirlib.db import transaction
+from pirlib.db import one, transaction
 from pirlib.errors import InputError
 from pirlib.files import write_atomic
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
@@ -56,10 +56,10 @@ def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None
         raise InputError("facilitator: the name is empty; type the name of the person who will facilitate")
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
-    key, commander = con.execute(  # the meeting's incident commander when it names one, else Jira's
-        "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
+    key, commander = one(  # the meeting's incident commander when it names one, else Jira's
+        con, "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
         "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
-    ).fetchone()  # fmt: skip
+    )  # fmt: skip
     if same_person(name, commander):
         raise InputError(
             f"facilitator: {commander} is the incident commander of {key}; the runbook asks for someone "
@@ -89,7 +89,7 @@ def artifact_checklist(session: ReviewSession) -> list[dict[str, Any]]:
     stored = con.execute(
         "SELECT kind, location, collected_at, collected_by FROM artifacts WHERE incident_id = ?", [incident_id]
     ).df()
-    url = con.execute("SELECT url FROM incidents WHERE issue_id = ?", [incident_id]).fetchone()[0]
+    (url,) = one(con, "SELECT url FROM incidents WHERE issue_id = ?", [incident_id])
     by_kind = {row["kind"]: row for row in stored.to_dict("records")}
     items = []
     for kind, label in ARTIFACT_KINDS.items():
@@ -127,7 +127,7 @@ def set_artifact(
     with transaction(con):
         exists = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", [artifact_id]).fetchone()
         if not exists:
-            url = con.execute("SELECT url FROM incidents WHERE issue_id = ?", [incident_id]).fetchone()[0]
+            (url,) = one(con, "SELECT url FROM incidents WHERE issue_id = ?", [incident_id])
             con.execute(
                 "INSERT INTO artifacts (artifact_id, incident_id, kind, label, location) VALUES (?, ?, ?, ?, ?)",
                 [artifact_id, incident_id, kind, ARTIFACT_KINDS[kind],
@@ -250,10 +250,10 @@ def mark_invites_sent(session: ReviewSession, at: dt.datetime | None = None) -> 
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
     _ensure_attendees(con, incident_id)
-    invited = con.execute(
-        "SELECT count(*) FROM attendees WHERE incident_id = ? AND invited AND origin <> 'runbook role'",
+    (invited,) = one(
+        con, "SELECT count(*) FROM attendees WHERE incident_id = ? AND invited AND origin <> 'runbook role'",
         [incident_id],
-    ).fetchone()[0]
+    )
     if not invited:
         raise InputError("invite list: nobody is invited yet; tick or add at least one person, then send")
     touch_review(session, at)

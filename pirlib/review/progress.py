@@ -15,6 +15,7 @@ import datetime as dt
 
 import duckdb
 
+from pirlib.db import one
 from pirlib.errors import InputError
 from pirlib.review import actions, meeting
 from pirlib.review.session import ReviewSession
@@ -43,8 +44,7 @@ def step_done(session: ReviewSession, step: str, done: set[str] | frozenset[str]
                           [incident_id]).fetchone()  # fmt: skip
         return row is not None and all(value is not None for value in row)
     if step == "timeline":
-        return bool(con.execute("SELECT EXISTS (SELECT 1 FROM incident_events WHERE incident_id = ?)",
-                                [incident_id]).fetchone()[0])  # fmt: skip
+        return bool(one(con, "SELECT EXISTS (SELECT 1 FROM incident_events WHERE incident_id = ?)", [incident_id])[0])
     if step == "meeting":
         return not meeting.segments_without_notes(con, [incident_id])[incident_id]
     if step == "actions":
@@ -81,7 +81,7 @@ def save_progress(session: ReviewSession, step: str) -> None:
         "INSERT INTO review_progress (incident_id, current_step, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (incident_id) DO UPDATE SET current_step = EXCLUDED.current_step, "
         "updated_at = EXCLUDED.updated_at",
-        [session.incident_id, step, dt.datetime.now(dt.timezone.utc)],
+        [session.incident_id, step, dt.datetime.now(dt.UTC)],
     )
 
 

@@ -59,6 +59,7 @@ def incident_facts(session: ReviewSession) -> dict[str, Any]:
     con, incident_id = session.con, session.incident_id
     cursor = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id])
     row = cursor.fetchone()
+    assert row is not None  # a session is opened on an incident resolve_incident found; sync never removes rows
     out = {name: _as_frame_value(value) for (name, *_), value in zip(cursor.description, row, strict=True)}
     columns = ["facilitator", *REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]
     review = con.execute(f"SELECT {', '.join(columns)} FROM reviews WHERE incident_id = ?", [incident_id]).fetchone()

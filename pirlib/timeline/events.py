@@ -145,7 +145,7 @@ def utc_instant(value: dt.datetime | pd.Timestamp | str, what: str) -> dt.dateti
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     return parse_instant(value, zone("UTC"), what)
 
 
@@ -174,18 +174,18 @@ def curate(
         changes["text"] = text
     if not changes:
         return
-    source = con.execute(
+    sources = con.execute(
         "SELECT incident_id, occurred_at, text FROM incident_events WHERE event_id = ?", [event_id]
     ).fetchall()
-    if not source:
+    if not sources:
         raise InputError(f"unknown event {event_id!r}; reload the timeline, it may have been removed in Jira")
-    source = source[0]
-    current = con.execute(
+    source = sources[0]
+    curated = con.execute(
         "SELECT hidden, starred, occurred_at, text, original_occurred_at, original_text"
         " FROM event_curation WHERE event_id = ?",
         [event_id],
     ).fetchall()
-    current = current[0] if current else None
+    current = curated[0] if curated else None
     row = dict(zip(
         ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
         current or [None] * 6, strict=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -123,8 +123,10 @@ def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.Da
 
     chosen: dict[str, tuple[pd.Timestamp | None, str | None, str | None]] = {}
 
-    def from_event(event: pd.Series, rule: str, *, quote: bool = True) -> tuple[pd.Timestamp, str, str]:
-        return ts(event["occurred_at"]), f"{rule}: {_describe(event)}" if quote else rule, str(event["event_id"])
+    def from_event(event: pd.Series, rule: str, *, quote: bool = True) -> tuple[pd.Timestamp, str, str | None]:
+        at = ts(event["occurred_at"])
+        assert at is not None  # only events with a time are visible
+        return at, f"{rule}: {_describe(event)}" if quote else rule, str(event["event_id"])
 
     # started
     first_firing = _first(firing)
@@ -132,17 +134,17 @@ def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.Da
         chosen["started"] = (ts(incident["started_at"]), "Jira field: incident start", None)
     elif first_firing is not None:
         chosen["started"] = from_event(first_firing, "first alert firing")
-    elif not visible.empty:
-        chosen["started"] = from_event(_first(visible), "earliest event on the timeline")
+    elif (earliest := _first(visible)) is not None:
+        chosen["started"] = from_event(earliest, "earliest event on the timeline")
     # detected
-    candidates = []
+    candidates: list[tuple[pd.Timestamp, str, str | None]] = []
     if first_firing is not None:
         candidates.append(from_event(first_firing, "first alert firing"))
     first_human = _first(human)
     if first_human is not None:
         candidates.append(from_event(first_human, "first human message in chat"))
-    if ts(incident.get("created_at")) is not None:
-        candidates.append((ts(incident["created_at"]), "Jira ticket created", None))
+    if (created := ts(incident.get("created_at"))) is not None:
+        candidates.append((created, "Jira ticket created", None))
     if candidates:
         chosen["detected"] = min(candidates, key=lambda c: c[0])
     # acknowledged
@@ -196,7 +198,7 @@ def out_of_order(milestones: pd.DataFrame) -> pd.Series:
     flags = []
     for n, name in enumerate(MILESTONES):
         at = times.get(name)
-        problems = []
+        problems: list[str] = []
         if at is not None and not pd.isna(at):
             for earlier in MILESTONES[:n]:
                 before = times.get(earlier)
@@ -381,4 +383,4 @@ def milestones_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> Milestone
     overrides = con.execute(
         "SELECT milestone, occurred_at, note FROM milestone_overrides WHERE incident_id = ?", [incident_id]
     ).df()
-    return compute_milestones(events, row.iloc[0].to_dict(), overrides)
+    return compute_milestones(events, cast("dict[str, Any]", row.iloc[0].to_dict()), overrides)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +55,7 @@ def _shorten(text: str, limit: int = HOVER_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def severity_order(severities: list[object]) -> list[str]:
+def severity_order(severities: Iterable[Any]) -> list[str]:
     """Known severities in runbook order, then any others alphabetically, then incidents without one."""
     names = {NO_SEVERITY if pd.isna(s) else str(s) for s in severities}
     known = [s for s in SEVERITY_ORDER if s in names]
@@ -205,7 +207,7 @@ RATE_BARS = 20
 
 
 def _spec(data: list[dict], title: str, height: int = 420, **layout: object) -> Spec:
-    base = {
+    base: dict[str, Any] = {
         "title": {"text": title},
         "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
         "height": height,
@@ -223,15 +225,15 @@ def _spec(data: list[dict], title: str, height: int = 420, **layout: object) -> 
     return {"data": data, "layout": base}
 
 
-def _labels(values: object) -> list[str]:
+def _labels(values: Iterable[Any]) -> list[str]:
     return [html.plotly_text("(none)" if v is None or (not isinstance(v, str) and pd.isna(v)) else v) for v in values]
 
 
-def _dates(values: object) -> list[str]:
+def _dates(values: Iterable[Any]) -> list[str]:
     return [pd.Timestamp(v).strftime("%Y-%m-%d") for v in values]
 
 
-def _numbers(values: object, digits: int = 3) -> list[float | None]:
+def _numbers(values: Iterable[Any], digits: int = 3) -> list[float | None]:
     return [None if v is None or pd.isna(v) else round(float(v), digits) for v in values]
 
 
@@ -334,7 +336,7 @@ def compliance_lines(frame: pd.DataFrame, period: str = "month") -> Spec:
                  yaxis={"tickformat": ".0%", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.15})
 
 
-def _by_stage(frame: pd.DataFrame):
+def _by_stage(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
     if frame.empty:
         return []
     return [(stage, rows) for (_, stage), rows in frame.groupby(["stage_rank", "stage"], sort=True)]
@@ -349,7 +351,7 @@ def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, tra
     (TTD / TTM / TTR)."""
     per = MINUTES_PER[unit]
     groups = [(None, summary)] if trace is None else list(summary.groupby(trace, sort=False))
-    data = []
+    data: list[dict[str, Any]] = []
     for name, rows in groups:
         xs = [STAGE_LABELS.get(v, html.plotly_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
               for v in rows[x]]  # fmt: skip

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
+import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 from pirlib import attention, db, durations, metrics
@@ -57,7 +59,7 @@ def load_view(con: duckdb.DuckDBPyConnection, incident: str, today: dt.date) -> 
                         metrics.action_states(actions, today), today)  # fmt: skip
 
 
-def _svg_traces(figure) -> dict:
+def _svg_traces(figure: go.Figure) -> dict[str, Any]:
     """The timeline figure as JSON with its WebGL scatter traces drawn as SVG scatter: the pages' plotly.js
     bundle has scatter but not scattergl (an incident's few hundred events draw fine either way)."""
     spec = json.loads(figure.to_json())  # plotly's encoder: numpy arrays and timestamps become JSON

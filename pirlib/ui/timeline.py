@@ -181,9 +181,9 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
     if milestones is None or milestones.empty:
         return [], []
     times = {
-        row.milestone: pd.Timestamp(row.occurred_at).tz_convert("UTC").tz_localize(None)
-        for row in milestones.itertuples()
-        if row.occurred_at is not None and not pd.isna(row.occurred_at)
+        name: pd.Timestamp(at).tz_convert("UTC").tz_localize(None)
+        for name, at in zip(milestones["milestone"], milestones["occurred_at"], strict=True)
+        if at is not None and not pd.isna(at)
     }
     shapes: list[dict[str, Any]] = []
     for start, end, color in (("started", "detected", "rgba(255,127,14,0.12)"),

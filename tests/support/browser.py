@@ -27,7 +27,7 @@ def controls(name: str) -> str | None:
     return None if name in ("overview", "empty") else FILTERS
 
 
-def assert_filter_redraws(visit: "Visit") -> None:
+def assert_filter_redraws(visit: Visit) -> None:
     """Choosing a team in the first filter changes the board's summary numbers (a kernel round trip), and
     the redrawn panels replace the old ones: one set on screen."""
     shown = "Array.from(document.querySelectorAll('.pir-kpis')).filter(k => k.offsetParent !== null)"

@@ -431,7 +431,7 @@ class FakeJira:
             self.faults.clear()
 
     def now(self) -> str:
-        return format_jira_time(dt.datetime.now(dt.timezone.utc), self.tz)
+        return format_jira_time(dt.datetime.now(dt.UTC), self.tz)
 
     def _touch(self, issue: dict[str, Any], lag: int) -> None:
         self._mutations += 1

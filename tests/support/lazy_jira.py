@@ -29,7 +29,7 @@ from pirlib import sample
 FIRST_ID = 100_000
 BLOCK = 32  # ids per family: incident, epic, up to 30 actions
 FAMILIES_KEPT = 512  # families made recently, kept for the pages that follow a search
-START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 SPACING = dt.timedelta(minutes=37)  # between two incidents: 100,000 of them span about seven years
 LINK_IDS = 5_000_000
 HISTORY_IDS = 10_000_000  # 400 a family

@@ -17,7 +17,7 @@ from pirlib.review import meeting, prepare
 from pirlib.review.session import open_review
 from pirlib.config import Settings
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TODAY = dt.date(2025, 9, 7)
 RENDERED_AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=UTC)
 HOSTILE = "<script>alert('x')</script> **bold** [click](javascript:alert(1)) | pipe & <b>tag</b> `tick` # heading"

@@ -89,12 +89,12 @@ def parse_instant(value: Any, default_zone: ZoneInfo, where: str) -> dt.datetime
     ``where`` names the file and line for the error message.
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
     text = str(value).strip() if value is not None else ""
     if not text:
         raise InputError(f"{where}: the time is empty; give an ISO 8601 time like 2025-09-05T14:03:00Z")
     if re.fullmatch(r"\d{9,11}(?:\.\d+)?", text):  # epoch seconds, as text from a CSV or JSON string
-        return dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(text), dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -103,7 +103,7 @@ def parse_instant(value: Any, default_zone: ZoneInfo, where: str) -> dt.datetime
         ) from None
     if parsed.tzinfo is None:
         return parse_local(parsed, default_zone, where)
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)
 
 
 def parse_local(local: dt.datetime, tz: ZoneInfo, where: str, not_before: dt.datetime | None = None) -> dt.datetime:
@@ -116,7 +116,7 @@ def parse_local(local: dt.datetime, tz: ZoneInfo, where: str, not_before: dt.dat
     first = local.replace(tzinfo=tz, fold=0)
     second = local.replace(tzinfo=tz, fold=1)
     if first.utcoffset() != second.utcoffset():
-        as_first, as_second = first.astimezone(dt.timezone.utc), second.astimezone(dt.timezone.utc)
+        as_first, as_second = first.astimezone(dt.UTC), second.astimezone(dt.UTC)
         gap = as_second < as_first  # in a gap, fold=1 reads the time with the earlier (pre-change) offset
         if gap:
             raise InputError(
@@ -126,4 +126,4 @@ def parse_local(local: dt.datetime, tz: ZoneInfo, where: str, not_before: dt.dat
         if not_before is not None and as_first < not_before:
             return as_second
         return as_first
-    return first.astimezone(dt.timezone.utc)
+    return first.astimezone(dt.UTC)

@@ -135,7 +135,7 @@ def parse_cloudwatch(data: dict[str, Any], *, file_label: str) -> pd.DataFrame:
         key = f"cloudwatch|{alarm}|{item_type}|{at.isoformat()}|{summary}"
         if item_type == "StateUpdate":
             history = _history_data(item.get("HistoryData"), where)
-            old = _state(((history.get("oldState") or {}).get("stateValue")))
+            old = _state((history.get("oldState") or {}).get("stateValue"))
             new_raw = (history.get("newState") or {}).get("stateValue")
             new = _state(new_raw)
             if new is None:
@@ -207,7 +207,7 @@ def parse_grafana(data: Any, *, file_label: str) -> pd.DataFrame:
                 raise InputError(f"{where}: 'line' has no 'current' state")
             if not isinstance(ms, (int, float)) or isinstance(ms, bool):
                 raise InputError(f"{where}: time {ms!r} is not epoch milliseconds")
-            at = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+            at = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
             state = _state(line["current"])
             if state is None:
                 raise InputError(f"{where}: unknown state {line['current']!r}")
@@ -233,7 +233,7 @@ def _grafana_annotations(data: Any, file_label: str) -> pd.DataFrame:
         state = _state(item.get("newState"))
         if state is None:
             raise InputError(f"{where}: unknown newState {item.get('newState')!r}")
-        at = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+        at = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
         name = str(item.get("alertName") or item.get("text") or f"alert {item.get('alertId', '')}".strip())
         detail = str(item.get("text") or "") if item.get("alertName") else ""
         key = f"grafana-annotation|{item.get('id', '')}|{name}|{int(ms)}|{item.get('newState')}"

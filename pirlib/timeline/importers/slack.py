@@ -112,7 +112,7 @@ def _slack_time(ts: Any, where: str) -> dt.datetime:
     if not match:
         raise InputError(f"{where}: ts {text!r} is not a Slack timestamp (seconds.microseconds)")
     seconds, fraction = int(match.group(1)), int((match.group(2) or "0").ljust(6, "0"))
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc) + dt.timedelta(microseconds=fraction)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC) + dt.timedelta(microseconds=fraction)
 
 
 def parse_slack_messages(

@@ -78,7 +78,7 @@ class Board:
                  page: str = ""):  # fmt: skip
         self.spec, self.data, self.last_sync, self.problem = spec, data, last_sync, problem
         self.page = page  # its name among pirlib.ui.nav.PAGES, for the header and its links
-        self.output = None  # the ipywidgets.Output the panels are redrawn into after a filter change
+        self.output: widgets.Output | None = None  # the Output the panels are redrawn into after a filter change
         self.filter_bar: FilterBar | None = None
 
     def header_html(self) -> str:
@@ -148,6 +148,7 @@ class Board:
         # captured outputs into the widget by messages to the kernel, and CI saw the last one lost
         # (a board with its filters and no panels).
         panels = self.panels_html(filters)
+        assert self.output is not None  # show() makes it before the filter bar can change
         self.output.outputs = ({"output_type": "display_data", "metadata": {},
                                 "data": {"text/html": panels, "text/plain": "(dashboard panels)"}},)  # fmt: skip
 
@@ -161,7 +162,7 @@ def unknown_values(filters: metrics.Filters, options: Mapping[str, list[str]]) -
     """The team, service and severity values ``filters`` asks for that the data has not (a link's typo, a team
     whose actions were all deleted): the page says so rather than showing empty panels without a reason."""
     out = {}
-    for name, field_name in FIELDS.items():
+    for field_name in FIELDS.values():
         missing = [v for v in getattr(filters, field_name) if v not in options.get(field_name, [])]
         if missing:
             out[field_name] = missing
@@ -187,9 +188,9 @@ def load(spec: BoardSpec, settings: Settings, page: str = "") -> Board:
 
 
 def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('incidents', 'v_action_status')"
-    ).fetchone()[0]
+    (found,) = db.one(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('incidents', 'v_action_status')"
+    )
     return found == 2
 
 

@@ -89,8 +89,8 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
                               numbers={"Time between"})
 
 
-def _days(days: float) -> str:
-    return durations.span(dt.timedelta(days=float(days)))
+def _days(days: float | None) -> str:
+    return durations.MISSING if days is None else durations.span(dt.timedelta(days=float(days)))
 
 
 SPEC = BoardSpec(

@@ -19,8 +19,9 @@ def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
     for column, label in metrics.DURATION_MEASURES.items():
         minutes = incidents[column][incidents[column] >= 0]  # no value, or a milestone before the start: left out
         if len(minutes):
+            median, p90 = float(minutes.median()), float(minutes.quantile(0.9))
             items.append((f"{label}: median · P90 · n",
-                          f"{durations.minutes(minutes.median())} · {durations.minutes(minutes.quantile(0.9))} · {len(minutes):,}"))
+                          f"{durations.minutes(median)} · {durations.minutes(p90)} · {len(minutes):,}"))
     return html.kpis(items)
 
 

@@ -4,6 +4,7 @@ and the push to Jira (the logic is ``pirlib.review.actions`` and ``pirlib.jira_s
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -61,7 +62,7 @@ class ActionsStep(Step):
         for name, field in self.fields.items():
             field.add_class(f"pir-action-{name}")
             field.style = {"description_width": "110px"}
-            self.on_edit(field, lambda value, name=name: self._edited(name, value))
+            self.on_edit(field, partial(self._edited, name))
         self.new = widgets.Button(description="New draft", button_style="primary")
         self.new.add_class("pir-new-draft")
         self.new.on_click(lambda _: self.new_draft())
@@ -182,6 +183,6 @@ class ActionsStep(Step):
                                  layout=widgets.Layout(width="70%"))  # fmt: skip
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft.draft_id: self.edit(d))
-            delete = ConfirmButton(lambda d=draft.draft_id: self.delete(d), css="pir-delete-draft")
+            delete = ConfirmButton(partial(self.delete, draft.draft_id), css="pir-delete-draft")
             rows.append(widgets.HBox([label, edit, delete.widget]))
         self.listing.children = rows or [widgets.HTML("<p>No drafts yet.</p>")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 
 import ipywidgets as widgets
 import pandas as pd
@@ -128,7 +129,7 @@ class MeetingStep(Step):
             if row is None:
                 marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
                                  for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
-                delete = ConfirmButton(lambda note_id=note["note_id"], name=name: self.delete_note(note_id, name),
+                delete = ConfirmButton(partial(self.delete_note, note["note_id"], name),
                                        css="pir-delete-note")  # fmt: skip
                 buttons = [delete.widget] if name != "actions" else [self._draft_button(note["note_id"]), delete.widget]
                 row = widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
@@ -242,7 +243,7 @@ class MeetingRecord:
         }  # fmt: skip
         for role, field in self.roles.items():
             field.add_class(f"pir-role-{role}")
-            step.on_edit(field, lambda name, role=role: self._role_changed(role, name))
+            step.on_edit(field, partial(self._role_changed, role))
         self.attended = widgets.VBox()
         self.attended.add_class("pir-attendance")
         self.boxes: dict[str, widgets.Checkbox] = {}
@@ -290,7 +291,7 @@ class MeetingRecord:
             label = f"{person['name']} — {person['role']}" + ("" if person["invited"] else " (not invited)")
             box = widgets.Checkbox(value=attended, description=label, indent=False,
                                    layout=widgets.Layout(width="45%"))  # fmt: skip
-            self.step.on_edit(box, lambda attended, name=person["name"]: self._attended(name, attended))
+            self.step.on_edit(box, partial(self._attended, person["name"]))
             self.boxes[person["name"]] = box
         self.attended.children = list(self.boxes.values()) or [widgets.HTML("<p>Nobody is on the invite list yet.</p>")]
         self.people.children = [

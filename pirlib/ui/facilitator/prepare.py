@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,12 @@ class PrepareStep(Step):
                                          ensure_option=False)  # fmt: skip
         self.add_person = widgets.Button(description="Add to invite list")
         self.add_person.on_click(lambda _: self.add_attendee())
+        self.invite_message = Message("pir-invite-message")
         self.send_invites = widgets.Button(description=f"Mark: {STAGES['invites_sent'][0].lower()}")
         self.send_invites.on_click(lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message,
                                                          STAGES["invites_sent"][0].lower()))  # fmt: skip
         self.invites = widgets.VBox()
         self._invite_kept: dict[tuple[str, str], widgets.Checkbox] = {}  # by (incident, label)
-        self.invite_message = Message("pir-invite-message")
         self.agenda = widgets.Textarea(rows=18, continuous_update=False, layout=WIDE)
         self.agenda.add_class("pir-agenda")
         self.on_edit(self.agenda, self._agenda_edited)
@@ -54,11 +55,11 @@ class PrepareStep(Step):
         self.reset_agenda.on_click(lambda _: self._reset_agenda())
         self.export_agenda = widgets.Button(description="Save agenda as file")
         self.export_agenda.on_click(lambda _: self._export_agenda())
+        self.agenda_message = Message("pir-agenda-message")
         self.circulate = widgets.Button(description=f"Mark: {STAGES['agenda_circulated'][0].lower()}")
         self.circulate.on_click(lambda _: self._stamp(prepare.mark_agenda_circulated, self.agenda_message,
                                                       STAGES["agenda_circulated"][0].lower()))  # fmt: skip
         self.download = widgets.HTML()
-        self.agenda_message = Message("pir-agenda-message")
         self.clocks = widgets.HTML()
         self.current = widgets.HTML()
         self.artifact_stamps: dict[str, widgets.HTML] = {}
@@ -109,11 +110,11 @@ class PrepareStep(Step):
                 kind = item["kind"]
                 box = widgets.Checkbox(description=item["label"], indent=False, layout=widgets.Layout(width="45%"))
                 box.add_class(f"pir-artifact-{kind}")
-                self.on_edit(box, lambda collected, kind=kind: self._artifact_ticked(kind, collected))
+                self.on_edit(box, partial(self._artifact_ticked, kind))
                 where = widgets.Text(placeholder="link or file", continuous_update=False,
                                      layout=widgets.Layout(width="35%"))  # fmt: skip
                 where.add_class(f"pir-artifact-location-{kind}")
-                self.on_edit(where, lambda location, kind=kind: self._artifact_located(kind, location))
+                self.on_edit(where, partial(self._artifact_located, kind))
                 self.artifact_boxes[kind], self.artifact_locations[kind] = box, where
                 self.artifact_stamps[kind] = widgets.HTML()
                 rows.append(widgets.HBox([box, where, self.artifact_stamps[kind]]))
@@ -135,7 +136,7 @@ class PrepareStep(Step):
                 box = self._invite_kept.get((self.incident, label))
                 if box is None:
                     box = widgets.Checkbox(description=label, indent=False, layout=WIDE)
-                    self.on_edit(box, lambda invited, name=name: self._invite_ticked(name, invited))
+                    self.on_edit(box, partial(self._invite_ticked, name))
                     self._invite_kept[(self.incident, label)] = box
                 box.value = bool(person["invited"])
                 self.invite_boxes[name] = box

@@ -106,9 +106,10 @@ class TimelineEditor:
                                       self.milestone_clear[name], self.milestone_rules[name]]))  # fmt: skip
         self.durations = widgets.HTML()
 
-        self.sources.observe(lambda _: self._quiet or self._fill_list(), names="value")
-        self.show_hidden.observe(lambda _: self._quiet or self._refresh_view(), names="value")  # the figure too
-        self.search.observe(lambda _: self._quiet or self._fill_list(), names="value")
+        self.sources.observe(lambda _: None if self._quiet else self._fill_list(), names="value")
+        # hidden events show in the figure too
+        self.show_hidden.observe(lambda _: None if self._quiet else self._refresh_view(), names="value")
+        self.search.observe(lambda _: None if self._quiet else self._fill_list(), names="value")
         self.event_list.observe(lambda _: self._show_selected(), names="value")
         self.star_button.on_click(lambda _: self.toggle_star())
         self.hide_button.on_click(lambda _: self.toggle_hidden())
@@ -269,6 +270,7 @@ class TimelineEditor:
     def _show_milestones(self) -> None:
         if self.report is None:
             return
+        row: Any  # pandas-stubs types each field of an itertuples row as any scalar; these are the table's columns
         for row in self.report.table.itertuples():
             has_time = row.occurred_at is not None and not pd.isna(row.occurred_at)
             self.milestone_inputs[row.milestone].value = (
