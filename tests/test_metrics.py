@@ -191,7 +191,8 @@ def test_incident_measures_match_the_durations_view_and_filter_by_team(demo_db):
         measures = metrics.load_incident_measures(con)
         viewed = con.execute(
             "SELECT d.severity, d.service, coalesce(d.started_at, i.created_at) AS occurred_at, d.ttd_minutes,"
-            " d.ttm_minutes, d.ttr_minutes FROM v_incident_durations AS d JOIN incidents AS i ON i.issue_id = d.incident_id"
+            " d.ttm_minutes, d.ttr_minutes FROM v_incident_durations AS d"
+            " JOIN incidents AS i ON i.issue_id = d.incident_id"
         ).df()  # fmt: skip
         listed = metrics.load_incidents(con)
     order = ["occurred_at", "severity", "service", "ttd_minutes", "ttm_minutes", "ttr_minutes"]

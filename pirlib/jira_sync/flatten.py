@@ -155,7 +155,8 @@ class Workspace:
         try:
             self.folder = Path(tempfile.mkdtemp(prefix=".pir-flatten-", dir=folder))
         except OSError as exc:
-            raise os_error(exc, folder or Path(tempfile.gettempdir()), "cannot create the sync's temporary folder") from None
+            where = folder or Path(tempfile.gettempdir())
+            raise os_error(exc, where, "cannot create the sync's temporary folder") from None
         self.con = duckdb.connect(":memory:", config={"memory_limit": memory_limit,
                                                       "temp_directory": str(self.folder / "duckdb")})  # fmt: skip
         self.con.execute("SET TimeZone = 'UTC'")

@@ -149,8 +149,8 @@ def _known(settings: Settings) -> extract_mod.Known:
     def linked_of(epic_keys: list[str]) -> set[tuple[str, str]]:
         with db.connect(settings) as con:
             rows = con.execute(
-                "SELECT DISTINCT unnest(labels), epic_key FROM incidents"
-                " WHERE epic_key IN (SELECT unnest($keys)) AND NOT deleted", {"keys": epic_keys}).fetchall()  # fmt: skip
+                "SELECT DISTINCT unnest(labels), epic_key FROM incidents WHERE epic_key IN (SELECT unnest($keys))"
+                " AND NOT deleted", {"keys": epic_keys}).fetchall()  # fmt: skip
         return {(str(label), str(epic)) for label, epic in rows}
 
     return extract_mod.Known(updated_of, linked_of)
