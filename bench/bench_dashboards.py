@@ -23,13 +23,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 
 from support import browser as browsing  # noqa: E402
 from support import serving  # noqa: E402
@@ -66,6 +67,19 @@ def databases(workdir: Path) -> list[tuple[str, Path]]:
     sample = workdir / "demo.duckdb"
     load_demo(Settings(db=sample, sample_dir=workdir / "sample"))
     return [("sample", sample)] + ([("10k", big_database(workdir))] if os.environ.get("PIR_BENCH_BIG") != "skip" else [])
+
+
+def browsed_databases() -> Iterator[tuple[Browser, str, Path, Path]]:
+    """(browser, label, database, workdir) for each of ``databases``: one headless Chromium and one temporary
+    folder for them all, closed when the iteration ends (bench_home too)."""
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        tmp_path = Path(tmp)
+        browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
+        try:
+            for label, database in databases(tmp_path):
+                yield browser, label, database, tmp_path / label
+        finally:
+            browser.close()
 
 
 class PageProblem(Exception):
@@ -110,30 +124,26 @@ def measure(browser, database: Path, workdir: Path, problems: list[str]) -> dict
 
 def main() -> int:
     report = helpers.Report()
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
-        tmp_path = Path(tmp)
-        browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
-        for label, database in databases(tmp_path):
-            goal = GOALS[label]
-            start = os.getloadavg()[0]
-            problems: list[str] = []
-            pairs = measure(browser, database, tmp_path / label, problems)
-            for problem in problems:
-                report.problem(f"{label}: {problem}")
-            empties = [empty for runs in pairs.values() for empty, _, _ in runs]
-            if empties:
-                report.note(f"{label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} "
-                            f"loads); load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
-            for name, runs in pairs.items():
-                if not runs:
-                    report.problem(f"{label}: {name}: no load finished cleanly")
-                    continue
-                report.add(helpers.Goal(f"{label}: {name} drawn", goal, "empty notebook (median of pairs)")
-                           .judge_pairs((empty, board) for empty, board, _ in runs))  # fmt: skip
-                ready = statistics.median(filters / empty for empty, _, filters in runs)
-                report.note(f"   pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}; filters there "
-                            f"{statistics.median(f for _, _, f in runs):.2f} s, {ready:.2f}x (no goal)")  # fmt: skip
-        browser.close()
+    for browser, label, database, workdir in browsed_databases():
+        goal = GOALS[label]
+        start = os.getloadavg()[0]
+        problems: list[str] = []
+        pairs = measure(browser, database, workdir, problems)
+        for problem in problems:
+            report.problem(f"{label}: {problem}")
+        empties = [empty for runs in pairs.values() for empty, _, _ in runs]
+        if empties:
+            report.note(f"{label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} "
+                        f"loads); load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
+        for name, runs in pairs.items():
+            if not runs:
+                report.problem(f"{label}: {name}: no load finished cleanly")
+                continue
+            report.add(helpers.Goal(f"{label}: {name} drawn", goal, "empty notebook (median of pairs)")
+                       .judge_pairs((empty, board) for empty, board, _ in runs))  # fmt: skip
+            ready = statistics.median(filters / empty for empty, _, filters in runs)
+            report.note(f"   pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}; filters there "
+                        f"{statistics.median(f for _, _, f in runs):.2f} s, {ready:.2f}x (no goal)")  # fmt: skip
     return report.exit_code()
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,13 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
 from support import browser as browsing  # noqa: E402
 from support import serving  # noqa: E402
 
 from bench import helpers  # noqa: E402
-from bench.bench_dashboards import PAUSE, databases  # noqa: E402
+from bench.bench_dashboards import PAUSE, browsed_databases  # noqa: E402
 
 RUNS = helpers.runs(5)
 GOAL = 1.5
@@ -57,21 +54,17 @@ def measure(browser, database: Path, workdir: Path) -> list[tuple[float, float]]
 
 def main() -> int:
     report = helpers.Report()
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
-        tmp_path = Path(tmp)
-        browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
-        for label, database in databases(tmp_path):
-            try:
-                pairs = measure(browser, database, tmp_path / label)
-            except AssertionError as exc:  # a load that did not finish or showed an error
-                report.problem(f"{label}: {str(exc)[:1500]}")
-                continue
-            report.note(f"{label}: empty notebook {statistics.median(e for e, _ in pairs):.2f} s, home page "
-                        f"{statistics.median(h for _, h in pairs):.2f} s (medians of {len(pairs)}); pairs: "
-                        f"{' '.join(f'{h / e:.2f}' for e, h in pairs)}")  # fmt: skip
-            report.add(helpers.Goal(f"{label}: home page loaded", GOAL, "empty notebook (median of pairs)")
-                       .judge_pairs(pairs))  # fmt: skip
-        browser.close()
+    for browser, label, database, workdir in browsed_databases():
+        try:
+            pairs = measure(browser, database, workdir)
+        except AssertionError as exc:  # a load that did not finish or showed an error
+            report.problem(f"{label}: {str(exc)[:1500]}")
+            continue
+        report.note(f"{label}: empty notebook {statistics.median(e for e, _ in pairs):.2f} s, home page "
+                    f"{statistics.median(h for _, h in pairs):.2f} s (medians of {len(pairs)}); pairs: "
+                    f"{' '.join(f'{h / e:.2f}' for e, h in pairs)}")  # fmt: skip
+        report.add(helpers.Goal(f"{label}: home page loaded", GOAL, "empty notebook (median of pairs)")
+                   .judge_pairs(pairs))  # fmt: skip
     return report.exit_code()
 
 

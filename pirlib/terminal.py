@@ -7,13 +7,14 @@ Every line a command prints goes through ``terminal_text``.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Exactly the characters of Unicode categories Cc (C0 controls, DEL, C1 controls), Zl and Zp, and the bidi
+# embedding, override and isolate controls: one regular expression, not a category look-up per character,
+# which was most of `pir check` at 50k incidents (8.9M characters, 3+ CPU-s).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_text(text: str) -> str:
     """``text`` with control characters (C0, DEL, C1), line separators and bidi controls shown as '?'."""
-    return "".join(
-        "?" if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text
-    )
+    return _UNSAFE.sub("?", text)

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 
@@ -88,3 +89,16 @@ def test_escape_sequences_from_jira_never_reach_the_terminal(tmp_path, demo_db, 
     assert "boom" in result.stdout  # the line is printed, without its control characters
     for control in ("\x1b", "\x07", "\x9b"):
         assert control not in result.stdout + result.stderr
+
+
+def test_terminal_text_replaces_exactly_the_control_separator_and_bidi_characters():
+    # terminal_text is one regular expression (a per-character category look-up was most of `pir check` at 50k):
+    # it must stand for the Unicode categories Cc, Zl and Zp and the bidi controls, over every code point.
+    from pirlib.terminal import terminal_text
+
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    unsafe = [chr(c) for c in range(0x110000) if chr(c) in bidi or unicodedata.category(chr(c)) in ("Cc", "Zl", "Zp")]
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    shown = terminal_text(text)
+    assert len(shown) == len(text) and [ch for ch, was in zip(shown, text) if ch != was] == ["?"] * len(unsafe)
+    assert [was for ch, was in zip(shown, text) if ch != was] == unsafe

@@ -10,6 +10,7 @@ import pytest
 
 from support import dashboard_fixture
 from pirlib import db, metrics
+from pirlib.config import Settings
 from pirlib.failure_modes import recurrence
 
 TODAY = dt.date(2026, 11, 1)
@@ -172,3 +173,35 @@ def test_loaders_read_the_fixture_file(tmp_path):
                                                      "agenda_circulated", "published"}  # fmt: skip
     states = metrics.action_states(loaded["actions"], TODAY)
     assert sorted(states.loc[states["overdue"], "key"]) == ["INC-102"]
+
+
+def test_incident_measures_match_the_durations_view_and_filter_by_team(demo_db):
+    # load_incident_measures reads incidents itself (not v_incident_durations) for speed: the same rows,
+    # durations and teams as through the view, and its Arrow list of teams filters and lists teams as lists do.
+    with db.connect(Settings(db=demo_db), read_only=True) as con:
+        measures = metrics.load_incident_measures(con)
+        viewed = con.execute(
+            "SELECT d.severity, d.service, coalesce(d.started_at, i.created_at) AS occurred_at, d.ttd_minutes,"
+            " d.ttm_minutes, d.ttr_minutes FROM v_incident_durations AS d"
+            " JOIN incidents AS i ON i.issue_id = d.incident_id"
+        ).df()  # fmt: skip
+        listed = metrics.load_incidents(con)
+    order = ["occurred_at", "severity", "service", "ttd_minutes", "ttm_minutes", "ttr_minutes"]
+
+    def rows(frame: pd.DataFrame) -> list[tuple]:  # missing values alike (NaN, None, NaT: an all-empty column)
+        return sorted((tuple(None if pd.isna(v) else v for v in row) for row in frame[order].itertuples(index=False)),
+                      key=repr)  # fmt: skip
+
+    assert rows(measures) == rows(viewed) and len(measures) > 200
+    assert measures["ttr_minutes"].notna().any()
+
+    def teams(frame: pd.DataFrame) -> list[list[str]]:
+        return sorted(sorted(v) for v in frame["teams"].tolist() if isinstance(v, (list, np.ndarray)) and len(v))
+
+    assert teams(measures) == teams(listed) and teams(measures)
+    options = metrics.filter_options(measures)
+    assert options["teams"] == metrics.filter_options(listed)["teams"]
+    for team in options["teams"]:
+        wanted = metrics.Filters(teams=(team,))
+        kept = metrics.apply_filters(measures, wanted, "occurred_at")
+        assert len(kept) == len(metrics.apply_filters(listed, wanted, "occurred_at")) > 0

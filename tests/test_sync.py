@@ -24,6 +24,7 @@ from pirlib.config import Secret, Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import extract, sync
+from pirlib.jira_sync import flatten as flatten_mod
 from pirlib.jira_sync import transform as transform_mod
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.transform import Transformer, transform
@@ -277,6 +278,56 @@ def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira,
     assert dict(server.counts) == {**STARTUP, search_name(server): 2}
     assert result.request_count == 5 and (result.incidents, result.actions, result.events) == (0, 0, 0)
     assert dump(settings) == before
+
+
+def test_an_incremental_sync_looks_up_what_it_reads_not_every_stored_id(server: FakeJira, site: dict, tmp_path: Path,
+                                                                        monkeypatch):
+    # What the database holds is asked for a page of issues at a time, so an incremental run's memory follows
+    # the window it reads, not the number of stored issues.
+    settings = settings_for(server, tmp_path / "pir.duckdb")
+    sync_run(settings)
+    stored = sum(table_counts(settings)[t] for t in ("incidents", "actions"))
+    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
+    server.update_issue(incident["key"], fields={"summary": "Checkout down (again)"})
+    asked: list[int] = []
+    real_known = sync._known
+
+    def known(settings: Settings) -> extract.Known:
+        found = real_known(settings)
+        return extract.Known(lambda ids: asked.append(len(ids)) or found.updated_of(ids), found.linked_of)
+
+    monkeypatch.setattr(sync, "_known", known)
+    result = sync_run(settings)
+    assert result.incidents == 1 and asked
+    assert max(asked) <= max(extract.DC_PAGE, extract.CLOUD_PAGE) and sum(asked) < stored / 2, (asked, stored)
+    with db.connect(settings, read_only=True) as con:
+        assert con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchone() == (
+            "Checkout down (again)",)
+
+
+def test_a_sync_flattens_in_a_capped_workspace_beside_the_database(server: FakeJira, tmp_path: Path, monkeypatch):
+    # The flattening DuckDB's spill folder is a private one beside the database (not .tmp/ in the working
+    # directory), its memory is capped, and nothing of it is left when the run ends.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    seen: list[tuple[Path, str, str]] = []
+    real_flatten = transform_mod.flatten
+
+    def flatten(incidents, fm, base_url, workspace=None):
+        assert workspace is not None
+        seen.append((workspace.folder, *workspace.con.execute(
+            "SELECT current_setting('temp_directory'), current_setting('memory_limit')").fetchone()))  # fmt: skip
+        return real_flatten(incidents, fm, base_url, workspace)
+
+    monkeypatch.setattr(transform_mod, "flatten", flatten)
+    settings = settings_for(server, tmp_path / "data" / "pir.duckdb")
+    assert sync_run(settings).incidents > 0 and seen
+    folder, spill, limit = seen[0]
+    assert folder.parent == settings.db.parent and spill.startswith(str(folder))
+    capped = duckdb.connect(config={"memory_limit": flatten_mod.WORKSPACE_MEMORY_LIMIT})
+    assert limit == capped.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert not folder.exists() and not any(settings.db.parent.glob(".pir-flatten-*"))
+    assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
 def test_changes_show_up_incrementally_with_complete_timelines(server: FakeJira, site: dict, tmp_path: Path):

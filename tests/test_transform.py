@@ -426,7 +426,7 @@ JIRA_VALUES = [
 def test_python_and_sql_give_a_jira_value_the_same_visible_name(value: object) -> None:
     from pirlib.jira_sync.transform import _name
 
-    con = flatten._database().cursor()
+    con = flatten._shared_workspace().con.cursor()
     try:
         in_sql = con.execute("SELECT jname(?::JSON)", [flatten.to_json(value)]).fetchone()[0]
     finally:

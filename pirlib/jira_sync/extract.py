@@ -386,18 +386,28 @@ def _numeric(value: Any) -> tuple[int, str]:
 class Known:
     """What the database already holds, so that an incremental run skips what the overlap re-reads.
 
-    ``updated``: issue id -> ``updated_at`` of incidents and actions; ``epic_labels``: (label, epic key)
-    pairs of incidents whose epic is known. Without it every re-read issue is loaded again (harmless, but
-    a run with nothing changed would then also look up epics for the re-read incidents).
+    Asked a page at a time, so that a run holds what one page's issues have stored and not every stored id:
+    ``updated_of(ids)`` gives the stored ``updated_at`` of those of the issue ids it has (incidents and
+    actions); ``linked_of(epic_keys)`` the (label, epic key) pairs of stored incidents under those epics.
+    Without it every re-read issue is loaded again (harmless, but a run with nothing changed would then also
+    look up epics for the re-read incidents).
     """
 
-    updated: dict[str, dt.datetime] = field(default_factory=dict)
-    epic_labels: set[tuple[str, str]] = field(default_factory=set)
+    updated_of: Callable[[list[str]], dict[str, dt.datetime]]
+    linked_of: Callable[[list[str]], set[tuple[str, str]]]
 
-    def changed(self, issue: dict[str, Any]) -> bool:
-        seen = self.updated.get(str(issue.get("id")))
-        now = _updated(issue)
-        return seen is None or now is None or now > seen
+    def unchanged(self, issues: list[dict[str, Any]]) -> set[str]:
+        """Ids of ``issues`` stored with the same or a later ``updated``."""
+        if not issues:
+            return set()
+        stored = self.updated_of([str(issue.get("id")) for issue in issues])
+        out = set()
+        for issue in issues:
+            ident = str(issue.get("id"))
+            seen, now = stored.get(ident), _updated(issue)
+            if seen is not None and now is not None and now <= seen:
+                out.add(ident)
+        return out
 
 
 def extract(
@@ -437,13 +447,16 @@ def extract(
         result.saw(page)
         if incremental:
             assert known is not None
-            page = [o for o in page if _is_epic(o) or known.changed(o)]
+            unchanged = known.unchanged([o for o in page if not _is_epic(o)])
+            page = [o for o in page if str(o["id"]) not in unchanged]
+            epics = [o for o in page if _is_epic(o)]
+            linked = known.linked_of([str(e.get("key")) for e in epics]) if epics else set()
         for other in page if incremental else ():
             other_ids.add(str(other["id"]))
             if _is_epic(other):
                 own = _own_labels(other, label)
                 changed_epic_labels.update(own)
-                if not any((lab, other.get("key")) in known.epic_labels for lab in own):  # type: ignore[union-attr]
+                if not any((lab, other.get("key")) in linked for lab in own):
                     relink_labels.update(own)
         on_others(page)
         del page
@@ -455,7 +468,8 @@ def extract(
             result.saw(page)
             if incremental:
                 assert known is not None
-                page = [i for i in page if known.changed(i)]
+                unchanged = known.unchanged(page)
+                page = [i for i in page if str(i["id"]) not in unchanged]
                 have_ids.update(str(i["id"]) for i in page)
             yield page
         # Epics that changed while their incident did not: re-read the incident so that it finds its epic.

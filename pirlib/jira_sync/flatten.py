@@ -9,21 +9,26 @@ bodies: wiki markup or ADF) comes back to Python for ``to_text``. ``transform`` 
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import shutil
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from pirlib.errors import InputError, PirError
+from pirlib.files import os_error
 from pirlib.jira_sync.fields import FieldMap
 from pirlib.jira_sync.rows import EVENT_COLUMNS, KIND_BY_FIELD, MILESTONES, parse_time
 from pirlib.jira_sync.text import to_text
 
-__all__ = ["flatten", "to_json"]
+__all__ = ["Workspace", "flatten", "to_json"]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
@@ -93,19 +98,22 @@ _WORKERS = 2
 
 
 def flatten(
-    incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes, fm: FieldMap, base_url: str
+    incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes, fm: FieldMap, base_url: str,
+    workspace: Workspace | None = None,
 ) -> tuple[pa.Table, pa.Table, list[str | None]]:
     """Incident rows, event rows and each incident's ``issuelinks`` JSON, in the order of ``incidents``.
 
     ``incidents`` are parsed dicts or Jira's JSON text (one text or a list, each a search page or an array).
-    Groups of texts are flattened on ``_WORKERS`` threads, each in its own cursor.
+    Groups of texts are flattened on ``_WORKERS`` threads, each in its own cursor of ``workspace`` (by default
+    the process's).
     """
+    space = workspace or _shared_workspace()
     groups = _groups(_texts_of(incidents))
     if len(groups) > 1 and _WORKERS > 1:
         with ThreadPoolExecutor(_WORKERS) as pool:
-            parts = list(pool.map(lambda group: _flatten_group(group, fm, base_url), groups))
+            parts = list(pool.map(lambda group: _flatten_group(group, fm, base_url, space), groups))
     else:
-        parts = [_flatten_group(group, fm, base_url) for group in groups]
+        parts = [_flatten_group(group, fm, base_url, space) for group in groups]
     del groups
     incidents_table = pa.concat_tables([p[0] for p in parts])
     events_table = pa.concat_tables([p[1] for p in parts])
@@ -127,24 +135,51 @@ def _groups(texts: list[str]) -> list[list[str]]:
     return groups
 
 
-_database_lock = threading.Lock()
-_database_connection: duckdb.DuckDBPyConnection | None = None
+# What a workspace's DuckDB may hold: a sync's chunk (``extract.READ_CHUNK_BYTES`` of JSON) takes about its size
+# again while it is parsed and a few times its size as rows (measured by bench/bench_sync_memory.py); temp
+# tables past the limit spill to the workspace's folder.
+WORKSPACE_MEMORY_LIMIT = "192MB"
+SHARED_MEMORY_LIMIT = "2GB"  # `pir demo` flattens its whole sample site (10,000 incidents for the benches) at once
 
 
-def _database() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB for flattening; each flattening works in its own cursor's temp tables.
+class Workspace:
+    """An in-memory DuckDB to flatten in, with its memory capped and its spill folder a private temporary folder
+    in ``folder`` (a sync's: beside the database, like the spool), removed by ``close``.
 
-    Kept for the life of the process: a fresh database per batch spent a good part of its time on first
-    touching the memory it allocates.
-    """
-    global _database_connection
-    with _database_lock:
-        if _database_connection is None:
-            con = duckdb.connect(":memory:")
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(_MACROS)
-            _database_connection = con
-        return _database_connection
+    Without them an in-memory DuckDB may take 80 % of the machine's memory and spills into ``.tmp/`` in the
+    working directory. Each flattening works in its own cursor's temp tables, dropped when it ends; one
+    workspace serves a whole run, because a fresh database per chunk spent a good part of its time on first
+    touching the memory it allocates."""
+
+    def __init__(self, folder: Path | None = None, memory_limit: str = WORKSPACE_MEMORY_LIMIT) -> None:
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix=".pir-flatten-", dir=folder))
+        except OSError as exc:
+            where = folder or Path(tempfile.gettempdir())
+            raise os_error(exc, where, "cannot create the sync's temporary folder") from None
+        self.con = duckdb.connect(":memory:", config={"memory_limit": memory_limit,
+                                                      "temp_directory": str(self.folder / "duckdb")})  # fmt: skip
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(_MACROS)
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_process_workspace: Workspace | None = None
+_process_workspace_lock = threading.Lock()
+
+
+def _shared_workspace() -> Workspace:
+    """The process's workspace for ``flatten`` calls given none (``transform``: the demo, the tests): in the
+    system's temporary folder, with the memory of a whole sample site, and closed when the process exits."""
+    global _process_workspace
+    with _process_workspace_lock:
+        if _process_workspace is None:
+            _process_workspace = Workspace(memory_limit=SHARED_MEMORY_LIMIT)
+            atexit.register(_process_workspace.close)
+        return _process_workspace
 
 
 def _severity_level(value: str, fm: FieldMap) -> str:
@@ -156,8 +191,9 @@ def _severity_level(value: str, fm: FieldMap) -> str:
     return f"coalesce(CASE lower(trim({value})) {cases} END, {value})"
 
 
-def _flatten_group(texts: list[str], fm: FieldMap, base_url: str) -> tuple[pa.Table, pa.Table, list[str | None]]:
-    with _Flattener(texts, fm) as flat:
+def _flatten_group(texts: list[str], fm: FieldMap, base_url: str,
+                   workspace: Workspace) -> tuple[pa.Table, pa.Table, list[str | None]]:  # fmt: skip
+    with _Flattener(texts, fm, workspace) as flat:
         incidents, links = flat.incidents(base_url)
         return incidents, flat.events(), links
 
@@ -165,9 +201,9 @@ def _flatten_group(texts: list[str], fm: FieldMap, base_url: str) -> tuple[pa.Ta
 class _Flattener:
     """An in-memory DuckDB holding a group of incident JSON texts, parsed once; closed on exit."""
 
-    def __init__(self, texts: list[str], fm: FieldMap) -> None:
+    def __init__(self, texts: list[str], fm: FieldMap, workspace: Workspace) -> None:
         self.fm = fm
-        self.con = _database().cursor()
+        self.con = workspace.con.cursor()
         try:
             self._load(texts)
         except BaseException:

@@ -132,21 +132,28 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _known(con: Any) -> extract_mod.Known:
-    """What the database holds, for an incremental run to skip what the overlap window re-reads."""
-    known = extract_mod.Known()
-    for table in ("incidents", "actions"):
-        for issue_id, updated in con.execute(
-            f"SELECT issue_id, updated_at FROM {table} WHERE NOT deleted AND updated_at IS NOT NULL"
-        ).fetchall():
-            known.updated[str(issue_id)] = _aware(updated)
-    known.epic_labels = {
-        (str(label), str(epic))
-        for label, epic in con.execute(
-            "SELECT unnest(labels), epic_key FROM incidents WHERE epic_key IS NOT NULL AND NOT deleted"
-        ).fetchall()
-    }
-    return known
+def _known(settings: Settings) -> extract_mod.Known:
+    """What the database holds, for an incremental run to skip what the overlap window re-reads: looked up a
+    page of issues at a time, each in a short connection of its own (the read holds none while Jira answers),
+    so that the run's memory follows the window it reads, not the number of stored issues."""
+
+    def updated_of(ids: list[str]) -> dict[str, dt.datetime]:
+        with db.connect(settings) as con:
+            rows = con.execute(
+                "SELECT issue_id, updated_at FROM incidents WHERE issue_id IN (SELECT unnest($ids))"
+                " AND NOT deleted AND updated_at IS NOT NULL"
+                " UNION ALL SELECT issue_id, updated_at FROM actions WHERE issue_id IN (SELECT unnest($ids))"
+                " AND NOT deleted AND updated_at IS NOT NULL", {"ids": ids}).fetchall()  # fmt: skip
+        return {str(issue_id): _aware(updated) for issue_id, updated in rows}
+
+    def linked_of(epic_keys: list[str]) -> set[tuple[str, str]]:
+        with db.connect(settings) as con:
+            rows = con.execute(
+                "SELECT DISTINCT unnest(labels), epic_key FROM incidents WHERE epic_key IN (SELECT unnest($keys))"
+                " AND NOT deleted", {"keys": epic_keys}).fetchall()  # fmt: skip
+        return {(str(label), str(epic)) for label, epic in rows}
+
+    return extract_mod.Known(updated_of, linked_of)
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -175,7 +182,7 @@ def run(
     counter = RequestCounter()
     with configure.open_configured(settings) as con:
         previous = _last_cursor(con)
-        known = _known(con) if previous is not None and not full else None
+    known = _known(settings) if previous is not None and not full else None
     bar = None
     spool: Spool | None = None
     transformer: Transformer | None = None

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pirlib.errors import InputError
 from pirlib.jira_sync.fields import FieldMap
-from pirlib.jira_sync.flatten import flatten
+from pirlib.jira_sync.flatten import Workspace, flatten
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
 from pirlib.jira_sync.spool import Ledger, LedgerMap, LedgerSet, TableSpool
 from pirlib.jira_sync.text import to_text
@@ -135,6 +135,8 @@ class Transformer:
         # sent, and with ``spool_folder`` (a sync) on disk until the actions are built: a site's hundreds of
         # thousands of actions are about 0.5 KB each, 200 MB at 100,000 incidents.
         self.candidates = TableSpool(_CANDIDATE_SCHEMA, spool_folder)
+        # A sync flattens its chunks in a DuckDB of its own, memory capped, spilling beside the database.
+        self.workspace = Workspace(spool_folder) if spool_folder is not None else None
         # What the actions need to know about every epic and incident seen so far, and the ids seen: in a
         # ledger (SQLite), not Python sets and dicts, so that a run's memory does not grow with the site.
         self._ledger = Ledger()
@@ -167,6 +169,8 @@ class Transformer:
         """Remove what the transformer parked on disk."""
         self.candidates.close()
         self._ledger.close()
+        if self.workspace is not None:
+            self.workspace.close()
 
     def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
@@ -176,7 +180,7 @@ class Transformer:
 
     def incidents(self, incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes) -> Batch:
         """Incident and event rows of these incidents (no actions); remembers what ``actions`` needs."""
-        incident_table, event_table, links = flatten(incidents, self.fields, self.base_url)
+        incident_table, event_table, links = flatten(incidents, self.fields, self.base_url, self.workspace)
         incident_frame = _frame(incident_table, INCIDENT_COLUMNS)
         events = _frame(event_table, EVENT_COLUMNS)
         del incident_table, event_table
