@@ -1,11 +1,17 @@
 """Shared fixtures: a real DuckDB file per test and settings that point at it; a headless browser.
 
 Shared helpers that are not fixtures (servers the tests start, page visits, fixture data) are in support/.
+
+`make test` runs the suite under pytest-xdist (``-n auto --dist loadgroup``): every test has its own temporary
+folder and free loopback ports, and ``pytest_collection_modifyitems`` below keeps together the tests that share
+an expensive server or browser.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,10 +52,49 @@ def browser():
         browser.close()
 
 
+# The xdist group of every browser test: one worker runs them one after another, so at most one Voila server
+# with its kernels and one Chromium run at a time and the page timeouts measure the page, not a crowded machine.
+BROWSER_GROUP = "browser"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests that share something costly for ``--dist loadgroup``: the browser tests all together,
+    and the other tests of a module with a module-scoped fixture (a server, a built database) by module, so
+    that it is built once rather than once per worker."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
+            continue
+        fixtures = getattr(item, "_fixtureinfo", None)
+        definitions = fixtures.name2fixturedefs.values() if fixtures else ()
+        if any(d[-1].scope in ("module", "class") for d in definitions if d):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`pir demo` loaded once per session into a DuckDB file; copy it before writing (publish_fixture)."""
-    return build_demo(tmp_path_factory.mktemp("demo"))
+    """`pir demo` loaded once per run into a DuckDB file; copy it before writing (publish_fixture).
+
+    Under xdist the first worker that needs it builds it (about 5 s) behind a file lock in the run's shared
+    temporary folder, and each worker gets its own copy: DuckDB locks a file per process, so workers that
+    open one file at once would wait for each other."""
+    mine = tmp_path_factory.mktemp("demo")
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build_demo(mine)
+    shared = tmp_path_factory.getbasetemp().parent / "demo"
+    done = shared / "built"
+    with (shared.parent / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker that failed half-way left
+            shared.mkdir()
+            build_demo(shared)
+            done.touch()
+    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=shutil.ignore_patterns("built"))
+    return mine / "pir.duckdb"
 
 
 @pytest.fixture
