@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pirlib.config import Settings
+from support import xdist_groups
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.publish_fixture import build_demo
 from support.receivers import Receiver, SmtpSink
@@ -52,26 +53,10 @@ def browser():
         browser.close()
 
 
-# The xdist group of every browser test: one worker runs them one after another, so at most one Voila server
-# with its kernels and one Chromium run at a time and the page timeouts measure the page, not a crowded machine.
-BROWSER_GROUP = "browser"
-
-
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests that share something costly for ``--dist loadgroup``: the browser tests all together,
-    and the other tests of a module with a module-scoped fixture (a server, a built database) by module, so
-    that it is built once rather than once per worker."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
-            continue
-        fixtures = getattr(item, "_fixtureinfo", None)
-        definitions = fixtures.name2fixturedefs.values() if fixtures else ()
-        if any(d[-1].scope in ("module", "class") for d in definitions if d):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests that share something costly on one worker (support/xdist_groups.py)."""
+    xdist_groups.apply(items, loadgroup=bool(getattr(config.option, "loadgroup", False)))
 
 
 @pytest.fixture(scope="session")
