@@ -51,7 +51,7 @@ def test_free(n):
 
 
 @pytest.mark.slow
-def test_browser_tests_and_module_fixture_users_stay_on_one_worker(tmp_path):
+def test_browser_tests_and_module_fixture_users_stay_on_one_worker(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    browser: a browser test\n")
@@ -61,7 +61,7 @@ def test_browser_tests_and_module_fixture_users_stay_on_one_worker(tmp_path):
                             text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "test_suite.py::test_page[0]@browser" in result.stdout
-    assert "test_suite.py::test_shares_the_module_server[0]@test_suite" in result.stdout
+    assert "test_suite.py::test_shares_the_module_server[0]@test_suite.py" in result.stdout
     workers: dict[str, set[str]] = {}
     for line in (tmp_path / "workers.txt").read_text().splitlines():
         kind, worker = line.split()

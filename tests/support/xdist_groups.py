@@ -23,7 +23,7 @@ def group_of(item: pytest.Item) -> str | None:
     fixtures = getattr(item, "_fixtureinfo", None)
     definitions = fixtures.name2fixturedefs.values() if fixtures is not None else ()
     if any(defs[-1].scope in ("module", "class") for defs in definitions if defs):
-        return item.module.__name__ if item.module is not None else item.nodeid.split("::")[0]
+        return item.nodeid.split("::")[0]  # the module's file
     return None
 
 
