@@ -28,12 +28,16 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: venv chromium
-	$(BIN)/pytest -q -p no:cacheprovider
+# pytest-xdist: one worker per core; tests marked xdist_group (tests/conftest.py groups the browser tests, and
+# the tests of a module that share a module-scoped server or database) run on one worker.
+XDIST ?= -n auto --dist loadgroup
 
-# Everything but the browser tests and the ones marked slow: no chromium needed.
+test: venv chromium
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST)
+
+# Everything but the browser tests and the ones marked slow (over 5 s): no chromium needed.
 test-fast: venv
-	$(BIN)/pytest -q -p no:cacheprovider -m "not browser and not slow"
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m "not browser and not slow"
 
 # The guard rails CI runs before the tests; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
 # All three run even when one fails, so one run shows every finding.

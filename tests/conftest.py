@@ -1,17 +1,24 @@
 """Shared fixtures: a real DuckDB file per test and settings that point at it; a headless browser.
 
 Shared helpers that are not fixtures (servers the tests start, page visits, fixture data) are in support/.
+
+`make test` runs the suite under pytest-xdist (``-n auto --dist loadgroup``): every test has its own temporary
+folder and free loopback ports, and ``pytest_collection_modifyitems`` below keeps together the tests that share
+an expensive server or browser.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pirlib.config import Settings
+from support import xdist_groups
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.publish_fixture import build_demo
 from support.receivers import Receiver, SmtpSink
@@ -46,10 +53,33 @@ def browser():
         browser.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests that share something costly on one worker (support/xdist_groups.py)."""
+    xdist_groups.apply(items, loadgroup=bool(getattr(config.option, "loadgroup", False)))
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`pir demo` loaded once per session into a DuckDB file; copy it before writing (publish_fixture)."""
-    return build_demo(tmp_path_factory.mktemp("demo"))
+    """`pir demo` loaded once per run into a DuckDB file; copy it before writing (publish_fixture).
+
+    Under xdist the first worker that needs it builds it (about 5 s) behind a file lock in the run's shared
+    temporary folder, and each worker gets its own copy: DuckDB locks a file per process, so workers that
+    open one file at once would wait for each other."""
+    mine = tmp_path_factory.mktemp("demo")
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build_demo(mine)
+    shared = tmp_path_factory.getbasetemp().parent / "demo"
+    done = shared / "built"
+    with (shared.parent / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker that failed half-way left
+            shared.mkdir()
+            build_demo(shared)
+            done.touch()
+    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=shutil.ignore_patterns("built"))
+    return mine / "pir.duckdb"
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ OUTPUT_CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, args, env, names", OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
 def test_an_output_pir_cannot_write_is_one_line(tmp_path, project, key, case, args, env, names):
     def fill(text: str) -> str:
@@ -147,6 +148,7 @@ FULL_DISK_CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, args, env, limit", FULL_DISK_CASES, ids=[c[0] for c in FULL_DISK_CASES])
 def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, project, key, case, args, env, limit):
     def fill(text: str) -> str:
@@ -165,6 +167,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, projec
     assert (out / "roadmap.md").read_text() == "the previous roadmap\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare -rm (user and mount namespaces)")
 @pytest.mark.parametrize("lock_files", [(), ("pir.duckdb.gate", "pir.duckdb.turn")], ids=["no lock files", "lock files"])
 def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, project, key, lock_files):

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from support.serving import free_port
 
@@ -27,6 +28,7 @@ def not_listening(port: int, within: float = 30.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_make_demo_serves_the_dashboards(tmp_path):
     port = free_port()
     database = tmp_path / "pir.duckdb"

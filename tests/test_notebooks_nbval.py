@@ -63,17 +63,20 @@ def test_notebook_is_thin_and_stripped(path):
     assert notebook.metadata.get("kernelspec", {}).get("name") == "python3"
 
 
+@pytest.mark.slow
 def test_dashboards_run_on_the_fixture_database(tmp_path):
     database = tmp_path / "pir.duckdb"
     dashboard_fixture.build(database)
     assert_passed(run_nbval(database, tmp_path))
 
 
+@pytest.mark.slow
 def test_dashboards_run_without_a_database(tmp_path):
     assert_passed(run_nbval(tmp_path / "missing.duckdb", tmp_path))
     assert not (tmp_path / "missing.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_dashboards_run_on_the_demo_database(tmp_path):
     from pirlib import demo
     from pirlib.config import Settings
@@ -83,6 +86,7 @@ def test_dashboards_run_on_the_demo_database(tmp_path):
     assert_passed(run_nbval(database, tmp_path))
 
 
+@pytest.mark.slow
 def test_facilitator_guide_runs_on_the_demo_database(tmp_path):
     from pirlib import demo
     from pirlib.config import Settings
@@ -94,6 +98,7 @@ def test_facilitator_guide_runs_on_the_demo_database(tmp_path):
     assert_passed(run_nbval(database, tmp_path, "notebooks/facilitator_guide.ipynb", today="2025-09-06"), [guide])
 
 
+@pytest.mark.slow
 def test_analyst_examples_run_on_the_demo_database(tmp_path):
     from pirlib import demo
     from pirlib.config import Settings
@@ -104,6 +109,7 @@ def test_analyst_examples_run_on_the_demo_database(tmp_path):
     assert_passed(run_nbval(database, tmp_path, "notebooks/analyst_examples.ipynb", today="2026-11-01"), [analyst])
 
 
+@pytest.mark.slow
 def test_nbval_fails_when_a_cell_raises(tmp_path):
     """The check can fail: a dashboard cell that raises makes the same nbval run exit non-zero."""
     broken = tmp_path / "dashboards"

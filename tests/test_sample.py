@@ -555,6 +555,7 @@ def test_alert_csvs(written: tuple[Path, Path, dict[str, int]]) -> None:
 # --- scale --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_2000_incident_site_scales(tmp_path: Path) -> None:
     # The sync bench generates this site; its speed is reported there (about 2.5 s on an idle machine).
     # Here only a bound that catches an accidental blow-up, loose enough for a loaded CI machine.

@@ -250,6 +250,7 @@ def test_dashboards_draw_with_the_plotly_bundle_the_template_serves():
         assert nbformat.read(path, 4).metadata.get("pir", {}).get("plotly", False) is wanted, path.name
 
 
+@pytest.mark.slow
 def test_pir_lab_serves_jupyterlab_on_loopback_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}

@@ -104,6 +104,7 @@ def test_k_limits_and_bad_input_is_one_line(settings):
             similar.similar(con, "INC-q", k=0)
 
 
+@pytest.mark.slow
 def test_the_planted_recurring_pair_ranks_first_on_the_sample(settings, capsys, monkeypatch):
     demo.load_demo(settings)
     with db.connect(settings, read_only=True) as con:
@@ -246,6 +247,7 @@ def assert_index_is_current(con) -> None:
     assert kept == rebuilt and rebuilt[0]
 
 
+@pytest.mark.slow
 def test_the_index_gives_the_answers_of_a_full_pass_on_the_demo(settings, capsys, monkeypatch):
     demo.load_demo(settings)
     with db.connect(settings) as con:
@@ -280,6 +282,7 @@ def test_markup_and_entities_are_not_shared_terms(settings):
     assert list(found["key"]) == ["INC-words"] and set(found.iloc[0]["shared_terms"]) == {"ledger", "drift", "tools"}
 
 
+@pytest.mark.slow
 def test_pir_similar_prints_the_demo_as_text_without_entities(settings, capsys, monkeypatch):
     demo.load_demo(settings)
     monkeypatch.setenv("PIR_DB", str(settings.db))
@@ -326,6 +329,7 @@ def test_pir_init_fills_the_index_of_a_database_from_before_it(settings, monkeyp
         assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == 7  # every incident not deleted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
 def test_the_index_follows_a_sync(tmp_path, flavour):
     site = sample.generate(31, 20)
@@ -353,6 +357,7 @@ def test_the_index_follows_a_sync(tmp_path, flavour):
             assert con.execute("SELECT count(*) FROM similar_documents WHERE incident_id = ?", [third["id"]]).fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_the_kept_board_answers_hold_only_while_their_inputs_do(settings):
     demo.load_demo(settings)
     with db.connect(settings) as con:

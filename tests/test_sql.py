@@ -26,6 +26,7 @@ def env(tmp_path: Path, demo_db: Path) -> dict[str, str]:
     return {"PIR_DB": str(tmp_path / "pir.duckdb"), "PIR_TODAY": "2025-09-07", "HOME": str(tmp_path)}
 
 
+@pytest.mark.slow
 def test_a_query_prints_a_table_and_csv_and_json(env):
     sql = "SELECT severity, count(*) AS n FROM incidents GROUP BY ALL ORDER BY severity"
     table = run_pir("sql", sql, env=env)

@@ -120,6 +120,7 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
     assert "synced" in result.summary() and "\n" not in result.summary()
 
 
+@pytest.mark.slow
 def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
     whole = settings_for(server, tmp_path / "whole.duckdb")
     sync_run(whole, full=True)
@@ -144,6 +145,7 @@ def long_timelines_site(flavour: str) -> tuple[FakeJira, dict]:
     return long_timelines(flavour), {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
 def test_a_first_sync_holds_a_chunk_of_the_site_not_the_site(flavour: str, tmp_path: Path, monkeypatch):
     # The site is served from its own process: only what the sync allocates is traced.
@@ -217,6 +219,7 @@ def test_what_a_first_sync_holds_does_not_grow_with_the_site(tmp_path: Path, mon
     assert large["peak"] < 1.25 * small["peak"], f"Python's peak grew from {small['peak']:,} to {large['peak']:,}"
 
 
+@pytest.mark.slow
 def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
     clean = settings_for(server, tmp_path / "clean.duckdb")
     sync_run(clean)
@@ -648,6 +651,7 @@ def test_a_field_jira_sends_as_null_is_not_missing(server: FakeJira, tmp_path: P
     assert sync_run(settings).status == "success"
 
 
+@pytest.mark.slow
 def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(server: FakeJira, tmp_path: Path,
                                                                               monkeypatch):  # fmt: skip
     from support.fake_jira import format_jira_time
@@ -680,6 +684,7 @@ def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(se
     assert summary == "changed while the run read later pages"
 
 
+@pytest.mark.slow
 def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira, tmp_path: Path, monkeypatch):
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)

@@ -78,6 +78,31 @@ SERVE_WITH_ARGS = (
 )
 # url -> the running `pir serve` process, for tests that look at its kernels.
 SERVERS: dict[str, subprocess.Popen] = {}
+# A free port can be taken by another process (another xdist worker's server or kernel) before the server
+# binds it; then the server exits at once saying so, and it is started again on another port.
+PORT_ATTEMPTS = 3
+
+
+def _answers(process: subprocess.Popen, url: str, log: Path, last_attempt: bool) -> bool:
+    """Wait up to 60 s for the server at ``url`` to answer HTTP 200: True when it does, False when it exited
+    because its port was taken (unless ``last_attempt``); any other exit or a timeout fails the test."""
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            output = log.read_text()
+            assert "already in use" in output and not last_attempt, output
+            return False
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() >= deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"pir serve did not answer within 60 s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -85,28 +110,25 @@ def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = (),
               today: str | None = dashboard_fixture.TODAY) -> Iterator[str]:  # fmt: skip
     """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended.
     ``today`` pins PIR_TODAY (None: the real clock, as a user's `pir serve`)."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
     env.update(PIR_DB=str(database), **({"PIR_TODAY": today} if today else {}))
-    log = (workdir / f"serve-{port}.log").open("w")
-    command = [str(PIR), "serve", "--port", str(port)]
-    if voila_args:
-        command = [sys.executable, "-c", SERVE_WITH_ARGS, str(port), *voila_args]
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    for attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        log = (workdir / f"serve-{port}.log").open("w")
+        command = [str(PIR), "serve", "--port", str(port)]
+        if voila_args:
+            command = [sys.executable, "-c", SERVE_WITH_ARGS, str(port), *voila_args]
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if _answers(process, url, workdir / f"serve-{port}.log", last_attempt=attempt == PORT_ATTEMPTS - 1):
+                break
+        except BaseException:
+            log.close()
+            raise
+        log.close()
     SERVERS[url] = process
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (workdir / f"serve-{port}.log").read_text()
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "pir serve did not answer within 60 s"
-            time.sleep(0.2)
         yield url
     finally:
         SERVERS.pop(url, None)
