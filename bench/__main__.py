@@ -42,10 +42,14 @@ def main(argv: list[str], folder: Path = Path(__file__).parent) -> int:
     with tempfile.TemporaryDirectory(prefix="pir-bench-") as tmp:
         env = dict(os.environ)
         if not env.get("PIR_BENCH_BIG") and NEEDS_BIG & {p.stem for p in scripts}:
-            made = helpers.big_database(Path(tmp) / "10k.duckdb", helpers.size(10_000, 1_000),
-                                        base=helpers.size(10_000, 1_000))  # fmt: skip
-            print(f"== shared database: {made.incidents:,} incidents generated in {made.seconds:.0f} s, "
-                  f"peak RSS {made.peak_mb:,.0f} MB\n", flush=True)  # fmt: skip
+            made = helpers.big_database(
+                Path(tmp) / "10k.duckdb", helpers.size(10_000, 1_000), base=helpers.size(10_000, 1_000)
+            )
+            print(
+                f"== shared database: {made.incidents:,} incidents generated in {made.seconds:.0f} s, "
+                f"peak RSS {made.peak_mb:,.0f} MB\n",
+                flush=True,
+            )
             env["PIR_BENCH_BIG"] = str(made.path)
         for script in scripts:
             print(f"== {script.stem}", flush=True)

@@ -50,26 +50,36 @@ def main() -> int:
         made = helpers.big_database(small, SIZES["10k"], base=SIZES["10k"])
         copied = helpers.big_database(big, SIZES["50k"], base=SIZES["10k"], copy_of=small)
         sizes = {"10k": backlog(small), "50k": backlog(big)}
-        report.note(f"databases ready: 10k {made.made} in {made.seconds:.0f} s (peak RSS {made.peak_mb:,.0f} MB), "
-                    f"50k made from it in {copied.seconds:.0f} s (peak RSS of the copying {copied.peak_mb:,.0f} MB): "
-                    + ", ".join(f"{label} = {n:,} incidents" for label, n in sizes.items()))  # fmt: skip
+        report.note(
+            f"databases ready: 10k {made.made} in {made.seconds:.0f} s (peak RSS {made.peak_mb:,.0f} MB), "
+            f"50k made from it in {copied.seconds:.0f} s (peak RSS of the copying {copied.peak_mb:,.0f} MB): "
+            + ", ".join(f"{label} = {n:,} incidents" for label, n in sizes.items())
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
         checked: dict[str, str] = {}
 
         def check(label: str, path: Path) -> None:
-            checked[label] = helpers.run_process([sys.executable, "-m", "pirlib", "check"],
-                                                 {**env, "PIR_DB": str(path)}).splitlines()[-1]  # fmt: skip
+            checked[label] = helpers.run_process(
+                [sys.executable, "-m", "pirlib", "check"], {**env, "PIR_DB": str(path)}
+            ).splitlines()[-1]
 
         # One warm-up round fills the page cache; then each round times the floor, 10k and 50k in turn.
-        timings = helpers.interleaved({
-            "import floor": lambda: helpers.run_process(helpers.import_floor()),
-            "pir check 10k": lambda: check("10k", small), "pir check 50k": lambda: check("50k", big),
-        }, RUNS, warmup=1)  # fmt: skip
+        timings = helpers.interleaved(
+            {
+                "import floor": lambda: helpers.run_process(helpers.import_floor()),
+                "pir check 10k": lambda: check("10k", small),
+                "pir check 50k": lambda: check("50k", big),
+            },
+            RUNS,
+            warmup=1,
+        )
     for timing in timings.values():
         report.timing(timing)
     report.note(f"10k: {checked['10k']}")
     report.note(f"50k: {checked['50k']}")
-    report.check(helpers.Goal("pir check 50k", GOAL_RATIO, "import floor"), timings["pir check 50k"], timings["import floor"])
+    report.check(
+        helpers.Goal("pir check 50k", GOAL_RATIO, "import floor"), timings["pir check 50k"], timings["import floor"]
+    )
     return report.exit_code()
 
 

@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
-
 from support import browser as browsing  # noqa: E402
 from support import serving  # noqa: E402
 
@@ -66,7 +65,9 @@ def databases(workdir: Path) -> list[tuple[str, Path]]:
     """(label, path): the demo sample, and the 10k database unless PIR_BENCH_BIG=skip (bench_home too)."""
     sample = workdir / "demo.duckdb"
     load_demo(Settings(db=sample, sample_dir=workdir / "sample"))
-    return [("sample", sample)] + ([("10k", big_database(workdir))] if os.environ.get("PIR_BENCH_BIG") != "skip" else [])
+    return [("sample", sample)] + (
+        [("10k", big_database(workdir))] if os.environ.get("PIR_BENCH_BIG") != "skip" else []
+    )
 
 
 def browsed_databases() -> Iterator[tuple[Browser, str, Path, Path]]:
@@ -90,8 +91,9 @@ def load(browser, url: str, name: str) -> tuple[float, float]:
     """Seconds until the figures are drawn, and until the filters are there too."""
     time.sleep(PAUSE)
     try:  # Visit raises when the page does not finish (saying how far it got), assert_clean when it shows an error
-        visit = browsing.Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name],
-                              wait_for=browsing.controls(name))  # fmt: skip
+        visit = browsing.Visit(
+            browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name], wait_for=browsing.controls(name)
+        )
         try:
             browsing.assert_clean(visit)
             return visit.seconds, visit.ready_seconds
@@ -133,18 +135,26 @@ def main() -> int:
             report.problem(f"{label}: {problem}")
         empties = [empty for runs in pairs.values() for empty, _, _ in runs]
         if empties:
-            report.note(f"{label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} "
-                        f"loads); load average {start:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
+            report.note(
+                f"{label}: empty notebook {statistics.median(empties):.2f} s (median of {len(empties)} "
+                f"loads); load average {start:.2f} -> {os.getloadavg()[0]:.2f}"
+            )
         for name, runs in pairs.items():
             if not runs:
                 report.problem(f"{label}: {name}: no load finished cleanly")
                 continue
-            report.add(helpers.Goal(f"{label}: {name} drawn", goal, "empty notebook (median of pairs)")
-                       .judge_pairs((empty, board) for empty, board, _ in runs))  # fmt: skip
+            report.add(
+                helpers.Goal(f"{label}: {name} drawn", goal, "empty notebook (median of pairs)").judge_pairs(
+                    (empty, board) for empty, board, _ in runs
+                )
+            )
             ready = statistics.median(filters / empty for empty, _, filters in runs)
-            report.note(f"   pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}; filters there "
-                        f"{statistics.median(f for _, _, f in runs):.2f} s, {ready:.2f}x (no goal)")  # fmt: skip
+            report.note(
+                f"   pairs: {' '.join(f'{b / e:.2f}' for e, b, _ in runs)}; filters there "
+                f"{statistics.median(f for _, _, f in runs):.2f} s, {ready:.2f}x (no goal)"
+            )
     return report.exit_code()
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
 from support import browser as browsing  # noqa: E402
 from support.serving import free_port  # noqa: E402
 
@@ -45,8 +44,13 @@ RUNS = helpers.runs(5, 2)
 GOAL = 3.0
 TODAY = "2026-11-01"
 TIMEOUT_MS = 60_000
-STEPS = {"prepare": ("2. Prepare", 2), "timeline": ("3. Timeline", 3), "meeting": ("4. Meeting", 4),
-         "actions": ("5. Actions", 5), "wrap_up": ("6. Wrap-up", 6)}  # fmt: skip
+STEPS = {
+    "prepare": ("2. Prepare", 2),
+    "timeline": ("3. Timeline", 3),
+    "meeting": ("4. Meeting", 4),
+    "actions": ("5. Actions", 5),
+    "wrap_up": ("6. Wrap-up", 6),
+}
 
 FLOOR_CELL = """\
 import ipywidgets as widgets
@@ -85,8 +89,14 @@ def start_server(folder: Path, settings: Settings) -> tuple[subprocess.Popen, st
     port = free_port()
     env = serve.guide_environment(settings)
     log = (folder / "voila.log").open("w")
-    process = subprocess.Popen(serve.guide_command(port, folder), env=env, cwd=folder, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        serve.guide_command(port, folder),
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -119,8 +129,12 @@ class Floor:
 
     def click(self) -> float:
         old = self.page.locator(".pir-floor-label").inner_text()
-        return timed(self.page, lambda: self.page.locator("button.pir-floor").click(),
-                     "old => document.querySelector('.pir-floor-label').innerText !== old", old)  # fmt: skip
+        return timed(
+            self.page,
+            lambda: self.page.locator("button.pir-floor").click(),
+            "old => document.querySelector('.pir-floor-label').innerText !== old",
+            old,
+        )
 
 
 SHOWN = "el => el && el.offsetParent !== null"
@@ -141,67 +155,98 @@ class Guide:
 
     def open(self, step: str) -> float:
         heading, n = STEPS[step] if step in STEPS else ("1. Pick", 1)
-        return timed(self.page, lambda: self.page.locator(f"button.pir-step-{step}").click(), STEP_SHOWN,
-                     [heading, n, step == "timeline"])  # fmt: skip
+        return timed(
+            self.page,
+            lambda: self.page.locator(f"button.pir-step-{step}").click(),
+            STEP_SHOWN,
+            [heading, n, step == "timeline"],
+        )
 
     def pick(self, index: int) -> float:
         select = self.page.locator(".pir-pick select").first
         key = select.locator("option").nth(index).inner_text().replace("\xa0", " ").split()[0]
-        return timed(self.page, lambda: select.select_option(index=index),
-                     "key => (document.querySelector('.pir-incident') || {innerText: ''}).innerText.startsWith(key)",
-                     key)  # fmt: skip
+        return timed(
+            self.page,
+            lambda: select.select_option(index=index),
+            "key => (document.querySelector('.pir-incident') || {innerText: ''}).innerText.startsWith(key)",
+            key,
+        )
 
     def tick(self) -> float:
         box = self.page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").first
         want = not box.is_checked()
-        return timed(self.page, lambda: box.click(), """want => {
+        return timed(
+            self.page,
+            lambda: box.click(),
+            """want => {
           const box = document.querySelector('.pir-artifact-monitoring_snapshots input[type=checkbox]');
           const row = box && box.closest('.widget-hbox');
           return !!row && row.innerText.includes('collected') === want && box.checked === want;
-        }""", want)  # fmt: skip
+        }""",
+            want,
+        )
 
     def note(self) -> float:
         self.round += 1
         text = f"bench note {self.round} {time.time_ns()}"
         self.page.locator(".pir-note-went_well textarea").first.fill(text)
-        return timed(self.page, lambda: self.page.locator("button.pir-add-note-went_well").first.click(),
-                     "t => Array.from(document.querySelectorAll('.pir-note')).some(n => n.innerText.includes(t))",
-                     text)  # fmt: skip
+        return timed(
+            self.page,
+            lambda: self.page.locator("button.pir-add-note-went_well").first.click(),
+            "t => Array.from(document.querySelectorAll('.pir-note')).some(n => n.innerText.includes(t))",
+            text,
+        )
 
     def edit_draft(self) -> float:
         self.round += 1
         text = f"Add a canary alert, bench {self.round} {time.time_ns()}"
         field = self.page.locator(".pir-action-summary input").first
         field.fill(text)
-        return timed(self.page, lambda: field.press("Tab"),
-                     "t => Array.from(document.querySelectorAll('.pir-draft')).some(n => n.innerText.includes(t))",
-                     text)  # fmt: skip
+        return timed(
+            self.page,
+            lambda: field.press("Tab"),
+            "t => Array.from(document.querySelectorAll('.pir-draft')).some(n => n.innerText.includes(t))",
+            text,
+        )
 
     def star(self) -> float:
         events = self.page.locator("select[size='14']").first
         events.select_option(index=0)
         self.page.wait_for_function(
             "() => { const s = document.querySelector(\"select[size='14']\"); return s && s.selectedIndex === 0; }",
-            timeout=TIMEOUT_MS)  # fmt: skip
+            timeout=TIMEOUT_MS,
+        )
         starred = "★" in events.locator("option").first.inner_text()
         button = self.page.locator("button", has_text="star / unstar").first
-        return timed(self.page, lambda: button.click(), """want => {
+        return timed(
+            self.page,
+            lambda: button.click(),
+            """want => {
           const s = document.querySelector("select[size='14']");
           return !!s && s.options.length > 0 && s.options[0].text.includes('★') === want;
-        }""", not starred)  # fmt: skip
+        }""",
+            not starred,
+        )
 
 
 def main() -> int:
     report = helpers.Report()
-    names = ["pick", *(f"open {s}" for s in STEPS), "tick an artifact", "add a meeting note", "edit a draft field",
-             "star a timeline event"]  # fmt: skip
+    names = [
+        "pick",
+        *(f"open {s}" for s in STEPS),
+        "tick an artifact",
+        "add a meeting note",
+        "edit a draft field",
+        "star a timeline event",
+    ]
     pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     failures: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         folder = Path(tmp) / "guide"
         write_folder(folder)
-        settings = Settings(db=Path(tmp) / "pir.duckdb", sample_dir=Path(tmp) / "sample",
-                            today=dt.date.fromisoformat(TODAY))  # fmt: skip
+        settings = Settings(
+            db=Path(tmp) / "pir.duckdb", sample_dir=Path(tmp) / "sample", today=dt.date.fromisoformat(TODAY)
+        )
         load_demo(settings)
         process, url = start_server(folder, settings)
         browser = playwright.chromium.launch(executable_path=browsing.CHROMIUM, args=browsing.CHROMIUM_ARGS)
@@ -239,9 +284,12 @@ def main() -> int:
                     if round_:  # round 0 warms each interaction up
                         pairs[name].append((base, seconds))
                 if round_:
-                    print(f"   round {round_}: " + ", ".join(f"{n} {pairs[n][-1][1]:.2f}/{pairs[n][-1][0]:.2f}"
-                                                          for n in names if pairs[n]) + " (s, interaction/floor)",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"   round {round_}: "
+                        + ", ".join(f"{n} {pairs[n][-1][1]:.2f}/{pairs[n][-1][0]:.2f}" for n in names if pairs[n])
+                        + " (s, interaction/floor)",
+                        flush=True,
+                    )
         finally:
             browser.close()
             process.terminate()

@@ -60,11 +60,14 @@ def main() -> int:
         except AssertionError as exc:  # a load that did not finish or showed an error
             report.problem(f"{label}: {str(exc)[:1500]}")
             continue
-        report.note(f"{label}: empty notebook {statistics.median(e for e, _ in pairs):.2f} s, home page "
-                    f"{statistics.median(h for _, h in pairs):.2f} s (medians of {len(pairs)}); pairs: "
-                    f"{' '.join(f'{h / e:.2f}' for e, h in pairs)}")  # fmt: skip
-        report.add(helpers.Goal(f"{label}: home page loaded", GOAL, "empty notebook (median of pairs)")
-                   .judge_pairs(pairs))  # fmt: skip
+        report.note(
+            f"{label}: empty notebook {statistics.median(e for e, _ in pairs):.2f} s, home page "
+            f"{statistics.median(h for _, h in pairs):.2f} s (medians of {len(pairs)}); pairs: "
+            f"{' '.join(f'{h / e:.2f}' for e, h in pairs)}"
+        )
+        report.add(
+            helpers.Goal(f"{label}: home page loaded", GOAL, "empty notebook (median of pairs)").judge_pairs(pairs)
+        )
     return report.exit_code()
 
 

@@ -90,18 +90,32 @@ def plan_chunks(count: int, chunk: int | None = None) -> tuple[list[tuple[int, i
 
 
 FIELDS = FieldMap(
-    severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
-    success_metric="customfield_10020", verification="customfield_10021", action_type="customfield_10022",
-    team="customfield_10027", commander="customfield_10023", incident_start="customfield_10026",
-    customer_impact="customfield_10024", regulatory="customfield_10025",
-)  # fmt: skip
+    severity="customfield_10010",
+    failure_mode="customfield_10011",
+    epic_link="customfield_10014",
+    success_metric="customfield_10020",
+    verification="customfield_10021",
+    action_type="customfield_10022",
+    team="customfield_10027",
+    commander="customfield_10023",
+    incident_start="customfield_10026",
+    customer_impact="customfield_10024",
+    regulatory="customfield_10025",
+)
 LOAD_LIMIT = 6.0
 BASE_URL = "https://jira.example.com"
 STATUSES = ["Open", "Investigating", "Mitigated", "Resolved", "Closed"]
-USERS = [{"name": f"user{n}", "key": f"user{n}", "displayName": f"User Number {n}",
-          "emailAddress": f"user{n}@example.com", "active": True,
-          "avatarUrls": {"48x48": f"https://jira.example.com/secure/useravatar?ownerId=user{n}"}}
-         for n in range(50)]  # fmt: skip
+USERS = [
+    {
+        "name": f"user{n}",
+        "key": f"user{n}",
+        "displayName": f"User Number {n}",
+        "emailAddress": f"user{n}@example.com",
+        "active": True,
+        "avatarUrls": {"48x48": f"https://jira.example.com/secure/useravatar?ownerId=user{n}"},
+    }
+    for n in range(50)
+]
 
 
 def _stamp(minutes: int) -> str:
@@ -121,16 +135,36 @@ def make_issue(number: int, items_per_issue: int, rng: random.Random) -> dict:
         for _ in range(n_items):
             if item_id % 2 == 0:
                 state = (item_id // 2) % (len(STATUSES) - 1)
-                items.append({"field": "status", "fieldtype": "jira", "from": str(state), "fromString": STATUSES[state],
-                              "to": str(state + 1), "toString": STATUSES[state + 1]})  # fmt: skip
+                items.append(
+                    {
+                        "field": "status",
+                        "fieldtype": "jira",
+                        "from": str(state),
+                        "fromString": STATUSES[state],
+                        "to": str(state + 1),
+                        "toString": STATUSES[state + 1],
+                    }
+                )
             else:
-                items.append({"field": "assignee", "fieldtype": "jira", "from": "user1", "fromString": "User Number 1",
-                              "to": "user2", "toString": "User Number 2"})  # fmt: skip
+                items.append(
+                    {
+                        "field": "assignee",
+                        "fieldtype": "jira",
+                        "from": "user1",
+                        "fromString": "User Number 1",
+                        "to": "user2",
+                        "toString": "User Number 2",
+                    }
+                )
             item_id += 1
-        histories.append({
-            "id": str(number * 100 + history_number), "author": rng.choice(USERS),
-            "created": _stamp(start + history_number * 7), "items": items,
-        })  # fmt: skip
+        histories.append(
+            {
+                "id": str(number * 100 + history_number),
+                "author": rng.choice(USERS),
+                "created": _stamp(start + history_number * 7),
+                "items": items,
+            }
+        )
         history_number += 1
     return {
         "expand": "renderedFields,names,schema,operations,editmeta,changelog",
@@ -147,21 +181,35 @@ def make_issue(number: int, items_per_issue: int, rng: random.Random) -> dict:
             "priority": {"name": "High", "id": "2"},
             "labels": ["postmortem", f"inc{number}"],
             "components": [{"id": str(number % 12), "name": f"service-{number % 12}"}],
-            "assignee": rng.choice(USERS), "reporter": rng.choice(USERS),
-            "created": _stamp(start), "updated": _stamp(start + 300), "resolutiondate": _stamp(start + 200),
-            "duedate": None, "issuelinks": [],
+            "assignee": rng.choice(USERS),
+            "reporter": rng.choice(USERS),
+            "created": _stamp(start),
+            "updated": _stamp(start + 300),
+            "resolutiondate": _stamp(start + 200),
+            "duedate": None,
+            "issuelinks": [],
             "customfield_10010": {"value": f"Sev-{number % 4}", "id": str(10100 + number % 4)},
             "customfield_10011": {"value": f"mode-{number % 10}", "id": str(10200 + number % 10)},
             "customfield_10023": rng.choice(USERS),
             "customfield_10024": {"value": "Yes" if number % 3 else "No"},
             "customfield_10025": {"value": "Not required"},
             "customfield_10026": _stamp(start - 15),
-            "comment": {"startAt": 0, "maxResults": 1, "total": 1, "comments": [{
-                "id": str(number), "author": rng.choice(USERS), "created": _stamp(start + 5),
-                "updated": _stamp(start + 5), "body": f"Rolled back deploy {number}; error rate back to normal.",
-            }]},
+            "comment": {
+                "startAt": 0,
+                "maxResults": 1,
+                "total": 1,
+                "comments": [
+                    {
+                        "id": str(number),
+                        "author": rng.choice(USERS),
+                        "created": _stamp(start + 5),
+                        "updated": _stamp(start + 5),
+                        "body": f"Rolled back deploy {number}; error rate back to normal.",
+                    }
+                ],
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def pages(first: int, count: int, page: int, items_per_issue: int) -> Iterator[str]:
@@ -169,7 +217,9 @@ def pages(first: int, count: int, page: int, items_per_issue: int) -> Iterator[s
     for start in range(first, first + count, page):
         # Each issue's random parts come from its own number, so an issue is the same whichever page or
         # chunk it lands in (the half-full database and the timed run cut the issues differently).
-        issues = [make_issue(n, items_per_issue, random.Random(n)) for n in range(start, min(start + page, first + count))]
+        issues = [
+            make_issue(n, items_per_issue, random.Random(n)) for n in range(start, min(start + page, first + count))
+        ]
         yield json.dumps({"startAt": start, "total": first + count, "issues": issues})
 
 
@@ -287,14 +337,18 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=CHUNK_ISSUES, help="issues per chunk (transform + upsert)")
     parser.add_argument("--page", type=int, default=1_000, help="issues per search page (JSON text)")
     parser.add_argument("--input", choices=["text", "dicts"], default="text", help="what transform is given")
-    parser.add_argument("--repeat", type=int, default=helpers.runs(3), help="timed runs, each over a fresh half-full database")
+    parser.add_argument(
+        "--repeat", type=int, default=helpers.runs(3), help="timed runs, each over a fresh half-full database"
+    )
     parser.add_argument("--checkpoint-threshold", default=None, help="DuckDB checkpoint_threshold for both runs")
     args = parser.parse_args()
 
     half = args.issues // 2
     print(f"   start: {_load()}; {os.cpu_count()} CPUs")
-    load, plain = helpers.Timing("our path (transform of each chunk overlapping the upsert of the one before)"), \
-        helpers.Timing("plain INSERT of flattened rows into empty tables")  # fmt: skip
+    load, plain = (
+        helpers.Timing("our path (transform of each chunk overlapping the upsert of the one before)"),
+        helpers.Timing("plain INSERT of flattened rows into empty tables"),
+    )
     extra = []
     with tempfile.TemporaryDirectory() as tmp:
         half_full = Path(tmp) / "half.duckdb"
@@ -317,18 +371,23 @@ def main() -> int:
             load.add(wall["load"])
             plain.add(wall["plain"])
             extra.append(result["extra"])
-            print(f"   run {number + 1}: {counts['incidents']} issues, {counts['events']} events (changelog + comments) "
-                  f"in chunks of {args.chunk}, input {args.input}; tables now {counts['tables'][0]} incidents, "
-                  f"{counts['tables'][1]} events; {_load()}")  # fmt: skip
-            print(f"     plain {wall['plain']:.2f} s (cpu {cpu['plain']:.2f} s), ours {wall['load']:.2f} s "
-                  f"(cpu {cpu['load']:.2f} s), {wall['load'] / wall['plain']:.2f}x; peak extra memory "
-                  f"{result['extra']:.0f} MB over {result['start_rss']:.0f} MB before the timed run")  # fmt: skip
+            print(
+                f"   run {number + 1}: {counts['incidents']} issues, {counts['events']} events (changelog + comments) "
+                f"in chunks of {args.chunk}, input {args.input}; tables now {counts['tables'][0]} incidents, "
+                f"{counts['tables'][1]} events; {_load()}"
+            )
+            print(
+                f"     plain {wall['plain']:.2f} s (cpu {cpu['plain']:.2f} s), ours {wall['load']:.2f} s "
+                f"(cpu {cpu['load']:.2f} s), {wall['load'] / wall['plain']:.2f}x; peak extra memory "
+                f"{result['extra']:.0f} MB over {result['start_rss']:.0f} MB before the timed run"
+            )
     report = helpers.Report()
     report.timing(plain)
     report.timing(load)
     report.check(helpers.Goal("load", LOAD_LIMIT, "plain INSERT"), load, plain)
     report.check(helpers.Goal("peak extra memory", 1.0, "the 1 GB README.md states", unit="MB"), max(extra), 1024)
     return report.exit_code()
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

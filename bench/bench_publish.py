@@ -44,8 +44,15 @@ def main() -> int:
             key = con.execute("SELECT key FROM incidents WHERE list_contains(labels, 'stage31')").fetchone()[0]
         wiki = FakeConfluence()
         wiki.add_page("REL", "Incidents", wiki.add_page("REL", "Reliability"))
-        env = {**os.environ, "PIR_DB": str(settings.db), "PIR_TODAY": "2025-09-07", "PIR_CONFLUENCE_URL": wiki.url,
-               "PIR_CONFLUENCE_SPACE": "REL", "PIR_CONFLUENCE_EMAIL": EMAIL, "PIR_CONFLUENCE_TOKEN": TOKEN}  # fmt: skip
+        env = {
+            **os.environ,
+            "PIR_DB": str(settings.db),
+            "PIR_TODAY": "2025-09-07",
+            "PIR_CONFLUENCE_URL": wiki.url,
+            "PIR_CONFLUENCE_SPACE": "REL",
+            "PIR_CONFLUENCE_EMAIL": EMAIL,
+            "PIR_CONFLUENCE_TOKEN": TOKEN,
+        }
         requests_per_run = []
 
         def to_confluence() -> None:
@@ -54,11 +61,16 @@ def main() -> int:
             requests_per_run.append(len(wiki.requests) - before)
 
         try:
-            times = helpers.interleaved({
-                "baseline: pir init": lambda: helpers.run_process(PIR + ["init"], env, work),
-                f"pir publish {key}": lambda: helpers.run_process(PIR + ["publish", key, "--out", "out"], env, work),
-                f"pir publish {key} --confluence": to_confluence,
-            }, args.runs)  # fmt: skip
+            times = helpers.interleaved(
+                {
+                    "baseline: pir init": lambda: helpers.run_process(PIR + ["init"], env, work),
+                    f"pir publish {key}": lambda: helpers.run_process(
+                        PIR + ["publish", key, "--out", "out"], env, work
+                    ),
+                    f"pir publish {key} --confluence": to_confluence,
+                },
+                args.runs,
+            )
         finally:
             wiki.close()
         baseline = times["baseline: pir init"]

@@ -44,26 +44,30 @@ def measure(path: Path) -> tuple[str, float]:
     """The planted recurrence's later incident and the median seconds of `similar` for it in this process."""
     settings = Settings(db=path)
     with db.connect(settings, read_only=True) as con:
-        (key,) = con.execute("SELECT key FROM incidents WHERE contains(description, ?) ORDER BY started_at DESC LIMIT 1",
-                             [sample.RECURRING_ROOT_CAUSE_MARKER]).fetchone()  # fmt: skip
+        (key,) = con.execute(
+            "SELECT key FROM incidents WHERE contains(description, ?) ORDER BY started_at DESC LIMIT 1",
+            [sample.RECURRING_ROOT_CAUSE_MARKER],
+        ).fetchone()
         n = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
         times = []
         for _ in range(RUNS):
             started = time.perf_counter()
             similar.similar(con, key, k=3)
             times.append(time.perf_counter() - started)
-    print(f"   {n:,} incidents, {key}: call median {statistics.median(times):.3f} s "
-          f"(min {min(times):.3f}, n = {RUNS})", flush=True)
+    print(
+        f"   {n:,} incidents, {key}: call median {statistics.median(times):.3f} s (min {min(times):.3f}, n = {RUNS})",
+        flush=True,
+    )
     return key, statistics.median(times)
 
 
 def board_pairs(path: Path, workdir: Path) -> list[tuple[float, float]]:
     """(empty page, incidents board) seconds, each pair loaded one right after the other."""
     from playwright.sync_api import sync_playwright
-
-    from bench.bench_dashboards import load
     from support import browser as browsing
     from support import serving
+
+    from bench.bench_dashboards import load
 
     serving.write_workdir(workdir)
     pairs = []
@@ -91,26 +95,39 @@ def main() -> int:
             with db.connect(Settings(db=path)) as con, db.transaction(con):
                 started = time.perf_counter()
                 similar.refresh(con)
-                report.note(f"{path.parent.name}: similar.refresh (the end of a full sync) "
-                            f"{time.perf_counter() - started:.2f} s")  # fmt: skip
+                report.note(
+                    f"{path.parent.name}: similar.refresh (the end of a full sync) "
+                    f"{time.perf_counter() - started:.2f} s"
+                )
         base_call = measure(demo_db)[1]
         key, big_call = measure(big)
         huge_call = measure(huge)[1]
         report.note(f"call ratio 10k / sample {big_call / base_call:.1f}x, 50k / sample {huge_call / base_call:.1f}x")
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIR_")}, "PIR_DB": str(big)}
-        timings = helpers.interleaved({
-            "import floor": lambda: helpers.run_process(helpers.import_floor()),
-            "pir similar 10k": lambda: helpers.run_process([sys.executable, "-m", "pirlib", "similar", key, "-k", "3"],
-                                                           env=env),
-        }, RUNS, warmup=1)  # fmt: skip
+        timings = helpers.interleaved(
+            {
+                "import floor": lambda: helpers.run_process(helpers.import_floor()),
+                "pir similar 10k": lambda: helpers.run_process(
+                    [sys.executable, "-m", "pirlib", "similar", key, "-k", "3"], env=env
+                ),
+            },
+            RUNS,
+            warmup=1,
+        )
         for timing in timings.values():
             report.timing(timing)
-        report.check(helpers.Goal("pir similar 10k", GOAL_RATIO, "import floor"), timings["pir similar 10k"],
-                     timings["import floor"])  # fmt: skip
+        report.check(
+            helpers.Goal("pir similar 10k", GOAL_RATIO, "import floor"),
+            timings["pir similar 10k"],
+            timings["import floor"],
+        )
         if os.environ.get("PIR_BENCH_BOARD") != "skip":
             for label, path in (("10k", big), ("50k", huge)):
-                report.add(helpers.Goal(f"incidents board {label}", BOARD_GOAL, "empty page").judge_pairs(
-                    board_pairs(path, workdir / f"serve-{label}")))
+                report.add(
+                    helpers.Goal(f"incidents board {label}", BOARD_GOAL, "empty page").judge_pairs(
+                        board_pairs(path, workdir / f"serve-{label}")
+                    )
+                )
     return report.exit_code()
 
 

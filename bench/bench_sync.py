@@ -39,7 +39,6 @@ from support import fake_jira  # noqa: E402
 from support.fake_jira import FakeJira, FakeJiraProcess  # noqa: E402
 
 from bench import helpers  # noqa: E402
-
 from pirlib import sample  # noqa: E402
 from pirlib.config import Secret, Settings  # noqa: E402
 from pirlib.jira_sync import sync  # noqa: E402
@@ -108,8 +107,9 @@ def naive_loop(url: str, credentials: dict[str, str], keys: list[str]) -> float:
 
 
 def bench(flavour: str, n_incidents: int, seed: int, latency_ms: float, report: helpers.Report) -> None:
-    with FakeJiraProcess("bench.bench_sync:site_server", flavour=flavour, incidents=n_incidents, seed=seed,
-                         latency_ms=latency_ms) as server:  # fmt: skip
+    with FakeJiraProcess(
+        "bench.bench_sync:site_server", flavour=flavour, incidents=n_incidents, seed=seed, latency_ms=latency_ms
+    ) as server:
         creds = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
         keys, minimum = server.info["keys"], server.info["minimum"]
         sample_keys = keys[:: max(1, ceil(len(keys) / NAIVE_KEYS))]
@@ -125,10 +125,15 @@ def bench(flavour: str, n_incidents: int, seed: int, latency_ms: float, report: 
     report.note(f"[{flavour}] requests by endpoint: {result.requests}")
     report.timing(ours)
     report.timing(naive)
-    report.note(f"[{flavour}] naive loop: {len(sample_keys)} of {len(keys)} incidents timed "
-                f"({2 * len(sample_keys)} requests), scaled to all {len(keys)}")  # fmt: skip
-    report.check(helpers.Goal(f"[{flavour}] requests of a full sync", REQUEST_LIMIT,
-                              "the minimum requests", unit="requests"), sent - STARTUP, minimum)  # fmt: skip
+    report.note(
+        f"[{flavour}] naive loop: {len(sample_keys)} of {len(keys)} incidents timed "
+        f"({2 * len(sample_keys)} requests), scaled to all {len(keys)}"
+    )
+    report.check(
+        helpers.Goal(f"[{flavour}] requests of a full sync", REQUEST_LIMIT, "the minimum requests", unit="requests"),
+        sent - STARTUP,
+        minimum,
+    )
     report.check(helpers.Goal(f"[{flavour}] full sync", SPEED_LIMIT, "naive loop"), ours, naive)
 
 
@@ -138,7 +143,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--flavour", choices=["datacenter", "cloud", "both"], default="both")
     parser.add_argument(
-        "--latency-ms", type=float, default=20.0,
+        "--latency-ms",
+        type=float,
+        default=20.0,
         help="per-request latency of the fake site (default 20: a Data Center on the same LAN; Cloud is slower)",
     )
     args = parser.parse_args()

@@ -64,21 +64,32 @@ def one(incidents: int, flavour: str, seed: int) -> dict:
             settings = Settings(db=Path(tmp) / "pir.duckdb", jira_url=server.url, **secrets)
             seconds, result = helpers.clock(lambda: sync.run(settings, full=False, progress=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"incidents": result.incidents, "summary": result.summary(), "peak_mb": peak, "before_mb": before,
-            "seconds": seconds}  # fmt: skip
+    return {
+        "incidents": result.incidents,
+        "summary": result.summary(),
+        "peak_mb": peak,
+        "before_mb": before,
+        "seconds": seconds,
+    }
 
 
 def measure(incidents: int, flavour: str, seed: int) -> dict:
     """``one`` in a child process of its own."""
-    out = helpers.run_process([sys.executable, __file__, "--one", str(incidents), "--flavour", flavour,
-                               "--seed", str(seed)])  # fmt: skip
+    out = helpers.run_process(
+        [sys.executable, __file__, "--one", str(incidents), "--flavour", flavour, "--seed", str(seed)]
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[helpers.size(10_000, 2_000), helpers.size(100_000, 10_000)],
-                        metavar=("SMALL", "LARGE"))  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs=2,
+        default=[helpers.size(10_000, 2_000), helpers.size(100_000, 10_000)],
+        metavar=("SMALL", "LARGE"),
+    )
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--flavour", choices=["datacenter", "cloud"], default="datacenter")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's side: sync one size, print JSON
@@ -94,17 +105,29 @@ def main() -> int:
         try:
             runs[size] = run = measure(size, args.flavour, args.seed)
         except subprocess.CalledProcessError as exc:
-            report.problem(f"[{args.flavour}] the sync of {size:,} incidents failed (exit {exc.returncode}): "
-                           f"{(exc.stderr or '').strip().splitlines()[-1:] or ''}")  # fmt: skip
+            report.problem(
+                f"[{args.flavour}] the sync of {size:,} incidents failed (exit {exc.returncode}): "
+                f"{(exc.stderr or '').strip().splitlines()[-1:] or ''}"
+            )
             return report.exit_code()
         report.note(f"[{args.flavour}, {size:,} incidents] {run['summary']}")
-        report.note(f"[{args.flavour}, {size:,} incidents] peak RSS {run['peak_mb']:.0f} MB (imports before the sync "
-                    f"{run['before_mb']:.0f} MB); sync {run['seconds']:.1f} s "
-                    f"({size / run['seconds']:.0f} incidents/s), {time.perf_counter() - started:.0f} s with the site")
-    report.check(helpers.Goal(f"[{args.flavour}] peak RSS of a first sync of {large:,} incidents", 1.0, "1 GB",
-                              unit="MB"), runs[large]["peak_mb"], LIMIT_MB)  # fmt: skip
-    report.check(helpers.Goal(f"[{args.flavour}] peak RSS at {large:,} incidents", GROWTH_LIMIT,
-                              f"the peak at {small:,}", unit="MB"), runs[large]["peak_mb"], runs[small]["peak_mb"])
+        report.note(
+            f"[{args.flavour}, {size:,} incidents] peak RSS {run['peak_mb']:.0f} MB (imports before the sync "
+            f"{run['before_mb']:.0f} MB); sync {run['seconds']:.1f} s "
+            f"({size / run['seconds']:.0f} incidents/s), {time.perf_counter() - started:.0f} s with the site"
+        )
+    report.check(
+        helpers.Goal(f"[{args.flavour}] peak RSS of a first sync of {large:,} incidents", 1.0, "1 GB", unit="MB"),
+        runs[large]["peak_mb"],
+        LIMIT_MB,
+    )
+    report.check(
+        helpers.Goal(
+            f"[{args.flavour}] peak RSS at {large:,} incidents", GROWTH_LIMIT, f"the peak at {small:,}", unit="MB"
+        ),
+        runs[large]["peak_mb"],
+        runs[small]["peak_mb"],
+    )
     return report.exit_code()
 
 

@@ -35,13 +35,24 @@ def events(n: int, seed: int = 4) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     words = np.array(["rollback", "latency", "<b>p99</b>", "&", "card-auth", "5xx", "retry", "naïve café 🚨"])
     texts = [" ".join(rng.choice(words, rng.integers(5, 80))) for _ in range(n)]
-    return pd.DataFrame({
-        "event_id": [f"chat:{i:08x}" for i in range(n)],
-        "occurred_at": pd.Timestamp("2025-09-05 13:00", tz="UTC") + pd.to_timedelta(rng.integers(0, 43_200, n), unit="s"),
-        "source": rng.choice(SOURCES, n), "kind": "message", "actor": rng.choice(["Ann Lee", "Bob <Stone>"], n),
-        "field": None, "from_value": None, "to_value": None, "text": texts,
-        "hidden": rng.random(n) < 0.05, "starred": rng.random(n) < 0.02, "retimed": False, "edited": False,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "event_id": [f"chat:{i:08x}" for i in range(n)],
+            "occurred_at": pd.Timestamp("2025-09-05 13:00", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 43_200, n), unit="s"),
+            "source": rng.choice(SOURCES, n),
+            "kind": "message",
+            "actor": rng.choice(["Ann Lee", "Bob <Stone>"], n),
+            "field": None,
+            "from_value": None,
+            "to_value": None,
+            "text": texts,
+            "hidden": rng.random(n) < 0.05,
+            "starred": rng.random(n) < 0.02,
+            "retimed": False,
+            "edited": False,
+        }
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -50,25 +61,36 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=helpers.runs(9, 3))
     args = parser.parse_args(argv)
     big, empty = events(args.events), events(0)
-    milestones = pd.DataFrame({
-        "milestone": list(MILESTONES),
-        "occurred_at": pd.to_datetime(["2025-09-05 13:10", "2025-09-05 13:20", "2025-09-05 13:25",
-                                       "2025-09-05 19:02", "2025-09-06 01:12"], utc=True),
-        "out_of_order": [None] * 5,
-    })  # fmt: skip
+    milestones = pd.DataFrame(
+        {
+            "milestone": list(MILESTONES),
+            "occurred_at": pd.to_datetime(
+                ["2025-09-05 13:10", "2025-09-05 13:20", "2025-09-05 13:25", "2025-09-05 19:02", "2025-09-06 01:12"],
+                utc=True,
+            ),
+            "out_of_order": [None] * 5,
+        }
+    )
     timeline_figure(big.head(50), milestones)  # warm up imports and plotly's validators
-    timings = helpers.interleaved({
-        "empty figure": lambda: timeline_figure(empty, milestones),
-        f"{args.events:,} events figure": lambda: timeline_figure(big, milestones),
-    }, args.repeat)  # fmt: skip
+    timings = helpers.interleaved(
+        {
+            "empty figure": lambda: timeline_figure(empty, milestones),
+            f"{args.events:,} events figure": lambda: timeline_figure(big, milestones),
+        },
+        args.repeat,
+    )
     figure = timeline_figure(big, milestones)
     timings["to_json of that figure"] = helpers.time_runs("to_json of that figure", figure.to_json, args.repeat)
     report = helpers.Report()
     for timing in timings.values():
         report.timing(timing)
-    report.check(helpers.Goal(f"{args.events:,} events figure", GOAL_RATIO, "empty figure"),
-                 timings[f"{args.events:,} events figure"], timings["empty figure"])  # fmt: skip
+    report.check(
+        helpers.Goal(f"{args.events:,} events figure", GOAL_RATIO, "empty figure"),
+        timings[f"{args.events:,} events figure"],
+        timings["empty figure"],
+    )
     return report.exit_code()
+
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

@@ -66,8 +66,10 @@ class Timing:
     def __str__(self) -> str:
         if len(self.seconds) == 1:
             return f"{self.name}: {self.median:.3f} s (1 run)"
-        return (f"{self.name}: median {self.median:.3f} s (min {self.min:.3f}, max {self.max:.3f}, "
-                f"{len(self.seconds)} runs)")  # fmt: skip
+        return (
+            f"{self.name}: median {self.median:.3f} s (min {self.min:.3f}, max {self.max:.3f}, "
+            f"{len(self.seconds)} runs)"
+        )
 
 
 def clock(work: Callable[[], object]) -> tuple[float, object]:
@@ -125,9 +127,11 @@ class Verdict:
         def amount(value: float) -> str:
             return f"{value:.3f} s" if self.goal.unit == "s" else f"{value:,.4g} {self.goal.unit}"
 
-        return (f"{'PASS' if self.passed else 'FAIL'} {self.goal.name}: {amount(self.measured)} = {self.ratio:.2f}x "
-                f"{self.goal.floor} ({amount(self.floor)}); limit {self.goal.limit:g}x = "
-                f"{amount(self.goal.limit * self.floor)} here")  # fmt: skip
+        return (
+            f"{'PASS' if self.passed else 'FAIL'} {self.goal.name}: {amount(self.measured)} = {self.ratio:.2f}x "
+            f"{self.goal.floor} ({amount(self.floor)}); limit {self.goal.limit:g}x = "
+            f"{amount(self.goal.limit * self.floor)} here"
+        )
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,12 @@ class Goal:
         pairs = list(pairs)
         if not pairs or min(floor for floor, _ in pairs) <= 0:
             raise ValueError(f"{self.name}: no pairs, or a floor {self.floor!r} that is not a positive number")
-        return Verdict(self, statistics.median(m for _, m in pairs), statistics.median(f for f, _ in pairs),
-                       statistics.median(m / f for f, m in pairs))  # fmt: skip
+        return Verdict(
+            self,
+            statistics.median(m for _, m in pairs),
+            statistics.median(f for f, _ in pairs),
+            statistics.median(m / f for f, m in pairs),
+        )
 
 
 class Report:
@@ -190,8 +198,10 @@ class Report:
 
     def exit_code(self) -> int:
         failed = [v.goal.name for v in self.verdicts if not v.passed] + self.problems
-        self.note(f"{'PASS' if self.passed else 'FAIL'}: {len(self.verdicts)} goals"
-                  + (f", failed: {'; '.join(failed)}" if failed else ""))  # fmt: skip
+        self.note(
+            f"{'PASS' if self.passed else 'FAIL'}: {len(self.verdicts)} goals"
+            + (f", failed: {'; '.join(failed)}" if failed else "")
+        )
         return 0 if self.passed else 1
 
 
@@ -216,10 +226,12 @@ def child_peak_mb(command: list[str], env: dict[str, str] | None = None) -> floa
 def generate_database(target: Path, n_incidents: int) -> float:
     """Generate a site of ``n_incidents`` (pirlib.sample) and load it into ``target`` as `pir demo` does, in a
     child process so that its memory is given back; return the child's peak RSS in MB."""
-    code = ("import sys; from pathlib import Path; from pirlib import sample; from pirlib.config import Settings; "
-            "from pirlib.demo import load_demo; out, n = Path(sys.argv[1]), int(sys.argv[2]); "
-            "sample.write_sample(out.parent / (out.stem + '-site'), n_incidents=n); "
-            "load_demo(Settings(db=out, sample_dir=out.parent / (out.stem + '-site')))")  # fmt: skip
+    code = (
+        "import sys; from pathlib import Path; from pirlib import sample; from pirlib.config import Settings; "
+        "from pirlib.demo import load_demo; out, n = Path(sys.argv[1]), int(sys.argv[2]); "
+        "sample.write_sample(out.parent / (out.stem + '-site'), n_incidents=n); "
+        "load_demo(Settings(db=out, sample_dir=out.parent / (out.stem + '-site')))"
+    )
     peak = child_peak_mb([sys.executable, "-c", code, str(target), str(n_incidents)])
     shutil.rmtree(target.parent / (target.stem + "-site"))
     return peak
@@ -232,19 +244,32 @@ def replicate(path: Path, copies: int) -> None:
     from pirlib.config import Settings
 
     with db.connect(Settings(db=path)) as con:
-        tables = [name for (name,) in con.execute(
-            "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'incident_id' AND NOT internal "
-            "AND table_name IN (SELECT table_name FROM duckdb_tables()) UNION SELECT 'incidents'").fetchall()]  # fmt: skip
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'incident_id' AND NOT internal "
+                "AND table_name IN (SELECT table_name FROM duckdb_tables()) UNION SELECT 'incidents'"
+            ).fetchall()
+        ]
         for table in tables:
-            columns = {name for (name,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}  # fmt: skip
+            columns = {
+                name
+                for (name,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
+                ).fetchall()
+            }
             for copy in range(1, copies):
                 replaced = [f"'c{copy}-' || {c} AS {c}" for c in ID_COLUMNS if c in columns] + [
                     f"split_part({c}, '-', 1) || '-' || CAST(CAST(split_part({c}, '-', 2) AS BIGINT) "
-                    f"+ {copy * COPY_KEY_STRIDE} AS VARCHAR) AS {c}" for c in KEY_COLUMNS if c in columns]  # fmt: skip
+                    f"+ {copy * COPY_KEY_STRIDE} AS VARCHAR) AS {c}"
+                    for c in KEY_COLUMNS
+                    if c in columns
+                ]
                 original = "incident_id" if "incident_id" in columns else "issue_id"
-                con.execute(f"INSERT INTO {table} SELECT * REPLACE ({', '.join(replaced)}) FROM {table} "
-                            f"WHERE NOT starts_with({original}, 'c')")  # fmt: skip
+                con.execute(
+                    f"INSERT INTO {table} SELECT * REPLACE ({', '.join(replaced)}) FROM {table} "
+                    f"WHERE NOT starts_with({original}, 'c')"
+                )
 
 
 @dataclass
@@ -272,8 +297,10 @@ def big_database(target: Path, n_incidents: int, *, base: int = 10_000, copy_of:
     else:
         peak, made = generate_database(target, base), "generated"
     if n_incidents > base:
-        code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[3]); "
-                "from bench.helpers import replicate; replicate(Path(sys.argv[1]), int(sys.argv[2]))")  # fmt: skip
+        code = (
+            "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[3]); "
+            "from bench.helpers import replicate; replicate(Path(sys.argv[1]), int(sys.argv[2]))"
+        )
         copying = child_peak_mb([sys.executable, "-c", code, str(target), str(n_incidents // base), str(ROOT)])
         peak = max(peak, copying)
     from pirlib import db

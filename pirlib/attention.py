@@ -104,10 +104,16 @@ def from_frames(frames: Mapping[str, pd.DataFrame], today: dt.date, as_of: pd.Ti
     stages = metrics.review_stage_states(frames["review_stages"], as_of)
     actions = metrics.action_states(frames["actions"], today)
     recurrences = recurrence.recurrences_within(frames["recurrences"])
-    return Attention(today, as_of, (
-        reviews_at_risk(stages, as_of), overdue_by_team(actions), repeats_this_quarter(recurrences, today),
-        open_filings(frames["regulatory_followups"], today),
-    ))  # fmt: skip
+    return Attention(
+        today,
+        as_of,
+        (
+            reviews_at_risk(stages, as_of),
+            overdue_by_team(actions),
+            repeats_this_quarter(recurrences, today),
+            open_filings(frames["regulatory_followups"], today),
+        ),
+    )
 
 
 def _text(value: Any, missing: str = "") -> str:
@@ -125,17 +131,26 @@ def reviews_at_risk(stages: pd.DataFrame, as_of: pd.Timestamp) -> Section:
         )
         severity = f" ({first['severity']})" if _text(first["severity"]) else ""
         lines.append(Line(f"{key} {_text(first['summary'])}{severity}: {clocks}", "reviews", (("incident", str(key)),)))
-    return Section("reviews", f"Reviews at risk of missing a runbook deadline ({len(lines)})",
-                   "No review stage is due within a day or was missed this week.", tuple(lines), len(rows))  # fmt: skip
+    return Section(
+        "reviews",
+        f"Reviews at risk of missing a runbook deadline ({len(lines)})",
+        "No review stage is due within a day or was missed this week.",
+        tuple(lines),
+        len(rows),
+    )
 
 
 def overdue_by_team(states: pd.DataFrame) -> Section:
     overdue = metrics.overdue_list(states)
     # Only the three columns the lines read: slicing every column of the overdue list per team costs more
     # than the rest of the home page's arithmetic.
-    teams = pd.DataFrame({"team": overdue["team"].fillna(NO_TEAM).astype(str),
-                          "owner": overdue["owner"].fillna(UNASSIGNED).astype(str),
-                          "days": overdue["days_overdue"]})  # fmt: skip
+    teams = pd.DataFrame(
+        {
+            "team": overdue["team"].fillna(NO_TEAM).astype(str),
+            "owner": overdue["owner"].fillna(UNASSIGNED).astype(str),
+            "days": overdue["days_overdue"],
+        }
+    )
     lines = []
     grouped = sorted(teams.groupby("team", sort=True), key=lambda item: -len(item[1]))
     for team, rows in grouped:
@@ -145,10 +160,17 @@ def overdue_by_team(states: pd.DataFrame) -> Section:
         if len(owners) > OWNERS_NAMED:
             named.append(f"{len(owners) - OWNERS_NAMED} more")
         params = (("team", str(team)),) if team != NO_TEAM else ()
-        lines.append(Line(f"{team}: {n} overdue action{'s' if n != 1 else ''}, the oldest {int(rows['days'].max())} days "
-                          f"past due; owners: {', '.join(named)}", "actions", params))  # fmt: skip
-    return Section("actions", f"Overdue actions by team ({len(overdue)})", "No action is overdue.", tuple(lines),
-                   len(overdue))  # fmt: skip
+        lines.append(
+            Line(
+                f"{team}: {n} overdue action{'s' if n != 1 else ''}, the oldest {int(rows['days'].max())} days "
+                f"past due; owners: {', '.join(named)}",
+                "actions",
+                params,
+            )
+        )
+    return Section(
+        "actions", f"Overdue actions by team ({len(overdue)})", "No action is overdue.", tuple(lines), len(overdue)
+    )
 
 
 def repeats_this_quarter(recurrences: pd.DataFrame, today: dt.date) -> Section:
@@ -164,12 +186,21 @@ def repeats_this_quarter(recurrences: pd.DataFrame, today: dt.date) -> Section:
         keys = ", ".join(f"{k} after {p}" for k, p in zip(of_mode["key"], of_mode["previous_key"]))
         n = len(of_mode)
         params = (("failure_mode", mode),) if mode != "(none)" else ()
-        lines.append(Line(f"{mode} came back {n} time{'s' if n != 1 else ''} on {services} although the earlier "
-                          f"incident's prevent/detect actions were done ({keys})", "failure_modes",
-                          (*params, ("from", start.isoformat()))))  # fmt: skip
-    return Section("recurrences", f"Failure modes that came back this quarter despite completed actions ({len(rows)})",
-                   f"No failure mode came back since {start.isoformat()} after its prevent/detect actions were done.",
-                   tuple(lines), len(rows))  # fmt: skip
+        lines.append(
+            Line(
+                f"{mode} came back {n} time{'s' if n != 1 else ''} on {services} although the earlier "
+                f"incident's prevent/detect actions were done ({keys})",
+                "failure_modes",
+                (*params, ("from", start.isoformat())),
+            )
+        )
+    return Section(
+        "recurrences",
+        f"Failure modes that came back this quarter despite completed actions ({len(rows)})",
+        f"No failure mode came back since {start.isoformat()} after its prevent/detect actions were done.",
+        tuple(lines),
+        len(rows),
+    )
 
 
 def open_filings(filings: pd.DataFrame, today: dt.date) -> Section:
@@ -177,9 +208,23 @@ def open_filings(filings: pd.DataFrame, today: dt.date) -> Section:
     lines = []
     for row in rows.to_dict("records"):
         closed = pd.Timestamp(row["closed_at"]) if _text(row["closed_at"]) else None
-        since = f"closed {closed:%Y-%m-%d}, {(today - closed.date()).days} days without a filing" if closed is not None else "not closed yet"
+        since = (
+            f"closed {closed:%Y-%m-%d}, {(today - closed.date()).days} days without a filing"
+            if closed is not None
+            else "not closed yet"
+        )
         severity = f" ({row['severity']})" if _text(row["severity"]) else ""
-        lines.append(Line(f"{row['key']} {_text(row['summary'])}{severity}: regulator filing open, {since}", "reviews",
-                          (("incident", row["key"]),)))  # fmt: skip
-    return Section("regulatory", f"Regulator filings still open ({len(rows)})",
-                   "Every regulatory incident's filing is recorded.", tuple(lines), len(rows))  # fmt: skip
+        lines.append(
+            Line(
+                f"{row['key']} {_text(row['summary'])}{severity}: regulator filing open, {since}",
+                "reviews",
+                (("incident", row["key"]),),
+            )
+        )
+    return Section(
+        "regulatory",
+        f"Regulator filings still open ({len(rows)})",
+        "Every regulatory incident's filing is recorded.",
+        tuple(lines),
+        len(rows),
+    )

@@ -53,7 +53,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     _echo(f"initialised {settings.db} ({what})")
     with db.connect(settings, read_only=True) as con:
         source, version, modes = db.one(
-            con, "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy")
+            con, "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy"
+        )
     _echo(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     for line in report:
         _echo(line)
@@ -144,8 +145,9 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
         _echo(outcome.line())
     _echo(result.summary())
     if result.failed:
-        _echo(f"pir: error: {len(result.failed)} draft(s) failed; fix what Jira said and run `pir push` again",
-              err=True)
+        _echo(
+            f"pir: error: {len(result.failed)} draft(s) failed; fix what Jira said and run `pir push` again", err=True
+        )
         return EXIT_ERROR
     return 0
 
@@ -159,8 +161,10 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     for line in result.lines():
         _echo(line)
     if result.failed:
-        _echo(f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
-              err=True)
+        _echo(
+            f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
+            err=True,
+        )
         return EXIT_ERROR
     return 0
 
@@ -174,8 +178,10 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     for line in "\n".join(result.lines(dry_run=args.dry_run)).splitlines():
         _echo(line)
     if result.failed:
-        _echo(f"pir: error: the digest could not be sent by {', '.join(result.failed)}; the next run this week "
-              "sends it", err=True)  # fmt: skip
+        _echo(
+            f"pir: error: the digest could not be sent by {', '.join(result.failed)}; the next run this week sends it",
+            err=True,
+        )
         return EXIT_ERROR
     return 0
 
@@ -185,8 +191,14 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib.publish import pipeline
 
     configure.prepare(settings)
-    result = pipeline.publish(settings, args.incident, formats=args.format or list(pipeline.FORMATS),
-                              out_dir=args.out, to_confluence=args.confluence, doc_url=args.doc_url)  # fmt: skip
+    result = pipeline.publish(
+        settings,
+        args.incident,
+        formats=args.format or list(pipeline.FORMATS),
+        out_dir=args.out,
+        to_confluence=args.confluence,
+        doc_url=args.doc_url,
+    )
     for line in result.lines():
         _echo(line)
     if result.published_at is None:
@@ -207,11 +219,13 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     if sql_shell.interactive(sys.stdin):
         _echo(f"pir sql: {settings.db}, read-only; end statements with ';', `.help` for commands, Ctrl-D to leave")
         # At a prompt an error was shown where it happened and the session went on: leaving it is a success.
-        sql_shell.shell(settings, sql_shell.prompt_lines(), sys.stdout, sys.stderr, fmt=fmt, terminal=terminal,
-                        stop_on_error=False)  # fmt: skip
+        sql_shell.shell(
+            settings, sql_shell.prompt_lines(), sys.stdout, sys.stderr, fmt=fmt, terminal=terminal, stop_on_error=False
+        )
         return 0
-    return sql_shell.shell(settings, sql_shell.stdin_lines(sys.stdin), sys.stdout, sys.stderr, fmt=fmt,
-                           terminal=terminal)  # fmt: skip
+    return sql_shell.shell(
+        settings, sql_shell.stdin_lines(sys.stdin), sys.stdout, sys.stderr, fmt=fmt, terminal=terminal
+    )
 
 
 def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
@@ -232,8 +246,10 @@ def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
 
     with db.connect(settings, read_only=True) as con:
         path, counts = roadmap.write_roadmap(con, settings, args.out)
-    _echo(f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
-          f"{counts['exercises']} exercises")
+    _echo(
+        f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
+        f"{counts['exercises']} exercises"
+    )
     return 0
 
 
@@ -246,11 +262,16 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
         query, key = resolve_incident(con, args.incident)
         found = similar.similar(con, query, args.k)
         (summary,) = db.one(con, "SELECT summary FROM incidents WHERE issue_id = ?", [query])
-    _echo(f"earlier incidents most like {_plain(key)} ({_plain(summary)}):" if len(found)
-          else f"{_plain(key)}: no similar earlier incident")  # fmt: skip
+    _echo(
+        f"earlier incidents most like {_plain(key)} ({_plain(summary)}):"
+        if len(found)
+        else f"{_plain(key)}: no similar earlier incident"
+    )
     for row in found.to_dict("records"):
-        _echo(f"{row['score']:.2f}  {_plain(row['key'])}  {row['occurred_at']:%Y-%m-%d}  {_plain(row['service'])}  "
-              f"{_plain(row['failure_mode'])}  {_plain(row['summary'])}")
+        _echo(
+            f"{row['score']:.2f}  {_plain(row['key'])}  {row['occurred_at']:%Y-%m-%d}  {_plain(row['service'])}  "
+            f"{_plain(row['failure_mode'])}  {_plain(row['summary'])}"
+        )
         _echo(f"      {_plain(row['reason'])}")
     return 0
 
@@ -296,10 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("init", cmd_init, "create the DuckDB file or apply pending migrations")
     demo = add("demo", cmd_demo, "load the generated sample Jira site into the database (offline)")
     demo.add_argument("--regenerate", action="store_true", help="rewrite data/sample/ before loading")
-    demo.add_argument("--force", action="store_true",
-                      help="load the sample even into a database that holds incidents synced from Jira")
-    demo.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
-                      help="the day the sample is a snapshot of (default: today, or PIR_TODAY when set)")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="load the sample even into a database that holds incidents synced from Jira",
+    )
+    demo.add_argument(
+        "--as-of",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the day the sample is a snapshot of (default: today, or PIR_TODAY when set)",
+    )
     sync = add("sync", cmd_sync, "load incidents, timelines and actions from Jira (incremental)")
     sync.add_argument("--full", action="store_true", help="re-read everything and flag issues deleted in Jira")
     serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
@@ -324,34 +352,63 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("incident", metavar="INCIDENT", nargs="?", help="incident key or id (default: every incident)")
     remind = add("remind", cmd_remind, "remind owners of actions due soon or overdue (Slack webhook or e-mail)")
     remind.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
-    remind.add_argument("--to", action="append", metavar="ADDRESS",
-                        help="by SMTP, where reminders go for actions whose owner has no e-mail in Jira "
-                        "(repeatable; default PIR_SMTP_FROM); owners with one get theirs directly")
-    digest = add("digest", cmd_digest, "send the weekly leadership digest (what needs attention, last week's numbers) "
-                 "to PIR_DIGEST_WEBHOOK and/or PIR_DIGEST_TO, once per ISO week per channel")
+    remind.add_argument(
+        "--to",
+        action="append",
+        metavar="ADDRESS",
+        help="by SMTP, where reminders go for actions whose owner has no e-mail in Jira "
+        "(repeatable; default PIR_SMTP_FROM); owners with one get theirs directly",
+    )
+    digest = add(
+        "digest",
+        cmd_digest,
+        "send the weekly leadership digest (what needs attention, last week's numbers) "
+        "to PIR_DIGEST_WEBHOOK and/or PIR_DIGEST_TO, once per ISO week per channel",
+    )
     digest.add_argument("--dry-run", action="store_true", help="print the digest; send and record nothing")
-    publish = add("publish", cmd_publish, "render the postmortem (Markdown, HTML, Confluence storage format) and "
-                  "publish it with its status summary and customer e-mail")
+    publish = add(
+        "publish",
+        cmd_publish,
+        "render the postmortem (Markdown, HTML, Confluence storage format) and "
+        "publish it with its status summary and customer e-mail",
+    )
     publish.add_argument("incident", metavar="INCIDENT", help="incident key or id")
-    publish.add_argument("--format", action="append", choices=["md", "html", "confluence"],
-                         help="file format to write (repeatable; default all three)")
+    publish.add_argument(
+        "--format",
+        action="append",
+        choices=["md", "html", "confluence"],
+        help="file format to write (repeatable; default all three)",
+    )
     publish.add_argument("--out", metavar="DIR", help="folder for the files (default PIR_PUBLISHED_DIR)")
     where = publish.add_mutually_exclusive_group()
-    where.add_argument("--confluence", action="store_true",
-                       help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT")
+    where.add_argument(
+        "--confluence",
+        action="store_true",
+        help="create or update the page in PIR_CONFLUENCE_SPACE under PIR_CONFLUENCE_PARENT",
+    )
     where.add_argument("--doc-url", metavar="URL", help="record a postmortem published elsewhere at URL")
     sql = add("sql", cmd_sql, "query the database read-only: a query given, SQL piped in, or a prompt")
-    sql.add_argument("query", nargs="?", metavar="QUERY", help="SQL to run (default: read SQL from stdin, "
-                     "or a prompt with history at a terminal)")
+    sql.add_argument(
+        "query",
+        nargs="?",
+        metavar="QUERY",
+        help="SQL to run (default: read SQL from stdin, or a prompt with history at a terminal)",
+    )
     sql_format = sql.add_mutually_exclusive_group()
     sql_format.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql_format.add_argument("--json", action="store_true", help="print a JSON array of rows instead of a table")
-    filed = add("regulator-filed", cmd_regulator_filed,
-                "record that Compliance filed the regulator report (closes the compliance item)")
+    filed = add(
+        "regulator-filed",
+        cmd_regulator_filed,
+        "record that Compliance filed the regulator report (closes the compliance item)",
+    )
     filed.add_argument("incident", metavar="INCIDENT", help="incident key or id")
     filed.add_argument("--undo", action="store_true", help="clear a filing recorded by mistake")
-    roadmap = add("roadmap", cmd_roadmap, "write the reliability roadmap: actions by failure mode and service, "
-                  "runbook updates, game-day exercises")
+    roadmap = add(
+        "roadmap",
+        cmd_roadmap,
+        "write the reliability roadmap: actions by failure mode and service, runbook updates, game-day exercises",
+    )
     roadmap.add_argument("--out", metavar="FILE", help="where to write (default PIR_ROADMAP_PATH)")
     similar = add("similar", cmd_similar, "the earlier incidents most similar to one (text, service, failure mode)")
     similar.add_argument("incident", metavar="INCIDENT", help="incident key (INC-123) or Jira issue id")

@@ -53,9 +53,7 @@ def _url(key: str, value: Any) -> str:
     text = _text(key, value)
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(
-            f"{key}: {text!r} is not an http(s) URL; set it like https://yourcompany.atlassian.net"
-        )
+        raise ConfigError(f"{key}: {text!r} is not an http(s) URL; set it like https://yourcompany.atlassian.net")
     return text.rstrip("/")
 
 
@@ -112,7 +110,7 @@ def _boolean(key: str, value: Any) -> bool:
 def _names(key: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
-        raise ConfigError(f"{key}: expected a list like [\"Sev-0\", \"Sev-1\"], got {value!r}")
+        raise ConfigError(f'{key}: expected a list like ["Sev-0", "Sev-1"], got {value!r}')
     names = tuple(str(item).strip() for item in items if str(item).strip())
     if not names:
         raise ConfigError(f"{key}: the list is empty; give at least one value")
@@ -143,7 +141,7 @@ def _runbook_map(key: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...
     if isinstance(value, str):
         value = {mode: books.split("+") for mode, books in _pairs(key, value, "mode=runbook+runbook; mode=runbook")}
     if not isinstance(value, Mapping) or not value:
-        raise ConfigError(f"{key}: expected a table like {{ change = [\"deployment\"] }}, got {value!r}")
+        raise ConfigError(f'{key}: expected a table like {{ change = ["deployment"] }}, got {value!r}')
     return tuple((str(mode).strip(), _names(f"{key}.{mode}", books)) for mode, books in value.items())
 
 
@@ -159,7 +157,7 @@ def _value_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, str):
         value = dict(_pairs(key, value, "Jira value=level; Jira value=level"))
     if not isinstance(value, Mapping) or not value:
-        raise ConfigError(f"{key}: expected a table like {{ Highest = \"Sev-0\", High = \"Sev-1\" }}, got {value!r}")
+        raise ConfigError(f'{key}: expected a table like {{ Highest = "Sev-0", High = "Sev-1" }}, got {value!r}')
     mapped = tuple((str(k).strip(), _text(f"{key}.{k}", v)) for k, v in value.items())
     if any(not k for k, _ in mapped):
         raise ConfigError(f"{key}: a Jira value is empty; write it like Highest=Sev-0")
@@ -191,36 +189,45 @@ class Settings:
     jira_email: str | None = _setting(None, _text, "Jira Cloud account e-mail (with jira_token)")
     jira_token: Secret | None = _setting(None, _secret, "Jira Cloud API token", secret=True)
     jira_pat: Secret | None = _setting(None, _secret, "Jira Data Center personal access token", secret=True)
-    jira_timezone: str | None = _setting(None, _timezone, "time zone JQL dates are read in (default: the Jira "
-                                         "user's)")
+    jira_timezone: str | None = _setting(None, _timezone, "time zone JQL dates are read in (default: the Jira user's)")
     incident_jql: str = _setting("project = INC AND issuetype = Incident", _text, "JQL that finds incidents")
     severity_field: str = _setting("Severity", _text, "severity field: id (customfield_10010) or unique name")
-    failure_mode_field: str | None = _setting(None, _field_or_none, "failure mode field: id or unique name; empty: "
-                                              "the site has none (default: the field named 'Failure Mode' when "
-                                              "the site has one)")
-    severity_map: tuple[tuple[str, str], ...] | None = _setting(None, _value_map, "severity field values -> "
-                                                                "severity levels, e.g. 'Highest=Sev-0; High=Sev-1' "
-                                                                "(needed when PIR_SEVERITY_FIELD=priority)")
+    failure_mode_field: str | None = _setting(
+        None,
+        _field_or_none,
+        "failure mode field: id or unique name; empty: "
+        "the site has none (default: the field named 'Failure Mode' when "
+        "the site has one)",
+    )
+    severity_map: tuple[tuple[str, str], ...] | None = _setting(
+        None,
+        _value_map,
+        "severity field values -> "
+        "severity levels, e.g. 'Highest=Sev-0; High=Sev-1' "
+        "(needed when PIR_SEVERITY_FIELD=priority)",
+    )
     epic_link_field: str = _setting("Epic Link", _text, "Data Center Epic Link field: id or unique name")
     success_metric_field: str = _setting("Success Metric", _text, "action success metric field")
     verification_field: str = _setting("Verification Method", _text, "action verification method field")
     action_project: str = _setting("INC", _text, "project key new action issues go to")
     action_issue_type: str = _setting("Task", _text, "issue type of new action issues")
     review_severities: tuple[str, ...] = _setting(("Sev-0", "Sev-1"), _names, "severities that require a review")
-    postmortem_label: str = _setting("postmortem", _text, "label every action carries, with the incident's own "
-                                     "label")
+    postmortem_label: str = _setting("postmortem", _text, "label every action carries, with the incident's own label")
     facilitator_hours: float = _setting(12.0, _hours, "facilitator assigned within, hours after closure")
     artifacts_hours: float = _setting(24.0, _hours, "artifacts collected within, hours after closure")
     invites_hours: float = _setting(24.0, _hours, "invite list sent within, hours after closure")
     agenda_hours: float = _setting(24.0, _hours, "agenda circulated within, hours after closure")
     publish_hours: float = _setting(48.0, _hours, "postmortem published within, hours after closure")
-    action_horizon_days: int = _setting(90, _number(1, integer=True), "an action draft is SMART only when due "
-                                        "within this many days of today (the Atlassian handbook uses 28 or 56 "
-                                        "for priority actions)")
+    action_horizon_days: int = _setting(
+        90,
+        _number(1, integer=True),
+        "an action draft is SMART only when due "
+        "within this many days of today (the Atlassian handbook uses 28 or 56 "
+        "for priority actions)",
+    )
     reminder_lead_days: int = _setting(2, _number(0, integer=True), "days before due date to remind")
     overdue_reminder_cap: int = _setting(5, _number(0, integer=True), "daily overdue nudges per action")
-    slack_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook URL of reminders",
-                                            secret=True)
+    slack_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook URL of reminders", secret=True)
     smtp_host: str | None = _setting(None, _text, "SMTP server for e-mail reminders")
     smtp_port: int = _setting(25, _number(1, integer=True), "SMTP port")
     smtp_user: str | None = _setting(None, _text, "SMTP user")
@@ -233,41 +240,51 @@ class Settings:
     sample_dir: Path = _setting(Path("data/sample"), _path, "generated sample Jira JSON")
     today: dt.date | None = _setting(None, _date, "pretend today is this date (demo, tests)")
     # publishing (runbook §4) and the roadmap (§5)
-    publish_templates: Path | None = _setting(None, _path, "folder of templates that override pir's postmortem "
-                                              "templates")
-    confluence_url: str | None = _setting(None, _url, "Confluence base URL (Cloud: "
-                                          "https://yourcompany.atlassian.net/wiki)")
+    publish_templates: Path | None = _setting(
+        None, _path, "folder of templates that override pir's postmortem templates"
+    )
+    confluence_url: str | None = _setting(
+        None, _url, "Confluence base URL (Cloud: https://yourcompany.atlassian.net/wiki)"
+    )
     confluence_email: str | None = _setting(None, _text, "Confluence Cloud account e-mail (with confluence_token)")
     confluence_token: Secret | None = _setting(None, _secret, "Confluence Cloud API token", secret=True)
-    confluence_pat: Secret | None = _setting(None, _secret, "Confluence Data Center personal access token",
-                                             secret=True)
+    confluence_pat: Secret | None = _setting(None, _secret, "Confluence Data Center personal access token", secret=True)
     confluence_space: str | None = _setting(None, _text, "space key postmortems are published in")
     confluence_parent: str = _setting("Reliability > Incidents", _text, "title path of the parent page")
-    status_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook of #fixit-status",
-                                             secret=True)
-    status_cc: tuple[str, ...] | None = _setting(None, _names, "executive stakeholders cc'd on the status summary "
-                                                 "(e.g. @cto)")
-    customer_email_template: Path = _setting(Path("docs/support/templates/post_incident_email.md"), _path,
-                                             "customer follow-up e-mail template")
-    customer_email_to: tuple[str, ...] | None = _setting(None, _names, "addresses the customer follow-up e-mail "
-                                                         "goes to")
-    roadmap_path: Path = _setting(Path("docs/performance/reliability-roadmap.md"), _path,
-                                  "where `pir roadmap` writes")
-    runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = _setting(None, _runbook_map, "failure mode or "
-                                                                           "category -> runbooks it touches, e.g. "
-                                                                           "'change=deployment+incident; "
-                                                                           "data=payments'")
-    failure_mode_taxonomy: Path | None = _setting(None, _path, "team failure-mode taxonomy YAML (default: pir's "
-                                                  "own; format and rules in docs/schema.md)")
-    recurrence_window_days: int = _setting(90, _number(1, integer=True), "a failure mode recurs when the same "
-                                           "service had it within this many days")
+    status_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook of #fixit-status", secret=True)
+    status_cc: tuple[str, ...] | None = _setting(
+        None, _names, "executive stakeholders cc'd on the status summary (e.g. @cto)"
+    )
+    customer_email_template: Path = _setting(
+        Path("docs/support/templates/post_incident_email.md"), _path, "customer follow-up e-mail template"
+    )
+    customer_email_to: tuple[str, ...] | None = _setting(
+        None, _names, "addresses the customer follow-up e-mail goes to"
+    )
+    roadmap_path: Path = _setting(Path("docs/performance/reliability-roadmap.md"), _path, "where `pir roadmap` writes")
+    runbook_map: tuple[tuple[str, tuple[str, ...]], ...] | None = _setting(
+        None,
+        _runbook_map,
+        "failure mode or category -> runbooks it touches, e.g. 'change=deployment+incident; data=payments'",
+    )
+    failure_mode_taxonomy: Path | None = _setting(
+        None, _path, "team failure-mode taxonomy YAML (default: pir's own; format and rules in docs/schema.md)"
+    )
+    recurrence_window_days: int = _setting(
+        90, _number(1, integer=True), "a failure mode recurs when the same service had it within this many days"
+    )
     # the weekly leadership digest (`pir digest`)
-    dashboard_url: str = _setting("http://127.0.0.1:8866", _url, "the dashboards' address as readers reach them "
-                                  "(the digest's links; a reverse proxy's URL in a team)")
-    digest_webhook: Secret | None = _setting(None, _secret_url, "Slack incoming webhook the weekly digest goes to",
-                                             secret=True)
-    digest_to: tuple[str, ...] | None = _setting(None, _names, "addresses the weekly digest is e-mailed to (with "
-                                                 "smtp_host)")
+    dashboard_url: str = _setting(
+        "http://127.0.0.1:8866",
+        _url,
+        "the dashboards' address as readers reach them (the digest's links; a reverse proxy's URL in a team)",
+    )
+    digest_webhook: Secret | None = _setting(
+        None, _secret_url, "Slack incoming webhook the weekly digest goes to", secret=True
+    )
+    digest_to: tuple[str, ...] | None = _setting(
+        None, _names, "addresses the weekly digest is e-mailed to (with smtp_host)"
+    )
     # The project folder relative paths were resolved against (None: built directly, paths as given).
     home: Path | None = None
 
@@ -304,7 +321,8 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     f.name: Setting(f.name, f.default, f.metadata["parse"], f.metadata["help"], f.metadata["secret"])
-    for f in dataclasses.fields(Settings) if "parse" in f.metadata
+    for f in dataclasses.fields(Settings)
+    if "parse" in f.metadata
 }
 SECRET_KEYS = frozenset(name for name, setting in SETTINGS.items() if setting.secret)
 PATH_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.parse is _path)
@@ -312,8 +330,11 @@ PATH_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.parse is
 PROJECT_MARKERS = ("pir.toml", "data/pir.duckdb")
 # Variables that say where the settings come from; they are read from the environment only.
 LOCATIONS: tuple[tuple[str, str], ...] = (
-    ("PIR_HOME", "project folder relative paths resolve against (default: the nearest folder at or above the "
-     "working directory holding pir.toml or data/pir.duckdb, else the working directory)"),
+    (
+        "PIR_HOME",
+        "project folder relative paths resolve against (default: the nearest folder at or above the "
+        "working directory holding pir.toml or data/pir.duckdb, else the working directory)",
+    ),
     ("PIR_CONFIG", "the settings file to read (default: pir.toml in the project folder, when there is one)"),
     ("PIR_SECRETS_FILE", "a TOML file outside the repository that holds secrets (the only file they may be in)"),
 )
@@ -331,6 +352,7 @@ def describe() -> list[tuple[str, str]]:
 
 def settings_markdown() -> str:
     """docs/settings.md: every setting as declared here (``python -m pirlib.config > docs/settings.md``)."""
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -408,9 +430,7 @@ def _check_keys(values: Mapping[str, Any], path: Path, allowed: frozenset[str] |
                     f"{path}: {key} is a secret and must not be in pir.toml; "
                     f"set PIR_{key.upper()} or put it in the file named by PIR_SECRETS_FILE"
                 )
-            raise ConfigError(
-                f"{path}: unknown key {key!r}; remove it or use one of: {', '.join(sorted(allowed))}"
-            )
+            raise ConfigError(f"{path}: unknown key {key!r}; remove it or use one of: {', '.join(sorted(allowed))}")
 
 
 def load_settings(
@@ -456,10 +476,14 @@ def load_settings(
 
     parsed = {name: SETTINGS[name].parse(label, value) for name, (label, value) in raw.items()}
     settings = Settings(**parsed)
-    settings = settings.replace(home=home, **{
-        name: home / getattr(settings, name) for name in PATH_KEYS
-        if getattr(settings, name) is not None and not getattr(settings, name).is_absolute()
-    })  # fmt: skip
+    settings = settings.replace(
+        home=home,
+        **{
+            name: home / getattr(settings, name)
+            for name in PATH_KEYS
+            if getattr(settings, name) is not None and not getattr(settings, name).is_absolute()
+        },
+    )
     if settings.jira_token and not settings.jira_email:
         raise ConfigError("PIR_JIRA_TOKEN is set without PIR_JIRA_EMAIL; Cloud API tokens need the account e-mail")
     if settings.confluence_token and not settings.confluence_email:

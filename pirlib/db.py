@@ -219,8 +219,13 @@ def _open_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
 
 # DuckDB errors that are about the file rather than the statement: found in a query's error, they mean the
 # database is damaged (a block that fails its checksum, a file cut short), not that the SQL is wrong.
-_DAMAGE_MARKERS = ("Corrupt database", "checksum", "Could not read enough bytes", "not a valid DuckDB database",
-                   "invalidated because of a previous fatal error")
+_DAMAGE_MARKERS = (
+    "Corrupt database",
+    "checksum",
+    "Could not read enough bytes",
+    "not a valid DuckDB database",
+    "invalidated because of a previous fatal error",
+)
 
 
 def _unreadable(path: Path, exc: Exception) -> PirError:
@@ -238,8 +243,11 @@ def _unreadable(path: Path, exc: Exception) -> PirError:
 def _is_damage(path: Path, exc: Exception) -> bool:
     # An IOException about another file (a COPY target, a CSV a query reads) is the statement's problem.
     text = str(exc)
-    return (isinstance(exc, duckdb.FatalException) or any(marker in text for marker in _DAMAGE_MARKERS)
-            or any(str(name) in text for name in {path.absolute(), path.resolve()}))  # fmt: skip
+    return (
+        isinstance(exc, duckdb.FatalException)
+        or any(marker in text for marker in _DAMAGE_MARKERS)
+        or any(str(name) in text for name in {path.absolute(), path.resolve()})
+    )
 
 
 def _remove_new_file(path: Path) -> None:
@@ -316,9 +324,7 @@ def init(settings: Settings | None = None) -> list[str]:
     return applied
 
 
-def upsert_frame(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: list[str] | str
-) -> int:
+def upsert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: list[str] | str) -> int:
     """Insert or replace rows of ``frame`` into ``table`` by ``key`` in one set-based statement.
 
     The batch is deduplicated by key first (the last row wins) because one statement cannot touch a key
@@ -338,8 +344,7 @@ def upsert_frame(
         conflict = ", ".join(f'"{k}"' for k in keys)
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         con.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name} "
-            f"ON CONFLICT ({conflict}) {action}"
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name} ON CONFLICT ({conflict}) {action}"
         )
     finally:
         con.unregister(name)

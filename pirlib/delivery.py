@@ -58,8 +58,13 @@ class SendError(Exception):
     """A message could not be delivered; the error text never contains the webhook URL or a password."""
 
 
-def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
-                 setting: str = "PIR_SLACK_WEBHOOK") -> None:  # fmt: skip
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    backoff: Backoff,
+    sleep: Callable[[float], None] = time.sleep,
+    setting: str = "PIR_SLACK_WEBHOOK",
+) -> None:
     """POST to a Slack incoming webhook; retry 429, 5xx and network failures with bounded backoff.
 
     ``setting`` names the variable that holds the URL, for the error line."""
@@ -80,7 +85,11 @@ def post_webhook(url: str, payload: dict[str, Any], backoff: Backoff, sleep: Cal
                 raise SendError(f"the webhook refused the message ({problem}); check {setting}") from None
         except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            problem = "timed out" if isinstance(reason, (socket.timeout, TimeoutError)) else f"network error ({type(reason).__name__})"
+            problem = (
+                "timed out"
+                if isinstance(reason, (socket.timeout, TimeoutError))
+                else f"network error ({type(reason).__name__})"
+            )
         if attempt < backoff.attempts:
             delay = backoff.delay(attempt)
             LOG.warning("Slack webhook: %s; retry %d of %d in %.2f s", problem, attempt, backoff.attempts - 1, delay)

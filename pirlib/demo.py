@@ -27,13 +27,21 @@ __all__ = ["load_demo"]
 
 _SITE_FILES = ("serverInfo.json", "field.json", "issues.json")
 _REVIEW_COLUMNS = [
-    "facilitator", "facilitator_assigned_at", "artifacts_collected_at", "invites_sent_at",
-    "agenda_circulated_at", "meeting_at", "published_at", "doc_url", "regulatory_filed_at",
-]  # fmt: skip
+    "facilitator",
+    "facilitator_assigned_at",
+    "artifacts_collected_at",
+    "invites_sent_at",
+    "agenda_circulated_at",
+    "meeting_at",
+    "published_at",
+    "doc_url",
+    "regulatory_filed_at",
+]
 
 
-def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
-              as_of: dt.date = sample.SNAPSHOT_DAY) -> dict[str, int]:
+def load_demo(
+    settings: Settings, regenerate: bool = False, force: bool = False, as_of: dt.date = sample.SNAPSHOT_DAY
+) -> dict[str, int]:
     """Write the sample site for the day ``as_of`` if the folder holds none or another day's (or when
     asked), load it, and return the rows loaded per table.
 
@@ -67,9 +75,12 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
     incidents = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") == "Incident"]
     others = [i for i in issues if (i.get("fields") or {}).get("issuetype", {}).get("name") != "Incident"]
     batch = transform(
-        incidents, others, fields,
-        base_url=server.get("baseUrl") or "https://jira.example.com", postmortem_label=settings.postmortem_label,
-    )  # fmt: skip
+        incidents,
+        others,
+        fields,
+        base_url=server.get("baseUrl") or "https://jira.example.com",
+        postmortem_label=settings.postmortem_label,
+    )
 
     with configure.open_configured(settings) as con:
         if not force:
@@ -88,9 +99,13 @@ def load_demo(settings: Settings, regenerate: bool = False, force: bool = False,
             similar.refresh(con)
         _record_run(con, sample_dir, as_of, started, written, deleted)
     return {
-        "incidents": written["incidents"], "actions": written["actions"], "events": written["events"],
-        "reviews": n_reviews, "review_notes": n_notes, "failure_modes": n_modes,
-    }  # fmt: skip
+        "incidents": written["incidents"],
+        "actions": written["actions"],
+        "events": written["events"],
+        "reviews": n_reviews,
+        "review_notes": n_notes,
+        "failure_modes": n_modes,
+    }
 
 
 def _synced(con: Any) -> int:
@@ -126,11 +141,15 @@ def _start_over(con: Any) -> None:
     """Empty every table of incident data (what the sample wrote and what was typed about its incidents:
     a table keyed by an incident, issue or action id) and the demo's run records, in one transaction.
     Settings tables (taxonomy, deadlines, severities) stay."""
-    tables = [row[0] for row in con.execute(
-        "SELECT DISTINCT c.table_name FROM information_schema.columns AS c"
-        " JOIN information_schema.tables AS t USING (table_schema, table_name)"
-        " WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main'"
-        " AND c.column_name IN ('incident_id', 'issue_id', 'action_id', 'query_id') ORDER BY 1").fetchall()]  # fmt: skip
+    tables = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT c.table_name FROM information_schema.columns AS c"
+            " JOIN information_schema.tables AS t USING (table_schema, table_name)"
+            " WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main'"
+            " AND c.column_name IN ('incident_id', 'issue_id', 'action_id', 'query_id') ORDER BY 1"
+        ).fetchall()
+    ]
     with db.transaction(con):
         for table in tables:
             con.execute(f'DELETE FROM "{table}"')
@@ -144,7 +163,9 @@ def _read(path: Path) -> Any:
     except FileNotFoundError:
         raise InputError(f"{path} is missing; run `pir demo --regenerate` to write the sample site") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); run `pir demo --regenerate`") from None
+        raise InputError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); run `pir demo --regenerate`"
+        ) from None
 
 
 def _read_optional(path: Path) -> list[dict[str, Any]]:
@@ -173,8 +194,10 @@ def _load_reviews(con: Any, reviews: list[dict[str, Any]]) -> int:
             f"CAST(r.{c} AS TIMESTAMPTZ)" if c.endswith("_at") else f"CAST(r.{c} AS VARCHAR)" for c in _REVIEW_COLUMNS
         )
         with db.transaction(con):
-            con.execute("DELETE FROM reviews WHERE incident_id IN (SELECT i.issue_id FROM _demo_reviews r"
-                        " JOIN incidents i ON i.key = r.incident_key)")  # fmt: skip
+            con.execute(
+                "DELETE FROM reviews WHERE incident_id IN (SELECT i.issue_id FROM _demo_reviews r"
+                " JOIN incidents i ON i.key = r.incident_key)"
+            )
             con.execute(
                 f"INSERT INTO reviews (incident_id, {columns}, updated_at)"
                 f" SELECT i.issue_id, {casts}, now() FROM _demo_reviews r JOIN incidents i ON i.key = r.incident_key"
@@ -191,10 +214,14 @@ def _load_review_notes(con: Any, notes: list[dict[str, Any]]) -> int:
     frame = pd.DataFrame(notes, columns=columns)
     con.register("_demo_notes", frame)
     try:
-        missing = con.execute("SELECT count(*) FROM _demo_notes n LEFT JOIN incidents i ON i.key = n.incident_key"
-                              " WHERE i.issue_id IS NULL").fetchone()[0]  # fmt: skip
+        missing = con.execute(
+            "SELECT count(*) FROM _demo_notes n LEFT JOIN incidents i ON i.key = n.incident_key"
+            " WHERE i.issue_id IS NULL"
+        ).fetchone()[0]
         if missing:
-            raise InputError(f"review_notes.json names {missing} incidents not in issues.json; run `pir demo --regenerate`")
+            raise InputError(
+                f"review_notes.json names {missing} incidents not in issues.json; run `pir demo --regenerate`"
+            )
         with db.transaction(con):
             con.execute("DELETE FROM review_notes WHERE note_id LIKE 'sample-%'")
             con.execute(
@@ -218,8 +245,9 @@ def _load_failure_modes(con: Any, modes: list[dict[str, Any]]) -> int:
     return len(frame)
 
 
-def _record_run(con: Any, sample_dir: Path, as_of: dt.date, started: pd.Timestamp, written: dict[str, int],
-                deleted: int) -> None:
+def _record_run(
+    con: Any, sample_dir: Path, as_of: dt.date, started: pd.Timestamp, written: dict[str, int], deleted: int
+) -> None:
     # One row per sample folder, so that a second demo load leaves the database as the first one did. The
     # cursor stays empty: a later live sync must not take the sample's timestamps for its own progress.
     run_id = f"demo:{sample_dir}"
@@ -228,6 +256,14 @@ def _record_run(con: Any, sample_dir: Path, as_of: dt.date, started: pd.Timestam
         "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source, cursor, requests,"
         " issues_written, actions_written, events_written, deleted_marked, error)"
         " VALUES (?, ?, ?, 'success', 'demo', ?, NULL, '{}', ?, ?, ?, ?, NULL)",
-        [run_id, started.to_pydatetime(), dt.datetime.now(dt.UTC), f"{sample_dir} (sample of {as_of})",
-         written["incidents"], written["actions"], written["events"], deleted],
-    )  # fmt: skip
+        [
+            run_id,
+            started.to_pydatetime(),
+            dt.datetime.now(dt.UTC),
+            f"{sample_dir} (sample of {as_of})",
+            written["incidents"],
+            written["actions"],
+            written["events"],
+            deleted,
+        ],
+    )

@@ -68,16 +68,17 @@ class WeekNumbers:
     recurrences_after_done: int  # of those, after the earlier incident's prevent/detect actions were done
 
     def rows(self) -> list[tuple[str, str]]:
-        on_time = (f"{self.published_on_time} of {self.publish_due}" if self.publish_due
-                   else "none due")  # fmt: skip
+        on_time = f"{self.published_on_time} of {self.publish_due}" if self.publish_due else "none due"
         return [
             ("Postmortems published on time", on_time),
             ("Actions added", str(self.actions_added)),
             ("Actions done", str(self.actions_done)),
             ("Actions overdue now", str(self.actions_overdue)),
-            ("Failure modes that came back", f"{self.recurrences} ({self.recurrences_after_done} after completed "
-                                             "prevent/detect actions)"),
-        ]  # fmt: skip
+            (
+                "Failure modes that came back",
+                f"{self.recurrences} ({self.recurrences_after_done} after completed prevent/detect actions)",
+            ),
+        ]
 
 
 def _in_week(values: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
@@ -100,11 +101,16 @@ def week_numbers(frames: dict[str, pd.DataFrame], today: dt.date, as_of: pd.Time
     recurrences = recurrence.recurrences_within(frames["recurrences"])
     recurred = recurrences[_in_week(recurrences["occurred_at"], start, end)]
     return WeekNumbers(
-        start, end, len(published), int((published["state"] == "on_time").sum()),
+        start,
+        end,
+        len(published),
+        int((published["state"] == "on_time").sum()),
         int(_in_week(actions["created_at"], start, end).sum()),
-        int((done & _in_week(actions["resolved_at"], start, end)).sum()), int(actions["overdue"].sum()),
-        len(recurred), int(recurred["prevent_detect_done_before"].fillna(False).astype(bool).sum()),
-    )  # fmt: skip
+        int((done & _in_week(actions["resolved_at"], start, end)).sum()),
+        int(actions["overdue"].sum()),
+        len(recurred),
+        int(recurred["prevent_detect_done_before"].fillna(False).astype(bool).sum()),
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,11 @@ class Digest:
     @property
     def needs(self) -> str:
         n = self.found.count
-        return "nothing needs attention" if n == 0 else f"{n} thing{'s' if n != 1 else ''} need{'' if n != 1 else 's'} attention"
+        return (
+            "nothing needs attention"
+            if n == 0
+            else f"{n} thing{'s' if n != 1 else ''} need{'' if n != 1 else 's'} attention"
+        )
 
     @property
     def home_url(self) -> str:
@@ -145,17 +155,29 @@ class Digest:
         e = slack_escape
         blocks: list[dict[str, Any]] = [
             {"type": "header", "text": {"type": "plain_text", "text": f"pir weekly digest, {self.week}"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Last week* ({self.numbers.start:%d %b} – {self.numbers.end:%d %b})"},
-             "fields": [{"type": "mrkdwn", "text": f"*{e(label)}*\n{e(value)}"} for label, value in self.numbers.rows()]},
-        ]  # fmt: skip
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*Last week* ({self.numbers.start:%d %b} – {self.numbers.end:%d %b})",
+                },
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{e(label)}*\n{e(value)}"} for label, value in self.numbers.rows()
+                ],
+            },
+        ]
         for section in self.found.sections:
             # A "|" would end a Slack link's text early.
             lines = [f"• <{self.url(line)}|{e(line.text).replace('|', '¦')}>" for line in section.lines[:SLACK_LINES]]
             if len(section.lines) > SLACK_LINES:
                 lines.append(f"… and {len(section.lines) - SLACK_LINES} more on <{self.home_url}|the home page>")
             body = "\n".join(lines) if lines else e(section.empty)
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{e(section.title)}*\n{body}"[:3000]}})
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{self.home_url}|Open the dashboards>"}]})
+            blocks.append(
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{e(section.title)}*\n{body}"[:3000]}}
+            )
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{self.home_url}|Open the dashboards>"}]}
+        )
         return {"text": e(self.title), "blocks": blocks}
 
     def html(self) -> str:
@@ -178,7 +200,7 @@ class Digest:
             f"{attention_html(self.found, self.dashboard_url)}"
             f'<p style="margin:18px 0 0 0"><a href="{html.text(self.home_url)}" style="color:#0b5cad">Open the dashboards</a></p>'
             "</div></body></html>"
-        )  # fmt: skip
+        )
 
     def email(self, sender: str, to: tuple[str, ...]) -> EmailMessage:
         message = EmailMessage()
@@ -194,8 +216,12 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings) -> Digest:
     """The digest as of now (``settings.today`` in tests and demos), read through ``con``."""
     today, as_of = settings.current_date(), attention.now(settings)
     frames = {name: read(con) for name, read in LOADERS.items()}
-    return Digest(iso_week(today), week_numbers(frames, today, as_of), attention.from_frames(frames, today, as_of),
-                  settings.dashboard_url)  # fmt: skip
+    return Digest(
+        iso_week(today),
+        week_numbers(frames, today, as_of),
+        attention.from_frames(frames, today, as_of),
+        settings.dashboard_url,
+    )
 
 
 @dataclass
@@ -209,10 +235,16 @@ class DigestResult:
     def lines(self, dry_run: bool = False) -> list[str]:
         out = [self.digest.text().rstrip("\n")] if dry_run else []
         if dry_run:
-            out.append(f"would send to: {', '.join(self.planned)}" if self.planned else
-                       "no channel set: PIR_DIGEST_WEBHOOK (Slack incoming webhook) and/or PIR_DIGEST_TO with PIR_SMTP_HOST")  # fmt: skip
+            out.append(
+                f"would send to: {', '.join(self.planned)}"
+                if self.planned
+                else "no channel set: PIR_DIGEST_WEBHOOK (Slack incoming webhook) and/or PIR_DIGEST_TO with PIR_SMTP_HOST"
+            )
         week = self.digest.week
-        out += [f"sent ({channel}): digest {week}, {self.digest.found.count} items, {size:,} bytes" for channel, size in self.sent.items()]
+        out += [
+            f"sent ({channel}): digest {week}, {self.digest.found.count} items, {size:,} bytes"
+            for channel, size in self.sent.items()
+        ]
         out += [f"not sent ({channel}): {why}" for channel, why in self.skipped.items()]
         out += [f"failed ({channel}): {why}" for channel, why in self.failed.items()]
         return out
@@ -223,7 +255,9 @@ def channels(settings: Settings) -> list[str]:
     found = ["slack"] if settings.digest_webhook else []
     if settings.digest_to:
         if not settings.smtp_host:
-            raise ConfigError("PIR_DIGEST_TO is set but PIR_SMTP_HOST is not; set the SMTP server the digest is sent through")
+            raise ConfigError(
+                "PIR_DIGEST_TO is set but PIR_SMTP_HOST is not; set the SMTP server the digest is sent through"
+            )
         found.append("email")
     return found
 
@@ -250,8 +284,10 @@ def send_digest(settings: Settings, *, dry_run: bool = False, backoff: Backoff |
     backoff = backoff or DEFAULT_BACKOFF
     wanted = channels(settings)
     if not wanted and not dry_run:
-        raise ConfigError("no digest channel: set PIR_DIGEST_WEBHOOK (Slack incoming webhook) and/or PIR_DIGEST_TO "
-                          "with PIR_SMTP_HOST (`pir digest --dry-run` prints the digest without one)")  # fmt: skip
+        raise ConfigError(
+            "no digest channel: set PIR_DIGEST_WEBHOOK (Slack incoming webhook) and/or PIR_DIGEST_TO "
+            "with PIR_SMTP_HOST (`pir digest --dry-run` prints the digest without one)"
+        )
     now = pd.Timestamp.now(tz="UTC")
     with db.connect(settings, read_only=dry_run) as con:
         digest = build(con, settings)
@@ -285,19 +321,26 @@ def send_digest(settings: Settings, *, dry_run: bool = False, backoff: Backoff |
     return result
 
 
-def _record(con: duckdb.DuckDBPyConnection, digest: Digest, outcome: dict[str, tuple[str, str | None, int | None]],
-            at: pd.Timestamp, settings: Settings) -> None:  # fmt: skip
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    digest: Digest,
+    outcome: dict[str, tuple[str, str | None, int | None]],
+    at: pd.Timestamp,
+    settings: Settings,
+) -> None:
     if not outcome:
         return
     targets = {"slack": "webhook", "email": ", ".join(settings.digest_to or ())}
-    frame = pd.DataFrame({
-        "week": [digest.week] * len(outcome),
-        "channel": list(outcome),
-        "status": [status for status, _, _ in outcome.values()],
-        "target": [targets.get(channel) for channel in outcome],
-        "items": [digest.found.count] * len(outcome),
-        "bytes": [size for _, _, size in outcome.values()],
-        "error": [error for _, error, _ in outcome.values()],
-        "sent_at": [at] * len(outcome),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "week": [digest.week] * len(outcome),
+            "channel": list(outcome),
+            "status": [status for status, _, _ in outcome.values()],
+            "target": [targets.get(channel) for channel in outcome],
+            "items": [digest.found.count] * len(outcome),
+            "bytes": [size for _, _, size in outcome.values()],
+            "error": [error for _, error, _ in outcome.values()],
+            "sent_at": [at] * len(outcome),
+        }
+    )
     db.upsert_frame(con, "digests", frame, ["week", "channel"])

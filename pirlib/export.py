@@ -33,8 +33,7 @@ class Export:
     def summary(self) -> str:
         partitioned = [t.name for t in self.tables if t.name in PARTITIONED]
         split = f"; {' and '.join(partitioned)} partitioned by year and month" if partitioned else ""
-        return (f"wrote {len(self.files)} Parquet files for {len(self.tables)} tables and views to "
-                f"{self.folder}{split}")  # fmt: skip
+        return f"wrote {len(self.files)} Parquet files for {len(self.tables)} tables and views to {self.folder}{split}"
 
 
 def _quoted(path: Path) -> str:
@@ -55,8 +54,7 @@ def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
     names = [
         row[0]
         for row in con.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = 'main' ORDER BY table_name"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
         ).fetchall()
     ]
     try:

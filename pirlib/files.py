@@ -63,8 +63,10 @@ def write_all(contents: Mapping[Path, str | bytes]) -> list[Path]:
     Every file is written to its temporary first; the renames come only when all of them are on disk, so a
     full disk halfway leaves the previous files, not a new one beside an old one.
     """
-    targets = {Path(path): content.encode("utf-8") if isinstance(content, str) else content
-               for path, content in contents.items()}  # fmt: skip
+    targets = {
+        Path(path): content.encode("utf-8") if isinstance(content, str) else content
+        for path, content in contents.items()
+    }
     for target in targets:
         if target.is_dir():
             # os.replace would only say "Is a directory" after the data was written to a temporary file.
@@ -103,7 +105,9 @@ def output_folder(path: Path | str, *, create: bool = True) -> Path:
         existing = existing.parent
     if not existing.is_dir():
         what = "it is" if existing == folder else f"{existing} is"
-        raise PirError(f"cannot write into {folder}: {what} a file, not a folder; give a folder (or move the file away)")
+        raise PirError(
+            f"cannot write into {folder}: {what} a file, not a folder; give a folder (or move the file away)"
+        )
     try:
         if create:
             folder.mkdir(parents=True, exist_ok=True)
@@ -151,8 +155,10 @@ def project_input(home: Path | None, typed: str, what: str = "file", *, folder_o
         folder = home or Path.cwd()
         path = folder / path
         if not path.exists():
-            raise InputError(f"{text}: no such {what} in the project folder {folder}; give a path relative to that "
-                             "folder, or an absolute path")  # fmt: skip
+            raise InputError(
+                f"{text}: no such {what} in the project folder {folder}; give a path relative to that "
+                "folder, or an absolute path"
+            )
     return input_file(path, what, folder_ok=folder_ok)
 
 

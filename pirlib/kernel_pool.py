@@ -46,18 +46,28 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.utils import ensure_async
+from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import ApiPath
-from jupyter_server._tz import utcnow
 from tornado.ioloop import IOLoop
 from traitlets import Float, Int, List, Type, Unicode
 
 POLL_SLICE_SECONDS = 0.25
 # What Voila puts in a page kernel's environment about its request (voila.utils.ENV_VARIABLE).
 REQUEST_VARIABLES = (
-    "QUERY_STRING", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT", "SERVER_SOFTWARE", "SERVER_PROTOCOL",
-    "VOILA_BASE_URL", "VOILA_SERVER_URL", "VOILA_REQUEST_URL", "VOILA_APP_PORT", "VOILA_PREHEAT",
-)  # fmt: skip
+    "QUERY_STRING",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_SOFTWARE",
+    "SERVER_PROTOCOL",
+    "VOILA_BASE_URL",
+    "VOILA_SERVER_URL",
+    "VOILA_REQUEST_URL",
+    "VOILA_APP_PORT",
+    "VOILA_PREHEAT",
+)
 
 
 class PromptChannel(AsyncZMQSocketChannel):
@@ -81,28 +91,35 @@ class PromptKernelClient(AsyncKernelClient):
 
 
 class PooledKernelManager(AsyncMappingKernelManager):
-    pool_size = Int(1, config=True, help="Started kernels kept ready (per kernel name and folder); 0 turns pooling off.")
+    pool_size = Int(
+        1, config=True, help="Started kernels kept ready (per kernel name and folder); 0 turns pooling off."
+    )
     pool_path = Unicode("", config=True, help="The folder (API path) whose notebooks get pooled kernels.")
     preload = List(
-        Unicode(), ["pirlib.ui.boards"], config=True,
+        Unicode(),
+        ["pirlib.ui.boards"],
+        config=True,
         help="Modules a pooled kernel imports; a module's warm_up(), if it has one, is called after the import.",
-    )  # fmt: skip
+    )
     fill_delay = Float(
-        2.0, config=True,
+        2.0,
+        config=True,
         help="Seconds after a hand-out before a replacement starts, so that it does not compete for the CPU "
-             "with the page being rendered.",
-    )  # fmt: skip
+        "with the page being rendered.",
+    )
     page_connect_timeout = Float(
-        60.0, config=True,
+        60.0,
+        config=True,
         help="Seconds after a kernel is given to a page request during which the idle culler spares it while "
-             "the page has not connected yet (it is still loading its scripts).",
-    )  # fmt: skip
+        "the page has not connected yet (it is still loading its scripts).",
+    )
     closed_page_timeout = Float(
-        15.0, config=True,
+        15.0,
+        config=True,
         help="Seconds after the last connection to a page's kernel closed (its tab was closed or reloaded) "
-             "before that kernel is shut down, unless a connection comes back meanwhile; 0 leaves such kernels "
-             "to the idle culler.",
-    )  # fmt: skip
+        "before that kernel is shut down, unless a connection comes back meanwhile; 0 leaves such kernels "
+        "to the idle culler.",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -241,9 +258,11 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._schedule_fill(0)
 
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
-        spared = kernel_id in self._filling_ids or kernel_id in self._ready or (
-            time.monotonic() - self._unconnected.get(kernel_id, -math.inf) < self.page_connect_timeout
-        )  # fmt: skip
+        spared = (
+            kernel_id in self._filling_ids
+            or kernel_id in self._ready
+            or (time.monotonic() - self._unconnected.get(kernel_id, -math.inf) < self.page_connect_timeout)
+        )
         if spared and await ensure_async(self.get_kernel(kernel_id).is_alive()):
             return None
         if kernel_id in self._ready:
@@ -286,7 +305,11 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     def notify_disconnect(self, kernel_id: str) -> None:
         super().notify_disconnect(kernel_id)
-        if self.closed_page_timeout > 0 and self._kernel_connections.get(kernel_id) == 0 and kernel_id not in self._closing:
+        if (
+            self.closed_page_timeout > 0
+            and self._kernel_connections.get(kernel_id) == 0
+            and kernel_id not in self._closing
+        ):
             self._closing[kernel_id] = asyncio.get_running_loop().call_later(
                 self.closed_page_timeout, self._start_shutting_down, kernel_id
             )

@@ -35,8 +35,9 @@ def incidents_by_severity_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     Columns: month (Timestamp, first day), severity (None when the incident has none), incidents,
     examples (up to HOVER_EXAMPLES "KEY summary" strings, newest first; raw Jira text, not escaped).
     """
-    return con.execute(
-        f"""
+    return (
+        con.execute(
+            f"""
         SELECT
             CAST(date_trunc('month', coalesce(started_at, created_at)) AS DATE) AS month,
             severity,
@@ -48,7 +49,10 @@ def incidents_by_severity_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY ALL
         ORDER BY month, severity NULLS LAST
         """
-    ).df().astype({"month": "datetime64[ns]", "incidents": "int64"})
+        )
+        .df()
+        .astype({"month": "datetime64[ns]", "incidents": "int64"})
+    )
 
 
 def action_status_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -57,8 +61,9 @@ def action_status_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     Columns: month (Timestamp, first day), state, actions. "Overdue" follows v_action_status: not done
     and past its due date (the view compares with DuckDB's current_date).
     """
-    return con.execute(
-        """
+    return (
+        con.execute(
+            """
         SELECT
             CAST(date_trunc('month', created_at) AS DATE) AS month,
             CASE WHEN is_done THEN 'done' WHEN coalesce(is_overdue, false) THEN 'overdue' ELSE 'open' END
@@ -69,7 +74,10 @@ def action_status_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY ALL
         ORDER BY month, state
         """
-    ).df().astype({"month": "datetime64[ns]", "actions": "int64"})
+        )
+        .df()
+        .astype({"month": "datetime64[ns]", "actions": "int64"})
+    )
 
 
 def latest_incidents(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.DataFrame:
@@ -176,8 +184,11 @@ def filterable(*frames: pd.DataFrame) -> set[str]:
     """The ``Filters`` fields (besides the date range) that narrow at least one of ``frames``."""
     columns = set().union(*(frame.columns for frame in frames)) if frames else set()
     found = {"teams"} if columns & {"team", "teams"} else set()
-    found |= {field for field, column in (("services", "service"), ("severities", "severity"),
-                                          ("failure_modes", "failure_mode")) if column in columns}  # fmt: skip
+    found |= {
+        field
+        for field, column in (("services", "service"), ("severities", "severity"), ("failure_modes", "failure_mode"))
+        if column in columns
+    }
     if columns & set(INCIDENT_KEY_COLUMNS):
         found.add("incidents")
     return found
@@ -288,8 +299,9 @@ def action_states(actions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
     frame["overdue"] = ~done & past_due
     frame["due"] = has_due & (done | past_due)
     frame["days_overdue"] = [(today - d).days if o else None for d, o in zip(due, frame["overdue"])]
-    frame["age_days"] = [(today - c).days if (not d and c is not None and not pd.isna(c)) else None
-                         for c, d in zip(created, done)]
+    frame["age_days"] = [
+        (today - c).days if (not d and c is not None and not pd.isna(c)) else None for c, d in zip(created, done)
+    ]
     frame["state"] = np.where(done, "done", np.where(frame["overdue"], "overdue", "open"))
     return frame
 
@@ -361,10 +373,12 @@ def missing_fields(states: pd.DataFrame) -> pd.DataFrame:
     """How many open actions lack each SMART field: field, open_actions_missing, open_actions."""
     open_actions = states[states["state"] != "done"]
     return pd.DataFrame(
-        [(label, int(open_actions[column].fillna(False).astype(bool).sum()), len(open_actions))
-         for column, label in MISSING_FIELDS.items()],
+        [
+            (label, int(open_actions[column].fillna(False).astype(bool).sum()), len(open_actions))
+            for column, label in MISSING_FIELDS.items()
+        ],
         columns=["field", "missing", "open_actions"],
-    )  # fmt: skip
+    )
 
 
 def overdue_list(states: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
@@ -443,8 +457,9 @@ def lateness(states: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def at_risk(states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HOURS,
-            missed_within_days: int = 7) -> pd.DataFrame:
+def at_risk(
+    states: pd.DataFrame, as_of: pd.Timestamp, hours: float = AT_RISK_HOURS, missed_within_days: int = 7
+) -> pd.DataFrame:
     """Reviews at risk right now: stages not done that are due within ``hours`` or were missed in the
     last ``missed_within_days`` days. Columns: key, summary, severity, service, stage, due_at,
     hours_left (negative when missed). Soonest first."""
@@ -526,10 +541,12 @@ def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
         return summarize(pd.DataFrame({"measure": [], "period": [], "minutes": []}), "minutes", ["measure", "period"])
     period = period_start(incidents["occurred_at"], freq)
     long = pd.concat(
-        [pd.DataFrame({"measure": label, "period": period, "minutes": incidents[column]})
-         for column, label in DURATION_MEASURES.items()],
+        [
+            pd.DataFrame({"measure": label, "period": period, "minutes": incidents[column]})
+            for column, label in DURATION_MEASURES.items()
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
     long = long[long["minutes"] >= 0]
     return summarize(long, "minutes", ["measure", "period"])
 
@@ -538,8 +555,10 @@ def durations(incidents: pd.DataFrame, freq: str = "Q") -> pd.DataFrame:
 # for the latest few incidents that need a review, not for every incident in its filters.
 SIMILAR_LATEST, SIMILAR_K = similar.LATEST, 3
 # The teams owning each incident's actions ({where} narrows the incidents).
-_TEAMS = ("(SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams"
-          " FROM v_action_status {where} GROUP BY incident_id)")  # fmt: skip
+_TEAMS = (
+    "(SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams"
+    " FROM v_action_status {where} GROUP BY incident_id)"
+)
 
 
 def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -553,9 +572,16 @@ def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "SELECT i.issue_id AS query_id, i.summary AS query_summary, i.url AS query_url, i.severity AS query_severity,"
         " i.service AS query_service, t.teams AS query_teams, coalesce(i.started_at, i.created_at) AS query_occurred_at"
         f" FROM incidents AS i LEFT JOIN {_TEAMS.format(where='WHERE incident_id IN (SELECT unnest($ids))')} AS t"
-        " ON t.incident_id = i.issue_id WHERE i.issue_id IN (SELECT unnest($ids))", {"ids": latest}).df()  # fmt: skip
+        " ON t.incident_id = i.issue_id WHERE i.issue_id IN (SELECT unnest($ids))",
+        {"ids": latest},
+    ).df()
     out = found.merge(queries, on="query_id", how="inner")
     # The board's filters read the later incident's service, severity, teams and time.
-    return out.assign(similar_service=out["service"], service=out["query_service"], severity=out["query_severity"],
-                      teams=out["query_teams"], occurred_at=out["query_occurred_at"],
-                      similar_occurred_at=out["occurred_at"])  # fmt: skip
+    return out.assign(
+        similar_service=out["service"],
+        service=out["query_service"],
+        severity=out["query_severity"],
+        teams=out["query_teams"],
+        occurred_at=out["query_occurred_at"],
+        similar_occurred_at=out["occurred_at"],
+    )

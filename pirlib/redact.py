@@ -36,8 +36,10 @@ def secret_forms(settings: Settings | None = None, extra: Iterable[str] = ()) ->
     values = [str.__str__(v) for v in extra if v]
     if settings is not None:
         values += [str.__str__(v) for name in sorted(SECRET_KEYS) if (v := getattr(settings, name, None))]
-        for user, token in ((settings.jira_email, settings.jira_token),
-                            (settings.confluence_email, settings.confluence_token)):  # fmt: skip
+        for user, token in (
+            (settings.jira_email, settings.jira_token),
+            (settings.confluence_email, settings.confluence_token),
+        ):
             if user and token:
                 values.append(base64.b64encode(f"{user}:{str.__str__(token)}".encode()).decode())
     forms = {shape for value in values for shape in _shapes(value.strip()) if len(shape) >= _MIN_LENGTH}

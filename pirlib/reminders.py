@@ -86,8 +86,10 @@ class RemindResult:
         out += [f"failed ({self.channel}): {r.describe()}: {error}" for r, error in self.failed]
         if self.stopped:
             out.append(self.stopped)
-        out.append(f"{len(self.planned) or len(self.sent)} reminder(s) {'to send' if self.planned else 'sent'}, "
-                   f"{len(self.failed)} failed")  # fmt: skip
+        out.append(
+            f"{len(self.planned) or len(self.sent)} reminder(s) {'to send' if self.planned else 'sent'}, "
+            f"{len(self.failed)} failed"
+        )
         return out
 
 
@@ -95,7 +97,11 @@ class RemindResult:
 
 
 def due_reminders(
-    open_actions: pd.DataFrame, history: pd.DataFrame, today: dt.date, lead_days: int, cap: int,
+    open_actions: pd.DataFrame,
+    history: pd.DataFrame,
+    today: dt.date,
+    lead_days: int,
+    cap: int,
     now: dt.datetime | None = None,
 ) -> list[Reminder]:
     """The reminders to send today, given open actions and the ``reminders`` rows of their due dates."""
@@ -113,8 +119,11 @@ def due_reminders(
                 sent_today.add(key)
             if key[2] == "overdue":
                 overdue_count[key[:2]] = overdue_count.get(key[:2], 0) + 1
-        elif (row["status"] == "sending" and _date(row["sent_on"]) == today
-              and now - (as_utc(row["sent_at"]) or now) < _STALE):  # sent_at is NOT NULL; `or now` only types it
+        elif (
+            row["status"] == "sending"
+            and _date(row["sent_on"]) == today
+            and now - (as_utc(row["sent_at"]) or now) < _STALE
+        ):  # sent_at is NOT NULL; `or now` only types it
             busy.add(key)
         elif key[2] == "due_soon":
             unsent_due_soon.add(key[:2])
@@ -129,19 +138,36 @@ def due_reminders(
             kind = "overdue"
         if kind is None or (ident, due, kind) in busy:
             continue
-        text = {name: _optional(row.get(name)) for name in
-                ("summary", "incident_key", "incident_summary", "owner", "owner_email", "url")}  # fmt: skip
-        out.append(Reminder(ident, str(row["key"]), text["summary"] or "", text["incident_key"],
-                            text["incident_summary"], text["owner"], text["owner_email"], due, kind, text["url"],
-                            abs(days)))  # fmt: skip
+        text = {
+            name: _optional(row.get(name))
+            for name in ("summary", "incident_key", "incident_summary", "owner", "owner_email", "url")
+        }
+        out.append(
+            Reminder(
+                ident,
+                str(row["key"]),
+                text["summary"] or "",
+                text["incident_key"],
+                text["incident_summary"],
+                text["owner"],
+                text["owner_email"],
+                due,
+                kind,
+                text["url"],
+                abs(days),
+            )
+        )
     return sorted(out, key=lambda r: (r.due_date, r.key))
 
 
 def slack_payload(reminder: Reminder) -> dict[str, Any]:
     """Incoming-webhook JSON: ``text`` (notifications, fallback) and ``blocks`` (the message)."""
     r, e = reminder, delivery.slack_escape
-    when = (f"is due in {r.days} day(s), on {r.due_date.isoformat()}" if r.kind == "due_soon"
-            else f"is {r.days} day(s) overdue (was due {r.due_date.isoformat()})")  # fmt: skip
+    when = (
+        f"is due in {r.days} day(s), on {r.due_date.isoformat()}"
+        if r.kind == "due_soon"
+        else f"is {r.days} day(s) overdue (was due {r.due_date.isoformat()})"
+    )
     owner = f"@{e(r.owner)}" if r.owner else "no owner"
     link = f"<{r.url}|{e(r.key)}>" if r.url else e(r.key)
     incident = f"{e(r.incident_key)}: {e(r.incident_summary)}" if r.incident_key else "unknown incident"
@@ -150,14 +176,17 @@ def slack_payload(reminder: Reminder) -> dict[str, Any]:
         "text": f"{title}: {e(r.key)} {e(r.summary)} {when} ({owner})",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": title}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{link}* {e(r.summary)}\n{owner} — this action {when}."},
-             "fields": [
-                 {"type": "mrkdwn", "text": f"*Incident*\n{incident}"},
-                 {"type": "mrkdwn", "text": f"*Due date*\n{r.due_date.isoformat()}"},
-                 {"type": "mrkdwn", "text": f"*Owner*\n{owner}"},
-             ]},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*{link}* {e(r.summary)}\n{owner} — this action {when}."},
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Incident*\n{incident}"},
+                    {"type": "mrkdwn", "text": f"*Due date*\n{r.due_date.isoformat()}"},
+                    {"type": "mrkdwn", "text": f"*Owner*\n{owner}"},
+                ],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def email_message(reminder: Reminder, sender: str, to: Sequence[str]) -> EmailMessage:
@@ -209,8 +238,10 @@ def remind(
     elif dry_run:
         channel = NO_CHANNEL
     else:
-        raise ConfigError("no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST "
-                          "(`pir remind --dry-run` lists what would go out without one)")
+        raise ConfigError(
+            "no reminder channel: set PIR_SLACK_WEBHOOK (Slack incoming webhook) or PIR_SMTP_HOST "
+            "(`pir remind --dry-run` lists what would go out without one)"
+        )
     fallback = list(to or [settings.smtp_from])
     today = settings.current_date()
     result = RemindResult(channel=channel)
@@ -233,8 +264,10 @@ def remind(
             for skipped in rest:
                 errors[skipped.action_id + skipped.kind] = why
                 result.failed.append((skipped, why))
-            result.stopped = (f"stopped after {in_a_row} failed reminders in a row ({channel} looks down): "
-                              f"{len(rest)} not tried, they stay due and go out on the next run")
+            result.stopped = (
+                f"stopped after {in_a_row} failed reminders in a row ({channel} looks down): "
+                f"{len(rest)} not tried, they stay due and go out on the next run"
+            )
             break
         try:
             if channel == "slack":
@@ -257,18 +290,22 @@ def remind(
     return result
 
 
-def _record(con: Any, reminders: list[Reminder], today: dt.date, channel: str, status: str, errors: dict[str, str]) -> None:
+def _record(
+    con: Any, reminders: list[Reminder], today: dt.date, channel: str, status: str, errors: dict[str, str]
+) -> None:
     if not reminders:
         return
     now = pd.Timestamp.now(tz="UTC")
-    frame = pd.DataFrame({
-        "action_id": [r.action_id for r in reminders],
-        "due_date": [r.due_date for r in reminders],
-        "kind": [r.kind for r in reminders],
-        "sent_on": [today] * len(reminders),
-        "channel": [channel] * len(reminders),
-        "status": [status] * len(reminders),
-        "error": [errors.get(r.action_id + r.kind) for r in reminders],
-        "sent_at": [now] * len(reminders),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "action_id": [r.action_id for r in reminders],
+            "due_date": [r.due_date for r in reminders],
+            "kind": [r.kind for r in reminders],
+            "sent_on": [today] * len(reminders),
+            "channel": [channel] * len(reminders),
+            "status": [status] * len(reminders),
+            "error": [errors.get(r.action_id + r.kind) for r in reminders],
+            "sent_at": [now] * len(reminders),
+        }
+    )
     db.upsert_frame(con, "reminders", frame, ["action_id", "due_date", "kind", "sent_on"])

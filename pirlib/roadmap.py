@@ -75,7 +75,9 @@ def roadmap_data(con: duckdb.DuckDBPyConnection, settings: Settings, today: dt.d
                coalesce(a.service, $noservice) AS service
         FROM v_action_status AS a LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = a.incident_id
         ORDER BY failure_mode = $none, failure_mode, service, a.is_done, a.due_date NULLS LAST, a.key
-        """, {"none": NO_MODE, "noservice": NO_SERVICE}).df()  # fmt: skip
+        """,
+        {"none": NO_MODE, "noservice": NO_SERVICE},
+    ).df()
     reviewed = con.execute(
         """
         SELECT i.key, m.failure_mode, m.category
@@ -83,28 +85,38 @@ def roadmap_data(con: duckdb.DuckDBPyConnection, settings: Settings, today: dt.d
         WHERE NOT i.deleted AND m.mode_source <> 'fallback' AND i.resolved_at IS NOT NULL
           AND i.severity IN (SELECT unnest($severities))
         ORDER BY coalesce(i.started_at, i.created_at) DESC, i.key
-        """, {"severities": list(settings.review_severities)}).df()  # fmt: skip
+        """,
+        {"severities": list(settings.review_severities)},
+    ).df()
     recurred = con.execute(
         """
         SELECT r.failure_mode, r.service, t.category, count(*) + 1 AS occurrences,
                max(r.occurred_at) AS last_at, arg_max(r.key, r.occurred_at) AS last_key
         FROM v_failure_mode_recurrence AS r LEFT JOIN failure_mode_taxonomy AS t ON t.mode = r.failure_mode
         GROUP BY ALL ORDER BY occurrences DESC, last_at DESC, r.failure_mode, r.service
-        """).df()  # fmt: skip
+        """
+    ).df()
     return {
         "today": today,
         "groups": _groups(actions, today),
         "runbooks": _runbooks(reviewed, mapping),
         "exercises": [
-            {"mode": row["failure_mode"], "service": row["service"] or NO_SERVICE,
-             "occurrences": int(row["occurrences"]), "last_at": row["last_at"], "last_key": row["last_key"],
-             "suggestion": (EXERCISES.get(row["failure_mode"]) or EXERCISES.get(clean_text(row["category"]))
-                            or EXERCISE_FALLBACK).format(
-                 mode=row["failure_mode"], service=row["service"] or NO_SERVICE)}
+            {
+                "mode": row["failure_mode"],
+                "service": row["service"] or NO_SERVICE,
+                "occurrences": int(row["occurrences"]),
+                "last_at": row["last_at"],
+                "last_key": row["last_key"],
+                "suggestion": (
+                    EXERCISES.get(row["failure_mode"])
+                    or EXERCISES.get(clean_text(row["category"]))
+                    or EXERCISE_FALLBACK
+                ).format(mode=row["failure_mode"], service=row["service"] or NO_SERVICE),
+            }
             for row in recurred.to_dict("records")
         ],
         "action_count": len(actions),
-    }  # fmt: skip
+    }
 
 
 def _state(row: dict[str, Any], today: dt.date) -> str:
@@ -125,12 +137,18 @@ def _groups(actions: pd.DataFrame, today: dt.date) -> list[dict[str, Any]]:
         state = _state(cast("dict[str, Any]", row), today)
         group["done" if state.startswith("done") else "open"] += 1
         due = row["due_date"]
-        group["actions"].append({
-            "key": row["key"], "url": safe_url(row["url"]), "summary": clean_text(row["summary"]),
-            "incident_key": row["incident_key"], "owner": clean_text(row["owner"]) or None,
-            "status": clean_text(row["status"]) or None, "state": state,
-            "due_date": None if is_missing(due) else pd.Timestamp(due).date().isoformat(),
-        })  # fmt: skip
+        group["actions"].append(
+            {
+                "key": row["key"],
+                "url": safe_url(row["url"]),
+                "summary": clean_text(row["summary"]),
+                "incident_key": row["incident_key"],
+                "owner": clean_text(row["owner"]) or None,
+                "status": clean_text(row["status"]) or None,
+                "state": state,
+                "due_date": None if is_missing(due) else pd.Timestamp(due).date().isoformat(),
+            }
+        )
     return groups
 
 
@@ -140,16 +158,26 @@ def _runbooks(reviewed: pd.DataFrame, mapping: dict[str, tuple[str, ...]]) -> li
         for book in runbooks_for(row["failure_mode"], clean_text(row["category"]), mapping):
             touched.setdefault(book, {}).setdefault(row["failure_mode"], []).append(row["key"])
     return [
-        {"name": book, "modes": [{"mode": mode, "incidents": keys[:5], "more": max(0, len(keys) - 5), "count": len(keys)}
-                                 for mode, keys in sorted(modes.items())]}
+        {
+            "name": book,
+            "modes": [
+                {"mode": mode, "incidents": keys[:5], "more": max(0, len(keys) - 5), "count": len(keys)}
+                for mode, keys in sorted(modes.items())
+            ],
+        }
         for book, modes in sorted(touched.items())
-    ]  # fmt: skip
+    ]
 
 
-def write_roadmap(con: duckdb.DuckDBPyConnection, settings: Settings,
-                  out: Path | str | None = None) -> tuple[Path, dict[str, int]]:  # fmt: skip
+def write_roadmap(
+    con: duckdb.DuckDBPyConnection, settings: Settings, out: Path | str | None = None
+) -> tuple[Path, dict[str, int]]:
     """Regenerate the roadmap file; return its path and what it holds (actions, runbooks, exercises)."""
     data = roadmap_data(con, settings, settings.current_date())
     text = render_template("md", "roadmap.md.j2", data, settings.publish_templates)
     path = write_atomic(Path(out or settings.roadmap_path), text)
-    return path, {"actions": data["action_count"], "runbooks": len(data["runbooks"]), "exercises": len(data["exercises"])}
+    return path, {
+        "actions": data["action_count"],
+        "runbooks": len(data["runbooks"]),
+        "exercises": len(data["exercises"]),
+    }

@@ -108,7 +108,10 @@ def voila_command(
     ``dashboards`` is a folder (every notebook in it) or one notebook (served at ``/``)."""
     dashboards = dashboards or project_dir("dashboards")
     return [
-        sys.executable, "-m", "voila", str(dashboards),
+        sys.executable,
+        "-m",
+        "voila",
+        str(dashboards),
         f"--Voila.ip={HOST}",
         f"--Voila.port={port}",
         "--Voila.port_retries=0",
@@ -117,11 +120,12 @@ def voila_command(
         f"--template={VOILA_TEMPLATE}",
         "--strip_sources=True",
         *extra_args,
-    ]  # fmt: skip
+    ]
 
 
-def guide_command(port: int, target: Path | None = None, open_browser: bool = False,
-                  extra_args: Sequence[str] = ()) -> list[str]:  # fmt: skip
+def guide_command(
+    port: int, target: Path | None = None, open_browser: bool = False, extra_args: Sequence[str] = ()
+) -> list[str]:
     """``voila_command`` on the facilitator's guide (``target``: the notebook, or a folder holding it), its
     pooled kernels preloading the guide instead of the boards."""
     target = target or project_dir("notebooks") / GUIDE_NOTEBOOK
@@ -132,14 +136,16 @@ def guide_command(port: int, target: Path | None = None, open_browser: bool = Fa
 def lab_command(port: int, notebooks: Path | None = None) -> list[str]:
     notebooks = notebooks or project_dir("notebooks")
     return [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         f"--ServerApp.ip={HOST}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={notebooks}",
         # pir works offline: the extension manager would otherwise query PyPI when its panel opens.
         "--LabApp.extension_manager=readonly",
-    ] + (["--ServerApp.allow_root=True"] if _running_as_root() else [])  # fmt: skip
+    ] + (["--ServerApp.allow_root=True"] if _running_as_root() else [])
 
 
 def _running_as_root() -> bool:
@@ -164,8 +170,10 @@ def guide(settings: Settings, port: int = 8867, open_browser: bool = False, extr
     command = guide_command(port, open_browser=open_browser, extra_args=extra_args)
     env = guide_environment(settings)
     if not Path(settings.db).exists():
-        print(f"pir: {settings.db} does not exist yet; run `pir sync` (or `pir demo`) first, then `pir guide`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"pir: {settings.db} does not exist yet; run `pir sync` (or `pir demo`) first, then `pir guide`",
+            file=sys.stderr,
+        )
     print(f"pir: serving the facilitator's guide at http://{HOST}:{port}/ (Ctrl-C stops)", file=sys.stderr)
     return _run(command, env)
 
@@ -214,6 +222,7 @@ def _run(command: Sequence[str], env: Mapping[str, str]) -> int:
 
 def _install_stop_handler() -> Callable[[int, FrameType | None], Any] | int | None:
     """SIGTERM raises _StopRequested; the handler it replaced, to put back (None off the main thread)."""
+
     def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise _StopRequested()
 
@@ -221,4 +230,3 @@ def _install_stop_handler() -> Callable[[int, FrameType | None], Any] | int | No
         return signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread: the caller handles stopping
         return None
-

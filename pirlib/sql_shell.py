@@ -40,8 +40,10 @@ DOT_COMMANDS = {
     ".quit": "leave (or Ctrl-D)",
 }
 CANCEL = "\x00cancel"  # a line meaning "drop the statement being typed" (Ctrl-C at the prompt)
-_TABLES_SQL = ("SELECT table_name AS name, lower(table_type) AS kind FROM information_schema.tables"
-               " WHERE table_schema = 'main' ORDER BY table_name")  # fmt: skip
+_TABLES_SQL = (
+    "SELECT table_name AS name, lower(table_type) AS kind FROM information_schema.tables"
+    " WHERE table_schema = 'main' ORDER BY table_name"
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def run(settings: Settings, sql: str) -> Result:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "read-only mode" in detail:
             raise InputError(f"pir sql only reads ({detail}); change data through pir's commands") from None
-        raise InputError(f"{detail}; fix the SQL (the schema is in docs/schema.md, `.tables` lists the tables)") from None
+        raise InputError(
+            f"{detail}; fix the SQL (the schema is in docs/schema.md, `.tables` lists the tables)"
+        ) from None
 
 
 def statement_complete(text: str) -> bool:
@@ -159,8 +163,16 @@ def inputs(lines: Iterator[str]) -> Iterator[str]:
         yield "\n".join(buffer)  # the last statement of a script may lack its ';'
 
 
-def shell(settings: Settings, lines: Iterator[str], out: TextIO, err: TextIO, *, fmt: str = "table",
-          terminal: bool = True, stop_on_error: bool = True) -> int:  # fmt: skip
+def shell(
+    settings: Settings,
+    lines: Iterator[str],
+    out: TextIO,
+    err: TextIO,
+    *,
+    fmt: str = "table",
+    terminal: bool = True,
+    stop_on_error: bool = True,
+) -> int:
     """Run every input of ``lines``; return the exit status (1 after an error, at once if ``stop_on_error``)."""
     status = 0
     for text in inputs(lines):
@@ -227,4 +239,3 @@ def stdin_lines(stream: TextIO) -> Iterator[str]:
 
 def interactive(stream: TextIO) -> bool:
     return stream.isatty() and os.environ.get("TERM") != "dumb"
-

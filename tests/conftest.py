@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from pirlib.config import Settings
 from support import xdist_groups
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.publish_fixture import build_demo
 from support.receivers import Receiver, SmtpSink
+
+from pirlib.config import Settings
 
 
 @pytest.fixture

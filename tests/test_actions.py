@@ -6,8 +6,8 @@ import dataclasses
 import datetime as dt
 
 import pytest
-
 from support import review_fixture as fx
+
 from pirlib.config import Secret
 from pirlib.errors import InputError
 from pirlib.review import actions
@@ -46,8 +46,12 @@ def test_the_examples_the_messages_show_pass():
 def test_the_browser_tests_good_draft_passes():
     """The draft the guide's browser test types (another test file): an invitee, 60 days, a game day in 30."""
     verification = f"game day on {(TODAY + dt.timedelta(days=30)).isoformat()}, checked by the SRE on call"
-    draft = {**GOOD, "success_metric": "p99 checkout latency < 300 ms for 14 days", "verification_method": verification,
-             "due_date": TODAY + dt.timedelta(days=60)}  # fmt: skip
+    draft = {
+        **GOOD,
+        "success_metric": "p99 checkout latency < 300 ms for 14 days",
+        "verification_method": verification,
+        "due_date": TODAY + dt.timedelta(days=60),
+    }
     assert check(draft) == []
 
 
@@ -58,13 +62,22 @@ def test_every_missing_field_is_named_with_its_fix():
     assert text[0] == "owner: required; name the one person accountable for the action, e.g. an invitee of the review"
     assert text[1] == "due date: required; pick a date after today and by 2025-12-05 (within 90 days)"
     assert text[2] == f"success metric: required; state the target that shows it worked, e.g. '{actions.GOOD_METRIC}'"
-    assert text[3] == ("verification method: required; say how and when the metric is checked, "
-                       f"e.g. '{actions.good_verification(TODAY)}'")  # fmt: skip
+    assert text[3] == (
+        "verification method: required; say how and when the metric is checked, "
+        f"e.g. '{actions.good_verification(TODAY)}'"
+    )
     assert all(";" in line for line in text)  # each says the fix after the problem
 
 
-@pytest.mark.parametrize(("due", "ok"), [(TODAY, False), (TODAY - dt.timedelta(days=1), False),
-                                         (TODAY + dt.timedelta(days=1), True), (dt.date(2025, 10, 1), True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("due", "ok"),
+    [
+        (TODAY, False),
+        (TODAY - dt.timedelta(days=1), False),
+        (TODAY + dt.timedelta(days=1), True),
+        (dt.date(2025, 10, 1), True),
+    ],
+)
 def test_due_date_must_be_after_today(due, ok):
     problems = check({**GOOD, "due_date": due})
     assert (problems == []) is ok
@@ -72,8 +85,9 @@ def test_due_date_must_be_after_today(due, ok):
         assert str(problems[0]).startswith(f"due date: {due.isoformat()} is not in the future (today is 2025-09-06)")
 
 
-@pytest.mark.parametrize(("days", "horizon", "ok"), [(90, 90, True), (91, 90, False), (28, 28, True),
-                                                     (29, 28, False), (365, 400, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("days", "horizon", "ok"), [(90, 90, True), (91, 90, False), (28, 28, True), (29, 28, False), (365, 400, True)]
+)
 def test_due_date_lies_within_the_horizon(days, horizon, ok):
     due = TODAY + dt.timedelta(days=days)
     problems = check({**GOOD, "due_date": due}, actions.SmartRules(TODAY, horizon))
@@ -91,7 +105,10 @@ def test_the_horizon_is_a_setting_with_a_default_of_90_days(tmp_path):
 
     (tmp_path / "pir.toml").write_text("")
     assert load_settings(env={}, config_path=tmp_path / "pir.toml").action_horizon_days == 90
-    assert load_settings(env={"PIR_ACTION_HORIZON_DAYS": "56"}, config_path=tmp_path / "pir.toml").action_horizon_days == 56
+    assert (
+        load_settings(env={"PIR_ACTION_HORIZON_DAYS": "56"}, config_path=tmp_path / "pir.toml").action_horizon_days
+        == 56
+    )
 
 
 @pytest.mark.parametrize(
@@ -232,8 +249,10 @@ def test_vague_verbs_without_a_measurable_outcome_are_flagged(summary, metric, f
     problems = check({**GOOD, "summary": summary, "success_metric": metric})
     vague = [str(p) for p in problems if "vague" in p.message]
     if flagged:
-        assert vague == [f"summary: '{flagged}' is vague and no measurable outcome is given; say what will change "
-                         "and put the target number in the summary or the success metric"]  # fmt: skip
+        assert vague == [
+            f"summary: '{flagged}' is vague and no measurable outcome is given; say what will change "
+            "and put the target number in the summary or the success metric"
+        ]
     else:
         assert vague == []
 
@@ -317,8 +336,11 @@ def test_the_owner_must_be_a_known_person(s, owner, known):
 
     prepare.add_attendee(s, "Dana Invitee", "QA")
     prepare.invite_list(s)  # stores the proposals, role placeholders included
-    s.con.execute("INSERT INTO attendees (incident_id, name, role, origin) VALUES (?, 'QA', 'QA', 'runbook role') "
-                  "ON CONFLICT DO NOTHING", [fx.STAGE31_ID])  # fmt: skip
+    s.con.execute(
+        "INSERT INTO attendees (incident_id, name, role, origin) VALUES (?, 'QA', 'QA', 'runbook role') "
+        "ON CONFLICT DO NOTHING",
+        [fx.STAGE31_ID],
+    )
     actions.create_draft(s, **{**GOOD, "owner": owner})
     problems = actions.list_drafts(s)[0].problems
     assert (fields(problems) == []) is known, problems
@@ -339,8 +361,11 @@ def test_the_boards_read_a_pushed_drafts_team_when_jira_has_none(s):
     draft_id = actions.create_draft(s, **{**GOOD, "team": "Payments SRE"})
     actions.start_push(s.con, draft_id)
     actions.mark_pushed(s.con, draft_id, "INC-900", "900")
-    s.con.execute("INSERT INTO actions (issue_id, key, incident_id, summary, deleted) VALUES "
-                  "('900', 'INC-900', ?, 'x', false), ('901', 'INC-901', ?, 'y', false)", [fx.STAGE31_ID] * 2)  # fmt: skip
+    s.con.execute(
+        "INSERT INTO actions (issue_id, key, incident_id, summary, deleted) VALUES "
+        "('900', 'INC-900', ?, 'x', false), ('901', 'INC-901', ?, 'y', false)",
+        [fx.STAGE31_ID] * 2,
+    )
     teams = dict(s.con.execute("SELECT key, team FROM v_action_status").fetchall())
     assert teams == {"INC-900": "Payments SRE", "INC-901": None}
     s.con.execute("UPDATE actions SET team = 'Checkout' WHERE issue_id = '900'")  # Jira's Team field wins
@@ -356,7 +381,10 @@ def test_a_meeting_note_becomes_one_draft(s):
     assert actions.draft_from_note(s, note_id) == draft_id  # a second click: the same draft
     draft = actions.get_draft(s.con, draft_id)
     assert (draft.summary, draft.description, draft.note_id) == (
-        "Alert on checkout 5xx above 1%", "Alert on checkout 5xx above 1%", note_id)
+        "Alert on checkout 5xx above 1%",
+        "Alert on checkout 5xx above 1%",
+        note_id,
+    )
     assert actions.drafts_by_note(s) == {note_id: draft_id}
     long_note = meeting.add_note(s, "actions", "x" * 300)
     assert len(actions.get_draft(s.con, actions.draft_from_note(s, long_note)).summary) == actions.SUMMARY_LIMIT
@@ -368,8 +396,15 @@ def test_a_meeting_note_becomes_one_draft(s):
 
 # Every move a draft may make, written out: draft -> pushing -> pushed or failed; failed is pushed again; a
 # push after a crash takes up a draft left pushing; a problem of the whole incident fails drafts not yet pushing.
-ALLOWED = {("draft", "pushing"), ("draft", "failed"), ("pushing", "pushing"), ("pushing", "pushed"),
-           ("pushing", "failed"), ("failed", "pushing"), ("failed", "failed")}
+ALLOWED = {
+    ("draft", "pushing"),
+    ("draft", "failed"),
+    ("pushing", "pushing"),
+    ("pushing", "pushed"),
+    ("pushing", "failed"),
+    ("failed", "pushing"),
+    ("failed", "failed"),
+}
 STATES = ("draft", "pushing", "pushed", "failed")
 
 
@@ -448,26 +483,47 @@ def test_only_drafts_no_push_holds_or_made_are_edited_or_deleted(s):
 
 
 def test_a_draft_round_trips_through_the_table_typed(settings, s):
-    typed = {**GOOD, "summary": "  Add a canary alert  ", "description": "Why:\nthe canary missed 5xx",
-             "team": "Payments SRE"}
+    typed = {
+        **GOOD,
+        "summary": "  Add a canary alert  ",
+        "description": "Why:\nthe canary missed 5xx",
+        "team": "Payments SRE",
+    }
     draft_id = actions.create_draft(s, **typed)
     actions.start_push(s.con, draft_id)
     actions.mark_pushed(s.con, draft_id, "INC-900", "900", owner_id="user9")
     stored = actions.get_draft(s.con, draft_id)
     assert stored == actions.Draft(
-        draft_id, fx.STAGE31_ID, summary="Add a canary alert", description="Why:\nthe canary missed 5xx",
-        owner="Sam Okafor", owner_id="user9", team="Payments SRE", priority="High", due_date=dt.date(2025, 9, 30),
-        action_type="detect", success_metric=GOOD["success_metric"], verification_method=GOOD["verification_method"],
-        state="pushed", pushed_key="INC-900", pushed_issue_id="900", error=None, created_at=stored.created_at,
-        updated_at=stored.updated_at, note_id=None,
+        draft_id,
+        fx.STAGE31_ID,
+        summary="Add a canary alert",
+        description="Why:\nthe canary missed 5xx",
+        owner="Sam Okafor",
+        owner_id="user9",
+        team="Payments SRE",
+        priority="High",
+        due_date=dt.date(2025, 9, 30),
+        action_type="detect",
+        success_metric=GOOD["success_metric"],
+        verification_method=GOOD["verification_method"],
+        state="pushed",
+        pushed_key="INC-900",
+        pushed_issue_id="900",
+        error=None,
+        created_at=stored.created_at,
+        updated_at=stored.updated_at,
+        note_id=None,
     )
     assert stored.created_at.tzinfo is not None and stored.created_at <= stored.updated_at
     assert [checked.draft for checked in actions.list_drafts(s)] == [stored]  # every reader gives the same Draft
     assert actions.open_drafts(s.con, fx.STAGE31_ID) == []  # pushed: in Jira now
 
     blank = actions.get_draft(s.con, actions.create_draft(s, summary="   ", owner="", due_date="", team=None))
-    empty = [f.name for f in dataclasses.fields(actions.Draft) if f.name not in ("draft_id", "incident_id", "state",
-                                                                                 "created_at", "updated_at")]
+    empty = [
+        f.name
+        for f in dataclasses.fields(actions.Draft)
+        if f.name not in ("draft_id", "incident_id", "state", "created_at", "updated_at")
+    ]
     assert {name: getattr(blank, name) for name in empty} == dict.fromkeys(empty)  # None, never NaN or ""
     assert actions.open_drafts(s.con, fx.STAGE31_ID) == [blank]
 

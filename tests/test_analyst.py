@@ -20,8 +20,12 @@ NOTEBOOK = ROOT / "notebooks" / "analyst_examples.ipynb"
 
 def queries() -> list[str]:
     cells = nbformat.read(NOTEBOOK, 4).cells
-    return [m.group(1).strip() for c in cells if c.cell_type == "code"
-            for m in re.finditer(r'analyst\.run\("""(.*?)"""\)', c.source, re.DOTALL)]  # fmt: skip
+    return [
+        m.group(1).strip()
+        for c in cells
+        if c.cell_type == "code"
+        for m in re.finditer(r'analyst\.run\("""(.*?)"""\)', c.source, re.DOTALL)
+    ]
 
 
 def squeeze(text: str) -> str:
@@ -47,8 +51,10 @@ def test_today_comes_from_the_settings(settings):
     before = analyst.run("SELECT getvariable('today') AS today", settings.replace(today=dt.date(2025, 9, 6)))
     assert str(before["today"].iloc[0])[:10] == "2025-09-06"
     overdue = "SELECT count(*) AS n FROM v_action_status WHERE NOT is_done AND due_date < getvariable('today')"
-    early, late = (analyst.run(overdue, settings.replace(today=day))["n"].iloc[0]
-                   for day in (dt.date(2025, 1, 1), dt.date(2026, 11, 1)))
+    early, late = (
+        analyst.run(overdue, settings.replace(today=day))["n"].iloc[0]
+        for day in (dt.date(2025, 1, 1), dt.date(2026, 11, 1))
+    )
     assert early < late
 
 

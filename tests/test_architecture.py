@@ -74,8 +74,10 @@ def layers(text: str) -> list[tuple[str, list[str]]]:
 
     A cell names files as the layout does: a module (`db.py`) or a package with all it holds (`timeline/`)."""
     section = text.split("\n## Layers", 1)[1].split("\n## ", 1)[0]
-    return [(layer.strip(), re.findall(r"`([\w/.]+)`", cell))
-            for layer, cell in re.findall(r"^\|\s*\*\*([\w ]+)\*\*\s*\|(.+)\|\s*$", section, flags=re.M)]  # fmt: skip
+    return [
+        (layer.strip(), re.findall(r"`([\w/.]+)`", cell))
+        for layer, cell in re.findall(r"^\|\s*\*\*([\w ]+)\*\*\s*\|(.+)\|\s*$", section, flags=re.M)
+    ]
 
 
 def holds(entry: str, module: str) -> bool:
@@ -140,28 +142,42 @@ def cycle_problems(edges: list[Import], root: Path) -> list[str]:
     for component in cycles(edges):
         members = set(component)
         links = [e for e in edges if e.source in members and e.target in members]
-        out.append("import cycle between " + ", ".join(component) + ": "
-                   + "; ".join(f"{e.where(root)} imports {e.target}" for e in links)
-                   + ". Fix: move what the lower module needs out of the higher one (or into a module both import),"
-                   " so that the imports run one way")  # fmt: skip
+        out.append(
+            "import cycle between "
+            + ", ".join(component)
+            + ": "
+            + "; ".join(f"{e.where(root)} imports {e.target}" for e in links)
+            + ". Fix: move what the lower module needs out of the higher one (or into a module both import),"
+            " so that the imports run one way"
+        )
     return out
 
 
-def layer_problems(edges: list[Import], table: list[tuple[str, list[str]]], root: Path,
-                   known: Mapping[str, Path]) -> list[str]:  # fmt: skip
+def layer_problems(
+    edges: list[Import], table: list[tuple[str, list[str]]], root: Path, known: Mapping[str, Path]
+) -> list[str]:
     """Upward imports, modules in no layer and table entries that name no module, each as one line."""
     doc = "docs/architecture.md"
-    out = [f"{path.relative_to(root)} is in no layer: add it (or its package) to the Layers table in {doc}"
-           for name, path in known.items() if layer_of(name, table) is None]  # fmt: skip
-    out += [f"the Layers table in {doc} names `{entry}`, which is no module of {PACKAGE}/: remove it"
-            for _, entries in table for entry in entries if not any(holds(entry, name) for name in known)]
+    out = [
+        f"{path.relative_to(root)} is in no layer: add it (or its package) to the Layers table in {doc}"
+        for name, path in known.items()
+        if layer_of(name, table) is None
+    ]
+    out += [
+        f"the Layers table in {doc} names `{entry}`, which is no module of {PACKAGE}/: remove it"
+        for _, entries in table
+        for entry in entries
+        if not any(holds(entry, name) for name in known)
+    ]
     for edge in edges:
         source, target = layer_of(edge.source, table), layer_of(edge.target, table)
         if source is None or target is None or target[0] <= source[0]:
             continue
-        out.append(f"{edge.where(root)}: {edge.source} ({source[1]} layer) imports {edge.target}, which is in the "
-                   f"higher {target[1]} layer. Fix: move what it needs down into the {source[1]} layer or below, "
-                   f"or pass it in from above; the layers are the table in {doc}")  # fmt: skip
+        out.append(
+            f"{edge.where(root)}: {edge.source} ({source[1]} layer) imports {edge.target}, which is in the "
+            f"higher {target[1]} layer. Fix: move what it needs down into the {source[1]} layer or below, "
+            f"or pass it in from above; the layers are the table in {doc}"
+        )
     return out
 
 
@@ -208,16 +224,19 @@ TABLE_DOC = """# x
 
 
 def test_the_checker_finds_imports_in_functions_under_type_checking_and_relative_ones(tmp_path: Path) -> None:
-    _package(tmp_path, {
-        "__init__.py": "",
-        "errors.py": "def f():\n    from pirlib.timeline import events  # in a function\n",
-        "metrics.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pirlib.ui.html\n",
-        "timeline/__init__.py": "",
-        "timeline/events.py": "from . import milestones\nfrom .milestones import MILESTONES\nfrom pirlib import errors\n",
-        "timeline/milestones.py": "from ..errors import f\nfrom pirlib.timeline.events import x\nimport os\n",
-        "ui/__init__.py": "",
-        "ui/html.py": "import pirlib.timeline.events\n",
-    })  # fmt: skip
+    _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "errors.py": "def f():\n    from pirlib.timeline import events  # in a function\n",
+            "metrics.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pirlib.ui.html\n",
+            "timeline/__init__.py": "",
+            "timeline/events.py": "from . import milestones\nfrom .milestones import MILESTONES\nfrom pirlib import errors\n",
+            "timeline/milestones.py": "from ..errors import f\nfrom pirlib.timeline.events import x\nimport os\n",
+            "ui/__init__.py": "",
+            "ui/html.py": "import pirlib.timeline.events\n",
+        },
+    )
     edges = {(e.source, e.target, e.line) for e in imports(tmp_path)}
     assert edges == {
         ("pirlib.errors", "pirlib.timeline.events", 2),
@@ -232,16 +251,19 @@ def test_the_checker_finds_imports_in_functions_under_type_checking_and_relative
 
 
 def test_the_checker_names_the_file_the_line_and_the_fix(tmp_path: Path) -> None:
-    _package(tmp_path, {
-        "__init__.py": "",
-        "errors.py": "\n\nfrom pirlib import metrics\n",
-        "metrics.py": "from pirlib import errors\n",
-        "timeline/__init__.py": "",
-        "timeline/events.py": "from pirlib.ui import html\n",
-        "ui/__init__.py": "",
-        "ui/html.py": "from pirlib import metrics\n",
-        "stray.py": "",
-    })  # fmt: skip
+    _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "errors.py": "\n\nfrom pirlib import metrics\n",
+            "metrics.py": "from pirlib import errors\n",
+            "timeline/__init__.py": "",
+            "timeline/events.py": "from pirlib.ui import html\n",
+            "ui/__init__.py": "",
+            "ui/html.py": "from pirlib import metrics\n",
+            "stray.py": "",
+        },
+    )
     edges = imports(tmp_path)
     assert cycle_problems(edges, tmp_path) == [
         "import cycle between pirlib.errors, pirlib.metrics: pirlib/errors.py:3 imports pirlib.metrics; "

@@ -70,11 +70,14 @@ def test_the_home_pages_narrow_readers_find_what_the_whole_frames_do(demo, today
 
 
 def _recurrences(**columns) -> pd.DataFrame:
-    base = {"key": ["INC-9", "INC-8", "INC-7", "INC-6"], "previous_key": ["INC-1", "INC-2", "INC-3", "INC-4"],
-            "failure_mode": ["Bad deploy", "Bad deploy", "Capacity", "Bad deploy"],
-            "service": ["api", "web", "api", "api"],
-            "occurred_at": pd.to_datetime(["2026-10-20", "2026-10-02", "2026-10-05", "2026-09-20"], utc=True),
-            "prevent_detect_done_before": [True, True, False, True]}  # fmt: skip
+    base = {
+        "key": ["INC-9", "INC-8", "INC-7", "INC-6"],
+        "previous_key": ["INC-1", "INC-2", "INC-3", "INC-4"],
+        "failure_mode": ["Bad deploy", "Bad deploy", "Capacity", "Bad deploy"],
+        "service": ["api", "web", "api", "api"],
+        "occurred_at": pd.to_datetime(["2026-10-20", "2026-10-02", "2026-10-05", "2026-09-20"], utc=True),
+        "prevent_detect_done_before": [True, True, False, True],
+    }
     return pd.DataFrame({**base, **columns})
 
 
@@ -83,23 +86,36 @@ def test_repeats_are_this_quarters_after_completed_prevent_detect_actions():
     # INC-7's earlier actions were not done; INC-6 came back last quarter.
     assert section.total == 2 and len(section.lines) == 1
     (line,) = section.lines
-    assert line.text == ("Bad deploy came back 2 times on api, web although the earlier incident's prevent/detect "
-                         "actions were done (INC-8 after INC-2, INC-9 after INC-1)")  # fmt: skip
+    assert line.text == (
+        "Bad deploy came back 2 times on api, web although the earlier incident's prevent/detect "
+        "actions were done (INC-8 after INC-2, INC-9 after INC-1)"
+    )
     assert line.path == "failure_modes.ipynb?failure_mode=Bad%20deploy&from=2026-10-01"
     assert attention.quarter_start(dt.date(2026, 3, 31)) == dt.date(2026, 1, 1)
 
 
 def test_overdue_lines_name_owners_most_overdue_first_and_say_unassigned():
-    states = pd.DataFrame({
-        "key": [f"A-{n}" for n in range(9)], "url": [None] * 9, "summary": ["x"] * 9, "severity": ["Sev-1"] * 9,
-        "owner": ["Ann", "Ann", None, "Bo", "Cy", "Di", "Ed", "Fay", "Gus"],
-        "team": ["SRE"] * 8 + [None], "due_date": [dt.date(2026, 10, 1)] * 9,
-        "days_overdue": [31, 5, 9, 1, 2, 3, 4, 6, 7], "incident_key": ["INC-1"] * 9, "overdue": [True] * 9,
-    })  # fmt: skip
+    states = pd.DataFrame(
+        {
+            "key": [f"A-{n}" for n in range(9)],
+            "url": [None] * 9,
+            "summary": ["x"] * 9,
+            "severity": ["Sev-1"] * 9,
+            "owner": ["Ann", "Ann", None, "Bo", "Cy", "Di", "Ed", "Fay", "Gus"],
+            "team": ["SRE"] * 8 + [None],
+            "due_date": [dt.date(2026, 10, 1)] * 9,
+            "days_overdue": [31, 5, 9, 1, 2, 3, 4, 6, 7],
+            "incident_key": ["INC-1"] * 9,
+            "overdue": [True] * 9,
+        }
+    )
     section = attention.overdue_by_team(states)
     sre, none = section.lines
     # By actions, then by how overdue their most overdue action is.
-    assert sre.text == "SRE: 8 overdue actions, the oldest 31 days past due; owners: Ann (2), unassigned, Fay, Ed, Di, 2 more"
+    assert (
+        sre.text
+        == "SRE: 8 overdue actions, the oldest 31 days past due; owners: Ann (2), unassigned, Fay, Ed, Di, 2 more"
+    )
     assert sre.path == "actions.ipynb?team=SRE"
     assert none.text.startswith("no team: 1 overdue action, the oldest 7 days") and none.path == "actions.ipynb"
     empty = attention.overdue_by_team(states.iloc[0:0])
@@ -117,22 +133,28 @@ def test_page_paths_encode_their_filters_and_urls_start_at_the_server_root(monke
     assert nav.page_url("reviews", incident="INC-1") == "/voila/render/reviews.ipynb?incident=INC-1"
     monkeypatch.setenv("VOILA_BASE_URL", "/pir/")
     assert nav.page_url("home") == "/pir/voila/render/home.ipynb"
-    assert nav.absolute_url("https://x.example/boards/", "home.ipynb") == "https://x.example/boards/voila/render/home.ipynb"
+    assert (
+        nav.absolute_url("https://x.example/boards/", "home.ipynb")
+        == "https://x.example/boards/voila/render/home.ipynb"
+    )
     with pytest.raises(KeyError):
         nav.page_path("nosuchboard")
 
 
 def test_url_filters_are_parsed_and_what_cannot_be_used_is_named():
     parsed = nav.parse_filters("team=SRE&team=Data&failure_mode=Bad%20deploy&from=2026-10-01&to=2026-10-31")
-    assert parsed.filters == metrics.Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31),
-                                             teams=("SRE", "Data"), failure_modes=("Bad deploy",))  # fmt: skip
+    assert parsed.filters == metrics.Filters(
+        start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), teams=("SRE", "Data"), failure_modes=("Bad deploy",)
+    )
     assert parsed.ignored == () and parsed.given
     assert parsed.describe() == ["team = SRE, Data", "failure mode = Bad deploy", "from 2026-10-01", "to 2026-10-31"]
     odd = nav.parse_filters("colour=red&failure_mode=x&from=yesterday", supported={"teams"})
     assert odd.filters == metrics.Filters()
-    assert odd.ignored == ("colour: not a filter (filters: team, service, severity, failure_mode, incident, from, to)",
-                           "failure_mode: this page has no failure mode filter",
-                           "from=yesterday: not a date; write it as YYYY-MM-DD")  # fmt: skip
+    assert odd.ignored == (
+        "colour: not a filter (filters: team, service, severity, failure_mode, incident, from, to)",
+        "failure_mode: this page has no failure mode filter",
+        "from=yesterday: not a date; write it as YYYY-MM-DD",
+    )
     inverted = nav.parse_filters("from=2026-10-31&to=2026-10-01")
     assert inverted.filters.start is None and inverted.filters.end is None
     assert inverted.ignored == ("from 2026-10-31 to 2026-10-01: the range ends before it starts; swap the dates",)
@@ -159,12 +181,19 @@ def test_the_header_links_every_page_by_title_and_marks_the_current_one():
 
 def test_the_filter_bar_starts_from_the_url_filters():
     options = {"teams": ["Data", "SRE"], "services": ["api"], "severities": ["Sev-1"]}
-    wanted = metrics.Filters(start=dt.date(2026, 10, 1), teams=("SRE",), services=("gone",), failure_modes=("Bad deploy",))
+    wanted = metrics.Filters(
+        start=dt.date(2026, 10, 1), teams=("SRE",), services=("gone",), failure_modes=("Bad deploy",)
+    )
     bar = FilterBar(options, initial=wanted)
-    assert bar.choices["team"].value == "SRE" and bar.choices["service"].value == "" and bar.start.value == dt.date(2026, 10, 1)
+    assert (
+        bar.choices["team"].value == "SRE"
+        and bar.choices["service"].value == ""
+        and bar.start.value == dt.date(2026, 10, 1)
+    )
     # A value the data has not and a filter without a control stay applied, and are listed on the page.
-    assert bar.value == metrics.Filters(start=dt.date(2026, 10, 1), teams=("SRE",), services=("gone",),
-                                        failure_modes=("Bad deploy",))  # fmt: skip
+    assert bar.value == metrics.Filters(
+        start=dt.date(2026, 10, 1), teams=("SRE",), services=("gone",), failure_modes=("Bad deploy",)
+    )
     seen = []
     bar.on_change(seen.append)
     bar.choices["service"].value = "api"  # picking a service replaces the link's
@@ -201,7 +230,9 @@ def test_failure_mode_and_incident_filters_narrow_the_frames_that_have_them():
 
 def test_the_incident_page_shows_timeline_milestones_actions_and_postmortem(demo):
     with db.connect(demo, read_only=True) as con:
-        key = con.execute("SELECT incident_key FROM v_action_status GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+        key = con.execute(
+            "SELECT incident_key FROM v_action_status GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1"
+        ).fetchone()[0]
         view = incident_page.load_view(con, key.lower(), TODAY)
     page = incident_page.page_html(view)
     assert view.facts["key"] == key and len(view.actions) > 0
@@ -217,8 +248,11 @@ def test_the_incident_page_shows_timeline_milestones_actions_and_postmortem(demo
 def test_the_incident_page_says_what_is_missing(demo, monkeypatch):
     shown = []
     monkeypatch.setattr(incident_page, "display", lambda obj, raw=False: shown.append(obj.data))
-    for query, words in (("", "No incident named"), ("incident=INC-999999", "unknown incident &#x27;INC-999999&#x27;"),
-                         ("incident=INC-1&incident=INC-2", "Several incidents named")):  # fmt: skip
+    for query, words in (
+        ("", "No incident named"),
+        ("incident=INC-999999", "unknown incident &#x27;INC-999999&#x27;"),
+        ("incident=INC-1&incident=INC-2", "Several incidents named"),
+    ):
         monkeypatch.setenv("QUERY_STRING", query)
         incident_page.show(demo)
         assert words in shown[-1], shown[-1]

@@ -119,8 +119,9 @@ def test_big_database_copies_a_generated_site_inside_duckdb(tmp_path: Path) -> N
     with duckdb.connect(str(made.path), read_only=True) as con:
         keys, distinct = con.execute("SELECT count(key), count(DISTINCT key) FROM incidents").fetchone()
         events = con.execute("SELECT count(*), count(DISTINCT event_id) FROM incident_events").fetchone()
-        orphans = con.execute("SELECT count(*) FROM incident_events WHERE incident_id NOT IN "
-                              "(SELECT incident_id FROM incidents)").fetchone()[0]  # fmt: skip
+        orphans = con.execute(
+            "SELECT count(*) FROM incident_events WHERE incident_id NOT IN (SELECT incident_id FROM incidents)"
+        ).fetchone()[0]
     assert keys == distinct == 600
     assert events[0] == events[1] and events[0] % 3 == 0 and orphans == 0
 

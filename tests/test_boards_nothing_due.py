@@ -35,10 +35,14 @@ def all_done(sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Sett
     path.write_bytes(Path(sample.db).read_bytes())
     settings = sample.replace(db=path)
     with db.connect(settings) as con:
-        con.execute("UPDATE actions SET status_category = 'done', status = 'Done',"
-                    " resolved_at = coalesce(resolved_at, created_at)")  # fmt: skip
-        con.execute("INSERT INTO reviews (incident_id) SELECT issue_id FROM incidents"
-                    " WHERE issue_id NOT IN (SELECT incident_id FROM reviews)")  # fmt: skip
+        con.execute(
+            "UPDATE actions SET status_category = 'done', status = 'Done',"
+            " resolved_at = coalesce(resolved_at, created_at)"
+        )
+        con.execute(
+            "INSERT INTO reviews (incident_id) SELECT issue_id FROM incidents"
+            " WHERE issue_id NOT IN (SELECT incident_id FROM reviews)"
+        )
         done = ", ".join(f"{c} = coalesce({c}, i.resolved_at)" for c in REVIEW_COLUMNS)
         con.execute(f"UPDATE reviews SET {done} FROM incidents AS i WHERE i.issue_id = reviews.incident_id")
         counts = con.execute(

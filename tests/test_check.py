@@ -8,12 +8,12 @@ import sys
 import pytest
 
 from pirlib import cli, db, demo
-from pirlib.timeline.milestones import set_milestone_override
 from pirlib.config import Settings
 from pirlib.review import actions, meeting, wrap_up
 from pirlib.review.clock import candidates
 from pirlib.review.session import ReviewSession
 from pirlib.review.wrap_up import quality_report
+from pirlib.timeline.milestones import set_milestone_override
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,9 @@ def sample_db(tmp_path_factory):
 def pir(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
     env.update(PIR_DB=str(settings.db), PIR_TODAY="2026-11-01")
-    return subprocess.run([sys.executable, "-m", "pirlib", "check", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pirlib", "check", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def open_reviews(settings: Settings) -> list:
@@ -113,12 +114,21 @@ def backlog_db(tmp_path_factory):
         reviews = candidates(con, settings)
         for n, review in enumerate(reviews[:12]):
             session = ReviewSession(con, settings, review.issue_id, review.key)
-            actions.create_draft(session, summary=f"Add alert {n}", owner="Ann Lee" if n % 2 else None,
-                                 success_metric=None if n % 3 else "page < 2 min")  # fmt: skip
+            actions.create_draft(
+                session,
+                summary=f"Add alert {n}",
+                owner="Ann Lee" if n % 2 else None,
+                success_metric=None if n % 3 else "page < 2 min",
+            )
             for segment in meeting.SEGMENTS[: n % 7]:
-                meeting.add_note(session, segment.name, "said", tag="tooling_limit" if segment.name == "went_wrong" else None)
+                meeting.add_note(
+                    session, segment.name, "said", tag="tooling_limit" if segment.name == "went_wrong" else None
+                )
         con.execute("UPDATE incident_events SET hidden = true WHERE incident_id = ?", [reviews[1].issue_id])
-        con.execute("UPDATE incidents SET started_at = NULL WHERE issue_id IN (?, ?)", [reviews[1].issue_id, reviews[2].issue_id])
+        con.execute(
+            "UPDATE incidents SET started_at = NULL WHERE issue_id IN (?, ?)",
+            [reviews[1].issue_id, reviews[2].issue_id],
+        )
         set_milestone_override(con, reviews[2].key, "started", "2026-10-30T10:00:00Z")
         con.execute("UPDATE actions SET deleted = true WHERE incident_id = ?", [reviews[-1].issue_id])
     return settings
@@ -157,7 +167,12 @@ def test_every_review_checks_as_it_does_alone(backlog_db, monkeypatch):
         alone = [quality_report(con, backlog_db, key)[0] for key, _ in report]
     assert report == alone
     gaps = [str(gap) for _, found in report for gap in found]
-    for kind in ("milestones: started is missing", "' has no owner", "actions: no actions drafted",
-                 "notes: no notes for 'What went wrong'", "preparation: "):  # fmt: skip
+    for kind in (
+        "milestones: started is missing",
+        "' has no owner",
+        "actions: no actions drafted",
+        "notes: no notes for 'What went wrong'",
+        "preparation: ",
+    ):
         assert 0 < sum(1 for _, found in report if any(kind in str(g) for g in found)) < len(report), kind
     assert len(gaps) > 53

@@ -9,8 +9,14 @@ from pirlib.cli import build_parser
 
 
 def run(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pirlib", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pirlib", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def subcommands() -> list[str]:
@@ -45,9 +51,7 @@ def test_usage_errors_are_one_line_and_nonzero(args):
 def test_bad_setting_is_one_line_error(tmp_path):
     result = run("init", env={"PIR_DB": str(tmp_path / "x.duckdb"), "PIR_PUBLISH_HOURS": "-1"}, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "pir: error: PIR_PUBLISH_HOURS: '-1' is out of range; set it to a number >= 0"
-    )
+    assert result.stderr.strip() == ("pir: error: PIR_PUBLISH_HOURS: '-1' is out of range; set it to a number >= 0")
 
 
 def test_init_then_export(tmp_path):
@@ -65,16 +69,20 @@ def test_init_then_export(tmp_path):
 
 
 def test_export_without_a_database_says_how_to_make_one(tmp_path):
-    result = run("export", "--parquet", str(tmp_path / "o"), env={"PIR_DB": str(tmp_path / "none.duckdb")},
-                 cwd=tmp_path)
+    result = run(
+        "export", "--parquet", str(tmp_path / "o"), env={"PIR_DB": str(tmp_path / "none.duckdb")}, cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "run `pir init`" in result.stderr
 
 
-@pytest.mark.parametrize("args, env", [
-    (["check"], {}),
-    (["remind", "--dry-run"], {"PIR_SLACK_WEBHOOK": "http://127.0.0.1:9/hook"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["check"], {}),
+        (["remind", "--dry-run"], {"PIR_SLACK_WEBHOOK": "http://127.0.0.1:9/hook"}),
+    ],
+)
 def test_escape_sequences_from_jira_never_reach_the_terminal(tmp_path, demo_db, args, env):
     import shutil
 

@@ -34,7 +34,9 @@ def test_endpoint_names_fold_ids_and_keys_but_not_the_api_version():
     assert jc.endpoint_name("get", "https://x/jira/rest/api/2/issue/INC-12/comment?startAt=0") == (
         "GET /rest/api/2/issue/{id}/comment"
     )
-    assert jc.endpoint_name("GET", "http://h/rest/api/3/issue/10042/changelog") == "GET /rest/api/3/issue/{id}/changelog"
+    assert (
+        jc.endpoint_name("GET", "http://h/rest/api/3/issue/10042/changelog") == "GET /rest/api/3/issue/{id}/changelog"
+    )
     assert jc.endpoint_name("GET", "http://h/rest/api/3/search/jql?jql=x") == "GET /rest/api/3/search/jql"
 
 
@@ -55,7 +57,8 @@ def test_connect_detects_the_deployment_and_uses_its_auth(server: FakeJira):
     assert client.jira._is_cloud is server.cloud
     assert client.jira.issue("INC-1").key == "INC-1"
     assert client.counter.snapshot() == {
-        "GET /rest/api/2/serverInfo": 1, "GET /rest/api/2/issue/{id}": 1,
+        "GET /rest/api/2/serverInfo": 1,
+        "GET /rest/api/2/issue/{id}": 1,
     }
     assert server.counts == {"GET /rest/api/2/serverInfo": 1, "GET /rest/api/2/issue/{id}": 1}
 
@@ -135,7 +138,9 @@ def test_a_post_is_not_resent_after_a_server_error_but_is_after_429():
             client.jira._session.post(url, data='{"jql": "project = INC"}')
         assert server.counts["POST /rest/api/2/search"] == 1
         server.add_fault(r"^POST /rest/api/2/search", "429", retry_after="0")
-        response = client.jira._session.post(url, data='{"jql": "project = INC"}', headers={"Content-Type": "application/json"})
+        response = client.jira._session.post(
+            url, data='{"jql": "project = INC"}', headers={"Content-Type": "application/json"}
+        )
         assert response.json()["total"] == 3
         assert server.counts["POST /rest/api/2/search"] == 3
 

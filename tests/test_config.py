@@ -112,7 +112,9 @@ def test_secrets_file_takes_only_secrets(tmp_path):
 
 def test_bad_webhook_url_is_not_echoed(tmp_path):
     with pytest.raises(ConfigError) as err:
-        load_settings(env={"PIR_SLACK_WEBHOOK": "hooks.slack/T0/B0/xyzSECRET"}, config_path=write(tmp_path / "p.toml", ""))
+        load_settings(
+            env={"PIR_SLACK_WEBHOOK": "hooks.slack/T0/B0/xyzSECRET"}, config_path=write(tmp_path / "p.toml", "")
+        )
     assert "xyzSECRET" not in str(err.value)
 
 
@@ -140,14 +142,18 @@ def test_publishing_secrets_stay_out_of_pir_toml_and_the_runbook_map_parses(tmp_
         with pytest.raises(ConfigError, match=f"{key} is a secret and must not be in pir.toml"):
             load_settings(env={}, config_path=write(tmp_path / "pir.toml", f'{key} = "x"\n'))
     secrets = write(tmp_path / "secrets.toml", 'confluence_token = "t0ken"\n')
-    settings = load_settings(env={"PIR_SECRETS_FILE": str(secrets), "PIR_CONFLUENCE_EMAIL": "bot@example.com"},
-                             config_path=write(tmp_path / "pir.toml", 'runbook_map = { change = ["deployment"] }\n'))
+    settings = load_settings(
+        env={"PIR_SECRETS_FILE": str(secrets), "PIR_CONFLUENCE_EMAIL": "bot@example.com"},
+        config_path=write(tmp_path / "pir.toml", 'runbook_map = { change = ["deployment"] }\n'),
+    )
     assert settings.confluence_token.reveal() == "t0ken" and "t0ken" not in repr(settings)
     assert settings.runbook_map == (("change", ("deployment",)),)
     assert settings.confluence_parent == "Reliability > Incidents"
     env = {"PIR_RUNBOOK_MAP": "change=deployment+incident; Data corruption=payments"}
     assert load_settings(env=env, config_path=write(tmp_path / "pir.toml", "")).runbook_map == (
-        ("change", ("deployment", "incident")), ("Data corruption", ("payments",)))
+        ("change", ("deployment", "incident")),
+        ("Data corruption", ("payments",)),
+    )
     with pytest.raises(ConfigError, match="PIR_RUNBOOK_MAP: expected 'mode=runbook"):
         load_settings(env={"PIR_RUNBOOK_MAP": "change"}, config_path=tmp_path / "pir.toml")
     with pytest.raises(ConfigError, match="PIR_CONFLUENCE_TOKEN is set without PIR_CONFLUENCE_EMAIL"):
@@ -202,7 +208,8 @@ def test_every_secret_setting_is_masked_and_refused_in_pir_toml(tmp_path):
     assert {"jira_token", "jira_pat", "slack_webhook", "smtp_password", "digest_webhook"} <= SECRET_KEYS
     values = {name: f"https://hooks.example.com/services/{name}-s3cr3t" for name in SECRET_KEYS}
     settings = Settings(jira_email="a@example.com", confluence_email="a@example.com").replace(
-        **{name: SETTINGS[name].parse(SETTINGS[name].env, value) for name, value in values.items()})
+        **{name: SETTINGS[name].parse(SETTINGS[name].env, value) for name, value in values.items()}
+    )
     text = " ".join(values.values())
     assert redact(text, settings) == " ".join([MASK] * len(values))
     for name in SECRET_KEYS:

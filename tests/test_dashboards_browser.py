@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.browser import FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws
+from support.serving import ARTIFACTS, demo_workdir, pir_serve, write_workdir
 
 from pirlib import db
 from pirlib.config import Settings
-from pirlib.failure_modes import similar
 from pirlib.demo import load_demo
-from support.browser import FIGURES, FILTERS, Visit, assert_clean, assert_filter_redraws
-from support.serving import ARTIFACTS, demo_workdir, pir_serve, write_workdir
+from pirlib.failure_modes import similar
 
 WORKER = Path(__file__).resolve().parent / "support" / "db_worker.py"
 XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
@@ -34,13 +34,25 @@ XSS = "Boom <img src=x onerror=alert(1)> <script>alert('pir')</script> & more"
 def hostile_rows(database: Path) -> None:
     with db.connect(Settings(db=database)) as con:
         incident = con.execute("SELECT * FROM incidents WHERE severity = 'Sev-1' ORDER BY key LIMIT 1").df()
-        incident = incident.assign(issue_id="9999001", key="INC-XSS", summary=XSS, failure_mode="Mode <b>bold</b>",
-                                   service="Service <b>bold</b>", url="javascript:alert(1)").drop(columns=["raw"])  # fmt: skip
+        incident = incident.assign(
+            issue_id="9999001",
+            key="INC-XSS",
+            summary=XSS,
+            failure_mode="Mode <b>bold</b>",
+            service="Service <b>bold</b>",
+            url="javascript:alert(1)",
+        ).drop(columns=["raw"])
         db.upsert_frame(con, "incidents", incident, "issue_id")
         action = con.execute("SELECT * FROM actions WHERE status_category <> 'done' ORDER BY key LIMIT 1").df()
-        action = action.assign(issue_id="9999002", key="INC-XSS-A", summary=XSS, incident_id="9999001",
-                               owner="Eve <img src=x onerror=alert(2)>", due_date=pd.Timestamp("2024-01-01").date(),
-                               url="javascript:alert(3)")  # fmt: skip
+        action = action.assign(
+            issue_id="9999002",
+            key="INC-XSS-A",
+            summary=XSS,
+            incident_id="9999001",
+            owner="Eve <img src=x onerror=alert(2)>",
+            due_date=pd.Timestamp("2024-01-01").date(),
+            url="javascript:alert(3)",
+        )
         db.upsert_frame(con, "actions", action, "issue_id")
         similar.refresh(con, ["9999001"])  # as a sync that wrote it: the incidents board's lists see it
 
@@ -81,7 +93,7 @@ def test_dashboard_renders_offline_with_figures_and_as_of(browser, demo_server, 
         assert "load_board" not in visit.text  # sources stripped
         if name == "actions":  # the completion bars are tall enough for their numbers (plotly hides what does not fit)
             shown = visit.page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')[0]
-                .querySelectorAll('text.bartext')).map(t => t.style.display !== 'none')""")  # fmt: skip
+                .querySelectorAll('text.bartext')).map(t => t.style.display !== 'none')""")
             assert shown and all(shown), f"{shown.count(False)} of {len(shown)} completion-rate numbers hidden"
 
 
@@ -104,7 +116,9 @@ def test_figures_with_buttons_switch_views(browser, demo_server):
         height = rates.bounding_box()["height"]
         choose(visit, rates, "by owner", f"{title}.includes('rate by owner')")
         # 20 owners (the top 20 of the demo's 40) against 9 teams: taller, and the box below moved down with it.
-        visit.page.wait_for_function(f"() => document.querySelector('.pir-plot').getBoundingClientRect().height > {height} + 200", timeout=10_000)
+        visit.page.wait_for_function(
+            f"() => document.querySelector('.pir-plot').getBoundingClientRect().height > {height} + 200", timeout=10_000
+        )
         assert rates.locator("g.trace.bars path").count() == 2 * 20
         choose(visit, rates, "by incident severity", f"{title}.includes('rate by incident severity')")
         assert_clean(visit)
@@ -112,8 +126,12 @@ def test_figures_with_buttons_switch_views(browser, demo_server):
     with board(browser, url, "failure_modes") as visit:
         heatmap = visit.page.locator(".js-plotly-plot").first
         assert "Oct 2025" in heatmap.locator(".xtick").all_text_contents()
-        choose(visit, heatmap, "by service",
-               "Array.from(document.querySelectorAll('.js-plotly-plot .xtick')).some(t => t.textContent === 'checkout-web')")
+        choose(
+            visit,
+            heatmap,
+            "by service",
+            "Array.from(document.querySelectorAll('.js-plotly-plot .xtick')).some(t => t.textContent === 'checkout-web')",
+        )
         assert_clean(visit)
 
 
@@ -147,9 +165,10 @@ def test_filter_change_redraws_the_figures(browser, demo_server):
         # One team left: the team figure is redrawn with two bars (its two rates) instead of two per team.
         visit.page.wait_for_function(
             "old => { const p = document.querySelector('.js-plotly-plot');"
-            " return p && p.querySelectorAll('g.trace.bars path').length === 2 && old > 2; }", arg=bars,
+            " return p && p.querySelectorAll('g.trace.bars path').length === 2 && old > 2; }",
+            arg=bars,
             timeout=20_000,
-        )  # fmt: skip
+        )
         visit.page.screenshot(path=str(ARTIFACTS / "dashboard-actions-filtered.png"), full_page=True)
         assert_clean(visit)
 
@@ -168,14 +187,17 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
                 visit.page.locator(".js-plotly-plot").first.locator(".updatemenu-button", has_text="by service").click()
                 visit.page.wait_for_function(
                     "Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                    ".some(p => p.textContent.includes('Service <b>bold</b>'))", timeout=30_000,
-                )  # fmt: skip
+                    ".some(p => p.textContent.includes('Service <b>bold</b>'))",
+                    timeout=30_000,
+                )
             assert cells.locator("img:not(.plot-img)").count() == 0
             assert cells.locator("[onerror]").count() == 0
             assert cells.locator("script:text('alert')").count() == 0
             assert cells.locator("a[href^='javascript']").count() == 0
             # Jira's links (pir's own drill-down links, a.pir-internal, go to /voila/render/ pages).
-            hrefs = cells.locator(".pir-table a[href]:not(.pir-internal)").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+            hrefs = cells.locator(".pir-table a[href]:not(.pir-internal)").evaluate_all(
+                "links => links.map(a => a.getAttribute('href'))"
+            )
             assert all(re.match(r"https?://", h) for h in hrefs), hrefs
             if name == "actions":
                 assert "INC-XSS-A" in text and len(hrefs) > 0
@@ -187,8 +209,12 @@ def test_jira_markup_is_text_and_javascript_links_are_not_links(browser, demo_se
 def test_five_dashboards_refreshing_while_a_writer_saves_notes(browser, demo_server):
     url, database = demo_server
     seconds = 60
-    writer = subprocess.Popen([sys.executable, str(WORKER), "writer", str(database), str(seconds)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, str(WORKER), "writer", str(database), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     names = ["actions", "reviews", "failure_modes", "incidents", "actions"]
     loads, problems = 0, []
     deadline = time.monotonic() + seconds
@@ -242,7 +268,10 @@ def test_home_page_links_reach_each_board_with_its_filter_applied(browser, demo_
         for section in visit.page.locator("div.pir-attention").all():
             links = section.locator("a")
             if links.count():
-                firsts[section.get_attribute("data-section")] = (links.first.get_attribute("href"), links.first.inner_text())
+                firsts[section.get_attribute("data-section")] = (
+                    links.first.get_attribute("href"),
+                    links.first.inner_text(),
+                )
         assert {"reviews", "actions", "regulatory"} <= set(firsts), firsts  # the demo at 2026-11-01 has these
         for section, (href, text) in firsts.items():
             visit.page.goto(url + "/voila/render/home.ipynb", wait_until="domcontentloaded")
@@ -278,7 +307,9 @@ def test_drill_down_from_a_team_to_its_incidents_and_actions_and_to_an_incident_
         visit.page.wait_for_selector(FILTERS, timeout=60_000)
         assert f"Filtered by team = {name}." in visit.page.locator("p.pir-url-filters").inner_text()
         assert visit.page.locator("h3", has_text="Actions (").count() == 1
-        teams = visit.page.locator("h3", has_text="Actions (").locator("xpath=following-sibling::table[1]//tbody/tr/td[4]")
+        teams = visit.page.locator("h3", has_text="Actions (").locator(
+            "xpath=following-sibling::table[1]//tbody/tr/td[4]"
+        )
         assert set(teams.all_inner_texts()) == {name}
         incident = visit.page.locator(".pir-table a.pir-internal[href*='incident.ipynb?incident=']").first
         key = incident.inner_text()
@@ -286,8 +317,12 @@ def test_drill_down_from_a_team_to_its_incidents_and_actions_and_to_an_incident_
         visit.page.wait_for_function("() => document.querySelector('.js-plotly-plot .main-svg')", timeout=30_000)
         text = visit.text
         assert f"{key} timeline" in text and "Milestones" in text and "Actions (" in text and "Postmortem:" in text
-        jira = visit.page.locator("h3", has_text="Actions (").locator("xpath=following-sibling::table[1]//a[not(contains(@class, 'pir-internal'))]")
-        assert jira.count() >= 1 and all(h.startswith("https://") for h in jira.evaluate_all("as => as.map(a => a.href)"))
+        jira = visit.page.locator("h3", has_text="Actions (").locator(
+            "xpath=following-sibling::table[1]//a[not(contains(@class, 'pir-internal'))]"
+        )
+        assert jira.count() >= 1 and all(
+            h.startswith("https://") for h in jira.evaluate_all("as => as.map(a => a.href)")
+        )
         visit.page.screenshot(path=str(ARTIFACTS / "dashboard-incident.png"), full_page=True)
         assert_clean(visit)
 
@@ -307,12 +342,15 @@ def today_server(tmp_path_factory):
 @pytest.mark.browser
 def test_every_board_on_todays_demo_shows_data_and_no_nan(browser, today_server):
     for name in sorted(FIGURES):
-        visit = Visit(browser, render(today_server).format(name), wait_for_plots=FIGURES[name],
-                      wait_for=None if name == "overview" else FILTERS)  # the overview has no filters
+        visit = Visit(
+            browser,
+            render(today_server).format(name),
+            wait_for_plots=FIGURES[name],
+            wait_for=None if name == "overview" else FILTERS,
+        )  # the overview has no filters
         with contextlib.closing(visit):
             assert_clean(visit)
             text = visit.text
             assert "sample data" in text, text[:500]
             assert re.search(r"\bNaN\b|\bNaT\b|<NA>", text) is None, f"{name}: {text[:2000]}"
             assert visit.page.locator(".pir-message").count() == 0, f"{name}: a panel with nothing to show"
-

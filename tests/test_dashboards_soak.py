@@ -16,11 +16,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
+from support.serving import SERVERS, demo_workdir, kernel_processes, pir_serve
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
-from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
-from support.serving import SERVERS, demo_workdir, kernel_processes, pir_serve
 
 LOADS = 50
 # A first render takes 2-6 s here; a stall is the executor timeout (15 s) or forever.
@@ -75,8 +75,10 @@ def test_pooled_kernel_reads_the_data_when_the_page_is_requested(browser, soak_s
     handed_out = server_log(url).count("Using pooled kernel")
     with db.connect(Settings(db=database)) as con:
         before = con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchone()[0]
-        con.execute("INSERT INTO incidents SELECT * REPLACE ('8888001' AS issue_id, 'INC-FRESH' AS key) "
-                    "FROM incidents WHERE NOT deleted ORDER BY key LIMIT 1")  # fmt: skip
+        con.execute(
+            "INSERT INTO incidents SELECT * REPLACE ('8888001' AS issue_id, 'INC-FRESH' AS key) "
+            "FROM incidents WHERE NOT deleted ORDER BY key LIMIT 1"
+        )
     visit = Visit(browser, f"{url}/voila/render/overview.ipynb", wait_for_plots=FIGURES["overview"])
     try:
         assert_clean(visit)
@@ -104,8 +106,13 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
 
         page.route("**/@voila-dashboards/widgets-manager8/static/remoteEntry.*.js", handle)
 
-    visit = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], prepare=late_widget_manager,
-                  wait_for=controls("actions"))
+    visit = Visit(
+        browser,
+        f"{url}/voila/render/actions.ipynb",
+        wait_for_plots=FIGURES["actions"],
+        prepare=late_widget_manager,
+        wait_for=controls("actions"),
+    )
     try:
         assert visit.ready_seconds > late_seconds  # the delay did hold the page back
         assert_clean(visit)
@@ -118,7 +125,9 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
 def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak_server):
     url, _, server = soak_server
     wait_for_pool(url)
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions"))  # a tab left open
+    kept = Visit(
+        browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions")
+    )  # a tab left open
     seconds, problems, counts = [], [], []
     names = list(FIGURES)
     try:
@@ -126,7 +135,9 @@ def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak
             name = names[i % len(names)]
             started = time.perf_counter()
             try:
-                visit = Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name))
+                visit = Visit(
+                    browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name)
+                )
             except Exception as exc:  # a Playwright timeout: the page never finished
                 problems.append(f"load {i} {name}: did not finish: {str(exc)[:200]}")
                 continue
@@ -145,8 +156,10 @@ def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak
             assert time.perf_counter() - started < 60
         # Every closed tab's kernel goes; the pool and the open tab's kernel stay.
         after = wait_for_kernels(server, POOL_SIZE + 1, CULL_IDLE_SECONDS + 10 * CULL_INTERVAL_SECONDS + 10)
-        print(f"{LOADS} loads: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s; "
-              f"kernels max {max(counts)}, after culling {after}; problems {len(problems)}")  # fmt: skip
+        print(
+            f"{LOADS} loads: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s; "
+            f"kernels max {max(counts)}, after culling {after}; problems {len(problems)}"
+        )
         assert problems == []
         assert after <= POOL_SIZE + 1, f"{after} kernels still running after culling"
         assert max(counts) < LOADS / 2, counts
@@ -187,9 +200,14 @@ def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_
     url, server = closing_server
     wait_for_pool(url)
     boards = ["actions", "reviews", "failure_modes", "incidents"]  # their figures need the page's kernel connection
-    kept = Visit(browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions"))
+    kept = Visit(
+        browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions")
+    )
     try:
-        closed = [Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name)) for name in boards]
+        closed = [
+            Visit(browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=FIGURES[name], wait_for=controls(name))
+            for name in boards
+        ]
         for visit in closed:
             assert_clean(visit)
         assert len(kernel_processes(server)) >= len(boards) + 1

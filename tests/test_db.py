@@ -14,17 +14,34 @@ from pirlib.failure_modes import taxonomy
 WORKER = Path(__file__).parent / "support" / "db_worker.py"
 
 DESIGN_TABLES = {
-    "incidents", "incident_events", "actions", "action_drafts", "reviews", "review_notes", "artifacts",
-    "attendees", "failure_modes", "reminders", "sync_runs", "schema_migrations",
+    "incidents",
+    "incident_events",
+    "actions",
+    "action_drafts",
+    "reviews",
+    "review_notes",
+    "artifacts",
+    "attendees",
+    "failure_modes",
+    "reminders",
+    "sync_runs",
+    "schema_migrations",
 }
-RUNBOOK_HOURS = {"facilitator_assigned": 12, "artifacts_collected": 24, "invites_sent": 24, "agenda_circulated": 24,
-                 "published": 48}
+RUNBOOK_HOURS = {
+    "facilitator_assigned": 12,
+    "artifacts_collected": 24,
+    "invites_sent": 24,
+    "agenda_circulated": 24,
+    "published": 48,
+}
 DESIGN_VIEWS = {"v_action_status", "v_review_deadlines", "v_incident_durations", "v_failure_mode_recurrence"}
 
 
 def table_names(con: duckdb.DuckDBPyConnection, kind: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = ?", [kind]).fetchall()}
+    return {
+        r[0]
+        for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_type = ?", [kind]).fetchall()
+    }
 
 
 def test_init_creates_every_table_and_view_once(settings):
@@ -40,8 +57,10 @@ def test_init_creates_every_table_and_view_once(settings):
 def test_migrations_apply_on_first_connect_of_an_existing_file(settings):
     # A file made by an older pir: only the bookkeeping table, no migrations yet.
     con = duckdb.connect(str(settings.db))
-    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
     con.close()
     with db.connect(settings) as con:
         assert "incidents" in table_names(con, "BASE TABLE")
@@ -96,8 +115,9 @@ def test_read_only_on_a_missing_file_says_how_to_create_it(settings):
 def test_upsert_replaces_by_key_and_dedupes_the_batch(settings):
     import pandas as pd
 
-    frame = pd.DataFrame({"note_id": ["a", "b", "a"], "incident_id": ["i"] * 3,
-                          "segment": ["s"] * 3, "text": ["first", "b", "second"]})
+    frame = pd.DataFrame(
+        {"note_id": ["a", "b", "a"], "incident_id": ["i"] * 3, "segment": ["s"] * 3, "text": ["first", "b", "second"]}
+    )
     with db.connect(settings) as con:
         assert db.upsert_frame(con, "review_notes", frame, "note_id") == 2
         db.upsert_frame(con, "review_notes", frame.iloc[[0]].assign(text="third"), "note_id")
@@ -106,8 +126,12 @@ def test_upsert_replaces_by_key_and_dedupes_the_batch(settings):
 
 
 def spawn(role: str, path: Path, seconds: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), role, str(path), str(seconds)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), role, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_waits_for_a_lock_then_proceeds(settings):

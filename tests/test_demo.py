@@ -33,9 +33,9 @@ def test_demo_loads_the_sample_twice_to_the_same_database(settings: Settings) ->
     issues = json.loads((sample_dir / "issues.json").read_text(encoding="utf-8"))["issues"]
     kinds = [i["fields"]["issuetype"]["name"] for i in issues]
     incidents = [i for i in issues if i["fields"]["issuetype"]["name"] == "Incident"]
-    expected_events = sum(
-        len(h["items"]) for i in incidents for h in i["changelog"]["histories"]
-    ) + sum(len(i["fields"]["comment"]["comments"]) for i in incidents)
+    expected_events = sum(len(h["items"]) for i in incidents for h in i["changelog"]["histories"]) + sum(
+        len(i["fields"]["comment"]["comments"]) for i in incidents
+    )
     reviews = json.loads((sample_dir / "reviews.json").read_text(encoding="utf-8"))
     modes = json.loads((sample_dir / "failure_modes.json").read_text(encoding="utf-8"))
 
@@ -67,14 +67,17 @@ def test_demo_loads_the_sample_twice_to_the_same_database(settings: Settings) ->
 def test_demo_refuses_a_database_with_synced_incidents_unless_forced(tmp_path: Path, demo_db: Path) -> None:
     import shutil
 
-    from pirlib.errors import InputError
     from support.sandbox import assert_one_error_line, run_pir
+
+    from pirlib.errors import InputError
 
     shutil.copyfile(demo_db, tmp_path / "pir.duckdb")
     settings = Settings(db=tmp_path / "pir.duckdb", sample_dir=demo_db.parent / "sample")
     with db.connect(settings) as con:  # what a `pir sync` against a real site leaves
-        con.execute("INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source)"
-                    " VALUES ('r1', now(), now(), 'success', 'incremental', 'https://jira.example.com')")  # fmt: skip
+        con.execute(
+            "INSERT INTO sync_runs (run_id, started_at, finished_at, status, mode, source)"
+            " VALUES ('r1', now(), now(), 'success', 'incremental', 'https://jira.example.com')"
+        )
         con.execute("UPDATE incidents SET summary = 'as synced from Jira'")
     with pytest.raises(InputError, match=r"holds 264 incidents synced from Jira .*`pir demo --force`"):
         load_demo(settings)

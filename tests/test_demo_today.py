@@ -70,7 +70,7 @@ def test_every_board_today_has_data_in_every_panel_and_no_nan(today_demo: Settin
             # A panel with a heading that says there is nothing to show is what the demo must not have.
             assert 'class="pir-message"' not in text, f"{name}: {re.sub(r'<[^>]+>', ' ', text)[:200]}"
             found = MISSING_TEXT.search(text)
-            assert found is None, f"{name}: {found and text[max(0, found.start() - 200):found.end()]}"
+            assert found is None, f"{name}: {found and text[max(0, found.start() - 200) : found.end()]}"
 
 
 def test_the_boards_today_show_reviews_at_risk_and_overdue_actions(today_demo: Settings) -> None:
@@ -92,9 +92,9 @@ def test_a_later_day_reloads_over_an_earlier_one_as_if_fresh(today_demo: Setting
         "incidents": "SELECT * EXCLUDE (synced_at) FROM incidents WHERE NOT deleted ORDER BY issue_id",
         "actions": "SELECT * EXCLUDE (synced_at) FROM actions WHERE NOT deleted ORDER BY issue_id",
         "incident_events": "SELECT e.* FROM incident_events AS e JOIN incidents AS i ON i.issue_id = e.incident_id"
-                           " WHERE NOT i.deleted ORDER BY event_id",
+        " WHERE NOT i.deleted ORDER BY event_id",
         "reviews": "SELECT r.* EXCLUDE (updated_at) FROM reviews AS r JOIN incidents AS i ON i.issue_id = r.incident_id"
-                   " WHERE NOT i.deleted ORDER BY incident_id",
+        " WHERE NOT i.deleted ORDER BY incident_id",
     }
     tables = {}
     for which in (settings, today_demo):

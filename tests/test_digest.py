@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.receivers import Receiver, SmtpSink
 
 from pirlib import attention, cli, db, delivery, digest
 from pirlib.config import Secret, Settings
-from support.receivers import Receiver, SmtpSink
 
 TODAY = dt.date(2026, 11, 1)  # a Sunday: the run's ISO week is 2026-W44, "last week" 19-25 October
 FAST = delivery.Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
@@ -31,7 +31,9 @@ def demo(tmp_path: Path, demo_db: Path) -> Settings:
 
 def sends(settings: Settings) -> list[tuple]:
     with db.connect(settings, read_only=True) as con:
-        return con.execute("SELECT week, channel, status, target, items, bytes > 0, error FROM digests ORDER BY channel").fetchall()
+        return con.execute(
+            "SELECT week, channel, status, target, items, bytes > 0, error FROM digests ORDER BY channel"
+        ).fetchall()
 
 
 def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo):
@@ -40,7 +42,9 @@ def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo):
         home = attention.collect(con, TODAY, attention.now(demo))
     assert built.week == "2026-W44"
     assert (built.numbers.start, built.numbers.end) == (dt.date(2026, 10, 19), dt.date(2026, 10, 25))
-    assert [[line.text for line in s.lines] for s in built.found.sections] == [[line.text for line in s.lines] for s in home.sections]
+    assert [[line.text for line in s.lines] for s in built.found.sections] == [
+        [line.text for line in s.lines] for s in home.sections
+    ]
     assert built.found.count > 0
     text = built.text()
     for label, value in built.numbers.rows():
@@ -51,8 +55,12 @@ def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo):
 
 
 def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receiver, smtp: SmtpSink):
-    settings = demo.replace(digest_webhook=Secret(receiver.url), digest_to=("cto@example.com", "vp@example.com"),
-                            smtp_host="127.0.0.1", smtp_port=smtp.server_address[1])  # fmt: skip
+    settings = demo.replace(
+        digest_webhook=Secret(receiver.url),
+        digest_to=("cto@example.com", "vp@example.com"),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.server_address[1],
+    )
     first = digest.send_digest(settings, backoff=FAST)
     assert set(first.sent) == {"slack", "email"} and first.failed == {}
     assert len(receiver.bodies) == 1 and len(smtp.messages) == 1
@@ -62,8 +70,10 @@ def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receive
     assert payload["blocks"][0]["text"]["text"] == "pir weekly digest, 2026-W44"
     assert f"<{DASHBOARDS}/voila/render/actions.ipynb?team=" in json.dumps(payload)
     count = first.digest.found.count
-    assert sends(settings) == [("2026-W44", "email", "sent", "cto@example.com, vp@example.com", count, True, None),
-                               ("2026-W44", "slack", "sent", "webhook", count, True, None)]  # fmt: skip
+    assert sends(settings) == [
+        ("2026-W44", "email", "sent", "cto@example.com, vp@example.com", count, True, None),
+        ("2026-W44", "slack", "sent", "webhook", count, True, None),
+    ]
     # The second run that week sends nothing; the next week's run sends again.
     again = digest.send_digest(settings, backoff=FAST)
     assert again.sent == {} and set(again.skipped) == {"slack", "email"}
@@ -107,7 +117,9 @@ def test_the_digest_keeps_jira_text_as_text(demo):
         built = digest.build(con, demo)
     hostile = attention.Line("INC-9 <img src=x onerror=alert(1)> & <b>|bold|</b>", "reviews", (("incident", "INC-9"),))
     sections = (attention.Section("reviews", "Reviews <i>at risk</i>", "none", (hostile,), 1),)
-    built = digest.Digest(built.week, built.numbers, attention.Attention(TODAY, built.found.as_of, sections), DASHBOARDS)
+    built = digest.Digest(
+        built.week, built.numbers, attention.Attention(TODAY, built.found.as_of, sections), DASHBOARDS
+    )
     page = built.html()
     assert "<img" not in page and "<b>" not in page and "<i>" not in page
     assert "INC-9 &lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;|bold|&lt;/b&gt;" in page
@@ -123,7 +135,7 @@ def test_the_html_email_looks_right_in_a_browser(demo, smtp: SmtpSink, browser, 
     inline (the headings keep their sizes) and loading nothing."""
     settings = demo.replace(digest_to=("cto@example.com",), smtp_host="127.0.0.1", smtp_port=smtp.server_address[1])
     result = digest.send_digest(settings, backoff=FAST)
-    (_, _, raw), = smtp.messages
+    ((_, _, raw),) = smtp.messages
     message = email.message_from_string(raw, policy=policy.default)
     assert message["Subject"].startswith("pir weekly digest, 2026-W44")
     assert message.get_body(("plain",)).get_content().startswith("pir weekly digest")
@@ -153,7 +165,12 @@ def test_the_html_email_looks_right_in_a_browser(demo, smtp: SmtpSink, browser, 
 
 def test_a_claim_by_a_running_send_is_left_alone_until_it_is_stale():
     now = pd.Timestamp("2026-11-01 08:00", tz="UTC")
-    history = pd.DataFrame({"channel": ["slack", "email"], "status": ["sending", "sending"],
-                            "sent_at": [now - pd.Timedelta(minutes=2), now - digest.STALE]})  # fmt: skip
+    history = pd.DataFrame(
+        {
+            "channel": ["slack", "email"],
+            "status": ["sending", "sending"],
+            "sent_at": [now - pd.Timedelta(minutes=2), now - digest.STALE],
+        }
+    )
     todo, skipped = digest._due(history, ["slack", "email"], now)
     assert todo == ["email"] and skipped == {"slack": "another run is sending it right now"}

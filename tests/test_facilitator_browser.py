@@ -18,12 +18,12 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from support import review_fixture as fx
-from pirlib.review import actions, meeting
-from pirlib.review.session import incident_facts
 from support.browser import Visit
 from support.serving import ARTIFACTS, PIR, free_port, port_open
+
+from pirlib.review import actions, meeting
+from pirlib.review.session import incident_facts
 
 GOOD_DRAFT = {
     "summary": "Add a canary alert on the checkout 5xx rate",
@@ -45,8 +45,9 @@ def guide_server(tmp_path_factory):
     env.update(PIR_DB=str(settings.db), PIR_TODAY=fx.TODAY.isoformat(), PIR_HOME=str(workdir))
     log_path = workdir / "guide.log"
     log = log_path.open("w")
-    process = subprocess.Popen([str(PIR), "guide", "--port", str(port)], cwd=workdir, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [str(PIR), "guide", "--port", str(port)], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -96,7 +97,9 @@ def pick(visit: Visit, key: str) -> None:
     """Choose ``key`` in Pick's list (option labels start with the key; their values are not the ids)."""
     index = visit.page.evaluate(
         "k => Array.from(document.querySelector('.pir-pick select').options)"
-        ".findIndex(o => o.text.replace(/\\u00a0/g, ' ').startsWith(k + ' '))", key)  # fmt: skip
+        ".findIndex(o => o.text.replace(/\\u00a0/g, ' ').startsWith(k + ' '))",
+        key,
+    )
     assert index >= 0, f"{key} is not in the list"
     visit.page.locator(".pir-pick select").select_option(index=index)
 
@@ -128,16 +131,18 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
         page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").check()
         wait_text(visit, "collected 2025-09-06")
         page.get_by_role("button", name="Mark: invite list sent").click()
-        page.wait_for_function("() => document.querySelector('.pir-invite-message').innerText.includes('invite list sent')",
-                               timeout=20_000)  # fmt: skip
+        page.wait_for_function(
+            "() => document.querySelector('.pir-invite-message').innerText.includes('invite list sent')", timeout=20_000
+        )
         shot(visit, "2-prepare")
 
         open_step(visit, "timeline", 3)  # star an event: a key moment
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1", timeout=60_000)
         page.locator(".pir-timeline-events select").select_option(index=0)
         page.locator("button.pir-star").click()
-        page.wait_for_function("() => document.querySelector('.pir-timeline-events select').options[0].text.includes('★')",
-                               timeout=20_000)  # fmt: skip
+        page.wait_for_function(
+            "() => document.querySelector('.pir-timeline-events select').options[0].text.includes('★')", timeout=20_000
+        )
         shot(visit, "3-timeline")
 
         open_step(visit, "meeting", 4)

@@ -11,15 +11,16 @@ from pathlib import Path
 import ipywidgets as widgets
 import nbformat
 import pytest
-
 from support import review_fixture as fx
+from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
+
 from pirlib import db
 from pirlib.config import Secret
-from pirlib.review import actions, meeting as review_meeting, prepare, progress
+from pirlib.review import actions, prepare, progress
+from pirlib.review import meeting as review_meeting
 from pirlib.review.session import incident_facts
 from pirlib.ui import html
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
-from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +139,9 @@ def test_meeting_clocks_and_notes(settings):
     meeting.add_buttons["risk_review"].click()
     frame = fx.in_review(settings, review_meeting.notes)
     assert list(zip(frame["segment"], frame["tag"].fillna(""), frame["flag"].fillna(""))) == [
-        ("went_wrong", "detection_gap", ""), ("risk_review", "", "compliance")]  # fmt: skip
+        ("went_wrong", "detection_gap", ""),
+        ("risk_review", "", "compliance"),
+    ]
     shown = json.dumps(html_of(meeting.widget))
     assert "&lt;script&gt;x&lt;/script&gt;" in shown and "<script>x" not in shown
 
@@ -170,8 +173,13 @@ def test_the_meeting_records_attendance_roles_and_the_root_cause(settings):
     record.factors.value = "Canary ignored 5xx\n\nNo auto-rollback"
     assert "root cause saved" in record.cause_message.widget.value
     saved = fx.in_review(settings, review_meeting.record)
-    assert saved == {"facilitator": fx.FACILITATOR, "incident_commander": "Sam Okafor", "scribe": "Mo Diaz",
-                     "root_cause": "v2.14.0 shrank the pool <b>", "contributing_factors": "Canary ignored 5xx\nNo auto-rollback"}
+    assert saved == {
+        "facilitator": fx.FACILITATOR,
+        "incident_commander": "Sam Okafor",
+        "scribe": "Mo Diaz",
+        "root_cause": "v2.14.0 shrank the pool <b>",
+        "contributing_factors": "Canary ignored 5xx\nNo auto-rollback",
+    }
     invitees = fx.in_review(settings, prepare.invite_list).set_index("name")
     assert invitees.loc["Sam Okafor", "attended"] and invitees.loc["Ravi Iyer", "attended"]
     assert not invitees.loc["Ravi Iyer", "invited"] and invitees["attended"].isna().sum() > 0
@@ -221,9 +229,14 @@ def test_actions_autosave_and_explain_problems(settings):
     assert step.draft_id is None and step.fields["summary"].value == ""
     shown = "".join(html_of(step.widget))
     assert "within 90 days" in shown and html.text(actions.GOOD_METRIC) in shown
-    good = {"summary": "Add a canary alert on 5xx rate", "owner": "Sam Okafor", "action_type": "detect", "team": "SRE",
-            "success_metric": "alert within 2 min of 5xx > 1%",
-            "verification_method": "game day on 2025-09-20, checked by the SRE on call"}  # fmt: skip
+    good = {
+        "summary": "Add a canary alert on 5xx rate",
+        "owner": "Sam Okafor",
+        "action_type": "detect",
+        "team": "SRE",
+        "success_metric": "alert within 2 min of 5xx > 1%",
+        "verification_method": "game day on 2025-09-20, checked by the SRE on call",
+    }
     for name, value in good.items():
         step.fields[name].value = value
     step.fields["due_date"].value = fx.TODAY + dt.timedelta(days=14)
@@ -232,7 +245,9 @@ def test_actions_autosave_and_explain_problems(settings):
     assert len(drafts) == 2 and drafts[1].problems == [] and drafts[0].problems
     assert drafts[1].draft.team == "SRE" and "Sam Okafor (SRE)" in json.dumps(html_of(step.listing))
     step.fields["success_metric"].value = "asdf qwerty"
-    assert "states no measurable target" in step.problems.value and html.text(actions.GOOD_METRIC) in step.problems.value
+    assert (
+        "states no measurable target" in step.problems.value and html.text(actions.GOOD_METRIC) in step.problems.value
+    )
     step.fields["success_metric"].value = "alert within 2 min of 5xx > 1%"
     step.edit(draft_id)
     assert step.fields["summary"].value == "Look into the alerts"
@@ -261,8 +276,9 @@ def wiki():
 
 
 def test_wrap_up_publish_button_creates_then_updates_the_page(settings, wiki):
-    settings = settings.replace(confluence_url=wiki.url, confluence_space="REL", confluence_email=EMAIL,
-                                confluence_token=Secret(TOKEN))  # fmt: skip
+    settings = settings.replace(
+        confluence_url=wiki.url, confluence_space="REL", confluence_email=EMAIL, confluence_token=Secret(TOKEN)
+    )
     w = picked(settings)
     w.go("wrap_up")
     panel = w.steps["wrap_up"].publishing
@@ -329,8 +345,10 @@ def test_a_relative_import_path_is_the_projects_and_the_import_says_what_it_adde
     step.kind.value = "alerts"
     step.path.value = "imports/nope.csv"
     step.import_button.click()
-    assert (f"imports/nope.csv: no such file in the project folder {project}; give a path relative to that folder, "
-            "or an absolute path") in step.message.widget.value  # fmt: skip
+    assert (
+        f"imports/nope.csv: no such file in the project folder {project}; give a path relative to that folder, "
+        "or an absolute path"
+    ) in step.message.widget.value
     step.path.value = "imports/alerts.csv"
     step.import_button.click()
     message = step.message.widget.value
@@ -353,7 +371,9 @@ def test_recap_shows_and_sets_the_failure_mode_and_lists_similar_incidents(setti
     w.user = "Alex Chen"
     w.go("meeting")
     recap = w.steps["meeting"].recap
-    assert 'Failure mode: <b>Bad deploy</b>' in recap.mode.value and 'summary has &quot;rollout&quot;' in recap.mode.value
+    assert (
+        "Failure mode: <b>Bad deploy</b>" in recap.mode.value and "summary has &quot;rollout&quot;" in recap.mode.value
+    )
     assert "INC-42" in recap.similar.value and "INC-40" not in recap.similar.value  # earlier incidents only
     assert "same service and mode; shared terms: 5xx, api, payments, rollout" in recap.similar.value
     recap.picker.value = "Config change"
@@ -363,7 +383,8 @@ def test_recap_shows_and_sets_the_failure_mode_and_lists_similar_incidents(setti
     assert "Failure mode: <b>Config change</b>" in recap.mode.value and "set by Alex Chen" in recap.mode.value
     with db.connect(settings, read_only=True) as con:
         assert con.execute("SELECT mode, note, set_by FROM failure_mode_overrides").fetchall() == [
-            ("Config change", "the rollout only carried a config push", "Alex Chen")]
+            ("Config change", "the rollout only carried a config push", "Alex Chen")
+        ]
     reopened = wizard(settings)  # a new session resumes with the saved mode selected
     reopened.go("meeting")
     assert reopened.steps["meeting"].recap.picker.value == "Config change"
@@ -379,17 +400,33 @@ ACTIVE_TAGS = {"script", "img", "iframe", "object", "embed", "svg", "style", "li
 def test_every_step_of_the_guide_keeps_hostile_text_as_text(settings):
     """Hostile text in every place a person or Jira can put it, through every step's HTML."""
     with db.connect(settings) as con:
-        con.execute("UPDATE incidents SET commander = ?, service = ?, description = ? WHERE issue_id = '40001'",
-                    [HOSTILE, HOSTILE, HOSTILE])  # fmt: skip
+        con.execute(
+            "UPDATE incidents SET commander = ?, service = ?, description = ? WHERE issue_id = '40001'",
+            [HOSTILE, HOSTILE, HOSTILE],
+        )
         con.execute("UPDATE incident_events SET incident_id = '40001', text = ?, actor = ?", [HOSTILE, HOSTILE])
     fx.in_review(settings, prepare.assign_facilitator, "Kim <b>Lee</b>", incident="40001")
     fx.in_review(settings, prepare.add_attendee, HOSTILE, role=HOSTILE, incident="40001")
-    fx.in_review(settings, prepare.set_artifact, "monitoring_snapshots", collected=True, location=HOSTILE,
-                 by=HOSTILE, incident="40001")  # fmt: skip
+    fx.in_review(
+        settings,
+        prepare.set_artifact,
+        "monitoring_snapshots",
+        collected=True,
+        location=HOSTILE,
+        by=HOSTILE,
+        incident="40001",
+    )
     for segment in ("welcome", "went_well", "risk_review"):
         fx.in_review(settings, review_meeting.add_note, segment, HOSTILE, author=HOSTILE, incident="40001")
-    fx.in_review(settings, actions.create_draft, summary=HOSTILE, owner=HOSTILE, success_metric=HOSTILE,
-                 verification_method=HOSTILE, incident="40001")  # fmt: skip
+    fx.in_review(
+        settings,
+        actions.create_draft,
+        summary=HOSTILE,
+        owner=HOSTILE,
+        success_metric=HOSTILE,
+        verification_method=HOSTILE,
+        incident="40001",
+    )
 
     class Elements(HTMLParser):
         def __init__(self, markup: str):
@@ -459,8 +496,11 @@ def test_one_change_is_one_connection_and_decides_one_step(settings, monkeypatch
     decided: list[str] = []
     real_connect, real_step_done = db.connect, progress.step_done
     monkeypatch.setattr(db, "connect", lambda *a, **k: (opened.append(True), real_connect(*a, **k))[1])
-    monkeypatch.setattr(progress, "step_done", lambda s, step, done=frozenset(): (decided.append(step),
-                                                                                 real_step_done(s, step, done))[1])
+    monkeypatch.setattr(
+        progress,
+        "step_done",
+        lambda s, step, done=frozenset(): (decided.append(step), real_step_done(s, step, done))[1],
+    )
     w.steps["prepare"].artifact_boxes["monitoring_snapshots"].value = True
     assert len(opened) == 1 and decided == ["prepare", "wrap_up"]
     assert "collected 2025-09-06" in w.steps["prepare"].artifact_stamps["monitoring_snapshots"].value
@@ -484,8 +524,13 @@ def test_progress_is_decided_in_review_progress(settings):
     fx.in_review(settings, prepare.mark_agenda_circulated)
     assert done() == {"pick", "prepare", "timeline"}
     for segment in review_meeting.SEGMENTS:
-        fx.in_review(settings, review_meeting.add_note, segment.name, f"note on {segment.title}",
-                     **({"tag": "detection_gap"} if segment.name == "went_wrong" else {}))  # fmt: skip
+        fx.in_review(
+            settings,
+            review_meeting.add_note,
+            segment.name,
+            f"note on {segment.title}",
+            **({"tag": "detection_gap"} if segment.name == "went_wrong" else {}),
+        )
     assert "meeting" in done()
     before = done()
     after = fx.in_review(settings, progress.update_done, before - {"meeting"}, "meeting")

@@ -46,7 +46,9 @@ def test_the_view_never_takes_an_unlisted_jira_value_for_a_mode(settings: Settin
         modes = set(taxonomy.modes(con))
         classified = con.execute(
             "SELECT count(*), count(*) FILTER (jira_says = 'Jira says \"Cosmic rays\"') FROM v_incident_failure_modes"
-            " WHERE field_value = ?", [RAW]).fetchone()  # fmt: skip
+            " WHERE field_value = ?",
+            [RAW],
+        ).fetchone()
         shown = {r[0] for r in con.execute("SELECT failure_mode FROM v_incident_failure_modes").fetchall()}
         durations = {r[0] for r in con.execute("SELECT failure_mode FROM v_incident_durations").fetchall()}
     assert classified[0] > 10 and classified[0] == classified[1]
@@ -101,13 +103,15 @@ def test_each_board(settings: Settings, name: str) -> None:
         assert set(frame["failure_mode"].dropna()) <= modes
 
 
-def test_pir_similar_and_the_guide(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+def test_pir_similar_and_the_guide(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     key = stage31_key(settings)
     with db.connect(settings, read_only=True) as con:
         modes = set(taxonomy.modes(con))
         later = con.execute(
-            "SELECT key FROM incidents WHERE failure_mode = ? ORDER BY created_at DESC LIMIT 1", [RAW]).fetchone()[0]
+            "SELECT key FROM incidents WHERE failure_mode = ? ORDER BY created_at DESC LIMIT 1", [RAW]
+        ).fetchone()[0]
         found = similar.similar(con, later, 10)
     assert set(found["failure_mode"]) <= modes
     monkeypatch.setenv("PIR_DB", str(settings.db))

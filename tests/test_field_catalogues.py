@@ -33,8 +33,11 @@ def _settings(server: FakeJira, path: Path, **changes: object) -> Settings:
 
 
 def _env(server: FakeJira, path: Path) -> dict[str, str]:
-    return {"PIR_DB": str(path), "PIR_JIRA_URL": server.url,
-            **{f"PIR_{k.upper()}": v for k, v in server.credentials().items()}}  # fmt: skip
+    return {
+        "PIR_DB": str(path),
+        "PIR_JIRA_URL": server.url,
+        **{f"PIR_{k.upper()}": v for k, v in server.credentials().items()},
+    }
 
 
 def _run(settings: Settings) -> sync.SyncResult:
@@ -64,15 +67,19 @@ def test_a_site_without_failure_mode_syncs_and_says_what_classifies(
     assert sync_out.err == ""
     for out in (init_out, sync_out.out):
         assert "Jira fields found: severity = 'Severity' (customfield_10010);" in out
-        found, missing = (next(line for line in out.splitlines() if line.startswith(p))
-                          for p in ("Jira fields found:", "Jira fields not found:"))  # fmt: skip
+        found, missing = (
+            next(line for line in out.splitlines() if line.startswith(p))
+            for p in ("Jira fields found:", "Jira fields not found:")
+        )
         assert "failure mode" not in found
         assert missing.startswith("Jira fields not found: failure mode")
         assert out.count(CLASSIFIED_WITHOUT_FIELD) == 1
     assert "synced 30 incidents" in sync_out.out
     with db.connect(Settings(db=tmp_path / "pir.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM incidents WHERE failure_mode IS NOT NULL").fetchone()[0] == 0
-        sources = dict(con.execute("SELECT mode_source, count(*) FROM v_incident_failure_modes GROUP BY ALL").fetchall())
+        sources = dict(
+            con.execute("SELECT mode_source, count(*) FROM v_incident_failure_modes GROUP BY ALL").fetchall()
+        )
     assert "field" not in sources and sum(sources.values()) == 30
     assert sources.get("summary", 0) > 15  # the sample's summaries name what happened
 
@@ -91,7 +98,10 @@ def test_empty_failure_mode_field_means_none_even_where_the_site_has_one(site: d
         result = _run(_settings(server, tmp_path / "pir.duckdb", failure_mode_field=""))
     assert CLASSIFIED_WITHOUT_FIELD in result.field_report
     with db.connect(Settings(db=tmp_path / "pir.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FILTER (failure_mode IS NOT NULL), count(*) FROM incidents").fetchone() == (0, 30)
+        assert con.execute("SELECT count(*) FILTER (failure_mode IS NOT NULL), count(*) FROM incidents").fetchone() == (
+            0,
+            30,
+        )
 
 
 @pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
@@ -122,11 +132,14 @@ def test_severity_from_priority_is_mapped_to_levels(site: dict, flavour: str, tm
         mapping = load_settings({"PIR_SEVERITY_MAP": PRIORITY_MAP}).severity_map
         result = _run(_settings(server, tmp_path / "pir.duckdb", severity_field="priority", severity_map=mapping))
     assert result.field_report[0].startswith(
-        "Jira fields found: severity = 'Priority' (priority), mapped Highest=Sev-0, High=Sev-1,")
+        "Jira fields found: severity = 'Priority' (priority), mapped Highest=Sev-0, High=Sev-1,"
+    )
     levels = {"Highest": "Sev-0", "High": "Sev-1", "Medium": "Sev-2", "Low": "Sev-3", "Lowest": "Sev-3"}
     with db.connect(Settings(db=tmp_path / "pir.duckdb"), read_only=True) as con:
         pairs = con.execute("SELECT priority, severity FROM incidents").fetchall()
-        changes = con.execute("SELECT from_value, to_value FROM incident_events WHERE kind = 'severity_change'").fetchall()
+        changes = con.execute(
+            "SELECT from_value, to_value FROM incident_events WHERE kind = 'severity_change'"
+        ).fetchall()
     assert len(pairs) == 30 and all(levels[p] == s for p, s in pairs)
     assert changes and all(v in levels.values() for pair in changes for v in pair)
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from support.jira_samples import jira_sample
 
 from pirlib.config import Settings
 from pirlib.errors import ConfigError
 from pirlib.jira_sync.fields import FieldMap, resolve_fields
-from support.jira_samples import jira_sample
 
 
 def _field(fid: str, name: str, custom: str | None = "select") -> dict:
-    schema = {"type": "option", "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{custom}"} if custom else {"type": "string"}
+    schema = (
+        {"type": "option", "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{custom}"}
+        if custom
+        else {"type": "string"}
+    )
     return {"id": fid, "name": name, "custom": bool(custom), "schema": schema}
 
 
@@ -34,10 +38,17 @@ SITE = [
 
 def test_every_field_found_by_its_default_name() -> None:
     assert resolve_fields(SITE, Settings()) == FieldMap(
-        severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
-        success_metric="customfield_10020", verification="customfield_10021", action_type="customfield_10022",
-        team="customfield_10027", commander="customfield_10023", incident_start="customfield_10026",
-        customer_impact="customfield_10024", regulatory="customfield_10025",
+        severity="customfield_10010",
+        failure_mode="customfield_10011",
+        epic_link="customfield_10014",
+        success_metric="customfield_10020",
+        verification="customfield_10021",
+        action_type="customfield_10022",
+        team="customfield_10027",
+        commander="customfield_10023",
+        incident_start="customfield_10026",
+        customer_impact="customfield_10024",
+        regulatory="customfield_10025",
     )
 
 
@@ -90,7 +101,10 @@ def test_epic_link_id_differs_per_site_and_is_found_by_name() -> None:
 
 def test_missing_configured_field_names_the_setting_and_close_candidates() -> None:
     site = [f for f in SITE if f["name"] != "Failure Mode"] + [_field("customfield_10099", "Failure Modes")]
-    with pytest.raises(ConfigError, match=r"^PIR_FAILURE_MODE_FIELD: no field named 'Failure Mode'.*'Failure Modes' \(customfield_10099\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^PIR_FAILURE_MODE_FIELD: no field named 'Failure Mode'.*'Failure Modes' \(customfield_10099\)",
+    ):
         resolve_fields(site, Settings(failure_mode_field="Failure Mode"))
     # Not configured: the default name is optional, the taxonomy's rules classify instead.
     assert resolve_fields(site, Settings()).failure_mode is None
@@ -100,7 +114,9 @@ def test_missing_configured_field_names_the_setting_and_close_candidates() -> No
 
 
 def test_an_id_the_site_does_not_have_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"PIR_SEVERITY_FIELD=customfield_99999: this Jira site has no field with that id"):
+    with pytest.raises(
+        ConfigError, match=r"PIR_SEVERITY_FIELD=customfield_99999: this Jira site has no field with that id"
+    ):
         resolve_fields(SITE, Settings(severity_field="customfield_99999"))
     with pytest.raises(ConfigError, match="PIR_EPIC_LINK_FIELD=customfield_1"):
         resolve_fields(SITE, Settings(epic_link_field="customfield_1"))

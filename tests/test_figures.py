@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
-
 from support import dashboard_fixture
+
 from pirlib import db, metrics
 from pirlib.config import Settings
 from pirlib.ui import boards, figures, html
@@ -56,7 +56,9 @@ def test_incidents_figure_escapes_jira_text_in_names_and_hover():
     assert "<img" not in text and "<script" not in text
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in text
     hover = fig.data[1].customdata[0]
-    assert hover == "<br>INC-2 &lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;alert(2)&lt;/script&gt;<br>INC-1 ok"
+    assert (
+        hover == "<br>INC-2 &lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;alert(2)&lt;/script&gt;<br>INC-1 ok"
+    )
 
 
 def test_incident_hover_says_how_many_more_and_shortens_long_summaries():
@@ -112,10 +114,20 @@ def test_mime_bundle_is_plotly_json_with_config_and_no_html():
 
 def test_html_bundle_keeps_jira_text_inside_one_escaped_attribute():
     spec = figures.completion_rate_bars(
-        pd.DataFrame({"team": ['x" onmouseover="alert(1)', HOSTILE], "actions": [2, 1], "done": [1, 1], "open": [1, 0],
-                      "overdue": [0, 0], "completion_rate": [0.5, 1.0], "on_time_rate": [1.0, 1.0]}),
-        "team", "by team <b>",
-    )  # fmt: skip
+        pd.DataFrame(
+            {
+                "team": ['x" onmouseover="alert(1)', HOSTILE],
+                "actions": [2, 1],
+                "done": [1, 1],
+                "open": [1, 0],
+                "overdue": [0, 0],
+                "completion_rate": [0.5, 1.0],
+                "on_time_rate": [1.0, 1.0],
+            }
+        ),
+        "team",
+        "by team <b>",
+    )
     bundle = figures.html_bundle(spec)
     assert set(bundle) == {"text/html", "text/plain"}
     markup = bundle["text/html"]
@@ -142,9 +154,12 @@ def test_html_bundle_refuses_a_trace_type_the_page_cannot_draw():
 
 
 def test_overview_figures_fit_the_page_bundle_and_have_a_height():
-    for fig in (figures.incidents_by_severity_month(incident_frame()),
-                figures.action_status_by_month(pd.DataFrame({"month": months("2026-08-01"), "state": ["done"],
-                                                             "actions": [1]}))):  # fmt: skip
+    for fig in (
+        figures.incidents_by_severity_month(incident_frame()),
+        figures.action_status_by_month(
+            pd.DataFrame({"month": months("2026-08-01"), "state": ["done"], "actions": [1]})
+        ),
+    ):
         assert 'style="height:420px"' in figures.html_bundle(fig)["text/html"]
 
 
@@ -220,7 +235,9 @@ def test_load_overview_on_missing_and_empty_databases(tmp_path):
 
 
 def test_table_escapes_every_cell():
-    frame = pd.DataFrame({"Summary": [HOSTILE, None], "Started": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT]})
+    frame = pd.DataFrame(
+        {"Summary": [HOSTILE, None], "Started": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT]}
+    )
     table = html.table(frame)
     assert "<img" not in table and "<script" not in table
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;script&gt;" in table
@@ -233,7 +250,9 @@ def test_overview_shows_its_header_and_panels_without_raw_jira_markup(fixture_db
     monkeypatch.setattr(board_module, "display", lambda obj, raw=False: shown.append(obj))
     overview = boards.load_board("overview", fixture_db)
     overview.show()
-    assert len(shown) == 2  # the pages' header and the as-of line, then every panel in one block (no filter bar, no widgets)
+    assert (
+        len(shown) == 2
+    )  # the pages' header and the as-of line, then every panel in one block (no filter bar, no widgets)
     header, panels = (item.data for item in shown)
     assert header.startswith('<nav class="pir-nav"')
     assert '</nav><p class="pir-as-of">6 incidents, 5 actions. Data as of' in header
@@ -256,8 +275,17 @@ def test_overview_without_actions_says_so(fixture_db):
 
 
 def test_dashboard_figures_escape_every_jira_label():
-    rates = pd.DataFrame({"team": [HOSTILE, "SRE"], "actions": [3, 1], "done": [1, 1], "open": [2, 0],
-                          "overdue": [1, 0], "completion_rate": [1 / 3, 1.0], "on_time_rate": [np.nan, 1.0]})
+    rates = pd.DataFrame(
+        {
+            "team": [HOSTILE, "SRE"],
+            "actions": [3, 1],
+            "done": [1, 1],
+            "open": [2, 0],
+            "overdue": [1, 0],
+            "completion_rate": [1 / 3, 1.0],
+            "on_time_rate": [np.nan, 1.0],
+        }
+    )
     counts = pd.DataFrame({"failure_mode": [HOSTILE, "DNS"], "service": ["svc", HOSTILE], "incidents": [2, 1]})
     specs = [
         figures.completion_rate_bars(rates, "team", "by team"),
@@ -272,9 +300,20 @@ def test_dashboard_figures_escape_every_jira_label():
 
 
 def test_distribution_boxes_are_precomputed_with_median_p90_and_n():
-    summary = pd.DataFrame({"measure": ["TTD", "TTR"], "period": [pd.Timestamp("2026-07-01")] * 2, "n": [4, 4],
-                            "median": [5.0, 60.0], "p90": [9.0, 200.0], "p10": [1.0, 20.0], "q1": [2.0, 30.0],
-                            "q3": [7.0, 90.0], "min": [1.0, 10.0], "max": [10.0, 300.0]})  # fmt: skip
+    summary = pd.DataFrame(
+        {
+            "measure": ["TTD", "TTR"],
+            "period": [pd.Timestamp("2026-07-01")] * 2,
+            "n": [4, 4],
+            "median": [5.0, 60.0],
+            "p90": [9.0, 200.0],
+            "p10": [1.0, 20.0],
+            "q1": [2.0, 30.0],
+            "q3": [7.0, 90.0],
+            "min": [1.0, 10.0],
+            "max": [10.0, 300.0],
+        }
+    )
     spec = figures.distribution_boxes(summary, "period", "Durations", "minutes", trace="measure", log=True)
     boxes = [t for t in spec["data"] if t["type"] == "box"]
     assert [b["name"] for b in boxes] == ["TTD", "TTR"]
@@ -332,13 +371,24 @@ def test_boards_on_missing_and_empty_databases_say_how_to_load(tmp_path, name):
 
 
 def test_choice_is_one_figure_with_a_button_per_view():
-    teams = pd.DataFrame({"team": [HOSTILE, "SRE"], "actions": [3, 1], "done": [1, 1], "open": [2, 0],
-                          "overdue": [1, 0], "completion_rate": [1 / 3, 1.0], "on_time_rate": [0.5, 1.0]})  # fmt: skip
+    teams = pd.DataFrame(
+        {
+            "team": [HOSTILE, "SRE"],
+            "actions": [3, 1],
+            "done": [1, 1],
+            "open": [2, 0],
+            "overdue": [1, 0],
+            "completion_rate": [1 / 3, 1.0],
+            "on_time_rate": [0.5, 1.0],
+        }
+    )
     owners = teams.rename(columns={"team": "owner"}).head(1)
-    spec = figures.choice([
-        ("by team", figures.completion_rate_bars(teams, "team", "Rates by team")),
-        ("by <owner>", figures.completion_rate_bars(owners, "owner", "Rates by owner")),
-    ])  # fmt: skip
+    spec = figures.choice(
+        [
+            ("by team", figures.completion_rate_bars(teams, "team", "Rates by team")),
+            ("by <owner>", figures.completion_rate_bars(owners, "owner", "Rates by owner")),
+        ]
+    )
     assert [trace["visible"] for trace in spec["data"]] == [True, True, False, False]  # the first grouping shows
     assert spec["layout"]["title"]["text"] == "Rates by team"
     (menu,) = spec["layout"]["updatemenus"]
@@ -353,12 +403,18 @@ def test_choice_is_one_figure_with_a_button_per_view():
 
 
 def test_choice_of_heatmaps_switches_the_axis_type_with_the_view():
-    by_period = pd.DataFrame({"period": ["2026-01-01", "2026-04-01"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]})
-    by_service = pd.DataFrame({"service": ["2026-01-01-api", "svc"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]})
-    spec = figures.choice([
-        ("by quarter", figures.heatmap(by_period, "period", "failure_mode", "incidents", "by quarter", dates=True)),
-        ("by service", figures.heatmap(by_service, "service", "failure_mode", "incidents", "by service")),
-    ])  # fmt: skip
+    by_period = pd.DataFrame(
+        {"period": ["2026-01-01", "2026-04-01"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]}
+    )
+    by_service = pd.DataFrame(
+        {"service": ["2026-01-01-api", "svc"], "failure_mode": ["DNS", HOSTILE], "incidents": [1, 2]}
+    )
+    spec = figures.choice(
+        [
+            ("by quarter", figures.heatmap(by_period, "period", "failure_mode", "incidents", "by quarter", dates=True)),
+            ("by service", figures.heatmap(by_service, "service", "failure_mode", "incidents", "by service")),
+        ]
+    )
     assert spec["layout"]["xaxis"]["type"] == "date"
     quarter, service = (button["args"][1] for button in spec["layout"]["updatemenus"][0]["buttons"])
     assert quarter["xaxis.type"] == "date" and service["xaxis.type"] == "category"  # not guessed from the values
@@ -374,12 +430,13 @@ def _luminance(colour: str) -> float:
 
 
 def test_count_heatmap_is_darkest_where_the_count_is_highest_and_shows_counts_that_fit():
-    counts = pd.DataFrame({"service": ["api", "api", "web"], "failure_mode": ["Capacity", "Network", "Network"],
-                           "incidents": [1, 9, 3]})  # fmt: skip
+    counts = pd.DataFrame(
+        {"service": ["api", "api", "web"], "failure_mode": ["Capacity", "Network", "Network"], "incidents": [1, 9, 3]}
+    )
     trace = figures.heatmap(counts, "service", "failure_mode", "incidents", "modes")["data"][0]
     shades = [_luminance(colour) for _, colour in trace["colorscale"]]
     assert shades == sorted(shades, reverse=True) and shades[0] > shades[-1]  # light for few, dark for many
-    assert [stop for stop, _ in trace["colorscale"]][::len(shades) - 1] == [0.0, 1.0]
+    assert [stop for stop, _ in trace["colorscale"]][:: len(shades) - 1] == [0.0, 1.0]
     # From zero to the largest count: the most frequent cell (9) is the darkest, a cell of 1 still coloured.
     assert trace["zmin"] == 0 and trace["zmax"] == 9
     assert dict(zip(trace["y"], trace["z"]))["Network"] == [9, 3]
@@ -389,21 +446,34 @@ def test_count_heatmap_is_darkest_where_the_count_is_highest_and_shows_counts_th
 
 
 def test_bars_show_their_numbers_where_they_fit():
-    counts = pd.DataFrame({"service": ["api", "api", "web"], "severity": ["Sev-1", "Sev-2", "Sev-1"],
-                           "incidents": [4, 1, 2]})  # fmt: skip
+    counts = pd.DataFrame(
+        {"service": ["api", "api", "web"], "severity": ["Sev-1", "Sev-2", "Sev-1"], "incidents": [4, 1, 2]}
+    )
     stacked = figures.stacked_bars(counts, "service", "severity", "incidents", "by service")
     assert [(t["text"], t["textposition"]) for t in stacked["data"]] == [([4, 2], "inside"), ([1, None], "inside")]
     # plotly hides a number that does not fit its bar at 9 px rather than shrinking it unreadably
     assert stacked["layout"]["uniformtext"] == {"mode": "hide", "minsize": 9}
     aging = figures.aging_bars(pd.DataFrame({"bucket": ["0–30 days"] * 2, "overdue": [False, True], "actions": [3, 0]}))
     assert [t["text"] for t in aging["data"]] == [[3], [""]]  # no "0" drawn on an empty bar
-    rates = pd.DataFrame({"team": ["SRE"], "actions": [4], "done": [2], "open": [2], "overdue": [1],
-                          "completion_rate": [0.5], "on_time_rate": [0.25]})  # fmt: skip
+    rates = pd.DataFrame(
+        {
+            "team": ["SRE"],
+            "actions": [4],
+            "done": [2],
+            "open": [2],
+            "overdue": [1],
+            "completion_rate": [0.5],
+            "on_time_rate": [0.25],
+        }
+    )
     assert {t["texttemplate"] for t in figures.completion_rate_bars(rates, "team", "rates")["data"]} == {"%{x:.0%}"}
     monthly = figures.incidents_by_severity_month(incident_frame())
     assert monthly.layout.uniformtext.mode == "hide" and list(monthly.data[0].text) == [1]
-    assert list(figures.action_status_by_month(
-        pd.DataFrame({"month": months("2026-08-01"), "state": ["done"], "actions": [5]})).data[0].text) == [5]
+    assert list(
+        figures.action_status_by_month(pd.DataFrame({"month": months("2026-08-01"), "state": ["done"], "actions": [5]}))
+        .data[0]
+        .text
+    ) == [5]
 
 
 def test_an_unowned_action_says_unassigned_and_lateness_reads_as_a_duration(fixture_db):
@@ -412,7 +482,9 @@ def test_an_unowned_action_says_unassigned_and_lateness_reads_as_a_duration(fixt
     overdue = contents[-1]  # INC-102: no owner, due 2026-09-01, today 2026-11-01
     assert '<td style="text-align:left">unassigned</td>' in overdue
     assert '<td style="text-align:left;white-space:nowrap">2026-09-01</td>' in overdue
-    assert '<th style="text-align:right">Late by</th>' in overdue and '<td style="text-align:right">61 d</td>' in overdue
+    assert (
+        '<th style="text-align:right">Late by</th>' in overdue and '<td style="text-align:right">61 d</td>' in overdue
+    )
     by_owner = [t["y"] for t in contents[1]["data"] if t["name"] == "completed"][1]  # the second view: by owner
     assert by_owner == ["unassigned"]
 
@@ -425,30 +497,47 @@ def test_an_inverted_date_range_is_refused_with_a_message(fixture_db):
     assert "pir-plot" not in page and "pir-kpis" not in page  # no panel drawn for a range that is not one
 
 
-@pytest.mark.parametrize("name, first_panel_says", [
-    ("incidents", "No incidents"), ("actions", "No actions"), ("failure_modes", "No incidents"),
-    ("reviews", "No reviewed incidents (Sev-0/Sev-1, closed)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, first_panel_says",
+    [
+        ("incidents", "No incidents"),
+        ("actions", "No actions"),
+        ("failure_modes", "No incidents"),
+        ("reviews", "No reviewed incidents (Sev-0/Sev-1, closed)"),
+    ],
+)
 def test_a_panel_that_the_filters_empty_says_which_filter(fixture_db, name, first_panel_says):
     board = boards.load_board(name, fixture_db)
     panel = 1 if name == "failure_modes" else 0  # the failure-modes board's first panel is its recurrence KPIs
+
     def says(filters: metrics.Filters) -> str:
         return board.contents(filters)[panel]
 
-    assert f"{first_panel_says}: the severity filter (Sev-4) leaves none." in says(metrics.Filters(severities=("Sev-4",)))
+    assert f"{first_panel_says}: the severity filter (Sev-4) leaves none." in says(
+        metrics.Filters(severities=("Sev-4",))
+    )
     late = metrics.Filters(severities=("Sev-0",), end=dt.date(2026, 1, 1))
     assert f"{first_panel_says}: the date filter (up to 2026-01-01) leaves none." in says(late)
     # Each alone leaves something; together nothing (INC-1, the one Sev-0, is from August).
     both = metrics.Filters(severities=("Sev-0",), start=dt.date(2026, 9, 1), end=dt.date(2026, 12, 31))
-    assert (f"{first_panel_says}: the date filter (2026-09-01 to 2026-12-31) and the severity filter (Sev-0) "
-            "together leave none.") in says(both)  # fmt: skip
+    assert (
+        f"{first_panel_says}: the date filter (2026-09-01 to 2026-12-31) and the severity filter (Sev-0) "
+        "together leave none."
+    ) in says(both)
 
 
 def test_emptied_by_names_every_filter_that_alone_leaves_nothing():
-    frame = pd.DataFrame({"occurred_at": [pd.Timestamp("2026-08-03", tz="UTC")], "service": ["api"],
-                          "severity": ["Sev-1"], "teams": [["SRE"]]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "occurred_at": [pd.Timestamp("2026-08-03", tz="UTC")],
+            "service": ["api"],
+            "severity": ["Sev-1"],
+            "teams": [["SRE"]],
+        }
+    )
     both = metrics.Filters(services=("web",), teams=("Payments", "Data"))
-    assert emptied_by(frame, both, "occurred_at") == ("the team filter (Payments, Data) and the service filter (web) "
-                                                      "each leave none")  # fmt: skip
+    assert emptied_by(frame, both, "occurred_at") == (
+        "the team filter (Payments, Data) and the service filter (web) each leave none"
+    )
     assert emptied_by(frame, metrics.Filters(), "occurred_at") is None  # no filter: nothing to name
     assert emptied_by(frame.iloc[:0], both, "occurred_at") is None  # empty before any filter

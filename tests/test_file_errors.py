@@ -14,15 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.publish_fixture import stage31_key
+from support.sandbox import (
+    assert_one_error_line,
+    namespaces_available,
+    read_only,
+    run_pir,
+    run_pir_mounted,
+)
 
 from pirlib.config import Settings
 from pirlib.ui.boards import load_board
-from support.publish_fixture import stage31_key
-from support.sandbox import (
-    assert_one_error_line, namespaces_available, read_only, run_pir, run_pir_mounted,
-)  # fmt: skip
 
-ALERTS_CSV = "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,High latency,alerting,critical,2.4,\n"
+ALERTS_CSV = (
+    "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,High latency,alerting,critical,2.4,\n"
+)
 
 
 @pytest.fixture
@@ -31,8 +37,12 @@ def project(tmp_path: Path, demo_db: Path) -> dict[str, str]:
     shutil.copyfile(demo_db, tmp_path / "pir.duckdb")
     (tmp_path / "file").write_text("a file\n")
     (tmp_path / "folder").mkdir()
-    return {"PIR_DB": str(tmp_path / "pir.duckdb"), "PIR_SAMPLE_DIR": str(tmp_path / "sample"),
-            "PIR_PUBLISHED_DIR": str(tmp_path / "published"), "PIR_TODAY": "2025-09-07"}  # fmt: skip
+    return {
+        "PIR_DB": str(tmp_path / "pir.duckdb"),
+        "PIR_SAMPLE_DIR": str(tmp_path / "sample"),
+        "PIR_PUBLISHED_DIR": str(tmp_path / "published"),
+        "PIR_TODAY": "2025-09-07",
+    }
 
 
 @pytest.fixture
@@ -56,17 +66,25 @@ OUTPUT_CASES = [
     ("export --parquet under /sys", ["export", "--parquet", "/sys/pir-export"], {}, "/sys/pir-export"),
     ("publish --out a file", ["publish", "KEY", "--out", "T/file"], {}, "T/file: it is a file, not a folder"),
     ("publish --out under /sys", ["publish", "KEY", "--out", "/sys/pir-published"], {}, "/sys/pir-published"),
-    ("demo into a sample dir that is a file", ["demo", "--regenerate"],
-     {"PIR_SAMPLE_DIR": "T/file", "PIR_DB": "T/new.duckdb"}, "T/file: it is a file"),
-    ("demo into a sample dir under /proc", ["demo"], {"PIR_SAMPLE_DIR": "/proc/pir-sample", "PIR_DB": "T/new.duckdb"},
-     "/proc/pir-sample"),
+    (
+        "demo into a sample dir that is a file",
+        ["demo", "--regenerate"],
+        {"PIR_SAMPLE_DIR": "T/file", "PIR_DB": "T/new.duckdb"},
+        "T/file: it is a file",
+    ),
+    (
+        "demo into a sample dir under /proc",
+        ["demo"],
+        {"PIR_SAMPLE_DIR": "/proc/pir-sample", "PIR_DB": "T/new.duckdb"},
+        "/proc/pir-sample",
+    ),
     ("init with PIR_DB a folder", ["init"], {"PIR_DB": "T/folder"}, "T/folder is a folder; set PIR_DB"),
     ("export with PIR_DB a folder", ["export", "--parquet", "T/out"], {"PIR_DB": "T/folder"}, "set PIR_DB"),
     ("sql with PIR_DB a folder", ["sql", "SELECT 1"], {"PIR_DB": "T/folder"}, "set PIR_DB"),
     ("init with PIR_DB under /proc", ["init"], {"PIR_DB": "/proc/pir.duckdb"}, "/proc/pir.duckdb"),
     ("init with PIR_DB under /sys", ["init"], {"PIR_DB": "/sys/pir/pir.duckdb"}, "/sys/pir"),
     ("init with PIR_DB under a file", ["init"], {"PIR_DB": "T/file/pir.duckdb"}, "T/file"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.slow
@@ -102,14 +120,22 @@ IMPORT_CASES: list[tuple[str, str, Callable[[Path], Path], str]] = [
     ("chat from /dev/zero", "chat", lambda t: Path("/dev/zero"), "/dev/zero is not a regular file"),
     ("changes from /dev/zero", "changes", lambda t: Path("/dev/zero"), "/dev/zero is not a regular file"),
     ("alerts from a binary file", "alerts", lambda t: _write(t / "alerts.csv", bytes(range(256)) * 8), "not UTF-8"),
-    ("changes from a file of NUL bytes", "changes", lambda t: _write(t / "changes.csv", b"at,kind,ref\n\0\0\0\n"),
-     "binary file"),
+    (
+        "changes from a file of NUL bytes",
+        "changes",
+        lambda t: _write(t / "changes.csv", b"at,kind,ref\n\0\0\0\n"),
+        "binary file",
+    ),
     ("alerts from UTF-16", "alerts", lambda t: _write(t / "alerts.csv", ALERTS_CSV.encode("utf-16")), "UTF-16"),
-    ("chat transcript from UTF-16", "chat", lambda t: _write(t / "chat.txt", "[2025-09-05 14:03] ana: hi\n".encode("utf-16")),
-     "UTF-16"),
+    (
+        "chat transcript from UTF-16",
+        "chat",
+        lambda t: _write(t / "chat.txt", "[2025-09-05 14:03] ana: hi\n".encode("utf-16")),
+        "UTF-16",
+    ),
     ("alerts from a missing file", "alerts", lambda t: t / "missing.csv", "no such alerts file"),
     ("chat from a missing folder", "chat", lambda t: t / "missing", "no such chat export"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case, kind, make, says", IMPORT_CASES, ids=[c[0] for c in IMPORT_CASES])
@@ -119,12 +145,15 @@ def test_an_import_file_pir_cannot_read_is_one_line(tmp_path, project, key, case
     assert_one_error_line(result, str(path), says)
 
 
-@pytest.mark.parametrize("case, content", [
-    ("binary", bytes(range(256))),
-    ("UTF-16", 'incident_jql = "project = OPS"\n'.encode("utf-16")),
-    ("FIFO", None),
-    ("folder", "folder"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "case, content",
+    [
+        ("binary", bytes(range(256))),
+        ("UTF-16", 'incident_jql = "project = OPS"\n'.encode("utf-16")),
+        ("FIFO", None),
+        ("folder", "folder"),
+    ],
+)
 def test_a_settings_file_pir_cannot_read_is_one_line(tmp_path, case, content):
     path = tmp_path / "pir.toml"
     if content is None:
@@ -143,9 +172,13 @@ FULL_DISK_CASES = [
     ("roadmap", ["roadmap", "--out", "T/export/roadmap.md"], {}, 2_000),
     ("publish", ["publish", "KEY", "--out", "T/export"], {}, 2_000),
     ("init of a new database", ["init"], {"PIR_DB": "T/export/new.duckdb"}, 30_000),
-    ("demo's sample", ["demo", "--regenerate"], {"PIR_SAMPLE_DIR": "T/export/sample", "PIR_DB": "T/export/new.duckdb"},
-     500_000),
-]  # fmt: skip
+    (
+        "demo's sample",
+        ["demo", "--regenerate"],
+        {"PIR_SAMPLE_DIR": "T/export/sample", "PIR_DB": "T/export/new.duckdb"},
+        500_000,
+    ),
+]
 
 
 @pytest.mark.slow
@@ -158,8 +191,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, projec
     assert run_pir("export", "--parquet", str(out), env=project).returncode == 0  # the previous output
     (out / "roadmap.md").write_text("the previous roadmap\n")
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    result = run_pir(*map(fill, args), env={**project, **{k: fill(v) for k, v in env.items()}},
-                     file_size_limit=limit)  # fmt: skip
+    result = run_pir(*map(fill, args), env={**project, **{k: fill(v) for k, v in env.items()}}, file_size_limit=limit)
     assert_one_error_line(result, "past the size limit", str(out))
     locks = (".gate", ".turn")  # pir's empty lock files beside a database stay, as after every run
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.endswith(locks)} == before
@@ -169,7 +201,9 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, projec
 
 @pytest.mark.slow
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare -rm (user and mount namespaces)")
-@pytest.mark.parametrize("lock_files", [(), ("pir.duckdb.gate", "pir.duckdb.turn")], ids=["no lock files", "lock files"])
+@pytest.mark.parametrize(
+    "lock_files", [(), ("pir.duckdb.gate", "pir.duckdb.turn")], ids=["no lock files", "lock files"]
+)
 def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, project, key, lock_files):
     folder = tmp_path / "readonly"
     folder.mkdir()
@@ -193,16 +227,23 @@ def test_a_database_in_a_read_only_folder_is_read_and_not_written(tmp_path, proj
 def test_a_really_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, project):
     disk = tmp_path / "disk"
     disk.mkdir()
-    result = run_pir_mounted([f"-t tmpfs -o size=256k tmpfs {disk}"], "export", "--parquet", str(disk / "out"),
-                             env=project, list_after=disk)  # fmt: skip
+    result = run_pir_mounted(
+        [f"-t tmpfs -o size=256k tmpfs {disk}"], "export", "--parquet", str(disk / "out"), env=project, list_after=disk
+    )
     assert_one_error_line(result, str(disk / "out"), "the disk is full")
     assert result.stdout.split("-- files:")[1].split() == []  # not even the folder the export made
 
 
 def test_an_import_into_a_missing_database_creates_none(tmp_path):
     (tmp_path / "alerts.csv").write_text(ALERTS_CSV)
-    result = run_pir("import", "alerts", "INC-1", str(tmp_path / "alerts.csv"),
-                     env={"PIR_DB": str(tmp_path / "none.duckdb")}, cwd=tmp_path)  # fmt: skip
+    result = run_pir(
+        "import",
+        "alerts",
+        "INC-1",
+        str(tmp_path / "alerts.csv"),
+        env={"PIR_DB": str(tmp_path / "none.duckdb")},
+        cwd=tmp_path,
+    )
     assert_one_error_line(result, str(tmp_path / "none.duckdb"), "run `pir init`")
     assert not (tmp_path / "none.duckdb").exists()
 
@@ -218,17 +259,27 @@ def _damaged(kind: str, good: Path, target: Path) -> Path:
 
 
 DAMAGED_COMMANDS = [
-    ["init"], ["check"], ["export", "--parquet", "T/out"], ["sql", "SELECT count(DISTINCT summary), max(raw) FROM incidents"],
+    ["init"],
+    ["check"],
+    ["export", "--parquet", "T/out"],
+    ["sql", "SELECT count(DISTINCT summary), max(raw) FROM incidents"],
 ]
 MORE_COMMANDS = [
-    ["roadmap", "--out", "T/roadmap.md"], ["similar", "KEY"], ["import", "alerts", "KEY", "T/alerts.csv"],
-    ["regulator-filed", "KEY"], ["publish", "KEY"], ["demo"],
+    ["roadmap", "--out", "T/roadmap.md"],
+    ["similar", "KEY"],
+    ["import", "alerts", "KEY", "T/alerts.csv"],
+    ["regulator-filed", "KEY"],
+    ["publish", "KEY"],
+    ["demo"],
 ]
 
 
-@pytest.mark.parametrize("kind, args", [(k, a) for k in ("empty", "garbage", "truncated") for a in DAMAGED_COMMANDS]
-                         + [("truncated", a) for a in MORE_COMMANDS],
-                         ids=lambda v: v if isinstance(v, str) else v[0])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind, args",
+    [(k, a) for k in ("empty", "garbage", "truncated") for a in DAMAGED_COMMANDS]
+    + [("truncated", a) for a in MORE_COMMANDS],
+    ids=lambda v: v if isinstance(v, str) else v[0],
+)
 def test_a_damaged_database_is_one_line_naming_it(tmp_path, project, key, kind, args):
     database = _damaged(kind, Path(project["PIR_DB"]), tmp_path / "damaged.duckdb")
     original = database.read_bytes()

@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
-
 from support import dashboard_fixture
+
 from pirlib import db, metrics
 from pirlib.failure_modes import recurrence
 from pirlib.ui import boards, html, timeline
@@ -27,8 +27,15 @@ ENTITIES = "Äpfel &amp; Birnen &lt;b&gt; & <b>bold</b>"
 NEWLINES = "first line\nsecond <i>line</i>\r\nthird"
 HOSTILE_TEXTS = (SCRIPT, IMG, DOUBLE_QUOTE_BREAKOUT, SINGLE_QUOTE_BREAKOUT, ENTITIES, NEWLINES)
 MISSING = (None, np.nan, pd.NaT, pd.NA)
-UNSAFE_URLS = ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "//evil.example/x",
-               "vbscript:msgbox(1)", None, np.nan)  # fmt: skip
+UNSAFE_URLS = (
+    "javascript:alert(1)",
+    " JavaScript:alert(1)",
+    "data:text/html,<b>x</b>",
+    "//evil.example/x",
+    "vbscript:msgbox(1)",
+    None,
+    np.nan,
+)
 # Elements the boards build themselves; anything else in their output came out of text.
 BOARD_TAGS = {"p", "code", "div", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "a", "ul", "li"}
 # A link to another dashboard page (pirlib.ui.nav): from the server's root, to a notebook pir ships, its query
@@ -85,7 +92,7 @@ def test_text_is_text_in_content_and_in_quoted_attributes(value):
     assert stdlib_html.unescape(escaped) == value
     # Inside either kind of quoted attribute it stays that attribute's value.
     for quote in ('"', "'"):
-        (_, attrs), = Parsed(f"<td title={quote}{escaped}{quote}>").elements
+        ((_, attrs),) = Parsed(f"<td title={quote}{escaped}{quote}>").elements
         assert attrs == {"title": value}
 
 
@@ -118,7 +125,7 @@ def test_link_with_an_unsafe_url_is_its_escaped_label(label, url):
 
 @pytest.mark.parametrize("label", HOSTILE_TEXTS + (None,))
 def test_link_to_an_http_url_keeps_the_url_whole_and_the_label_text(label):
-    url = 'https://jira.example.com/browse/INC-1?a=1&b="2"&c=\'3\'&d=<4>'
+    url = "https://jira.example.com/browse/INC-1?a=1&b=\"2\"&c='3'&d=<4>"
     parsed = assert_inert(html.link(label, url), {"a"})
     ((tag, attrs),) = parsed.elements
     assert attrs == {"href": url, "target": "_blank", "rel": "noopener noreferrer"}
@@ -126,13 +133,18 @@ def test_link_to_an_http_url_keeps_the_url_whole_and_the_label_text(label):
 
 
 def test_table_escapes_headers_and_cells_and_passes_only_the_named_html_columns():
-    frame = pd.DataFrame({
-        "Link": [html.link(IMG, "https://jira.example.com/browse/INC-2"), html.link("INC-3", "javascript:alert(1)")],
-        SCRIPT: [DOUBLE_QUOTE_BREAKOUT, None],
-        "Text": [ENTITIES, np.nan],
-        "When": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT],
-        "Markup that is not trusted": ["<b>bold</b>", SINGLE_QUOTE_BREAKOUT],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "Link": [
+                html.link(IMG, "https://jira.example.com/browse/INC-2"),
+                html.link("INC-3", "javascript:alert(1)"),
+            ],
+            SCRIPT: [DOUBLE_QUOTE_BREAKOUT, None],
+            "Text": [ENTITIES, np.nan],
+            "When": [pd.Timestamp("2026-08-03 10:00:59", tz="UTC"), pd.NaT],
+            "Markup that is not trusted": ["<b>bold</b>", SINGLE_QUOTE_BREAKOUT],
+        }
+    )
     table = html.table(frame, html_columns={"Link"})
     parsed = assert_inert(table, {"table", "thead", "tbody", "tr", "th", "td", "a"})
     assert [tag for tag, _ in parsed.elements].count("a") == 1
@@ -147,7 +159,9 @@ def test_table_escapes_headers_and_cells_and_passes_only_the_named_html_columns(
 
 def test_lines_escape_keep_quotes_turn_newlines_into_br_and_wrap_long_lines():
     long = "word " * 40 + "<end>"
-    values = pd.Series([NEWLINES, SCRIPT, DOUBLE_QUOTE_BREAKOUT, None, np.nan, pd.NA, long, 7], index=[5, 6, 7, 8, 9, 10, 11, 12])
+    values = pd.Series(
+        [NEWLINES, SCRIPT, DOUBLE_QUOTE_BREAKOUT, None, np.nan, pd.NA, long, 7], index=[5, 6, 7, 8, 9, 10, 11, 12]
+    )
     shown = html.lines(values)
     assert list(shown.index) == [5, 6, 7, 8, 9, 10, 11, 12]
     assert shown[5] == "first line<br>second &lt;i&gt;line&lt;/i&gt;<br>third"
@@ -195,12 +209,12 @@ def hostile_db(tmp_path):
             "UPDATE incidents SET service = ?, failure_mode = ?, commander = ?, labels = ['network'], "
             "url = CASE key WHEN 'INC-2' THEN 'javascript:alert(1)' ELSE 'https://jira.example.com/browse/' || key || '?q=\"x\"&y=<z>' END",
             [DOUBLE_QUOTE_BREAKOUT, IMG, SCRIPT],
-        )  # fmt: skip
+        )
         con.execute(
             "UPDATE actions SET owner = ?, team = ?, "
             "url = CASE key WHEN 'INC-102' THEN 'https://jira.example.com/browse/INC-102?q=\"x\"&y=<z>' ELSE 'javascript:alert(2)' END",
             [SINGLE_QUOTE_BREAKOUT, ENTITIES],
-        )  # fmt: skip
+        )
         con.execute("UPDATE incidents SET summary = ? WHERE key = 'INC-4'", [NEWLINES])
     return settings
 
@@ -217,8 +231,11 @@ def test_every_board_page_keeps_hostile_jira_text_as_text(hostile_db, name):
     parsed = assert_inert(page, BOARD_TAGS)
     # The planted text is on the page as its characters: the fixture's XSS summary on the boards that list
     # incident summaries, the action summaries with their <b> on the actions board.
-    shown = {"overview": [dashboard_fixture.XSS_SUMMARY], "actions": ["Action <b>for</b> INC-102", SINGLE_QUOTE_BREAKOUT, ENTITIES],
-             "explore": [dashboard_fixture.XSS_SUMMARY, "Action <b>for</b> INC-102"]}
+    shown = {
+        "overview": [dashboard_fixture.XSS_SUMMARY],
+        "actions": ["Action <b>for</b> INC-102", SINGLE_QUOTE_BREAKOUT, ENTITIES],
+        "explore": [dashboard_fixture.XSS_SUMMARY, "Action <b>for</b> INC-102"],
+    }
     for value in shown.get(name, []):
         assert value in parsed.text, value
     # The figures' JSON came out of its attribute whole, and plotly gets no markup in any string.
@@ -246,13 +263,19 @@ def test_boards_link_only_http_urls_and_keep_them_whole(hostile_db, name, linked
 
 
 def test_timeline_hover_text_keeps_hostile_event_text_as_text():
-    events = pd.DataFrame({
-        "occurred_at": pd.to_datetime(["2026-08-03 10:00", "2026-08-03 10:05", "2026-08-03 10:09"], utc=True),
-        "source": ["chat", "jira_changelog", IMG], "kind": ["message", "change", SCRIPT],
-        "actor": [DOUBLE_QUOTE_BREAKOUT, None, SINGLE_QUOTE_BREAKOUT],
-        "field": [None, "summary", None], "from_value": [None, ENTITIES, None], "to_value": [None, SCRIPT, None],
-        "text": [NEWLINES, None, IMG], "starred": [True, False, False],
-    })  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(["2026-08-03 10:00", "2026-08-03 10:05", "2026-08-03 10:09"], utc=True),
+            "source": ["chat", "jira_changelog", IMG],
+            "kind": ["message", "change", SCRIPT],
+            "actor": [DOUBLE_QUOTE_BREAKOUT, None, SINGLE_QUOTE_BREAKOUT],
+            "field": [None, "summary", None],
+            "from_value": [None, ENTITIES, None],
+            "to_value": [None, SCRIPT, None],
+            "text": [NEWLINES, None, IMG],
+            "starred": [True, False, False],
+        }
+    )
     hover = timeline.hover_text(events)
     for label in hover:
         assert Parsed(label).tags <= {"b", "br", "i"}, label
@@ -263,10 +286,15 @@ def test_timeline_hover_text_keeps_hostile_event_text_as_text():
 
 def test_table_aligns_text_left_numbers_right_and_keeps_dates_on_one_line():
     # The notebook page's style right-aligns every cell; each cell says how it aligns itself.
-    frame = pd.DataFrame({
-        "Summary": ["Checkout down"], "Late by": ["2 d 3 h"], "Due": [dt.date(2026, 10, 31)],
-        "Started": [pd.Timestamp("2026-08-03 10:00", tz="UTC")], "Owner": [None],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "Summary": ["Checkout down"],
+            "Late by": ["2 d 3 h"],
+            "Due": [dt.date(2026, 10, 31)],
+            "Started": [pd.Timestamp("2026-08-03 10:00", tz="UTC")],
+            "Owner": [None],
+        }
+    )
     table = html.table(frame, numbers={"Late by"})
     assert '<th style="text-align:left">Summary</th>' in table and '<th style="text-align:right">Late by</th>' in table
     assert '<td style="text-align:left">Checkout down</td>' in table

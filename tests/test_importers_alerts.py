@@ -23,9 +23,11 @@ def test_csv_offsets_and_naive_times_become_utc() -> None:
     frame = parse_alerts(FIXTURES / "alerts.csv", tz="Europe/Berlin")
     assert list(frame.columns) == SOURCE_COLUMNS
     assert list(frame["occurred_at"]) == [
-        ts("2025-10-25 23:58"), ts("2025-10-26 00:02:10"), ts("2025-10-26 01:30"),
+        ts("2025-10-25 23:58"),
+        ts("2025-10-26 00:02:10"),
+        ts("2025-10-26 01:30"),
         ts("2025-10-26 02:20"),  # 03:20 naive, read in Berlin after the change back to CET
-    ]  # fmt: skip
+    ]
     assert list(frame["kind"]) == ["alert_firing", "alert_firing", "alert_firing", "alert_resolved"]
     assert list(frame["actor"]) == ["grafana", "newrelic", "cloudwatch", "grafana"]
     assert frame.iloc[1]["field"] == "payments Apdex < 0.7"
@@ -93,7 +95,9 @@ def test_cloudwatch_alarm_history() -> None:
 
 
 def test_cloudwatch_bad_history_data_names_the_record() -> None:
-    with pytest.raises(InputError, match=r"cloudwatch_bad_history.json: AlarmHistoryItems\[1\]: HistoryData is not a JSON"):
+    with pytest.raises(
+        InputError, match=r"cloudwatch_bad_history.json: AlarmHistoryItems\[1\]: HistoryData is not a JSON"
+    ):
         parse_alerts(FIXTURES / "cloudwatch_bad_history.json")
 
 

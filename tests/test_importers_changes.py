@@ -20,10 +20,11 @@ def test_csv_kinds_map_to_sources_and_times_to_utc() -> None:
     assert list(frame["source"]) == ["deploy", "code", "flag", "deploy"]
     assert list(frame["kind"]) == ["deploy", "pull_request", "flag_change", "rollback"]
     assert list(frame["occurred_at"]) == [
-        pd.Timestamp("2025-10-26 00:20", tz="UTC"), pd.Timestamp("2025-10-26 00:05", tz="UTC"),
+        pd.Timestamp("2025-10-26 00:20", tz="UTC"),
+        pd.Timestamp("2025-10-26 00:05", tz="UTC"),
         pd.Timestamp("2025-10-26 09:40", tz="UTC"),  # naive, read in Los Angeles (PDT, -7)
         pd.Timestamp("2025-10-26 02:00", tz="UTC"),
-    ]  # fmt: skip
+    ]
     assert frame.iloc[1]["text"] == "Retry budget for card auth, take 2\nhttps://git.example.com/pay/pull/1842"
     assert frame.iloc[1]["to_value"] == "#1842" and frame.iloc[1]["actor"] == "Bob Stone"
     assert frame.iloc[3]["origin"] == "changes.csv: line 5"

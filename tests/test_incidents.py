@@ -48,9 +48,13 @@ def test_a_key_in_any_case_or_the_id_names_the_incident(fixture_db) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_command_resolves_the_same_names(fixture_db, capsys: pytest.CaptureFixture[str], name: str) -> None:
     commands = [
-        ["check", name], ["similar", name], ["push", name], ["regulator-filed", name],
-        ["import", "alerts", name, str(ALERTS), "--tz", "UTC"], ["publish", name, "--format", "md"],
-    ]  # fmt: skip
+        ["check", name],
+        ["similar", name],
+        ["push", name],
+        ["regulator-filed", name],
+        ["import", "alerts", name, str(ALERTS), "--tz", "UTC"],
+        ["publish", name, "--format", "md"],
+    ]
     for argv in commands:
         assert cli.main(argv) == 0, (argv, capsys.readouterr().err)
     assert "not in the database" not in capsys.readouterr().err

@@ -7,12 +7,12 @@ import copy
 import duckdb
 import pandas as pd
 import pytest
+from test_transform import FIELDS, site
 
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.jira_sync.load import load_batch, load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer, transform
-from test_transform import FIELDS, site
 
 SYNCED = pd.Timestamp("2026-11-01 12:00", tz="UTC")
 
@@ -46,8 +46,12 @@ def test_first_load_writes_every_row(loaded) -> None:
         assert str(row[2]) == "2025-09-05 13:38:12.418000+00:00" and str(row[3]) == "2025-09-05 19:02:40+00:00"
         assert row[4:7] == (["payments-api", "ledger"], True, False)
         assert row[7] == SYNCED.to_pydatetime()
-        assert con.execute("SELECT json_extract_string(raw, '$.key') FROM incidents WHERE issue_id = '100'").fetchone() == ("INC-440",)
-        assert con.execute("SELECT due_date FROM actions WHERE key = 'INC-442'").fetchone()[0].isoformat() == "2025-09-30"
+        assert con.execute(
+            "SELECT json_extract_string(raw, '$.key') FROM incidents WHERE issue_id = '100'"
+        ).fetchone() == ("INC-440",)
+        assert (
+            con.execute("SELECT due_date FROM actions WHERE key = 'INC-442'").fetchone()[0].isoformat() == "2025-09-30"
+        )
         assert con.execute("SELECT count(*) FROM incident_events WHERE NOT hidden AND NOT starred").fetchone() == (8,)
 
 
@@ -174,7 +178,9 @@ def test_a_resync_restamps_unchanged_rows_and_rewrites_changed_ones(loaded) -> N
         assert after.loc["200", "summary"] == "renamed in Jira"
         unchanged = after.drop(columns=["synced_at"]).loc["100"]
         pd.testing.assert_series_equal(unchanged, before.drop(columns=["synced_at"]).loc["100"])
-        assert con.execute("SELECT count(*) FROM actions WHERE synced_at = ?", [later.to_pydatetime()]).fetchone() == (5,)
+        assert con.execute("SELECT count(*) FROM actions WHERE synced_at = ?", [later.to_pydatetime()]).fetchone() == (
+            5,
+        )
 
 
 def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(loaded) -> None:
@@ -200,7 +206,8 @@ def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(l
         transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
         streamed = load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED)
         assert {k: streamed[k] for k in ("incidents", "actions", "events")} == {
-            k: counts[k] for k in ("incidents", "actions", "events")}
+            k: counts[k] for k in ("incidents", "actions", "events")
+        }
         for table, frame in snapshot(con).items():
             pd.testing.assert_frame_equal(before[table], frame, obj=table)
 
@@ -210,7 +217,9 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
     incidents, others = site()
 
     def failing():
-        stream = Transformer(others, FIELDS, base_url="https://jira.example.com").batches([incidents[:1], incidents[1:]])
+        stream = Transformer(others, FIELDS, base_url="https://jira.example.com").batches(
+            [incidents[:1], incidents[1:]]
+        )
         yield next(stream)
         raise RuntimeError("a bad page after one chunk")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from support.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,15 +34,22 @@ def test_make_demo_serves_the_dashboards(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIR_", "MAKE"))}
     env.update(PIR_DB=str(database), PIR_SAMPLE_DIR=str(tmp_path / "sample"), PIR_TODAY="2026-11-01")
     log = (tmp_path / "make-demo.log").open("w")
-    process = subprocess.Popen(["make", "--no-print-directory", "demo", f"PORT={port}"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "demo", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         status = None
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/overview.ipynb",
-                                            timeout=60) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/voila/render/overview.ipynb", timeout=60
+                ) as response:
                     status = response.status
                     page = response.read().decode()
                 break
@@ -63,7 +69,8 @@ def test_make_demo_serves_the_dashboards(tmp_path):
     con = duckdb.connect(str(database), read_only=True)
     try:
         incidents, actions = con.execute(
-            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM actions)").fetchone()
+            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM actions)"
+        ).fetchone()
     finally:
         con.close()
     assert incidents >= 240 and actions >= 700

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-
 from support import dashboard_fixture
+
 from pirlib import db, metrics
 from pirlib.config import Settings
 from pirlib.failure_modes import recurrence
@@ -23,16 +23,26 @@ def ts(text: str | None) -> pd.Timestamp:
 def actions(*rows: tuple) -> pd.DataFrame:
     """rows: (team, done, created, due, resolved)."""
     frame = pd.DataFrame(rows, columns=["team", "is_done", "created", "due", "resolved"])
-    return pd.DataFrame({
-        "key": [f"A-{i}" for i in range(len(frame))], "url": "https://jira.example.com/browse/A",
-        "summary": "s", "owner": "o", "team": frame["team"], "severity": "Sev-1", "service": "svc",
-        "incident_key": "INC-1", "is_done": frame["is_done"],
-        "created_at": frame["created"].map(ts), "due_date": pd.to_datetime(frame["due"]).dt.date,
-        "resolved_at": frame["resolved"].map(ts),
-        "missing_owner": False, "missing_due_date": frame["due"].isna(),
-        "missing_success_metric": [True, False, False, False][: len(frame)] + [False] * max(0, len(frame) - 4),
-        "missing_verification_method": False,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "key": [f"A-{i}" for i in range(len(frame))],
+            "url": "https://jira.example.com/browse/A",
+            "summary": "s",
+            "owner": "o",
+            "team": frame["team"],
+            "severity": "Sev-1",
+            "service": "svc",
+            "incident_key": "INC-1",
+            "is_done": frame["is_done"],
+            "created_at": frame["created"].map(ts),
+            "due_date": pd.to_datetime(frame["due"]).dt.date,
+            "resolved_at": frame["resolved"].map(ts),
+            "missing_owner": False,
+            "missing_due_date": frame["due"].isna(),
+            "missing_success_metric": [True, False, False, False][: len(frame)] + [False] * max(0, len(frame) - 4),
+            "missing_verification_method": False,
+        }
+    )
 
 
 def sample_actions() -> pd.DataFrame:
@@ -125,9 +135,13 @@ def stages() -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["incident_id", "key", "stage", "stage_rank", "deadline_hours", "done"])
     closed_at = pd.Series([closed, closed, closed, ts("2026-10-31 12:00")])
     return frame.assign(
-        summary="s", severity="Sev-1", service="svc", closed_at=closed_at,
-        due_at=closed_at + pd.to_timedelta(frame["deadline_hours"], unit="h"), done_at=frame.pop("done").map(ts),
-    )  # fmt: skip
+        summary="s",
+        severity="Sev-1",
+        service="svc",
+        closed_at=closed_at,
+        due_at=closed_at + pd.to_timedelta(frame["deadline_hours"], unit="h"),
+        done_at=frame.pop("done").map(ts),
+    )
 
 
 def test_review_stage_states_use_the_given_clock_not_duckdbs():
@@ -151,10 +165,14 @@ def test_at_risk_lists_open_stages_due_soon_or_just_missed():
 
 
 def test_durations_per_period_drop_negative_values():
-    incidents = pd.DataFrame({
-        "occurred_at": [ts("2026-01-05"), ts("2026-02-05"), ts("2026-04-01")],
-        "ttd_minutes": [10.0, -5.0, 30.0], "ttm_minutes": [20.0, 40.0, np.nan], "ttr_minutes": [60.0, 90.0, 120.0],
-    })  # fmt: skip
+    incidents = pd.DataFrame(
+        {
+            "occurred_at": [ts("2026-01-05"), ts("2026-02-05"), ts("2026-04-01")],
+            "ttd_minutes": [10.0, -5.0, 30.0],
+            "ttm_minutes": [20.0, 40.0, np.nan],
+            "ttr_minutes": [60.0, 90.0, 120.0],
+        }
+    )
     out = metrics.durations(incidents, "Q")
     ttd = out[out["measure"] == "TTD"].set_index("period")
     assert ttd.loc[pd.Timestamp("2026-01-01"), "n"] == 1  # the negative TTD is bad data, left out
@@ -169,8 +187,13 @@ def test_loaders_read_the_fixture_file(tmp_path):
         loaded["recurrences"] = recurrence.load_recurrences(con)
     assert len(loaded["incidents"]) == 6  # the deleted one is left out
     assert len(loaded["actions"]) == 5
-    assert set(loaded["review_stages"]["stage"]) <= {"facilitator_assigned", "artifacts_collected", "invites_sent",
-                                                     "agenda_circulated", "published"}  # fmt: skip
+    assert set(loaded["review_stages"]["stage"]) <= {
+        "facilitator_assigned",
+        "artifacts_collected",
+        "invites_sent",
+        "agenda_circulated",
+        "published",
+    }
     states = metrics.action_states(loaded["actions"], TODAY)
     assert sorted(states.loc[states["overdue"], "key"]) == ["INC-102"]
 
@@ -184,13 +207,14 @@ def test_incident_measures_match_the_durations_view_and_filter_by_team(demo_db):
             "SELECT d.severity, d.service, coalesce(d.started_at, i.created_at) AS occurred_at, d.ttd_minutes,"
             " d.ttm_minutes, d.ttr_minutes FROM v_incident_durations AS d"
             " JOIN incidents AS i ON i.issue_id = d.incident_id"
-        ).df()  # fmt: skip
+        ).df()
         listed = metrics.load_incidents(con)
     order = ["occurred_at", "severity", "service", "ttd_minutes", "ttm_minutes", "ttr_minutes"]
 
     def rows(frame: pd.DataFrame) -> list[tuple]:  # missing values alike (NaN, None, NaT: an all-empty column)
-        return sorted((tuple(None if pd.isna(v) else v for v in row) for row in frame[order].itertuples(index=False)),
-                      key=repr)  # fmt: skip
+        return sorted(
+            (tuple(None if pd.isna(v) else v for v in row) for row in frame[order].itertuples(index=False)), key=repr
+        )
 
     assert rows(measures) == rows(viewed) and len(measures) > 200
     assert measures["ttr_minutes"].notna().any()

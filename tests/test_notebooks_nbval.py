@@ -18,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from support import dashboard_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,15 +26,31 @@ GUIDES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_CELL_LINES = 10
 
 
-def run_nbval(database: Path, tmp_path: Path, folder: str = "dashboards",
-              today: str = dashboard_fixture.TODAY) -> subprocess.CompletedProcess:
+def run_nbval(
+    database: Path, tmp_path: Path, folder: str = "dashboards", today: str = dashboard_fixture.TODAY
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
     env.update(PIR_DB=str(database), PIR_TODAY=today)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
-         "--rootdir", str(ROOT), str(ROOT / folder)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(ROOT),
+            str(ROOT / folder),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def assert_passed(result: subprocess.CompletedProcess, notebooks: list[Path] = DASHBOARDS) -> None:
@@ -119,7 +134,10 @@ def test_nbval_fails_when_a_cell_raises(tmp_path):
     nbformat.write(notebook, broken / "broken.ipynb")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider", "-q", str(broken)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 1, result.stdout
     assert "ZeroDivisionError" in result.stdout

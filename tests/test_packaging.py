@@ -39,8 +39,11 @@ def test_package_data_globs_match_exactly_the_data_files():
         matched = {p for p in package.glob(pattern) if p.is_file()}
         assert matched, f"package-data glob {pattern!r} matches no file: remove it"
         shipped |= matched
-    data_files = {p for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
-                  and "__pycache__" not in p.parts}  # fmt: skip
+    data_files = {
+        p
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
     assert sorted(map(str, data_files - shipped)) == []
 
 

@@ -93,7 +93,9 @@ def _run_notebook(path: Path, env: dict[str, str]) -> nbformat.NotebookNode:
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
-        NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(saved)

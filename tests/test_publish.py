@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from support import publish_fixture as fx
 from support.fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
+
 from pirlib import cli, db, metrics
-from pirlib.ui import boards
 from pirlib.config import Secret
-from pirlib.errors import PirError
 from pirlib.delivery import Backoff
+from pirlib.errors import PirError
 from pirlib.publish import messages, pipeline
+from pirlib.ui import boards
 
 FAST = Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
 AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=dt.UTC)
@@ -36,15 +36,22 @@ def wiki():
 
 @pytest.fixture
 def settings(demo_db, tmp_path, wiki):
-    return fx.stage31_settings(demo_db, tmp_path, confluence_url=wiki.url, confluence_space="REL",
-                               confluence_email=EMAIL, confluence_token=Secret(TOKEN))  # fmt: skip
+    return fx.stage31_settings(
+        demo_db,
+        tmp_path,
+        confluence_url=wiki.url,
+        confluence_space="REL",
+        confluence_email=EMAIL,
+        confluence_token=Secret(TOKEN),
+    )
 
 
 def review_row(settings) -> tuple:
     with db.connect(settings, read_only=True) as con:
         return con.execute(
             "SELECT r.published_at, r.doc_url FROM reviews AS r JOIN incidents AS i ON i.issue_id = r.incident_id "
-            "WHERE list_contains(i.labels, 'stage31')").fetchone()  # fmt: skip
+            "WHERE list_contains(i.labels, 'stage31')"
+        ).fetchone()
 
 
 def pd_ts(value: dt.datetime) -> dt.datetime:
@@ -63,7 +70,9 @@ def test_confluence_create_then_update_is_one_page_with_a_new_version(settings, 
     first = pipeline.publish(settings, key, to_confluence=True, at=AT, backoff=FAST)
     assert first.page.created and first.page.version == 1 and first.page.requests == 4
     page = wiki.pages[first.page.page_id]
-    incidents_page = next(p for p in wiki.pages_titled("Incidents") if wiki.pages[p["ancestors"][-1]]["title"] == "Reliability")
+    incidents_page = next(
+        p for p in wiki.pages_titled("Incidents") if wiki.pages[p["ancestors"][-1]]["title"] == "Reliability"
+    )
     assert page["ancestors"][-1] == incidents_page["id"] and page["title"].startswith(f"Postmortem {key}: Stage-31")
     assert "&lt;script&gt;" in page["body"] and "<script>" not in page["body"]
     assert first.page.url == f"{wiki.url}/spaces/REL/pages/{page['id']}"
@@ -94,19 +103,27 @@ def test_data_center_bearer_token_without_the_wiki_prefix(demo_db, tmp_path):
     server = FakeConfluence(context="")
     try:
         server.add_page("REL", "Incidents", server.add_page("REL", "Reliability"))
-        settings = fx.stage31_settings(demo_db, tmp_path, confluence_url=server.url, confluence_space="REL",
-                                       confluence_pat=Secret(PAT))  # fmt: skip
+        settings = fx.stage31_settings(
+            demo_db, tmp_path, confluence_url=server.url, confluence_space="REL", confluence_pat=Secret(PAT)
+        )
         result = pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=FAST)
         assert result.page.created and result.page.url.startswith(server.url + "/spaces/REL/pages/")
     finally:
         server.close()
 
 
-@pytest.mark.parametrize("status, prefix, message", [
-    (401, "/rest/api/content", r"refused the credentials \(HTTP 401\).*check PIR_CONFLUENCE_EMAIL and PIR_CONFLUENCE_TOKEN"),
-    (403, "/rest/api/content", r"HTTP 403.*space REL under 'Reliability > Incidents'; ask a space admin"),
-    (404, "/rest/api/content", r"HTTP 404.*check PIR_CONFLUENCE_SPACE \(REL\)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "status, prefix, message",
+    [
+        (
+            401,
+            "/rest/api/content",
+            r"refused the credentials \(HTTP 401\).*check PIR_CONFLUENCE_EMAIL and PIR_CONFLUENCE_TOKEN",
+        ),
+        (403, "/rest/api/content", r"HTTP 403.*space REL under 'Reliability > Incidents'; ask a space admin"),
+        (404, "/rest/api/content", r"HTTP 404.*check PIR_CONFLUENCE_SPACE \(REL\)"),
+    ],
+)
 def test_a_refusal_is_one_line_and_nothing_is_recorded_or_written(settings, wiki, status, prefix, message):
     wiki.fail[("GET", prefix)] = status
     with pytest.raises(PirError, match=message) as raised:
@@ -139,8 +156,11 @@ def test_a_refused_create_records_nothing(settings, wiki):
 
 def test_a_missing_parent_names_the_path_and_the_fix(settings, wiki):
     settings = settings.replace(confluence_parent="Reliability > Postmortems")
-    with pytest.raises(PirError, match=r"space REL has no page 'Reliability > Postmortems'; create it, or set "
-                                       r"PIR_CONFLUENCE_PARENT"):  # fmt: skip
+    with pytest.raises(
+        PirError,
+        match=r"space REL has no page 'Reliability > Postmortems'; create it, or set "
+        r"PIR_CONFLUENCE_PARENT",
+    ):
         pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=FAST)
     assert review_row(settings) == (None, None)
 
@@ -153,9 +173,13 @@ def test_missing_confluence_settings_are_one_clear_line(settings):
 
 
 def test_messages_go_out_once_and_say_what_the_postmortem_says(settings, receiver, smtp):
-    settings = settings.replace(status_webhook=Secret(receiver.url), status_cc=("@cto", "@vp-eng"),
-                                smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
-                                customer_email_to=("support-broadcast@example.com",))  # fmt: skip
+    settings = settings.replace(
+        status_webhook=Secret(receiver.url),
+        status_cc=("@cto", "@vp-eng"),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.server_address[1],
+        customer_email_to=("support-broadcast@example.com",),
+    )
     key = fx.stage31_key(settings)
     first = pipeline.publish(settings, key, to_confluence=True, at=AT, backoff=FAST)
     assert first.failures == []
@@ -192,8 +216,13 @@ def test_without_channels_the_messages_are_files_and_nothing_is_marked_sent(sett
     key = fx.stage31_key(settings)
     result = pipeline.publish(settings, key, doc_url="https://notion.example.com/postmortem-31", at=AT, backoff=FAST)
     names = sorted(p.name for p in settings.published_dir.iterdir())
-    assert names == [f"{key}-customer-email.eml", f"{key}-postmortem.confluence.xml", f"{key}-postmortem.html",
-                     f"{key}-postmortem.md", f"{key}-status-summary.json"]  # fmt: skip
+    assert names == [
+        f"{key}-customer-email.eml",
+        f"{key}-postmortem.confluence.xml",
+        f"{key}-postmortem.html",
+        f"{key}-postmortem.md",
+        f"{key}-status-summary.json",
+    ]
     payload = json.loads((settings.published_dir / f"{key}-status-summary.json").read_text())
     assert "<https://notion.example.com/postmortem-31|" in payload["text"]
     mail = email.message_from_bytes((settings.published_dir / f"{key}-customer-email.eml").read_bytes())
@@ -216,10 +245,15 @@ def test_a_publish_after_48_hours_is_late_on_the_reviews_board(settings):
     key = fx.stage31_key(settings)
     late = dt.datetime(2025, 9, 8, 13, 12, 40, tzinfo=dt.UTC)  # closure + 60 h
     result = pipeline.publish(settings, key, doc_url="https://wiki.example.com/pm", at=late, backoff=FAST)
-    assert round(result.late_by.total_seconds() / 3600, 2) == 12.0 and "late by 11 h 59 min (due 48 h after closure)" in result.lines()[-1]  # rounded down
+    assert (
+        round(result.late_by.total_seconds() / 3600, 2) == 12.0
+        and "late by 11 h 59 min (due 48 h after closure)" in result.lines()[-1]
+    )  # rounded down
     with db.connect(settings, read_only=True) as con:
         states = metrics.review_stage_states(metrics.load_review_stages(con), late)
-        view = con.execute("SELECT state FROM v_review_deadlines WHERE key = ? AND stage = 'published'", [key]).fetchone()
+        view = con.execute(
+            "SELECT state FROM v_review_deadlines WHERE key = ? AND stage = 'published'", [key]
+        ).fetchone()
     row = states[(states["key"] == key) & (states["stage"] == "published")].iloc[0]
     assert row["state"] == "late" and round(row["hours_past_due"], 2) == 12.0 and view == ("late",)
 
@@ -264,29 +298,35 @@ def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_re
         return next(c for c in board.contents(metrics.Filters()) if isinstance(c, str) and "Regulator filings" in c)
 
     before = panel()
-    assert f"incident={key}\">{key}</a></td>" in before and "Regulator filings open (" in before
+    assert f'incident={key}">{key}</a></td>' in before and "Regulator filings open (" in before
     pipeline.publish(settings, key, doc_url="https://wiki.example.com/pm", at=AT, backoff=FAST)
-    assert f"incident={key}\">{key}</a></td>" in panel()  # publishing does not close the compliance item
+    assert f'incident={key}">{key}</a></td>' in panel()  # publishing does not close the compliance item
     with db.connect(settings) as con:
         incident_id = con.execute("SELECT issue_id FROM incidents WHERE key = ?", [key]).fetchone()[0]
         pipeline.record_regulator_filing(con, incident_id, AT)
-    assert f"incident={key}\">{key}</a></td>" not in panel()
+    assert f'incident={key}">{key}</a></td>' not in panel()
     with db.connect(settings) as con:
         pipeline.record_regulator_filing(con, incident_id, None)  # --undo
-    assert f"incident={key}\">{key}</a></td>" in panel()
+    assert f'incident={key}">{key}</a></td>' in panel()
     with db.connect(settings) as con:
         other = con.execute("SELECT issue_id FROM incidents WHERE NOT regulatory LIMIT 1").fetchone()[0]
         with pytest.raises(PirError, match="is not flagged for regulatory reporting"):
             pipeline.record_regulator_filing(con, other, AT)
 
 
-def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(settings, wiki, receiver, tmp_path,
-                                                                              monkeypatch, capsys):  # fmt: skip
+def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(
+    settings, wiki, receiver, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
-    for name, value in (("PIR_DB", str(settings.db)), ("PIR_TODAY", "2025-09-07"),
-                        ("PIR_CONFLUENCE_URL", settings.confluence_url), ("PIR_CONFLUENCE_SPACE", "REL"),
-                        ("PIR_CONFLUENCE_EMAIL", EMAIL), ("PIR_CONFLUENCE_TOKEN", TOKEN),
-                        ("PIR_STATUS_WEBHOOK", receiver.url)):  # fmt: skip
+    for name, value in (
+        ("PIR_DB", str(settings.db)),
+        ("PIR_TODAY", "2025-09-07"),
+        ("PIR_CONFLUENCE_URL", settings.confluence_url),
+        ("PIR_CONFLUENCE_SPACE", "REL"),
+        ("PIR_CONFLUENCE_EMAIL", EMAIL),
+        ("PIR_CONFLUENCE_TOKEN", TOKEN),
+        ("PIR_STATUS_WEBHOOK", receiver.url),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("pirlib.delivery.DEFAULT_BACKOFF", FAST)
     receiver.fail, receiver.echo, receiver.status = 100, True, 404  # the status webhook's error page quotes its URL
@@ -299,6 +339,7 @@ def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(se
     second = capsys.readouterr()
     assert "Confluence answered HTTP 500" in second.err and "Authorization: Basic ***" in second.err
     import base64
+
     basic = base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
     for text in (first.out, first.err, second.out, second.err):
         assert "s3cr3tW3bh00kT0ken" not in text and "services" not in text and basic not in text and TOKEN not in text

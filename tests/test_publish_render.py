@@ -13,16 +13,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from support import publish_fixture as fx
+
 from pirlib import db
-from pirlib.timeline.events import curate, load_timeline
-from pirlib.timeline.milestones import set_milestone_override
 from pirlib.errors import PirError
 from pirlib.incidents import resolve_incident
 from pirlib.publish import messages, render
 from pirlib.review import actions
 from pirlib.review.session import open_review
+from pirlib.timeline.events import curate, load_timeline
+from pirlib.timeline.milestones import set_milestone_override
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -54,8 +54,10 @@ def matches_golden(text: str, name: str) -> None:
 def test_the_status_summary_and_the_customer_email_match_their_golden_files(stage31):
     settings, data = stage31
     data = {**data, "review": {**data["review"], "doc_url": "https://wiki.example.com/pages/31"}}
-    matches_golden(messages.status_summary(data, settings.replace(status_cc=("@cto",)))["text"] + "\n",
-                   "stage31-status-summary.txt")  # fmt: skip
+    matches_golden(
+        messages.status_summary(data, settings.replace(status_cc=("@cto",)))["text"] + "\n",
+        "stage31-status-summary.txt",
+    )
     mail = messages.customer_email(data, settings, ["support@example.com"])
     matches_golden(f"Subject: {mail['Subject']}\n\n{mail.get_content()}", "stage31-customer-email.txt")
 
@@ -73,8 +75,10 @@ def test_the_dataset_has_every_section(stage31):
     assert {"Dana Roe", "Ravi Iyer"} <= {p["name"] for p in data["attendees"]}
     assert data["attendance_recorded"] and [p["name"] for p in data["absent"]] == ["José Núñez"]
     assert (data["review"]["scribe"], data["review"]["incident_commander"]) == ("Dana Roe", "Noah Williams")
-    assert data["review"]["contributing_factors"] == ["Canary analysis watched latency only",
-                                                      "No automatic rollback on 5xx"]  # fmt: skip
+    assert data["review"]["contributing_factors"] == [
+        "Canary analysis watched latency only",
+        "No automatic rollback on 5xx",
+    ]
     assert "Compliance" not in {p["name"] for p in data["attendees"]}  # the role's placeholder is not a person
     assert [d["name"] for d in data["durations"]][0] == "Time to detect"
 
@@ -144,12 +148,24 @@ def test_hostile_text_is_literal_in_markdown(stage31):
     assert "\\| pipe \\& \\<b\\>tag\\</b\\> \\`tick\\` # heading" in line
 
 
-@pytest.mark.parametrize("value, escaped", [
-    ("# not a heading", "\\# not a heading"), ("1. not a list", "1\\. not a list"), ("- item", "\\- item"),
-    ("> quote", "\\> quote"), ("a\n\n# b", "a # b"), ("2025) x", "2025\\) x"), ("x_y*z", "x\\_y\\*z"), ("a\\b", "a\\\\b"),
-    ("&amp;", "\\&amp;"), ("<!-- c -->", "\\<!-- c --\\>"), ("~~s~~", "\\~\\~s\\~\\~"), (None, ""),
-    ("bell\x07", "bell"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value, escaped",
+    [
+        ("# not a heading", "\\# not a heading"),
+        ("1. not a list", "1\\. not a list"),
+        ("- item", "\\- item"),
+        ("> quote", "\\> quote"),
+        ("a\n\n# b", "a # b"),
+        ("2025) x", "2025\\) x"),
+        ("x_y*z", "x\\_y\\*z"),
+        ("a\\b", "a\\\\b"),
+        ("&amp;", "\\&amp;"),
+        ("<!-- c -->", "\\<!-- c --\\>"),
+        ("~~s~~", "\\~\\~s\\~\\~"),
+        (None, ""),
+        ("bell\x07", "bell"),
+    ],
+)
 def test_markdown_escape(value, escaped):
     assert render.markdown_escape(value) == escaped
 
@@ -177,11 +193,13 @@ def test_hostile_text_is_text_in_html(stage31):
 
 def test_confluence_storage_format_is_well_formed_xhtml_with_the_hostile_text_as_text(stage31):
     _, data = stage31
-    data["actions"][0]["status"] = "</ac:parameter><ac:structured-macro ac:name=\"html\">"
+    data["actions"][0]["status"] = '</ac:parameter><ac:structured-macro ac:name="html">'
     text = render.render(data, "confluence")
     namespaces = 'xmlns:ac="http://atlassian.com/content" xmlns:ri="http://atlassian.com/resource/identifier"'
     root = ET.fromstring(f"<root {namespaces}>{text}</root>")
-    macros = [m.get("{http://atlassian.com/content}name") for m in root.iter("{http://atlassian.com/content}structured-macro")]
+    macros = [
+        m.get("{http://atlassian.com/content}name") for m in root.iter("{http://atlassian.com/content}structured-macro")
+    ]
     assert set(macros) == {"status"}  # the hostile status stayed a parameter's text
     assert any("<script>alert('x')</script>" in "".join(li.itertext()) for li in root.iter("li"))
     assert "script" not in {el.tag for el in root.iter()}

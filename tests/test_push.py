@@ -56,9 +56,14 @@ def incident_id(settings: Settings, key: str) -> str:
 
 def draft(settings: Settings, key: str = "INC-1", **changes: object) -> str:
     fields = {
-        "summary": "Add an alert on checkout 5xx rate", "owner": "User 2", "due_date": dt.date(2025, 10, 20),
-        "action_type": "detect", "priority": "High", "success_metric": "5xx alert fires within 2 min",
-        "verification_method": "game day on 2025-10-15", "description": "Checkout failed silently for 40 min.",
+        "summary": "Add an alert on checkout 5xx rate",
+        "owner": "User 2",
+        "due_date": dt.date(2025, 10, 20),
+        "action_type": "detect",
+        "priority": "High",
+        "success_metric": "5xx alert fires within 2 min",
+        "verification_method": "game day on 2025-10-15",
+        "description": "Checkout failed silently for 40 min.",
     }
     with open_review(settings, key) as session:
         return actions.create_draft(session, **{**fields, **changes})
@@ -83,8 +88,17 @@ def draft_row(settings: Settings, draft_id: str) -> actions.Draft:
     return row
 
 
-TYPED = ("summary", "description", "owner", "team", "priority", "due_date", "action_type", "success_metric",
-         "verification_method")  # fmt: skip
+TYPED = (
+    "summary",
+    "description",
+    "owner",
+    "team",
+    "priority",
+    "due_date",
+    "action_type",
+    "success_metric",
+    "verification_method",
+)
 
 
 # --- create ----------------------------------------------------------------------------------------------
@@ -114,10 +128,18 @@ def test_a_draft_becomes_one_issue_under_the_epic_with_labels_fields_and_a_link(
     assert (row.state, row.pushed_key, row.error) == ("pushed", issue["key"], None)
     assert row.owner_id == ("557058:00000002-aaaa" if server.cloud else "user2")
     with db.connect(cfg, read_only=True) as con:
-        action = con.execute("SELECT incident_id, epic_key, status, owner, due_date, success_metric FROM actions"
-                             " WHERE key = ?", [issue["key"]]).fetchone()  # fmt: skip
-    assert action == (incident_id(cfg, "INC-1"), "INC-2", "To Do", "User 2", dt.date(2025, 10, 20),
-                      "5xx alert fires within 2 min")  # fmt: skip
+        action = con.execute(
+            "SELECT incident_id, epic_key, status, owner, due_date, success_metric FROM actions WHERE key = ?",
+            [issue["key"]],
+        ).fetchone()
+    assert action == (
+        incident_id(cfg, "INC-1"),
+        "INC-2",
+        "To Do",
+        "User 2",
+        dt.date(2025, 10, 20),
+        "5xx alert fires within 2 min",
+    )
     # Pushing again sends nothing: the draft is pushed.
     server.reset_counts()
     assert run_push(cfg).outcomes == [] and posts(server) == 0
@@ -129,11 +151,21 @@ def test_v3_sends_adf_and_v2_wiki(server: FakeJira, cfg: Settings):
     run_push(cfg)
     [post] = [line for line in server.log if line.startswith("POST")]
     assert post.startswith("POST /rest/api/3/issue" if server.cloud else "POST /rest/api/2/issue")
-    body = push.issue_body(draft_row(cfg, draft_id), push.Target(
-        cloud=server.cloud, api="3" if server.cloud else "2", project="INC", issue_type="Task",
-        labels=("postmortem", "stage1"), epic_key="INC-2", incident_key="INC-1",
-        fields=push.FieldMap(None, None, success_metric="customfield_10020"),
-        rich_fields=frozenset({"customfield_10020"})), None)  # fmt: skip
+    body = push.issue_body(
+        draft_row(cfg, draft_id),
+        push.Target(
+            cloud=server.cloud,
+            api="3" if server.cloud else "2",
+            project="INC",
+            issue_type="Task",
+            labels=("postmortem", "stage1"),
+            epic_key="INC-2",
+            incident_key="INC-1",
+            fields=push.FieldMap(None, None, success_metric="customfield_10020"),
+            rich_fields=frozenset({"customfield_10020"}),
+        ),
+        None,
+    )
     description = body["fields"]["description"]
     if server.cloud:
         assert description["type"] == "doc" and body["fields"]["customfield_10020"]["type"] == "doc"
@@ -159,7 +191,11 @@ def test_an_incident_without_an_epic_gets_one_linked_and_labelled(server: FakeJi
     draft(cfg, "INC-7", summary="Add a runbook entry for the 5xx alert")
     again = run_push(cfg, "INC-7")
     assert again.epics_created == [] and [o.state for o in again.outcomes] == ["pushed"]
-    epics = [i for i in server.live_issues() if i["fields"]["issuetype"]["name"] == "Epic" and "stage3" in i["fields"]["labels"]]
+    epics = [
+        i
+        for i in server.live_issues()
+        if i["fields"]["issuetype"]["name"] == "Epic" and "stage3" in i["fields"]["labels"]
+    ]
     assert len(epics) == 1
 
 
@@ -180,13 +216,19 @@ def test_a_lost_answer_after_the_create_finds_the_issue_instead_of_creating_anot
 
 def test_a_draft_left_pushing_by_a_crash_is_found_not_created_again(server: FakeJira, cfg: Settings):
     draft_id = draft(cfg)
-    target = push.Target(cloud=server.cloud, api="3" if server.cloud else "2", project="INC", issue_type="Task",
-                         labels=("postmortem", "stage1"), epic_key="INC-2", incident_key="INC-1",
-                         fields=push.FieldMap(None, None, epic_link=None if server.cloud else server.epic_link_id))
+    target = push.Target(
+        cloud=server.cloud,
+        api="3" if server.cloud else "2",
+        project="INC",
+        issue_type="Task",
+        labels=("postmortem", "stage1"),
+        epic_key="INC-2",
+        incident_key="INC-1",
+        fields=push.FieldMap(None, None, epic_link=None if server.cloud else server.epic_link_id),
+    )
     # The previous run created the issue and died before writing the state down.
     server.create_lag = 10
-    status, _ = server.api_create(push.issue_body(draft_row(cfg, draft_id), target, None),
-                                  "3" if server.cloud else "2")  # fmt: skip
+    status, _ = server.api_create(push.issue_body(draft_row(cfg, draft_id), target, None), "3" if server.cloud else "2")
     assert status == 201
     with db.connect(cfg) as con:
         actions.start_push(con, draft_id)
@@ -275,10 +317,15 @@ def test_a_draft_that_is_not_smart_is_not_pushed(server: FakeJira, cfg: Settings
 def test_the_next_sync_reads_changes_made_in_jira_and_jira_wins(server: FakeJira, cfg: Settings):
     draft(cfg)
     [outcome] = run_push(cfg).outcomes
-    server.update_issue(outcome.key, fields={
-        "status": {"name": "Done", "statusCategory": {"key": "done", "name": "Done"}},
-        "duedate": "2025-11-30", "resolutiondate": server.now(), "assignee": server.users[3],
-    })  # fmt: skip
+    server.update_issue(
+        outcome.key,
+        fields={
+            "status": {"name": "Done", "statusCategory": {"key": "done", "name": "Done"}},
+            "duedate": "2025-11-30",
+            "resolutiondate": server.now(),
+            "assignee": server.users[3],
+        },
+    )
     sync.run(cfg, progress=False, retry=FAST)
     [live] = push.draft_status(cfg, incident_id(cfg, "INC-1")).to_dict("records")
     assert (live["jira_key"], live["jira_status"], live["jira_status_category"]) == (outcome.key, "Done", "done")
@@ -286,7 +333,10 @@ def test_the_next_sync_reads_changes_made_in_jira_and_jira_wins(server: FakeJira
     assert live["changed_in_jira"] and live["due_date"].date() == dt.date(2025, 10, 20)  # the draft as typed
     with db.connect(cfg, read_only=True) as con:
         assert con.execute("SELECT status, owner, due_date FROM actions WHERE key = ?", [outcome.key]).fetchone() == (
-            "Done", "User 4", dt.date(2025, 11, 30))
+            "Done",
+            "User 4",
+            dt.date(2025, 11, 30),
+        )
 
 
 # --- pure parts against Jira's real error bodies ----------------------------------------------------------
@@ -295,7 +345,10 @@ def test_the_next_sync_reads_changes_made_in_jira_and_jira_wins(server: FakeJira
 def test_jira_error_text_reads_real_error_bodies():
     cloud_v2 = jira_sample("atlassian_python_api_cloud_v2/issue_POST.json")
     body = next(iter(cloud_v2.values()))
-    assert push.jira_error_text(body) == "labels: Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
+    assert (
+        push.jira_error_text(body)
+        == "labels: Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
+    )
     v3 = jira_sample("atlassian_openapi_v3_examples/post_issue.json")
     assert push.jira_error_text(v3["response_400"]) == "Field 'priority' is required"
     server = jira_sample("jira_ruby_server_v2/issue_10002.invalid.put.json")
@@ -304,9 +357,11 @@ def test_jira_error_text_reads_real_error_bodies():
 
 
 def test_pick_user_wants_exactly_one_active_match():
-    users = [{"accountId": "a1", "displayName": "Sam Okafor", "emailAddress": "sam@x.io", "active": True},
-             {"accountId": "a2", "displayName": "Sam Okafor", "emailAddress": "sam.o@x.io", "active": True},
-             {"accountId": "a3", "displayName": "Ana Ruiz", "active": False}]  # fmt: skip
+    users = [
+        {"accountId": "a1", "displayName": "Sam Okafor", "emailAddress": "sam@x.io", "active": True},
+        {"accountId": "a2", "displayName": "Sam Okafor", "emailAddress": "sam.o@x.io", "active": True},
+        {"accountId": "a3", "displayName": "Ana Ruiz", "active": False},
+    ]
     assert push.pick_user(users, "SAM@x.io", cloud=True)["accountId"] == "a1"
     with pytest.raises(push._DraftFailed, match="matches 2 Jira users"):
         push.pick_user(users, "Sam Okafor", cloud=True)
@@ -355,7 +410,9 @@ def test_a_drop_during_the_answer_to_an_unlinked_create_finds_and_links_the_issu
     [outcome] = run_push(cfg).outcomes
     assert outcome.state == "pushed", outcome
     [issue] = marked(server, draft_id)
-    assert issue["key"] in [link.get("inwardIssue", {}).get("key") for link in server.resolve("INC-1")["fields"]["issuelinks"]]
+    assert issue["key"] in [
+        link.get("inwardIssue", {}).get("key") for link in server.resolve("INC-1")["fields"]["issuelinks"]
+    ]
     server.clear_faults()
     assert run_push(cfg).outcomes == [] and len(marked(server, draft_id)) == 1
 

@@ -4,16 +4,16 @@ both on 127.0.0.1, over a real DuckDB file."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import json
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
+from support.receivers import Receiver, SmtpSink
 
 from pirlib import cli, db, delivery, reminders
 from pirlib.config import Secret, Settings
-from support.receivers import Receiver, SmtpSink
 
 TODAY = dt.date(2025, 10, 1)
 FAST = delivery.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
@@ -23,20 +23,27 @@ def seed(path: Path) -> Settings:
     """Incidents (one closed) and actions around TODAY: which ones get what is the point of each test."""
     settings = Settings(db=path, db_lock_timeout=20.0, today=TODAY)
     day = dt.timedelta(days=1)
-    incidents = pd.DataFrame({
-        "issue_id": ["1", "2"], "key": ["INC-1", "INC-2"], "summary": ["Checkout <down> & out", "Login slow"],
-        "status": ["Investigating", "Closed"], "status_category": ["indeterminate", "done"],
-    })  # fmt: skip
-    actions = pd.DataFrame({
-        "issue_id": ["11", "12", "13", "14", "15"],
-        "key": ["INC-11", "INC-12", "INC-13", "INC-14", "INC-15"],
-        "incident_id": ["1", "1", "1", "1", "2"],
-        "summary": ["Add <alert> & page", "Fix retries", "Done already", "Later one", "Closed incident's action"],
-        "owner": ["User 1", "User 2", "User 3", "User 4", "User 5"],
-        "status_category": ["new", "indeterminate", "done", "new", "new"],
-        "due_date": [TODAY + 2 * day, TODAY - 3 * day, TODAY + 2 * day, TODAY + 5 * day, TODAY + 2 * day],
-        "url": [f"https://jira.example.com/browse/INC-{n}" for n in range(11, 16)],
-    })  # fmt: skip
+    incidents = pd.DataFrame(
+        {
+            "issue_id": ["1", "2"],
+            "key": ["INC-1", "INC-2"],
+            "summary": ["Checkout <down> & out", "Login slow"],
+            "status": ["Investigating", "Closed"],
+            "status_category": ["indeterminate", "done"],
+        }
+    )
+    actions = pd.DataFrame(
+        {
+            "issue_id": ["11", "12", "13", "14", "15"],
+            "key": ["INC-11", "INC-12", "INC-13", "INC-14", "INC-15"],
+            "incident_id": ["1", "1", "1", "1", "2"],
+            "summary": ["Add <alert> & page", "Fix retries", "Done already", "Later one", "Closed incident's action"],
+            "owner": ["User 1", "User 2", "User 3", "User 4", "User 5"],
+            "status_category": ["new", "indeterminate", "done", "new", "new"],
+            "due_date": [TODAY + 2 * day, TODAY - 3 * day, TODAY + 2 * day, TODAY + 5 * day, TODAY + 2 * day],
+            "url": [f"https://jira.example.com/browse/INC-{n}" for n in range(11, 16)],
+        }
+    )
     with db.connect(settings) as con:
         db.upsert_frame(con, "incidents", incidents, "issue_id")
         db.upsert_frame(con, "actions", actions, "issue_id")
@@ -45,8 +52,10 @@ def seed(path: Path) -> Settings:
 
 def rows(settings: Settings) -> list[tuple]:
     with db.connect(settings, read_only=True) as con:
-        return con.execute("SELECT action_id, due_date, kind, sent_on, channel, status, error FROM reminders"
-                           " ORDER BY action_id, sent_on, kind").fetchall()  # fmt: skip
+        return con.execute(
+            "SELECT action_id, due_date, kind, sent_on, channel, status, error FROM reminders"
+            " ORDER BY action_id, sent_on, kind"
+        ).fetchall()
 
 
 def keys(bodies: list[dict]) -> list[str]:
@@ -79,7 +88,9 @@ def test_a_moved_due_date_earns_a_new_reminder(receiver: Receiver, tmp_path: Pat
     assert [b for b in receiver.bodies if "INC-11" in b["text"]].__len__() == 2
 
 
-def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next_run(receiver: Receiver, tmp_path: Path):
+def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next_run(
+    receiver: Receiver, tmp_path: Path
+):
     settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 1  # one 500, then fine: the retry inside the run delivers
     assert len(reminders.remind(settings, backoff=FAST).sent) == 3 and receiver.attempts == 4
@@ -109,8 +120,9 @@ def test_a_dry_run_prints_and_writes_nothing(receiver: Receiver, tmp_path: Path,
     assert (tmp_path / "pir.duckdb").read_bytes() == before
 
 
-def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(receiver: Receiver, tmp_path: Path,
-                                                                           monkeypatch, capsys, caplog):  # fmt: skip
+def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(
+    receiver: Receiver, tmp_path: Path, monkeypatch, capsys, caplog
+):
     settings = seed(tmp_path / "pir.duckdb")
     monkeypatch.setenv("PIR_DB", str(settings.db))
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
@@ -129,8 +141,9 @@ def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(recei
 
 
 def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
-                                                     smtp_from="pir@example.com")  # fmt: skip
+    settings = seed(tmp_path / "pir.duckdb").replace(
+        smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], smtp_from="pir@example.com"
+    )
     result = reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST)
     assert len(result.sent) == 3 and len(smtp.messages) == 3
     sender, rcpts, data = smtp.messages[0]
@@ -141,20 +154,34 @@ def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: 
 
 
 def test_email_reminders_reach_the_owner_when_jira_has_their_address(smtp: SmtpSink, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
-                                                     smtp_from="pir@example.com")  # fmt: skip
+    settings = seed(tmp_path / "pir.duckdb").replace(
+        smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], smtp_from="pir@example.com"
+    )
     with db.connect(settings) as con:
         con.execute("UPDATE actions SET owner_email = 'user1@example.com' WHERE issue_id = '11'")
     reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST)
-    by_action = {re.search(r"Subject: \[pir\] Action [a-z ]+: (INC-\d+)", data).group(1): rcpts
-                 for _, rcpts, data in smtp.messages}  # fmt: skip
+    by_action = {
+        re.search(r"Subject: \[pir\] Action [a-z ]+: (INC-\d+)", data).group(1): rcpts
+        for _, rcpts, data in smtp.messages
+    }
     assert by_action["INC-11"] == ["<user1@example.com>"]
     assert by_action["INC-12"] == ["<sre-team@example.com>"]  # no address in Jira: the fallback hears it
 
 
 def test_slack_payload_escapes_jira_text_and_carries_the_facts():
-    reminder = reminders.Reminder("11", "INC-11", "Add <alert> & page", "INC-1", "Checkout <down>", "Ann <admin>", None,
-                               TODAY, "due_soon", "https://jira.example.com/browse/INC-11", 2)  # fmt: skip
+    reminder = reminders.Reminder(
+        "11",
+        "INC-11",
+        "Add <alert> & page",
+        "INC-1",
+        "Checkout <down>",
+        "Ann <admin>",
+        None,
+        TODAY,
+        "due_soon",
+        "https://jira.example.com/browse/INC-11",
+        2,
+    )
     payload = reminders.slack_payload(reminder)
     text = json.dumps(payload)
     assert "<alert>" not in text and "&lt;alert&gt; &amp; page" in text and "@Ann &lt;admin&gt;" in text
@@ -165,8 +192,16 @@ def test_slack_payload_escapes_jira_text_and_carries_the_facts():
 def test_due_reminders_respects_a_claim_by_a_concurrent_run():
     open_actions = pd.DataFrame({"issue_id": ["11"], "key": ["INC-11"], "due_date": [TODAY + dt.timedelta(days=2)]})
     now = dt.datetime(2025, 10, 1, 9, 0, tzinfo=dt.UTC)
-    claim = pd.DataFrame({"action_id": ["11"], "due_date": [TODAY + dt.timedelta(days=2)], "kind": ["due_soon"],
-                          "sent_on": [TODAY], "status": ["sending"], "sent_at": [now - dt.timedelta(minutes=1)]})
+    claim = pd.DataFrame(
+        {
+            "action_id": ["11"],
+            "due_date": [TODAY + dt.timedelta(days=2)],
+            "kind": ["due_soon"],
+            "sent_on": [TODAY],
+            "status": ["sending"],
+            "sent_at": [now - dt.timedelta(minutes=1)],
+        }
+    )
     assert reminders.due_reminders(open_actions, claim, TODAY, 2, 5, now=now) == []
     stale = claim.assign(sent_at=[now - dt.timedelta(hours=1)])  # that run died mid-send: try again
     assert [r.key for r in reminders.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
@@ -191,19 +226,25 @@ def test_a_dry_run_needs_no_channel(tmp_path: Path, monkeypatch, capsys):
 
 def many_due(settings: Settings, count: int) -> Settings:
     """``count`` more open actions due in two days, so that a run has that many reminders to send."""
-    frame = pd.DataFrame({
-        "issue_id": [str(100 + n) for n in range(count)], "key": [f"INC-{100 + n}" for n in range(count)],
-        "incident_id": ["1"] * count, "summary": [f"Action {n}" for n in range(count)],
-        "owner": ["User 1"] * count, "status_category": ["new"] * count,
-        "due_date": [TODAY + dt.timedelta(days=2)] * count,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "issue_id": [str(100 + n) for n in range(count)],
+            "key": [f"INC-{100 + n}" for n in range(count)],
+            "incident_id": ["1"] * count,
+            "summary": [f"Action {n}" for n in range(count)],
+            "owner": ["User 1"] * count,
+            "status_category": ["new"] * count,
+            "due_date": [TODAY + dt.timedelta(days=2)] * count,
+        }
+    )
     with db.connect(settings) as con:
         db.upsert_frame(con, "actions", frame, "issue_id")
     return settings
 
 
-def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_next_run(receiver: Receiver,
-                                                                                      tmp_path: Path):  # fmt: skip
+def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_next_run(
+    receiver: Receiver, tmp_path: Path
+):
     settings = many_due(seed(tmp_path / "pir.duckdb"), 20).replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 10_000
     result = reminders.remind(settings, backoff=FAST)
@@ -230,8 +271,9 @@ def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(tmp_path: Path):
     assert sum("not tried" not in error for _, error in result.failed) == reminders.FAILURES_BEFORE_STOP
 
 
-def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(receiver: Receiver, tmp_path: Path, monkeypatch,
-                                                                capsys, caplog):  # fmt: skip
+def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(
+    receiver: Receiver, tmp_path: Path, monkeypatch, capsys, caplog
+):
     settings = seed(tmp_path / "pir.duckdb")
     monkeypatch.setenv("PIR_DB", str(settings.db))
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())

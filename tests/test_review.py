@@ -7,13 +7,13 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
 from support import review_fixture as fx
+
 from pirlib import db
-from pirlib.review import actions, clock, meeting, prepare, progress, wrap_up
-from pirlib.review.session import ReviewSession
 from pirlib.config import Settings
 from pirlib.errors import InputError
+from pirlib.review import actions, clock, meeting, prepare, progress, wrap_up
+from pirlib.review.session import ReviewSession
 
 UTC = dt.UTC
 CLOSED = fx.RESOLVED.to_pydatetime()
@@ -50,8 +50,10 @@ def test_stage_clocks_count_from_closure_with_configured_hours():
 
 
 def test_stage_clock_states_late_done_and_done_late():
-    review_row = {"facilitator_assigned_at": CLOSED + dt.timedelta(hours=13),
-                  "artifacts_collected_at": CLOSED + dt.timedelta(hours=2)}  # fmt: skip
+    review_row = {
+        "facilitator_assigned_at": CLOSED + dt.timedelta(hours=13),
+        "artifacts_collected_at": CLOSED + dt.timedelta(hours=2),
+    }
     clocks = {c.stage: c for c in clock.stage_clocks(CLOSED, review_row, Settings(), CLOSED + dt.timedelta(hours=30))}
     assert clocks["facilitator_assigned"].state == "done" and clocks["facilitator_assigned"].done_late
     assert clocks["artifacts_collected"].state == "done" and not clocks["artifacts_collected"].done_late
@@ -67,8 +69,13 @@ def test_candidates_are_closed_unpublished_review_severities_newest_first(settin
     stage31 = found[1]
     assert stage31.facilitator == fx.FACILITATOR
     states = {c.stage: c.state for c in stage31.clocks}
-    assert states == {"facilitator_assigned": "done", "artifacts_collected": "on_time", "invites_sent": "on_time",
-                      "agenda_circulated": "on_time", "published": "on_time"}  # fmt: skip
+    assert states == {
+        "facilitator_assigned": "done",
+        "artifacts_collected": "on_time",
+        "invites_sent": "on_time",
+        "agenda_circulated": "on_time",
+        "published": "on_time",
+    }
     assert "late" in found[2].label()
     assert fx.XSS_SUMMARY[:30] in found[0].label()  # plain text, for a dropdown
 
@@ -143,8 +150,11 @@ def test_invites_and_agenda_stamp_their_times(settings, s):
     prepare.mark_agenda_circulated(s, at=at + dt.timedelta(hours=1))
     row = _review_row(s.con)
     assert row["invites_sent_at"] == pd.Timestamp(at) and row["agenda_circulated_at"] == pd.Timestamp(at)
-    states = dict(s.con.execute(  # the deadline view reads the same stamps
-        "SELECT stage, state FROM v_review_deadlines WHERE incident_id = ?", [fx.STAGE31_ID]).fetchall())
+    states = dict(
+        s.con.execute(  # the deadline view reads the same stamps
+            "SELECT stage, state FROM v_review_deadlines WHERE incident_id = ?", [fx.STAGE31_ID]
+        ).fetchall()
+    )
     assert states["invites_sent"] == "on_time" and states["facilitator_assigned"] == "on_time"
 
 
@@ -236,14 +246,15 @@ def test_quality_check_names_what_is_missing(settings, s):
     assert any(i.startswith("preparation: artifacts collected: not done (late by") for i in issues)
     actions.create_draft(s, summary="Add 5xx canary alert", success_metric="alert < 2 min")
     for segment in meeting.SEGMENTS:
-        meeting.add_note(s, segment.name, "said",
-                        tag="tooling_limit" if segment.name == "went_wrong" else None)  # fmt: skip
+        meeting.add_note(s, segment.name, "said", tag="tooling_limit" if segment.name == "went_wrong" else None)
     issues = [str(i) for i in wrap_up.quality_check(s, at=at)]
-    assert ("actions: draft 'Add 5xx canary alert' is not SMART yet: owner: required; name the one person "
-            "accountable for the action, e.g. an invitee of the review; due date: required; pick a date after today "
-            "and by 2025-12-05 (within 90 days); verification method: required; say how and when the metric is "
-            f"checked, e.g. '{actions.good_verification(fx.TODAY)}'; type: required; choose one of prevent, detect, mitigate, "
-            "process") in issues
+    assert (
+        "actions: draft 'Add 5xx canary alert' is not SMART yet: owner: required; name the one person "
+        "accountable for the action, e.g. an invitee of the review; due date: required; pick a date after today "
+        "and by 2025-12-05 (within 90 days); verification method: required; say how and when the metric is "
+        f"checked, e.g. '{actions.good_verification(fx.TODAY)}'; type: required; choose one of prevent, detect, mitigate, "
+        "process"
+    ) in issues
     assert not any(i.startswith("notes:") for i in issues)
 
 
@@ -266,17 +277,23 @@ def test_open_actions_call_blank_what_clean_text_calls_blank(settings, s):
     for n, owner in enumerate(owners):
         s.con.execute(
             "INSERT INTO action_drafts (draft_id, incident_id, summary, owner, success_metric, verification_method, "
-            "state) VALUES (?, ?, ?, ?, 'p99 < 300 ms', 'game day', 'draft')", [f"d{n}", fx.STAGE31_ID, f"a{n}", owner])
+            "state) VALUES (?, ?, ?, ?, 'p99 < 300 ms', 'game day', 'draft')",
+            [f"d{n}", fx.STAGE31_ID, f"a{n}", owner],
+        )
         s.con.execute(
             "INSERT INTO actions (issue_id, key, incident_id, summary, owner, success_metric, verification_method, "
             "deleted) VALUES (?, ?, ?, ?, ?, 'p99 < 300 ms', 'game day', false)",
-            [f"j{n}", f"INC-{900 + n}", fx.STAGE31_ID, f"a{n}", owner])  # fmt: skip
+            [f"j{n}", f"INC-{900 + n}", fx.STAGE31_ID, f"a{n}", owner],
+        )
     found = actions.open_actions(s.con, settings, [fx.STAGE31_ID])[fx.STAGE31_ID]
     assert found.count == 2 * len(owners)
     blank = {f"a{n}" for n, owner in enumerate(owners) if not clean_text(owner)}
     assert {summary for _, summary, missing in found.lacking if missing == ["owner"]} == blank
-    owner_required = {summary for summary, problems in found.not_smart
-                      if any(p.field == "owner" and p.message.startswith("required") for p in problems)}  # fmt: skip
+    owner_required = {
+        summary
+        for summary, problems in found.not_smart
+        if any(p.field == "owner" and p.message.startswith("required") for p in problems)
+    }
     assert owner_required == blank
     assert len(blank) == len(spaces) + 3
 
@@ -285,8 +302,13 @@ def test_open_actions_call_blank_what_clean_text_calls_blank(settings, s):
 
 
 def test_the_meeting_records_roles_attendance_and_the_root_cause(settings, s):
-    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": fx.COMMANDER, "scribe": None,
-                                 "root_cause": None, "contributing_factors": None}  # fmt: skip
+    assert meeting.record(s) == {
+        "facilitator": fx.FACILITATOR,
+        "incident_commander": fx.COMMANDER,
+        "scribe": None,
+        "root_cause": None,
+        "contributing_factors": None,
+    }
     with pytest.raises(InputError, match="^incident commander: Alex Chen is the facilitator"):
         meeting.set_role(s, "incident_commander", " alex  chen ")
     with pytest.raises(InputError, match="^role 'facilitator' cannot be set here"):
@@ -302,8 +324,13 @@ def test_the_meeting_records_roles_attendance_and_the_root_cause(settings, s):
     with pytest.raises(InputError, match="^attendee: the name is empty"):
         meeting.set_attended(s, "  ")
     meeting.save_root_cause(s, "  pool too small ", "a\n\n  b  \n")
-    assert meeting.record(s) == {"facilitator": fx.FACILITATOR, "incident_commander": "Sam Okafor",
-                                 "scribe": "Mo Diaz", "root_cause": "pool too small", "contributing_factors": "a\nb"}
+    assert meeting.record(s) == {
+        "facilitator": fx.FACILITATOR,
+        "incident_commander": "Sam Okafor",
+        "scribe": "Mo Diaz",
+        "root_cause": "pool too small",
+        "contributing_factors": "a\nb",
+    }
     people = prepare.invite_list(s).set_index("name")
     assert people.loc["Lee Park", "attended"] and not people.loc["Ravi Iyer", "invited"]
     assert people.loc["Mo Diaz", "attended"] == False  # noqa: E712  (recorded as absent, not unknown)

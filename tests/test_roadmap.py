@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 from support import publish_fixture as fx
+
 from pirlib import cli, db, roadmap
 from pirlib.config import Settings
 
@@ -15,8 +15,12 @@ def write_roadmap(settings: Settings):
 
 
 def demo_settings(demo_db, tmp_path, **changes) -> Settings:
-    return Settings(db=demo_db, today=fx.TODAY, roadmap_path=tmp_path / "docs/performance/reliability-roadmap.md",
-                    db_lock_timeout=20.0).replace(**changes)  # fmt: skip
+    return Settings(
+        db=demo_db,
+        today=fx.TODAY,
+        roadmap_path=tmp_path / "docs/performance/reliability-roadmap.md",
+        db_lock_timeout=20.0,
+    ).replace(**changes)
 
 
 def test_regenerating_is_byte_identical_and_has_every_section(demo_db, tmp_path):
@@ -27,7 +31,9 @@ def test_regenerating_is_byte_identical_and_has_every_section(demo_db, tmp_path)
     text = first.decode()
     with db.connect(settings, read_only=True) as con:
         actions = con.execute("SELECT count(*) FROM v_action_status").fetchone()[0]
-        recurring = con.execute("SELECT count(DISTINCT (failure_mode, service)) FROM v_failure_mode_recurrence").fetchone()[0]
+        recurring = con.execute(
+            "SELECT count(DISTINCT (failure_mode, service)) FROM v_failure_mode_recurrence"
+        ).fetchone()[0]
         stage31 = con.execute("SELECT key FROM incidents WHERE list_contains(labels, 'stage31')").fetchone()[0]
     assert counts == {"actions": actions, "runbooks": 4, "exercises": recurring}
     assert text.count("\n| [INC-") == actions
@@ -35,7 +41,10 @@ def test_regenerating_is_byte_identical_and_has_every_section(demo_db, tmp_path)
     deployment = text.split("**deployment** runbook")[1].split("- [ ]")[0]
     assert "Bad deploy:" in deployment and "Data corruption" not in deployment
     assert "**payments** runbook" in text and "**disputes** runbook" in text
-    assert "Game day: ship a deliberately faulty canary of payments-api and time detection and rollback: Bad deploy" in text
+    assert (
+        "Game day: ship a deliberately faulty canary of payments-api and time detection and rollback: Bad deploy"
+        in text
+    )
     bad_deploy = text.split("\n### Bad deploy\n")[1].split("\n### ")[0]
     assert "#### payments-api:" in bad_deploy and stage31 in bad_deploy
 
@@ -49,8 +58,11 @@ def test_open_actions_come_before_done_ones_with_their_state(demo_db, tmp_path):
 
 
 def test_the_runbook_mapping_is_configurable(demo_db, tmp_path):
-    settings = demo_settings(demo_db, tmp_path, runbook_map=(("Bad deploy", ("deployment", "payments")),
-                                                             ("capacity", ("capacity-planning",))))  # fmt: skip
+    settings = demo_settings(
+        demo_db,
+        tmp_path,
+        runbook_map=(("Bad deploy", ("deployment", "payments")), ("capacity", ("capacity-planning",))),
+    )
     text = write_roadmap(settings)[0].read_text()
     payments = text.split("**payments** runbook")[1].split("- [ ]")[0]
     assert "Bad deploy:" in payments and "**capacity-planning** runbook" in text

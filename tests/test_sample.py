@@ -43,8 +43,10 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
 def site(written: tuple[Path, Path, dict[str, int]]) -> dict[str, Any]:
     # Read back what was written, so the tests check the files the demo and the fake server load.
     out = written[0]
-    return {name: json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-            for name in ("serverInfo", "field", "users", "issues", "reviews", "failure_modes", "manifest")}
+    return {
+        name: json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        for name in ("serverInfo", "field", "users", "issues", "reviews", "failure_modes", "manifest")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +98,11 @@ def test_another_seed_gives_another_site(tmp_path: Path, written: tuple[Path, Pa
 
 def test_output_does_not_depend_on_hash_seed() -> None:
     # Set or dict-of-str iteration order changes with PYTHONHASHSEED; the sample must not.
-    code = ("import hashlib, json; from pirlib import sample; "
-            "print(hashlib.sha256(json.dumps(sample.generate(n_incidents=60), sort_keys=True)"
-            ".encode()).hexdigest())")
+    code = (
+        "import hashlib, json; from pirlib import sample; "
+        "print(hashlib.sha256(json.dumps(sample.generate(n_incidents=60), sort_keys=True)"
+        ".encode()).hexdigest())"
+    )
     digests = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -108,8 +112,9 @@ def test_output_does_not_depend_on_hash_seed() -> None:
     assert digests == {here}
 
 
-def test_manifest_lists_the_files_and_counts(written: tuple[Path, Path, dict[str, int]],
-                                             site: dict[str, Any], by_type: dict[str, list]) -> None:
+def test_manifest_lists_the_files_and_counts(
+    written: tuple[Path, Path, dict[str, int]], site: dict[str, Any], by_type: dict[str, list]
+) -> None:
     out, _, counts = written
     manifest = site["manifest"]
     assert manifest["seed"] == sample.DEFAULT_SEED and manifest["n_incidents"] == 264
@@ -184,14 +189,18 @@ def _promised(site: dict[str, Any], day: dt.date) -> dict[str, int]:
             due = dt.date.fromisoformat(f["duedate"])
             found["action_due_in_lead_days"] += (due - day).days == sample.REMINDER_LEAD_DAYS
             found["action_overdue"] += due < day
-    starts = [utc(i["fields"]["customfield_10026"]) for i in site["issues"]
-              if i["fields"]["issuetype"]["name"] == "Incident"]
+    starts = [
+        utc(i["fields"]["customfield_10026"]) for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident"
+    ]
     found["hours_since_latest_incident"] = int((snapshot - max(starts)).total_seconds() // 3600)
     return dict(found)
 
 
-@pytest.mark.parametrize("day", [REAL_TODAY, sample.SNAPSHOT_DAY, sample.EARLIEST_DAY, dt.date(2027, 3, 3)],
-                         ids=["today", "tests-day", "earliest", "2027-03-03"])
+@pytest.mark.parametrize(
+    "day",
+    [REAL_TODAY, sample.SNAPSHOT_DAY, sample.EARLIEST_DAY, dt.date(2027, 3, 3)],
+    ids=["today", "tests-day", "earliest", "2027-03-03"],
+)
 def test_the_sample_lives_in_its_day(day: dt.date) -> None:
     site = sample.generate(as_of=day)
     found = _promised(site, day)
@@ -201,15 +210,19 @@ def test_the_sample_lives_in_its_day(day: dt.date) -> None:
     snapshot = dt.datetime.combine(day, dt.time(0), UTC)
     assert all(utc(i["fields"]["created"]) <= snapshot for i in site["issues"])
     # Stage-31 keeps its historic dates whatever the day; nothing hostile in what leaders see.
-    stage31 = next(i for i in site["issues"] if "stage31" in i["fields"]["labels"]
-                   and i["fields"]["issuetype"]["name"] == "Incident")
+    stage31 = next(
+        i
+        for i in site["issues"]
+        if "stage31" in i["fields"]["labels"] and i["fields"]["issuetype"]["name"] == "Incident"
+    )
     assert utc(stage31["fields"]["resolutiondate"]) == dt.datetime(2025, 9, 6, 1, 12, 40, 250000, tzinfo=UTC)
     text = json.dumps(site["issues"], ensure_ascii=False)
     assert "<script" not in text and "onerror" not in text
 
 
-def test_review_notes_name_each_reviewed_incidents_problem(written: tuple[Path, Path, dict[str, int]],
-                                                         site: dict[str, Any], by_type: dict[str, list]) -> None:
+def test_review_notes_name_each_reviewed_incidents_problem(
+    written: tuple[Path, Path, dict[str, int]], site: dict[str, Any], by_type: dict[str, list]
+) -> None:
     notes = json.loads((written[0] / "review_notes.json").read_text(encoding="utf-8"))
     keys = {i["key"] for i in by_type["Incident"]}
     assert len(notes) >= 100 and len({n["note_id"] for n in notes}) == len(notes)
@@ -232,12 +245,20 @@ def test_server_info_and_field_catalogue(site: dict[str, Any]) -> None:
     names = [f["name"] for f in fields]
     assert len(names) == len(set(names)), "field names must be unique in the sample"
     by_id = {f["id"]: f for f in fields}
-    expected = {"customfield_10010": "Severity", "customfield_10011": "Failure Mode",
-                "customfield_10014": "Epic Link", "customfield_10015": "Epic Name",
-                "customfield_10020": "Success Metric", "customfield_10021": "Verification Method",
-                "customfield_10022": "Action Type", "customfield_10023": "Incident Commander",
-                "customfield_10024": "Customer Impact", "customfield_10025": "Regulatory Reporting",
-                "customfield_10026": "Incident Start", "customfield_10027": "Team"}
+    expected = {
+        "customfield_10010": "Severity",
+        "customfield_10011": "Failure Mode",
+        "customfield_10014": "Epic Link",
+        "customfield_10015": "Epic Name",
+        "customfield_10020": "Success Metric",
+        "customfield_10021": "Verification Method",
+        "customfield_10022": "Action Type",
+        "customfield_10023": "Incident Commander",
+        "customfield_10024": "Customer Impact",
+        "customfield_10025": "Regulatory Reporting",
+        "customfield_10026": "Incident Start",
+        "customfield_10027": "Team",
+    }
     assert {fid: by_id[fid]["name"] for fid in expected} == expected
     assert by_id["customfield_10014"]["schema"]["custom"] == "com.pyxis.greenhopper.jira:gh-epic-link"
     for system in ("summary", "status", "labels", "components", "issuelinks", "comment", "resolutiondate"):
@@ -251,9 +272,12 @@ def test_every_issue_has_all_fields_and_unique_ids(site: dict[str, Any]) -> None
     for issue in issues:
         assert catalogue <= set(issue["fields"]), issue["key"]  # fields=*all: unset fields are null
         assert issue["self"].endswith(f"/rest/api/2/issue/{issue['id']}") and issue["id"].isdigit()
-    for ids in ([i["id"] for i in issues], [i["key"] for i in issues],
-                [h["id"] for i in issues for h in i["changelog"]["histories"]],
-                [c["id"] for i in issues for c in i["fields"]["comment"]["comments"]]):
+    for ids in (
+        [i["id"] for i in issues],
+        [i["key"] for i in issues],
+        [h["id"] for i in issues for h in i["changelog"]["histories"]],
+        [c["id"] for i in issues for c in i["fields"]["comment"]["comments"]],
+    ):
         assert len(ids) == len(set(ids))
 
 
@@ -275,8 +299,11 @@ def test_updated_is_the_last_change_and_changelogs_are_complete(site: dict[str, 
         f, log = issue["fields"], issue["changelog"]
         assert log["total"] == len(log["histories"]) == log["maxResults"]
         assert f["comment"]["total"] == len(f["comment"]["comments"])
-        moments = ([utc(f["created"])] + [utc(h["created"]) for h in log["histories"]]
-                   + [utc(c["updated"]) for c in f["comment"]["comments"]])
+        moments = (
+            [utc(f["created"])]
+            + [utc(h["created"]) for h in log["histories"]]
+            + [utc(c["updated"]) for c in f["comment"]["comments"]]
+        )
         assert utc(f["updated"]) == max(moments), issue["key"]
         created = [utc(h["created"]) for h in log["histories"]]
         assert created == sorted(created)
@@ -301,8 +328,10 @@ def test_users_are_varied(site: dict[str, Any]) -> None:
     names = {u["displayName"] for u in users}
     assert {"Zoë Müller", "Łukasz Wójcik", "José Núñez"} <= names
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", n) for n in names)  # a Japanese name
-    assert all({"name", "key", "accountId", "displayName", "emailAddress", "timeZone", "active", "self"} <= set(u)
-               for u in users)
+    assert all(
+        {"name", "key", "accountId", "displayName", "emailAddress", "timeZone", "active", "self"} <= set(u)
+        for u in users
+    )
     assert not all(u["active"] for u in users)
 
 
@@ -330,8 +359,12 @@ def test_incident_timing_is_plausible(by_type: dict[str, list]) -> None:
         f = incident["fields"]
         start, created = utc(f["customfield_10026"]), utc(f["created"])
         assert start < created, incident["key"]
-        statuses = [(utc(h["created"]), item["toString"]) for h in incident["changelog"]["histories"]
-                    for item in h["items"] if item["field"] == "status"]
+        statuses = [
+            (utc(h["created"]), item["toString"])
+            for h in incident["changelog"]["histories"]
+            for item in h["items"]
+            if item["field"] == "status"
+        ]
         mitigated = next((at for at, to in statuses if to == "Mitigated"), None)
         if f["customfield_10010"]["value"] in ("Sev-0", "Sev-1"):
             assert created - start <= dt.timedelta(minutes=30), incident["key"]
@@ -347,8 +380,9 @@ def test_incidents_carry_their_own_label_and_changes(by_type: dict[str, list]) -
         labels = incident["fields"]["labels"]
         own = [label for label in labels if label != "postmortem"]
         assert len(own) == 1 and (own[0] == f"inc{incident['key'].split('-')[1]}" or own[0] == "stage31")
-    changed = collections.Counter(item["field"] for i in incidents for h in i["changelog"]["histories"]
-                                  for item in h["items"])
+    changed = collections.Counter(
+        item["field"] for i in incidents for h in i["changelog"]["histories"] for item in h["items"]
+    )
     assert {"status", "Severity", "assignee", "priority", "labels", "resolution"} <= set(changed)
     urgent = [i for i in incidents if i["fields"]["customfield_10010"]["value"] in ("Sev-0", "Sev-1")]
     assert all(2 <= i["fields"]["comment"]["total"] <= 12 for i in urgent)
@@ -372,8 +406,9 @@ def test_unicode_and_characters_html_escapes_are_present_but_nothing_hostile(by_
     assert "{code}" in comments and "[the dashboard|https://" in comments
 
 
-def test_stage31_is_the_runbook_case(written: tuple[Path, Path, dict[str, int]], site: dict[str, Any],
-                                     by_type: dict[str, list]) -> None:
+def test_stage31_is_the_runbook_case(
+    written: tuple[Path, Path, dict[str, int]], site: dict[str, Any], by_type: dict[str, list]
+) -> None:
     incident = stage31(by_type)
     f = incident["fields"]
     assert f["customfield_10010"]["value"] == "Sev-1"
@@ -467,8 +502,9 @@ def test_recurrences_within_90_days_with_and_without_earlier_fixes(by_type: dict
             actions = actions_of_epic.get(epic_of.get(own), [])
             if not actions:
                 continue
-            done_before = [a for a in actions
-                           if a["fields"]["resolutiondate"] and utc(a["fields"]["resolutiondate"]) < again]
+            done_before = [
+                a for a in actions if a["fields"]["resolutiondate"] and utc(a["fields"]["resolutiondate"]) < again
+            ]
             fixed += len(done_before) == len(actions)
             unfixed += len(done_before) < len(actions)
     assert fixed >= 1 and unfixed >= 1
@@ -479,8 +515,13 @@ def test_recurrences_within_90_days_with_and_without_earlier_fixes(by_type: dict
 
 def test_reviews_kept_missed_and_in_progress(site: dict[str, Any], by_type: dict[str, list]) -> None:
     incidents = {i["key"]: i for i in by_type["Incident"]}
-    deadlines = {"facilitator_assigned_at": 12, "artifacts_collected_at": 24, "invites_sent_at": 24,
-                 "agenda_circulated_at": 24, "published_at": 48}
+    deadlines = {
+        "facilitator_assigned_at": 12,
+        "artifacts_collected_at": 24,
+        "invites_sent_at": 24,
+        "agenda_circulated_at": 24,
+        "published_at": 48,
+    }
     kept = missed = in_progress = 0
     for review in site["reviews"]:
         incident = incidents[review["incident_key"]]
@@ -489,8 +530,9 @@ def test_reviews_kept_missed_and_in_progress(site: dict[str, Any], by_type: dict
         assert review["facilitator"] != f["customfield_10023"]["displayName"], "the facilitator is never the IC"
         closed = utc(f["resolutiondate"])
         stages = {k: dt.datetime.fromisoformat(review[k]) if review[k] else None for k in deadlines}
-        on_time = [at is not None and at <= closed + dt.timedelta(hours=h) for k, h in deadlines.items()
-                   for at in [stages[k]]]
+        on_time = [
+            at is not None and at <= closed + dt.timedelta(hours=h) for k, h in deadlines.items() for at in [stages[k]]
+        ]
         if closed + dt.timedelta(hours=48) > SNAPSHOT:
             in_progress += 1
         elif all(on_time):
@@ -508,8 +550,7 @@ def test_failure_modes_taxonomy(site: dict[str, Any], by_type: dict[str, list]) 
     assert {i["fields"]["customfield_10011"]["value"] for i in by_type["Incident"]} <= set(modes)
 
 
-def test_chat_exports_look_like_slack(written: tuple[Path, Path, dict[str, int]],
-                                      by_type: dict[str, list]) -> None:
+def test_chat_exports_look_like_slack(written: tuple[Path, Path, dict[str, int]], by_type: dict[str, list]) -> None:
     out = written[0]
     keys = {i["key"] for i in by_type["Incident"]}
     chats = sorted((out / "chat").iterdir())

@@ -49,4 +49,7 @@ def test_the_check_fails_on_an_undocumented_table_or_column():
     text = "## Tables\n### `t` — a table\n| column | meaning |\n|---|---|\n| a | the a |\n### `u`, `v`\n`b`.\n"
     assert undocumented([("t", "a"), ("u", "b"), ("v", "b")], text) == []
     assert undocumented([("t", "ab"), ("w", "a"), ("v", "c")], text) == [
-        "t.ab", "v.c", "w (no `### ` section names it)"]
+        "t.ab",
+        "v.c",
+        "w (no `### ` section names it)",
+    ]

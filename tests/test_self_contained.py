@@ -11,10 +11,19 @@ from support.jira_samples import JIRA_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 # Spelled in pieces so that this file does not match itself.
-OUTSIDE = re.compile("|".join([
-    r"\.\./" + "shared", r"\bshared/" + "jira-samples", "DESIGN" + r"\.md", "DESIGN" + "'s", r"parents\[2\] / " + '"shared"',
-    r"parents\[1\]\.parent / " + '"shared"', "/work/" + "shared",
-]))  # fmt: skip
+OUTSIDE = re.compile(
+    "|".join(
+        [
+            r"\.\./" + "shared",
+            r"\bshared/" + "jira-samples",
+            "DESIGN" + r"\.md",
+            "DESIGN" + "'s",
+            r"parents\[2\] / " + '"shared"',
+            r"parents\[1\]\.parent / " + '"shared"',
+            "/work/" + "shared",
+        ]
+    )
+)
 MARKDOWN_LINK = re.compile(r"\](?:\(<|\()([^)\s#>]+)")
 
 

@@ -22,14 +22,14 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
+from support import dashboard_fixture
+from support.browser import Visit, assert_clean
+from support.serving import ARTIFACTS, PIR, ROOT, free_port, pir_serve, port_open, write_workdir
 
 from pirlib import db, serve
 from pirlib.config import Settings, load_settings
 from pirlib.demo import load_demo
 from pirlib.ui import figures
-from support import dashboard_fixture
-from support.browser import Visit, assert_clean
-from support.serving import ARTIFACTS, PIR, ROOT, free_port, pir_serve, port_open, write_workdir
 
 OVERVIEW = "/voila/render/overview.ipynb"
 EMPTY = "/voila/render/empty.ipynb"
@@ -169,9 +169,13 @@ def assert_port_in_use_is_one_clear_error(command: str, tmp_path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [str(PIR), command, "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [str(PIR), command, "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "PIR_DB": str(tmp_path / "x.duckdb")},
-        )  # fmt: skip
+        )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"pir: error: 127.0.0.1:{port} is already in use; stop that server or pass another --port"
@@ -203,7 +207,7 @@ def test_pir_guide_is_the_boards_voila_on_the_guide_notebook(tmp_path):
     board = serve.voila_command(8867, dashboards=ROOT / "notebooks" / serve.GUIDE_NOTEBOOK)
     # the same Voila, settings file, template and stripped sources as `pir serve`; only the preload differs
     assert command[: len(board)] == board and (ROOT / "notebooks" / serve.GUIDE_NOTEBOOK).exists()
-    assert command[len(board):] == ["--PooledKernelManager.preload=['pirlib.ui.facilitator.wizard']"]
+    assert command[len(board) :] == ["--PooledKernelManager.preload=['pirlib.ui.facilitator.wizard']"]
     assert serve.guide_command(8867, tmp_path, extra_args=["--X.y=1"])[-1] == "--X.y=1"
     # its page loads pir's plotly.js, and its kernels know it (the timeline figure is drawn by the page)
     assert nbformat.read(ROOT / "notebooks" / serve.GUIDE_NOTEBOOK, 4).metadata["pir"]["plotly"] is True
@@ -236,7 +240,10 @@ def test_dashboards_draw_with_the_plotly_bundle_the_template_serves():
     bundle = (static / "plotly-pir.min.js").read_text()
     # The same plotly.js as the plotly package's, so the figures it builds are what this bundle draws, and
     # with the trace types figures.html_bundle allows (tools/plotly/entry.js registers them).
-    assert f"plotly.js (pir: bar, box, heatmap, scatter - minified) v{plotly.offline.get_plotlyjs_version()}" in bundle[:300]
+    assert (
+        f"plotly.js (pir: bar, box, heatmap, scatter - minified) v{plotly.offline.get_plotlyjs_version()}"
+        in bundle[:300]
+    )
     assert figures.PAGE_TRACE_TYPES == {"bar", "box", "heatmap", "scatter"}
     # Chromium compiles it off the page's main thread while streaming it in (the hint must open the file).
     assert bundle.startswith("//# allFunctionsCalledOnLoad\n")
@@ -257,7 +264,9 @@ def test_pir_lab_serves_jupyterlab_on_loopback_and_stops_cleanly(tmp_path):
     env.update(PIR_DB=str(tmp_path / "pir.duckdb"), JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), BROWSER="true")
     log = tmp_path / "lab.log"
     with log.open("w") as out:
-        process = subprocess.Popen([str(PIR), "lab", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(PIR), "lab", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 60
             while True:

@@ -14,38 +14,95 @@ from test_sync import FAST
 
 from pirlib import cli, configure, db, demo, metrics, sample
 from pirlib.config import Secret, Settings
+from pirlib.errors import InputError
+from pirlib.failure_modes import manual, similar
 from pirlib.jira_sync import sync
 from pirlib.review import meeting
 from pirlib.review.session import ReviewSession
-from pirlib.errors import InputError
-from pirlib.failure_modes import manual, similar
 from pirlib.ui import boards
 
 
 def crafted(con) -> None:
-    add_incidents(con, [
-        {"issue_id": "q", "day": 50, "service": "api", "failure_mode": "Bad deploy",
-         "summary": "Checkout timeouts after the gateway canary", "description": "the canary drained the pool"},
-        {"issue_id": "same_all", "day": 40, "service": "api", "failure_mode": "Bad deploy",
-         "summary": "Checkout timeouts after the gateway canary", "description": "canary drained the pool"},
-        {"issue_id": "text_only", "day": 30, "service": "web", "failure_mode": "Network",
-         "summary": "Checkout timeouts after the gateway canary", "description": "the canary drained the pool"},
-        {"issue_id": "service_only", "day": 20, "service": "api", "failure_mode": "Network",
-         "summary": "Unrelated disk alarm", "description": ""},
-        {"issue_id": "via_notes", "day": 10, "service": "batch", "failure_mode": "Capacity",
-         "summary": "Nightly job slow", "description": ""},
-        {"issue_id": "nothing", "day": 5, "service": "batch", "failure_mode": "Capacity",
-         "summary": "Printer jam", "description": ""},
-        {"issue_id": "later", "day": 60, "service": "api", "failure_mode": "Bad deploy",
-         "summary": "Checkout timeouts after the gateway canary", "description": "the canary drained the pool"},
-        {"issue_id": "gone", "day": 45, "service": "api", "failure_mode": "Bad deploy", "deleted": True,
-         "summary": "Checkout timeouts after the gateway canary", "description": "the canary drained the pool"},
-    ])  # fmt: skip
+    add_incidents(
+        con,
+        [
+            {
+                "issue_id": "q",
+                "day": 50,
+                "service": "api",
+                "failure_mode": "Bad deploy",
+                "summary": "Checkout timeouts after the gateway canary",
+                "description": "the canary drained the pool",
+            },
+            {
+                "issue_id": "same_all",
+                "day": 40,
+                "service": "api",
+                "failure_mode": "Bad deploy",
+                "summary": "Checkout timeouts after the gateway canary",
+                "description": "canary drained the pool",
+            },
+            {
+                "issue_id": "text_only",
+                "day": 30,
+                "service": "web",
+                "failure_mode": "Network",
+                "summary": "Checkout timeouts after the gateway canary",
+                "description": "the canary drained the pool",
+            },
+            {
+                "issue_id": "service_only",
+                "day": 20,
+                "service": "api",
+                "failure_mode": "Network",
+                "summary": "Unrelated disk alarm",
+                "description": "",
+            },
+            {
+                "issue_id": "via_notes",
+                "day": 10,
+                "service": "batch",
+                "failure_mode": "Capacity",
+                "summary": "Nightly job slow",
+                "description": "",
+            },
+            {
+                "issue_id": "nothing",
+                "day": 5,
+                "service": "batch",
+                "failure_mode": "Capacity",
+                "summary": "Printer jam",
+                "description": "",
+            },
+            {
+                "issue_id": "later",
+                "day": 60,
+                "service": "api",
+                "failure_mode": "Bad deploy",
+                "summary": "Checkout timeouts after the gateway canary",
+                "description": "the canary drained the pool",
+            },
+            {
+                "issue_id": "gone",
+                "day": 45,
+                "service": "api",
+                "failure_mode": "Bad deploy",
+                "deleted": True,
+                "summary": "Checkout timeouts after the gateway canary",
+                "description": "the canary drained the pool",
+            },
+        ],
+    )
     # Comments and review notes count as the incident's text.
-    con.execute("INSERT INTO incident_events (event_id, incident_id, occurred_at, source, kind, text) VALUES"
-                " ('c1', 'via_notes', ?, 'jira_comment', 'comment', 'gateway canary again')", [at(10)])
-    con.execute("INSERT INTO review_notes (note_id, incident_id, segment, text) VALUES"
-                " ('n1', 'via_notes', 'went_wrong', 'checkout timeouts were missed')")
+    con.execute(
+        "INSERT INTO incident_events (event_id, incident_id, occurred_at, source, kind, text) VALUES"
+        " ('c1', 'via_notes', ?, 'jira_comment', 'comment', 'gateway canary again')",
+        [at(10)],
+    )
+    con.execute(
+        "INSERT INTO review_notes (note_id, incident_id, segment, text) VALUES"
+        " ('n1', 'via_notes', 'went_wrong', 'checkout timeouts were missed')"
+    )
     similar.refresh_index(con)  # as a sync does after writing incidents, comments and notes
 
 
@@ -68,20 +125,38 @@ def test_ranking_on_crafted_incidents(settings):
 
 def test_service_and_mode_cannot_lift_generic_words_and_code_is_not_a_word(settings):
     with db.connect(settings) as con:
-        add_incidents(con, [
-            {"issue_id": "q", "day": 50, "service": "api", "failure_mode": "Bad deploy",
-             "summary": "Customers saw errors: the session store pool was exhausted by retries",
-             "description": "Stack: java.net.SocketTimeoutException at pool_manager.acquire, see"
-                            " https://grafana.example.com/d/api {code}retryPolicy{code}"},
-            {"issue_id": "generic", "day": 40, "service": "api", "failure_mode": "Bad deploy",
-             "summary": "Customers saw errors after the deploy",
-             "description": "Stack: java.net.SocketTimeoutException at pool_manager.acquire, see"
-                            " https://grafana.example.com/d/api {code}retryPolicy{code}"},
-            {"issue_id": "problem", "day": 30, "service": "web", "failure_mode": "Capacity",
-             "summary": "Session store pool exhausted by retries"},
-            {"issue_id": "filler", "day": 20, "service": "batch", "summary": "Customers saw errors in the report"},
-            {"issue_id": "filler2", "day": 10, "service": "batch", "summary": "Errors seen by customers"},
-        ])  # fmt: skip
+        add_incidents(
+            con,
+            [
+                {
+                    "issue_id": "q",
+                    "day": 50,
+                    "service": "api",
+                    "failure_mode": "Bad deploy",
+                    "summary": "Customers saw errors: the session store pool was exhausted by retries",
+                    "description": "Stack: java.net.SocketTimeoutException at pool_manager.acquire, see"
+                    " https://grafana.example.com/d/api {code}retryPolicy{code}",
+                },
+                {
+                    "issue_id": "generic",
+                    "day": 40,
+                    "service": "api",
+                    "failure_mode": "Bad deploy",
+                    "summary": "Customers saw errors after the deploy",
+                    "description": "Stack: java.net.SocketTimeoutException at pool_manager.acquire, see"
+                    " https://grafana.example.com/d/api {code}retryPolicy{code}",
+                },
+                {
+                    "issue_id": "problem",
+                    "day": 30,
+                    "service": "web",
+                    "failure_mode": "Capacity",
+                    "summary": "Session store pool exhausted by retries",
+                },
+                {"issue_id": "filler", "day": 20, "service": "batch", "summary": "Customers saw errors in the report"},
+                {"issue_id": "filler2", "day": 10, "service": "batch", "summary": "Errors seen by customers"},
+            ],
+        )
         similar.refresh_index(con)
         terms = {t for (t,) in con.execute("SELECT DISTINCT term FROM similar_terms").fetchall()}
         found = similar.similar(con, "INC-q", k=5)
@@ -89,8 +164,21 @@ def test_service_and_mode_cannot_lift_generic_words_and_code_is_not_a_word(setti
     assert list(found["key"])[:2] == ["INC-problem", "INC-generic"], found[["key", "score", "text_score"]]
     assert set(found.iloc[0]["shared_terms"]) == {"session", "store", "pool", "exhausted", "retries"}
     # Identifiers, URLs and wiki macros are not words.
-    assert not terms & {"java", "net", "sockettimeoutexception", "pool_manager", "manager", "acquire", "https",
-                        "grafana", "example", "code", "retrypolicy", "retry", "policy"}, terms
+    assert not terms & {
+        "java",
+        "net",
+        "sockettimeoutexception",
+        "pool_manager",
+        "manager",
+        "acquire",
+        "https",
+        "grafana",
+        "example",
+        "code",
+        "retrypolicy",
+        "retry",
+        "policy",
+    }, terms
 
 
 def test_k_limits_and_bad_input_is_one_line(settings):
@@ -114,8 +202,9 @@ def test_the_planted_recurring_pair_ranks_first_on_the_sample(settings, capsys, 
         ).fetchall()
         assert len(pair) == 2
         (first,), (again,) = pair
-        recurrence = con.execute("SELECT previous_key, within_window FROM v_failure_mode_recurrence WHERE key = ?",
-                                 [again]).fetchone()  # fmt: skip
+        recurrence = con.execute(
+            "SELECT previous_key, within_window FROM v_failure_mode_recurrence WHERE key = ?", [again]
+        ).fetchone()
         found = similar.similar(con, again, k=3)
     assert recurrence == (first, True)  # a real recurrence: same service and mode within the window
     assert found.iloc[0]["key"] == first and found.iloc[0]["same_service"] and found.iloc[0]["same_mode"]
@@ -134,7 +223,9 @@ def test_many_queries_share_one_pass(settings):
         crafted(con)
         many = similar.similar_to_many(con, ["q", "text_only"], k=2)
     assert list(many.groupby("query_key")["key"].apply(list).items()) == [
-        ("INC-q", ["INC-same_all", "INC-text_only"]), ("INC-text_only", ["INC-via_notes"])]
+        ("INC-q", ["INC-same_all", "INC-text_only"]),
+        ("INC-text_only", ["INC-via_notes"]),
+    ]
 
 
 def test_incidents_board_lists_similar_earlier_incidents_escaped_and_filtered(settings):
@@ -157,9 +248,11 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:amp;)*(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
 
 
-_MARKUP_AND_CODE = re.compile(r"\{[A-Za-z]+(?::[^{}]*)?\}|[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'|\])]+"
-                              r"|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Za-z0-9]*_[A-Za-z0-9_]*"
-                              r"|[A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*")
+_MARKUP_AND_CODE = re.compile(
+    r"\{[A-Za-z]+(?::[^{}]*)?\}|[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'|\])]+"
+    r"|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+|[A-Za-z0-9]*_[A-Za-z0-9_]*"
+    r"|[A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*"
+)
 
 
 def words(text: str, code: bool = False) -> list[str]:
@@ -168,8 +261,11 @@ def words(text: str, code: bool = False) -> list[str]:
     text = re.sub(r"&(?:amp;)*gt;", ">", re.sub(r"&(?:amp;)*lt;", "<", text, flags=re.I), flags=re.I)
     text = _ENTITY.sub(" ", _TAG.sub(" ", text))
     text = text if code else _MARKUP_AND_CODE.sub(" ", text)
-    return [w for w in re.findall(r"[^\W_]+", text.lower())
-            if len(w) >= 3 and not re.fullmatch(r"[0-9]+", w) and w not in similar.STOP_WORDS]
+    return [
+        w
+        for w in re.findall(r"[^\W_]+", text.lower())
+        if len(w) >= 3 and not re.fullmatch(r"[0-9]+", w) and w not in similar.STOP_WORDS
+    ]
 
 
 def full_pass(con, query_id: str, k: int, main: bool = False) -> list[tuple[str, float, list[str]]]:
@@ -180,14 +276,18 @@ def full_pass(con, query_id: str, k: int, main: bool = False) -> list[tuple[str,
     rows = con.execute(
         "SELECT i.issue_id, i.key, coalesce(i.started_at, i.created_at), i.summary, i.description, m.service,"
         " m.failure_mode, m.mode_source FROM incidents i JOIN v_incident_failure_modes m ON m.incident_id = i.issue_id"
-        " WHERE NOT i.deleted").fetchall()  # fmt: skip
+        " WHERE NOT i.deleted"
+    ).fetchall()
     extra = collections.defaultdict(list)
     for incident, text in con.execute(
         "SELECT incident_id, text FROM incident_events WHERE source = 'jira_comment' AND text IS NOT NULL"
-        " UNION ALL SELECT incident_id, text FROM review_notes").fetchall():  # fmt: skip
+        " UNION ALL SELECT incident_id, text FROM review_notes"
+    ).fetchall():
         extra[incident].append(text)
-    tf = {r[0]: collections.Counter(words(" ".join(filter(None, [r[3], r[3], r[4], *extra[r[0]]])), code=main))
-          for r in rows}
+    tf = {
+        r[0]: collections.Counter(words(" ".join(filter(None, [r[3], r[3], r[4], *extra[r[0]]])), code=main))
+        for r in rows
+    }
     lengths = {i: sum(c.values()) for i, c in tf.items() if c}
     n, avg = len(lengths), sum(lengths.values()) / len(lengths)
     df = collections.Counter(t for c in tf.values() for t in c)
@@ -229,8 +329,10 @@ def assert_same(got, want) -> None:
 
 
 def index_rows(con) -> tuple[list, list]:
-    return (con.execute("SELECT incident_id, length, fingerprint FROM similar_documents ORDER BY ALL").fetchall(),
-            con.execute("SELECT incident_id, term, tf FROM similar_terms ORDER BY ALL").fetchall())  # fmt: skip
+    return (
+        con.execute("SELECT incident_id, length, fingerprint FROM similar_documents ORDER BY ALL").fetchall(),
+        con.execute("SELECT incident_id, term, tf FROM similar_terms ORDER BY ALL").fetchall(),
+    )
 
 
 def assert_index_is_current(con) -> None:
@@ -251,11 +353,17 @@ def assert_index_is_current(con) -> None:
 def test_the_index_gives_the_answers_of_a_full_pass_on_the_demo(settings, capsys, monkeypatch):
     demo.load_demo(settings)
     with db.connect(settings) as con:
-        latest = [r[0] for r in con.execute(
-            "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
-            " ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT 10").fetchall()]  # fmt: skip
-        planted = con.execute("SELECT issue_id FROM incidents WHERE contains(description, ?) ORDER BY started_at DESC",
-                              [sample.RECURRING_ROOT_CAUSE_MARKER]).fetchone()[0]  # fmt: skip
+        latest = [
+            r[0]
+            for r in con.execute(
+                "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+                " ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT 10"
+            ).fetchall()
+        ]
+        planted = con.execute(
+            "SELECT issue_id FROM incidents WHERE contains(description, ?) ORDER BY started_at DESC",
+            [sample.RECURRING_ROOT_CAUSE_MARKER],
+        ).fetchone()[0]
         inc253 = con.execute("SELECT issue_id FROM incidents WHERE key = 'INC-253'").fetchone()[0]
         many = similar.similar_to_many(con, latest, 3)  # the incidents board's query
         for query in latest:
@@ -267,13 +375,26 @@ def test_the_index_gives_the_answers_of_a_full_pass_on_the_demo(settings, capsys
 
 def test_markup_and_entities_are_not_shared_terms(settings):
     with db.connect(settings) as con:
-        add_incidents(con, [
-            {"issue_id": "q", "day": 50, "service": "api", "summary": "R&amp;D &lt;b&gt;tools&lt;/b&gt; &amp; more",
-             "description": "<p>Ledger&nbsp;drift</p> <script>x</script> &#39;"},
-            {"issue_id": "markup", "day": 40, "service": "web",
-             "summary": "&amp; &lt;b&gt; <b>bold</b> &nbsp; &lt;script&gt;", "description": "<p></p> &#39; &quot;"},
-            {"issue_id": "words", "day": 30, "service": "web", "summary": "ledger drift in tools"},
-        ])  # fmt: skip
+        add_incidents(
+            con,
+            [
+                {
+                    "issue_id": "q",
+                    "day": 50,
+                    "service": "api",
+                    "summary": "R&amp;D &lt;b&gt;tools&lt;/b&gt; &amp; more",
+                    "description": "<p>Ledger&nbsp;drift</p> <script>x</script> &#39;",
+                },
+                {
+                    "issue_id": "markup",
+                    "day": 40,
+                    "service": "web",
+                    "summary": "&amp; &lt;b&gt; <b>bold</b> &nbsp; &lt;script&gt;",
+                    "description": "<p></p> &#39; &quot;",
+                },
+                {"issue_id": "words", "day": 30, "service": "web", "summary": "ledger drift in tools"},
+            ],
+        )
         similar.refresh_index(con)
         terms = {t for (t,) in con.execute("SELECT DISTINCT term FROM similar_terms").fetchall()}
         found = similar.similar(con, "INC-q", k=5)
@@ -347,14 +468,20 @@ def test_the_index_follows_a_sync(tmp_path, flavour):
             assert_index_is_current(con)
             terms = con.execute("SELECT incident_id FROM similar_terms WHERE term = 'quokka' ORDER BY ALL").fetchall()
             assert terms == sorted([(first["id"],), (second["id"],)])
-            later = max((first, second), key=lambda i: con.execute(
-                "SELECT coalesce(started_at, created_at) FROM incidents WHERE issue_id = ?", [i["id"]]).fetchone()[0])
+            later = max(
+                (first, second),
+                key=lambda i: con.execute(
+                    "SELECT coalesce(started_at, created_at) FROM incidents WHERE issue_id = ?", [i["id"]]
+                ).fetchone()[0],
+            )
             assert_same(answers(similar.similar(con, later["id"], 10)), full_pass(con, later["id"], 10))
         server.delete_issue(third["id"])
         run(full=True)
         with db.connect(settings) as con:
             assert_index_is_current(con)
-            assert con.execute("SELECT count(*) FROM similar_documents WHERE incident_id = ?", [third["id"]]).fetchone() == (0,)
+            assert con.execute(
+                "SELECT count(*) FROM similar_documents WHERE incident_id = ?", [third["id"]]
+            ).fetchone() == (0,)
 
 
 @pytest.mark.slow
@@ -373,8 +500,9 @@ def test_the_kept_board_answers_hold_only_while_their_inputs_do(settings):
         board_equals_full_pass()  # from the kept answers
         # A manual mode on an earlier incident that is listed changes same_mode: the kept answers no longer hold.
         listed = con.execute("SELECT similar_id, failure_mode FROM similar_answers WHERE same_mode LIMIT 1").fetchone()
-        other = con.execute("SELECT mode FROM failure_mode_taxonomy WHERE mode <> ? AND NOT is_fallback LIMIT 1",
-                            [listed[1]]).fetchone()[0]  # fmt: skip
+        other = con.execute(
+            "SELECT mode FROM failure_mode_taxonomy WHERE mode <> ? AND NOT is_fallback LIMIT 1", [listed[1]]
+        ).fetchone()[0]
         manual.set_mode(con, listed[0], other, set_by="test")
         assert similar._kept_answers(con, latest, 3) is None
         board_equals_full_pass()
@@ -391,6 +519,7 @@ def test_the_kept_board_answers_hold_only_while_their_inputs_do(settings):
 
 # --- do engineers agree? precision@3 on the sample's labelled pairs ----------------------------------------
 
+
 def precision_at_3(ranked: dict[str, list[str]], same: set[tuple[str, str]]) -> float:
     """Mean over the queries of: how many of the first 3 listed are the same problem, out of 3."""
     return sum(sum((q, key) in same for key in keys[:3]) / 3 for q, keys in ranked.items()) / len(ranked)
@@ -403,7 +532,9 @@ def test_precision_at_3_on_the_labelled_pairs_of_the_sample(demo_db):
     same problem; near-misses share the service and mode, the service, the mode, or only generic words."""
     pairs = sample.generate()["similar_pairs"]
     kinds = collections.Counter(p["kind"] for p in pairs)
-    assert len(pairs) >= 1000 and kinds["same problem"] >= 70 and kinds["service only"] >= 50 and kinds["mode only"] >= 30
+    assert (
+        len(pairs) >= 1000 and kinds["same problem"] >= 70 and kinds["service only"] >= 50 and kinds["mode only"] >= 30
+    )
     assert kinds["service and mode only"] >= 1 and kinds["generic words only"] >= 500
     same = {(p["query"], p["incident"]) for p in pairs if p["same_problem"]}
     queries = sorted({p["query"] for p in pairs})

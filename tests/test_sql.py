@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support.publish_fixture import stage31_key
+from support.sandbox import assert_one_error_line, run_pir
 
 from pirlib import db
 from pirlib.config import Settings
 from pirlib.sql_shell import Result, inputs, render, statement_complete
-from support.publish_fixture import stage31_key
-from support.sandbox import assert_one_error_line, run_pir
 
 
 @pytest.fixture
@@ -44,12 +44,15 @@ def test_a_query_prints_a_table_and_csv_and_json(env):
     assert today.stdout.splitlines() == ["today", "2025-09-07"]  # as in the analyst notebook
 
 
-@pytest.mark.parametrize("statement", [
-    "DELETE FROM incidents",
-    "UPDATE reviews SET facilitator = 'x'",
-    "CREATE TABLE mine AS SELECT 1",
-    "DROP VIEW v_action_status",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM incidents",
+        "UPDATE reviews SET facilitator = 'x'",
+        "CREATE TABLE mine AS SELECT 1",
+        "DROP VIEW v_action_status",
+    ],
+)
 def test_a_write_is_one_error_line_and_changes_nothing(env, statement):
     before = Path(env["PIR_DB"]).read_bytes()
     result = run_pir("sql", statement, env=env)
@@ -63,8 +66,10 @@ def test_a_sql_error_is_one_line(env):
 
 
 def test_piped_sql_runs_statement_by_statement_and_stops_at_an_error(env):
-    script = ("-- two statements over three lines\nSELECT count(*) AS incidents\n  FROM incidents;\n"
-              ".tables\nSELECT 'a;b' AS text; SELECT broken FROM;\nSELECT 'never' AS reached;\n")  # fmt: skip
+    script = (
+        "-- two statements over three lines\nSELECT count(*) AS incidents\n  FROM incidents;\n"
+        ".tables\nSELECT 'a;b' AS text; SELECT broken FROM;\nSELECT 'never' AS reached;\n"
+    )
     result = run_pir("sql", "--csv", env=env, stdin=script)
     assert result.returncode == 1
     assert result.stdout.startswith("incidents\n264\nname,kind\n") and "v_action_status,view" in result.stdout
@@ -78,7 +83,11 @@ def test_statements_end_at_a_semicolon_outside_quotes_and_comments():
     assert not statement_complete("SELECT ';'") and not statement_complete("SELECT 1 -- ;")
     assert not statement_complete("SELECT 'it''s;") and not statement_complete("SELECT 1 /* ; */")
     assert not statement_complete('SELECT ";" ')
-    assert list(inputs(iter(["SELECT 1", "  ;", "", ".tables", "SELECT 2"]))) == ["SELECT 1\n  ;", ".tables", "SELECT 2"]
+    assert list(inputs(iter(["SELECT 1", "  ;", "", ".tables", "SELECT 2"]))) == [
+        "SELECT 1\n  ;",
+        ".tables",
+        "SELECT 2",
+    ]
 
 
 def test_text_for_a_terminal_loses_its_escape_sequences_but_files_keep_the_value():
@@ -126,11 +135,17 @@ def test_the_reader_keeps_what_came_after_the_marker():
 
 def test_the_prompt_takes_multi_line_statements_keeps_history_and_holds_no_lock(env, tmp_path):
     main, secondary = os.openpty()
-    shell = subprocess.Popen([sys.executable, "-m", "pirlib", "sql"], stdin=secondary, stdout=secondary,
-                             stderr=secondary, env={**os.environ, **env, "TERM": "xterm"}, close_fds=True,
-                             # its own session, as a terminal's shell starts it: in the test's process group a
-                             # terminal call on the pty could stop it (SIGTTOU) and the prompt never came
-                             start_new_session=True)  # fmt: skip
+    shell = subprocess.Popen(
+        [sys.executable, "-m", "pirlib", "sql"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, **env, "TERM": "xterm"},
+        close_fds=True,
+        # its own session, as a terminal's shell starts it: in the test's process group a
+        # terminal call on the pty could stop it (SIGTTOU) and the prompt never came
+        start_new_session=True,
+    )
     os.close(secondary)
     terminal = _Terminal(main)
     try:
@@ -144,11 +159,11 @@ def test_the_prompt_takes_multi_line_statements_keeps_history_and_holds_no_lock(
         assert "pir sql only reads" in terminal.read_until("pir> ")  # an error does not end the session
         # The prompt waits for the analyst: a writer gets the database at once.
         (tmp_path / "alerts.csv").write_text(
-            "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,Latency,alerting,critical,2.4,\n")
+            "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,Latency,alerting,critical,2.4,\n"
+        )
         key = stage31_key(Settings(db=Path(env["PIR_DB"])))
         started = time.monotonic()
-        writer = run_pir("import", "alerts", key, str(tmp_path / "alerts.csv"),
-                         env={**env, "PIR_DB_LOCK_TIMEOUT": "3"})  # fmt: skip
+        writer = run_pir("import", "alerts", key, str(tmp_path / "alerts.csv"), env={**env, "PIR_DB_LOCK_TIMEOUT": "3"})
         assert writer.returncode == 0, writer.stderr
         assert time.monotonic() - started < 30
         os.write(main, b".quit\n")

@@ -6,15 +6,15 @@ Center or converted on the fly to Cloud (ADF, ``parent``, accountId-only users, 
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 import re
 import tracemalloc
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
-from zoneinfo import ZoneInfo
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
 from support.jira_samples import jira_sample
@@ -61,8 +61,11 @@ def search_name(server: FakeJira) -> str:
 
 def expected(site_issues: list[dict]) -> dict[str, int]:
     incidents = [i for i in site_issues if i["fields"]["issuetype"]["name"] == "Incident"]
-    actions = [i for i in site_issues if i["fields"]["issuetype"]["name"] not in ("Incident", "Epic")
-               and "postmortem" in i["fields"]["labels"]]
+    actions = [
+        i
+        for i in site_issues
+        if i["fields"]["issuetype"]["name"] not in ("Incident", "Epic") and "postmortem" in i["fields"]["labels"]
+    ]
     events = sum(len(h["items"]) for i in incidents for h in i["changelog"]["histories"] if h["items"])
     events += sum(len(i["fields"]["comment"]["comments"]) for i in incidents)
     return {"incidents": len(incidents), "actions": len(actions), "events": events}
@@ -112,7 +115,8 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
         descriptions = [r[0] for r in con.execute("SELECT description FROM incidents").fetchall()]
         assert all(d is None or not d.lstrip().startswith("{") for d in descriptions)
         status, mode, cursor, requests, error, written = con.execute(
-            "SELECT status, mode, cursor, requests, error, issues_written FROM sync_runs").fetchone()
+            "SELECT status, mode, cursor, requests, error, issues_written FROM sync_runs"
+        ).fetchone()
     assert (status, mode, error, written) == ("success", "incremental", None, want["incidents"])
     assert json.loads(requests) == result.requests
     newest = max(sync.extract_mod._updated(i) for i in site["issues"])
@@ -149,8 +153,11 @@ def long_timelines_site(flavour: str) -> tuple[FakeJira, dict]:
 @pytest.mark.parametrize("flavour", ["datacenter", "cloud"])
 def test_a_first_sync_holds_a_chunk_of_the_site_not_the_site(flavour: str, tmp_path: Path, monkeypatch):
     # The site is served from its own process: only what the sync allocates is traced.
-    site_json = sum(len(json.dumps(i)) for i in long_timelines(flavour).live_issues()
-                    if i["fields"]["issuetype"]["name"] == "Incident")  # fmt: skip
+    site_json = sum(
+        len(json.dumps(i))
+        for i in long_timelines(flavour).live_issues()
+        if i["fields"]["issuetype"]["name"] == "Incident"
+    )
     monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 4)
     with FakeJiraProcess("test_sync:long_timelines_site", flavour=flavour) as server:
         settings = settings_for(server, tmp_path / "pir.duckdb")
@@ -245,9 +252,12 @@ def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp
         kept = {r[0] for r in con.execute("SELECT issue_id FROM incidents").fetchall()}
         events = con.execute("SELECT count(*) FROM incident_events").fetchone()[0]
     with db.connect(clean, read_only=True) as con:
-        first = [r[0] for r in con.execute("SELECT issue_id FROM incidents ORDER BY created_at, key LIMIT 12").fetchall()]
-        want = con.execute("SELECT count(*) FROM incident_events WHERE incident_id IN (SELECT unnest(?))",
-                           [first]).fetchone()[0]  # fmt: skip
+        first = [
+            r[0] for r in con.execute("SELECT issue_id FROM incidents ORDER BY created_at, key LIMIT 12").fetchall()
+        ]
+        want = con.execute(
+            "SELECT count(*) FROM incident_events WHERE incident_id IN (SELECT unnest(?))", [first]
+        ).fetchone()[0]
     assert kept == set(first) and events == want
     monkeypatch.setattr(Transformer, "incidents", real_incidents)
     sync_run(settings)
@@ -283,8 +293,9 @@ def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira,
     assert dump(settings) == before
 
 
-def test_an_incremental_sync_looks_up_what_it_reads_not_every_stored_id(server: FakeJira, site: dict, tmp_path: Path,
-                                                                        monkeypatch):
+def test_an_incremental_sync_looks_up_what_it_reads_not_every_stored_id(
+    server: FakeJira, site: dict, tmp_path: Path, monkeypatch
+):
     # What the database holds is asked for a page of issues at a time, so an incremental run's memory follows
     # the window it reads, not the number of stored issues.
     settings = settings_for(server, tmp_path / "pir.duckdb")
@@ -305,7 +316,8 @@ def test_an_incremental_sync_looks_up_what_it_reads_not_every_stored_id(server: 
     assert max(asked) <= max(extract.DC_PAGE, extract.CLOUD_PAGE) and sum(asked) < stored / 2, (asked, stored)
     with db.connect(settings, read_only=True) as con:
         assert con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchone() == (
-            "Checkout down (again)",)
+            "Checkout down (again)",
+        )
 
 
 def test_a_sync_flattens_in_a_capped_workspace_beside_the_database(server: FakeJira, tmp_path: Path, monkeypatch):
@@ -318,8 +330,14 @@ def test_a_sync_flattens_in_a_capped_workspace_beside_the_database(server: FakeJ
 
     def flatten(incidents, fm, base_url, workspace=None):
         assert workspace is not None
-        seen.append((workspace.folder, *workspace.con.execute(
-            "SELECT current_setting('temp_directory'), current_setting('memory_limit')").fetchone()))  # fmt: skip
+        seen.append(
+            (
+                workspace.folder,
+                *workspace.con.execute(
+                    "SELECT current_setting('temp_directory'), current_setting('memory_limit')"
+                ).fetchone(),
+            )
+        )
         return real_flatten(incidents, fm, base_url, workspace)
 
     monkeypatch.setattr(transform_mod, "flatten", flatten)
@@ -348,12 +366,17 @@ def test_changes_show_up_incrementally_with_complete_timelines(server: FakeJira,
         assert con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchone()[0] == (
             "Checkout down (updated)"
         )
-        events = dict(con.execute(
-            "SELECT source, count(*) FROM incident_events WHERE incident_id = ? GROUP BY source", [incident["id"]]
-        ).fetchall())
-        texts = {r[0] for r in con.execute(
-            "SELECT text FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'", [incident["id"]]
-        ).fetchall()}
+        events = dict(
+            con.execute(
+                "SELECT source, count(*) FROM incident_events WHERE incident_id = ? GROUP BY source", [incident["id"]]
+            ).fetchall()
+        )
+        texts = {
+            r[0]
+            for r in con.execute(
+                "SELECT text FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'", [incident["id"]]
+            ).fetchall()
+        }
     assert events["jira_changelog"] == sum(len(h["items"]) for h in stored["changelog"]["histories"])
     assert events["jira_comment"] == len(stored["fields"]["comment"]["comments"])
     assert {f"late note {n}" for n in range(45)} <= texts
@@ -395,17 +418,22 @@ def test_the_window_is_written_in_the_jira_users_time_zone(server: FakeJira, tmp
 def test_a_key_move_keeps_the_row_and_its_timeline(server: FakeJira, site: dict, tmp_path: Path):
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)
-    incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident"
-                    and i["changelog"]["histories"])
+    incident = next(
+        i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident" and i["changelog"]["histories"]
+    )
     with db.connect(settings, read_only=True) as con:
-        before = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[0]
+        before = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[
+            0
+        ]
     # The incident query still finds it in its new project (the JQL is widened to follow it).
     server.move_issue(incident["key"], "OPS-901")
     moved = settings.replace(incident_jql="project in (INC, OPS) AND issuetype = Incident")
     sync_run(moved)
     with db.connect(settings, read_only=True) as con:
         rows = con.execute("SELECT key, project_key FROM incidents WHERE issue_id = ?", [incident["id"]]).fetchall()
-        after = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[0]
+        after = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident["id"]]).fetchone()[
+            0
+        ]
         assert con.execute("SELECT count(*) FROM incidents WHERE key = ?", [incident["key"]]).fetchone()[0] == 0
     assert rows == [("OPS-901", "OPS")]
     assert after == before + 2  # the move's Key and project items; nothing duplicated
@@ -416,8 +444,11 @@ def test_full_sync_flags_deleted_issues_and_keeps_them(server: FakeJira, site: d
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)
     incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
-    action = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Task"
-                  and "postmortem" in i["fields"]["labels"])
+    action = next(
+        i
+        for i in site["issues"]
+        if i["fields"]["issuetype"]["name"] == "Task" and "postmortem" in i["fields"]["labels"]
+    )
     server.delete_issue(incident["id"])
     server.delete_issue(action["id"])
     incremental = sync_run(settings)
@@ -494,7 +525,9 @@ def test_every_fault_kind_is_retried_and_the_database_matches_a_clean_run(server
     assert dump(faulty) == dump(clean)
 
 
-def test_a_run_that_fails_midway_keeps_the_cursor_and_a_rerun_completes_it(server: FakeJira, site: dict, tmp_path: Path):
+def test_a_run_that_fails_midway_keeps_the_cursor_and_a_rerun_completes_it(
+    server: FakeJira, site: dict, tmp_path: Path
+):
     clean = settings_for(server, tmp_path / "clean.duckdb")
     faulty = settings_for(server, tmp_path / "faulty.duckdb")
     sync_run(clean)
@@ -541,7 +574,7 @@ def test_bad_credentials_are_one_line_without_the_token(server: FakeJira, tmp_pa
     for token in (secret, CLOUD_TOKEN, DC_PAT):
         assert token.encode() not in raw
     settings = Settings(db=tmp_path / "pir.duckdb")
-    (status, _, _, _, error, _), = runs(settings)
+    ((status, _, _, _, error, _),) = runs(settings)
     assert status == "failed" and "401" in error and secret not in error
 
 
@@ -586,8 +619,9 @@ def test_the_realism_samples_search_envelopes_parse(flavour: str, sample_file: s
 def test_a_pat_and_a_token_together_pick_by_site(site: dict, tmp_path: Path):
     # Both kinds configured: an atlassian.net URL would take the token; any other URL the PAT.
     with FakeJira(site, flavour="datacenter") as server:
-        settings = settings_for(server, tmp_path / "pir.duckdb", jira_email="me@example.com",
-                                jira_token=Secret("unused-token"))
+        settings = settings_for(
+            server, tmp_path / "pir.duckdb", jira_email="me@example.com", jira_token=Secret("unused-token")
+        )
         assert sync_run(settings).status == "success"
 
 
@@ -610,8 +644,9 @@ def damage_counts(settings: Settings) -> tuple:
 
 
 @pytest.mark.parametrize("hidden", ["comment", "changelog", "labels", "status"])
-def test_an_answer_missing_a_field_pir_asked_for_fails_the_run_and_writes_nothing(server: FakeJira, tmp_path: Path,
-                                                                                 hidden: str, monkeypatch, capsys):  # fmt: skip
+def test_an_answer_missing_a_field_pir_asked_for_fails_the_run_and_writes_nothing(
+    server: FakeJira, tmp_path: Path, hidden: str, monkeypatch, capsys
+):
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)
     events, deleted, blank, _ = damage_counts(settings)
@@ -632,8 +667,13 @@ def test_an_answer_missing_a_field_pir_asked_for_fails_the_run_and_writes_nothin
 
 def test_an_issue_without_a_key_is_one_line_not_a_traceback(server: FakeJira, tmp_path: Path):
     settings = settings_for(server, tmp_path / "pir.duckdb")
-    page = {"issues": [{"id": "1", "fields": {"summary": "x"}}], "isLast": True, "startAt": 0, "maxResults": 50,
-            "total": 1}  # fmt: skip
+    page = {
+        "issues": [{"id": "1", "fields": {"summary": "x"}}],
+        "isLast": True,
+        "startAt": 0,
+        "maxResults": 50,
+        "total": 1,
+    }
     server.canned_search = page
     with pytest.raises(PirError, match=r"malformed: issue id 1 has no key; nothing was written"):
         sync_run(settings)
@@ -652,8 +692,9 @@ def test_a_field_jira_sends_as_null_is_not_missing(server: FakeJira, tmp_path: P
 
 
 @pytest.mark.slow
-def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(server: FakeJira, tmp_path: Path,
-                                                                              monkeypatch):  # fmt: skip
+def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(
+    server: FakeJira, tmp_path: Path, monkeypatch
+):
     from support.fake_jira import format_jira_time
 
     settings = settings_for(server, tmp_path / "pir.duckdb")
@@ -703,8 +744,11 @@ def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira,
     sync_run(settings, full=True)
     with db.connect(settings, read_only=True) as con:
         summary = con.execute("SELECT summary FROM incidents WHERE issue_id = ?", [str(incident["id"])]).fetchone()[0]
-        comments = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'"
-                               " AND text LIKE '%a newer comment%'", [str(incident["id"])]).fetchone()[0]  # fmt: skip
+        comments = con.execute(
+            "SELECT count(*) FROM incident_events WHERE incident_id = ? AND source = 'jira_comment'"
+            " AND text LIKE '%a newer comment%'",
+            [str(incident["id"])],
+        ).fetchone()[0]
     assert summary == "newer" and comments == 1
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support.jira_samples import jira_sample
 
 from pirlib.jira_sync.text import to_text
-from support.jira_samples import jira_sample
 
 
 def test_none_stays_none_and_plain_text_is_kept() -> None:
@@ -82,7 +82,11 @@ def test_adf_document_becomes_readable_text() -> None:
                 "content": [
                     {"type": "mention", "attrs": {"id": "5b10a2844c20165700ede21g", "text": "@Mia Krystof"}},
                     {"type": "text", "text": " rolled back, see "},
-                    {"type": "text", "text": "runbook", "marks": [{"type": "link", "attrs": {"href": "https://wiki/rb"}}]},
+                    {
+                        "type": "text",
+                        "text": "runbook",
+                        "marks": [{"type": "link", "attrs": {"href": "https://wiki/rb"}}],
+                    },
                     {"type": "text", "text": " "},
                     {"type": "emoji", "attrs": {"shortName": ":fire:", "text": "🔥"}},
                     {"type": "hardBreak"},
@@ -92,7 +96,10 @@ def test_adf_document_becomes_readable_text() -> None:
             {
                 "type": "bulletList",
                 "content": [
-                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "one"}]}]},
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "one"}]}],
+                    },
                     {
                         "type": "listItem",
                         "content": [
@@ -100,7 +107,12 @@ def test_adf_document_becomes_readable_text() -> None:
                             {
                                 "type": "bulletList",
                                 "content": [
-                                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "two.a"}]}]}
+                                    {
+                                        "type": "listItem",
+                                        "content": [
+                                            {"type": "paragraph", "content": [{"type": "text", "text": "two.a"}]}
+                                        ],
+                                    }
                                 ],
                             },
                         ],
@@ -110,22 +122,50 @@ def test_adf_document_becomes_readable_text() -> None:
             {
                 "type": "orderedList",
                 "content": [
-                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "first"}]}]},
-                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "second"}]}]},
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "first"}]}],
+                    },
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "second"}]}],
+                    },
                 ],
             },
-            {"type": "codeBlock", "attrs": {"language": "sql"}, "content": [{"type": "text", "text": "SELECT 1;\nSELECT 2;"}]},
+            {
+                "type": "codeBlock",
+                "attrs": {"language": "sql"},
+                "content": [{"type": "text", "text": "SELECT 1;\nSELECT 2;"}],
+            },
             {
                 "type": "table",
                 "content": [
-                    {"type": "tableRow", "content": [
-                        {"type": "tableHeader", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "service"}]}]},
-                        {"type": "tableHeader", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "errors"}]}]},
-                    ]},
-                    {"type": "tableRow", "content": [
-                        {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "api"}]}]},
-                        {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "42"}]}]},
-                    ]},
+                    {
+                        "type": "tableRow",
+                        "content": [
+                            {
+                                "type": "tableHeader",
+                                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "service"}]}],
+                            },
+                            {
+                                "type": "tableHeader",
+                                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "errors"}]}],
+                            },
+                        ],
+                    },
+                    {
+                        "type": "tableRow",
+                        "content": [
+                            {
+                                "type": "tableCell",
+                                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "api"}]}],
+                            },
+                            {
+                                "type": "tableCell",
+                                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "42"}]}],
+                            },
+                        ],
+                    },
                 ],
             },
             {"type": "paragraph", "content": [{"type": "inlineCard", "attrs": {"url": "https://jira/browse/INC-1"}}]},

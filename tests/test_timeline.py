@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import time
 from collections.abc import Callable
@@ -24,7 +23,12 @@ from pirlib.jira_sync.rows import ACTION_COLUMNS, INCIDENT_COLUMNS, Batch
 from pirlib.jira_sync.transform import transform
 from pirlib.timeline.events import add_manual_event, curate, describe_import, import_file, load_timeline
 from pirlib.timeline.milestones import (
-    MILESTONES, infer_milestones, milestone_report, milestones_of, missing_milestones, set_milestone_override,
+    MILESTONES,
+    infer_milestones,
+    milestone_report,
+    milestones_of,
+    missing_milestones,
+    set_milestone_override,
 )
 from pirlib.ui.facilitator.timeline_editor import TimelineEditor
 from pirlib.ui.timeline import timeline_figure
@@ -51,20 +55,23 @@ def incident(settings: Settings) -> str:
 
 def jira_rows(text: str = "Investigating now") -> pd.DataFrame:
     """incident_events rows as the Jira sync writes them (its EVENT_COLUMNS): status changes and a comment."""
-    return pd.DataFrame({
-        "event_id": ["jira:changelog:900:0", "jira:changelog:901:0", "jira:changelog:902:0", "jira:comment:77"],
-        "incident_id": ["10042"] * 4,
-        "occurred_at": pd.to_datetime(["2025-10-26 00:50", "2025-10-26 02:30", "2025-10-26 03:30",
-                                       "2025-10-26 00:55"], utc=True),
-        "source": ["jira_changelog"] * 3 + ["jira_comment"],
-        "kind": ["status_change"] * 3 + ["comment"],
-        "actor": ["Ann Lee"] * 4,
-        "field": ["status"] * 3 + [None],
-        "from_value": ["Open", "Investigating", "Mitigated", None],
-        "to_value": ["Investigating", "Mitigated", "Resolved", None],
-        "text": [None, None, None, text],
-        "milestone": ["acknowledged", "mitigated", "resolved", None],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "event_id": ["jira:changelog:900:0", "jira:changelog:901:0", "jira:changelog:902:0", "jira:comment:77"],
+            "incident_id": ["10042"] * 4,
+            "occurred_at": pd.to_datetime(
+                ["2025-10-26 00:50", "2025-10-26 02:30", "2025-10-26 03:30", "2025-10-26 00:55"], utc=True
+            ),
+            "source": ["jira_changelog"] * 3 + ["jira_comment"],
+            "kind": ["status_change"] * 3 + ["comment"],
+            "actor": ["Ann Lee"] * 4,
+            "field": ["status"] * 3 + [None],
+            "from_value": ["Open", "Investigating", "Mitigated", None],
+            "to_value": ["Investigating", "Mitigated", "Resolved", None],
+            "text": [None, None, None, text],
+            "milestone": ["acknowledged", "mitigated", "resolved", None],
+        }
+    )
 
 
 def sync_jira(settings: Settings, text: str = "Investigating now") -> None:
@@ -126,15 +133,22 @@ def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> N
             "SELECT strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM incident_events ORDER BY occurred_at"
         ).fetchall()
     assert [s[0] for s in stored] == [
-        "2025-10-25 23:55:00", "2025-10-26 00:50:00", "2025-10-26 01:10:00", "2025-10-26 02:05:30",
+        "2025-10-25 23:55:00",
+        "2025-10-26 00:50:00",
+        "2025-10-26 01:10:00",
+        "2025-10-26 02:05:30",
     ]
 
 
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [("alerts", "alerts_bad_state.csv"), ("alerts", "cloudwatch_bad_history.json"), ("changes", "changes_bad.json"),
-     ("chat", "transcript_bad.txt")],
-)  # fmt: skip
+    [
+        ("alerts", "alerts_bad_state.csv"),
+        ("alerts", "cloudwatch_bad_history.json"),
+        ("changes", "changes_bad.json"),
+        ("chat", "transcript_bad.txt"),
+    ],
+)
 def test_a_malformed_file_writes_nothing(settings: Settings, incident: str, kind: str, name: str) -> None:
     with pytest.raises(InputError, match=name):
         in_db(settings, import_file, kind, incident, FIXTURES / name)
@@ -147,7 +161,9 @@ def test_unknown_incident_is_one_clear_error(settings: Settings, incident: str) 
     assert count_events(settings) == 0
 
 
-def test_cli_import(settings: Settings, incident: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import(
+    settings: Settings, incident: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PIR_DB", str(settings.db))
     assert main(["import", "alerts", "INC-42", str(FIXTURES / "alerts.csv"), "--tz", "Europe/Berlin"]) == 0
     assert "4 events read, 4 added" in capsys.readouterr().out
@@ -186,15 +202,22 @@ def test_milestones_are_inferred_with_their_rules(settings: Settings, incident: 
 
 
 def test_pure_inference_rules_without_jira() -> None:
-    events = pd.DataFrame({
-        "event_id": ["a1", "a2", "a3", "a4", "c1"],
-        "occurred_at": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 10:30",
-                                       "2025-01-01 10:40", "2025-01-01 10:02"], utc=True),
-        "source": ["alert"] * 4 + ["chat"],
-        "kind": ["alert_firing", "alert_firing", "alert_resolved", "alert_resolved", "message"],
-        "field": ["x", "y", "x", "y", None], "to_value": None, "text": ["x on", "y on", "x off", "y off", "hi"],
-        "milestone": None, "hidden": False,
-    })  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "event_id": ["a1", "a2", "a3", "a4", "c1"],
+            "occurred_at": pd.to_datetime(
+                ["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 10:30", "2025-01-01 10:40", "2025-01-01 10:02"],
+                utc=True,
+            ),
+            "source": ["alert"] * 4 + ["chat"],
+            "kind": ["alert_firing", "alert_firing", "alert_resolved", "alert_resolved", "message"],
+            "field": ["x", "y", "x", "y", None],
+            "to_value": None,
+            "text": ["x on", "y on", "x off", "y off", "hi"],
+            "milestone": None,
+            "hidden": False,
+        }
+    )
     table = infer_milestones(events, {"created_at": ts("2025-01-01 10:10")}).set_index("milestone")
     assert table.loc["mitigated", "occurred_at"] == ts("2025-01-01 10:40")  # when the last alert cleared
     assert table.loc["mitigated", "rule"].startswith("every alert that fired was resolved again")
@@ -253,8 +276,9 @@ def test_curation_survives_reimport_and_resync_and_is_reversible(settings: Setti
     assert view.loc["jira:comment:77", "source_text"] == "Investigating now (edited in Jira)"  # the sync did write
     assert view.loc[manual, "source"] == "manual" and view.loc[manual, "text"] == "Status page updated"
     with db.connect(settings) as con:  # the table's flags mirror the curation
-        mirrored = dict(con.execute(
-            "SELECT event_id, hidden OR starred FROM incident_events WHERE hidden OR starred").fetchall())
+        mirrored = dict(
+            con.execute("SELECT event_id, hidden OR starred FROM incident_events WHERE hidden OR starred").fetchall()
+        )
     assert mirrored == {chat_id: True, "jira:comment:77": True}
 
     in_db(settings, curate, chat_id, starred=None, occurred_at=None, text=None)
@@ -278,25 +302,40 @@ def test_curating_an_unknown_event_is_an_error(settings: Settings, incident: str
 
 def big_incident(n: int = 5000) -> pd.DataFrame:
     rng = np.random.default_rng(7)
-    sources = np.array(["jira_changelog", "jira_comment", "chat", "alert", "deploy", "code", "flag", "config", "manual"])
-    return pd.DataFrame({
-        "event_id": [f"e{i}" for i in range(n)],
-        "occurred_at": ts("2025-10-25 22:00") + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
-        "source": rng.choice(sources, n), "kind": "message", "actor": "Ann <b>Lee</b>",
-        "field": None, "from_value": None, "to_value": None,
-        "text": ["<script>alert(1)</script> & " + "words " * 60] * n,
-        "hidden": rng.random(n) < 0.05, "starred": rng.random(n) < 0.02, "retimed": False, "edited": False,
-    })  # fmt: skip
+    sources = np.array(
+        ["jira_changelog", "jira_comment", "chat", "alert", "deploy", "code", "flag", "config", "manual"]
+    )
+    return pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "occurred_at": ts("2025-10-25 22:00") + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+            "source": rng.choice(sources, n),
+            "kind": "message",
+            "actor": "Ann <b>Lee</b>",
+            "field": None,
+            "from_value": None,
+            "to_value": None,
+            "text": ["<script>alert(1)</script> & " + "words " * 60] * n,
+            "hidden": rng.random(n) < 0.05,
+            "starred": rng.random(n) < 0.02,
+            "retimed": False,
+            "edited": False,
+        }
+    )
 
 
 def test_figure_of_5000_events_builds_in_under_a_second() -> None:
     events = big_incident()
-    milestones = pd.DataFrame({
-        "milestone": list(MILESTONES),
-        "occurred_at": pd.to_datetime(["2025-10-25 23:00", "2025-10-25 23:30", "2025-10-26 00:00",
-                                       "2025-10-25 23:15", "2025-10-26 10:00"], utc=True),
-        "out_of_order": [None, None, None, "mitigated is before detected", None],
-    })  # fmt: skip
+    milestones = pd.DataFrame(
+        {
+            "milestone": list(MILESTONES),
+            "occurred_at": pd.to_datetime(
+                ["2025-10-25 23:00", "2025-10-25 23:30", "2025-10-26 00:00", "2025-10-25 23:15", "2025-10-26 10:00"],
+                utc=True,
+            ),
+            "out_of_order": [None, None, None, "mitigated is before detected", None],
+        }
+    )
     timeline_figure(events.head(10), milestones)  # imports and plotly's validators warmed up
     started = time.perf_counter()
     figure = timeline_figure(events, milestones)
@@ -347,7 +386,9 @@ def test_editor_callbacks_write_to_the_database(settings: Settings, incident: st
     editor.milestone_inputs["detected"].value = "2025-10-25 23:40"
     editor.milestone_set["detected"].click()
     with db.connect(settings) as con:
-        assert con.execute("SELECT milestone, set_by FROM milestone_overrides").fetchall() == [("detected", "facilitator")]
+        assert con.execute("SELECT milestone, set_by FROM milestone_overrides").fetchall() == [
+            ("detected", "facilitator")
+        ]
     assert "manual override" in editor.milestone_rules["detected"].value
     editor.milestone_clear["detected"].click()
     with db.connect(settings) as con:
@@ -358,7 +399,9 @@ def test_the_editor_flags_a_negative_duration_and_an_event_in_the_future(setting
     load_everything(settings, incident)
     settings = settings.replace(today=dt.date(2025, 10, 27))
     editor = TimelineEditor(settings, incident, render_figure=False, user="facilitator")
-    assert "⚠" not in editor.durations.value and not any("in the future" in label for label, _ in editor.event_list.options)
+    assert "⚠" not in editor.durations.value and not any(
+        "in the future" in label for label, _ in editor.event_list.options
+    )
     editor.milestone_inputs["mitigated"].value = "2025-10-20 00:00"  # before the incident started
     editor.milestone_set["mitigated"].click()
     assert "TTM: ⚠ mitigated is before started" in editor.durations.value and "−" not in editor.durations.value
@@ -367,7 +410,8 @@ def test_the_editor_flags_a_negative_duration_and_an_event_in_the_future(setting
     [label] = [label for label, _ in editor.event_list.options if "typed a month ahead" in label]
     assert "⚠ in the future" in label
     assert describe_import({"read": 3, "added": 0, "updated": 0, "unchanged": 3, "skipped": 0}) == (
-        "3 events read, 0 added, 0 updated, 3 unchanged, 0 skipped (nothing new: this file was imported before)")
+        "3 events read, 0 added, 0 updated, 3 unchanged, 0 skipped (nothing new: this file was imported before)"
+    )
 
 
 # ---------------------------------------------------------------------------------------- sample incidents
@@ -409,9 +453,13 @@ def random_timelines(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     rng = np.random.default_rng(seed)
     base = ts("2025-10-01 00:00")
     at = [base + pd.Timedelta(minutes=int(m)) for m in range(5)]  # few instants: many ties
-    kinds = {"alert": ["alert_firing", "alert_resolved", "alert_acknowledged"],
-             "chat": ["message", "thread_reply", "channel_join"], "jira_changelog": ["status_change"],
-             "jira_comment": ["comment"], "manual": ["note"]}  # fmt: skip
+    kinds = {
+        "alert": ["alert_firing", "alert_resolved", "alert_acknowledged"],
+        "chat": ["message", "thread_reply", "channel_join"],
+        "jira_changelog": ["status_change"],
+        "jira_comment": ["comment"],
+        "manual": ["note"],
+    }
     incidents, events, curation, overrides = [], [], [], []
     for n_incident in range(n):
         incident_id = f"9{n_incident:04d}"
@@ -424,26 +472,49 @@ def random_timelines(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
             source = str(rng.choice(list(kinds), p=[0.4, 0.25, 0.2, 0.1, 0.05]))
             event_id = f"{source}:{rng.integers(100)}:{incident_id}:{n_event}"
             milestone = str(rng.choice(["acknowledged", "mitigated", "resolved"])) if rng.random() < 0.3 else None
-            events.append((event_id, incident_id, at[int(rng.integers(len(at)))], source,
-                           str(rng.choice(kinds[source])), str(rng.choice(["cpu", "5xx"])) if rng.random() < 0.9
-                           else None, milestone if source == "jira_changelog" else None, bool(rng.random() < 0.15)))
+            events.append(
+                (
+                    event_id,
+                    incident_id,
+                    at[int(rng.integers(len(at)))],
+                    source,
+                    str(rng.choice(kinds[source])),
+                    str(rng.choice(["cpu", "5xx"])) if rng.random() < 0.9 else None,
+                    milestone if source == "jira_changelog" else None,
+                    bool(rng.random() < 0.15),
+                )
+            )
             if rng.random() < 0.15:
-                curation.append((event_id, incident_id, at[int(rng.integers(len(at)))] if rng.random() < 0.7 else None,
-                                 bool(rng.random() < 0.5) if rng.random() < 0.5 else None))  # fmt: skip
+                curation.append(
+                    (
+                        event_id,
+                        incident_id,
+                        at[int(rng.integers(len(at)))] if rng.random() < 0.7 else None,
+                        bool(rng.random() < 0.5) if rng.random() < 0.5 else None,
+                    )
+                )
         for milestone in MILESTONES:
             if rng.random() < 0.1:
                 overrides.append((incident_id, milestone, at[int(rng.integers(len(at)))]))
-    return (pd.DataFrame(incidents, columns=["issue_id", "key", "created_at", "started_at", "resolved_at"]),
-            pd.DataFrame(events, columns=["event_id", "incident_id", "occurred_at", "source", "kind", "field",
-                                          "milestone", "hidden"]),
-            pd.DataFrame(curation, columns=["event_id", "incident_id", "occurred_at", "hidden"]),
-            pd.DataFrame(overrides, columns=["incident_id", "milestone", "occurred_at"]))  # fmt: skip
+    return (
+        pd.DataFrame(incidents, columns=["issue_id", "key", "created_at", "started_at", "resolved_at"]),
+        pd.DataFrame(
+            events, columns=["event_id", "incident_id", "occurred_at", "source", "kind", "field", "milestone", "hidden"]
+        ),
+        pd.DataFrame(curation, columns=["event_id", "incident_id", "occurred_at", "hidden"]),
+        pd.DataFrame(overrides, columns=["incident_id", "milestone", "occurred_at"]),
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_missing_milestones_agrees_with_the_inference_of_each_incident(settings: Settings, seed: int) -> None:
-    frames = dict(zip(["incidents", "incident_events", "event_curation", "milestone_overrides"],
-                      random_timelines(seed, 150), strict=True))  # fmt: skip
+    frames = dict(
+        zip(
+            ["incidents", "incident_events", "event_curation", "milestone_overrides"],
+            random_timelines(seed, 150),
+            strict=True,
+        )
+    )
     with db.connect(settings) as con:
         for table, frame in frames.items():
             for column in frame.columns:

@@ -7,22 +7,28 @@ import json
 
 import pandas as pd
 import pytest
-
-from pirlib.errors import InputError
-from pirlib.jira_sync.fields import FieldMap
-from pirlib.jira_sync import flatten
-from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
-from pirlib.jira_sync.transform import Transformer, transform
 from support.jira_samples import jira_sample
 
+from pirlib.errors import InputError
+from pirlib.jira_sync import flatten
+from pirlib.jira_sync.fields import FieldMap
+from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch, parse_time
+from pirlib.jira_sync.transform import Transformer, transform
+
 FIELDS = FieldMap(
-    severity="customfield_10010", failure_mode="customfield_10011", epic_link="customfield_10014",
-    success_metric="customfield_10020", verification="customfield_10021", action_type="customfield_10022",
-    team="customfield_10027", commander="customfield_10023", incident_start="customfield_10026",
-    customer_impact="customfield_10024", regulatory="customfield_10025",
+    severity="customfield_10010",
+    failure_mode="customfield_10011",
+    epic_link="customfield_10014",
+    success_metric="customfield_10020",
+    verification="customfield_10021",
+    action_type="customfield_10022",
+    team="customfield_10027",
+    commander="customfield_10023",
+    incident_start="customfield_10026",
+    customer_impact="customfield_10024",
+    regulatory="customfield_10025",
 )
 NO_FIELDS = FieldMap(severity=None, failure_mode=None)
-
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -93,7 +99,10 @@ def history(hid: str, created: str, *items: tuple[str, str | None, str | None], 
 
 def site() -> tuple[list[dict], list[dict]]:
     stage31 = issue(
-        "100", "INC-440", "Incident", ["postmortem", "stage31"],
+        "100",
+        "INC-440",
+        "Incident",
+        ["postmortem", "stage31"],
         description="h2. What happened\nSome *bold* claim <script>alert(1)</script>",
         components=[{"name": "payments-api"}, {"name": "ledger"}],
         status={"name": "Closed", "statusCategory": {"key": "done"}},
@@ -104,38 +113,97 @@ def site() -> tuple[list[dict], list[dict]]:
         customfield_10024={"value": "Yes"},
         customfield_10025={"value": "Required"},
         customfield_10026="2025-09-05T06:38:12.418-0700",
-        issuelinks=[{"type": {"name": "Relates"}, "outwardIssue": {"id": "400", "key": "INC-441", "fields": {"issuetype": {"name": "Epic"}}}}],
-        comment={"total": 1, "comments": [{"id": "9001", "author": user("José Núñez"), "created": "2025-09-05T07:00:00.000-0700",
-                                           "body": "Rolled back <b>now</b> :)"}]},
+        issuelinks=[
+            {
+                "type": {"name": "Relates"},
+                "outwardIssue": {"id": "400", "key": "INC-441", "fields": {"issuetype": {"name": "Epic"}}},
+            }
+        ],
+        comment={
+            "total": 1,
+            "comments": [
+                {
+                    "id": "9001",
+                    "author": user("José Núñez"),
+                    "created": "2025-09-05T07:00:00.000-0700",
+                    "body": "Rolled back <b>now</b> :)",
+                }
+            ],
+        },
     )
     # Jira does not promise the order of histories: this one comes newest first.
-    stage31["changelog"] = {"histories": [
-        history("503", "2025-09-05T18:12:40.250-0700", ("status", "Mitigated", "Resolved")),
-        history("502", "2025-09-05T12:02:40.000-0700", ("status", "Investigating", "Mitigated"), ("assignee", None, "Élodie")),
-        history("504", "2025-09-05T19:00:00.000-0700", ("status", "Resolved", "Mitigated")),
-        history("501", "2025-09-05T06:50:00.000-0700", ("status", "Open", "Investigating"), ("Severity", "Sev-2", "Sev-1"), ("Priority", "Low", "High")),
-    ]}
+    stage31["changelog"] = {
+        "histories": [
+            history("503", "2025-09-05T18:12:40.250-0700", ("status", "Mitigated", "Resolved")),
+            history(
+                "502",
+                "2025-09-05T12:02:40.000-0700",
+                ("status", "Investigating", "Mitigated"),
+                ("assignee", None, "Élodie"),
+            ),
+            history("504", "2025-09-05T19:00:00.000-0700", ("status", "Resolved", "Mitigated")),
+            history(
+                "501",
+                "2025-09-05T06:50:00.000-0700",
+                ("status", "Open", "Investigating"),
+                ("Severity", "Sev-2", "Sev-1"),
+                ("Priority", "Low", "High"),
+            ),
+        ]
+    }
     stage31["changelog"]["histories"][3]["items"][1]["fieldId"] = "customfield_10010"
-    labelled = issue("200", "INC-500", "Incident", ["inc500"], customfield_10024={"value": "No"},
-                     customfield_10025={"value": "Not required"})
+    labelled = issue(
+        "200",
+        "INC-500",
+        "Incident",
+        ["inc500"],
+        customfield_10024={"value": "No"},
+        customfield_10025={"value": "Not required"},
+    )
     labelled["changelog"] = {"histories": []}
     incidents = [stage31, labelled]
 
     others = [
         issue("400", "INC-441", "Epic", ["postmortem", "stage31"]),
         issue("401", "INC-501", "Epic", ["postmortem", "inc500"]),
-        issue("301", "INC-442", "Task", ["postmortem", "stage31"], customfield_10014="INC-441",
-              assignee=user("Søren"), duedate="2025-09-30", customfield_10027={"value": "Payments"},
-              customfield_10020="p99 < 300 ms for 7 days", customfield_10021="Grafana panel",
-              customfield_10022={"value": "prevent"}),
+        issue(
+            "301",
+            "INC-442",
+            "Task",
+            ["postmortem", "stage31"],
+            customfield_10014="INC-441",
+            assignee=user("Søren"),
+            duedate="2025-09-30",
+            customfield_10027={"value": "Payments"},
+            customfield_10020="p99 < 300 ms for 7 days",
+            customfield_10021="Grafana panel",
+            customfield_10022={"value": "prevent"},
+        ),
         # Cloud shape: parent instead of Epic Link, user without a name.
-        issue("302", "INC-502", "Task", ["postmortem"], parent={"id": "401", "key": "INC-501", "fields": {"issuetype": {"name": "Epic", "hierarchyLevel": 1}}},
-              assignee={"accountId": "5b10a284", "displayName": "Mia Krystof"}),
-        issue("303", "INC-443", "Task", ["postmortem"],
-              issuelinks=[{"type": {"name": "Relates"}, "inwardIssue": {"id": "100", "key": "INC-440"}}]),
+        issue(
+            "302",
+            "INC-502",
+            "Task",
+            ["postmortem"],
+            parent={"id": "401", "key": "INC-501", "fields": {"issuetype": {"name": "Epic", "hierarchyLevel": 1}}},
+            assignee={"accountId": "5b10a284", "displayName": "Mia Krystof"},
+        ),
+        issue(
+            "303",
+            "INC-443",
+            "Task",
+            ["postmortem"],
+            issuelinks=[{"type": {"name": "Relates"}, "inwardIssue": {"id": "100", "key": "INC-440"}}],
+        ),
         issue("304", "INC-444", "Task", ["postmortem"], customfield_10014="INC-9999"),
         issue("305", "INC-445", "Task", ["stage31"], customfield_10014="INC-441"),
-        issue("306", "INC-446", "Sub-task", ["postmortem"], parent={"id": "301", "key": "INC-442", "fields": {"issuetype": {"name": "Task"}}}),
+        issue(
+            "306",
+            "INC-446",
+            "Sub-task",
+            ["postmortem"],
+            parent={"id": "301", "key": "INC-442", "fields": {"issuetype": {"name": "Task"}}},
+        ),
     ]
     return incidents, others
 
@@ -182,7 +250,12 @@ def test_events_from_changelog_and_comments() -> None:
     assert len(events) == 8  # seven changelog items, one comment
     first = by_id.loc["jira:changelog:501:0"]
     assert first["incident_id"] == "100" and first["source"] == "jira_changelog"
-    assert (first["kind"], first["field"], first["from_value"], first["to_value"]) == ("status_change", "status", "Open", "Investigating")
+    assert (first["kind"], first["field"], first["from_value"], first["to_value"]) == (
+        "status_change",
+        "status",
+        "Open",
+        "Investigating",
+    )
     assert first["milestone"] == "acknowledged" and first["actor"] == "Noah"
     assert first["occurred_at"] == utc("2025-09-05 13:50:00")
     assert by_id.loc["jira:changelog:501:1", "kind"] == "severity_change"
@@ -348,8 +421,15 @@ def test_custom_field_shapes_read_like_select_values() -> None:
     assert pd.isna(row["commander"])
     assert row["customer_impact"] == True and row["regulatory"] == False  # noqa: E712
     assert row["started_at"] == row["created_at"]
-    incident["fields"].update(customfield_10010=4, customfield_10024={"value": "maybe"}, description={
-        "type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "ADF body"}]}]})
+    incident["fields"].update(
+        customfield_10010=4,
+        customfield_10024={"value": "maybe"},
+        description={
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": "ADF body"}]}],
+        },
+    )
     row = run(incidents, others).incidents.set_index("key").loc["INC-500"]
     assert row["severity"] == "4" and pd.isna(row["customer_impact"]) and row["description"] == "ADF body"
 
@@ -369,7 +449,8 @@ def test_chunked_transform_gives_the_rows_of_one_batch() -> None:
     parts = list(transformer.batches([incidents[:1], json.dumps(incidents[1:])]))
     assert len(parts) == 3 and parts[-1].incidents.empty and all(p.actions.empty for p in parts[:-1])
     joined = Batch(
-        pd.concat([p.incidents for p in parts[:-1]], ignore_index=True), parts[-1].actions,
+        pd.concat([p.incidents for p in parts[:-1]], ignore_index=True),
+        parts[-1].actions,
         pd.concat([p.events for p in parts[:-1]], ignore_index=True),
     )
     _same_batch(whole, joined)
@@ -407,17 +488,41 @@ def test_action_batches_slice_the_rows_of_one_actions_batch() -> None:
 # Every shape a Jira field value takes (and a few it should not): the action rows read them with the
 # Python ``_name``, the bulk load of incidents with the SQL macro ``jname``, so both must agree.
 JIRA_VALUES = [
-    None, "", "Sev-1", "  padded  ", "Störung 障害 ✓", 'quote " and \\ backslash', 0, 4, -7, 10**15, 2.5, 3.0,
-    True, False,
+    None,
+    "",
+    "Sev-1",
+    "  padded  ",
+    "Störung 障害 ✓",
+    'quote " and \\ backslash',
+    0,
+    4,
+    -7,
+    10**15,
+    2.5,
+    3.0,
+    True,
+    False,
     {"value": "Sev-0", "id": "10001", "self": "https://jira/rest/api/2/customFieldOption/10001"},  # select option
     {"displayName": "Ana Lima", "name": "alima", "key": "JIRAUSER1", "accountId": "5b10a"},  # user
     {"name": "High", "id": "2", "iconUrl": "https://jira/high.svg"},  # priority, status, component
-    {"title": "Runbook", "url": "https://x"}, {"key": "INC-1"}, {"id": "x"}, {}, {"value": ""},
-    {"value": 1, "name": "after a number"}, {"value": None, "displayName": "after a null"},
+    {"title": "Runbook", "url": "https://x"},
+    {"key": "INC-1"},
+    {"id": "x"},
+    {},
+    {"value": ""},
+    {"value": 1, "name": "after a number"},
+    {"value": None, "displayName": "after a null"},
     {"value": {"value": "inner"}, "title": "after an object"},
     {"value": "Payments", "child": {"value": "Refunds"}},  # cascading select: the parent option
-    [], [None], [""], ["a", "b"], [{"value": "Sev-2"}, {"id": "x"}, "Sev-3"],  # multi-select, skipping nameless
-    [{"displayName": "Ana"}, {"displayName": "Bo"}], [1, True, 2.5], [["nested"], "flat"], [[]],
+    [],
+    [None],
+    [""],
+    ["a", "b"],
+    [{"value": "Sev-2"}, {"id": "x"}, "Sev-3"],  # multi-select, skipping nameless
+    [{"displayName": "Ana"}, {"displayName": "Bo"}],
+    [1, True, 2.5],
+    [["nested"], "flat"],
+    [[]],
     [{"value": "Zürich"}, {"name": "東京"}],
 ]
 

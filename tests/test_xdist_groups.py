@@ -56,9 +56,27 @@ def test_browser_tests_and_module_fixture_users_stay_on_one_worker(tmp_path: Pat
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    browser: a browser test\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PIR_"))}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist",
-                             "loadgroup", "-v", "-W", "ignore"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-v",
+            "-W",
+            "ignore",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "test_suite.py::test_page[0]@browser" in result.stdout
     assert "test_suite.py::test_shares_the_module_server[0]@test_suite.py" in result.stdout

@@ -20,8 +20,9 @@ def current(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]:
     return cast("dict[str, Any]", found.iloc[0].to_dict())  # the keys are the view's column names
 
 
-def set_mode(con: duckdb.DuckDBPyConnection, incident_id: str, mode: str, *, set_by: str | None = None,
-             note: str | None = None) -> None:
+def set_mode(
+    con: duckdb.DuckDBPyConnection, incident_id: str, mode: str, *, set_by: str | None = None, note: str | None = None
+) -> None:
     """Set the incident's mode by hand; ``mode`` must be one of the taxonomy's modes."""
     known = taxonomy.modes(con)
     chosen = clean_text(mode)

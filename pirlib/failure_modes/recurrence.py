@@ -13,8 +13,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["Effectiveness", "effectiveness", "fix_outcome", "load_recurrences", "load_repeats_despite_fixes",
-           "recurrences_within", "store_window"]
+__all__ = [
+    "Effectiveness",
+    "effectiveness",
+    "fix_outcome",
+    "load_recurrences",
+    "load_repeats_despite_fixes",
+    "recurrences_within",
+    "store_window",
+]
 
 
 def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -96,8 +103,10 @@ def effectiveness(recurrences: pd.DataFrame) -> Effectiveness:
     gaps = recurrences["days_since_previous"].dropna()
     has_gaps = not gaps.empty
     return Effectiveness(
-        window_days=window, recurrences=len(recurrences), after_completed_actions=int(done.sum()),
+        window_days=window,
+        recurrences=len(recurrences),
+        after_completed_actions=int(done.sum()),
         without_prevent_detect=int(without.sum()),
         days_median=float(gaps.median()) if has_gaps else None,
         days_p90=float(gaps.quantile(0.9)) if has_gaps else None,
-    )  # fmt: skip
+    )

@@ -45,15 +45,101 @@ QUERY_TERMS = 32
 # The incidents board's questions: the LATEST latest incidents that require a review, ANSWERS_K answers
 # each kept (the board shows 3, the guide's recap 5; a shorter list is the top of a longer one).
 LATEST, ANSWERS_K = 10, 5
-STOP_WORDS = sorted({
-    "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
-    "out", "has", "have", "its", "let", "may", "new", "now", "old", "see", "two", "way", "who", "did", "get",
-    "got", "him", "his", "how", "man", "off", "own", "say", "she", "too", "use", "via", "with", "this",
-    "that", "from", "they", "will", "would", "there", "their", "what", "about", "which", "when", "were",
-    "been", "into", "than", "then", "them", "these", "those", "some", "such", "only", "also", "after",
-    "before", "over", "under", "again", "more", "most", "other", "very", "just", "should", "could", "each",
-    "while", "where", "here", "being", "both", "does", "doing", "during", "until", "because", "through",
-})  # fmt: skip
+STOP_WORDS = sorted(
+    {
+        "the",
+        "and",
+        "for",
+        "are",
+        "but",
+        "not",
+        "you",
+        "all",
+        "any",
+        "can",
+        "had",
+        "her",
+        "was",
+        "one",
+        "our",
+        "out",
+        "has",
+        "have",
+        "its",
+        "let",
+        "may",
+        "new",
+        "now",
+        "old",
+        "see",
+        "two",
+        "way",
+        "who",
+        "did",
+        "get",
+        "got",
+        "him",
+        "his",
+        "how",
+        "man",
+        "off",
+        "own",
+        "say",
+        "she",
+        "too",
+        "use",
+        "via",
+        "with",
+        "this",
+        "that",
+        "from",
+        "they",
+        "will",
+        "would",
+        "there",
+        "their",
+        "what",
+        "about",
+        "which",
+        "when",
+        "were",
+        "been",
+        "into",
+        "than",
+        "then",
+        "them",
+        "these",
+        "those",
+        "some",
+        "such",
+        "only",
+        "also",
+        "after",
+        "before",
+        "over",
+        "under",
+        "again",
+        "more",
+        "most",
+        "other",
+        "very",
+        "just",
+        "should",
+        "could",
+        "each",
+        "while",
+        "where",
+        "here",
+        "being",
+        "both",
+        "does",
+        "doing",
+        "during",
+        "until",
+        "because",
+        "through",
+    }
+)
 
 # Markup in stored text is not evidence that two incidents are alike: an HTML tag (also one escaped as
 # &lt;b&gt;), its attributes and a character entity (&amp;, &nbsp;, &#39;) become spaces before words are
@@ -187,7 +273,9 @@ def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | 
     """
     ids = None if incident_ids is None else sorted(set(incident_ids))
     scope = {"all": ids is None, "ids": ids or []}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _similar_docs AS {_DOCS_SQL}", {**scope, "tokens_version": TOKENS_VERSION})
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _similar_docs AS {_DOCS_SQL}", {**scope, "tokens_version": TOKENS_VERSION}
+    )
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _similar_changed AS SELECT d.incident_id, d.body, d.fingerprint"
@@ -235,14 +323,19 @@ def index_missing(con: duckdb.DuckDBPyConnection) -> bool:
     incidents): a sync or demo load indexes every incident it writes, so otherwise it is never empty."""
     # fetchall, not fetchone: a result left unfinished blocks the connection's next register() (DuckDB 2).
     return con.execute(
-        "SELECT EXISTS (FROM incidents WHERE NOT deleted) AND NOT EXISTS (FROM similar_documents)").fetchall()[0][0]
+        "SELECT EXISTS (FROM incidents WHERE NOT deleted) AND NOT EXISTS (FROM similar_documents)"
+    ).fetchall()[0][0]
 
 
 def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The LATEST latest incidents (not deleted) whose severity requires a review: the board's questions."""
-    return [row[0] for row in con.execute(
-        "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
-        f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {LATEST}").fetchall()]  # fmt: skip
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT issue_id FROM incidents JOIN review_severities USING (severity) WHERE NOT deleted"
+            f" ORDER BY coalesce(started_at, created_at) DESC, issue_id LIMIT {LATEST}"
+        ).fetchall()
+    ]
 
 
 def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
@@ -259,15 +352,20 @@ def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None =
     con.execute(
         "INSERT INTO similar_answers SELECT query_id, row_number() OVER (PARTITION BY query_id ORDER BY score DESC,"
         " occurred_at DESC, incident_id), incident_id, failure_mode, score, text_score, same_service, same_mode,"
-        f" shared_terms FROM ({_SQL})", {"ids": queries, "k": ANSWERS_K})  # fmt: skip
-    con.execute("INSERT INTO similar_answers_state VALUES (?, ?, (" + _MODES_FINGERPRINT + "), now())",
-                [queries, ANSWERS_K])  # fmt: skip
+        f" shared_terms FROM ({_SQL})",
+        {"ids": queries, "k": ANSWERS_K},
+    )
+    con.execute(
+        "INSERT INTO similar_answers_state VALUES (?, ?, (" + _MODES_FINGERPRINT + "), now())", [queries, ANSWERS_K]
+    )
     return changed
 
 
 def _kept_answers(con: duckdb.DuckDBPyConnection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
     """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
-    state = con.execute("SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state").fetchone()
+    state = con.execute(
+        "SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state"
+    ).fetchone()
     if state is None or k > state[1] or state[2] != state[3] or not set(incident_ids) <= set(state[0]):
         return None
     return con.execute(

@@ -49,8 +49,13 @@ class Taxonomy:
     def rules_frame(self) -> pd.DataFrame:
         """One row per rule: rule_rank (labels first, then components, then summaries; file order within
         each), mode, kind, pattern."""
-        rows = [(kind, m.mode, pattern) for kind in RULE_KINDS for m in self.modes
-                for rule_kind, pattern in m.rules if rule_kind == kind]  # fmt: skip
+        rows = [
+            (kind, m.mode, pattern)
+            for kind in RULE_KINDS
+            for m in self.modes
+            for rule_kind, pattern in m.rules
+            if rule_kind == kind
+        ]
         return pd.DataFrame(
             [(rank, mode, kind, pattern) for rank, (kind, mode, pattern) in enumerate(rows, start=1)],
             columns=["rule_rank", "mode", "kind", "pattern"],
@@ -58,11 +63,30 @@ class Taxonomy:
 
     def modes_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            [(n, m.mode, m.category, m.description, list(m.aliases), m.mode == self.fallback, self.version, self.source)
-             for n, m in enumerate(self.modes, start=1)],
-            columns=["position", "mode", "category", "description", "aliases", "is_fallback", "taxonomy_version",
-                     "source"],
-        )  # fmt: skip
+            [
+                (
+                    n,
+                    m.mode,
+                    m.category,
+                    m.description,
+                    list(m.aliases),
+                    m.mode == self.fallback,
+                    self.version,
+                    self.source,
+                )
+                for n, m in enumerate(self.modes, start=1)
+            ],
+            columns=[
+                "position",
+                "mode",
+                "category",
+                "description",
+                "aliases",
+                "is_fallback",
+                "taxonomy_version",
+                "source",
+            ],
+        )
 
 
 def load(path: Path | None = None) -> Taxonomy:
@@ -104,8 +128,10 @@ def parse(text: str, source: str) -> Taxonomy:
     _check_unique(source, modes)
     fallback = document.get("fallback")
     if fallback not in [m.mode for m in modes]:
-        raise ConfigError(f"{source}: `fallback` {fallback!r} is not one of the modes; name the mode for "
-                          "incidents no rule matches (e.g. Unknown)")  # fmt: skip
+        raise ConfigError(
+            f"{source}: `fallback` {fallback!r} is not one of the modes; name the mode for "
+            "incidents no rule matches (e.g. Unknown)"
+        )
     return Taxonomy(str(version).strip(), fallback, modes, source)
 
 
@@ -133,8 +159,13 @@ def _mode(source: str, n: int, item: Any) -> Mode:
     for key, value in text.items():
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{source}: {where}: {key} must be text, got {value!r}")
-    return Mode(item["mode"].strip(), text["category"], text["description"],
-                _strings(source, f"{where}: aliases", item.get("aliases")), tuple(rules))  # fmt: skip
+    return Mode(
+        item["mode"].strip(),
+        text["category"],
+        text["description"],
+        _strings(source, f"{where}: aliases", item.get("aliases")),
+        tuple(rules),
+    )
 
 
 _PHRASE = re.compile(r"[^\W_]+(?: [^\W_]+)*\*?")
@@ -145,8 +176,10 @@ def normalise_phrase(source: str, where: str, phrase: str) -> str:
     trailing ``*`` (the last word may go on). Punctuation is ignored on both sides."""
     words = re.sub(r"[^\w*]+|_", " ", phrase.lower()).strip()
     if not _PHRASE.fullmatch(words):
-        raise ConfigError(f"{source}: {where}: summary phrase {phrase!r} must be words (a trailing * allowed "
-                          "for longer words); write it like `rate limit*`")  # fmt: skip
+        raise ConfigError(
+            f"{source}: {where}: summary phrase {phrase!r} must be words (a trailing * allowed "
+            "for longer words); write it like `rate limit*`"
+        )
     return words
 
 
@@ -166,8 +199,10 @@ def _check_unique(source: str, modes: tuple[Mode, ...]) -> None:
 def store(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
     """Replace the stored taxonomy and rules with ``taxonomy`` (inside the caller's transaction); a table
     that already holds exactly these rows is left alone, so that a process start writes nothing."""
-    for table, frame in (("failure_mode_taxonomy", taxonomy.modes_frame()),
-                         ("failure_mode_rules", taxonomy.rules_frame())):  # fmt: skip
+    for table, frame in (
+        ("failure_mode_taxonomy", taxonomy.modes_frame()),
+        ("failure_mode_rules", taxonomy.rules_frame()),
+    ):
         order = frame.columns[0]  # position, rule_rank
         stored = con.execute(f"SELECT {', '.join(frame.columns)} FROM {table} ORDER BY {order}").fetchall()
         if stored == [tuple(row) for row in frame.itertuples(index=False)]:

@@ -228,7 +228,11 @@ class _RetryingAdapter(HTTPAdapter):
             delay = self.policy.backoff(attempt) if wait is None else wait + random.uniform(0, 0.1 + wait * 0.1)
             LOG.warning(
                 "Jira %s: %s; retry %d of %d in %.2f s",
-                endpoint, last_problem, attempt, self.policy.max_attempts - 1, delay,
+                endpoint,
+                last_problem,
+                attempt,
+                self.policy.max_attempts - 1,
+                delay,
             )
             self._sleep(delay)
         elapsed = time.monotonic() - started
@@ -244,9 +248,7 @@ class _RetryingAdapter(HTTPAdapter):
             what = "demands a CAPTCHA after failed logins (log in once in a browser)"
         else:
             what = "refused access"
-        return JiraAuthError(
-            f"Jira {what} (HTTP {status} on {endpoint}); check {self.credential_hint}", status=status
-        )
+        return JiraAuthError(f"Jira {what} (HTTP {status} on {endpoint}); check {self.credential_hint}", status=status)
 
 
 def _is_connect_refused(exc: Exception) -> bool:
@@ -341,8 +343,10 @@ def _credentials(settings: Settings) -> tuple[str, dict[str, Any], str]:
     looks_cloud = host.endswith((".atlassian.net", ".jira.com", ".jira-dev.com"))
     if has_basic and (not has_pat or looks_cloud):
         assert settings.jira_token is not None and settings.jira_email is not None
-        return "basic", {"basic_auth": (settings.jira_email, settings.jira_token.reveal())}, (
-            "PIR_JIRA_EMAIL and PIR_JIRA_TOKEN"
+        return (
+            "basic",
+            {"basic_auth": (settings.jira_email, settings.jira_token.reveal())},
+            ("PIR_JIRA_EMAIL and PIR_JIRA_TOKEN"),
         )
     assert settings.jira_pat is not None
     return "bearer", {"token_auth": settings.jira_pat.reveal()}, "PIR_JIRA_PAT"

@@ -75,9 +75,22 @@ READ_CHUNK_ISSUES = 2_000
 READ_CHUNK_BYTES = 8_000_000
 
 _BASE_FIELDS = [
-    "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
-    "created", "updated", "resolutiondate", "duedate", "issuelinks", "parent",
-]  # fmt: skip
+    "summary",
+    "issuetype",
+    "project",
+    "status",
+    "priority",
+    "labels",
+    "components",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "resolutiondate",
+    "duedate",
+    "issuelinks",
+    "parent",
+]
 _ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+.*$", re.IGNORECASE | re.DOTALL)
 
 Progress = Callable[[int], object]  # what it returns is ignored (tqdm's update returns a flag)
@@ -85,9 +98,16 @@ Progress = Callable[[int], object]  # what it returns is ignored (tqdm's update 
 # Fields pir asks for that Jira may legitimately leave out of an issue (see the module notes).
 _MAY_BE_ABSENT = frozenset({"parent", "issuelinks"})
 _SHAPES: dict[str, tuple[type, ...]] = {
-    "summary": (str,), "status": (dict,), "labels": (list,), "issuetype": (dict,), "project": (dict,),
-    "created": (str,), "updated": (str,), "comment": (dict,), "components": (list,),
-}  # fmt: skip
+    "summary": (str,),
+    "status": (dict,),
+    "labels": (list,),
+    "issuetype": (dict,),
+    "project": (dict,),
+    "created": (str,),
+    "updated": (str,),
+    "comment": (dict,),
+    "components": (list,),
+}
 # Fields that are never null on a real issue: a null there is as malformed as a missing one.
 _NEVER_NULL = frozenset({"summary", "status", "labels", "issuetype", "project", "created", "updated", "comment"})
 
@@ -198,8 +218,15 @@ def epic_query(labels: list[str], settings: Settings) -> str:
 
 
 def incident_fields(fields: FieldMap) -> list[str]:
-    custom = [fields.severity, fields.failure_mode, fields.commander, fields.incident_start,
-              fields.customer_impact, fields.regulatory, fields.epic_link]  # fmt: skip
+    custom = [
+        fields.severity,
+        fields.failure_mode,
+        fields.commander,
+        fields.incident_start,
+        fields.customer_impact,
+        fields.regulatory,
+        fields.epic_link,
+    ]
     return _BASE_FIELDS + ["description", "comment"] + [f for f in custom if f]
 
 
@@ -223,8 +250,9 @@ def search_pages(
     if client.cloud:
         token: str | None = None
         while True:
-            page = client.get("search/jql", {**params, "maxResults": CLOUD_PAGE,
-                                             **({"nextPageToken": token} if token else {})})
+            page = client.get(
+                "search/jql", {**params, "maxResults": CLOUD_PAGE, **({"nextPageToken": token} if token else {})}
+            )
             issues = _checked(page, fields, expand)
             yield issues
             if progress:
@@ -309,14 +337,24 @@ class _Details:
         if comments_short:
             comments = self._comments(issue)
         histories = _unique_sorted(histories)
-        issue["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
-                              "histories": histories}  # fmt: skip
+        issue["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+            "histories": histories,
+        }
         if "comment" in fields or comments:
             comments = _unique_sorted(comments)
-            fields["comment"] = {"startAt": 0, "maxResults": len(comments), "total": len(comments),
-                                 "comments": comments}  # fmt: skip
+            fields["comment"] = {
+                "startAt": 0,
+                "maxResults": len(comments),
+                "total": len(comments),
+                "comments": comments,
+            }
 
-    def _changelog(self, issue: dict[str, Any], want_comments: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    def _changelog(
+        self, issue: dict[str, Any], want_comments: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
         self.result.changelog_fetches += 1
         ident = str(issue["id"])
         if self.client.cloud:
@@ -482,13 +520,21 @@ def extract(
 
     def labels_without_epic(incidents: list[dict[str, Any]]) -> set[str]:
         # Incidents that changed while their epic did not: their own labels' epics are fetched.
-        return {lab for i in incidents if not _has_linked_epic(i) for lab in _own_labels(i, label)
-                if lab not in changed_epic_labels}  # fmt: skip
+        return {
+            lab
+            for i in incidents
+            if not _has_linked_epic(i)
+            for lab in _own_labels(i, label)
+            if lab not in changed_epic_labels
+        }
 
     def fetch_epics(labels: set[str]) -> None:
         for group in _chunks(sorted(labels)):
-            epics = [e for e in search(client, epic_query(group, settings), action_fields(fields))
-                     if str(e["id"]) not in other_ids]  # fmt: skip
+            epics = [
+                e
+                for e in search(client, epic_query(group, settings), action_fields(fields))
+                if str(e["id"]) not in other_ids
+            ]
             other_ids.update(str(e["id"]) for e in epics)
             if epics:
                 on_others(epics)
@@ -547,8 +593,9 @@ def _completed(
         yield _finish(details, *waiting.popleft())
 
 
-def _finish(details: _Details, page: list[dict[str, Any]], short: list[bool],
-            futures: list[Future[None]]) -> list[dict[str, Any]]:  # fmt: skip
+def _finish(
+    details: _Details, page: list[dict[str, Any]], short: list[bool], futures: list[Future[None]]
+) -> list[dict[str, Any]]:
     try:
         for future in futures:
             future.result()  # re-raises the first failure
@@ -581,7 +628,7 @@ def _labels_in(labels: list[str]) -> str:
 def _chunks(items: list[str], size: int = 100) -> Iterator[list[str]]:
     # Keeps each JQL well below URL length limits.
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _is_epic(issue: dict[str, Any]) -> bool:

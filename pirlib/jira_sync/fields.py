@@ -74,11 +74,18 @@ _REQUIRED = ("severity",)
 DEFAULT_FAILURE_MODE_FIELD = "Failure Mode"
 # Each field's name in the report `pir init` and `pir sync` print (docs/jira-setup.md says what each unlocks).
 LABELS = {
-    "severity": "severity", "failure_mode": "failure mode", "epic_link": "epic link",
-    "success_metric": "success metric", "verification": "verification method", "action_type": "action type",
-    "team": "team", "commander": "incident commander", "incident_start": "incident start",
-    "customer_impact": "customer impact", "regulatory": "regulatory reporting",
-}  # fmt: skip
+    "severity": "severity",
+    "failure_mode": "failure mode",
+    "epic_link": "epic link",
+    "success_metric": "success metric",
+    "verification": "verification method",
+    "action_type": "action type",
+    "team": "team",
+    "commander": "incident commander",
+    "incident_start": "incident start",
+    "customer_impact": "customer impact",
+    "regulatory": "regulatory reporting",
+}
 CLASSIFIED_WITHOUT_FIELD = (
     "failure mode: no Jira field, so each incident's mode comes from the facilitator's choice in the guide, "
     "else the taxonomy's rules (labels, then components, then summary phrases), else its fallback"

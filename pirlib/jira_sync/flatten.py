@@ -37,18 +37,28 @@ def to_json(value: Any) -> str:
     """Compact JSON text of parsed Jira JSON, as ``flatten`` reads it."""
     return _ENCODER.encode(value)
 
+
 _USER = {"displayName": "VARCHAR"}
 _ITEM = {"field": "VARCHAR", "fieldId": "VARCHAR", "fromString": "VARCHAR", "toString": "VARCHAR"}
 _HISTORY = {"id": "VARCHAR", "created": "VARCHAR", "author": _USER, "items": [_ITEM]}
 _COMMENT = [{"id": "VARCHAR", "created": "VARCHAR", "author": _USER, "body": "JSON"}]
 # Standard fields read by the incident rows; custom fields are added per site as JSON (see _Flattener).
 _FIELDS = {
-    "summary": "VARCHAR", "description": "JSON", "project": {"key": "VARCHAR"},
-    "status": {"name": "VARCHAR", "statusCategory": {"key": "VARCHAR"}}, "priority": "JSON",
-    "components": [{"name": "VARCHAR"}], "labels": ["VARCHAR"], "assignee": "JSON", "reporter": "JSON",
-    "created": "VARCHAR", "updated": "VARCHAR", "resolutiondate": "VARCHAR", "issuelinks": "JSON",
+    "summary": "VARCHAR",
+    "description": "JSON",
+    "project": {"key": "VARCHAR"},
+    "status": {"name": "VARCHAR", "statusCategory": {"key": "VARCHAR"}},
+    "priority": "JSON",
+    "components": [{"name": "VARCHAR"}],
+    "labels": ["VARCHAR"],
+    "assignee": "JSON",
+    "reporter": "JSON",
+    "created": "VARCHAR",
+    "updated": "VARCHAR",
+    "resolutiondate": "VARCHAR",
+    "issuelinks": "JSON",
     "comment": "JSON",
-}  # fmt: skip
+}
 
 # jname: transform._name() of a JSON value whose shape differs per site (a string, an option or user object,
 # a number or a list of those), in SQL for the bulk load; test_transform feeds both the same values.
@@ -84,8 +94,22 @@ CREATE MACRO ts(x) AS try_cast(nullif(x, '') AS TIMESTAMPTZ);
 )
 
 # The top-level keys of Jira's issue bean that ``raw`` keeps (all but the changelog), in Jira's order.
-_TOP_LEVEL = ("expand", "id", "self", "key", "fields", "renderedFields", "properties", "names", "schema",
-              "transitions", "operations", "editmeta", "versionedRepresentations", "fieldsToInclude")  # fmt: skip
+_TOP_LEVEL = (
+    "expand",
+    "id",
+    "self",
+    "key",
+    "fields",
+    "renderedFields",
+    "properties",
+    "names",
+    "schema",
+    "transitions",
+    "operations",
+    "editmeta",
+    "versionedRepresentations",
+    "fieldsToInclude",
+)
 
 _CUSTOM = ("severity", "failure_mode", "commander", "customer_impact", "regulatory", "incident_start")
 
@@ -98,7 +122,9 @@ _WORKERS = 2
 
 
 def flatten(
-    incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes, fm: FieldMap, base_url: str,
+    incidents: list[dict[str, Any]] | list[str] | list[bytes] | str | bytes,
+    fm: FieldMap,
+    base_url: str,
     workspace: Workspace | None = None,
 ) -> tuple[pa.Table, pa.Table, list[str | None]]:
     """Incident rows, event rows and each incident's ``issuelinks`` JSON, in the order of ``incidents``.
@@ -157,8 +183,9 @@ class Workspace:
         except OSError as exc:
             where = folder or Path(tempfile.gettempdir())
             raise os_error(exc, where, "cannot create the sync's temporary folder") from None
-        self.con = duckdb.connect(":memory:", config={"memory_limit": memory_limit,
-                                                      "temp_directory": str(self.folder / "duckdb")})  # fmt: skip
+        self.con = duckdb.connect(
+            ":memory:", config={"memory_limit": memory_limit, "temp_directory": str(self.folder / "duckdb")}
+        )
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(_MACROS)
 
@@ -186,13 +213,15 @@ def _severity_level(value: str, fm: FieldMap) -> str:
     """SQL for a severity field's value as the runbook's level (``FieldMap.severity_values``), else as is."""
     if not fm.severity_values:
         return value
-    cases = " ".join(f"WHEN {_sql_string(jira.strip().lower())} THEN {_sql_string(level)}"
-                     for jira, level in fm.severity_values)
+    cases = " ".join(
+        f"WHEN {_sql_string(jira.strip().lower())} THEN {_sql_string(level)}" for jira, level in fm.severity_values
+    )
     return f"coalesce(CASE lower(trim({value})) {cases} END, {value})"
 
 
-def _flatten_group(texts: list[str], fm: FieldMap, base_url: str,
-                   workspace: Workspace) -> tuple[pa.Table, pa.Table, list[str | None]]:  # fmt: skip
+def _flatten_group(
+    texts: list[str], fm: FieldMap, base_url: str, workspace: Workspace
+) -> tuple[pa.Table, pa.Table, list[str | None]]:
     with _Flattener(texts, fm, workspace) as flat:
         incidents, links = flat.incidents(base_url)
         return incidents, flat.events(), links
@@ -243,12 +272,16 @@ class _Flattener:
                 " FROM top"
             )
             # ``raw`` is the issue without its changelog (stored as events already, and most of its size).
-            self.con.execute(f"CREATE TEMP TABLE raws AS SELECT '{{' || concat_ws(',', {raw_parts}) || '}}' AS raw FROM top")
+            self.con.execute(
+                f"CREATE TEMP TABLE raws AS SELECT '{{' || concat_ws(',', {raw_parts}) || '}}' AS raw FROM top"
+            )
             # ``top`` stays until the changelog is read from it (``_changelog``): copying the changelog into
             # ``issues`` took a fifth of the time of flattening.
         except duckdb.OutOfMemoryException as exc:
-            raise PirError(f"out of memory while reading the Jira issues ({str(exc).splitlines()[0]}); "
-                           "free some memory and run again") from None  # fmt: skip
+            raise PirError(
+                f"out of memory while reading the Jira issues ({str(exc).splitlines()[0]}); "
+                "free some memory and run again"
+            ) from None
         except duckdb.Error as exc:
             raise InputError(f"the Jira issues are not valid JSON ({str(exc).splitlines()[0]})") from None
         finally:
@@ -298,40 +331,47 @@ class _Flattener:
                 json_type(i.fields.description) AS description_type,
                 CASE WHEN json_type(i.fields.description) = 'VARCHAR' THEN i.fields.description->>'$'
                      ELSE i.fields.description::VARCHAR END AS description_json,
-                {_severity_level(name(c['severity']), self.fm)} AS severity, {name(c['failure_mode'])} AS failure_mode,
+                {_severity_level(name(c["severity"]), self.fm)} AS severity, {name(c["failure_mode"])} AS failure_mode,
                 list_filter(list_transform(i.fields.components, lambda x: x.name), lambda x: x IS NOT NULL) AS components,
                 i.fields.status.name AS status, i.fields.status.statusCategory.key AS status_category,
                 jname(i.fields.priority) AS priority,
                 coalesce(i.fields.labels, []::VARCHAR[]) AS labels,
-                {name(c['commander'])} AS commander,
+                {name(c["commander"])} AS commander,
                 jname(i.fields.assignee) AS assignee, jname(i.fields.reporter) AS reporter,
                 i.fields.created AS created_text, i.fields.updated AS updated_text,
                 i.fields.resolutiondate AS resolved_text, {start} AS started_text,
                 ts(i.fields.created) AS created_at, ts(i.fields.updated) AS updated_at,
                 ts(i.fields.resolutiondate) AS resolved_at, ts({start}) AS started_at,
-                {flag(c['customer_impact'])} AS customer_impact, {flag(c['regulatory'])} AS regulatory,
+                {flag(c["customer_impact"])} AS customer_impact, {flag(c["regulatory"])} AS regulatory,
                 i.fields.issuelinks::VARCHAR AS links,
                 raws.raw
             FROM issues POSITIONAL JOIN raws
-        """)  # fmt: skip
-        self._check_times("incident_rows", [
-            ("created_text", "created_at", "incident created"), ("updated_text", "updated_at", "incident updated"),
-            ("resolved_text", "resolved_at", "incident resolutiondate"), ("started_text", "started_at", "incident start"),
-        ])  # fmt: skip
+        """)
+        self._check_times(
+            "incident_rows",
+            [
+                ("created_text", "created_at", "incident created"),
+                ("updated_text", "updated_at", "incident updated"),
+                ("resolved_text", "resolved_at", "incident resolutiondate"),
+                ("started_text", "started_at", "incident start"),
+            ],
+        )
         self._changelog()
         table = self._table(f"""
             SELECT r.issue_id, r.key, r.project_key, r.summary, r.severity, r.failure_mode,
                 r.components[1] AS service, r.status, r.status_category, r.priority, r.components, r.labels,
                 r.commander, r.assignee, r.reporter, r.created_at, r.updated_at, r.resolved_at, r.started_at,
                 r.created_at AS detected_at, m.mitigated_at, r.customer_impact, r.regulatory,
-                {_sql_string(base_url + '/browse/')} || r.key AS url, r.raw, r.description_type, r.description_json,
+                {_sql_string(base_url + "/browse/")} || r.key AS url, r.raw, r.description_type, r.description_json,
                 r.links
             FROM incident_rows AS r
             LEFT JOIN (SELECT incident_id, min(occurred_at) AS mitigated_at FROM changelog
                        WHERE milestone = 'mitigated' GROUP BY incident_id) AS m ON m.incident_id = r.issue_id
             ORDER BY r.position
-        """)  # fmt: skip
-        descriptions = _texts(table.column("description_type").to_pylist(), table.column("description_json").to_pylist())
+        """)
+        descriptions = _texts(
+            table.column("description_type").to_pylist(), table.column("description_json").to_pylist()
+        )
         links = table.column("links").to_pylist()
         table = table.drop_columns(["description_type", "description_json", "links"])
         table = table.append_column("description", pa.array(descriptions, pa.string()))
@@ -362,13 +402,13 @@ class _Flattener:
             SELECT 'jira:changelog:' || history_id || ':' || position AS event_id, incident_id,
                 ts(created_text) AS occurred_at, created_text, actor, kind,
                 item.field AS field,
-                CASE WHEN kind = 'severity_change' THEN {_severity_level('item.fromString', self.fm)}
+                CASE WHEN kind = 'severity_change' THEN {_severity_level("item.fromString", self.fm)}
                      ELSE item.fromString END AS from_value,
-                CASE WHEN kind = 'severity_change' THEN {_severity_level('item.toString', self.fm)}
+                CASE WHEN kind = 'severity_change' THEN {_severity_level("item.toString", self.fm)}
                      ELSE item.toString END AS to_value,
                 CASE WHEN kind = 'status_change' THEN CASE lower(item.toString) {milestones} END END AS milestone
             FROM kinds
-        """)  # fmt: skip
+        """)
         self.con.execute("DROP TABLE top")
         self._check_times("changelog", [("created_text", "occurred_at", "changelog created")])
 
@@ -385,7 +425,7 @@ class _Flattener:
                 ts(c.created) AS occurred_at, c.author.displayName AS actor, json_type(c.body) AS body_type,
                 CASE WHEN json_type(c.body) = 'VARCHAR' THEN c.body->>'$' ELSE c.body::VARCHAR END AS body
             FROM c
-        """)  # fmt: skip
+        """)
         self._check_times("comments", [("created_text", "occurred_at", "comment created")])
         comments = self._table("SELECT body_type, body FROM comments")
         texts = _texts(comments.column("body_type").to_pylist(), comments.column("body").to_pylist())

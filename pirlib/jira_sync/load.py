@@ -27,7 +27,9 @@ JIRA_SOURCES = ("jira_changelog", "jira_comment")
 _SOURCES_SQL = ", ".join(f"'{s}'" for s in JIRA_SOURCES)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.datetime | pd.Timestamp) -> dict[str, int]:
+def load_batch(
+    con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.datetime | pd.Timestamp
+) -> dict[str, int]:
     """Upsert the batch's incidents, actions and events in one transaction; return rows written per table.
 
     Rows seen again lose their ``deleted`` flag. Jira events of an incident in the batch that Jira no
@@ -159,7 +161,9 @@ def link_actions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def mark_deleted(
-    con: duckdb.DuckDBPyConnection, kind: Literal["incidents", "actions"], seen_ids: Iterable[str],
+    con: duckdb.DuckDBPyConnection,
+    kind: Literal["incidents", "actions"],
+    seen_ids: Iterable[str],
     synced_before: dt.datetime | None = None,
 ) -> int:
     """Flag rows of ``kind`` that a full sync did not see as deleted (kept for history, hidden by views).
@@ -251,8 +255,11 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, ke
     data = [c for c in columns if c not in _MANAGED]
     column_list = ", ".join(f'"{c}"' for c in columns)
     # JSON columns compare as their stored text: a difference in formatting only costs a rewrite.
-    changed = " OR ".join(f't."{c}"::VARCHAR IS DISTINCT FROM b."{c}"::VARCHAR' if c == "raw"
-                          else f't."{c}" IS DISTINCT FROM b."{c}"' for c in data if c != key)  # fmt: skip
+    changed = " OR ".join(
+        f't."{c}"::VARCHAR IS DISTINCT FROM b."{c}"::VARCHAR' if c == "raw" else f't."{c}" IS DISTINCT FROM b."{c}"'
+        for c in data
+        if c != key
+    )
     _register(con, name, frame)
     try:
         con.execute(

@@ -74,8 +74,14 @@ from pirlib.config import Settings
 from pirlib.errors import InputError, PirError
 from pirlib.incidents import resolve_incident
 from pirlib.jira_sync.client import (
-    JiraClient, JiraError, JiraUnavailableError, RequestCounter, RetryPolicy, connect, parse_retry_after,
-)  # fmt: skip
+    JiraClient,
+    JiraError,
+    JiraUnavailableError,
+    RequestCounter,
+    RetryPolicy,
+    connect,
+    parse_retry_after,
+)
 from pirlib.jira_sync.extract import action_fields
 from pirlib.jira_sync.fields import FieldMap, resolve_fields
 from pirlib.jira_sync.load import load_batch
@@ -86,9 +92,16 @@ from pirlib.review import actions
 from pirlib.review.actions import CheckedDraft, Draft
 
 __all__ = [
-    "MARKER_PROPERTY", "PushOutcome", "PushResult", "draft_status", "issue_body", "jira_error_text",
-    "marker_label", "pick_user", "push",
-]  # fmt: skip
+    "MARKER_PROPERTY",
+    "PushOutcome",
+    "PushResult",
+    "draft_status",
+    "issue_body",
+    "jira_error_text",
+    "marker_label",
+    "pick_user",
+    "push",
+]
 
 MARKER_PROPERTY = "pir.draft"
 EPIC_PROPERTY = "pir.epic"
@@ -148,8 +161,10 @@ class PushResult:
     def summary(self) -> str:
         counts = {state: sum(o.state == state for o in self.outcomes) for state in ("pushed", "failed", "skipped")}
         epics = f", {len(self.epics_created)} epic(s) created" if self.epics_created else ""
-        return (f"{counts['pushed']} pushed, {counts['failed']} failed, {counts['skipped']} not SMART yet"
-                f"{epics} ({sum(self.requests.values())} Jira requests)")  # fmt: skip
+        return (
+            f"{counts['pushed']} pushed, {counts['failed']} failed, {counts['skipped']} not SMART yet"
+            f"{epics} ({sum(self.requests.values())} Jira requests)"
+        )
 
 
 # ------------------------------------------------------------------------------------------ pure parts
@@ -183,8 +198,12 @@ def pick_user(users: list[dict[str, Any]], owner: str, *, cloud: bool) -> dict[s
         near = ", ".join(sorted({str(u.get("displayName")) for u in users if u.get("displayName")})[:5])
         hint = f" (Jira has: {near})" if near else ""
         raise _DraftFailed(f"owner {owner!r} is not a Jira user{hint}; type the name as Jira shows it")
-    listed = ", ".join(sorted(f"{u.get('displayName')} ({u.get('emailAddress') or u.get('name') or u.get('accountId')})"
-                              for u in unique.values()))  # fmt: skip
+    listed = ", ".join(
+        sorted(
+            f"{u.get('displayName')} ({u.get('emailAddress') or u.get('name') or u.get('accountId')})"
+            for u in unique.values()
+        )
+    )
     raise _DraftFailed(f"owner {owner!r} matches {len(unique)} Jira users: {listed}; type the e-mail instead")
 
 
@@ -275,10 +294,13 @@ def issue_body(draft: Draft, target: Target, assignee: dict[str, Any] | None) ->
     return {
         "fields": fields,
         # "outwardIssue": the incident; the action is the inward side ("relates to" reads the same both ways).
-        "update": {"issuelinks": [{"add": {"type": {"name": LINK_TYPE}, "outwardIssue": {"key": target.incident_key}}}]},
-        "properties": [{"key": MARKER_PROPERTY, "value": {"draftId": draft.draft_id,
-                                                          "incidentKey": target.incident_key}}],
-    }  # fmt: skip
+        "update": {
+            "issuelinks": [{"add": {"type": {"name": LINK_TYPE}, "outwardIssue": {"key": target.incident_key}}}]
+        },
+        "properties": [
+            {"key": MARKER_PROPERTY, "value": {"draftId": draft.draft_id, "incidentKey": target.incident_key}}
+        ],
+    }
 
 
 # ----------------------------------------------------------------------------------------------- I/O
@@ -293,7 +315,9 @@ def _one_push_at_a_time(settings: Settings) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PirError("another `pir push` is running on this database; wait for it to finish and push again") from None
+            raise PirError(
+                "another `pir push` is running on this database; wait for it to finish and push again"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -393,8 +417,14 @@ def push(
 
 
 class _Pusher:
-    def __init__(self, settings: Settings, client: JiraClient, result: PushResult, policy: RetryPolicy,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        client: JiraClient,
+        result: PushResult,
+        policy: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.policy = policy
         self.sleep = sleep
         self.settings = settings
@@ -429,13 +459,21 @@ class _Pusher:
                 self._fail(draft, incident_key, str(exc))
             return
         target = Target(
-            cloud=self.client.cloud, api=self.client.api_version, project=self.settings.action_project,
-            issue_type=self.settings.action_issue_type, labels=tuple(self.settings.action_labels(label)),
-            epic_key=epic_key, incident_key=incident_key, fields=self.fields, rich_fields=self.rich,
-        )  # fmt: skip
+            cloud=self.client.cloud,
+            api=self.client.api_version,
+            project=self.settings.action_project,
+            issue_type=self.settings.action_issue_type,
+            labels=tuple(self.settings.action_labels(label)),
+            epic_key=epic_key,
+            incident_key=incident_key,
+            fields=self.fields,
+            rich_fields=self.rich,
+        )
         if not self.client.cloud and epic_key and not self.fields.epic_link:
-            message = (f"this Jira has no field {self.settings.epic_link_field!r} to put actions under epic {epic_key}; "
-                       "set PIR_EPIC_LINK_FIELD to the Epic Link field's id")  # fmt: skip
+            message = (
+                f"this Jira has no field {self.settings.epic_link_field!r} to put actions under epic {epic_key}; "
+                "set PIR_EPIC_LINK_FIELD to the Epic Link field's id"
+            )
             for draft in ready:
                 self._fail(draft, incident_key, message)
             return
@@ -503,10 +541,12 @@ class _Pusher:
         key = incident.key
         summary = f"{key} post-incident actions: {(incident.summary or '').strip()}"[:250]
         fields: dict[str, Any] = {
-            "project": {"key": self.settings.action_project}, "issuetype": {"name": "Epic"}, "summary": summary,
+            "project": {"key": self.settings.action_project},
+            "issuetype": {"name": "Epic"},
+            "summary": summary,
             "labels": [self.settings.postmortem_label, label],
             "description": _rich(f"Follow-up actions of {key} (runbook §3), created by pir.", self.client.api_version),
-        }  # fmt: skip
+        }
         if self.epic_name and not self.client.cloud:
             fields[self.epic_name] = f"{key} actions"
         body = {
@@ -514,6 +554,7 @@ class _Pusher:
             "update": {"issuelinks": [{"add": {"type": {"name": LINK_TYPE}, "outwardIssue": {"key": key}}}]},
             "properties": [{"key": EPIC_PROPERTY, "value": {"incidentKey": key}}],
         }
+
         def lookup(settle: bool) -> dict[str, Any] | None:
             # The epic is linked to the incident in its own create: the incident's links are a consistent read.
             found = self._linked_epic(self._links(self._read(incident.issue_id, "issuelinks")))
@@ -546,8 +587,9 @@ class _Pusher:
         except _DraftFailed as exc:
             self._fail(draft, target.incident_key, str(exc))
 
-    def _find(self, draft: Draft, links: list[dict[str, Any]], incident_key: str,
-              settle: bool = False) -> dict[str, Any] | None:  # fmt: skip
+    def _find(
+        self, draft: Draft, links: list[dict[str, Any]], incident_key: str, settle: bool = False
+    ) -> dict[str, Any] | None:
         """The issue already made from this draft, if any: consistent reads first, then a search.
 
         ``settle``: right after an ambiguous create, search Cloud's lagging index a few times with backoff.
@@ -573,14 +615,19 @@ class _Pusher:
         return None
 
     def _link(self, key: str, incident_key: str) -> None:
-        status, body = self.jira.send("POST", "issueLink", {"type": {"name": LINK_TYPE}, "inwardIssue": {"key": key},
-                                                            "outwardIssue": {"key": incident_key}})  # fmt: skip
+        status, body = self.jira.send(
+            "POST",
+            "issueLink",
+            {"type": {"name": LINK_TYPE}, "inwardIssue": {"key": key}, "outwardIssue": {"key": incident_key}},
+        )
         if status >= 300:
-            raise _DraftFailed(f"{key} was created but could not be linked to {incident_key}: "
-                               f"{jira_error_text(body, status)}")  # fmt: skip
+            raise _DraftFailed(
+                f"{key} was created but could not be linked to {incident_key}: {jira_error_text(body, status)}"
+            )
 
-    def _post_issue(self, body: dict[str, Any], lookup: Callable[[bool], dict[str, Any] | None],
-                    what: str, conclusive: bool = True) -> tuple[int, Any, bool]:  # fmt: skip
+    def _post_issue(
+        self, body: dict[str, Any], lookup: Callable[[bool], dict[str, Any] | None], what: str, conclusive: bool = True
+    ) -> tuple[int, Any, bool]:
         """POST /issue until Jira answers for sure: (status, answer, found_existing).
 
         After every answer that leaves open whether Jira created the issue, ``lookup`` looks for it first;
@@ -609,8 +656,10 @@ class _Pusher:
                 if wait is not None and wait > self.policy.max_retry_after:
                     break
                 self.sleep(self.policy.backoff(attempt) if wait is None else wait)
-        raise _DraftFailed(f"creating {what}: Jira did not confirm it ({problem}) and pir did not find it by its "
-                           "marker; run `pir push` again later: it looks for the issue before creating")
+        raise _DraftFailed(
+            f"creating {what}: Jira did not confirm it ({problem}) and pir did not find it by its "
+            "marker; run `pir push` again later: it looks for the issue before creating"
+        )
 
     def _assignee(self, owner: str) -> tuple[dict[str, Any] | None, str | None]:
         if not owner:
@@ -626,6 +675,7 @@ class _Pusher:
 
     def _create(self, draft: Draft, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], bool]:
         """The issue made from ``body`` and whether an earlier attempt had made it already."""
+
         def lookup(settle: bool) -> dict[str, Any] | None:
             links = self._links(self._read(target.incident_key, "issuelinks"))  # a consistent read
             return self._find(draft, links, target.incident_key, settle=settle)
@@ -642,14 +692,16 @@ class _Pusher:
             raise _DraftFailed(jira_error_text(answer, status))
         return answer, found
 
-    def _pushed(self, draft: Draft, target: Target, issue: Mapping[str, Any], *, found: bool,
-                owner_id: str | None = None) -> None:  # fmt: skip
+    def _pushed(
+        self, draft: Draft, target: Target, issue: Mapping[str, Any], *, found: bool, owner_id: str | None = None
+    ) -> None:
         issue_id, key = str(issue["id"]), str(issue["key"])
         frame = None
         try:
             full = self.jira.get(f"issue/{issue_id}", {"fields": ",".join(action_fields(self.fields))})
-            frame = transform([], [full], self.fields, base_url=self.client.base_url,
-                              postmortem_label=self.settings.postmortem_label).actions  # fmt: skip
+            frame = transform(
+                [], [full], self.fields, base_url=self.client.base_url, postmortem_label=self.settings.postmortem_label
+            ).actions
             frame["incident_id"] = draft.incident_id
             frame["epic_key"] = frame["epic_key"].fillna(target.epic_key) if target.epic_key else frame["epic_key"]
         except PirError:

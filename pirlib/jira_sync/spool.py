@@ -213,5 +213,6 @@ class LedgerMap(_LedgerTable):
         return self[key]
 
     def update(self, pairs: Iterable[tuple[str | None, str]]) -> None:
-        self.db.executemany(f"INSERT OR REPLACE INTO {self.name} VALUES (?, ?)",
-                            ((k, v) for k, v in pairs if k is not None))  # fmt: skip
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO {self.name} VALUES (?, ?)", ((k, v) for k, v in pairs if k is not None)
+        )

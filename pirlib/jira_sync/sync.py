@@ -65,6 +65,7 @@ __all__ = ["SyncResult", "last_cursor", "run"]
 
 SOURCE = "jira"
 
+
 @dataclass
 class SyncResult:
     """What one run did; ``summary()`` is the line ``pir sync`` prints."""
@@ -143,14 +144,18 @@ def _known(settings: Settings) -> extract_mod.Known:
                 "SELECT issue_id, updated_at FROM incidents WHERE issue_id IN (SELECT unnest($ids))"
                 " AND NOT deleted AND updated_at IS NOT NULL"
                 " UNION ALL SELECT issue_id, updated_at FROM actions WHERE issue_id IN (SELECT unnest($ids))"
-                " AND NOT deleted AND updated_at IS NOT NULL", {"ids": ids}).fetchall()  # fmt: skip
+                " AND NOT deleted AND updated_at IS NOT NULL",
+                {"ids": ids},
+            ).fetchall()
         return {str(issue_id): _aware(updated) for issue_id, updated in rows}
 
     def linked_of(epic_keys: list[str]) -> set[tuple[str, str]]:
         with db.connect(settings) as con:
             rows = con.execute(
                 "SELECT DISTINCT unnest(labels), epic_key FROM incidents WHERE epic_key IN (SELECT unnest($keys))"
-                " AND NOT deleted", {"keys": epic_keys}).fetchall()  # fmt: skip
+                " AND NOT deleted",
+                {"keys": epic_keys},
+            ).fetchall()
         return {(str(label), str(epic)) for label, epic in rows}
 
     return extract_mod.Known(updated_of, linked_of)
@@ -200,11 +205,22 @@ def run(
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
-        transformer = Transformer([], fields, base_url=client.base_url, postmortem_label=settings.postmortem_label,
-                                  spool_folder=settings.db.parent)  # fmt: skip
+        transformer = Transformer(
+            [],
+            fields,
+            base_url=client.base_url,
+            postmortem_label=settings.postmortem_label,
+            spool_folder=settings.db.parent,
+        )
         data = extract_mod.extract(
-            client, settings, fields, since=since, zone=zone, known=known,
-            progress=bar.update if bar is not None else None, on_others=transformer.add_others,
+            client,
+            settings,
+            fields,
+            since=since,
+            zone=zone,
+            known=known,
+            progress=bar.update if bar is not None else None,
+            on_others=transformer.add_others,
         )
         # Everything is read before the database is opened, so that no one waits on it while Jira answers.
         spool = Spool(settings.db.parent, data.chunks)
@@ -214,8 +230,13 @@ def run(
         commit_every = 1 if spool.count > 1 else None
         with db.connect(settings) as con:
             _bound_memory(con)
-            counts = load_batches(con, transformer.batches(spool.chunks()), synced_at=started,
-                                  commit_every=commit_every, on_written=_index_text)  # fmt: skip
+            counts = load_batches(
+                con,
+                transformer.batches(spool.chunks()),
+                synced_at=started,
+                commit_every=commit_every,
+                on_written=_index_text,
+            )
             result.incidents, result.actions, result.events = counts["incidents"], counts["actions"], counts["events"]
             # The cursor and the deletion flags commit together, after the data: a crash in between only
             # means the next run reads this window again.
@@ -281,9 +302,13 @@ def _index_text(con: Any, batch: Batch) -> None:
 
 def _indexed_but_gone(con: Any) -> list[str]:
     """Incidents the similar-incidents index holds that are deleted now (a full run flagged them)."""
-    return [row[0] for row in con.execute(
-        "SELECT incident_id FROM similar_documents WHERE incident_id NOT IN"
-        " (SELECT issue_id FROM incidents WHERE NOT deleted)").fetchall()]  # fmt: skip
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT incident_id FROM similar_documents WHERE incident_id NOT IN"
+            " (SELECT issue_id FROM incidents WHERE NOT deleted)"
+        ).fetchall()
+    ]
 
 
 def _record(con: Any, result: SyncResult, started: dt.datetime, counter: RequestCounter, settings: Settings) -> None:
@@ -293,9 +318,18 @@ def _record(con: Any, result: SyncResult, started: dt.datetime, counter: Request
         " issues_written, actions_written, events_written, deleted_marked, error)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            result.run_id, started, dt.datetime.now(dt.UTC), result.status, result.mode, SOURCE,
-            result.cursor, redact(json.dumps(requests, sort_keys=True), settings),
-            result.incidents, result.actions, result.events, result.deleted,
+            result.run_id,
+            started,
+            dt.datetime.now(dt.UTC),
+            result.status,
+            result.mode,
+            SOURCE,
+            result.cursor,
+            redact(json.dumps(requests, sort_keys=True), settings),
+            result.incidents,
+            result.actions,
+            result.events,
+            result.deleted,
             result.error,
         ],
     )

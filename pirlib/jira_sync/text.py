@@ -39,9 +39,7 @@ def to_text(value: Any) -> str | None:
 
 # Most comments and descriptions are plain sentences; one search decides whether the slower rewrite runs
 # at all (a full sync passes every comment through here).
-_WIKI_MARKUP = re.compile(
-    r"[*_{\[|+^~]|\?\?|(?<![\w-])-(?=[^\s-])|^\s*[#-]+\s|^h[1-6]\.|^bq\.|\r", re.MULTILINE
-)
+_WIKI_MARKUP = re.compile(r"[*_{\[|+^~]|\?\?|(?<![\w-])-(?=[^\s-])|^\s*[#-]+\s|^h[1-6]\.|^bq\.|\r", re.MULTILINE)
 # {{monospace}} is not a {code} macro: the opening brace must not be doubled.
 _CODE_BLOCK = re.compile(r"(?<!\{)\{(code|noformat)(?::[^}]*)?\}(?!\})(.*?)\{\1\}", re.S | re.I)
 # Opening and closing tags of block macros and colour, dropped (their content stays).
@@ -122,8 +120,22 @@ def _first(match: re.Match[str]) -> str:
 # --- v3 Atlassian Document Format -----------------------------------------------------------------------
 
 _BLOCKS = {
-    "paragraph", "heading", "bulletList", "orderedList", "codeBlock", "blockquote", "rule", "table",
-    "panel", "expand", "nestedExpand", "mediaSingle", "mediaGroup", "taskList", "decisionList", "blockCard",
+    "paragraph",
+    "heading",
+    "bulletList",
+    "orderedList",
+    "codeBlock",
+    "blockquote",
+    "rule",
+    "table",
+    "panel",
+    "expand",
+    "nestedExpand",
+    "mediaSingle",
+    "mediaGroup",
+    "taskList",
+    "decisionList",
+    "blockCard",
     "embedCard",
 }
 
@@ -163,7 +175,9 @@ def _adf_block(node: dict[str, Any], depth: int) -> list[str]:
         return lines
     if kind == "table":
         return [
-            " | ".join(" ".join(_adf_blocks(cell.get("content") or [], depth)).strip() for cell in row.get("content") or [])
+            " | ".join(
+                " ".join(_adf_blocks(cell.get("content") or [], depth)).strip() for cell in row.get("content") or []
+            )
             for row in children
         ]
     if kind in ("mediaSingle", "mediaGroup", "media"):

@@ -126,8 +126,15 @@ class Transformer:
     epic and links, which each ``incidents`` call collects.
     """
 
-    def __init__(self, others: list[dict[str, Any]], fields: FieldMap, *, base_url: str,
-                 postmortem_label: str = "postmortem", spool_folder: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        others: list[dict[str, Any]],
+        fields: FieldMap,
+        *,
+        base_url: str,
+        postmortem_label: str = "postmortem",
+        spool_folder: Path | None = None,
+    ) -> None:
         self.fields = fields
         self.base_url = base_url.rstrip("/")
         self.postmortem_label = postmortem_label
@@ -159,9 +166,12 @@ class Transformer:
                 for label in f.get("labels") or []:
                     if label != self.postmortem_label:
                         self.epics_by_label.setdefault(label, issue["key"])
-        rows = [_candidate(issue, self.fields, self.base_url) for issue in others
-                if not _is_epic((issue.get("fields") or {}).get("issuetype"))
-                and self.postmortem_label in ((issue.get("fields") or {}).get("labels") or [])]  # fmt: skip
+        rows = [
+            _candidate(issue, self.fields, self.base_url)
+            for issue in others
+            if not _is_epic((issue.get("fields") or {}).get("issuetype"))
+            and self.postmortem_label in ((issue.get("fields") or {}).get("labels") or [])
+        ]
         if rows:
             self.candidates.append(pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
 
@@ -172,7 +182,9 @@ class Transformer:
         if self.workspace is not None:
             self.workspace.close()
 
-    def batches(self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]) -> Iterator[Batch]:
+    def batches(
+        self, chunks: Iterable[list[dict[str, Any]] | list[str] | list[bytes] | str | bytes]
+    ) -> Iterator[Batch]:
         """A batch of incidents and events per chunk of incidents, then one batch of the actions."""
         for chunk in chunks:
             yield self.incidents(chunk)
@@ -195,8 +207,17 @@ class Transformer:
             for other in linked:
                 self.linked_to_incident.setdefault(str(other.get("id")), incident_id)
             labels = list(label_lists[row]) if label_lists is not None and label_lists[row] is not None else []
-            epic_key = _incident_epic({"issuelinks": [{"outwardIssue": o} for o in linked]}, labels,
-                                      self.postmortem_label, self.epic_keys, self.epics_by_label) if linked or labels else None  # fmt: skip
+            epic_key = (
+                _incident_epic(
+                    {"issuelinks": [{"outwardIssue": o} for o in linked]},
+                    labels,
+                    self.postmortem_label,
+                    self.epic_keys,
+                    self.epics_by_label,
+                )
+                if linked or labels
+                else None
+            )
             if epic_key:
                 self.epic_of_incident[epic_key] = incident_id
                 epic_column[row] = epic_key
@@ -217,9 +238,13 @@ class Transformer:
         empty = Batch.empty()
         for number, table in enumerate(self.candidates.slices(slice_rows)):
             part, incident_ids, epic_keys = _action_links(
-                table, self.incident_ids, self.incident_by_key, self.linked_to_incident,
-                self.epic_keys, self.epic_of_incident,
-            )  # fmt: skip
+                table,
+                self.incident_ids,
+                self.incident_by_key,
+                self.linked_to_incident,
+                self.epic_keys,
+                self.epic_of_incident,
+            )
             self.action_ids.update(part.column("issue_id").to_pylist())
             if len(part) or number == 0:
                 yield Batch(empty.incidents, _action_frame(part, incident_ids, epic_keys), empty.events)
@@ -255,12 +280,25 @@ def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
     return frame[columns]
 
 
-
 _ACTION_NAMES = [
-    "issue_id", "key", "incident_id", "epic_key", "summary", "owner", "owner_id", "owner_email", "team",
-    "status", "status_category", "priority", "labels", "success_metric", "verification_method",
-    "action_type", "url",
-]  # fmt: skip
+    "issue_id",
+    "key",
+    "incident_id",
+    "epic_key",
+    "summary",
+    "owner",
+    "owner_id",
+    "owner_email",
+    "team",
+    "status",
+    "status_category",
+    "priority",
+    "labels",
+    "success_metric",
+    "verification_method",
+    "action_type",
+    "url",
+]
 
 
 # An action candidate: its row (``_ACTION_NAMES``; incident_id and epic_key are found in ``_action_rows``),
@@ -295,20 +333,33 @@ def _candidate(issue: dict[str, Any], fm: FieldMap, base_url: str) -> dict[str, 
         parent_is_epic = issue_type is None or _is_epic(issue_type)
     linked = _linked_issues(f)
     return {
-        "issue_id": str(issue["id"]), "key": key, "incident_id": None, "epic_key": None,
-        "summary": f.get("summary"), "owner": _name(assignee), "owner_id": _user_id(assignee),
+        "issue_id": str(issue["id"]),
+        "key": key,
+        "incident_id": None,
+        "epic_key": None,
+        "summary": f.get("summary"),
+        "owner": _name(assignee),
+        "owner_id": _user_id(assignee),
         "owner_email": assignee.get("emailAddress") if isinstance(assignee, dict) else None,
         "team": _name(f.get(fm.team)) if fm.team else None,
-        "status": status.get("name"), "status_category": (status.get("statusCategory") or {}).get("key"),
-        "priority": _name(f.get("priority")), "labels": list(f.get("labels") or []),
+        "status": status.get("name"),
+        "status_category": (status.get("statusCategory") or {}).get("key"),
+        "priority": _name(f.get("priority")),
+        "labels": list(f.get("labels") or []),
         "success_metric": to_text(f.get(fm.success_metric)) if fm.success_metric else None,
         "verification_method": to_text(f.get(fm.verification)) if fm.verification else None,
         "action_type": _name(f.get(fm.action_type)) if fm.action_type else None,
         "url": f"{base_url}/browse/{key}",
-        "created": f.get("created"), "updated": f.get("updated"), "resolutiondate": f.get("resolutiondate"),
-        "duedate": f.get("duedate"), "epic_link": epic_link, "parent": parent_key, "parent_is_epic": parent_is_epic,
-        "linked_keys": [other.get("key") for other in linked], "linked_ids": [str(other.get("id")) for other in linked],
-    }  # fmt: skip
+        "created": f.get("created"),
+        "updated": f.get("updated"),
+        "resolutiondate": f.get("resolutiondate"),
+        "duedate": f.get("duedate"),
+        "epic_link": epic_link,
+        "parent": parent_key,
+        "parent_is_epic": parent_is_epic,
+        "linked_keys": [other.get("key") for other in linked],
+        "linked_ids": [str(other.get("id")) for other in linked],
+    }
 
 
 def _action_links(
@@ -322,8 +373,10 @@ def _action_links(
     """The candidates that are actions, and each one's incident and epic."""
     # Links are stored on both sides in Jira, but a batch may hold only one side: ``linked_to_incident``
     # holds the incidents' side, the action's own links are read below.
-    column = {name: table.column(name).to_pylist() for name in
-              ("issue_id", "epic_link", "parent", "parent_is_epic", "linked_keys", "linked_ids")}  # fmt: skip
+    column = {
+        name: table.column(name).to_pylist()
+        for name in ("issue_id", "epic_link", "parent", "parent_is_epic", "linked_keys", "linked_ids")
+    }
     keep, incident_column, epic_column = [], [], []
     for row, issue_id in enumerate(column["issue_id"]):
         if issue_id in incident_ids:
@@ -349,8 +402,9 @@ def _action_links(
 
 
 def _action_frame(table: pa.Table, incident_ids: list[str | None], epic_keys: list[str | None]) -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _ACTION_NAMES},
-                         columns=_ACTION_NAMES)  # fmt: skip
+    frame = pd.DataFrame(
+        {name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _ACTION_NAMES}, columns=_ACTION_NAMES
+    )
     frame["incident_id"] = pd.Series(incident_ids, index=frame.index, dtype=object)
     frame["epic_key"] = pd.Series(epic_keys, index=frame.index, dtype=object)
     frame["due_date"] = pd.Series(_dates(table.column("duedate").to_pylist()), index=frame.index, dtype=object)

@@ -14,10 +14,9 @@ that names the space or parent and the fix.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
-
-import time
 
 import requests
 
@@ -77,8 +76,16 @@ class ConfluenceClient:
 
     # ---------------------------------------------------------------------------------------- transport
 
-    def _call(self, method: str, path: str = "", *, params: dict[str, str] | None = None,
-              json: dict[str, Any] | None = None, what: str, missing_ok: bool = False) -> requests.Response | None:  # fmt: skip
+    def _call(
+        self,
+        method: str,
+        path: str = "",
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        what: str,
+        missing_ok: bool = False,
+    ) -> requests.Response | None:
         for attempt in range(1, self.backoff.attempts + 1):
             self.requests += 1
             try:
@@ -112,15 +119,18 @@ class ConfluenceClient:
             )
         if response.status_code >= 400:
             # A gateway's error page may quote the request and its Authorization header back.
-            raise PirError(f"Confluence answered HTTP {response.status_code} while {what}: "
-                           f"{redact(_message(response), self.settings)}")
+            raise PirError(
+                f"Confluence answered HTTP {response.status_code} while {what}: "
+                f"{redact(_message(response), self.settings)}"
+            )
         return response
 
     # -------------------------------------------------------------------------------------------- calls
 
     def find(self, title: str, *, what: str) -> list[dict[str, Any]]:
-        response = self._call("GET", params={"spaceKey": self.space, "title": title, "expand": "version,ancestors"},
-                              what=what)  # fmt: skip
+        response = self._call(
+            "GET", params={"spaceKey": self.space, "title": title, "expand": "version,ancestors"}, what=what
+        )
         assert response is not None
         return list(response.json().get("results") or [])
 
@@ -144,19 +154,29 @@ class ConfluenceClient:
 
     def page(self, page_id: str) -> dict[str, Any] | None:
         """The page with its version, or None when it no longer exists (deleted in Confluence)."""
-        response = self._call("GET", f"/{page_id}", params={"expand": "version"}, what=f"reading page {page_id}",
-                              missing_ok=True)  # fmt: skip
+        response = self._call(
+            "GET", f"/{page_id}", params={"expand": "version"}, what=f"reading page {page_id}", missing_ok=True
+        )
         return None if response is None else response.json()
 
     def create(self, title: str, body: str, parent_id: str) -> dict[str, Any]:
-        payload = {"type": "page", "title": title, "space": {"key": self.space}, "ancestors": [{"id": parent_id}],
-                   "body": {"storage": {"value": body, "representation": "storage"}}}  # fmt: skip
+        payload = {
+            "type": "page",
+            "title": title,
+            "space": {"key": self.space},
+            "ancestors": [{"id": parent_id}],
+            "body": {"storage": {"value": body, "representation": "storage"}},
+        }
         return _body(self._call("POST", json=payload, what=f"creating '{title}' in space {self.space}"))
 
     def update(self, page: dict[str, Any], title: str, body: str) -> dict[str, Any]:
         version = int(page["version"]["number"]) + 1
-        payload = {"type": "page", "title": title, "version": {"number": version},
-                   "body": {"storage": {"value": body, "representation": "storage"}}}  # fmt: skip
+        payload = {
+            "type": "page",
+            "title": title,
+            "version": {"number": version},
+            "body": {"storage": {"value": body, "representation": "storage"}},
+        }
         return _body(self._call("PUT", f"/{page['id']}", json=payload, what=f"updating '{title}' (page {page['id']})"))
 
 
@@ -187,8 +207,9 @@ def _result(page: dict[str, Any], created: bool, client: ConfluenceClient) -> Pa
     return PageResult(str(page["id"]), int(page["version"]["number"]), url, created, client.requests)
 
 
-def publish_page(settings: Settings, title: str, body: str, known_page_id: str | None = None,
-                 backoff: Backoff = DEFAULT_BACKOFF) -> PageResult:  # fmt: skip
+def publish_page(
+    settings: Settings, title: str, body: str, known_page_id: str | None = None, backoff: Backoff = DEFAULT_BACKOFF
+) -> PageResult:
     """Create the page, or update it (next version) when pir published it before or a page has its title."""
     client = ConfluenceClient(settings, backoff=backoff)
     if known_page_id:

@@ -30,8 +30,9 @@ DEFAULT_EMAIL_TEMPLATE = Path("docs/support/templates/post_incident_email.md")
 
 def status_summary(data: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """The incoming-webhook JSON for #fixit-status: ``text`` is the whole summary in mrkdwn."""
-    text = render_template("slack", "status_summary.slack.j2", {**data, "cc": list(settings.status_cc or ())},
-                           settings.publish_templates)  # fmt: skip
+    text = render_template(
+        "slack", "status_summary.slack.j2", {**data, "cc": list(settings.status_cc or ())}, settings.publish_templates
+    )
     return {"text": text.strip(), "unfurl_links": False}
 
 
@@ -59,7 +60,7 @@ def customer_email(data: Mapping[str, Any], settings: Settings, to: Sequence[str
     if not first.lower().startswith("subject:"):
         raise PirError(f"customer e-mail template {path}: the first line must be 'Subject: ...'; add one")
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = " ".join(first[len("subject:"):].split())[:200]
+    message["Subject"] = " ".join(first[len("subject:") :].split())[:200]
     message["From"] = settings.smtp_from
     message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
     message["Date"] = format_datetime(data["generated_at"])

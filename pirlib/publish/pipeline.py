@@ -64,12 +64,17 @@ class PublishResult:
             out.append(f"Confluence page {verb}: {self.page.url} ({self.page.requests} requests)")
         out += self.sent
         if self.published_at is None:
-            out.append(f"{self.key}: preview only, not recorded as published (publish to Confluence, or give the "
-                       "address of the page published elsewhere)")
+            out.append(
+                f"{self.key}: preview only, not recorded as published (publish to Confluence, or give the "
+                "address of the page published elsewhere)"
+            )
         else:
             when = f"{self.published_at:%Y-%m-%d %H:%M} UTC"
-            late = (f", late by {durations.span(self.late_by)} (due {self.deadline_hours:g} h after closure)" if self.late_by
-                    else ", on time")  # fmt: skip
+            late = (
+                f", late by {durations.span(self.late_by)} (due {self.deadline_hours:g} h after closure)"
+                if self.late_by
+                else ", on time"
+            )
             out.append(f"{self.key}: published {when}{late}; doc {self.doc_url}")
         return out
 
@@ -108,9 +113,11 @@ def publish(
     with db.connect(settings, read_only=True) as con:
         incident_id, key = resolve_incident(con, incident)
         resolved_at, published_before = db.one(
-            con, "SELECT i.resolved_at, r.published_at FROM incidents AS i "
-            "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
-        )  # fmt: skip
+            con,
+            "SELECT i.resolved_at, r.published_at FROM incidents AS i "
+            "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?",
+            [incident_id],
+        )
         if resolved_at is None:
             raise InputError(f"{key} is not resolved yet; publish its postmortem once the incident is closed")
         sent_before = _publications(con, incident_id)
@@ -122,8 +129,9 @@ def publish(
     if to_confluence:
         body = documents.get("confluence") or render(data, "confluence", settings.publish_templates)
         known = sent_before.get("confluence", {}).get("page_id")
-        result.page = confluence.publish_page(settings, page_title(data), body, known or None,
-                                              backoff or delivery.DEFAULT_BACKOFF)  # fmt: skip
+        result.page = confluence.publish_page(
+            settings, page_title(data), body, known or None, backoff or delivery.DEFAULT_BACKOFF
+        )
         doc_url = result.page.url
     result.files += write_all({folder / f"{key}-postmortem{FORMATS[fmt][1]}": text for fmt, text in documents.items()})
     if doc_url is None:
@@ -131,24 +139,30 @@ def publish(
 
     published_at = as_utc(published_before) or at
     result.doc_url, result.published_at = doc_url, published_at
-    publish_clock = next(c for c in stage_clocks(resolved_at, {"published_at": published_at}, settings, at)
-                         if c.stage == "published")  # fmt: skip
+    publish_clock = next(
+        c for c in stage_clocks(resolved_at, {"published_at": published_at}, settings, at) if c.stage == "published"
+    )
     result.late_by = -publish_clock.remaining if publish_clock.done_late else None
     data = {**data, "review": {**data["review"], "doc_url": doc_url, "published_at": published_at}}
     sent = _send_messages(settings, data, folder, sent_before, result, backoff or delivery.DEFAULT_BACKOFF)
     with db.connect(settings) as con:
         with db.transaction(con):
-            con.execute("INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        [incident_id, at])  # fmt: skip
+            con.execute(
+                "INSERT INTO reviews (incident_id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [incident_id, at]
+            )
             con.execute(
                 "UPDATE reviews SET published_at = coalesce(published_at, ?), doc_url = ?, updated_at = ? "
-                "WHERE incident_id = ?", [published_at, doc_url, at, incident_id])  # fmt: skip
+                "WHERE incident_id = ?",
+                [published_at, doc_url, at, incident_id],
+            )
             rows: list[tuple[str, str, str | None, int | None]] = (
-                [("confluence", result.page.url, result.page.page_id, result.page.version)] if result.page else [])
+                [("confluence", result.page.url, result.page.page_id, result.page.version)] if result.page else []
+            )
             rows += [(channel, target, None, None) for channel, target in sent.items()]
             if rows:
                 frame = pd.DataFrame(rows, columns=["channel", "target", "page_id", "version"]).assign(
-                    incident_id=incident_id, first_at=at, last_at=at)  # fmt: skip
+                    incident_id=incident_id, first_at=at, last_at=at
+                )
                 con.register("_publications", frame)
                 con.execute(
                     "INSERT INTO publications (incident_id, channel, target, page_id, version, first_at, last_at) "
@@ -160,8 +174,14 @@ def publish(
     return result
 
 
-def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_before: dict[str, Any],
-                   result: PublishResult, backoff: delivery.Backoff) -> dict[str, str]:  # fmt: skip
+def _send_messages(
+    settings: Settings,
+    data: dict[str, Any],
+    folder: Path,
+    sent_before: dict[str, Any],
+    result: PublishResult,
+    backoff: delivery.Backoff,
+) -> dict[str, str]:
     """Post the status summary and send the customer e-mail unless sent before; {channel: target} sent now."""
     key = data["incident"]["key"]
     sent: dict[str, str] = {}
@@ -175,7 +195,9 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
             except delivery.SendError as exc:
                 result.failures.append(f"status summary not posted: {redact(exc, settings)}")
         else:
-            path = write_atomic(folder / f"{key}-status-summary.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+            path = write_atomic(
+                folder / f"{key}-status-summary.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+            )
             result.files.append(path)
             result.sent.append(f"status summary not posted (set PIR_STATUS_WEBHOOK): payload in {path}")
     if data["incident"]["customer_impact"] and "customer_email" not in sent_before:
@@ -191,8 +213,9 @@ def _send_messages(settings: Settings, data: dict[str, Any], folder: Path, sent_
             except delivery.SendError as exc:
                 result.failures.append(f"customer e-mail not sent: {redact(exc, settings)}")
         else:
-            result.sent.append("customer e-mail not sent (set PIR_SMTP_HOST and PIR_CUSTOMER_EMAIL_TO): "
-                               f"saved as {path}")  # fmt: skip
+            result.sent.append(
+                f"customer e-mail not sent (set PIR_SMTP_HOST and PIR_CUSTOMER_EMAIL_TO): saved as {path}"
+            )
     return sent
 
 

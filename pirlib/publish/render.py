@@ -32,8 +32,15 @@ from pirlib.review.meeting import NOTE_FLAGS, NOTE_TAGS
 from pirlib.timeline.milestones import duration_problem, milestones_of
 from pirlib.values import as_utc, clean_text, is_missing, safe_url, utc_minute
 
-__all__ = ["FORMATS", "Formatted", "markdown_escape", "postmortem_data", "render", "render_template",
-           "template_environment"]
+__all__ = [
+    "FORMATS",
+    "Formatted",
+    "markdown_escape",
+    "postmortem_data",
+    "render",
+    "render_template",
+    "template_environment",
+]
 
 # format -> (template, file suffix)
 FORMATS = {
@@ -43,8 +50,12 @@ FORMATS = {
 }
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-DURATIONS = {"ttd_minutes": "Time to detect", "tta_minutes": "Time to acknowledge",
-             "ttm_minutes": "Time to mitigate", "ttr_minutes": "Time to resolve"}  # fmt: skip
+DURATIONS = {
+    "ttd_minutes": "Time to detect",
+    "tta_minutes": "Time to acknowledge",
+    "ttm_minutes": "Time to mitigate",
+    "ttr_minutes": "Time to resolve",
+}
 
 
 # ------------------------------------------------------------------------------------------------ the data
@@ -72,10 +83,13 @@ def _names(value: Any) -> list[str]:
 def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime) -> dict[str, Any]:
     """Everything the postmortem and its messages say about one incident, as plain values (``at``: "now")."""
     # The mode as classified (the facilitator's, else the taxonomy's), never Jira's raw field value.
-    incident = _records(con.execute(
-        "SELECT i.* EXCLUDE (raw, failure_mode), m.failure_mode, m.jira_says FROM incidents AS i"
-        " LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id WHERE i.issue_id = ?",
-        [incident_id]).df())[0]  # fmt: skip
+    incident = _records(
+        con.execute(
+            "SELECT i.* EXCLUDE (raw, failure_mode), m.failure_mode, m.jira_says FROM incidents AS i"
+            " LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id WHERE i.issue_id = ?",
+            [incident_id],
+        ).df()
+    )[0]
     reviews = _records(con.execute("SELECT * FROM reviews WHERE incident_id = ?", [incident_id]).df())
     review = reviews[0] if reviews else {}
     report = milestones_of(con, incident_id)
@@ -83,12 +97,20 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
         {"name": name, "at": as_utc(when), "rule": _text(rule)}
         for name, when, rule in zip(report.table["milestone"], report.table["occurred_at"], report.table["rule"])
     ]
-    timeline = _records(con.execute(
-        "SELECT occurred_at, source, kind, actor, field, from_value, to_value, text, milestone FROM v_timeline "
-        "WHERE incident_id = ? AND starred AND NOT hidden ORDER BY occurred_at, event_id", [incident_id]).df())  # fmt: skip
-    notes = _records(con.execute(
-        "SELECT segment, category, tag, flag, text, author FROM review_notes WHERE incident_id = ? "
-        "ORDER BY created_at, note_id", [incident_id]).df())  # fmt: skip
+    timeline = _records(
+        con.execute(
+            "SELECT occurred_at, source, kind, actor, field, from_value, to_value, text, milestone FROM v_timeline "
+            "WHERE incident_id = ? AND starred AND NOT hidden ORDER BY occurred_at, event_id",
+            [incident_id],
+        ).df()
+    )
+    notes = _records(
+        con.execute(
+            "SELECT segment, category, tag, flag, text, author FROM review_notes WHERE incident_id = ? "
+            "ORDER BY created_at, note_id",
+            [incident_id],
+        ).df()
+    )
     jira_actions = _records(
         con.execute(
             "SELECT key, summary, owner, team, status, status_category, due_date, success_metric, "
@@ -104,10 +126,14 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     actions = sorted(
         jira_actions + [_draft_action(draft) for draft in open_drafts(con, incident_id)], key=_action_order
     )
-    people = _records(con.execute(
-        "SELECT name, role, invited, attended FROM attendees WHERE incident_id = ? "
-        "AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
-        "ORDER BY role <> 'commander', name", [incident_id]).df())  # fmt: skip
+    people = _records(
+        con.execute(
+            "SELECT name, role, invited, attended FROM attendees WHERE incident_id = ? "
+            "AND origin IS DISTINCT FROM 'runbook role' AND (invited OR attended) "
+            "ORDER BY role <> 'commander', name",
+            [incident_id],
+        ).df()
+    )
     attendance_recorded = any(p["attended"] for p in people)
     generated_at = as_utc(at)
     for event in timeline:
@@ -124,35 +150,47 @@ def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.dat
     return {
         "generated_at": generated_at,
         "incident": {
-            "id": incident_id, "key": incident["key"], "summary": _text(incident["summary"]) or incident["key"],
+            "id": incident_id,
+            "key": incident["key"],
+            "summary": _text(incident["summary"]) or incident["key"],
             "description": _text(incident.get("description")),
-            "description_paragraphs": _paragraphs(incident.get("description")), "severity": _text(incident.get("severity")),
-            "service": _text(incident.get("service")), "components": _names(incident.get("components")),
-            "failure_mode": _text(incident.get("failure_mode")), "jira_says": _text(incident.get("jira_says")),
+            "description_paragraphs": _paragraphs(incident.get("description")),
+            "severity": _text(incident.get("severity")),
+            "service": _text(incident.get("service")),
+            "components": _names(incident.get("components")),
+            "failure_mode": _text(incident.get("failure_mode")),
+            "jira_says": _text(incident.get("jira_says")),
             "status": _text(incident.get("status")),
-            "commander": _text(incident.get("commander")), "customer_impact": bool(incident.get("customer_impact")),
-            "regulatory": bool(incident.get("regulatory")), "url": safe_url(incident.get("url")),
+            "commander": _text(incident.get("commander")),
+            "customer_impact": bool(incident.get("customer_impact")),
+            "regulatory": bool(incident.get("regulatory")),
+            "url": safe_url(incident.get("url")),
         },
         "review": {
-            "facilitator": _text(review.get("facilitator")), "meeting_at": as_utc(review.get("meeting_at")),
-            "published_at": as_utc(review.get("published_at")), "doc_url": safe_url(review.get("doc_url")),
+            "facilitator": _text(review.get("facilitator")),
+            "meeting_at": as_utc(review.get("meeting_at")),
+            "published_at": as_utc(review.get("published_at")),
+            "doc_url": safe_url(review.get("doc_url")),
             "regulatory_filed_at": as_utc(review.get("regulatory_filed_at")),
             "incident_commander": _text(review.get("incident_commander")) or _text(incident.get("commander")),
             "scribe": _text(review.get("scribe")),
-            "root_cause": _text(review.get("root_cause")), "contributing_factors": factors,
+            "root_cause": _text(review.get("root_cause")),
+            "contributing_factors": factors,
         },
         "milestones": milestones,
         "milestone_at": {m["name"]: m["at"] for m in milestones},
         "milestone_flags": list(report.flags),
         "durations": [_duration(k, v) for k, v in report.durations.items()],
         "timeline": timeline,
-        "went_well": by_category["well"], "went_wrong": by_category["wrong"], "risks": by_category["risk"],
+        "went_well": by_category["well"],
+        "went_wrong": by_category["wrong"],
+        "risks": by_category["risk"],
         "actions": actions,
         # Who attended; until attendance is recorded, who was invited (the templates say which).
         "attendance_recorded": attendance_recorded,
         "attendees": [p for p in people if (p["attended"] if attendance_recorded else p["invited"])],
         "absent": [p for p in people if p["invited"] and not p["attended"]] if attendance_recorded else [],
-    }  # fmt: skip
+    }
 
 
 def _draft_action(draft: Draft) -> dict[str, Any]:
@@ -193,12 +231,22 @@ def _duration(key: str, minutes: float | None) -> dict[str, Any]:
     return {"name": DURATIONS[key], "minutes": minutes, "flag": None}
 
 
-def _with_milestones(events: list[dict[str, Any]], milestones: list[dict[str, Any]],
-                     generated_at: dt.datetime | None) -> list[dict[str, Any]]:  # fmt: skip
+def _with_milestones(
+    events: list[dict[str, Any]], milestones: list[dict[str, Any]], generated_at: dt.datetime | None
+) -> list[dict[str, Any]]:
     """The postmortem's timeline: the milestones plus the starred events, in time order (a milestone first at a
     tie). An entry later than the document's own time is flagged, never shown as a plain fact."""
-    entries = [{"at": m["at"], "who": "Milestone", "what": m["name"] + (f" ({m['rule']})" if m["rule"] else ""),
-                "milestone": m["name"], "rank": 0} for m in milestones if m["at"] is not None]  # fmt: skip
+    entries = [
+        {
+            "at": m["at"],
+            "who": "Milestone",
+            "what": m["name"] + (f" ({m['rule']})" if m["rule"] else ""),
+            "milestone": m["name"],
+            "rank": 0,
+        }
+        for m in milestones
+        if m["at"] is not None
+    ]
     entries += [{**e, "rank": 1} for e in events if e["at"] is not None]
     entries.sort(key=lambda e: (e["at"], e["rank"]))
     for entry in entries:
@@ -293,8 +341,12 @@ def _slack_link(text: Any, url: Any) -> Formatted:
 
 
 # Block tags take their own line and leave no blank one; a missing variable is an error, not an empty string.
-_WHITESPACE: dict[str, Any] = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
-                               "undefined": jinja2.StrictUndefined}  # fmt: skip
+_WHITESPACE: dict[str, Any] = {
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+    "undefined": jinja2.StrictUndefined,
+}
 
 # kind -> (autoescape, finalize, link builder): how each output escapes the values a template prints.
 _KINDS: dict[str, tuple[bool, Callable[[Any], Any], Callable[[Any, Any], Any] | None]] = {
@@ -317,8 +369,12 @@ def template_environment(kind: str, override_dir: Path | None = None) -> jinja2.
         raise ValueError(f"unknown template kind {kind!r}")
     autoescape, finalize, link = _KINDS[kind]
     folders = [str(override_dir)] if override_dir else []
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([*folders, str(TEMPLATES)]), autoescape=autoescape,
-                             finalize=finalize, **_WHITESPACE)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*folders, str(TEMPLATES)]),
+        autoescape=autoescape,
+        finalize=finalize,
+        **_WHITESPACE,
+    )
     if link is not None:
         env.globals["link"] = link
     env.filters.update({"when": utc_minute, "minutes": durations.minutes, "yes_no": _yes_no})

@@ -60,18 +60,57 @@ from pirlib.review.session import ReviewSession
 from pirlib.values import BLANK_TEXT
 
 __all__ = [
-    "ACCOUNTABILITY_FIELDS", "ACTION_TYPES", "EDITABLE_FIELDS", "EDITABLE_STATES", "GOOD_METRIC", "PRIORITIES",
-    "PUSHABLE_STATES", "STATES", "TRANSITIONS", "CheckedDraft", "Draft", "DraftState", "OpenActions", "Problem",
-    "SmartRules", "can_move", "create_draft", "delete_draft", "draft_from_note", "drafts_by_note", "drafts_to_push",
-    "get_draft", "good_verification", "is_measurable", "known_teams", "list_drafts", "mark_failed", "mark_pushed",
-    "open_actions", "open_drafts", "start_push", "update_draft", "validate", "vague_verb", "verification_gaps",
-]  # fmt: skip
+    "ACCOUNTABILITY_FIELDS",
+    "ACTION_TYPES",
+    "EDITABLE_FIELDS",
+    "EDITABLE_STATES",
+    "GOOD_METRIC",
+    "PRIORITIES",
+    "PUSHABLE_STATES",
+    "STATES",
+    "TRANSITIONS",
+    "CheckedDraft",
+    "Draft",
+    "DraftState",
+    "OpenActions",
+    "Problem",
+    "SmartRules",
+    "can_move",
+    "create_draft",
+    "delete_draft",
+    "draft_from_note",
+    "drafts_by_note",
+    "drafts_to_push",
+    "get_draft",
+    "good_verification",
+    "is_measurable",
+    "known_teams",
+    "list_drafts",
+    "mark_failed",
+    "mark_pushed",
+    "open_actions",
+    "open_drafts",
+    "start_push",
+    "update_draft",
+    "validate",
+    "vague_verb",
+    "verification_gaps",
+]
 
 ACTION_TYPES = ("prevent", "detect", "mitigate", "process")
 SUMMARY_LIMIT = 255  # Jira's summary limit
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
-EDITABLE_FIELDS = ("summary", "description", "owner", "team", "priority", "due_date", "action_type",
-                   "success_metric", "verification_method")  # fmt: skip
+EDITABLE_FIELDS = (
+    "summary",
+    "description",
+    "owner",
+    "team",
+    "priority",
+    "due_date",
+    "action_type",
+    "success_metric",
+    "verification_method",
+)
 
 DraftState = Literal["draft", "pushing", "pushed", "failed"]
 STATES: tuple[DraftState, ...] = ("draft", "pushing", "pushed", "failed")
@@ -87,11 +126,23 @@ EDITABLE_STATES: frozenset[DraftState] = frozenset({"draft", "failed"})
 # What `pir push` takes up: every state that may move to pushing.
 PUSHABLE_STATES: tuple[DraftState, ...] = tuple(s for s in STATES if "pushing" in TRANSITIONS[s])
 # What the review-quality check asks of every open action, draft or Jira issue: (label, column).
-ACCOUNTABILITY_FIELDS = (("owner", "owner"), ("success metric", "success_metric"),
-                         ("verification method", "verification_method"))  # fmt: skip
+ACCOUNTABILITY_FIELDS = (
+    ("owner", "owner"),
+    ("success metric", "success_metric"),
+    ("verification method", "verification_method"),
+)
 
-VAGUE_VERBS = ("investigate", "look into", "look at", "explore", "consider", "check", "think about",
-               "research", "evaluate")  # fmt: skip
+VAGUE_VERBS = (
+    "investigate",
+    "look into",
+    "look at",
+    "explore",
+    "consider",
+    "check",
+    "think about",
+    "research",
+    "evaluate",
+)
 _LEAD = r"(?:^|\band\s+|[;:,.]\s*)(?:we\s+(?:should|will|need\s+to|must)\s+|(?:team\s+)?to\s+)?"
 _VAGUE = re.compile(_LEAD + r"(" + "|".join(v.replace(" ", r"\s+") for v in VAGUE_VERBS) + r")\b", re.I)
 _MEASURABLE = re.compile(r"\d|\bzero\b|\bnone\b", re.I)
@@ -126,11 +177,15 @@ _WHEN = re.compile(
     r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|june|july"
     r"|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b"  # not "may"
     r"|\b(?:within|after|in|for|before|by)\s+(?:the\s+)?(?:\d+|one|two|three|four|six|eight)\s*"
-    r"(?:h|hours?|d|days?|weeks?|months?|sprints?|releases?|deploys?)\b", re.I)
+    r"(?:h|hours?|d|days?|weeks?|months?|sprints?|releases?|deploys?)\b",
+    re.I,
+)
 _TIME_WORDS = re.compile(
     r"\b(?:on|by|at|in|the|a|an|and|of|for|until|till|before|after|within|every|each|next|then|date|time|day|days"
     r"|week|weeks|month|months|daily|weekly|monthly|quarterly|yearly|nightly|hourly|today|tomorrow|soon|later"
-    r"|asap|tbd|when|once)\b", re.I)
+    r"|asap|tbd|when|once)\b",
+    re.I,
+)
 _HOW_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -229,15 +284,22 @@ def verification_gaps(method: str | None) -> list[str]:
 def _due_problem(due: dt.date | None, rules: SmartRules) -> Problem | None:
     latest = rules.latest_due.isoformat()
     if due is None:
-        return Problem("due date", f"required; pick a date after today and by {latest} "
-                                   f"(within {rules.horizon_days} days)")  # fmt: skip
+        return Problem(
+            "due date", f"required; pick a date after today and by {latest} (within {rules.horizon_days} days)"
+        )
     if due <= rules.today:
-        return Problem("due date", f"{due.isoformat()} is not in the future (today is {rules.today.isoformat()}); "
-                                   f"pick a later date, by {latest}")  # fmt: skip
+        return Problem(
+            "due date",
+            f"{due.isoformat()} is not in the future (today is {rules.today.isoformat()}); "
+            f"pick a later date, by {latest}",
+        )
     if due > rules.latest_due:
-        return Problem("due date", f"{due.isoformat()} is {(due - rules.today).days} days away, beyond the "
-                                   f"{rules.horizon_days}-day horizon; pick a date by {latest} or split the action "
-                                   "into steps that fit")  # fmt: skip
+        return Problem(
+            "due date",
+            f"{due.isoformat()} is {(due - rules.today).days} days away, beyond the "
+            f"{rules.horizon_days}-day horizon; pick a date by {latest} or split the action "
+            "into steps that fit",
+        )
     return None
 
 
@@ -251,8 +313,10 @@ def _verification_problem(method: str, today: dt.date) -> Problem | None:
         return Problem("verification method", f"does not say {missing}; {example}")
     past = sorted(d for d in re.findall(_ISO_DATE, method) if d < today.isoformat())
     if past:
-        return Problem("verification method", f"{past[0]} is in the past (today is {today.isoformat()}); "
-                                              f"pick the date the check will happen, {example}")  # fmt: skip
+        return Problem(
+            "verification method",
+            f"{past[0]} is in the past (today is {today.isoformat()}); pick the date the check will happen, {example}",
+        )
     return None
 
 
@@ -268,22 +332,32 @@ def validate(draft: Draft, rules: SmartRules, *, owner_known: bool) -> list[Prob
     if not summary:
         problems.append(Problem("summary", "empty; say what will be done, e.g. 'Add an alert on checkout 5xx rate'"))
     if not owner:
-        problems.append(Problem("owner", "required; name the one person accountable for the action, e.g. an "
-                                         "invitee of the review"))  # fmt: skip
+        problems.append(
+            Problem("owner", "required; name the one person accountable for the action, e.g. an invitee of the review")
+        )
     elif not owner_known:
-        problems.append(Problem("owner", f"{owner!r} is not a known person; pick someone on the invite list or "
-                                         "a Jira user as Jira shows the name, or add them to the invite list"))  # fmt: skip
+        problems.append(
+            Problem(
+                "owner",
+                f"{owner!r} is not a known person; pick someone on the invite list or "
+                "a Jira user as Jira shows the name, or add them to the invite list",
+            )
+        )
     due = _due_problem(draft.due_date, rules)
     if due:
         problems.append(due)
     if not metric:
-        problems.append(Problem("success metric",
-                                f"required; state the target that shows it worked, e.g. '{GOOD_METRIC}'"))  # fmt: skip
+        problems.append(
+            Problem("success metric", f"required; state the target that shows it worked, e.g. '{GOOD_METRIC}'")
+        )
     elif not is_measurable(metric):
-        problems.append(Problem(
-            "success metric", f"{metric!r} states no measurable target; give a number with a unit or a threshold "
-            f"with a comparison, e.g. '{GOOD_METRIC}'"
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "success metric",
+                f"{metric!r} states no measurable target; give a number with a unit or a threshold "
+                f"with a comparison, e.g. '{GOOD_METRIC}'",
+            )
+        )
     verification = _verification_problem(_text(draft.verification_method), rules.today)
     if verification:
         problems.append(verification)
@@ -293,22 +367,29 @@ def validate(draft: Draft, rules: SmartRules, *, owner_known: bool) -> list[Prob
         problems.append(Problem("type", f"{shown}; choose one of {', '.join(ACTION_TYPES)}"))
     priority = _text(draft.priority)
     if priority and priority not in PRIORITIES:
-        problems.append(Problem("priority", f"{priority!r} is not a Jira priority; choose one of {', '.join(PRIORITIES)}"))
+        problems.append(
+            Problem("priority", f"{priority!r} is not a Jira priority; choose one of {', '.join(PRIORITIES)}")
+        )
     verb = vague_verb(summary)
     if verb and not _MEASURABLE.search(summary) and not _MEASURABLE.search(metric):
-        problems.append(Problem(
-            "summary", f"'{verb}' is vague and no measurable outcome is given; say what will change and put the "
-            "target number in the summary or the success metric"
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "summary",
+                f"'{verb}' is vague and no measurable outcome is given; say what will change and put the "
+                "target number in the summary or the success metric",
+            )
+        )
     return problems
 
 
 # Who counts as a known person: the review's people (not a runbook-role placeholder) and every Jira user the
 # data has seen. An SQL expression over a row (alias) with incident_id and owner, so that every reader of drafts
 # gets it in the query it already runs.
-_JIRA_PEOPLE = ("SELECT commander AS name FROM incidents UNION SELECT assignee FROM incidents UNION SELECT reporter "
-                "FROM incidents UNION SELECT owner FROM actions UNION SELECT owner_email FROM actions UNION SELECT "
-                "actor FROM incident_events WHERE source IN ('jira_comment', 'jira_changelog')")  # fmt: skip
+_JIRA_PEOPLE = (
+    "SELECT commander AS name FROM incidents UNION SELECT assignee FROM incidents UNION SELECT reporter "
+    "FROM incidents UNION SELECT owner FROM actions UNION SELECT owner_email FROM actions UNION SELECT "
+    "actor FROM incident_events WHERE source IN ('jira_comment', 'jira_changelog')"
+)
 
 
 def _owner_known_sql(alias: str) -> str:
@@ -319,9 +400,11 @@ def _owner_known_sql(alias: str) -> str:
     tests are uncorrelated IN lists: folding every name's spaces, or an EXISTS per draft on the attendees, cost
     2.5 times as much (40 ms instead of 16 ms at 1k incidents, on the loaded test machine)."""
     who = f"lower(regexp_replace(trim({alias}.owner), '\\s+', ' ', 'g'))"
-    return (f"coalesce({who} IN (SELECT lower(trim(name)) FROM ({_JIRA_PEOPLE}) WHERE name IS NOT NULL) OR "
-            f"{{'incident': {alias}.incident_id, 'name': {who}}} IN (SELECT {{'incident': incident_id, 'name': "
-            "lower(trim(name))} FROM attendees WHERE origin IS DISTINCT FROM 'runbook role'), false)")  # fmt: skip
+    return (
+        f"coalesce({who} IN (SELECT lower(trim(name)) FROM ({_JIRA_PEOPLE}) WHERE name IS NOT NULL) OR "
+        f"{{'incident': {alias}.incident_id, 'name': {who}}} IN (SELECT {{'incident': incident_id, 'name': "
+        "lower(trim(name))} FROM attendees WHERE origin IS DISTINCT FROM 'runbook role'), false)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- drafts
@@ -400,8 +483,9 @@ def drafts_by_note(session: ReviewSession) -> dict[str, str]:
     """{note id: draft id} of the incident's drafts made from meeting notes."""
     rows = session.con.execute(
         "SELECT note_id, min(draft_id) FROM action_drafts WHERE incident_id = ? AND note_id IS NOT NULL "
-        "GROUP BY note_id", [session.incident_id]
-    ).fetchall()  # fmt: skip
+        "GROUP BY note_id",
+        [session.incident_id],
+    ).fetchall()
     return {str(note_id): str(draft_id) for note_id, draft_id in rows}
 
 
@@ -574,10 +658,14 @@ def open_actions(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id
     found = {incident_id: OpenActions(0, [], []) for incident_id in ids}
     labels = [label for label, _ in ACCOUNTABILITY_FIELDS]
     for incident_id, count, lacking in jira:
-        found[incident_id] = OpenActions(count, [], [
-            (f"Jira {row['key']}", row["summary"], [label for label, b in zip(labels, row["blank"]) if b])
-            for row in lacking or []
-        ])  # fmt: skip
+        found[incident_id] = OpenActions(
+            count,
+            [],
+            [
+                (f"Jira {row['key']}", row["summary"], [label for label, b in zip(labels, row["blank"]) if b])
+                for row in lacking or []
+            ],
+        )
     for checked in drafts:
         known = found[checked.draft.incident_id]
         found[checked.draft.incident_id] = OpenActions(known.count + 1, known.not_smart, known.lacking)

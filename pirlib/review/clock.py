@@ -20,8 +20,19 @@ from pirlib import durations
 from pirlib.config import Settings
 from pirlib.values import as_utc
 
-__all__ = ["DUE_SOON_SHARE", "REVIEW_COLUMNS", "STAGES", "Candidate", "StageClock", "candidates", "now",
-           "open_reviews", "review_clocks", "stage_clocks", "store_deadlines"]  # fmt: skip
+__all__ = [
+    "DUE_SOON_SHARE",
+    "REVIEW_COLUMNS",
+    "STAGES",
+    "Candidate",
+    "StageClock",
+    "candidates",
+    "now",
+    "open_reviews",
+    "review_clocks",
+    "stage_clocks",
+    "store_deadlines",
+]
 
 UTC = dt.UTC
 
@@ -74,14 +85,17 @@ def store_deadlines(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     hours = [float(getattr(settings, hours_attr)) for _, _, hours_attr in STAGES.values()]
     con.execute(
         "UPDATE review_stage_deadlines AS d SET hours = c.hours FROM (SELECT unnest(?) AS stage,"
-        " unnest(?::DOUBLE[]) AS hours) AS c WHERE d.stage = c.stage AND d.hours <> c.hours", [list(STAGES), hours])
+        " unnest(?::DOUBLE[]) AS hours) AS c WHERE d.stage = c.stage AND d.hours <> c.hours",
+        [list(STAGES), hours],
+    )
     severities = list(settings.review_severities)
     con.execute("DELETE FROM review_severities WHERE severity <> ALL (?)", [severities])
     con.execute("INSERT INTO review_severities SELECT unnest(?) ON CONFLICT DO NOTHING", [severities])
 
 
-def stage_clocks(closed_at: Any, review: Mapping[str, Any] | None, settings: Settings,
-                 at: dt.datetime) -> list[StageClock]:  # fmt: skip
+def stage_clocks(
+    closed_at: Any, review: Mapping[str, Any] | None, settings: Settings, at: dt.datetime
+) -> list[StageClock]:
     """The runbook clock of one closed incident: every stage's deadline from closure and its state (pure)."""
     closed = as_utc(closed_at)
     if closed is None:
@@ -128,21 +142,23 @@ class Candidate:
         return f"{self.key} · {self.severity} · {summary} · closed {self.closed_at:%Y-%m-%d %H:%M} UTC · {clock}"
 
 
-
 def _reviews(published: bool) -> str:
     """The FROM ... ORDER BY of the closed incidents of the review severities: not published yet (the open
     reviews, the candidates), newest closure first; or published, most recently published first."""
     state, order = ("IS NOT NULL", "r.published_at DESC") if published else ("IS NULL", "i.resolved_at DESC")
-    return (" FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-            f"WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at {state} "
-            f"AND i.severity IN (SELECT unnest(?)) ORDER BY {order}, i.key")  # fmt: skip
+    return (
+        " FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
+        f"WHERE NOT i.deleted AND i.resolved_at IS NOT NULL AND r.published_at {state} "
+        f"AND i.severity IN (SELECT unnest(?)) ORDER BY {order}, i.key"
+    )
 
 
 _OPEN_REVIEWS = _reviews(published=False)
 
 
-def review_clocks(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
-                  at: dt.datetime) -> dict[str, list[StageClock]]:  # fmt: skip
+def review_clocks(
+    con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str], at: dt.datetime
+) -> dict[str, list[StageClock]]:
     """Per incident, its stage clocks at ``at``; none for an incident not closed yet. One query for all."""
     # Plain tuples of naive UTC times: a frame's to_dict, or a TIMESTAMPTZ turned into a zoned datetime, costs
     # several times what the clocks themselves do (as_utc reads a naive time as UTC).
@@ -166,14 +182,16 @@ def open_reviews(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tup
     return [(str(issue_id), str(key)) for issue_id, key in rows]
 
 
-def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None, *,
-               published: bool = False) -> list[Candidate]:  # fmt: skip
+def candidates(
+    con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None, *, published: bool = False
+) -> list[Candidate]:
     """Closed, not yet published incidents of the review severities, newest closure first, with clocks; with
     ``published``, the published ones instead, most recently published first (to reopen one)."""
     at = at or now(settings)
     rows = con.execute(
         "SELECT i.issue_id, i.key, i.summary, i.severity, i.service, i.commander, i.resolved_at, r.facilitator, "
-        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS) + _reviews(published),
+        + ", ".join(f"r.{c}" for c in REVIEW_COLUMNS)
+        + _reviews(published),
         [list(settings.review_severities)],
     ).df()
     found = []
@@ -181,8 +199,17 @@ def candidates(con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.dateti
         clocks = stage_clocks(row["resolved_at"], row, settings, at)
         closed_at = as_utc(row["resolved_at"])
         assert closed_at is not None  # _reviews keeps closed incidents only
-        found.append(Candidate(
-            str(row["issue_id"]), str(row["key"]), str(row["summary"] or ""), str(row["severity"]),
-            row["service"], row["commander"], closed_at, row["facilitator"], clocks,
-        ))  # fmt: skip
+        found.append(
+            Candidate(
+                str(row["issue_id"]),
+                str(row["key"]),
+                str(row["summary"] or ""),
+                str(row["severity"]),
+                row["service"],
+                row["commander"],
+                closed_at,
+                row["facilitator"],
+                clocks,
+            )
+        )
     return found

@@ -28,10 +28,27 @@ from pirlib.review.session import ReviewSession, touch_review
 from pirlib.values import as_utc, same_person
 
 __all__ = [
-    "GROUND_RULES", "MEETING_ROLES", "NOTE_FLAGS", "NOTE_TAGS", "SEGMENTS", "SEGMENT_BY_NAME", "Segment", "add_note",
-    "delete_note", "end_segment", "meeting_elapsed", "notes", "record", "save_root_cause",
-    "segment_elapsed", "segment_times", "segments_without_notes", "set_attended", "set_role", "start_segment",
-]  # fmt: skip
+    "GROUND_RULES",
+    "MEETING_ROLES",
+    "NOTE_FLAGS",
+    "NOTE_TAGS",
+    "SEGMENTS",
+    "SEGMENT_BY_NAME",
+    "Segment",
+    "add_note",
+    "delete_note",
+    "end_segment",
+    "meeting_elapsed",
+    "notes",
+    "record",
+    "save_root_cause",
+    "segment_elapsed",
+    "segment_times",
+    "segments_without_notes",
+    "set_attended",
+    "set_role",
+    "start_segment",
+]
 
 
 @dataclass(frozen=True)
@@ -47,11 +64,12 @@ SEGMENTS = (
     Segment("welcome", "Welcome & objectives", 5, "Set ground rules (blameless, action-oriented).", "note"),
     Segment("recap", "Recap", 10, "IC walks through incident summary and timeline.", "note"),
     Segment("went_well", "What went well", 10, "Identify resilience strengths.", "well"),
-    Segment("went_wrong", "What went wrong", 20, "Discuss detection gaps, process breakdowns, tooling limits.",
-            "wrong"),
+    Segment(
+        "went_wrong", "What went wrong", 20, "Discuss detection gaps, process breakdowns, tooling limits.", "wrong"
+    ),
     Segment("actions", "Action items", 10, "Assign SMART actions with owners and due dates.", "note"),
     Segment("risk_review", "Risk review", 5, "Compliance & security flag follow-ups.", "risk"),
-)  # fmt: skip
+)
 SEGMENT_BY_NAME = {s.name: s for s in SEGMENTS}
 
 GROUND_RULES = (
@@ -61,8 +79,11 @@ GROUND_RULES = (
     "One conversation at a time; the facilitator keeps the clock and parks side topics.",
 )
 
-NOTE_TAGS = {"detection_gap": "Detection gap", "process_breakdown": "Process breakdown",
-             "tooling_limit": "Tooling limit"}  # fmt: skip
+NOTE_TAGS = {
+    "detection_gap": "Detection gap",
+    "process_breakdown": "Process breakdown",
+    "tooling_limit": "Tooling limit",
+}
 NOTE_FLAGS = {"compliance": "Compliance", "security": "Security"}
 
 
@@ -90,9 +111,7 @@ def start_segment(session: ReviewSession, segment: str, at: dt.datetime | None =
             [incident_id, segment, at],
         )
         touch_review(session, at)
-        con.execute(
-            "UPDATE reviews SET meeting_at = coalesce(meeting_at, ?) WHERE incident_id = ?", [at, incident_id]
-        )
+        con.execute("UPDATE reviews SET meeting_at = coalesce(meeting_at, ?) WHERE incident_id = ?", [at, incident_id])
 
 
 def end_segment(session: ReviewSession, segment: str, at: dt.datetime | None = None) -> None:
@@ -157,13 +176,13 @@ def add_note(
         raise InputError(f"{title} note: the text is empty; type the note, then add it")
     tag, flag = tag or None, flag or None
     if segment == "went_wrong" and tag not in NOTE_TAGS:
-        raise InputError(
-            f"{title} note: tag is missing; choose {', '.join(NOTE_TAGS.values())} for what went wrong"
-        )
+        raise InputError(f"{title} note: tag is missing; choose {', '.join(NOTE_TAGS.values())} for what went wrong")
     if segment != "went_wrong" and tag:
         raise InputError(f"{title} note: tags are for what went wrong only; clear the tag")
     if flag and (segment != "risk_review" or flag not in NOTE_FLAGS):
-        raise InputError(f"{title} note: flag {flag!r} is not allowed; flag risk review notes as compliance or security")
+        raise InputError(
+            f"{title} note: flag {flag!r} is not allowed; flag risk review notes as compliance or security"
+        )
     at = at or session.now()
     note_id = uuid.uuid4().hex
     con, incident_id = session.con, session.incident_id
@@ -197,10 +216,12 @@ def notes(session: ReviewSession) -> pd.DataFrame:
 
 def segments_without_notes(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, list[Segment]]:
     """Per incident, the segments (in meeting order) nobody has taken a note in yet; one query for all."""
-    noted = set(con.execute(
-        "SELECT DISTINCT incident_id, segment FROM review_notes WHERE incident_id IN (SELECT unnest(?))",
-        [list(incident_ids)],
-    ).fetchall())  # fmt: skip
+    noted = set(
+        con.execute(
+            "SELECT DISTINCT incident_id, segment FROM review_notes WHERE incident_id IN (SELECT unnest(?))",
+            [list(incident_ids)],
+        ).fetchall()
+    )
     return {incident_id: [s for s in SEGMENTS if (incident_id, s.name) not in noted] for incident_id in incident_ids}
 
 
@@ -224,7 +245,7 @@ def set_attended(session: ReviewSession, name: str, attended: bool = True) -> No
         "INSERT INTO attendees (incident_id, name, role, origin, invited, attended) VALUES (?, ?, 'participant', ?, "
         "false, ?) ON CONFLICT (incident_id, name) DO UPDATE SET attended = EXCLUDED.attended",
         [session.incident_id, name, NOT_INVITED, bool(attended)],
-    )  # fmt: skip
+    )
 
 
 def record(session: ReviewSession) -> dict[str, str | None]:
@@ -233,8 +254,9 @@ def record(session: ReviewSession) -> dict[str, str | None]:
     row = session.con.execute(
         "SELECT r.facilitator, coalesce(r.incident_commander, i.commander), r.scribe, r.root_cause, "
         "r.contributing_factors FROM incidents AS i LEFT JOIN reviews AS r ON r.incident_id = i.issue_id "
-        "WHERE i.issue_id = ?", [session.incident_id]
-    ).fetchone()  # fmt: skip
+        "WHERE i.issue_id = ?",
+        [session.incident_id],
+    ).fetchone()
     keys = ("facilitator", "incident_commander", "scribe", "root_cause", "contributing_factors")
     return dict(zip(keys, row or (None,) * len(keys), strict=True))
 
@@ -244,14 +266,18 @@ def set_role(session: ReviewSession, role: str, name: str | None) -> None:
 
     The facilitator is assigned in preparation; the incident commander is never the facilitator."""
     if role not in ("incident_commander", "scribe"):
-        raise InputError(f"role {role!r} cannot be set here; use incident_commander or scribe "
-                         "(the facilitator is assigned in the Prepare step)")  # fmt: skip
+        raise InputError(
+            f"role {role!r} cannot be set here; use incident_commander or scribe "
+            "(the facilitator is assigned in the Prepare step)"
+        )
     name = _name(name) or None
     current = record(session)
     if role == "incident_commander" and same_person(name, current["facilitator"]):
-        raise InputError(f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a "
-                         "facilitator who did not command the incident, so name the commander who walks through "
-                         "the recap")  # fmt: skip
+        raise InputError(
+            f"incident commander: {current['facilitator']} is the facilitator; the runbook asks for a "
+            "facilitator who did not command the incident, so name the commander who walks through "
+            "the recap"
+        )
     touch_review(session, session.now())
     session.con.execute(f"UPDATE reviews SET {role} = ? WHERE incident_id = ?", [name, session.incident_id])
 

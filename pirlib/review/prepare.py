@@ -31,10 +31,23 @@ from pirlib.review.session import ReviewSession, incident_facts, touch_review
 from pirlib.values import as_utc, is_missing, same_person, utc_minute
 
 __all__ = [
-    "ARTIFACT_KINDS", "RUNBOOK_ROLES", "add_attendee", "agenda", "artifact_checklist", "assign_facilitator",
-    "draft_agenda", "export_agenda", "invite_list", "mark_agenda_circulated", "mark_invites_sent",
-    "propose_attendees", "reset_agenda", "save_agenda", "set_artifact", "set_invited",
-]  # fmt: skip
+    "ARTIFACT_KINDS",
+    "RUNBOOK_ROLES",
+    "add_attendee",
+    "agenda",
+    "artifact_checklist",
+    "assign_facilitator",
+    "draft_agenda",
+    "export_agenda",
+    "invite_list",
+    "mark_agenda_circulated",
+    "mark_invites_sent",
+    "propose_attendees",
+    "reset_agenda",
+    "save_agenda",
+    "set_artifact",
+    "set_invited",
+]
 
 ARTIFACT_KINDS = {
     "ticket_timeline_chat": "Incident ticket with timeline and chat transcript",
@@ -57,9 +70,11 @@ def assign_facilitator(session: ReviewSession, name: str, at: dt.datetime | None
     at = at or session.now()
     con, incident_id = session.con, session.incident_id
     key, commander = one(  # the meeting's incident commander when it names one, else Jira's
-        con, "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
-        "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?", [incident_id]
-    )  # fmt: skip
+        con,
+        "SELECT i.key, coalesce(r.incident_commander, i.commander) FROM incidents AS i "
+        "LEFT JOIN reviews AS r ON r.incident_id = i.issue_id WHERE i.issue_id = ?",
+        [incident_id],
+    )
     if same_person(name, commander):
         raise InputError(
             f"facilitator: {commander} is the incident commander of {key}; the runbook asks for someone "
@@ -98,11 +113,15 @@ def artifact_checklist(session: ReviewSession) -> list[dict[str, Any]]:
             location = None if is_missing(row["location"]) else row["location"]
         else:
             location = url if kind == "ticket_timeline_chat" else None
-        items.append({
-            "kind": kind, "label": label, "location": location,
-            "collected_at": as_utc(row.get("collected_at")),
-            "collected_by": None if is_missing(row.get("collected_by")) else row.get("collected_by"),
-        })  # fmt: skip
+        items.append(
+            {
+                "kind": kind,
+                "label": label,
+                "location": location,
+                "collected_at": as_utc(row.get("collected_at")),
+                "collected_by": None if is_missing(row.get("collected_by")) else row.get("collected_by"),
+            }
+        )
     return items
 
 
@@ -130,9 +149,8 @@ def set_artifact(
             (url,) = one(con, "SELECT url FROM incidents WHERE issue_id = ?", [incident_id])
             con.execute(
                 "INSERT INTO artifacts (artifact_id, incident_id, kind, label, location) VALUES (?, ?, ?, ?, ?)",
-                [artifact_id, incident_id, kind, ARTIFACT_KINDS[kind],
-                 url if kind == "ticket_timeline_chat" else None],
-            )  # fmt: skip
+                [artifact_id, incident_id, kind, ARTIFACT_KINDS[kind], url if kind == "ticket_timeline_chat" else None],
+            )
         if location is not _UNSET:
             text = (location or "").strip() or None
             con.execute("UPDATE artifacts SET location = ? WHERE artifact_id = ?", [text, artifact_id])
@@ -188,8 +206,9 @@ def propose_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.Da
 
 def _ensure_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
     people = propose_attendees(con, incident_id)
-    covered = {r[0] for r in con.execute(
-        "SELECT DISTINCT role FROM attendees WHERE incident_id = ?", [incident_id]).fetchall()}  # fmt: skip
+    covered = {
+        r[0] for r in con.execute("SELECT DISTINCT role FROM attendees WHERE incident_id = ?", [incident_id]).fetchall()
+    }
     roles = pd.DataFrame(
         [{"name": role, "role": role, "origin": "runbook role"} for role in RUNBOOK_ROLES if role not in covered]
     )
@@ -251,7 +270,8 @@ def mark_invites_sent(session: ReviewSession, at: dt.datetime | None = None) -> 
     con, incident_id = session.con, session.incident_id
     _ensure_attendees(con, incident_id)
     (invited,) = one(
-        con, "SELECT count(*) FROM attendees WHERE incident_id = ? AND invited AND origin <> 'runbook role'",
+        con,
+        "SELECT count(*) FROM attendees WHERE incident_id = ? AND invited AND origin <> 'runbook role'",
         [incident_id],
     )
     if not invited:

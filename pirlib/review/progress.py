@@ -40,8 +40,9 @@ def step_done(session: ReviewSession, step: str, done: set[str] | frozenset[str]
     if step == "pick":
         return True
     if step == "prepare":
-        row = con.execute(f"SELECT {', '.join(PREPARE_STAMPS)} FROM reviews WHERE incident_id = ?",
-                          [incident_id]).fetchone()  # fmt: skip
+        row = con.execute(
+            f"SELECT {', '.join(PREPARE_STAMPS)} FROM reviews WHERE incident_id = ?", [incident_id]
+        ).fetchone()
         return row is not None and all(value is not None for value in row)
     if step == "timeline":
         return bool(one(con, "SELECT EXISTS (SELECT 1 FROM incident_events WHERE incident_id = ?)", [incident_id])[0])

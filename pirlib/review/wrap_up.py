@@ -40,8 +40,9 @@ _NO_ACTIONS = QualityIssue("actions", "no actions drafted; draft at least one in
 _NO_NOTES = {s.name: QualityIssue("notes", f"no notes for '{s.title}'; add them in the Meeting step") for s in SEGMENTS}
 
 
-def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str],
-                at: dt.datetime) -> dict[str, list[QualityIssue]]:  # fmt: skip
+def review_gaps(
+    con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str], at: dt.datetime
+) -> dict[str, list[QualityIssue]]:
     """What each of the reviews still lacks: milestones, action owners and metrics, notes, stages (as of ``at``)."""
     milestones = missing_milestones(con, incident_ids)
     actions = open_actions(con, settings, incident_ids)
@@ -52,13 +53,20 @@ def review_gaps(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids
         found = [_MISSING_MILESTONE[m] for m in milestones[incident_id]]
         if not actions[incident_id].count:
             found.append(_NO_ACTIONS)
-        found += [QualityIssue("actions", f"draft '{summary}' is not SMART yet: {'; '.join(map(str, problems))}")
-                  for summary, problems in actions[incident_id].not_smart]  # fmt: skip
-        found += [QualityIssue("actions", f"{what} '{summary}' has no {' and no '.join(missing)}")
-                  for what, summary, missing in actions[incident_id].lacking]  # fmt: skip
+        found += [
+            QualityIssue("actions", f"draft '{summary}' is not SMART yet: {'; '.join(map(str, problems))}")
+            for summary, problems in actions[incident_id].not_smart
+        ]
+        found += [
+            QualityIssue("actions", f"{what} '{summary}' has no {' and no '.join(missing)}")
+            for what, summary, missing in actions[incident_id].lacking
+        ]
         found += [_NO_NOTES[segment.name] for segment in segments[incident_id]]
-        found += [QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})")
-                  for clock in clocks[incident_id] if clock.stage != "published" and clock.state != "done"]  # fmt: skip
+        found += [
+            QualityIssue("preparation", f"{clock.label.lower()}: not done ({clock.describe()})")
+            for clock in clocks[incident_id]
+            if clock.stage != "published" and clock.state != "done"
+        ]
         report[incident_id] = found
     return report
 
@@ -68,8 +76,9 @@ def quality_check(session: ReviewSession, at: dt.datetime | None = None) -> list
     return review_gaps(session.con, session.settings, [session.incident_id], at or session.now())[session.incident_id]
 
 
-def quality_report(con: duckdb.DuckDBPyConnection, settings: Settings,
-                   incident: str | None = None) -> list[tuple[str, list[QualityIssue]]]:  # fmt: skip
+def quality_report(
+    con: duckdb.DuckDBPyConnection, settings: Settings, incident: str | None = None
+) -> list[tuple[str, list[QualityIssue]]]:
     """(key, gaps) for one incident, or for every review not yet published (newest closure first)."""
     at = now(settings)
     if incident is not None:

@@ -51,9 +51,18 @@ IMPORT_KINDS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 # Columns an import writes. hidden/starred are curation and never written by an import.
 _IMPORT_COLUMNS = [
-    "event_id", "incident_id", "occurred_at", "source", "kind", "actor", "field", "from_value", "to_value",
-    "text", "origin",
-]  # fmt: skip
+    "event_id",
+    "incident_id",
+    "occurred_at",
+    "source",
+    "kind",
+    "actor",
+    "field",
+    "from_value",
+    "to_value",
+    "text",
+    "origin",
+]
 _UNSET: Any = object()
 
 
@@ -98,8 +107,10 @@ def import_file(
 
 def describe_import(counts: dict[str, int]) -> str:
     """What an import did, for people: '12 events read, 9 added, 1 updated, 2 unchanged, 0 skipped'."""
-    line = (f"{counts['read']} events read, {counts['added']} added, {counts['updated']} updated, "
-            f"{counts['unchanged']} unchanged, {counts['skipped']} skipped")  # fmt: skip
+    line = (
+        f"{counts['read']} events read, {counts['added']} added, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['skipped']} skipped"
+    )
     if counts["read"] and not counts["added"] and not counts["updated"]:
         line += " (nothing new: this file was imported before)"
     return line
@@ -186,10 +197,13 @@ def curate(
         [event_id],
     ).fetchall()
     current = curated[0] if curated else None
-    row = dict(zip(
-        ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
-        current or [None] * 6, strict=True,
-    ))  # fmt: skip
+    row = dict(
+        zip(
+            ["hidden", "starred", "occurred_at", "text", "original_occurred_at", "original_text"],
+            current or [None] * 6,
+            strict=True,
+        )
+    )
     row.update(changes)
     if "occurred_at" in changes:
         row["original_occurred_at"] = source[1] if changes["occurred_at"] is not None else None
@@ -199,10 +213,17 @@ def curate(
         if all(row[k] is None for k in ("hidden", "starred", "occurred_at", "text")):
             con.execute("DELETE FROM event_curation WHERE event_id = ?", [event_id])
         else:
-            frame = pd.DataFrame([{
-                "event_id": event_id, "incident_id": source[0], **row, "updated_by": by,
-                "updated_at": pd.Timestamp.now(tz="UTC"),
-            }])  # fmt: skip
+            frame = pd.DataFrame(
+                [
+                    {
+                        "event_id": event_id,
+                        "incident_id": source[0],
+                        **row,
+                        "updated_by": by,
+                        "updated_at": pd.Timestamp.now(tz="UTC"),
+                    }
+                ]
+            )
             for column in ("occurred_at", "original_occurred_at"):
                 frame[column] = pd.to_datetime(frame[column], utc=True)
             for column in ("hidden", "starred"):
@@ -230,10 +251,20 @@ def add_manual_event(
         raise InputError("a manual event needs a text; say what happened")
     at = utc_instant(occurred_at, "time of the manual event")
     event_id = f"manual:{uuid.uuid4().hex}"
-    frame = pd.DataFrame([{
-        "event_id": event_id, "incident_id": None, "occurred_at": pd.Timestamp(at), "source": "manual",
-        "kind": kind, "actor": actor, "text": str(text), "origin": "added in pir",
-    }])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "event_id": event_id,
+                "incident_id": None,
+                "occurred_at": pd.Timestamp(at),
+                "source": "manual",
+                "kind": kind,
+                "actor": actor,
+                "text": str(text),
+                "origin": "added in pir",
+            }
+        ]
+    )
     frame["incident_id"] = resolve_incident(con, incident)[0]
     db.upsert_frame(con, "incident_events", frame, "event_id")
     return event_id

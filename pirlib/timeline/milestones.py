@@ -56,15 +56,21 @@ def set_milestone_override(
         raise InputError(f"unknown milestone {milestone!r}; use one of {', '.join(MILESTONES)}")
     incident_id, _ = resolve_incident(con, incident)
     if occurred_at is None:
-        con.execute(
-            "DELETE FROM milestone_overrides WHERE incident_id = ? AND milestone = ?", [incident_id, milestone]
-        )
+        con.execute("DELETE FROM milestone_overrides WHERE incident_id = ? AND milestone = ?", [incident_id, milestone])
         return
     at = utc_instant(occurred_at, f"time of {milestone}")
-    frame = pd.DataFrame([{
-        "incident_id": incident_id, "milestone": milestone, "occurred_at": pd.Timestamp(at), "note": note,
-        "set_by": by, "set_at": pd.Timestamp.now(tz="UTC"),
-    }])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "incident_id": incident_id,
+                "milestone": milestone,
+                "occurred_at": pd.Timestamp(at),
+                "note": note,
+                "set_by": by,
+                "set_at": pd.Timestamp.now(tz="UTC"),
+            }
+        ]
+    )
     db.upsert_frame(con, "milestone_overrides", frame, ["incident_id", "milestone"])
 
 
@@ -178,17 +184,23 @@ def infer_milestones(events: pd.DataFrame, incident: Mapping[str, Any]) -> pd.Da
         chosen["resolved"] = from_event(last, f"last Jira status change to {last['to_value']}", quote=False)
 
     rows = [
-        {"milestone": m, "occurred_at": chosen.get(m, (None,))[0],
-         "rule": chosen.get(m, (None, None))[1], "event_id": chosen.get(m, (None, None, None))[2]}
+        {
+            "milestone": m,
+            "occurred_at": chosen.get(m, (None,))[0],
+            "rule": chosen.get(m, (None, None))[1],
+            "event_id": chosen.get(m, (None, None, None))[2],
+        }
         for m in MILESTONES
-    ]  # fmt: skip
+    ]
     # object columns: a missing rule stays None (pandas would otherwise infer str and turn it into NaN)
-    frame = pd.DataFrame({
-        "milestone": pd.Series([r["milestone"] for r in rows], dtype=object),
-        "occurred_at": pd.to_datetime(pd.Series([r["occurred_at"] for r in rows], dtype=object), utc=True),
-        "rule": pd.Series([r["rule"] for r in rows], dtype=object),
-        "event_id": pd.Series([r["event_id"] for r in rows], dtype=object),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "milestone": pd.Series([r["milestone"] for r in rows], dtype=object),
+            "occurred_at": pd.to_datetime(pd.Series([r["occurred_at"] for r in rows], dtype=object), utc=True),
+            "rule": pd.Series([r["rule"] for r in rows], dtype=object),
+            "event_id": pd.Series([r["event_id"] for r in rows], dtype=object),
+        }
+    )
     return frame
 
 
@@ -203,7 +215,9 @@ def out_of_order(milestones: pd.DataFrame) -> pd.Series:
             for earlier in MILESTONES[:n]:
                 before = times.get(earlier)
                 if before is not None and not pd.isna(before) and at < before:
-                    problems.append(f"{name} ({at:%Y-%m-%d %H:%M} UTC) is before {earlier} ({before:%Y-%m-%d %H:%M} UTC)")
+                    problems.append(
+                        f"{name} ({at:%Y-%m-%d %H:%M} UTC) is before {earlier} ({before:%Y-%m-%d %H:%M} UTC)"
+                    )
         flags.append("; ".join(problems) or None)
     return pd.Series(flags, index=milestones.index, dtype="object")
 
@@ -231,8 +245,12 @@ def durations(milestones: pd.DataFrame) -> dict[str, float | None]:
 
 
 # Each duration of ``durations``: the later milestone and the earlier one it is measured from.
-DURATION_SPANS = {"ttd_minutes": ("detected", "started"), "tta_minutes": ("acknowledged", "detected"),
-                  "ttm_minutes": ("mitigated", "started"), "ttr_minutes": ("resolved", "started")}  # fmt: skip
+DURATION_SPANS = {
+    "ttd_minutes": ("detected", "started"),
+    "tta_minutes": ("acknowledged", "detected"),
+    "ttm_minutes": ("mitigated", "started"),
+    "ttr_minutes": ("resolved", "started"),
+}
 
 
 def duration_problem(key: str, minutes: float | None) -> str | None:
@@ -275,8 +293,19 @@ def compute_milestones(
                 table.loc[n, "rule"] = "manual override" + (f": {override['note']}" if override.get("note") else "")
                 table.loc[n, "overridden"], table.loc[n, "note"] = True, override.get("note")
     table["out_of_order"] = out_of_order(table)
-    table = table[["milestone", "occurred_at", "rule", "event_id", "overridden", "note", "inferred_at",
-                   "inferred_rule", "out_of_order"]]  # fmt: skip
+    table = table[
+        [
+            "milestone",
+            "occurred_at",
+            "rule",
+            "event_id",
+            "overridden",
+            "note",
+            "inferred_at",
+            "inferred_rule",
+            "out_of_order",
+        ]
+    ]
     flags = [f for f in table["out_of_order"] if f]
     return MilestoneReport(
         str(incident.get("issue_id", "")), str(incident.get("key", "")), table, durations(table), flags

@@ -27,16 +27,20 @@ def _href(line: Line, base_url: str | None) -> str:
 def section_html(section: Section, base_url: str | None = None) -> str:
     title = f'<h3 style="{TITLE_STYLE}">{html.text(section.title)}</h3>'
     if not section.lines:
-        return f'<div class="pir-attention" data-section="{section.key}" style="{SECTION_STYLE}">{title}' \
-               f'<p style="{EMPTY_STYLE}">{html.text(section.empty)}</p></div>'
+        return (
+            f'<div class="pir-attention" data-section="{section.key}" style="{SECTION_STYLE}">{title}'
+            f'<p style="{EMPTY_STYLE}">{html.text(section.empty)}</p></div>'
+        )
     # A relative link is a dashboard page's (html.internal_link's class); an absolute one leaves the dashboards.
     kind = "" if base_url else ' class="pir-internal"'
     items = "".join(
         f'<li><a{kind} href="{html.text(_href(line, base_url))}" style="{LINK_STYLE}">{html.text(line.text)}</a></li>'
         for line in section.lines
     )
-    return (f'<div class="pir-attention" data-section="{section.key}" style="{SECTION_STYLE}">{title}'
-            f'<ul style="{LIST_STYLE}">{items}</ul></div>')  # fmt: skip
+    return (
+        f'<div class="pir-attention" data-section="{section.key}" style="{SECTION_STYLE}">{title}'
+        f'<ul style="{LIST_STYLE}">{items}</ul></div>'
+    )
 
 
 def attention_html(found: Attention, base_url: str | None = None) -> str:

@@ -46,9 +46,22 @@ COUNT_SCALE = [[0.0, "#ffffcc"], [0.25, "#fed976"], [0.5, "#fd8d3c"], [0.75, "#e
 FITTING_TEXT = {"mode": "hide", "minsize": 9}
 HEATMAP_TEXT_COLUMNS = 24  # up to this many columns a heatmap's cells are wide enough for their counts
 # Where a duration axis puts its ticks (log scale), in minutes: labelled like every other duration.
-DURATION_TICKS = (1, 5, 15, 60, 4 * 60, 12 * 60, 24 * 60, 3 * 24 * 60, 7 * 24 * 60, 30 * 24 * 60, 90 * 24 * 60,
-                  365 * 24 * 60)
+DURATION_TICKS = (
+    1,
+    5,
+    15,
+    60,
+    4 * 60,
+    12 * 60,
+    24 * 60,
+    3 * 24 * 60,
+    7 * 24 * 60,
+    30 * 24 * 60,
+    90 * 24 * 60,
+    365 * 24 * 60,
+)
 MINUTES_PER = {"minutes": 1, "hours": 60}
+
 
 def _shorten(text: str, limit: int = HOVER_TEXT_CHARS) -> str:
     text = re.sub(r"\s+", " ", text).strip()
@@ -242,26 +255,50 @@ def completion_rate_bars(rates: pd.DataFrame, by: str, title: str, limit: int = 
     hover with the counts behind each rate. ``rates`` is ``metrics.completion_rates``."""
     rows = rates.head(limit).iloc[::-1]
     names = _labels(rows[by])
-    custom = [[int(a), int(d), int(o), int(v)] for a, d, o, v in
-              zip(rows["actions"], rows["done"], rows["open"], rows["overdue"])]  # fmt: skip
+    custom = [
+        [int(a), int(d), int(o), int(v)]
+        for a, d, o, v in zip(rows["actions"], rows["done"], rows["open"], rows["overdue"])
+    ]
     data = [
-        {"type": "bar", "orientation": "h", "name": "completed", "y": names,
-         "x": _numbers(rows["completion_rate"]), "marker": {"color": ACTION_COLORS["done"]}, "customdata": custom,
-         "texttemplate": "%{x:.0%}", "textposition": "auto",
-         "hovertemplate": "%{y}: %{x:.0%} done (%{customdata[1]} of %{customdata[0]}), "
-                          "%{customdata[3]} overdue<extra></extra>"},
-        {"type": "bar", "orientation": "h", "name": "done on time", "y": names,
-         "x": _numbers(rows["on_time_rate"]), "marker": {"color": "#4575b4"}, "customdata": custom,
-         "texttemplate": "%{x:.0%}", "textposition": "auto",
-         "hovertemplate": "%{y}: %{x:.0%} of due actions done by their due date<extra></extra>"},
-    ]  # fmt: skip
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "completed",
+            "y": names,
+            "x": _numbers(rows["completion_rate"]),
+            "marker": {"color": ACTION_COLORS["done"]},
+            "customdata": custom,
+            "texttemplate": "%{x:.0%}",
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{x:.0%} done (%{customdata[1]} of %{customdata[0]}), "
+            "%{customdata[3]} overdue<extra></extra>",
+        },
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "done on time",
+            "y": names,
+            "x": _numbers(rows["on_time_rate"]),
+            "marker": {"color": "#4575b4"},
+            "customdata": custom,
+            "texttemplate": "%{x:.0%}",
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{x:.0%} of due actions done by their due date<extra></extra>",
+        },
+    ]
     more = f" (top {limit} of {len(rates)} by actions)" if len(rates) > limit else ""
     # Bars tall enough for their numbers (about 24 px each: inside a long bar, after a short one; at 34 px a pair
     # plotly hid every number), and room after 100% for a number outside.
-    return _spec(data, title + more, height=max(300, 110 + 64 * len(rows)), barmode="group", bargap=0.15,
-                 xaxis={"tickformat": ".0%", "range": [0, 1.08], "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1]},
-                 yaxis={"automargin": True},
-                 legend={"orientation": "h", "y": -0.15})  # fmt: skip
+    return _spec(
+        data,
+        title + more,
+        height=max(300, 110 + 64 * len(rows)),
+        barmode="group",
+        bargap=0.15,
+        xaxis={"tickformat": ".0%", "range": [0, 1.08], "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1]},
+        yaxis={"automargin": True},
+        legend={"orientation": "h", "y": -0.15},
+    )
 
 
 def choice(views: list[tuple[str, Spec]]) -> Spec:
@@ -280,46 +317,101 @@ def choice(views: list[tuple[str, Spec]]) -> Spec:
         layout = spec["layout"]
         relayout = {"title.text": layout["title"]["text"], "height": layout["height"]}
         # An axis typed by its view (dates by period, categories by service) keeps that type when switched to.
-        relayout.update({f"{axis}.type": layout[axis]["type"] for axis in ("xaxis", "yaxis") if "type" in layout.get(axis, {})})
+        relayout.update(
+            {f"{axis}.type": layout[axis]["type"] for axis in ("xaxis", "yaxis") if "type" in layout.get(axis, {})}
+        )
         buttons.append({"label": html.plotly_text(label), "method": "update", "args": [{"visible": visible}, relayout]})
     # The title at the top of the figure, the buttons under it, just above the plot.
-    menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True, "active": 0,
-            "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 10}}  # fmt: skip
+    menu = {
+        "type": "buttons",
+        "direction": "right",
+        "buttons": buttons,
+        "showactive": True,
+        "active": 0,
+        "x": 0,
+        "xanchor": "left",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "pad": {"b": 10},
+    }
     title = {**first["title"], "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
-    return {"data": data, "layout": {**first, "title": title, "updatemenus": [menu], "margin": {**first["margin"], "t": 100}}}
+    return {
+        "data": data,
+        "layout": {**first, "title": title, "updatemenus": [menu], "margin": {**first["margin"], "t": 100}},
+    }
 
 
 def burn_up(frame: pd.DataFrame) -> Spec:
     """Cumulative actions created vs done (``metrics.burn_up``); the gap between the lines is open work."""
     x = _dates(frame["period"])
     data = [
-        {"type": "scatter", "mode": "lines", "name": "created", "x": x, "y": [int(v) for v in frame["created"]],
-         "line": {"color": "#636363"}, "hovertemplate": "%{x}: %{y} created<extra></extra>"},
-        {"type": "scatter", "mode": "lines", "name": "done", "x": x, "y": [int(v) for v in frame["done"]],
-         "line": {"color": ACTION_COLORS["done"]}, "fill": "tozeroy",
-         "hovertemplate": "%{x}: %{y} done<extra></extra>"},
-    ]  # fmt: skip
-    return _spec(data, "Burn-up: actions created vs done (cumulative)", yaxis={"rangemode": "tozero", "title": {"text": "actions"}})
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "created",
+            "x": x,
+            "y": [int(v) for v in frame["created"]],
+            "line": {"color": "#636363"},
+            "hovertemplate": "%{x}: %{y} created<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "done",
+            "x": x,
+            "y": [int(v) for v in frame["done"]],
+            "line": {"color": ACTION_COLORS["done"]},
+            "fill": "tozeroy",
+            "hovertemplate": "%{x}: %{y} done<extra></extra>",
+        },
+    ]
+    return _spec(
+        data,
+        "Burn-up: actions created vs done (cumulative)",
+        yaxis={"rangemode": "tozero", "title": {"text": "actions"}},
+    )
 
 
 def aging_bars(frame: pd.DataFrame) -> Spec:
     """Open actions by age (days since created), split into overdue and not yet due (``metrics.aging``)."""
     data = []
-    for overdue, name, color in ((False, "open, not overdue", ACTION_COLORS["open"]), (True, "overdue", ACTION_COLORS["overdue"])):
+    for overdue, name, color in (
+        (False, "open, not overdue", ACTION_COLORS["open"]),
+        (True, "overdue", ACTION_COLORS["overdue"]),
+    ):
         rows = frame[frame["overdue"] == overdue]
         counts = [int(v) for v in rows["actions"]]
-        data.append({"type": "bar", "name": name, "x": list(rows["bucket"]), "y": counts,
-                     "text": [v or "" for v in counts], "textposition": "inside",
-                     "marker": {"color": color}, "hovertemplate": "%{x}: %{y} " + name + "<extra></extra>"})
-    return _spec(data, "Aging of open actions (days since created)", barmode="stack", yaxis={"title": {"text": "open actions"}})
+        data.append(
+            {
+                "type": "bar",
+                "name": name,
+                "x": list(rows["bucket"]),
+                "y": counts,
+                "text": [v or "" for v in counts],
+                "textposition": "inside",
+                "marker": {"color": color},
+                "hovertemplate": "%{x}: %{y} " + name + "<extra></extra>",
+            }
+        )
+    return _spec(
+        data, "Aging of open actions (days since created)", barmode="stack", yaxis={"title": {"text": "open actions"}}
+    )
 
 
 def missing_field_bars(frame: pd.DataFrame) -> Spec:
     """Open actions missing each SMART field (``metrics.missing_fields``)."""
     total = int(frame["open_actions"].max()) if not frame.empty else 0
-    data = [{"type": "bar", "x": list(frame["field"]), "y": [int(v) for v in frame["missing"]],
-             "marker": {"color": "#fc8d59"}, "text": [int(v) for v in frame["missing"]], "textposition": "auto",
-             "hovertemplate": "%{y} of " + str(total) + " open actions have no %{x}<extra></extra>"}]
+    data = [
+        {
+            "type": "bar",
+            "x": list(frame["field"]),
+            "y": [int(v) for v in frame["missing"]],
+            "marker": {"color": "#fc8d59"},
+            "text": [int(v) for v in frame["missing"]],
+            "textposition": "auto",
+            "hovertemplate": "%{y} of " + str(total) + " open actions have no %{x}<extra></extra>",
+        }
+    ]
     return _spec(data, f"Open actions missing a field (of {total} open)", height=340, yaxis={"rangemode": "tozero"})
 
 
@@ -328,12 +420,25 @@ def compliance_lines(frame: pd.DataFrame, period: str = "month") -> Spec:
     data = []
     for color, (stage, rows) in zip(STAGE_COLORS * 2, _by_stage(frame)):
         label = STAGE_LABELS.get(stage, html.plotly_text(stage))
-        data.append({"type": "scatter", "mode": "lines+markers", "name": label, "x": _dates(rows["period"]),
-                     "y": _numbers(rows["rate"]), "line": {"color": color},
-                     "customdata": [[int(o), int(d)] for o, d in zip(rows["on_time"], rows["decided"])],
-                     "hovertemplate": label + ", %{x|%b %Y}: %{y:.0%} on time (%{customdata[0]} of %{customdata[1]})<extra></extra>"})
-    return _spec(data, f"Review stages done within their deadline, by {period} of closure",
-                 yaxis={"tickformat": ".0%", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.15})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": label,
+                "x": _dates(rows["period"]),
+                "y": _numbers(rows["rate"]),
+                "line": {"color": color},
+                "customdata": [[int(o), int(d)] for o, d in zip(rows["on_time"], rows["decided"])],
+                "hovertemplate": label
+                + ", %{x|%b %Y}: %{y:.0%} on time (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            }
+        )
+    return _spec(
+        data,
+        f"Review stages done within their deadline, by {period} of closure",
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        legend={"orientation": "h", "y": -0.15},
+    )
 
 
 def _by_stage(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
@@ -342,8 +447,9 @@ def _by_stage(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
     return [(stage, rows) for (_, stage), rows in frame.groupby(["stage_rank", "stage"], sort=True)]
 
 
-def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, trace: str | None = None,
-                       log: bool = False) -> Spec:
+def distribution_boxes(
+    summary: pd.DataFrame, x: str, title: str, unit: str, trace: str | None = None, log: bool = False
+) -> Spec:
     """Durations as one box per group from precomputed quantiles (``metrics.summarize``): box q1–median–q3,
     whiskers P10–P90, hover with median, P90 and n. Precomputed, so 50k rows cost the page nothing extra.
     ``unit`` is what the quantiles count ("minutes" or "hours"); the axis and the hover say each duration as
@@ -353,28 +459,57 @@ def distribution_boxes(summary: pd.DataFrame, x: str, title: str, unit: str, tra
     groups = [(None, summary)] if trace is None else list(summary.groupby(trace, sort=False))
     data: list[dict[str, Any]] = []
     for name, rows in groups:
-        xs = [STAGE_LABELS.get(v, html.plotly_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
-              for v in rows[x]]  # fmt: skip
+        xs = [
+            STAGE_LABELS.get(v, html.plotly_text(v)) if x == "stage" else pd.Timestamp(v).strftime("%Y-%m-%d")
+            for v in rows[x]
+        ]
         label = html.plotly_text(name) if name is not None else "duration"
-        data.append({
-            "type": "box", "name": label, "x": xs, "q1": _numbers(rows["q1"]), "median": _numbers(rows["median"]),
-            "q3": _numbers(rows["q3"]), "lowerfence": _numbers(rows["p10"]), "upperfence": _numbers(rows["p90"]),
-            "marker": {"color": MEASURE_COLORS.get(str(name), "#4575b4")}, "hoverinfo": "skip",
-        })  # fmt: skip
-        data.append({
-            "type": "scatter", "mode": "markers", "name": label + " n", "x": xs, "y": _numbers(rows["median"]),
-            "showlegend": False, "marker": {"size": 1, "opacity": 0},
-            "customdata": [[durations.minutes(m * per), durations.minutes(p * per), int(n)]
-                           for m, p, n in zip(rows["median"], rows["p90"], rows["n"])],
-            "hovertemplate": label + " %{x}: median %{customdata[0]}, P90 %{customdata[1]}, n=%{customdata[2]}<extra></extra>",
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "box",
+                "name": label,
+                "x": xs,
+                "q1": _numbers(rows["q1"]),
+                "median": _numbers(rows["median"]),
+                "q3": _numbers(rows["q3"]),
+                "lowerfence": _numbers(rows["p10"]),
+                "upperfence": _numbers(rows["p90"]),
+                "marker": {"color": MEASURE_COLORS.get(str(name), "#4575b4")},
+                "hoverinfo": "skip",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": label + " n",
+                "x": xs,
+                "y": _numbers(rows["median"]),
+                "showlegend": False,
+                "marker": {"size": 1, "opacity": 0},
+                "customdata": [
+                    [durations.minutes(m * per), durations.minutes(p * per), int(n)]
+                    for m, p, n in zip(rows["median"], rows["p90"], rows["n"])
+                ],
+                "hovertemplate": label
+                + " %{x}: median %{customdata[0]}, P90 %{customdata[1]}, n=%{customdata[2]}<extra></extra>",
+            }
+        )
     ticks = [minutes / per for minutes in DURATION_TICKS]
-    axis = {"title": {"text": "log scale" if log else None}, "tickvals": ticks,
-            "ticktext": [durations.span(dt.timedelta(minutes=minutes)) for minutes in DURATION_TICKS]}
+    axis = {
+        "title": {"text": "log scale" if log else None},
+        "tickvals": ticks,
+        "ticktext": [durations.span(dt.timedelta(minutes=minutes)) for minutes in DURATION_TICKS],
+    }
     if log:
         axis["type"] = "log"
-    return _spec(data, title + " (box: quartiles; whiskers: P10–P90)", boxmode="group", yaxis=axis,
-                 legend={"orientation": "h", "y": -0.15})
+    return _spec(
+        data,
+        title + " (box: quartiles; whiskers: P10–P90)",
+        boxmode="group",
+        yaxis=axis,
+        legend={"orientation": "h", "y": -0.15},
+    )
 
 
 def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates: bool = False) -> Spec:
@@ -386,20 +521,42 @@ def heatmap(counts: pd.DataFrame, x: str, y: str, value: str, title: str, dates:
     columns = _dates(table.columns) if dates else _labels(table.columns)
     z = [[int(v) if v else None for v in row] for row in table.to_numpy()]
     # From zero: the most frequent cell is the darkest, and a cell of 1 is light but still coloured.
-    trace = {"type": "heatmap", "x": columns, "y": _labels(table.index), "z": z, "colorscale": COUNT_SCALE,
-             "zmin": 0, "zmax": int(table.to_numpy().max()), "colorbar": {"title": {"text": value}},
-             "hoverongaps": False, "xgap": 1, "ygap": 1,
-             "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>"}
+    trace = {
+        "type": "heatmap",
+        "x": columns,
+        "y": _labels(table.index),
+        "z": z,
+        "colorscale": COUNT_SCALE,
+        "zmin": 0,
+        "zmax": int(table.to_numpy().max()),
+        "colorbar": {"title": {"text": value}},
+        "hoverongaps": False,
+        "xgap": 1,
+        "ygap": 1,
+        "hovertemplate": "%{y}, %{x}: %{z} incidents<extra></extra>",
+    }
     if len(columns) <= HEATMAP_TEXT_COLUMNS:
         trace["texttemplate"] = "%{z}"
     data = [trace]
     # Typed, not guessed from the values: the view of a figures.choice shown first would fix the type.
-    return _spec(data, title, height=max(320, 90 + 26 * len(table)), yaxis={"automargin": True, "type": "category"},
-                 xaxis={"automargin": True, "type": "date" if dates else "category"})
+    return _spec(
+        data,
+        title,
+        height=max(320, 90 + 26 * len(table)),
+        yaxis={"automargin": True, "type": "category"},
+        xaxis={"automargin": True, "type": "date" if dates else "category"},
+    )
 
 
-def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: str,
-                 colors: dict[str, str] | None = None, order: list[str] | None = None) -> Spec:
+def stacked_bars(
+    counts: pd.DataFrame,
+    x: str,
+    color: str,
+    value: str,
+    title: str,
+    colors: dict[str, str] | None = None,
+    order: list[str] | None = None,
+) -> Spec:
     """Stacked bars of ``value`` per ``x``, one colour per ``color`` value (severity, outcome, ...)."""
     keys = order or sorted(counts[color].astype(str).unique()) if not counts.empty else []
     totals = counts.groupby(x)[value].sum().sort_values(ascending=False) if not counts.empty else pd.Series(dtype=int)
@@ -409,7 +566,16 @@ def stacked_bars(counts: pd.DataFrame, x: str, color: str, value: str, title: st
         rows = counts[counts[color].astype(str) == key].set_index(x)[value].reindex(xs)
         label = html.plotly_text(key)
         ys = [None if pd.isna(v) else int(v) for v in rows]
-        data.append({"type": "bar", "name": label, "x": _labels(xs), "y": ys, "text": ys, "textposition": "inside",
-                     "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
-                     "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>"})
+        data.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": _labels(xs),
+                "y": ys,
+                "text": ys,
+                "textposition": "inside",
+                "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
+                "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>",
+            }
+        )
     return _spec(data, title, barmode="stack", yaxis={"rangemode": "tozero"}, xaxis={"automargin": True})

@@ -31,8 +31,13 @@ FIELDS = {"team": "teams", "service": "services", "severity": "severities"}  # w
 class FilterBar:
     """Date pickers and three drop-downs; ``value`` is the Filters they describe."""
 
-    def __init__(self, options: Mapping[str, Sequence[str]], start: dt.date | None = None, end: dt.date | None = None,
-                 initial: Filters = Filters()):  # fmt: skip
+    def __init__(
+        self,
+        options: Mapping[str, Sequence[str]],
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        initial: Filters = Filters(),
+    ):
         """``initial``: the filters a link asked for (``pirlib.ui.nav``). A drop-down shows its one value when
         the data has it; several values, a value the data has not, a failure mode and an incident have no
         control and stay applied (``fixed``) until the reader picks that drop-down."""
@@ -51,8 +56,11 @@ class FilterBar:
                 self.fixed[FIELDS[name]] = wanted
             self.choices[name] = widgets.Dropdown(
                 options=[(everything, ALL)] + [(value, value) for value in values],
-                value=shown, description=label, style=style, layout=widgets.Layout(width="auto"),
-            )  # fmt: skip
+                value=shown,
+                description=label,
+                style=style,
+                layout=widgets.Layout(width="auto"),
+            )
             # Picking a value replaces what the link asked for.
             self.choices[name].observe(lambda _change, field=FIELDS[name]: self.fixed.pop(field, None), names="value")
         self.widget = widgets.HBox(
@@ -77,8 +85,10 @@ class FilterBar:
 def date_range_problem(filters: Filters) -> str | None:
     """The message for a From date after the To date (the range is refused, not swapped); None when fine."""
     if filters.start and filters.end and filters.start > filters.end:
-        return (f"The date range is inverted: From {filters.start:%Y-%m-%d} is after To {filters.end:%Y-%m-%d}. "
-                "Pick a From date on or before the To date.")
+        return (
+            f"The date range is inverted: From {filters.start:%Y-%m-%d} is after To {filters.end:%Y-%m-%d}. "
+            "Pick a From date on or before the To date."
+        )
     return None
 
 
@@ -91,11 +101,18 @@ def _each_filter(filters: Filters) -> list[tuple[str, Filters]]:
         else:
             dates = f"from {filters.start:%Y-%m-%d}" if filters.start else f"up to {filters.end:%Y-%m-%d}"
         described.append((f"the date filter ({dates})", Filters(start=filters.start, end=filters.end)))
-    for name, label in (("teams", "team"), ("services", "service"), ("severities", "severity"),
-                        ("failure_modes", "failure mode"), ("incidents", "incident")):
+    for name, label in (
+        ("teams", "team"),
+        ("services", "service"),
+        ("severities", "severity"),
+        ("failure_modes", "failure mode"),
+        ("incidents", "incident"),
+    ):
         if getattr(filters, name):
             chosen = ", ".join(getattr(filters, name))
-            described.append((f"the {label} filter ({chosen})", dataclasses.replace(Filters(), **{name: getattr(filters, name)})))
+            described.append(
+                (f"the {label} filter ({chosen})", dataclasses.replace(Filters(), **{name: getattr(filters, name)}))
+            )
     return described
 
 

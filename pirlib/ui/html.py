@@ -23,8 +23,21 @@ import pandas as pd
 
 from pirlib.values import is_missing, safe_url
 
-__all__ = ["COLORS", "bullets", "cell", "colored", "internal_link", "kpis", "lines", "link", "message", "notice",
-           "plotly_text", "table", "text"]
+__all__ = [
+    "COLORS",
+    "bullets",
+    "cell",
+    "colored",
+    "internal_link",
+    "kpis",
+    "lines",
+    "link",
+    "message",
+    "notice",
+    "plotly_text",
+    "table",
+    "text",
+]
 
 TABLE_STYLE = "border-collapse:collapse;text-align:left"
 # What a colour says, everywhere pir writes HTML for people: a problem, something done, a warning, a detail.
@@ -79,7 +92,9 @@ def table(frame: pd.DataFrame, html_columns: Collection[str] = (), numbers: Coll
     itself, because the notebook page's own style sets every table cell right-aligned. A date or time never
     wraps onto a second line."""
     aligns = ["right" if column in numbers else "left" for column in frame.columns]
-    head = "".join(f'<th style="text-align:{align}">{text(column)}</th>' for column, align in zip(frame.columns, aligns))
+    head = "".join(
+        f'<th style="text-align:{align}">{text(column)}</th>' for column, align in zip(frame.columns, aligns)
+    )
     trusted = [column in html_columns for column in frame.columns]
     rows = "".join(
         "<tr>" + "".join(_td(value, markup, align) for value, markup, align in zip(record, trusted, aligns)) + "</tr>"

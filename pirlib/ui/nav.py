@@ -47,10 +47,20 @@ INCIDENT = Page("incident", "Incident", "one incident: timeline, milestones, act
 _BY_NAME = {page.name: page for page in (*PAGES, INCIDENT)}
 
 # URL parameter -> Filters field; the date range is ``from`` / ``to``.
-PARAMETERS = {"team": "teams", "service": "services", "severity": "severities", "failure_mode": "failure_modes",
-              "incident": "incidents"}  # fmt: skip
-LABELS = {"teams": "team", "services": "service", "severities": "severity", "failure_modes": "failure mode",
-          "incidents": "incident"}  # fmt: skip
+PARAMETERS = {
+    "team": "teams",
+    "service": "services",
+    "severity": "severities",
+    "failure_mode": "failure_modes",
+    "incident": "incidents",
+}
+LABELS = {
+    "teams": "team",
+    "services": "service",
+    "severities": "severity",
+    "failure_modes": "failure mode",
+    "incidents": "incident",
+}
 
 
 def page_path(name: str, **params: str | Iterable[str] | dt.date | None) -> str:
@@ -105,11 +115,15 @@ def header_html(current: str) -> str:
         if page.name == current:
             items.append(f'<span class="pir-nav-current" style="font-weight:600">{html.text(page.title)}{words}</span>')
         else:
-            items.append(f'<a class="pir-internal" href="{html.text(page_url(page.name))}" title="{html.text(page.description)}" '
-                         f'style="text-decoration:none">{html.text(page.title)}{words}</a>')  # fmt: skip
+            items.append(
+                f'<a class="pir-internal" href="{html.text(page_url(page.name))}" title="{html.text(page.description)}" '
+                f'style="text-decoration:none">{html.text(page.title)}{words}</a>'
+            )
     cells = "".join(f'<li style="flex:1 1 10em;list-style:none;margin:0;padding:4px 8px">{item}</li>' for item in items)
-    return (f'<nav class="pir-nav" aria-label="dashboards"><ul style="display:flex;flex-wrap:wrap;gap:4px;margin:0 0 12px 0;'
-            f'padding:0;border-bottom:1px solid #ddd">{cells}</ul></nav>')  # fmt: skip
+    return (
+        f'<nav class="pir-nav" aria-label="dashboards"><ul style="display:flex;flex-wrap:wrap;gap:4px;margin:0 0 12px 0;'
+        f'padding:0;border-bottom:1px solid #ddd">{cells}</ul></nav>'
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,11 @@ class UrlFilters:
 
     def describe(self) -> list[str]:
         """'team = SRE', 'from 2026-10-01', ... for each filter applied."""
-        out = [f"{LABELS[name]} = {', '.join(getattr(self.filters, name))}" for name in LABELS if getattr(self.filters, name)]
+        out = [
+            f"{LABELS[name]} = {', '.join(getattr(self.filters, name))}"
+            for name in LABELS
+            if getattr(self.filters, name)
+        ]
         if self.filters.start:
             out.append(f"from {self.filters.start.isoformat()}")
         if self.filters.end:
@@ -135,8 +153,7 @@ def query_string() -> str:
     return os.environ.get("QUERY_STRING", "")
 
 
-def parse_filters(query: str, supported: Iterable[str] = tuple(PARAMETERS.values()),
-                  dates: bool = True) -> UrlFilters:  # fmt: skip
+def parse_filters(query: str, supported: Iterable[str] = tuple(PARAMETERS.values()), dates: bool = True) -> UrlFilters:
     """The filters in ``query`` that a page supports (``supported``: Filters field names; ``dates``: whether it
     has a date range). Unknown parameters, filters the page has not, dates that are not YYYY-MM-DD and a
     range that ends before it starts are ignored, each with its reason."""
@@ -180,7 +197,9 @@ def applied_html(name: str, url_filters: UrlFilters, unknown: Mapping[str, Itera
     parts = []
     shown = url_filters.describe()
     if shown:
-        parts.append(f"Filtered by {html.text('; '.join(shown))}. {html.internal_link('Show everything', page_url(name))}")
+        parts.append(
+            f"Filtered by {html.text('; '.join(shown))}. {html.internal_link('Show everything', page_url(name))}"
+        )
     for field_name, values in (unknown or {}).items():
         parts.append(html.text(f"No {LABELS[field_name]} {', '.join(values)} in the data."))
     if url_filters.ignored:

@@ -39,13 +39,25 @@ KEY_MOMENTS = "key moments"  # the name of the trace of starred events
 # a second before the first point shows; SVG with a few hundred points costs a few milliseconds.
 WEBGL_EVENTS = 1000
 _COLORS = {
-    "jira_changelog": "#1f77b4", "jira_comment": "#17becf", "chat": "#2ca02c", "alert": "#d62728",
-    "deploy": "#9467bd", "code": "#8c564b", "flag": "#e377c2", "config": "#7f7f7f", "manual": "#bcbd22",
-}  # fmt: skip
+    "jira_changelog": "#1f77b4",
+    "jira_comment": "#17becf",
+    "chat": "#2ca02c",
+    "alert": "#d62728",
+    "deploy": "#9467bd",
+    "code": "#8c564b",
+    "flag": "#e377c2",
+    "config": "#7f7f7f",
+    "manual": "#bcbd22",
+}
 _MILESTONE_COLORS = {
-    "started": "#d62728", "detected": "#ff7f0e", "acknowledged": "#bcbd22", "mitigated": "#1f77b4",
+    "started": "#d62728",
+    "detected": "#ff7f0e",
+    "acknowledged": "#bcbd22",
+    "mitigated": "#1f77b4",
     "resolved": "#2ca02c",
-}  # fmt: skip
+}
+
+
 def hover_text(events: pd.DataFrame) -> pd.Series:
     """The hover label of each event: time, source/kind, actor, change, full text; all of it escaped."""
     times = pd.to_datetime(events["occurred_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -55,14 +67,22 @@ def hover_text(events: pd.DataFrame) -> pd.Series:
     if "field" in events:
         change = events["field"].notna() & (events["from_value"].notna() | events["to_value"].notna())
         change_text = (
-            html.lines(events["field"]) + ": " + html.lines(events["from_value"]) + " → " + html.lines(events["to_value"])
+            html.lines(events["field"])
+            + ": "
+            + html.lines(events["from_value"])
+            + " → "
+            + html.lines(events["to_value"])
         )
         line = line + np.where(change, "<br>" + change_text, "")
     text = events["text"].fillna("")
     line = line + np.where(text != "", "<br>" + html.lines(text), "")
     flags = []
-    for column, label in (("starred", "★ key moment"), ("hidden", "hidden"), ("retimed", "re-timed"),
-                          ("edited", "text edited")):  # fmt: skip
+    for column, label in (
+        ("starred", "★ key moment"),
+        ("hidden", "hidden"),
+        ("retimed", "re-timed"),
+        ("edited", "text edited"),
+    ):
         if column in events:
             flags.append(np.where(events[column].fillna(False).astype(bool), f"<br><i>{label}</i>", ""))
     for flag in flags:
@@ -112,12 +132,23 @@ def timeline_figure(
     for source in order:
         mask = source_values == source
         name = LANES.get(source, source)
-        traces.append(scatter(
-            x=x[mask], y=lane_names[mask], mode="markers", name=name,
-            hovertext=hover[mask], hovertemplate="%{hovertext}<extra></extra>", customdata=ids[mask],
-            marker={"color": _COLORS.get(source, "#444444"), "size": 9,
-                    "opacity": np.where(hidden[mask], 0.25, 0.85), "line": {"width": 0}},
-        ))  # fmt: skip
+        traces.append(
+            scatter(
+                x=x[mask],
+                y=lane_names[mask],
+                mode="markers",
+                name=name,
+                hovertext=hover[mask],
+                hovertemplate="%{hovertext}<extra></extra>",
+                customdata=ids[mask],
+                marker={
+                    "color": _COLORS.get(source, "#444444"),
+                    "size": 9,
+                    "opacity": np.where(hidden[mask], 0.25, 0.85),
+                    "line": {"width": 0},
+                },
+            )
+        )
     if starred.any():
         traces.append(_key_moments(x[starred], lane_names[starred], hover[starred], ids[starred], scatter))
     figure = go.Figure(data=traces)
@@ -127,15 +158,19 @@ def timeline_figure(
         height=160 + 48 * max(1, len(order)),
         margin={"l": 120, "r": 20, "t": 90 if title else 70, "b": 40},
         xaxis={"title": "time (UTC)", "type": "date"},
-        yaxis={"type": "category", "categoryorder": "array", "categoryarray": [LANES.get(s, s) for s in order][::-1],
-               "automargin": True},
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [LANES.get(s, s) for s in order][::-1],
+            "automargin": True,
+        },
         hovermode="closest",
         hoverlabel={"align": "left"},
         showlegend=False,
         shapes=shapes,
         annotations=annotations,
         **({"template": template} if template else {}),
-    )  # fmt: skip
+    )
     return figure
 
 
@@ -144,13 +179,17 @@ def _white_template() -> dict[str, Any]:
     return json.loads(pio.to_json(go.Figure(layout={"template": "plotly_white"}), validate=False))["layout"]["template"]
 
 
-def timeline_json(events: pd.DataFrame, milestones: pd.DataFrame | None = None, *, title: str | None = None,
-                  show_hidden: bool = False) -> dict[str, Any]:  # fmt: skip
+def timeline_json(
+    events: pd.DataFrame, milestones: pd.DataFrame | None = None, *, title: str | None = None, show_hidden: bool = False
+) -> dict[str, Any]:
     """``timeline_figure`` as plotly JSON (data, layout), its template added as JSON made once per process:
     plotly copies and checks a named template on every figure, which costs more than the whole figure of
     a few hundred events (the guide builds one whenever another incident's timeline is opened)."""
-    figure = json.loads(pio.to_json(timeline_figure(events, milestones, title=title, show_hidden=show_hidden,
-                                                    template=None), validate=False))  # fmt: skip
+    figure = json.loads(
+        pio.to_json(
+            timeline_figure(events, milestones, title=title, show_hidden=show_hidden, template=None), validate=False
+        )
+    )
     figure["layout"]["template"] = _white_template()
     return figure
 
@@ -158,9 +197,15 @@ def timeline_json(events: pd.DataFrame, milestones: pd.DataFrame | None = None, 
 def _key_moments(x: Any, lanes: Any, hover: Any, ids: Any, scatter: type = go.Scatter) -> go.Scatter | go.Scattergl:
     # Key moments: one overlay trace of stars (per-point symbol arrays are slow to validate).
     return scatter(
-        x=x, y=lanes, mode="markers", name=KEY_MOMENTS, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-        customdata=ids, marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
-    )  # fmt: skip
+        x=x,
+        y=lanes,
+        mode="markers",
+        name=KEY_MOMENTS,
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
+        customdata=ids,
+        marker={"symbol": "star", "size": 17, "color": "#ffbf00", "line": {"width": 1, "color": "#7a5c00"}},
+    )
 
 
 def key_moments(events: pd.DataFrame, *, show_hidden: bool = False) -> dict[str, Any] | None:
@@ -172,8 +217,13 @@ def key_moments(events: pd.DataFrame, *, show_hidden: bool = False) -> dict[str,
         return None
     lanes = frame["source"].map(lambda s: LANES.get(s, s)).to_numpy(dtype=object)
     scatter = go.Scattergl if len(shown) > WEBGL_EVENTS else go.Scatter
-    trace = _key_moments(_naive_utc(frame["occurred_at"]).to_numpy(), lanes, hover_text(frame).to_numpy(dtype=object),
-                         frame["event_id"].to_numpy(dtype=object), scatter)  # fmt: skip
+    trace = _key_moments(
+        _naive_utc(frame["occurred_at"]).to_numpy(),
+        lanes,
+        hover_text(frame).to_numpy(dtype=object),
+        frame["event_id"].to_numpy(dtype=object),
+        scatter,
+    )
     return json.loads(pio.to_json(go.Figure(data=[trace]), validate=False))["data"][0]
 
 
@@ -186,19 +236,52 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
         if at is not None and not pd.isna(at)
     }
     shapes: list[dict[str, Any]] = []
-    for start, end, color in (("started", "detected", "rgba(255,127,14,0.12)"),
-                              ("detected", "mitigated", "rgba(31,119,180,0.10)")):  # fmt: skip
+    for start, end, color in (
+        ("started", "detected", "rgba(255,127,14,0.12)"),
+        ("detected", "mitigated", "rgba(31,119,180,0.10)"),
+    ):
         if start in times and end in times and times[start] <= times[end]:
-            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": times[start], "x1": times[end],
-                           "y0": 0, "y1": 1, "fillcolor": color, "line": {"width": 0}, "layer": "below"})
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": times[start],
+                    "x1": times[end],
+                    "y0": 0,
+                    "y1": 1,
+                    "fillcolor": color,
+                    "line": {"width": 0},
+                    "layer": "below",
+                }
+            )
     annotations = []
     flagged = dict(zip(milestones["milestone"], milestones.get("out_of_order", [None] * len(milestones)), strict=True))
     for n, (name, at) in enumerate(times.items()):
         bad = bool(flagged.get(name))
         color = "#d62728" if bad else _MILESTONE_COLORS.get(name, "#444")
-        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
-                       "line": {"color": color, "width": 2, "dash": "solid" if not bad else "dot"}})
-        annotations.append({"x": at, "y": 1.0 + 0.06 * (n % 3), "xref": "x", "yref": "paper", "showarrow": False,
-                            "text": html.plotly_text(("⚠ " if bad else "") + name), "font": {"color": color, "size": 11},
-                            "yanchor": "bottom"})
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": at,
+                "x1": at,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": color, "width": 2, "dash": "solid" if not bad else "dot"},
+            }
+        )
+        annotations.append(
+            {
+                "x": at,
+                "y": 1.0 + 0.06 * (n % 3),
+                "xref": "x",
+                "yref": "paper",
+                "showarrow": False,
+                "text": html.plotly_text(("⚠ " if bad else "") + name),
+                "font": {"color": color, "size": 11},
+                "yanchor": "bottom",
+            }
+        )
     return shapes, annotations

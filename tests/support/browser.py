@@ -9,9 +9,15 @@ from urllib.parse import urlparse
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium tries hosts this closed network refuses.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Text that must never appear on a rendered dashboard.
 ERROR_MARKERS = ("Traceback", "There was an error when executing", "Error:", "Exception")
 
@@ -36,18 +42,27 @@ def assert_filter_redraws(visit: Visit) -> None:
     assert len(kpis) == 1, kpis
     visit.page.locator(FILTERS).nth(0).select_option(label="SRE")
     visit.page.wait_for_function(
-        f"old => {{ const k = {shown}; return k.length === 1 && k[0].innerText !== old; }}", arg=kpis[0],
+        f"old => {{ const k = {shown}; return k.length === 1 && k[0].innerText !== old; }}",
+        arg=kpis[0],
         timeout=20_000,
-    )  # fmt: skip
+    )
     # The first render (plain HTML in the page) is gone, not just hidden: its figures are purged.
-    assert visit.page.evaluate("() => Array.from(document.querySelectorAll('.pir-panels')).map(p => p.className)") == ["pir-panels"]
+    assert visit.page.evaluate("() => Array.from(document.querySelectorAll('.pir-panels')).map(p => p.className)") == [
+        "pir-panels"
+    ]
 
 
 class Visit:
     """One page load in a fresh browser context, with everything the page asked for and complained about."""
 
-    def __init__(self, browser, url: str, wait_for_plots: int = 0, prepare: Callable[[object], None] | None = None,
-                 wait_for: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        browser,
+        url: str,
+        wait_for_plots: int = 0,
+        prepare: Callable[[object], None] | None = None,
+        wait_for: str | None = None,
+    ):
         """Load ``url`` until ``wait_for_plots`` figures are drawn (``seconds``), then until ``wait_for`` is on the
         page (``ready_seconds``); ``prepare(page)`` runs first (routes, init scripts). A page that does not
         finish raises an AssertionError saying how far it got (figures, widgets, console errors, its text)."""
@@ -70,14 +85,16 @@ class Visit:
                 self.page.wait_for_function(
                     "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                     ".filter(p => p.querySelector('.main-svg')).length >= n",
-                    arg=wait_for_plots, timeout=30_000,
-                )  # fmt: skip
+                    arg=wait_for_plots,
+                    timeout=30_000,
+                )
             self.seconds = time.perf_counter() - started
             if wait_for:
                 self.page.wait_for_selector(wait_for, timeout=30_000)
         except Exception as exc:
-            raise AssertionError(f"{url} did not finish in {time.perf_counter() - started:.0f} s: {str(exc)[:200]}\n"
-                                 f"{self.state()}") from None  # fmt: skip
+            raise AssertionError(
+                f"{url} did not finish in {time.perf_counter() - started:.0f} s: {str(exc)[:200]}\n{self.state()}"
+            ) from None
         self.ready_seconds = time.perf_counter() - started
 
     def state(self) -> str:
@@ -88,7 +105,7 @@ class Visit:
                 " drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,"
                 " widgets: document.querySelectorAll('.jupyter-widgets').length,"
                 " tables: document.querySelectorAll('.pir-table').length, plotly: !!window.Plotly})"
-            )  # fmt: skip
+            )
             text = self.text[:800]
         except Exception as exc:  # the page itself is gone
             counts, text = f"(page unreadable: {exc})", ""
@@ -104,7 +121,11 @@ class Visit:
         return self.page.inner_text("body")
 
     def foreign_requests(self) -> list[str]:
-        return [u for u in self.requests if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname != "127.0.0.1"]
+        return [
+            u
+            for u in self.requests
+            if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname != "127.0.0.1"
+        ]
 
     def close(self) -> None:
         self.context.close()

@@ -30,7 +30,12 @@ def main(role: str, path: str, seconds: float) -> None:
     while time.monotonic() < deadline:
         if role == "writer":
             frame = pd.DataFrame(
-                {"note_id": [f"n{count}"], "incident_id": ["i1"], "segment": ["what_went_wrong"], "text": [f"note {count}"]}
+                {
+                    "note_id": [f"n{count}"],
+                    "incident_id": ["i1"],
+                    "segment": ["what_went_wrong"],
+                    "text": [f"note {count}"],
+                }
             )
             with db.connect(settings) as con:
                 db.upsert_frame(con, "review_notes", frame, "note_id")

@@ -75,8 +75,14 @@ class FakeConfluence:
             page_id = str(self._next_id)
             self._next_id += 1
         ancestors = (self.pages[parent_id]["ancestors"] + [parent_id]) if parent_id else []
-        self.pages[page_id] = {"id": page_id, "space": space, "title": title, "ancestors": ancestors,
-                               "version": 1, "body": body}  # fmt: skip
+        self.pages[page_id] = {
+            "id": page_id,
+            "space": space,
+            "title": title,
+            "ancestors": ancestors,
+            "version": 1,
+            "body": body,
+        }
         return page_id
 
     def pages_titled(self, title: str) -> list[dict[str, Any]]:
@@ -84,11 +90,15 @@ class FakeConfluence:
 
     def _json(self, page: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": page["id"], "type": "page", "status": "current", "title": page["title"],
-            "space": {"key": page["space"]}, "version": {"number": page["version"]},
+            "id": page["id"],
+            "type": "page",
+            "status": "current",
+            "title": page["title"],
+            "space": {"key": page["space"]},
+            "version": {"number": page["version"]},
             "ancestors": [{"id": a, "title": self.pages[a]["title"]} for a in page["ancestors"]],
             "_links": {"webui": f"/spaces/{page['space']}/pages/{page['id']}", "base": self.url},
-        }  # fmt: skip
+        }
 
     # ------------------------------------------------------------------------------------------- serving
 
@@ -107,14 +117,17 @@ class FakeConfluence:
         api = self.context + "/rest/api/content"
         if not parts.path.startswith(api):
             return self._send(handler, 404, {"statusCode": 404, "message": "No such endpoint"})
-        rest = parts.path[len(api):].strip("/")
+        rest = parts.path[len(api) :].strip("/")
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         body = None
         if method in ("POST", "PUT"):
             body = json.loads(handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) or b"{}")
         if method == "GET" and not rest:
-            found = [self._json(p) for p in self.pages.values()
-                     if p["space"] == query.get("spaceKey") and p["title"] == query.get("title")]  # fmt: skip
+            found = [
+                self._json(p)
+                for p in self.pages.values()
+                if p["space"] == query.get("spaceKey") and p["title"] == query.get("title")
+            ]
             return self._send(handler, 200, {"results": found, "size": len(found), "start": 0, "limit": 25})
         if method == "GET":
             page = self.pages.get(rest)
@@ -157,8 +170,14 @@ class FakeConfluence:
     def _update(self, handler: BaseHTTPRequestHandler, page: dict[str, Any], body: dict[str, Any]) -> None:
         number = body.get("version", {}).get("number")
         if number != page["version"] + 1:
-            return self._send(handler, 409, {"statusCode": 409, "message": (
-                f"Version must be incremented on update. Current version is: {page['version']}")})  # fmt: skip
+            return self._send(
+                handler,
+                409,
+                {
+                    "statusCode": 409,
+                    "message": (f"Version must be incremented on update. Current version is: {page['version']}"),
+                },
+            )
         if problem := self._storage_problem(body):
             return self._send(handler, 400, {"statusCode": 400, "message": problem})
         page.update(version=number, title=body.get("title", page["title"]), body=body["body"]["storage"]["value"])

@@ -280,10 +280,26 @@ class Fault:
 # The site
 
 
-_SYSTEM_FIELDS = frozenset({
-    "summary", "issuetype", "project", "status", "priority", "labels", "components", "assignee", "reporter",
-    "created", "updated", "resolutiondate", "duedate", "issuelinks", "description", "comment",
-})
+_SYSTEM_FIELDS = frozenset(
+    {
+        "summary",
+        "issuetype",
+        "project",
+        "status",
+        "priority",
+        "labels",
+        "components",
+        "assignee",
+        "reporter",
+        "created",
+        "updated",
+        "resolutiondate",
+        "duedate",
+        "issuelinks",
+        "description",
+        "comment",
+    }
+)
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -464,18 +480,30 @@ class FakeJira:
                 for name, value in fields.items():
                     old = issue["fields"].get(name)
                     issue["fields"][name] = value
-                    items.append({
-                        "field": name, "fieldtype": "jira" if not name.startswith("customfield_") else "custom",
-                        "from": None, "fromString": _display(old), "to": None, "toString": _display(value),
-                    })
+                    items.append(
+                        {
+                            "field": name,
+                            "fieldtype": "jira" if not name.startswith("customfield_") else "custom",
+                            "from": None,
+                            "fromString": _display(old),
+                            "to": None,
+                            "toString": _display(value),
+                        }
+                    )
                 self._add_history(issue, items, now)
             if comment is not None:
                 container = issue["fields"].setdefault("comment", {"comments": [], "startAt": 0})
                 self._next_history += 1
-                container["comments"].append({
-                    "id": str(self._next_history), "author": copy.deepcopy(self.myself),
-                    "updateAuthor": copy.deepcopy(self.myself), "body": comment, "created": now, "updated": now,
-                })
+                container["comments"].append(
+                    {
+                        "id": str(self._next_history),
+                        "author": copy.deepcopy(self.myself),
+                        "updateAuthor": copy.deepcopy(self.myself),
+                        "body": comment,
+                        "created": now,
+                        "updated": now,
+                    }
+                )
                 container["total"] = container["maxResults"] = len(container["comments"])
             self._touch(issue, lag)
             return issue
@@ -486,18 +514,33 @@ class FakeJira:
             issue = self.resolve(id_or_key)
             assert issue is not None
             for n in range(count):
-                self._add_history(issue, [{
-                    "field": "labels", "fieldtype": "jira", "from": None, "fromString": "",
-                    "to": None, "toString": f"bulk-{n}",
-                }], self.now())
+                self._add_history(
+                    issue,
+                    [
+                        {
+                            "field": "labels",
+                            "fieldtype": "jira",
+                            "from": None,
+                            "fromString": "",
+                            "to": None,
+                            "toString": f"bulk-{n}",
+                        }
+                    ],
+                    self.now(),
+                )
             self._touch(issue, 0)
 
     def _add_history(self, issue: dict[str, Any], items: list[dict[str, Any]], when: str) -> None:
         self._next_history += 1
         log = issue.setdefault("changelog", {"startAt": 0, "histories": []})
-        log["histories"].append({
-            "id": str(self._next_history), "author": copy.deepcopy(self.myself), "created": when, "items": items,
-        })
+        log["histories"].append(
+            {
+                "id": str(self._next_history),
+                "author": copy.deepcopy(self.myself),
+                "created": when,
+                "items": items,
+            }
+        )
         log["total"] = log["maxResults"] = len(log["histories"])
 
     def move_issue(self, id_or_key: str, new_key: str, *, lag: int = 0) -> dict[str, Any]:
@@ -509,16 +552,34 @@ class FakeJira:
             project = new_key.rsplit("-", 1)[0]
             issue["key"] = new_key
             issue["fields"]["project"] = {
-                **(issue["fields"].get("project") or {}), "key": project, "name": project,
+                **(issue["fields"].get("project") or {}),
+                "key": project,
+                "name": project,
                 "id": str(20000 + sum(map(ord, project))),
             }
             self.key_to_id[new_key] = str(issue["id"])
-            self._add_history(issue, [
-                {"field": "Key", "fieldtype": "jira", "from": None, "fromString": old_key, "to": None,
-                 "toString": new_key},
-                {"field": "project", "fieldtype": "jira", "from": None, "fromString": old_key.rsplit("-", 1)[0],
-                 "to": None, "toString": project},
-            ], self.now())
+            self._add_history(
+                issue,
+                [
+                    {
+                        "field": "Key",
+                        "fieldtype": "jira",
+                        "from": None,
+                        "fromString": old_key,
+                        "to": None,
+                        "toString": new_key,
+                    },
+                    {
+                        "field": "project",
+                        "fieldtype": "jira",
+                        "from": None,
+                        "fromString": old_key.rsplit("-", 1)[0],
+                        "to": None,
+                        "toString": project,
+                    },
+                ],
+                self.now(),
+            )
             self._touch(issue, lag)
             return issue
 
@@ -560,13 +621,18 @@ class FakeJira:
 
         def ref(issue: dict[str, Any]) -> dict[str, Any]:
             f = issue["fields"]
-            return {"id": str(issue["id"]), "key": issue["key"], "fields": {
-                k: copy.deepcopy(f.get(k)) for k in ("summary", "status", "priority", "issuetype")}}
+            return {
+                "id": str(issue["id"]),
+                "key": issue["key"],
+                "fields": {k: copy.deepcopy(f.get(k)) for k in ("summary", "status", "priority", "issuetype")},
+            }
 
         outward["fields"].setdefault("issuelinks", []).append(
-            {"id": str(self._next_link), "type": kind, "inwardIssue": ref(inward)})
+            {"id": str(self._next_link), "type": kind, "inwardIssue": ref(inward)}
+        )
         inward["fields"].setdefault("issuelinks", []).append(
-            {"id": str(self._next_link), "type": kind, "outwardIssue": ref(outward)})
+            {"id": str(self._next_link), "type": kind, "outwardIssue": ref(outward)}
+        )
         self._mutations += 1
         for issue in (outward, inward):
             self.issues[str(issue["id"])] = issue
@@ -583,8 +649,20 @@ class FakeJira:
 
     # --- writes (what `pir push` sends) ------------------------------------------------------------------
 
-    _SYSTEM_SETTABLE = {"project", "issuetype", "summary", "description", "labels", "assignee", "reporter",
-                        "priority", "duedate", "parent", "components", "environment"}  # fmt: skip
+    _SYSTEM_SETTABLE = {
+        "project",
+        "issuetype",
+        "summary",
+        "description",
+        "labels",
+        "assignee",
+        "reporter",
+        "priority",
+        "duedate",
+        "parent",
+        "components",
+        "environment",
+    }
 
     def _settable(self) -> set[str]:
         ids = {f["id"] for f in self.fields if str(f.get("id", "")).startswith("customfield_")}
@@ -624,8 +702,11 @@ class FakeJira:
             if name not in self.priorities:
                 errors["priority"] = f"Priority name '{name}' is not valid"
         if fields.get("assignee") is not None and self.find_user(fields["assignee"]) is None:
-            errors["assignee"] = ("Specified user does not exist or you do not have required permissions"
-                                  if self.cloud else f"User '{fields['assignee'].get('name')}' does not exist.")
+            errors["assignee"] = (
+                "Specified user does not exist or you do not have required permissions"
+                if self.cloud
+                else f"User '{fields['assignee'].get('name')}' does not exist."
+            )
         if fields.get("duedate"):
             try:
                 dt.date.fromisoformat(str(fields["duedate"]))
@@ -667,8 +748,12 @@ class FakeJira:
                 value = {"name": value["name"], "id": str(self.priorities.index(value["name"]) + 1)}
             if name == "issuetype":
                 type_name = value.get("name") or {v: k for k, v in self.issue_types.items()}[value["id"]]
-                value = {"id": self.issue_types[type_name], "name": type_name, "subtask": False,
-                         "hierarchyLevel": 1 if type_name == "Epic" else 0}
+                value = {
+                    "id": self.issue_types[type_name],
+                    "name": type_name,
+                    "subtask": False,
+                    "hierarchyLevel": 1 if type_name == "Epic" else 0,
+                }
             if name == "project":
                 value = {"id": "10000", "key": value.get("key") or "INC", "name": value.get("key") or "INC"}
             out[name] = value
@@ -680,14 +765,16 @@ class FakeJira:
             if not isinstance(fields, dict):
                 return 400, {"errorMessages": ["one of 'fields' or 'update' required"], "errors": {}}
             messages, errors = self.validate_fields(fields, api, creating=True)
-            links = ((body.get("update") or {}).get("issuelinks") or [])
+            links = (body.get("update") or {}).get("issuelinks") or []
             targets = []
             for op in links:
                 add = op.get("add") or {}
                 ref = add.get("outwardIssue") or add.get("inwardIssue") or {}
                 target = self.resolve(str(ref.get("key") or ref.get("id")))
                 if "issuelinks" in self.unsettable:
-                    errors["issuelinks"] = "Field 'issuelinks' cannot be set. It is not on the appropriate screen, or unknown."
+                    errors["issuelinks"] = (
+                        "Field 'issuelinks' cannot be set. It is not on the appropriate screen, or unknown."
+                    )
                 elif target is None:
                     errors["issuelinks"] = f"Issue '{ref.get('key') or ref.get('id')}' does not exist."
                 targets.append((target, "outwardIssue" in add, (add.get("type") or {}).get("name", "Relates")))
@@ -695,16 +782,31 @@ class FakeJira:
                 return 400, {"errorMessages": messages, "errors": errors}
             stored = self._store_fields(fields)
             project = stored["project"]["key"]
-            number = 1 + max((int(k.rsplit("-", 1)[1]) for k in self.key_to_id if k.startswith(project + "-")), default=0)
+            number = 1 + max(
+                (int(k.rsplit("-", 1)[1]) for k in self.key_to_id if k.startswith(project + "-")), default=0
+            )
             now = self.now()
             issue = {
                 "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-                "id": str(self._next_id), "key": f"{project}-{number}",
+                "id": str(self._next_id),
+                "key": f"{project}-{number}",
                 "fields": {
-                    "status": {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do", "id": 2}},
-                    "priority": {"name": "Medium", "id": "3"}, "labels": [], "components": [], "assignee": None,
-                    "reporter": copy.deepcopy(self.myself), "created": now, "updated": now, "resolutiondate": None,
-                    "duedate": None, "description": None, "issuelinks": [],
+                    "status": {
+                        "name": "To Do",
+                        "id": "10000",
+                        "statusCategory": {"key": "new", "name": "To Do", "id": 2},
+                    },
+                    "priority": {"name": "Medium", "id": "3"},
+                    "labels": [],
+                    "components": [],
+                    "assignee": None,
+                    "reporter": copy.deepcopy(self.myself),
+                    "created": now,
+                    "updated": now,
+                    "resolutiondate": None,
+                    "duedate": None,
+                    "description": None,
+                    "issuelinks": [],
                     "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
                     **stored,
                 },
@@ -720,7 +822,11 @@ class FakeJira:
             for prop in body.get("properties") or []:
                 self.properties.setdefault(issue["id"], {})[prop["key"]] = copy.deepcopy(prop.get("value"))
             self._touch(issue, self.create_lag if self.cloud else 0)
-            return 201, {"id": issue["id"], "key": issue["key"], "self": f"{self.url}/rest/api/{api}/issue/{issue['id']}"}
+            return 201, {
+                "id": issue["id"],
+                "key": issue["key"],
+                "self": f"{self.url}/rest/api/{api}/issue/{issue['id']}",
+            }
 
     def api_edit(self, issue: dict[str, Any], body: dict[str, Any], api: str) -> tuple[int, Any]:
         with self.lock:
@@ -728,8 +834,9 @@ class FakeJira:
             update = body.get("update") or {}
             if not fields and not update:
                 return 400, {"errorMessages": ["one of 'fields' or 'update' required"], "errors": {}}
-            messages, errors = self.validate_fields({**fields, **{k: None for k in update if k != "labels"}}, api,
-                                                    creating=False)  # fmt: skip
+            messages, errors = self.validate_fields(
+                {**fields, **{k: None for k in update if k != "labels"}}, api, creating=False
+            )
             if "labels" in update and "labels" in self.unsettable:
                 errors["labels"] = "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
             if messages or errors:
@@ -761,8 +868,14 @@ class FakeJira:
         # or e-mail). Each returns users the way its flavour shows them.
         wanted = ((query.get("query") if self.cloud else query.get("username")) or [""])[0].strip().lower()
         if not wanted:
-            return 400, {"errorMessages": ["The query parameter 'query' is required" if self.cloud
-                                           else "The username query parameter was not provided"], "errors": {}}
+            return 400, {
+                "errorMessages": [
+                    "The query parameter 'query' is required"
+                    if self.cloud
+                    else "The username query parameter was not provided"
+                ],
+                "errors": {},
+            }
         found = []
         for user in self.users:
             names = [str(user.get(k) or "").lower() for k in ("displayName", "emailAddress", "name")]
@@ -792,8 +905,11 @@ class FakeJira:
                 return cached[1]
             expr, order = _Parser(jql).parse()
             order = order or [("key", True)]
-            hits = [(tuple(self._sort_key(i, name) for name, _ in order), str(i["id"]))
-                    for i in self._searchable(expr) if expr is None or self._eval(expr, i)]  # fmt: skip
+            hits = [
+                (tuple(self._sort_key(i, name) for name, _ in order), str(i["id"]))
+                for i in self._searchable(expr)
+                if expr is None or self._eval(expr, i)
+            ]
             for position, (_, desc) in reversed(list(enumerate(order))):
                 hits.sort(key=lambda hit, p=position: hit[0][p], reverse=desc)
             ids = [issue_id for _, issue_id in hits]
@@ -875,8 +991,12 @@ class FakeJira:
             have = parse_jira_time(raw).astimezone(self.tz).replace(second=0, microsecond=0)
             want = _parse_jql_date(values[0], self.tz)
             return {
-                "=": have == want, "!=": have != want, ">=": have >= want, ">": have > want,
-                "<=": have <= want, "<": have < want,
+                "=": have == want,
+                "!=": have != want,
+                ">=": have >= want,
+                ">": have > want,
+                "<=": have <= want,
+                "<": have < want,
             }[op]
         have_values = self._values(issue, name)
         wanted = [v.lower() for v in values]
@@ -918,15 +1038,22 @@ class FakeJira:
                 comments = chosen["comment"].get("comments") or []
                 shown = comments[:comment_cap] if comment_cap is not None else comments
                 chosen["comment"] = {
-                    "comments": shown, "self": f"{out['self']}/comment",
-                    "maxResults": len(shown), "total": len(comments), "startAt": 0,
+                    "comments": shown,
+                    "self": f"{out['self']}/comment",
+                    "maxResults": len(shown),
+                    "total": len(comments),
+                    "startAt": 0,
                 }
             out["fields"] = self._convert_fields(chosen, api)
         if "changelog" in expand and "changelog" not in self.hidden_fields:
             histories = (issue.get("changelog") or {}).get("histories") or []
             # A truncated embedded changelog keeps the newest histories: a client that appends pages
             # after the embedded ones, instead of re-reading from the start, gets a wrong timeline.
-            shown = histories[-changelog_cap:] if changelog_cap is not None and len(histories) > changelog_cap else histories
+            shown = (
+                histories[-changelog_cap:]
+                if changelog_cap is not None and len(histories) > changelog_cap
+                else histories
+            )
             log = {"startAt": 0, "maxResults": len(shown), "total": len(histories), "histories": shown}
             out["changelog"] = self._convert(log, api) if self.cloud else log
         return out
@@ -937,7 +1064,9 @@ class FakeJira:
             # Jira sends an asked-for system field without a value as null (comments as an empty page);
             # a field hidden in the field configuration (``hidden_fields``) it leaves out.
             if name not in chosen and not (name == "parent" and self.cloud):
-                chosen[name] = {"comments": [], "startAt": 0, "maxResults": 0, "total": 0} if name == "comment" else None
+                chosen[name] = (
+                    {"comments": [], "startAt": 0, "maxResults": 0, "total": 0} if name == "comment" else None
+                )
         for name in self.hidden_fields:
             chosen.pop(name, None)
         return chosen
@@ -958,7 +1087,11 @@ class FakeJira:
                     chosen[self.epic_link_id] = stored.get(self.epic_link_id)
                 elif name in stored:
                     chosen[name] = stored[name]
-        if self.cloud and self.epic_link_id in stored and ("parent" in names or "*all" in names or "*navigable" in names):
+        if (
+            self.cloud
+            and self.epic_link_id in stored
+            and ("parent" in names or "*all" in names or "*navigable" in names)
+        ):
             chosen.setdefault(self.epic_link_id, stored.get(self.epic_link_id))
         # Shallow: rendering never mutates what it shares with the store (Cloud conversion builds new
         # objects), and deep copies would make the fake, not the client, dominate the benchmark.
@@ -970,11 +1103,18 @@ class FakeJira:
         if self.epic_link_id and self.epic_link_id in chosen:
             epic_key = chosen.pop(self.epic_link_id)
             epic = self.resolve(epic_key) if epic_key else None
-            chosen["parent"] = None if epic is None else {
-                "id": str(epic["id"]), "key": epic["key"],
-                "self": f"{self.url}/rest/api/{api}/issue/{epic['id']}",
-                "fields": {k: copy.deepcopy(epic["fields"].get(k)) for k in ("summary", "status", "priority", "issuetype")},
-            }
+            chosen["parent"] = (
+                None
+                if epic is None
+                else {
+                    "id": str(epic["id"]),
+                    "key": epic["key"],
+                    "self": f"{self.url}/rest/api/{api}/issue/{epic['id']}",
+                    "fields": {
+                        k: copy.deepcopy(epic["fields"].get(k)) for k in ("summary", "status", "priority", "issuetype")
+                    },
+                }
+            )
         converted = self._convert(chosen, api)
         if api == "3":
             for key in ("description", "environment", *self._textarea):
@@ -997,8 +1137,10 @@ class FakeJira:
             return {
                 "self": f"{self.url}/rest/api/{api}/user?accountId={value.get('accountId', '')}",
                 "accountId": value.get("accountId") or f"557058:{value.get('name', 'unknown')}",
-                "displayName": value.get("displayName"), "active": value.get("active", True),
-                "accountType": "atlassian", "timeZone": value.get("timeZone", self.user_tz),
+                "displayName": value.get("displayName"),
+                "active": value.get("active", True),
+                "accountType": "atlassian",
+                "timeZone": value.get("timeZone", self.user_tz),
             }
         return {k: self._convert(v, api) for k, v in value.items()}
 
@@ -1031,16 +1173,24 @@ def _inline(text: str, users: dict[str, Any]) -> list[dict[str, Any]]:
     pos = 0
     for match in pattern.finditer(text):
         if match.start() > pos:
-            nodes.append({"type": "text", "text": text[pos:match.start()]})
+            nodes.append({"type": "text", "text": text[pos : match.start()]})
         if match.group(1):
             user = users.get(match.group(1)) or {}
-            nodes.append({"type": "mention", "attrs": {
-                "id": user.get("accountId", match.group(1)), "text": "@" + user.get("displayName", match.group(1)),
-            }})
+            nodes.append(
+                {
+                    "type": "mention",
+                    "attrs": {
+                        "id": user.get("accountId", match.group(1)),
+                        "text": "@" + user.get("displayName", match.group(1)),
+                    },
+                }
+            )
         elif match.group(2):
             nodes.append({"type": "text", "text": match.group(2), "marks": [{"type": "strong"}]})
         else:
-            nodes.append({"type": "text", "text": match.group(3), "marks": [{"type": "link", "attrs": {"href": match.group(4)}}]})
+            nodes.append(
+                {"type": "text", "text": match.group(3), "marks": [{"type": "link", "attrs": {"href": match.group(4)}}]}
+            )
         pos = match.end()
     if pos < len(text):
         nodes.append({"type": "text", "text": text[pos:]})
@@ -1077,15 +1227,26 @@ def wiki_to_adf(text: str, users: dict[str, Any] | None = None) -> dict[str, Any
             content.append({"type": "codeBlock", "content": [{"type": "text", "text": "\n".join(body)}]})
         elif heading:
             flush()
-            content.append({"type": "heading", "attrs": {"level": int(heading.group(1))},
-                            "content": _inline(heading.group(2), users)})
+            content.append(
+                {
+                    "type": "heading",
+                    "attrs": {"level": int(heading.group(1))},
+                    "content": _inline(heading.group(2), users),
+                }
+            )
         elif re.match(r"^[*#-]\s+", line):
             flush()
             ordered = line.startswith("#")
             items = []
             while i < len(lines) and re.match(r"^[*#-]\s+", lines[i]):
-                items.append({"type": "listItem", "content": [
-                    {"type": "paragraph", "content": _inline(re.sub(r"^[*#-]\s+", "", lines[i]), users)}]})
+                items.append(
+                    {
+                        "type": "listItem",
+                        "content": [
+                            {"type": "paragraph", "content": _inline(re.sub(r"^[*#-]\s+", "", lines[i]), users)}
+                        ],
+                    }
+                )
                 i += 1
             content.append({"type": "orderedList" if ordered else "bulletList", "content": items})
             continue
@@ -1162,7 +1323,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         if site.context_path and path.startswith(site.context_path):
-            path = path[len(site.context_path):]
+            path = path[len(site.context_path) :]
         query = {k: v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         body: dict[str, Any] = {}
         self._json: Any = None
@@ -1205,8 +1366,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(fault.kind), {"errorMessages": [f"injected {fault.kind}"]}, headers)
             return
         if not self._authenticated():
-            self._send(401, {"errorMessages": ["You are not authenticated. Authentication required to perform this operation."]},
-                       {"WWW-Authenticate": 'Basic realm="protected-area"'} if site.cloud else {"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"})
+            self._send(
+                401,
+                {"errorMessages": ["You are not authenticated. Authentication required to perform this operation."]},
+                {"WWW-Authenticate": 'Basic realm="protected-area"'}
+                if site.cloud
+                else {"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"},
+            )
             return
         try:
             status, payload = self._route(method, path, query, body)
@@ -1292,9 +1458,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, copy.deepcopy(site.canned_search)
             if rest == "search":
                 if site.cloud:
-                    return 410, {"errorMessages": [
-                        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
-                        "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"]}
+                    return 410, {
+                        "errorMessages": [
+                            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                            "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+                        ]
+                    }
                 return self._search_dc(q, qlist, api)
             if rest == "search/jql":
                 if not site.cloud:
@@ -1310,14 +1479,24 @@ class _Handler(BaseHTTPRequestHandler):
             if m:
                 issue = site.resolve(m.group(1))
                 if issue is None:
-                    return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+                    return 404, {
+                        "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+                        "errors": {},
+                    }
                 props = site.properties.setdefault(str(issue["id"]), {})
                 if m.group(2) is None and method == "GET":
-                    return 200, {"keys": [{"self": f"{site.url}/rest/api/{api}/issue/{issue['id']}/properties/{k}", "key": k}
-                                          for k in sorted(props)]}
+                    return 200, {
+                        "keys": [
+                            {"self": f"{site.url}/rest/api/{api}/issue/{issue['id']}/properties/{k}", "key": k}
+                            for k in sorted(props)
+                        ]
+                    }
                 if method == "GET":
                     if m.group(2) not in props:
-                        return 404, {"errorMessages": [f"The property with key '{m.group(2)}' does not exist."], "errors": {}}
+                        return 404, {
+                            "errorMessages": [f"The property with key '{m.group(2)}' does not exist."],
+                            "errors": {},
+                        }
                     return 200, {"key": m.group(2), "value": copy.deepcopy(props[m.group(2)])}
                 if method == "PUT":
                     existed = m.group(2) in props
@@ -1327,13 +1506,19 @@ class _Handler(BaseHTTPRequestHandler):
             if m and method == "PUT":
                 issue = site.resolve(m.group(1))
                 if issue is None:
-                    return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+                    return 404, {
+                        "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+                        "errors": {},
+                    }
                 return site.api_edit(issue, body, api)
             m = re.match(r"^issue/([^/]+)(?:/(changelog|comment))?$", rest)
             if m and method == "GET":
                 issue = site.resolve(m.group(1))
                 if issue is None:
-                    return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+                    return 404, {
+                        "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+                        "errors": {},
+                    }
                 if m.group(2) == "changelog":
                     if not site.cloud and not site.dc_changelog_endpoint:
                         return 404, {"message": "null for uri: " + path, "status-code": 404}
@@ -1343,19 +1528,36 @@ class _Handler(BaseHTTPRequestHandler):
                 expand = set((q("expand") or "").split(","))
                 fields = qlist("fields")
                 cap = ISSUE_GET_CHANGELOG if site.cloud else None
-                return 200, site.render(issue, api=api, fields=fields or ["*all"], expand=expand,
-                                        changelog_cap=cap, comment_cap=None)
+                return 200, site.render(
+                    issue, api=api, fields=fields or ["*all"], expand=expand, changelog_cap=cap, comment_cap=None
+                )
         return 404, {"errorMessages": [f"no route for {method} {path}"]}
 
     def _server_info(self) -> dict[str, Any]:
         site = self.site
         info = dict(site.server_info)
         if site.cloud:
-            info.update({"baseUrl": site.url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
-                         "deploymentType": "Cloud", "buildNumber": 100285, "serverTitle": "Jira"})
+            info.update(
+                {
+                    "baseUrl": site.url,
+                    "version": "1001.0.0-SNAPSHOT",
+                    "versionNumbers": [1001, 0, 0],
+                    "deploymentType": "Cloud",
+                    "buildNumber": 100285,
+                    "serverTitle": "Jira",
+                }
+            )
         else:
-            info.update({"baseUrl": site.url, "version": "9.12.15", "versionNumbers": [9, 12, 15],
-                         "deploymentType": "Server", "buildNumber": 9120015, "serverTitle": "Jira"})
+            info.update(
+                {
+                    "baseUrl": site.url,
+                    "version": "9.12.15",
+                    "versionNumbers": [9, 12, 15],
+                    "deploymentType": "Server",
+                    "buildNumber": 9120015,
+                    "serverTitle": "Jira",
+                }
+            )
         info["serverTime"] = site.now()
         return info
 
@@ -1368,11 +1570,23 @@ class _Handler(BaseHTTPRequestHandler):
         hits = site.search_ids(jql)
         fields = qlist("fields")
         expand = set(str(q("expand") or "").split(","))
-        page = [site.issues[i] for i in hits[start:start + size]]
+        page = [site.issues[i] for i in hits[start : start + size]]
         return 200, {
-            "expand": "schema,names", "startAt": start, "maxResults": size, "total": len(hits),
-            "issues": [site.render(i, api=api, fields=fields or ["*navigable"], expand=expand,
-                                   changelog_cap=ISSUE_GET_CHANGELOG, comment_cap=EMBEDDED_COMMENTS) for i in page],
+            "expand": "schema,names",
+            "startAt": start,
+            "maxResults": size,
+            "total": len(hits),
+            "issues": [
+                site.render(
+                    i,
+                    api=api,
+                    fields=fields or ["*navigable"],
+                    expand=expand,
+                    changelog_cap=ISSUE_GET_CHANGELOG,
+                    comment_cap=EMBEDDED_COMMENTS,
+                )
+                for i in page
+            ],
         }
 
     def _search_cloud(self, q: Any, qlist: Any, api: str) -> tuple[int, Any]:
@@ -1396,16 +1610,25 @@ class _Handler(BaseHTTPRequestHandler):
                 site.lag[ident] -= 1  # the search index has not caught up with this change yet
                 continue
             visible.append(ident)
-        page = [site.issues[i] for i in visible[start:start + size]]
+        page = [site.issues[i] for i in visible[start : start + size]]
         fields = qlist("fields")
         expand = set(str(q("expand") or "").split(","))
         out: dict[str, Any] = {
-            "issues": [site.render(i, api=api, fields=fields, expand=expand,
-                                   changelog_cap=CLOUD_SEARCH_CHANGELOG, comment_cap=EMBEDDED_COMMENTS) for i in page],
+            "issues": [
+                site.render(
+                    i,
+                    api=api,
+                    fields=fields,
+                    expand=expand,
+                    changelog_cap=CLOUD_SEARCH_CHANGELOG,
+                    comment_cap=EMBEDDED_COMMENTS,
+                )
+                for i in page
+            ],
             "isLast": start + size >= len(visible),
         }
         if not out["isLast"]:
-            out["nextPageToken"] = base64.urlsafe_b64encode(f"{start + size}:{hash(jql) & 0xffff}".encode()).decode()
+            out["nextPageToken"] = base64.urlsafe_b64encode(f"{start + size}:{hash(jql) & 0xFFFF}".encode()).decode()
         return 200, out
 
     def _changelog_page(self, issue: dict[str, Any], q: Any, api: str) -> tuple[int, Any]:
@@ -1413,11 +1636,14 @@ class _Handler(BaseHTTPRequestHandler):
         histories = (issue.get("changelog") or {}).get("histories") or []
         start = int(q("startAt", 0) or 0)
         size = max(1, min(int(q("maxResults", CHANGELOG_PAGE) or CHANGELOG_PAGE), CHANGELOG_PAGE))
-        page = histories[start:start + size]
+        page = histories[start : start + size]
         base = f"{site.url}/rest/api/{api}/issue/{issue['key']}/changelog"
         out = {
-            "self": f"{base}?startAt={start}&maxResults={size}", "maxResults": size, "startAt": start,
-            "total": len(histories), "isLast": start + size >= len(histories),
+            "self": f"{base}?startAt={start}&maxResults={size}",
+            "maxResults": size,
+            "startAt": start,
+            "total": len(histories),
+            "isLast": start + size >= len(histories),
             "values": site._convert(page, api) if site.cloud else page,
         }
         if not out["isLast"]:
@@ -1429,9 +1655,11 @@ class _Handler(BaseHTTPRequestHandler):
         comments = (issue["fields"].get("comment") or {}).get("comments") or []
         start = int(q("startAt", 0) or 0)
         size = max(1, min(int(q("maxResults", COMMENT_PAGE) or COMMENT_PAGE), COMMENT_PAGE))
-        page = comments[start:start + size]
+        page = comments[start : start + size]
         return 200, {
-            "startAt": start, "maxResults": size, "total": len(comments),
+            "startAt": start,
+            "maxResults": size,
+            "total": len(comments),
             "comments": [site.render_comment(c, api) for c in page],
         }
 
@@ -1442,8 +1670,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _user(n: int) -> dict[str, Any]:
     return {
-        "name": f"user{n}", "key": f"JIRAUSER{10000 + n}", "accountId": f"557058:{n:08d}-aaaa",
-        "displayName": f"User {n}", "emailAddress": f"user{n}@example.com", "active": True,
+        "name": f"user{n}",
+        "key": f"JIRAUSER{10000 + n}",
+        "accountId": f"557058:{n:08d}-aaaa",
+        "displayName": f"User {n}",
+        "emailAddress": f"user{n}@example.com",
+        "active": True,
         "timeZone": "Europe/Berlin",
     }
 
@@ -1462,15 +1694,48 @@ def tiny_site(
     users = [_user(n) for n in range(1, 6)]
     fields = [
         {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string", "system": "summary"}},
-        {"id": "labels", "name": "Labels", "custom": False, "schema": {"type": "array", "items": "string", "system": "labels"}},
-        {"id": "customfield_10010", "name": "Severity", "custom": True,
-         "schema": {"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "customId": 10010}},
-        {"id": "customfield_10011", "name": "Failure Mode", "custom": True,
-         "schema": {"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "customId": 10011}},
-        {"id": "customfield_10014", "name": "Epic Link", "custom": True,
-         "schema": {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10014}},
-        {"id": "customfield_10020", "name": "Success Metric", "custom": True,
-         "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea", "customId": 10020}},
+        {
+            "id": "labels",
+            "name": "Labels",
+            "custom": False,
+            "schema": {"type": "array", "items": "string", "system": "labels"},
+        },
+        {
+            "id": "customfield_10010",
+            "name": "Severity",
+            "custom": True,
+            "schema": {
+                "type": "option",
+                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select",
+                "customId": 10010,
+            },
+        },
+        {
+            "id": "customfield_10011",
+            "name": "Failure Mode",
+            "custom": True,
+            "schema": {
+                "type": "option",
+                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select",
+                "customId": 10011,
+            },
+        },
+        {
+            "id": "customfield_10014",
+            "name": "Epic Link",
+            "custom": True,
+            "schema": {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10014},
+        },
+        {
+            "id": "customfield_10020",
+            "name": "Success Metric",
+            "custom": True,
+            "schema": {
+                "type": "string",
+                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+                "customId": 10020,
+            },
+        },
     ]
     issues: list[dict[str, Any]] = []
     next_id = 10001
@@ -1486,18 +1751,26 @@ def tiny_site(
         reporter = users[next_id % len(users)]
         return {
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-            "id": str(next_id), "self": f"https://jira.example.com/rest/api/2/issue/{next_id}", "key": key,
+            "id": str(next_id),
+            "self": f"https://jira.example.com/rest/api/2/issue/{next_id}",
+            "key": key,
             "fields": {
-                "summary": f"{itype} {key}", "issuetype": {"id": "1" if itype == "Incident" else "2", "name": itype, "subtask": False},
+                "summary": f"{itype} {key}",
+                "issuetype": {"id": "1" if itype == "Incident" else "2", "name": itype, "subtask": False},
                 "project": {"id": "10000", "key": key.split("-")[0], "name": "Incidents", "projectTypeKey": "software"},
                 "status": {"name": "Resolved", "statusCategory": {"key": "done", "name": "Done"}},
-                "priority": {"name": "High"}, "labels": labels, "components": [{"name": "checkout"}],
-                "reporter": reporter, "assignee": users[(next_id + 1) % len(users)],
-                "created": fmt(created), "updated": fmt(created + dt.timedelta(hours=5)),
+                "priority": {"name": "High"},
+                "labels": labels,
+                "components": [{"name": "checkout"}],
+                "reporter": reporter,
+                "assignee": users[(next_id + 1) % len(users)],
+                "created": fmt(created),
+                "updated": fmt(created + dt.timedelta(hours=5)),
                 "resolutiondate": fmt(created + dt.timedelta(hours=4)),
                 "description": f"h2. What happened\n*{key}* broke checkout for [~user1].\n* first\n* second",
                 "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
-                "issuelinks": [], **extra,
+                "issuelinks": [],
+                **extra,
             },
             "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []},
         }
@@ -1505,32 +1778,66 @@ def tiny_site(
     for n in range(1, n_incidents + 1):
         created = start + dt.timedelta(days=n)
         label = f"stage{n}"
-        inc = issue(f"INC-{3 * n - 2}", "Incident", created, [label],
-                    {"customfield_10010": {"value": "Sev-1", "id": "1"}, "customfield_10011": {"value": "capacity", "id": "2"}})
+        inc = issue(
+            f"INC-{3 * n - 2}",
+            "Incident",
+            created,
+            [label],
+            {"customfield_10010": {"value": "Sev-1", "id": "1"}, "customfield_10011": {"value": "capacity", "id": "2"}},
+        )
         for h in range(histories[(n - 1) % len(histories)]):
             hist_id += 1
-            inc["changelog"]["histories"].append({
-                "id": str(hist_id), "author": users[h % len(users)], "created": fmt(created + dt.timedelta(minutes=h)),
-                "items": [{"field": "status", "fieldtype": "jira", "from": "1", "fromString": "Open",
-                           "to": "2", "toString": "Investigating" if h % 2 == 0 else "Mitigated"}],
-            })
+            inc["changelog"]["histories"].append(
+                {
+                    "id": str(hist_id),
+                    "author": users[h % len(users)],
+                    "created": fmt(created + dt.timedelta(minutes=h)),
+                    "items": [
+                        {
+                            "field": "status",
+                            "fieldtype": "jira",
+                            "from": "1",
+                            "fromString": "Open",
+                            "to": "2",
+                            "toString": "Investigating" if h % 2 == 0 else "Mitigated",
+                        }
+                    ],
+                }
+            )
         inc["changelog"]["total"] = inc["changelog"]["maxResults"] = len(inc["changelog"]["histories"])
         for c in range(comments[(n - 1) % len(comments)]):
             comment_id += 1
-            inc["fields"]["comment"]["comments"].append({
-                "id": str(comment_id), "author": users[c % len(users)], "updateAuthor": users[c % len(users)],
-                "body": f"Comment {c} on *INC-{3 * n - 2}*", "created": fmt(created + dt.timedelta(minutes=c + 1)),
-                "updated": fmt(created + dt.timedelta(minutes=c + 1)),
-            })
+            inc["fields"]["comment"]["comments"].append(
+                {
+                    "id": str(comment_id),
+                    "author": users[c % len(users)],
+                    "updateAuthor": users[c % len(users)],
+                    "body": f"Comment {c} on *INC-{3 * n - 2}*",
+                    "created": fmt(created + dt.timedelta(minutes=c + 1)),
+                    "updated": fmt(created + dt.timedelta(minutes=c + 1)),
+                }
+            )
         total_comments = len(inc["fields"]["comment"]["comments"])
         inc["fields"]["comment"]["total"] = inc["fields"]["comment"]["maxResults"] = total_comments
         epic = issue(f"INC-{3 * n - 1}", "Epic", created + dt.timedelta(hours=6), ["postmortem", label], {})
-        action = issue(f"INC-{3 * n}", "Task", created + dt.timedelta(hours=7), ["postmortem", label],
-                       {"customfield_10014": epic["key"], "customfield_10020": "p99 < 300 ms\nfor a week",
-                        "duedate": (created + dt.timedelta(days=14)).date().isoformat()})
-        inc["fields"]["issuelinks"] = [{"id": str(90000 + n), "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-                                        "outwardIssue": {"id": epic["id"], "key": epic["key"],
-                                                         "fields": {"issuetype": {"name": "Epic"}}}}]
+        action = issue(
+            f"INC-{3 * n}",
+            "Task",
+            created + dt.timedelta(hours=7),
+            ["postmortem", label],
+            {
+                "customfield_10014": epic["key"],
+                "customfield_10020": "p99 < 300 ms\nfor a week",
+                "duedate": (created + dt.timedelta(days=14)).date().isoformat(),
+            },
+        )
+        inc["fields"]["issuelinks"] = [
+            {
+                "id": str(90000 + n),
+                "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+                "outwardIssue": {"id": epic["id"], "key": epic["key"], "fields": {"issuetype": {"name": "Epic"}}},
+            }
+        ]
         issues += [inc, epic, action]
     return {"serverInfo": {}, "fields": fields, "users": users, "issues": issues}
 
@@ -1563,7 +1870,9 @@ def with_field_catalogue(site: dict[str, Any], variant: str) -> dict[str, Any]:
         for field_id in gone:
             issue["fields"].pop(field_id, None)
         for history in (issue.get("changelog") or {}).get("histories") or []:
-            history["items"] = [i for i in history["items"] if i.get("fieldId") not in gone and i.get("field") not in dropped]
+            history["items"] = [
+                i for i in history["items"] if i.get("fieldId") not in gone and i.get("field") not in dropped
+            ]
     return {**site, "fields": catalogue, "issues": issues}
 
 
@@ -1599,8 +1908,11 @@ class FakeJiraProcess:
         code = "from support.fake_jira import serve_factory; import sys; serve_factory(sys.argv[1], sys.argv[2])"
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, self.factory, json.dumps(self.kwargs)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.process.stdout.readline()
         if not line:
             self.process.wait()

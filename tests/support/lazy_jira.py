@@ -43,8 +43,10 @@ def _ts(at: dt.datetime, zone: str) -> str:
     local = at.astimezone(_ZONES.get(zone) or _ZONES.setdefault(zone, ZoneInfo(zone)))
     offset = int(local.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
     sign, offset = ("-", -offset) if offset < 0 else ("+", offset)
-    return (f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}:{local.minute:02d}:"
-            f"{local.second:02d}.{local.microsecond // 1000:03d}{sign}{offset // 60:02d}{offset % 60:02d}")
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}:{local.minute:02d}:"
+        f"{local.second:02d}.{local.microsecond // 1000:03d}{sign}{offset // 60:02d}{offset % 60:02d}"
+    )
 
 
 class _Shapes:
@@ -85,21 +87,30 @@ class _Shapes:
             return found
         # A value the small sample happened not to use: the same shape, an id of its own.
         oid = str(90000 + sum(map(ord, field_id + value)))
-        return {"self": f"{sample.BASE_URL}/rest/api/2/customFieldOption/{oid}", "value": value, "id": oid,
-                "disabled": False}  # fmt: skip
+        return {
+            "self": f"{sample.BASE_URL}/rest/api/2/customFieldOption/{oid}",
+            "value": value,
+            "id": oid,
+            "disabled": False,
+        }
 
     def status(self, name: str) -> dict[str, Any]:
         return self.statuses[name]
 
     def priority(self, name: str) -> dict[str, Any]:
         found = self.priorities.get(name)
-        return found or {"self": f"{sample.BASE_URL}/rest/api/2/priority/{sample.PRIORITIES[name]}", "name": name,
-                         "id": sample.PRIORITIES[name]}  # fmt: skip
+        return found or {
+            "self": f"{sample.BASE_URL}/rest/api/2/priority/{sample.PRIORITIES[name]}",
+            "name": name,
+            "id": sample.PRIORITIES[name],
+        }
 
     def component(self, service: str) -> dict[str, Any]:
-        return self.components.get(service) or {"self": f"{sample.BASE_URL}/rest/api/2/component/{service}",
-                                                "id": str(10200 + list(sample.SERVICES).index(service)),
-                                                "name": service}  # fmt: skip
+        return self.components.get(service) or {
+            "self": f"{sample.BASE_URL}/rest/api/2/component/{service}",
+            "id": str(10200 + list(sample.SERVICES).index(service)),
+            "name": service,
+        }
 
 
 def family_of(issue_id: int) -> tuple[int, int]:
@@ -219,8 +230,12 @@ def lazy_site(incidents: int, seed: int = 31, long_share: float = LONG_SHARE) ->
     """A site (what ``FakeJira`` takes) of ``incidents`` incident families made on request; ``long_share`` of
     the incidents have a changelog, and as many (drawn apart) a comment list, longer than Jira embeds."""
     shapes = _Shapes(seed, long_share)
-    return {"serverInfo": shapes.server_info, "fields": shapes.fields, "users": shapes.users,
-            "issues": LazyIssues(incidents, seed, shapes)}  # fmt: skip
+    return {
+        "serverInfo": shapes.server_info,
+        "fields": shapes.fields,
+        "users": shapes.users,
+        "issues": LazyIssues(incidents, seed, shapes),
+    }
 
 
 # --- one family ------------------------------------------------------------------------------------------
@@ -262,32 +277,68 @@ def _family(n: int, seed: int, shapes: _Shapes, *, text: bool = True) -> list[di
     ids = [str(FIRST_ID + BLOCK * n + j) for j in range(BLOCK)]
     body = random.Random(seed * 1_000_003 + 2 * n + 1) if text else None
 
-    incident = _issue(ids[0], key_of(n, 0), {
-        "summary": summary, "issuetype": shapes.types["Incident"], "status": shapes.status("Closed"),
-        "priority": shapes.priority(sample.SEVERITY_PRIORITY[sev]),
-        "labels": sorted([label] + (["postmortem"] if urgent else [])), "components": [shapes.component(service)],
-        "assignee": responders[0] if handoff else commander, "reporter": reporter, "creator": reporter,
-        "created": _ts(created, zone), "updated": _ts(closed, zone), "resolutiondate": _ts(resolved, zone),
-        "customfield_10010": shapes.option("customfield_10010", sev),
-        "customfield_10011": shapes.option("customfield_10011", mode),
-        "customfield_10023": commander,
-        "customfield_10024": shapes.option("customfield_10024", "Yes" if impact else "No"),
-        "customfield_10025": shapes.option("customfield_10025", "Required" if regulatory else "Not required"),
-        "customfield_10026": _ts(started, zone),
-    }, shapes)  # fmt: skip
+    incident = _issue(
+        ids[0],
+        key_of(n, 0),
+        {
+            "summary": summary,
+            "issuetype": shapes.types["Incident"],
+            "status": shapes.status("Closed"),
+            "priority": shapes.priority(sample.SEVERITY_PRIORITY[sev]),
+            "labels": sorted([label] + (["postmortem"] if urgent else [])),
+            "components": [shapes.component(service)],
+            "assignee": responders[0] if handoff else commander,
+            "reporter": reporter,
+            "creator": reporter,
+            "created": _ts(created, zone),
+            "updated": _ts(closed, zone),
+            "resolutiondate": _ts(resolved, zone),
+            "customfield_10010": shapes.option("customfield_10010", sev),
+            "customfield_10011": shapes.option("customfield_10011", mode),
+            "customfield_10023": commander,
+            "customfield_10024": shapes.option("customfield_10024", "Yes" if impact else "No"),
+            "customfield_10025": shapes.option("customfield_10025", "Required" if regulatory else "Not required"),
+            "customfield_10026": _ts(started, zone),
+        },
+        shapes,
+    )
     if body is not None:
-        _incident_text(incident, body, n, sev, service, mode, version, impact,
-                       (commander, responders, handoff), (created, investigating, mitigated, resolved, closed),
-                       shapes.long_share)
+        _incident_text(
+            incident,
+            body,
+            n,
+            sev,
+            service,
+            mode,
+            version,
+            impact,
+            (commander, responders, handoff),
+            (created, investigating, mitigated, resolved, closed),
+            shapes.long_share,
+        )
     issues = [incident]
     if urgent:
-        issues.append(_issue(ids[1], key_of(n, 1), {
-            "summary": f"Postmortem actions: {summary}", "issuetype": shapes.types["Epic"],
-            "status": shapes.status("In Progress"), "priority": shapes.priority("Medium"),
-            "labels": ["postmortem", label], "components": [shapes.component(service)], "assignee": reporter,
-            "reporter": reporter, "creator": reporter, "created": _ts(epic_at, zone),
-            "updated": _ts(epic_at, zone), "customfield_10015": f"PM {incident['key']} {service}",
-        }, shapes))  # fmt: skip
+        issues.append(
+            _issue(
+                ids[1],
+                key_of(n, 1),
+                {
+                    "summary": f"Postmortem actions: {summary}",
+                    "issuetype": shapes.types["Epic"],
+                    "status": shapes.status("In Progress"),
+                    "priority": shapes.priority("Medium"),
+                    "labels": ["postmortem", label],
+                    "components": [shapes.component(service)],
+                    "assignee": reporter,
+                    "reporter": reporter,
+                    "creator": reporter,
+                    "created": _ts(epic_at, zone),
+                    "updated": _ts(epic_at, zone),
+                    "customfield_10015": f"PM {incident['key']} {service}",
+                },
+                shapes,
+            )
+        )
         if epic_linked:
             _link(incident, issues[1], LINK_IDS + BLOCK * n + 1)
     history_id = HISTORY_IDS + 400 * n + 300  # after the incident's (at most 270)
@@ -300,24 +351,37 @@ def _family(n: int, seed: int, shapes: _Shapes, *, text: bool = True) -> list[di
         done = begun + dt.timedelta(days=head.uniform(1, 60)) if head.random() < 0.55 else None
         author = owner or reporter
         steps = [(begun, "To Do", "In Progress")] + ([(done, "In Progress", "Done")] if done else [])
-        action = _issue(ids[position], key_of(n, position), {
-            "summary": head.choice(sample.ACTION_SUMMARIES[kind]).format(s=service), "issuetype": shapes.types["Task"],
-            "status": shapes.status("Done" if done else "In Progress"),
-            "priority": shapes.priority(head.choice(["High", "Medium", "Low"])), "labels": ["postmortem", label],
-            "assignee": owner, "reporter": reporter, "creator": reporter, "created": _ts(at, zone),
-            "updated": _ts(steps[-1][0], zone), "resolutiondate": _ts(done, zone) if done else None,
-            "duedate": due.isoformat(), "customfield_10014": key_of(n, 1) if urgent else None,
-            "customfield_10020": f"*Metric:* p99 of *{service}* under 300 ms for {head.choice([7, 14, 30])} days",
-            "customfield_10021": f"h3. Verification\n# Inject _{mode.lower()}_ in staging\n# Confirm the alert",
-            "customfield_10022": shapes.option("customfield_10022", kind),
-            "customfield_10027": shapes.option("customfield_10027", sample.SERVICES[service]),
-            "description": f"Follow-up of {incident['key']}.\n\nh3. Context\n_{summary}_",
-        }, shapes)  # fmt: skip
+        action = _issue(
+            ids[position],
+            key_of(n, position),
+            {
+                "summary": head.choice(sample.ACTION_SUMMARIES[kind]).format(s=service),
+                "issuetype": shapes.types["Task"],
+                "status": shapes.status("Done" if done else "In Progress"),
+                "priority": shapes.priority(head.choice(["High", "Medium", "Low"])),
+                "labels": ["postmortem", label],
+                "assignee": owner,
+                "reporter": reporter,
+                "creator": reporter,
+                "created": _ts(at, zone),
+                "updated": _ts(steps[-1][0], zone),
+                "resolutiondate": _ts(done, zone) if done else None,
+                "duedate": due.isoformat(),
+                "customfield_10014": key_of(n, 1) if urgent else None,
+                "customfield_10020": f"*Metric:* p99 of *{service}* under 300 ms for {head.choice([7, 14, 30])} days",
+                "customfield_10021": f"h3. Verification\n# Inject _{mode.lower()}_ in staging\n# Confirm the alert",
+                "customfield_10022": shapes.option("customfield_10022", kind),
+                "customfield_10027": shapes.option("customfield_10027", sample.SERVICES[service]),
+                "description": f"Follow-up of {incident['key']}.\n\nh3. Context\n_{summary}_",
+            },
+            shapes,
+        )
         if text:
             for when, old, new in steps:
                 history_id += 1
-                action["changelog"]["histories"].append(_history(history_id, when, author,
-                                                                 [("status", "jira", None, old, None, new)]))
+                action["changelog"]["histories"].append(
+                    _history(history_id, when, author, [("status", "jira", None, old, None, new)])
+                )
             action["changelog"]["total"] = action["changelog"]["maxResults"] = len(steps)
         if not urgent:
             _link(incident, action, LINK_IDS + BLOCK * n + position)
@@ -325,17 +389,31 @@ def _family(n: int, seed: int, shapes: _Shapes, *, text: bool = True) -> list[di
     return issues
 
 
-def _incident_text(incident: dict[str, Any], body: random.Random, n: int, sev: str, service: str, mode: str,
-                   version: str, impact: bool, people: tuple[Any, ...], times: tuple[dt.datetime, ...],
-                   long_share: float) -> None:  # fmt: skip
+def _incident_text(
+    incident: dict[str, Any],
+    body: random.Random,
+    n: int,
+    sev: str,
+    service: str,
+    mode: str,
+    version: str,
+    impact: bool,
+    people: tuple[Any, ...],
+    times: tuple[dt.datetime, ...],
+    long_share: float,
+) -> None:
     """The incident's description, changelog and comments, all before its last change (``closed``)."""
     commander, responders, handoff = people
     created, investigating, mitigated, resolved, closed = times
     incident["fields"]["description"] = _description(body, service, mode, version, impact)
     log: list[tuple[dt.datetime, dict[str, Any], list[tuple[Any, ...]]]] = []
     status = "Open"
-    for at, new in ((investigating, "Investigating"), (mitigated, "Mitigated"), (resolved, "Resolved"),
-                    (closed, "Closed")):  # fmt: skip
+    for at, new in (
+        (investigating, "Investigating"),
+        (mitigated, "Mitigated"),
+        (resolved, "Resolved"),
+        (closed, "Closed"),
+    ):
         items = [("status", "jira", None, status, None, new)]
         if new == "Investigating":
             items.append(("assignee", "jira", None, None, commander["name"], commander["displayName"]))
@@ -345,15 +423,30 @@ def _incident_text(incident: dict[str, Any], body: random.Random, n: int, sev: s
         status = new
     if body.random() < 0.25:
         other = sample.SEVERITIES[(sample.SEVERITIES.index(sev) + 1) % 4]
-        log.append((investigating + dt.timedelta(minutes=body.uniform(1, 60)), commander,
-                    [("Severity", "custom", None, other, None, sev)]))  # fmt: skip
+        log.append(
+            (
+                investigating + dt.timedelta(minutes=body.uniform(1, 60)),
+                commander,
+                [("Severity", "custom", None, other, None, sev)],
+            )
+        )
     if handoff:
-        log.append((investigating + dt.timedelta(minutes=body.uniform(10, 120)), commander,
-                    [("assignee", "jira", None, commander["displayName"], None, responders[0]["displayName"])]))
+        log.append(
+            (
+                investigating + dt.timedelta(minutes=body.uniform(10, 120)),
+                commander,
+                [("assignee", "jira", None, commander["displayName"], None, responders[0]["displayName"])],
+            )
+        )
     if body.random() < long_share:  # longer than Jira embeds in a search answer
         for k in range(body.randint(60, 260)):
-            log.append((investigating + dt.timedelta(seconds=30 * (k + 1)), body.choice(responders),
-                        [("labels", "jira", None, "", None, f"bulk-{k}")]))  # fmt: skip
+            log.append(
+                (
+                    investigating + dt.timedelta(seconds=30 * (k + 1)),
+                    body.choice(responders),
+                    [("labels", "jira", None, "", None, f"bulk-{k}")],
+                )
+            )
     log.sort(key=lambda h: h[0])
     history_id = HISTORY_IDS + 400 * n
     histories = incident["changelog"]["histories"]
@@ -369,64 +462,107 @@ def _incident_text(incident: dict[str, Any], body: random.Random, n: int, sev: s
     for at in sorted(created + dt.timedelta(minutes=body.uniform(1, 600)) for _ in range(count)):
         author = body.choice([commander, *responders])
         comment_id += 1  # ids grow with time, as in Jira's database
-        text = body.choice(sample.COMMENTS).format(s=service, p=round(body.uniform(0.1, 5), 1), m=mode.lower(),
-                                                   x=body.choice(sample.STRANGE_TEXT))  # fmt: skip
+        text = body.choice(sample.COMMENTS).format(
+            s=service, p=round(body.uniform(0.1, 5), 1), m=mode.lower(), x=body.choice(sample.STRANGE_TEXT)
+        )
         stamp = _ts(at, author["timeZone"])
-        comments.append({"id": str(comment_id), "body": text, "author": author, "updateAuthor": author,
-                         "self": f"{sample.BASE_URL}/rest/api/2/issue/{incident['id']}/comment/{comment_id}",
-                         "created": stamp, "updated": stamp})  # fmt: skip
+        comments.append(
+            {
+                "id": str(comment_id),
+                "body": text,
+                "author": author,
+                "updateAuthor": author,
+                "self": f"{sample.BASE_URL}/rest/api/2/issue/{incident['id']}/comment/{comment_id}",
+                "created": stamp,
+                "updated": stamp,
+            }
+        )
     incident["fields"]["comment"]["total"] = incident["fields"]["comment"]["maxResults"] = len(comments)
 
 
 def _history(history_id: int, at: dt.datetime, author: dict[str, Any], items: list[tuple[Any, ...]]) -> dict[str, Any]:
-    return {"id": str(history_id), "author": author, "created": _ts(at, author["timeZone"]),
-            "items": [dict(zip(_ITEM_KEYS, item)) for item in items]}  # fmt: skip
+    return {
+        "id": str(history_id),
+        "author": author,
+        "created": _ts(at, author["timeZone"]),
+        "items": [dict(zip(_ITEM_KEYS, item)) for item in items],
+    }
 
 
 def _description(rng: random.Random, service: str, mode: str, version: str, urgent: bool) -> str:
-    return (f"h3. Summary\n{mode} affecting *{service}*.\n"
-            f"h3. Impact\n* Customer impact: {'Yes' if urgent else 'No'}\n"
-            f"* Error rate peaked at {rng.uniform(2, 60):.1f} %\n"
-            f"h3. Links\n* [Grafana dashboard|https://grafana.example.com/d/{service}/overview]\n"
-            f"* [Runbook|https://wiki.example.com/display/OPS/{service}]\n"
-            f"{{code}}\nERROR {service} request failed: upstream returned 503 ({version})\n{{code}}")  # fmt: skip
+    return (
+        f"h3. Summary\n{mode} affecting *{service}*.\n"
+        f"h3. Impact\n* Customer impact: {'Yes' if urgent else 'No'}\n"
+        f"* Error rate peaked at {rng.uniform(2, 60):.1f} %\n"
+        f"h3. Links\n* [Grafana dashboard|https://grafana.example.com/d/{service}/overview]\n"
+        f"* [Runbook|https://wiki.example.com/display/OPS/{service}]\n"
+        f"{{code}}\nERROR {service} request failed: upstream returned 503 ({version})\n{{code}}"
+    )
 
 
 def _issue(issue_id: str, key: str, values: dict[str, Any], shapes: _Shapes) -> dict[str, Any]:
     fields = dict(shapes.blank)
-    fields.update({"issuelinks": [], "subtasks": [], "fixVersions": [], "versions": [], "attachment": [],
-                   "components": [], "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0}})
+    fields.update(
+        {
+            "issuelinks": [],
+            "subtasks": [],
+            "fixVersions": [],
+            "versions": [],
+            "attachment": [],
+            "components": [],
+            "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
+        }
+    )
     fields.update(values)
-    return {"expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-            "id": issue_id, "self": f"{sample.BASE_URL}/rest/api/2/issue/{issue_id}", "key": key, "fields": fields,
-            "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}}
+    return {
+        "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+        "id": issue_id,
+        "self": f"{sample.BASE_URL}/rest/api/2/issue/{issue_id}",
+        "key": key,
+        "fields": fields,
+        "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []},
+    }
 
 
 def _link(outward: dict[str, Any], inward: dict[str, Any], link_id: int) -> None:
-    kind = {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to",
-            "self": f"{sample.BASE_URL}/rest/api/2/issueLinkType/10003"}  # fmt: skip
+    kind = {
+        "id": "10003",
+        "name": "Relates",
+        "inward": "relates to",
+        "outward": "relates to",
+        "self": f"{sample.BASE_URL}/rest/api/2/issueLinkType/10003",
+    }
 
     def ref(issue: dict[str, Any]) -> dict[str, Any]:
         f = issue["fields"]
-        return {"id": issue["id"], "key": issue["key"], "self": issue["self"],
-                "fields": {k: f[k] for k in ("summary", "status", "priority", "issuetype")}}  # fmt: skip
+        return {
+            "id": issue["id"],
+            "key": issue["key"],
+            "self": issue["self"],
+            "fields": {k: f[k] for k in ("summary", "status", "priority", "issuetype")},
+        }
 
     outward["fields"]["issuelinks"].append({"id": str(link_id), "type": kind, "inwardIssue": ref(inward)})
     inward["fields"]["issuelinks"].append({"id": str(link_id), "type": kind, "outwardIssue": ref(outward)})
 
 
-def lazy_server(flavour: str = "datacenter", incidents: int = 1000, seed: int = 31, latency_ms: float = 0.0,
-                long_share: float = LONG_SHARE, search_page: int | None = None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+def lazy_server(
+    flavour: str = "datacenter",
+    incidents: int = 1000,
+    seed: int = 31,
+    latency_ms: float = 0.0,
+    long_share: float = LONG_SHARE,
+    search_page: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """A ``FakeJiraProcess`` factory: a ``FakeJira`` serving a lazy site (``search_page``: the largest search
     page it grants, else Jira's), and what the caller may want to know.
 
     The two searches of a first sync with the default settings are answered once before the site is
     announced: a search's first page goes over every issue (about a minute at 100,000 incidents), which
     would otherwise land in the sync's first request of each search and could outlast its read timeout."""
-    from support.fake_jira import FakeJira
-
     from pirlib.config import Settings
     from pirlib.jira_sync.extract import action_query, incident_query
+    from support.fake_jira import FakeJira
 
     pages = {"dc_search_page": search_page, "cloud_search_page": search_page} if search_page else {}
     server = FakeJira(lazy_site(incidents, seed, long_share), flavour=flavour, latency=latency_ms / 1000, **pages)

@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 from pirlib import db, demo
-from pirlib.timeline.events import curate, load_timeline
+from pirlib.config import Settings
 from pirlib.review import meeting, prepare
 from pirlib.review.session import open_review
-from pirlib.config import Settings
+from pirlib.timeline.events import curate, load_timeline
 
 UTC = dt.UTC
 TODAY = dt.date(2025, 9, 7)
@@ -34,19 +34,34 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
     """A copy of the demo database in ``folder`` with a review of Stage-31 written into it."""
     target = folder / "pir.duckdb"
     shutil.copyfile(demo_db, target)
-    settings = Settings(db=target, sample_dir=folder / "sample", published_dir=folder / "published",
-                        today=TODAY, db_lock_timeout=20.0).replace(**changes)  # fmt: skip
+    settings = Settings(
+        db=target, sample_dir=folder / "sample", published_dir=folder / "published", today=TODAY, db_lock_timeout=20.0
+    ).replace(**changes)
     incident = stage31_key(settings)
     at = dt.datetime(2025, 9, 6, 15, 0, tzinfo=UTC)
     with open_review(settings, incident) as s:
-        meeting.add_note(s, "went_well", "Rollback finished in 6 minutes once it was started.",
-                         author="Alex Chen", at=at)  # fmt: skip
-        meeting.add_note(s, "went_wrong", "The canary looked only at latency, not at 5xx.",
-                         tag="detection_gap", author="Alex Chen", at=at + dt.timedelta(minutes=1))  # fmt: skip
-        meeting.add_note(s, "went_wrong", HOSTILE, tag="tooling_limit", author="Alex Chen",
-                         at=at + dt.timedelta(minutes=2))  # fmt: skip
-        meeting.add_note(s, "risk_review", "Card payments failed for EU customers: regulator report.",
-                         flag="compliance", author="Alex Chen", at=at + dt.timedelta(minutes=3))  # fmt: skip
+        meeting.add_note(
+            s, "went_well", "Rollback finished in 6 minutes once it was started.", author="Alex Chen", at=at
+        )
+        meeting.add_note(
+            s,
+            "went_wrong",
+            "The canary looked only at latency, not at 5xx.",
+            tag="detection_gap",
+            author="Alex Chen",
+            at=at + dt.timedelta(minutes=1),
+        )
+        meeting.add_note(
+            s, "went_wrong", HOSTILE, tag="tooling_limit", author="Alex Chen", at=at + dt.timedelta(minutes=2)
+        )
+        meeting.add_note(
+            s,
+            "risk_review",
+            "Card payments failed for EU customers: regulator report.",
+            flag="compliance",
+            author="Alex Chen",
+            at=at + dt.timedelta(minutes=3),
+        )
         events = load_timeline(s.con, incident)
         for event_id in events["event_id"].iloc[[0, 3, 7]]:
             curate(s.con, event_id, starred=True, by="Alex Chen")
@@ -56,8 +71,11 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
                 meeting.set_attended(s, person)
         meeting.set_attended(s, "Ravi Iyer")  # came without an invitation
         meeting.set_role(s, "scribe", "Dana Roe")
-        meeting.save_root_cause(s, "The v4.29.7 config rejected the <new> pool size & the canary did not look at 5xx.",
-                                "Canary analysis watched latency only\n\nNo automatic rollback on 5xx")  # fmt: skip
+        meeting.save_root_cause(
+            s,
+            "The v4.29.7 config rejected the <new> pool size & the canary did not look at 5xx.",
+            "Canary analysis watched latency only\n\nNo automatic rollback on 5xx",
+        )
     return settings
 
 

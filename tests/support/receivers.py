@@ -12,7 +12,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
-
 SECRET_PATH = "/services/T0000/B0000/s3cr3tW3bh00kT0ken"
 
 

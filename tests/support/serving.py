@@ -54,6 +54,7 @@ def port_open(port: int) -> bool:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
+
 def demo_workdir(tmp_path_factory, name: str) -> tuple[Path, Path]:
     """A `pir serve` working directory with the demo database loaded: (workdir, database)."""
     workdir = tmp_path_factory.mktemp(name)
@@ -106,8 +107,9 @@ def _answers(process: subprocess.Popen, url: str, log: Path, last_attempt: bool)
 
 
 @contextlib.contextmanager
-def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = (),
-              today: str | None = dashboard_fixture.TODAY) -> Iterator[str]:  # fmt: skip
+def pir_serve(
+    workdir: Path, database: Path, voila_args: Sequence[str] = (), today: str | None = dashboard_fixture.TODAY
+) -> Iterator[str]:
     """Start `pir serve` on a free port, wait for HTTP 200, yield its URL; stop it and check it ended.
     ``today`` pins PIR_TODAY (None: the real clock, as a user's `pir serve`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
@@ -145,7 +147,9 @@ def pir_serve(workdir: Path, database: Path, voila_args: Sequence[str] = (),
         if "Kernel started" in output:
             assert "Kernel shutdown" in output, output
             culling = json.loads((serve.SHARE_DIR / "voila.json").read_text())["MappingKernelManager"]
-            timeout = next((a.split("=", 1)[1] for a in voila_args if a.startswith("--MappingKernelManager.cull_idle_timeout=")),
-                           culling["cull_idle_timeout"])  # fmt: skip
+            timeout = next(
+                (a.split("=", 1)[1] for a in voila_args if a.startswith("--MappingKernelManager.cull_idle_timeout=")),
+                culling["cull_idle_timeout"],
+            )
             assert f"Culling kernels with idle durations > {timeout} seconds" in output
         assert not port_open(port), f"port {port} still answers after pir serve ended"

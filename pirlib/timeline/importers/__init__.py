@@ -35,8 +35,17 @@ __all__ = [
 ]
 
 SOURCE_COLUMNS = [
-    "occurred_at", "source", "kind", "actor", "field", "from_value", "to_value", "text", "natural_key", "origin",
-]  # fmt: skip
+    "occurred_at",
+    "source",
+    "kind",
+    "actor",
+    "field",
+    "from_value",
+    "to_value",
+    "text",
+    "natural_key",
+    "origin",
+]
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -98,9 +107,7 @@ def parse_instant(value: Any, default_zone: ZoneInfo, where: str) -> dt.datetime
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InputError(
-            f"{where}: {text!r} is not a time; give an ISO 8601 time like 2025-09-05T14:03:00Z"
-        ) from None
+        raise InputError(f"{where}: {text!r} is not a time; give an ISO 8601 time like 2025-09-05T14:03:00Z") from None
     if parsed.tzinfo is None:
         return parse_local(parsed, default_zone, where)
     return parsed.astimezone(dt.UTC)

@@ -47,12 +47,25 @@ CSV_COLUMNS = ["at", "source", "name", "state", "severity", "value", "url"]
 _REQUIRED = ["at", "source", "name", "state"]
 STATES = ("firing", "resolved", "acknowledged", "pending", "nodata", "error")
 _STATE_ALIASES = {
-    "firing": "firing", "alerting": "firing", "alarm": "firing", "triggered": "firing", "open": "firing",
-    "resolved": "resolved", "ok": "resolved", "normal": "resolved", "recovered": "resolved",
-    "closed": "resolved", "acknowledged": "acknowledged", "ack": "acknowledged", "acked": "acknowledged",
-    "pending": "pending", "nodata": "nodata", "no_data": "nodata", "insufficient_data": "nodata",
+    "firing": "firing",
+    "alerting": "firing",
+    "alarm": "firing",
+    "triggered": "firing",
+    "open": "firing",
+    "resolved": "resolved",
+    "ok": "resolved",
+    "normal": "resolved",
+    "recovered": "resolved",
+    "closed": "resolved",
+    "acknowledged": "acknowledged",
+    "ack": "acknowledged",
+    "acked": "acknowledged",
+    "pending": "pending",
+    "nodata": "nodata",
+    "no_data": "nodata",
+    "insufficient_data": "nodata",
     "error": "error",
-}  # fmt: skip
+}
 
 
 def _state(raw: Any) -> str | None:
@@ -62,13 +75,30 @@ def _state(raw: Any) -> str | None:
     return _STATE_ALIASES.get(text)
 
 
-def _event(at: dt.datetime, system: str, name: str, previous: str | None, state: str, detail: str,
-           key: str, origin: str, kind: str | None = None) -> dict[str, Any]:
+def _event(
+    at: dt.datetime,
+    system: str,
+    name: str,
+    previous: str | None,
+    state: str,
+    detail: str,
+    key: str,
+    origin: str,
+    kind: str | None = None,
+) -> dict[str, Any]:
     text = f"{system}: {name} {state}" + (f" ({detail})" if detail else "")
     return {
-        "occurred_at": at, "source": "alert", "kind": kind or f"alert_{state}", "actor": system, "field": name,
-        "from_value": previous, "to_value": state, "text": text, "natural_key": key, "origin": origin,
-    }  # fmt: skip
+        "occurred_at": at,
+        "source": "alert",
+        "kind": kind or f"alert_{state}",
+        "actor": system,
+        "field": name,
+        "from_value": previous,
+        "to_value": state,
+        "text": text,
+        "natural_key": key,
+        "origin": origin,
+    }
 
 
 def parse_alerts(path: Path | str, *, tz: str | None = None) -> pd.DataFrame:
@@ -108,9 +138,15 @@ def parse_alerts_csv(text: str, *, file_label: str, tz: str | None = None) -> pd
         if state is None:
             raise InputError(f"{where}: unknown state {values['state']!r}; use one of {', '.join(STATES)}")
         at = parse_instant(values["at"], tzinfo, where)
-        detail = ", ".join(x for x in (
-            values.get("severity"), f"value {values['value']}" if values.get("value") else "", values.get("url"),
-        ) if x)  # fmt: skip
+        detail = ", ".join(
+            x
+            for x in (
+                values.get("severity"),
+                f"value {values['value']}" if values.get("value") else "",
+                values.get("url"),
+            )
+            if x
+        )
         key = f"csv|{values['source']}|{values['name']}|{state}|{at.isoformat()}"
         rows.append(_event(at, values["source"], values["name"], None, state, detail, key, where))
     return events_frame(rows)
@@ -131,7 +167,11 @@ def parse_cloudwatch(data: dict[str, Any], *, file_label: str) -> pd.DataFrame:
             if not item.get(name):
                 raise InputError(f"{where}: no '{name}'")
         at = parse_instant(item["Timestamp"], utc, where)
-        alarm, item_type, summary = str(item["AlarmName"]), str(item["HistoryItemType"]), item.get("HistorySummary") or ""
+        alarm, item_type, summary = (
+            str(item["AlarmName"]),
+            str(item["HistoryItemType"]),
+            item.get("HistorySummary") or "",
+        )
         key = f"cloudwatch|{alarm}|{item_type}|{at.isoformat()}|{summary}"
         if item_type == "StateUpdate":
             history = _history_data(item.get("HistoryData"), where)
@@ -139,13 +179,18 @@ def parse_cloudwatch(data: dict[str, Any], *, file_label: str) -> pd.DataFrame:
             new_raw = (history.get("newState") or {}).get("stateValue")
             new = _state(new_raw)
             if new is None:
-                raise InputError(f"{where}: HistoryData.newState.stateValue {new_raw!r} is not ALARM, OK or INSUFFICIENT_DATA")
+                raise InputError(
+                    f"{where}: HistoryData.newState.stateValue {new_raw!r} is not ALARM, OK or INSUFFICIENT_DATA"
+                )
             reason = (history.get("newState") or {}).get("stateReason") or summary
             rows.append(_event(at, "cloudwatch", alarm, old, new, reason, key, where))
         else:
             kind = {"ConfigurationUpdate": "alert_config", "Action": "alert_action"}.get(item_type, "alert_other")
             row = _event(at, "cloudwatch", alarm, None, item_type, "", key, where, kind=kind)
-            row["to_value"], row["text"] = None, f"cloudwatch: {alarm}: {summary}" if summary else f"cloudwatch: {alarm}"
+            row["to_value"], row["text"] = (
+                None,
+                f"cloudwatch: {alarm}: {summary}" if summary else f"cloudwatch: {alarm}",
+            )
             rows.append(row)
     return events_frame(rows)
 

@@ -34,14 +34,22 @@ COLUMNS = ["at", "kind", "ref", "author", "summary", "url"]
 # kind alias -> (source, event kind). Pull requests get a "code" lane of their own: a merged PR is not a
 # deploy, and the runbook lists code diffs apart from deploys.
 KINDS = {
-    "deploy": ("deploy", "deploy"), "deployment": ("deploy", "deploy"), "release": ("deploy", "deploy"),
-    "rollback": ("deploy", "rollback"), "revert_deploy": ("deploy", "rollback"),
-    "pr": ("code", "pull_request"), "pull_request": ("code", "pull_request"), "merge": ("code", "pull_request"),
+    "deploy": ("deploy", "deploy"),
+    "deployment": ("deploy", "deploy"),
+    "release": ("deploy", "deploy"),
+    "rollback": ("deploy", "rollback"),
+    "revert_deploy": ("deploy", "rollback"),
+    "pr": ("code", "pull_request"),
+    "pull_request": ("code", "pull_request"),
+    "merge": ("code", "pull_request"),
     "commit": ("code", "pull_request"),
-    "flag": ("flag", "flag_change"), "feature_flag": ("flag", "flag_change"), "flag_change": ("flag", "flag_change"),
-    "config": ("config", "config_change"), "config_change": ("config", "config_change"),
+    "flag": ("flag", "flag_change"),
+    "feature_flag": ("flag", "flag_change"),
+    "flag_change": ("flag", "flag_change"),
+    "config": ("config", "config_change"),
+    "config_change": ("config", "config_change"),
     "configuration": ("config", "config_change"),
-}  # fmt: skip
+}
 
 
 def parse_change_records(records: list[tuple[str, dict[str, Any]]], *, tz: str | None = None) -> pd.DataFrame:
@@ -54,9 +62,7 @@ def parse_change_records(records: list[tuple[str, dict[str, Any]]], *, tz: str |
             continue
         kind_raw = values.get("kind", "")
         if kind_raw.lower().replace("-", "_").replace(" ", "_") not in KINDS:
-            raise InputError(
-                f"{where}: unknown kind {kind_raw!r}; use deploy, rollback, pr, flag or config"
-            )
+            raise InputError(f"{where}: unknown kind {kind_raw!r}; use deploy, rollback, pr, flag or config")
         source, kind = KINDS[kind_raw.lower().replace("-", "_").replace(" ", "_")]
         ref, summary, url = values.get("ref", ""), values.get("summary", ""), values.get("url", "")
         if not ref and not summary:
@@ -65,11 +71,20 @@ def parse_change_records(records: list[tuple[str, dict[str, Any]]], *, tz: str |
         text = summary or ref
         if url:
             text += f"\n{url}"
-        rows.append({
-            "occurred_at": at, "source": source, "kind": kind, "actor": values.get("author") or None,
-            "field": "ref" if ref else None, "from_value": None, "to_value": ref or None, "text": text,
-            "natural_key": f"change|{kind}|{ref}|{at.isoformat()}|{'' if ref else summary}", "origin": where,
-        })  # fmt: skip
+        rows.append(
+            {
+                "occurred_at": at,
+                "source": source,
+                "kind": kind,
+                "actor": values.get("author") or None,
+                "field": "ref" if ref else None,
+                "from_value": None,
+                "to_value": ref or None,
+                "text": text,
+                "natural_key": f"change|{kind}|{ref}|{at.isoformat()}|{'' if ref else summary}",
+                "origin": where,
+            }
+        )
     return events_frame(rows)
 
 

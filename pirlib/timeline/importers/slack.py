@@ -31,11 +31,26 @@ from pirlib.timeline.importers import events_frame, load_json, parse_local, zone
 __all__ = ["parse_chat", "parse_slack_messages", "parse_transcript", "readable"]
 
 # Channel housekeeping, not conversation: nothing a reviewer needs on the timeline.
-SKIPPED_SUBTYPES = frozenset({
-    "channel_join", "channel_leave", "group_join", "group_leave", "channel_archive", "channel_unarchive",
-    "group_archive", "group_unarchive", "pinned_item", "unpinned_item", "reminder_add", "bot_add", "bot_remove",
-    "message_deleted", "channel_name", "group_name",
-})  # fmt: skip
+SKIPPED_SUBTYPES = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "group_join",
+        "group_leave",
+        "channel_archive",
+        "channel_unarchive",
+        "group_archive",
+        "group_unarchive",
+        "pinned_item",
+        "unpinned_item",
+        "reminder_add",
+        "bot_add",
+        "bot_remove",
+        "message_deleted",
+        "channel_name",
+        "group_name",
+    }
+)
 _TOPIC_SUBTYPES = frozenset({"channel_topic", "channel_purpose", "group_topic", "group_purpose"})
 _BOT_SUBTYPES = frozenset({"bot_message", "slackbot_response"})
 
@@ -69,7 +84,7 @@ def readable(text: str, users: dict[str, str], channels: dict[str, str] | None =
                 return label or command.split("^", 1)[-1]
             return "@" + command if command in ("here", "channel", "everyone") else (label or command)
         if target.startswith("mailto:"):
-            return label or target[len("mailto:"):]
+            return label or target[len("mailto:") :]
         if label and label != target:
             return f"{label} ({target})"
         return target
@@ -91,9 +106,12 @@ def _user_names(raw: Any, where: Path) -> dict[str, str]:
             raise InputError(f"{where}: user {n}: expected an object with an 'id'")
         profile = user.get("profile") or {}
         names[str(user["id"])] = (
-            profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name")
+            profile.get("real_name")
+            or user.get("real_name")
+            or profile.get("display_name")
+            or user.get("name")
             or str(user["id"])
-        )  # fmt: skip
+        )
     return names
 
 
@@ -151,10 +169,13 @@ def parse_slack_messages(
         uid = msg.get("user")
         profile = msg.get("user_profile") or {}
         actor = (
-            users.get(uid) if uid and uid in users else None
-        ) or profile.get("real_name") or profile.get("display_name") or msg.get("username") or (
-            (msg.get("bot_profile") or {}).get("name")
-        ) or uid  # fmt: skip
+            (users.get(uid) if uid and uid in users else None)
+            or profile.get("real_name")
+            or profile.get("display_name")
+            or msg.get("username")
+            or ((msg.get("bot_profile") or {}).get("name"))
+            or uid
+        )
         thread_ts = msg.get("thread_ts")
         if subtype in _BOT_SUBTYPES or (msg.get("bot_id") and not uid):
             kind = "bot_message"
@@ -168,12 +189,20 @@ def parse_slack_messages(
         files = [f.get("name") or f.get("title") for f in msg.get("files") or [] if isinstance(f, dict)]
         if files:
             body = (body + "\n" if body else "") + "attached: " + ", ".join(str(f) for f in files if f)
-        rows.append({
-            "occurred_at": at, "source": "chat", "kind": kind, "actor": actor,
-            "field": "thread" if kind == "thread_reply" else None, "from_value": None,
-            "to_value": str(thread_ts) if kind == "thread_reply" else None, "text": body,
-            "natural_key": f"slack|{channel}|{msg['ts']}", "origin": where,
-        })  # fmt: skip
+        rows.append(
+            {
+                "occurred_at": at,
+                "source": "chat",
+                "kind": kind,
+                "actor": actor,
+                "field": "thread" if kind == "thread_reply" else None,
+                "from_value": None,
+                "to_value": str(thread_ts) if kind == "thread_reply" else None,
+                "text": body,
+                "natural_key": f"slack|{channel}|{msg['ts']}",
+                "origin": where,
+            }
+        )
     return events_frame(rows, skipped)
 
 
@@ -220,10 +249,15 @@ def parse_chat(path: Path | str, *, tz: str | None = None, channel: str | None =
     frames = []
     for folder in folders:
         for day in _day_files(folder):
-            frames.append(parse_slack_messages(
-                load_json(day), file_label=f"{folder.name}/{day.name}", channel=folder.name,
-                users=users, channels=channels,
-            ))  # fmt: skip
+            frames.append(
+                parse_slack_messages(
+                    load_json(day),
+                    file_label=f"{folder.name}/{day.name}",
+                    channel=folder.name,
+                    users=users,
+                    channels=channels,
+                )
+            )
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame.attrs["skipped"] = sum(f.attrs.get("skipped", 0) for f in frames)
     return frame
@@ -248,9 +282,7 @@ def parse_transcript(path: Path | str, *, tz: str | None = None) -> pd.DataFrame
             if not line.strip():
                 continue
             if not rows:
-                raise InputError(
-                    f"{where}: expected '[YYYY-MM-DD HH:MM] name: text', found {line[:60]!r}"
-                )
+                raise InputError(f"{where}: expected '[YYYY-MM-DD HH:MM] name: text', found {line[:60]!r}")
             rows[-1]["text"] += "\n" + line  # a message that spans lines
             continue
         try:
@@ -260,10 +292,19 @@ def parse_transcript(path: Path | str, *, tz: str | None = None) -> pd.DataFrame
         at = parse_local(local, tzinfo, where, not_before=previous)
         previous = at
         name, text = match.group("name").strip(), match.group("text")
-        rows.append({
-            "occurred_at": at, "source": "chat", "kind": "message", "actor": name, "field": None,
-            "from_value": None, "to_value": None, "text": text, "origin": where,
-        })  # fmt: skip
+        rows.append(
+            {
+                "occurred_at": at,
+                "source": "chat",
+                "kind": "message",
+                "actor": name,
+                "field": None,
+                "from_value": None,
+                "to_value": None,
+                "text": text,
+                "origin": where,
+            }
+        )
     for row in rows:
         # Two identical lines in one minute are two messages: the ordinal keeps their ids apart while a
         # re-import of the same file maps each to the same id again.

@@ -40,4 +40,6 @@ def warm_up() -> None:
     month = pd.Timestamp("2026-01-01")
     incidents = pd.DataFrame({"month": [month], "severity": ["Sev-1"], "incidents": [1], "examples": [["INC-1 x"]]})
     figures.html_bundle(figures.incidents_by_severity_month(incidents))
-    figures.html_bundle(figures.action_status_by_month(pd.DataFrame({"month": [month], "state": ["done"], "actions": [1]})))
+    figures.html_bundle(
+        figures.action_status_by_month(pd.DataFrame({"month": [month], "state": ["done"], "actions": [1]}))
+    )

@@ -25,11 +25,15 @@ def actions_summary(data: BoardData, filters: metrics.Filters) -> str:
     if states.empty:
         return none_html("actions", data, "actions")
     total = metrics.completion_rates(states.assign(all="all"), "all").iloc[0]
-    return html.kpis([
-        ("actions", f"{int(total['actions']):,}"), ("completed", percent(total["completion_rate"])),
-        ("done on time", percent(total["on_time_rate"])), ("open", f"{int(total['open']):,}"),
-        ("overdue", f"{int(total['overdue']):,}"),
-    ])  # fmt: skip
+    return html.kpis(
+        [
+            ("actions", f"{int(total['actions']):,}"),
+            ("completed", percent(total["completion_rate"])),
+            ("done on time", percent(total["on_time_rate"])),
+            ("open", f"{int(total['open']):,}"),
+            ("overdue", f"{int(total['overdue']):,}"),
+        ]
+    )
 
 
 def actions_rates(data: BoardData, filters: metrics.Filters) -> object:
@@ -37,11 +41,19 @@ def actions_rates(data: BoardData, filters: metrics.Filters) -> object:
     states = _states(data)
     if states.empty:
         return none_html("actions", data, "actions")
-    return figures.choice([
-        (f"by {label}", figures.completion_rate_bars(_named_missing(metrics.completion_rates(states, by), by), by,
-                                                     f"Completion and on-time rate by {label}"))
-        for by, label in RATE_GROUPINGS
-    ])  # fmt: skip
+    return figures.choice(
+        [
+            (
+                f"by {label}",
+                figures.completion_rate_bars(
+                    _named_missing(metrics.completion_rates(states, by), by),
+                    by,
+                    f"Completion and on-time rate by {label}",
+                ),
+            )
+            for by, label in RATE_GROUPINGS
+        ]
+    )
 
 
 def _named_missing(rates: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -79,20 +91,25 @@ def actions_overdue(data: BoardData, filters: metrics.Filters) -> str:
         return "<h3>Overdue actions</h3>" + html.message("No overdue actions match these filters.")
     shown = overdue.head(TABLE_ROWS)
     more = f" (the {TABLE_ROWS} most overdue of {len(overdue)})" if len(overdue) > TABLE_ROWS else f" ({len(overdue)})"
-    table = pd.DataFrame({
-        "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
-        "Summary": shown["summary"].tolist(),
-        "Owner": shown["owner"].fillna(UNASSIGNED).tolist(),
-        "Team": [nav.drill_link(t, team=t) for t in shown["team"]],
-        "Due": [pd.Timestamp(v).date() for v in shown["due_date"]],  # overdue: it has a due date
-        "Late by": [durations.span(dt.timedelta(days=int(v))) for v in shown["days_overdue"]],
-        "Incident": [nav.incident_link(k) for k in shown["incident_key"]],
-    })  # fmt: skip
-    return f"<h3>Overdue actions{html.text(more)}</h3>" + html.table(table, html_columns={"Action", "Team", "Incident"},
-                                                                     numbers={"Late by"})
+    table = pd.DataFrame(
+        {
+            "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
+            "Summary": shown["summary"].tolist(),
+            "Owner": shown["owner"].fillna(UNASSIGNED).tolist(),
+            "Team": [nav.drill_link(t, team=t) for t in shown["team"]],
+            "Due": [pd.Timestamp(v).date() for v in shown["due_date"]],  # overdue: it has a due date
+            "Late by": [durations.span(dt.timedelta(days=int(v))) for v in shown["days_overdue"]],
+            "Incident": [nav.incident_link(k) for k in shown["incident_key"]],
+        }
+    )
+    return f"<h3>Overdue actions{html.text(more)}</h3>" + html.table(
+        table, html_columns={"Action", "Team", "Incident"}, numbers={"Late by"}
+    )
 
 
 SPEC = BoardSpec(
-    "Action completion", {"actions": metrics.load_actions}, {"actions": "created_at"},
+    "Action completion",
+    {"actions": metrics.load_actions},
+    {"actions": "created_at"},
     (actions_summary, actions_rates, actions_burn_up, actions_aging, actions_missing, actions_overdue),
-)  # fmt: skip
+)

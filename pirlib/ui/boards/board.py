@@ -74,8 +74,9 @@ class BoardSpec:
 class Board:
     """One dashboard: the data-as-of line, the filter bar (if the board has filters), and its panels."""
 
-    def __init__(self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None,
-                 page: str = ""):  # fmt: skip
+    def __init__(
+        self, spec: BoardSpec, data: BoardData | None, last_sync: dict | None, problem: str | None, page: str = ""
+    ):
         self.spec, self.data, self.last_sync, self.problem = spec, data, last_sync, problem
         self.page = page  # its name among pirlib.ui.nav.PAGES, for the header and its links
         self.output: widgets.Output | None = None  # the Output the panels are redrawn into after a filter change
@@ -101,8 +102,11 @@ class Board:
             return
         frames = self.data.frames.values()
         options = metrics.filter_options(*frames) if self.spec.has_filters else {}  # the choices of the filter bar
-        wanted = nav.parse_filters(nav.query_string(), metrics.filterable(*frames) if self.spec.has_filters else (),
-                                   dates=self.spec.has_filters)  # fmt: skip
+        wanted = nav.parse_filters(
+            nav.query_string(),
+            metrics.filterable(*frames) if self.spec.has_filters else (),
+            dates=self.spec.has_filters,
+        )
         applied = nav.applied_html(self.page, wanted, unknown_values(wanted.filters, options))
         display(HTML(nav.header_html(self.page) + self.header_html() + applied))
         if not self.spec.has_filters:
@@ -124,8 +128,14 @@ class Board:
             name: metrics.apply_filters(frame, filters, self.spec.date_column[name])
             for name, frame in self.data.frames.items()
         }
-        return BoardData(today=self.data.today, as_of=self.data.as_of, frames=frames, unfiltered=self.data.frames,
-                         filters=filters, date_column=self.spec.date_column)  # fmt: skip
+        return BoardData(
+            today=self.data.today,
+            as_of=self.data.as_of,
+            frames=frames,
+            unfiltered=self.data.frames,
+            filters=filters,
+            date_column=self.spec.date_column,
+        )
 
     def contents(self, filters: metrics.Filters) -> list[object]:
         """What each panel shows for ``filters``: a figure (plotly JSON dict or go.Figure), or an HTML string."""
@@ -149,8 +159,13 @@ class Board:
         # (a board with its filters and no panels).
         panels = self.panels_html(filters)
         assert self.output is not None  # show() makes it before the filter bar can change
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"text/html": panels, "text/plain": "(dashboard panels)"}},)  # fmt: skip
+        self.output.outputs = (
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"text/html": panels, "text/plain": "(dashboard panels)"},
+            },
+        )
 
 
 def is_figure(content: object) -> bool:
@@ -208,7 +223,11 @@ def data_as_of(last_sync: dict | None, today: dt.date) -> str:
     else:
         ago = f"{days} days ago"
     # A demo's source is a local folder: say what it is rather than where it was on disk.
-    what = "sample data from `pir demo`" if last_sync.get("mode") == "demo" else (last_sync.get("source") or last_sync.get("mode"))
+    what = (
+        "sample data from `pir demo`"
+        if last_sync.get("mode") == "demo"
+        else (last_sync.get("source") or last_sync.get("mode"))
+    )
     detail = f"{ago}, {what}" if what else ago
     return f"Data as of {finished:%Y-%m-%d %H:%M} UTC ({detail})."
 

@@ -31,15 +31,17 @@ def incidents_list(data: BoardData, filters: metrics.Filters) -> str:
     if rows.empty:
         return title + none_html("incidents")
     shown = rows.head(ROWS)
-    table = pd.DataFrame({
-        "Incident": [nav.incident_link(k) for k in shown["key"]],
-        "Summary": shown["summary"].tolist(),
-        "Severity": shown["severity"].tolist(),
-        "Service": [nav.drill_link(s, service=s) for s in shown["service"]],
-        "Failure mode": [nav.drill_link(m, failure_mode=m) for m in shown["failure_mode"]],
-        "Started (UTC)": shown["occurred_at"].tolist(),
-        "Jira": [html.link("open", u) for u in shown["url"]],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "Incident": [nav.incident_link(k) for k in shown["key"]],
+            "Summary": shown["summary"].tolist(),
+            "Severity": shown["severity"].tolist(),
+            "Service": [nav.drill_link(s, service=s) for s in shown["service"]],
+            "Failure mode": [nav.drill_link(m, failure_mode=m) for m in shown["failure_mode"]],
+            "Started (UTC)": shown["occurred_at"].tolist(),
+            "Jira": [html.link("open", u) for u in shown["url"]],
+        }
+    )
     return title + html.table(table, html_columns={"Incident", "Service", "Failure mode", "Jira"})
 
 
@@ -50,19 +52,23 @@ def actions_list(data: BoardData, filters: metrics.Filters) -> str:
     if rows.empty:
         return title + none_html("actions")
     shown = rows.head(ROWS)
-    table = pd.DataFrame({
-        "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
-        "Summary": shown["summary"].tolist(),
-        "Owner": shown["owner"].fillna("unassigned").tolist(),
-        "Team": [nav.drill_link(t, team=t) for t in shown["team"]],
-        "State": shown["state"].tolist(),
-        "Due": shown["due_date"].tolist(),
-        "Incident": [nav.incident_link(k) for k in shown["incident_key"]],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "Action": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
+            "Summary": shown["summary"].tolist(),
+            "Owner": shown["owner"].fillna("unassigned").tolist(),
+            "Team": [nav.drill_link(t, team=t) for t in shown["team"]],
+            "State": shown["state"].tolist(),
+            "Due": shown["due_date"].tolist(),
+            "Incident": [nav.incident_link(k) for k in shown["incident_key"]],
+        }
+    )
     return title + html.table(table, html_columns={"Action", "Team", "Incident"})
 
 
 SPEC = BoardSpec(
-    "Incidents and actions", {"incidents": metrics.load_incidents, "actions": load_actions},
-    {"incidents": "occurred_at", "actions": "created_at"}, (incidents_list, actions_list),
-)  # fmt: skip
+    "Incidents and actions",
+    {"incidents": metrics.load_incidents, "actions": load_actions},
+    {"incidents": "occurred_at", "actions": "created_at"},
+    (incidents_list, actions_list),
+)

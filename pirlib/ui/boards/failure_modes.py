@@ -22,10 +22,27 @@ def modes_heatmaps(data: BoardData, filters: metrics.Filters) -> object:
     by_period = metrics.counts_by(frame, "failure_mode", "period")
     word = metrics.period_word(freq)
     by_service = metrics.counts_by(incidents, "failure_mode", "service")
-    return figures.choice([
-        (f"by {word}", figures.heatmap(by_period, "period", "failure_mode", "incidents", f"Incidents by failure mode and {word}", dates=True)),
-        ("by service", figures.heatmap(by_service, "service", "failure_mode", "incidents", "Incidents by failure mode and service")),
-    ])  # fmt: skip
+    return figures.choice(
+        [
+            (
+                f"by {word}",
+                figures.heatmap(
+                    by_period,
+                    "period",
+                    "failure_mode",
+                    "incidents",
+                    f"Incidents by failure mode and {word}",
+                    dates=True,
+                ),
+            ),
+            (
+                "by service",
+                figures.heatmap(
+                    by_service, "service", "failure_mode", "incidents", "Incidents by failure mode and service"
+                ),
+            ),
+        ]
+    )
 
 
 def _recurrences(data: BoardData) -> pd.DataFrame:
@@ -41,27 +58,43 @@ def repeats_after_actions(data: BoardData, filters: metrics.Filters) -> str:
     summary = recurrence.effectiveness(_recurrences(data))
     n = summary.recurrences
     share = f" ({summary.after_completed_actions / n:.0%})" if n else ""
-    gap = (f"median {_days(summary.days_median)}, P90 {_days(summary.days_p90)} (n = {n})"
-           if summary.days_median is not None else f"— (n = {n})")  # fmt: skip
-    return html.kpis([
-        (f"repeats after completed prevent/detect actions, {summary.window_words} (n = {n} recurrences)",
-         f"{summary.after_completed_actions} of {n}{share}"),
-        ("repeats whose earlier incident had no prevent/detect action", str(summary.without_prevent_detect)),
-        ("time between an incident and its repeat", gap),
-    ])  # fmt: skip
+    gap = (
+        f"median {_days(summary.days_median)}, P90 {_days(summary.days_p90)} (n = {n})"
+        if summary.days_median is not None
+        else f"— (n = {n})"
+    )
+    return html.kpis(
+        [
+            (
+                f"repeats after completed prevent/detect actions, {summary.window_words} (n = {n} recurrences)",
+                f"{summary.after_completed_actions} of {n}{share}",
+            ),
+            ("repeats whose earlier incident had no prevent/detect action", str(summary.without_prevent_detect)),
+            ("time between an incident and its repeat", gap),
+        ]
+    )
 
 
 def recurrence_outcomes(data: BoardData, filters: metrics.Filters) -> object:
     recurrences = _recurrences(data)
     if recurrences.empty:
         return html.message(f"No failure mode came back {_window_words(data)} on the same service.")
-    long = recurrences.assign(failure_mode=recurrences["failure_mode"].fillna("(none)")).groupby(
-        ["failure_mode", "outcome"]).size().rename("recurrences").reset_index()
+    long = (
+        recurrences.assign(failure_mode=recurrences["failure_mode"].fillna("(none)"))
+        .groupby(["failure_mode", "outcome"])
+        .size()
+        .rename("recurrences")
+        .reset_index()
+    )
     return figures.stacked_bars(
-        long, "failure_mode", "outcome", "recurrences",
+        long,
+        "failure_mode",
+        "outcome",
+        "recurrences",
         f"Came back {_window_words(data)} on the same service: were the earlier incident's actions done?",
-        colors=figures.OUTCOME_COLORS, order=list(figures.OUTCOME_COLORS),
-    )  # fmt: skip
+        colors=figures.OUTCOME_COLORS,
+        order=list(figures.OUTCOME_COLORS),
+    )
 
 
 def _done_of(done: pd.Series, total: pd.Series) -> list[str]:
@@ -74,19 +107,24 @@ def recurrence_table(data: BoardData, filters: metrics.Filters) -> str:
     if rows.empty:
         return title + none_html("recurrences", data, "recurrences")
     shown = rows.head(TABLE_ROWS)
-    table = pd.DataFrame({
-        "Incident": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
-        "Summary": shown["summary"].tolist(),
-        "Failure mode": [nav.drill_link(m, failure_mode=m) for m in shown["failure_mode"]],
-        "Service": [nav.drill_link(s, service=s) for s in shown["service"]],
-        "Earlier incident": [nav.incident_link(k) for k in shown["previous_key"]],
-        "Time between": [_days(v) for v in shown["days_since_previous"]],
-        "Earlier actions done before": _done_of(shown["previous_actions_done_before"], shown["previous_actions"]),
-        "Prevent/detect done before": _done_of(shown["previous_prevent_detect_done_before"], shown["previous_prevent_detect"]),
-        "Outcome": shown["outcome"].tolist(),
-    })  # fmt: skip
-    return title + html.table(table, html_columns={"Incident", "Failure mode", "Service", "Earlier incident"},
-                              numbers={"Time between"})
+    table = pd.DataFrame(
+        {
+            "Incident": [html.link(k, u) for k, u in zip(shown["key"], shown["url"])],
+            "Summary": shown["summary"].tolist(),
+            "Failure mode": [nav.drill_link(m, failure_mode=m) for m in shown["failure_mode"]],
+            "Service": [nav.drill_link(s, service=s) for s in shown["service"]],
+            "Earlier incident": [nav.incident_link(k) for k in shown["previous_key"]],
+            "Time between": [_days(v) for v in shown["days_since_previous"]],
+            "Earlier actions done before": _done_of(shown["previous_actions_done_before"], shown["previous_actions"]),
+            "Prevent/detect done before": _done_of(
+                shown["previous_prevent_detect_done_before"], shown["previous_prevent_detect"]
+            ),
+            "Outcome": shown["outcome"].tolist(),
+        }
+    )
+    return title + html.table(
+        table, html_columns={"Incident", "Failure mode", "Service", "Earlier incident"}, numbers={"Time between"}
+    )
 
 
 def _days(days: float | None) -> str:
@@ -94,7 +132,8 @@ def _days(days: float | None) -> str:
 
 
 SPEC = BoardSpec(
-    "Recurring failure modes", {"incidents": metrics.load_incidents, "recurrences": recurrence.load_recurrences},
+    "Recurring failure modes",
+    {"incidents": metrics.load_incidents, "recurrences": recurrence.load_recurrences},
     {"incidents": "occurred_at", "recurrences": "occurred_at"},
     (repeats_after_actions, modes_heatmaps, recurrence_outcomes, recurrence_table),
 )

@@ -14,7 +14,7 @@ def _found(data: BoardData) -> attention.Attention:
 
 def headline(data: BoardData) -> str:
     n = _found(data).count
-    return ("Nothing needs attention right now. " if n == 0 else f"{n} thing{'s' if n != 1 else ''} need attention. ")
+    return "Nothing needs attention right now. " if n == 0 else f"{n} thing{'s' if n != 1 else ''} need attention. "
 
 
 def needs_attention(data: BoardData, filters: metrics.Filters) -> str:

@@ -20,8 +20,12 @@ def incidents_summary(data: BoardData, filters: metrics.Filters) -> str:
         minutes = incidents[column][incidents[column] >= 0]  # no value, or a milestone before the start: left out
         if len(minutes):
             median, p90 = float(minutes.median()), float(minutes.quantile(0.9))
-            items.append((f"{label}: median · P90 · n",
-                          f"{durations.minutes(median)} · {durations.minutes(p90)} · {len(minutes):,}"))
+            items.append(
+                (
+                    f"{label}: median · P90 · n",
+                    f"{durations.minutes(median)} · {durations.minutes(p90)} · {len(minutes):,}",
+                )
+            )
     return html.kpis(items)
 
 
@@ -32,7 +36,9 @@ def incidents_by_service(data: BoardData, filters: metrics.Filters) -> object:
     counts = metrics.counts_by(incidents, "service", "severity")
     order = figures.severity_order([None if s == "(none)" else s for s in counts["severity"].unique()])
     counts = counts.assign(severity=counts["severity"].replace("(none)", figures.NO_SEVERITY))
-    return figures.stacked_bars(counts, "service", "severity", "incidents", "Incidents by service and severity", order=order)
+    return figures.stacked_bars(
+        counts, "service", "severity", "incidents", "Incidents by service and severity", order=order
+    )
 
 
 def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
@@ -42,22 +48,25 @@ def incidents_durations(data: BoardData, filters: metrics.Filters) -> object:
     freq = metrics.choose_period(incidents["occurred_at"])
     summary = metrics.durations(incidents, freq)
     word = metrics.period_word(freq)
-    return figures.distribution_boxes(summary, "period", f"Time to detect, mitigate and resolve, by {word}",
-                                      "minutes", trace="measure", log=True)  # fmt: skip
+    return figures.distribution_boxes(
+        summary, "period", f"Time to detect, mitigate and resolve, by {word}", "minutes", trace="measure", log=True
+    )
 
 
 def similar_table_html(similar: pd.DataFrame) -> str:
     """Similar past incidents as a table: incident (linked), score, when, service, mode, summary, reason.
     Also the guide's failure-mode panel's list (``pirlib.ui.facilitator.recap``)."""
-    table = pd.DataFrame({
-        "Earlier incident": [html.link(k, u) for k, u in zip(similar["key"], similar["url"])],
-        "Score": [f"{v:.2f}" for v in similar["score"]],
-        "Started": [pd.Timestamp(v).date() for v in similar["occurred_at"]],
-        "Service": similar["service"].tolist(),
-        "Failure mode": similar["failure_mode"].tolist(),
-        "Summary": similar["summary"].tolist(),
-        "Why": similar["reason"].tolist(),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "Earlier incident": [html.link(k, u) for k, u in zip(similar["key"], similar["url"])],
+            "Score": [f"{v:.2f}" for v in similar["score"]],
+            "Started": [pd.Timestamp(v).date() for v in similar["occurred_at"]],
+            "Service": similar["service"].tolist(),
+            "Failure mode": similar["failure_mode"].tolist(),
+            "Summary": similar["summary"].tolist(),
+            "Why": similar["reason"].tolist(),
+        }
+    )
     return html.table(table, html_columns={"Earlier incident"}, numbers={"Score"})
 
 
@@ -65,18 +74,28 @@ def _earlier(similar: pd.DataFrame) -> pd.DataFrame:
     # load_similar gives the filter columns the later incident's values; the table shows the earlier one's.
     # Only the columns the tables show: each table selects its rows, and every column taken costs (25 of them
     # were 0.1 s of the board).
-    return pd.DataFrame({
-        "query_id": similar["query_id"], "key": similar["key"], "url": similar["url"], "score": similar["score"],
-        "occurred_at": similar["similar_occurred_at"], "service": similar["similar_service"],
-        "failure_mode": similar["failure_mode"], "summary": similar["summary"], "reason": similar["reason"],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "query_id": similar["query_id"],
+            "key": similar["key"],
+            "url": similar["url"],
+            "score": similar["score"],
+            "occurred_at": similar["similar_occurred_at"],
+            "service": similar["similar_service"],
+            "failure_mode": similar["failure_mode"],
+            "summary": similar["summary"],
+            "reason": similar["reason"],
+        }
+    )
 
 
 def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
     """For the latest incidents in the filters: the earlier incidents most like each (``pir similar``)."""
     similar = data.frames["similar"]
-    title = (f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
-             "incidents that require a review</h3>")
+    title = (
+        f"<h3>Has this happened before? Similar earlier incidents of the {metrics.SIMILAR_LATEST} latest "
+        "incidents that require a review</h3>"
+    )
     if similar.empty:
         return title + none_html("incidents with similar earlier ones", data, "similar")
     latest = similar.drop_duplicates("query_id").sort_values("query_occurred_at", ascending=False).head(SIMILAR_SHOWN)
@@ -90,7 +109,8 @@ def incidents_similar(data: BoardData, filters: metrics.Filters) -> str:
 
 
 SPEC = BoardSpec(
-    "Incidents", {"incidents": metrics.load_incident_measures, "similar": metrics.load_similar},
+    "Incidents",
+    {"incidents": metrics.load_incident_measures, "similar": metrics.load_similar},
     {"incidents": "occurred_at", "similar": "occurred_at"},
     (incidents_summary, incidents_by_service, incidents_durations, incidents_similar),
 )

@@ -12,7 +12,13 @@ from pirlib import metrics
 from pirlib.ui import figures, html, nav
 from pirlib.ui.boards.board import BoardData, BoardSpec
 
-LATEST_COLUMNS = {"key": "Key", "severity": "Severity", "status": "Status", "started": "Started (UTC)", "summary": "Summary"}
+LATEST_COLUMNS = {
+    "key": "Key",
+    "severity": "Severity",
+    "status": "Status",
+    "started": "Started (UTC)",
+    "summary": "Summary",
+}
 
 
 def load_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -48,9 +54,13 @@ def latest_incidents(data: BoardData, filters: metrics.Filters) -> str:
 
 SPEC = BoardSpec(
     "Overview",
-    {"totals": load_totals, "incidents_by_month": metrics.incidents_by_severity_month,
-     "action_states": metrics.action_status_counts, "latest": metrics.latest_incidents},
+    {
+        "totals": load_totals,
+        "incidents_by_month": metrics.incidents_by_severity_month,
+        "action_states": metrics.action_status_counts,
+        "latest": metrics.latest_incidents,
+    },
     {},
     (incidents_by_severity, action_status, latest_incidents),
     headline=headline,
-)  # fmt: skip
+)

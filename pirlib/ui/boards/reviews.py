@@ -21,11 +21,15 @@ def reviews_summary(data: BoardData, filters: metrics.Filters) -> str:
         return none_html("reviewed incidents (Sev-0/Sev-1, closed)", data, "review_stages")
     decided = states[states["state"] != "pending"]
     rate = (decided["state"] == "on_time").mean() if len(decided) else None
-    return html.kpis([
-        ("reviewed incidents", f"{states['incident_id'].nunique():,}"), ("stages on time", percent(rate)),
-        ("late", f"{int((states['state'] == 'late').sum()):,}"), ("missed", f"{int((states['state'] == 'missed').sum()):,}"),
-        ("pending", f"{int((states['state'] == 'pending').sum()):,}"),
-    ])  # fmt: skip
+    return html.kpis(
+        [
+            ("reviewed incidents", f"{states['incident_id'].nunique():,}"),
+            ("stages on time", percent(rate)),
+            ("late", f"{int((states['state'] == 'late').sum()):,}"),
+            ("missed", f"{int((states['state'] == 'missed').sum()):,}"),
+            ("pending", f"{int((states['state'] == 'pending').sum()):,}"),
+        ]
+    )
 
 
 def reviews_compliance(data: BoardData, filters: metrics.Filters) -> object:
@@ -44,8 +48,11 @@ def reviews_lateness(data: BoardData, filters: metrics.Filters) -> object:
 
 
 def _incident_columns(rows: pd.DataFrame) -> dict[str, list]:
-    return {"Incident": [nav.incident_link(k) for k in rows["key"]], "Summary": rows["summary"].tolist(),
-            "Severity": rows["severity"].tolist()}  # fmt: skip
+    return {
+        "Incident": [nav.incident_link(k) for k in rows["key"]],
+        "Summary": rows["summary"].tolist(),
+        "Severity": rows["severity"].tolist(),
+    }
 
 
 def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
@@ -54,12 +61,14 @@ def reviews_at_risk(data: BoardData, filters: metrics.Filters) -> str:
     title = f"<h3>Reviews at risk now: due within {metrics.AT_RISK_HOURS:g} h, or missed in the last 7 days ({len(rows)})</h3>"
     if rows.empty:
         return title + html.message("Nothing at risk right now.")
-    table = pd.DataFrame({
-        **_incident_columns(rows),
-        "Stage": [figures.STAGE_LABELS.get(v, str(v)) for v in rows["stage"]],
-        "Due (UTC)": rows["due_at"].tolist(),
-        "Deadline": [durations.deadline(dt.timedelta(hours=float(v))) for v in rows["hours_left"]],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            **_incident_columns(rows),
+            "Stage": [figures.STAGE_LABELS.get(v, str(v)) for v in rows["stage"]],
+            "Due (UTC)": rows["due_at"].tolist(),
+            "Deadline": [durations.deadline(dt.timedelta(hours=float(v))) for v in rows["hours_left"]],
+        }
+    )
     return title + html.table(table, html_columns={"Incident"})
 
 
@@ -67,15 +76,19 @@ def reviews_regulatory(data: BoardData, filters: metrics.Filters) -> str:
     """Runbook §4.4: each regulatory incident's compliance item, open until the regulator filing is recorded."""
     items = data.frames["regulatory_followups"]
     still_open = items[items["state"] == "open"]
-    title = (f"<h3>Regulator filings open ({len(still_open)} of {len(items)} regulatory incidents; "
-             "record one with <code>pir regulator-filed INCIDENT</code>)</h3>")  # fmt: skip
+    title = (
+        f"<h3>Regulator filings open ({len(still_open)} of {len(items)} regulatory incidents; "
+        "record one with <code>pir regulator-filed INCIDENT</code>)</h3>"
+    )
     if still_open.empty:
         return title + html.message("Every regulatory incident's filing is recorded.")
-    table = pd.DataFrame({
-        **_incident_columns(still_open),
-        "Closed (UTC)": still_open["closed_at"].tolist(),
-        "Postmortem published (UTC)": still_open["published_at"].tolist(),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            **_incident_columns(still_open),
+            "Closed (UTC)": still_open["closed_at"].tolist(),
+            "Postmortem published (UTC)": still_open["published_at"].tolist(),
+        }
+    )
     return title + html.table(table, html_columns={"Incident"})
 
 

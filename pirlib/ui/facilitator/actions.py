@@ -13,8 +13,8 @@ from pirlib.jira_sync import push
 from pirlib.review import actions, prepare
 from pirlib.review.actions import CheckedDraft, Draft
 from pirlib.review.session import ReviewSession
-from pirlib.ui.facilitator.widgets import WIDE, ConfirmButton, Host, Message, Step, heading
 from pirlib.ui import html
+from pirlib.ui.facilitator.widgets import WIDE, ConfirmButton, Host, Message, Step, heading
 
 
 def smart_help(horizon_days: int, today: dt.date) -> str:
@@ -45,20 +45,32 @@ class ActionsStep(Step):
         text = {"continuous_update": False, "layout": WIDE}
         self.fields: dict[str, widgets.Widget] = {
             "summary": widgets.Text(description="Summary", placeholder="what will be done", **text),
-            "owner": widgets.Combobox(description="Owner", placeholder="one accountable person", ensure_option=False,
-                                      continuous_update=False),
-            "team": widgets.Combobox(description="Team", placeholder="the team that owns it (the boards group by team)",
-                                     ensure_option=False, continuous_update=False),
+            "owner": widgets.Combobox(
+                description="Owner", placeholder="one accountable person", ensure_option=False, continuous_update=False
+            ),
+            "team": widgets.Combobox(
+                description="Team",
+                placeholder="the team that owns it (the boards group by team)",
+                ensure_option=False,
+                continuous_update=False,
+            ),
             "due_date": widgets.DatePicker(description="Due date"),
-            "priority": widgets.Dropdown(description="Priority", options=[("—", "")] + [(p, p) for p in actions.PRIORITIES]),
-            "action_type": widgets.Dropdown(description="Type", options=[("— choose —", "")] + [(t, t) for t in actions.ACTION_TYPES]),
-            "success_metric": widgets.Textarea(description="Success metric", placeholder=f"e.g. {actions.GOOD_METRIC}",
-                                               rows=2, **text),
-            "verification_method": widgets.Textarea(description="Verification",
-                                                    placeholder="how and when, e.g. game day on <date>, checked by "
-                                                                "the SRE on call",
-                                                    rows=2, **text),
-        }  # fmt: skip
+            "priority": widgets.Dropdown(
+                description="Priority", options=[("—", "")] + [(p, p) for p in actions.PRIORITIES]
+            ),
+            "action_type": widgets.Dropdown(
+                description="Type", options=[("— choose —", "")] + [(t, t) for t in actions.ACTION_TYPES]
+            ),
+            "success_metric": widgets.Textarea(
+                description="Success metric", placeholder=f"e.g. {actions.GOOD_METRIC}", rows=2, **text
+            ),
+            "verification_method": widgets.Textarea(
+                description="Verification",
+                placeholder="how and when, e.g. game day on <date>, checked by the SRE on call",
+                rows=2,
+                **text,
+            ),
+        }
         for name, field in self.fields.items():
             field.add_class(f"pir-action-{name}")
             field.style = {"description_width": "110px"}
@@ -70,8 +82,11 @@ class ActionsStep(Step):
         self.problems.add_class("pir-action-problems")
         self.message = Message("pir-action-message")
         self.listing = widgets.VBox()
-        self.push_button = widgets.Button(description="Push to Jira", button_style="warning",
-                                          tooltip="create a Jira issue for each SMART draft (safe to press again)")
+        self.push_button = widgets.Button(
+            description="Push to Jira",
+            button_style="warning",
+            tooltip="create a Jira issue for each SMART draft (safe to press again)",
+        )
         self.push_button.add_class("pir-push")
         self.push_button.on_click(lambda _: self.push())
         self.push_result = widgets.HTML()
@@ -94,9 +109,15 @@ class ActionsStep(Step):
         self.widget.children = [
             heading("5. Actions (runbook §3)"),
             widgets.HTML(smart_help(self.settings.action_horizon_days, self.settings.current_date())),
-            self.new, *self.fields.values(), self.problems, self.message.widget,
-            heading("Drafts", 4), self.listing, self.push_button, self.push_result,
-        ]  # fmt: skip
+            self.new,
+            *self.fields.values(),
+            self.problems,
+            self.message.widget,
+            heading("Drafts", 4),
+            self.listing,
+            self.push_button,
+            self.push_result,
+        ]
 
     def push(self) -> None:
         """Push this incident's drafts; show each draft's state, key or Jira's error as text."""
@@ -108,7 +129,9 @@ class ActionsStep(Step):
             self.push_button.disabled = False
         if ok and outcome:
             result = outcome[0]
-            items = "".join(f"<li class='pir-push-{html.text(o.state)}'>{html.text(o.line())}</li>" for o in result.outcomes)
+            items = "".join(
+                f"<li class='pir-push-{html.text(o.state)}'>{html.text(o.line())}</li>" for o in result.outcomes
+            )
             self.push_result.value = f"<div><b>{html.text(result.summary())}</b><ul>{items}</ul></div>"
         with self.session() as s:
             self._show(actions.list_drafts(s))
@@ -166,8 +189,9 @@ class ActionsStep(Step):
             problems = current.problems
             self.problems.value = (
                 html.bullets("Not SMART yet:", problems, "error", "pir-problems")
-                if problems else html.colored("✓ SMART: this draft is complete.", "ok", "div", "pir-smart-ok")
-            )  # fmt: skip
+                if problems
+                else html.colored("✓ SMART: this draft is complete.", "ok", "div", "pir-smart-ok")
+            )
         rows = []
         for checked in drafts:
             draft = checked.draft
@@ -177,10 +201,12 @@ class ActionsStep(Step):
             marker = "▶ " if draft.draft_id == self.draft_id else ""
             pushed = f" {draft.pushed_key}" if draft.pushed_key else ""
             error = f" — {draft.error}" if draft.error else ""
-            label = widgets.HTML(f"<span class='pir-draft'>{marker}{html.text(draft.summary or '(no summary)')} — "
-                                 f"{html.text(owner)}, {html.text(due)}, {html.text(draft.state)}{html.text(pushed)}: {html.text(status)}"
-                                 f"{html.text(error)}</span>",
-                                 layout=widgets.Layout(width="70%"))  # fmt: skip
+            label = widgets.HTML(
+                f"<span class='pir-draft'>{marker}{html.text(draft.summary or '(no summary)')} — "
+                f"{html.text(owner)}, {html.text(due)}, {html.text(draft.state)}{html.text(pushed)}: {html.text(status)}"
+                f"{html.text(error)}</span>",
+                layout=widgets.Layout(width="70%"),
+            )
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft.draft_id: self.edit(d))
             delete = ConfirmButton(partial(self.delete, draft.draft_id), css="pir-delete-draft")

@@ -17,9 +17,9 @@ import pandas as pd
 from pirlib.review import actions, meeting, prepare
 from pirlib.review.clock import now
 from pirlib.review.session import ReviewSession
+from pirlib.ui import html
 from pirlib.ui.facilitator.recap import RecapPanel
 from pirlib.ui.facilitator.widgets import ConfirmButton, Host, Message, Step, clock_text, heading
-from pirlib.ui import html
 from pirlib.values import is_missing
 
 
@@ -34,8 +34,7 @@ class MeetingStep(Step):
 
     def __init__(self, host: Host) -> None:
         super().__init__(host)
-        self.ticker = widgets.Play(interval=1000, min=0, max=10**7, step=1, show_repeat=False,
-                                   description="clock")  # fmt: skip
+        self.ticker = widgets.Play(interval=1000, min=0, max=10**7, step=1, show_repeat=False, description="clock")
         self.ticker.observe(lambda _: self.update_clocks(), "value")
         self.refresh_clocks = widgets.Button(description="Refresh clocks")
         self.refresh_clocks.on_click(lambda _: self.update_clocks())
@@ -65,7 +64,9 @@ class MeetingStep(Step):
             self.widget.children = [
                 heading("4. Meeting (runbook §2, 60 minutes)"),
                 widgets.HTML(f"<div class='pir-ground-rules'><b>Ground rules</b><ul>{rules}</ul></div>"),
-                self.record.people, widgets.HBox([self.overall, self.ticker, self.refresh_clocks]), *sections,
+                self.record.people,
+                widgets.HBox([self.overall, self.ticker, self.refresh_clocks]),
+                *sections,
             ]
         elif self.built_for != session.incident_id:  # the same widgets for the next incident, emptied
             for segment in meeting.SEGMENTS:
@@ -96,9 +97,13 @@ class MeetingStep(Step):
         self.inputs[name] = text
         extra: list[widgets.Widget] = []
         if name == "went_wrong":
-            self.tags[name] = widgets.Dropdown(options=[("— tag —", "")] + [(v, k) for k, v in meeting.NOTE_TAGS.items()])
+            self.tags[name] = widgets.Dropdown(
+                options=[("— tag —", "")] + [(v, k) for k, v in meeting.NOTE_TAGS.items()]
+            )
         elif name == "risk_review":
-            self.tags[name] = widgets.Dropdown(options=[("no flag", "")] + [(v, k) for k, v in meeting.NOTE_FLAGS.items()])
+            self.tags[name] = widgets.Dropdown(
+                options=[("no flag", "")] + [(v, k) for k, v in meeting.NOTE_FLAGS.items()]
+            )
         if name in self.tags:
             self.tags[name].add_class(f"pir-note-tag-{name}")
             extra.append(self.tags[name])
@@ -114,11 +119,18 @@ class MeetingStep(Step):
             extra_panels.append(self.recap.widget)
         if name == "went_wrong":  # what the discussion concludes: the root cause and what contributed
             extra_panels.append(self.record.cause)
-        return widgets.VBox([
-            widgets.HTML(f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"),
-            *extra_panels, widgets.HBox([start, end, self.clocks[name]]), self.note_lists[name],
-            widgets.HBox([text, *extra, add]), self.messages[name].widget,
-        ])  # fmt: skip
+        return widgets.VBox(
+            [
+                widgets.HTML(
+                    f"<h4>{number}. {html.text(segment.title)} ({segment.minutes} min)</h4><p>{html.text(segment.purpose)}</p>"
+                ),
+                *extra_panels,
+                widgets.HBox([start, end, self.clocks[name]]),
+                self.note_lists[name],
+                widgets.HBox([text, *extra, add]),
+                self.messages[name].widget,
+            ]
+        )
 
     def _show_notes(self, name: str, all_notes: pd.DataFrame) -> None:
         """Redraw one segment's notes (each with a delete that asks first). A note's row is made once and
@@ -127,21 +139,30 @@ class MeetingStep(Step):
         for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
             row = self.note_rows.get(note["note_id"])
             if row is None:
-                marks = " ".join(f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
-                                 for v in (note["tag"], note["flag"]) if isinstance(v, str) and v)  # fmt: skip
-                delete = ConfirmButton(partial(self.delete_note, note["note_id"], name),
-                                       css="pir-delete-note")  # fmt: skip
+                marks = " ".join(
+                    f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
+                    for v in (note["tag"], note["flag"])
+                    if isinstance(v, str) and v
+                )
+                delete = ConfirmButton(partial(self.delete_note, note["note_id"], name), css="pir-delete-note")
                 buttons = [delete.widget] if name != "actions" else [self._draft_button(note["note_id"]), delete.widget]
-                row = widgets.HBox([widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                                    *buttons])  # fmt: skip
+                row = widgets.HBox(
+                    [
+                        widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
+                        *buttons,
+                    ]
+                )
                 self.note_rows[note["note_id"]] = row
             rows.append(row)
         self.note_lists[name].children = rows
 
     @staticmethod
     def _prompt(segment: meeting.Segment) -> str:
-        return {"went_well": "a resilience strength", "went_wrong": "a detection gap, process breakdown or tooling limit",
-                "risk_review": "a compliance or security follow-up"}.get(segment.name, "a note")  # fmt: skip
+        return {
+            "went_well": "a resilience strength",
+            "went_wrong": "a detection gap, process breakdown or tooling limit",
+            "risk_review": "a compliance or security follow-up",
+        }.get(segment.name, "a note")
 
     def update_clocks(self) -> None:
         at = now(self.settings)
@@ -154,7 +175,8 @@ class MeetingStep(Step):
             if segment.name in self.clocks:
                 self.clocks[segment.name].value = (
                     f"<span class='pir-segment-clock' style='color:{color}'>{clock_text(elapsed)} / "
-                    f"{segment.minutes:02d}:00 ({state})</span>")  # fmt: skip
+                    f"{segment.minutes:02d}:00 ({state})</span>"
+                )
         total = meeting.meeting_elapsed(self.times, at)
         planned = sum(s.minutes for s in meeting.SEGMENTS)
         self.overall.value = f"<b>Meeting: {clock_text(total)} of {planned:02d}:00</b>"
@@ -212,17 +234,25 @@ class MeetingStep(Step):
     @staticmethod
     def _show_drafted(button: widgets.Button, drafted: bool) -> None:
         button.description = "Draft made ✓" if drafted else "Make a draft"
-        button.tooltip = ("this note is an action draft: finish it in step 5, Actions" if drafted
-                          else "make an action draft of this note (finish it in step 5, Actions)")  # fmt: skip
+        button.tooltip = (
+            "this note is an action draft: finish it in step 5, Actions"
+            if drafted
+            else "make an action draft of this note (finish it in step 5, Actions)"
+        )
         button.disabled = drafted
 
     def draft_from_note(self, note_id: str, button: widgets.Button) -> None:
         def make(s: ReviewSession) -> None:
             actions.draft_from_note(s, note_id)
-            self.host.changed("actions", s)  # the Actions step's progress; the Actions view reloads (depends on meeting)
+            self.host.changed(
+                "actions", s
+            )  # the Actions step's progress; the Actions view reloads (depends on meeting)
 
-        if self.save(self.messages["actions"], make, "draft made: finish its owner, due date, metric and verification "
-                                                     "in step 5, Actions"):  # fmt: skip
+        if self.save(
+            self.messages["actions"],
+            make,
+            "draft made: finish its owner, due date, metric and verification in step 5, Actions",
+        ):
             self.drafted.add(note_id)
             self._show_drafted(button, True)
 
@@ -236,11 +266,15 @@ class MeetingRecord:
         self.facilitator = widgets.HTML()
         self.facilitator.add_class("pir-meeting-facilitator")
         self.roles = {
-            role: widgets.Combobox(description=meeting.MEETING_ROLES[role], ensure_option=False,
-                                   continuous_update=False, placeholder=placeholder,
-                                   style={"description_width": "130px"})
+            role: widgets.Combobox(
+                description=meeting.MEETING_ROLES[role],
+                ensure_option=False,
+                continuous_update=False,
+                placeholder=placeholder,
+                style={"description_width": "130px"},
+            )
             for role, placeholder in (("incident_commander", "walks through the recap"), ("scribe", "takes the notes"))
-        }  # fmt: skip
+        }
         for role, field in self.roles.items():
             field.add_class(f"pir-role-{role}")
             step.on_edit(field, partial(self._role_changed, role))
@@ -255,19 +289,31 @@ class MeetingRecord:
         self.people_message = Message("pir-attendance-message")
         self.people = widgets.VBox()
         self.people.add_class("pir-meeting-record")
-        self.root_cause = widgets.Textarea(placeholder="the root cause the discussion agreed on", rows=2,
-                                           continuous_update=False, layout=widgets.Layout(width="80%"))  # fmt: skip
+        self.root_cause = widgets.Textarea(
+            placeholder="the root cause the discussion agreed on",
+            rows=2,
+            continuous_update=False,
+            layout=widgets.Layout(width="80%"),
+        )
         self.root_cause.add_class("pir-root-cause")
-        self.factors = widgets.Textarea(placeholder="contributing factors, one per line", rows=3,
-                                        continuous_update=False, layout=widgets.Layout(width="80%"))  # fmt: skip
+        self.factors = widgets.Textarea(
+            placeholder="contributing factors, one per line",
+            rows=3,
+            continuous_update=False,
+            layout=widgets.Layout(width="80%"),
+        )
         self.factors.add_class("pir-contributing-factors")
         for field in (self.root_cause, self.factors):
             step.on_edit(field, lambda _: self._cause_changed())
         self.cause_message = Message("pir-root-cause-message")
-        self.cause = widgets.VBox([
-            widgets.HTML("<b>Root cause and contributing factors</b> (shown in the postmortem)"),
-            self.root_cause, self.factors, self.cause_message.widget,
-        ])  # fmt: skip
+        self.cause = widgets.VBox(
+            [
+                widgets.HTML("<b>Root cause and contributing factors</b> (shown in the postmortem)"),
+                self.root_cause,
+                self.factors,
+                self.cause_message.widget,
+            ]
+        )
 
     def load(self, session: ReviewSession) -> None:
         """Fill every field from the database (in the step's connection)."""
@@ -281,33 +327,44 @@ class MeetingRecord:
                 field.value = record[role] or ""
             self.root_cause.value = record["root_cause"] or ""
             self.factors.value = record["contributing_factors"] or ""
-        self.facilitator.value = (f"<p>Facilitator: <b>{html.text(record['facilitator'] or 'not assigned')}</b> "
-                                  "(assigned in step 2, Prepare)</p>")  # fmt: skip
+        self.facilitator.value = (
+            f"<p>Facilitator: <b>{html.text(record['facilitator'] or 'not assigned')}</b> "
+            "(assigned in step 2, Prepare)</p>"
+        )
         self.boxes = {}
         for person in people.to_dict("records"):
             attended = not is_missing(person["attended"]) and bool(person["attended"])
             if not person["invited"] and not attended:
                 continue
             label = f"{person['name']} — {person['role']}" + ("" if person["invited"] else " (not invited)")
-            box = widgets.Checkbox(value=attended, description=label, indent=False,
-                                   layout=widgets.Layout(width="45%"))  # fmt: skip
+            box = widgets.Checkbox(value=attended, description=label, indent=False, layout=widgets.Layout(width="45%"))
             self.step.on_edit(box, partial(self._attended, person["name"]))
             self.boxes[person["name"]] = box
         self.attended.children = list(self.boxes.values()) or [widgets.HTML("<p>Nobody is on the invite list yet.</p>")]
         self.people.children = [
-            widgets.HTML("<b>Roles</b>"), self.facilitator, *self.roles.values(),
-            widgets.HTML("<b>Who attended</b> (tick as people join; the postmortem lists them)"), self.attended,
-            widgets.HBox([self.newcomer, self.add]), self.people_message.widget,
-        ]  # fmt: skip
+            widgets.HTML("<b>Roles</b>"),
+            self.facilitator,
+            *self.roles.values(),
+            widgets.HTML("<b>Who attended</b> (tick as people join; the postmortem lists them)"),
+            self.attended,
+            widgets.HBox([self.newcomer, self.add]),
+            self.people_message.widget,
+        ]
 
     def _role_changed(self, role: str, name: str) -> None:
         label = meeting.MEETING_ROLES[role].lower()
-        self.step.save(self.people_message, lambda s: meeting.set_role(s, role, name),
-                       f"{label}: {name.strip()}" if name.strip() else f"{label} cleared")  # fmt: skip
+        self.step.save(
+            self.people_message,
+            lambda s: meeting.set_role(s, role, name),
+            f"{label}: {name.strip()}" if name.strip() else f"{label} cleared",
+        )
 
     def _attended(self, name: str, attended: bool) -> None:
-        self.step.save(self.people_message, lambda s: meeting.set_attended(s, name, attended),
-                       f"{name} {'attended' if attended else 'did not attend'}")  # fmt: skip
+        self.step.save(
+            self.people_message,
+            lambda s: meeting.set_attended(s, name, attended),
+            f"{name} {'attended' if attended else 'did not attend'}",
+        )
 
     def add_attendee(self) -> None:
         name = self.newcomer.value
@@ -320,5 +377,8 @@ class MeetingRecord:
             self.newcomer.value = ""
 
     def _cause_changed(self) -> None:
-        self.step.save(self.cause_message, lambda s: meeting.save_root_cause(s, self.root_cause.value, self.factors.value),
-                       "root cause saved")  # fmt: skip
+        self.step.save(
+            self.cause_message,
+            lambda s: meeting.save_root_cause(s, self.root_cause.value, self.factors.value),
+            "root cause saved",
+        )

@@ -12,8 +12,8 @@ import ipywidgets as widgets
 from pirlib import db, durations
 from pirlib.review.clock import STAGES, candidates
 from pirlib.review.session import ReviewSession
-from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.ui import html
+from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 
 OPEN, PUBLISHED = "open", "published"
 
@@ -27,8 +27,7 @@ class PickStep(Step):
 
     def __init__(self, host: Host) -> None:
         super().__init__(host)
-        self.which = widgets.ToggleButtons(options=[("Waiting for review", OPEN), ("Published", PUBLISHED)],
-                                           value=OPEN)  # fmt: skip
+        self.which = widgets.ToggleButtons(options=[("Waiting for review", OPEN), ("Published", PUBLISHED)], value=OPEN)
         self.which.add_class("pir-pick-which")
         self.on_edit(self.which, lambda _: self.refresh())
         self.select = widgets.Select(description="Incident", rows=8, layout=WIDE)
@@ -37,8 +36,14 @@ class PickStep(Step):
         self.intro = widgets.HTML()
         self.table = widgets.HTML()
         self.message = Message("pir-pick-message")
-        self.widget.children = [heading("1. Pick the incident"), self.which, self.intro, self.select,
-                                self.message.widget, self.table]  # fmt: skip
+        self.widget.children = [
+            heading("1. Pick the incident"),
+            self.which,
+            self.intro,
+            self.select,
+            self.message.widget,
+            self.table,
+        ]
 
     def refresh(self) -> None:
         with db.connect(self.settings) as con:
@@ -59,23 +64,31 @@ class PickStep(Step):
             f"<td>{when(c.closed_at)}</td><td>{'<br>'.join(badge(k) for k in c.clocks)}</td></tr>"
             for c in found
         )
-        empty = ("No review has been published yet." if published
-                 else "No closed Sev-0/Sev-1 incident is waiting for its review.")  # fmt: skip
+        empty = (
+            "No review has been published yet."
+            if published
+            else "No closed Sev-0/Sev-1 incident is waiting for its review."
+        )
         self.table.value = (
             '<table class="pir-candidates"><tr><th>Key</th><th>Severity</th><th>Summary</th><th>Closed</th>'
-            f"<th>Runbook clock</th></tr>{rows}</table>" if found else f"<p>{html.text(empty)}</p>"
-        )  # fmt: skip
+            f"<th>Runbook clock</th></tr>{rows}</table>"
+            if found
+            else f"<p>{html.text(empty)}</p>"
+        )
         self.intro.value = (
             "<p>Published reviews, most recently published first: pick one to publish it again (the page is "
-            "updated) or to record the regulator filing in step 6 (Wrap-up).</p>" if published else
-            "<p>Sev-0/Sev-1 incidents that are closed and not yet published, newest first. Deadlines count "
+            "updated) or to record the regulator filing in step 6 (Wrap-up).</p>"
+            if published
+            else "<p>Sev-0/Sev-1 incidents that are closed and not yet published, newest first. Deadlines count "
             f"from closure: {html.text(self._deadlines())}.</p>"
-        )  # fmt: skip
+        )
 
     def _deadlines(self) -> str:
         """The runbook's deadlines as configured, in the stages' own names: 'facilitator assigned 12 h; …'."""
-        return "; ".join(f"{label.lower()} {durations.span(dt.timedelta(hours=getattr(self.settings, hours)))}"
-                         for label, _, hours in STAGES.values())
+        return "; ".join(
+            f"{label.lower()} {durations.span(dt.timedelta(hours=getattr(self.settings, hours)))}"
+            for label, _, hours in STAGES.values()
+        )
 
     def _picked(self, incident: Any) -> None:
         if incident:

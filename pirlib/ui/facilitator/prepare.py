@@ -15,8 +15,8 @@ import pandas as pd
 from pirlib.review import prepare
 from pirlib.review.clock import STAGES, now, stage_clocks
 from pirlib.review.session import ReviewSession, incident_facts
-from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.ui import html
+from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 
 
 class PrepareStep(Step):
@@ -26,8 +26,9 @@ class PrepareStep(Step):
 
     def __init__(self, host: Host) -> None:
         super().__init__(host)
-        self.facilitator = widgets.Combobox(placeholder="facilitator's name", ensure_option=False,
-                                            description="Facilitator")  # fmt: skip
+        self.facilitator = widgets.Combobox(
+            placeholder="facilitator's name", ensure_option=False, description="Facilitator"
+        )
         self.facilitator.add_class("pir-facilitator-name")
         self.assign = widgets.Button(description="Assign facilitator", button_style="primary")
         self.assign.add_class("pir-assign")
@@ -38,14 +39,16 @@ class PrepareStep(Step):
         self.artifact_message = Message("pir-artifact-message")
         self.invite_boxes: dict[str, widgets.Checkbox] = {}
         self.new_name = widgets.Text(placeholder="name", description="Add person")
-        self.new_role = widgets.Combobox(placeholder="role", options=list(prepare.RUNBOOK_ROLES) + ["responder"],
-                                         ensure_option=False)  # fmt: skip
+        self.new_role = widgets.Combobox(
+            placeholder="role", options=list(prepare.RUNBOOK_ROLES) + ["responder"], ensure_option=False
+        )
         self.add_person = widgets.Button(description="Add to invite list")
         self.add_person.on_click(lambda _: self.add_attendee())
         self.invite_message = Message("pir-invite-message")
         self.send_invites = widgets.Button(description=f"Mark: {STAGES['invites_sent'][0].lower()}")
-        self.send_invites.on_click(lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message,
-                                                         STAGES["invites_sent"][0].lower()))  # fmt: skip
+        self.send_invites.on_click(
+            lambda _: self._stamp(prepare.mark_invites_sent, self.invite_message, STAGES["invites_sent"][0].lower())
+        )
         self.invites = widgets.VBox()
         self._invite_kept: dict[tuple[str, str], widgets.Checkbox] = {}  # by (incident, label)
         self.agenda = widgets.Textarea(rows=18, continuous_update=False, layout=WIDE)
@@ -57,25 +60,37 @@ class PrepareStep(Step):
         self.export_agenda.on_click(lambda _: self._export_agenda())
         self.agenda_message = Message("pir-agenda-message")
         self.circulate = widgets.Button(description=f"Mark: {STAGES['agenda_circulated'][0].lower()}")
-        self.circulate.on_click(lambda _: self._stamp(prepare.mark_agenda_circulated, self.agenda_message,
-                                                      STAGES["agenda_circulated"][0].lower()))  # fmt: skip
+        self.circulate.on_click(
+            lambda _: self._stamp(
+                prepare.mark_agenda_circulated, self.agenda_message, STAGES["agenda_circulated"][0].lower()
+            )
+        )
         self.download = widgets.HTML()
         self.clocks = widgets.HTML()
         self.current = widgets.HTML()
         self.artifact_stamps: dict[str, widgets.HTML] = {}
         self.artifacts = widgets.VBox()
         self.widget.children = [
-            heading("2. Prepare (runbook §1)"), self.clocks,
-            heading("Facilitator", 4), self.current,
-            widgets.HBox([self.facilitator, self.assign]), self.facilitator_message.widget,
-            heading("Artifacts checklist", 4), self.artifacts, self.artifact_message.widget,
-            heading("Invite list", 4), self.invites,
+            heading("2. Prepare (runbook §1)"),
+            self.clocks,
+            heading("Facilitator", 4),
+            self.current,
+            widgets.HBox([self.facilitator, self.assign]),
+            self.facilitator_message.widget,
+            heading("Artifacts checklist", 4),
+            self.artifacts,
+            self.artifact_message.widget,
+            heading("Invite list", 4),
+            self.invites,
             widgets.HBox([self.new_name, self.new_role, self.add_person]),
-            widgets.HBox([self.send_invites]), self.invite_message.widget,
-            heading("Agenda", 4), self.agenda,
-            widgets.HBox([self.reset_agenda, self.export_agenda, self.circulate]), self.download,
+            widgets.HBox([self.send_invites]),
+            self.invite_message.widget,
+            heading("Agenda", 4),
+            self.agenda,
+            widgets.HBox([self.reset_agenda, self.export_agenda, self.circulate]),
+            self.download,
             self.agenda_message.widget,
-        ]  # fmt: skip
+        ]
 
     # builders
     def load(self, session: ReviewSession) -> None:
@@ -95,7 +110,8 @@ class PrepareStep(Step):
             self.facilitator.value = facts.get("facilitator") or ""
         self.current.value = (
             f"<p>Not the incident commander ({html.text(facts.get('commander') or 'not recorded')}). "
-            f"Currently: <b class='pir-current-facilitator'>{html.text(facts.get('facilitator') or 'nobody')}</b></p>")  # fmt: skip
+            f"Currently: <b class='pir-current-facilitator'>{html.text(facts.get('facilitator') or 'nobody')}</b></p>"
+        )
 
     def _show_clocks(self, facts: dict[str, Any]) -> None:
         clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
@@ -111,8 +127,9 @@ class PrepareStep(Step):
                 box = widgets.Checkbox(description=item["label"], indent=False, layout=widgets.Layout(width="45%"))
                 box.add_class(f"pir-artifact-{kind}")
                 self.on_edit(box, partial(self._artifact_ticked, kind))
-                where = widgets.Text(placeholder="link or file", continuous_update=False,
-                                     layout=widgets.Layout(width="35%"))  # fmt: skip
+                where = widgets.Text(
+                    placeholder="link or file", continuous_update=False, layout=widgets.Layout(width="35%")
+                )
                 where.add_class(f"pir-artifact-location-{kind}")
                 self.on_edit(where, partial(self._artifact_located, kind))
                 self.artifact_boxes[kind], self.artifact_locations[kind] = box, where
@@ -124,7 +141,9 @@ class PrepareStep(Step):
                 kind = item["kind"]
                 self.artifact_boxes[kind].value = item["collected_at"] is not None
                 self.artifact_locations[kind].value = item["location"] or ""
-                self.artifact_stamps[kind].value = f"collected {when(item['collected_at'])}" if item["collected_at"] else ""
+                self.artifact_stamps[kind].value = (
+                    f"collected {when(item['collected_at'])}" if item["collected_at"] else ""
+                )
 
     def _show_invites(self, invitees: pd.DataFrame) -> None:
         """The invite list's checkboxes; one made for a person of an incident is kept for when it is shown again."""
@@ -168,8 +187,11 @@ class PrepareStep(Step):
         self.save(self.artifact_message, lambda s: prepare.set_artifact(s, kind, location=location), "location saved")
 
     def _invite_ticked(self, name: str, invited: bool) -> None:
-        self.save(self.invite_message, lambda s: prepare.set_invited(s, name, invited),
-                  f"{name} {'invited' if invited else 'taken off the invite list (tick again to invite)'}")  # fmt: skip
+        self.save(
+            self.invite_message,
+            lambda s: prepare.set_invited(s, name, invited),
+            f"{name} {'invited' if invited else 'taken off the invite list (tick again to invite)'}",
+        )
 
     def add_attendee(self) -> None:
         name, role = self.new_name.value, self.new_role.value
@@ -206,5 +228,7 @@ class PrepareStep(Step):
     def _update_download(self) -> None:
         data = base64.b64encode(self.agenda.value.encode("utf-8")).decode("ascii")
         key = self.host.incident_key or "incident"
-        self.download.value = (f'<a class="pir-agenda-download" download="{html.text(key)}-agenda.md" '
-                               f'href="data:text/markdown;charset=utf-8;base64,{data}">Download agenda (Markdown)</a>')
+        self.download.value = (
+            f'<a class="pir-agenda-download" download="{html.text(key)}-agenda.md" '
+            f'href="data:text/markdown;charset=utf-8;base64,{data}">Download agenda (Markdown)</a>'
+        )

@@ -13,8 +13,8 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.failure_modes import manual, similar, taxonomy
-from pirlib.ui.boards.incidents import similar_table_html
 from pirlib.ui import html
+from pirlib.ui.boards.incidents import similar_table_html
 from pirlib.values import is_missing
 
 AS_CLASSIFIED = "(as classified: field or rules)"
@@ -23,8 +23,13 @@ SIMILAR_K = 5
 
 
 class RecapPanel:
-    def __init__(self, settings: Settings, incident_id: str, user: str | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        incident_id: str,
+        user: str | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.settings, self.incident_id, self.user = settings, incident_id, user
         self.mode = widgets.HTML()
         self.mode.add_class("pir-failure-mode")
@@ -37,8 +42,9 @@ class RecapPanel:
         self.message = widgets.HTML()
         self.similar = widgets.HTML()
         self.similar.add_class("pir-similar")
-        self.widget = widgets.VBox([self.mode, widgets.HBox([self.picker, self.note, self.save]), self.message,
-                                    self.similar])  # fmt: skip
+        self.widget = widgets.VBox(
+            [self.mode, widgets.HBox([self.picker, self.note, self.save]), self.message, self.similar]
+        )
         self.refresh(con)
 
     def show_incident(self, incident_id: str, con: duckdb.DuckDBPyConnection) -> None:
@@ -57,8 +63,10 @@ class RecapPanel:
         row = manual.current(con, self.incident_id)
         modes = taxonomy.modes(con)
         says = "" if is_missing(row["jira_says"]) else f"; {row['jira_says']}"
-        self.mode.value = (f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
-                           f"{html.colored(html.text('(' + (row['mode_rule'] or '') + says + ')'), 'muted')}</p>")  # fmt: skip
+        self.mode.value = (
+            f"<p>Failure mode: <b>{html.text(row['failure_mode'] or '—')}</b> "
+            f"{html.colored(html.text('(' + (row['mode_rule'] or '') + says + ')'), 'muted')}</p>"
+        )
         options = ((AS_CLASSIFIED, ""), *((mode, mode) for mode in modes))
         if tuple(self.picker.options) != options:  # the same taxonomy for every incident: sent once
             self.picker.options = options
@@ -85,7 +93,10 @@ class RecapPanel:
                 return
         found = similar.similar(con, incident_id, SIMILAR_K)
         self.similar.value = f"<h4>{SIMILAR_TITLE}</h4>" + (
-            similar_table_html(found) if not found.empty else "<p>No earlier incident shares its service, mode or words.</p>")
+            similar_table_html(found)
+            if not found.empty
+            else "<p>No earlier incident shares its service, mode or words.</p>"
+        )
 
     def save_mode(self) -> None:
         try:

@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import ipywidgets as widgets
 
-from pirlib.timeline import events
 from pirlib.errors import PirError
 from pirlib.files import project_input
 from pirlib.review.session import ReviewSession
-from pirlib.ui.facilitator.widgets import Host, Message, Step, heading
+from pirlib.timeline import events
 from pirlib.ui.facilitator.timeline_editor import TimelineEditor
+from pirlib.ui.facilitator.widgets import Host, Message, Step, heading
 
 
 class TimelineStep(Step):
@@ -25,10 +25,14 @@ class TimelineStep(Step):
 
     def __init__(self, host: Host) -> None:
         super().__init__(host)
-        self.kind = widgets.Dropdown(options=[("Chat (Slack export JSON or .txt)", "chat"),
-                                              ("Alerts (CSV, CloudWatch, Grafana)", "alerts"),
-                                              ("Changes (deploys, flags, config)", "changes")],
-                                     description="Import")  # fmt: skip
+        self.kind = widgets.Dropdown(
+            options=[
+                ("Chat (Slack export JSON or .txt)", "chat"),
+                ("Alerts (CSV, CloudWatch, Grafana)", "alerts"),
+                ("Changes (deploys, flags, config)", "changes"),
+            ],
+            description="Import",
+        )
         self.upload = widgets.FileUpload(multiple=False, description="Choose file")
         self.path = widgets.Text(placeholder="or a file or folder on this machine", layout=widgets.Layout(width="40%"))
         self.import_button = widgets.Button(description="Import")
@@ -38,16 +42,25 @@ class TimelineStep(Step):
 
     def load(self, session: ReviewSession) -> None:
         if self.editor is None:
-            self.editor = TimelineEditor(self.settings, session.incident_id, render_figure=self.host.render_figures,
-                                         user=self.host.user, con=session.con, on_change=self._edited,
-                                         page_plotly=self.host.page_plotly)  # fmt: skip
+            self.editor = TimelineEditor(
+                self.settings,
+                session.incident_id,
+                render_figure=self.host.render_figures,
+                user=self.host.user,
+                con=session.con,
+                on_change=self._edited,
+                page_plotly=self.host.page_plotly,
+            )
             self.widget.children = [
                 heading("3. Timeline"),
-                widgets.HTML("<p class='pir-star-hint'>Star (★) an event to put it in the postmortem: its timeline "
-                             "shows the milestones plus the starred events.</p>"),
-                widgets.HBox([self.kind, self.upload, self.path, self.import_button]), self.message.widget,
+                widgets.HTML(
+                    "<p class='pir-star-hint'>Star (★) an event to put it in the postmortem: its timeline "
+                    "shows the milestones plus the starred events.</p>"
+                ),
+                widgets.HBox([self.kind, self.upload, self.path, self.import_button]),
+                self.message.widget,
                 self.editor.widget,
-            ]  # fmt: skip
+            ]
         elif self.editor.incident != session.incident_id:  # the same widgets for the next incident
             self.message.clear()
             self.editor.show_incident(session.incident_id, session.con)

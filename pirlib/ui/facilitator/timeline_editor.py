@@ -41,16 +41,25 @@ def _label(row: Any, now: pd.Timestamp) -> str:
     text = " ".join(str(row.text or row.to_value or row.kind).split())
     text = text if len(text) <= 90 else text[:87] + "..."
     actor = f"{row.actor}: " if row.actor else ""
-    return f"{pd.Timestamp(row.occurred_at):%Y-%m-%d %H:%M:%S} {marks} [{LANES.get(row.source, row.source)}] {actor}{text}"
+    return (
+        f"{pd.Timestamp(row.occurred_at):%Y-%m-%d %H:%M:%S} {marks} [{LANES.get(row.source, row.source)}] {actor}{text}"
+    )
 
 
 class TimelineEditor:
     """An editor for one incident's timeline; ``widget`` is the box to display."""
 
-    def __init__(self, settings: Settings, incident: str, *, render_figure: bool = True, user: str | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None,
-                 on_change: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-                 page_plotly: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        incident: str,
+        *,
+        render_figure: bool = True,
+        user: str | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+        on_change: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        page_plotly: bool = False,
+    ) -> None:
         """``on_change(con)`` runs after each saved change, in its connection (a wizard's progress);
         ``page_plotly``: the page draws ``figures.html_bundle`` divs itself (pir's Voila template)."""
         self.settings, self.incident, self.user = settings, incident, user
@@ -70,8 +79,11 @@ class TimelineEditor:
         self.event_list.add_class("pir-timeline-events")
         self.count = widgets.Label()
         self.detail = widgets.HTML()
-        self.star_button = widgets.Button(description="star / unstar", icon="star",
-                                          tooltip="mark the selected event as a key moment (a star in the figure)")
+        self.star_button = widgets.Button(
+            description="star / unstar",
+            icon="star",
+            tooltip="mark the selected event as a key moment (a star in the figure)",
+        )
         self.star_button.add_class("pir-star")
         self.hide_button = widgets.Button(description="hide / show", icon="eye-slash")
         self.time_input = widgets.Text(description="time (UTC)", placeholder="2025-09-05 14:03:00")
@@ -102,8 +114,16 @@ class TimelineEditor:
             self.milestone_rules[name] = widgets.HTML()
             self.milestone_set[name].on_click(lambda _, n=name: self.set_milestone(n))
             self.milestone_clear[name].on_click(lambda _, n=name: self.clear_milestone(n))
-            rows.append(widgets.HBox([self.milestone_inputs[name], self.milestone_set[name],
-                                      self.milestone_clear[name], self.milestone_rules[name]]))  # fmt: skip
+            rows.append(
+                widgets.HBox(
+                    [
+                        self.milestone_inputs[name],
+                        self.milestone_set[name],
+                        self.milestone_clear[name],
+                        self.milestone_rules[name],
+                    ]
+                )
+            )
         self.durations = widgets.HTML()
 
         self.sources.observe(lambda _: None if self._quiet else self._fill_list(), names="value")
@@ -119,16 +139,24 @@ class TimelineEditor:
         self.reset_text_button.on_click(lambda _: self.reset_text())
         self.add_button.on_click(lambda _: self.add_event())
 
-        self.widget = widgets.VBox([
-            self.figure_output, self.figure_page,
-            widgets.HBox([self.sources, widgets.VBox([self.search, self.show_hidden, self.count])]),
-            self.event_list, self.detail,
-            widgets.HBox([self.star_button, self.hide_button]),
-            widgets.HBox([self.time_input, self.retime_button, self.reset_time_button]),
-            widgets.HBox([self.text_input, widgets.VBox([self.save_text_button, self.reset_text_button])]),
-            widgets.HTML("<b>Add an event</b>"), widgets.HBox([self.new_time, self.new_text, self.add_button]),
-            widgets.HTML("<b>Milestones</b>"), *rows, self.durations, self.status,
-        ])  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                self.figure_output,
+                self.figure_page,
+                widgets.HBox([self.sources, widgets.VBox([self.search, self.show_hidden, self.count])]),
+                self.event_list,
+                self.detail,
+                widgets.HBox([self.star_button, self.hide_button]),
+                widgets.HBox([self.time_input, self.retime_button, self.reset_time_button]),
+                widgets.HBox([self.text_input, widgets.VBox([self.save_text_button, self.reset_text_button])]),
+                widgets.HTML("<b>Add an event</b>"),
+                widgets.HBox([self.new_time, self.new_text, self.add_button]),
+                widgets.HTML("<b>Milestones</b>"),
+                *rows,
+                self.durations,
+                self.status,
+            ]
+        )
         self.refresh(con)
 
     # ------------------------------------------------------------------------------------------ loading
@@ -205,9 +233,11 @@ class TimelineEditor:
     def _refresh_view(self) -> None:
         self._fill_list()
         self.figure = timeline_json(
-            self._visible(), self.report.table if self.report else None,
-            title=f"{self.report.key if self.report else self.incident} timeline", show_hidden=self.show_hidden.value,
-        )  # fmt: skip
+            self._visible(),
+            self.report.table if self.report else None,
+            title=f"{self.report.key if self.report else self.incident} timeline",
+            show_hidden=self.show_hidden.value,
+        )
         self._draw()
 
     def _update_stars(self) -> None:
@@ -237,7 +267,9 @@ class TimelineEditor:
         shown = frame.head(_MAX_OPTIONS)
         at = pd.Timestamp(now(self.settings))
         self.event_list.options = [(_label(row, at), row.event_id) for row in shown.itertuples()]
-        self.count.value = f"{len(shown)} of {len(frame)} events" + (" (filter to see more)" if len(frame) > len(shown) else "")
+        self.count.value = f"{len(shown)} of {len(frame)} events" + (
+            " (filter to see more)" if len(frame) > len(shown) else ""
+        )
         if selected in set(shown["event_id"]):
             self.event_list.value = selected
         self._show_selected()
@@ -322,26 +354,34 @@ class TimelineEditor:
     def toggle_star(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["starred"] else True
-            self._save(lambda con: events.curate(con, row["event_id"], starred=new, by=self.user),
-                       "starred" if new else "unstarred",
-                       stars_only=True)  # fmt: skip
+            self._save(
+                lambda con: events.curate(con, row["event_id"], starred=new, by=self.user),
+                "starred" if new else "unstarred",
+                stars_only=True,
+            )
 
     def toggle_hidden(self) -> None:
         if (row := self._require_selection()) is not None:
             new = None if row["hidden"] else True
-            self._save(lambda con: events.curate(con, row["event_id"], hidden=new, by=self.user),
-                       "hidden" if new else "shown again")  # fmt: skip
+            self._save(
+                lambda con: events.curate(con, row["event_id"], hidden=new, by=self.user),
+                "hidden" if new else "shown again",
+            )
 
     def retime(self) -> None:
         if (row := self._require_selection()) is not None:
             value = self.time_input.value
-            self._save(lambda con: events.curate(con, row["event_id"], occurred_at=value, by=self.user),
-                       f"re-timed to {value} UTC")  # fmt: skip
+            self._save(
+                lambda con: events.curate(con, row["event_id"], occurred_at=value, by=self.user),
+                f"re-timed to {value} UTC",
+            )
 
     def reset_time(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda con: events.curate(con, row["event_id"], occurred_at=None, by=self.user),
-                       "original time restored")  # fmt: skip
+            self._save(
+                lambda con: events.curate(con, row["event_id"], occurred_at=None, by=self.user),
+                "original time restored",
+            )
 
     def save_text(self) -> None:
         if (row := self._require_selection()) is not None:
@@ -350,20 +390,26 @@ class TimelineEditor:
 
     def reset_text(self) -> None:
         if (row := self._require_selection()) is not None:
-            self._save(lambda con: events.curate(con, row["event_id"], text=None, by=self.user),
-                       "original text restored")  # fmt: skip
+            self._save(
+                lambda con: events.curate(con, row["event_id"], text=None, by=self.user), "original text restored"
+            )
 
     def add_event(self) -> None:
         when, what = self.new_time.value, self.new_text.value
-        if self._save(lambda con: events.add_manual_event(con, self.incident, when, what, actor=self.user),
-                      "event added"):  # fmt: skip
+        if self._save(
+            lambda con: events.add_manual_event(con, self.incident, when, what, actor=self.user), "event added"
+        ):
             self.new_text.value = ""
 
     def set_milestone(self, name: str) -> None:
         value = self.milestone_inputs[name].value
-        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, value, by=self.user),
-                   f"{name} set to {value} UTC")  # fmt: skip
+        self._save(
+            lambda con: milestones.set_milestone_override(con, self.incident, name, value, by=self.user),
+            f"{name} set to {value} UTC",
+        )
 
     def clear_milestone(self, name: str) -> None:
-        self._save(lambda con: milestones.set_milestone_override(con, self.incident, name, None, by=self.user),
-                   f"{name} is inferred again")  # fmt: skip
+        self._save(
+            lambda con: milestones.set_milestone_override(con, self.incident, name, None, by=self.user),
+            f"{name} is inferred again",
+        )

@@ -21,15 +21,17 @@ from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.review.clock import StageClock
 from pirlib.review.session import ReviewSession, open_review
-from pirlib.values import utc_minute
 from pirlib.ui import html
+from pirlib.values import utc_minute
 
 T = TypeVar("T")
 
 _STATE_STYLE = {
-    "done": ("ok", "done"), "on_time": ("muted", "on time"), "due_soon": ("warning", "due soon"),
+    "done": ("ok", "done"),
+    "on_time": ("muted", "on time"),
+    "due_soon": ("warning", "due soon"),
     "late": ("error", "late"),
-}  # fmt: skip
+}
 WIDE = widgets.Layout(width="95%")
 
 
@@ -57,9 +59,11 @@ def badge(clock: StageClock) -> str:
     tone, word = _STATE_STYLE[clock.state]
     if clock.state == "done" and clock.done_late:
         tone, word = "error", "done late"
-    return (f'<span class="pir-clock pir-clock-{clock.state}" style="color:{html.COLORS[tone]}" '
-            f'title="{html.text(clock.label)}: due {when(clock.due_at)}">{html.text(clock.label)}: <b>{html.text(word)}</b> '
-            f"({html.text(clock.describe())})</span>")  # fmt: skip
+    return (
+        f'<span class="pir-clock pir-clock-{clock.state}" style="color:{html.COLORS[tone]}" '
+        f'title="{html.text(clock.label)}: due {when(clock.due_at)}">{html.text(clock.label)}: <b>{html.text(word)}</b> '
+        f"({html.text(clock.describe())})</span>"
+    )
 
 
 def clock_text(delta: dt.timedelta) -> str:

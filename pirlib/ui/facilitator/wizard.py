@@ -23,10 +23,11 @@ from IPython.display import display
 from pirlib import configure, db
 from pirlib.config import Settings, load_settings
 from pirlib.errors import PirError
-from pirlib.serve import GUIDE_PAGE
 from pirlib.review import progress
 from pirlib.review.progress import STEPS
 from pirlib.review.session import ReviewSession, incident_facts, open_review
+from pirlib.serve import GUIDE_PAGE
+from pirlib.ui import html
 from pirlib.ui.facilitator.actions import ActionsStep
 from pirlib.ui.facilitator.meeting import MeetingStep
 from pirlib.ui.facilitator.pick import PickStep
@@ -34,7 +35,6 @@ from pirlib.ui.facilitator.prepare import PrepareStep
 from pirlib.ui.facilitator.timeline import TimelineStep
 from pirlib.ui.facilitator.widgets import Message, Step, when
 from pirlib.ui.facilitator.wrap_up import WrapUpStep
-from pirlib.ui import html
 
 __all__ = ["FacilitatorWizard", "guide"]
 
@@ -42,8 +42,15 @@ __all__ = ["FacilitatorWizard", "guide"]
 class FacilitatorWizard:
     """The guided review; display ``widget``. Resumes the incident and step worked on last."""
 
-    def __init__(self, settings: Settings | None = None, *, incident: str | None = None, user: str | None = None,
-                 render_figures: bool = True, page_plotly: bool | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        incident: str | None = None,
+        user: str | None = None,
+        render_figures: bool = True,
+        page_plotly: bool | None = None,
+    ) -> None:
         self.settings = settings or load_settings()
         configure.prepare(self.settings)  # the deadlines, severities and taxonomy as configured now
         self.user = user
@@ -54,8 +61,14 @@ class FacilitatorWizard:
         self.incident_key: str | None = None
         self.step = "pick"
         self.done: set[str] = set()
-        steps: list[Step] = [PickStep(self), PrepareStep(self), TimelineStep(self), MeetingStep(self),
-                             ActionsStep(self), WrapUpStep(self)]  # fmt: skip
+        steps: list[Step] = [
+            PickStep(self),
+            PrepareStep(self),
+            TimelineStep(self),
+            MeetingStep(self),
+            ActionsStep(self),
+            WrapUpStep(self),
+        ]
         self.steps: dict[str, Step] = {step.name: step for step in steps}
         assert list(self.steps) == list(STEPS), "every step of progress.STEPS has its view"
         self.step_buttons: dict[str, widgets.Button] = {}
@@ -79,10 +92,16 @@ class FacilitatorWizard:
         for view in self.steps.values():
             view.widget.layout.display = "none"
         self.body = widgets.VBox([view.widget for view in self.steps.values()])
-        self.widget = widgets.VBox([
-            widgets.HBox(list(self.step_buttons.values())), self.position, self.header, self.message.widget,
-            self.body, widgets.HBox([self.back, self.next]),
-        ])  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(list(self.step_buttons.values())),
+                self.position,
+                self.header,
+                self.message.widget,
+                self.body,
+                widgets.HBox([self.back, self.next]),
+            ]
+        )
         self.widget.add_class("pir-facilitator")
         if incident is not None:
             self.open_incident(incident, "prepare", show=False)
@@ -151,8 +170,10 @@ class FacilitatorWizard:
 
     def _show_header(self, facts: dict[str, Any]) -> None:
         published = f" · published {when(facts['published_at'])}" if facts.get("published_at") is not None else ""
-        self.header.value = (f"<h2 class='pir-incident'>{html.text(facts['key'])} · {html.text(facts.get('severity'))} · "
-                             f"{html.text(facts.get('summary'))}{html.text(published)}</h2>")  # fmt: skip
+        self.header.value = (
+            f"<h2 class='pir-incident'>{html.text(facts['key'])} · {html.text(facts.get('severity'))} · "
+            f"{html.text(facts.get('summary'))}{html.text(published)}</h2>"
+        )
 
     def _move(self, offset: int) -> None:
         keys = list(STEPS)
@@ -164,8 +185,10 @@ class FacilitatorWizard:
         for n, (key, button) in enumerate(self.step_buttons.items(), 1):
             button.description = f"{n} {STEPS[key]}" + (" ✓" if key in self.done else "")
             button.button_style = "primary" if key == self.step else ("success" if key in self.done else "")
-        self.position.value = (f"<p class='pir-position'>Step {keys.index(self.step) + 1} of {len(keys)}: "
-                               f"{html.text(STEPS[self.step])} · {len(self.done)} of {len(keys)} done</p>")  # fmt: skip
+        self.position.value = (
+            f"<p class='pir-position'>Step {keys.index(self.step) + 1} of {len(keys)}: "
+            f"{html.text(STEPS[self.step])} · {len(self.done)} of {len(keys)} done</p>"
+        )
 
 
 def guide(settings: Settings | None = None, **options: object) -> widgets.Widget:

@@ -11,9 +11,9 @@ from pirlib.publish import pipeline
 from pirlib.review.clock import now, stage_clocks
 from pirlib.review.session import ReviewSession, incident_facts
 from pirlib.review.wrap_up import quality_check
+from pirlib.ui import html
 from pirlib.ui.facilitator.widgets import WIDE, Host, Message, Step, badge, heading, when
 from pirlib.values import safe_url
-from pirlib.ui import html
 
 
 class WrapUpStep(Step):
@@ -33,8 +33,11 @@ class WrapUpStep(Step):
     def load(self, session: ReviewSession) -> None:
         issues = quality_check(session)
         facts = incident_facts(session)
-        self.report.value = (html.bullets("Still missing:", issues, "warning") if issues else
-                             html.colored("✓ Nothing missing: the review is complete.", "ok", "div"))  # fmt: skip
+        self.report.value = (
+            html.bullets("Still missing:", issues, "warning")
+            if issues
+            else html.colored("✓ Nothing missing: the review is complete.", "ok", "div")
+        )
         self.widget.children = [heading("6. Wrap-up"), self.report, self.check, *self.publishing.children(facts)]
 
 
@@ -47,8 +50,7 @@ class PublishPanel:
         self.confluence = bool(self.settings.confluence_url and self.settings.confluence_space)
         self.status = widgets.HTML()
         self.status.add_class("pir-publish-status")
-        self.doc_url = widgets.Text(description="Page URL", placeholder="https://… of the postmortem page",
-                                    layout=WIDE)  # fmt: skip
+        self.doc_url = widgets.Text(description="Page URL", placeholder="https://… of the postmortem page", layout=WIDE)
         self.doc_url.add_class("pir-doc-url")
         self.button = widgets.Button(description="Publish", button_style="primary", icon="upload")
         self.button.add_class("pir-publish")
@@ -65,19 +67,31 @@ class PublishPanel:
     def children(self, facts: dict[str, Any]) -> list[widgets.Widget]:
         clocks = stage_clocks(facts["resolved_at"], facts, self.settings, now(self.settings))
         publish = next(c for c in clocks if c.stage == "published")
-        where = (f"Confluence space {html.text(self.settings.confluence_space)} under {html.text(self.settings.confluence_parent)}"
-                 if self.confluence else "Confluence is not configured (PIR_CONFLUENCE_URL, PIR_CONFLUENCE_SPACE): "
-                 "publish the files by hand and give the page's URL")  # fmt: skip
+        where = (
+            f"Confluence space {html.text(self.settings.confluence_space)} under {html.text(self.settings.confluence_parent)}"
+            if self.confluence
+            else "Confluence is not configured (PIR_CONFLUENCE_URL, PIR_CONFLUENCE_SPACE): "
+            "publish the files by hand and give the page's URL"
+        )
         again = " Publishing again updates the page." if facts.get("published_at") else ""
-        self.status.value = (f"<p>Publish the postmortem (runbook §4) — {badge(publish)} — to {where}, with "
-                             f"<code>pir publish {html.text(facts['key'])}</code> or this button.{again}</p>")  # fmt: skip
+        self.status.value = (
+            f"<p>Publish the postmortem (runbook §4) — {badge(publish)} — to {where}, with "
+            f"<code>pir publish {html.text(facts['key'])}</code> or this button.{again}</p>"
+        )
         self.button.description = "Publish again (update)" if facts.get("published_at") else "Publish"
-        rows = [self.status] + ([] if self.confluence else [self.doc_url]) + [self.button, self.message.widget, self.result]
+        rows = (
+            [self.status]
+            + ([] if self.confluence else [self.doc_url])
+            + [self.button, self.message.widget, self.result]
+        )
         if facts.get("regulatory"):
             filed = facts.get("regulatory_filed_at")
-            self.filing.value = (f"<p>Regulator filing (runbook §4.4): <b>filed {when(filed)}</b></p>" if filed else
-                                 f"<p>Regulator filing (runbook §4.4): {html.colored('open', 'error', 'b')} — Compliance "
-                                 "files the update in the regulator portal, then record it here.</p>")  # fmt: skip
+            self.filing.value = (
+                f"<p>Regulator filing (runbook §4.4): <b>filed {when(filed)}</b></p>"
+                if filed
+                else f"<p>Regulator filing (runbook §4.4): {html.colored('open', 'error', 'b')} — Compliance "
+                "files the update in the regulator portal, then record it here.</p>"
+            )
             self.filed.disabled = filed is not None
             rows += [self.filing, self.filed]
         return rows
@@ -85,8 +99,11 @@ class PublishPanel:
     def publish(self) -> None:
         done: list[pipeline.PublishResult] = []
         url = self.doc_url.value.strip() or None
-        if self.message.run(lambda: done.append(pipeline.publish(
-                self.settings, self.step.incident, to_confluence=self.confluence, doc_url=url))):  # fmt: skip
+        if self.message.run(
+            lambda: done.append(
+                pipeline.publish(self.settings, self.step.incident, to_confluence=self.confluence, doc_url=url)
+            )
+        ):
             result = done[0]
             page = f"<p>Page: {html.link(result.doc_url, result.doc_url)}</p>" if safe_url(result.doc_url) else ""
             lines = "".join(f"<li>{html.text(line)}</li>" for line in result.lines())
