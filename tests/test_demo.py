@@ -64,6 +64,7 @@ def test_demo_loads_the_sample_twice_to_the_same_database(settings: Settings) ->
         assert _tables(con) == before
 
 
+@pytest.mark.slow  # 6 s on a quiet machine
 def test_demo_refuses_a_database_with_synced_incidents_unless_forced(tmp_path: Path, demo_db: Path) -> None:
     import shutil
 

@@ -264,6 +264,7 @@ def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp
     assert dump(settings) == dump(clean)
 
 
+@pytest.mark.slow  # 6 s a flavour on a quiet machine
 def test_a_read_that_fails_late_writes_nothing(server: FakeJira, site: dict, tmp_path: Path, monkeypatch):
     settings = settings_for(server, tmp_path / "pir.duckdb")
     sync_run(settings)
