@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pirlib.errors import ConfigError, PirError
 from pirlib.files import read_text
+from pirlib.values import as_date
 
 
 class Secret(str):
@@ -118,10 +119,8 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _date(key: str, value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return as_date(value)
     except ValueError:
         raise ConfigError(f"{key}: {value!r} is not a date; use YYYY-MM-DD") from None
 

@@ -45,6 +45,16 @@ def is_missing(value: Any) -> bool:
         return False
 
 
+def as_date(value: Any) -> dt.date:
+    """A date given as a date, a datetime (its day) or ISO text (``YYYY-MM-DD``); ValueError for anything else.
+    The one parser of dates typed by people: settings and the guide's due dates say the fix in their own words."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip())
+
+
 def as_utc(value: Any) -> dt.datetime | None:
     """A timestamp of any kind (naive ones read as UTC) as an aware UTC datetime; None for an empty value."""
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):

@@ -57,7 +57,7 @@ from pirlib.config import Settings
 from pirlib.errors import InputError
 from pirlib.redact import redact
 from pirlib.review.session import ReviewSession
-from pirlib.values import BLANK_TEXT
+from pirlib.values import BLANK_TEXT, as_date
 
 __all__ = [
     "ACCOUNTABILITY_FIELDS",
@@ -414,12 +414,8 @@ def _as_date(value: Any) -> dt.date | None:
     """A due date as a form gives it: a date, ISO text, or nothing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return as_date(value)
     except ValueError:
         raise InputError(f"due date: {value!r} is not a date; use YYYY-MM-DD") from None
 
