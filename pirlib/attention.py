@@ -19,7 +19,6 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 import pandas as pd
@@ -29,6 +28,7 @@ from pirlib.config import Settings
 from pirlib.failure_modes import recurrence
 from pirlib.ui import nav
 from pirlib.ui.figures import STAGE_LABELS
+from pirlib.values import clean_text
 
 NO_TEAM = "no team"
 UNASSIGNED = "unassigned"
@@ -116,10 +116,6 @@ def from_frames(frames: Mapping[str, pd.DataFrame], today: dt.date, as_of: pd.Ti
     )
 
 
-def _text(value: Any, missing: str = "") -> str:
-    return missing if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
 def reviews_at_risk(stages: pd.DataFrame, as_of: pd.Timestamp) -> Section:
     rows = metrics.at_risk(stages, as_of)
     lines = []
@@ -129,8 +125,10 @@ def reviews_at_risk(stages: pd.DataFrame, as_of: pd.Timestamp) -> Section:
             f"{STAGE_LABELS.get(s, s)} {durations.deadline(dt.timedelta(hours=float(h)))}"
             for s, h in zip(stages_of["stage"], stages_of["hours_left"])
         )
-        severity = f" ({first['severity']})" if _text(first["severity"]) else ""
-        lines.append(Line(f"{key} {_text(first['summary'])}{severity}: {clocks}", "reviews", (("incident", str(key)),)))
+        severity = f" ({first['severity']})" if clean_text(first["severity"]) else ""
+        lines.append(
+            Line(f"{key} {clean_text(first['summary'])}{severity}: {clocks}", "reviews", (("incident", str(key)),))
+        )
     return Section(
         "reviews",
         f"Reviews at risk of missing a runbook deadline ({len(lines)})",
@@ -182,7 +180,7 @@ def repeats_this_quarter(recurrences: pd.DataFrame, today: dt.date) -> Section:
     modes = rows.assign(failure_mode=rows["failure_mode"].fillna("(none)"))
     for mode, of_mode in modes.groupby("failure_mode", sort=True):
         of_mode = of_mode.sort_values("occurred_at")
-        services = ", ".join(sorted({_text(s, "(no service)") for s in of_mode["service"]}))
+        services = ", ".join(sorted({clean_text(s) or "(no service)" for s in of_mode["service"]}))
         keys = ", ".join(f"{k} after {p}" for k, p in zip(of_mode["key"], of_mode["previous_key"]))
         n = len(of_mode)
         params = (("failure_mode", mode),) if mode != "(none)" else ()
@@ -207,16 +205,16 @@ def open_filings(filings: pd.DataFrame, today: dt.date) -> Section:
     rows = filings[filings["state"] == "open"]
     lines = []
     for row in rows.to_dict("records"):
-        closed = pd.Timestamp(row["closed_at"]) if _text(row["closed_at"]) else None
+        closed = pd.Timestamp(row["closed_at"]) if clean_text(row["closed_at"]) else None
         since = (
             f"closed {closed:%Y-%m-%d}, {(today - closed.date()).days} days without a filing"
             if closed is not None
             else "not closed yet"
         )
-        severity = f" ({row['severity']})" if _text(row["severity"]) else ""
+        severity = f" ({row['severity']})" if clean_text(row["severity"]) else ""
         lines.append(
             Line(
-                f"{row['key']} {_text(row['summary'])}{severity}: regulator filing open, {since}",
+                f"{row['key']} {clean_text(row['summary'])}{severity}: regulator filing open, {since}",
                 "reviews",
                 (("incident", row["key"]),),
             )
