@@ -20,11 +20,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import duckdb
 import pandas as pd
 
 from pirlib import durations, metrics
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.failure_modes import recurrence
 from pirlib.ui import nav
 from pirlib.ui.figures import STAGE_LABELS
@@ -94,7 +94,7 @@ LOADERS = {
 }
 
 
-def collect(con: duckdb.DuckDBPyConnection, today: dt.date, as_of: pd.Timestamp) -> Attention:
+def collect(con: Connection, today: dt.date, as_of: pd.Timestamp) -> Attention:
     """Every section, read through ``con`` (read-only is enough)."""
     return from_frames({name: read(con) for name, read in LOADERS.items()}, today, as_of)
 

@@ -102,7 +102,7 @@ def cmd_lab(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db, export
 
-    with db.connect(settings, read_only=True) as con:
+    with db.read_model(settings) as con:
         written = export.to_parquet(con, Path(args.parquet))
     _echo(written.summary())
     return 0
@@ -244,7 +244,7 @@ def cmd_regulator_filed(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_roadmap(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib import db, roadmap
 
-    with db.connect(settings, read_only=True) as con:
+    with db.read_model(settings) as con:
         path, counts = roadmap.write_roadmap(con, settings, args.out)
     _echo(
         f"wrote {path}: {counts['actions']} actions, {counts['runbooks']} runbook updates, "
@@ -258,7 +258,7 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib.failure_modes import similar
     from pirlib.incidents import resolve_incident
 
-    with db.connect(settings, read_only=True) as con:
+    with db.read_model(settings) as con:
         query, key = resolve_incident(con, args.incident)
         found = similar.similar(con, query, args.k)
         (summary,) = db.one(con, "SELECT summary FROM incidents WHERE issue_id = ?", [query])

@@ -66,6 +66,18 @@ def _secret_url(key: str, value: Any) -> Secret:
         raise ConfigError(f"{key}: not an http(s) URL; set it to the full https://... address") from None
 
 
+def _database_url(key: str, value: Any) -> Secret:
+    """A PostgreSQL URL (team mode). Checked for its shape only; the error never echoes it: it may hold a password."""
+    text = value.strip() if isinstance(value, str) else ""
+    parsed = urlparse(text)
+    if parsed.scheme not in ("postgresql", "postgres") or not (parsed.hostname or parsed.path.strip("/")):
+        raise ConfigError(
+            f"{key}: not a PostgreSQL URL; set it like postgresql://pir@db.example.com:5432/pir "
+            "(the password in PGPASSWORD or ~/.pgpass), or unset it to use the DuckDB file"
+        )
+    return Secret(text)
+
+
 def _secret(key: str, value: Any) -> Secret:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key}: empty secret; set it to the token, or unset it")
@@ -183,7 +195,12 @@ def _setting(default: Any, parse: Callable[[str, Any], Any], help: str, *, secre
 class Settings:
     """The settings, each declared once as a field (name, type, default, parser, help, secret)."""
 
-    db: Path = _setting(Path("data/pir.duckdb"), _path, "DuckDB file")
+    db: Path = _setting(
+        Path("data/pir.duckdb"), _path, "DuckDB file (team mode: the read model `pir snapshot` publishes for boards)"
+    )
+    database_url: Secret | None = _setting(
+        None, _database_url, "team mode: PostgreSQL URL of the shared store (postgresql://user@host/db)", secret=True
+    )
     jira_url: str | None = _setting(None, _url, "Jira base URL, e.g. https://yourcompany.atlassian.net")
     jira_email: str | None = _setting(None, _text, "Jira Cloud account e-mail (with jira_token)")
     jira_token: Secret | None = _setting(None, _secret, "Jira Cloud API token", secret=True)
@@ -234,7 +251,7 @@ class Settings:
     smtp_from: str = _setting("pir@localhost", _text, "From address of reminder e-mails")
     smtp_starttls: bool = _setting(False, _boolean, "use STARTTLS")
     sync_overlap_minutes: int = _setting(10, _number(1, integer=True), "re-read window of incremental syncs")
-    db_lock_timeout: float = _setting(30.0, _number(0), "seconds to wait for a DuckDB lock")
+    db_lock_timeout: float = _setting(30.0, _number(0), "seconds to wait for a DuckDB lock or a PostgreSQL connection")
     published_dir: Path = _setting(Path("data/published"), _path, "where `pir publish` writes")
     sample_dir: Path = _setting(Path("data/sample"), _path, "generated sample Jira JSON")
     today: dt.date | None = _setting(None, _date, "pretend today is this date (demo, tests)")

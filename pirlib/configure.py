@@ -17,17 +17,16 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
-
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.failure_modes import recurrence, similar, taxonomy
 from pirlib.review import clock
 
 __all__ = ["apply", "open_configured", "prepare"]
 
 
-def apply(con: duckdb.DuckDBPyConnection, settings: Settings, modes: taxonomy.Taxonomy | None = None) -> None:
+def apply(con: Connection, settings: Settings, modes: taxonomy.Taxonomy | None = None) -> None:
     """Write the configured values into the open, migrated database (values already there stay untouched).
 
     ``modes`` is the taxonomy already read from ``failure_mode_taxonomy`` (`pir init` reads it before it
@@ -44,7 +43,7 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, modes: taxonomy.Ta
 
 
 @contextlib.contextmanager
-def open_configured(settings: Settings, *, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_configured(settings: Settings, *, create: bool = True) -> Iterator[Connection]:
     """``db.connect`` (read-write, so migrated) with the configured values written: a command's unit of work."""
     with db.connect(settings, create=create) as con:
         apply(con, settings)

@@ -1,4 +1,11 @@
-"""DuckDB access: short-lived connections, migrations, and a bounded wait for the file lock.
+"""The store: the one module that knows which database pir writes (solo: the DuckDB file; team: PostgreSQL).
+
+``connect`` opens the system of record for one unit of work: the DuckDB file ``PIR_DB`` by default, or, with
+``PIR_DATABASE_URL`` set, PostgreSQL through ``pirlib.pg`` (a connection with the same small API). Module code
+is shared; where the two dialects differ it asks ``dialect(con)`` and keeps both variants side by side.
+``read_model`` opens the DuckDB file boards and analysts read: the database itself when solo, the read model
+``pir snapshot`` publishes in team mode. Migrations exist for both (``pirlib/schema`` and
+``pirlib/schema/postgres``).
 
 DuckDB locks the file per process: while one process holds a read-write connection no other process can
 open it at all, and a read-only holder blocks every writer. So nobody keeps a connection open while a
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import random
 import re
@@ -17,11 +25,13 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import duckdb
 import pandas as pd
+import psycopg
 
+from pirlib import pg
 from pirlib.config import Settings, load_settings
 from pirlib.errors import DatabaseLockedError, PirError
 from pirlib.files import fix_for_message, os_error
@@ -29,13 +39,26 @@ from pirlib.files import fix_for_message, os_error
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 # Files already migrated by this process: a migration check costs a query, so do it once per file.
-_migrated: set[Path] = set()
+_migrated: set[Path | str] = set()
+
+Connection: TypeAlias = duckdb.DuckDBPyConnection | pg.PgConnection
+Dialect = Literal["duckdb", "postgres"]
+_SCHEMA_PACKAGE: dict[Dialect, str] = {"duckdb": "pirlib.schema", "postgres": "pirlib.schema.postgres"}
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) of every migration shipped in pirlib/schema, in order."""
+def dialect(con: Connection) -> Dialect:
+    """Which SQL the connection speaks, for the few statements the two stores spell differently."""
+    return "postgres" if isinstance(con, pg.PgConnection) else "duckdb"
+
+
+def team_mode(settings: Settings) -> bool:
+    return settings.database_url is not None
+
+
+def migrations(kind: Dialect = "duckdb") -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration shipped for a store, in order."""
     found = []
-    for entry in resources.files("pirlib.schema").iterdir():
+    for entry in resources.files(_SCHEMA_PACKAGE[kind]).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
@@ -46,36 +69,53 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def views_sql() -> str:
-    return resources.files("pirlib.schema").joinpath("views.sql").read_text(encoding="utf-8")
+def views_sql(kind: Dialect = "duckdb") -> str:
+    return resources.files(_SCHEMA_PACKAGE[kind]).joinpath("views.sql").read_text(encoding="utf-8")
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+def migrate(con: Connection) -> list[str]:
     """Apply the migrations this file lacks, each in its own transaction; return the names applied.
 
     Views are recreated every time (they hold no data). The configured values the views read (deadlines,
     severities, recurrence window, taxonomy) are written by ``pirlib.configure.apply``, not here.
     """
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-    )
-    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    applied = []
-    for version, name, sql in migrations():
-        if version in done:
-            continue
-        with transaction(con):
-            con.execute(sql)
-            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-        applied.append(name)
-    with transaction(con):
-        con.execute(views_sql())
+    kind = dialect(con)
+    if kind == "postgres":
+        # Two pir processes starting at once against a new database: one migrates, the other waits for it.
+        con.execute("SELECT pg_advisory_lock(hashtext('pir migrate'))")
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for version, name, sql in migrations(kind):
+            if version in done:
+                continue
+            with transaction(con):
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            applied.append(name)
+        views = views_sql(kind)
+        if kind == "duckdb":  # cheap, and a DuckDB file holds no record of which views.sql made its views
+            with transaction(con):
+                con.execute(views)
+        else:
+            # Replacing a view waits for every query that reads it: only when views.sql changed.
+            stamp = "pir views " + hashlib.sha256(views.encode()).hexdigest()[:16]
+            if one(con, "SELECT obj_description('schema_migrations'::regclass, 'pg_class')")[0] != stamp:
+                with transaction(con):
+                    con.execute(views)
+                    con.execute(f"COMMENT ON TABLE schema_migrations IS '{stamp}'")
+    finally:
+        if kind == "postgres":
+            con.execute("SELECT pg_advisory_unlock(hashtext('pir migrate'))")
     return applied
 
 
 @contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(con: Connection) -> Iterator[Connection]:
     """BEGIN, then COMMIT, or ROLLBACK on an error and re-raise that error.
 
     A COMMIT that fails (a full disk) has already ended the transaction; the ROLLBACK after it would fail
@@ -86,7 +126,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield con
         con.execute("COMMIT")
     except BaseException:
-        with contextlib.suppress(duckdb.Error):
+        with contextlib.suppress(duckdb.Error, psycopg.Error):
             con.execute("ROLLBACK")
         raise
 
@@ -264,14 +304,55 @@ def connect(
     path: Path | str | None = None,
     auto_migrate: bool = True,
     create: bool = True,
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the pir database for one unit of work and close it afterwards.
+) -> Iterator[Connection]:
+    """Open the store for one unit of work and close it afterwards.
 
-    A read-write open creates the file (unless ``create`` is False) and applies pending migrations the first
-    time this process sees it. A read-only open, or one with ``create=False``, of a file that does not exist
-    yet raises a PirError that says how to create it.
+    Team mode (``PIR_DATABASE_URL``): PostgreSQL, migrated the first time this process connects. Solo, or
+    with an explicit ``path``: the DuckDB file. A read-write open creates the file (unless ``create`` is
+    False) and applies pending migrations the first time this process sees it. A read-only open, or one with
+    ``create=False``, of a file that does not exist yet raises a PirError that says how to create it.
     """
     settings = settings or load_settings()
+    if settings.database_url is not None and path is None:
+        with _connect_postgres(settings, read_only=read_only, auto_migrate=auto_migrate) as pg_con:
+            yield pg_con
+        return
+    with _connect_duckdb(settings, read_only=read_only, path=path, auto_migrate=auto_migrate, create=create) as con:
+        yield con
+
+
+@contextlib.contextmanager
+def read_model(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB file boards and analysts read, read-only: the database itself when solo; in team mode the read
+    model at ``PIR_DB`` that `pir snapshot` replaces whole, so that no reader ever blocks a writer."""
+    settings = settings or load_settings()
+    with _connect_duckdb(settings, read_only=True) as con:
+        yield con
+
+
+@contextlib.contextmanager
+def _connect_postgres(settings: Settings, *, read_only: bool, auto_migrate: bool) -> Iterator[pg.PgConnection]:
+    assert settings.database_url is not None
+    url = settings.database_url.reveal()
+    con = pg.connect(url, timeout=settings.db_lock_timeout, read_only=read_only)
+    try:
+        if auto_migrate and not read_only and url not in _migrated:
+            migrate(con)
+            _migrated.add(url)
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def _connect_duckdb(
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    path: Path | str | None = None,
+    auto_migrate: bool = True,
+    create: bool = True,
+) -> Iterator[duckdb.DuckDBPyConnection]:
     db_path = Path(path or settings.db)
     if db_path.is_dir():
         raise PirError(f"the database {db_path} is a folder; set PIR_DB to a file such as {db_path / 'pir.duckdb'}")
@@ -320,11 +401,11 @@ def init(settings: Settings | None = None) -> list[str]:
     settings = settings or load_settings()
     with connect(settings, auto_migrate=False) as con:
         applied = migrate(con)
-    _migrated.add(Path(settings.db).resolve())
+    _migrated.add(settings.database_url.reveal() if settings.database_url else Path(settings.db).resolve())
     return applied
 
 
-def upsert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: list[str] | str) -> int:
+def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str] | str) -> int:
     """Insert or replace rows of ``frame`` into ``table`` by ``key`` in one set-based statement.
 
     The batch is deduplicated by key first (the last row wins) because one statement cannot touch a key
@@ -344,14 +425,24 @@ def upsert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
         conflict = ", ".join(f'"{k}"' for k in keys)
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         con.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name} ON CONFLICT ({conflict}) {action}"
+            f"INSERT INTO {table} ({column_list}) SELECT {_cast_to(con, table, columns)} FROM {name}"
+            f" ON CONFLICT ({conflict}) {action}"
         )
     finally:
         con.unregister(name)
     return len(frame)
 
 
-def one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+def _cast_to(con: Connection, table: str, columns: list[str]) -> str:
+    """The frame's columns as the select list of an INSERT into ``table``: DuckDB casts on assignment; PostgreSQL
+    does not cast text to a date or JSON there, so each column is cast to the table's type."""
+    if isinstance(con, pg.PgConnection):
+        types = con.column_types(table)
+        return ", ".join(f'CAST("{c}" AS {types[c]})' if c in types else f'"{c}"' for c in columns)
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def one(con: Connection, sql: str, params: Any = None) -> tuple[Any, ...]:
     """The row of a query that always returns one: an aggregate, an UPDATE's count, or the row of an incident
     that was resolved before. None from such a query is a bug, not bad input; the error names the query."""
     row = con.execute(sql, params).fetchone()

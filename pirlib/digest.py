@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from pirlib import attention, db, metrics
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.delivery import DEFAULT_BACKOFF, Backoff, SendError, post_webhook, send_email, slack_escape
 from pirlib.errors import ConfigError
 from pirlib.failure_modes import recurrence
@@ -212,7 +212,7 @@ class Digest:
         return message
 
 
-def build(con: duckdb.DuckDBPyConnection, settings: Settings) -> Digest:
+def build(con: Connection, settings: Settings) -> Digest:
     """The digest as of now (``settings.today`` in tests and demos), read through ``con``."""
     today, as_of = settings.current_date(), attention.now(settings)
     frames = {name: read(con) for name, read in LOADERS.items()}
@@ -322,7 +322,7 @@ def send_digest(settings: Settings, *, dry_run: bool = False, backoff: Backoff |
 
 
 def _record(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     digest: Digest,
     outcome: dict[str, tuple[str, str | None, int | None]],
     at: pd.Timestamp,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from pirlib.db import Connection
 from pirlib.errors import PirError
 from pirlib.files import fix_for_message, os_error, output_folder
 
@@ -40,7 +41,7 @@ def _quoted(path: Path) -> str:
     return path.as_posix().replace("'", "''")
 
 
-def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
+def to_parquet(con: Connection, out_dir: Path) -> Export:
     """Write every table and view to ``out_dir``; return what was written.
 
     Everything is written into a staging folder inside ``out_dir`` first and only then renamed into place,
@@ -69,7 +70,7 @@ def to_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Export:
     return Export(out_dir, tables, files)
 
 
-def _write_all(con: duckdb.DuckDBPyConnection, names: list[str], stage: Path, out_dir: Path) -> list[Path]:
+def _write_all(con: Connection, names: list[str], stage: Path, out_dir: Path) -> list[Path]:
     try:
         stage.mkdir()
         for name in names:

@@ -7,14 +7,13 @@ refuse it with the same line.
 
 from __future__ import annotations
 
-import duckdb
-
+from pirlib.db import Connection
 from pirlib.errors import InputError
 
 __all__ = ["resolve_incident"]
 
 
-def resolve_incident(con: duckdb.DuckDBPyConnection, incident: str) -> tuple[str, str]:
+def resolve_incident(con: Connection, incident: str) -> tuple[str, str]:
     """(issue_id, key) of the incident named by its key (INC-123, any case) or its Jira issue id.
 
     An id wins over a key that happens to read the same; a live incident wins over one deleted in Jira.

@@ -15,21 +15,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pirlib.db import Connection
 from pirlib.failure_modes import similar
 
 # How many incidents a bar's hover names: enough to recognise the month, few enough to stay readable.
 HOVER_EXAMPLES = 5
 
 
-def incident_count(con: duckdb.DuckDBPyConnection) -> int:
+def incident_count(con: Connection) -> int:
     return con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchall()[0][0]
 
 
-def action_count(con: duckdb.DuckDBPyConnection) -> int:
+def action_count(con: Connection) -> int:
     return con.execute("SELECT count(*) FROM v_action_status").fetchall()[0][0]
 
 
-def incidents_by_severity_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def incidents_by_severity_month(con: Connection) -> pd.DataFrame:
     """One row per (month, severity): the month the incident started (else was created), UTC.
 
     Columns: month (Timestamp, first day), severity (None when the incident has none), incidents,
@@ -55,7 +56,7 @@ def incidents_by_severity_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def action_status_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def action_status_counts(con: Connection) -> pd.DataFrame:
     """One row per (month the action was created, state): state is done, overdue or open (not overdue).
 
     Columns: month (Timestamp, first day), state, actions. "Overdue" follows v_action_status: not done
@@ -80,7 +81,7 @@ def action_status_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def latest_incidents(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.DataFrame:
+def latest_incidents(con: Connection, limit: int = 10) -> pd.DataFrame:
     """The most recent incidents: key, severity, status, started (UTC), summary (raw Jira text)."""
     return con.execute(
         """
@@ -94,7 +95,7 @@ def latest_incidents(con: duckdb.DuckDBPyConnection, limit: int = 10) -> pd.Data
     ).df()
 
 
-def last_sync(con: duckdb.DuckDBPyConnection) -> dict | None:
+def last_sync(con: Connection) -> dict | None:
     """The newest finished sync or demo load that did not fail, as a dict of its sync_runs row, or None."""
     row = con.execute(
         """
@@ -274,12 +275,12 @@ ACTION_COLUMNS = """key, summary, owner, team, status, status_category, is_done,
     missing_owner, missing_due_date, missing_success_metric, missing_verification_method"""
 
 
-def load_actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_actions(con: Connection) -> pd.DataFrame:
     """Every action (deleted ones excluded), one row each, with its incident's key, severity and service."""
     return con.execute(f"SELECT {ACTION_COLUMNS} FROM v_action_status").df()
 
 
-def load_open_actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_open_actions(con: Connection) -> pd.DataFrame:
     """``load_actions`` without the done ones: what can be overdue (the home page and the digest read only these;
     most actions of a mature site are done)."""
     return con.execute(f"SELECT {ACTION_COLUMNS} FROM v_action_status WHERE NOT coalesce(is_done, false)").df()
@@ -392,7 +393,7 @@ def overdue_list(states: pd.DataFrame, limit: int | None = None) -> pd.DataFrame
 # --- reviews -------------------------------------------------------------------------------------------
 
 
-def load_review_stages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_review_stages(con: Connection) -> pd.DataFrame:
     """One row per (reviewed incident, runbook stage) from v_review_deadlines, plus the incident's teams."""
     return con.execute(
         """
@@ -406,7 +407,7 @@ def load_review_stages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def load_regulatory_followups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_regulatory_followups(con: Connection) -> pd.DataFrame:
     """Regulatory incidents and their regulator filing (runbook §4.4): open until ``regulatory_filed_at``."""
     return con.execute(
         "SELECT incident_id, key, summary, severity, service, closed_at, published_at, regulatory_filed_at, state "
@@ -478,7 +479,7 @@ def at_risk(
 # --- incidents and failure modes ----------------------------------------------------------------------
 
 
-def load_incidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_incidents(con: Connection) -> pd.DataFrame:
     """Every incident (deleted excluded) with its durations in minutes (v_incident_durations), when it
     happened (started, else created), its failure mode as classified (v_incident_durations takes it from
     v_incident_failure_modes), its URL and the teams owning its actions."""
@@ -561,7 +562,7 @@ _TEAMS = (
 )
 
 
-def load_similar(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_similar(con: Connection) -> pd.DataFrame:
     """The SIMILAR_K earlier incidents most like each of the SIMILAR_LATEST latest incidents whose severity
     requires a review (``pir similar``), with the later incident's key, summary, url, severity, service,
     teams and time (``occurred_at``, which the filters read)."""

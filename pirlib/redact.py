@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlparse, urlsplit
 
 from pirlib.config import SECRET_KEYS, Settings
 
@@ -42,6 +42,8 @@ def secret_forms(settings: Settings | None = None, extra: Iterable[str] = ()) ->
         ):
             if user and token:
                 values.append(base64.b64encode(f"{user}:{str.__str__(token)}".encode()).decode())
+        if settings.database_url is not None and (password := urlparse(settings.database_url.reveal()).password):
+            values.append(password)  # libpq may name the password alone
     forms = {shape for value in values for shape in _shapes(value.strip()) if len(shape) >= _MIN_LENGTH}
     return sorted(forms, key=len, reverse=True)
 

@@ -20,10 +20,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
 import pandas as pd
 
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.files import write_atomic
 from pirlib.publish.render import render_template
 from pirlib.values import clean_text, is_missing, safe_url
@@ -63,7 +63,7 @@ def runbooks_for(mode: str | None, category: str | None, mapping: dict[str, tupl
     return mapping.get(mode or "") or mapping.get(category or "") or FALLBACK_RUNBOOKS
 
 
-def roadmap_data(con: duckdb.DuckDBPyConnection, settings: Settings, today: dt.date) -> dict[str, Any]:
+def roadmap_data(con: Connection, settings: Settings, today: dt.date) -> dict[str, Any]:
     """The roadmap's three parts as plain values, read through an open connection."""
     mapping = dict(settings.runbook_map) if settings.runbook_map else DEFAULT_RUNBOOK_MAP
     # Every mode here is v_incident_failure_modes' (the facilitator's, else the taxonomy's) and every
@@ -169,9 +169,7 @@ def _runbooks(reviewed: pd.DataFrame, mapping: dict[str, tuple[str, ...]]) -> li
     ]
 
 
-def write_roadmap(
-    con: duckdb.DuckDBPyConnection, settings: Settings, out: Path | str | None = None
-) -> tuple[Path, dict[str, int]]:
+def write_roadmap(con: Connection, settings: Settings, out: Path | str | None = None) -> tuple[Path, dict[str, int]]:
     """Regenerate the roadmap file; return its path and what it holds (actions, runbooks, exercises)."""
     data = roadmap_data(con, settings, settings.current_date())
     text = render_template("md", "roadmap.md.j2", data, settings.publish_templates)

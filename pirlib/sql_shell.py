@@ -55,7 +55,7 @@ class Result:
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The database read-only for one unit of analyst work, with ``getvariable('today')`` set."""
-    with db.connect(settings, read_only=True) as con:
+    with db.read_model(settings) as con:
         con.execute("SET VARIABLE today = ?", [settings.current_date()])
         yield con
 

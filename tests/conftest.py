@@ -9,6 +9,7 @@ an expensive server or browser.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -21,12 +22,44 @@ from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.publish_fixture import build_demo
 from support.receivers import Receiver, SmtpSink
 
-from pirlib.config import Settings
+from pirlib.config import Secret, Settings
+
+STORES = ("duckdb", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked ``both_stores`` runs each test that uses ``settings`` once per store, so they cannot drift."""
+    if "store" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store", STORES, indirect=True)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db=tmp_path / "pir.duckdb", sample_dir=tmp_path / "sample", db_lock_timeout=20.0)
+def store(request: pytest.FixtureRequest) -> str:
+    """The store the test's ``settings`` use: the DuckDB file, or (in ``both_stores`` modules) also PostgreSQL.
+
+    Where PostgreSQL is not installed its flavour is skipped on a developer's machine but fails in CI.
+    """
+    kind: str = getattr(request, "param", "duckdb")
+    if kind == "postgres":
+        from support import postgres
+
+        missing = postgres.missing()
+        if missing is not None:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"CI needs the PostgreSQL tests: {missing}", pytrace=False)
+            pytest.skip(missing)
+    return kind
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store: str) -> Settings:
+    """Settings on a fresh store: a DuckDB file in the test's folder, or a new PostgreSQL database (team mode)."""
+    solo = Settings(db=tmp_path / "pir.duckdb", sample_dir=tmp_path / "sample", db_lock_timeout=20.0)
+    if store == "postgres":
+        from support import postgres
+
+        return dataclasses.replace(solo, database_url=Secret(postgres.server().fresh_database()))
+    return solo
 
 
 @pytest.fixture(scope="module")

@@ -207,6 +207,7 @@ def test_help_lists_every_setting_with_its_default_and_secrets_as_secret():
 def test_every_secret_setting_is_masked_and_refused_in_pir_toml(tmp_path):
     assert {"jira_token", "jira_pat", "slack_webhook", "smtp_password", "digest_webhook"} <= SECRET_KEYS
     values = {name: f"https://hooks.example.com/services/{name}-s3cr3t" for name in SECRET_KEYS}
+    values["database_url"] = "postgresql://pir:database_url-s3cr3t@db.example.com:5432/pir"
     settings = Settings(jira_email="a@example.com", confluence_email="a@example.com").replace(
         **{name: SETTINGS[name].parse(SETTINGS[name].env, value) for name, value in values.items()}
     )
@@ -216,6 +217,15 @@ def test_every_secret_setting_is_masked_and_refused_in_pir_toml(tmp_path):
         assert values[name] not in repr(settings)
         with pytest.raises(ConfigError, match=f"{name} is a secret and must not be in pir.toml"):
             load_settings(env={}, config_path=write(tmp_path / "pir.toml", f'{name} = "x"\n'))
+
+
+def test_database_url_is_checked_without_echoing_it_and_its_password_is_masked():
+    with pytest.raises(ConfigError) as bad:
+        load_settings(env={"PIR_DATABASE_URL": "mysql://pir:hunter2-pw@db/pir"}, config_path=None)
+    assert "PIR_DATABASE_URL: not a PostgreSQL URL" in str(bad.value) and "hunter2" not in str(bad.value)
+    settings = load_settings(env={"PIR_DATABASE_URL": "postgresql://pir:hunter2-pw@db:5432/pir"}, config_path=None)
+    assert settings.database_url is not None and "hunter2" not in repr(settings)
+    assert redact("FATAL: password hunter2-pw rejected", settings) == f"FATAL: password {MASK} rejected"
 
 
 def test_documents_name_only_declared_variables():

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import duckdb
-
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.failure_modes import taxonomy
 from pirlib.values import clean_text
 
 
-def current(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]:
+def current(con: Connection, incident_id: str) -> dict[str, Any]:
     """The incident's row of v_incident_failure_modes: failure_mode, mode_source, mode_rule, manual_mode, ..."""
     found = con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id]).df()
     if found.empty:
@@ -21,7 +20,7 @@ def current(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]:
 
 
 def set_mode(
-    con: duckdb.DuckDBPyConnection, incident_id: str, mode: str, *, set_by: str | None = None, note: str | None = None
+    con: Connection, incident_id: str, mode: str, *, set_by: str | None = None, note: str | None = None
 ) -> None:
     """Set the incident's mode by hand; ``mode`` must be one of the taxonomy's modes."""
     known = taxonomy.modes(con)
@@ -37,6 +36,6 @@ def set_mode(
     )
 
 
-def clear_mode(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
+def clear_mode(con: Connection, incident_id: str) -> None:
     """Drop the manual mode: the Jira field or the rules decide again."""
     con.execute("DELETE FROM failure_mode_overrides WHERE incident_id = ?", [incident_id])

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from pirlib.db import Connection
 
 __all__ = [
     "Effectiveness",
@@ -24,19 +25,19 @@ __all__ = [
 ]
 
 
-def load_recurrences(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_recurrences(con: Connection) -> pd.DataFrame:
     """Each incident whose failure mode had happened on the same service before (v_failure_mode_recurrence),
     with whether the earlier incident's actions were all done before this one started."""
     return _recurrences(con, "")
 
 
-def load_repeats_despite_fixes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_repeats_despite_fixes(con: Connection) -> pd.DataFrame:
     """``load_recurrences`` narrowed to those within the window that came back although the earlier incident's
     prevent/detect actions were done (the home page's section; a few of thousands)."""
     return _recurrences(con, "WHERE r.within_window AND r.prevent_detect_done_before")
 
 
-def _recurrences(con: duckdb.DuckDBPyConnection, where: str) -> pd.DataFrame:
+def _recurrences(con: Connection, where: str) -> pd.DataFrame:
     return con.execute(
         f"""
         SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
@@ -72,7 +73,7 @@ def recurrences_within(recurrences: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(outcome=fix_outcome(rows))
 
 
-def store_window(con: duckdb.DuckDBPyConnection, days: int) -> None:
+def store_window(con: Connection, days: int) -> None:
     """Write the configured recurrence window (``recurrence_window_days``) into ``recurrence_window``, which
     the recurrence views read (inside the caller's transaction; an unchanged window stays)."""
     con.execute("UPDATE recurrence_window SET days = ? WHERE days <> ?", [days, days])

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import duckdb
 import pandas as pd
 
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 
@@ -262,7 +262,7 @@ ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 
 
-def refresh_index(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) -> int:
     """Bring the index (similar_documents, similar_terms) up to date with the incidents' text; return how
     many incidents were re-counted.
 
@@ -318,7 +318,7 @@ SELECT hash(concat_ws('|',
 """
 
 
-def index_missing(con: duckdb.DuckDBPyConnection) -> bool:
+def index_missing(con: Connection) -> bool:
     """Whether incidents are there but the index was never built (a database migrated to 008 holding
     incidents): a sync or demo load indexes every incident it writes, so otherwise it is never empty."""
     # fetchall, not fetchone: a result left unfinished blocks the connection's next register() (DuckDB 2).
@@ -327,7 +327,7 @@ def index_missing(con: duckdb.DuckDBPyConnection) -> bool:
     ).fetchall()[0][0]
 
 
-def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
+def latest_queries(con: Connection) -> list[str]:
     """The LATEST latest incidents (not deleted) whose severity requires a review: the board's questions."""
     return [
         row[0]
@@ -338,7 +338,7 @@ def latest_queries(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None = None) -> int:
+def refresh(con: Connection, incident_ids: Iterable[str] | None = None) -> int:
     """After a sync or demo load wrote ``incident_ids`` (None: the whole site): re-count their text
     (``refresh_index``) and work out the board's answers again, since a sync also moves what the answers
     read besides text (services, modes, start times, which incidents are latest). Returns the re-counted."""
@@ -361,7 +361,7 @@ def refresh(con: duckdb.DuckDBPyConnection, incident_ids: Iterable[str] | None =
     return changed
 
 
-def _kept_answers(con: duckdb.DuckDBPyConnection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
+def _kept_answers(con: Connection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
     """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
     state = con.execute(
         "SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state"
@@ -398,7 +398,7 @@ def reason(row: pd.Series | dict) -> str:
     return "; ".join(parts)
 
 
-def similar_to_many(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str], k: int = 5) -> pd.DataFrame:
+def similar_to_many(con: Connection, incident_ids: Sequence[str], k: int = 5) -> pd.DataFrame:
     """For each incident id, its ``k`` most similar earlier incidents (columns as in ``similar``, plus
     query_id and query_key), best first within each query."""
     if k < 1:
@@ -411,7 +411,7 @@ def similar_to_many(con: duckdb.DuckDBPyConnection, incident_ids: Sequence[str],
     return frame
 
 
-def similar(con: duckdb.DuckDBPyConnection, incident: str, k: int = 5) -> pd.DataFrame:
+def similar(con: Connection, incident: str, k: int = 5) -> pd.DataFrame:
     """The ``k`` earlier incidents most similar to ``incident`` (key or id), best first: incident_id, key,
     summary, service, severity, failure_mode, occurred_at, score, text_score, same_service, same_mode,
     shared_terms, url, reason."""

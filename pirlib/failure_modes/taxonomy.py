@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import yaml
 
+from pirlib.db import Connection
 from pirlib.errors import ConfigError
 
 DEFAULT_FILE = "pir default taxonomy (pirlib/failure_modes/taxonomy.yaml)"
@@ -196,7 +196,7 @@ def _check_unique(source: str, modes: tuple[Mode, ...]) -> None:
             owner[key] = m.mode
 
 
-def store(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
+def store(con: Connection, taxonomy: Taxonomy) -> None:
     """Replace the stored taxonomy and rules with ``taxonomy`` (inside the caller's transaction); a table
     that already holds exactly these rows is left alone, so that a process start writes nothing."""
     for table, frame in (
@@ -216,6 +216,6 @@ def store(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy) -> None:
             con.unregister(name)
 
 
-def modes(con: duckdb.DuckDBPyConnection) -> list[str]:
+def modes(con: Connection) -> list[str]:
     """The stored taxonomy's modes in the file's order (for the guide's picker)."""
     return [row[0] for row in con.execute("SELECT mode FROM failure_mode_taxonomy ORDER BY position").fetchall()]

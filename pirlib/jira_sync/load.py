@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib.db import one
+from pirlib.db import Connection, one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -27,9 +27,7 @@ JIRA_SOURCES = ("jira_changelog", "jira_comment")
 _SOURCES_SQL = ", ".join(f"'{s}'" for s in JIRA_SOURCES)
 
 
-def load_batch(
-    con: duckdb.DuckDBPyConnection, batch: Batch, *, synced_at: dt.datetime | pd.Timestamp
-) -> dict[str, int]:
+def load_batch(con: Connection, batch: Batch, *, synced_at: dt.datetime | pd.Timestamp) -> dict[str, int]:
     """Upsert the batch's incidents, actions and events in one transaction; return rows written per table.
 
     Rows seen again lose their ``deleted`` flag. Jira events of an incident in the batch that Jira no
@@ -41,12 +39,12 @@ def load_batch(
 
 
 def load_batches(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     batches: Iterable[Batch],
     *,
     synced_at: dt.datetime | pd.Timestamp,
     commit_every: int | None = None,
-    on_written: Callable[[duckdb.DuckDBPyConnection, Batch], None] | None = None,
+    on_written: Callable[[Connection, Batch], None] | None = None,
 ) -> dict[str, int]:
     """``load_batch`` over a stream of batches (``Transformer.batches``), in one transaction by default.
 
@@ -95,7 +93,7 @@ def load_batches(
     return counts
 
 
-def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+def _checkpoint(con: Connection) -> None:
     """Write what the write-ahead log holds into the database file now, while the next batch is built.
 
     Rows of a chunk smaller than a row group (``db.ROW_GROUP_SIZE``) go through the log, and DuckDB
@@ -110,7 +108,7 @@ def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, batch: Batch, stamp: pd.Timestamp) -> dict[str, int]:
+def _upsert(con: Connection, batch: Batch, stamp: pd.Timestamp) -> dict[str, int]:
     incidents = _unique(batch.incidents[INCIDENT_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
     actions = _unique(batch.actions[ACTION_COLUMNS], "issue_id").assign(deleted=False, synced_at=stamp)
     events = _unique(batch.events[EVENT_COLUMNS], "event_id")
@@ -129,7 +127,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, batch: Batch, stamp: pd.Timestamp) -
     return {"incidents": len(incidents), "actions": len(actions), "events": len(events)}
 
 
-def _stored_newer(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> set[str]:
+def _stored_newer(con: Connection, table: str, frame: pd.DataFrame) -> set[str]:
     """Ids of ``frame`` whose stored row has a later Jira ``updated_at`` than the frame's."""
     if frame.empty:
         return set()
@@ -144,7 +142,7 @@ def _stored_newer(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
     return {str(row[0]) for row in rows}
 
 
-def link_actions(con: duckdb.DuckDBPyConnection) -> int:
+def link_actions(con: Connection) -> int:
     """Set ``actions.incident_id`` where it is NULL and the action's epic is some incident's epic."""
     (count,) = one(
         con,
@@ -161,7 +159,7 @@ def link_actions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def mark_deleted(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     kind: Literal["incidents", "actions"],
     seen_ids: Iterable[str],
     synced_before: dt.datetime | None = None,
@@ -197,7 +195,7 @@ def mark_deleted(
 SEEN_PART = 50_000
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def _drop_temp(con: Connection, name: str) -> None:
     """Drop a temporary table, also after a failed statement (see ``_unregister``)."""
     try:
         con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -225,12 +223,12 @@ _MANAGED = {"deleted", "synced_at"}
 _checked: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+def _register(con: Connection, name: str, frame: pd.DataFrame) -> None:
     # An Arrow table scans faster than a DataFrame, and pandas' Arrow-backed strings convert without a copy.
     con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
 
 
-def _unregister(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+def _unregister(con: Connection, *names: str) -> None:
     """Drop registered frames, also after a failed statement: DuckDB then refuses every statement until the
     rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
     for name in names:
@@ -240,7 +238,7 @@ def _unregister(con: duckdb.DuckDBPyConnection, *names: str) -> None:
             pass
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str, stamp: pd.Timestamp) -> None:
+def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: pd.Timestamp) -> None:
     if frame.empty:
         return
     columns = list(frame.columns)
@@ -279,7 +277,7 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, ke
         _unregister(con, name)
 
 
-def _replace_events(con: duckdb.DuckDBPyConnection, incidents: pd.DataFrame, events: pd.DataFrame) -> None:
+def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFrame) -> None:
     """Merge the batch's Jira events: insert new ones, rewrite changed ones, drop vanished ones.
 
     A changelog entry never changes once written and a re-sync re-reads whole histories, so most rows of a

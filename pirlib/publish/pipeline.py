@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
 import pandas as pd
 
 from pirlib import db, delivery, durations
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.files import output_folder, write_all, write_atomic
 from pirlib.incidents import resolve_incident
@@ -84,7 +84,7 @@ def page_title(data: dict[str, Any]) -> str:
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
 
-def _publications(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, dict[str, Any]]:
+def _publications(con: Connection, incident_id: str) -> dict[str, dict[str, Any]]:
     rows = con.execute("SELECT * FROM publications WHERE incident_id = ?", [incident_id]).df()
     return {row["channel"]: row for row in cast("list[dict[str, Any]]", rows.to_dict("records"))}
 
@@ -219,7 +219,7 @@ def _send_messages(
     return sent
 
 
-def record_regulator_filing(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime | None) -> None:
+def record_regulator_filing(con: Connection, incident_id: str, at: dt.datetime | None) -> None:
     """Record (``at``) or clear (None) that Compliance filed the regulator report (runbook §4.4)."""
     key, regulatory = db.one(con, "SELECT key, regulatory FROM incidents WHERE issue_id = ?", [incident_id])
     if not regulatory:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import duckdb
 import jinja2
 import markupsafe
 import pandas as pd
 
 from pirlib import durations
+from pirlib.db import Connection
 from pirlib.delivery import slack_escape
 from pirlib.errors import PirError
 from pirlib.review.actions import Draft, open_drafts
@@ -80,7 +80,7 @@ def _names(value: Any) -> list[str]:
     return [] if value is None else [str(v) for v in value]
 
 
-def postmortem_data(con: duckdb.DuckDBPyConnection, incident_id: str, at: dt.datetime) -> dict[str, Any]:
+def postmortem_data(con: Connection, incident_id: str, at: dt.datetime) -> dict[str, Any]:
     """Everything the postmortem and its messages say about one incident, as plain values (``at``: "now")."""
     # The mode as classified (the facilitator's, else the taxonomy's), never Jira's raw field value.
     incident = _records(

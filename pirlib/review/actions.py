@@ -50,10 +50,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import duckdb
-
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.redact import redact
 from pirlib.review.session import ReviewSession
@@ -466,7 +465,7 @@ def draft_from_note(session: ReviewSession, note_id: str) -> str:
         return _insert(session, _form({"summary": summary, "description": text}), note_id)
 
 
-def known_teams(con: duckdb.DuckDBPyConnection) -> list[str]:
+def known_teams(con: Connection) -> list[str]:
     """The teams the boards already group actions by (Jira's and the drafts'), for the draft's team field."""
     rows = con.execute(
         "SELECT DISTINCT trim(team) AS team FROM (SELECT team FROM actions WHERE NOT deleted UNION ALL "
@@ -485,7 +484,7 @@ def drafts_by_note(session: ReviewSession) -> dict[str, str]:
     return {str(note_id): str(draft_id) for note_id, draft_id in rows}
 
 
-def _editable(con: duckdb.DuckDBPyConnection, draft_id: str, refused: str) -> bool:
+def _editable(con: Connection, draft_id: str, refused: str) -> bool:
     """Whether the draft exists; raise ``draft is <state> ...; <refused>`` when it is not editable here."""
     row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
     if row is not None and row[0] not in EDITABLE_STATES:
@@ -493,7 +492,7 @@ def _editable(con: duckdb.DuckDBPyConnection, draft_id: str, refused: str) -> bo
     return row is not None
 
 
-def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -> None:
+def update_draft(con: Connection, draft_id: str, **fields: Any) -> None:
     """Change fields of a draft that has not been pushed."""
     typed = _form(fields)
     if not typed:
@@ -507,7 +506,7 @@ def update_draft(con: duckdb.DuckDBPyConnection, draft_id: str, **fields: Any) -
     )
 
 
-def delete_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
+def delete_draft(con: Connection, draft_id: str) -> None:
     """Delete a draft that no push holds or made; one that is gone already is no error."""
     if _editable(con, draft_id, "it cannot be deleted here"):
         con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
@@ -516,7 +515,7 @@ def delete_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
 _SELECT = f"SELECT {', '.join(f'd.{column}' for column in _COLUMNS)}"
 
 
-def _drafts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[Draft]:
+def _drafts(con: Connection, where: str, params: list[Any]) -> list[Draft]:
     rows = con.execute(
         f"{_SELECT} FROM action_drafts AS d WHERE {where} ORDER BY d.created_at, d.draft_id", params
     ).fetchall()
@@ -524,7 +523,7 @@ def _drafts(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> li
 
 
 def _checked(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     settings: Settings,
     where: str,
     params: list[Any],
@@ -542,7 +541,7 @@ def _checked(
     return checked
 
 
-def get_draft(con: duckdb.DuckDBPyConnection, draft_id: str) -> Draft | None:
+def get_draft(con: Connection, draft_id: str) -> Draft | None:
     found = _drafts(con, "d.draft_id = ?", [draft_id])
     return found[0] if found else None
 
@@ -552,12 +551,12 @@ def list_drafts(session: ReviewSession) -> list[CheckedDraft]:
     return _checked(session.con, session.settings, "d.incident_id = ?", [session.incident_id])
 
 
-def open_drafts(con: duckdb.DuckDBPyConnection, incident_id: str) -> list[Draft]:
+def open_drafts(con: Connection, incident_id: str) -> list[Draft]:
     """The incident's drafts that are not in Jira yet (every state but pushed), oldest first."""
     return _drafts(con, "d.incident_id = ? AND d.state <> 'pushed'", [incident_id])
 
 
-def drafts_to_push(con: duckdb.DuckDBPyConnection, settings: Settings, incident_id: str | None) -> list[CheckedDraft]:
+def drafts_to_push(con: Connection, settings: Settings, incident_id: str | None) -> list[CheckedDraft]:
     """What ``pir push`` takes up (of one incident, or of all when None): every draft in a state that may move
     to pushing, with its problems as of today (a draft with problems is not pushed), in the order of the
     incidents' keys, oldest first within an incident."""
@@ -574,7 +573,7 @@ def can_move(state: DraftState, to: DraftState) -> bool:
     return to in TRANSITIONS[state]
 
 
-def _move(con: duckdb.DuckDBPyConnection, draft_id: str, to: DraftState, **values: Any) -> None:
+def _move(con: Connection, draft_id: str, to: DraftState, **values: Any) -> None:
     """Move the draft to state ``to`` and write ``values`` with it, in one statement that checks the move."""
     sources = [state for state in STATES if can_move(state, to)]
     columns = {"state": to, **values, "updated_at": dt.datetime.now(dt.UTC)}
@@ -594,14 +593,12 @@ def _move(con: duckdb.DuckDBPyConnection, draft_id: str, to: DraftState, **value
     )
 
 
-def start_push(con: duckdb.DuckDBPyConnection, draft_id: str) -> None:
+def start_push(con: Connection, draft_id: str) -> None:
     """The push is about to send its first request about the draft (a crash from here leaves it pushing)."""
     _move(con, draft_id, "pushing")
 
 
-def mark_pushed(
-    con: duckdb.DuckDBPyConnection, draft_id: str, key: str, issue_id: str, owner_id: str | None = None
-) -> None:
+def mark_pushed(con: Connection, draft_id: str, key: str, issue_id: str, owner_id: str | None = None) -> None:
     """The draft is the Jira issue ``key`` (created now, or found by its marker); ``owner_id`` the Jira user
     it was assigned to, when the push resolved one."""
     values: dict[str, Any] = {"pushed_key": key, "pushed_issue_id": issue_id, "error": None}
@@ -610,7 +607,7 @@ def mark_pushed(
     _move(con, draft_id, "pushed", **values)
 
 
-def mark_failed(con: duckdb.DuckDBPyConnection, settings: Settings, draft_id: str, error: str) -> str:
+def mark_failed(con: Connection, settings: Settings, draft_id: str, error: str) -> str:
     """The push of the draft failed with ``error`` (Jira's words): stored with every secret redacted, as returned.
     The draft keeps everything the facilitator typed and is pushed again by the next push."""
     redacted = redact(error, settings)
@@ -635,7 +632,7 @@ class OpenActions:
     lacking: list[tuple[str, str, list[str]]]
 
 
-def open_actions(con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str]) -> dict[str, OpenActions]:
+def open_actions(con: Connection, settings: Settings, incident_ids: list[str]) -> dict[str, OpenActions]:
     """Per incident, its open actions, the drafts that are not SMART and the Jira actions lacking a field.
 
     Two queries for all incidents: the drafts (checked by ``validate``, the rule push and the guide use),

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import duckdb
-
 from pirlib import durations
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.values import as_utc
 
 __all__ = [
@@ -79,7 +78,7 @@ class StageClock:
         return durations.deadline(self.remaining)
 
 
-def store_deadlines(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def store_deadlines(con: Connection, settings: Settings) -> None:
     """Write the configured stage deadlines and review severities into ``review_stage_deadlines`` and
     ``review_severities``, which the views read (inside the caller's transaction; unchanged rows stay)."""
     hours = [float(getattr(settings, hours_attr)) for _, _, hours_attr in STAGES.values()]
@@ -157,7 +156,7 @@ _OPEN_REVIEWS = _reviews(published=False)
 
 
 def review_clocks(
-    con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str], at: dt.datetime
+    con: Connection, settings: Settings, incident_ids: list[str], at: dt.datetime
 ) -> dict[str, list[StageClock]]:
     """Per incident, its stage clocks at ``at``; none for an incident not closed yet. One query for all."""
     # Plain tuples of naive UTC times: a frame's to_dict, or a TIMESTAMPTZ turned into a zoned datetime, costs
@@ -176,14 +175,14 @@ def review_clocks(
     return found
 
 
-def open_reviews(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[str, str]]:
+def open_reviews(con: Connection, settings: Settings) -> list[tuple[str, str]]:
     """(issue id, key) of the candidates, in their order, without their clocks."""
     rows = con.execute("SELECT i.issue_id, i.key" + _OPEN_REVIEWS, [list(settings.review_severities)]).fetchall()
     return [(str(issue_id), str(key)) for issue_id, key in rows]
 
 
 def candidates(
-    con: duckdb.DuckDBPyConnection, settings: Settings, at: dt.datetime | None = None, *, published: bool = False
+    con: Connection, settings: Settings, at: dt.datetime | None = None, *, published: bool = False
 ) -> list[Candidate]:
     """Closed, not yet published incidents of the review severities, newest closure first, with clocks; with
     ``published``, the published ones instead, most recently published first (to reopen one)."""

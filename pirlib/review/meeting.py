@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 
 from pirlib import db
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, touch_review
@@ -196,7 +196,7 @@ def add_note(
     return note_id
 
 
-def delete_note(con: duckdb.DuckDBPyConnection, note_id: str) -> None:
+def delete_note(con: Connection, note_id: str) -> None:
     with db.transaction(con):
         gone = con.execute("DELETE FROM review_notes WHERE note_id = ? RETURNING incident_id", [note_id]).fetchall()
         similar.refresh_index(con, [row[0] for row in gone])
@@ -214,7 +214,7 @@ def notes(session: ReviewSession) -> pd.DataFrame:
     return frame.sort_values("segment", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def segments_without_notes(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, list[Segment]]:
+def segments_without_notes(con: Connection, incident_ids: list[str]) -> dict[str, list[Segment]]:
     """Per incident, the segments (in meeting order) nobody has taken a note in yet; one query for all."""
     noted = set(
         con.execute(

@@ -19,11 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from pirlib import durations
-from pirlib.db import one, transaction
+from pirlib.db import Connection, one, transaction
 from pirlib.errors import InputError
 from pirlib.files import write_atomic
 from pirlib.review.meeting import GROUND_RULES, SEGMENTS
@@ -176,7 +175,7 @@ def set_artifact(
 # ------------------------------------------------------------------------------------------- attendees
 
 
-def propose_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
+def propose_attendees(con: Connection, incident_id: str) -> pd.DataFrame:
     """People in the incident (commander, assignee, reporter, Jira actors, chat participants), one row each.
 
     Columns: name, role, origin. The first origin found wins for a person named twice.
@@ -204,7 +203,7 @@ def propose_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.Da
     return people[["name", "role", "origin"]]
 
 
-def _ensure_attendees(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
+def _ensure_attendees(con: Connection, incident_id: str) -> None:
     people = propose_attendees(con, incident_id)
     covered = {
         r[0] for r in con.execute("SELECT DISTINCT role FROM attendees WHERE incident_id = ?", [incident_id]).fetchall()

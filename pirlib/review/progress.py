@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
-
-from pirlib.db import one
+from pirlib.db import Connection, one
 from pirlib.errors import InputError
 from pirlib.review import actions, meeting
 from pirlib.review.session import ReviewSession
@@ -86,7 +84,7 @@ def save_progress(session: ReviewSession, step: str) -> None:
     )
 
 
-def last_progress(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+def last_progress(con: Connection) -> tuple[str, str] | None:
     """(incident_id, step) of the review worked on last whose postmortem is not published, if any."""
     row = con.execute(
         "SELECT p.incident_id, p.current_step FROM review_progress AS p "

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.incidents import resolve_incident
 from pirlib.review.clock import REVIEW_COLUMNS, now
 from pirlib.values import is_missing
@@ -30,13 +30,13 @@ __all__ = ["ReviewSession", "incident_facts", "open_review", "touch_review"]
 class ReviewSession:
     """An open connection, the settings in force and the incident being reviewed (id and key)."""
 
-    con: duckdb.DuckDBPyConnection
+    con: Connection
     settings: Settings
     incident_id: str
     key: str
 
     @classmethod
-    def resolve(cls, con: duckdb.DuckDBPyConnection, settings: Settings, incident: str) -> ReviewSession:
+    def resolve(cls, con: Connection, settings: Settings, incident: str) -> ReviewSession:
         """The session of the incident named by key or id; an unknown one raises InputError."""
         incident_id, key = resolve_incident(con, incident)
         return cls(con, settings, incident_id, key)
@@ -60,7 +60,7 @@ def incident_facts(session: ReviewSession) -> dict[str, Any]:
     cursor = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id])
     row = cursor.fetchone()
     assert row is not None  # a session is opened on an incident resolve_incident found; sync never removes rows
-    out = {name: _as_frame_value(value) for (name, *_), value in zip(cursor.description, row, strict=True)}
+    out = {name: _as_frame_value(value) for (name, *_), value in zip(cursor.description or [], row, strict=True)}
     columns = ["facilitator", *REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]
     review = con.execute(f"SELECT {', '.join(columns)} FROM reviews WHERE incident_id = ?", [incident_id]).fetchone()
     out.update({column: _as_frame_value(value) for column, value in zip(columns, review or [None] * len(columns))})

@@ -13,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
-
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.review.actions import open_actions
 from pirlib.review.clock import now, open_reviews, review_clocks
 from pirlib.review.meeting import SEGMENTS, segments_without_notes
@@ -41,7 +40,7 @@ _NO_NOTES = {s.name: QualityIssue("notes", f"no notes for '{s.title}'; add them 
 
 
 def review_gaps(
-    con: duckdb.DuckDBPyConnection, settings: Settings, incident_ids: list[str], at: dt.datetime
+    con: Connection, settings: Settings, incident_ids: list[str], at: dt.datetime
 ) -> dict[str, list[QualityIssue]]:
     """What each of the reviews still lacks: milestones, action owners and metrics, notes, stages (as of ``at``)."""
     milestones = missing_milestones(con, incident_ids)
@@ -77,7 +76,7 @@ def quality_check(session: ReviewSession, at: dt.datetime | None = None) -> list
 
 
 def quality_report(
-    con: duckdb.DuckDBPyConnection, settings: Settings, incident: str | None = None
+    con: Connection, settings: Settings, incident: str | None = None
 ) -> list[tuple[str, list[QualityIssue]]]:
     """(key, gaps) for one incident, or for every review not yet published (newest closure first)."""
     at = now(settings)

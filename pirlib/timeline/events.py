@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from pirlib import db
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 from pirlib.timeline.importers import parse_instant, zone
@@ -87,7 +87,7 @@ def to_event_rows(parsed: pd.DataFrame, incident_id: str) -> pd.DataFrame:
 
 
 def import_file(
-    con: duckdb.DuckDBPyConnection, kind: str, incident: str, path: Path | str, *, tz: str | None = None
+    con: Connection, kind: str, incident: str, path: Path | str, *, tz: str | None = None
 ) -> dict[str, int]:
     """Import one chat, alerts or changes file into the incident's timeline; return the counts.
 
@@ -116,7 +116,7 @@ def describe_import(counts: dict[str, int]) -> str:
     return line
 
 
-def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[str, int]:
+def _write_events(con: Connection, rows: pd.DataFrame) -> dict[str, int]:
     rows = rows.drop_duplicates(subset=["event_id"], keep="last")
     compared = [c for c in _IMPORT_COLUMNS if c != "event_id"]
     differs = " OR ".join(f'e."{c}" IS DISTINCT FROM b."{c}"' for c in compared)
@@ -136,7 +136,7 @@ def _write_events(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> dict[st
     return {"added": int(added), "updated": int(updated), "unchanged": len(rows) - int(added) - int(updated)}
 
 
-def _mirror_curation(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
+def _mirror_curation(con: Connection, incident_id: str) -> None:
     """Copy curated hidden/starred onto incident_events (a re-created row would otherwise show defaults)."""
     con.execute(
         "UPDATE incident_events AS e SET hidden = coalesce(c.hidden, false), starred = coalesce(c.starred, false)"
@@ -161,7 +161,7 @@ def utc_instant(value: dt.datetime | pd.Timestamp | str, what: str) -> dt.dateti
 
 
 def curate(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     event_id: str,
     *,
     hidden: bool | None = _UNSET,
@@ -238,7 +238,7 @@ def curate(
 
 
 def add_manual_event(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     incident: str,
     occurred_at: dt.datetime | str,
     text: str,
@@ -273,13 +273,13 @@ def add_manual_event(
 # ------------------------------------------------------------------------------------------------ reads
 
 
-def load_timeline(con: duckdb.DuckDBPyConnection, incident: str) -> pd.DataFrame:
+def load_timeline(con: Connection, incident: str) -> pd.DataFrame:
     """Every event of the incident from ``v_timeline`` (curation applied, hidden ones included), in order."""
     incident_id, _ = resolve_incident(con, incident)
     return timeline_of(con, incident_id)
 
 
-def timeline_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
+def timeline_of(con: Connection, incident_id: str) -> pd.DataFrame:
     """``load_timeline`` for an incident id already resolved."""
     return con.execute(
         "SELECT * FROM v_timeline WHERE incident_id = ? ORDER BY occurred_at, event_id", [incident_id]

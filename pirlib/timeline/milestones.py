@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import duckdb
 import pandas as pd
 
 from pirlib import db
+from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 from pirlib.timeline.events import timeline_of, utc_instant
@@ -43,7 +43,7 @@ _HUMAN_CHAT_KINDS = ("message", "thread_reply")
 
 
 def set_milestone_override(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     incident: str,
     milestone: str,
     occurred_at: dt.datetime | str | None,
@@ -387,7 +387,7 @@ ORDER BY m.incident_id, m.rank
 """
 
 
-def missing_milestones(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) -> dict[str, list[str]]:
+def missing_milestones(con: Connection, incident_ids: list[str]) -> dict[str, list[str]]:
     """Per incident, the milestones neither inferred nor overridden (in ``MILESTONES`` order); set-based."""
     found: dict[str, list[str]] = {incident_id: [] for incident_id in incident_ids}
     for incident_id, name in con.execute(_MISSING_MILESTONES_SQL, {"ids": list(incident_ids)}).fetchall():
@@ -398,12 +398,12 @@ def missing_milestones(con: duckdb.DuckDBPyConnection, incident_ids: list[str]) 
 # ------------------------------------------------------------------------------------------------ reads
 
 
-def milestone_report(con: duckdb.DuckDBPyConnection, incident: str) -> MilestoneReport:
+def milestone_report(con: Connection, incident: str) -> MilestoneReport:
     """Milestones, durations and out-of-order flags of the incident named by key or id."""
     return milestones_of(con, resolve_incident(con, incident)[0])
 
 
-def milestones_of(con: duckdb.DuckDBPyConnection, incident_id: str) -> MilestoneReport:
+def milestones_of(con: Connection, incident_id: str) -> MilestoneReport:
     """Milestones, durations and out-of-order flags of one incident, read through an open connection."""
     events = timeline_of(con, incident_id)
     row = con.execute(

@@ -181,7 +181,7 @@ def show(settings: Settings | None = None) -> None:
         )
         return
     try:
-        with db.connect(settings, read_only=True) as con:
+        with db.read_model(settings) as con:
             if not has_schema(con):
                 raise PirError(EMPTY_MESSAGE)
             view = load_view(con, keys[0], settings.current_date())

@@ -190,7 +190,7 @@ def load(spec: BoardSpec, settings: Settings, page: str = "") -> Board:
     data = BoardData(today=settings.current_date(), as_of=attention.now(settings))
     last, problem = None, None
     try:
-        with db.connect(settings, read_only=True) as con:
+        with db.read_model(settings) as con:
             if not has_schema(con) or metrics.incident_count(con) == 0:
                 problem = EMPTY_MESSAGE
             else:

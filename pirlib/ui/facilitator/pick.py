@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import duckdb
 import ipywidgets as widgets
 
 from pirlib import db, durations
+from pirlib.db import Connection
 from pirlib.review.clock import STAGES, candidates
 from pirlib.review.session import ReviewSession
 from pirlib.ui import html
@@ -52,7 +52,7 @@ class PickStep(Step):
     def load(self, session: ReviewSession) -> None:
         self._fill(session.con)
 
-    def _fill(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _fill(self, con: Connection) -> None:
         published = self.which.value == PUBLISHED
         found = candidates(con, self.settings, published=published)
         with self.loading():

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-import duckdb
 import ipywidgets as widgets
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.errors import PirError
 from pirlib.failure_modes import manual, similar, taxonomy
 from pirlib.ui import html
@@ -28,7 +28,7 @@ class RecapPanel:
         settings: Settings,
         incident_id: str,
         user: str | None = None,
-        con: duckdb.DuckDBPyConnection | None = None,
+        con: Connection | None = None,
     ) -> None:
         self.settings, self.incident_id, self.user = settings, incident_id, user
         self.mode = widgets.HTML()
@@ -47,13 +47,13 @@ class RecapPanel:
         )
         self.refresh(con)
 
-    def show_incident(self, incident_id: str, con: duckdb.DuckDBPyConnection) -> None:
+    def show_incident(self, incident_id: str, con: Connection) -> None:
         """The panel of another incident, with the same widgets, read through ``con``."""
         self.incident_id = incident_id
         self.message.value = ""
         self.refresh(con)
 
-    def refresh(self, con: duckdb.DuckDBPyConnection | None = None, *, with_similar: bool = True) -> None:
+    def refresh(self, con: Connection | None = None, *, with_similar: bool = True) -> None:
         """Redraw from the database (through ``con``, else a read-only connection of its own);
         ``with_similar=False`` keeps the similar list (BM25 over the whole index unless the incident is one
         the sync answered ahead) and redraws only the mode, for a redraw while the meeting goes on."""
@@ -80,7 +80,7 @@ class RecapPanel:
         except RuntimeError:  # no event loop (a script, a test): now, through the same connection
             self._show_similar(self.incident_id, con)
 
-    def _show_similar(self, incident_id: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def _show_similar(self, incident_id: str, con: Connection | None = None) -> None:
         """The similar earlier incidents of ``incident_id`` (unless another incident was shown since)."""
         if incident_id != self.incident_id:
             return

@@ -6,9 +6,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import duckdb
 import ipywidgets as widgets
 
+from pirlib.db import Connection
 from pirlib.errors import PirError
 from pirlib.files import project_input
 from pirlib.review.session import ReviewSession
@@ -67,7 +67,7 @@ class TimelineStep(Step):
         else:
             self.editor.refresh(session.con)
 
-    def _edited(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _edited(self, con: Connection) -> None:
         """An edit in the editor (a star, a milestone, an event added): the progress and the steps that show it."""
         self.host.changed(self.name, ReviewSession.resolve(con, self.settings, self.incident))
 

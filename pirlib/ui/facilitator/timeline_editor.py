@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import duckdb
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
 from pirlib import db, durations
 from pirlib.config import Settings
+from pirlib.db import Connection
 from pirlib.errors import PirError
 from pirlib.review.clock import now
 from pirlib.timeline import events, milestones
@@ -56,8 +56,8 @@ class TimelineEditor:
         *,
         render_figure: bool = True,
         user: str | None = None,
-        con: duckdb.DuckDBPyConnection | None = None,
-        on_change: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        con: Connection | None = None,
+        on_change: Callable[[Connection], None] | None = None,
         page_plotly: bool = False,
     ) -> None:
         """``on_change(con)`` runs after each saved change, in its connection (a wizard's progress);
@@ -161,7 +161,7 @@ class TimelineEditor:
 
     # ------------------------------------------------------------------------------------------ loading
 
-    def refresh(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def refresh(self, con: Connection | None = None) -> None:
         """Reload the events and milestones from the database (through ``con``, else a read-only connection
         of its own) and redraw everything."""
         if con is None:
@@ -171,7 +171,7 @@ class TimelineEditor:
             self._read(con)
         self._redraw()
 
-    def show_incident(self, incident: str, con: duckdb.DuckDBPyConnection) -> None:
+    def show_incident(self, incident: str, con: Connection) -> None:
         """Edit another incident's timeline with the same widgets, filters cleared. An incident this editor
         showed before comes back as it was left (its events, milestones and figure are kept per incident and
         every change made here updates them), else it is read through ``con``."""
@@ -196,7 +196,7 @@ class TimelineEditor:
     def _unfiltered(self) -> bool:
         return not self.sources.value and not self.search.value.strip() and self.show_hidden.value
 
-    def _read(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _read(self, con: Connection) -> None:
         self.events = events.load_timeline(con, self.incident)
         self.report = milestones.milestone_report(con, self.incident)
 
@@ -323,7 +323,7 @@ class TimelineEditor:
 
     # ----------------------------------------------------------------------------------------- changes
 
-    def _save(self, change: Callable[[duckdb.DuckDBPyConnection], Any], done: str, *, stars_only: bool = False) -> bool:
+    def _save(self, change: Callable[[Connection], Any], done: str, *, stars_only: bool = False) -> bool:
         """Write one change and reread the timeline in one connection, closed before the editor redraws:
         only the figure's stars when ``stars_only``, else everything."""
         try:
