@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import itertools
 import os
 import pwd
@@ -66,9 +67,7 @@ def bin_dir() -> Path | None:
 def missing() -> str | None:
     """Why the PostgreSQL tests cannot run on this machine (with the fix), or None when they can."""
     sudo = "" if os.geteuid() == 0 else "sudo "
-    try:
-        import psycopg  # noqa: F401  (a dev machine that skipped `make venv` after the dependency came)
-    except ImportError:
+    if importlib.util.find_spec("psycopg") is None:  # a venv made before psycopg became a dependency
         return "psycopg is not installed: run `make venv`"
     if bin_dir() is None:
         return f"PostgreSQL is not installed (no initdb and pg_ctl in /usr/lib/postgresql/*/bin): {sudo}apt-get install {PACKAGE}"
