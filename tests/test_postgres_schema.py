@@ -81,19 +81,6 @@ def migrate_postgres(url: str) -> None:
             con.execute(POSTGRES_SCHEMA.joinpath("views.sql").read_text(encoding="utf-8"))
 
 
-def c_ctype_database(server: postgres.PostgresServer) -> str:
-    """A fresh UTF8 database whose collation and character classes are C's: ASCII-only lower() and [:alpha:]."""
-    url = server.fresh_database()
-    name = url.rsplit("/", 1)[1]
-    server.drop_database(url)
-    with server._admin_connection() as admin:
-        admin.execute(
-            f"CREATE DATABASE {name} OWNER {postgres.USER} TEMPLATE template0 ENCODING 'UTF8'"
-            " LC_COLLATE 'C' LC_CTYPE 'C'"
-        )
-    return url
-
-
 @pytest.fixture(scope="module")
 def server() -> postgres.PostgresServer:
     return postgres.require()
@@ -192,13 +179,8 @@ def test_both_folders_end_at_the_same_migration():
 def test_the_baseline_refuses_a_database_that_is_not_utf8(server):
     import psycopg
 
-    url = server.fresh_database()
+    url = server.fresh_database(encoding="SQL_ASCII", locale="C")
     name = url.rsplit("/", 1)[1]
-    server.drop_database(url)
-    with server._admin_connection() as admin:
-        admin.execute(
-            f"CREATE DATABASE {name} OWNER {postgres.USER} TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'"
-        )
     with pytest.raises(psycopg.errors.RaiseException, match=f"pir needs a UTF8 database, and {name} is SQL_ASCII"):
         migrate_postgres(url)
     with psycopg.connect(url) as con:  # nothing half-made
@@ -285,7 +267,7 @@ def both_stores(server, demo_db: Path, tmp_path_factory: pytest.TempPathFactory)
 
     settings = stage31_settings(demo_db, tmp_path_factory.mktemp("stores"))
     add_rows_the_sample_lacks(settings)
-    url = c_ctype_database(server)
+    url = server.fresh_database(locale="C")  # lower() and [:alpha:] ASCII-only, but for the views' own care
     migrate_postgres(url)
     with db.connect(settings, read_only=True) as duck, psycopg.connect(url, autocommit=True) as pg:
         copy_tables(duck, pg)

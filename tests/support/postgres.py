@@ -279,13 +279,26 @@ class PostgresServer:
             return url(self.port, database, PASSWORD_USER, self.password)
         return url(self.port, database)
 
-    def fresh_database(self, *, password: bool = False, template: str = "template1") -> str:
+    def fresh_database(
+        self,
+        *,
+        password: bool = False,
+        template: str = "template1",
+        encoding: str | None = None,
+        locale: str | None = None,
+    ) -> str:
         """A new empty database's URL (UTF8, C.UTF-8): owned by ``pir``, or with ``password`` by ``pir_password``
-        and the URL with its password. ``template`` copies another database instead (one already migrated, say)."""
+        and the URL with its password. ``template`` copies another database instead (one already migrated, say);
+        ``encoding`` and ``locale`` make one as another site may have it (from template0)."""
         name = f"pir_{next(self._names)}_{secrets.token_hex(3)}"
         owner = PASSWORD_USER if password else USER
+        if encoding or locale:
+            template = "template0"
+        options = "".join(
+            f" {option} '{value}'" for option, value in (("ENCODING", encoding), ("LOCALE", locale)) if value
+        )
         with self._admin_connection() as admin:
-            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}" STRATEGY FILE_COPY')
+            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}"{options} STRATEGY FILE_COPY')
         return self.url_for(name, password=password)
 
     def drop_database(self, database_url: str) -> None:
