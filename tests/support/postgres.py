@@ -298,7 +298,7 @@ class PostgresServer:
             f" {option} '{value}'" for option, value in (("ENCODING", encoding), ("LOCALE", locale)) if value
         )
         with self._admin_connection() as admin:
-            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}"{options} STRATEGY FILE_COPY')
+            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}"{options}')
         return self.url_for(name, password=password)
 
     def drop_database(self, database_url: str) -> None:
