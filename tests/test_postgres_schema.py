@@ -81,19 +81,6 @@ def migrate_postgres(url: str) -> None:
             con.execute(POSTGRES_SCHEMA.joinpath("views.sql").read_text(encoding="utf-8"))
 
 
-def c_ctype_database(server: postgres.PostgresServer) -> str:
-    """A fresh UTF8 database whose collation and character classes are C's: ASCII-only lower() and [:alpha:]."""
-    url = server.fresh_database()
-    name = url.rsplit("/", 1)[1]
-    server.drop_database(url)
-    with server._admin_connection() as admin:
-        admin.execute(
-            f"CREATE DATABASE {name} OWNER {postgres.USER} TEMPLATE template0 ENCODING 'UTF8'"
-            " LC_COLLATE 'C' LC_CTYPE 'C'"
-        )
-    return url
-
-
 @pytest.fixture(scope="module")
 def server() -> postgres.PostgresServer:
     return postgres.require()
@@ -192,13 +179,8 @@ def test_both_folders_end_at_the_same_migration():
 def test_the_baseline_refuses_a_database_that_is_not_utf8(server):
     import psycopg
 
-    url = server.fresh_database()
+    url = server.fresh_database(encoding="SQL_ASCII", locale="C")
     name = url.rsplit("/", 1)[1]
-    server.drop_database(url)
-    with server._admin_connection() as admin:
-        admin.execute(
-            f"CREATE DATABASE {name} OWNER {postgres.USER} TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'"
-        )
     with pytest.raises(psycopg.errors.RaiseException, match=f"pir needs a UTF8 database, and {name} is SQL_ASCII"):
         migrate_postgres(url)
     with psycopg.connect(url) as con:  # nothing half-made
@@ -210,7 +192,8 @@ def test_the_baseline_refuses_a_database_that_is_not_utf8(server):
 
 def add_rows_the_sample_lacks(settings: Settings) -> None:
     """Rows that take the views down paths the demo does not: a manual mode, the Jira field naming a mode and an
-    alias, summaries and labels in other scripts matched by rules in them, two drafts pushed to one issue."""
+    alias, summaries, labels and components in other scripts matched by rules in them, two drafts pushed to one
+    issue and one not pushed, curated events, a regulator filing, a review deadline still pending."""
     with db.connect(settings) as con:
         keys = [key for (key,) in con.execute("SELECT issue_id FROM incidents ORDER BY issue_id LIMIT 3").fetchall()]
         con.execute(
@@ -226,28 +209,46 @@ def add_rows_the_sample_lacks(settings: Settings) -> None:
             ("Data corruption", "summary", "データ破損"),  # a word in Japanese
             ("Config change", "label", "Änderung"),  # a label, matched whatever its case
             ("Network", "summary", "istanbul δισκοσ"),  # İ and final Σ lower-cased as DuckDB does it
+            ("Third party", "component", "Zahlungs-Api"),
         ]
         for offset, (mode, kind, pattern) in enumerate(rules, start=1):
             con.execute("INSERT INTO failure_mode_rules VALUES (?, ?, ?, ?)", [rank + offset, mode, kind, pattern])
-        summaries = [
-            ("Überlastung des Zahlungsdienstes", []),
-            ("ÜBERLASTUNG: Warteschlange", []),
-            ("Частичный отказ диска в кластере", []),
-            ("отказ, диска нет", []),  # the phrase's words with a comma between them: still the phrase
-            ("データ破損 が 発生", []),
-            ("Schema-Änderung", ["äNDERUNG"]),  # lower case only where ASCII would not find it
-            ("Straße gesperrt", []),
-            ("İSTANBUL ΔΙΣΚΟΣ", []),
-            ("", []),
+        summaries = [  # (summary, labels, components)
+            ("Überlastung des Zahlungsdienstes", [], []),
+            ("ÜBERLASTUNG: Warteschlange", [], []),
+            ("Частичный отказ диска в кластере", [], []),
+            ("отказ, диска нет", [], []),  # the phrase's words with a comma between them: still the phrase
+            ("データ破損 が 発生", [], []),
+            ("Schema-Änderung", ["äNDERUNG"], []),  # lower case only where ASCII would not find it
+            ("Straße gesperrt", [], []),
+            ("İSTANBUL ΔΙΣΚΟΣ", [], []),
+            ("", [], ["ZAHLUNGS-api"]),
         ]
-        for n, (summary, labels) in enumerate(summaries, start=1):
+        for n, (summary, labels, components) in enumerate(summaries, start=1):
             con.execute(
-                "INSERT INTO incidents (issue_id, key, summary, severity, service, labels, created_at, started_at,"
-                " detected_at, resolved_at) VALUES (?, ?, ?, 'Sev-1', 'payments', ?, TIMESTAMPTZ '2025-08-01 10:00:00+00'"
-                " + to_days(?), TIMESTAMPTZ '2025-08-01 09:30:00.5+00' + to_days(?),"
+                "INSERT INTO incidents (issue_id, key, summary, severity, service, labels, components, created_at,"
+                " started_at, detected_at, resolved_at) VALUES (?, ?, ?, 'Sev-1', 'payments', ?, ?,"
+                " TIMESTAMPTZ '2025-08-01 10:00:00+00' + to_days(?), TIMESTAMPTZ '2025-08-01 09:30:00.5+00' + to_days(?),"
                 " TIMESTAMPTZ '2025-08-01 09:41:59.9+00' + to_days(?), TIMESTAMPTZ '2025-08-01 12:00:00+00' + to_days(?))",
-                [f"9{n:05d}", f"INT-{n}", summary, labels, n, n, n, n],
+                [f"9{n:05d}", f"INT-{n}", summary, labels, components, n, n, n, n],
             )
+        # closed an hour ago: its review stages are pending, hours_past_due negative and moving with the clock
+        con.execute("UPDATE incidents SET resolved_at = now() - INTERVAL 1 HOUR WHERE key = 'INT-9'")
+        con.execute(
+            "INSERT INTO reviews (incident_id, regulatory_filed_at) SELECT issue_id, TIMESTAMPTZ '2025-09-01 08:00:00+00'"
+            " FROM incidents WHERE regulatory ORDER BY issue_id LIMIT 1"
+            " ON CONFLICT (incident_id) DO UPDATE SET regulatory_filed_at = EXCLUDED.regulatory_filed_at"
+        )
+        events = [
+            e for (e,) in con.execute("SELECT event_id FROM incident_events ORDER BY event_id LIMIT 3").fetchall()
+        ]
+        con.execute(
+            "INSERT INTO event_curation (event_id, incident_id, hidden, occurred_at, text, original_occurred_at,"
+            " original_text, updated_by) SELECT event_id, incident_id, event_id = ?,"
+            " CASE WHEN event_id = ? THEN occurred_at + INTERVAL 90 SECOND END, CASE WHEN event_id = ? THEN 'zurückgesetzt' END,"
+            " occurred_at, text, 'Ana' FROM incident_events WHERE event_id IN (?, ?, ?)",
+            [events[0], events[1], events[2], *events],
+        )
         action = db.one(con, "SELECT issue_id FROM actions WHERE NOT deleted ORDER BY issue_id LIMIT 1")[0]
         for n, team in enumerate(["Zeta", "Alpha"], start=1):
             con.execute(
@@ -256,6 +257,9 @@ def add_rows_the_sample_lacks(settings: Settings) -> None:
                 [f"twice-{n}", keys[0], team, action],
             )
         con.execute("UPDATE actions SET team = NULL WHERE issue_id = ?", [action])
+        con.execute(
+            "INSERT INTO action_drafts (draft_id, incident_id, summary) VALUES ('not-pushed', ?, 'later')", [keys[1]]
+        )
 
 
 def copy_tables(duck: Any, pg: Any) -> None:
@@ -285,7 +289,7 @@ def both_stores(server, demo_db: Path, tmp_path_factory: pytest.TempPathFactory)
 
     settings = stage31_settings(demo_db, tmp_path_factory.mktemp("stores"))
     add_rows_the_sample_lacks(settings)
-    url = c_ctype_database(server)
+    url = server.fresh_database(locale="C")  # lower() and [:alpha:] ASCII-only, but for the views' own care
     migrate_postgres(url)
     with db.connect(settings, read_only=True) as duck, psycopg.connect(url, autocommit=True) as pg:
         copy_tables(duck, pg)
@@ -358,11 +362,35 @@ def test_the_rows_added_take_the_paths_they_were_added_for(both_stores):
         ("Schema-Änderung", "Config change", "label"),
         ("Straße gesperrt", "Unknown", "fallback"),
         ("İSTANBUL ΔΙΣΚΟΣ", "Network", "summary"),
-        ("", "Unknown", "fallback"),
+        ("", "Third party", "component"),
     ]
     assert duck.execute(query).fetchall() == expected
     assert pg.execute(query).fetchall() == expected
     sources = "SELECT DISTINCT mode_source FROM v_incident_failure_modes ORDER BY 1"
-    assert {s for (s,) in pg.execute(sources).fetchall()} >= {"manual", "field", "label", "summary", "fallback"}
+    assert {s for (s,) in pg.execute(sources).fetchall()} >= {
+        "manual",
+        "field",
+        "label",
+        "component",
+        "summary",
+        "fallback",
+    }
+    paths = [
+        "SELECT DISTINCT state FROM v_review_deadlines ORDER BY 1",
+        "SELECT DISTINCT state FROM v_regulatory_followups ORDER BY 1",
+        "SELECT count(*) FILTER (WHERE retimed), count(*) FILTER (WHERE edited), count(*) FILTER (WHERE hidden)"
+        " FROM v_timeline",
+        "SELECT DISTINCT jira_key IS NULL FROM v_action_drafts ORDER BY 1",
+    ]
+    assert (
+        [duck.execute(q).fetchall() for q in paths]
+        == [pg.execute(q).fetchall() for q in paths]
+        == [
+            [("late",), ("missed",), ("on_time",), ("pending",)],
+            [("filed",), ("open",)],
+            [(1, 1, 1)],
+            [(False,), (True,)],
+        ]
+    )
     team = "SELECT team FROM v_action_status WHERE issue_id IN (SELECT pushed_issue_id FROM action_drafts WHERE draft_id = 'twice-1')"
     assert duck.execute(team).fetchall() == pg.execute(team).fetchall() == [("Alpha",)]
