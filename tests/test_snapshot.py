@@ -1,0 +1,346 @@
+"""`pir snapshot`: team mode's read model, copied from a real PostgreSQL (tests/support/postgres.py) into the DuckDB
+file boards and analysts read, replaced whole while readers keep reading."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+from support import postgres
+from support.serving import free_port
+from support.store_copy import copy_into_postgres
+from test_schema_doc import SCHEMA_DOC, undocumented
+
+from pirlib import cli, db, snapshot
+from pirlib.config import Secret, Settings
+from pirlib.errors import PirError
+
+team = pytest.mark.parametrize("store", ["postgres"], indirect=True)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
+    env.update(PIR_DB=str(settings.db), PIR_DB_LOCK_TIMEOUT=str(settings.db_lock_timeout), **extra)
+    if settings.database_url is not None:
+        env["PIR_DATABASE_URL"] = settings.database_url.reveal()
+    return env
+
+
+def _pir(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pirlib", *args],
+        env=_env(settings, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _fingerprint(path: Path) -> tuple[int, int, str]:
+    return path.stat().st_ino, path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _leftovers(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.glob(f".{path.name}.snapshot-*"))
+
+
+def _names(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return con.execute(
+        "SELECT table_name, table_type, column_name FROM information_schema.columns JOIN information_schema.tables"
+        " USING (table_catalog, table_schema, table_name) WHERE table_schema = 'main'"
+        " ORDER BY table_name, ordinal_position"
+    ).fetchall()
+
+
+@team
+def test_the_read_model_has_every_documented_table_and_view_and_the_rows_of_postgresql(settings, demo_db, tmp_path):
+    db.init(settings)
+    copied = copy_into_postgres(demo_db, settings.database_url.reveal())
+    assert copied["incidents"] > 100 and copied["incident_events"] > 1000 and copied["reviews"] > 10
+
+    published = snapshot.publish(settings)
+
+    solo = Settings(db=tmp_path / "solo.duckdb")
+    db.init(solo)
+    with db.read_model(settings) as model, db.connect(solo, read_only=True) as fresh:
+        assert _names(model) == _names(fresh)  # the same tables, views and columns in the same order as solo
+        columns = [(table, column) for table, _, column in _names(model)]
+        assert undocumented(columns, SCHEMA_DOC.read_text(encoding="utf-8")) == []
+        comment = model.execute(
+            "SELECT comment FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+    assert comment.startswith(f"pir read model of postgresql://pir@127.0.0.1:{postgres.server().port}/")
+    assert not Path(str(settings.db) + ".wal").exists()
+    assert _leftovers(settings.db) == []
+
+    # Row for row what PostgreSQL holds, which is the demo database the rows came from.
+    with db.connect(settings) as store:
+        counts = {table: db.one(store, f"SELECT count(*) FROM {table}")[0] for table in copied}
+    assert published.rows == counts == copied
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{demo_db}' AS demo (READ_ONLY)")
+        con.execute(f"ATTACH '{settings.db}' AS model (READ_ONLY)")
+        for table in copied:
+            for a, b in (("demo", "model"), ("model", "demo")):
+                differ = con.execute(f"SELECT count(*) FROM (FROM {a}.{table} EXCEPT ALL FROM {b}.{table})").fetchone()
+                assert differ == (0,), f"{table}: rows of {a} missing from {b}"
+        for view in ("v_timeline", "v_action_drafts"):
+            assert (
+                con.execute(f"SELECT count(*) FROM (FROM demo.{view} EXCEPT ALL FROM model.{view})").fetchone()[0] == 0
+            )
+
+
+@team
+def test_values_arrive_exactly_as_postgresql_holds_them(settings):
+    when = dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC)
+    text = 'line one, "quoted"\nline two; \\ back\tslash ü 中文 🚀'
+    raw = json.dumps({"b": [1, 2.5, None], "a": 'ü "q"'})  # json keeps it as written: key order, spacing
+    with db.connect(settings) as store:
+        store.execute(
+            "INSERT INTO incidents (issue_id, key, summary, description, components, labels, created_at,"
+            " customer_impact, regulatory, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ["1", "INC-1", "", text, ["a,b", 'c "d"', None, "{e}", ""], [], when, True, False, raw]
+            + ["2", "INC-2", None, None, None, None, None, None, None, None],
+        )
+        store.execute("INSERT INTO similar_documents VALUES ('1', 3, 18446744073709551615), ('2', 0, 0)")
+        store.execute(
+            "INSERT INTO similar_answers VALUES ('1', 1, '2', NULL, 0.1, 1e-300, true, false, ARRAY['x', 'y'])"
+        )
+        store.execute("INSERT INTO actions (issue_id, key, due_date) VALUES ('10', 'ACT-10', DATE '2028-02-29')")
+    snapshot.publish(settings)
+    with db.read_model(settings) as model:
+        rows = model.execute(
+            "SELECT issue_id, summary, description, components, labels, created_at, customer_impact, regulatory,"
+            " CAST(raw AS VARCHAR) FROM incidents ORDER BY issue_id"
+        ).fetchall()
+        assert rows == [
+            ("1", "", text, ["a,b", 'c "d"', None, "{e}", ""], [], when, True, False, raw),
+            ("2", None, None, None, None, None, None, None, None),
+        ]
+        assert model.execute("SELECT fingerprint FROM similar_documents ORDER BY 1").fetchall() == [
+            (0,),
+            (18446744073709551615,),
+        ]
+        assert model.execute("SELECT score, text_score, shared_terms FROM similar_answers").fetchall() == [
+            (0.1, 1e-300, ["x", "y"])
+        ]
+        assert model.execute("SELECT due_date FROM actions").fetchall() == [(dt.date(2028, 2, 29),)]
+
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from pirlib import db
+    from pirlib.config import Settings
+
+    path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+    settings = Settings(db=path, db_lock_timeout=5.0)
+    queries, errors, inconsistent, seen = 0, [], 0, set()
+    while not stop.exists():
+        try:
+            with db.read_model(settings) as con:
+                incidents, reviews, joined = con.execute(
+                    "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM reviews),"
+                    " (SELECT count(*) FROM incidents JOIN reviews ON reviews.incident_id = incidents.issue_id)"
+                ).fetchone()
+                time.sleep(0.01)  # still inside the unit of work while a snapshot may be swapped in
+                seen.add(con.execute(
+                    "SELECT comment FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+                ).fetchone()[0])
+            queries += 1
+            inconsistent += not (incidents == reviews == joined)
+            time.sleep(0.05)  # a board's refresh, not a busy loop: the machine has two cores
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    print(json.dumps({"queries": queries, "errors": errors[:5], "error_count": len(errors),
+                      "inconsistent": inconsistent, "snapshots_seen": len(seen)}))
+    """
+)
+
+
+@team
+@pytest.mark.slow
+def test_readers_never_fail_while_snapshots_are_swapped_in_20_times(settings, tmp_path):
+    db.init(settings)
+    snapshot.publish(settings)
+    stop = tmp_path / "stop"
+    env = _env(settings)
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(settings.db), str(stop)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    # A writer keeps PostgreSQL changing: each incident and its review in one transaction, so a read model that
+    # is not one instant shows a different count of each.
+    writing = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        with db.connect(settings) as store:
+            while not writing.is_set():
+                n = written[0] + 1
+                with db.transaction(store):
+                    store.execute("INSERT INTO incidents (issue_id, key) VALUES (?, ?)", [str(n), f"INC-{n}"])
+                    store.execute("INSERT INTO reviews (incident_id) VALUES (?)", [str(n)])
+                written[0] = n
+                time.sleep(0.02)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    snapshots = subprocess.Popen(
+        [sys.executable, "-m", "pirlib", "snapshot", "--every", "0.05"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    published = []
+    try:
+        deadline = time.monotonic() + 240
+        assert snapshots.stdout is not None
+        while len(published) < 20 and time.monotonic() < deadline:
+            line = snapshots.stdout.readline()
+            if not line:
+                break
+            published.append(line)
+    finally:
+        snapshots.send_signal(signal.SIGTERM)
+        _, errors = snapshots.communicate(timeout=60)
+        writing.set()
+        writer.join(timeout=30)
+        stop.touch()
+        results = [json.loads(reader.communicate(timeout=60)[0]) for reader in readers]
+    assert len(published) == 20, errors
+    assert all(line.startswith("published the read model") for line in published)
+    assert snapshots.returncode == 0 and errors == ""
+    assert written[0] > 20
+    for result in results:
+        assert result["error_count"] == 0, result["errors"]
+        assert result["inconsistent"] == 0
+        assert result["queries"] >= 20
+        assert result["snapshots_seen"] >= 2  # the reader read across swaps
+    assert _leftovers(settings.db) == []
+
+
+@team
+def test_a_failed_snapshot_leaves_the_published_file_as_it_was(settings):
+    db.init(settings)
+    snapshot.publish(settings)
+    before = _fingerprint(settings.db)
+
+    # PostgreSQL down: nothing listens on the port. The URL's password never shows.
+    down = dataclasses.replace(
+        settings,
+        database_url=Secret(postgres.url(free_port(), "pir", "pir", "s3cret-Passw0rd")),
+        db_lock_timeout=1.0,
+    )
+    done = _pir(down, "snapshot")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "cannot reach PostgreSQL at postgresql://pir@127.0.0.1:" in done.stderr
+    assert "s3cret" not in done.stderr
+
+    # PostgreSQL failing halfway: a table it refuses to read after others were copied.
+    with db.connect(settings) as store:
+        store.execute("REVOKE SELECT ON reviews FROM pir")
+    with pytest.raises(PirError, match="permission denied for table reviews.*the read model .* is unchanged"):
+        snapshot.publish(settings)
+    assert _fingerprint(settings.db) == before
+    assert _leftovers(settings.db) == []
+    assert sorted(p.name for p in settings.db.parent.iterdir() if p.name.startswith("pir.duckdb")) == [
+        "pir.duckdb",
+        "pir.duckdb.gate",
+        "pir.duckdb.snapshot",
+        "pir.duckdb.turn",
+    ]
+
+
+@team
+def test_a_solo_database_at_pir_db_is_never_replaced(settings):
+    solo = dataclasses.replace(settings, database_url=None)
+    db.init(solo)
+    with db.connect(solo) as con:
+        con.execute("INSERT INTO review_notes (note_id, incident_id, segment, text) VALUES ('n', 'i', 's', 'mine')")
+    before = _fingerprint(settings.db)
+    with pytest.raises(PirError, match="holds a solo pir database, not the read model.*move it away"):
+        snapshot.publish(settings)
+    assert _fingerprint(settings.db) == before
+    assert _leftovers(settings.db) == []
+
+
+@team
+@pytest.mark.slow
+def test_every_survives_a_failed_round_and_stops_on_sigterm(settings):
+    db.init(settings)
+    database = settings.database_url.reveal().rsplit("/", 1)[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pirlib", "snapshot", "--every", "0.2"],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    lines: list[str] = []
+    errors: list[str] = []
+    threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True).start()
+
+    def published(n: int) -> None:
+        deadline = time.monotonic() + 90
+        while sum(line.startswith("published") for line in lines) < n and time.monotonic() < deadline:
+            lines.append(process.stdout.readline())
+
+    with psycopg.connect(postgres.server().url, autocommit=True) as admin:
+        try:
+            published(1)
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            deadline = time.monotonic() + 90
+            while len(errors) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            published(2)
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    assert process.returncode == 0
+    assert sum(line.startswith("published the read model") for line in lines) == 2
+    assert len(errors) >= 2
+    for line in errors:
+        assert line.startswith("pir snapshot: error: ") and "is not currently accepting connections" in line, line
+
+
+def test_solo_mode_has_nothing_to_snapshot(settings, capsys, monkeypatch):
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.delenv("PIR_DATABASE_URL", raising=False)
+    assert cli.main(["snapshot"]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"nothing to do: solo mode (PIR_DATABASE_URL is not set), boards and analysts read {settings.db} itself\n"
+    )
+    assert not settings.db.exists()
+    # A schedule without team mode is a deployment mistake: it fails loudly instead of idling.
+    assert cli.main(["snapshot", "--every", "60"]) == cli.EXIT_ERROR
+    assert "PIR_DATABASE_URL is not set" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["snapshot", "--every", "0"])
+    assert "'0' is not a number of seconds above 0" in capsys.readouterr().err
