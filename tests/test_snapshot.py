@@ -344,3 +344,43 @@ def test_solo_mode_has_nothing_to_snapshot(settings, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["snapshot", "--every", "0"])
     assert "'0' is not a number of seconds above 0" in capsys.readouterr().err
+
+
+class _Synced:
+    """What cmd_sync prints of a sync's result. The sync itself is stood in for: its PostgreSQL port is another
+    part of issue 20; here it writes one incident to PostgreSQL as a sync would."""
+
+    field_report: list[str] = []
+
+    def summary(self) -> str:
+        return "synced 1 incident"
+
+
+@team
+def test_pir_sync_publishes_the_read_model_at_its_end(settings, capsys, monkeypatch):
+    from pirlib.jira_sync import sync
+
+    db.init(settings)
+
+    def run(given: Settings, full: bool) -> _Synced:
+        with db.connect(given) as store:
+            store.execute("INSERT INTO incidents (issue_id, key) VALUES ('1', 'INC-1') ON CONFLICT DO NOTHING")
+        return _Synced()
+
+    monkeypatch.setattr(sync, "run", run)
+    monkeypatch.setenv("PIR_DB", str(settings.db))
+    monkeypatch.setenv("PIR_DATABASE_URL", settings.database_url.reveal())
+    assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "synced 1 incident" and out[1].startswith(f"published the read model {settings.db}: ")
+    with db.read_model(settings) as model:
+        assert model.execute("SELECT key FROM incidents").fetchall() == [("INC-1",)]
+
+    # A sync whose snapshot fails says that its data is saved and what kept the boards from seeing it.
+    settings.db.unlink()
+    settings.db.mkdir()
+    assert cli.main(["sync"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("pir: error: the sync is saved in PostgreSQL, but the read model was not refreshed: ")
+    assert f"the read model {settings.db} is a folder" in err
