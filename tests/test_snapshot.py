@@ -384,3 +384,13 @@ def test_pir_sync_publishes_the_read_model_at_its_end(settings, capsys, monkeypa
     assert err.count("\n") == 1
     assert err.startswith("pir: error: the sync is saved in PostgreSQL, but the read model was not refreshed: ")
     assert f"the read model {settings.db} is a folder" in err
+
+
+@team
+def test_a_reader_before_the_first_snapshot_is_told_to_publish_one(settings):
+    with pytest.raises(PirError, match=r"the read model .*pir\.duckdb does not exist yet; run `pir snapshot`"):
+        with db.read_model(settings):
+            pass
+    snapshot.publish(settings)
+    with db.read_model(settings) as model:
+        assert model.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
