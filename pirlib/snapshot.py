@@ -259,7 +259,9 @@ class _Table:
 def _build(settings: Settings, built: Path, folder: Path, source: str) -> tuple[dt.datetime, dict[str, int]]:
     """The read model in ``built``, copied from one instant of PostgreSQL; return that instant and the rows."""
     rows: dict[str, int] = {}
-    with db.connect(settings) as store, _consistent(store) as (raw, taken_at):
+    # Read-only: a snapshot never writes PostgreSQL (a role with SELECT alone will do), so it does not migrate
+    # either; the next writing command does, and until then the check below says so.
+    with db.connect(settings, read_only=True) as store, _consistent(store) as (raw, taken_at):
         _check_versions(store, source)
         with db.connect(settings, path=built, auto_migrate=False) as duck:
             assert isinstance(duck, duckdb.DuckDBPyConnection)
@@ -324,6 +326,8 @@ def _tables(duck: duckdb.DuckDBPyConnection) -> list[_Table]:
 
 def _check_versions(store: db.Connection, source: str) -> None:
     """PostgreSQL must be at this pir's schema: a newer pir migrated it, or the read model would lack columns."""
+    if db.one(store, "SELECT to_regclass('schema_migrations') IS NULL")[0]:
+        raise PirError(f"PostgreSQL at {source} holds no pir database yet; run `pir init` to create it")
     known = {version: name for version, name, _ in db.migrations("duckdb")}
     newer = sorted(
         (version, name)

@@ -391,6 +391,24 @@ def test_a_reader_before_the_first_snapshot_is_told_to_publish_one(settings):
     with pytest.raises(PirError, match=r"the read model .*pir\.duckdb does not exist yet; run `pir snapshot`"):
         with db.read_model(settings):
             pass
+    # The snapshot only reads PostgreSQL: a database nobody migrated yet is an error that says what to run.
+    with pytest.raises(PirError, match=r"holds no pir database yet; run `pir init`"):
+        snapshot.publish(settings)
+    db.init(settings)
     snapshot.publish(settings)
     with db.read_model(settings) as model:
         assert model.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
+
+
+@team
+def test_the_password_reaches_neither_the_read_model_nor_the_output(settings):
+    url = postgres.server().fresh_database(password=True)
+    password = postgres.server().password
+    assert password in url
+    secret = dataclasses.replace(settings, database_url=Secret(url))
+    db.init(secret)
+    done = _pir(secret, "snapshot")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"published the read model {settings.db}: ") and password not in done.stdout
+    data = settings.db.read_bytes()
+    assert b"pir read model of postgresql://pir_password@127.0.0.1:" in data and password.encode() not in data
