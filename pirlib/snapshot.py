@@ -47,7 +47,7 @@ from pirlib.errors import PirError
 from pirlib.files import os_error, output_folder
 from pirlib.redact import redact
 
-__all__ = ["MARK", "Snapshot", "every", "publish"]
+__all__ = ["MARK", "Snapshot", "Table", "every", "publish", "tables"]
 
 MARK = "pir read model"
 
@@ -229,7 +229,7 @@ def _put_in_place(built: Path, target: Path) -> None:
 
 
 @dataclass(frozen=True)
-class _Table:
+class Table:
     name: str
     columns: list[tuple[str, str]]  # (name, DuckDB type) in the read model's order
 
@@ -267,18 +267,18 @@ def _build(settings: Settings, built: Path, folder: Path, source: str) -> tuple[
             assert isinstance(duck, duckdb.DuckDBPyConnection)
             duck.execute("SET enable_progress_bar = false")  # a service's log is no terminal
             db.migrate(duck)
-            tables = _tables(duck)
-            _check_columns(store, tables, source)
+            copied = tables(duck)
+            _check_columns(store, copied, source)
             with db.transaction(duck):
-                for table in tables:
+                for table in copied:
                     duck.execute(f"DELETE FROM {_quote(table.name)}")  # the rows the migrations seed
                 with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pir-snapshot") as reader:
                     # PostgreSQL writes the next table's CSV while DuckDB loads this one.
                     pending: Future[Path] | None = None
-                    for index, table in enumerate(tables):
+                    for index, table in enumerate(copied):
                         csv = pending.result() if pending else _copy_out(raw, table, folder)
-                        if index + 1 < len(tables):
-                            pending = reader.submit(_copy_out, raw, tables[index + 1], folder)
+                        if index + 1 < len(copied):
+                            pending = reader.submit(_copy_out, raw, copied[index + 1], folder)
                         rows[table.name] = db.one(duck, table.read(csv))[0]
                         csv.unlink()
             mark = f"{MARK} of {source} as of {taken_at.isoformat()}"
@@ -310,9 +310,9 @@ def _consistent(store: db.Connection) -> Iterator[tuple[psycopg.Connection, dt.d
             raw.execute("ROLLBACK")  # read-only: nothing to commit
 
 
-def _tables(duck: duckdb.DuckDBPyConnection) -> list[_Table]:
-    """The read model's tables but schema_migrations, which records the migrations that made this file (PostgreSQL
-    has its own baseline instead of DuckDB's 001-010)."""
+def tables(duck: duckdb.DuckDBPyConnection) -> list[Table]:
+    """The tables of a pir DuckDB file, their columns in order, but schema_migrations: that records the migrations
+    that made the file (PostgreSQL has its own baseline instead of DuckDB's 001-010)."""
     found: dict[str, list[tuple[str, str]]] = {}
     for table, column, kind in duck.execute(
         "SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() AS c"
@@ -321,7 +321,7 @@ def _tables(duck: duckdb.DuckDBPyConnection) -> list[_Table]:
         " AND c.table_name <> 'schema_migrations' ORDER BY c.table_name, c.column_index"
     ).fetchall():
         found.setdefault(table, []).append((column, kind))
-    return [_Table(name, columns) for name, columns in found.items()]
+    return [Table(name, columns) for name, columns in found.items()]
 
 
 def _check_versions(store: db.Connection, source: str) -> None:
@@ -342,13 +342,13 @@ def _check_versions(store: db.Connection, source: str) -> None:
         )
 
 
-def _check_columns(store: db.Connection, tables: list[_Table], source: str) -> None:
+def _check_columns(store: db.Connection, copied: list[Table], source: str) -> None:
     present: dict[str, set[str]] = {}
     for table, column in store.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
     ).fetchall():
         present.setdefault(table, set()).add(column)
-    for table in tables:
+    for table in copied:
         if table.name not in present:
             raise PirError(f"PostgreSQL at {source} has no table {table.name}; run `pir init` to migrate it")
         lacking = [c for c, _ in table.columns if c not in present[table.name]]
@@ -358,7 +358,7 @@ def _check_columns(store: db.Connection, tables: list[_Table], source: str) -> N
             )
 
 
-def _copy_out(raw: psycopg.Connection, table: _Table, folder: Path) -> Path:
+def _copy_out(raw: psycopg.Connection, table: Table, folder: Path) -> Path:
     csv = folder / f"{table.name}.csv"
     with csv.open("wb") as out, raw.cursor() as cursor:
         with cursor.copy(f"COPY (SELECT {table.select()} FROM {_quote(table.name)}) TO STDOUT (FORMAT csv)") as copy:

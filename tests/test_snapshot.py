@@ -251,7 +251,7 @@ def test_a_failed_snapshot_leaves_the_published_file_as_it_was(settings):
     # PostgreSQL down: nothing listens on the port. The URL's password never shows.
     down = dataclasses.replace(
         settings,
-        database_url=Secret(postgres.url(free_port(), "pir", "pir", "s3cret-Passw0rd")),
+        database_url=Secret(postgres.database_url(free_port(), "pir", "pir", "s3cret-Passw0rd")),
         db_lock_timeout=1.0,
     )
     done = _pir(down, "snapshot")
@@ -412,3 +412,17 @@ def test_the_password_reaches_neither_the_read_model_nor_the_output(settings):
     assert done.stdout.startswith(f"published the read model {settings.db}: ") and password not in done.stdout
     data = settings.db.read_bytes()
     assert b"pir read model of postgresql://pir_password@127.0.0.1:" in data and password.encode() not in data
+
+
+@team
+def test_a_postgresql_at_another_schema_than_this_pir_is_one_line_and_no_snapshot(settings):
+    db.init(settings)
+    with db.connect(settings) as store:
+        store.execute("ALTER TABLE incidents DROP COLUMN url")
+    with pytest.raises(PirError, match=r"lacks the column incidents\.url; run `pir init` to migrate it"):
+        snapshot.publish(settings)
+    with db.connect(settings) as store:
+        store.execute("INSERT INTO schema_migrations (version, name) VALUES (999, '999_from_the_future.sql')")
+    with pytest.raises(PirError, match=r"at migration 999_from_the_future\.sql, newer than this pir knows"):
+        snapshot.publish(settings)
+    assert not settings.db.exists() and _leftovers(settings.db) == []

@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import psycopg
 
+from pirlib import snapshot
+
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -40,27 +42,20 @@ def copy_into_postgres(source: Path, url: str) -> dict[str, int]:
     ):
         duck.execute("SET TimeZone = 'UTC'")
         duck.execute("SET enable_progress_bar = false")
-        columns: dict[str, list[tuple[str, str]]] = {}
-        for table, column, kind in duck.execute(
-            "SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() AS c"
-            " JOIN duckdb_tables() AS t USING (database_name, schema_name, table_name)"
-            " WHERE c.schema_name = 'main' AND c.table_name <> 'schema_migrations'"
-            " ORDER BY c.table_name, c.column_index"
-        ).fetchall():
-            columns.setdefault(table, []).append((column, kind))
         with store.transaction():
-            for table, cols in columns.items():
-                csv = Path(folder) / f"{table}.csv"
+            for table in snapshot.tables(duck):
+                name, cols = table.name, table.columns
+                csv = Path(folder) / f"{name}.csv"
                 select = ", ".join(
                     _as_postgres_array(_quote(c)) if kind.endswith("[]") else _quote(c) for c, kind in cols
                 )
                 path = str(csv).replace("'", "''")
-                duck.execute(f"COPY (SELECT {select} FROM {_quote(table)}) TO '{path}' (HEADER false)")
+                duck.execute(f"COPY (SELECT {select} FROM {_quote(name)}) TO '{path}' (HEADER false)")
                 names = ", ".join(_quote(c) for c, _ in cols)
-                store.execute(f"DELETE FROM {_quote(table)}")
-                with store.cursor().copy(f"COPY {_quote(table)} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                store.execute(f"DELETE FROM {_quote(name)}")
+                with store.cursor().copy(f"COPY {_quote(name)} ({names}) FROM STDIN (FORMAT csv)") as copy:
                     with csv.open("rb") as rows:
                         while block := rows.read(1 << 20):
                             copy.write(block)
-                copied[table] = store.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0]
+                copied[name] = store.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
     return copied
