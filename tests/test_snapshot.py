@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -449,3 +450,20 @@ def test_a_postgresql_at_another_schema_than_this_pir_is_one_line_and_no_snapsho
     with pytest.raises(PirError, match=r"at migration 999_from_the_future\.sql, newer than this pir knows"):
         snapshot.publish(settings)
     assert not settings.db.exists() and _leftovers(settings.db) == []
+
+
+@team
+def test_snapshots_of_one_read_model_take_turns(settings):
+    db.init(settings)
+    queue = Path(str(settings.db) + ".snapshot")
+    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    with queue.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another snapshot is writing
+        with pytest.raises(PirError, match=r"another pir snapshot was still writing .* after 0\.3 s"):
+            snapshot.publish(dataclasses.replace(settings, db_lock_timeout=0.3))
+        assert not settings.db.exists()
+        threading.Timer(0.5, lambda: fcntl.flock(held, fcntl.LOCK_UN)).start()
+        started = time.monotonic()
+        snapshot.publish(settings)  # waits its turn, then publishes
+        assert time.monotonic() - started >= 0.4
+    assert settings.db.exists()
