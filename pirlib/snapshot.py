@@ -250,9 +250,10 @@ class Table:
             for c, kind in self.columns
         )
         # PostgreSQL writes NULL as an empty field and an empty string as "": allow_quoted_nulls keeps them apart.
+        options = "header = false, auto_detect = false, allow_quoted_nulls = false, quote = '\"', escape = '\"'"
         return (
-            f"INSERT INTO {_quote(self.name)} SELECT {values} FROM read_csv({_literal(str(csv))}, columns = {{{types}}}, "
-            "header = false, auto_detect = false, allow_quoted_nulls = false, quote = '\"', escape = '\"')"
+            f"INSERT INTO {_quote(self.name)} SELECT {values} "
+            f"FROM read_csv({_literal(str(csv))}, columns = {{{types}}}, {options})"
         )
 
 
