@@ -467,3 +467,17 @@ def test_snapshots_of_one_read_model_take_turns(settings):
         snapshot.publish(settings)  # waits its turn, then publishes
         assert time.monotonic() - started >= 0.4
     assert settings.db.exists()
+
+
+@team
+def test_a_reader_holding_the_read_model_neither_blocks_a_snapshot_nor_sees_it_change(settings):
+    db.init(settings)
+    snapshot.publish(settings)
+    quick = dataclasses.replace(settings, db_lock_timeout=0.5)  # a snapshot that waited for the reader would fail
+    with db.read_model(settings) as reader:
+        with db.connect(settings) as store:
+            store.execute("INSERT INTO incidents (issue_id, key) VALUES ('1', 'INC-1')")
+        snapshot.publish(quick)
+        assert reader.execute("SELECT count(*) FROM incidents").fetchone() == (0,)  # the file it opened
+    with db.read_model(settings) as reader:
+        assert reader.execute("SELECT key FROM incidents").fetchall() == [("INC-1",)]
