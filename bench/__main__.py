@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import helpers  # noqa: E402
 
-NEEDS_BIG = {"bench_check", "bench_dashboards", "bench_similar"}
+NEEDS_BIG = {"bench_check", "bench_dashboards", "bench_similar", "bench_snapshot"}
 
 
 def main(argv: list[str], folder: Path = Path(__file__).parent) -> int:

@@ -72,12 +72,36 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import db, snapshot
     from pirlib.jira_sync import sync
 
     result = sync.run(settings, full=args.full)
     for line in result.field_report:
         _echo(line)
     _echo(result.summary())
+    if db.team_mode(settings):  # boards and analysts see what this sync wrote
+        try:
+            published = snapshot.publish(settings)
+        except PirError as exc:
+            raise PirError(f"the sync is saved in PostgreSQL, but the read model was not refreshed: {exc}") from None
+        _echo(published.summary())
+    return 0
+
+
+def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    from pirlib import db, snapshot
+
+    if not db.team_mode(settings):
+        if args.every is not None:
+            raise PirError(
+                "pir snapshot --every keeps team mode's read model fresh, and PIR_DATABASE_URL is not set; set it "
+                "(solo needs no schedule: boards and analysts read the database itself)"
+            )
+        _echo(f"nothing to do: solo mode (PIR_DATABASE_URL is not set), boards and analysts read {settings.db} itself")
+        return 0
+    if args.every is not None:
+        return snapshot.every(settings, args.every, lambda line, err: _echo(line, err=err, flush=True))
+    _echo(snapshot.publish(settings).summary())
     return 0
 
 
@@ -281,15 +305,25 @@ def _plain(value: object) -> str:
     return str(value or "-")
 
 
-def _echo(line: str, *, err: bool = False) -> None:
+def _echo(line: str, *, err: bool = False, flush: bool = False) -> None:
     """Print one line of a command's output; every command prints through here (see pirlib.terminal)."""
-    print(terminal_text(line), file=sys.stderr if err else sys.stdout)
+    print(terminal_text(line), file=sys.stderr if err else sys.stdout, flush=flush)
 
 
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def _day(text: str) -> dt.date:
@@ -330,6 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync = add("sync", cmd_sync, "load incidents, timelines and actions from Jira (incremental)")
     sync.add_argument("--full", action="store_true", help="re-read everything and flag issues deleted in Jira")
+    snap = add(
+        "snapshot",
+        cmd_snapshot,
+        "team mode: copy PostgreSQL into the DuckDB read model boards and analysts read (PIR_DB), replaced whole",
+    )
+    snap.add_argument(
+        "--every",
+        type=_seconds,
+        metavar="SECONDS",
+        help="run for good, a snapshot every SECONDS (for a Hub service or a systemd unit); a failed round is one "
+        "error line and the next round tries again; SIGTERM stops it",
+    )
     serve = add("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     serve.add_argument("--open", action="store_true", help="open a browser")

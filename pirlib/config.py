@@ -251,7 +251,9 @@ class Settings:
     smtp_from: str = _setting("pir@localhost", _text, "From address of reminder e-mails")
     smtp_starttls: bool = _setting(False, _boolean, "use STARTTLS")
     sync_overlap_minutes: int = _setting(10, _number(1, integer=True), "re-read window of incremental syncs")
-    db_lock_timeout: float = _setting(30.0, _number(0), "seconds to wait for a DuckDB lock or a PostgreSQL connection")
+    db_lock_timeout: float = _setting(
+        30.0, _number(0), "seconds to wait for a DuckDB lock, a PostgreSQL connection or another pir snapshot"
+    )
     published_dir: Path = _setting(Path("data/published"), _path, "where `pir publish` writes")
     sample_dir: Path = _setting(Path("data/sample"), _path, "generated sample Jira JSON")
     today: dt.date | None = _setting(None, _date, "pretend today is this date (demo, tests)")

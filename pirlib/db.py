@@ -326,6 +326,10 @@ def read_model(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConn
     """The DuckDB file boards and analysts read, read-only: the database itself when solo; in team mode the read
     model at ``PIR_DB`` that `pir snapshot` replaces whole, so that no reader ever blocks a writer."""
     settings = settings or load_settings()
+    if team_mode(settings) and not Path(settings.db).exists():
+        raise PirError(
+            f"the read model {settings.db} does not exist yet; run `pir snapshot` (or `pir sync`) to publish it"
+        )
     with _connect_duckdb(settings, read_only=True) as con:
         yield con
 
