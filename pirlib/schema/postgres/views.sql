@@ -151,18 +151,23 @@ phrases AS (
     WHERE kind = 'summary'
 ),
 tokens AS (
-    SELECT issue_id, regexp_split_to_table(trim(words), ' ') AS word FROM unresolved
+    SELECT issue_id, words, regexp_split_to_table(trim(words), ' ') AS word FROM unresolved
 ),
 candidates AS (
-    SELECT t.issue_id, r.rule_rank
-    FROM (SELECT issue_id, 'label' AS kind, unicode_lower(unnest(labels)) AS value FROM unresolved
+    -- Each candidate carries its incident's words, where DuckDB's view joins `unresolved` again: PostgreSQL
+    -- cannot estimate a CTE's filtered rows (it guesses 1), and its nested loop over that join took minutes
+    -- at 5,000 unclassified incidents.
+    SELECT t.issue_id, t.words, r.rule_rank
+    FROM (SELECT issue_id, words, 'label' AS kind, unicode_lower(unnest(labels)) AS value FROM unresolved
           UNION ALL
-          SELECT issue_id, 'component', unicode_lower(unnest(components)) FROM unresolved) AS t
+          SELECT issue_id, words, 'component', unicode_lower(unnest(components)) FROM unresolved) AS t
     JOIN failure_mode_rules AS r ON r.kind = t.kind AND unicode_lower(r.pattern) = t.value
     UNION ALL
-    SELECT t.issue_id, p.rule_rank FROM tokens AS t JOIN phrases AS p ON p.first_word = t.word AND NOT p.first_is_prefix
+    SELECT t.issue_id, t.words, p.rule_rank
+    FROM tokens AS t JOIN phrases AS p ON p.first_word = t.word AND NOT p.first_is_prefix
     UNION ALL
-    SELECT t.issue_id, p.rule_rank FROM tokens AS t JOIN phrases AS p ON p.first_is_prefix AND starts_with(t.word, p.first_word)
+    SELECT t.issue_id, t.words, p.rule_rank
+    FROM tokens AS t JOIN phrases AS p ON p.first_is_prefix AND starts_with(t.word, p.first_word)
 ),
 by_rule AS (
     SELECT
@@ -172,9 +177,8 @@ by_rule AS (
         (array_agg(r.pattern ORDER BY r.rule_rank))[1] AS pattern
     FROM candidates AS c
     JOIN failure_mode_rules AS r USING (rule_rank)
-    JOIN unresolved AS u USING (issue_id)
     LEFT JOIN phrases AS p USING (rule_rank)
-    WHERE p.phrase IS NULL OR strpos(u.words, p.phrase) > 0  -- a phrase found by its first word: all of it
+    WHERE p.phrase IS NULL OR strpos(c.words, p.phrase) > 0  -- a phrase found by its first word: all of it
     GROUP BY c.issue_id
 ),
 fallback AS (
