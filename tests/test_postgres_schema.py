@@ -24,7 +24,7 @@ import pytest
 from support import postgres
 from support.publish_fixture import stage31_settings
 
-from pirlib import db
+from pirlib import db, pg
 from pirlib.config import Settings
 
 MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -68,17 +68,9 @@ def migration_files(folder: Any) -> list[tuple[int, str, str]]:
 
 
 def migrate_postgres(url: str) -> None:
-    """Apply pirlib/schema/postgres/ as pirlib.db.migrate applies a folder: each migration in a transaction of its
-    own with its schema_migrations row, then the views."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as con:
-        for version, name, sql in migration_files(POSTGRES_SCHEMA):
-            with con.transaction():
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", [version, name])
-        with con.transaction():
-            con.execute(POSTGRES_SCHEMA.joinpath("views.sql").read_text(encoding="utf-8"))
+    """What pir builds: ``pirlib.db.migrate`` on a PostgreSQL connection."""
+    with pg.session(url, timeout=20) as con:
+        db.migrate(con)
 
 
 @pytest.fixture(scope="module")
