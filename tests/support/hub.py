@@ -1,0 +1,169 @@
+"""A real JupyterHub with deploy/jupyterhub_config.py, its real configurable-http-proxy, on free loopback ports.
+
+The test's own settings come in through ``PIR_HUB_SITE_CONFIG`` (the deploy config loads that file last): a
+shared-password authenticator instead of SSO, the users and their groups, and SimpleLocalProcessSpawner
+(every server runs as the test's own user, with its home in the test's folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+from support.serving import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
+PROXY = ROOT / "deploy" / "node_modules" / ".bin" / "configurable-http-proxy"
+JUPYTERHUB = Path(sys.executable).with_name("jupyterhub")
+PASSWORD = "a-test-password-for-all"  # SharedPasswordAuthenticator wants 8 characters or more
+DASHBOARDS = "/services/pir-dashboards/"
+START_SECONDS = 150  # the Hub, its proxy and the dashboards' Voila with its kernel pool, on a loaded machine
+STOP_SECONDS = 60
+
+SITE_CONFIG = """\
+c = get_config()  # noqa: F821
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = {password!r}
+c.Authenticator.allowed_users = {users!r}
+c.JupyterHub.load_groups = {groups!r}
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {homes!r}
+c.Spawner.args.extend({server_args!r})  # added to the deploy config's arguments
+"""
+
+
+def missing() -> str | None:
+    """Why the Hub tests cannot run here, with the command that fixes it; None when they can."""
+    try:
+        import jupyterhub  # noqa: F401 (only whether it is installed)
+        import jupyterhub_idle_culler  # noqa: F401
+    except ImportError:
+        return "JupyterHub is not installed: .venv/bin/pip install -e '.[team]'"
+    if not PROXY.exists():
+        return f"{PROXY.relative_to(ROOT)} is missing: npm ci --prefix deploy"
+    return None
+
+
+@dataclass
+class Hub:
+    url: str
+    process: subprocess.Popen
+    log: Path
+    folder: Path
+    sessions: dict[str, requests.Session] = field(default_factory=dict)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def signed_in(self, user: str) -> requests.Session:
+        """A requests session signed in to the Hub as ``user`` (the login form, as a browser sends it)."""
+        if user not in self.sessions:
+            session = requests.Session()
+            session.get(f"{self.url}/hub/login", timeout=30).raise_for_status()
+            answer = session.post(
+                f"{self.url}/hub/login",
+                data={"username": user, "password": PASSWORD, "_xsrf": session.cookies.get("_xsrf", "")},
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert answer.status_code == 302, f"{user} could not sign in: {answer.status_code}\n{self.log_tail()}"
+            self.sessions[user] = session
+        return self.sessions[user]
+
+
+def sign_in_page(page, hub_url: str, user: str) -> None:
+    """Sign ``user`` in through the Hub's login form in a Playwright page."""
+    page.goto(f"{hub_url}/hub/login", wait_until="domcontentloaded", timeout=60_000)
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(re.compile(r".*/(services|user|hub)/.*"), timeout=60_000)
+
+
+@contextlib.contextmanager
+def running_hub(folder: Path, env: dict[str, str], groups: dict[str, list[str]], users: set[str]) -> Iterator[Hub]:
+    """JupyterHub from the deploy config with ``env`` (PIR_* settings) on free ports; stopped, with everything
+    it started, when the block ends."""
+    site = folder / "site_config.py"
+    server_args = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
+    site.write_text(
+        SITE_CONFIG.format(
+            password=PASSWORD,
+            users=users,
+            groups={name: {"users": members} for name, members in groups.items()},
+            homes=str(folder / "home" / "{username}"),
+            server_args=server_args,
+        )
+    )
+    port = free_port()
+    hub_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIR_", "JUPYTERHUB_"))}
+    hub_env.update(
+        env,
+        PIR_HUB_URL=f"http://127.0.0.1:{port}",
+        PIR_HUB_API_PORT=str(free_port()),
+        PIR_HUB_PROXY_API_PORT=str(free_port()),
+        PIR_HUB_DASHBOARDS_PORT=str(free_port()),
+        PIR_HUB_STATE_DIR=str(folder / "state"),
+        PIR_HUB_SITE_CONFIG=str(site),
+        PIR_HUB_AUTHENTICATOR="shared-password",
+    )
+    log = folder / "hub.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(JUPYTERHUB), "-f", str(CONFIG)], cwd=folder, env=hub_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    hub = Hub(f"http://127.0.0.1:{port}", process, log, folder)
+    try:
+        _wait_until_up(hub)
+        yield hub
+    finally:
+        _stop(hub)
+
+
+def _wait_until_up(hub: Hub) -> None:
+    """Until the proxy routes the dashboards service (the Hub adds its route once the service answers)."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if hub.process.poll() is not None:
+            raise AssertionError(f"JupyterHub exited with {hub.process.returncode}:\n{hub.log_tail()}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(hub.url + DASHBOARDS, allow_redirects=False, timeout=5).status_code == 302:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"JupyterHub's dashboards did not answer within {START_SECONDS} s:\n{hub.log_tail()}")
+
+
+def _stop(hub: Hub) -> None:
+    """SIGTERM to the Hub, which stops its services, servers and proxy; whatever is left after STOP_SECONDS
+    is killed, and the test fails saying so."""
+    started = _descendants(hub.process.pid)
+    if hub.process.poll() is None:
+        hub.process.send_signal(signal.SIGTERM)
+    try:
+        hub.process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        hub.process.kill()
+        hub.process.wait()
+    _, alive = psutil.wait_procs(started, timeout=10)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    assert not alive, f"still running after JupyterHub stopped: {[p.pid for p in alive]}\n{hub.log_tail()}"
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid).children(recursive=True)
+    return []
