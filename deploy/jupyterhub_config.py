@@ -69,20 +69,25 @@ if _proxy.exists():  # `npm ci --prefix deploy`; else configurable-http-proxy on
 c.JupyterHub.authenticator_class = os.environ.get("PIR_HUB_AUTHENTICATOR", "generic-oauth")
 c.Authenticator.admin_users = set(_names("PIR_HUB_ADMINS"))
 if c.JupyterHub.authenticator_class == "generic-oauth":
-    c.GenericOAuthenticator.authorize_url = os.environ.get("PIR_HUB_OAUTH_AUTHORIZE_URL", "")
-    c.GenericOAuthenticator.token_url = os.environ.get("PIR_HUB_OAUTH_TOKEN_URL", "")
-    c.GenericOAuthenticator.userdata_url = os.environ.get("PIR_HUB_OAUTH_USERDATA_URL", "")
+    _endpoints = ("PIR_HUB_OAUTH_AUTHORIZE_URL", "PIR_HUB_OAUTH_TOKEN_URL", "PIR_HUB_OAUTH_USERDATA_URL")
+    _unset = [name for name in _endpoints if not os.environ.get(name)]
+    if _unset:
+        sys.exit(
+            f"deploy/jupyterhub_config.py: {', '.join(_unset)} not set: set your identity provider's OAuth endpoints,"
+            " or PIR_HUB_AUTHENTICATOR to another authenticator (docs/team.md, Sign-in)"
+        )
+    c.GenericOAuthenticator.authorize_url = os.environ["PIR_HUB_OAUTH_AUTHORIZE_URL"]
+    c.GenericOAuthenticator.token_url = os.environ["PIR_HUB_OAUTH_TOKEN_URL"]
+    c.GenericOAuthenticator.userdata_url = os.environ["PIR_HUB_OAUTH_USERDATA_URL"]
     c.GenericOAuthenticator.scope = ["openid", "profile", "email", "groups"]
     c.GenericOAuthenticator.username_claim = os.environ.get("PIR_HUB_OAUTH_USERNAME_CLAIM", "email")
     c.GenericOAuthenticator.manage_groups = True
     c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"
     c.GenericOAuthenticator.allowed_groups = {VIEWERS, FACILITATORS}
-else:
-    # A local authenticator: group members from PIR_HUB_VIEWERS / PIR_HUB_FACILITATORS (comma-separated).
-    c.JupyterHub.load_groups = {
-        VIEWERS: {"users": _names("PIR_HUB_VIEWERS")},
-        FACILITATORS: {"users": _names("PIR_HUB_FACILITATORS")},
-    }
+# A local authenticator (native, PAM, ...): the groups' members are named here (comma-separated user names).
+_members = {VIEWERS: _names("PIR_HUB_VIEWERS"), FACILITATORS: _names("PIR_HUB_FACILITATORS")}
+if any(_members.values()):
+    c.JupyterHub.load_groups = {group: {"users": users} for group, users in _members.items()}
 
 # --- Roles -------------------------------------------------------------------------------------------------
 # A signed-in user may only see who they are; facilitators get their own server back ("self"), viewers the
@@ -142,6 +147,7 @@ c.Spawner.start_timeout = 120
 # --- Services ----------------------------------------------------------------------------------------------
 DASHBOARDS_PORT = int(os.environ.get("PIR_HUB_DASHBOARDS_PORT", "8866"))
 CULL_SECONDS = int(os.environ.get("PIR_HUB_CULL_SECONDS", "3600"))
+SERVICE_USER = os.environ.get("PIR_HUB_SERVICE_USER", "")  # a Hub running as root runs its services as this account
 c.JupyterHub.services = [
     {
         # Voila's own kernel culling (voila.json) stops a closed board's kernel; the service holds no secret.
@@ -149,13 +155,18 @@ c.JupyterHub.services = [
         "display": True,
         "url": f"http://127.0.0.1:{DASHBOARDS_PORT}",
         "command": [PYTHON, "-m", "pirlib.hub"],
+        "user": SERVICE_USER,
         "cwd": str(PROJECT),
         "environment": _pir_environment(),
         "oauth_no_confirm": True,
+        # Voila starts and imports the boards' code in its first kernels before it answers (about 25 s on 2
+        # busy cores); the Hub gives up, and stops, when a managed service does not answer in time.
+        "timeout": 120,
     },
     {
         "name": "idle-culler",
         "command": [PYTHON, "-m", "jupyterhub_idle_culler", f"--timeout={CULL_SECONDS}"],
+        "user": SERVICE_USER,
     },
 ]
 if TEAM_MODE:
@@ -164,6 +175,7 @@ if TEAM_MODE:
         {
             "name": "pir-snapshot",
             "command": [PIR, "snapshot", "--every", "60"],
+            "user": SERVICE_USER,
             "cwd": str(PROJECT),
             "environment": _pir_environment("PIR_DATABASE_URL", "PIR_SECRETS_FILE"),
         }

@@ -45,6 +45,10 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
     """JupyterHub's OAuth identity provider, its handlers under the service's prefix (standalone Voila adds
     them as given)."""
 
+    def __init__(self, token: str = "", **kwargs: Any) -> None:
+        # Voila passes the login token it was given (none); the Hub's OAuth needs none.
+        super().__init__(**kwargs)
+
     @property
     def token(self) -> str:
         # Voila appends the provider's token to the address it logs; the Hub's API token is no login token.
@@ -77,22 +81,27 @@ def service_arguments(env: Mapping[str, str]) -> tuple[int, list[str]]:
     ]
 
 
-def run_dashboards(env: Mapping[str, str], extra_args: Sequence[str] = ()) -> int:
-    """Serve the dashboards as the Hub service ``env`` describes until stopped; return the exit code."""
+def dashboards_command(env: Mapping[str, str], extra_args: Sequence[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """The Voila command line and its environment for the service the Hub described in ``env``."""
     port, arguments = service_arguments(env)
-    return serve.serve(load_settings(), port, extra_args=[*arguments, *extra_args])
+    settings = load_settings(env)
+    return serve.voila_command(port, extra_args=[*arguments, *extra_args]), serve.kernel_environment(settings, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Become the service's Voila (exec): the Hub's signals reach Voila, which stops its kernels, and no
+    waiting parent process holds memory."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # The Hub stops a service with SIGINT first. A Hub started in the background by a shell (`nohup
-    # jupyterhub &`) passes SIGINT on ignored, and the service would wait for the Hub's SIGTERM instead.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return run_dashboards(os.environ, args)
+        command, env = dashboards_command(os.environ, args)
     except PirError as exc:
         print(f"pir: error: {exc}", file=sys.stderr)
         return 1
+    print(f"pir: serving the dashboards as the Hub service at {os.environ[SERVICE_PREFIX]}", file=sys.stderr)
+    # The Hub stops a service with SIGINT first. A Hub started in the background by a shell (`nohup jupyterhub
+    # &`) passes SIGINT on ignored, and Voila would only stop at the Hub's SIGTERM, 10 s later.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":

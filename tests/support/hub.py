@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 
 from support.serving import free_port
@@ -44,16 +45,28 @@ c.Spawner.args.extend({server_args!r})  # added to the deploy config's arguments
 """
 
 
-def missing() -> str | None:
-    """Why the Hub tests cannot run here, with the command that fixes it; None when they can."""
+def missing(proxy: bool = True) -> str | None:
+    """Why the Hub tests cannot run here, with the command that fixes it; None when they can (``proxy``: the
+    proxy is needed too)."""
     try:
         import jupyterhub  # noqa: F401 (only whether it is installed)
         import jupyterhub_idle_culler  # noqa: F401
     except ImportError:
         return "JupyterHub is not installed: .venv/bin/pip install -e '.[team]'"
-    if not PROXY.exists():
+    if proxy and not PROXY.exists():
         return f"{PROXY.relative_to(ROOT)} is missing: npm ci --prefix deploy"
     return None
+
+
+def require(proxy: bool = True) -> None:
+    """Skip the calling test (or module, at import) where JupyterHub or its proxy is missing, saying how to
+    install it; in CI (``CI=true``) fail instead, so a broken install never passes as a green run."""
+    reason = missing(proxy)
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI needs the JupyterHub tests: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @dataclass
@@ -83,13 +96,14 @@ class Hub:
         return self.sessions[user]
 
 
-def sign_in_page(page, hub_url: str, user: str) -> None:
-    """Sign ``user`` in through the Hub's login form in a Playwright page."""
+def sign_in_page(page, hub_url: str, user: str, lands_on: str = DASHBOARDS) -> None:
+    """Sign ``user`` in through the Hub's login form in a Playwright page, and wait until the Hub has taken
+    them where they land (``lands_on``: a path prefix; a facilitator's server is started on the way)."""
     page.goto(f"{hub_url}/hub/login", wait_until="domcontentloaded", timeout=60_000)
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
     page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(services|user|hub)/.*"), timeout=60_000)
+    page.wait_for_url(re.compile(re.escape(hub_url + lands_on) + ".*"), timeout=120_000)
 
 
 @contextlib.contextmanager
