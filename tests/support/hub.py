@@ -8,6 +8,7 @@ shared-password authenticator instead of SSO, the users and their groups, and Si
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import psutil
 import pytest
 import requests
 
+from support.browser import Visit
 from support.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,10 @@ PASSWORD = "a-test-password-for-all"  # SharedPasswordAuthenticator wants 8 char
 DASHBOARDS = "/services/pir-dashboards/"
 START_SECONDS = 150  # the Hub, its proxy and the dashboards' Voila with its kernel pool, on a loaded machine
 STOP_SECONDS = 60
+
+# The tests' users: a viewer, a facilitator and someone in neither group.
+USERS = {"viewer", "outsider", "facilitator"}
+GROUPS = {"pir-viewers": ["viewer"], "pir-facilitators": ["facilitator"]}
 
 SITE_CONFIG = """\
 c = get_config()  # noqa: F821
@@ -48,10 +54,7 @@ c.Spawner.args.extend({server_args!r})  # added to the deploy config's arguments
 def missing(proxy: bool = True) -> str | None:
     """Why the Hub tests cannot run here, with the command that fixes it; None when they can (``proxy``: the
     proxy is needed too)."""
-    try:
-        import jupyterhub  # noqa: F401 (only whether it is installed)
-        import jupyterhub_idle_culler  # noqa: F401
-    except ImportError:
+    if not all(importlib.util.find_spec(name) for name in ("jupyterhub", "jupyterhub_idle_culler", "oauthenticator")):
         return "JupyterHub is not installed: .venv/bin/pip install -e '.[team]'"
     if proxy and not PROXY.exists():
         return f"{PROXY.relative_to(ROOT)} is missing: npm ci --prefix deploy"
@@ -181,3 +184,50 @@ def _descendants(pid: int) -> list[psutil.Process]:
     with contextlib.suppress(psutil.NoSuchProcess):
         return psutil.Process(pid).children(recursive=True)
     return []
+
+
+def board_url(base: str, name: str) -> str:
+    return f"{base}{DASHBOARDS}voila/render/{name}.ipynb"
+
+
+def pick_any_incident(visit: Visit) -> str:
+    """Choose the first incident in the guide's Pick list; its key."""
+    select = visit.page.locator(".pir-pick select")
+    select.select_option(index=1)
+    label = visit.page.evaluate("() => document.querySelector('.pir-pick select').selectedOptions[0].text")
+    return label.replace("\u00a0", " ").split(" ", 1)[0]
+
+
+def set_a_failure_mode_in_the_guide(visit: Visit) -> tuple[str, str]:
+    """In the guide (already loading in ``visit``): pick an incident, and in the Meeting step's recap set its
+    failure mode to one it does not have; (incident key, mode) once the guide says it saved."""
+    page = visit.page
+    page.wait_for_selector(".pir-facilitator", timeout=60_000)
+    key = pick_any_incident(visit)
+    page.locator("button.pir-step-meeting").click()
+    picker = page.locator(".pir-failure-mode-picker select")
+    picker.wait_for(timeout=30_000)
+    before = page.locator(".pir-failure-mode").inner_text()
+    modes = picker.evaluate("s => Array.from(s.options).map(o => o.value).filter(v => v)")
+    chosen = next(mode for mode in reversed(modes) if mode not in before)  # a change the board must show
+    picker.select_option(value=chosen)
+    page.locator("button.pir-failure-mode-save").click()
+    page.wait_for_function("t => document.body.innerText.includes(t)", arg=f"saved: {chosen}", timeout=30_000)
+    return key, chosen
+
+
+def open_the_guide(browser, hub_url: str) -> Visit:
+    """The facilitator signs in, lands on their own server (JupyterLab: it is started on the way), and opens
+    the guide as an app in it."""
+    return Visit(
+        browser,
+        f"{hub_url}/user/facilitator/voila/render/facilitator_guide.ipynb",
+        prepare=lambda page: sign_in_page(page, hub_url, "facilitator", lands_on="/user/facilitator/lab"),
+    )
+
+
+def assert_the_incident_page_shows(visit: Visit, hub_url: str, key: str, mode: str) -> None:
+    visit.page.goto(f"{board_url(hub_url, 'incident')}?incident={key}", wait_until="domcontentloaded")
+    visit.page.wait_for_function(
+        "t => document.body.innerText.includes(t)", arg=f"Failure mode\t{mode}", timeout=60_000
+    )
