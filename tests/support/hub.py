@@ -200,19 +200,23 @@ def pick_any_incident(visit: Visit) -> str:
 
 def set_a_failure_mode_in_the_guide(visit: Visit) -> tuple[str, str]:
     """In the guide (already loading in ``visit``): pick an incident, and in the Meeting step's recap set its
-    failure mode to one it does not have; (incident key, mode) once the guide says it saved."""
+    failure mode to one it does not have; (incident key, mode) once the guide says it saved. A step that does
+    not come fails with what the page shows."""
     page = visit.page
-    page.wait_for_selector(".pir-facilitator", timeout=60_000)
-    key = pick_any_incident(visit)
-    page.locator("button.pir-step-meeting").click()
-    picker = page.locator(".pir-failure-mode-picker select")
-    picker.wait_for(timeout=30_000)
-    before = page.locator(".pir-failure-mode").inner_text()
-    modes = picker.evaluate("s => Array.from(s.options).map(o => o.value).filter(v => v)")
-    chosen = next(mode for mode in reversed(modes) if mode not in before)  # a change the board must show
-    picker.select_option(value=chosen)
-    page.locator("button.pir-failure-mode-save").click()
-    page.wait_for_function("t => document.body.innerText.includes(t)", arg=f"saved: {chosen}", timeout=30_000)
+    try:
+        page.wait_for_selector(".pir-facilitator", timeout=60_000)
+        key = pick_any_incident(visit)
+        page.locator("button.pir-step-meeting").click()
+        picker = page.locator(".pir-failure-mode-picker select")
+        picker.wait_for(timeout=30_000)
+        before = page.locator(".pir-failure-mode").inner_text()
+        modes = picker.evaluate("s => Array.from(s.options).map(o => o.value).filter(v => v)")
+        chosen = next(mode for mode in reversed(modes) if mode not in before)  # a change the board must show
+        picker.select_option(value=chosen)
+        page.locator("button.pir-failure-mode-save").click()
+        page.wait_for_function("t => document.body.innerText.includes(t)", arg=f"saved: {chosen}", timeout=30_000)
+    except Exception as exc:
+        raise AssertionError(f"the guide at {page.url}: {str(exc)[:300]}\n{visit.state()}") from None
     return key, chosen
 
 
