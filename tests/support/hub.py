@@ -79,6 +79,12 @@ class Hub:
     log: Path
     folder: Path
     sessions: dict[str, requests.Session] = field(default_factory=dict)
+    # Every process seen under the Hub: a Hub that exits during its start leaves its proxy and services
+    # running, reparented away from it, and the test still stops them.
+    seen: dict[int, psutil.Process] = field(default_factory=dict)
+
+    def note_processes(self) -> None:
+        self.seen.update((p.pid, p) for p in _descendants(self.process.pid))
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -145,14 +151,17 @@ def running_hub(folder: Path, env: dict[str, str], groups: dict[str, list[str]],
     try:
         _wait_until_up(hub)
         yield hub
-    finally:
-        _stop(hub)
+    except BaseException:
+        _stop(hub, check=False)  # the failure that brought us here is the one to report
+        raise
+    _stop(hub)
 
 
 def _wait_until_up(hub: Hub) -> None:
     """Until the proxy routes the dashboards service (the Hub adds its route once the service answers)."""
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
+        hub.note_processes()
         if hub.process.poll() is not None:
             raise AssertionError(f"JupyterHub exited with {hub.process.returncode}:\n{hub.log_tail()}")
         with contextlib.suppress(requests.RequestException):
@@ -162,10 +171,13 @@ def _wait_until_up(hub: Hub) -> None:
     raise AssertionError(f"JupyterHub's dashboards did not answer within {START_SECONDS} s:\n{hub.log_tail()}")
 
 
-def _stop(hub: Hub) -> None:
+def _stop(hub: Hub, check: bool = True) -> None:
     """SIGTERM to the Hub, which stops its services, servers and proxy; whatever is left after STOP_SECONDS
-    is killed, and the test fails saying so."""
-    started = _descendants(hub.process.pid)
+    is killed, and (``check``) the test fails saying so."""
+    hub.note_processes()
+    started = list(hub.seen.values())
+    for process in list(started):  # and what those started (kernels), while they still tell
+        started.extend(_descendants(process.pid))
     if hub.process.poll() is None:
         hub.process.send_signal(signal.SIGTERM)
     try:
@@ -177,7 +189,7 @@ def _stop(hub: Hub) -> None:
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-    assert not alive, f"still running after JupyterHub stopped: {[p.pid for p in alive]}\n{hub.log_tail()}"
+    assert not (check and alive), f"still running after JupyterHub stopped: {[p.pid for p in alive]}\n{hub.log_tail()}"
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
