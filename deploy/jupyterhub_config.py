@@ -135,11 +135,13 @@ c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": str(SHARE_DIR),
 }
 # Kernels of a facilitator's server: an idle one (no page connected) is culled after an hour; a guide left
-# open in a meeting is not.
+# open in a meeting is not. Without MathJax settings Voila's page asks a public CDN for MathJax (the guide has
+# no formulas, and pir works on closed networks): unset, as `pir guide` has them, the page loads none.
 c.Spawner.args = [
     "--MappingKernelManager.cull_idle_timeout=3600",
     "--MappingKernelManager.cull_interval=300",
     "--MappingKernelManager.cull_connected=False",
+    '--ServerApp.tornado_settings={"mathjax_url": None, "mathjax_config": None}',
 ]
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120

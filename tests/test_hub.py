@@ -84,6 +84,7 @@ def test_a_facilitator_server_starts_and_a_guide_save_appears_on_the_board(runni
     visit = hub.open_the_guide(browser, running.url)
     try:
         key, mode = hub.set_a_failure_mode_in_the_guide(visit)
+        assert visit.foreign_requests() == [] and visit.console_errors == []  # nothing from outside 127.0.0.1
         hub.assert_the_incident_page_shows(visit, running.url, key, mode)
     finally:
         visit.close()
