@@ -6,7 +6,8 @@ Decisions, and why:
 - Both bind to 127.0.0.1 only. Voila runs without a token: the dashboards are read-only views of the
   local database, reachable only from this machine, and a token in every bookmarked URL buys nothing on
   loopback. JupyterLab keeps Jupyter's default token, because Lab runs arbitrary code. Sharing the
-  dashboards with others means putting an authenticating reverse proxy in front; that is not done here.
+  dashboards with a team is JupyterHub's job: ``pirlib.hub`` runs this same Voila as a Hub service behind
+  the Hub's sign-in (``deploy/jupyterhub_config.py``, docs/team.md).
 - The Voila settings live in ``pirlib/jupyter_share/voila.json`` (and nowhere else: a stray voila.json in
   the working directory or the user's Jupyter config is not read): sources stripped, no tracebacks for
   readers, an executor timeout a little above the slowest dashboard cell (Voila 0.5 can stall at

@@ -17,7 +17,8 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_side = dict(normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = [r for group in project["optional-dependencies"].values() for r in group]  # dev and team
+    pip_side = dict(normalise(r) for r in project["dependencies"] + extras)
     conda_side = {}
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
