@@ -15,19 +15,22 @@ from support import review_fixture as fx
 from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 from pirlib import db
-from pirlib.config import Secret
+from pirlib.config import Secret, Settings
 from pirlib.review import actions, prepare, progress
 from pirlib.review import meeting as review_meeting
 from pirlib.review.session import incident_facts
 from pirlib.ui import html
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
+pytestmark = pytest.mark.both_stores
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return fx.build(tmp_path / "pir.duckdb")
+def settings(settings: Settings) -> Settings:
+    """The review fixture in the store conftest's ``settings`` use (the DuckDB file, or PostgreSQL)."""
+    return fx.build(settings.db, settings.database_url)
 
 
 def html_of(widget) -> list[str]:
