@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support.team import pir_env
 
 from pirlib import db, sample
 from pirlib.cli import main
@@ -164,7 +165,8 @@ def test_unknown_incident_is_one_clear_error(settings: Settings, incident: str) 
 def test_cli_import(
     settings: Settings, incident: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+    for name, value in pir_env(settings).items():
+        monkeypatch.setenv(name, value)
     assert main(["import", "alerts", "INC-42", str(FIXTURES / "alerts.csv"), "--tz", "Europe/Berlin"]) == 0
     assert "4 events read, 4 added" in capsys.readouterr().out
     assert main(["import", "alerts", "INC-42", str(FIXTURES / "alerts_bad_state.csv")]) == 1
