@@ -127,7 +127,7 @@ def test_meeting_clocks_and_notes(settings):
     meeting.start("welcome")
     assert meeting.ticker.playing and "(running)" in meeting.clocks["welcome"].value
     with db.connect(settings) as con:  # pretend the segment began 7 minutes ago: the clock runs over
-        con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL 7 MINUTE")
+        con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL '7 minutes'")
     meeting.times = fx.in_review(settings, review_meeting.segment_times)
     meeting.ticker.value = 1  # a tick from the browser redraws the clocks
     assert "07:0" in meeting.clocks["welcome"].value and "#b00020" in meeting.clocks["welcome"].value

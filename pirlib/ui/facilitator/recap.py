@@ -77,16 +77,16 @@ class RecapPanel:
         try:  # in a kernel: after this click's view has gone out (BM25 over every incident takes a while)
             asyncio.get_running_loop().call_soon(self._show_similar, self.incident_id)
             self.similar.value = f"<h4>{SIMILAR_TITLE}</h4><p>Looking for similar earlier incidents…</p>"
-        except RuntimeError:  # no event loop (a script, a test): now, through the same connection when solo
-            self._show_similar(self.incident_id, con if db.dialect(con) == "duckdb" else None)
+        except RuntimeError:  # no event loop (a script, a test): now, through the same connection
+            self._show_similar(self.incident_id, con)
 
     def _show_similar(self, incident_id: str, con: Connection | None = None) -> None:
         """The similar earlier incidents of ``incident_id`` (unless another incident was shown since)."""
         if incident_id != self.incident_id:
             return
-        if con is None:  # the similarity index is the analysts' (in team mode the read model `pir snapshot` makes)
+        if con is None:
             try:
-                with db.read_model(self.settings) as own:
+                with db.connect(self.settings, read_only=True) as own:
                     return self._show_similar(incident_id, own)
             except PirError as exc:
                 self.similar.value = html.notice(exc, "error")
