@@ -17,6 +17,8 @@ Environment:
 - ``PIR_BENCH_RUNS=N``: runs per timing (each bench has its own default, 3 to 9).
 - ``PIR_BENCH_BIG=/path/to/10k.duckdb``: a generated 10k database to start from (copied or read, never
   changed) instead of generating one; ``PIR_BENCH_BIG=skip`` leaves the 10k boards out of bench_dashboards.
+- ``PIR_BENCH_STORE=postgres``: bench_guide times the guide in team mode, on a PostgreSQL it starts (both the
+  clicks and their floor query), instead of on the DuckDB file.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def guide(settings: Settings, port: int = 8867, open_browser: bool = False, extr
     _check_port(port)
     command = guide_command(port, open_browser=open_browser, extra_args=extra_args)
     env = guide_environment(settings)
-    if not Path(settings.db).exists():
+    if settings.database_url is None and not Path(settings.db).exists():  # team mode: PostgreSQL is the store
         print(
             f"pir: {settings.db} does not exist yet; run `pir sync` (or `pir demo`) first, then `pir guide`",
             file=sys.stderr,

@@ -1,4 +1,4 @@
-"""`pir check`: the review-quality report over the sample database, through the real command."""
+"""`pir check`: the review-quality report over the sample database, through the real command, on both stores."""
 
 import datetime as dt
 import os
@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from support.team import new_settings, pir_env
 
-from pirlib import cli, db, demo
+from pirlib import cli, db, demo, pg
 from pirlib.config import Settings
 from pirlib.review import actions, meeting, wrap_up
 from pirlib.review.clock import candidates
@@ -15,18 +16,25 @@ from pirlib.review.session import ReviewSession
 from pirlib.review.wrap_up import quality_report
 from pirlib.timeline.milestones import set_milestone_override
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    root = tmp_path_factory.mktemp("check")
-    settings = Settings(db=root / "pir.duckdb", sample_dir=root / "sample")
-    demo.load_demo(settings)
-    return settings
+def built() -> dict[tuple[str, str], Settings]:
+    """The demo databases of this module, by (kind, store): each is loaded once (about 5 s) per store."""
+    return {}
+
+
+@pytest.fixture
+def sample_db(store, built, tmp_path_factory):
+    if ("sample", store) not in built:
+        built["sample", store] = new_settings(store, tmp_path_factory.mktemp("check"))
+        demo.load_demo(built["sample", store])
+    return built["sample", store]
 
 
 def pir(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update(PIR_DB=str(settings.db), PIR_TODAY="2026-11-01")
+    env = pir_env(settings, PIR_TODAY="2026-11-01")
     return subprocess.run(
         [sys.executable, "-m", "pirlib", "check", *args], env=env, capture_output=True, text=True, timeout=120
     )
@@ -84,16 +92,17 @@ def test_check_never_creates_the_database(tmp_path):
 def test_check_opens_one_connection_per_run(sample_db, monkeypatch, capsys, one_incident):
     for name in [n for n in os.environ if n.startswith("PIR_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("PIR_DB", str(sample_db.db))
-    monkeypatch.setenv("PIR_TODAY", "2026-11-01")
+    for name, value in pir_env(sample_db, PIR_TODAY="2026-11-01").items():
+        monkeypatch.setenv(name, value)
     opened = []
-    real_open = db._open
+    module, name = (pg, "connect") if sample_db.database_url else (db, "_open")
+    real_open = getattr(module, name)
 
     def counting_open(*args, **kwargs):
         opened.append(args)
         return real_open(*args, **kwargs)
 
-    monkeypatch.setattr(db, "_open", counting_open)
+    monkeypatch.setattr(module, name, counting_open)
     args = [stage31_key(sample_db)] if one_incident else []
     expected = "1 review checked" if one_incident else f"{len(open_reviews(sample_db))} reviews checked"
     opened.clear()  # the lookups above do not count
@@ -102,12 +111,18 @@ def test_check_opens_one_connection_per_run(sample_db, monkeypatch, capsys, one_
     assert capsys.readouterr().out.splitlines()[-1].startswith(expected)
 
 
-@pytest.fixture(scope="module")
-def backlog_db(tmp_path_factory):
+@pytest.fixture
+def backlog_db(store, built, tmp_path_factory):
     """The demo with every review unpublished (53 open, not 5), and drafts, notes, an override, hidden events
     and deleted actions on some of them, so that each kind of gap is both present and absent somewhere."""
-    root = tmp_path_factory.mktemp("backlog")
-    settings = Settings(db=root / "pir.duckdb", sample_dir=root / "sample", today=dt.date(2026, 11, 1))
+    if ("backlog", store) not in built:
+        built["backlog", store] = _backlog(
+            new_settings(store, tmp_path_factory.mktemp("backlog"), today=dt.date(2026, 11, 1))
+        )
+    return built["backlog", store]
+
+
+def _backlog(settings: Settings) -> Settings:
     demo.load_demo(settings)
     with db.connect(settings) as con:
         con.execute("UPDATE reviews SET published_at = NULL")
@@ -148,11 +163,23 @@ class CountingConnection:
         return getattr(self.con, name)
 
 
+class CountingPgConnection(pg.PgConnection):
+    """The same on PostgreSQL, where a module asks the connection's class which SQL to speak (db.dialect)."""
+
+    def __init__(self, con):
+        super().__init__(con.raw)
+        self.statements = []
+
+    def execute(self, sql, params=None):
+        self.statements.append(sql)
+        return super().execute(sql, params)
+
+
 def test_checking_every_review_takes_a_fixed_number_of_queries(sample_db, backlog_db):
     counted = {}
     for label, settings in (("5 open", sample_db), ("53 open", backlog_db)):
         with db.connect(settings, read_only=True) as con:
-            counting = CountingConnection(con)
+            counting = CountingPgConnection(con) if db.dialect(con) == "postgres" else CountingConnection(con)
             report = quality_report(counting, settings)
             counted[label] = (len(report), len(counting.statements))
     assert counted["5 open"][0] == 5 and counted["53 open"][0] == 53

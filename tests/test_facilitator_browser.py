@@ -10,18 +10,23 @@ regulator filing. Screenshots go to tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from support import postgres
 from support import review_fixture as fx
 from support.browser import Visit
 from support.serving import ARTIFACTS, PIR, free_port, port_open
+from support.team import pir_env
 
+from pirlib import db
+from pirlib.config import Secret, Settings
 from pirlib.review import actions, meeting
 from pirlib.review.session import incident_facts
 
@@ -39,10 +44,20 @@ PAGE_URL = "https://wiki.example.com/postmortems/inc-31"
 def guide_server(tmp_path_factory):
     """`pir guide` itself (the CLI), on a free port, over the Stage-31 fixture; stopped with SIGTERM after."""
     workdir = tmp_path_factory.mktemp("guide")
-    settings = fx.build(workdir / "pir.duckdb")
+    yield from serve_guide(workdir, fx.build(workdir / "pir.duckdb"))
+
+
+@pytest.fixture(scope="module")
+def team_guide_server(tmp_path_factory):
+    """`pir guide` in team mode: the Stage-31 fixture in a PostgreSQL database that PIR_DATABASE_URL names."""
+    workdir = tmp_path_factory.mktemp("team-guide")
+    url = postgres.require().fresh_database()
+    yield from serve_guide(workdir, fx.build(workdir / "pir.duckdb", Secret(url)))
+
+
+def serve_guide(workdir: Path, settings: Settings) -> Iterator[tuple[str, Settings, Path]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update(PIR_DB=str(settings.db), PIR_TODAY=fx.TODAY.isoformat(), PIR_HOME=str(workdir))
+    env = pir_env(settings, PIR_TODAY=fx.TODAY.isoformat(), PIR_HOME=str(workdir))
     log_path = workdir / "guide.log"
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -227,3 +242,43 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
     finally:
         visit.close()
     assert fx.in_review(settings, incident_facts)["regulatory_filed_at"] is not None
+
+
+@pytest.mark.browser
+def test_the_guide_in_team_mode_reads_and_writes_postgresql(browser, team_guide_server):
+    """A facilitator's save lands in PostgreSQL at once, an edit made there by someone else shows on the next
+    load, and nothing is written to a DuckDB file."""
+    url, settings, _ = team_guide_server
+    visit = open_guide(browser, url)
+    try:
+        page = visit.page
+        pick(visit, fx.STAGE31_KEY)
+        wait_text(visit, fx.STAGE31_SUMMARY)
+        page.locator("button.pir-next").click()  # Prepare
+        fill(visit, ".pir-facilitator-name input", "Dana Roe")
+        page.locator("button.pir-assign").click()
+        wait_text(visit, "Dana Roe is the facilitator")
+        page.locator(".pir-artifact-monitoring_snapshots input[type=checkbox]").check()
+        wait_text(visit, "collected 2025-09-06")
+        with db.connect(settings, read_only=True) as con:
+            assert db.dialect(con) == "postgres"
+            assert db.one(con, "SELECT facilitator FROM reviews WHERE incident_id = ?", [fx.STAGE31_ID]) == (
+                "Dana Roe",
+            )
+            collected = "SELECT collected_at IS NOT NULL FROM artifacts WHERE artifact_id = ?"
+            assert db.one(con, collected, [f"{fx.STAGE31_ID}:monitoring_snapshots"]) == (True,)
+        assert visit.console_errors == []
+    finally:
+        visit.close()
+
+    with db.connect(settings) as con:  # another facilitator, in another server, hands the review over
+        con.execute("UPDATE reviews SET facilitator = 'Kim Lee' WHERE incident_id = ?", [fx.STAGE31_ID])
+    visit = open_guide(browser, url)  # reopening resumes at Prepare, read from PostgreSQL
+    try:
+        visit.page.wait_for_function(
+            "() => document.querySelector('.pir-current-facilitator')?.innerText === 'Kim Lee'", timeout=20_000
+        )
+        assert visit.console_errors == [] and visit.foreign_requests() == []
+    finally:
+        visit.close()
+    assert not settings.db.exists()  # team mode: PostgreSQL is the store; no DuckDB file was made

@@ -15,19 +15,22 @@ from support import review_fixture as fx
 from support.fake_confluence import EMAIL, TOKEN, FakeConfluence
 
 from pirlib import db
-from pirlib.config import Secret
+from pirlib.config import Secret, Settings
 from pirlib.review import actions, prepare, progress
 from pirlib.review import meeting as review_meeting
 from pirlib.review.session import incident_facts
 from pirlib.ui import html
 from pirlib.ui.facilitator.wizard import FacilitatorWizard
 
+pytestmark = pytest.mark.both_stores
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return fx.build(tmp_path / "pir.duckdb")
+def settings(settings: Settings) -> Settings:
+    """The review fixture in the store conftest's ``settings`` use (the DuckDB file, or PostgreSQL)."""
+    return fx.build(settings.db, settings.database_url)
 
 
 def html_of(widget) -> list[str]:
@@ -124,7 +127,7 @@ def test_meeting_clocks_and_notes(settings):
     meeting.start("welcome")
     assert meeting.ticker.playing and "(running)" in meeting.clocks["welcome"].value
     with db.connect(settings) as con:  # pretend the segment began 7 minutes ago: the clock runs over
-        con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL 7 MINUTE")
+        con.execute("UPDATE meeting_segments SET started_at = started_at - INTERVAL '7 minutes'")
     meeting.times = fx.in_review(settings, review_meeting.segment_times)
     meeting.ticker.value = 1  # a tick from the browser redraws the clocks
     assert "07:0" in meeting.clocks["welcome"].value and "#b00020" in meeting.clocks["welcome"].value

@@ -15,13 +15,16 @@ from pirlib.errors import InputError
 from pirlib.review import actions, clock, meeting, prepare, progress, wrap_up
 from pirlib.review.session import ReviewSession
 
+pytestmark = pytest.mark.both_stores
+
 UTC = dt.UTC
 CLOSED = fx.RESOLVED.to_pydatetime()
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return fx.build(tmp_path / "pir.duckdb")
+def settings(settings: Settings) -> Settings:
+    """The review fixture in the store conftest's ``settings`` use (the DuckDB file, or PostgreSQL)."""
+    return fx.build(settings.db, settings.database_url)
 
 
 @pytest.fixture

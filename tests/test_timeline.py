@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support.team import pir_env
 
 from pirlib import db, sample
 from pirlib.cli import main
@@ -32,6 +33,8 @@ from pirlib.timeline.milestones import (
 )
 from pirlib.ui.facilitator.timeline_editor import TimelineEditor
 from pirlib.ui.timeline import timeline_figure
+
+pytestmark = pytest.mark.both_stores
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 UTC = "UTC"
@@ -129,10 +132,8 @@ def test_a_corrected_file_updates_in_place(settings: Settings, incident: str, tm
 def test_dst_transcript_is_stored_in_utc(settings: Settings, incident: str) -> None:
     in_db(settings, import_file, "chat", incident, FIXTURES / "transcript_dst.txt", tz="Europe/Berlin")
     with db.connect(settings) as con:
-        stored = con.execute(
-            "SELECT strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM incident_events ORDER BY occurred_at"
-        ).fetchall()
-    assert [s[0] for s in stored] == [
+        stored = con.execute("SELECT occurred_at FROM incident_events ORDER BY occurred_at").fetchall()
+    assert [s[0].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") for s in stored] == [
         "2025-10-25 23:55:00",
         "2025-10-26 00:50:00",
         "2025-10-26 01:10:00",
@@ -164,7 +165,8 @@ def test_unknown_incident_is_one_clear_error(settings: Settings, incident: str) 
 def test_cli_import(
     settings: Settings, incident: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+    for name, value in pir_env(settings).items():
+        monkeypatch.setenv(name, value)
     assert main(["import", "alerts", "INC-42", str(FIXTURES / "alerts.csv"), "--tz", "Europe/Berlin"]) == 0
     assert "4 events read, 4 added" in capsys.readouterr().out
     assert main(["import", "alerts", "INC-42", str(FIXTURES / "alerts_bad_state.csv")]) == 1

@@ -180,7 +180,7 @@ def propose_attendees(con: Connection, incident_id: str) -> pd.DataFrame:
 
     Columns: name, role, origin. The first origin found wins for a person named twice.
     """
-    people = con.execute(
+    return con.execute(
         """
         WITH found AS (
             SELECT commander AS name, 'commander' AS role, 'incident commander' AS origin, 1 AS rank
@@ -193,14 +193,16 @@ def propose_attendees(con: Connection, incident_id: str) -> pd.DataFrame:
                                WHEN 'chat' THEN 'chat participant' ELSE source END,
                    CASE source WHEN 'jira_comment' THEN 4 WHEN 'jira_changelog' THEN 5 WHEN 'chat' THEN 6 ELSE 7 END
             FROM incident_events WHERE incident_id = $id AND source IN ('jira_comment', 'jira_changelog', 'chat')
+        ),
+        people AS (  -- each person once, as first found (DISTINCT ON: both stores; PostgreSQL has no arg_min)
+            SELECT DISTINCT ON (trim(name)) trim(name) AS name, role, origin, rank
+            FROM found WHERE coalesce(trim(name), '') <> ''
+            ORDER BY trim(name), rank, origin
         )
-        SELECT trim(name) AS name, arg_min(role, rank) AS role, arg_min(origin, rank) AS origin, min(rank) AS rank
-        FROM found WHERE coalesce(trim(name), '') <> ''
-        GROUP BY trim(name) ORDER BY rank, name
+        SELECT name, role, origin FROM people ORDER BY rank, name
         """,
         {"id": incident_id},
     ).df()
-    return people[["name", "role", "origin"]]
 
 
 def _ensure_attendees(con: Connection, incident_id: str) -> None:

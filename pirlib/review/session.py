@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pirlib import db
+from pirlib import db, pg
 from pirlib.config import Settings
 from pirlib.db import Connection
 from pirlib.incidents import resolve_incident
@@ -57,7 +57,7 @@ def incident_facts(session: ReviewSession) -> dict[str, Any]:
     not data frames: a frame of one wide row costs about ten times the three queries (the guide reads this
     on most clicks); times come back as UTC ``pd.Timestamp``s and lists as arrays, as a frame gives them."""
     con, incident_id = session.con, session.incident_id
-    cursor = con.execute("SELECT * EXCLUDE (raw) FROM incidents WHERE issue_id = ?", [incident_id])
+    cursor = con.execute(f"SELECT {_incident_columns(con)} FROM incidents WHERE issue_id = ?", [incident_id])
     row = cursor.fetchone()
     assert row is not None  # a session is opened on an incident resolve_incident found; sync never removes rows
     out = {name: _as_frame_value(value) for (name, *_), value in zip(cursor.description or [], row, strict=True)}
@@ -67,6 +67,20 @@ def incident_facts(session: ReviewSession) -> dict[str, Any]:
     events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
     out["event_count"] = int(events[0]) if events else 0
     return out
+
+
+# PostgreSQL has no ``SELECT * EXCLUDE``: the incident's columns but ``raw`` (the Jira JSON, large and never shown
+# here) as a list, read from the catalog once per process (the schema changes only with pir's own migrations).
+_PG_INCIDENT_COLUMNS: list[str] = []
+
+
+def _incident_columns(con: Connection) -> str:
+    if db.dialect(con) == "duckdb":
+        return "* EXCLUDE (raw)"
+    if not _PG_INCIDENT_COLUMNS:
+        assert isinstance(con, pg.PgConnection)
+        _PG_INCIDENT_COLUMNS.extend(f'"{name}"' for name in con.column_types("incidents") if name != "raw")
+    return ", ".join(_PG_INCIDENT_COLUMNS)
 
 
 def _as_frame_value(value: Any) -> Any:

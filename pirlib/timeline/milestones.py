@@ -346,7 +346,7 @@ all_clear AS (
                sum(CAST(is_firing AS INTEGER) - CAST(was_firing AS INTEGER)) OVER (
                    PARTITION BY incident_id ORDER BY occurred_at, event_id ROWS UNBOUNDED PRECEDING) AS firing_after
         FROM alert_steps
-    ) WHERE kind = 'alert_resolved' AND was_firing AND firing_after = 0
+    ) AS counted WHERE kind = 'alert_resolved' AND was_firing AND firing_after = 0
 ),
 found AS (
     SELECT incident_id,
