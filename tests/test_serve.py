@@ -207,7 +207,7 @@ def test_pir_guide_is_the_boards_voila_on_the_guide_notebook(tmp_path):
     board = serve.voila_command(8867, dashboards=ROOT / "notebooks" / serve.GUIDE_NOTEBOOK)
     # the same Voila, settings file, template and stripped sources as `pir serve`; only the preload differs
     assert command[: len(board)] == board and (ROOT / "notebooks" / serve.GUIDE_NOTEBOOK).exists()
-    assert command[len(board) :] == ["--PooledKernelManager.preload=['pirlib.ui.facilitator.wizard']"]
+    assert command[len(board) :] == ["--PooledKernelManager.preload=pirlib.ui.facilitator.wizard"]
     assert serve.guide_command(8867, tmp_path, extra_args=["--X.y=1"])[-1] == "--X.y=1"
     # its page loads pir's plotly.js, and its kernels know it (the timeline figure is drawn by the page)
     assert nbformat.read(ROOT / "notebooks" / serve.GUIDE_NOTEBOOK, 4).metadata["pir"]["plotly"] is True
