@@ -425,7 +425,7 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str
         conflict = ", ".join(f'"{k}"' for k in keys)
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         con.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {_cast_to(con, table, columns)} FROM {name}"
+            f"INSERT INTO {table} ({column_list}) SELECT {cast_to(con, table, columns)} FROM {name}"
             f" ON CONFLICT ({conflict}) {action}"
         )
     finally:
@@ -433,7 +433,7 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str
     return len(frame)
 
 
-def _cast_to(con: Connection, table: str, columns: list[str]) -> str:
+def cast_to(con: Connection, table: str, columns: list[str]) -> str:
     """The frame's columns as the select list of an INSERT into ``table``: DuckDB casts on assignment; PostgreSQL
     does not cast text to a date or JSON there, so each column is cast to the table's type."""
     if isinstance(con, pg.PgConnection):
