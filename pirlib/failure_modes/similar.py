@@ -34,6 +34,7 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from pirlib import pg
 from pirlib.db import Connection, dialect
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
@@ -332,12 +333,13 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
 def _count_words_in_duckdb(con: Connection) -> None:
     """PostgreSQL: count the words of ``_similar_changed`` (a temporary table in the store) in an in-memory
     DuckDB with ``_TERMS_SQL``, and insert the counts into the store's similar_terms."""
+    assert isinstance(con, pg.PgConnection)
     changed = con.execute("SELECT incident_id, body FROM _similar_changed").arrow()
     if not changed.num_rows:
         return
     with duckdb.connect(":memory:") as counter:
         counter.register("_similar_changed", changed)
-        terms = counter.execute(_TERMS_SQL, {"stop_words": STOP_WORDS}).arrow()
+        terms = counter.sql(_TERMS_SQL, params={"stop_words": STOP_WORDS}).to_arrow_table()
     con.register("_similar_counted", terms)
     try:
         con.execute(

@@ -189,7 +189,7 @@ def mark_deleted(
             con,
             f"UPDATE {kind} SET deleted = true"
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
-            " AND ($before IS NULL OR synced_at IS NULL OR synced_at <= $before)",
+            " AND (CAST($before AS TIMESTAMPTZ) IS NULL OR synced_at IS NULL OR synced_at <= $before)",
             {"before": synced_before},
         )
     finally:
@@ -274,7 +274,9 @@ def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: 
     column_list = ", ".join(f'"{c}"' for c in columns)
     # JSON columns compare as their stored text: a difference in formatting only costs a rewrite. PostgreSQL
     # stores JSON as the store's type gives it back, so the batch's text is read as that type first.
-    raw = f"CAST(b.raw AS {con.column_types(table)['raw']})" if isinstance(con, pg.PgConnection) else "b.raw"
+    raw = "b.raw"
+    if "raw" in data and isinstance(con, pg.PgConnection):
+        raw = f"CAST(b.raw AS {con.column_types(table)['raw']})"
     changed = " OR ".join(
         f't."{c}"::VARCHAR IS DISTINCT FROM {raw}::VARCHAR' if c == "raw" else f't."{c}" IS DISTINCT FROM b."{c}"'
         for c in data
