@@ -55,6 +55,11 @@ def team_mode(settings: Settings) -> bool:
     return settings.database_url is not None
 
 
+def describe(settings: Settings) -> str:
+    """The store in words, for messages: the DuckDB file, or PostgreSQL's URL without its password."""
+    return pg.describe(settings.database_url.reveal()) if settings.database_url is not None else str(settings.db)
+
+
 def migrations(kind: Dialect = "duckdb") -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped for a store, in order."""
     found = []

@@ -423,10 +423,11 @@ def refresh(con: Connection, incident_ids: Iterable[str] | None = None) -> int:
 
 def _kept_answers(con: Connection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
     """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
+    # The fingerprints are compared in SQL: PostgreSQL's numeric (the ubigint domain) comes back as a float.
     state = con.execute(
-        f"SELECT queries, k, modes_fingerprint, ({_modes_fingerprint(con)}) FROM similar_answers_state"
+        f"SELECT queries, k, modes_fingerprint = ({_modes_fingerprint(con)}) FROM similar_answers_state"
     ).fetchone()
-    if state is None or k > state[1] or state[2] != state[3] or not set(incident_ids) <= set(state[0]):
+    if state is None or k > state[1] or not state[2] or not set(incident_ids) <= set(state[0]):
         return None
     return con.execute(
         """
