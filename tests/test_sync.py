@@ -19,9 +19,9 @@ import pyarrow as pa
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
 from support.jira_samples import jira_sample
-from support.stores import columns_of
+from support.stores import columns_of, store_env
 
-from pirlib import cli, db, sample
+from pirlib import cli, db, pg, sample
 from pirlib.config import Secret, Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
@@ -828,3 +828,57 @@ def test_a_full_disk_for_the_spool_is_one_line_and_writes_nothing(server: FakeJi
     message = str(caught.value)
     assert "\n" not in message and message.startswith(f"cannot keep the issues read from Jira in {tmp_path}")
     assert dump(settings) == before and runs(settings)[-1][0] == "failed"
+
+
+# --- team mode: PostgreSQL is the store -------------------------------------------------------------------------
+
+
+@pytest.mark.both_stores
+def test_a_sync_that_fails_while_writing_leaves_the_store_as_it_was(
+    server: FakeJira, stores: Callable[[str], Settings], monkeypatch
+):
+    settings = settings_for(server, stores("pir"))
+    sync_run(settings)
+    before, cursor = dump(settings), sync.last_cursor(settings)
+    for issue in server.live_issues():
+        server.update_issue(issue["id"], fields={"summary": issue["fields"]["summary"] + " (edited)"})
+
+    def failing_index(con, batch):  # the chunk's rows are written in the open transaction by now
+        raise RuntimeError("the store went away after the chunk's rows were written")
+
+    monkeypatch.setattr(sync, "_index_text", failing_index)
+    with pytest.raises(RuntimeError, match="went away"):
+        sync_run(settings)
+    assert dump(settings) == before and sync.last_cursor(settings) == cursor
+    assert runs(settings)[-1][0] == "failed"
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_pir_init_and_sync_in_team_mode_write_postgresql_and_no_duckdb_file(
+    server: FakeJira, settings: Settings, monkeypatch, capsys
+):
+    from support import postgres
+
+    # A URL with a password: no line pir prints may show it.
+    url = postgres.server().fresh_database(password=True)
+    settings = settings_for(server, settings.replace(database_url=Secret(url)))
+    password = postgres.server().password
+    for name, value in {**store_env(settings), "PIR_JIRA_URL": server.url}.items():
+        monkeypatch.setenv(name, value)
+    for name, value in server.credentials().items():
+        monkeypatch.setenv(f"PIR_{name.upper()}", value)
+    assert cli.main(["init"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"initialised {pg.describe(url)} (010_baseline.sql)") and password not in out
+    assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "synced " in out and password not in out
+    with db.connect(settings) as con:
+        assert db.dialect(con) == "postgres"
+        assert con.execute("SELECT name FROM schema_migrations").fetchall() == [("010_baseline.sql",)]
+        assert con.execute("SELECT status FROM sync_runs").fetchall() == [("success",)]
+        assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == N_INCIDENTS
+    assert table_counts(settings) == expected(server.live_issues())
+    # Nothing beside PIR_DB: no database file, no write-ahead log, no spool or workspace left behind.
+    assert list(settings.db.parent.iterdir()) == []
+    assert password not in json.dumps(runs(settings), default=str)
