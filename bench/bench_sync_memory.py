@@ -50,8 +50,11 @@ LIMIT_MB = 1024.0
 GROWTH_LIMIT = 1.3
 
 
-def one(incidents: int, flavour: str, seed: int) -> dict:
-    """Sync a lazy site of ``incidents`` into a new database in this process; what it did and its peak RSS."""
+def one(incidents: int, flavour: str, seed: int, store: str = "duckdb") -> dict:
+    """Sync a lazy site of ``incidents`` into a new database in this process; what it did and its peak RSS.
+
+    ``store="postgres"``: into a fresh database of a PostgreSQL this process starts (``tests/support/postgres``);
+    the server's own memory is its processes', not counted here."""
     from support.fake_jira import FakeJiraProcess
 
     with FakeJiraProcess("support.lazy_jira:lazy_server", flavour=flavour, incidents=incidents, seed=seed) as server:
@@ -62,6 +65,10 @@ def one(incidents: int, flavour: str, seed: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             secrets = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
             settings = Settings(db=Path(tmp) / "pir.duckdb", jira_url=server.url, **secrets)
+            if store == "postgres":
+                from support import postgres
+
+                settings = settings.replace(database_url=Secret(postgres.server().fresh_database()))
             seconds, result = helpers.clock(lambda: sync.run(settings, full=False, progress=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -73,10 +80,10 @@ def one(incidents: int, flavour: str, seed: int) -> dict:
     }
 
 
-def measure(incidents: int, flavour: str, seed: int) -> dict:
+def measure(incidents: int, flavour: str, seed: int, store: str) -> dict:
     """``one`` in a child process of its own."""
     out = helpers.run_process(
-        [sys.executable, __file__, "--one", str(incidents), "--flavour", flavour, "--seed", str(seed)]
+        [sys.executable, __file__, "--one", str(incidents), "--flavour", flavour, "--seed", str(seed), "--store", store]
     )
     return json.loads(out.strip().splitlines()[-1])
 
@@ -92,10 +99,11 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--flavour", choices=["datacenter", "cloud"], default="datacenter")
+    parser.add_argument("--store", choices=["duckdb", "postgres"], default="duckdb", help="the store synced into")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's side: sync one size, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.flavour, args.seed)), flush=True)
+        print(json.dumps(one(args.one, args.flavour, args.seed, args.store)), flush=True)
         return 0
     report = helpers.Report()
     small, large = sorted(args.sizes)
@@ -103,7 +111,7 @@ def main() -> int:
     for size in (small, large):
         started = time.perf_counter()
         try:
-            runs[size] = run = measure(size, args.flavour, args.seed)
+            runs[size] = run = measure(size, args.flavour, args.seed, args.store)
         except subprocess.CalledProcessError as exc:
             report.problem(
                 f"[{args.flavour}] the sync of {size:,} incidents failed (exit {exc.returncode}): "

@@ -136,6 +136,18 @@ def transaction(con: Connection) -> Iterator[Connection]:
         raise
 
 
+# What each store raises for every statement after a failed one, until the transaction is rolled back.
+ABORTED = (duckdb.TransactionException, psycopg.errors.InFailedSqlTransaction)
+
+
+def drop_temp(con: Connection, *names: str) -> None:
+    """Drop temporary tables, also after a failed statement: the store then refuses every statement until the
+    rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
+    with contextlib.suppress(*ABORTED):
+        for name in names:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 def _is_lock_error(exc: Exception) -> bool:
     return any(marker in str(exc) for marker in _LOCK_MARKERS)
 

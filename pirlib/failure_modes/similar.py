@@ -1,4 +1,4 @@
-"""Similar past incidents: BM25 over each incident's text, computed in DuckDB SQL, plus service and mode.
+"""Similar past incidents: BM25 over each incident's text, computed in SQL, plus service and mode.
 
 An incident's text is its summary (counted twice: it names the failure in the fewest words), description,
 Jira comments and the review's notes. Words are lower-cased runs of letters and digits of at least three
@@ -32,10 +32,9 @@ from collections.abc import Iterable, Sequence
 
 import duckdb
 import pandas as pd
-import psycopg
 
 from pirlib import pg
-from pirlib.db import Connection, dialect
+from pirlib.db import ABORTED, Connection, dialect, drop_temp
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 
@@ -290,7 +289,7 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
     scope = {"all": ids is None, "ids": ids or []}
     postgres = dialect(con) == "postgres"
     fingerprint = _fingerprint(con, f"'{TOKENS_VERSION}' || {_BODY}") if postgres else f"hash($tokens_version, {_BODY})"
-    _drop_temp(con, "_similar_docs", "_similar_changed")
+    drop_temp(con, "_similar_docs", "_similar_changed")
     con.execute(
         f"CREATE TEMP TABLE _similar_docs AS {_DOCS_SQL.format(body=_BODY, fingerprint=fingerprint)}",
         scope if postgres else {**scope, "tokens_version": TOKENS_VERSION},
@@ -327,7 +326,7 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
             con.execute("DELETE FROM similar_answers_state")
         return changed
     finally:
-        _drop_temp(con, "_similar_docs", "_similar_changed")
+        drop_temp(con, "_similar_docs", "_similar_changed")
 
 
 def _count_words_in_duckdb(con: Connection) -> None:
@@ -346,16 +345,8 @@ def _count_words_in_duckdb(con: Connection) -> None:
             "INSERT INTO similar_terms (incident_id, term, tf) SELECT incident_id, term, tf FROM _similar_counted"
         )
     finally:
-        with contextlib.suppress(psycopg.errors.InFailedSqlTransaction):
+        with contextlib.suppress(*ABORTED):
             con.unregister("_similar_counted")
-
-
-def _drop_temp(con: Connection, *names: str) -> None:
-    """Drop temporary tables, also after a failed statement: the store then refuses every statement until the
-    rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
-    with contextlib.suppress(duckdb.TransactionException, psycopg.errors.InFailedSqlTransaction):
-        for name in names:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _fingerprint(con: Connection, text: str) -> str:

@@ -16,11 +16,10 @@ from typing import Literal
 
 import duckdb
 import pandas as pd
-import psycopg
 import pyarrow as pa
 
 from pirlib import pg
-from pirlib.db import Connection, cast_to, dialect, one
+from pirlib.db import ABORTED, Connection, cast_to, dialect, drop_temp, one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -175,7 +174,7 @@ def mark_deleted(
     started later and saw an issue this run's reads missed) is not this run's to flag."""
     if kind not in ("incidents", "actions"):
         raise ValueError(f"mark_deleted: kind must be 'incidents' or 'actions', not {kind!r}")
-    _drop_temp(con, "_seen_ids")
+    drop_temp(con, "_seen_ids")
     con.execute("CREATE TEMP TABLE _seen_ids (issue_id VARCHAR)")
     try:
         ids = iter(seen_ids)
@@ -193,19 +192,11 @@ def mark_deleted(
             {"before": synced_before},
         )
     finally:
-        _drop_temp(con, "_seen_ids")
+        drop_temp(con, "_seen_ids")
     return int(count)
 
 
 SEEN_PART = 50_000
-
-
-def _drop_temp(con: Connection, name: str) -> None:
-    """Drop a temporary table, also after a failed statement (see ``_unregister``)."""
-    try:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
-    except _ABORTED:
-        pass
 
 
 def _unique(frame: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -233,17 +224,13 @@ def _register(con: Connection, name: str, frame: pd.DataFrame) -> None:
     con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
 
 
-# What both stores raise for any statement after a failed one, until the transaction is rolled back.
-_ABORTED = (duckdb.TransactionException, psycopg.errors.InFailedSqlTransaction)
-
-
 def _unregister(con: Connection, *names: str) -> None:
     """Drop registered frames, also after a failed statement: the store then refuses every statement until
     the rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
     for name in names:
         try:
             con.unregister(name)
-        except _ABORTED:
+        except ABORTED:
             pass
 
 
@@ -327,7 +314,7 @@ def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFra
             " AND event_id NOT IN (SELECT event_id FROM _batch_events)"
         )
         # One join with the table tells new rows from changed ones (most of a re-sync is neither).
-        _drop_temp(con, "_event_state")
+        drop_temp(con, "_event_state")
         con.execute(
             "CREATE TEMP TABLE _event_state AS SELECT b.event_id, e.event_id IS NULL AS is_new,"
             f" coalesce(e.source IN ({_SOURCES_SQL}) AND ({changed or 'false'}), false) AS is_changed"
