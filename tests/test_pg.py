@@ -7,9 +7,8 @@ import pytest
 from pirlib import db
 from pirlib.config import Secret, Settings
 
-pytestmark = pytest.mark.both_stores
 
-
+@pytest.mark.both_stores
 def test_drop_temp_after_a_failed_statement_keeps_the_statements_error(settings: Settings) -> None:
     with db.connect(settings) as con:
         with pytest.raises(Exception, match="no_such_table|does not exist") as caught:
@@ -26,9 +25,16 @@ def test_drop_temp_after_a_failed_statement_keeps_the_statements_error(settings:
         con.execute("CREATE TEMP TABLE _scratch (x INTEGER)")  # it was dropped
 
 
+@pytest.mark.both_stores
 def test_describe_names_the_store_without_a_password(settings: Settings) -> None:
     if settings.database_url is None:
         assert db.describe(settings) == str(settings.db)
         return
     team = settings.replace(database_url=Secret("postgresql://pir:s3cret-Zq@db.example.com:5433/pir"))
     assert db.describe(team) == "postgresql://pir@db.example.com:5433/pir"
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_postgresql_sessions_do_not_jit_compile(settings: Settings) -> None:
+    with db.connect(settings) as con:
+        assert con.execute("SHOW jit").fetchone() == ("off",)
