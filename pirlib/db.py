@@ -450,6 +450,18 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str
     return len(frame)
 
 
+def columns_of(con: Connection, table: str) -> list[str]:
+    """A table's columns in order (``information_schema`` speaks both dialects; DESCRIBE is DuckDB's)."""
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
+            " ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
 def cast_to(con: Connection, table: str, columns: list[str]) -> str:
     """The frame's columns as the select list of an INSERT into ``table``: DuckDB casts on assignment; PostgreSQL
     does not cast text to a date or JSON there, so each column is cast to the table's type."""

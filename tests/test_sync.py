@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
 from support.jira_samples import jira_sample
-from support.stores import columns_of, store_env
+from support.stores import store_env
 
 from pirlib import cli, db, pg, sample
 from pirlib.config import Secret, Settings
@@ -104,7 +104,7 @@ def dump(settings: Settings) -> dict[str, list]:
     out = {}
     with db.connect(settings, read_only=True) as con:
         for table, key in (("incidents", "issue_id"), ("actions", "issue_id"), ("incident_events", "event_id")):
-            columns = [c for c in columns_of(con, table) if c != "synced_at"]
+            columns = [c for c in db.columns_of(con, table) if c != "synced_at"]
             out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {key}").fetchall()
     return out
 

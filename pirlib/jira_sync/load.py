@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pirlib import pg
-from pirlib.db import ABORTED, Connection, cast_to, dialect, drop_temp, one
+from pirlib.db import ABORTED, Connection, cast_to, columns_of, dialect, drop_temp, one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -234,25 +234,13 @@ def _unregister(con: Connection, *names: str) -> None:
             pass
 
 
-def _columns(con: Connection, table: str) -> list[str]:
-    """A table's columns in order (``information_schema`` speaks both dialects; DESCRIBE is DuckDB's)."""
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
-            " ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-
-
 def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: pd.Timestamp) -> None:
     if frame.empty:
         return
     columns = list(frame.columns)
     signature = (table, tuple(columns))
     if signature not in _checked:
-        unowned = [c for c in _columns(con, table) if c not in columns and c not in _MANAGED]
+        unowned = [c for c in columns_of(con, table) if c not in columns and c not in _MANAGED]
         if unowned:
             raise RuntimeError(f"{table} has columns the Jira load does not write: {unowned}; carry them over")
         _checked.add(signature)

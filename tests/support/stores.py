@@ -5,24 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pirlib import db
 from pirlib.config import Settings
 
 
-def columns_of(con: Any, table: str) -> list[str]:
-    """A table's columns in order (DuckDB's DESCRIBE and ``SELECT * EXCLUDE`` have no PostgreSQL spelling)."""
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
-            " ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-
-
 def select_all_but(con: Any, table: str, *left_out: str) -> str:
-    """``SELECT`` of every column of ``table`` but ``left_out``, in order."""
-    return "SELECT " + ", ".join(f'"{c}"' for c in columns_of(con, table) if c not in left_out) + f" FROM {table}"
+    """``SELECT`` of every column of ``table`` but ``left_out``, in order (DuckDB's ``SELECT * EXCLUDE`` has no
+    PostgreSQL spelling)."""
+    return "SELECT " + ", ".join(f'"{c}"' for c in db.columns_of(con, table) if c not in left_out) + f" FROM {table}"
 
 
 def store_env(settings: Settings) -> dict[str, str]:
