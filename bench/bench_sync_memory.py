@@ -25,7 +25,11 @@ run here (about 20 minutes of sync plus a few minutes of the fake site's first t
 moment of this shared machine). With the flattening's DuckDB capped and spilling beside the database, and
 incremental runs asking per page: 434 MB at 2,000 and 534 MB at 10,000 (566 s, 1.23x, quick mode, load 14).
 
-Run: ``.venv/bin/python bench/bench_sync_memory.py [--sizes 10000 100000] [--flavour datacenter|cloud]``
+``--store postgres`` syncs into a fresh PostgreSQL (team mode; the server's memory is its own processes', not
+counted). A first sync of 10,000 incidents, one child each (``--one 10000``), at a quiet moment (load about 1):
+DuckDB 36.9 s and 559 MB peak; PostgreSQL 54.3 s / 506 MB and 59.7 s / 495 MB. Under a load of 10-15,
+PostgreSQL took 627 s (486 MB) before its sessions stopped JIT-compiling the similar-incidents answers, 245 s after.
+Run: ``.venv/bin/python bench/bench_sync_memory.py [--sizes 10000 100000] [--flavour datacenter|cloud] [--store duckdb|postgres]``
 (``PIR_BENCH_QUICK=1``: 2,000 and 10,000). Exits 1 when a goal fails.
 """
 
