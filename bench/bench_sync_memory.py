@@ -25,7 +25,11 @@ run here (about 20 minutes of sync plus a few minutes of the fake site's first t
 moment of this shared machine). With the flattening's DuckDB capped and spilling beside the database, and
 incremental runs asking per page: 434 MB at 2,000 and 534 MB at 10,000 (566 s, 1.23x, quick mode, load 14).
 
-Run: ``.venv/bin/python bench/bench_sync_memory.py [--sizes 10000 100000] [--flavour datacenter|cloud]``
+``--store postgres`` syncs into a fresh PostgreSQL (team mode; the server's memory is its own processes', not
+counted). A first sync of 10,000 incidents, one child each (``--one 10000``), at a quiet moment (load about 1):
+DuckDB 36.9 s and 559 MB peak; PostgreSQL 54.3 s / 506 MB and 59.7 s / 495 MB. Under a load of 10-15,
+PostgreSQL took 627 s (486 MB) before its sessions stopped JIT-compiling the similar-incidents answers, 245 s after.
+Run: ``.venv/bin/python bench/bench_sync_memory.py [--sizes 10000 100000] [--flavour datacenter|cloud] [--store duckdb|postgres]``
 (``PIR_BENCH_QUICK=1``: 2,000 and 10,000). Exits 1 when a goal fails.
 """
 
@@ -50,8 +54,11 @@ LIMIT_MB = 1024.0
 GROWTH_LIMIT = 1.3
 
 
-def one(incidents: int, flavour: str, seed: int) -> dict:
-    """Sync a lazy site of ``incidents`` into a new database in this process; what it did and its peak RSS."""
+def one(incidents: int, flavour: str, seed: int, store: str = "duckdb") -> dict:
+    """Sync a lazy site of ``incidents`` into a new database in this process; what it did and its peak RSS.
+
+    ``store="postgres"``: into a fresh database of a PostgreSQL this process starts (``tests/support/postgres``);
+    the server's own memory is its processes', not counted here."""
     from support.fake_jira import FakeJiraProcess
 
     with FakeJiraProcess("support.lazy_jira:lazy_server", flavour=flavour, incidents=incidents, seed=seed) as server:
@@ -62,6 +69,10 @@ def one(incidents: int, flavour: str, seed: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             secrets = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
             settings = Settings(db=Path(tmp) / "pir.duckdb", jira_url=server.url, **secrets)
+            if store == "postgres":
+                from support import postgres
+
+                settings = settings.replace(database_url=Secret(postgres.server().fresh_database()))
             seconds, result = helpers.clock(lambda: sync.run(settings, full=False, progress=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -73,10 +84,10 @@ def one(incidents: int, flavour: str, seed: int) -> dict:
     }
 
 
-def measure(incidents: int, flavour: str, seed: int) -> dict:
+def measure(incidents: int, flavour: str, seed: int, store: str) -> dict:
     """``one`` in a child process of its own."""
     out = helpers.run_process(
-        [sys.executable, __file__, "--one", str(incidents), "--flavour", flavour, "--seed", str(seed)]
+        [sys.executable, __file__, "--one", str(incidents), "--flavour", flavour, "--seed", str(seed), "--store", store]
     )
     return json.loads(out.strip().splitlines()[-1])
 
@@ -92,10 +103,11 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--flavour", choices=["datacenter", "cloud"], default="datacenter")
+    parser.add_argument("--store", choices=["duckdb", "postgres"], default="duckdb", help="the store synced into")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's side: sync one size, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.flavour, args.seed)), flush=True)
+        print(json.dumps(one(args.one, args.flavour, args.seed, args.store)), flush=True)
         return 0
     report = helpers.Report()
     small, large = sorted(args.sizes)
@@ -103,7 +115,7 @@ def main() -> int:
     for size in (small, large):
         started = time.perf_counter()
         try:
-            runs[size] = run = measure(size, args.flavour, args.seed)
+            runs[size] = run = measure(size, args.flavour, args.seed, args.store)
         except subprocess.CalledProcessError as exc:
             report.problem(
                 f"[{args.flavour}] the sync of {size:,} incidents failed (exit {exc.returncode}): "

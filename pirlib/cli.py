@@ -50,10 +50,10 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     with db.connect(settings) as con:
         configure.apply(con, settings, modes)
     what = ", ".join(applied) if applied else "schema already up to date"
-    _echo(f"initialised {settings.db} ({what})")
+    _echo(f"initialised {db.describe(settings)} ({what})")
     with db.connect(settings, read_only=True) as con:
         source, version, modes = db.one(
-            con, "SELECT any_value(source), any_value(taxonomy_version), count(*) FROM failure_mode_taxonomy"
+            con, "SELECT min(source), min(taxonomy_version), count(*) FROM failure_mode_taxonomy"
         )
     _echo(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
     for line in report:
@@ -62,12 +62,12 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from pirlib import demo
+    from pirlib import db, demo
 
     as_of = args.as_of or settings.current_date()
     counts = demo.load_demo(settings, regenerate=args.regenerate, force=args.force, as_of=as_of)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
-    _echo(f"loaded the sample data as of {as_of} into {settings.db}: {summary}")
+    _echo(f"loaded the sample data as of {as_of} into {db.describe(settings)}: {summary}")
     return 0
 
 

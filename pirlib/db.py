@@ -55,6 +55,11 @@ def team_mode(settings: Settings) -> bool:
     return settings.database_url is not None
 
 
+def describe(settings: Settings) -> str:
+    """The store in words, for messages: the DuckDB file, or PostgreSQL's URL without its password."""
+    return pg.describe(settings.database_url.reveal()) if settings.database_url is not None else str(settings.db)
+
+
 def migrations(kind: Dialect = "duckdb") -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped for a store, in order."""
     found = []
@@ -134,6 +139,18 @@ def transaction(con: Connection) -> Iterator[Connection]:
         with contextlib.suppress(duckdb.Error, psycopg.Error):
             con.execute("ROLLBACK")
         raise
+
+
+# What each store raises for every statement after a failed one, until the transaction is rolled back.
+ABORTED = (duckdb.TransactionException, psycopg.errors.InFailedSqlTransaction)
+
+
+def drop_temp(con: Connection, *names: str) -> None:
+    """Drop temporary tables, also after a failed statement: the store then refuses every statement until the
+    rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
+    with contextlib.suppress(*ABORTED):
+        for name in names:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -434,7 +451,7 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str
         conflict = ", ".join(f'"{k}"' for k in keys)
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         con.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {_cast_to(con, table, columns)} FROM {name}"
+            f"INSERT INTO {table} ({column_list}) SELECT {cast_to(con, table, columns)} FROM {name}"
             f" ON CONFLICT ({conflict}) {action}"
         )
     finally:
@@ -442,7 +459,19 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: list[str
     return len(frame)
 
 
-def _cast_to(con: Connection, table: str, columns: list[str]) -> str:
+def columns_of(con: Connection, table: str) -> list[str]:
+    """A table's columns in order (``information_schema`` speaks both dialects; DESCRIBE is DuckDB's)."""
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
+            " ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
+def cast_to(con: Connection, table: str, columns: list[str]) -> str:
     """The frame's columns as the select list of an INSERT into ``table``: DuckDB casts on assignment; PostgreSQL
     does not cast text to a date or JSON there, so each column is cast to the table's type."""
     if isinstance(con, pg.PgConnection):

@@ -1,4 +1,4 @@
-"""`pir demo`: load the generated sample Jira site into DuckDB, offline.
+"""`pir demo`: load the generated sample Jira site into the store (DuckDB, or PostgreSQL in team mode), offline.
 
 The sample files are exactly what Jira's REST API returns, and they go through the same field
 resolution, transform and load as a live sync: the demo exercises the sync's code, not a shortcut.
@@ -84,7 +84,7 @@ def load_demo(
 
     with configure.open_configured(settings) as con:
         if not force:
-            _refuse_synced_data(con, Path(settings.db))
+            _refuse_synced_data(con, settings)
         if _loaded_day(con) not in (None, as_of) and not _synced(con):
             _start_over(con)
         written = load_batch(con, batch, synced_at=started)
@@ -113,13 +113,17 @@ def _synced(con: Any) -> int:
     return con.execute("SELECT count(*) FROM sync_runs WHERE mode <> 'demo'").fetchone()[0]
 
 
-def _refuse_synced_data(con: Any, path: Path) -> None:
+def _refuse_synced_data(con: Any, settings: Settings) -> None:
     synced = _synced(con)
     if synced:
         incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        if db.team_mode(settings):
+            elsewhere = "its own database (a PIR_DATABASE_URL of its own)"
+        else:
+            elsewhere = f"its own file (PIR_DB={Path(settings.db).with_name('demo.duckdb')} pir demo)"
         raise InputError(
-            f"{path} holds {incidents} incidents synced from Jira ({synced} sync run{'s' if synced != 1 else ''}) and the sample would "
-            f"overwrite them; load it into its own file (PIR_DB={path.with_name('demo.duckdb')} pir demo) "
+            f"{db.describe(settings)} holds {incidents} incidents synced from Jira ({synced} sync "
+            f"run{'s' if synced != 1 else ''}) and the sample would overwrite them; load it into {elsewhere} "
             "or run `pir demo --force`"
         )
 
@@ -146,7 +150,7 @@ def _start_over(con: Any) -> None:
         for row in con.execute(
             "SELECT DISTINCT c.table_name FROM information_schema.columns AS c"
             " JOIN information_schema.tables AS t USING (table_schema, table_name)"
-            " WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main'"
+            " WHERE t.table_type = 'BASE TABLE' AND t.table_schema = current_schema()"
             " AND c.column_name IN ('incident_id', 'issue_id', 'action_id', 'query_id') ORDER BY 1"
         ).fetchall()
     ]

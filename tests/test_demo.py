@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.stores import select_all_but
 
 from pirlib import db
 from pirlib.config import Settings
@@ -14,13 +15,15 @@ sample = pytest.importorskip("pirlib.sample", reason="pirlib/sample.py (the samp
 
 from pirlib.demo import load_demo  # noqa: E402
 
+pytestmark = pytest.mark.both_stores
+
 
 def _tables(con) -> dict[str, list[tuple]]:
     queries = {
-        "incidents": "SELECT * EXCLUDE (synced_at) FROM incidents ORDER BY issue_id",
-        "actions": "SELECT * EXCLUDE (synced_at) FROM actions ORDER BY issue_id",
+        "incidents": select_all_but(con, "incidents", "synced_at") + " ORDER BY issue_id",
+        "actions": select_all_but(con, "actions", "synced_at") + " ORDER BY issue_id",
         "incident_events": "SELECT * FROM incident_events ORDER BY event_id",
-        "reviews": "SELECT * EXCLUDE (updated_at) FROM reviews ORDER BY incident_id",
+        "reviews": select_all_but(con, "reviews", "updated_at") + " ORDER BY incident_id",
         "failure_modes": "SELECT * FROM failure_modes ORDER BY mode",
         "sync_runs": "SELECT run_id, status, mode, source, issues_written FROM sync_runs ORDER BY run_id",
     }
@@ -53,7 +56,7 @@ def test_demo_loads_the_sample_twice_to_the_same_database(settings: Settings) ->
         # Every action belongs to an incident, and Stage-31 has its epic.
         assert con.execute("SELECT count(*) FROM actions WHERE incident_id IS NULL").fetchone() == (0,)
         stage31 = con.execute(
-            "SELECT epic_key, severity, resolved_at::DATE FROM incidents WHERE list_contains(labels, 'stage31')"
+            "SELECT epic_key, severity, CAST(resolved_at AS DATE) FROM incidents WHERE 'stage31' = ANY(labels)"
         ).fetchone()
         assert stage31[0] is not None and stage31[1] == "Sev-1" and str(stage31[2]) == "2025-09-06"
         assert con.execute("SELECT mode, status FROM sync_runs").fetchall() == [("demo", "success")]

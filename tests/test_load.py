@@ -6,6 +6,7 @@ import copy
 
 import duckdb
 import pandas as pd
+import psycopg
 import pytest
 from test_transform import FIELDS, site
 
@@ -13,6 +14,8 @@ from pirlib import db
 from pirlib.config import Settings
 from pirlib.jira_sync.load import load_batch, load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer, transform
+
+pytestmark = pytest.mark.both_stores
 
 SYNCED = pd.Timestamp("2026-11-01 12:00", tz="UTC")
 
@@ -46,9 +49,7 @@ def test_first_load_writes_every_row(loaded) -> None:
         assert str(row[2]) == "2025-09-05 13:38:12.418000+00:00" and str(row[3]) == "2025-09-05 19:02:40+00:00"
         assert row[4:7] == (["payments-api", "ledger"], True, False)
         assert row[7] == SYNCED.to_pydatetime()
-        assert con.execute(
-            "SELECT json_extract_string(raw, '$.key') FROM incidents WHERE issue_id = '100'"
-        ).fetchone() == ("INC-440",)
+        assert con.execute("SELECT raw->>'key' FROM incidents WHERE issue_id = '100'").fetchone() == ("INC-440",)
         assert (
             con.execute("SELECT due_date FROM actions WHERE key = 'INC-442'").fetchone()[0].isoformat() == "2025-09-30"
         )
@@ -157,7 +158,10 @@ def test_a_failing_load_writes_nothing(loaded) -> None:
     with db.connect(settings) as con:
         before = snapshot(con)
         # The constraint's own error, not the "transaction is aborted" of a statement after it.
-        with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed: incident_events.occurred_at"):
+        with pytest.raises(
+            (duckdb.ConstraintException, psycopg.errors.NotNullViolation),
+            match='NOT NULL constraint failed: incident_events.occurred_at|null value in column "occurred_at"',
+        ):
             load_batch(con, batch, synced_at=SYNCED)
         after = snapshot(con)
     for table in before:

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,9 @@ import pyarrow as pa
 import pytest
 from support.fake_jira import CLOUD_TOKEN, DC_PAT, FakeJira, FakeJiraProcess
 from support.jira_samples import jira_sample
+from support.stores import store_env
 
-from pirlib import cli, db, sample
+from pirlib import cli, db, pg, sample
 from pirlib.config import Secret, Settings
 from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
@@ -46,9 +48,26 @@ def server(request: pytest.FixtureRequest, site: dict):
         yield fake
 
 
-def settings_for(server: FakeJira, path: Path, **changes: object) -> Settings:
+def settings_for(server: FakeJira, store: Path | Settings, **changes: object) -> Settings:
+    """Settings that sync ``server`` into ``store``: a DuckDB file, or the store of a ``stores`` fixture's Settings."""
     creds = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
-    return Settings(db=path, jira_url=server.url, db_lock_timeout=20.0, **{**creds, **changes})
+    base = store if isinstance(store, Settings) else Settings(db=store, db_lock_timeout=20.0)
+    return base.replace(jira_url=server.url, **{**creds, **changes})
+
+
+@pytest.fixture
+def stores(settings: Settings, tmp_path: Path) -> Callable[[str], Settings]:
+    """Fresh stores of the test's kind by name (a test that compares two runs needs two): the DuckDB file
+    ``<name>.duckdb``, or in the postgres flavour a fresh PostgreSQL database (its read model ``<name>.duckdb``)."""
+
+    def fresh(name: str) -> Settings:
+        if settings.database_url is None:
+            return settings.replace(db=tmp_path / f"{name}.duckdb")
+        from support import postgres
+
+        return settings.replace(db=tmp_path / f"{name}.duckdb", database_url=Secret(postgres.server().fresh_database()))
+
+    return fresh
 
 
 def sync_run(settings: Settings, full: bool = False) -> sync.SyncResult:
@@ -85,7 +104,7 @@ def dump(settings: Settings) -> dict[str, list]:
     out = {}
     with db.connect(settings, read_only=True) as con:
         for table, key in (("incidents", "issue_id"), ("actions", "issue_id"), ("incident_events", "event_id")):
-            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "synced_at"]
+            columns = [c for c in db.columns_of(con, table) if c != "synced_at"]
             out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {key}").fetchall()
     return out
 
@@ -100,8 +119,9 @@ def runs(settings: Settings) -> list[tuple]:
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, stores: Callable[[str], Settings]):
+    settings = settings_for(server, stores("pir"))
     result = sync_run(settings)
     want = expected(site["issues"])
     assert table_counts(settings) == want
@@ -124,12 +144,15 @@ def test_a_first_sync_loads_the_whole_site(server: FakeJira, site: dict, tmp_pat
     assert "synced" in result.summary() and "\n" not in result.summary()
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow
-def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
-    whole = settings_for(server, tmp_path / "whole.duckdb")
+def test_a_sync_in_small_chunks_writes_the_database_of_one_chunk(
+    server: FakeJira, stores: Callable[[str], Settings], monkeypatch
+):
+    whole = settings_for(server, stores("whole"))
     sync_run(whole, full=True)
     monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 7)  # the site's incidents in several chunks
-    chunked = settings_for(server, tmp_path / "chunked.duckdb")
+    chunked = settings_for(server, stores("chunked"))
     result = sync_run(chunked, full=True)
     assert result.status == "success"
     assert dump(chunked) == dump(whole)
@@ -226,9 +249,12 @@ def test_what_a_first_sync_holds_does_not_grow_with_the_site(tmp_path: Path, mon
     assert large["peak"] < 1.25 * small["peak"], f"Python's peak grew from {small['peak']:,} to {large['peak']:,}"
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow
-def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp_path: Path, monkeypatch):
-    clean = settings_for(server, tmp_path / "clean.duckdb")
+def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(
+    server: FakeJira, stores: Callable[[str], Settings], monkeypatch
+):
+    clean = settings_for(server, stores("clean"))
     sync_run(clean)
     monkeypatch.setattr(extract, "READ_CHUNK_ISSUES", 4)
     sizes: list[int] = []
@@ -242,7 +268,7 @@ def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp
         return batch
 
     monkeypatch.setattr(Transformer, "incidents", incidents)
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+    settings = settings_for(server, stores("pir"))
     with pytest.raises(RuntimeError, match="fourth chunk"):
         sync_run(settings)
     assert sizes == [4, 4, 4, 4]
@@ -264,9 +290,12 @@ def test_a_sync_bigger_than_a_chunk_commits_chunk_by_chunk(server: FakeJira, tmp
     assert dump(settings) == dump(clean)
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow  # 6 s a flavour on a quiet machine
-def test_a_read_that_fails_late_writes_nothing(server: FakeJira, site: dict, tmp_path: Path, monkeypatch):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+def test_a_read_that_fails_late_writes_nothing(
+    server: FakeJira, site: dict, stores: Callable[[str], Settings], monkeypatch
+):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     before = dump(settings)
     server.dc_search_page = server.cloud_search_page = 4
@@ -274,7 +303,7 @@ def test_a_read_that_fails_late_writes_nothing(server: FakeJira, site: dict, tmp
     for issue in server.live_issues():
         server.update_issue(issue["id"], fields={"summary": issue["fields"]["summary"] + " (edited)"})
     server.reset_counts()
-    sync_run(settings_for(server, tmp_path / "counting.duckdb"))
+    sync_run(settings_for(server, stores("counting")))
     pages = server.counts[search_name(server)]
     # The incidents are read last: the last two pages fail for good, after eight chunks were read.
     server.add_fault("search", "503", times=-1, skip=pages - 2)
@@ -283,8 +312,9 @@ def test_a_read_that_fails_late_writes_nothing(server: FakeJira, site: dict, tmp
     assert dump(settings) == before
 
 
-def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira, stores: Callable[[str], Settings]):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     before = dump(settings)
     server.reset_counts()
@@ -294,12 +324,13 @@ def test_a_sync_with_nothing_changed_costs_exactly_the_minimum(server: FakeJira,
     assert dump(settings) == before
 
 
+@pytest.mark.both_stores
 def test_an_incremental_sync_looks_up_what_it_reads_not_every_stored_id(
-    server: FakeJira, site: dict, tmp_path: Path, monkeypatch
+    server: FakeJira, site: dict, stores: Callable[[str], Settings], monkeypatch
 ):
     # What the database holds is asked for a page of issues at a time, so an incremental run's memory follows
     # the window it reads, not the number of stored issues.
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     stored = sum(table_counts(settings)[t] for t in ("incidents", "actions"))
     incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
@@ -352,8 +383,11 @@ def test_a_sync_flattens_in_a_capped_workspace_beside_the_database(server: FakeJ
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
-def test_changes_show_up_incrementally_with_complete_timelines(server: FakeJira, site: dict, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_changes_show_up_incrementally_with_complete_timelines(
+    server: FakeJira, site: dict, stores: Callable[[str], Settings]
+):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
     server.update_issue(incident["key"], fields={"summary": "Checkout down (updated)"})
@@ -416,8 +450,9 @@ def test_the_window_is_written_in_the_jira_users_time_zone(server: FakeJira, tmp
     assert tokyo != window and all(tokyo in jql for jql in jqls(server))
 
 
-def test_a_key_move_keeps_the_row_and_its_timeline(server: FakeJira, site: dict, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_a_key_move_keeps_the_row_and_its_timeline(server: FakeJira, site: dict, stores: Callable[[str], Settings]):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     incident = next(
         i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident" and i["changelog"]["histories"]
@@ -441,8 +476,9 @@ def test_a_key_move_keeps_the_row_and_its_timeline(server: FakeJira, site: dict,
     assert table_counts(settings)["incidents"] == expected(site["issues"])["incidents"]
 
 
-def test_full_sync_flags_deleted_issues_and_keeps_them(server: FakeJira, site: dict, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_full_sync_flags_deleted_issues_and_keeps_them(server: FakeJira, site: dict, stores: Callable[[str], Settings]):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
     action = next(
@@ -463,12 +499,15 @@ def test_full_sync_flags_deleted_issues_and_keeps_them(server: FakeJira, site: d
         assert con.execute("SELECT deleted_marked FROM sync_runs WHERE mode = 'full'").fetchone() == (2,)
 
 
-def test_an_epic_that_changed_alone_still_links_to_its_incident(server: FakeJira, site: dict, tmp_path: Path):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+@pytest.mark.both_stores
+def test_an_epic_that_changed_alone_still_links_to_its_incident(
+    server: FakeJira, site: dict, stores: Callable[[str], Settings]
+):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     # An incident linked to its epic by label only: unlink it in the database and change only the epic.
     epic = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Epic")
-    with duckdb.connect(str(settings.db)) as con:
+    with db.connect(settings) as con:
         con.execute("UPDATE incidents SET epic_key = NULL WHERE epic_key = ?", [epic["key"]])
     server.update_issue(epic["key"], fields={"summary": "Follow-ups (renamed)"})
     sync_run(settings)
@@ -509,15 +548,18 @@ FAULTS = [
 ]
 
 
-def test_every_fault_kind_is_retried_and_the_database_matches_a_clean_run(server: FakeJira, site: dict, tmp_path: Path):
+@pytest.mark.both_stores
+def test_every_fault_kind_is_retried_and_the_database_matches_a_clean_run(
+    server: FakeJira, site: dict, stores: Callable[[str], Settings]
+):
     # Truncated timelines so that follow-up endpoints exist to inject into.
     incident = next(i for i in site["issues"] if i["fields"]["issuetype"]["name"] == "Incident")
     server.add_histories(incident["key"], 150)
     for n in range(25):
         server.update_issue(incident["key"], comment=f"c{n}")
-    clean = settings_for(server, tmp_path / "clean.duckdb")
+    clean = settings_for(server, stores("clean"))
     sync_run(clean)
-    faulty = settings_for(server, tmp_path / "faulty.duckdb")
+    faulty = settings_for(server, stores("faulty"))
     injected = [server.add_fault(pattern, kind, **options) for pattern, kind, options in FAULTS]
     patient = jc.RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=0.5)
     result = sync.run(faulty, progress=False, retry=patient)
@@ -526,11 +568,12 @@ def test_every_fault_kind_is_retried_and_the_database_matches_a_clean_run(server
     assert dump(faulty) == dump(clean)
 
 
+@pytest.mark.both_stores
 def test_a_run_that_fails_midway_keeps_the_cursor_and_a_rerun_completes_it(
-    server: FakeJira, site: dict, tmp_path: Path
+    server: FakeJira, site: dict, stores: Callable[[str], Settings]
 ):
-    clean = settings_for(server, tmp_path / "clean.duckdb")
-    faulty = settings_for(server, tmp_path / "faulty.duckdb")
+    clean = settings_for(server, stores("clean"))
+    faulty = settings_for(server, stores("faulty"))
     sync_run(clean)
     sync_run(faulty)
     cursor = sync.last_cursor(faulty)
@@ -726,9 +769,12 @@ def test_the_cursor_never_passes_the_start_of_a_run_that_outlasts_the_overlap(
     assert summary == "changed while the run read later pages"
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow
-def test_a_slower_concurrent_sync_does_not_put_old_values_back(server: FakeJira, tmp_path: Path, monkeypatch):
-    settings = settings_for(server, tmp_path / "pir.duckdb")
+def test_a_slower_concurrent_sync_does_not_put_old_values_back(
+    server: FakeJira, stores: Callable[[str], Settings], monkeypatch
+):
+    settings = settings_for(server, stores("pir"))
     sync_run(settings)
     incident = next(i for i in server.live_issues() if i["fields"]["issuetype"]["name"] == "Incident")
     real_extract = sync.extract_mod.extract
@@ -782,3 +828,57 @@ def test_a_full_disk_for_the_spool_is_one_line_and_writes_nothing(server: FakeJi
     message = str(caught.value)
     assert "\n" not in message and message.startswith(f"cannot keep the issues read from Jira in {tmp_path}")
     assert dump(settings) == before and runs(settings)[-1][0] == "failed"
+
+
+# --- team mode: PostgreSQL is the store -------------------------------------------------------------------------
+
+
+@pytest.mark.both_stores
+def test_a_sync_that_fails_while_writing_leaves_the_store_as_it_was(
+    server: FakeJira, stores: Callable[[str], Settings], monkeypatch
+):
+    settings = settings_for(server, stores("pir"))
+    sync_run(settings)
+    before, cursor = dump(settings), sync.last_cursor(settings)
+    for issue in server.live_issues():
+        server.update_issue(issue["id"], fields={"summary": issue["fields"]["summary"] + " (edited)"})
+
+    def failing_index(con, batch):  # the chunk's rows are written in the open transaction by now
+        raise RuntimeError("the store went away after the chunk's rows were written")
+
+    monkeypatch.setattr(sync, "_index_text", failing_index)
+    with pytest.raises(RuntimeError, match="went away"):
+        sync_run(settings)
+    assert dump(settings) == before and sync.last_cursor(settings) == cursor
+    assert runs(settings)[-1][0] == "failed"
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_pir_init_and_sync_in_team_mode_write_postgresql_and_no_duckdb_file(
+    server: FakeJira, settings: Settings, monkeypatch, capsys
+):
+    from support import postgres
+
+    # A URL with a password: no line pir prints may show it.
+    url = postgres.server().fresh_database(password=True)
+    settings = settings_for(server, settings.replace(database_url=Secret(url)))
+    password = postgres.server().password
+    for name, value in {**store_env(settings), "PIR_JIRA_URL": server.url}.items():
+        monkeypatch.setenv(name, value)
+    for name, value in server.credentials().items():
+        monkeypatch.setenv(f"PIR_{name.upper()}", value)
+    assert cli.main(["init"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"initialised {pg.describe(url)} (010_baseline.sql)") and password not in out
+    assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "synced " in out and password not in out
+    with db.connect(settings) as con:
+        assert db.dialect(con) == "postgres"
+        assert con.execute("SELECT name FROM schema_migrations").fetchall() == [("010_baseline.sql",)]
+        assert con.execute("SELECT status FROM sync_runs").fetchall() == [("success",)]
+        assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == N_INCIDENTS
+    assert table_counts(settings) == expected(server.live_issues())
+    # Nothing beside PIR_DB: no database file, no write-ahead log, no spool or workspace left behind.
+    assert list(settings.db.parent.iterdir()) == []
+    assert password not in json.dumps(runs(settings), default=str)

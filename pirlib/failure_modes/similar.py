@@ -1,4 +1,4 @@
-"""Similar past incidents: BM25 over each incident's text, computed in DuckDB SQL, plus service and mode.
+"""Similar past incidents: BM25 over each incident's text, computed in SQL, plus service and mode.
 
 An incident's text is its summary (counted twice: it names the failure in the fewest words), description,
 Jira comments and the review's notes. Words are lower-cased runs of letters and digits of at least three
@@ -27,11 +27,14 @@ text while a view no longer tokenises every incident.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
+import duckdb
 import pandas as pd
 
-from pirlib.db import Connection
+from pirlib import pg
+from pirlib.db import ABORTED, Connection, dialect, drop_temp
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 
@@ -169,9 +172,9 @@ TOKENS_VERSION = "2"
 
 # The text of the incidents in scope ($all, else the ids in $ids) that are not deleted, and its fingerprint
 # (comments and notes in a fixed order, so that unchanged text keeps its fingerprint).
+_BODY = "concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body)"
 _DOCS_SQL = """
-SELECT i.issue_id AS incident_id, concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body) AS body,
-       hash($tokens_version, concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body)) AS fingerprint
+SELECT i.issue_id AS incident_id, {body} AS body, {fingerprint} AS fingerprint
 FROM incidents AS i
 LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY occurred_at, event_id) AS body FROM incident_events
            WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
@@ -181,6 +184,7 @@ LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY note_id) AS body FR
 WHERE NOT i.deleted AND ($all OR i.issue_id IN (SELECT unnest($ids)))
 """
 
+# Runs in DuckDB on both stores: PostgreSQL's regular expressions have no \p{L} class.
 _TERMS_SQL = f"""
 WITH words AS (SELECT incident_id, unnest({_WORDS}) AS term FROM _similar_changed)
 SELECT incident_id, term, count(*)::INTEGER AS tf FROM words
@@ -205,8 +209,11 @@ idf AS (
     GROUP BY t.term, c.n_docs
 ),
 query_terms AS (
-    SELECT w.query_id, w.term FROM query_words AS w JOIN idf AS f USING (term)
-    QUALIFY row_number() OVER (PARTITION BY w.query_id ORDER BY f.idf * w.tf DESC, w.term) <= {QUERY_TERMS}
+    SELECT query_id, term FROM (
+        SELECT w.query_id, w.term, row_number() OVER (PARTITION BY w.query_id ORDER BY f.idf * w.tf DESC, w.term) AS n
+        FROM query_words AS w JOIN idf AS f USING (term)
+    ) AS ranked_words
+    WHERE n <= {QUERY_TERMS}
 ),
 weights AS (
     SELECT qt.query_id, t.issue_id, t.term,
@@ -236,23 +243,29 @@ candidates AS (
     JOIN modes AS m ON m.incident_id = d.issue_id
     LEFT JOIN text AS t ON t.query_id = q.query_id AND t.issue_id = d.issue_id
 ),
-ranked AS (
+scored AS (
     SELECT *, text_score * (1 + {SERVICE_BONUS} * same_service::INT + {MODE_BONUS} * same_mode::INT)
               / (1 + {SERVICE_BONUS} + {MODE_BONUS}) AS score
     FROM candidates
     WHERE text_score > 0
-    QUALIFY row_number() OVER (PARTITION BY query_id ORDER BY score DESC, occurred_at DESC, issue_id) <= $k
+),
+ranked AS (
+    SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY query_id ORDER BY score DESC, occurred_at DESC, issue_id) AS n
+        FROM scored
+    ) AS numbered
+    WHERE n <= $k
 ),
 -- the words behind each listed pair, worked out for the k listed only (a list per candidate pair cost
 -- most of the time)
 shared AS (
-    SELECT w.query_id, w.issue_id, list(w.term ORDER BY w.w DESC, w.term)[1:{SHARED_TERMS}] AS shared_terms
+    SELECT w.query_id, w.issue_id, (array_agg(w.term ORDER BY w.w DESC, w.term))[1:{SHARED_TERMS}] AS shared_terms
     FROM weights AS w JOIN ranked AS r ON r.query_id = w.query_id AND r.issue_id = w.issue_id
     GROUP BY w.query_id, w.issue_id
 )
 SELECT r.query_id, qi.key AS query_key, i.issue_id AS incident_id, i.key, i.summary, i.service, i.severity,
        m.failure_mode, r.occurred_at, r.score, r.text_score, r.same_service, r.same_mode,
-       coalesce(sh.shared_terms, []) AS shared_terms, i.url
+       coalesce(sh.shared_terms, CAST(ARRAY[] AS VARCHAR[])) AS shared_terms, i.url
 FROM ranked AS r
 LEFT JOIN shared AS sh ON sh.query_id = r.query_id AND sh.issue_id = r.issue_id
 JOIN incidents AS i ON i.issue_id = r.issue_id
@@ -269,16 +282,21 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
     ``incident_ids`` limits the work to those incidents (a review note added, an incremental sync's batch);
     None checks every incident, which also drops the deleted ones. Only an incident whose text changed
     (its fingerprint differs) or that is new is re-counted. The caller holds the transaction, so the index
-    commits with the change that moved it.
+    commits with the change that moved it. On PostgreSQL the fingerprints are compared in the store and only
+    the changed incidents' text is counted, in DuckDB (``_TERMS_SQL``), and its counts written back.
     """
     ids = None if incident_ids is None else sorted(set(incident_ids))
     scope = {"all": ids is None, "ids": ids or []}
+    postgres = dialect(con) == "postgres"
+    fingerprint = _fingerprint(con, f"'{TOKENS_VERSION}' || {_BODY}") if postgres else f"hash($tokens_version, {_BODY})"
+    drop_temp(con, "_similar_docs", "_similar_changed")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _similar_docs AS {_DOCS_SQL}", {**scope, "tokens_version": TOKENS_VERSION}
+        f"CREATE TEMP TABLE _similar_docs AS {_DOCS_SQL.format(body=_BODY, fingerprint=fingerprint)}",
+        scope if postgres else {**scope, "tokens_version": TOKENS_VERSION},
     )
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _similar_changed AS SELECT d.incident_id, d.body, d.fingerprint"
+            "CREATE TEMP TABLE _similar_changed AS SELECT d.incident_id, d.body, d.fingerprint"
             " FROM _similar_docs AS d LEFT JOIN similar_documents AS s USING (incident_id)"
             " WHERE s.fingerprint IS DISTINCT FROM d.fingerprint"
         )
@@ -291,7 +309,10 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
         con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
         dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope)
         (stale_dropped,) = dropped.fetchall()[0]
-        con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
+        if postgres:
+            _count_words_in_duckdb(con)
+        else:
+            con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
         con.execute(
             "INSERT INTO similar_documents (incident_id, length, fingerprint)"
             " SELECT c.incident_id, coalesce(t.length, 0), c.fingerprint FROM _similar_changed AS c"
@@ -305,17 +326,47 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
             con.execute("DELETE FROM similar_answers_state")
         return changed
     finally:
-        con.execute("DROP TABLE IF EXISTS _similar_docs")
-        con.execute("DROP TABLE IF EXISTS _similar_changed")
+        drop_temp(con, "_similar_docs", "_similar_changed")
 
 
-_MODES_FINGERPRINT = """
-SELECT hash(concat_ws('|',
+def _count_words_in_duckdb(con: Connection) -> None:
+    """PostgreSQL: count the words of ``_similar_changed`` (a temporary table in the store) in an in-memory
+    DuckDB with ``_TERMS_SQL``, and insert the counts into the store's similar_terms."""
+    assert isinstance(con, pg.PgConnection)
+    changed = con.execute("SELECT incident_id, body FROM _similar_changed").arrow()
+    if not changed.num_rows:
+        return
+    with duckdb.connect(":memory:") as counter:
+        counter.register("_similar_changed", changed)
+        terms = counter.sql(_TERMS_SQL, params={"stop_words": STOP_WORDS}).to_arrow_table()
+    con.register("_similar_counted", terms)
+    try:
+        con.execute(
+            "INSERT INTO similar_terms (incident_id, term, tf) SELECT incident_id, term, tf FROM _similar_counted"
+        )
+    finally:
+        with contextlib.suppress(*ABORTED):
+            con.unregister("_similar_counted")
+
+
+def _fingerprint(con: Connection, text: str) -> str:
+    """SQL for a 64-bit fingerprint of the text expression ``text``: DuckDB's ``hash``; PostgreSQL has none of
+    its own, so 60 bits of its md5 (not negative, so that it also fits the read model's UBIGINT)."""
+    if dialect(con) == "postgres":
+        return f"('x' || left(md5({text}), 15))::bit(60)::bigint"
+    return f"hash({text})"
+
+
+_MODES_TEXT = """concat_ws('|',
     (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_overrides AS x),
     (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_taxonomy AS x),
     (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_mode_rules AS x),
-    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_modes AS x)))
-"""
+    (SELECT string_agg(x::VARCHAR, ';' ORDER BY x::VARCHAR) FROM failure_modes AS x))"""
+
+
+def _modes_fingerprint(con: Connection) -> str:
+    """A query for the fingerprint of what the failure modes are worked out from (the kept answers' check)."""
+    return f"SELECT {_fingerprint(con, _MODES_TEXT)}"
 
 
 def index_missing(con: Connection) -> bool:
@@ -323,7 +374,7 @@ def index_missing(con: Connection) -> bool:
     incidents): a sync or demo load indexes every incident it writes, so otherwise it is never empty."""
     # fetchall, not fetchone: a result left unfinished blocks the connection's next register() (DuckDB 2).
     return con.execute(
-        "SELECT EXISTS (FROM incidents WHERE NOT deleted) AND NOT EXISTS (FROM similar_documents)"
+        "SELECT EXISTS (SELECT 1 FROM incidents WHERE NOT deleted) AND NOT EXISTS (SELECT 1 FROM similar_documents)"
     ).fetchall()[0][0]
 
 
@@ -352,21 +403,22 @@ def refresh(con: Connection, incident_ids: Iterable[str] | None = None) -> int:
     con.execute(
         "INSERT INTO similar_answers SELECT query_id, row_number() OVER (PARTITION BY query_id ORDER BY score DESC,"
         " occurred_at DESC, incident_id), incident_id, failure_mode, score, text_score, same_service, same_mode,"
-        f" shared_terms FROM ({_SQL})",
+        f" shared_terms FROM ({_SQL}) AS answers",
         {"ids": queries, "k": ANSWERS_K},
     )
     con.execute(
-        "INSERT INTO similar_answers_state VALUES (?, ?, (" + _MODES_FINGERPRINT + "), now())", [queries, ANSWERS_K]
+        f"INSERT INTO similar_answers_state VALUES (?, ?, ({_modes_fingerprint(con)}), now())", [queries, ANSWERS_K]
     )
     return changed
 
 
 def _kept_answers(con: Connection, incident_ids: list[str], k: int) -> pd.DataFrame | None:
     """The kept answers for these queries, or None when they do not hold (see ``refresh``)."""
+    # The fingerprints are compared in SQL: PostgreSQL's numeric (the ubigint domain) comes back as a float.
     state = con.execute(
-        "SELECT queries, k, modes_fingerprint, (" + _MODES_FINGERPRINT + ") FROM similar_answers_state"
+        f"SELECT queries, k, modes_fingerprint = ({_modes_fingerprint(con)}) FROM similar_answers_state"
     ).fetchone()
-    if state is None or k > state[1] or state[2] != state[3] or not set(incident_ids) <= set(state[0]):
+    if state is None or k > state[1] or not state[2] or not set(incident_ids) <= set(state[0]):
         return None
     return con.execute(
         """

@@ -1,4 +1,4 @@
-"""Write a transformed Batch into DuckDB: one transaction, set-based, keyed by Jira ids.
+"""Write a transformed Batch into the store (DuckDB or PostgreSQL): one transaction, set-based, keyed by Jira ids.
 
 Incidents and actions are keyed by the Jira issue id (it survives a move between projects, the key does
 not), events by ``jira:changelog:<history>:<item>`` / ``jira:comment:<id>``. A reload of the same batch
@@ -18,7 +18,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib.db import Connection, one
+from pirlib import pg
+from pirlib.db import ABORTED, Connection, cast_to, columns_of, dialect, drop_temp, one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -100,8 +101,10 @@ def _checkpoint(con: Connection) -> None:
     checkpoints at the first commit after the log passes ``checkpoint_threshold``. Left to itself that
     was the last commit of a large load, writing two chunks' incidents with nothing left to overlap
     (bench/bench_load.py: 1.7 s of a 10.8 s load). Another connection's open transaction makes DuckDB
-    refuse; the next commit past the threshold checkpoints then.
+    refuse; the next commit past the threshold checkpoints then. PostgreSQL checkpoints on its own schedule.
     """
+    if dialect(con) == "postgres":
+        return
     try:
         con.execute("CHECKPOINT")
     except duckdb.TransactionException:
@@ -171,7 +174,8 @@ def mark_deleted(
     started later and saw an issue this run's reads missed) is not this run's to flag."""
     if kind not in ("incidents", "actions"):
         raise ValueError(f"mark_deleted: kind must be 'incidents' or 'actions', not {kind!r}")
-    con.execute("CREATE OR REPLACE TEMP TABLE _seen_ids (issue_id VARCHAR)")
+    drop_temp(con, "_seen_ids")
+    con.execute("CREATE TEMP TABLE _seen_ids (issue_id VARCHAR)")
     try:
         ids = iter(seen_ids)
         while part := list(islice(ids, SEEN_PART)):
@@ -184,23 +188,15 @@ def mark_deleted(
             con,
             f"UPDATE {kind} SET deleted = true"
             " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
-            " AND ($before IS NULL OR synced_at IS NULL OR synced_at <= $before)",
+            " AND (CAST($before AS TIMESTAMPTZ) IS NULL OR synced_at IS NULL OR synced_at <= $before)",
             {"before": synced_before},
         )
     finally:
-        _drop_temp(con, "_seen_ids")
+        drop_temp(con, "_seen_ids")
     return int(count)
 
 
 SEEN_PART = 50_000
-
-
-def _drop_temp(con: Connection, name: str) -> None:
-    """Drop a temporary table, also after a failed statement (see ``_unregister``)."""
-    try:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
-    except duckdb.TransactionException:
-        pass
 
 
 def _unique(frame: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -229,12 +225,12 @@ def _register(con: Connection, name: str, frame: pd.DataFrame) -> None:
 
 
 def _unregister(con: Connection, *names: str) -> None:
-    """Drop registered frames, also after a failed statement: DuckDB then refuses every statement until the
-    rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
+    """Drop registered frames, also after a failed statement: the store then refuses every statement until
+    the rollback (which drops them anyway), and that refusal must not replace the error that caused it."""
     for name in names:
         try:
             con.unregister(name)
-        except duckdb.TransactionException:
+        except ABORTED:
             pass
 
 
@@ -244,17 +240,20 @@ def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: 
     columns = list(frame.columns)
     signature = (table, tuple(columns))
     if signature not in _checked:
-        table_columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
-        unowned = [c for c in table_columns if c not in columns and c not in _MANAGED]
+        unowned = [c for c in columns_of(con, table) if c not in columns and c not in _MANAGED]
         if unowned:
             raise RuntimeError(f"{table} has columns the Jira load does not write: {unowned}; carry them over")
         _checked.add(signature)
     name = f"_batch_{table}"
     data = [c for c in columns if c not in _MANAGED]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    # JSON columns compare as their stored text: a difference in formatting only costs a rewrite.
+    # JSON columns compare as their stored text: a difference in formatting only costs a rewrite. PostgreSQL
+    # stores JSON as the store's type gives it back, so the batch's text is read as that type first.
+    raw = "b.raw"
+    if "raw" in data and isinstance(con, pg.PgConnection):
+        raw = f"CAST(b.raw AS {con.column_types(table)['raw']})"
     changed = " OR ".join(
-        f't."{c}"::VARCHAR IS DISTINCT FROM b."{c}"::VARCHAR' if c == "raw" else f't."{c}" IS DISTINCT FROM b."{c}"'
+        f't."{c}"::VARCHAR IS DISTINCT FROM {raw}::VARCHAR' if c == "raw" else f't."{c}" IS DISTINCT FROM b."{c}"'
         for c in data
         if c != key
     )
@@ -265,7 +264,7 @@ def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: 
             f' (SELECT t."{key}" FROM {table} AS t JOIN {name} AS b ON t."{key}" = b."{key}" WHERE {changed or "false"})'
         )
         con.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {name}"
+            f"INSERT INTO {table} ({column_list}) SELECT {cast_to(con, table, columns)} FROM {name}"
             f' WHERE "{key}" NOT IN (SELECT "{key}" FROM {table})'
         )
         con.execute(
@@ -303,13 +302,14 @@ def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFra
             " AND event_id NOT IN (SELECT event_id FROM _batch_events)"
         )
         # One join with the table tells new rows from changed ones (most of a re-sync is neither).
+        drop_temp(con, "_event_state")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _event_state AS SELECT b.event_id, e.event_id IS NULL AS is_new,"
+            "CREATE TEMP TABLE _event_state AS SELECT b.event_id, e.event_id IS NULL AS is_new,"
             f" coalesce(e.source IN ({_SOURCES_SQL}) AND ({changed or 'false'}), false) AS is_changed"
             " FROM _batch_events AS b LEFT JOIN incident_events AS e ON e.event_id = b.event_id"
         )
         new, rewritten = con.execute(
-            "SELECT count(*) FILTER (is_new), count(*) FILTER (is_changed) FROM _event_state"
+            "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed) FROM _event_state"
         ).fetchall()[0]
         if rewritten:
             con.execute(
@@ -318,7 +318,8 @@ def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFra
             )
         if new:
             con.execute(
-                f"INSERT INTO incident_events ({column_list}) SELECT {column_list} FROM _batch_events"
+                f"INSERT INTO incident_events ({column_list}) SELECT {cast_to(con, 'incident_events', columns)}"
+                " FROM _batch_events"
                 " WHERE event_id IN (SELECT event_id FROM _event_state WHERE is_new)"
             )
         con.execute("DROP TABLE _event_state")

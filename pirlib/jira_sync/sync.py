@@ -1,4 +1,5 @@
-"""``pir sync``: Jira -> DuckDB, incremental by default, every run recorded in ``sync_runs``.
+"""``pir sync``: Jira -> the store (DuckDB, or PostgreSQL in team mode), incremental by default, every run
+recorded in ``sync_runs``.
 
 A run costs three start-up requests (``serverInfo``, ``myself`` for the time zone JQL dates are read in,
 ``field`` for the custom field ids), one search request per page per query, and follow-up requests only
@@ -44,6 +45,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -52,6 +54,7 @@ from pirlib import configure, db
 from pirlib.config import Settings
 from pirlib.errors import PirError
 from pirlib.failure_modes import similar
+from pirlib.files import output_folder
 from pirlib.jira_sync import extract as extract_mod
 from pirlib.jira_sync.client import JiraClient, RequestCounter, RetryPolicy, connect
 from pirlib.jira_sync.fields import describe, resolve_fields
@@ -161,6 +164,14 @@ def _known(settings: Settings) -> extract_mod.Known:
     return extract_mod.Known(updated_of, linked_of)
 
 
+def _spool_folder(settings: Settings) -> Path:
+    """Where a run parks what it read: beside the database file (solo: made by the run's first connection); in
+    team mode beside the read model ``PIR_DB``, whose folder the run makes if needed (no database file is
+    written there by a sync)."""
+    folder = Path(settings.db).parent
+    return output_folder(folder) if db.team_mode(settings) else folder
+
+
 def _show_progress(progress: bool | None) -> bool:
     if progress is not None:
         return progress
@@ -205,12 +216,13 @@ def run(
         since = None if full or previous is None else previous - dt.timedelta(minutes=settings.sync_overlap_minutes)
         if _show_progress(progress):
             bar = tqdm(desc="jira issues", unit="issue", file=sys.stderr, leave=False)
+        work_folder = _spool_folder(settings)
         transformer = Transformer(
             [],
             fields,
             base_url=client.base_url,
             postmortem_label=settings.postmortem_label,
-            spool_folder=settings.db.parent,
+            spool_folder=work_folder,
         )
         data = extract_mod.extract(
             client,
@@ -223,7 +235,7 @@ def run(
             on_others=transformer.add_others,
         )
         # Everything is read before the database is opened, so that no one waits on it while Jira answers.
-        spool = Spool(settings.db.parent, data.chunks)
+        spool = Spool(work_folder, data.chunks)
         result.warnings = data.warnings
         newest = min(data.max_updated, read_from) if data.max_updated is not None else None
         cursor = max(c for c in (previous, newest) if c is not None) if (previous or newest) else None
@@ -290,7 +302,8 @@ SYNC_MEMORY_LIMIT = "256MB"
 
 
 def _bound_memory(con: Any) -> None:
-    con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+    if db.dialect(con) == "duckdb":  # PostgreSQL's memory is the server's, sized by its own settings
+        con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
 
 
 def _index_text(con: Any, batch: Batch) -> None:
