@@ -84,7 +84,7 @@ def store_deadlines(con: Connection, settings: Settings) -> None:
     hours = [float(getattr(settings, hours_attr)) for _, _, hours_attr in STAGES.values()]
     con.execute(
         "UPDATE review_stage_deadlines AS d SET hours = c.hours FROM (SELECT unnest(?) AS stage,"
-        " unnest(?::DOUBLE[]) AS hours) AS c WHERE d.stage = c.stage AND d.hours <> c.hours",
+        " unnest(?) AS hours) AS c WHERE d.stage = c.stage AND d.hours <> c.hours",
         [list(STAGES), hours],
     )
     severities = list(settings.review_severities)
