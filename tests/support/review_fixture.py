@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from pirlib import configure, db
-from pirlib.config import Settings
+from pirlib.config import Secret, Settings
 from pirlib.failure_modes import similar
 from pirlib.review.session import ReviewSession, open_review
 
@@ -87,9 +87,16 @@ def events_frame() -> pd.DataFrame:
     return frame.assign(incident_id=STAGE31_ID, occurred_at=frame["occurred_at"].map(_ts))
 
 
-def build(path: Path) -> Settings:
-    """Create the fixture database at ``path``; return Settings pointing at it (today = TODAY)."""
-    settings = Settings(db=Path(path), today=TODAY, published_dir=Path(path).parent / "published", db_lock_timeout=20.0)
+def build(path: Path, database_url: Secret | None = None) -> Settings:
+    """Create the fixture database at ``path`` (or, with ``database_url``, in that PostgreSQL database); return
+    Settings pointing at it (today = TODAY)."""
+    settings = Settings(
+        db=Path(path),
+        today=TODAY,
+        published_dir=Path(path).parent / "published",
+        db_lock_timeout=20.0,
+        database_url=database_url,
+    )
     with configure.open_configured(settings) as con:
         db.upsert_frame(con, "incidents", incidents_frame(), "issue_id")
         db.upsert_frame(con, "incident_events", events_frame(), "event_id")
