@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo test test-fast lint bench venv chromium clean plotly-bundle
+.PHONY: demo test test-fast lint bench venv chromium postgres clean plotly-bundle
 
 venv: $(STAMP)
 
@@ -32,7 +32,14 @@ chromium:
 # the tests of a module that share a module-scoped server or database) run on one worker.
 XDIST ?= -n auto --dist loadgroup
 
-test: venv chromium
+# Team mode's tests start their own PostgreSQL from Debian's package (tests/support/postgres.py); install it when
+# missing and run as root (as in CI). Elsewhere those tests are skipped with the install command as the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql-15 >/dev/null; \
+	  else echo "team-mode tests are skipped without PostgreSQL: sudo apt-get install postgresql-15" >&2; fi; }
+
+test: venv chromium postgres
 	$(BIN)/pytest -q -p no:cacheprovider $(XDIST)
 
 # Everything but the browser tests and the ones marked slow (over 5 s): no chromium needed.
