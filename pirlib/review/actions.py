@@ -540,8 +540,12 @@ def update_draft(con: Connection, draft_id: str, *, version: int, by: str | None
         only_if=_EDITABLE,
         only_if_params=[list(EDITABLE_STATES)],
     )
-    if saved is None:
-        _editable(con, draft_id, "edit the action in Jira instead")
+    if saved is None:  # gone, or held by a push (which _editable says) at the moment of the save
+        if _editable(con, draft_id, "edit the action in Jira instead"):
+            raise InputError(
+                f"draft {draft_id} was being pushed when it was saved, and nothing was saved; "
+                "reload the draft (its Edit button) and make the change again"
+            )
         raise InputError(f"draft {draft_id} no longer exists; start a new draft")
     return saved
 
@@ -707,7 +711,8 @@ def open_actions(con: Connection, settings: Settings, incident_ids: list[str]) -
 
 def _jira_actions_lacking(con: Connection, ids: list[str]) -> list[tuple[str, int, list[dict[str, Any]] | None]]:
     """Per incident with Jira actions: (incident id, how many, [{summary, key, blank: [per field]}] of those that
-    lack a field, in the order they were stored, or None when none lacks one)."""
+    lack a field, or None when none lacks one). In the order they were stored: DuckDB's rowid; PostgreSQL's
+    physical order (ctid), which an update of the row can move."""
     fields = [column for _, column in ACCOUNTABILITY_FIELDS]
     if db.dialect(con) == "duckdb":
         blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for column in fields]
