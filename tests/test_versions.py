@@ -183,7 +183,7 @@ def test_two_facilitators_editing_one_note_in_the_guide(settings):
     assert re.search(r"note: changed by Alice at \d\d:\d\d UTC since you opened it; nothing was saved", shown), shown
     # Bob's row now shows Alice's text, with his own still in the editor to save again or cancel.
     reloaded = bob.steps["meeting"].note_rows[note_id]
-    assert reloaded.version == 2 and reloaded.editor.value == "Rollback was quick"
+    assert reloaded.version == 2 and reloaded.editor is not None and reloaded.editor.value == "Rollback was quick"
     assert "runbook step 3" in reloaded.widget.children[0].value
     with open_review(settings, fx.STAGE31_ID) as s:
         assert list(meeting.notes(s)["text"]) == ["Rollback took 4 min (runbook step 3)"]

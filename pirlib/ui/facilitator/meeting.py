@@ -264,9 +264,11 @@ class MeetingStep(Step):
 
 class NoteRow:
     """One note as its segment lists it: the text (tag or flag first) with Edit and Delete (and, for an action
-    item, Make a draft); Edit opens the text in place, kept beside the note as stored, with Save and Cancel."""
+    item, Make a draft); Edit opens the text in place, kept beside the note as stored, with Save and Cancel.
+    The editor's widgets are made on the first Edit: most notes are never edited, and a segment lists many."""
 
     def __init__(self, step: MeetingStep, segment: str, note: Mapping[Hashable, Any]) -> None:
+        self.step, self.segment = step, segment
         self.note_id, self.version = str(note["note_id"]), int(note["version"])
         marks = " ".join(
             f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
@@ -274,7 +276,7 @@ class NoteRow:
             if isinstance(v, str) and v
         )
         self.text = str(note["text"])
-        shown = widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(self.text)}</span>")
+        self.shown = widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(self.text)}</span>")
         edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
         edit.add_class("pir-edit-note")
         edit.on_click(lambda _: self.open_editor(self.text))
@@ -282,20 +284,27 @@ class NoteRow:
         buttons = [edit, delete.widget]
         if segment == "actions":
             buttons.insert(0, step.draft_button(self.note_id))
-        self.editor = widgets.Textarea(rows=2, layout=widgets.Layout(width="60%"))
-        self.editor.add_class("pir-note-editor")
-        save = widgets.Button(description="Save note", button_style="primary")
-        save.add_class("pir-save-note")
-        save.on_click(lambda _: step.edit_note(self.note_id, self.version, segment, self.editor.value))
-        cancel = widgets.Button(description="Cancel")
-        cancel.on_click(lambda _: self.close_editor())
-        self.viewing = [shown, *buttons]
-        self.editing = [shown, self.editor, save, cancel]
+        self.viewing = [self.shown, *buttons]
+        self.editor: widgets.Textarea | None = None
+        self.editing: list[widgets.Widget] = []
         self.widget = widgets.HBox(self.viewing)
 
     def open_editor(self, text: str) -> None:
+        if self.editor is None:
+            self.editor = widgets.Textarea(rows=2, layout=widgets.Layout(width="60%"))
+            self.editor.add_class("pir-note-editor")
+            save = widgets.Button(description="Save note", button_style="primary")
+            save.add_class("pir-save-note")
+            save.on_click(lambda _: self.save())
+            cancel = widgets.Button(description="Cancel")
+            cancel.on_click(lambda _: self.close_editor())
+            self.editing = [self.shown, self.editor, save, cancel]
         self.editor.value = text
         self.widget.children = self.editing
+
+    def save(self) -> None:
+        assert self.editor is not None  # Save is shown only with the editor
+        self.step.edit_note(self.note_id, self.version, self.segment, self.editor.value)
 
     def close_editor(self) -> None:
         self.widget.children = self.viewing
