@@ -64,7 +64,9 @@ HOST = "127.0.0.1"
 SHARE_DIR = Path(__file__).resolve().parent / "jupyter_share"
 VOILA_TEMPLATE = "pir"
 GUIDE_NOTEBOOK = "facilitator_guide.ipynb"
-GUIDE_PRELOAD = "pirlib.ui.facilitator.wizard"  # one module: Voila hands an unknown class's list setting over as one item
+GUIDE_PRELOAD = (
+    "pirlib.ui.facilitator.wizard"  # one module: Voila hands an unknown class's list setting over as one item
+)
 GUIDE_PAGE = "PIR_GUIDE_PAGE"  # set to 1 for the guide's kernels: their page draws figures with pir's plotly.js
 STOP_GRACE_SECONDS = 30.0
 

@@ -8,19 +8,13 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-# Text that clean_text makes empty, as an RE2 pattern for DuckDB's regexp_full_match: nothing but the
-# characters str.strip() removes (str.isspace), so that a query and clean_text call the same text blank.
-BLANK_TEXT = (
-    "["
-    + "".join(
-        f"\\x{{{ord(c):x}}}"
-        for c in (
-            "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-            "\u200a\u2028\u2029\u202f\u205f\u3000"
-        )
-    )
-    + "]*"
+# The characters str.strip() removes (str.isspace): text of nothing but these is blank, as clean_text says.
+BLANK_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# The same as an RE2 pattern for DuckDB's regexp_full_match, so that a query and clean_text call the same text blank.
+BLANK_TEXT = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANK_CHARS) + "]*"
 
 
 def clean_text(value: Any) -> str:

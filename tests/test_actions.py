@@ -1,4 +1,4 @@
-"""SMART validation of action drafts, and draft CRUD against a real DuckDB file."""
+"""SMART validation of action drafts, and draft CRUD against a real store (the DuckDB file, and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pirlib.config import Secret
 from pirlib.errors import InputError
 from pirlib.review import actions
 from pirlib.review.session import ReviewSession, open_review
+
+pytestmark = pytest.mark.both_stores
 
 TODAY = dt.date(2025, 9, 6)
 RULES = actions.SmartRules(TODAY, 90)
@@ -266,8 +268,8 @@ def test_blank_text_counts_as_missing():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return fx.build(tmp_path / "pir.duckdb")
+def settings(settings):
+    return fx.build(settings.db, database_url=settings.database_url)
 
 
 @pytest.fixture
@@ -283,11 +285,11 @@ def test_draft_crud_keeps_invalid_drafts_and_lists_their_problems(s):
     assert [checked.draft.draft_id for checked in listed] == [good, bad]
     assert listed[0].problems == [] and listed[0].smart and listed[0].draft.state == "draft"
     assert "owner" in fields(listed[1].problems) and not listed[1].smart
-    actions.update_draft(s.con, bad, owner="Lee Park", due_date="2025-09-20")
+    assert actions.update_draft(s.con, bad, version=1, owner="Lee Park", due_date="2025-09-20") == 2
     draft = actions.get_draft(s.con, bad)
     assert draft.owner == "Lee Park" and draft.due_date == dt.date(2025, 9, 20)
-    assert draft.success_metric is None
-    actions.delete_draft(s.con, bad)
+    assert draft.success_metric is None and draft.version == 2
+    actions.delete_draft(s.con, bad, version=2)
     assert actions.get_draft(s.con, bad) is None
     assert len(actions.list_drafts(s)) == 1
 
@@ -297,9 +299,9 @@ def test_pushed_drafts_are_not_edited_here(s):
     actions.start_push(s.con, draft_id)
     actions.mark_pushed(s.con, draft_id, "INC-900", "900")
     with pytest.raises(InputError, match="^draft is pushed as INC-900; edit the action in Jira instead"):
-        actions.update_draft(s.con, draft_id, owner="Someone")
+        actions.update_draft(s.con, draft_id, version=1, owner="Someone")
     with pytest.raises(InputError, match="cannot be deleted here"):
-        actions.delete_draft(s.con, draft_id)
+        actions.delete_draft(s.con, draft_id, version=1)
 
 
 def test_bad_input_writes_nothing(settings, s):
@@ -307,9 +309,9 @@ def test_bad_input_writes_nothing(settings, s):
         actions.create_draft(s, summary="x", due_date="soon")
     draft_id = actions.create_draft(s, summary="x")
     with pytest.raises(InputError, match="^due date: 'next week' is not a date; use YYYY-MM-DD"):
-        actions.update_draft(s.con, draft_id, summary="y", due_date="next week")
+        actions.update_draft(s.con, draft_id, version=1, summary="y", due_date="next week")
     assert actions.get_draft(s.con, draft_id).summary == "x"
-    actions.delete_draft(s.con, draft_id)
+    actions.delete_draft(s.con, draft_id, version=1)
     with pytest.raises(InputError, match="draft field 'colour' is unknown"):
         actions.create_draft(s, colour="red")
     with pytest.raises(InputError, match="^unknown incident 'nope'"):  # no draft without an incident
@@ -447,7 +449,7 @@ def test_the_state_machine_allows_exactly_its_moves(s):
                     move(s, draft_id, to)
                 assert actions.get_draft(s.con, draft_id) == before, (state, to)  # nothing written
     gone = draft_in(s, "draft")
-    actions.delete_draft(s.con, gone)
+    actions.delete_draft(s.con, gone, version=1)
     with pytest.raises(InputError, match=f"^draft {gone} no longer exists"):
         actions.start_push(s.con, gone)
 
@@ -467,15 +469,15 @@ def test_only_drafts_no_push_holds_or_made_are_edited_or_deleted(s):
     for state in STATES:
         draft_id = draft_in(s, state)
         if state in ("draft", "failed"):
-            actions.update_draft(s.con, draft_id, owner="Lee Park")
+            actions.update_draft(s.con, draft_id, version=1, owner="Lee Park")
             assert actions.get_draft(s.con, draft_id).owner == "Lee Park"
-            actions.delete_draft(s.con, draft_id)
+            actions.delete_draft(s.con, draft_id, version=2)
             assert actions.get_draft(s.con, draft_id) is None
         else:
             with pytest.raises(InputError, match=f"^draft is {state} as "):
-                actions.update_draft(s.con, draft_id, owner="Lee Park")
+                actions.update_draft(s.con, draft_id, version=1, owner="Lee Park")
             with pytest.raises(InputError, match=f"^draft is {state} as .*; it cannot be deleted here"):
-                actions.delete_draft(s.con, draft_id)
+                actions.delete_draft(s.con, draft_id, version=1)
             assert actions.get_draft(s.con, draft_id).owner == GOOD["owner"]
 
 
@@ -513,6 +515,8 @@ def test_a_draft_round_trips_through_the_table_typed(settings, s):
         created_at=stored.created_at,
         updated_at=stored.updated_at,
         note_id=None,
+        version=1,  # a push's state moves are not edits
+        updated_by=stored.updated_by,
     )
     assert stored.created_at.tzinfo is not None and stored.created_at <= stored.updated_at
     assert [checked.draft for checked in actions.list_drafts(s)] == [stored]  # every reader gives the same Draft
@@ -522,7 +526,7 @@ def test_a_draft_round_trips_through_the_table_typed(settings, s):
     empty = [
         f.name
         for f in dataclasses.fields(actions.Draft)
-        if f.name not in ("draft_id", "incident_id", "state", "created_at", "updated_at")
+        if f.name not in ("draft_id", "incident_id", "state", "created_at", "updated_at", "version", "updated_by")
     ]
     assert {name: getattr(blank, name) for name in empty} == dict.fromkeys(empty)  # None, never NaN or ""
     assert actions.open_drafts(s.con, fx.STAGE31_ID) == [blank]

@@ -257,7 +257,7 @@ def test_actions_autosave_and_explain_problems(settings):
     step.fields["due_date"].value = fx.TODAY
     assert "due date: 2025-09-06 is not in the future" in step.problems.value
     assert fx.in_review(settings, fx.with_con(actions.get_draft, draft_id)).due_date == fx.TODAY
-    step.delete(draft_id)
+    step.delete(draft_id, fx.in_review(settings, fx.with_con(actions.get_draft, draft_id)).version)
     assert len(fx.in_review(settings, actions.list_drafts)) == 1
 
 
@@ -474,7 +474,7 @@ def test_deleting_a_note_or_a_draft_asks_first(settings):
     step = w.steps["meeting"]
     step.inputs["welcome"].value = "Ground rules read"
     step.add_buttons["welcome"].click()
-    delete = step.note_lists["welcome"].children[0].children[1]  # the note's delete button
+    delete = step.note_lists["welcome"].children[0].children[2]  # the note's delete button (after Edit)
     delete.click()
     assert delete.description == "Really delete?" and len(fx.in_review(settings, review_meeting.notes)) == 1
     delete.click()

@@ -272,7 +272,7 @@ def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: Fake
     [skipped] = run_push(cfg).outcomes  # nobody pir knows: not SMART, Jira is not asked
     assert skipped.state == "skipped" and "owner: 'Nobody Here' is not a known person" in skipped.error
     with open_review(cfg, "INC-1") as session:
-        actions.delete_draft(session.con, stranger)
+        actions.delete_draft(session.con, stranger, version=1)
         prepare.add_attendee(session, "Nobody Here")  # on the invite list, but not a Jira user
     bad = draft(cfg, owner="Nobody Here")
     good = draft(cfg, summary="Add a canary for checkout deploys")
@@ -282,7 +282,7 @@ def test_an_unknown_owner_fails_that_draft_only_with_one_clear_line(server: Fake
     error = draft_row(cfg, bad).error
     assert "owner 'Nobody Here' is not a Jira user" in error and "\n" not in error
     with db.connect(cfg) as con:
-        actions.update_draft(con, bad, owner="User 3")  # a failed draft stays editable
+        actions.update_draft(con, bad, version=1, owner="User 3")  # a failed draft stays editable
     assert [o.state for o in run_push(cfg).outcomes] == ["pushed"]
     assert marked(server, bad)[0]["fields"]["assignee"]["name"] == "user3"
 
@@ -293,7 +293,7 @@ def test_a_draft_deleted_in_the_guide_while_the_push_runs_is_not_sent(server: Fa
 
     def delete_in_the_guide(_client: object) -> None:  # after the push read its drafts, before it sends anything
         with open_review(cfg, "INC-1") as session:
-            actions.delete_draft(session.con, gone)
+            actions.delete_draft(session.con, gone, version=1)
 
     server.reset_counts()
     result = push.push(cfg, "INC-1", retry=FAST, on_client=delete_in_the_guide)

@@ -218,7 +218,7 @@ def test_notes_are_rows_with_category_tag_and_flag(settings, s):
     assert list(frame["segment"]) == ["went_well", "went_wrong", "risk_review"]
     assert list(frame["category"]) == ["well", "wrong", "risk"]
     assert frame.loc[1, "tag"] == "detection_gap" and frame.loc[2, "flag"] == "compliance"
-    meeting.delete_note(s.con, note_id)
+    meeting.delete_note(s.con, note_id, version=1)
     assert len(meeting.notes(s)) == 2
 
 

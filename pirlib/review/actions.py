@@ -14,6 +14,11 @@ left ``pushing``; a problem of the whole incident (no label, no epic) fails its 
 (``EDITABLE_STATES``). ``pirlib.jira_sync.push`` does the Jira side and reports each outcome through
 those three functions.
 
+Two facilitators may edit one draft at once (team mode): an edit or a delete names the ``version`` the form
+showed and lands only if the draft still has it (``pirlib.review.versions``), else it becomes a message saying
+who changed the draft and when. The version counts edits of what people type; a push's state moves leave it
+alone (they change no typed field, and the state machine checks them in the same statement).
+
 What SMART means here (``validate``; push, the guide and the review-quality check all ask it):
 
 - **Measurable**: the success metric states a target: a number with a unit ("300 ms", "1%", "14 days",
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -55,8 +61,9 @@ from pirlib.config import Settings
 from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.redact import redact
+from pirlib.review import versions
 from pirlib.review.session import ReviewSession
-from pirlib.values import BLANK_TEXT, as_date
+from pirlib.values import BLANK_CHARS, BLANK_TEXT, as_date
 
 __all__ = [
     "ACCOUNTABILITY_FIELDS",
@@ -236,6 +243,8 @@ class Draft:
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     note_id: str | None = None  # the meeting note it was made from
+    version: int = 1  # bumped by every edit (011): a save names the version it was made from
+    updated_by: str | None = None  # who created it or made the last edit
 
 
 _COLUMNS = tuple(f.name for f in dataclasses.fields(Draft))
@@ -391,18 +400,28 @@ _JIRA_PEOPLE = (
 )
 
 
-def _owner_known_sql(alias: str) -> str:
+def _owner_known_sql(alias: str, dialect: db.Dialect) -> str:
     """SQL: true when ``alias.owner`` is a known person for ``alias.incident_id``.
 
     Case and runs of spaces in the owner do not matter. The names it is compared with are only trimmed and
     lower-cased (the invite list stores names with single spaces; Jira keeps display names tidy), and both
     tests are uncorrelated IN lists: folding every name's spaces, or an EXISTS per draft on the attendees, cost
-    2.5 times as much (40 ms instead of 16 ms at 1k incidents, on the loaded test machine)."""
+    2.5 times as much (40 ms instead of 16 ms at 1k incidents, on the loaded test machine). DuckDB compares
+    (incident, name) as a struct; PostgreSQL as a row."""
     who = f"lower(regexp_replace(trim({alias}.owner), '\\s+', ' ', 'g'))"
+    if dialect == "duckdb":
+        invited = (
+            f"{{'incident': {alias}.incident_id, 'name': {who}}} IN (SELECT {{'incident': incident_id, 'name': "
+            "lower(trim(name))} FROM attendees WHERE origin IS DISTINCT FROM 'runbook role')"
+        )
+    else:
+        invited = (
+            f"({alias}.incident_id, {who}) IN (SELECT incident_id, lower(trim(name)) FROM attendees "
+            "WHERE origin IS DISTINCT FROM 'runbook role')"
+        )
     return (
-        f"coalesce({who} IN (SELECT lower(trim(name)) FROM ({_JIRA_PEOPLE}) WHERE name IS NOT NULL) OR "
-        f"{{'incident': {alias}.incident_id, 'name': {who}}} IN (SELECT {{'incident': incident_id, 'name': "
-        "lower(trim(name))} FROM attendees WHERE origin IS DISTINCT FROM 'runbook role'), false)"
+        f"coalesce({who} IN (SELECT lower(trim(name)) FROM ({_JIRA_PEOPLE}) AS people WHERE name IS NOT NULL) "
+        f"OR {invited}, false)"
     )
 
 
@@ -430,9 +449,17 @@ def _form(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _insert(session: ReviewSession, fields: Mapping[str, Any], note_id: str | None = None) -> str:
+def _insert(session: ReviewSession, fields: Mapping[str, Any], by: str | None, note_id: str | None = None) -> str:
     at = dt.datetime.now(dt.UTC)
-    draft = Draft(uuid.uuid4().hex, session.incident_id, **fields, created_at=at, updated_at=at, note_id=note_id)
+    draft = Draft(
+        uuid.uuid4().hex,
+        session.incident_id,
+        **fields,
+        created_at=at,
+        updated_at=at,
+        note_id=note_id,
+        updated_by=versions.editor(by),
+    )
     session.con.execute(
         f"INSERT INTO action_drafts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
         [getattr(draft, column) for column in _COLUMNS],
@@ -440,12 +467,12 @@ def _insert(session: ReviewSession, fields: Mapping[str, Any], note_id: str | No
     return draft.draft_id
 
 
-def create_draft(session: ReviewSession, **fields: Any) -> str:
-    """Store a new draft for the session's incident; return its id."""
-    return _insert(session, _form(fields))
+def create_draft(session: ReviewSession, *, by: str | None = None, **fields: Any) -> str:
+    """Store a new draft for the session's incident (version 1, by ``versions.editor(by)``); return its id."""
+    return _insert(session, _form(fields), by)
 
 
-def draft_from_note(session: ReviewSession, note_id: str) -> str:
+def draft_from_note(session: ReviewSession, note_id: str, *, by: str | None = None) -> str:
     """The draft made from a meeting note (its text as summary and description): made now, or the one made
     before, so a second click never makes a second draft."""
     with db.transaction(session.con):
@@ -462,14 +489,14 @@ def draft_from_note(session: ReviewSession, note_id: str) -> str:
             raise InputError("note: it no longer exists (deleted in another window?); reload the Meeting step")
         text = " ".join(str(note[0]).split())
         summary = text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
-        return _insert(session, _form({"summary": summary, "description": text}), note_id)
+        return _insert(session, _form({"summary": summary, "description": text}), by, note_id)
 
 
 def known_teams(con: Connection) -> list[str]:
     """The teams the boards already group actions by (Jira's and the drafts'), for the draft's team field."""
     rows = con.execute(
         "SELECT DISTINCT trim(team) AS team FROM (SELECT team FROM actions WHERE NOT deleted UNION ALL "
-        "SELECT team FROM action_drafts) WHERE coalesce(trim(team), '') <> '' ORDER BY team"
+        "SELECT team FROM action_drafts) AS teams WHERE coalesce(trim(team), '') <> '' ORDER BY team"
     ).fetchall()
     return [str(row[0]) for row in rows]
 
@@ -484,6 +511,10 @@ def drafts_by_note(session: ReviewSession) -> dict[str, str]:
     return {str(note_id): str(draft_id) for note_id, draft_id in rows}
 
 
+_DRAFTS = versions.Versioned("action_drafts", "draft_id", "draft", "reload the draft (its Edit button)")
+_EDITABLE = " AND state IN (SELECT unnest(?))"
+
+
 def _editable(con: Connection, draft_id: str, refused: str) -> bool:
     """Whether the draft exists; raise ``draft is <state> ...; <refused>`` when it is not editable here."""
     row = con.execute("SELECT state, pushed_key FROM action_drafts WHERE draft_id = ?", [draft_id]).fetchone()
@@ -492,24 +523,41 @@ def _editable(con: Connection, draft_id: str, refused: str) -> bool:
     return row is not None
 
 
-def update_draft(con: Connection, draft_id: str, **fields: Any) -> None:
-    """Change fields of a draft that has not been pushed."""
+def update_draft(con: Connection, draft_id: str, *, version: int, by: str | None = None, **fields: Any) -> int:
+    """Change fields of a draft that has not been pushed, if it is still at ``version`` (what the form showed);
+    return its new version. A newer version raises ``versions.VersionConflict`` and writes nothing."""
     typed = _form(fields)
     if not typed:
-        return
-    if not _editable(con, draft_id, "edit the action in Jira instead"):
-        raise InputError(f"draft {draft_id} no longer exists; start a new draft")
-    assignments = ", ".join(f"{name} = ?" for name in typed)
-    con.execute(
-        f"UPDATE action_drafts SET {assignments}, updated_at = ? WHERE draft_id = ?",
-        [*typed.values(), dt.datetime.now(dt.UTC), draft_id],
+        return version
+    saved = versions.update(
+        con,
+        _DRAFTS,
+        draft_id,
+        version,
+        typed,
+        versions.editor(by),
+        dt.datetime.now(dt.UTC),
+        only_if=_EDITABLE,
+        only_if_params=[list(EDITABLE_STATES)],
     )
+    if saved is None:  # gone, or held by a push (which _editable says) at the moment of the save
+        if _editable(con, draft_id, "edit the action in Jira instead"):
+            raise InputError(
+                f"draft {draft_id} was being pushed when it was saved, and nothing was saved; "
+                "reload the draft (its Edit button) and make the change again"
+            )
+        raise InputError(f"draft {draft_id} no longer exists; start a new draft")
+    return saved
 
 
-def delete_draft(con: Connection, draft_id: str) -> None:
-    """Delete a draft that no push holds or made; one that is gone already is no error."""
-    if _editable(con, draft_id, "it cannot be deleted here"):
-        con.execute("DELETE FROM action_drafts WHERE draft_id = ?", [draft_id])
+def delete_draft(con: Connection, draft_id: str, *, version: int) -> None:
+    """Delete a draft that no push holds or made, if it is still at ``version``; one that is gone already is no
+    error, one changed since raises ``versions.VersionConflict``."""
+    at = dt.datetime.now(dt.UTC)
+    if not versions.delete(
+        con, _DRAFTS, draft_id, version, at, only_if=_EDITABLE, only_if_params=[list(EDITABLE_STATES)]
+    ):
+        _editable(con, draft_id, "it cannot be deleted here")
 
 
 _SELECT = f"SELECT {', '.join(f'd.{column}' for column in _COLUMNS)}"
@@ -531,7 +579,8 @@ def _checked(
 ) -> list[CheckedDraft]:
     """The drafts ``where`` selects, each with its problems under the rules in force today."""
     rows = con.execute(
-        f"{_SELECT}, {_owner_known_sql('d')} FROM action_drafts AS d WHERE {where} ORDER BY {order}", params
+        f"{_SELECT}, {_owner_known_sql('d', db.dialect(con))} FROM action_drafts AS d WHERE {where} ORDER BY {order}",
+        params,
     ).fetchall()
     rules = SmartRules(settings.current_date(), settings.action_horizon_days)
     checked = []
@@ -641,16 +690,9 @@ def open_actions(con: Connection, settings: Settings, incident_ids: list[str]) -
     """
     ids = list(incident_ids)
     drafts = _checked(con, settings, "d.state <> 'pushed' AND d.incident_id IN (SELECT unnest(?))", [ids])
-    blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for _, column in ACCOUNTABILITY_FIELDS]
-    entry = f"{{'summary': coalesce(summary, key), 'key': key, 'blank': [{', '.join(blanks)}]}}"
-    jira = con.execute(
-        f"SELECT incident_id, count(*), list({entry} ORDER BY rowid) FILTER (WHERE {' OR '.join(blanks)}) FROM actions "
-        "WHERE NOT deleted AND incident_id IN (SELECT unnest($ids)) GROUP BY incident_id",
-        {"ids": ids, "blank": BLANK_TEXT},
-    ).fetchall()
     found = {incident_id: OpenActions(0, [], []) for incident_id in ids}
     labels = [label for label, _ in ACCOUNTABILITY_FIELDS]
-    for incident_id, count, lacking in jira:
+    for incident_id, count, lacking in _jira_actions_lacking(con, ids):
         found[incident_id] = OpenActions(
             count,
             [],
@@ -665,3 +707,28 @@ def open_actions(con: Connection, settings: Settings, incident_ids: list[str]) -
         if checked.problems:
             known.not_smart.append((_text(checked.draft.summary) or "(no summary)", checked.problems))
     return found
+
+
+def _jira_actions_lacking(con: Connection, ids: list[str]) -> list[tuple[str, int, list[dict[str, Any]] | None]]:
+    """Per incident with Jira actions: (incident id, how many, [{summary, key, blank: [per field]}] of those that
+    lack a field, or None when none lacks one). In the order they were stored: DuckDB's rowid; PostgreSQL's
+    physical order (ctid), which an update of the row can move."""
+    fields = [column for _, column in ACCOUNTABILITY_FIELDS]
+    if db.dialect(con) == "duckdb":
+        blanks = [f"regexp_full_match(coalesce({column}, ''), $blank)" for column in fields]
+        entry = f"{{'summary': coalesce(summary, key), 'key': key, 'blank': [{', '.join(blanks)}]}}"
+        return con.execute(
+            f"SELECT incident_id, count(*), list({entry} ORDER BY rowid) FILTER (WHERE {' OR '.join(blanks)}) "
+            "FROM actions WHERE NOT deleted AND incident_id IN (SELECT unnest($ids)) GROUP BY incident_id",
+            {"ids": ids, "blank": BLANK_TEXT},
+        ).fetchall()
+    blanks = [f"btrim(coalesce({column}, ''), $blank) = ''" for column in fields]
+    entry = f"json_build_object('summary', coalesce(summary, key), 'key', key, 'blank', json_build_array({', '.join(blanks)}))"
+    rows = con.execute(
+        f"SELECT incident_id, count(*), json_agg({entry} ORDER BY ctid) FILTER (WHERE {' OR '.join(blanks)}) "
+        "FROM actions WHERE NOT deleted AND incident_id IN (SELECT unnest($ids)) GROUP BY incident_id",
+        {"ids": ids, "blank": BLANK_CHARS},
+    ).fetchall()
+    return [
+        (incident_id, count, None if lacking is None else json.loads(lacking)) for incident_id, count, lacking in rows
+    ]

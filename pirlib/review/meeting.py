@@ -24,6 +24,7 @@ from pirlib import db
 from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.failure_modes import similar
+from pirlib.review import versions
 from pirlib.review.session import ReviewSession, touch_review
 from pirlib.values import as_utc, same_person
 
@@ -37,6 +38,7 @@ __all__ = [
     "Segment",
     "add_note",
     "delete_note",
+    "edit_note",
     "end_segment",
     "meeting_elapsed",
     "notes",
@@ -170,10 +172,8 @@ def add_note(
 ) -> str:
     """Save one meeting note; return its id. A "what went wrong" note needs a tag (see NOTE_TAGS)."""
     _check_segment(segment)
-    text = (text or "").strip()
     title = SEGMENT_BY_NAME[segment].title
-    if not text:
-        raise InputError(f"{title} note: the text is empty; type the note, then add it")
+    text = _note_text(text, title, "add")
     tag, flag = tag or None, flag or None
     if segment == "went_wrong" and tag not in NOTE_TAGS:
         raise InputError(f"{title} note: tag is missing; choose {', '.join(NOTE_TAGS.values())} for what went wrong")
@@ -189,24 +189,75 @@ def add_note(
     with db.transaction(con):  # notes are text `pir similar` scores: the index follows them
         con.execute(
             "INSERT INTO review_notes (note_id, incident_id, segment, category, tag, flag, text, author, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [note_id, incident_id, segment, SEGMENT_BY_NAME[segment].category, tag, flag, text, author, at, at],
+            "updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                note_id,
+                incident_id,
+                segment,
+                SEGMENT_BY_NAME[segment].category,
+                tag,
+                flag,
+                text,
+                author,
+                at,
+                at,
+                versions.editor(author),
+            ],
         )
         similar.refresh_index(con, [incident_id])
     return note_id
 
 
-def delete_note(con: Connection, note_id: str) -> None:
+def _note_text(text: str | None, title: str, verb: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InputError(f"{title} note: the text is empty; type the note, then {verb} it")
+    return text
+
+
+_NOTES = versions.Versioned("review_notes", "note_id", "note", "reload the Meeting step")
+
+
+def edit_note(
+    session: ReviewSession,
+    note_id: str,
+    text: str,
+    *,
+    version: int,
+    by: str | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Change a note's text if it is still at ``version`` (what the form showed); return its new version. A newer
+    version raises ``versions.VersionConflict`` and writes nothing; a note deleted meanwhile is an InputError."""
+    segment = session.con.execute(
+        "SELECT segment FROM review_notes WHERE note_id = ? AND incident_id = ?", [note_id, session.incident_id]
+    ).fetchone()
+    if segment is None:
+        raise InputError("note: it no longer exists (deleted in another window?); reload the Meeting step")
+    text = _note_text(text, SEGMENT_BY_NAME[segment[0]].title, "save")
+    con = session.con
     with db.transaction(con):
-        gone = con.execute("DELETE FROM review_notes WHERE note_id = ? RETURNING incident_id", [note_id]).fetchall()
+        saved = versions.update(con, _NOTES, note_id, version, {"text": text}, versions.editor(by), at or session.now())
+        if saved is None:
+            raise InputError("note: it no longer exists (deleted in another window?); reload the Meeting step")
+        similar.refresh_index(con, [session.incident_id])
+    return saved
+
+
+def delete_note(con: Connection, note_id: str, *, version: int, at: dt.datetime | None = None) -> None:
+    """Delete a note if it is still at ``version``; one that is gone already is no error, one changed since
+    raises ``versions.VersionConflict``."""
+    with db.transaction(con):
+        gone = versions.delete(con, _NOTES, note_id, version, at or dt.datetime.now(dt.UTC), returning="incident_id")
         similar.refresh_index(con, [row[0] for row in gone])
 
 
 def notes(session: ReviewSession) -> pd.DataFrame:
-    """The incident's notes in meeting order, then by time."""
+    """The incident's notes in meeting order, then by time, each with its version (what an edit names)."""
     con, incident_id = session.con, session.incident_id
     frame = con.execute(
-        "SELECT note_id, segment, category, tag, flag, text, author, created_at FROM review_notes "
+        "SELECT note_id, segment, category, tag, flag, text, author, created_at, version, updated_by, updated_at "
+        "FROM review_notes "
         "WHERE incident_id = ? ORDER BY created_at, note_id",
         [incident_id],
     ).df()

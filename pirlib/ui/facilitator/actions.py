@@ -92,6 +92,7 @@ class ActionsStep(Step):
         self.push_result = widgets.HTML()
         self.push_result.add_class("pir-push-result")
         self.draft_id: str | None = None
+        self.draft_version = 0  # the version of the draft the form shows: an edit lands only on that version
 
     def load(self, s: ReviewSession) -> None:
         invitees = prepare.invite_list(s)
@@ -138,6 +139,7 @@ class ActionsStep(Step):
             self.host.changed(self.name, s)
 
     def _load(self, draft: Draft | None) -> None:
+        self.draft_version = draft.version if draft else 0
         with self.loading():
             for name, field in self.fields.items():
                 value = getattr(draft, name) if draft else None
@@ -158,9 +160,11 @@ class ActionsStep(Step):
             self._load(actions.get_draft(s.con, draft_id))
             self._show(actions.list_drafts(s))
 
-    def delete(self, draft_id: str) -> None:
+    def delete(self, draft_id: str, version: int) -> None:
+        """Delete the draft as the list showed it (a draft changed since is not deleted: the message says by whom)."""
+
         def delete(s: ReviewSession) -> None:
-            actions.delete_draft(s.con, draft_id)
+            actions.delete_draft(s.con, draft_id, version=version)
             if draft_id == self.draft_id:
                 self.draft_id = None
                 self._load(None)
@@ -172,9 +176,12 @@ class ActionsStep(Step):
         def save(s: ReviewSession) -> None:
             if self.draft_id is None:
                 values = {n: f.value for n, f in self.fields.items()}
-                self.draft_id = actions.create_draft(s, **values)
-            else:
-                actions.update_draft(s.con, self.draft_id, **{name: value})
+                self.draft_id = actions.create_draft(s, by=self.host.user, **values)
+                self.draft_version = 1
+            else:  # someone else's newer save makes this a message; what was typed stays in the form
+                self.draft_version = actions.update_draft(
+                    s.con, self.draft_id, version=self.draft_version, by=self.host.user, **{name: value}
+                )
             self._show(actions.list_drafts(s))
 
         self.save(self.message, save, "draft saved")
@@ -209,6 +216,6 @@ class ActionsStep(Step):
             )
             edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
             edit.on_click(lambda _, d=draft.draft_id: self.edit(d))
-            delete = ConfirmButton(partial(self.delete, draft.draft_id), css="pir-delete-draft")
+            delete = ConfirmButton(partial(self.delete, draft.draft_id, draft.version), css="pir-delete-draft")
             rows.append(widgets.HBox([label, edit, delete.widget]))
         self.listing.children = rows or [widgets.HTML("<p>No drafts yet.</p>")]

@@ -8,8 +8,9 @@ a second in the browser asks the kernel to redraw the clocks from those stored t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
@@ -46,7 +47,7 @@ class MeetingStep(Step):
         self.add_buttons: dict[str, widgets.Button] = {}
         self.messages: dict[str, Message] = {}
         self.note_lists: dict[str, widgets.VBox] = {}
-        self.note_rows: dict[str, widgets.HBox] = {}  # by note id
+        self.note_rows: dict[str, NoteRow] = {}  # by note id
         self.built_for: str | None = None
         self.times: dict[str, tuple[dt.datetime, dt.datetime | None]] = {}
         self.recap: RecapPanel | None = None
@@ -133,27 +134,15 @@ class MeetingStep(Step):
         )
 
     def _show_notes(self, name: str, all_notes: pd.DataFrame) -> None:
-        """Redraw one segment's notes (each with a delete that asks first). A note's row is made once and
-        kept (a note is never edited, only deleted), so showing an incident again makes no new widgets."""
+        """Redraw one segment's notes (each with an edit and a delete that asks first). A note's row is made once
+        per version of the note and kept, so showing an incident again makes no new widgets."""
         rows = []
         for note in all_notes.loc[all_notes["segment"] == name].to_dict("records"):
             row = self.note_rows.get(note["note_id"])
-            if row is None:
-                marks = " ".join(
-                    f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
-                    for v in (note["tag"], note["flag"])
-                    if isinstance(v, str) and v
-                )
-                delete = ConfirmButton(partial(self.delete_note, note["note_id"], name), css="pir-delete-note")
-                buttons = [delete.widget] if name != "actions" else [self._draft_button(note["note_id"]), delete.widget]
-                row = widgets.HBox(
-                    [
-                        widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(note['text'])}</span>"),
-                        *buttons,
-                    ]
-                )
-                self.note_rows[note["note_id"]] = row
-            rows.append(row)
+            if row is None or row.version != int(note["version"]):
+                row = NoteRow(self, name, note)
+                self.note_rows[row.note_id] = row
+            rows.append(row.widget)
         self.note_lists[name].children = rows
 
     @staticmethod
@@ -215,15 +204,31 @@ class MeetingStep(Step):
 
         self.save(self.messages[segment], add, "note saved")
 
-    def delete_note(self, note_id: str, segment: str) -> None:
+    def edit_note(self, note_id: str, version: int, segment: str, text: str) -> None:
+        """Save a note's new text over the version its row showed. When someone else saved it first, the message
+        says who and when, and the row shows their text with what was typed here still in its editor."""
+
+        def edit(s: ReviewSession) -> None:
+            meeting.edit_note(s, note_id, text, version=version, by=self.host.user)
+            self._show_notes(segment, meeting.notes(s))
+
+        if self.save(self.messages[segment], edit, "note saved"):
+            return
+        with self.session() as s:
+            self._show_notes(segment, meeting.notes(s))
+        row = self.note_rows.get(note_id)
+        if row is not None and row.version != version:
+            row.open_editor(text)
+
+    def delete_note(self, note_id: str, version: int, segment: str) -> None:
         def delete(s: ReviewSession) -> None:
-            meeting.delete_note(s.con, note_id)
+            meeting.delete_note(s.con, note_id, version=version, at=s.now())
             self.note_rows.pop(note_id, None)
             self._show_notes(segment, meeting.notes(s))
 
         self.save(self.messages[segment], delete, "note deleted")
 
-    def _draft_button(self, note_id: str) -> widgets.Button:
+    def draft_button(self, note_id: str) -> widgets.Button:
         """One click turns an action-item note into an action draft (never two drafts of one note)."""
         button = widgets.Button(layout=widgets.Layout(width="130px"))
         button.add_class("pir-note-to-draft")
@@ -243,7 +248,7 @@ class MeetingStep(Step):
 
     def draft_from_note(self, note_id: str, button: widgets.Button) -> None:
         def make(s: ReviewSession) -> None:
-            actions.draft_from_note(s, note_id)
+            actions.draft_from_note(s, note_id, by=self.host.user)
             self.host.changed(
                 "actions", s
             )  # the Actions step's progress; the Actions view reloads (depends on meeting)
@@ -255,6 +260,54 @@ class MeetingStep(Step):
         ):
             self.drafted.add(note_id)
             self._show_drafted(button, True)
+
+
+class NoteRow:
+    """One note as its segment lists it: the text (tag or flag first) with Edit and Delete (and, for an action
+    item, Make a draft); Edit opens the text in place, kept beside the note as stored, with Save and Cancel.
+    The editor's widgets are made on the first Edit: most notes are never edited, and a segment lists many."""
+
+    def __init__(self, step: MeetingStep, segment: str, note: Mapping[Hashable, Any]) -> None:
+        self.step, self.segment = step, segment
+        self.note_id, self.version = str(note["note_id"]), int(note["version"])
+        marks = " ".join(
+            f"[{meeting.NOTE_TAGS.get(v) or meeting.NOTE_FLAGS.get(v)}]"
+            for v in (note["tag"], note["flag"])
+            if isinstance(v, str) and v
+        )
+        self.text = str(note["text"])
+        self.shown = widgets.HTML(f"<span class='pir-note'>{html.text(marks)} {html.text(self.text)}</span>")
+        edit = widgets.Button(description="Edit", layout=widgets.Layout(width="70px"))
+        edit.add_class("pir-edit-note")
+        edit.on_click(lambda _: self.open_editor(self.text))
+        delete = ConfirmButton(partial(step.delete_note, self.note_id, self.version, segment), css="pir-delete-note")
+        buttons = [edit, delete.widget]
+        if segment == "actions":
+            buttons.insert(0, step.draft_button(self.note_id))
+        self.viewing = [self.shown, *buttons]
+        self.editor: widgets.Textarea | None = None
+        self.editing: list[widgets.Widget] = []
+        self.widget = widgets.HBox(self.viewing)
+
+    def open_editor(self, text: str) -> None:
+        if self.editor is None:
+            self.editor = widgets.Textarea(rows=2, layout=widgets.Layout(width="60%"))
+            self.editor.add_class("pir-note-editor")
+            save = widgets.Button(description="Save note", button_style="primary")
+            save.add_class("pir-save-note")
+            save.on_click(lambda _: self.save())
+            cancel = widgets.Button(description="Cancel")
+            cancel.on_click(lambda _: self.close_editor())
+            self.editing = [self.shown, self.editor, save, cancel]
+        self.editor.value = text
+        self.widget.children = self.editing
+
+    def save(self) -> None:
+        assert self.editor is not None  # Save is shown only with the editor
+        self.step.edit_note(self.note_id, self.version, self.segment, self.editor.value)
+
+    def close_editor(self) -> None:
+        self.widget.children = self.viewing
 
 
 class MeetingRecord:

@@ -1,0 +1,60 @@
+"""A facilitator in a process of its own, for the concurrency test: `python facilitator_worker.py NAME INCIDENT
+DRAFT_ID SECONDS`, with the store in the environment (PIR_DB, PIR_DATABASE_URL) as `pir` reads it.
+
+For SECONDS it saves, as the guide does (one unit of work per save: open the store, save, close): it reads the
+draft (the form showing it), then appends ``NAME:N;`` to the draft's description with the version it read, and
+every fifth time also adds a meeting note. Between the read and the save it waits a few milliseconds, as a person
+types, so that two workers on one draft overlap. A ``VersionConflict`` is counted (the guide would show its
+message); anything else ends the process with a traceback and a non-zero exit.
+
+Prints one JSON line: {"saves": drafts saved, "conflicts": version messages, "notes": notes added,
+"latency_ms": [each save's unit of work, connect to close]}.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+
+from pirlib.config import load_settings
+from pirlib.review import actions, meeting, versions
+from pirlib.review.session import open_review
+
+
+def main(name: str, incident: str, draft_id: str, seconds: float) -> None:
+    settings = load_settings()
+    deadline = time.monotonic() + seconds
+    saves = conflicts = notes = 0
+    latencies: list[float] = []
+    jitter = random.Random(name)
+    while time.monotonic() < deadline:
+        with open_review(settings, incident) as session:  # the form loads the draft
+            draft = actions.get_draft(session.con, draft_id)
+        assert draft is not None, draft_id
+        time.sleep(jitter.uniform(0.0, 0.02))  # the person types
+        started = time.perf_counter()
+        try:
+            with open_review(settings, incident) as session:
+                actions.update_draft(
+                    session.con,
+                    draft_id,
+                    version=draft.version,
+                    by=name,
+                    description=f"{draft.description or ''}{name}:{saves};",
+                )
+                if saves % 5 == 0:
+                    meeting.add_note(session, "went_well", f"{name} note {notes}", author=name)
+                    notes += 1
+        except versions.VersionConflict:
+            conflicts += 1
+            continue
+        finally:
+            latencies.append((time.perf_counter() - started) * 1000)
+        saves += 1
+    print(json.dumps({"saves": saves, "conflicts": conflicts, "notes": notes, "latency_ms": latencies}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))
