@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def normalise(requirement: str) -> tuple[str, str]:
-    name, _, bound = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(>=\s*([0-9.]+))?", requirement).groups()
+    name, _, bound = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(>=\s*([0-9.]+))?", requirement).groups()
     return re.sub(r"[-_.]+", "-", name.lower()), (bound or "").replace(">=", "").strip()
 
 
