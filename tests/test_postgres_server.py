@@ -37,6 +37,21 @@ def test_a_fresh_database_is_empty_utf8_and_owned_by_pir(server):
         psycopg.connect(first).close()
 
 
+def test_a_database_made_from_another_or_as_another_site_has_it(server):
+    import psycopg
+
+    source = server.fresh_database()
+    with psycopg.connect(source) as con:
+        con.execute("CREATE TABLE migrated (x text)")
+    copy = server.fresh_database(template=source.rsplit("/", 1)[1])
+    with psycopg.connect(copy) as con:
+        assert con.execute("SELECT count(*) FROM migrated").fetchone() == (0,)
+    with psycopg.connect(server.fresh_database(encoding="SQL_ASCII", locale="C")) as con:
+        # psycopg gives bytes where the database has no encoding to decode with
+        assert con.execute("SHOW server_encoding").fetchone() == (b"SQL_ASCII",)
+        assert con.execute("SHOW lc_ctype").fetchone() == (b"C",)
+
+
 def test_the_password_role_needs_its_password(server):
     import psycopg
 

@@ -12,7 +12,8 @@ SELECT
     a.epic_key,
     a.summary,
     a.owner,
-    -- Jira's Team field wins; a site without one keeps the team typed on the draft the action was pushed from.
+    -- Jira's Team field wins; a site without one keeps the team typed on the draft the action was pushed from
+    -- (of two drafts pushed to one issue, the first team by name: PostgreSQL's view picks the same).
     coalesce(a.team, d.team) AS team,
     a.status,
     a.status_category,
@@ -38,7 +39,7 @@ SELECT
     coalesce(trim(a.verification_method), '') = '' AS missing_verification_method
 FROM actions AS a
 LEFT JOIN incidents AS i ON i.issue_id = a.incident_id AND NOT i.deleted
-LEFT JOIN (SELECT pushed_issue_id, any_value(team) AS team FROM action_drafts
+LEFT JOIN (SELECT pushed_issue_id, min(team) AS team FROM action_drafts
            WHERE pushed_issue_id IS NOT NULL GROUP BY pushed_issue_id) AS d ON d.pushed_issue_id = a.issue_id
 WHERE NOT a.deleted;
 

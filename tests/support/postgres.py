@@ -42,8 +42,8 @@ USER = "pir"  # trusted on 127.0.0.1: owns every fresh database
 PASSWORD_USER = "pir_password"  # must give its password on 127.0.0.1
 UNPRIVILEGED = "nobody"  # who runs the server when the tests run as root
 START_TIMEOUT = 60.0  # seconds for initdb plus the server's start, on a loaded 2-core machine
-LOG_LINES = 15
-SERVER_TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: a time or date that depends on the server's zone shows  # of the server's log, in the error when it does not start
+LOG_LINES = 15  # of the server's log, in the error when it does not start
+SERVER_TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: a time or date that depends on the server's zone shows
 
 _lock = threading.Lock()
 _server: PostgresServer | None = None
@@ -105,7 +105,7 @@ def require() -> PostgresServer:
     return server()
 
 
-def url(port: int, database: str, user: str = USER, password: str | None = None) -> str:
+def database_url(port: int, database: str, user: str = USER, password: str | None = None) -> str:
     secret = f":{quote(password, safe='')}" if password is not None else ""
     return f"postgresql://{user}{secret}@127.0.0.1:{port}/{database}"
 
@@ -132,7 +132,7 @@ class PostgresServer:
     @property
     def url(self) -> str:
         """The admin database (``postgres``) as the superuser."""
-        return url(self.port, "postgres", ADMIN)
+        return database_url(self.port, "postgres", ADMIN)
 
     @classmethod
     def start(cls, timeout: float = START_TIMEOUT) -> PostgresServer:
@@ -276,16 +276,29 @@ class PostgresServer:
     def url_for(self, database: str, *, password: bool = False) -> str:
         """``database`` as ``pir`` (trusted), or as ``pir_password`` with its password."""
         if password:
-            return url(self.port, database, PASSWORD_USER, self.password)
-        return url(self.port, database)
+            return database_url(self.port, database, PASSWORD_USER, self.password)
+        return database_url(self.port, database)
 
-    def fresh_database(self, *, password: bool = False, template: str = "template1") -> str:
+    def fresh_database(
+        self,
+        *,
+        password: bool = False,
+        template: str = "template1",
+        encoding: str | None = None,
+        locale: str | None = None,
+    ) -> str:
         """A new empty database's URL (UTF8, C.UTF-8): owned by ``pir``, or with ``password`` by ``pir_password``
-        and the URL with its password. ``template`` copies another database instead (one already migrated, say)."""
+        and the URL with its password. ``template`` copies another database instead (one already migrated, say);
+        ``encoding`` and ``locale`` make one as another site may have it (from template0)."""
         name = f"pir_{next(self._names)}_{secrets.token_hex(3)}"
         owner = PASSWORD_USER if password else USER
+        if encoding or locale:
+            template = "template0"
+        options = "".join(
+            f" {option} '{value}'" for option, value in (("ENCODING", encoding), ("LOCALE", locale)) if value
+        )
         with self._admin_connection() as admin:
-            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}" STRATEGY FILE_COPY')
+            admin.execute(f'CREATE DATABASE "{name}" OWNER {owner} TEMPLATE "{template}"{options}')
         return self.url_for(name, password=password)
 
     def drop_database(self, database_url: str) -> None:
