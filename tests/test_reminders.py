@@ -154,6 +154,22 @@ def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(
     assert "retry 1 of 2" in caplog.text  # the backoff did run, and was logged without the URL
 
 
+def test_the_command_configures_the_store_in_use_and_in_team_mode_leaves_pir_db_alone(
+    settings: Settings, receiver: Receiver, monkeypatch
+):
+    """`pir remind` writes the configured values (here the publish deadline) into the store before it works:
+    the DuckDB file, or in team mode PostgreSQL, where PIR_DB (the read model's path) is never created."""
+    settings = seed(settings)
+    stores.environment(settings, monkeypatch)
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
+    monkeypatch.setenv("PIR_PUBLISH_HOURS", "36")
+    assert cli.main(["remind"]) == 0 and len(receiver.bodies) == 3
+    with db.connect(settings, read_only=True) as con:
+        assert db.one(con, "SELECT hours FROM review_stage_deadlines WHERE stage = 'published'") == (36.0,)
+    assert Path(settings.db).exists() == (settings.database_url is None)
+
+
 def test_email_reminders_go_through_smtp_exactly_once(settings: Settings, smtp: SmtpSink):
     settings = seed(settings).replace(
         smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], smtp_from="pir@example.com"
