@@ -378,3 +378,40 @@ def test_the_postmortem_shows_an_edit_saved_a_moment_before(settings, tmp_path):
                 [key],
             )
         assert stale.startswith("The v4.29.7 config")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["publish", "INC-1", "--doc-url", "https://wiki.example.com/pm"],
+        ["regulator-filed", "INC-1"],
+        ["push"],
+        ["remind"],
+        ["digest"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_team_store_out_of_reach_is_one_line_without_the_password(command, tmp_path, monkeypatch, capsys):
+    """Every command that writes PostgreSQL in team mode says which server it could not reach, never the
+    password in PIR_DATABASE_URL, and writes no DuckDB file instead."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    for name, value in (
+        ("PIR_DATABASE_URL", f"postgresql://pir:Pa55w0rdS3cret@127.0.0.1:{port}/pir_team"),
+        ("PIR_DB", str(tmp_path / "pir.duckdb")),
+        ("PIR_DB_LOCK_TIMEOUT", "0.3"),
+        ("PIR_SLACK_WEBHOOK", "http://127.0.0.1:9/hook"),
+        ("PIR_DIGEST_WEBHOOK", "http://127.0.0.1:9/hook"),
+        ("PIR_JIRA_URL", "http://127.0.0.1:9"),
+        ("PIR_JIRA_PAT", "token"),
+    ):
+        monkeypatch.setenv(name, value)
+    assert cli.main(command) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Pa55w0rdS3cret" not in captured.out + captured.err
+    assert captured.err.startswith(f"pir: error: cannot reach PostgreSQL at postgresql://pir@127.0.0.1:{port}/pir_team")
+    assert list(tmp_path.iterdir()) == []
