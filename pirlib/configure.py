@@ -53,10 +53,9 @@ def open_configured(settings: Settings, *, create: bool = True) -> Iterator[Conn
 def prepare(settings: Settings) -> None:
     """``apply`` in a connection of its own, for a command whose work opens the database further down.
 
-    Solo, a database file that does not exist yet is left alone: a command that needs one refuses the missing
-    file itself, and one that creates it has nothing yet that the configured values would change. In team mode
-    the store is PostgreSQL, which always exists (the URL names it): it is migrated and configured, and
-    ``PIR_DB`` (the read model there) is never opened for writing.
+    A database file that does not exist yet is left alone: a command that needs one refuses the missing file
+    itself, and one that creates it has nothing yet that the configured values would change. PostgreSQL (team
+    mode) is always there to configure.
     """
     if db.team_mode(settings) or Path(settings.db).is_file():
         with open_configured(settings):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import stores
+from support import store_data
 from support.receivers import Receiver, SmtpSink
 
 from pirlib import attention, cli, db, delivery, digest
@@ -38,7 +38,7 @@ def solo_demo(tmp_path: Path, demo_db: Path) -> Settings:
 @pytest.fixture
 def demo(store: str, solo_demo: Settings, demo_db: Path) -> Settings:
     """The demo in the store under test (in PostgreSQL: a copy of the demo file's rows)."""
-    return stores.on_store(store, solo_demo, source=demo_db)
+    return store_data.on_store(store, solo_demo, source=demo_db)
 
 
 def sends(settings: Settings) -> list[tuple]:
