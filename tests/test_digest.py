@@ -9,6 +9,8 @@ import datetime as dt
 import email
 import json
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from pathlib import Path
 
@@ -48,7 +50,10 @@ def sends(settings: Settings) -> list[tuple]:
         ).fetchall()
 
 
-def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo, solo_demo):
+def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo, solo_demo, monkeypatch):
+    # One instant for every build here: the clocks' texts ("due in 5 h 2 min") follow the time of day.
+    at = attention.now(demo)
+    monkeypatch.setattr(attention, "now", lambda settings: at)
     with db.connect(demo, read_only=True) as con:
         built = digest.build(con, demo)
         home = attention.collect(con, TODAY, attention.now(demo))
@@ -94,6 +99,23 @@ def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receive
     assert len(receiver.bodies) == 1 and len(smtp.messages) == 1
     digest.send_digest(settings.replace(today=TODAY + dt.timedelta(days=1)), backoff=FAST)
     assert len(receiver.bodies) == 2 and len(smtp.messages) == 2
+
+
+def test_two_runs_at_once_send_the_digest_once(demo, receiver: Receiver, monkeypatch):
+    """Cron on two machines (team mode) or cron and a person: the second run reads the first one's claim."""
+    settings = demo.replace(digest_webhook=Secret(receiver.url))
+    decide = digest._due
+
+    def slowly(*args, **kwargs):  # a wide moment between reading the claims and making them
+        time.sleep(0.5)
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(digest, "_due", slowly)
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: digest.send_digest(settings, backoff=FAST), range(2)))
+    assert sorted(len(run.sent) for run in runs) == [0, 1] and len(receiver.bodies) == 1
+    (why,) = [why for run in runs for why in run.skipped.values()]
+    assert why == "another run is sending it right now" or why.startswith("already sent this week"), why
 
 
 def test_a_failed_send_is_recorded_and_the_next_run_sends_it(demo, receiver: Receiver, capsys):
@@ -192,9 +214,11 @@ def test_a_claim_by_a_running_send_is_left_alone_until_it_is_stale():
     assert todo == ["email"] and skipped == {"slack": "another run is sending it right now"}
 
 
-def test_the_digest_shows_a_filing_recorded_a_moment_before(demo):
+def test_the_digest_shows_a_filing_recorded_a_moment_before(demo, monkeypatch):
     """`pir regulator-filed` writes the store and the next digest leaves the filing out: in team mode the digest
     reads PostgreSQL itself, not the read model (which has not had a snapshot since and still lists it)."""
+    at = attention.now(demo)
+    monkeypatch.setattr(attention, "now", lambda settings: at)  # the two digests count at one instant
     before = digest.send_digest(demo, dry_run=True).digest
     (filings,) = [section for section in before.found.sections if section.key == "regulatory"]
     assert filings.lines, "the demo has a regulator filing open"

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import logging
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -168,6 +170,23 @@ def test_the_command_configures_the_store_in_use_and_in_team_mode_leaves_pir_db_
     with db.connect(settings, read_only=True) as con:
         assert db.one(con, "SELECT hours FROM review_stage_deadlines WHERE stage = 'published'") == (36.0,)
     assert Path(settings.db).exists() == (settings.database_url is None)
+
+
+def test_two_runs_at_once_send_each_reminder_once(settings: Settings, receiver: Receiver, monkeypatch):
+    """Cron and a person running `pir remind` at the same moment (in team mode from two machines): the second
+    reads the claims of the first, not what was there before them, and sends nothing twice."""
+    settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
+    decide = reminders.due_reminders
+
+    def slowly(*args, **kwargs):  # a wide moment between reading the claims and making them
+        time.sleep(0.5)
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "due_reminders", slowly)
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: reminders.remind(settings, backoff=FAST), range(2)))
+    assert sorted(len(run.sent) for run in runs) == [0, 3] and not any(run.failed for run in runs)
+    assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"]
 
 
 def test_email_reminders_go_through_smtp_exactly_once(settings: Settings, smtp: SmtpSink):
