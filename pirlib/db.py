@@ -131,17 +131,6 @@ def transaction(con: Connection) -> Iterator[Connection]:
         raise
 
 
-def one_at_a_time(con: Connection, name: str) -> None:
-    """Inside the caller's transaction: wait until no other pir process is inside one for ``name`` on this store.
-
-    For a read-then-claim (reminders, the digest) that two runs (cron and a person) must not both make. DuckDB
-    lets one writing process at a time into the file already; PostgreSQL takes a transaction advisory lock on
-    ``name``, released at COMMIT or ROLLBACK.
-    """
-    if dialect(con) == "postgres":
-        con.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
-
-
 def _is_lock_error(exc: Exception) -> bool:
     return any(marker in str(exc) for marker in _LOCK_MARKERS)
 
@@ -224,6 +213,17 @@ def _turn(db_path: Path, read_only: bool, deadline: float, timeout: float) -> It
         for fd in held:
             if fd is not None:
                 os.close(fd)
+
+
+def one_at_a_time(con: Connection, name: str) -> None:
+    """Inside the caller's transaction: wait until no other pir process is inside one for ``name`` on this store.
+
+    For a read-then-claim (reminders, the digest) that two runs (cron and a person) must not both make. DuckDB
+    lets one writing process at a time into the file already; PostgreSQL takes a transaction advisory lock on
+    ``name``, released at COMMIT or ROLLBACK.
+    """
+    if dialect(con) == "postgres":
+        con.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
 
 
 # Rows per DuckDB row group in what pir writes (DuckDB's default is 122,880). pir's tables are small next to
