@@ -9,8 +9,6 @@ import datetime as dt
 import email
 import json
 import shutil
-import time
-from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from pathlib import Path
 
@@ -104,15 +102,7 @@ def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receive
 def test_two_runs_at_once_send_the_digest_once(demo, receiver: Receiver, monkeypatch):
     """Cron on two machines (team mode) or cron and a person: the second run reads the first one's claim."""
     settings = demo.replace(digest_webhook=Secret(receiver.url))
-    decide = digest._due
-
-    def slowly(*args, **kwargs):  # a wide moment between reading the claims and making them
-        time.sleep(0.5)
-        return decide(*args, **kwargs)
-
-    monkeypatch.setattr(digest, "_due", slowly)
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: digest.send_digest(settings, backoff=FAST), range(2)))
+    runs = store_data.two_runs_at_once(monkeypatch, digest, "_due", lambda: digest.send_digest(settings, backoff=FAST))
     assert sorted(len(run.sent) for run in runs) == [0, 1] and len(receiver.bodies) == 1
     (why,) = [why for run in runs for why in run.skipped.values()]
     assert why == "another run is sending it right now" or why.startswith("already sent this week"), why

@@ -7,8 +7,6 @@ import datetime as dt
 import json
 import logging
 import re
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -176,15 +174,9 @@ def test_two_runs_at_once_send_each_reminder_once(settings: Settings, receiver: 
     """Cron and a person running `pir remind` at the same moment (in team mode from two machines): the second
     reads the claims of the first, not what was there before them, and sends nothing twice."""
     settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
-    decide = reminders.due_reminders
-
-    def slowly(*args, **kwargs):  # a wide moment between reading the claims and making them
-        time.sleep(0.5)
-        return decide(*args, **kwargs)
-
-    monkeypatch.setattr(reminders, "due_reminders", slowly)
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: reminders.remind(settings, backoff=FAST), range(2)))
+    runs = store_data.two_runs_at_once(
+        monkeypatch, reminders, "due_reminders", lambda: reminders.remind(settings, backoff=FAST)
+    )
     assert sorted(len(run.sent) for run in runs) == [0, 3] and not any(run.failed for run in runs)
     assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"]
 

@@ -8,13 +8,19 @@ of every table's rows (bulk, through ``pirlib.pg``'s ``register``: no row-by-row
 cloned by PostgreSQL (``CREATE DATABASE ... TEMPLATE``), which takes a fraction of a second.
 
 ``contents`` is what "writes nothing" compares: the DuckDB file's bytes, or every PostgreSQL table's rows.
-``environment`` is what a `pir` command run in the test needs to use the same store.
+``environment`` is what a `pir` command run in the test needs to use the same store. ``two_runs_at_once``
+runs a command's work twice at one moment, for the claims two runs (cron and a person) must not both make.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import duckdb
@@ -23,6 +29,8 @@ import pytest
 
 from pirlib import db
 from pirlib.config import Secret, Settings
+
+T = TypeVar("T")
 
 _TEMPLATES: dict[tuple[Path, int, int], str] = {}  # (file, size, mtime) -> name of a database holding its copy
 
@@ -101,3 +109,17 @@ def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PIR_DATABASE_URL", settings.database_url.reveal())
     else:
         monkeypatch.delenv("PIR_DATABASE_URL", raising=False)
+
+
+def two_runs_at_once(monkeypatch: pytest.MonkeyPatch, module: ModuleType, step: str, run: Callable[[], T]) -> list[T]:
+    """``run`` twice at the same moment, each holding ``module.step`` (a step between reading the claims and
+    making them) for half a second, so that without a lock both would read before either claims."""
+    original = getattr(module, step)
+
+    def slowly(*args: object, **kwargs: object) -> object:
+        time.sleep(0.5)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, step, slowly)
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda _: run(), range(2)))
