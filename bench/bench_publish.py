@@ -7,7 +7,10 @@ KEY` (the three files), and `pir publish KEY --confluence` against the Confluenc
 the ratio to the baseline, and the Confluence requests of the create and of an update. The three commands
 run one after the other in each round (``bench.helpers.interleaved``), so the baseline sees the same load.
 It sets no goal (issue 12 set none): it prints, and exits 0 unless a command fails.
-Run: ``python bench/bench_publish.py [--runs N]`` (``PIR_BENCH_QUICK=1``: one run).
+``--store postgres`` times the same in team mode (issue 20): the demo's rows copied into a fresh database of a
+PostgreSQL started for the run (tests/support/postgres.py; needs the Debian package), every command with
+``PIR_DATABASE_URL``, so the floor is `pir init` on PostgreSQL too.
+Run: ``python bench/bench_publish.py [--runs N] [--store duckdb|postgres]`` (``PIR_BENCH_QUICK=1``: one run).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ PIR = [sys.executable, "-m", "pirlib"]
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=helpers.runs(5))
+    parser.add_argument("--store", choices=["duckdb", "postgres"], default="duckdb")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -53,6 +57,13 @@ def main() -> int:
             "PIR_CONFLUENCE_EMAIL": EMAIL,
             "PIR_CONFLUENCE_TOKEN": TOKEN,
         }
+        if args.store == "postgres":
+            from support import postgres, store_data
+
+            team = store_data.on_store("postgres", settings)  # a fresh database holding the demo's rows
+            assert team.database_url is not None
+            env["PIR_DATABASE_URL"] = team.database_url.reveal()
+            print(f"   team mode: the demo's rows in PostgreSQL ({postgres.bin_dir()})")
         requests_per_run = []
 
         def to_confluence() -> None:

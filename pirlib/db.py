@@ -237,6 +237,17 @@ def _turn(db_path: Path, read_only: bool, deadline: float, timeout: float) -> It
                 os.close(fd)
 
 
+def one_at_a_time(con: Connection, name: str) -> None:
+    """Inside the caller's transaction: wait until no other pir process is inside one for ``name`` on this store.
+
+    For a read-then-claim (reminders, the digest) that two runs (cron and a person) must not both make. DuckDB
+    lets one writing process at a time into the file already; PostgreSQL takes a transaction advisory lock on
+    ``name``, released at COMMIT or ROLLBACK.
+    """
+    if dialect(con) == "postgres":
+        con.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
+
+
 # Rows per DuckDB row group in what pir writes (DuckDB's default is 122,880). pir's tables are small next to
 # that default: an incidents table of a large site is a single row group, and a checkpoint after rows were
 # appended rewrites the whole of it, ``raw`` JSON and all (measured: 0.2 s at 12.5k incidents, 1.7 s at

@@ -289,7 +289,9 @@ def send_digest(settings: Settings, *, dry_run: bool = False, backoff: Backoff |
             "with PIR_SMTP_HOST (`pir digest --dry-run` prints the digest without one)"
         )
     now = pd.Timestamp.now(tz="UTC")
-    with db.connect(settings, read_only=dry_run) as con:
+    with db.connect(settings, read_only=dry_run) as con, db.transaction(con):
+        if not dry_run:  # an overlapping run reads the claims this one makes, not what was there before them
+            db.one_at_a_time(con, "pir digest")
         digest = build(con, settings)
         result = DigestResult(digest)
         history = con.execute("SELECT channel, status, sent_at FROM digests WHERE week = ?", [digest.week]).df()

@@ -394,13 +394,16 @@ def overdue_list(states: pd.DataFrame, limit: int | None = None) -> pd.DataFrame
 
 
 def load_review_stages(con: Connection) -> pd.DataFrame:
-    """One row per (reviewed incident, runbook stage) from v_review_deadlines, plus the incident's teams."""
+    """One row per (reviewed incident, runbook stage) from v_review_deadlines, plus the incident's teams.
+
+    SQL both stores speak (``array_agg`` is DuckDB's ``list`` by the name PostgreSQL knows): in team mode the
+    digest reads this from PostgreSQL, the boards from the read model."""
     return con.execute(
         """
         SELECT d.incident_id, d.key, d.summary, d.severity, d.service, d.closed_at, d.stage, d.stage_rank,
                d.deadline_hours, d.due_at, d.done_at, t.teams
         FROM v_review_deadlines AS d
-        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
+        LEFT JOIN (SELECT incident_id, array_agg(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
         ORDER BY d.closed_at, d.incident_id, d.stage_rank
         """

@@ -245,7 +245,9 @@ def remind(
     fallback = list(to or [settings.smtp_from])
     today = settings.current_date()
     result = RemindResult(channel=channel)
-    with db.connect(settings, read_only=dry_run) as con:
+    with db.connect(settings, read_only=dry_run) as con, db.transaction(con):
+        if not dry_run:  # an overlapping run reads the claims this one makes, not what was there before them
+            db.one_at_a_time(con, "pir remind")
         open_actions = con.execute(_OPEN_ACTIONS).df()
         history = con.execute(
             "SELECT r.* FROM reminders AS r JOIN actions AS a ON a.issue_id = r.action_id AND a.due_date = r.due_date"

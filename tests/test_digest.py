@@ -1,6 +1,7 @@
 """`pir digest` over the demo database, against a real webhook receiver and a real SMTP server on 127.0.0.1:
 sent once per ISO week per channel, the same attention list as the home page, and an HTML e-mail that a
-browser (headless Chromium, as a mail client's HTML view) shows with its links and no remote asset."""
+browser (headless Chromium, as a mail client's HTML view) shows with its links and no remote asset. On both stores:
+in team mode the digest reads and records in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,20 +14,31 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import store_data
 from support.receivers import Receiver, SmtpSink
 
 from pirlib import attention, cli, db, delivery, digest
 from pirlib.config import Secret, Settings
+from pirlib.incidents import resolve_incident
+from pirlib.publish import pipeline
 
 TODAY = dt.date(2026, 11, 1)  # a Sunday: the run's ISO week is 2026-W44, "last week" 19-25 October
 FAST = delivery.Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
 DASHBOARDS = "https://pir.example.com/boards"
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
-def demo(tmp_path: Path, demo_db: Path) -> Settings:
+def solo_demo(tmp_path: Path, demo_db: Path) -> Settings:
     shutil.copy(demo_db, tmp_path / "pir.duckdb")
     return Settings(db=tmp_path / "pir.duckdb", today=TODAY, dashboard_url=DASHBOARDS, db_lock_timeout=20.0)
+
+
+@pytest.fixture
+def demo(store: str, solo_demo: Settings, demo_db: Path) -> Settings:
+    """The demo in the store under test (in PostgreSQL: a copy of the demo file's rows)."""
+    return store_data.on_store(store, solo_demo, source=demo_db)
 
 
 def sends(settings: Settings) -> list[tuple]:
@@ -36,7 +48,10 @@ def sends(settings: Settings) -> list[tuple]:
         ).fetchall()
 
 
-def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo):
+def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo, solo_demo, monkeypatch):
+    # One instant for every build here: the clocks' texts ("due in 5 h 2 min") follow the time of day.
+    at = attention.now(demo)
+    monkeypatch.setattr(attention, "now", lambda settings: at)
     with db.connect(demo, read_only=True) as con:
         built = digest.build(con, demo)
         home = attention.collect(con, TODAY, attention.now(demo))
@@ -47,6 +62,8 @@ def test_the_digest_carries_the_home_pages_list_and_last_weeks_numbers(demo):
     ]
     assert built.found.count > 0
     text = built.text()
+    with db.connect(solo_demo, read_only=True) as con:  # the same digest from either store
+        assert digest.build(con, solo_demo).text() == text
     for label, value in built.numbers.rows():
         assert f"{label}: {value}" in text
     # Every attention line links to its board and filter under the dashboards' address.
@@ -80,6 +97,15 @@ def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receive
     assert len(receiver.bodies) == 1 and len(smtp.messages) == 1
     digest.send_digest(settings.replace(today=TODAY + dt.timedelta(days=1)), backoff=FAST)
     assert len(receiver.bodies) == 2 and len(smtp.messages) == 2
+
+
+def test_two_runs_at_once_send_the_digest_once(demo, receiver: Receiver, monkeypatch):
+    """Cron on two machines (team mode) or cron and a person: the second run reads the first one's claim."""
+    settings = demo.replace(digest_webhook=Secret(receiver.url))
+    runs = store_data.two_runs_at_once(monkeypatch, digest, "_due", lambda: digest.send_digest(settings, backoff=FAST))
+    assert sorted(len(run.sent) for run in runs) == [0, 1] and len(receiver.bodies) == 1
+    (why,) = [why for run in runs for why in run.skipped.values()]
+    assert why == "another run is sending it right now" or why.startswith("already sent this week"), why
 
 
 def test_a_failed_send_is_recorded_and_the_next_run_sends_it(demo, receiver: Receiver, capsys):
@@ -129,11 +155,13 @@ def test_the_digest_keeps_jira_text_as_text(demo):
 
 
 @pytest.mark.browser
-def test_the_html_email_looks_right_in_a_browser(demo, smtp: SmtpSink, browser, tmp_path: Path):
+def test_the_html_email_looks_right_in_a_browser(solo_demo, smtp: SmtpSink, browser, tmp_path: Path):
     """The e-mail as a mail client gets it (through SMTP, parsed back), its HTML part opened in Chromium with
     the network cut off: it shows the numbers and every attention line as a link to the dashboards, styled
     inline (the headings keep their sizes) and loading nothing."""
-    settings = demo.replace(digest_to=("cto@example.com",), smtp_host="127.0.0.1", smtp_port=smtp.server_address[1])
+    settings = solo_demo.replace(
+        digest_to=("cto@example.com",), smtp_host="127.0.0.1", smtp_port=smtp.server_address[1]
+    )
     result = digest.send_digest(settings, backoff=FAST)
     ((_, _, raw),) = smtp.messages
     message = email.message_from_string(raw, policy=policy.default)
@@ -174,3 +202,24 @@ def test_a_claim_by_a_running_send_is_left_alone_until_it_is_stale():
     )
     todo, skipped = digest._due(history, ["slack", "email"], now)
     assert todo == ["email"] and skipped == {"slack": "another run is sending it right now"}
+
+
+def test_the_digest_shows_a_filing_recorded_a_moment_before(demo, monkeypatch):
+    """`pir regulator-filed` writes the store and the next digest leaves the filing out: in team mode the digest
+    reads PostgreSQL itself, not the read model (which has not had a snapshot since and still lists it)."""
+    at = attention.now(demo)
+    monkeypatch.setattr(attention, "now", lambda settings: at)  # the two digests count at one instant
+    before = digest.send_digest(demo, dry_run=True).digest
+    (filings,) = [section for section in before.found.sections if section.key == "regulatory"]
+    assert filings.lines, "the demo has a regulator filing open"
+    key = filings.lines[0].text.split(" ", 1)[0]
+    with db.connect(demo) as con:
+        pipeline.record_regulator_filing(con, resolve_incident(con, key)[0], dt.datetime.now(dt.UTC))
+    after = digest.send_digest(demo, dry_run=True).digest
+    (filed,) = [section for section in after.found.sections if section.key == "regulatory"]
+    assert key not in " ".join(line.text for line in filed.lines) and filed.total == filings.total - 1
+    assert after.found.count == before.found.count - 1
+    if demo.database_url is not None:
+        with db.read_model(demo) as con:
+            stale = attention.collect(con, TODAY, attention.now(demo))
+        assert key in " ".join(line.text for section in stale.sections for line in section.lines)

@@ -1,5 +1,5 @@
 """`pir publish` on the Stage-31 sample against a Confluence-compatible server, a webhook receiver and an SMTP
-sink, all on 127.0.0.1, over a real DuckDB file."""
+sink, all on 127.0.0.1, over each store: the DuckDB file, and PostgreSQL in team mode (the same rows, copied)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from support import publish_fixture as fx
+from support import store_data
 from support.fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
 
 from pirlib import cli, db, metrics
@@ -18,10 +19,14 @@ from pirlib.config import Secret
 from pirlib.delivery import Backoff
 from pirlib.errors import PirError
 from pirlib.publish import messages, pipeline
+from pirlib.review import meeting
+from pirlib.review.session import open_review
 from pirlib.ui import boards
 
 FAST = Backoff(attempts=2, base_delay=0.01, max_delay=0.02, timeout=2.0)
 AT = dt.datetime(2025, 9, 7, 9, 0, tzinfo=dt.UTC)
+
+pytestmark = pytest.mark.both_stores
 
 
 @pytest.fixture
@@ -35,7 +40,7 @@ def wiki():
 
 
 @pytest.fixture
-def settings(demo_db, tmp_path, wiki):
+def solo_settings(demo_db, tmp_path, wiki):
     return fx.stage31_settings(
         demo_db,
         tmp_path,
@@ -46,11 +51,16 @@ def settings(demo_db, tmp_path, wiki):
     )
 
 
+@pytest.fixture
+def settings(store, solo_settings):
+    return store_data.on_store(store, solo_settings)
+
+
 def review_row(settings) -> tuple:
     with db.connect(settings, read_only=True) as con:
         return con.execute(
             "SELECT r.published_at, r.doc_url FROM reviews AS r JOIN incidents AS i ON i.issue_id = r.incident_id "
-            "WHERE list_contains(i.labels, 'stage31')"
+            "WHERE 'stage31' = ANY(i.labels)"
         ).fetchone()
 
 
@@ -99,13 +109,14 @@ def test_a_page_with_the_title_but_unknown_to_pir_is_updated_not_duplicated(sett
     assert again.page.page_id == first.page.page_id and again.page.version == 2 and not again.page.created
 
 
-def test_data_center_bearer_token_without_the_wiki_prefix(demo_db, tmp_path):
+def test_data_center_bearer_token_without_the_wiki_prefix(store, demo_db, tmp_path):
     server = FakeConfluence(context="")
     try:
         server.add_page("REL", "Incidents", server.add_page("REL", "Reliability"))
         settings = fx.stage31_settings(
             demo_db, tmp_path, confluence_url=server.url, confluence_space="REL", confluence_pat=Secret(PAT)
         )
+        settings = store_data.on_store(store, settings)
         result = pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=FAST)
         assert result.page.created and result.page.url.startswith(server.url + "/spaces/REL/pages/")
     finally:
@@ -265,7 +276,7 @@ def test_the_email_template_ships_in_docs_and_the_package_copy_is_the_same():
 
 def test_cli_publish_regulator_filed_and_errors(settings, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+    store_data.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", "2025-09-07")
     monkeypatch.setenv("PIR_CONFLUENCE_URL", settings.confluence_url)
     monkeypatch.setenv("PIR_CONFLUENCE_SPACE", "REL")
@@ -290,7 +301,9 @@ def test_cli_publish_regulator_filed_and_errors(settings, tmp_path, monkeypatch,
     assert err[1].startswith("pir: error: page address 'javascript:alert(1)' is not an http(s) URL")
 
 
-def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_recorded(settings):
+def test_the_reviews_board_keeps_the_regulatory_item_open_until_the_filing_is_recorded(solo_settings):
+    # The boards read the read model: in team mode that is the snapshot, whose freshness `pir snapshot` tests.
+    settings = solo_settings
     key = fx.stage31_key(settings)
 
     def panel() -> str:
@@ -318,8 +331,8 @@ def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(
     settings, wiki, receiver, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
+    store_data.environment(settings, monkeypatch)
     for name, value in (
-        ("PIR_DB", str(settings.db)),
         ("PIR_TODAY", "2025-09-07"),
         ("PIR_CONFLUENCE_URL", settings.confluence_url),
         ("PIR_CONFLUENCE_SPACE", "REL"),
@@ -343,3 +356,62 @@ def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(
     basic = base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
     for text in (first.out, first.err, second.out, second.err):
         assert "s3cr3tW3bh00kT0ken" not in text and "services" not in text and basic not in text and TOKEN not in text
+
+
+def test_the_postmortem_shows_an_edit_saved_a_moment_before(settings, tmp_path):
+    """A facilitator's save lands in the store, and the very next publish renders it: in team mode publish reads
+    PostgreSQL itself, not the read model (which has not had a snapshot since and still says the old thing)."""
+    key = fx.stage31_key(settings)
+    edit = "The pool size check compared bytes with megabytes (edited a moment ago)"
+    with open_review(settings, key) as session:
+        meeting.save_root_cause(session, edit, "Canary analysis watched latency only")
+    result = pipeline.publish(settings, key, formats=["md"], out_dir=tmp_path / "fresh", at=AT)
+    (document,) = result.files
+    text = document.read_text(encoding="utf-8")
+    assert "compared bytes with megabytes (edited a moment ago)" in text and "The v4.29.7 config" not in text
+    if settings.database_url is not None:
+        with db.read_model(settings) as con:
+            (stale,) = db.one(
+                con,
+                "SELECT r.root_cause FROM reviews AS r JOIN incidents AS i ON i.issue_id = r.incident_id "
+                "WHERE i.key = ?",
+                [key],
+            )
+        assert stale.startswith("The v4.29.7 config")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["publish", "INC-1", "--doc-url", "https://wiki.example.com/pm"],
+        ["regulator-filed", "INC-1"],
+        ["push"],
+        ["remind"],
+        ["digest"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_team_store_out_of_reach_is_one_line_without_the_password(command, tmp_path, monkeypatch, capsys):
+    """Every command that writes PostgreSQL in team mode says which server it could not reach, never the
+    password in PIR_DATABASE_URL, and writes no DuckDB file instead."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    for name, value in (
+        ("PIR_DATABASE_URL", f"postgresql://pir:Pa55w0rdS3cret@127.0.0.1:{port}/pir_team"),
+        ("PIR_DB", str(tmp_path / "pir.duckdb")),
+        ("PIR_DB_LOCK_TIMEOUT", "0.3"),
+        ("PIR_SLACK_WEBHOOK", "http://127.0.0.1:9/hook"),
+        ("PIR_DIGEST_WEBHOOK", "http://127.0.0.1:9/hook"),
+        ("PIR_JIRA_URL", "http://127.0.0.1:9"),
+        ("PIR_JIRA_PAT", "token"),
+    ):
+        monkeypatch.setenv(name, value)
+    assert cli.main(command) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Pa55w0rdS3cret" not in captured.out + captured.err
+    assert captured.err.startswith(f"pir: error: cannot reach PostgreSQL at postgresql://pir@127.0.0.1:{port}/pir_team")
+    assert list(tmp_path.iterdir()) == []

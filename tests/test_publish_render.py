@@ -1,5 +1,8 @@
 """The postmortem of the Stage-31 sample in every format: golden files, hostile text, template overrides.
 
+On both stores: in team mode the same rows, copied into PostgreSQL, must give the same documents (the same golden
+files), read through PostgreSQL's own views.
+
 Regenerate the golden files after an intended change with ``PIR_UPDATE_GOLDEN=1 pytest tests/test_publish_render.py``
 and read the diff before committing it.
 """
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import publish_fixture as fx
+from support import store_data
 
 from pirlib import db
 from pirlib.errors import PirError
@@ -26,10 +30,12 @@ from pirlib.timeline.milestones import set_milestone_override
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
-def stage31(demo_db, tmp_path):
-    settings = fx.stage31_settings(demo_db, tmp_path)
+def stage31(store, demo_db, tmp_path):
+    settings = store_data.on_store(store, fx.stage31_settings(demo_db, tmp_path))
     with db.connect(settings, read_only=True) as con:
         incident_id = resolve_incident(con, fx.stage31_key(settings))[0]
         data = render.postmortem_data(con, incident_id, fx.RENDERED_AT)

@@ -1,13 +1,13 @@
 """`pir push` end to end: drafts -> the real `jira` package -> the fake Jira (both flavours) -> back via sync.
 
-Each test syncs a small site into a real DuckDB file, drafts SMART actions through ``pirlib.review.actions`` and
-pushes them. Duplicates are counted in the fake's store by the draft's marker label.
+Each test syncs a small site into the store (a real DuckDB file, and PostgreSQL in team mode), drafts SMART actions
+through ``pirlib.review.actions`` and pushes them. Duplicates are counted in the fake's store by the draft's marker
+label.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from support.fake_jira import FakeJira, tiny_site
@@ -15,6 +15,7 @@ from support.jira_samples import jira_sample
 
 from pirlib import db
 from pirlib.config import Secret, Settings
+from pirlib.errors import PirError
 from pirlib.jira_sync import client as jc
 from pirlib.jira_sync import push, sync
 from pirlib.review import actions, prepare
@@ -24,6 +25,8 @@ from pirlib.ui.facilitator.wizard import FacilitatorWizard
 FAST = jc.RetryPolicy(base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
 TODAY = dt.date(2025, 10, 1)
 POST_ISSUE = r"^POST /rest/api/\d/issue\?"
+
+pytestmark = pytest.mark.both_stores
 
 
 def site_with_an_epicless_incident() -> dict:
@@ -42,9 +45,9 @@ def server(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def cfg(server: FakeJira, tmp_path: Path) -> Settings:
+def cfg(server: FakeJira, settings: Settings) -> Settings:
     creds = {k: Secret(v) if k in ("jira_token", "jira_pat") else v for k, v in server.credentials().items()}
-    settings = Settings(db=tmp_path / "pir.duckdb", jira_url=server.url, db_lock_timeout=20.0, today=TODAY, **creds)
+    settings = settings.replace(jira_url=server.url, today=TODAY, **creds)
     sync.run(settings, progress=False, retry=FAST)
     return settings
 
@@ -385,6 +388,17 @@ def test_the_guides_push_button_pushes_and_shows_jiras_words_as_text(server: Fak
     keys = [draft_row(cfg, d).pushed_key for d in (good, bad)]
     assert all(keys) and all(k in step.push_result.value for k in keys)
     assert all(k in " ".join(row.children[0].value for row in step.listing.children) for k in keys)
+
+
+def test_one_push_at_a_time_per_store(server: FakeJira, cfg: Settings):
+    """Solo a lock file beside the database; in team mode a PostgreSQL advisory lock, which holds for pushes from
+    other machines too (the lock file would not)."""
+    draft_id = draft(cfg)
+    with push._one_push_at_a_time(cfg):
+        with pytest.raises(PirError, match=r"^another `pir push` is running on this database; wait"):
+            run_push(cfg)
+    assert draft_row(cfg, draft_id).state == "draft" and marked(server, draft_id) == []
+    assert [o.state for o in run_push(cfg).outcomes] == ["pushed"]  # the lock went with the push that held it
 
 
 # --- ambiguous creates (issue 17) ------------------------------------------------------------------------

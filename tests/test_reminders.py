@@ -1,5 +1,5 @@
 """`pir remind` against a real HTTP receiver (a Slack incoming webhook stand-in) and a real SMTP server,
-both on 127.0.0.1, over a real DuckDB file."""
+both on 127.0.0.1, over each store (the DuckDB file, and PostgreSQL in team mode)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from support import store_data
 from support.receivers import Receiver, SmtpSink
 
 from pirlib import cli, db, delivery, reminders
@@ -18,10 +20,12 @@ from pirlib.config import Secret, Settings
 TODAY = dt.date(2025, 10, 1)
 FAST = delivery.Backoff(attempts=3, base_delay=0.01, max_delay=0.02, timeout=2.0)
 
+pytestmark = pytest.mark.both_stores
 
-def seed(path: Path) -> Settings:
+
+def seed(settings: Settings) -> Settings:
     """Incidents (one closed) and actions around TODAY: which ones get what is the point of each test."""
-    settings = Settings(db=path, db_lock_timeout=20.0, today=TODAY)
+    settings = settings.replace(today=TODAY)
     day = dt.timedelta(days=1)
     incidents = pd.DataFrame(
         {
@@ -50,6 +54,16 @@ def seed(path: Path) -> Settings:
     return settings
 
 
+def another_store(settings: Settings, tmp_path: Path) -> Settings:
+    """A second, empty store of the same kind as ``settings``'s."""
+    other = settings.replace(db=tmp_path / "other.duckdb")
+    if settings.database_url is None:
+        return other
+    from support import postgres
+
+    return other.replace(database_url=Secret(postgres.server().fresh_database()))
+
+
 def rows(settings: Settings) -> list[tuple]:
     with db.connect(settings, read_only=True) as con:
         return con.execute(
@@ -62,8 +76,8 @@ def keys(bodies: list[dict]) -> list[str]:
     return sorted(b["text"].split(": ", 1)[1].split(" ", 1)[0] for b in bodies)
 
 
-def test_each_reminder_goes_out_exactly_once_over_repeated_runs(receiver: Receiver, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url), overdue_reminder_cap=2)
+def test_each_reminder_goes_out_exactly_once_over_repeated_runs(settings: Settings, receiver: Receiver):
+    settings = seed(settings).replace(slack_webhook=Secret(receiver.url), overdue_reminder_cap=2)
     first = reminders.remind(settings, backoff=FAST)
     # due in 2 days: INC-11 and INC-15 (its incident is closed: reminders keep going); overdue: INC-12.
     assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"] and not first.failed
@@ -77,8 +91,8 @@ def test_each_reminder_goes_out_exactly_once_over_repeated_runs(receiver: Receiv
     assert len(receiver.bodies) == 4
 
 
-def test_a_moved_due_date_earns_a_new_reminder(receiver: Receiver, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
+def test_a_moved_due_date_earns_a_new_reminder(settings: Settings, receiver: Receiver):
+    settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
     reminders.remind(settings, backoff=FAST)
     with db.connect(settings) as con:  # what the next sync writes after the owner moved it in Jira
         con.execute("UPDATE actions SET due_date = ? WHERE key = 'INC-11'", [TODAY + dt.timedelta(days=9)])
@@ -89,12 +103,12 @@ def test_a_moved_due_date_earns_a_new_reminder(receiver: Receiver, tmp_path: Pat
 
 
 def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next_run(
-    receiver: Receiver, tmp_path: Path
+    settings: Settings, receiver: Receiver, tmp_path: Path
 ):
-    settings = seed(tmp_path / "pir.duckdb").replace(slack_webhook=Secret(receiver.url))
+    settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 1  # one 500, then fine: the retry inside the run delivers
     assert len(reminders.remind(settings, backoff=FAST).sent) == 3 and receiver.attempts == 4
-    fresh = seed(tmp_path / "other.duckdb").replace(slack_webhook=Secret(receiver.url))
+    fresh = seed(another_store(settings, tmp_path)).replace(slack_webhook=Secret(receiver.url))
     receiver.fail, receiver.attempts = 100, 0
     result = reminders.remind(fresh, backoff=FAST)
     assert len(result.failed) == 3 and receiver.attempts == 3 * FAST.attempts
@@ -107,24 +121,24 @@ def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next
     assert reminders.remind(next_day, backoff=FAST).sent == []
 
 
-def test_a_dry_run_prints_and_writes_nothing(receiver: Receiver, tmp_path: Path, monkeypatch, capsys):
-    settings = seed(tmp_path / "pir.duckdb")
-    before = (tmp_path / "pir.duckdb").read_bytes()
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+def test_a_dry_run_prints_and_writes_nothing(settings: Settings, receiver: Receiver, monkeypatch, capsys):
+    settings = seed(settings)
+    before = store_data.contents(settings)
+    store_data.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     assert cli.main(["remind", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("would send (slack)") == 3 and "INC-12" in out
     assert receiver.attempts == 0 and rows(settings) == []
-    assert (tmp_path / "pir.duckdb").read_bytes() == before
+    assert store_data.contents(settings) == before
 
 
 def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(
-    receiver: Receiver, tmp_path: Path, monkeypatch, capsys, caplog
+    settings: Settings, receiver: Receiver, monkeypatch, capsys, caplog
 ):
-    settings = seed(tmp_path / "pir.duckdb")
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+    settings = seed(settings)
+    store_data.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)  # the CLI's retries, with test-sized sleeps
@@ -140,8 +154,35 @@ def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(
     assert "retry 1 of 2" in caplog.text  # the backoff did run, and was logged without the URL
 
 
-def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(
+def test_the_command_configures_the_store_in_use_and_in_team_mode_leaves_pir_db_alone(
+    settings: Settings, receiver: Receiver, monkeypatch
+):
+    """`pir remind` writes the configured values (here the publish deadline) into the store before it works:
+    the DuckDB file, or in team mode PostgreSQL, where PIR_DB (the read model's path) is never created."""
+    settings = seed(settings)
+    store_data.environment(settings, monkeypatch)
+    monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
+    monkeypatch.setenv("PIR_PUBLISH_HOURS", "36")
+    assert cli.main(["remind"]) == 0 and len(receiver.bodies) == 3
+    with db.connect(settings, read_only=True) as con:
+        assert db.one(con, "SELECT hours FROM review_stage_deadlines WHERE stage = 'published'") == (36.0,)
+    assert Path(settings.db).exists() == (settings.database_url is None)
+
+
+def test_two_runs_at_once_send_each_reminder_once(settings: Settings, receiver: Receiver, monkeypatch):
+    """Cron and a person running `pir remind` at the same moment (in team mode from two machines): the second
+    reads the claims of the first, not what was there before them, and sends nothing twice."""
+    settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
+    runs = store_data.two_runs_at_once(
+        monkeypatch, reminders, "due_reminders", lambda: reminders.remind(settings, backoff=FAST)
+    )
+    assert sorted(len(run.sent) for run in runs) == [0, 3] and not any(run.failed for run in runs)
+    assert keys(receiver.bodies) == ["INC-11", "INC-12", "INC-15"]
+
+
+def test_email_reminders_go_through_smtp_exactly_once(settings: Settings, smtp: SmtpSink):
+    settings = seed(settings).replace(
         smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], smtp_from="pir@example.com"
     )
     result = reminders.remind(settings, to=["sre-team@example.com"], backoff=FAST)
@@ -153,8 +194,8 @@ def test_email_reminders_go_through_smtp_exactly_once(smtp: SmtpSink, tmp_path: 
     assert len(smtp.messages) == 3 and {r[4] for r in rows(settings)} == {"email"}
 
 
-def test_email_reminders_reach_the_owner_when_jira_has_their_address(smtp: SmtpSink, tmp_path: Path):
-    settings = seed(tmp_path / "pir.duckdb").replace(
+def test_email_reminders_reach_the_owner_when_jira_has_their_address(settings: Settings, smtp: SmtpSink):
+    settings = seed(settings).replace(
         smtp_host="127.0.0.1", smtp_port=smtp.server_address[1], smtp_from="pir@example.com"
     )
     with db.connect(settings) as con:
@@ -207,17 +248,17 @@ def test_due_reminders_respects_a_claim_by_a_concurrent_run():
     assert [r.key for r in reminders.due_reminders(open_actions, stale, TODAY, 2, 5, now=now)] == ["INC-11"]
 
 
-def test_a_dry_run_needs_no_channel(tmp_path: Path, monkeypatch, capsys):
-    settings = seed(tmp_path / "pir.duckdb")
-    before = (tmp_path / "pir.duckdb").read_bytes()
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+def test_a_dry_run_needs_no_channel(settings: Settings, monkeypatch, capsys):
+    settings = seed(settings)
+    before = store_data.contents(settings)
+    store_data.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     for name in ("PIR_SLACK_WEBHOOK", "PIR_SMTP_HOST", "PIR_SECRETS_FILE"):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["remind", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count(f"would send ({reminders.NO_CHANNEL})") == 3 and "set PIR_SLACK_WEBHOOK" in out
-    assert rows(settings) == [] and (tmp_path / "pir.duckdb").read_bytes() == before
+    assert rows(settings) == [] and store_data.contents(settings) == before
     # Without --dry-run a missing channel is still one line naming the settings (and the dry run).
     assert cli.main(["remind"]) == 1
     err = capsys.readouterr().err
@@ -243,9 +284,9 @@ def many_due(settings: Settings, count: int) -> Settings:
 
 
 def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_next_run(
-    receiver: Receiver, tmp_path: Path
+    settings: Settings, receiver: Receiver
 ):
-    settings = many_due(seed(tmp_path / "pir.duckdb"), 20).replace(slack_webhook=Secret(receiver.url))
+    settings = many_due(seed(settings), 20).replace(slack_webhook=Secret(receiver.url))
     receiver.fail = 10_000
     result = reminders.remind(settings, backoff=FAST)
     tried = reminders.FAILURES_BEFORE_STOP
@@ -259,23 +300,23 @@ def test_a_dead_webhook_stops_the_run_after_a_few_failures_and_the_rest_go_out_n
     assert reminders.remind(settings, backoff=FAST).sent == []
 
 
-def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(tmp_path: Path):
+def test_a_dead_smtp_server_stops_the_run_after_a_few_failures(settings: Settings):
     import socket
 
     with socket.socket() as probe:  # a port nobody listens on: connection refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = many_due(seed(tmp_path / "pir.duckdb"), 10).replace(smtp_host="127.0.0.1", smtp_port=port)
+    settings = many_due(seed(settings), 10).replace(smtp_host="127.0.0.1", smtp_port=port)
     result = reminders.remind(settings, backoff=FAST)
     assert len(result.failed) == 13 and result.stopped
     assert sum("not tried" not in error for _, error in result.failed) == reminders.FAILURES_BEFORE_STOP
 
 
 def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(
-    receiver: Receiver, tmp_path: Path, monkeypatch, capsys, caplog
+    settings: Settings, receiver: Receiver, monkeypatch, capsys, caplog
 ):
-    settings = seed(tmp_path / "pir.duckdb")
-    monkeypatch.setenv("PIR_DB", str(settings.db))
+    settings = seed(settings)
+    store_data.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)

@@ -38,6 +38,7 @@ def load_repeats_despite_fixes(con: Connection) -> pd.DataFrame:
 
 
 def _recurrences(con: Connection, where: str) -> pd.DataFrame:
+    # SQL both stores speak (array_agg: DuckDB's list): the digest reads this from PostgreSQL in team mode.
     return con.execute(
         f"""
         SELECT r.incident_id, r.key, i.summary, r.service, r.failure_mode, r.severity, r.occurred_at,
@@ -47,7 +48,7 @@ def _recurrences(con: Connection, where: str) -> pd.DataFrame:
                i.url, t.teams
         FROM v_failure_mode_recurrence AS r
         JOIN incidents AS i ON i.issue_id = r.incident_id
-        LEFT JOIN (SELECT incident_id, list(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
+        LEFT JOIN (SELECT incident_id, array_agg(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams
                    FROM v_action_status GROUP BY incident_id) AS t USING (incident_id)
         {where}
         ORDER BY r.occurred_at, r.key

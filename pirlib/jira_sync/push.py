@@ -47,8 +47,9 @@ Decisions where the issue was silent:
 - Drafts that are not SMART yet (``pirlib.review.actions.validate``, the guide's rule) are not pushed;
   they are reported as skipped with their problems and stay drafts.
 - An owner must match exactly one active Jira user by display name, e-mail or user name (case-insensitive).
-- Only one ``pir push`` runs at a time per database (a lock file next to it), so two facilitators pressing
-  the button at once cannot both create.
+- Only one ``pir push`` runs at a time per database (solo a lock file next to it; in team mode a PostgreSQL
+  advisory lock, held on a connection of its own for the push), so two facilitators pressing the button at
+  once cannot both create.
 """
 
 from __future__ import annotations
@@ -306,8 +307,22 @@ def issue_body(draft: Draft, target: Target, assignee: dict[str, Any] | None) ->
 # ----------------------------------------------------------------------------------------------- I/O
 
 
+_BUSY = "another `pir push` is running on this database; wait for it to finish and push again"
+
+
 @contextlib.contextmanager
 def _one_push_at_a_time(settings: Settings) -> Iterator[None]:
+    """Solo: a lock file next to the database. Team: a PostgreSQL advisory lock, which holds across the machines
+    (JupyterHub servers, cron) that share the store, and is released by the server if this process dies."""
+    if db.team_mode(settings):
+        with db.connect(settings) as con:
+            if not db.one(con, "SELECT pg_try_advisory_lock(hashtext('pir push'))")[0]:
+                raise PirError(_BUSY)
+            try:
+                yield
+            finally:
+                con.execute("SELECT pg_advisory_unlock(hashtext('pir push'))")
+        return
     path = Path(settings.db)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.with_name(path.name + ".push"), os.O_RDWR | os.O_CREAT, 0o666)
@@ -315,9 +330,7 @@ def _one_push_at_a_time(settings: Settings) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PirError(
-                "another `pir push` is running on this database; wait for it to finish and push again"
-            ) from None
+            raise PirError(_BUSY) from None
         yield
     finally:
         os.close(fd)

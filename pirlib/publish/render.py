@@ -1,6 +1,6 @@
 """One reviewed dataset of an incident, rendered as the postmortem (Markdown, HTML, Confluence storage format).
 
-``postmortem_data(con, incident_id, at)`` reads everything the documents say from DuckDB once; every format
+``postmortem_data(con, incident_id, at)`` reads everything the documents say from the store once; every format
 and every message (``pirlib.publish.messages``) is rendered from that one dict, so they cannot disagree on a
 fact. Rendering is pure: the same data and ``at`` give the same bytes.
 
@@ -85,7 +85,8 @@ def postmortem_data(con: Connection, incident_id: str, at: dt.datetime) -> dict[
     # The mode as classified (the facilitator's, else the taxonomy's), never Jira's raw field value.
     incident = _records(
         con.execute(
-            "SELECT i.* EXCLUDE (raw, failure_mode), m.failure_mode, m.jira_says FROM incidents AS i"
+            "SELECT i.key, i.summary, i.description, i.severity, i.service, i.components, i.status, i.commander,"
+            " i.customer_impact, i.regulatory, i.url, m.failure_mode, m.jira_says FROM incidents AS i"
             " LEFT JOIN v_incident_failure_modes AS m ON m.incident_id = i.issue_id WHERE i.issue_id = ?",
             [incident_id],
         ).df()

@@ -81,4 +81,4 @@ def stage31_settings(demo_db: Path, folder: Path, **changes: object) -> Settings
 
 def stage31_key(settings: Settings) -> str:
     with db.connect(settings, read_only=True) as con:
-        return con.execute("SELECT key FROM incidents WHERE list_contains(labels, 'stage31')").fetchone()[0]
+        return con.execute("SELECT key FROM incidents WHERE 'stage31' = ANY(labels)").fetchone()[0]
