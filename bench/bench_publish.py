@@ -58,9 +58,9 @@ def main() -> int:
             "PIR_CONFLUENCE_TOKEN": TOKEN,
         }
         if args.store == "postgres":
-            from support import postgres, store_data
+            from support import postgres, stores
 
-            team = store_data.on_store("postgres", settings)  # a fresh database holding the demo's rows
+            team = stores.on_store("postgres", settings)  # a fresh database holding the demo's rows
             assert team.database_url is not None
             env["PIR_DATABASE_URL"] = team.database_url.reveal()
             print(f"   team mode: the demo's rows in PostgreSQL ({postgres.bin_dir()})")

@@ -2,7 +2,7 @@
 
 PostgreSQL is a real one started for the bench (tests/support/postgres.py: initdb/pg_ctl in a temporary folder on
 127.0.0.1, as ``nobody`` under root); the 10k site is the shared generated database (``bench.helpers.big_database``,
-or ``PIR_BENCH_BIG``) copied table by table into it (tests/support/store_copy.py).
+or ``PIR_BENCH_BIG``) copied table by table into it (tests/support/stores.py).
 
 Time. Floor: the least a snapshot can cost, reading the same tables out of the same PostgreSQL: a Python process
 (psycopg, same interpreter) that runs ``COPY (SELECT ...) TO STDOUT`` in CSV for every table, in one REPEATABLE READ
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support import postgres  # noqa: E402
-from support.store_copy import copy_into_postgres  # noqa: E402
+from support.stores import copy_into_postgres  # noqa: E402
 
 from bench import helpers  # noqa: E402
 from pirlib import db  # noqa: E402

@@ -9,7 +9,6 @@ an expensive server or browser.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import os
 import shutil
@@ -17,20 +16,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import xdist_groups
+from support import stores, xdist_groups
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.publish_fixture import build_demo
 from support.receivers import Receiver, SmtpSink
 
-from pirlib.config import Secret, Settings
+from pirlib.config import Settings
 
 STORES = ("duckdb", "postgres")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module marked ``both_stores`` runs each test that uses ``settings`` once per store, so they cannot drift."""
-    if "store" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+    own = {name for mark in metafunc.definition.iter_markers("parametrize") for name in _names(mark.args[0])}
+    if (
+        "store" in metafunc.fixturenames
+        and "store" not in own
+        and metafunc.definition.get_closest_marker("both_stores")
+    ):
         metafunc.parametrize("store", STORES, indirect=True)
+
+
+def _names(argnames: str | list[str] | tuple[str, ...]) -> list[str]:
+    return [name.strip() for name in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
 
 
 @pytest.fixture
@@ -55,16 +63,12 @@ def store(request: pytest.FixtureRequest) -> str:
 def settings(tmp_path: Path, store: str) -> Iterator[Settings]:
     """Settings on a fresh store: a DuckDB file in the test's folder, or a new PostgreSQL database (team mode),
     dropped afterwards (about 8 MB each)."""
-    solo = Settings(db=tmp_path / "pir.duckdb", sample_dir=tmp_path / "sample", db_lock_timeout=20.0)
-    if store != "postgres":
-        yield solo
-        return
-    from support import postgres
+    settings = stores.new_settings(store, tmp_path)
+    yield settings
+    if settings.database_url is not None:
+        from support import postgres
 
-    server = postgres.server()
-    url = server.fresh_database()
-    yield dataclasses.replace(solo, database_url=Secret(url))
-    server.drop_database(url)
+        postgres.server().drop_database(settings.database_url.reveal())
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from support.team import new_settings, pir_env
+from support.stores import new_settings, pir_env
 
 from pirlib import cli, db, demo, pg
 from pirlib.config import Settings

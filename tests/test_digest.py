@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import store_data
+from support import stores
 from support.receivers import Receiver, SmtpSink
 
 from pirlib import attention, cli, db, delivery, digest
@@ -38,7 +38,7 @@ def solo_demo(tmp_path: Path, demo_db: Path) -> Settings:
 @pytest.fixture
 def demo(store: str, solo_demo: Settings, demo_db: Path) -> Settings:
     """The demo in the store under test (in PostgreSQL: a copy of the demo file's rows)."""
-    return store_data.on_store(store, solo_demo, source=demo_db)
+    return stores.on_store(store, solo_demo, source=demo_db)
 
 
 def sends(settings: Settings) -> list[tuple]:
@@ -102,7 +102,7 @@ def test_slack_and_email_each_get_the_digest_once_a_week(demo, receiver: Receive
 def test_two_runs_at_once_send_the_digest_once(demo, receiver: Receiver, monkeypatch):
     """Cron on two machines (team mode) or cron and a person: the second run reads the first one's claim."""
     settings = demo.replace(digest_webhook=Secret(receiver.url))
-    runs = store_data.two_runs_at_once(monkeypatch, digest, "_due", lambda: digest.send_digest(settings, backoff=FAST))
+    runs = stores.two_runs_at_once(monkeypatch, digest, "_due", lambda: digest.send_digest(settings, backoff=FAST))
     assert sorted(len(run.sent) for run in runs) == [0, 1] and len(receiver.bodies) == 1
     (why,) = [why for run in runs for why in run.skipped.values()]
     assert why == "another run is sending it right now" or why.startswith("already sent this week"), why

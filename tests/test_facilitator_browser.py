@@ -23,7 +23,7 @@ from support import postgres
 from support import review_fixture as fx
 from support.browser import Visit
 from support.serving import ARTIFACTS, PIR, free_port, port_open
-from support.team import pir_env
+from support.stores import pir_env
 
 from pirlib import db
 from pirlib.config import Secret, Settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from support import review_fixture as fx
-from support.team import pir_env
+from support.stores import pir_env
 
 from pirlib import cli, db
 from pirlib.errors import InputError

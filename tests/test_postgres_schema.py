@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from support import postgres
 from support.publish_fixture import stage31_settings
+from support.stores import copy_into_postgres
 
 from pirlib import db, pg
 from pirlib.config import Settings
@@ -256,26 +257,6 @@ def add_rows_the_sample_lacks(settings: Settings) -> None:
         )
 
 
-def copy_tables(duck: Any, pg: Any) -> None:
-    """Every table's rows from DuckDB into PostgreSQL with COPY (the baseline's own rows replaced)."""
-    tables = [
-        name
-        for (name,) in duck.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-            " AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name"
-        ).fetchall()
-    ]
-    with pg.transaction():
-        pg.execute("TRUNCATE " + ", ".join(tables))
-        for table in tables:
-            cursor = duck.execute(f"SELECT * FROM {table}")
-            columns = ", ".join(f'"{d[0]}"' for d in cursor.description)
-            rows = cursor.fetchall()
-            with pg.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-
 @pytest.fixture(scope="module")
 def both_stores(server, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     """(DuckDB, PostgreSQL) connections to the same rows: the demo with a review on top and add_rows_the_sample_lacks."""
@@ -285,8 +266,8 @@ def both_stores(server, demo_db: Path, tmp_path_factory: pytest.TempPathFactory)
     add_rows_the_sample_lacks(settings)
     url = server.fresh_database(locale="C")  # lower() and [:alpha:] ASCII-only, but for the views' own care
     migrate_postgres(url)
+    copy_into_postgres(Path(settings.db), url)
     with db.connect(settings, read_only=True) as duck, psycopg.connect(url, autocommit=True) as pg:
-        copy_tables(duck, pg)
         yield duck, pg
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from support import publish_fixture as fx
-from support import store_data
+from support import stores
 from support.fake_confluence import EMAIL, PAT, TOKEN, FakeConfluence
 
 from pirlib import cli, db, metrics
@@ -53,7 +53,7 @@ def solo_settings(demo_db, tmp_path, wiki):
 
 @pytest.fixture
 def settings(store, solo_settings):
-    return store_data.on_store(store, solo_settings)
+    return stores.on_store(store, solo_settings)
 
 
 def review_row(settings) -> tuple:
@@ -116,7 +116,7 @@ def test_data_center_bearer_token_without_the_wiki_prefix(store, demo_db, tmp_pa
         settings = fx.stage31_settings(
             demo_db, tmp_path, confluence_url=server.url, confluence_space="REL", confluence_pat=Secret(PAT)
         )
-        settings = store_data.on_store(store, settings)
+        settings = stores.on_store(store, settings)
         result = pipeline.publish(settings, fx.stage31_key(settings), to_confluence=True, at=AT, backoff=FAST)
         assert result.page.created and result.page.url.startswith(server.url + "/spaces/REL/pages/")
     finally:
@@ -276,7 +276,7 @@ def test_the_email_template_ships_in_docs_and_the_package_copy_is_the_same():
 
 def test_cli_publish_regulator_filed_and_errors(settings, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    store_data.environment(settings, monkeypatch)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", "2025-09-07")
     monkeypatch.setenv("PIR_CONFLUENCE_URL", settings.confluence_url)
     monkeypatch.setenv("PIR_CONFLUENCE_SPACE", "REL")
@@ -331,7 +331,7 @@ def test_no_secret_of_a_webhook_or_confluence_error_page_reaches_the_terminal(
     settings, wiki, receiver, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    store_data.environment(settings, monkeypatch)
+    stores.environment(settings, monkeypatch)
     for name, value in (
         ("PIR_TODAY", "2025-09-07"),
         ("PIR_CONFLUENCE_URL", settings.confluence_url),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import publish_fixture as fx
-from support import store_data
+from support import stores
 
 from pirlib import db
 from pirlib.errors import PirError
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.both_stores
 
 @pytest.fixture
 def stage31(store, demo_db, tmp_path):
-    settings = store_data.on_store(store, fx.stage31_settings(demo_db, tmp_path))
+    settings = stores.on_store(store, fx.stage31_settings(demo_db, tmp_path))
     with db.connect(settings, read_only=True) as con:
         incident_id = resolve_incident(con, fx.stage31_key(settings))[0]
         data = render.postmortem_data(con, incident_id, fx.RENDERED_AT)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import store_data
+from support import stores
 from support.receivers import Receiver, SmtpSink
 
 from pirlib import cli, db, delivery, reminders
@@ -123,22 +123,22 @@ def test_a_failing_webhook_is_retried_with_backoff_recorded_and_sent_on_the_next
 
 def test_a_dry_run_prints_and_writes_nothing(settings: Settings, receiver: Receiver, monkeypatch, capsys):
     settings = seed(settings)
-    before = store_data.contents(settings)
-    store_data.environment(settings, monkeypatch)
+    before = stores.contents(settings)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     assert cli.main(["remind", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("would send (slack)") == 3 and "INC-12" in out
     assert receiver.attempts == 0 and rows(settings) == []
-    assert store_data.contents(settings) == before
+    assert stores.contents(settings) == before
 
 
 def test_the_webhook_url_never_shows_in_logs_errors_output_or_the_database(
     settings: Settings, receiver: Receiver, monkeypatch, capsys, caplog
 ):
     settings = seed(settings)
-    store_data.environment(settings, monkeypatch)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)  # the CLI's retries, with test-sized sleeps
@@ -160,7 +160,7 @@ def test_the_command_configures_the_store_in_use_and_in_team_mode_leaves_pir_db_
     """`pir remind` writes the configured values (here the publish deadline) into the store before it works:
     the DuckDB file, or in team mode PostgreSQL, where PIR_DB (the read model's path) is never created."""
     settings = seed(settings)
-    store_data.environment(settings, monkeypatch)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     monkeypatch.setenv("PIR_PUBLISH_HOURS", "36")
@@ -174,7 +174,7 @@ def test_two_runs_at_once_send_each_reminder_once(settings: Settings, receiver: 
     """Cron and a person running `pir remind` at the same moment (in team mode from two machines): the second
     reads the claims of the first, not what was there before them, and sends nothing twice."""
     settings = seed(settings).replace(slack_webhook=Secret(receiver.url))
-    runs = store_data.two_runs_at_once(
+    runs = stores.two_runs_at_once(
         monkeypatch, reminders, "due_reminders", lambda: reminders.remind(settings, backoff=FAST)
     )
     assert sorted(len(run.sent) for run in runs) == [0, 3] and not any(run.failed for run in runs)
@@ -250,15 +250,15 @@ def test_due_reminders_respects_a_claim_by_a_concurrent_run():
 
 def test_a_dry_run_needs_no_channel(settings: Settings, monkeypatch, capsys):
     settings = seed(settings)
-    before = store_data.contents(settings)
-    store_data.environment(settings, monkeypatch)
+    before = stores.contents(settings)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     for name in ("PIR_SLACK_WEBHOOK", "PIR_SMTP_HOST", "PIR_SECRETS_FILE"):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["remind", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count(f"would send ({reminders.NO_CHANNEL})") == 3 and "set PIR_SLACK_WEBHOOK" in out
-    assert rows(settings) == [] and store_data.contents(settings) == before
+    assert rows(settings) == [] and stores.contents(settings) == before
     # Without --dry-run a missing channel is still one line naming the settings (and the dry run).
     assert cli.main(["remind"]) == 1
     err = capsys.readouterr().err
@@ -316,7 +316,7 @@ def test_a_webhook_error_page_that_echoes_the_url_leaks_nothing(
     settings: Settings, receiver: Receiver, monkeypatch, capsys, caplog
 ):
     settings = seed(settings)
-    store_data.environment(settings, monkeypatch)
+    stores.environment(settings, monkeypatch)
     monkeypatch.setenv("PIR_TODAY", TODAY.isoformat())
     monkeypatch.setenv("PIR_SLACK_WEBHOOK", receiver.url)
     monkeypatch.setattr(delivery, "DEFAULT_BACKOFF", FAST)

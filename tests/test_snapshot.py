@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from support import postgres
 from support.serving import free_port
-from support.store_copy import copy_into_postgres
+from support.stores import copy_into_postgres
 from test_schema_doc import SCHEMA_DOC, undocumented
 
 from pirlib import cli, db, snapshot

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from support.team import pir_env
+from support.stores import pir_env
 
 from pirlib import db, sample
 from pirlib.cli import main
