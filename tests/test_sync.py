@@ -869,13 +869,15 @@ def test_pir_init_and_sync_in_team_mode_write_postgresql_and_no_duckdb_file(
         monkeypatch.setenv(f"PIR_{name.upper()}", value)
     assert cli.main(["init"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"initialised {pg.describe(url)} (010_baseline.sql)") and password not in out
+    every = ", ".join(name for _, name, _ in db.migrations("postgres"))
+    assert out.startswith(f"initialised {pg.describe(url)} ({every})") and password not in out
     assert cli.main(["sync"]) == 0
     out = capsys.readouterr().out
     assert "synced " in out and password not in out
     with db.connect(settings) as con:
         assert db.dialect(con) == "postgres"
-        assert con.execute("SELECT name FROM schema_migrations").fetchall() == [("010_baseline.sql",)]
+        names = con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
+        assert names == [(name,) for _, name, _ in db.migrations("postgres")]
         assert con.execute("SELECT status FROM sync_runs").fetchall() == [("success",)]
         assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == N_INCIDENTS
     assert table_counts(settings) == expected(server.live_issues())
