@@ -854,7 +854,7 @@ def test_a_sync_that_fails_while_writing_leaves_the_store_as_it_was(
 
 
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
-def test_pir_init_and_sync_in_team_mode_write_postgresql_and_no_duckdb_file(
+def test_pir_init_and_sync_in_team_mode_write_postgresql_and_publish_only_the_read_model(
     server: FakeJira, settings: Settings, monkeypatch, capsys
 ):
     from support import postgres
@@ -881,6 +881,11 @@ def test_pir_init_and_sync_in_team_mode_write_postgresql_and_no_duckdb_file(
         assert con.execute("SELECT status FROM sync_runs").fetchall() == [("success",)]
         assert con.execute("SELECT count(*) FROM similar_documents").fetchone()[0] == N_INCIDENTS
     assert table_counts(settings) == expected(server.live_issues())
-    # Nothing beside PIR_DB: no database file, no write-ahead log, no spool or workspace left behind.
-    assert list(settings.db.parent.iterdir()) == []
+    # Beside PIR_DB only the read model the sync published at its end (and the lock its snapshots take turns on):
+    # no write-ahead log, spool or workspace left behind, and the read model holds what PostgreSQL holds.
+    assert sorted(p.name for p in settings.db.parent.iterdir()) == [settings.db.name, settings.db.name + ".snapshot"]
+    with db.read_model(settings) as model:
+        assert model.execute("SELECT count(*) FROM incidents").fetchone()[0] == N_INCIDENTS
+        mark = model.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()
+        assert mark is not None and pg.describe(url) in mark[0] and password not in mark[0]
     assert password not in json.dumps(runs(settings), default=str)
