@@ -1,7 +1,9 @@
 """Facilitators in parallel (issue 20): six writer processes for 60 s, four on reviews of their own and two on one
 draft, while `pir sync` runs against the fake Jira, on each store. Nothing is lost (every save a writer counted is
 in the store, and nothing else), the two on one draft get version messages and no other error, the sync never
-fails. The DuckDB file runs the same with its one-writer lock, for the figures per store the issue asks for.
+fails. In team mode four readers query the read model meanwhile while `pir snapshot --every 2` swaps it in
+(at least 20 times): no reader ever gets an error. The DuckDB file runs the writers and syncs the same with its
+one-writer lock, for the figures per store the issue asks for.
 
 And the negative control: a second process that opens the solo DuckDB file read-write while another holds it
 gets pir's one clear lock line.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +37,8 @@ SECONDS = 60.0
 OWN_REVIEWS = 4  # facilitators each on a review of their own
 ON_ONE_DRAFT = 2  # facilitators saving the same draft
 SYNC_PAUSE = 2.0  # seconds between one `pir sync` and the next, with a change in Jira before each
+READERS = 4  # boards reading the read model (team mode)
+SNAPSHOT_EVERY = 2.0  # seconds between `pir snapshot --every` rounds: about 30 swaps in the 60 s, besides the syncs'
 
 
 def child_env(settings: Settings, server: FakeJira | None = None, **extra: str) -> dict[str, str]:
@@ -95,13 +100,49 @@ def test_six_facilitators_and_a_sync_lose_nothing(settings, store, tmp_path):
 
         syncing = threading.Thread(target=sync_meanwhile)
         syncing.start()
+        # Team mode: four boards read the read model while `pir snapshot` swaps it in every couple of seconds (each
+        # `pir sync` publishes one too). Solo has no read model: a reader of the file would hold up the writers.
+        stop = tmp_path / "stop readers"
+        readers, snapshots = [], None
+        if store == "postgres":
+            readers = [
+                subprocess.Popen(
+                    [sys.executable, str(SUPPORT / "read_model_reader.py"), str(settings.db), str(stop)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=child_env(settings),
+                    cwd=tmp_path,
+                )
+                for _ in range(READERS)
+            ]
+            snapshots = subprocess.Popen(
+                [sys.executable, "-m", "pirlib", "snapshot", "--every", str(SNAPSHOT_EVERY)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=child_env(settings),
+                cwd=tmp_path,
+            )
         results = {}
         for name, proc in procs.items():
             out, err = proc.communicate(timeout=SECONDS + 240)
             assert proc.returncode == 0, f"{name}: {err}"  # a VersionConflict is counted; anything else fails
             results[name] = json.loads(out)
         syncing.join(timeout=300)
+        swaps = 0
+        if snapshots is not None:
+            snapshots.send_signal(signal.SIGTERM)
+            published, failed = snapshots.communicate(timeout=120)
+            assert snapshots.returncode == 0 and failed == "", failed
+            swaps = published.count("published the read model")
+        stop.touch()
+        reads = [json.loads(reader.communicate(timeout=60)[0]) for reader in readers]
     assert syncs and all(run.returncode == 0 for run in syncs), [run.stderr for run in syncs if run.returncode]
+    if store == "postgres":
+        assert swaps >= 20, swaps
+        for read in reads:  # no reader ever failed or waited out a lock while the file was swapped under it
+            assert read["error_count"] == 0 and read["queries"] > 0 and read["snapshots_seen"] >= 2, read
 
     with db.connect(settings) as con:
         for key, draft_id in drafts.items():
@@ -127,7 +168,8 @@ def test_six_facilitators_and_a_sync_lose_nothing(settings, store, tmp_path):
         f"\n{store}: {SECONDS:g} s, {len(writers)} writers + {len(syncs)} pir sync runs: "
         f"{sum(r['saves'] for r in results.values())} drafts saved "
         f"({sum(r['saves'] for r in shared)} on the shared draft), {sum(r['notes'] for r in results.values())} notes, "
-        f"{sum(r['conflicts'] for r in shared)} version messages, 0 lost; save latency p50 "
+        f"{sum(r['conflicts'] for r in shared)} version messages, 0 lost; {swaps} snapshots swapped under "
+        f"{len(reads)} readers ({sum(r['queries'] for r in reads)} reads, 0 errors); save latency p50 "
         f"{percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, max {max(latencies):.0f} ms"
     )
 

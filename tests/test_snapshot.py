@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -175,36 +174,7 @@ class _Output:
         return True
 
 
-READER = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
-    from pirlib import db
-    from pirlib.config import Settings
-
-    path, stop = Path(sys.argv[1]), Path(sys.argv[2])
-    settings = Settings(db=path, db_lock_timeout=5.0)
-    queries, errors, inconsistent, seen = 0, [], 0, set()
-    while not stop.exists():
-        try:
-            with db.read_model(settings) as con:
-                incidents, reviews, joined = con.execute(
-                    "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM reviews),"
-                    " (SELECT count(*) FROM incidents JOIN reviews ON reviews.incident_id = incidents.issue_id)"
-                ).fetchone()
-                time.sleep(0.01)  # still inside the unit of work while a snapshot may be swapped in
-                seen.add(con.execute(
-                    "SELECT comment FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-                ).fetchone()[0])
-            queries += 1
-            inconsistent += not (incidents == reviews == joined)
-            time.sleep(0.05)  # a board's refresh, not a busy loop: the machine has two cores
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-    print(json.dumps({"queries": queries, "errors": errors[:5], "error_count": len(errors),
-                      "inconsistent": inconsistent, "snapshots_seen": len(seen)}))
-    """
-)
+READER = str(Path(__file__).resolve().parent / "support" / "read_model_reader.py")
 
 
 @team
@@ -216,7 +186,7 @@ def test_readers_never_fail_while_snapshots_are_swapped_in_20_times(settings, tm
     env = _env(settings)
     readers = [
         subprocess.Popen(
-            [sys.executable, "-c", READER, str(settings.db), str(stop)],
+            [sys.executable, READER, str(settings.db), str(stop)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
