@@ -209,9 +209,6 @@ class PgConnection:
             self._cursor = cursor
         return self
 
-    def sql(self, sql: str) -> PgConnection:
-        return self.execute(sql)
-
     # -- results ------------------------------------------------------------------------------------------
     def _current(self) -> psycopg.Cursor[Any]:
         if self._cursor is None:
@@ -253,8 +250,6 @@ class PgConnection:
 
     def df(self) -> pd.DataFrame:
         return _frame_of(self.arrow())
-
-    fetchdf = df
 
     # -- frames -------------------------------------------------------------------------------------------
     def register(self, name: str, data: pd.DataFrame | pa.Table) -> PgConnection:
