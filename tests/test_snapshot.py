@@ -8,7 +8,6 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import psycopg
 import pytest
 from support import postgres
 from support.serving import free_port
-from support.stores import copy_into_postgres
+from support.stores import copy_into_postgres, pir_env
 from test_schema_doc import SCHEMA_DOC, undocumented
 
 from pirlib import cli, db, snapshot
@@ -33,11 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update(PIR_DB=str(settings.db), PIR_DB_LOCK_TIMEOUT=str(settings.db_lock_timeout), **extra)
-    if settings.database_url is not None:
-        env["PIR_DATABASE_URL"] = settings.database_url.reveal()
-    return env
+    return pir_env(settings, PIR_DB_LOCK_TIMEOUT=str(settings.db_lock_timeout), **extra)
 
 
 def _pir(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
