@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,7 +48,7 @@ from pirlib.errors import PirError
 from pirlib.files import os_error, output_folder
 from pirlib.redact import redact
 
-__all__ = ["MARK", "Snapshot", "Table", "every", "publish", "tables"]
+__all__ = ["MARK", "Snapshot", "Stopped", "Table", "every", "publish", "tables"]
 
 MARK = "pir read model"
 
@@ -71,11 +72,12 @@ class Snapshot:
         )
 
 
-def publish(settings: Settings) -> Snapshot:
+def publish(settings: Settings, stopping: Callable[[], bool] = lambda: False) -> Snapshot:
     """Copy PostgreSQL into a new read model and put it in place of ``settings.db``; return what was published.
 
     A failure anywhere (PostgreSQL down, a full disk, a table PostgreSQL lacks) leaves the published file as it
-    was and no temporary file behind, and is a PirError.
+    was and no temporary file behind, and is a PirError. ``stopping`` is asked between tables: when it says
+    yes, the round gives up the same way (the file as it was, nothing left behind) with ``Stopped``.
     """
     if not db.team_mode(settings):
         raise PirError(
@@ -98,7 +100,7 @@ def publish(settings: Settings) -> Snapshot:
             raise os_error(exc, target.parent, "cannot write the read model's folder") from None
         try:
             built = folder / target.name
-            taken_at, rows = _build(settings, built, folder, source)
+            taken_at, rows = _build(settings, built, folder, source, stopping)
             _put_in_place(built, target)
         except (psycopg.Error, duckdb.Error) as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
@@ -116,29 +118,39 @@ def publish(settings: Settings) -> Snapshot:
 def every(settings: Settings, seconds: float, say: Callable[[str, bool], None]) -> int:
     """Publish a snapshot every ``seconds`` (counted from each start; a round that took longer is followed at
     once) until SIGTERM or SIGINT. A failed round is one error line through ``say(line, True)``; the next round
-    tries again. Returns 0 on SIGTERM (a service being stopped); SIGINT raises KeyboardInterrupt as usual."""
+    tries again. Returns 0 on SIGTERM (a service being stopped); SIGINT raises KeyboardInterrupt as usual.
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
+    SIGTERM only raises a flag, which the loop reads between rounds and the round between tables: an exception
+    raised from the handler would surface inside whatever C code was running, and DuckDB turns it into its own
+    "Query interrupted" error, which a round reports and the schedule survives (the service would never stop).
+    """
+    stop = threading.Event()  # the loop only asks is_set, which takes no lock the handler's set could wait on
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        while True:
+        while not stop.is_set():
             round_started = time.monotonic()
             try:
-                say(publish(settings).summary(), False)
+                say(publish(settings, stop.is_set).summary(), False)
+            except Stopped:
+                break
             except Exception as exc:  # one line per failed round; the schedule goes on
                 message = str(exc) if isinstance(exc, PirError) else f"{type(exc).__name__}: {exc}"
                 say(f"pir snapshot: error: {redact(' '.join(message.split()), settings)}", True)
-            time.sleep(max(0.0, seconds - (time.monotonic() - round_started)))
-    except _Stop:
+            pause = max(0.0, seconds - (time.monotonic() - round_started))
+            while pause > 0 and not stop.is_set():  # a sleep a signal cannot cut short (PEP 475): in slices
+                time.sleep(min(pause, 0.1))
+                pause -= 0.1
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Stop(BaseException):
-    """SIGTERM, raised where the loop is, so that a round in progress cleans its temporary folder up."""
+class Stopped(Exception):
+    """The round was asked to stop (SIGTERM): nothing was published and nothing is left behind."""
 
 
 # -- queueing and the file in place ------------------------------------------------------------------------
@@ -257,7 +269,9 @@ class Table:
         )
 
 
-def _build(settings: Settings, built: Path, folder: Path, source: str) -> tuple[dt.datetime, dict[str, int]]:
+def _build(
+    settings: Settings, built: Path, folder: Path, source: str, stopping: Callable[[], bool]
+) -> tuple[dt.datetime, dict[str, int]]:
     """The read model in ``built``, copied from one instant of PostgreSQL; return that instant and the rows."""
     rows: dict[str, int] = {}
     # Read-only: a snapshot never writes PostgreSQL (a role with SELECT alone will do), so it does not migrate
@@ -277,6 +291,8 @@ def _build(settings: Settings, built: Path, folder: Path, source: str) -> tuple[
                     # PostgreSQL writes the next table's CSV while DuckDB loads this one.
                     pending: Future[Path] | None = None
                     for index, table in enumerate(copied):
+                        if stopping():
+                            raise Stopped
                         csv = pending.result() if pending else _copy_out(raw, table, folder)
                         if index + 1 < len(copied):
                             pending = reader.submit(_copy_out, raw, copied[index + 1], folder)

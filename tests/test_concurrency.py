@@ -12,7 +12,6 @@ gets pir's one clear lock line.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import statistics
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from support.fake_jira import FakeJira
+from support.stores import pir_env
 
 from pirlib import db, sample
 from pirlib.config import Settings
@@ -44,13 +44,8 @@ SNAPSHOT_EVERY = 2.0  # seconds between `pir snapshot --every` rounds: about 30 
 
 def child_env(settings: Settings, server: FakeJira | None = None, **extra: str) -> dict[str, str]:
     """The environment `pir` reads, for this test's store (and Jira), without any PIR_ setting of the caller's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIR_")}
-    env.update({"PIR_DB": str(settings.db), "PIR_DB_LOCK_TIMEOUT": "120", **extra})
-    if settings.database_url is not None:
-        env["PIR_DATABASE_URL"] = settings.database_url.reveal()
-    if server is not None:
-        env.update(PIR_JIRA_URL=server.url, PIR_JIRA_PAT=server.credentials()["jira_pat"])
-    return env
+    jira = {} if server is None else {"PIR_JIRA_URL": server.url, "PIR_JIRA_PAT": server.credentials()["jira_pat"]}
+    return pir_env(settings, **{"PIR_DB_LOCK_TIMEOUT": "120", **jira, **extra})
 
 
 def pir(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -77,11 +72,20 @@ def test_six_facilitators_and_a_sync_lose_nothing(settings, store, tmp_path):
             with open_review(settings, key) as session:
                 drafts[key] = actions.create_draft(session, by="setup", summary=f"Follow up {key}")
         writers = [(f"own{n}", keys[n]) for n in range(OWN_REVIEWS)]
-        writers += [(f"shared{n}", keys[OWN_REVIEWS]) for n in range(ON_ONE_DRAFT)]
+        shared_key = keys[OWN_REVIEWS]
+        writers += [(f"shared{n}", shared_key) for n in range(ON_ONE_DRAFT)]
         worker = str(SUPPORT / "facilitator_worker.py")
         procs = {
             name: subprocess.Popen(
-                [sys.executable, worker, name, key, drafts[key], str(SECONDS)],
+                [
+                    sys.executable,
+                    worker,
+                    name,
+                    key,
+                    drafts[key],
+                    str(SECONDS),
+                    *(["shared"] if key == shared_key else []),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -34,7 +34,7 @@ import duckdb
 import pandas as pd
 
 from pirlib import pg
-from pirlib.db import ABORTED, Connection, dialect, drop_temp
+from pirlib.db import ABORTED, Connection, dialect, drop_temp, one_at_a_time
 from pirlib.errors import InputError
 from pirlib.incidents import resolve_incident
 
@@ -275,15 +275,6 @@ ORDER BY r.query_id, r.score DESC, r.occurred_at DESC, i.issue_id
 """
 
 
-def _one_refresh_at_a_time(con: Connection) -> None:
-    """PostgreSQL: wait for any other refresh of the index to commit. Two at once (two facilitators adding notes
-    to one incident, or a note while a sync ends) would both find the incident changed and both insert its row:
-    the second failed on similar_documents' key (tests/test_concurrency.py). Held until the caller's transaction
-    ends; its statements then see the first one's rows. DuckDB has one writer at a time already."""
-    if dialect(con) == "postgres":
-        con.execute("SELECT pg_advisory_xact_lock(hashtext('pir similar index'))")
-
-
 def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) -> int:
     """Bring the index (similar_documents, similar_terms) up to date with the incidents' text; return how
     many incidents were re-counted.
@@ -294,7 +285,10 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
     commits with the change that moved it. On PostgreSQL the fingerprints are compared in the store and only
     the changed incidents' text is counted, in DuckDB (``_TERMS_SQL``), and its counts written back.
     """
-    _one_refresh_at_a_time(con)
+    # Two refreshes at once (two facilitators adding notes to one incident, or a note while a sync ends) would
+    # both find the incident changed and both insert its row, and the second fail on similar_documents' key
+    # (tests/test_concurrency.py): the second waits for the first's commit and then sees its rows.
+    one_at_a_time(con, "pir similar index")
     ids = None if incident_ids is None else sorted(set(incident_ids))
     scope = {"all": ids is None, "ids": ids or []}
     postgres = dialect(con) == "postgres"

@@ -1,11 +1,13 @@
 """A facilitator in a process of its own, for the concurrency test: `python facilitator_worker.py NAME INCIDENT
-DRAFT_ID SECONDS`, with the store in the environment (PIR_DB, PIR_DATABASE_URL) as `pir` reads it.
+DRAFT_ID SECONDS [shared]`, with the store in the environment (PIR_DB, PIR_DATABASE_URL) as `pir` reads it.
 
 For SECONDS it saves, as the guide does (one unit of work per save: open the store, save, close): it reads the
 draft (the form showing it), then appends ``NAME:N;`` to the draft's description with the version it read, and
 every fifth time also adds a meeting note. Between the read and the save it waits a few milliseconds, as a person
-types, so that two workers on one draft overlap. A ``VersionConflict`` is counted (the guide would show its
-message); anything else ends the process with a traceback and a non-zero exit.
+types. A worker told the draft is ``shared`` also, every tenth round, keeps the form open until someone else
+has saved the draft (up to 5 s) before it saves: so the two on one draft overlap on any machine, however the
+scheduler orders them. A ``VersionConflict`` is counted (the guide would show its message); anything else ends
+the process with a traceback and a non-zero exit.
 
 Prints one JSON line: {"saves": drafts saved, "conflicts": version messages, "notes": notes added,
 "latency_ms": [each save's unit of work, connect to close]}.
@@ -18,22 +20,26 @@ import random
 import sys
 import time
 
-from pirlib.config import load_settings
+from pirlib.config import Settings, load_settings
 from pirlib.review import actions, meeting, versions
 from pirlib.review.session import open_review
 
 
-def main(name: str, incident: str, draft_id: str, seconds: float) -> None:
+def main(name: str, incident: str, draft_id: str, seconds: float, shared: bool) -> None:
     settings = load_settings()
     deadline = time.monotonic() + seconds
     saves = conflicts = notes = 0
     latencies: list[float] = []
     jitter = random.Random(name)
+    rounds = 0
     while time.monotonic() < deadline:
+        rounds += 1
         with open_review(settings, incident) as session:  # the form loads the draft
             draft = actions.get_draft(session.con, draft_id)
         assert draft is not None, draft_id
         time.sleep(jitter.uniform(0.0, 0.02))  # the person types
+        if shared and rounds % 10 == 0:
+            _until_someone_else_saved(settings, incident, draft_id, draft.version)
         started = time.perf_counter()
         try:
             with open_review(settings, incident) as session:
@@ -56,5 +62,15 @@ def main(name: str, incident: str, draft_id: str, seconds: float) -> None:
     print(json.dumps({"saves": saves, "conflicts": conflicts, "notes": notes, "latency_ms": latencies}), flush=True)
 
 
+def _until_someone_else_saved(settings: Settings, incident: str, draft_id: str, version: int) -> None:
+    give_up = time.monotonic() + 5.0
+    while time.monotonic() < give_up:
+        with open_review(settings, incident, read_only=True) as session:
+            draft = actions.get_draft(session.con, draft_id)
+        if draft is None or draft.version != version:
+            return
+        time.sleep(0.05)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5:] == ["shared"])
