@@ -42,9 +42,10 @@ postgres:
 test: venv chromium postgres
 	$(BIN)/pytest -q -p no:cacheprovider $(XDIST)
 
-# Everything but the browser tests and the ones marked slow (over 5 s): no chromium needed.
+# The quick loop: everything but the browser tests and the ones marked slow (over 5 s), on the solo store only
+# (make test runs the store-facing tests on PostgreSQL too): no chromium and no PostgreSQL needed.
 test-fast: venv
-	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m "not browser and not slow"
+	PIR_TEST_STORES=duckdb $(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m "not browser and not slow"
 
 # The guard rails CI runs before the tests; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
 # All three run even when one fails, so one run shows every finding.

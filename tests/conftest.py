@@ -26,6 +26,19 @@ from pirlib.config import Settings
 STORES = ("duckdb", "postgres")
 
 
+def chosen_stores() -> tuple[str, ...]:
+    """The stores this run tests: ``PIR_TEST_STORES`` (comma-separated; ``make test-fast`` sets ``duckdb``, the
+    solo store, for a quick loop), else both. A PostgreSQL flavour of a test outside them is deselected."""
+    value = os.environ.get("PIR_TEST_STORES", "").strip()
+    if not value:
+        return STORES
+    chosen = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in STORES]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"PIR_TEST_STORES={value!r}: name stores from {', '.join(STORES)}, comma-separated")
+    return chosen
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module marked ``both_stores`` runs each test that uses ``settings`` once per store, so they cannot drift."""
     own = {name for mark in metafunc.definition.iter_markers("parametrize") for name in _names(mark.args[0])}
@@ -51,11 +64,7 @@ def store(request: pytest.FixtureRequest) -> str:
     if kind == "postgres":
         from support import postgres
 
-        missing = postgres.missing()
-        if missing is not None:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"CI needs the PostgreSQL tests: {missing}", pytrace=False)
-            pytest.skip(missing)
+        postgres.require()
     return kind
 
 
@@ -97,8 +106,20 @@ def browser():
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the tests that share something costly on one worker (support/xdist_groups.py)."""
+    """Leave out the stores this run does not test (``chosen_stores``); keep the tests that share something
+    costly on one worker (support/xdist_groups.py)."""
+    chosen = chosen_stores()
+    left_out = [item for item in items if _store_of(item) not in (None, *chosen)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        kept = set(items) - set(left_out)
+        items[:] = [item for item in items if item in kept]
     xdist_groups.apply(items, loadgroup=bool(getattr(config.option, "loadgroup", False)))
+
+
+def _store_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("store")
 
 
 @pytest.fixture(scope="session")

@@ -230,7 +230,7 @@ def test_database_url_is_checked_without_echoing_it_and_its_password_is_masked()
 
 def test_documents_name_only_declared_variables():
     known = {s.env for s in SETTINGS.values()} | {variable for variable, _ in LOCATIONS}
-    known |= {"PIR_BENCH_QUICK", "PIR_BENCH_STORE"}  # read by bench/, not settings
+    known |= {"PIR_BENCH_QUICK", "PIR_BENCH_STORE", "PIR_TEST_STORES"}  # read by bench/ and the tests, not settings
     # The Hub's own variables are declared where they are read: the deploy config and the dashboards service.
     for reader in (ROOT / "deploy" / "jupyterhub_config.py", ROOT / "pirlib" / "hub.py"):
         known |= set(re.findall(r"\bPIR_HUB_[A-Z_]*[A-Z]\b", reader.read_text(encoding="utf-8")))

@@ -4,31 +4,18 @@ snapshot. Its own module, so the solo Hub of test_hub.py has stopped before this
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from urllib.parse import urlparse
 
 import pytest
-from support import dashboard_fixture, hub
+from support import dashboard_fixture, hub, postgres
 from support.serving import PIR
 
 from pirlib import db
 from pirlib.config import Secret, Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]  # on the browser tests' worker, as test_hub
-
-TEAM_MODE_PARTS = {
-    "pirlib.pg": "the PostgreSQL store",
-    "pirlib.snapshot": "pir snapshot",
-    "support.postgres": "the tests' PostgreSQL server",
-}
-
-
-def team_mode_missing() -> str | None:
-    """What this checkout lacks of team mode (parts built beside the Hub for issue 20), or None."""
-    absent = [f"{name} ({what})" for name, what in TEAM_MODE_PARTS.items() if importlib.util.find_spec(name) is None]
-    return f"team mode is not in this checkout: {', '.join(absent)}" if absent else None
 
 
 def pir_run(env: dict[str, str], *args: str) -> None:
@@ -41,18 +28,8 @@ def team_running(tmp_path_factory):
     """The Hub in team mode: the demo loaded into a fresh PostgreSQL database, its first read model
     published, PIR_DATABASE_URL (with a password) in the Hub's environment."""
     hub.require()
-    missing = team_mode_missing()
-    if missing is not None:
-        pytest.skip(missing)
-    from support import postgres
-
-    reason = postgres.missing()
-    if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs the PostgreSQL tests: {reason}", pytrace=False)
-        pytest.skip(reason)
+    database_url = postgres.require().fresh_database(password=True)
     folder = tmp_path_factory.mktemp("team-hub")
-    database_url = postgres.server().fresh_database(password=True)
     env = {
         "PIR_DATABASE_URL": database_url,
         "PIR_DB": str(folder / "read-model.duckdb"),
