@@ -26,6 +26,11 @@ from support.sandbox import (
 from pirlib.config import Settings
 from pirlib.ui.boards import load_board
 
+# The whole module is left out of `make test-fast`: each case is a `pir` process of its own (about 1 CPU-second of
+# imports before the command starts), 37 of them under 5 s each, 36 CPU-seconds in all, about a fifth of the quick
+# loop's time on 2 cores. `make test` runs them all.
+pytestmark = pytest.mark.slow
+
 ALERTS_CSV = (
     "at,source,name,state,severity,value,url\n2025-09-05T14:03:00Z,grafana,High latency,alerting,critical,2.4,\n"
 )
@@ -87,7 +92,6 @@ OUTPUT_CASES = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case, args, env, names", OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
 def test_an_output_pir_cannot_write_is_one_line(tmp_path, project, key, case, args, env, names):
     def fill(text: str) -> str:
@@ -185,7 +189,6 @@ FULL_DISK_CASES = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case, args, env, limit, names", FULL_DISK_CASES, ids=[c[0] for c in FULL_DISK_CASES])
 def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, project, key, case, args, env, limit, names):
     def fill(text: str) -> str:
@@ -203,7 +206,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_output(tmp_path, projec
     assert (out / "roadmap.md").read_text() == "the previous roadmap\n"
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare -rm (user and mount namespaces)")
 @pytest.mark.parametrize(
     "lock_files", [(), ("pir.duckdb.gate", "pir.duckdb.turn")], ids=["no lock files", "lock files"]
