@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pirlib.config import Settings, describe, load_settings
@@ -150,12 +150,13 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     # migrations and the configured deadlines apply, but a check never creates the database.
     with configure.open_configured(settings, create=False) as con:
         report = quality_report(con, settings, args.incident)
+    lines = []
     for key, gaps in report:
-        _echo(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
-        for gap in gaps:
-            _echo(f"  - {gap}")
+        lines.append(f"{key}: " + (f"{len(gaps)} gaps" if gaps else "complete"))
+        lines.extend(f"  - {gap}" for gap in gaps)
     incomplete = sum(1 for _, gaps in report if gaps)
-    _echo(f"{len(report)} review{'s' if len(report) != 1 else ''} checked, {incomplete} with gaps")
+    lines.append(f"{len(report)} review{'s' if len(report) != 1 else ''} checked, {incomplete} with gaps")
+    _echo_lines(lines)
     return 3 if args.strict and incomplete else 0
 
 
@@ -307,7 +308,16 @@ def _plain(value: object) -> str:
 
 def _echo(line: str, *, err: bool = False, flush: bool = False) -> None:
     """Print one line of a command's output; every command prints through here (see pirlib.terminal)."""
-    print(terminal_text(line), file=sys.stderr if err else sys.stdout, flush=flush)
+    _echo_lines([line], err=err, flush=flush)
+
+
+def _echo_lines(lines: Iterable[str], *, err: bool = False, flush: bool = False) -> None:
+    """Print lines in one write: `pir check` at 50k incidents prints 94,000 (0.4 s as one print each)."""
+    text = "".join(f"{terminal_text(line)}\n" for line in lines)
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text)
+    if flush:
+        stream.flush()
 
 
 def _positive(text: str) -> int:
