@@ -137,6 +137,18 @@ def test_values_arrive_exactly_as_postgresql_holds_them(settings):
         assert model.execute("SELECT due_date FROM actions").fetchall() == [(dt.date(2028, 2, 29),)]
 
 
+def _schedule(settings: Settings, seconds: float) -> tuple[subprocess.Popen[str], _Output]:
+    """`pir snapshot --every SECONDS` on ``settings``, its output read as it comes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pirlib", "snapshot", "--every", str(seconds)],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, _Output(process)
+
+
 class _Output:
     """A process's stdout and stderr lines as they come, read by threads: a process that goes silent cannot hang
     the test, which waits for what it expects only up to a deadline."""
@@ -207,14 +219,7 @@ def test_readers_never_fail_while_snapshots_are_swapped_in_20_times(settings, tm
 
     writer = threading.Thread(target=write)
     writer.start()
-    snapshots = subprocess.Popen(
-        [sys.executable, "-m", "pirlib", "snapshot", "--every", "0.05"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    output = _Output(snapshots)
+    snapshots, output = _schedule(settings, 0.05)
     try:
         output.wait(lambda: len(output.out) >= 20 or snapshots.poll() is not None, 400)
     finally:
@@ -288,14 +293,7 @@ def test_a_solo_database_at_pir_db_is_never_replaced(settings):
 def test_every_survives_a_failed_round_and_stops_on_sigterm(settings):
     db.init(settings)
     database = settings.database_url.reveal().rsplit("/", 1)[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pirlib", "snapshot", "--every", "0.2"],
-        env=_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    output = _Output(process)
+    process, output = _schedule(settings, 0.2)
 
     def published() -> int:
         return sum(line.startswith("published the read model") for line in output.out)
@@ -354,14 +352,7 @@ def test_sigterm_at_any_moment_of_a_round_stops_the_schedule_at_once(settings):
 def _stopped_after(settings: Settings, seconds: float) -> tuple[int | None, _Output, float]:
     """`pir snapshot --every 0.01` sent SIGTERM ``seconds`` after its first round: its exit, its output, and how
     long it took to exit."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pirlib", "snapshot", "--every", "0.01"],
-        env=_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    output = _Output(process)
+    process, output = _schedule(settings, 0.01)
     try:
         assert output.wait(lambda: len(output.out) >= 1, 90), output.err
         time.sleep(seconds)
