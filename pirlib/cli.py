@@ -56,8 +56,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
             con, "SELECT min(source), min(taxonomy_version), count(*) FROM failure_mode_taxonomy"
         )
     _echo(f"failure-mode taxonomy version {version}, {modes} modes, from {source}")
-    for line in report:
-        _echo(line)
+    _echo_lines(report)
     return 0
 
 
@@ -76,8 +75,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from pirlib.jira_sync import sync
 
     result = sync.run(settings, full=args.full)
-    for line in result.field_report:
-        _echo(line)
+    _echo_lines(result.field_report)
     _echo(result.summary())
     if db.team_mode(settings):  # boards and analysts see what this sync wrote
         try:
@@ -166,8 +164,7 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
 
     configure.prepare(settings)
     result = push.push(settings, args.incident)
-    for outcome in result.outcomes:
-        _echo(outcome.line())
+    _echo_lines(outcome.line() for outcome in result.outcomes)
     _echo(result.summary())
     if result.failed:
         _echo(
@@ -183,8 +180,7 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     if not args.dry_run:  # a dry run writes nothing
         configure.prepare(settings)
     result = reminders.remind(settings, dry_run=args.dry_run, to=args.to)
-    for line in result.lines():
-        _echo(line)
+    _echo_lines(result.lines())
     if result.failed:
         _echo(
             f"pir: error: {len(result.failed)} reminder(s) could not be sent; they are retried on the next run",
@@ -200,8 +196,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     if not args.dry_run:  # a dry run writes nothing
         configure.prepare(settings)
     result = digest.send_digest(settings, dry_run=args.dry_run)
-    for line in "\n".join(result.lines(dry_run=args.dry_run)).splitlines():
-        _echo(line)
+    _echo_lines("\n".join(result.lines(dry_run=args.dry_run)).splitlines())
     if result.failed:
         _echo(
             f"pir: error: the digest could not be sent by {', '.join(result.failed)}; the next run this week sends it",
@@ -224,12 +219,16 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
         to_confluence=args.confluence,
         doc_url=args.doc_url,
     )
-    for line in result.lines():
-        _echo(line)
+    _echo_lines(result.lines())
     if result.published_at is None:
         _echo("to publish: --confluence (pir creates or updates the page) or --doc-url URL (published elsewhere)")
-    for failure in result.failures:
-        _echo(f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)", err=True)
+    _echo_lines(
+        (
+            f"pir: error: {failure}; run `pir publish` again to retry (the page is not duplicated)"
+            for failure in result.failures
+        ),
+        err=True,
+    )
     return EXIT_ERROR if result.failures else 0
 
 

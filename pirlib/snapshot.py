@@ -124,7 +124,7 @@ def every(settings: Settings, seconds: float, say: Callable[[str, bool], None]) 
     raised from the handler would surface inside whatever C code was running, and DuckDB turns it into its own
     "Query interrupted" error, which a round reports and the schedule survives (the service would never stop).
     """
-    stop = threading.Event()  # the loop only asks is_set, which takes no lock the handler's set could wait on
+    stop = threading.Event()  # the loop only asks is_set, which takes no lock
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -140,10 +140,10 @@ def every(settings: Settings, seconds: float, say: Callable[[str, bool], None]) 
             except Exception as exc:  # one line per failed round; the schedule goes on
                 message = str(exc) if isinstance(exc, PirError) else f"{type(exc).__name__}: {exc}"
                 say(f"pir snapshot: error: {redact(' '.join(message.split()), settings)}", True)
-            pause = max(0.0, seconds - (time.monotonic() - round_started))
-            while pause > 0 and not stop.is_set():  # a sleep a signal cannot cut short (PEP 475): in slices
-                time.sleep(min(pause, 0.1))
-                pause -= 0.1
+            # Until the next round in slices: a signal does not cut time.sleep short (PEP 475), and Event.wait
+            # would take the lock the handler's set takes.
+            while not stop.is_set() and (left := round_started + seconds - time.monotonic()) > 0:
+                time.sleep(min(left, 0.1))
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -108,12 +108,11 @@ def browser():
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out the stores this run does not test (``chosen_stores``); keep the tests that share something
     costly on one worker (support/xdist_groups.py)."""
-    chosen = chosen_stores()
-    left_out = [item for item in items if _store_of(item) not in (None, *chosen)]
+    tested = (None, *chosen_stores())  # None: a test on no store
+    left_out = [item for item in items if _store_of(item) not in tested]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        kept = set(items) - set(left_out)
-        items[:] = [item for item in items if item in kept]
+        items[:] = [item for item in items if _store_of(item) in tested]
     xdist_groups.apply(items, loadgroup=bool(getattr(config.option, "loadgroup", False)))
 
 

@@ -31,14 +31,11 @@ def main(name: str, incident: str, draft_id: str, seconds: float, shared: bool) 
     saves = conflicts = notes = 0
     latencies: list[float] = []
     jitter = random.Random(name)
-    rounds = 0
     while time.monotonic() < deadline:
-        rounds += 1
-        with open_review(settings, incident) as session:  # the form loads the draft
-            draft = actions.get_draft(session.con, draft_id)
+        draft = _shown(settings, incident, draft_id)  # the form loads the draft
         assert draft is not None, draft_id
         time.sleep(jitter.uniform(0.0, 0.02))  # the person types
-        if shared and rounds % 10 == 0:
+        if shared and (saves + conflicts) % 10 == 9:  # every tenth round ends in a save or a conflict
             _until_someone_else_saved(settings, incident, draft_id, draft.version)
         started = time.perf_counter()
         try:
@@ -62,11 +59,15 @@ def main(name: str, incident: str, draft_id: str, seconds: float, shared: bool) 
     print(json.dumps({"saves": saves, "conflicts": conflicts, "notes": notes, "latency_ms": latencies}), flush=True)
 
 
+def _shown(settings: Settings, incident: str, draft_id: str, read_only: bool = False) -> actions.Draft | None:
+    with open_review(settings, incident, read_only=read_only) as session:
+        return actions.get_draft(session.con, draft_id)
+
+
 def _until_someone_else_saved(settings: Settings, incident: str, draft_id: str, version: int) -> None:
     give_up = time.monotonic() + 5.0
     while time.monotonic() < give_up:
-        with open_review(settings, incident, read_only=True) as session:
-            draft = actions.get_draft(session.con, draft_id)
+        draft = _shown(settings, incident, draft_id, read_only=True)
         if draft is None or draft.version != version:
             return
         time.sleep(0.05)
