@@ -482,13 +482,18 @@ def columns_of(con: Connection, table: str) -> list[str]:
     ]
 
 
+def as_table_types(con: Connection, table: str, columns: list[str], alias: str | None = None) -> dict[str, str]:
+    """Each of a registered frame's ``columns`` (read through ``alias``, if given) as an expression of ``table``'s
+    type for that column. DuckDB casts on assignment and compares across types; PostgreSQL does neither from
+    text to a date or JSON, and a frame's column that holds only None is registered as text."""
+    prefix = f"{alias}." if alias else ""
+    types = con.column_types(table) if isinstance(con, pg.PgConnection) else {}
+    return {c: f'CAST({prefix}"{c}" AS {types[c]})' if c in types else f'{prefix}"{c}"' for c in columns}
+
+
 def cast_to(con: Connection, table: str, columns: list[str]) -> str:
-    """The frame's columns as the select list of an INSERT into ``table``: DuckDB casts on assignment; PostgreSQL
-    does not cast text to a date or JSON there, so each column is cast to the table's type."""
-    if isinstance(con, pg.PgConnection):
-        types = con.column_types(table)
-        return ", ".join(f'CAST("{c}" AS {types[c]})' if c in types else f'"{c}"' for c in columns)
-    return ", ".join(f'"{c}"' for c in columns)
+    """The frame's columns as the select list of an INSERT into ``table`` (``as_table_types``)."""
+    return ", ".join(as_table_types(con, table, columns).values())
 
 
 def one(con: Connection, sql: str, params: Any = None) -> tuple[Any, ...]:

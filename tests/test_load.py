@@ -12,6 +12,7 @@ from test_transform import FIELDS, site
 
 from pirlib import db
 from pirlib.config import Settings
+from pirlib.jira_sync import transform as transform_module
 from pirlib.jira_sync.load import load_batch, load_batches, mark_deleted
 from pirlib.jira_sync.transform import Transformer, transform
 
@@ -240,6 +241,53 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
         assert con.execute("SELECT count(DISTINCT incident_id) FROM incident_events").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
         # A rerun writes what a single load of everything writes.
+        transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
+        load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
+        rerun = snapshot(con)
+    with db.connect(Settings(db=settings.db.with_name("once.duckdb"))) as con:
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        once = snapshot(con)
+    for table in once:
+        pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
+
+
+def test_a_batch_with_a_column_no_row_fills_loads_and_is_compared_as_the_tables_type(settings: Settings) -> None:
+    """A batch of actions none of which has a due date (an incremental run's few changed actions, the last
+    slice of a big site): PostgreSQL receives the empty column as text and must still compare it with a date."""
+    incidents, others = site()
+    undated = copy.deepcopy(others)
+    for issue in undated:
+        issue["fields"].pop("duedate", None)
+    with db.connect(settings) as con:
+        load_batch(con, batch_of(incidents, undated), synced_at=SYNCED)
+        assert con.execute("SELECT count(*) FROM actions WHERE due_date IS NOT NULL").fetchone() == (0,)
+        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
+        assert [
+            str(d) for (d,) in con.execute("SELECT due_date FROM actions WHERE due_date IS NOT NULL").fetchall()
+        ] == ["2025-09-30"]
+        load_batch(con, batch_of(incidents, undated), synced_at=SYNCED)
+        assert con.execute("SELECT count(*) FROM actions WHERE due_date IS NOT NULL").fetchone() == (0,)
+
+
+def test_commit_every_commits_slices_of_actions_too(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions come after the last chunk of incidents, in slices that hold no incident: each slice is
+    committed as well, or a big site's actions all waited in one transaction (240 MB at 324k actions)."""
+    monkeypatch.setattr(transform_module, "ACTION_SLICE", 2)  # the site's 5 actions: slices of 2, 2 and 1
+    incidents, others = site()
+
+    def failing_after_the_first_slice():
+        for batch in Transformer(others, FIELDS, base_url="https://jira.example.com").batches(
+            [incidents[:1], incidents[1:]]
+        ):
+            yield batch
+            if len(batch.actions):
+                raise RuntimeError("a bad slice of actions")
+
+    with db.connect(settings) as con:
+        with pytest.raises(RuntimeError, match="bad slice"):
+            load_batches(con, failing_after_the_first_slice(), synced_at=SYNCED, commit_every=1)
+        assert con.execute("SELECT count(*) FROM incidents").fetchone() == (2,)
+        assert con.execute("SELECT count(*) FROM actions").fetchone() == (2,)
         transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
         load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
         rerun = snapshot(con)

@@ -18,8 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pirlib import pg
-from pirlib.db import ABORTED, Connection, cast_to, columns_of, dialect, drop_temp, one
+from pirlib.db import ABORTED, Connection, as_table_types, cast_to, columns_of, dialect, drop_temp, one
 from pirlib.jira_sync.rows import ACTION_COLUMNS, EVENT_COLUMNS, INCIDENT_COLUMNS, Batch
 
 __all__ = ["JIRA_SOURCES", "load_batch", "load_batches", "mark_deleted"]
@@ -53,10 +52,11 @@ def load_batches(
     flattening and Python text conversion) and the upsert (DuckDB) overlap on two cores, and at most two
     batches are in memory. A failure anywhere, in the stream or in a write, rolls the open transaction
     back. With ``commit_every``, the transaction is committed after a batch once it holds that many
-    incidents: DuckDB keeps a transaction's writes in memory until it commits (measured: 100k incidents
-    with 1.1M events in one transaction peaked 350-400 MB above committing every 25k). A failure then
-    keeps the chunks committed before it; they are whole incidents with their full timelines, and a rerun
-    writes the same rows again. ``on_written`` is called after each batch is written, in its transaction
+    incidents and actions: DuckDB keeps a transaction's writes in memory until it commits (measured: 100k
+    incidents with 1.1M events in one transaction peaked 350-400 MB above committing every 25k; the 324k
+    actions of a 100k site, in slices that held no incident and so were never committed until the end,
+    added 240 MB). A failure then keeps the chunks committed before it; they are whole incidents with their
+    full timelines, or whole slices of actions, and a rerun writes the same rows again. ``on_written`` is called after each batch is written, in its transaction
     (the sync keeps its derived tables in step with each chunk).
     """
     stamp = pd.Timestamp(synced_at)
@@ -75,7 +75,7 @@ def load_batches(
                         counts[table] += written
                     if on_written is not None:
                         on_written(con, batch)
-                    pending += len(batch.incidents)
+                    pending += len(batch.incidents) + len(batch.actions)
                     del batch
                     # Commit right away, while the next batch is still being built: the commit overlaps
                     # that work, and the transaction's memory is freed before the next batch arrives.
@@ -247,13 +247,14 @@ def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: 
     name = f"_batch_{table}"
     data = [c for c in columns if c not in _MANAGED]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    # JSON columns compare as their stored text: a difference in formatting only costs a rewrite. PostgreSQL
-    # stores JSON as the store's type gives it back, so the batch's text is read as that type first.
-    raw = "b.raw"
-    if "raw" in data and isinstance(con, pg.PgConnection):
-        raw = f"CAST(b.raw AS {con.column_types(table)['raw']})"
+    # The batch's values are read as the table's types (PostgreSQL: a column of a slice with no due date at all
+    # is registered as text). JSON columns compare as their stored text: a difference in formatting only costs
+    # a rewrite, and PostgreSQL gives JSON back as the store's type formats it.
+    batch = as_table_types(con, table, data, alias="b")
     changed = " OR ".join(
-        f't."{c}"::VARCHAR IS DISTINCT FROM {raw}::VARCHAR' if c == "raw" else f't."{c}" IS DISTINCT FROM b."{c}"'
+        f't."{c}"::VARCHAR IS DISTINCT FROM {batch[c]}::VARCHAR'
+        if c == "raw"
+        else f't."{c}" IS DISTINCT FROM {batch[c]}'
         for c in data
         if c != key
     )
@@ -291,8 +292,9 @@ def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFra
         return
     columns = list(events.columns)
     column_list = ", ".join(f'"{c}"' for c in columns)
-    changed = " OR ".join(f'e."{c}" IS DISTINCT FROM b."{c}"' for c in columns if c != "event_id")
-    assignments = ", ".join(f'"{c}" = b."{c}"' for c in columns if c != "event_id")
+    batch = as_table_types(con, "incident_events", columns, alias="b")
+    changed = " OR ".join(f'e."{c}" IS DISTINCT FROM {batch[c]}' for c in columns if c != "event_id")
+    assignments = ", ".join(f'"{c}" = {batch[c]}' for c in columns if c != "event_id")
     _register(con, "_batch_incident_ids", incidents[["issue_id"]])
     _register(con, "_batch_events", events)
     try:
