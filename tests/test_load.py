@@ -217,6 +217,18 @@ def test_batches_stream_in_one_transaction_and_a_failing_stream_writes_nothing(l
             pd.testing.assert_frame_equal(before[table], frame, obj=table)
 
 
+def assert_a_rerun_writes_what_one_load_writes(con, settings: Settings, incidents, others) -> None:
+    """After a load that failed part-way: a rerun in chunks leaves what one load of everything writes."""
+    transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
+    load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
+    rerun = snapshot(con)
+    with db.connect(Settings(db=settings.db.with_name("once.duckdb"))) as once_con:
+        load_batch(once_con, batch_of(incidents, others), synced_at=SYNCED)
+        once = snapshot(once_con)
+    for table in once:
+        pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
+
+
 def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settings: Settings) -> None:
 
     incidents, others = site()
@@ -240,15 +252,7 @@ def test_commit_every_commits_whole_chunks_and_a_failure_keeps_only_those(settin
         assert kept == [(incidents[0]["id"],)]
         assert con.execute("SELECT count(DISTINCT incident_id) FROM incident_events").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
-        # A rerun writes what a single load of everything writes.
-        transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
-        load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
-        rerun = snapshot(con)
-    with db.connect(Settings(db=settings.db.with_name("once.duckdb"))) as con:
-        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
-        once = snapshot(con)
-    for table in once:
-        pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
+        assert_a_rerun_writes_what_one_load_writes(con, settings, incidents, others)
 
 
 def test_a_batch_with_a_column_no_row_fills_loads_and_is_compared_as_the_tables_type(settings: Settings) -> None:
@@ -288,11 +292,4 @@ def test_commit_every_commits_slices_of_actions_too(settings: Settings, monkeypa
             load_batches(con, failing_after_the_first_slice(), synced_at=SYNCED, commit_every=1)
         assert con.execute("SELECT count(*) FROM incidents").fetchone() == (2,)
         assert con.execute("SELECT count(*) FROM actions").fetchone() == (2,)
-        transformer = Transformer(others, FIELDS, base_url="https://jira.example.com")
-        load_batches(con, transformer.batches([incidents[:1], incidents[1:]]), synced_at=SYNCED, commit_every=1)
-        rerun = snapshot(con)
-    with db.connect(Settings(db=settings.db.with_name("once.duckdb"))) as con:
-        load_batch(con, batch_of(incidents, others), synced_at=SYNCED)
-        once = snapshot(con)
-    for table in once:
-        pd.testing.assert_frame_equal(once[table], rerun[table], obj=table)
+        assert_a_rerun_writes_what_one_load_writes(con, settings, incidents, others)
