@@ -559,3 +559,26 @@ def test_precision_at_3_on_the_labelled_pairs_of_the_sample(demo_db):
     p_before, p_after = precision_at_3(before, same), precision_at_3(after, same)
     print(f"precision@3 on {len(queries)} queries, {len(pairs)} labelled pairs: main {p_before:.3f}, now {p_after:.3f}")
     assert p_after >= 0.45 and p_after >= p_before + 0.15, (p_before, p_after)
+
+
+def test_indexing_a_few_incidents_reads_only_their_comments(settings):
+    """A sync indexes each chunk's incidents under its capped memory (``sync.SYNC_MEMORY_LIMIT``): gathering their
+    comments must cost the chunk's, not the site's. Before, every comment of the site was gathered for each
+    chunk, and a first sync ran out of memory near 150,000 incidents."""
+    with db.connect(settings) as con:
+        # 20,000 incidents with 10 comments of 300 characters each: 60 MB of comment text, over the 32 MB below.
+        con.execute(
+            "INSERT INTO incidents (issue_id, key, summary) SELECT 'i' || range, 'INC-' || range, 'checkout latency'"
+            " FROM range(20000)"
+        )
+        con.execute(
+            "INSERT INTO incident_events (event_id, incident_id, occurred_at, source, kind, text)"
+            " SELECT 'c' || range, 'i' || (range // 10), TIMESTAMPTZ '2026-11-01 00:00+00' + to_seconds(range),"
+            " 'jira_comment', 'comment', repeat(md5(range::VARCHAR), 9) || ' rollback' FROM range(200000)"
+        )
+        con.execute("SET memory_limit = '32MB'")
+        assert similar.refresh_index(con, ["i7", "i19999"]) == 2
+        (terms,) = con.execute(
+            "SELECT count(DISTINCT incident_id) FROM similar_terms WHERE term = 'rollback'"
+        ).fetchone()
+        assert terms == 2

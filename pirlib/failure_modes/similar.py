@@ -171,17 +171,23 @@ _WORDS = (
 TOKENS_VERSION = "2"
 
 # The text of the incidents in scope ($all, else the ids in $ids) that are not deleted, and its fingerprint
-# (comments and notes in a fixed order, so that unchanged text keeps its fingerprint).
+# (comments and notes in a fixed order, so that unchanged text keeps its fingerprint). The comments and notes
+# are gathered for the incidents in scope only: DuckDB does not carry the scope into the joined aggregates by
+# itself, so a sync's chunk gathered every comment of the site, which outgrew the sync's capped memory
+# (an Out of Memory error near 150,000 incidents) and took longer with every chunk.
 _BODY = "concat_ws(' ', i.summary, i.summary, i.description, c.body, n.body)"
-_DOCS_SQL = """
-SELECT i.issue_id AS incident_id, {body} AS body, {fingerprint} AS fingerprint
+_IN_SCOPE = "($all OR {column} IN (SELECT unnest($ids)))"
+_DOCS_SQL = f"""
+SELECT i.issue_id AS incident_id, {{body}} AS body, {{fingerprint}} AS fingerprint
 FROM incidents AS i
 LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY occurred_at, event_id) AS body FROM incident_events
-           WHERE source = 'jira_comment' AND text IS NOT NULL GROUP BY incident_id) AS c
+           WHERE source = 'jira_comment' AND text IS NOT NULL AND {_IN_SCOPE.format(column="incident_id")}
+           GROUP BY incident_id) AS c
     ON c.incident_id = i.issue_id
-LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY note_id) AS body FROM review_notes GROUP BY incident_id) AS n
+LEFT JOIN (SELECT incident_id, string_agg(text, ' ' ORDER BY note_id) AS body FROM review_notes
+           WHERE {_IN_SCOPE.format(column="incident_id")} GROUP BY incident_id) AS n
     ON n.incident_id = i.issue_id
-WHERE NOT i.deleted AND ($all OR i.issue_id IN (SELECT unnest($ids)))
+WHERE NOT i.deleted AND {_IN_SCOPE.format(column="i.issue_id")}
 """
 
 # Runs in DuckDB on both stores: PostgreSQL's regular expressions have no \p{L} class.
@@ -307,7 +313,7 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
         # Index rows to drop: those re-counted now, and those of incidents in scope that are gone or deleted.
         stale = (
             "SELECT incident_id FROM _similar_changed UNION SELECT s.incident_id FROM similar_documents AS s"
-            " WHERE ($all OR s.incident_id IN (SELECT unnest($ids)))"
+            f" WHERE {_IN_SCOPE.format(column='s.incident_id')}"
             " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
         )
         con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
