@@ -266,7 +266,9 @@ def _replace(con: Connection, table: str, frame: pd.DataFrame, key: str, stamp: 
         )
         con.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {cast_to(con, table, columns)} FROM {name}"
-            f' WHERE "{key}" NOT IN (SELECT "{key}" FROM {table})'
+            # NOT EXISTS, not NOT IN: DuckDB then builds its hash table from the batch, not from every key of
+            # the table (2M stored actions: 0.09 s instead of 0.17-0.29 s, and memory that does not grow with them).
+            f' WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t."{key}" = {name}."{key}")'
         )
         con.execute(
             f"UPDATE {table} AS t SET synced_at = $stamp, deleted = false FROM {name} AS b"
