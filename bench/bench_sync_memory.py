@@ -15,15 +15,14 @@ Goals (``bench.helpers.Goal``):
 
 Wall time of each sync is reported, not judged (bench_sync.py judges speed).
 
-Measured here (Data Center, 2 shared cores under a load of 10-25 from other work, so wall times are long):
-before, with the incidents spooled but the action candidates, the incidents' ids and links and the similar
-index's work held for the whole run, 677 MB at 10,000 (the sample site) and 746 MB at 20,000, growing about
-7 MB per 1,000 incidents (1.3 GB at 100,000 by extrapolation). Now, on the lazy site: 515 MB at 10,000
-(613 s), 609 MB at 20,000 (484 s) and 711 MB at 50,000 (576 s): under 1 GB, but 1.38x the 10,000 peak,
-over the growth goal, while what the run holds until its end is flat (tests/test_sync.py); 100,000 was not
-run here (about 20 minutes of sync plus a few minutes of the fake site's first two searches at a quiet
-moment of this shared machine). With the flattening's DuckDB capped and spilling beside the database, and
-incremental runs asking per page: 434 MB at 2,000 and 534 MB at 10,000 (566 s, 1.23x, quick mode, load 14).
+Measured here (Data Center, 2 shared cores): before the sync streamed, 2.6 GB at 10,000. Streaming, on a
+loaded machine: 515 MB at 10,000, 609 MB at 20,000, 711 MB at 50,000, 810 MB at 100,000 (1.64x the 10,000
+peak). Two things still grew with the site: the actions, which come after the last chunk of incidents in
+slices holding no incident, were never committed until the end (324k actions at 100,000: 240 MB), and
+indexing each chunk for ``pir similar`` gathered every comment of the site (a 200,000 sync failed near
+150,000 with DuckDB's Out of Memory Error). Both fixed, quiet machine: 510 MB at 10,000, 623 MB at
+100,000 (1.22x), 705 MB at 200,000 (a probe, 885 s of sync). What grows after that is DuckDB's cache of the
+database's blocks (197 MB of its 256 MB at the end of 200,000), which stops at its cap.
 
 ``--store postgres`` syncs into a fresh PostgreSQL (team mode; the server's memory is its own processes', not
 counted). A first sync of 10,000 incidents, one child each (``--one 10000``), at a quiet moment (load about 1):
