@@ -56,8 +56,9 @@ def load_batches(
     incidents with 1.1M events in one transaction peaked 350-400 MB above committing every 25k; the 324k
     actions of a 100k site, in slices that held no incident and so were never committed until the end,
     added 240 MB). A failure then keeps the chunks committed before it; they are whole incidents with their
-    full timelines, or whole slices of actions, and a rerun writes the same rows again. ``on_written`` is called after each batch is written, in its transaction
-    (the sync keeps its derived tables in step with each chunk).
+    full timelines, or whole slices of actions, and a rerun writes the same rows again. ``on_written`` is
+    called after each batch is written, in its transaction (the sync keeps its derived tables in step with
+    each chunk).
     """
     stamp = pd.Timestamp(synced_at)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -31,9 +31,8 @@ which is every incremental run in practice, is one transaction with its actions;
 ``--full`` sync of a big site) commits chunk by chunk, each chunk whole incidents with their full timelines
 and their words in the similar-incidents index, then the actions a slice (``transform.ACTION_SLICE``) at a
 time. The new cursor is written (with ``mark_deleted`` on ``--full``, and the board's similar answers) only
-after the last commit. A run that
-fails anywhere leaves the cursor where it was, so the next run reads the same window again and ends in the
-database a run without faults gives.
+after the last commit. A run that fails anywhere leaves the cursor where it was, so the next run reads the
+same window again and ends in the database a run without faults gives.
 """
 
 from __future__ import annotations
