@@ -103,6 +103,14 @@ def fill(visit: Visit, selector: str, value: str) -> None:
     field.press("Tab")  # text fields save when they lose focus
 
 
+def open_prepare(visit: Visit) -> None:
+    """Next, from Pick to Prepare, once Prepare's fields hold what the store says. Filling the facilitator's name
+    before that raced the step's load, which sets the field: Playwright's fill then typed after the loaded name
+    ("Alex ChenDana Roe", seen once in CI on PostgreSQL)."""
+    visit.page.locator("button.pir-next").click()
+    visit.page.wait_for_selector(".pir-current-facilitator")
+
+
 def open_step(visit: Visit, step: str, number: int) -> None:
     visit.page.locator(f"button.pir-step-{step}").click()
     wait_text(visit, f"Step {number} of 6")
@@ -138,8 +146,7 @@ def test_a_whole_review_in_pir_guide_then_reopened_after_publishing(browser, gui
         pick(visit, fx.STAGE31_KEY)
         wait_text(visit, fx.STAGE31_SUMMARY)
 
-        page.locator("button.pir-next").click()  # Prepare
-        page.wait_for_selector(".pir-facilitator-name input")
+        open_prepare(visit)
         fill(visit, ".pir-facilitator-name input", "Dana Roe")
         page.locator("button.pir-assign").click()
         wait_text(visit, "Dana Roe is the facilitator")
@@ -254,7 +261,7 @@ def test_the_guide_in_team_mode_reads_and_writes_postgresql(browser, team_guide_
         page = visit.page
         pick(visit, fx.STAGE31_KEY)
         wait_text(visit, fx.STAGE31_SUMMARY)
-        page.locator("button.pir-next").click()  # Prepare
+        open_prepare(visit)
         fill(visit, ".pir-facilitator-name input", "Dana Roe")
         page.locator("button.pir-assign").click()
         wait_text(visit, "Dana Roe is the facilitator")
