@@ -47,6 +47,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.utils import ensure_async
 from jupyter_server._tz import utcnow
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import ApiPath
 from tornado.ioloop import IOLoop
@@ -299,12 +300,13 @@ class PooledKernelManager(AsyncMappingKernelManager):
     # yet and is not affected; neither are pooled kernels, which no page has connected to.
 
     def notify_connect(self, kernel_id: str) -> None:
-        super().notify_connect(kernel_id)
-        self._cancel_closing(kernel_id)
-        self._unconnected.pop(kernel_id, None)
+        self._count_connections(kernel_id)
+        if self._kernel_connections.get(kernel_id, 0) > 0:
+            self._cancel_closing(kernel_id)
+            self._unconnected.pop(kernel_id, None)
 
     def notify_disconnect(self, kernel_id: str) -> None:
-        super().notify_disconnect(kernel_id)
+        self._count_connections(kernel_id)
         if (
             self.closed_page_timeout > 0
             and self._kernel_connections.get(kernel_id) == 0
@@ -313,6 +315,24 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._closing[kernel_id] = asyncio.get_running_loop().call_later(
                 self.closed_page_timeout, self._start_shutting_down, kernel_id
             )
+
+    def _count_connections(self, kernel_id: str) -> None:
+        """Set the kernel's connection count (which the idle culler reads too) to its open websockets.
+
+        jupyter_server counts a notice of each connect and disconnect, and a page that hangs up while its
+        websocket is still being prepared (a tab closed within a second of loading) breaks that count: the
+        disconnect comes first, and then either nothing (the count stays at -1) or a connect from the dead
+        socket (the count is 1 with nothing connected). Either way the kernel was neither culled nor shut
+        down, ever (a CI soak run left one running). So the count is taken from the open websockets."""
+        if kernel_id not in self._kernel_connections:
+            return
+        self._kernel_connections[kernel_id] = sum(
+            1
+            for handler in list(ZMQChannelsWebsocketConnection._open_sessions.values())
+            if getattr(handler, "kernel_id", None) == kernel_id
+            and handler.ws_connection is not None
+            and not handler.ws_connection.is_closing()
+        )
 
     def _cancel_closing(self, kernel_id: str) -> None:
         handle = self._closing.pop(kernel_id, None)

@@ -291,17 +291,20 @@ def action_states(actions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
     age_days (open actions: days since created) and state (done / overdue / open), all as of ``today``."""
     frame = actions.copy()
     done = frame["is_done"].fillna(False).astype(bool)
-    due = pd.to_datetime(frame["due_date"]).dt.date
-    resolved = _utc(frame["resolved_at"]).dt.date
-    created = _utc(frame["created_at"]).dt.date
+    # Days as naive datetime64 (NaT where missing, and NaT compares False): ``.dt.date`` of a column with no
+    # value at all stays datetime64, and comparing that with date objects is deprecated in pandas 3.
+    today_day = pd.Timestamp(today)
+    due = pd.to_datetime(frame["due_date"]).dt.normalize()
+    resolved = _utc(frame["resolved_at"]).dt.tz_localize(None).dt.normalize()
+    created = _utc(frame["created_at"]).dt.tz_localize(None).dt.normalize()
     has_due = due.notna()
-    frame["done_on_time"] = done & has_due & resolved.notna() & (resolved <= due.where(has_due, dt.date.max))
-    past_due = has_due & (due.where(has_due, dt.date.max) < today)
+    frame["done_on_time"] = done & has_due & (resolved <= due)
+    past_due = due < today_day
     frame["overdue"] = ~done & past_due
     frame["due"] = has_due & (done | past_due)
-    frame["days_overdue"] = [(today - d).days if o else None for d, o in zip(due, frame["overdue"])]
+    frame["days_overdue"] = [int(d) if o else None for d, o in zip((today_day - due).dt.days, frame["overdue"])]
     frame["age_days"] = [
-        (today - c).days if (not d and c is not None and not pd.isna(c)) else None for c, d in zip(created, done)
+        int(a) if (not d and not pd.isna(a)) else None for a, d in zip((today_day - created).dt.days, done)
     ]
     frame["state"] = np.where(done, "done", np.where(frame["overdue"], "overdue", "open"))
     return frame

@@ -10,12 +10,16 @@ burst of views does not leave a kernel per view running for minutes.
 
 from __future__ import annotations
 
+import re
+import socket
 import statistics
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+from jupyter_client import BlockingKernelClient
 from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
 from support.serving import SERVERS, demo_workdir, kernel_processes, pir_serve
 
@@ -57,6 +61,17 @@ def wait_for_pool(url: str, seconds: float = 90) -> None:
             return
         assert time.monotonic() < deadline, log[-3000:]
         time.sleep(0.5)
+
+
+def kernels_report(url: str, server) -> str:
+    """Each running kernel's id and what the server logged about it: what a failed count needs to explain."""
+    log = server_log(url).splitlines()
+    lines = []
+    for process in kernel_processes(server):
+        kernel_id = next((part.rsplit("kernel-", 1)[1][:-5] for part in process.cmdline() if "kernel-" in part), "?")
+        lines.append(f"kernel {kernel_id} (pid {process.pid}, {process.status()}):")
+        lines += [f"    {line[:200]}" for line in log if kernel_id in line]
+    return "\n".join(lines)
 
 
 def wait_for_kernels(server, at_most: int, seconds: float) -> int:
@@ -161,7 +176,7 @@ def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak
             f"kernels max {max(counts)}, after culling {after}; problems {len(problems)}"
         )
         assert problems == []
-        assert after <= POOL_SIZE + 1, f"{after} kernels still running after culling"
+        assert after <= POOL_SIZE + 1, f"{after} kernels still running after culling\n{kernels_report(url, server)}"
         assert max(counts) < LOADS / 2, counts
         # The open tab outlived many cull intervals and still works: a filter change redraws its figures.
         assert_filter_redraws(kept)
@@ -224,3 +239,44 @@ def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_
     finally:
         kept.close()
     assert wait_for_kernels(server, POOL_SIZE, CLOSED_PAGE_SECONDS + 20) <= POOL_SIZE
+
+
+def drop_a_websocket_while_it_is_prepared(url: str, server, kernel_id: str) -> None:
+    """Ask for the kernel's websocket and hang up while the server prepares it, as a tab closed a moment after
+    loading does. The server's preparation waits for the kernel's reply to kernel_info, so the kernel is kept
+    busy for a few seconds first: the hang-up then always comes during the preparation."""
+    process = next(p for p in kernel_processes(server) if kernel_id in " ".join(p.cmdline()))
+    client = BlockingKernelClient(connection_file=process.cmdline()[process.cmdline().index("-f") + 1])
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.execute("__import__('time').sleep(3)", silent=True, store_history=False)
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(
+                (
+                    f"GET /api/kernels/{kernel_id}/channels?session_id=dropped HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{port}\r\nOrigin: {url}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            time.sleep(0.5)  # the server has read the request and is waiting for the kernel
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.browser
+def test_a_tab_closed_while_its_connection_was_prepared_has_its_kernel_shut_down(closing_server):
+    """jupyter_server notices such a tab's disconnect before (or without) its connect; the kernel must still go."""
+    url, server = closing_server
+    wait_for_pool(url)
+    with urllib.request.urlopen(f"{url}/voila/render/overview.ipynb", timeout=60) as response:
+        page = response.read().decode()
+    kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
+    drop_a_websocket_while_it_is_prepared(url, server, kernel_id)
+    deadline = time.monotonic() + CLOSED_PAGE_SECONDS + 20
+    while any(kernel_id in " ".join(p.cmdline()) for p in kernel_processes(server)):
+        assert time.monotonic() < deadline, f"the page's kernel still runs\n{kernels_report(url, server)}"
+        time.sleep(0.5)
+    # It went as a closed page's kernel does, not by the idle culler (which waits ten minutes here).
+    assert f"Shutting down kernel {kernel_id}: its page closed" in server_log(url)

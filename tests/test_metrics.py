@@ -68,6 +68,18 @@ def test_completion_and_on_time_rates_by_team():
     assert list(rates.index[:1]) == ["SRE"]  # most actions first
 
 
+def test_open_actions_only_no_resolution_date_at_all():
+    """The home page and the digest pass only open actions: resolved_at has no value, and its column arrives
+    as datetime64 rather than dates (pandas 3 deprecated comparing the two; pytest makes that an error)."""
+    states = metrics.action_states(sample_actions().iloc[2:].reset_index(drop=True), TODAY)
+    assert states["resolved_at"].isna().all()
+    assert list(states["state"]) == ["overdue", "open", "open"]
+    assert states["days_overdue"].iloc[0] == 31 and states["days_overdue"].iloc[1:].isna().all()
+    assert list(states["age_days"]) == [61, 12, 7]
+    assert list(states["done_on_time"]) == [False, False, False]
+    assert list(states["due"]) == [True, False, False]
+
+
 def test_completion_rates_of_nothing_is_an_empty_frame():
     states = metrics.action_states(sample_actions().iloc[0:0], TODAY)
     assert metrics.completion_rates(states, "team").empty
