@@ -310,53 +310,57 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
             " FROM _similar_docs AS d LEFT JOIN similar_documents AS s USING (incident_id)"
             " WHERE s.fingerprint IS DISTINCT FROM d.fingerprint"
         )
-        # Index rows to drop: those re-counted now, and those of incidents in scope that are gone or deleted.
-        stale = (
-            "SELECT incident_id FROM _similar_changed UNION SELECT s.incident_id FROM similar_documents AS s"
-            f" WHERE {_IN_SCOPE.format(column='s.incident_id')}"
-            " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)"
-        )
-        con.execute(f"DELETE FROM similar_terms WHERE incident_id IN ({stale})", scope)
-        dropped = con.execute(f"DELETE FROM similar_documents WHERE incident_id IN ({stale})", scope)
-        (stale_dropped,) = dropped.fetchall()[0]
-        if postgres:
-            _count_words_in_duckdb(con)
-        else:
-            con.execute(f"INSERT INTO similar_terms BY NAME ({_TERMS_SQL})", {"stop_words": STOP_WORDS})
+        # Index rows to drop: those of indexed incidents re-counted now, and those of incidents in scope that
+        # are gone or deleted. Only an indexed incident has terms, so a first sync's chunks of new incidents
+        # drop nothing, and skip the DELETE's scan of every term of the site (similar_terms has no index).
         con.execute(
-            "INSERT INTO similar_documents (incident_id, length, fingerprint)"
-            " SELECT c.incident_id, coalesce(t.length, 0), c.fingerprint FROM _similar_changed AS c"
-            " LEFT JOIN (SELECT incident_id, sum(tf)::INTEGER AS length FROM similar_terms"
-            "            WHERE incident_id IN (SELECT incident_id FROM _similar_changed) GROUP BY incident_id) AS t"
-            " USING (incident_id)"
+            "CREATE TEMP TABLE _similar_stale AS SELECT incident_id FROM similar_documents"
+            " WHERE incident_id IN (SELECT incident_id FROM _similar_changed)"
+            " UNION SELECT s.incident_id FROM similar_documents AS s"
+            f" WHERE {_IN_SCOPE.format(column='s.incident_id')}"
+            " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)",
+            scope,
         )
+        (stale,) = con.execute("SELECT count(*) FROM _similar_stale").fetchall()[0]
+        if stale:
+            for table in ("similar_terms", "similar_documents"):
+                con.execute(f"DELETE FROM {table} WHERE incident_id IN (SELECT incident_id FROM _similar_stale)")
         (changed,) = con.execute("SELECT count(*) FROM _similar_changed").fetchall()[0]
-        if changed or stale_dropped:  # every score read the corpus: the kept answers no longer hold
+        if changed:
+            _count_words(con)
+            con.execute(
+                "INSERT INTO similar_terms (incident_id, term, tf) SELECT incident_id, term, tf FROM _similar_counted"
+            )
+            # Each document's length from its counts just made, not from similar_terms (another scan of it).
+            con.execute(
+                "INSERT INTO similar_documents (incident_id, length, fingerprint)"
+                " SELECT c.incident_id, coalesce(t.length, 0), c.fingerprint FROM _similar_changed AS c"
+                " LEFT JOIN (SELECT incident_id, sum(tf)::INTEGER AS length FROM _similar_counted"
+                "            GROUP BY incident_id) AS t USING (incident_id)"
+            )
+        if changed or stale:  # every score read the corpus: the kept answers no longer hold
             con.execute("DELETE FROM similar_answers")
             con.execute("DELETE FROM similar_answers_state")
         return changed
     finally:
-        drop_temp(con, "_similar_docs", "_similar_changed")
+        if postgres:
+            with contextlib.suppress(*ABORTED):
+                con.unregister("_similar_counted")
+        drop_temp(con, "_similar_docs", "_similar_changed", "_similar_stale", "_similar_counted")
 
 
-def _count_words_in_duckdb(con: Connection) -> None:
-    """PostgreSQL: count the words of ``_similar_changed`` (a temporary table in the store) in an in-memory
-    DuckDB with ``_TERMS_SQL``, and insert the counts into the store's similar_terms."""
-    assert isinstance(con, pg.PgConnection)
-    changed = con.execute("SELECT incident_id, body FROM _similar_changed").arrow()
-    if not changed.num_rows:
+def _count_words(con: Connection) -> None:
+    """Count the words of ``_similar_changed`` with ``_TERMS_SQL`` into ``_similar_counted`` (incident_id, term,
+    tf): a temporary table in DuckDB; on PostgreSQL, which has no \\p{L} class, the changed text is counted in an
+    in-memory DuckDB and the counts registered in the store."""
+    if not isinstance(con, pg.PgConnection):
+        con.execute(f"CREATE TEMP TABLE _similar_counted AS {_TERMS_SQL}", {"stop_words": STOP_WORDS})
         return
+    changed = con.execute("SELECT incident_id, body FROM _similar_changed").arrow()
     with duckdb.connect(":memory:") as counter:
         counter.register("_similar_changed", changed)
         terms = counter.sql(_TERMS_SQL, params={"stop_words": STOP_WORDS}).to_arrow_table()
     con.register("_similar_counted", terms)
-    try:
-        con.execute(
-            "INSERT INTO similar_terms (incident_id, term, tf) SELECT incident_id, term, tf FROM _similar_counted"
-        )
-    finally:
-        with contextlib.suppress(*ABORTED):
-            con.unregister("_similar_counted")
 
 
 def _fingerprint(con: Connection, text: str) -> str:
