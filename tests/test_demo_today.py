@@ -50,7 +50,7 @@ def _points(trace: dict) -> int:
 def test_every_board_today_has_data_in_every_panel_and_no_nan(today_demo: Settings, name: str) -> None:
     board = load_board(name, today_demo)
     assert board.problem is None, board.problem
-    assert "(today, sample data from `pir demo`)" in board.header_html()
+    assert "(today, sample data from <code>pir demo</code>)" in board.header_html()
     today = today_demo.current_date()
     for content in board.contents(metrics.Filters()):
         if is_figure(content):

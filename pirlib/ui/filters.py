@@ -65,7 +65,7 @@ class FilterBar:
             self.choices[name].observe(lambda _change, field=FIELDS[name]: self.fixed.pop(field, None), names="value")
         self.widget = widgets.HBox(
             [self.start, self.end, *self.choices.values()],
-            layout=widgets.Layout(flex_flow="row wrap", gap="4px 16px", margin="0 0 8px 0"),
+            layout=widgets.Layout(flex_flow="row wrap", margin="0 0 8px 0"),  # its gap: the page template's CSS
         )
         self.widget.add_class("pir-filters")
 

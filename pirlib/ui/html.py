@@ -133,11 +133,15 @@ def plotly_text(value: object) -> str:
     return str(value).translate(_PLOTLY_ESCAPES)
 
 
+def with_code(words: str) -> str:
+    """``words`` escaped, with backticked words (a command) as ``<code>``: a page shows no Markdown."""
+    parts = text(words).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
 def message(words: str) -> str:
     """A one-line notice (no data, nothing matches); backticked words become ``<code>``, after escaping."""
-    parts = text(words).split("`")
-    body = "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
-    return f'<p class="pir-message" style="font-size:1.2em">{body}</p>'
+    return f'<p class="pir-message" style="font-size:1.2em">{with_code(words)}</p>'
 
 
 def kpis(items: Iterable[tuple[str, str]]) -> str:

@@ -86,7 +86,7 @@ class Board:
         if self.problem or self.data is None:
             return html.message(self.problem or EMPTY_MESSAGE)
         headline = self.spec.headline(self.data) if self.spec.headline else ""
-        return f'<p class="pir-as-of">{html.text(headline + data_as_of(self.last_sync, self.data.today))}</p>'
+        return f'<p class="pir-as-of">{html.with_code(headline + data_as_of(self.last_sync, self.data.today))}</p>'
 
     def show(self) -> None:
         """Display the header, the filters and every panel; filters then redraw the panels in place.
