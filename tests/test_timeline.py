@@ -32,7 +32,7 @@ from pirlib.timeline.milestones import (
     set_milestone_override,
 )
 from pirlib.ui.facilitator.timeline_editor import TimelineEditor
-from pirlib.ui.timeline import timeline_figure
+from pirlib.ui.timeline import MILESTONE_ROW_PX, timeline_figure
 
 pytestmark = pytest.mark.both_stores
 
@@ -535,3 +535,30 @@ def test_missing_milestones_agrees_with_the_inference_of_each_incident(settings:
     # the draw is worth something only if it leaves every milestone both found and missing somewhere
     for milestone in MILESTONES:
         assert 0 < sum(milestone in gaps for gaps in expected.values()) < len(ids), milestone
+
+
+def test_close_milestones_get_a_row_of_label_each_inside_the_figure() -> None:
+    """Five milestones within half an hour sat on three rows spaced by a share of the plot's height (a few
+    pixels on a two-lane incident), so their labels overlapped; each now has its own row of
+    MILESTONE_ROW_PX, all between the title and the plot, and the x axis has room for its date labels
+    without plotly growing the margin (which draws the figure twice)."""
+    milestones = pd.DataFrame(
+        {
+            "milestone": list(MILESTONES),
+            "occurred_at": pd.to_datetime(
+                ["2025-10-25 23:00", "2025-10-25 23:05", "2025-10-25 23:10", "2025-10-25 23:20", "2025-10-25 23:30"],
+                utc=True,
+            ),
+        }
+    )
+    for title in ("INC-1 timeline", None):
+        figure = timeline_figure(big_incident().head(20), milestones, title=title)
+        rows = [a.yshift for a in figure.layout.annotations]
+        assert sorted(rows) == [MILESTONE_ROW_PX * n for n in range(5)]
+        title_room = 48 if title else 28  # the title's line, or a margin above the last row
+        assert figure.layout.margin.t == title_room + MILESTONE_ROW_PX * 5
+        assert figure.layout.xaxis.automargin is False and figure.layout.margin.b >= 68
+    # The plot itself keeps the height it had with three rows of labels.
+    few = timeline_figure(big_incident().head(20), milestones.head(3), title="t")
+    many = timeline_figure(big_incident().head(20), milestones, title="t")
+    assert few.layout.height - few.layout.margin.t == many.layout.height - many.layout.margin.t

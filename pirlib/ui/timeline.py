@@ -49,6 +49,7 @@ _COLORS = {
     "config": "#7f7f7f",
     "manual": "#bcbd22",
 }
+MILESTONE_ROW_PX = 14  # the height of a row of milestone labels
 _MILESTONE_COLORS = {
     "started": "#d62728",
     "detected": "#ff7f0e",
@@ -153,11 +154,16 @@ def timeline_figure(
         traces.append(_key_moments(x[starred], lane_names[starred], hover[starred], ids[starred], scatter))
     figure = go.Figure(data=traces)
     shapes, annotations = _milestone_shapes(milestones)
+    labels = MILESTONE_ROW_PX * max(len(annotations), 3)  # the milestones' rows of labels above the plot
     figure.update_layout(
-        title=title,
-        height=160 + 48 * max(1, len(order)),
-        margin={"l": 120, "r": 20, "t": 90 if title else 70, "b": 40},
-        xaxis={"title": "time (UTC)", "type": "date"},
+        # the title at the top, above the rows of milestone labels (plotly centres it in the top margin)
+        title={"text": title, "yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 14}} if title else None,
+        height=160 + 48 * max(1, len(order)) + labels - 42,
+        # The bottom margin holds two lines of date labels and the axis title (68 px as plotly measured them):
+        # set here, with the template's automargin off, so that plotly.js draws the figure once instead of
+        # drawing it, growing the margin and drawing it again (20 of its 40 ms in the guide's browser).
+        margin={"l": 120, "r": 20, "t": (48 if title else 28) + labels, "b": 70},
+        xaxis={"title": "time (UTC)", "type": "date", "automargin": False},
         yaxis={
             "type": "category",
             "categoryorder": "array",
@@ -275,7 +281,8 @@ def _milestone_shapes(milestones: pd.DataFrame | None) -> tuple[list[dict[str, A
         annotations.append(
             {
                 "x": at,
-                "y": 1.0 + 0.06 * (n % 3),
+                "y": 1.0,
+                "yshift": MILESTONE_ROW_PX * n,  # a row each, in pixels: close milestones never overlap
                 "xref": "x",
                 "yref": "paper",
                 "showarrow": False,
