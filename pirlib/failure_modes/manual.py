@@ -3,7 +3,7 @@ writes, so it wins over the Jira field and the rules and survives ``pir sync`` a
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from pirlib.db import Connection
 from pirlib.errors import InputError
@@ -13,10 +13,13 @@ from pirlib.values import clean_text
 
 def current(con: Connection, incident_id: str) -> dict[str, Any]:
     """The incident's row of v_incident_failure_modes: failure_mode, mode_source, mode_rule, manual_mode, ..."""
-    found = con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id]).df()
-    if found.empty:
+    cursor = con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id])
+    found = cursor.fetchone()
+    if found is None:
         raise InputError(f"incident {incident_id!r} is not in the database; run `pir sync` or pick another")
-    return cast("dict[str, Any]", found.iloc[0].to_dict())  # the keys are the view's column names
+    # a row, not a frame: a frame of one row and its to_dict cost half as much again as the query (the guide's
+    # Meeting step reads this whenever it is opened)
+    return {column[0]: value for column, value in zip(cursor.description or [], found, strict=True)}
 
 
 def set_mode(
