@@ -154,15 +154,15 @@ def timeline_figure(
         traces.append(_key_moments(x[starred], lane_names[starred], hover[starred], ids[starred], scatter))
     figure = go.Figure(data=traces)
     shapes, annotations = _milestone_shapes(milestones)
-    labels = MILESTONE_ROW_PX * max(len(annotations), 3)  # the milestones' rows of labels above the plot
+    rows = max(len(annotations), 3)  # rows of milestone labels above the plot; the figure grows past three
     figure.update_layout(
         # the title at the top, above the rows of milestone labels (plotly centres it in the top margin)
         title={"text": title, "yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 14}} if title else None,
-        height=160 + 48 * max(1, len(order)) + labels - 42,
+        height=160 + 48 * max(1, len(order)) + MILESTONE_ROW_PX * (rows - 3),
         # The bottom margin holds two lines of date labels and the axis title (68 px as plotly measured them):
         # set here, with the template's automargin off, so that plotly.js draws the figure once instead of
         # drawing it, growing the margin and drawing it again (20 of its 40 ms in the guide's browser).
-        margin={"l": 120, "r": 20, "t": (48 if title else 28) + labels, "b": 70},
+        margin={"l": 120, "r": 20, "t": (48 if title else 28) + MILESTONE_ROW_PX * rows, "b": 70},
         xaxis={"title": "time (UTC)", "type": "date", "automargin": False},
         yaxis={
             "type": "category",

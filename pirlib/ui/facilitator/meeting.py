@@ -138,13 +138,19 @@ class MeetingStep(Step):
         note's row is made once per version of the note and kept, so showing an incident again makes no new
         widgets."""
         rows = []
-        for note in (note for note in all_notes if note["segment"] == name):
+        for note in all_notes:
+            if note["segment"] != name:
+                continue
             row = self.note_rows.get(note["note_id"])
             if row is None or row.version != int(note["version"]):
                 row = NoteRow(self, name, note)
                 self.note_rows[row.note_id] = row
             rows.append(row.widget)
         self.note_lists[name].children = rows
+
+    def _reread_notes(self, name: str, session: ReviewSession) -> None:
+        """Redraw one segment's notes as stored now (after a note was added, edited or deleted)."""
+        self._show_notes(name, meeting.notes(session).to_dict("records"))
 
     @staticmethod
     def _prompt(segment: meeting.Segment) -> str:
@@ -201,7 +207,7 @@ class MeetingStep(Step):
             self.inputs[segment].value = ""  # only this segment's: text typed elsewhere stays
             if segment in self.tags:
                 self.tags[segment].value = ""
-            self._show_notes(segment, meeting.notes(s).to_dict("records"))
+            self._reread_notes(segment, s)
 
         self.save(self.messages[segment], add, "note saved")
 
@@ -211,12 +217,12 @@ class MeetingStep(Step):
 
         def edit(s: ReviewSession) -> None:
             meeting.edit_note(s, note_id, text, version=version, by=self.host.user)
-            self._show_notes(segment, meeting.notes(s).to_dict("records"))
+            self._reread_notes(segment, s)
 
         if self.save(self.messages[segment], edit, "note saved"):
             return
         with self.session() as s:
-            self._show_notes(segment, meeting.notes(s).to_dict("records"))
+            self._reread_notes(segment, s)
         row = self.note_rows.get(note_id)
         if row is not None and row.version != version:
             row.open_editor(text)
@@ -225,7 +231,7 @@ class MeetingStep(Step):
         def delete(s: ReviewSession) -> None:
             meeting.delete_note(s.con, note_id, version=version, at=s.now())
             self.note_rows.pop(note_id, None)
-            self._show_notes(segment, meeting.notes(s).to_dict("records"))
+            self._reread_notes(segment, s)
 
         self.save(self.messages[segment], delete, "note deleted")
 
