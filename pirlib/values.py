@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 # The characters str.strip() removes (str.isspace): text of nothing but these is blank, as clean_text says.
@@ -37,6 +38,25 @@ def is_missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # an array: pd.isna answers element-wise
         return False
+
+
+def frame_value(value: Any) -> Any:
+    """A value from a database row as a data frame gives it: times as UTC ``pd.Timestamp``, lists as arrays,
+    missing values as None."""
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value).tz_convert("UTC") if value.tzinfo else pd.Timestamp(value)
+    if isinstance(value, list):
+        return np.array(value, dtype=object)
+    return None if is_missing(value) else value
+
+
+def frame_row(cursor: Any) -> dict[str, Any] | None:
+    """The next row of an executed query as {column: ``frame_value``}, or None when there is none. A frame of one
+    wide row, and its to_dict, cost several times the query itself (the guide reads rows on most clicks)."""
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return {name: frame_value(value) for (name, *_), value in zip(cursor.description or [], row, strict=True)}
 
 
 def as_date(value: Any) -> dt.date:

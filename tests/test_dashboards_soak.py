@@ -21,7 +21,7 @@ import psutil
 import pytest
 from jupyter_client import BlockingKernelClient
 from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
-from support.serving import SERVERS, demo_workdir, kernel_processes, pir_serve
+from support.serving import SERVERS, demo_workdir, kernel_processes, kernels_by_id, pir_serve
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
@@ -67,8 +67,7 @@ def kernels_report(url: str, server) -> str:
     """Each running kernel's id and what the server logged about it: what a failed count needs to explain."""
     log = server_log(url).splitlines()
     lines = []
-    for process in kernel_processes(server):
-        kernel_id = next((part.rsplit("kernel-", 1)[1][:-5] for part in process.cmdline() if "kernel-" in part), "?")
+    for kernel_id, process in kernels_by_id(server).items():
         lines.append(f"kernel {kernel_id} (pid {process.pid}, {process.status()}):")
         lines += [f"    {line[:200]}" for line in log if kernel_id in line]
     return "\n".join(lines)
@@ -245,8 +244,8 @@ def drop_a_websocket_while_it_is_prepared(url: str, server, kernel_id: str) -> N
     """Ask for the kernel's websocket and hang up while the server prepares it, as a tab closed a moment after
     loading does. The server's preparation waits for the kernel's reply to kernel_info, so the kernel is kept
     busy for a few seconds first: the hang-up then always comes during the preparation."""
-    process = next(p for p in kernel_processes(server) if kernel_id in " ".join(p.cmdline()))
-    client = BlockingKernelClient(connection_file=process.cmdline()[process.cmdline().index("-f") + 1])
+    args = kernels_by_id(server)[kernel_id].cmdline()
+    client = BlockingKernelClient(connection_file=args[args.index("-f") + 1])
     client.load_connection_file()
     client.start_channels()
     try:
@@ -275,7 +274,7 @@ def test_a_tab_closed_while_its_connection_was_prepared_has_its_kernel_shut_down
     kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
     drop_a_websocket_while_it_is_prepared(url, server, kernel_id)
     deadline = time.monotonic() + CLOSED_PAGE_SECONDS + 20
-    while any(kernel_id in " ".join(p.cmdline()) for p in kernel_processes(server)):
+    while kernel_id in kernels_by_id(server):
         assert time.monotonic() < deadline, f"the page's kernel still runs\n{kernels_report(url, server)}"
         time.sleep(0.5)
     # It went as a closed page's kernel does, not by the idle culler (which waits ten minutes here).

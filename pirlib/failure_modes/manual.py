@@ -8,18 +8,15 @@ from typing import Any
 from pirlib.db import Connection
 from pirlib.errors import InputError
 from pirlib.failure_modes import taxonomy
-from pirlib.values import clean_text
+from pirlib.values import clean_text, frame_row
 
 
 def current(con: Connection, incident_id: str) -> dict[str, Any]:
     """The incident's row of v_incident_failure_modes: failure_mode, mode_source, mode_rule, manual_mode, ..."""
-    cursor = con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id])
-    found = cursor.fetchone()
+    found = frame_row(con.execute("SELECT * FROM v_incident_failure_modes WHERE incident_id = ?", [incident_id]))
     if found is None:
         raise InputError(f"incident {incident_id!r} is not in the database; run `pir sync` or pick another")
-    # a row, not a frame: a frame of one row and its to_dict cost half as much again as the query (the guide's
-    # Meeting step reads this whenever it is opened)
-    return {column[0]: value for column, value in zip(cursor.description or [], found, strict=True)}
+    return found
 
 
 def set_mode(

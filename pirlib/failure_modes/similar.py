@@ -343,10 +343,12 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
             con.execute("DELETE FROM similar_answers_state")
         return changed
     finally:
-        if postgres:
+        if postgres:  # the counts were registered (pg.register), and go the same way
             with contextlib.suppress(*ABORTED):
                 con.unregister("_similar_counted")
-        drop_temp(con, "_similar_docs", "_similar_changed", "_similar_stale", "_similar_counted")
+        drop_temp(
+            con, "_similar_docs", "_similar_changed", "_similar_stale", *(() if postgres else ("_similar_counted",))
+        )
 
 
 def _count_words(con: Connection) -> None:

@@ -13,15 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from pirlib import db, pg
 from pirlib.config import Settings
 from pirlib.db import Connection
 from pirlib.incidents import resolve_incident
 from pirlib.review.clock import REVIEW_COLUMNS, now
-from pirlib.values import is_missing
+from pirlib.values import frame_row, frame_value
 
 __all__ = ["ReviewSession", "incident_facts", "open_review", "touch_review"]
 
@@ -57,13 +54,11 @@ def incident_facts(session: ReviewSession) -> dict[str, Any]:
     not data frames: a frame of one wide row costs about ten times the three queries (the guide reads this
     on most clicks); times come back as UTC ``pd.Timestamp``s and lists as arrays, as a frame gives them."""
     con, incident_id = session.con, session.incident_id
-    cursor = con.execute(f"SELECT {_incident_columns(con)} FROM incidents WHERE issue_id = ?", [incident_id])
-    row = cursor.fetchone()
-    assert row is not None  # a session is opened on an incident resolve_incident found; sync never removes rows
-    out = {name: _as_frame_value(value) for (name, *_), value in zip(cursor.description or [], row, strict=True)}
+    out = frame_row(con.execute(f"SELECT {_incident_columns(con)} FROM incidents WHERE issue_id = ?", [incident_id]))
+    assert out is not None  # a session is opened on an incident resolve_incident found; sync never removes rows
     columns = ["facilitator", *REVIEW_COLUMNS, "meeting_at", "doc_url", "regulatory_filed_at"]
     review = con.execute(f"SELECT {', '.join(columns)} FROM reviews WHERE incident_id = ?", [incident_id]).fetchone()
-    out.update({column: _as_frame_value(value) for column, value in zip(columns, review or [None] * len(columns))})
+    out.update({column: frame_value(value) for column, value in zip(columns, review or [None] * len(columns))})
     events = con.execute("SELECT count(*) FROM incident_events WHERE incident_id = ?", [incident_id]).fetchone()
     out["event_count"] = int(events[0]) if events else 0
     return out
@@ -81,14 +76,6 @@ def _incident_columns(con: Connection) -> str:
         assert isinstance(con, pg.PgConnection)
         _PG_INCIDENT_COLUMNS.extend(f'"{name}"' for name in con.column_types("incidents") if name != "raw")
     return ", ".join(_PG_INCIDENT_COLUMNS)
-
-
-def _as_frame_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return pd.Timestamp(value).tz_convert("UTC") if value.tzinfo else pd.Timestamp(value)
-    if isinstance(value, list):
-        return np.array(value, dtype=object)
-    return None if is_missing(value) else value
 
 
 def touch_review(session: ReviewSession, at: dt.datetime) -> None:

@@ -43,6 +43,16 @@ def kernel_processes(server: subprocess.Popen) -> list:
     return found
 
 
+def kernels_by_id(server: subprocess.Popen) -> dict[str, psutil.Process]:
+    """``kernel_processes`` by kernel id, read from each one's connection file (``-f …/kernel-<id>.json``)."""
+    found = {}
+    for process in kernel_processes(server):
+        with contextlib.suppress(psutil.NoSuchProcess, ValueError, IndexError):
+            args = process.cmdline()
+            found[Path(args[args.index("-f") + 1]).stem.removeprefix("kernel-")] = process
+    return found
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
