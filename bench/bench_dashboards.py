@@ -11,9 +11,12 @@ empty loads against the median of all loads of a board did not. Exits 1 when a b
 The 10k database is ``bench.helpers.big_database`` (PIR_BENCH_BIG=/path/to/10k.duckdb copies a generated one
 instead of generating, about a minute; PIR_BENCH_BIG=skip measures the sample only); each goal is a
 ``bench.helpers.Goal`` judged on the pairs. ``PIR_BENCH_QUICK=1``: one pair per board, 1k incidents and 5k
-actions instead of 10k and 50k. Loads are PIR_BENCH_PAUSE seconds apart (default 2), as a
-reader's are: `pir serve` hands pages started kernels from a small pool and refills it after each load,
-and the empty notebook gets its kernel from the same pool.
+actions instead of 10k and 50k. Each load starts once `pir serve`'s kernel pool is full again and
+PIR_BENCH_PAUSE seconds (default 2) have passed: the server hands pages started kernels from a small pool
+and refills it after each hand-out by starting a kernel that imports pirlib (about 1.5 CPU-seconds). A
+load that met a refill shared this 2-core machine with it, and which side of a pair met one was chance:
+the ratio of one pair of the 50k incidents board ranged 1.11-1.94x in one run. The empty notebook gets
+its kernel from the same pool, so both sides of a pair start from the same state.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class PageProblem(Exception):
 def load(browser, url: str, name: str) -> tuple[float, float]:
     """Seconds until the figures are drawn, and until the filters are there too."""
     time.sleep(PAUSE)
+    serving.wait_for_full_pool(url)
     try:  # Visit raises when the page does not finish (saying how far it got), assert_clean when it shows an error
         visit = browsing.Visit(
             browser, f"{url}/voila/render/{name}.ipynb", wait_for_plots=PLOTS[name], wait_for=browsing.controls(name)

@@ -54,6 +54,9 @@ from tornado.ioloop import IOLoop
 from traitlets import Float, Int, List, Type, Unicode
 
 POLL_SLICE_SECONDS = 0.25
+# After a page connects to its kernel, its browser still builds the widgets and draws the figures (0.3-1 s
+# of a board here): the page counts as being drawn for this long after its connection.
+PAGE_DRAWN_SECONDS = 1.5
 # What Voila puts in a page kernel's environment about its request (voila.utils.ENV_VARIABLE).
 REQUEST_VARIABLES = (
     "QUERY_STRING",
@@ -108,6 +111,13 @@ class PooledKernelManager(AsyncMappingKernelManager):
         help="Seconds after a hand-out before a replacement starts, so that it does not compete for the CPU "
         "with the page being rendered.",
     )
+    render_wait = Float(
+        10.0,
+        config=True,
+        help="While the pool still holds a kernel for the next page, a replacement waits (after fill_delay) "
+        "until no page given a kernel is still being drawn (its page not connected yet, or connected less than "
+        "1.5 s ago), for at most this many seconds.",
+    )
     page_connect_timeout = Float(
         60.0,
         config=True,
@@ -131,6 +141,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         self._closing: dict[str, asyncio.TimerHandle] = {}  # kernel id -> its pending shutdown (page closed)
         self._filling_ids: set[str] = set()  # started for the pool, still importing
         self._unconnected: dict[str, float] = {}  # kernel id -> monotonic hand-out time, until its page connects
+        self._connected: dict[str, float] = {}  # kernel id -> monotonic time its page connected, while being drawn
         # Fill as soon as the server's event loop runs, so that the first page already finds a kernel.
         IOLoop.current().add_callback(self.start_pool)
 
@@ -151,6 +162,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         kernel_id = None
         try:
             await asyncio.sleep(delay)
+            await self._wait_for_pages_drawn()
             kernel_id = await super().start_kernel(
                 kernel_name=self.default_kernel_name, path=ApiPath(self.pool_path), env=dict(os.environ)
             )
@@ -168,6 +180,30 @@ class PooledKernelManager(AsyncMappingKernelManager):
             self._filling -= 1
             if kernel_id is not None:
                 self._filling_ids.discard(kernel_id)
+
+    async def _wait_for_pages_drawn(self) -> None:
+        """Hold a replacement back while pages are being drawn and the pool still has a kernel for the next one.
+
+        Starting a kernel and importing ``preload`` takes about 1.5 CPU-seconds, and ``fill_delay`` after a
+        hand-out a board's page is often still being drawn: on a 2-core server the two shared the CPU, and the
+        page that caused the refill paid for it. An empty pool is refilled at once: the next page would
+        otherwise start a kernel of its own, which costs it more."""
+        started = time.monotonic()
+        while self._ready and self._pages_being_drawn() and time.monotonic() - started < self.render_wait:
+            await asyncio.sleep(0.1)
+        waited = time.monotonic() - started
+        if waited >= 0.1:
+            self.log.info("Refilling the pool after waiting %.1f s for pages being drawn", waited)
+
+    def _pages_being_drawn(self) -> int:
+        """Pages given a kernel that are still being drawn: not connected yet (within ``page_connect_timeout``),
+        or connected less than ``PAGE_DRAWN_SECONDS`` ago."""
+        now = time.monotonic()
+        for kernel_id, connected in list(self._connected.items()):
+            if now - connected >= PAGE_DRAWN_SECONDS:
+                del self._connected[kernel_id]
+        unconnected = sum(1 for handed in self._unconnected.values() if now - handed < self.page_connect_timeout)
+        return unconnected + len(self._connected)
 
     async def _preload(self, kernel_id: str) -> None:
         """Import ``preload`` (and warm it up) in the kernel: silently (no output, no history); wait until done."""
@@ -279,6 +315,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         if not restart:
             self._cancel_closing(kernel_id)
             self._unconnected.pop(kernel_id, None)
+            self._connected.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, now=now, restart=restart)
 
     async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
@@ -303,7 +340,8 @@ class PooledKernelManager(AsyncMappingKernelManager):
         self._count_connections(kernel_id)
         if self._kernel_connections.get(kernel_id, 0) > 0:
             self._cancel_closing(kernel_id)
-            self._unconnected.pop(kernel_id, None)
+            if self._unconnected.pop(kernel_id, None) is not None:
+                self._connected[kernel_id] = time.monotonic()
 
     def notify_disconnect(self, kernel_id: str) -> None:
         self._count_connections(kernel_id)

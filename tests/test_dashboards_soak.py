@@ -15,13 +15,19 @@ import socket
 import statistics
 import time
 import urllib.request
-from pathlib import Path
 
-import psutil
 import pytest
 from jupyter_client import BlockingKernelClient
 from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
-from support.serving import SERVERS, demo_workdir, kernel_processes, kernels_by_id, pir_serve
+from support.serving import (
+    SERVERS,
+    demo_workdir,
+    kernel_processes,
+    kernels_by_id,
+    pir_serve,
+    server_log,
+    wait_for_full_pool,
+)
 
 from pirlib import db, kernel_pool
 from pirlib.config import Settings
@@ -46,23 +52,6 @@ def soak_server(tmp_path_factory):
         yield url, database, SERVERS[url]
 
 
-def server_log(url: str) -> str:
-    """What `pir serve` has logged so far (pir_serve writes it to serve-PORT.log in its working dir)."""
-    workdir = Path(psutil.Process(SERVERS[url].pid).cwd())
-    return (workdir / f"serve-{url.rsplit(':', 1)[1]}.log").read_text()
-
-
-def wait_for_pool(url: str, seconds: float = 90) -> None:
-    """Until POOL_SIZE kernels are waiting in the pool, with pirlib imported."""
-    deadline = time.monotonic() + seconds
-    while True:
-        log = server_log(url)
-        if log.count("Pooled kernel ready") - log.count("Using pooled kernel") >= POOL_SIZE:
-            return
-        assert time.monotonic() < deadline, log[-3000:]
-        time.sleep(0.5)
-
-
 def kernels_report(url: str, server) -> str:
     """Each running kernel's id and what the server logged about it: what a failed count needs to explain."""
     log = server_log(url).splitlines()
@@ -85,7 +74,7 @@ def wait_for_kernels(server, at_most: int, seconds: float) -> int:
 @pytest.mark.browser
 def test_pooled_kernel_reads_the_data_when_the_page_is_requested(browser, soak_server):
     url, database, _ = soak_server
-    wait_for_pool(url)
+    wait_for_full_pool(url, POOL_SIZE)
     handed_out = server_log(url).count("Using pooled kernel")
     with db.connect(Settings(db=database)) as con:
         before = con.execute("SELECT count(*) FROM incidents WHERE NOT deleted").fetchone()[0]
@@ -110,7 +99,7 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
     """The board's widgets live in the page's kernel: a page that takes longer than the idle-cull timeout to
     load its scripts (a busy machine) must still find its kernel when it connects, and draw every figure."""
     url, _, _ = soak_server
-    wait_for_pool(url)
+    wait_for_full_pool(url, POOL_SIZE)
     late_seconds = CULL_IDLE_SECONDS + 3 * CULL_INTERVAL_SECONDS
 
     def late_widget_manager(page) -> None:
@@ -138,7 +127,7 @@ def test_a_page_slow_to_connect_keeps_its_kernel(browser, soak_server):
 @pytest.mark.slow
 def test_fifty_loads_in_a_row_no_stall_no_error_and_kernels_culled(browser, soak_server):
     url, _, server = soak_server
-    wait_for_pool(url)
+    wait_for_full_pool(url, POOL_SIZE)
     kept = Visit(
         browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions")
     )  # a tab left open
@@ -212,7 +201,7 @@ def closing_server(tmp_path_factory):
 @pytest.mark.browser
 def test_closed_tabs_kernels_are_shut_down_within_seconds_and_an_open_tab_keeps_its_own(browser, closing_server):
     url, server = closing_server
-    wait_for_pool(url)
+    wait_for_full_pool(url, POOL_SIZE)
     boards = ["actions", "reviews", "failure_modes", "incidents"]  # their figures need the page's kernel connection
     kept = Visit(
         browser, f"{url}/voila/render/actions.ipynb", wait_for_plots=FIGURES["actions"], wait_for=controls("actions")
@@ -268,7 +257,7 @@ def drop_a_websocket_while_it_is_prepared(url: str, server, kernel_id: str) -> N
 def test_a_tab_closed_while_its_connection_was_prepared_has_its_kernel_shut_down(closing_server):
     """jupyter_server notices such a tab's disconnect before (or without) its connect; the kernel must still go."""
     url, server = closing_server
-    wait_for_pool(url)
+    wait_for_full_pool(url, POOL_SIZE)
     with urllib.request.urlopen(f"{url}/voila/render/overview.ipynb", timeout=60) as response:
         page = response.read().decode()
     kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
@@ -279,3 +268,59 @@ def test_a_tab_closed_while_its_connection_was_prepared_has_its_kernel_shut_down
         time.sleep(0.5)
     # It went as a closed page's kernel does, not by the idle culler (which waits ten minutes here).
     assert f"Shutting down kernel {kernel_id}: its page closed" in server_log(url)
+
+
+# A refill waits for the page that took a kernel to be drawn (PooledKernelManager.render_wait), here with no
+# fill_delay before it, so that the wait alone decides when the replacement starts.
+RENDER_WAIT_SECONDS = 8
+
+
+@pytest.fixture(scope="module")
+def drawing_server(tmp_path_factory):
+    workdir, database = demo_workdir(tmp_path_factory, "drawing")
+    voila_args = (
+        "--PooledKernelManager.fill_delay=0",
+        f"--PooledKernelManager.render_wait={RENDER_WAIT_SECONDS}",
+        f"--PooledKernelManager.pool_size={POOL_SIZE}",
+    )
+    with pir_serve(workdir, database, voila_args=voila_args) as url:
+        yield url
+
+
+def refill_waits(url: str, count: int, seconds: float = 60) -> list[float]:
+    """The seconds each refill so far waited for pages being drawn, once there are ``count`` of them."""
+    deadline = time.monotonic() + seconds
+    while True:
+        waits = [float(s) for s in re.findall(r"after waiting ([0-9.]+) s for pages being drawn", server_log(url))]
+        if len(waits) >= count:
+            return waits
+        assert time.monotonic() < deadline, f"{len(waits)} refills waited, not {count}:\n{server_log(url)[-3000:]}"
+        time.sleep(0.2)
+
+
+@pytest.mark.browser
+def test_a_refill_waits_until_the_page_that_took_a_kernel_is_drawn(browser, drawing_server):
+    url = drawing_server
+    wait_for_full_pool(url, POOL_SIZE)
+    # A browser's page: the replacement starts once the page has connected and had its time to draw.
+    visit = Visit(browser, f"{url}/voila/render/incidents.ipynb", wait_for_plots=FIGURES["incidents"])
+    try:
+        assert_clean(visit)
+        (waited,) = refill_waits(url, 1)
+    finally:
+        visit.close()
+    assert kernel_pool.PAGE_DRAWN_SECONDS <= waited < RENDER_WAIT_SECONDS
+    wait_for_full_pool(url, POOL_SIZE)
+    # A client that never connects (a script fetching the page): the replacement waits render_wait, no longer.
+    with urllib.request.urlopen(f"{url}/voila/render/overview.ipynb", timeout=60) as response:
+        assert response.status == 200
+    waited = refill_waits(url, 2)[1]
+    assert RENDER_WAIT_SECONDS - 0.2 <= waited < RENDER_WAIT_SECONDS + 1
+    wait_for_full_pool(url, POOL_SIZE)
+    # An empty pool is refilled at once: two pages in a row leave none for a third, so the first page's
+    # replacement stops waiting when the second page takes the pool's last kernel, and the second's waits not.
+    for name in ("overview", "home"):
+        with urllib.request.urlopen(f"{url}/voila/render/{name}.ipynb", timeout=60) as response:
+            assert response.status == 200
+    wait_for_full_pool(url, POOL_SIZE)
+    assert all(w < RENDER_WAIT_SECONDS / 2 for w in refill_waits(url, 2)[2:]), server_log(url)[-3000:]

@@ -87,11 +87,32 @@ SERVE_WITH_ARGS = (
     "import sys; from pirlib import serve; from pirlib.config import load_settings; "
     "sys.exit(serve.serve(load_settings(), int(sys.argv[1]), extra_args=sys.argv[2:]))"
 )
-# url -> the running `pir serve` process, for tests that look at its kernels.
+# url -> the running `pir serve` process, for tests that look at its kernels, and its log.
 SERVERS: dict[str, subprocess.Popen] = {}
+LOGS: dict[str, Path] = {}
 # A free port can be taken by another process (another xdist worker's server or kernel) before the server
 # binds it; then the server exits at once saying so, and it is started again on another port.
 PORT_ATTEMPTS = 3
+
+
+def server_log(url: str) -> str:
+    """What the `pir serve` at ``url`` has logged so far."""
+    return LOGS[url].read_text()
+
+
+def wait_for_full_pool(url: str, pool_size: int | None = None, timeout: float = 90) -> None:
+    """Wait until the kernel pool of the `pir serve` at ``url`` holds ``pool_size`` kernels (default: voila.json's)
+    with pirlib imported, by its log (kernels made ready minus kernels handed out): so that the next page does
+    not share the CPU with a pooled kernel's imports, or a test finds a pooled kernel for its page."""
+    if pool_size is None:
+        pool_size = json.loads((serve.SHARE_DIR / "voila.json").read_text())["PooledKernelManager"]["pool_size"]
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server_log(url)
+        if log.count("Pooled kernel ready:") - log.count("Using pooled kernel:") >= pool_size:
+            return
+        assert time.monotonic() < deadline, f"the kernel pool was not full within {timeout} s:\n{log[-3000:]}"
+        time.sleep(0.1)
 
 
 def _answers(process: subprocess.Popen, url: str, log: Path, last_attempt: bool) -> bool:
@@ -139,11 +160,12 @@ def pir_serve(
             log.close()
             raise
         log.close()
-    SERVERS[url] = process
+    SERVERS[url], LOGS[url] = process, workdir / f"serve-{port}.log"
     try:
         yield url
     finally:
         SERVERS.pop(url, None)
+        LOGS.pop(url, None)
         process.send_signal(signal.SIGTERM)
         try:
             code = process.wait(timeout=30)
