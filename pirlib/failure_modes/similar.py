@@ -318,7 +318,7 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
             " WHERE incident_id IN (SELECT incident_id FROM _similar_changed)"
             " UNION SELECT s.incident_id FROM similar_documents AS s"
             f" WHERE {_IN_SCOPE.format(column='s.incident_id')}"
-            " AND s.incident_id NOT IN (SELECT incident_id FROM _similar_docs)",
+            " AND NOT EXISTS (SELECT 1 FROM _similar_docs AS d WHERE d.incident_id = s.incident_id)",
             scope,
         )
         (stale,) = con.execute("SELECT count(*) FROM _similar_stale").fetchall()[0]

@@ -185,10 +185,13 @@ def mark_deleted(
                 con.execute("INSERT INTO _seen_ids SELECT issue_id FROM _seen_part")
             finally:
                 _unregister(con, "_seen_part")
+        # NOT EXISTS, never NOT IN: PostgreSQL runs NOT IN over a subquery larger than work_mem as a nested
+        # loop. The actions of a 100,000-incident site (330,000 ids) were still not flagged after 60 s; as an
+        # anti-join they take 0.3 s.
         (count,) = one(
             con,
-            f"UPDATE {kind} SET deleted = true"
-            " WHERE NOT deleted AND issue_id NOT IN (SELECT issue_id FROM _seen_ids)"
+            f"UPDATE {kind} SET deleted = true WHERE NOT deleted"
+            f" AND NOT EXISTS (SELECT 1 FROM _seen_ids AS s WHERE s.issue_id = {kind}.issue_id)"
             " AND (CAST($before AS TIMESTAMPTZ) IS NULL OR synced_at IS NULL OR synced_at <= $before)",
             {"before": synced_before},
         )
@@ -304,7 +307,7 @@ def _replace_events(con: Connection, incidents: pd.DataFrame, events: pd.DataFra
         con.execute(
             f"DELETE FROM incident_events WHERE source IN ({_SOURCES_SQL})"
             " AND incident_id IN (SELECT issue_id FROM _batch_incident_ids)"
-            " AND event_id NOT IN (SELECT event_id FROM _batch_events)"
+            " AND NOT EXISTS (SELECT 1 FROM _batch_events AS b WHERE b.event_id = incident_events.event_id)"
         )
         # One join with the table tells new rows from changed ones (most of a re-sync is neither).
         drop_temp(con, "_event_state")
