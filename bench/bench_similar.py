@@ -8,8 +8,9 @@
 2. The incidents board (issue 22): first render in headless Chromium against an empty one-cell notebook
    on the same `pir serve`, as bench_dashboards measures it (pairs of loads, each once the kernel pool is
    full again; median of board / empty over BOARD_RUNS pairs: 3 pairs gave 1.35-1.57x in three runs of
-   the same code). Goal: within 1.5x the empty page at 10k and at 50k. The board reads the answers a sync works out
-   (similar_answers), so the databases get them as a sync would: `similar.refresh` after they are built.
+   the same code). Goal: within 1.5x the empty page at 10k and at 50k. The board reads the answers a sync
+   works out (similar_answers), so the databases get them as a sync would: `similar.refresh` after they
+   are built.
 
 The 10k site is generated and the 50k one made from it by ``bench.helpers.big_database``, as every bench
 makes them. Set PIR_BENCH_BIG=/path/to/10k.duckdb to start from a generated 10k database (copied, never

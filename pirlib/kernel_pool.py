@@ -116,7 +116,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         config=True,
         help="While the pool still holds a kernel for the next page, a replacement waits (after fill_delay) "
         "until no page given a kernel is still being drawn (its page not connected yet, or connected less than "
-        "1.5 s ago), for at most this many seconds.",
+        f"{PAGE_DRAWN_SECONDS:g} s ago), for at most this many seconds.",
     )
     page_connect_timeout = Float(
         60.0,

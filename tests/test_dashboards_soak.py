@@ -10,11 +10,14 @@ burst of views does not leave a kernel per view running for minutes.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import statistics
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from jupyter_client import BlockingKernelClient
@@ -38,17 +41,25 @@ LOAD_BOUND_SECONDS = 12.0
 CULL_IDLE_SECONDS = 4
 CULL_INTERVAL_SECONDS = 1
 POOL_SIZE = 2
-VOILA_ARGS = (
-    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
-    f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
-    f"--PooledKernelManager.pool_size={POOL_SIZE}",
-)
+
+
+@contextlib.contextmanager
+def demo_server(tmp_path_factory, name: str, *voila_args: str) -> Iterator[tuple[str, Path]]:
+    """`pir serve` on a copy of the demo database, its pool POOL_SIZE kernels, with ``voila_args``: URL, database."""
+    workdir, database = demo_workdir(tmp_path_factory, name)
+    voila_args = (*voila_args, f"--PooledKernelManager.pool_size={POOL_SIZE}")
+    with pir_serve(workdir, database, voila_args=voila_args) as url:
+        yield url, database
 
 
 @pytest.fixture(scope="module")
 def soak_server(tmp_path_factory):
-    workdir, database = demo_workdir(tmp_path_factory, "soak")
-    with pir_serve(workdir, database, voila_args=VOILA_ARGS) as url:
+    with demo_server(
+        tmp_path_factory,
+        "soak",
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+    ) as (url, database):
         yield url, database, SERVERS[url]
 
 
@@ -188,13 +199,12 @@ CLOSED_PAGE_SECONDS = 2
 
 @pytest.fixture(scope="module")
 def closing_server(tmp_path_factory):
-    workdir, database = demo_workdir(tmp_path_factory, "closing")
-    voila_args = (
+    with demo_server(
+        tmp_path_factory,
+        "closing",
         "--MappingKernelManager.cull_idle_timeout=600",
         f"--PooledKernelManager.closed_page_timeout={CLOSED_PAGE_SECONDS}",
-        f"--PooledKernelManager.pool_size={POOL_SIZE}",
-    )
-    with pir_serve(workdir, database, voila_args=voila_args) as url:
+    ) as (url, _):
         yield url, SERVERS[url]
 
 
@@ -277,13 +287,12 @@ RENDER_WAIT_SECONDS = 8
 
 @pytest.fixture(scope="module")
 def drawing_server(tmp_path_factory):
-    workdir, database = demo_workdir(tmp_path_factory, "drawing")
-    voila_args = (
+    with demo_server(
+        tmp_path_factory,
+        "drawing",
         "--PooledKernelManager.fill_delay=0",
         f"--PooledKernelManager.render_wait={RENDER_WAIT_SECONDS}",
-        f"--PooledKernelManager.pool_size={POOL_SIZE}",
-    )
-    with pir_serve(workdir, database, voila_args=voila_args) as url:
+    ) as (url, _):
         yield url
 
 
