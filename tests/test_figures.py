@@ -450,7 +450,10 @@ def test_bars_show_their_numbers_where_they_fit():
         {"service": ["api", "api", "web"], "severity": ["Sev-1", "Sev-2", "Sev-1"], "incidents": [4, 1, 2]}
     )
     stacked = figures.stacked_bars(counts, "service", "severity", "incidents", "by service")
-    assert [(t["text"], t["textposition"]) for t in stacked["data"]] == [([4, 2], "inside"), ([1, None], "inside")]
+    assert [(t["text"], t["textposition"], t["textangle"]) for t in stacked["data"]] == [
+        ([4, 2], "inside", 0),
+        ([1, None], "inside", 0),
+    ]
     # plotly hides a number that does not fit its bar at 9 px rather than shrinking it unreadably
     assert stacked["layout"]["uniformtext"] == {"mode": "hide", "minsize": 9}
     aging = figures.aging_bars(pd.DataFrame({"bucket": ["0–30 days"] * 2, "overdue": [False, True], "actions": [3, 0]}))
@@ -469,6 +472,7 @@ def test_bars_show_their_numbers_where_they_fit():
     assert {t["texttemplate"] for t in figures.completion_rate_bars(rates, "team", "rates")["data"]} == {"%{x:.0%}"}
     monthly = figures.incidents_by_severity_month(incident_frame())
     assert monthly.layout.uniformtext.mode == "hide" and list(monthly.data[0].text) == [1]
+    assert monthly.data[0].textangle == 0  # across the bar or not at all, never sideways in a thin segment
     assert list(
         figures.action_status_by_month(pd.DataFrame({"month": months("2026-08-01"), "state": ["done"], "actions": [5]}))
         .data[0]

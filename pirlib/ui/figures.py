@@ -44,6 +44,9 @@ PAGE_TRACE_TYPES = frozenset({"bar", "box", "heatmap", "scatter"})
 COUNT_SCALE = [[0.0, "#ffffcc"], [0.25, "#fed976"], [0.5, "#fd8d3c"], [0.75, "#e31a1c"], [1.0, "#800026"]]
 # Bar and cell labels: a number shows where it fits at this size or larger, and is left out where it does not.
 FITTING_TEXT = {"mode": "hide", "minsize": 9}
+# A count inside its bar segment reads across: one that does not fit across is left out (FITTING_TEXT), not
+# turned on its side (plotly's default for a thin segment, which wrote the demo's Sev-0 counts sideways).
+INSIDE_TEXT = {"textposition": "inside", "textangle": 0}
 HEATMAP_TEXT_COLUMNS = 24  # up to this many columns a heatmap's cells are wide enough for their counts
 # Where a duration axis puts its ticks (log scale), in minutes: labelled like every other duration.
 DURATION_TICKS = (
@@ -117,7 +120,7 @@ def incidents_by_severity_month(frame: pd.DataFrame) -> go.Figure:
             xperiod="M1",
             xperiodalignment="middle",
             text=rows["incidents"],
-            textposition="inside",
+            **INSIDE_TEXT,
             customdata=hover,
             hovertemplate="<b>%{fullData.name}</b>, %{x|%b %Y}: %{y} incidents%{customdata}<extra></extra>",
         )
@@ -154,7 +157,7 @@ def action_status_by_month(frame: pd.DataFrame) -> go.Figure:
             xperiod="M1",
             xperiodalignment="middle",
             text=rows["actions"],
-            textposition="inside",
+            **INSIDE_TEXT,
             customdata=[html.plotly_text(state)] * len(rows),
             hovertemplate="%{customdata}, created %{x|%b %Y}: %{y} actions<extra></extra>",
         )
@@ -388,7 +391,7 @@ def aging_bars(frame: pd.DataFrame) -> Spec:
                 "x": list(rows["bucket"]),
                 "y": counts,
                 "text": [v or "" for v in counts],
-                "textposition": "inside",
+                **INSIDE_TEXT,
                 "marker": {"color": color},
                 "hovertemplate": "%{x}: %{y} " + name + "<extra></extra>",
             }
@@ -573,7 +576,7 @@ def stacked_bars(
                 "x": _labels(xs),
                 "y": ys,
                 "text": ys,
-                "textposition": "inside",
+                **INSIDE_TEXT,
                 "marker": {"color": (colors or {}).get(key, SEVERITY_COLORS.get(key, "#969696"))},
                 "hovertemplate": "%{x}, " + label + ": %{y}<extra></extra>",
             }
