@@ -202,8 +202,12 @@ class PooledKernelManager(AsyncMappingKernelManager):
         for kernel_id, connected in list(self._connected.items()):
             if now - connected >= PAGE_DRAWN_SECONDS:
                 del self._connected[kernel_id]
-        unconnected = sum(1 for handed in self._unconnected.values() if now - handed < self.page_connect_timeout)
-        return unconnected + len(self._connected)
+        return sum(1 for handed in self._unconnected.values() if self._page_loading(handed, now)) + len(self._connected)
+
+    def _page_loading(self, handed_out: float, now: float) -> bool:
+        """Whether a kernel handed out at ``handed_out`` (monotonic) and not connected yet still waits for its page
+        (``page_connect_timeout``): the culler spares it, and a refill waits for it."""
+        return now - handed_out < self.page_connect_timeout
 
     async def _preload(self, kernel_id: str) -> None:
         """Import ``preload`` (and warm it up) in the kernel: silently (no output, no history); wait until done."""
@@ -298,7 +302,7 @@ class PooledKernelManager(AsyncMappingKernelManager):
         spared = (
             kernel_id in self._filling_ids
             or kernel_id in self._ready
-            or (time.monotonic() - self._unconnected.get(kernel_id, -math.inf) < self.page_connect_timeout)
+            or self._page_loading(self._unconnected.get(kernel_id, -math.inf), time.monotonic())
         )
         if spared and await ensure_async(self.get_kernel(kernel_id).is_alive()):
             return None

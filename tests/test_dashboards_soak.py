@@ -24,6 +24,7 @@ from jupyter_client import BlockingKernelClient
 from support.browser import FIGURES, Visit, assert_clean, assert_filter_redraws, controls
 from support.serving import (
     SERVERS,
+    connection_file,
     demo_workdir,
     kernel_processes,
     kernels_by_id,
@@ -243,8 +244,7 @@ def drop_a_websocket_while_it_is_prepared(url: str, server, kernel_id: str) -> N
     """Ask for the kernel's websocket and hang up while the server prepares it, as a tab closed a moment after
     loading does. The server's preparation waits for the kernel's reply to kernel_info, so the kernel is kept
     busy for a few seconds first: the hang-up then always comes during the preparation."""
-    args = kernels_by_id(server)[kernel_id].cmdline()
-    client = BlockingKernelClient(connection_file=args[args.index("-f") + 1])
+    client = BlockingKernelClient(connection_file=str(connection_file(kernels_by_id(server)[kernel_id])))
     client.load_connection_file()
     client.start_channels()
     try:

@@ -346,9 +346,9 @@ def refresh_index(con: Connection, incident_ids: Iterable[str] | None = None) ->
         if postgres:  # the counts were registered (pg.register), and go the same way
             with contextlib.suppress(*ABORTED):
                 con.unregister("_similar_counted")
-        drop_temp(
-            con, "_similar_docs", "_similar_changed", "_similar_stale", *(() if postgres else ("_similar_counted",))
-        )
+        else:
+            drop_temp(con, "_similar_counted")
+        drop_temp(con, "_similar_docs", "_similar_changed", "_similar_stale")
 
 
 def _count_words(con: Connection) -> None:

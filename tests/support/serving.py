@@ -43,13 +43,18 @@ def kernel_processes(server: subprocess.Popen) -> list:
     return found
 
 
+def connection_file(process: psutil.Process) -> Path:
+    """A kernel process's connection file (``-f …/kernel-<id>.json`` on its command line)."""
+    args = process.cmdline()
+    return Path(args[args.index("-f") + 1])
+
+
 def kernels_by_id(server: subprocess.Popen) -> dict[str, psutil.Process]:
-    """``kernel_processes`` by kernel id, read from each one's connection file (``-f …/kernel-<id>.json``)."""
+    """``kernel_processes`` by kernel id, read from each one's ``connection_file``."""
     found = {}
     for process in kernel_processes(server):
         with contextlib.suppress(psutil.NoSuchProcess, ValueError, IndexError):
-            args = process.cmdline()
-            found[Path(args[args.index("-f") + 1]).stem.removeprefix("kernel-")] = process
+            found[connection_file(process).stem.removeprefix("kernel-")] = process
     return found
 
 
